@@ -1,0 +1,105 @@
+/**
+ * The contract between the agent core and an input.
+ *
+ * An input receives or collects data and hands {@link Point}s to its
+ * {@link Accumulator}. It never sees sinks, global tags or batching: the core's
+ * running-input wrapper (agent/pipeline.ts) adds host/election/input tags and
+ * queues the points.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Category, Point } from './point.js';
+import type { Schema } from './config/schema.js';
+import type { HttpRoutes } from './http-routes.js';
+import type { K8sServices } from './k8s/types.js';
+
+export interface AddOptions {
+  /**
+   * Called once every point of this call has been durably accepted by the sinks
+   * (sent, or written to the disk buffer). Never called for dropped points.
+   */
+  onAck?: () => void;
+}
+
+export interface Accumulator {
+  /**
+   * Hands points to the pipeline without waiting. When the category's queue is
+   * full the points are dropped and counted (reason `queue_full`).
+   * Returns how many points were accepted.
+   */
+  add(points: Point | Point[], opts?: AddOptions): number;
+  /**
+   * Hands points to the pipeline, waiting while the category's queue is full:
+   * for producers that can pause (log tailing). Never drops.
+   */
+  addWait(points: Point | Point[], opts?: AddOptions): Promise<void>;
+  /** True while the pipeline asks producers to back off (queue full or memory limit). */
+  overloaded(category: Category): boolean;
+  /**
+   * Records a runtime error: counted in `telekit_input_errors_total{input,kind}`
+   * and logged at most once per kind per minute.
+   */
+  error(kind: string, err: unknown): void;
+}
+
+export interface HostInfo {
+  /** The agent's hostname: ENV_HOSTNAME, else ENV_K8S_NODE_NAME, else os.hostname(). */
+  hostname: string;
+  /** ENV_K8S_NODE_IP, else the first non-internal IPv4 address. */
+  ip: string;
+  /** ENV_K8S_NODE_NAME (may be empty outside Kubernetes). */
+  nodeName: string;
+}
+
+export interface InputContext {
+  /** Input name, e.g. `statsd`. */
+  readonly name: string;
+  /** 0-based index among the `[[inputs.<name>]]` instances. */
+  readonly instance: number;
+  readonly acc: Accumulator;
+  /** A pino child logger bound to `{ input, instance }`. */
+  readonly log: Logger;
+  /** The agent's HTTP server (port 9529): inputs register routes here. */
+  readonly http: HttpRoutes;
+  readonly host: HostInfo;
+  /** Agent data directory (checkpoints, buffers). Inputs use `<dataDir>/<input>/`. */
+  readonly dataDir: string;
+  /** Kubernetes pod discovery and election; undefined when no API is configured. */
+  readonly k8s: K8sServices | undefined;
+  /** The agent's prom-client registry: inputs add their own `telekit_<input>_*` metrics. */
+  readonly metrics: Registry;
+  /** Aborted when the input is being stopped. */
+  readonly signal: AbortSignal;
+}
+
+export interface Input {
+  /**
+   * Starts receiving/collecting. Binds ports and registers routes. Rejects on a
+   * startup failure (port in use); after it resolves the input never throws.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops accepting first, then hands everything still buffered to the
+   * accumulator. Idempotent and safe without start. The accumulator may be used
+   * until the returned promise resolves.
+   */
+  stop(): Promise<void>;
+}
+
+export interface InputDefinition<C = any> {
+  /** The TOML name: `[[inputs.<name>]]`. */
+  readonly name: string;
+  /** One line for `check-config` and the README. */
+  readonly description: string;
+  /** Options, types and defaults: the single source of truth for config. */
+  readonly schema: Schema<C>;
+  /** `[inputs.container]` style (one instance) instead of `[[inputs.x]]`. */
+  readonly singleton?: boolean;
+  /**
+   * Cluster-level input: when election is on, it runs only on the leader and its
+   * points carry the election tags instead of the host tags.
+   */
+  readonly election?: (config: C) => boolean;
+  /** Builds the input. Must do no I/O: start() does. */
+  create(config: C, ctx: InputContext): Input;
+}

@@ -1,0 +1,254 @@
+/**
+ * InfluxDB line protocol: the dataway's `v1` body and the format of
+ * `/v1/write/:category`.
+ *
+ * Escaping follows InfluxDB's rules: in the measurement, commas and spaces are
+ * escaped; in tag keys, tag values and field keys, commas, `=` and spaces; in
+ * string field values, `"` and `\`. A backslash elsewhere is written as `\\`
+ * (InfluxDB reads two backslashes as one). Line protocol cannot carry a newline
+ * outside a string field, so newlines in names, keys and tag values become
+ * spaces. Non-finite floats cannot be represented and are left out; a point
+ * with no field left is not written.
+ */
+import { UInt, type FieldValue, type Point, nowNs } from './point.js';
+
+const NAME_SPECIAL = /[, \\\n\r]/;
+const KEY_SPECIAL = /[,= \\\n\r]/;
+const STR_SPECIAL = /["\\]/;
+
+function escapeName(s: string): string {
+  if (!NAME_SPECIAL.test(s)) return s;
+  return s.replace(/[\n\r]/g, ' ').replace(/[\\, ]/g, '\\$&');
+}
+
+function escapeKey(s: string): string {
+  if (!KEY_SPECIAL.test(s)) return s;
+  return s.replace(/[\n\r]/g, ' ').replace(/[\\,= ]/g, '\\$&');
+}
+
+function escapeStr(s: string): string {
+  if (!STR_SPECIAL.test(s)) return s;
+  return s.replace(/["\\]/g, '\\$&');
+}
+
+function fieldText(v: FieldValue): string | undefined {
+  switch (typeof v) {
+    case 'number':
+      return Number.isFinite(v) ? String(v) : undefined;
+    case 'bigint':
+      return `${v}i`;
+    case 'string':
+      return `"${escapeStr(v)}"`;
+    case 'boolean':
+      return v ? 'true' : 'false';
+    default:
+      return v instanceof UInt ? `${v.value}u` : undefined;
+  }
+}
+
+/**
+ * Encodes one point as a line without the trailing newline, or returns
+ * undefined when it has no representable field or an empty name.
+ */
+export function encodeLine(p: Point, defaultTime?: bigint): string | undefined {
+  if (p.name === '') return undefined;
+  let line = escapeName(p.name);
+  const tags = p.tags;
+  for (const k in tags) {
+    const v = tags[k]!;
+    if (k === '' || v === '') continue; // InfluxDB rejects empty tag keys and values
+    line += ',' + escapeKey(k) + '=' + escapeKey(v);
+  }
+  let sep = ' ';
+  const fields = p.fields;
+  for (const k in fields) {
+    if (k === '') continue;
+    const t = fieldText(fields[k]!);
+    if (t === undefined) continue;
+    line += sep + escapeKey(k) + '=' + t;
+    sep = ',';
+  }
+  if (sep === ' ') return undefined;
+  const t = p.time ?? defaultTime;
+  return t === undefined ? line : line + ' ' + t;
+}
+
+/** Encodes points as a newline-terminated body; points that cannot be written are skipped. */
+export function encodeLines(points: readonly Point[], defaultTime: bigint = nowNs()): string {
+  let out = '';
+  for (const p of points) {
+    const l = encodeLine(p, defaultTime);
+    if (l !== undefined) out += l + '\n';
+  }
+  return out;
+}
+
+export interface DecodedPoint {
+  name: string;
+  tags: Record<string, string>;
+  fields: Record<string, FieldValue>;
+  time: bigint | undefined;
+}
+
+export class LineProtocolError extends Error {
+  constructor(
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(`line ${line}: ${reason}`);
+  }
+}
+
+/** Time precision query values accepted by `/v1/write` (`?precision=`). */
+export const PRECISION_NS: Record<string, bigint> = { n: 1n, ns: 1n, u: 1000n, us: 1000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
+
+/**
+ * Decodes a line-protocol body. Blank lines and `#` comments are skipped.
+ * Throws {@link LineProtocolError} with the 1-based line number on the first
+ * malformed line. Newlines inside quoted string fields are allowed.
+ */
+export function decodeLines(text: string, precision: bigint = 1n): DecodedPoint[] {
+  const out: DecodedPoint[] = [];
+  const n = text.length;
+  let i = 0;
+  let lineNo = 1;
+  while (i < n) {
+    // skip blank lines and comments
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      i++;
+      lineNo++;
+      continue;
+    }
+    if (c === 13 || c === 32 || c === 9) {
+      i++;
+      continue;
+    }
+    if (c === 35 /* # */) {
+      while (i < n && text.charCodeAt(i) !== 10) i++;
+      continue;
+    }
+    const r = decodeOne(text, i, lineNo, precision);
+    out.push(r.point);
+    lineNo += r.newlines;
+    i = r.end;
+  }
+  return out;
+}
+
+/** Reads an escaped token until one of the stop characters (unescaped). */
+function readToken(text: string, i: number, stops: string, lineNo: number, what: string): [string, number] {
+  let s = '';
+  let start = i;
+  const n = text.length;
+  while (i < n) {
+    const ch = text[i]!;
+    if (ch === '\\' && i + 1 < n) {
+      const nx = text[i + 1]!;
+      if (nx === '\\' || nx === ',' || nx === ' ' || nx === '=' || nx === '"') {
+        s += text.slice(start, i) + nx;
+        i += 2;
+        start = i;
+        continue;
+      }
+      i++;
+      continue;
+    }
+    if (stops.includes(ch)) break;
+    if (ch === '\n') throw new LineProtocolError(lineNo, `unexpected end of line in ${what}`);
+    i++;
+  }
+  s += text.slice(start, i);
+  return [s, i];
+}
+
+function decodeOne(text: string, i: number, lineNo: number, precision: bigint): { point: DecodedPoint; end: number; newlines: number } {
+  const n = text.length;
+  let newlines = 0;
+  let name: string;
+  [name, i] = readToken(text, i, ', \n', lineNo, 'measurement');
+  if (name === '') throw new LineProtocolError(lineNo, 'missing measurement');
+  const tags: Record<string, string> = {};
+  while (i < n && text[i] === ',') {
+    let k: string, v: string;
+    [k, i] = readToken(text, i + 1, '=, \n', lineNo, 'tag key');
+    if (text[i] !== '=') throw new LineProtocolError(lineNo, `tag ${JSON.stringify(k)} has no value`);
+    [v, i] = readToken(text, i + 1, ', \n=', lineNo, 'tag value');
+    if (k === '' || v === '') throw new LineProtocolError(lineNo, 'empty tag key or value');
+    tags[k] = v;
+  }
+  if (text[i] !== ' ') throw new LineProtocolError(lineNo, 'missing fields');
+  while (text[i] === ' ') i++;
+  const fields: Record<string, FieldValue> = {};
+  let first = true;
+  while (i < n && (first || text[i] === ',')) {
+    if (!first) i++;
+    first = false;
+    let k: string;
+    [k, i] = readToken(text, i, '=, \n', lineNo, 'field key');
+    if (text[i] !== '=' || k === '') throw new LineProtocolError(lineNo, `field ${JSON.stringify(k)} has no value`);
+    i++;
+    if (text[i] === '"') {
+      let s = '';
+      let start = ++i;
+      for (;;) {
+        if (i >= n) throw new LineProtocolError(lineNo, `unterminated string in field ${JSON.stringify(k)}`);
+        const ch = text[i]!;
+        if (ch === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) {
+          s += text.slice(start, i) + text[i + 1];
+          i += 2;
+          start = i;
+          continue;
+        }
+        if (ch === '"') break;
+        if (ch === '\n') newlines++;
+        i++;
+      }
+      s += text.slice(start, i);
+      i++;
+      fields[k] = s;
+    } else {
+      const start = i;
+      while (i < n && text[i] !== ',' && text[i] !== ' ' && text[i] !== '\n' && text[i] !== '\r') i++;
+      fields[k] = parseFieldValue(text.slice(start, i), k, lineNo);
+    }
+  }
+  let time: bigint | undefined;
+  while (text[i] === ' ') i++;
+  if (i < n && text[i] !== '\n' && text[i] !== '\r') {
+    const start = i;
+    while (i < n && text[i] !== '\n' && text[i] !== '\r' && text[i] !== ' ') i++;
+    const ts = text.slice(start, i);
+    if (!/^-?\d+$/.test(ts)) throw new LineProtocolError(lineNo, `invalid timestamp ${JSON.stringify(ts)}`);
+    time = BigInt(ts) * precision;
+  }
+  while (text[i] === ' ' || text[i] === '\r') i++;
+  if (i < n && text[i] !== '\n') throw new LineProtocolError(lineNo, 'unexpected text after timestamp');
+  return { point: { name, tags, fields, time }, end: i, newlines };
+}
+
+const INT_RE = /^-?\d+i$/;
+const UINT_RE = /^\d+u$/;
+
+function parseFieldValue(s: string, key: string, lineNo: number): FieldValue {
+  if (INT_RE.test(s)) {
+    const v = BigInt(s.slice(0, -1));
+    if (v > 9223372036854775807n || v < -9223372036854775808n) throw new LineProtocolError(lineNo, `integer out of range in field ${JSON.stringify(key)}`);
+    return v;
+  }
+  if (UINT_RE.test(s)) {
+    const v = BigInt(s.slice(0, -1));
+    if (v > 18446744073709551615n) throw new LineProtocolError(lineNo, `unsigned integer out of range in field ${JSON.stringify(key)}`);
+    return new UInt(v);
+  }
+  switch (s) {
+    case 't': case 'T': case 'true': case 'True': case 'TRUE':
+      return true;
+    case 'f': case 'F': case 'false': case 'False': case 'FALSE':
+      return false;
+  }
+  if (s === '' || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) {
+    throw new LineProtocolError(lineNo, `invalid value ${JSON.stringify(s)} for field ${JSON.stringify(key)}`);
+  }
+  return Number(s);
+}

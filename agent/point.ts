@@ -1,0 +1,64 @@
+/**
+ * Points: the one data model every input produces and every sink consumes.
+ *
+ * Field typing follows line protocol: a JS `number` is a float, a `bigint` is a
+ * signed 64-bit integer (`i`), a {@link UInt} is unsigned (`u`), strings and
+ * booleans are themselves. Time is nanoseconds since the epoch as a bigint; a
+ * point without time is stamped when the pipeline accepts it.
+ */
+
+export const CATEGORIES = [
+  'metric',
+  'network',
+  'keyevent',
+  'object',
+  'custom_object',
+  'logging',
+  'tracing',
+  'rum',
+  'security',
+  'profiling',
+] as const;
+
+export type Category = (typeof CATEGORIES)[number];
+
+export function isCategory(s: string): s is Category {
+  return (CATEGORIES as readonly string[]).includes(s);
+}
+
+/** An unsigned 64-bit integer field (`u` in line protocol). */
+export class UInt {
+  constructor(readonly value: bigint) {}
+}
+
+export type FieldValue = number | bigint | string | boolean | UInt;
+
+export interface Point {
+  category: Category;
+  /** Measurement name. */
+  name: string;
+  tags: Record<string, string>;
+  fields: Record<string, FieldValue>;
+  /** Nanoseconds since the epoch. */
+  time?: bigint;
+}
+
+/** An integer field value (line protocol `i`). */
+export function int(n: number): bigint {
+  return BigInt(Math.trunc(n));
+}
+
+/** Current time in nanoseconds. */
+export function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/** Milliseconds (possibly fractional, as from Date or performance) to nanoseconds. */
+export function msToNs(ms: number): bigint {
+  return BigInt(Math.round(ms * 1000)) * 1000n;
+}
+
+/** Microseconds to nanoseconds. */
+export function usToNs(us: number): bigint {
+  return BigInt(Math.round(us)) * 1000n;
+}
