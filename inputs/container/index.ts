@@ -1,0 +1,45 @@
+/**
+ * `[inputs.container]`: one singleton input with two parts, container log
+ * tailing (./logs.ts) and container/pod/Kubernetes metrics (./metrics/).
+ */
+import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
+import { COMPAT_ONLY, schema, type ContainerConfig } from './config.js';
+import { createContainerLogs } from './logs.js';
+import { createContainerMetrics } from './metrics/index.js';
+
+export const container: InputDefinition<ContainerConfig> = {
+  name: 'container',
+  description: 'Tails the stdout/stderr logs of this node\'s containers and collects container, pod and Kubernetes metrics',
+  schema,
+  singleton: true,
+  create(config: ContainerConfig, ctx: InputContext): Input {
+    const parts: Input[] = [createContainerLogs(config, ctx)];
+    if (config.enable_container_metric || config.enable_pod_metric || config.enable_k8s_metric) {
+      parts.push(createContainerMetrics(config, ctx));
+    }
+    let started: Input[] = [];
+    return {
+      async start() {
+        const unused = COMPAT_ONLY.filter((k) => config[k] !== undefined);
+        if (unused.length > 0) ctx.log.info({ options: unused }, 'These [inputs.container] options are accepted for compatibility and not used.');
+        for (const p of parts) {
+          try {
+            await p.start();
+            started.push(p);
+          } catch (e) {
+            await Promise.allSettled(started.map((s) => s.stop()));
+            started = [];
+            throw e;
+          }
+        }
+      },
+      async stop() {
+        const s = started;
+        started = [];
+        await Promise.allSettled(s.map((p) => p.stop()));
+      },
+    };
+  },
+};
+
+export default container;
