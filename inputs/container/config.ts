@@ -3,23 +3,23 @@
  * options (this folder) and metric options (consumed by ./metrics/).
  * Defaults follow DataKit's container.conf (shared/spec/datakit.md).
  */
-import { any, bool, duration, int, list, object, optional, record, str, tags, type Field, type Infer } from '../../agent/config/schema.js';
+import { any, bool, duration, int, list, object, optional, record, str, tags, type Field, type Infer, type Issue } from '../../agent/config/schema.js';
 import { filterIssues } from './filter.js';
 
 /** A list of `<type>:<glob>` container filters; bad prefixes are config errors. */
 function filters(def: string[]): Field<string[]> {
   const base = list(str(), def);
-  const check = (v: string[] | undefined, key: string, issues: { key: string; message: string }[]) => {
+  const check = (v: string[] | undefined, key: string, issues: Issue[]) => {
     if (v === undefined) return undefined;
     const bad = filterIssues(v);
     for (const message of bad) issues.push({ key, message });
     return bad.length > 0 ? undefined : v;
   };
-  return {
+  const f: Field<string[]> = {
     ...base,
-    parse: (v, key, issues) => check(base.parse(v, key, issues), key, issues),
-    fromEnv: (s, key, issues) => check(base.fromEnv(s, key, issues), key, issues),
+    parse: (v: unknown, key: string, issues: Issue[]) => check(base.parse(v, key, issues), key, issues),
   };
+  return f;
 }
 
 export const schema = object({
