@@ -14,6 +14,19 @@ export interface ContainerInfo {
   ready: boolean;
   /** Literal env values from the pod spec (valueFrom is not resolved). */
   env: Record<string, string>;
+  /**
+   * Requests and limits from the pod spec (CPU in cores, memory in bytes);
+   * a key is absent when the spec does not set it. Optional so producers
+   * that do not fill it stay valid; used by container metrics for percentages.
+   */
+  resources?: ContainerResources;
+}
+
+export interface ContainerResources {
+  cpuLimit?: number;
+  cpuRequest?: number;
+  memoryLimit?: number;
+  memoryRequest?: number;
 }
 
 export interface OwnerRef {
