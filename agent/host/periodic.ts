@@ -1,0 +1,84 @@
+/**
+ * The loop every host input shares: collect once at start, then every
+ * `interval`; never two collections at once (a slow statfs skips a tick
+ * instead of piling up); failures go to `acc.error` and the loop goes on.
+ */
+import fs from 'node:fs/promises';
+import type { Input, InputContext } from '../input.js';
+import type { Point } from '../point.js';
+
+/** DataKit clamps host input intervals to [1s, 1m] (hostobject: [10s, 30m]). */
+export function clampInterval(ms: number, min = 1000, max = 60_000): number {
+  return Math.min(max, Math.max(min, ms));
+}
+
+export interface Collector {
+  /** Returns the points of one collection; may return [] (the first call of a rate-based input). */
+  collect(): Promise<Point[]>;
+}
+
+export class PeriodicInput implements Input {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: InputContext,
+    private readonly intervalMs: number,
+    private readonly collector: Collector,
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    this.timer.unref();
+    this.ctx.log.info({ intervalMs: this.intervalMs }, 'Host input started.');
+  }
+
+  /** Runs one collection now unless one is still running. Exposed for tests. */
+  tick(): Promise<void> {
+    if (this.running || this.stopped) return this.running ?? Promise.resolve();
+    this.running = (async () => {
+      try {
+        const pts = await this.collector.collect();
+        if (pts.length > 0 && !this.stopped) this.ctx.acc.add(pts);
+      } catch (e) {
+        this.ctx.acc.error('collect', e);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
+
+export async function readText(file: string): Promise<string> {
+  return fs.readFile(file, 'utf8');
+}
+
+/** Reads a file, or returns undefined when it does not exist or cannot be read. */
+export async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Rejects after `ms` (a statfs on a dead NFS mount can hang forever). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    t.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}

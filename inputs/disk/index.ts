@@ -1,0 +1,61 @@
+/** disk: filesystem usage per mounted device, like DataKit's `disk` measurement. */
+import type { InputDefinition } from '../../agent/input.js';
+import { int, nowNs, type Point } from '../../agent/point.js';
+import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
+import { clampInterval, PeriodicInput, type Collector } from '../../agent/host/periodic.js';
+import { physicalFstypes, readMounts, selectMounts, usage } from './partitions.js';
+import { schema, type DiskConfig } from './config.js';
+
+export class DiskCollector implements Collector {
+  constructor(
+    private readonly cfg: DiskConfig,
+    private readonly paths: HostPaths,
+    private readonly onError: (kind: string, err: unknown) => void,
+  ) {}
+
+  async collect(): Promise<Point[]> {
+    const mounts = selectMounts(await readMounts(this.paths), this.cfg, await physicalFstypes(this.paths));
+    const time = nowNs();
+    const out: Point[] = [];
+    for (const m of mounts) {
+      let u;
+      try {
+        u = await usage(this.paths, m.mountPoint);
+      } catch (e) {
+        this.onError('statfs', e); // one bad mount must not hide the others
+        continue;
+      }
+      if (u.total === 0) continue; // pseudo filesystems
+      out.push({
+        category: 'metric',
+        name: 'disk',
+        tags: { device: m.device, fstype: m.fstype, mount_point: m.mountPoint },
+        fields: {
+          total: int(u.total),
+          free: int(u.free),
+          used: int(u.used),
+          used_percent: u.usedPercent,
+          inodes_total_mb: int(u.inodesTotal / 1e6),
+          inodes_free_mb: int(u.inodesFree / 1e6),
+          inodes_used_mb: int(u.inodesUsed / 1e6),
+          inodes_used_percent: u.inodesUsedPercent,
+          inodes_total: int(u.inodesTotal),
+          inodes_free: int(u.inodesFree),
+          inodes_used: int(u.inodesUsed),
+        },
+        time,
+      });
+    }
+    return out;
+  }
+}
+
+export const disk: InputDefinition<DiskConfig> = {
+  name: 'disk',
+  description: 'Filesystem usage per mounted device (statfs)',
+  schema,
+  create(cfg, ctx) {
+    const c = new DiskCollector(cfg, hostPaths(cfg.host_root), (k, e) => ctx.acc.error(k, e));
+    return new PeriodicInput(ctx, clampInterval(cfg.interval), c);
+  },
+};

@@ -1,0 +1,71 @@
+/** mem: host memory from /proc/meminfo, with DataKit's `mem` measurement fields. */
+import path from 'node:path';
+import type { InputDefinition } from '../../agent/input.js';
+import { int, nowNs, type Point } from '../../agent/point.js';
+import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
+import { clampInterval, PeriodicInput, readText, type Collector } from '../../agent/host/periodic.js';
+import { memStat, parseMeminfo } from '../../agent/host/procfs.js';
+import { schema, type MemConfig } from './config.js';
+
+/** DataKit field name → /proc/meminfo key (values in bytes; HugePages_* are counts). */
+const MEMINFO_FIELDS: Record<string, string> = {
+  active: 'Active',
+  commit_limit: 'CommitLimit',
+  committed_as: 'Committed_AS',
+  dirty: 'Dirty',
+  high_free: 'HighFree',
+  high_total: 'HighTotal',
+  huge_pages_free: 'HugePages_Free',
+  huge_pages_size: 'Hugepagesize',
+  huge_pages_total: 'HugePages_Total',
+  inactive: 'Inactive',
+  low_free: 'LowFree',
+  low_total: 'LowTotal',
+  mapped: 'Mapped',
+  page_tables: 'PageTables',
+  shared: 'Shmem',
+  slab: 'Slab',
+  sreclaimable: 'SReclaimable',
+  sunreclaim: 'SUnreclaim',
+  swap_cached: 'SwapCached',
+  swap_free: 'SwapFree',
+  swap_total: 'SwapTotal',
+  vmalloc_chunk: 'VmallocChunk',
+  vmalloc_total: 'VmallocTotal',
+  vmalloc_used: 'VmallocUsed',
+  write_back: 'Writeback',
+  write_back_tmp: 'WritebackTmp',
+};
+
+export function memPoint(meminfo: string): Point {
+  const mi = parseMeminfo(meminfo);
+  const m = memStat(mi);
+  const fields: Point['fields'] = {
+    total: int(m.total),
+    available: int(m.available),
+    used: int(m.used),
+    free: int(m.free),
+    buffered: int(m.buffers),
+    cached: int(m.cached),
+    used_percent: m.usedPercent,
+    available_percent: m.availablePercent,
+  };
+  for (const [f, k] of Object.entries(MEMINFO_FIELDS)) fields[f] = int(mi[k] ?? 0);
+  return { category: 'metric', name: 'mem', tags: {}, fields, time: nowNs() };
+}
+
+export class MemCollector implements Collector {
+  constructor(private readonly paths: HostPaths) {}
+  async collect(): Promise<Point[]> {
+    return [memPoint(await readText(path.join(this.paths.proc, 'meminfo')))];
+  }
+}
+
+export const mem: InputDefinition<MemConfig> = {
+  name: 'mem',
+  description: 'Host memory usage from /proc/meminfo',
+  schema,
+  create(cfg, ctx) {
+    return new PeriodicInput(ctx, clampInterval(cfg.interval), new MemCollector(hostPaths(cfg.host_root)));
+  },
+};

@@ -1,0 +1,53 @@
+/** swap: swap space from /proc/meminfo and pages swapped in/out from /proc/vmstat. */
+import path from 'node:path';
+import type { InputDefinition } from '../../agent/input.js';
+import { int, nowNs, type Point } from '../../agent/point.js';
+import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
+import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
+import { parseKeyValues, parseMeminfo } from '../../agent/host/procfs.js';
+import { schema, type SwapConfig } from './config.js';
+
+/** /proc/vmstat counts pages; like gopsutil we count 4 KiB pages. */
+const PAGE = 4096;
+
+export function swapPoint(meminfo: string, vmstat: string | undefined): Point {
+  const mi = parseMeminfo(meminfo);
+  const vm = vmstat ? parseKeyValues(vmstat) : {};
+  const total = mi.SwapTotal ?? 0;
+  const free = mi.SwapFree ?? 0;
+  const used = total - free;
+  return {
+    category: 'metric',
+    name: 'swap',
+    tags: {},
+    fields: {
+      total: int(total),
+      used: int(used),
+      free: int(free),
+      used_percent: total > 0 ? (100 * used) / total : 0,
+      in: int((vm.pswpin ?? 0) * PAGE),
+      out: int((vm.pswpout ?? 0) * PAGE),
+    },
+    time: nowNs(),
+  };
+}
+
+export class SwapCollector implements Collector {
+  constructor(private readonly paths: HostPaths) {}
+  async collect(): Promise<Point[]> {
+    const [mi, vm] = await Promise.all([
+      readText(path.join(this.paths.proc, 'meminfo')),
+      readOptional(path.join(this.paths.proc, 'vmstat')),
+    ]);
+    return [swapPoint(mi, vm)];
+  }
+}
+
+export const swap: InputDefinition<SwapConfig> = {
+  name: 'swap',
+  description: 'Host swap usage from /proc/meminfo and /proc/vmstat',
+  schema,
+  create(cfg, ctx) {
+    return new PeriodicInput(ctx, clampInterval(cfg.interval), new SwapCollector(hostPaths(cfg.host_root)));
+  },
+};
