@@ -101,7 +101,7 @@ describe('DiskQueue', () => {
     const seg = path.join(dir, segFiles()[0]!);
     // Flip a payload byte of record 2 (CRC failure), then tear the last record in half.
     const buf = fs.readFileSync(seg);
-    buf[2 * 108 + 8 + 10] ^= 0xff;
+    buf[2 * 108 + 8 + 10]! ^= 0xff;
     fs.writeFileSync(seg, buf.subarray(0, 4 * 108 + 50));
     q = await DiskQueue.open(dir, { maxBytes: 1 << 20, metrics: reg, name: 'test' });
     await q.append(rec(5));
