@@ -1,0 +1,97 @@
+/**
+ * diskio: block device I/O counters from /proc/diskstats, plus read/write
+ * bytes per second over the interval, like DataKit's `diskio` measurement.
+ */
+import path from 'node:path';
+import type { InputDefinition } from '../../agent/input.js';
+import { int, nowNs, type Point } from '../../agent/point.js';
+import { hostPaths, underRoot, type HostPaths } from '../../agent/host/paths.js';
+import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
+import { parseDiskstats, parseUdevData, type DiskStat } from '../../agent/host/procfs.js';
+import { schema, type DiskioConfig } from './config.js';
+
+const SECTOR = 512;
+
+/** Renders the first template whose every variable is known, like DataKit/Telegraf. */
+export function renderName(templates: readonly string[], props: Record<string, string>, dev: string): string | undefined {
+  for (const t of templates) {
+    let miss = false;
+    const name = t.replace(/\$(?:(\w+)|\{(\w+)\})/g, (_, a: string | undefined, b: string | undefined) => {
+      const k = (a ?? b)!;
+      if (props[k] !== undefined) return props[k]!;
+      if (k === 'device') return dev;
+      miss = true;
+      return '';
+    });
+    if (!miss) return name;
+  }
+  return undefined;
+}
+
+export class DiskioCollector implements Collector {
+  private last: { at: number; stats: Map<string, DiskStat> } | undefined;
+  private readonly filters: RegExp[];
+
+  constructor(
+    private readonly cfg: DiskioConfig,
+    private readonly paths: HostPaths,
+  ) {
+    this.filters = cfg.devices.map((d) => new RegExp(d));
+  }
+
+  private async udev(d: DiskStat): Promise<Record<string, string>> {
+    const text = await readOptional(underRoot(this.paths, `/run/udev/data/b${d.major}:${d.minor}`));
+    return text ? parseUdevData(text) : {};
+  }
+
+  async collect(): Promise<Point[]> {
+    const stats = parseDiskstats(await readText(path.join(this.paths.proc, 'diskstats')));
+    const at = Date.now();
+    const time = nowNs();
+    const prev = this.last;
+    this.last = { at, stats: new Map(stats.map((s) => [s.name, s])) };
+    const needUdev = !this.cfg.skip_serial_number || this.cfg.device_tags.length > 0 || this.cfg.name_templates.length > 0;
+    const out: Point[] = [];
+    for (const s of stats) {
+      const props = needUdev || this.filters.length > 0 ? await this.udev(s) : {};
+      if (this.filters.length > 0) {
+        const links = (props.DEVLINKS ?? '').split(' ').filter(Boolean);
+        if (!this.filters.some((f) => f.test(s.name) || links.some((l) => f.test(l)))) continue;
+      }
+      const dev = `/dev/${s.name}`;
+      const tags: Record<string, string> = { name: renderName(this.cfg.name_templates, props, dev) ?? dev };
+      for (const t of this.cfg.device_tags) if (props[t] !== undefined) tags[t] = props[t]!;
+      if (!this.cfg.skip_serial_number) tags.serial = props.ID_SERIAL || 'unknown';
+      const fields: Point['fields'] = {
+        reads: int(s.reads),
+        writes: int(s.writes),
+        read_bytes: int(s.sectorsRead * SECTOR),
+        write_bytes: int(s.sectorsWritten * SECTOR),
+        read_time: int(s.readTime),
+        write_time: int(s.writeTime),
+        io_time: int(s.ioTime),
+        weighted_io_time: int(s.weightedIoTime),
+        iops_in_progress: int(s.iopsInProgress),
+        merged_reads: int(s.mergedReads),
+        merged_writes: int(s.mergedWrites),
+      };
+      const p = prev?.stats.get(s.name);
+      const dt = prev ? (at - prev.at) / 1000 : 0;
+      if (p && dt > 0) {
+        if (s.sectorsRead >= p.sectorsRead) fields['read_bytes/sec'] = int(((s.sectorsRead - p.sectorsRead) * SECTOR) / dt);
+        if (s.sectorsWritten >= p.sectorsWritten) fields['write_bytes/sec'] = int(((s.sectorsWritten - p.sectorsWritten) * SECTOR) / dt);
+      }
+      out.push({ category: 'metric', name: 'diskio', tags, fields, time });
+    }
+    return out;
+  }
+}
+
+export const diskio: InputDefinition<DiskioConfig> = {
+  name: 'diskio',
+  description: 'Block device I/O counters and rates from /proc/diskstats',
+  schema,
+  create(cfg, ctx) {
+    return new PeriodicInput(ctx, clampInterval(cfg.interval), new DiskioCollector(cfg, hostPaths(cfg.host_root)));
+  },
+};
