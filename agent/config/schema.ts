@@ -29,8 +29,11 @@ export interface Field<T> {
   defaultValue(): T | undefined;
   /** Validates and converts a TOML value. Pushes issues and returns undefined on error. */
   parse(v: unknown, key: string, issues: Issue[]): T | undefined;
-  /** Converts an environment-variable string (ENV_INPUT_<NAME>_<OPTION>). */
-  fromEnv(s: string, key: string, issues: Issue[]): T | undefined;
+  /**
+   * Turns an environment-variable string (ENV_INPUT_<NAME>_<OPTION>) into the
+   * TOML value it stands for; parse() then validates it like a file value.
+   */
+  fromEnv(s: string, key: string, issues: Issue[]): unknown;
 }
 
 export type Infer<F> = F extends Field<infer T> ? T : never;
@@ -71,9 +74,7 @@ function leaf<T>(
       }
       return r;
     },
-    fromEnv(s, key, issues) {
-      return f.parse(fromEnv(s), key, issues);
-    },
+    fromEnv: (s) => fromEnv(s),
   };
   return f;
 }
@@ -209,20 +210,14 @@ export function list<T>(item: Field<T>, def?: T[]): Field<T[]> {
       const t = s.trim();
       if (t.startsWith('[')) {
         try {
-          return f.parse(JSON.parse(t), key, issues);
+          return JSON.parse(t) as unknown;
         } catch {
           issues.push({ key, message: `invalid JSON list ${JSON.stringify(s)}` });
           return undefined;
         }
       }
       const parts = t === '' ? [] : t.split(',').map((p) => p.trim());
-      const out: T[] = [];
-      for (const [i, p] of parts.entries()) {
-        const r = item.fromEnv(p, `${key}[${i}]`, issues);
-        if (r === undefined) return undefined;
-        out.push(r);
-      }
-      return out;
+      return parts.map((p, i) => item.fromEnv(p, `${key}[${i}]`, issues));
     },
   };
   return f;
@@ -260,13 +255,13 @@ export function record<T>(value: Field<T>, def: Record<string, T> = {}): Field<R
       const t = s.trim();
       if (t.startsWith('{')) {
         try {
-          return f.parse(JSON.parse(t), key, issues);
+          return JSON.parse(t) as unknown;
         } catch {
           issues.push({ key, message: `invalid JSON object ${JSON.stringify(s)}` });
           return undefined;
         }
       }
-      const out: Record<string, T> = {};
+      const out: Record<string, unknown> = {};
       for (const kv of t.split(',')) {
         if (kv.trim() === '') continue;
         const i = kv.indexOf('=');
@@ -274,9 +269,7 @@ export function record<T>(value: Field<T>, def: Record<string, T> = {}): Field<R
           issues.push({ key, message: `expected k=v pairs, got ${JSON.stringify(kv)}` });
           return undefined;
         }
-        const r = value.fromEnv(kv.slice(i + 1).trim(), `${key}.${kv.slice(0, i).trim()}`, issues);
-        if (r === undefined) return undefined;
-        out[kv.slice(0, i).trim()] = r;
+        out[kv.slice(0, i).trim()] = value.fromEnv(kv.slice(i + 1).trim(), `${key}.${kv.slice(0, i).trim()}`, issues);
       }
       return out;
     },
@@ -347,7 +340,7 @@ export function object<S extends Shape>(shape: S, opts: { loose?: boolean } = {}
     },
     fromEnv(s, key, issues) {
       try {
-        return f.parse(JSON.parse(s), key, issues);
+        return JSON.parse(s) as unknown;
       } catch {
         issues.push({ key, message: `expected a JSON object, got ${JSON.stringify(s)}` });
         return undefined;

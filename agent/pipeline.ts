@@ -1,0 +1,111 @@
+/**
+ * The running-input wrapper: the accumulator an input sees. It applies the
+ * input's `tags` and the global (host or election) tags — a tag is added only
+ * when the point does not carry that key — counts what the input produced and
+ * its errors, and hands points to the sender. No input handles tags or queues.
+ */
+import type { Logger } from 'pino';
+import type { Accumulator, AddOptions } from './input.js';
+import type { Category, Point } from './point.js';
+import type { Sender } from './sender.js';
+import type { CoreMetrics } from './metrics.js';
+import { RateLimitedLog } from './log.js';
+
+export class RunningInput implements Accumulator {
+  points = 0;
+  errors = 0;
+  lastError: string | undefined;
+  lastErrorAt: number | undefined;
+  private readonly rl: RateLimitedLog;
+
+  constructor(
+    readonly name: string,
+    readonly instance: number,
+    /** Input-level tags (`[inputs.X.tags]`), applied first. */
+    private readonly inputTags: Readonly<Record<string, string>>,
+    /** Host tags, or election tags for cluster-level inputs. */
+    private readonly globalTags: () => Readonly<Record<string, string>>,
+    private readonly sender: Sender,
+    private readonly metrics: CoreMetrics,
+    log: Logger,
+  ) {
+    this.rl = new RateLimitedLog(log);
+  }
+
+  private decorate(points: Point[]): void {
+    const it = this.inputTags;
+    const gt = this.globalTags();
+    for (const p of points) {
+      const t = p.tags;
+      for (const k in it) if (t[k] === undefined) t[k] = it[k]!;
+      for (const k in gt) if (t[k] === undefined) t[k] = gt[k]!;
+    }
+  }
+
+  /** Groups points by category (one group in the common case). */
+  private split(points: Point[]): Map<Category, Point[]> {
+    const m = new Map<Category, Point[]>();
+    const first = points[0]!.category;
+    if (points.every((p) => p.category === first)) m.set(first, points);
+    else for (const p of points) (m.get(p.category) ?? m.set(p.category, []).get(p.category)!).push(p);
+    return m;
+  }
+
+  private countIn(category: Category, n: number): void {
+    this.points += n;
+    this.metrics.inputPoints.inc({ input: this.name, category }, n);
+  }
+
+  /** An ack that fires once `n` parts have acked. */
+  private static join(n: number, ack: (() => void) | undefined): (() => void) | undefined {
+    if (!ack || n <= 1) return ack;
+    let left = n;
+    return () => {
+      if (--left === 0) ack();
+    };
+  }
+
+  add(input: Point | Point[], opts?: AddOptions): number {
+    const points = Array.isArray(input) ? input : [input];
+    if (points.length === 0) {
+      opts?.onAck?.();
+      return 0;
+    }
+    this.decorate(points);
+    const groups = this.split(points);
+    const ack = RunningInput.join(groups.size, opts?.onAck);
+    let accepted = 0;
+    for (const [category, pts] of groups) {
+      this.countIn(category, pts.length);
+      accepted += this.sender.offer(category, pts, ack);
+    }
+    return accepted;
+  }
+
+  async addWait(input: Point | Point[], opts?: AddOptions): Promise<void> {
+    const points = Array.isArray(input) ? input : [input];
+    if (points.length === 0) {
+      opts?.onAck?.();
+      return;
+    }
+    this.decorate(points);
+    const groups = this.split(points);
+    const ack = RunningInput.join(groups.size, opts?.onAck);
+    for (const [category, pts] of groups) {
+      this.countIn(category, pts.length);
+      await this.sender.offerWait(category, pts, ack);
+    }
+  }
+
+  overloaded(category: Category): boolean {
+    return this.sender.overloaded(category);
+  }
+
+  error(kind: string, err: unknown): void {
+    this.errors++;
+    this.lastError = err instanceof Error ? err.message : String(err);
+    this.lastErrorAt = Date.now();
+    this.metrics.inputErrors.inc({ input: this.name, kind });
+    this.rl.warn(kind, { input: this.name, instance: this.instance, kind, err: this.lastError }, 'input error');
+  }
+}

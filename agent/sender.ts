@@ -1,0 +1,345 @@
+/**
+ * Batching and delivery: the one place that owns queues, batch cutting,
+ * retries with exponential backoff and jitter, per-sink concurrency, the
+ * disk-buffer hook and the delivery self-metrics. Sinks only `send(batch)`.
+ *
+ * Per category, points collect in a pending batch that is cut at
+ * `maxCacheCount` points or every `flushIntervalMs`. A cut batch goes to every
+ * sink that accepts the category; it stays "in flight" until each of them has
+ * sent it, rejected it, or handed it to the disk buffer. Pending plus in-flight
+ * points are bounded by `queueCapacity` per category: beyond it `offer` drops
+ * (counted) and `offerWait` waits, so memory stays bounded when a sink is slow.
+ */
+import type { Logger } from 'pino';
+import { nowNs, type Category, type Point } from './point.js';
+import type { Batch, Sink } from './sinks/types.js';
+import type { CoreMetrics } from './metrics.js';
+
+/** Where batches go when a sink cannot take them (the disk buffer). */
+export interface SpillHook {
+  /**
+   * Persists a batch that `sink` could not deliver, to be replayed later.
+   * Resolves true once durable, false if the buffer refused it (full).
+   */
+  spill(sink: Sink, batch: Batch): Promise<boolean>;
+}
+
+export interface SenderOptions {
+  sinks: readonly Sink[];
+  metrics: CoreMetrics;
+  log: Logger;
+  flushIntervalMs: number;
+  maxCacheCount: number;
+  queueCapacity: number;
+  /** Attempts per batch and sink before it is spilled (or dropped without a disk buffer). */
+  maxRetry: number;
+  retryDelayMs: number;
+  maxRetryDelayMs?: number;
+  /** Concurrent sends per sink. */
+  concurrency: number;
+  spill?: SpillHook;
+}
+
+interface Job {
+  batch: Batch;
+  /** Fired once this batch and every earlier batch of its category are finished. */
+  acks: (() => void)[];
+  /** Sinks still to finish with this batch. */
+  remaining: number;
+  finished: boolean;
+}
+
+interface Pending {
+  points: Point[];
+  acks: (() => void)[];
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export class Sender {
+  private readonly pending = new Map<Category, Pending>();
+  private readonly inflight = new Map<Category, number>();
+  private readonly waiters = new Map<Category, (() => void)[]>();
+  private readonly workers: SinkWorker[];
+  private readonly timer: NodeJS.Timeout;
+  private readonly closing = new AbortController();
+  private idleWaiters: (() => void)[] = [];
+  /** Extra back-pressure signal (the memory guard). */
+  pressure: () => boolean = () => false;
+
+  constructor(private readonly o: SenderOptions) {
+    this.workers = o.sinks.map((s) => new SinkWorker(s, o, this.closing.signal, (job) => this.finished(job)));
+    this.timer = setInterval(() => this.cutAll(), o.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  get sinks(): readonly Sink[] {
+    return this.o.sinks;
+  }
+
+  /** Points queued or in flight for a category. */
+  queued(category: Category): number {
+    return (this.pending.get(category)?.points.length ?? 0) + (this.inflight.get(category) ?? 0);
+  }
+
+  capacity(): number {
+    return this.o.queueCapacity;
+  }
+
+  categories(): Category[] {
+    return [...new Set([...this.pending.keys(), ...this.inflight.keys()])];
+  }
+
+  overloaded(category: Category): boolean {
+    return this.queued(category) >= this.o.queueCapacity || this.pressure();
+  }
+
+  /** Queues points without waiting; drops them (counted) when the category is full. */
+  offer(category: Category, points: Point[], ack?: () => void): number {
+    if (points.length === 0) {
+      ack?.();
+      return 0;
+    }
+    if (this.closing.signal.aborted || this.queued(category) + points.length > this.o.queueCapacity) {
+      this.o.metrics.dropped.inc({ category, reason: this.closing.signal.aborted ? 'shutdown' : 'queue_full' }, points.length);
+      return 0;
+    }
+    this.push(category, points, ack);
+    return points.length;
+  }
+
+  /** Queues points, waiting while the category is full. Never drops (except at shutdown). */
+  async offerWait(category: Category, points: Point[], ack?: () => void): Promise<void> {
+    // A single call larger than the whole capacity is accepted once the queue is empty.
+    while (!this.closing.signal.aborted && this.queued(category) > 0 && (this.queued(category) + points.length > this.o.queueCapacity || this.pressure())) {
+      await new Promise<void>((r) => {
+        const list = this.waiters.get(category) ?? [];
+        list.push(r);
+        this.waiters.set(category, list);
+        // the memory guard has no event: poll it
+        if (this.pressure()) setTimeout(r, 100).unref();
+      });
+    }
+    if (this.closing.signal.aborted) {
+      this.o.metrics.dropped.inc({ category, reason: 'shutdown' }, points.length);
+      return;
+    }
+    this.push(category, points, ack);
+  }
+
+  private push(category: Category, points: Point[], ack?: () => void): void {
+    if (points.length === 0) {
+      ack?.();
+      return;
+    }
+    const now = nowNs();
+    for (const p of points) p.time ??= now;
+    let pend = this.pending.get(category);
+    if (!pend) {
+      pend = { points: [], acks: [] };
+      this.pending.set(category, pend);
+    }
+    for (const p of points) {
+      pend.points.push(p);
+      if (pend.points.length >= this.o.maxCacheCount) {
+        this.cut(category);
+        pend = this.pending.get(category)!;
+      }
+    }
+    // The ack rides on the batch holding the call's last point. Acks fire in batch order (see finished()),
+    // so it fires only after the earlier batches holding the call's other points are done too.
+    if (ack) {
+      const order = this.order.get(category);
+      (pend.points.length > 0 ? pend.acks : order![order!.length - 1]!.acks).push(ack);
+    }
+  }
+
+  /** Cut batches per category in cut order, until their acks have fired. */
+  private readonly order = new Map<Category, Job[]>();
+
+  private cut(category: Category): void {
+    const pend = this.pending.get(category);
+    if (!pend || pend.points.length === 0) return;
+    this.pending.set(category, { points: [], acks: [] });
+    const workers = this.workers.filter((w) => w.sink.accepts(category));
+    const job: Job = { batch: { category, points: pend.points, defaultTime: nowNs() }, acks: pend.acks, remaining: workers.length, finished: false };
+    this.inflight.set(category, (this.inflight.get(category) ?? 0) + pend.points.length);
+    const order = this.order.get(category) ?? [];
+    order.push(job);
+    this.order.set(category, order);
+    if (workers.length === 0) {
+      this.o.metrics.dropped.inc({ category, reason: 'no_sink' }, pend.points.length);
+      this.finished(job);
+      return;
+    }
+    for (const w of workers) w.enqueue(job);
+  }
+
+  /** Cuts every non-empty pending batch (the flush timer, shutdown). */
+  cutAll(): void {
+    for (const c of [...this.pending.keys()]) this.cut(c);
+  }
+
+  private finished(job: Job): void {
+    if (job.remaining > 0) job.remaining--;
+    if (job.remaining > 0) return;
+    const c = job.batch.category;
+    job.finished = true;
+    this.inflight.set(c, (this.inflight.get(c) ?? 0) - job.batch.points.length);
+    const order = this.order.get(c)!;
+    while (order.length > 0 && order[0]!.finished) {
+      for (const a of order.shift()!.acks) {
+        try {
+          a();
+        } catch (e) {
+          this.o.log.error({ err: e }, 'ack callback failed');
+        }
+      }
+    }
+    const w = this.waiters.get(c);
+    if (w && w.length > 0) {
+      this.waiters.set(c, []);
+      for (const r of w) r();
+    }
+    if (this.isIdle()) {
+      const iw = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const r of iw) r();
+    }
+  }
+
+  private isIdle(): boolean {
+    for (const n of this.inflight.values()) if (n > 0) return false;
+    for (const p of this.pending.values()) if (p.points.length > 0) return false;
+    return true;
+  }
+
+  /** Cuts everything and waits until all sinks are done or the deadline passes. Returns true when drained. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    this.cutAll();
+    if (this.isIdle()) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((r) => this.idleWaiters.push(() => r(true))),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return drained;
+  }
+
+  /**
+   * Flushes within the deadline, then stops: batches still queued are handed
+   * to the disk buffer (or counted as dropped), waiters are released.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    clearInterval(this.timer);
+    const drained = await this.flush(timeoutMs);
+    this.closing.abort();
+    for (const list of this.waiters.values()) for (const r of list) r();
+    if (!drained) await Promise.all(this.workers.map((w) => w.abandon()));
+    await Promise.all(this.o.sinks.map((s) => s.close()));
+  }
+}
+
+/** Sends one sink's batches with bounded concurrency and retries. */
+class SinkWorker {
+  private readonly queue: Job[] = [];
+  private running = 0;
+  private readonly active = new Set<Promise<void>>();
+
+  constructor(
+    readonly sink: Sink,
+    private readonly o: SenderOptions,
+    private readonly closing: AbortSignal,
+    private readonly done: (job: Job) => void,
+  ) {}
+
+  enqueue(job: Job): void {
+    this.queue.push(job);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.o.concurrency && this.queue.length > 0) {
+      const job = this.queue.shift()!;
+      this.running++;
+      const p = this.deliver(job).finally(() => {
+        this.running--;
+        this.active.delete(p);
+        this.done(job);
+        this.pump();
+      });
+      this.active.add(p);
+    }
+  }
+
+  private async deliver(job: Job): Promise<void> {
+    const { metrics, log } = this.o;
+    const { category, points } = job.batch;
+    const labels = { sink: this.sink.name, category };
+    for (let attempt = 1; ; attempt++) {
+      const end = metrics.sinkSeconds.startTimer(labels);
+      let r;
+      try {
+        r = await this.sink.send(job.batch, this.closing);
+      } catch (e) {
+        r = { ok: false as const, retryable: true as const, reason: `sink threw: ${(e as Error).message}` };
+      }
+      end();
+      if (r.ok) {
+        metrics.sinkRequests.inc({ ...labels, result: 'ok' });
+        metrics.sinkPoints.inc({ ...labels, result: 'sent' }, points.length);
+        return;
+      }
+      metrics.sinkRequests.inc({ ...labels, result: r.retryable ? 'retryable' : 'rejected' });
+      if (!r.retryable) {
+        metrics.sinkPoints.inc({ ...labels, result: 'rejected' }, points.length);
+        metrics.dropped.inc({ category, reason: 'rejected' }, points.length);
+        log.warn({ sink: this.sink.name, category, points: points.length, reason: r.reason }, 'sink rejected a batch; dropped');
+        return;
+      }
+      if (attempt >= this.o.maxRetry || this.closing.aborted) {
+        await this.giveUp(job, r.reason);
+        return;
+      }
+      metrics.sinkRetries.inc(labels);
+      const base = Math.min(this.o.retryDelayMs * 2 ** (attempt - 1), this.o.maxRetryDelayMs ?? 30_000);
+      const delay = Math.max(r.retryAfterMs ?? 0, base / 2 + Math.random() * (base / 2));
+      if (attempt === 1) log.warn({ sink: this.sink.name, category, reason: r.reason, retryInMs: Math.round(delay) }, 'sink send failed; retrying');
+      await sleep(delay, this.closing);
+    }
+  }
+
+  private async giveUp(job: Job, reason: string): Promise<void> {
+    const { metrics, log, spill } = this.o;
+    const { category, points } = job.batch;
+    const labels = { sink: this.sink.name, category };
+    if (spill && (await spill.spill(this.sink, job.batch).catch(() => false))) {
+      metrics.sinkPoints.inc({ ...labels, result: 'spilled' }, points.length);
+      return;
+    }
+    metrics.sinkPoints.inc({ ...labels, result: 'dropped' }, points.length);
+    metrics.dropped.inc({ category, reason: this.closing.aborted ? 'shutdown' : 'retries_exhausted' }, points.length);
+    log.error({ sink: this.sink.name, category, points: points.length, reason }, 'batch could not be delivered; dropped');
+  }
+
+  /** At shutdown: queued batches go to the disk buffer or are counted as dropped; waits for sends in progress. */
+  async abandon(): Promise<void> {
+    const jobs = this.queue.splice(0);
+    for (const job of jobs) {
+      await this.giveUp(job, 'shutdown');
+      this.done(job);
+    }
+    await Promise.all([...this.active]);
+  }
+}
