@@ -1,0 +1,26 @@
+/**
+ * Self-metrics shared by the tracing inputs: `telekit_<input>_requests_total`
+ * and `telekit_<input>_spans_total`. Labels are bounded (route paths come from
+ * config, codes and reasons from fixed sets).
+ */
+import { Counter, type Registry } from 'prom-client';
+
+export interface TraceMetrics {
+  /** Requests by route, HTTP status and reason (`ok`, `bad_payload`, `unsupported_media_type`, ...). */
+  requests: Counter<'route' | 'code' | 'reason'>;
+  /** Spans by result: `accepted`, `queue_full`, `closed`, `sampled_out`, `rejected_priority`, `ignored_resource`, `truncated`. */
+  spans: Counter<'result'>;
+}
+
+function counter<L extends string>(reg: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
+  const existing = reg.getSingleMetric(name);
+  if (existing) return existing as Counter<L>;
+  return new Counter({ name, help, labelNames, registers: [reg] });
+}
+
+export function traceMetrics(reg: Registry, input: string): TraceMetrics {
+  return {
+    requests: counter(reg, `telekit_${input}_requests_total`, `Requests received by the ${input} input, by route, status code and reason`, ['route', 'code', 'reason']),
+    spans: counter(reg, `telekit_${input}_spans_total`, `Spans handled by the ${input} input, by result`, ['result']),
+  };
+}

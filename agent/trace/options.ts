@@ -1,0 +1,32 @@
+/**
+ * Options every tracing input shares, with DataKit's names and defaults. An
+ * input's schema spreads {@link traceOptionShape} next to its own options.
+ */
+import { bool, list, num, object, record, regex, str, tags, type Infer } from '../config/schema.js';
+
+export const traceOptionShape = {
+  /** Regexes on span tag keys: matching tags are not added to points. */
+  ignore_tags: list(regex(), []),
+  /** Regexes on resources: a trace with a matching span is dropped (older form of close_resource for every service). */
+  ignore_resources: list(regex(), []),
+  /** Keeps a trace whose service+resource was not seen in the last hour, past the sampler. */
+  keep_rare_resource: bool(false),
+  /** HTTP status codes that do not make a span an error. */
+  omit_err_status: list(str(), []),
+  /** service → resource regexes; a trace with a matching span is dropped. Service `*` matches all. */
+  close_resource: record(list(regex()), {}),
+  sampler: object({ sampling_rate: num(1, { min: 0, max: 1 }) }),
+  /** Span meta keys promoted to point tags (`reg:` prefix for a regex). */
+  customer_tags: list(str(), []),
+  /** Leaves out the `message` field (the original span as JSON). */
+  del_message: bool(false),
+  tags: tags(),
+};
+
+const traceOptionsSchema = object(traceOptionShape);
+export type TraceOptions = Infer<typeof traceOptionsSchema>;
+
+/** The defaults, for tests and benches. */
+export function defaultTraceOptions(over: Partial<TraceOptions> = {}): TraceOptions {
+  return { ...traceOptionsSchema.defaultValue()!, ...over };
+}

@@ -1,0 +1,75 @@
+/**
+ * What both tracing inputs do around a decoded request: back-pressure,
+ * filtering and mapping through the pipeline, handing points to the
+ * accumulator, counting, and answering bad input with 4xx and a reason.
+ */
+import type { InputContext } from '../input.js';
+import type { HttpResponse } from '../http-routes.js';
+import { RateLimitedLog } from '../log.js';
+import { TracePipeline } from './pipeline.js';
+import { traceMetrics, type TraceMetrics } from './metrics.js';
+import type { TraceOptions } from './options.js';
+import type { Trace } from './span.js';
+
+/** A client error with the HTTP status and a bounded `reason` label. */
+export class BadRequest extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: 'bad_payload' | 'unsupported_media_type' | 'unsupported_format' | 'too_many_spans',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class TraceReceiver {
+  readonly pipeline: TracePipeline;
+  readonly metrics: TraceMetrics;
+  private readonly warn: RateLimitedLog;
+
+  constructor(
+    private readonly ctx: Pick<InputContext, 'name' | 'acc' | 'log' | 'metrics'>,
+    opts: TraceOptions,
+  ) {
+    this.pipeline = new TracePipeline(ctx.name, opts);
+    this.metrics = traceMetrics(ctx.metrics, ctx.name);
+    this.warn = new RateLimitedLog(ctx.log);
+  }
+
+  /** 503 + Retry-After while the tracing queue is full, so senders back off; undefined otherwise. */
+  overloaded(route: string): HttpResponse | undefined {
+    if (!this.ctx.acc.overloaded('tracing')) return undefined;
+    this.metrics.requests.inc({ route, code: '503', reason: 'overloaded' });
+    return { status: 503, headers: { 'retry-after': '1' }, body: 'tracing queue is full, retry later\n' };
+  }
+
+  /** Filters and maps the traces and hands the points on. Returns how many spans were accepted. */
+  accept(route: string, traces: readonly Trace[], code = '200'): number {
+    const { points, dropped } = this.pipeline.process(traces);
+    const n = points.length === 0 ? 0 : this.ctx.acc.add(points);
+    const m = this.metrics.spans;
+    if (n > 0) m.inc({ result: 'accepted' }, n);
+    if (n < points.length) m.inc({ result: 'queue_full' }, points.length - n);
+    for (const [reason, c] of Object.entries(dropped)) m.inc({ result: reason }, c);
+    this.metrics.requests.inc({ route, code, reason: 'ok' });
+    return n;
+  }
+
+  /** Counts spans dropped before the pipeline (e.g. sampling priority). */
+  countDropped(result: string, spans: number): void {
+    if (spans > 0) this.metrics.spans.inc({ result }, spans);
+  }
+
+  /** Answers a request that could not be decoded. */
+  reject(route: string, err: unknown, remote: string): HttpResponse {
+    if (err instanceof BadRequest) {
+      this.metrics.requests.inc({ route, code: String(err.status), reason: err.reason });
+      this.warn.warn(`${route}:${err.reason}`, { route, remote, err: err.message }, 'Rejected a trace payload.');
+      return { status: err.status, body: `${err.message}\n` };
+    }
+    // A bug in a decoder, not the sender's fault: still never crash.
+    this.metrics.requests.inc({ route, code: '400', reason: 'bad_payload' });
+    this.ctx.acc.error('decode', err);
+    return { status: 400, body: `cannot decode payload: ${err instanceof Error ? err.message : String(err)}\n` };
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * Datadog spans → the shared {@link TraceSpan} model: ids (decimal, or hex
+ * with compatible_otel; 128-bit via `_dd.p.tid`), sampling priority, source
+ * type, promoted meta (built-in map + customer_tags) and the `message` built
+ * by a serializer specialised for the span shape (no generic JSON.stringify).
+ */
+import type { FieldValue } from '../../agent/point.js';
+import { jsonNumMap, jsonStr, jsonStrMap } from '../../agent/trace/json.js';
+import type { Trace, TraceSpan } from '../../agent/trace/span.js';
+import type { DdSpan } from './decode.js';
+
+export interface ConvertOptions {
+  trace128: boolean;
+  otelIds: boolean;
+  keepRejected: boolean;
+  maxSpans: number;
+  message: boolean;
+  customerTags: readonly string[];
+}
+
+export interface ConvertResult {
+  traces: Trace[];
+  rejectedSpans: number;
+  truncatedSpans: number;
+}
+
+/** Meta keys DataKit promotes to point tags, and their tag names. */
+const META_TAGS: Record<string, string> = {
+  env: 'env',
+  version: 'version',
+  project: 'project',
+  'http.method': 'http_method',
+  'http.status_code': 'http_status_code',
+  'http.url': 'http_url',
+  'http.route': 'http_route',
+  'http.hostname': 'http_host',
+  'http.client_ip': 'http_client_ip',
+  'span.kind': 'span_kind',
+  component: 'component',
+  'db.type': 'db_system',
+  'db.system': 'db_system',
+  'db.instance': 'db_instance',
+  'db.name': 'db_name',
+  'out.host': 'out_host',
+  'peer.service': 'peer_service',
+  'runtime-id': 'runtime_id',
+  language: 'language',
+};
+/** Meta keys that become fields (long values). */
+const META_FIELDS: Record<string, string> = {
+  'error.message': 'error_message',
+  'error.msg': 'error_message',
+  'error.stack': 'error_stack',
+  'error.type': 'error_type',
+};
+const MAX_TAG_VALUE = 1024;
+
+const SOURCE_TYPES: Record<string, string> = {
+  web: 'web',
+  http: 'web',
+  serverless: 'web',
+  db: 'db',
+  sql: 'db',
+  cassandra: 'db',
+  elasticsearch: 'db',
+  mongodb: 'db',
+  cache: 'cache',
+  memcached: 'cache',
+  redis: 'cache',
+  queue: 'message_queue',
+  kafka: 'message_queue',
+  worker: 'message_queue',
+  custom: 'custom',
+};
+
+const DIGITS = /^[0-9]+$/;
+const NEG = /^-[0-9]+$/;
+
+/** A uint64 id as a decimal string ("0" when absent or invalid). */
+export function idDec(v: unknown): string {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? String(v) : v < 0 && Number.isSafeInteger(v) ? BigInt.asUintN(64, BigInt(v)).toString() : '0';
+  if (typeof v === 'string') {
+    if (DIGITS.test(v)) return v.length > 20 ? BigInt.asUintN(64, BigInt(v)).toString() : v;
+    if (NEG.test(v)) return BigInt.asUintN(64, BigInt(v)).toString();
+  }
+  return '0';
+}
+
+export function decToHex(dec: string): string {
+  return BigInt(dec).toString(16).padStart(16, '0');
+}
+
+/** A number (possibly a decimal int64 string) as a JSON number literal. */
+function numLit(v: unknown): string {
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '0';
+  if (typeof v === 'string' && (DIGITS.test(v) || NEG.test(v))) return v;
+  return '0';
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' ? v : typeof v === 'string' ? Number(v) || 0 : 0;
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
+}
+
+function objOf(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** DataKit's `message` for a ddtrace span: its fields in a fixed order. */
+export function spanMessage(s: DdSpan, traceId: string, spanId: string, parentId: string): string {
+  return (
+    '{"service":' + jsonStr(str(s.service)) +
+    ',"name":' + jsonStr(str(s.name)) +
+    ',"resource":' + jsonStr(str(s.resource)) +
+    ',"trace_id":' + traceId +
+    ',"span_id":' + spanId +
+    ',"parent_id":' + parentId +
+    ',"start":' + numLit(s.start) +
+    ',"duration":' + numLit(s.duration) +
+    ',"error":' + numLit(s.error) +
+    ',"meta":' + jsonStrMap(objOf(s.meta)) +
+    ',"metrics":' + jsonNumMap(objOf(s.metrics)) +
+    ',"type":' + jsonStr(str(s.type)) +
+    '}'
+  );
+}
+
+export class DdConverter {
+  private readonly custom = new Map<string, string>();
+  private readonly customRes: RegExp[] = [];
+
+  constructor(private readonly o: ConvertOptions) {
+    for (const c of o.customerTags) {
+      if (c.startsWith('reg:')) this.customRes.push(new RegExp(c.slice(4)));
+      else this.custom.set(c, c.replace(/\./g, '_'));
+    }
+  }
+
+  convert(payload: DdSpan[][]): ConvertResult {
+    const traces: Trace[] = [];
+    let rejectedSpans = 0;
+    let truncatedSpans = 0;
+    for (let spans of payload) {
+      if (spans.length === 0) continue;
+      if (!this.o.keepRejected && rejected(spans)) {
+        rejectedSpans += spans.length;
+        continue;
+      }
+      if (this.o.maxSpans > 0 && spans.length > this.o.maxSpans) {
+        truncatedSpans += spans.length - this.o.maxSpans;
+        spans = spans.slice(0, this.o.maxSpans);
+      }
+      let tid: string | undefined;
+      if (this.o.trace128) {
+        for (const s of spans) {
+          const t = objOf(s.meta)?.['_dd.p.tid'];
+          if (typeof t === 'string' && /^[0-9a-fA-F]{1,16}$/.test(t)) {
+            tid = t.toLowerCase().padStart(16, '0');
+            break;
+          }
+        }
+      }
+      const trace: Trace = [];
+      for (const s of spans) trace.push(this.span(s, tid));
+      traces.push(trace);
+    }
+    return { traces, rejectedSpans, truncatedSpans };
+  }
+
+  private span(s: DdSpan, tid: string | undefined): TraceSpan {
+    const traceDec = idDec(s.trace_id);
+    const spanDec = idDec(s.span_id);
+    const parentDec = idDec(s.parent_id);
+    const otel = this.o.otelIds;
+    const traceId = tid !== undefined ? tid + decToHex(traceDec) : otel ? decToHex(traceDec) : traceDec;
+    const tags: Record<string, string> = {};
+    let fields: Record<string, FieldValue> | undefined;
+    const meta = objOf(s.meta);
+    let httpStatus: string | undefined;
+    let origin: string | undefined;
+    if (meta) {
+      for (const k in meta) {
+        const v = meta[k];
+        if (typeof v !== 'string') continue;
+        let tag = META_TAGS[k] ?? this.custom.get(k);
+        if (tag === undefined && this.customRes.length > 0 && this.customRes.some((r) => r.test(k))) tag = k.replace(/\./g, '_');
+        if (tag !== undefined) {
+          if (v.length > MAX_TAG_VALUE) (fields ??= {})[tag] = v;
+          else tags[tag] = v;
+        } else {
+          const f = META_FIELDS[k];
+          if (f !== undefined) (fields ??= {})[f] = v;
+        }
+      }
+      const hs = meta['http.status_code'];
+      if (typeof hs === 'string') httpStatus = hs;
+      const og = meta['_dd.origin'];
+      if (typeof og === 'string') origin = og;
+    }
+    const startNs = num(s.start);
+    const type = str(s.type);
+    const span: TraceSpan = {
+      traceId,
+      spanId: otel ? decToHex(spanDec) : spanDec,
+      parentId: parentDec === '0' ? '0' : otel ? decToHex(parentDec) : parentDec,
+      service: str(s.service),
+      operation: str(s.name),
+      resource: str(s.resource),
+      sourceType: SOURCE_TYPES[type] ?? 'custom',
+      spanType: '',
+      startUs: Math.floor(startNs / 1000),
+      durationUs: Math.floor(num(s.duration) / 1000),
+      error: num(s.error) !== 0,
+      httpStatusCode: httpStatus,
+      origin,
+      tags,
+      fields,
+      message: this.o.message ? spanMessage(s, traceDec, spanDec, parentDec) : undefined,
+    };
+    return span;
+  }
+}
+
+/** Sampling priority ≤ 0 (auto-reject 0, user-reject −1, −3) on any span of the trace. */
+function rejected(spans: DdSpan[]): boolean {
+  for (const s of spans) {
+    const p = objOf(s.metrics)?.['_sampling_priority_v1'];
+    if (p !== undefined) return typeof p === 'number' && p <= 0;
+  }
+  return false;
+}
