@@ -1,7 +1,222 @@
-/** Placeholder until the container-metrics engineer lands the real implementation. */
+/**
+ * Container, pod and Kubernetes object metrics for `[inputs.container]`.
+ *
+ * Every `interval`:
+ * - on every node, one kubelet Summary (`/stats/summary`) becomes
+ *   `docker_containers` (enable_container_metric) and `kube_pod`
+ *   (enable_pod_metric) points, with rates computed between two samples;
+ * - on the elected leader only (or always when election is off), the caches
+ *   of one informer per object kind become `kube_*` and `kubernetes` points
+ *   (enable_k8s_metric).
+ *
+ * start() does no blocking I/O beyond starting informers; stop() is
+ * idempotent, safe without start, and waits for an in-flight collection.
+ */
+import os from 'node:os';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Input, InputContext } from '../../../agent/input.js';
+import type { Point } from '../../../agent/point.js';
 import type { ContainerConfig } from '../config.js';
+import { ContainerFilter } from '../filter.js';
+import { ObjectWatcher } from './informers.js';
+import { KubeletClient, SA_TOKEN_FILE, ScrapeError, defaultKubeletUrl } from './kubelet.js';
+import { objectPoints } from './objects.js';
+import { parseQuantity } from './quantity.js';
+import { RateTracker } from './rates.js';
+import { summaryToPoints } from './summary.js';
 
-export function createContainerMetrics(_config: ContainerConfig, _ctx: InputContext): Input {
-  return { start: async () => {}, stop: async () => {} };
+/** Seams for tests and benchmarks; production uses the defaults. */
+export interface MetricsDeps {
+  /** Service-account token file sent to the kubelet (default: the in-pod path). */
+  tokenFile?: string;
+  /** Node CPU cores; default: the node's capacity from the API, else os.cpus(). */
+  cpuCount?: () => number | undefined;
+}
+
+type Metrics = ReturnType<typeof selfMetrics>;
+
+function selfMetrics(reg: Registry) {
+  const get = <T>(name: string, make: () => T): T => (reg.getSingleMetric(name) as T | undefined) ?? make();
+  return {
+    collections: get('telekit_container_metrics_collections_total', () => new Counter({ name: 'telekit_container_metrics_collections_total', help: 'Metric collections by source (kubelet, objects) and result (ok, error, skipped)', labelNames: ['source', 'result'], registers: [reg] })),
+    points: get('telekit_container_metrics_points_total', () => new Counter({ name: 'telekit_container_metrics_points_total', help: 'Metric points produced by source', labelNames: ['source'], registers: [reg] })),
+    dropped: get('telekit_container_metrics_dropped_total', () => new Counter({ name: 'telekit_container_metrics_dropped_total', help: 'Metric points the pipeline did not accept (queue full)', labelNames: ['source'], registers: [reg] })),
+    filtered: get('telekit_container_metrics_filtered_total', () => new Counter({ name: 'telekit_container_metrics_filtered_total', help: 'Containers and pods skipped by container_include_metric / container_exclude_metric', registers: [reg] })),
+    seconds: get('telekit_container_metrics_collect_seconds', () => new Histogram({ name: 'telekit_container_metrics_collect_seconds', help: 'Duration of one collection by source', labelNames: ['source'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [reg] })),
+  };
+}
+
+export class ContainerMetrics implements Input {
+  private readonly filter: ContainerFilter;
+  private readonly rates = new RateTracker();
+  private readonly m: Metrics;
+  private kubelet: KubeletClient | undefined;
+  private watcher: ObjectWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<void> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private abort = new AbortController();
+  private started = false;
+  private nodeCpu: { value: number | undefined; at: number } | undefined;
+
+  constructor(
+    private readonly config: ContainerConfig,
+    private readonly ctx: InputContext,
+    private readonly deps: MetricsDeps = {},
+  ) {
+    this.filter = new ContainerFilter(config.container_include_metric, config.container_exclude_metric);
+    this.m = selfMetrics(ctx.metrics);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.abort = new AbortController();
+    const { config, ctx } = this;
+    if (config.enable_container_metric || config.enable_pod_metric) {
+      const url = config.kubelet_url || defaultKubeletUrl(ctx.host.ip, ctx.host.nodeName);
+      if (url) {
+        this.kubelet = new KubeletClient({ url, tokenFile: this.deps.tokenFile ?? SA_TOKEN_FILE, timeoutMs: Math.min(config.interval, 10_000) });
+        ctx.log.info({ kubelet: url }, 'Collecting container and pod metrics from the kubelet Summary API.');
+      } else {
+        ctx.log.info('No kubelet address (set kubelet_url, ENV_K8S_NODE_IP or ENV_K8S_NODE_NAME): container and pod metrics are off.');
+      }
+    }
+    if (config.enable_k8s_metric) {
+      if (!ctx.k8s) {
+        ctx.log.info('No Kubernetes API configured: Kubernetes object metrics are off.');
+      } else {
+        const election = ctx.k8s.election;
+        if (election) this.unsubscribe = election.onChange((leader) => void this.lead(leader));
+        await this.lead(election?.isLeader() ?? true);
+      }
+    }
+    this.timer = setInterval(() => this.tick(), config.interval);
+    this.timer.unref();
+    this.tick();
+  }
+
+  /** Starts the informers on becoming leader, stops them on losing it. */
+  private async lead(leader: boolean): Promise<void> {
+    if (!this.started) return;
+    if (leader && !this.watcher) {
+      const kc = this.ctx.k8s?.kubeConfig as KubeConfig | undefined;
+      if (!kc) return;
+      this.ctx.log.info('Leading: watching Kubernetes objects for object metrics.');
+      this.watcher = new ObjectWatcher(kc, { onError: (kind, err) => this.ctx.acc.error(`k8s_watch_${kind}`, err) });
+      await this.watcher.start();
+    } else if (!leader && this.watcher) {
+      this.ctx.log.info('No longer leading: Kubernetes object metrics stop on this node.');
+      const w = this.watcher;
+      this.watcher = undefined;
+      await w.stop();
+    }
+  }
+
+  private tick(): void {
+    if (this.inflight) {
+      this.m.collections.inc({ source: 'all', result: 'skipped' });
+      return;
+    }
+    this.inflight = this.collect().finally(() => (this.inflight = undefined));
+  }
+
+  /** One collection; never throws. Exposed for benchmarks. */
+  async collect(): Promise<void> {
+    const now = Date.now();
+    if (this.kubelet) await this.collectKubelet(this.kubelet, now);
+    if (this.watcher) this.collectObjects(this.watcher, now);
+  }
+
+  private emit(source: string, points: Point[]): void {
+    if (points.length === 0) return;
+    const accepted = this.ctx.acc.add(points);
+    this.m.points.inc({ source }, points.length);
+    if (accepted < points.length) this.m.dropped.inc({ source }, points.length - accepted);
+  }
+
+  private async collectKubelet(client: KubeletClient, now: number): Promise<void> {
+    const end = this.m.seconds.startTimer({ source: 'kubelet' });
+    try {
+      const summary = await client.summary(this.abort.signal);
+      const pods = this.ctx.k8s?.pods;
+      this.rates.beginRound();
+      const res = summaryToPoints(summary, this.rates, {
+        containers: this.config.enable_container_metric,
+        pods: this.config.enable_pod_metric,
+        filter: this.filter,
+        podInfo: (ns, name) => pods?.get(ns, name),
+        nodeName: this.ctx.host.nodeName || summary.node?.nodeName || '',
+        cpuCount: await this.cpuCount(),
+        nowMs: now,
+      });
+      this.rates.endRound();
+      if (res.filtered > 0) this.m.filtered.inc(res.filtered);
+      this.emit('kubelet', res.points);
+      this.m.collections.inc({ source: 'kubelet', result: 'ok' });
+    } catch (e) {
+      if (this.abort.signal.aborted) return;
+      this.m.collections.inc({ source: 'kubelet', result: 'error' });
+      this.ctx.acc.error(e instanceof ScrapeError ? `kubelet_${e.kind}` : 'kubelet', e);
+    } finally {
+      end();
+    }
+  }
+
+  private collectObjects(w: ObjectWatcher, now: number): void {
+    const end = this.m.seconds.startTimer({ source: 'objects' });
+    try {
+      const points = objectPoints(w.lists(), BigInt(now) * 1_000_000n);
+      this.emit('objects', points);
+      this.m.collections.inc({ source: 'objects', result: 'ok' });
+    } catch (e) {
+      this.m.collections.inc({ source: 'objects', result: 'error' });
+      this.ctx.acc.error('k8s_objects', e);
+    } finally {
+      end();
+    }
+  }
+
+  /** Node CPU cores: from the Node's capacity (refreshed every 10 minutes), else this host's CPUs. */
+  private async cpuCount(): Promise<number | undefined> {
+    if (this.deps.cpuCount) return this.deps.cpuCount();
+    const now = Date.now();
+    if (this.nodeCpu && now - this.nodeCpu.at < 600_000) return this.nodeCpu.value;
+    let value: number | undefined;
+    const kc = this.ctx.k8s?.kubeConfig as KubeConfig | undefined;
+    const nodeName = this.ctx.host.nodeName;
+    if (kc && nodeName) {
+      try {
+        const node = await kc.makeApiClient(CoreV1Api).readNode({ name: nodeName });
+        value = parseQuantity(node.status?.capacity?.cpu);
+      } catch {
+        value = undefined; // no `get nodes` permission or no API: fall back below
+      }
+    }
+    value ??= os.cpus().length || undefined;
+    this.nodeCpu = { value, at: now };
+    return value;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.abort.abort();
+    await this.inflight?.catch(() => undefined);
+    const w = this.watcher;
+    this.watcher = undefined;
+    await w?.stop();
+    const k = this.kubelet;
+    this.kubelet = undefined;
+    await k?.close();
+  }
+}
+
+export function createContainerMetrics(config: ContainerConfig, ctx: InputContext, deps?: MetricsDeps): Input {
+  return new ContainerMetrics(config, ctx, deps);
 }

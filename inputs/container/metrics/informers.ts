@@ -1,0 +1,127 @@
+/**
+ * One @kubernetes/client-node informer (list once, then watch) per object
+ * kind, started while this agent leads and stopped when it stops leading.
+ * Collections read the informers' caches: no list request per interval.
+ */
+import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, makeInformer, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import type { K8sObject, ObjectKind, ObjectLists } from './objects.js';
+import { OBJECT_KINDS } from './objects.js';
+
+type Cache = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+
+interface Watched {
+  kind: ObjectKind;
+  informer: Cache;
+  synced: boolean;
+  retry: NodeJS.Timeout | undefined;
+  delayMs: number;
+  errors: number;
+}
+
+export interface ObjectWatcherHooks {
+  /** A list or watch failed (the informer is restarted with backoff). */
+  onError(kind: ObjectKind, err: unknown): void;
+}
+
+const MAX_RETRY_MS = 30_000;
+
+export class ObjectWatcher {
+  private watched: Watched[] = [];
+  private running = false;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly hooks: ObjectWatcherHooks,
+  ) {}
+
+  private listFn(kind: ObjectKind): { path: string; list: () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }> } {
+    const core = this.kc.makeApiClient(CoreV1Api);
+    const apps = this.kc.makeApiClient(AppsV1Api);
+    const batch = this.kc.makeApiClient(BatchV1Api);
+    switch (kind) {
+      case 'pod':
+        return { path: '/api/v1/pods', list: () => core.listPodForAllNamespaces() };
+      case 'node':
+        return { path: '/api/v1/nodes', list: () => core.listNode() };
+      case 'deployment':
+        return { path: '/apis/apps/v1/deployments', list: () => apps.listDeploymentForAllNamespaces() };
+      case 'daemonset':
+        return { path: '/apis/apps/v1/daemonsets', list: () => apps.listDaemonSetForAllNamespaces() };
+      case 'statefulset':
+        return { path: '/apis/apps/v1/statefulsets', list: () => apps.listStatefulSetForAllNamespaces() };
+      case 'replicaset':
+        return { path: '/apis/apps/v1/replicasets', list: () => apps.listReplicaSetForAllNamespaces() };
+      case 'job':
+        return { path: '/apis/batch/v1/jobs', list: () => batch.listJobForAllNamespaces() };
+      case 'cronjob':
+        return { path: '/apis/batch/v1/cronjobs', list: () => batch.listCronJobForAllNamespaces() };
+    }
+  }
+
+  /** Starts every informer; resolves once each has made its first list attempt. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.watched = OBJECT_KINDS.map((kind) => {
+      const { path, list } = this.listFn(kind);
+      const informer = makeInformer(this.kc, path, list) as Cache;
+      const w: Watched = { kind, informer, synced: false, retry: undefined, delayMs: 1000, errors: 0 };
+      informer.on('error', (err: unknown) => {
+        w.errors++;
+        this.hooks.onError(kind, err);
+        this.restartLater(w);
+      });
+      return w;
+    });
+    await Promise.all(this.watched.map((w) => this.tryStart(w)));
+  }
+
+  /** (Re)starts one informer: list, then watch. The informer reports list failures through 'error' and resolves. */
+  private async tryStart(w: Watched): Promise<void> {
+    const before = w.errors;
+    try {
+      await w.informer.start();
+      if (w.errors === before && this.running) {
+        w.synced = true;
+        w.delayMs = 1000;
+      }
+    } catch (e) {
+      w.errors++;
+      this.hooks.onError(w.kind, e);
+      this.restartLater(w);
+    }
+  }
+
+  private restartLater(w: Watched): void {
+    if (!this.running || w.retry) return;
+    const delay = w.delayMs * (0.8 + Math.random() * 0.4);
+    w.delayMs = Math.min(w.delayMs * 2, MAX_RETRY_MS);
+    w.retry = setTimeout(() => {
+      w.retry = undefined;
+      if (this.running) void this.tryStart(w);
+    }, delay);
+    w.retry.unref();
+  }
+
+  /** True when every kind has listed successfully at least once. */
+  synced(): boolean {
+    return this.running && this.watched.length > 0 && this.watched.every((w) => w.synced);
+  }
+
+  /** The cached objects of every kind. */
+  lists(): ObjectLists {
+    const out = {} as Record<ObjectKind, readonly K8sObject[]>;
+    for (const k of OBJECT_KINDS) out[k] = [];
+    for (const w of this.watched) out[w.kind] = w.informer.list() as readonly K8sObject[];
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    const ws = this.watched;
+    this.watched = [];
+    for (const w of ws) if (w.retry) clearTimeout(w.retry);
+    await Promise.allSettled(ws.map((w) => w.informer.stop()));
+  }
+}
