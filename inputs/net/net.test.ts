@@ -1,0 +1,50 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { validate } from '../../agent/config/schema.js';
+import { hostPaths } from '../../agent/host/paths.js';
+import { NetCollector } from './index.js';
+import { schema, type NetConfig } from './config.js';
+
+function config(raw: object): NetConfig {
+  const r = validate(schema, raw);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.value;
+}
+
+async function loopbackTraffic(bytes: number): Promise<void> {
+  const server = http.createServer((_q, s) => s.end(Buffer.alloc(bytes)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve, reject) =>
+    http.get(`http://127.0.0.1:${port}/`, (res) => res.resume().on('end', resolve)).on('error', reject),
+  );
+  await new Promise((r) => server.close(r));
+}
+
+describe('net input (real /proc)', () => {
+  it('counts loopback traffic: counters rise across two collections, rates appear', async () => {
+    const c = new NetCollector(config({ interfaces: ['^lo$'] }), hostPaths(''));
+    const first = await c.collect();
+    const lo1 = first.find((p) => p.tags.interface === 'lo')!;
+    expect(lo1).toBeDefined();
+    await loopbackTraffic(100_000);
+    const second = await c.collect();
+    const lo2 = second.find((p) => p.tags.interface === 'lo')!;
+    expect(lo2.fields.bytes_recv as bigint).toBeGreaterThanOrEqual((lo1.fields.bytes_recv as bigint) + 100_000n);
+    expect(lo2.fields.packets_sent as bigint).toBeGreaterThan(lo1.fields.packets_sent as bigint);
+    expect(lo2.fields['bytes_recv/sec'] as bigint).toBeGreaterThan(0n);
+    const all = second.find((p) => p.tags.interface === 'all')!;
+    expect(all.fields.tcp_activeopens as bigint).toBeGreaterThan(0n);
+    expect(all.fields['tcp_insegs/sec'] as bigint).toBeGreaterThanOrEqual(0n);
+    expect(typeof all.fields.udp_indatagrams).toBe('bigint');
+  });
+
+  it('skips virtual interfaces by default and protocol stats on request', async () => {
+    const pts = await new NetCollector(config({ ignore_protocol_stats: true }), hostPaths('')).collect();
+    expect(pts.some((p) => p.tags.interface === 'lo')).toBe(false);
+    expect(pts.some((p) => p.tags.interface === 'all')).toBe(false);
+    const virt = await new NetCollector(config({ enable_virtual_interfaces: true }), hostPaths('')).collect();
+    expect(virt.some((p) => p.tags.interface === 'lo')).toBe(true);
+  });
+});
