@@ -164,7 +164,7 @@ export class Agent {
       await agent.stop().catch(() => undefined);
       throw e;
     }
-    if (o.confDir && (o.watch ?? true)) agent.watch(o.confDir);
+    if (o.confDir && (o.watch ?? true)) await agent.watch(o.confDir);
     return agent;
   }
 
@@ -349,14 +349,16 @@ export class Agent {
     if (!ok) this.log.warn({ input: r.cfg.def.name }, 'input did not stop in time');
   }
 
-  private watch(dir: string): void {
+  private async watch(dir: string): Promise<void> {
     // ConfigMap updates swap the `..data` symlink: watch the folder (not single files) and debounce.
-    this.watcher = chokidar.watch(dir, { ignoreInitial: true, followSymlinks: true, depth: 8 });
-    this.watcher.on('all', () => {
+    const w = chokidar.watch(dir, { ignoreInitial: true, followSymlinks: true, depth: 8 });
+    this.watcher = w;
+    w.on('all', () => {
       clearTimeout(this.reloadTimer);
       this.reloadTimer = setTimeout(() => void this.reload(), 300);
     });
-    this.watcher.on('error', (e) => this.log.warn({ err: String(e) }, 'conf.d watch error'));
+    w.on('error', (e) => this.log.warn({ err: String(e) }, 'conf.d watch error'));
+    await new Promise<void>((r) => w.once('ready', () => r()));
   }
 
   /**

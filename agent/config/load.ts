@@ -127,8 +127,8 @@ export function locate(text: string, input: string, nth: number, key?: string): 
 }
 
 function tomlProblem(file: string, e: unknown): ConfigProblem {
-  const err = e as { line?: number; column?: number; message?: string };
-  return { severity: 'error', file, line: err.line, message: `invalid TOML: ${err.message ?? String(e)}` };
+  const err = e as { line?: number; location?: { start?: { line?: number } }; message?: string };
+  return { severity: 'error', file, line: err.line ?? err.location?.start?.line, message: `invalid TOML: ${err.message ?? String(e)}` };
 }
 
 /** Extracts `[[inputs.X]]` / `[inputs.X]` tables from one parsed TOML document. */

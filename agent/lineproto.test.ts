@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { decodeLines, encodeLine, encodeLines, LineProtocolError } from './lineproto.js';
+import { UInt, type FieldValue, type Point } from './point.js';
+
+describe('line protocol encoding', () => {
+  it('escapes measurement, tag and field keys, and string values as InfluxDB does', () => {
+    const p: Point = {
+      category: 'metric',
+      name: 'my measure,x',
+      tags: { 'tag key': 'a=b,c d', 'back\\slash': 'v\\' },
+      fields: { 'f=1': 'say "hi"\\ and\nnewline', i: 5n, u: new UInt(7n), b: false, f: 1.5 },
+      time: 1n,
+    };
+    expect(encodeLine(p)).toBe(
+      'my\\ measure\\,x,tag\\ key=a\\=b\\,c\\ d,back\\\\slash=v\\\\ f\\=1="say \\"hi\\"\\\\ and\nnewline",i=5i,u=7u,b=false,f=1.5 1',
+    );
+  });
+
+  it('leaves out non-finite floats, empty tags, and points without fields', () => {
+    expect(encodeLine({ category: 'metric', name: 'm', tags: { a: '' }, fields: { x: NaN, y: Infinity, z: 2 } })).toBe('m z=2');
+    expect(encodeLine({ category: 'metric', name: 'm', tags: {}, fields: { x: NaN } })).toBeUndefined();
+    expect(encodeLines([{ category: 'metric', name: 'm', tags: {}, fields: {} }], 1n)).toBe('');
+  });
+
+  it('replaces newlines in names and tags with spaces (line protocol cannot carry them)', () => {
+    expect(encodeLine({ category: 'logging', name: 'a\nb', tags: { t: 'x\ny' }, fields: { v: 1 } })).toBe('a\\ b,t=x\\ y v=1');
+  });
+});
+
+describe('line protocol decoding', () => {
+  it('reports the line number of a malformed line', () => {
+    expect(() => decodeLines('m v=1\nm v=1 notatime\n')).toThrowError(LineProtocolError);
+    expect(() => decodeLines('m v=1\n\nm\n')).toThrowError(/line 3/);
+    expect(() => decodeLines('m v="unterminated\n')).toThrowError(/unterminated/);
+    expect(() => decodeLines('m v=99999999999999999999i')).toThrowError(/out of range/);
+  });
+
+  it('applies the precision', () => {
+    expect(decodeLines('m v=1 1700000000', 1_000_000_000n)[0]!.time).toBe(1_700_000_000_000_000_000n);
+  });
+});
+
+// Property: decode(encode(p)) == p for any representable point.
+const key = fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !/[\n\r]/.test(s) && !s.startsWith('#') && s.trim() === s && s !== '');
+const tagValue = fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !/[\n\r]/.test(s));
+const field: fc.Arbitrary<FieldValue> = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((v) => new UInt(v)),
+  fc.string({ maxLength: 20 }),
+  fc.string({ unit: "grapheme", maxLength: 8 }),
+  fc.boolean(),
+);
+const point = fc.record({
+  name: key.filter((s) => !s.startsWith(' ')),
+  tags: fc.dictionary(key, tagValue, { maxKeys: 4 }),
+  fields: fc.dictionary(key, field, { minKeys: 1, maxKeys: 4 }),
+  time: fc.bigInt({ min: 0n, max: 2n ** 62n }),
+});
+
+describe('line protocol round trip (property)', () => {
+  it('decodes what it encodes', () => {
+    fc.assert(
+      fc.property(fc.array(point, { minLength: 1, maxLength: 5 }), (pts) => {
+        const text = encodeLines(pts.map((p) => ({ ...p, category: 'metric' as const })), 0n);
+        const back = decodeLines(text);
+        expect(back).toHaveLength(pts.length);
+        back.forEach((b, i) => {
+          const p = pts[i]!;
+          expect(b.name).toBe(p.name);
+          expect(b.tags).toEqual(p.tags);
+          expect(b.time).toBe(p.time);
+          for (const [k, v] of Object.entries(p.fields)) {
+            const got = b.fields[k];
+            if (typeof v === 'number') expect(got).toBe(v === 0 ? 0 : v); // -0 encodes as 0
+            else expect(got).toEqual(v);
+          }
+        });
+      }),
+      { numRuns: 500, seed: 42 },
+    );
+  });
+});
