@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { underRoot, type HostPaths } from '../../agent/host/paths.js';
-import { readOptional, withTimeout } from '../../agent/host/periodic.js';
-import { parseFilesystems, parseMountinfo, type Mount } from '../../agent/host/procfs.js';
+import { underRoot, type HostPaths } from './paths.js';
+import { readOptional, withTimeout } from './periodic.js';
+import { parseFilesystems, parseMountinfo, type Mount } from './procfs.js';
 
 export interface PartitionFilter {
   only_physical_device: boolean;

@@ -3,7 +3,7 @@ import { validate } from '../../agent/config/schema.js';
 import { hostPaths } from '../../agent/host/paths.js';
 import { parseMountinfo } from '../../agent/host/procfs.js';
 import { DiskCollector } from './index.js';
-import { selectMounts } from './partitions.js';
+import { selectMounts } from '../../agent/host/partitions.js';
 import { schema, type DiskConfig } from './config.js';
 
 function config(raw: object): DiskConfig {

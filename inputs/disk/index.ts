@@ -3,7 +3,7 @@ import type { InputDefinition } from '../../agent/input.js';
 import { int, nowNs, type Point } from '../../agent/point.js';
 import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
 import { clampInterval, PeriodicInput, type Collector } from '../../agent/host/periodic.js';
-import { physicalFstypes, readMounts, selectMounts, usage } from './partitions.js';
+import { physicalFstypes, readMounts, selectMounts, usage } from '../../agent/host/partitions.js';
 import { schema, type DiskConfig } from './config.js';
 
 export class DiskCollector implements Collector {
