@@ -20,6 +20,8 @@ export interface ContainerInfo {
    * that do not fill it stay valid; used by container metrics for percentages.
    */
   resources?: ContainerResources;
+  /** True for init containers (listed after the regular ones); absent otherwise. */
+  init?: boolean;
 }
 
 export interface ContainerResources {
