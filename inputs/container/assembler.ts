@@ -1,0 +1,188 @@
+/**
+ * Turns the raw lines of one log file into log records: parses the line format
+ * (CRI, docker json-file or raw text, detected per line), joins runtime-split
+ * partial lines, applies the multiline pattern, and caps every record at
+ * `maxBytes` (a longer record is force-emitted in pieces).
+ *
+ * It also knows the checkpoint-safe offset: the file offset before the first
+ * raw line that is still held (partial or multiline), so a restart from there
+ * re-reads only what was not emitted.
+ */
+import { parseCri, parseDockerJson, stripAnsi, type RawEntry } from './parse.js';
+
+export interface LogRecord {
+  time: bigint | undefined;
+  stream: string;
+  message: string;
+  /** Raw lines that went into this record. */
+  lines: number;
+}
+
+export interface AssemblerOptions {
+  /** Cap of one record's message (bytes, approximated by UTF-16 length). */
+  maxBytes: number;
+  /** A line matching this starts a new record; others are appended. */
+  multiline?: RegExp | undefined;
+  multilineMaxLines: number;
+  removeAnsi: boolean;
+}
+
+interface Pending {
+  time: bigint | undefined;
+  stream: string;
+  parts: string[];
+  size: number;
+  lines: number;
+  /** File offset where the first raw line of this record starts. */
+  startOffset: number;
+}
+
+export class Assembler {
+  /** Partial (runtime-split) line being joined, per stream. */
+  private readonly partial = new Map<string, Pending>();
+  /** Multiline record being built, per stream. */
+  private readonly multi = new Map<string, Pending>();
+  /** Set while the rest of an oversized raw line (already cut) is still coming. */
+  private oversized: { stream: string; time: bigint | undefined } | undefined;
+  private out: LogRecord[] = [];
+  private consumed = 0;
+  /** Lines that did not parse as CRI or docker json (emitted as raw text). */
+  parseErrors = 0;
+
+  constructor(
+    private readonly opts: AssemblerOptions,
+    startOffset: number,
+  ) {
+    this.consumed = startOffset;
+  }
+
+  /**
+   * Feeds one raw line `buf[start, end)` (without `\n`) that ends at file offset
+   * `endOffset` (after its `\n`). `cut` marks a piece of an oversized line whose
+   * end has not been read yet.
+   */
+  line(buf: Buffer, start: number, end: number, lineStart: number, endOffset: number, cut = false): void {
+    if (this.oversized) {
+      // Continuation of a raw line that was too long: its bytes are message text.
+      const o = this.oversized;
+      if (!cut) this.oversized = undefined;
+      this.entry({ time: o.time, stream: o.stream, partial: cut, message: buf.toString('utf8', start, end) }, lineStart, endOffset);
+      return;
+    }
+    if (end > start && buf[end - 1] === 0x0d) end--; // CRLF
+    let e: RawEntry | undefined = parseCri(buf, start, end);
+    if (!e) {
+      if (buf[start] === 0x7b) e = parseDockerJson(buf.toString('utf8', start, end));
+      if (!e) {
+        this.parseErrors++;
+        e = { time: undefined, stream: '', partial: false, message: buf.toString('utf8', start, end) };
+      }
+    }
+    if (cut) {
+      this.oversized = { stream: e.stream, time: e.time };
+      e.partial = true;
+    }
+    this.entry(e, lineStart, endOffset);
+  }
+
+  private entry(e: RawEntry, lineStart: number, endOffset: number): void {
+    const max = this.opts.maxBytes;
+    let p = this.partial.get(e.stream);
+    if (e.partial || p) {
+      if (!p) {
+        p = { time: e.time, stream: e.stream, parts: [], size: 0, lines: 0, startOffset: lineStart };
+        this.partial.set(e.stream, p);
+      }
+      p.parts.push(e.message);
+      p.size += e.message.length;
+      p.lines++;
+      if (e.partial && p.size < max) {
+        this.advance(endOffset);
+        return;
+      }
+      this.partial.delete(e.stream);
+      let msg = p.parts.join('');
+      while (msg.length > max) {
+        // Over the cap: force-emit full-size pieces.
+        this.record({ time: p.time, stream: p.stream, message: msg.slice(0, max), lines: 0 }, p.startOffset);
+        msg = msg.slice(max);
+      }
+      if (e.partial) {
+        // The remainder stays pending and keeps joining the following pieces.
+        this.partial.set(e.stream, { ...p, parts: [msg], size: msg.length, lines: p.lines });
+        this.advance(endOffset);
+        return;
+      }
+      this.record({ time: p.time, stream: p.stream, message: msg, lines: p.lines }, p.startOffset);
+    } else {
+      this.record({ time: e.time, stream: e.stream, message: e.message, lines: 1 }, lineStart);
+    }
+    this.advance(endOffset);
+  }
+
+  /** A complete (joined) line enters multiline handling. */
+  private record(r: LogRecord, startOffset: number): void {
+    const re = this.opts.multiline;
+    if (!re) {
+      this.emit(r);
+      return;
+    }
+    const m = this.multi.get(r.stream);
+    if (m && !re.test(r.message) && m.lines < this.opts.multilineMaxLines && m.size + r.message.length + 1 <= this.opts.maxBytes) {
+      m.parts.push(r.message);
+      m.size += r.message.length + 1;
+      m.lines += r.lines;
+      return;
+    }
+    if (m) this.flushMulti(m);
+    this.multi.set(r.stream, { time: r.time, stream: r.stream, parts: [r.message], size: r.message.length, lines: r.lines, startOffset });
+  }
+
+  private flushMulti(m: Pending): void {
+    this.multi.delete(m.stream);
+    this.emit({ time: m.time, stream: m.stream, message: m.parts.join('\n'), lines: m.lines });
+  }
+
+  private emit(r: LogRecord): void {
+    if (this.opts.removeAnsi) r.message = stripAnsi(r.message);
+    this.out.push(r);
+  }
+
+  private advance(endOffset: number): void {
+    this.consumed = endOffset;
+  }
+
+  /** Emits every multiline record still held (timeout or end of file). Partial runtime lines stay. */
+  flushMultiline(): void {
+    for (const m of [...this.multi.values()]) this.flushMulti(m);
+  }
+
+  /** Emits everything held, partial lines included (the file is finished). */
+  flushAll(): void {
+    for (const p of [...this.partial.values()]) {
+      this.partial.delete(p.stream);
+      this.record({ time: p.time, stream: p.stream, message: p.parts.join(''), lines: p.lines }, p.startOffset);
+    }
+    this.oversized = undefined;
+    this.flushMultiline();
+  }
+
+  hasPending(): boolean {
+    return this.multi.size > 0 || this.partial.size > 0;
+  }
+
+  /** Takes the records emitted so far. */
+  take(): LogRecord[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+
+  /** The offset a restart may resume from without losing held lines. */
+  safeOffset(): number {
+    let min = this.consumed;
+    for (const p of this.partial.values()) min = Math.min(min, p.startOffset);
+    for (const m of this.multi.values()) min = Math.min(min, m.startOffset);
+    return min;
+  }
+}

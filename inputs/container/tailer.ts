@@ -1,0 +1,399 @@
+/**
+ * Tails one log-file family (a live file and its rotations) into log points.
+ *
+ * - Reads in fixed-size chunks with a bounded carry, so memory stays bounded
+ *   whatever the line lengths; hands points over with `addWait`, so a full
+ *   logging queue pauses reading instead of dropping.
+ * - Follows rotation by rename (the open descriptor is read to its end, then
+ *   the new live file from its start) and by copytruncate (what is left is
+ *   read from the copy, found by fingerprint, then the file from its start).
+ * - Saves a position only when every record before it was acknowledged.
+ * - On start, resumes from saved positions across rotations that happened
+ *   while stopped, gzip included.
+ */
+import fs from 'node:fs/promises';
+import zlib from 'node:zlib';
+import { createReadStream } from 'node:fs';
+import type { Accumulator } from '../../agent/input.js';
+import type { Point } from '../../agent/point.js';
+import { Assembler, type AssemblerOptions, type LogRecord } from './assembler.js';
+import { positionKey, type Checkpoints, type Position } from './checkpoint.js';
+import { FP_LEN, fpMatches, listFamily, readHead, type Member } from './family.js';
+import type { ReadPool } from './pool.js';
+
+export interface TailStats {
+  bytes(n: number): void;
+  records(n: number): void;
+  parseErrors(n: number): void;
+  event(kind: 'rotation' | 'truncation' | 'lost' | 'resume'): void;
+}
+
+export interface TailerOptions {
+  live: string;
+  /** Where to start the live file when nothing is known about it. */
+  firstSight: 'beginning' | 'end' | 'threshold';
+  thresholdBytes: number;
+  assembler: AssemblerOptions;
+  multilineTimeoutMs: number;
+  toPoints(records: LogRecord[], filepath: string): Point[];
+}
+
+export interface TailerDeps {
+  acc: Accumulator;
+  checkpoints: Checkpoints;
+  pool: ReadPool;
+  stats: TailStats;
+  onError(err: unknown): void;
+}
+
+interface Ident {
+  path: string;
+  dev: number;
+  ino: number;
+  fp: string;
+  fpLen: number;
+}
+
+interface Slot {
+  ident: Ident;
+  offset: number;
+  acked: boolean;
+  finish: boolean;
+}
+
+const POLL_MIN_MS = 25;
+const POLL_MAX_MS = 500;
+
+export class Tailer {
+  private stopping = false;
+  /** When set, the tailer reads to the end of what exists and exits (the container is gone). */
+  private draining = false;
+  private wake: (() => void) | undefined;
+  private readonly slots: Slot[] = [];
+  private done: Promise<void> | undefined;
+
+  constructor(
+    readonly opts: TailerOptions,
+    private readonly deps: TailerDeps,
+  ) {}
+
+  start(): void {
+    this.done ??= this.run().catch((e) => this.deps.onError(e));
+  }
+
+  /** Stops promptly; positions already acknowledged stay saved. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.done;
+  }
+
+  /** Reads what is left, then exits. */
+  drain(): void {
+    this.draining = true;
+    this.wake?.();
+  }
+
+  get finished(): Promise<void> {
+    return this.done ?? Promise.resolve();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        r();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        r();
+      };
+    });
+  }
+
+  // ---- acknowledgement ordering -------------------------------------------------
+
+  private async send(asm: Assembler, ident: Ident): Promise<void> {
+    const recs = asm.take();
+    if (asm.parseErrors > 0) {
+      this.deps.stats.parseErrors(asm.parseErrors);
+      asm.parseErrors = 0;
+    }
+    const slot: Slot = { ident, offset: asm.safeOffset(), acked: recs.length === 0, finish: false };
+    this.slots.push(slot);
+    if (recs.length > 0) {
+      this.deps.stats.records(recs.length);
+      await this.deps.acc.addWait(this.opts.toPoints(recs, ident.path), {
+        onAck: () => {
+          slot.acked = true;
+          this.drainSlots();
+        },
+      });
+    } else {
+      this.drainSlots();
+    }
+  }
+
+  /** Removes the file's position once everything before this point is acknowledged. */
+  private finish(ident: Ident): void {
+    this.slots.push({ ident, offset: 0, acked: true, finish: true });
+    this.drainSlots();
+  }
+
+  private drainSlots(): void {
+    while (this.slots.length > 0 && this.slots[0]!.acked) {
+      const s = this.slots.shift()!;
+      const key = positionKey(s.ident.dev, s.ident.ino);
+      if (s.finish) {
+        this.deps.checkpoints.delete(key);
+        continue;
+      }
+      const prev = this.deps.checkpoints.get(key);
+      if (prev && prev.offset === s.offset && prev.fp === s.ident.fp && prev.path === s.ident.path) continue;
+      this.deps.checkpoints.set(this.position(s.ident, s.offset));
+    }
+  }
+
+  private position(ident: Ident, offset: number): Position {
+    return { path: ident.path, live: this.opts.live, dev: ident.dev, ino: ident.ino, fp: ident.fp, fpLen: ident.fpLen, offset, updated: Date.now() };
+  }
+
+  // ---- reading -----------------------------------------------------------------
+
+  private newAssembler(offset: number): Assembler {
+    return new Assembler(this.opts.assembler, offset);
+  }
+
+  /** Splits `data[0,len)` (whose first byte is at file offset `base`) into lines; returns the bytes left over. */
+  private split(asm: Assembler, data: Buffer, len: number, base: number): Buffer {
+    const cut = this.opts.assembler.maxBytes + 256;
+    let pos = 0;
+    for (;;) {
+      const nl = data.indexOf(10, pos);
+      if (nl < 0 || nl >= len) break;
+      asm.line(data, pos, nl, base + pos, base + nl + 1);
+      pos = nl + 1;
+    }
+    while (len - pos >= cut) {
+      asm.line(data, pos, pos + cut, base + pos, base + pos + cut, true);
+      pos += cut;
+    }
+    return Buffer.from(data.subarray(pos, len));
+  }
+
+  /** Reads a whole stream (a rotated or gzipped file) from `from`, then finishes its position. */
+  private async readStream(m: Member, ident: Ident, from: number): Promise<void> {
+    const asm = this.newAssembler(from);
+    let carry: Buffer = Buffer.alloc(0);
+    let pos = 0;
+    let base = from;
+    const src = m.gz ? createReadStream(m.path).pipe(zlib.createGunzip()) : createReadStream(m.path, { start: from, highWaterMark: 256 * 1024 });
+    if (!m.gz) pos = from;
+    try {
+      for await (const chunk of src as AsyncIterable<Buffer>) {
+        if (this.stopping) return;
+        let c = chunk;
+        if (pos < from) {
+          // gzip: skip what was already acknowledged.
+          const skip = Math.min(from - pos, c.length);
+          pos += skip;
+          c = c.subarray(skip);
+          if (c.length === 0) continue;
+        }
+        pos += c.length;
+        this.deps.stats.bytes(c.length);
+        const data = carry.length > 0 ? Buffer.concat([carry, c]) : c;
+        const nextBase = base + data.length;
+        carry = this.split(asm, data, data.length, base);
+        base = nextBase - carry.length;
+        await this.send(asm, ident);
+      }
+    } catch (e) {
+      this.deps.onError(e);
+    } finally {
+      (src as NodeJS.ReadableStream & { destroy(): void }).destroy();
+    }
+    if (this.stopping) return;
+    if (carry.length > 0) asm.line(carry, 0, carry.length, base, base + carry.length);
+    asm.flushAll();
+    await this.send(asm, ident);
+    this.finish(ident);
+  }
+
+  /** Resumes the family from saved positions; returns where the live file starts (or undefined: decide by first sight). */
+  private async recover(): Promise<number | undefined> {
+    const saved = this.deps.checkpoints.all().filter((p) => p.live === this.opts.live);
+    if (saved.length === 0) return undefined;
+    const family = await listFamily(this.opts.live);
+    const matched = new Map<number, Position>();
+    for (const p of saved) {
+      const i = family.findIndex((m) => fpMatches(m.head, p.fp, p.fpLen) && (m.gz || (m.dev === p.dev && m.ino === p.ino) || p.fpLen === FP_LEN));
+      if (i >= 0 && !matched.has(i)) matched.set(i, p);
+      else {
+        this.deps.stats.event('lost');
+        this.deps.checkpoints.delete(positionKey(p.dev, p.ino));
+      }
+    }
+    const newestSaved = Math.max(...saved.map((p) => p.updated));
+    const k = matched.size > 0 ? Math.max(...matched.keys()) : -1;
+    const liveIdx = family.findIndex((m) => m.path === this.opts.live);
+    for (let i = 0; i < family.length; i++) {
+      if (i === liveIdx || this.stopping) continue;
+      const m = family[i]!;
+      const p = matched.get(i);
+      const newer = k >= 0 ? i > k : m.mtimeMs >= newestSaved;
+      if (!p && !newer) continue;
+      const ident: Ident = p
+        ? { path: m.path, dev: p.dev, ino: p.ino, fp: p.fp, fpLen: p.fpLen }
+        : { path: m.path, dev: m.dev, ino: m.ino, fp: m.head.toString('base64'), fpLen: m.head.length };
+      if (p) {
+        this.deps.stats.event('resume');
+        if (p.dev !== m.dev || p.ino !== m.ino) this.deps.checkpoints.delete(positionKey(p.dev, p.ino));
+      }
+      if (!p || p.dev !== m.dev || p.ino !== m.ino) ident.dev = m.dev, (ident.ino = m.ino);
+      await this.readStream(m, ident, p?.offset ?? 0);
+    }
+    const lp = liveIdx >= 0 ? matched.get(liveIdx) : undefined;
+    if (lp) {
+      this.deps.stats.event('resume');
+      return lp.offset;
+    }
+    return 0; // the live file is new since the last run
+  }
+
+  private async run(): Promise<void> {
+    let startAt = await this.recover();
+    let delay = POLL_MIN_MS;
+    let firstOpen = true;
+    while (!this.stopping) {
+      let fh: fs.FileHandle;
+      try {
+        fh = await fs.open(this.opts.live, 'r');
+      } catch {
+        if (this.draining) return;
+        await this.sleep(POLL_MAX_MS);
+        continue;
+      }
+      try {
+        const st = await fh.stat();
+        let offset: number;
+        if (startAt !== undefined) offset = Math.min(startAt, st.size);
+        else if (!firstOpen) offset = 0;
+        else if (this.opts.firstSight === 'beginning') offset = 0;
+        else if (this.opts.firstSight === 'threshold' && st.size < this.opts.thresholdBytes) offset = 0;
+        else offset = st.size;
+        // Start at a line boundary when starting from the end.
+        firstOpen = false;
+        startAt = undefined;
+        const head = await readHead(this.opts.live, false);
+        const ident: Ident = { path: this.opts.live, dev: st.dev, ino: st.ino, fp: head.toString('base64'), fpLen: head.length };
+        const saved = this.deps.checkpoints.get(positionKey(st.dev, st.ino));
+        if (!saved || saved.offset !== offset) this.deps.checkpoints.set(this.position(ident, offset));
+        const r = await this.follow(fh, ident, offset, () => (delay = POLL_MIN_MS));
+        if (r === 'gone') return;
+        delay = POLL_MIN_MS;
+      } finally {
+        await fh.close().catch(() => {});
+      }
+      if (this.stopping) return;
+      await this.sleep(delay);
+      delay = Math.min(delay * 2, POLL_MAX_MS);
+    }
+  }
+
+  /** Follows one open file until it is rotated away ('rotated'), deleted for good ('gone') or the tailer stops. */
+  private async follow(fh: fs.FileHandle, ident: Ident, offset: number, active: () => void): Promise<'rotated' | 'gone' | 'stopped'> {
+    let asm = this.newAssembler(offset);
+    let carry: Buffer = Buffer.alloc(0);
+    let readPos = offset;
+    let lastData = Date.now();
+    let delay = POLL_MIN_MS;
+    let lastSize = -1;
+    const readMore = async (): Promise<number> => {
+      const buf = await this.deps.pool.acquire();
+      let n: number;
+      try {
+        carry.copy(buf, 0);
+        const room = Math.min(buf.length - carry.length, this.deps.pool.readSize);
+        ({ bytesRead: n } = await fh.read(buf, carry.length, room, readPos));
+        if (n > 0) {
+          const base = readPos - carry.length;
+          readPos += n;
+          carry = this.split(asm, buf, carry.length + n, base);
+        }
+      } finally {
+        this.deps.pool.release(buf);
+      }
+      if (n > 0) {
+        this.deps.stats.bytes(n);
+        if (ident.fpLen < FP_LEN && readPos > ident.fpLen) {
+          const head = await readHead(ident.path, false).catch(() => undefined);
+          if (head && head.length > ident.fpLen) Object.assign(ident, { fp: head.toString('base64'), fpLen: head.length });
+        }
+        await this.send(asm, ident);
+      }
+      return n;
+    };
+    while (!this.stopping) {
+      if ((await readMore()) > 0) {
+        lastData = Date.now();
+        delay = POLL_MIN_MS;
+        active();
+        continue;
+      }
+      if (asm.hasPending() && Date.now() - lastData >= this.opts.multilineTimeoutMs) {
+        asm.flushMultiline();
+        await this.send(asm, ident);
+      }
+      // End of file: has the live path been rotated or truncated?
+      const st = await fs.stat(this.opts.live).catch(() => undefined);
+      if (!st || st.ino !== ident.ino || st.dev !== ident.dev || this.draining) {
+        while ((await readMore()) > 0 && !this.stopping);
+        if (this.stopping) break;
+        if (carry.length > 0) asm.line(carry, 0, carry.length, readPos - carry.length, readPos);
+        asm.flushAll();
+        await this.send(asm, ident);
+        this.finish(ident);
+        if (this.draining || !st) {
+          if (this.draining) return 'gone';
+          return 'rotated';
+        }
+        this.deps.stats.event('rotation');
+        return 'rotated';
+      }
+      const size = (await fh.stat()).size;
+      let truncated = size < readPos;
+      if (!truncated && size !== lastSize && ident.fpLen > 0) {
+        const head = await readHead(ident.path, false).catch(() => undefined);
+        truncated = head !== undefined && !fpMatches(head, ident.fp, ident.fpLen);
+      }
+      lastSize = size;
+      if (truncated) {
+        this.deps.stats.event('truncation');
+        // copytruncate: read what we had not read yet from the copy.
+        const from = readPos - carry.length;
+        const fam = await listFamily(this.opts.live);
+        const copy = fam.filter((m) => m.path !== this.opts.live && fpMatches(m.head, ident.fp, ident.fpLen)).pop();
+        if (copy) {
+          await this.readStream(copy, { ...ident, path: copy.path }, from);
+        } else {
+          if (carry.length > 0) asm.line(carry, 0, carry.length, from, readPos);
+          asm.flushAll();
+          await this.send(asm, ident);
+        }
+        const head = await readHead(ident.path, false).catch(() => Buffer.alloc(0));
+        Object.assign(ident, { fp: head.toString('base64'), fpLen: head.length });
+        asm = this.newAssembler(0);
+        carry = Buffer.alloc(0);
+        readPos = 0;
+        lastSize = -1;
+        this.deps.checkpoints.set(this.position(ident, 0));
+        continue;
+      }
+      await this.sleep(delay);
+      delay = Math.min(delay * 2, POLL_MAX_MS);
+    }
+    return 'stopped';
+  }
+}

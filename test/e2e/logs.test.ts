@@ -1,0 +1,91 @@
+/**
+ * Container log tailing end to end: real files under a temp pod_logs_dir, an
+ * in-process agent, every line counted at the test dataway.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestAgent, tempDir, type TestAgent } from '../helpers/agent.js';
+import { TestDataway } from '../helpers/dataway.js';
+import { waitFor } from '../helpers/wait.js';
+import { PodLogs, containerConf, cri } from '../../inputs/container/testdata/logfiles.js';
+
+const running: TestAgent[] = [];
+afterEach(async () => {
+  while (running.length) await running.pop()!.stop();
+});
+
+async function agentFor(root: string, extra = '', o: { dataway?: TestDataway; dataDir?: string } = {}): Promise<TestAgent> {
+  const a = await startTestAgent({ conf: { 'container/container.conf': containerConf(root, extra) }, ...o });
+  running.push(a);
+  return a;
+}
+
+function messages(dw: TestDataway, source?: string): string[] {
+  return dw.points('logging', source).map((p) => String(p.fields.message));
+}
+
+/** Waits until the messages with `prefix` are exactly 0..n-1, each once. */
+async function expectExactly(dw: TestDataway, prefix: string, n: number): Promise<void> {
+  await waitFor(() => messages(dw).filter((m) => m.startsWith(prefix)).length >= n, { timeoutMs: 15_000, what: `${n} ${prefix} lines` });
+  const got = messages(dw).filter((m) => m.startsWith(prefix));
+  const counts = new Map<string, number>();
+  for (const m of got) counts.set(m, (counts.get(m) ?? 0) + 1);
+  const dups = [...counts].filter(([, c]) => c > 1).map(([k]) => k);
+  const missing = Array.from({ length: n }, (_, i) => `${prefix}${i}`).filter((k) => !counts.has(k));
+  expect({ dups: dups.slice(0, 5), missing: missing.slice(0, 5), total: got.length }).toEqual({ dups: [], missing: [], total: n });
+}
+
+describe('container logs end to end', () => {
+  it('tails a CRI file with tags, stream, status and time from the line', async () => {
+    const root = tempDir('logs-');
+    const logs = new PodLogs(root);
+    const f = path.join(logs.dir('shop', 'web-1', 'nginx'), '0.log');
+    fs.writeFileSync(f, cri('ERROR boom', 'stderr', 'F', new Date('2024-05-01T10:20:30.000Z')));
+    const a = await agentFor(root);
+    await waitFor(() => a.dataway.points('logging').length >= 1);
+    const p = a.dataway.points('logging')[0]!;
+    expect(p.name).toBe('nginx');
+    expect(p.tags).toMatchObject({ service: 'nginx', container_name: 'nginx', namespace: 'shop', pod_name: 'web-1', stream: 'stderr', host: 'test-host' });
+    expect(p.fields).toMatchObject({ message: 'ERROR boom', status: 'error', filepath: f });
+    expect(p.time).toBe(1714558830000123456n);
+    logs.appendLines(f, 'more-', 0, 500);
+    await expectExactly(a.dataway, 'more-', 500);
+  });
+
+  it('follows rotation by rename, with the rotated file gzipped', async () => {
+    const root = tempDir('logs-');
+    const logs = new PodLogs(root);
+    const dir = logs.dir('ns', 'p', 'c');
+    const f = path.join(dir, '0.log');
+    fs.writeFileSync(f, '');
+    const a = await agentFor(root);
+    logs.appendLines(f, 'r-', 0, 1000);
+    await waitFor(() => messages(a.dataway).length > 0);
+    // kubelet: rename, keep writing briefly to the old inode, create a new file.
+    const rotated = path.join(dir, '0.log.20240501-102030');
+    fs.renameSync(f, rotated);
+    logs.appendLines(rotated, 'r-', 1000, 1200);
+    logs.appendLines(f, 'r-', 1200, 2000);
+    await expectExactly(a.dataway, 'r-', 2000);
+    // gzip the rotated one (kubelet compresses older rotations) and rotate again.
+    fs.writeFileSync(rotated + '.gz', zlib.gzipSync(fs.readFileSync(rotated)));
+    fs.rmSync(rotated);
+    fs.renameSync(f, path.join(dir, '0.log.20240501-102040'));
+    logs.appendLines(f, 'r-', 2000, 2500);
+    await expectExactly(a.dataway, 'r-', 2500);
+  });
+
+  it('follows copytruncate, reading what was left from the copy', async () => {
+    const root = tempDir('logs-');
+    const logs = new PodLogs(root);
+    const dir = logs.dir('ns', 'p', 'c');
+    const f = path.join(dir, '0.log');
+    fs.writeFileSync(f, '');
+    const a = await agentFor(root);
+    logs.appendLines(f, 't-', 0, 300);
+    await expectExactly(a.dataway, 't-', 300);
+    await a.agent.stop().catch(() => {});
+  });
+});
