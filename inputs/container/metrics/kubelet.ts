@@ -81,7 +81,7 @@ export interface Summary {
 
 /** Checks the outer shape (node object, pods array with podRef) so conversion can trust it. */
 export function isSummary(v: unknown): v is Summary {
-  if (typeof v !== 'object' || v === null) return false;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const s = v as { pods?: unknown; node?: unknown };
   if (s.node !== undefined && (typeof s.node !== 'object' || s.node === null)) return false;
   if (s.pods === undefined) return true;
