@@ -3,11 +3,27 @@
  * (a test checks that each folder is registered and has sample.conf and README.md).
  */
 import type { InputDefinition } from '../agent/input.js';
+import { cpu } from './cpu/index.js';
+import { disk } from './disk/index.js';
+import { diskio } from './diskio/index.js';
+import { hostobject } from './hostobject/index.js';
+import { mem } from './mem/index.js';
+import { net } from './net/index.js';
+import { swap } from './swap/index.js';
+import { system } from './system/index.js';
 import { container } from './container/index.js';
 
 export const inputs: readonly InputDefinition[] = [
   // one line per input, alphabetical
   container,
+  cpu,
+  disk,
+  diskio,
+  hostobject,
+  mem,
+  net,
+  swap,
+  system,
 ];
 
 export function findInput(name: string): InputDefinition | undefined {

@@ -1,0 +1,301 @@
+/**
+ * Per-interval aggregation of StatsD metrics, and the hot path that feeds it.
+ *
+ * Lines are scanned without regexes; a line's series is found through a cache
+ * keyed by the raw `name:type|dogtags` text, so name mapping and tag parsing
+ * (naming.ts) run once per distinct line shape, not once per line. Series are
+ * bounded by `maxSeries` (new ones beyond are dropped and counted), the shape
+ * cache by `aliasLimit` (cleared when full), sets by `maxSetSize`, timing
+ * samples by `percentileLimit` (a uniform reservoir).
+ *
+ * Not thread-safe, not async: the input calls ingest() from the event loop.
+ */
+import { msToNs, type FieldValue, type Point } from '../../agent/point.js';
+import { resolveSeries, type NamingOptions, type SeriesId } from './naming.js';
+import { parseNumber, scanLine, newScannedLine, type MalformedReason, type MetricType } from './parser.js';
+import { TimingStats } from './timing.js';
+
+export interface AggregatorOptions extends NamingOptions {
+  ddExtensions: boolean;
+  ddDistributions: boolean;
+  percentiles: readonly number[];
+  percentileLimit: number;
+  deleteGauges: boolean;
+  deleteCounters: boolean;
+  deleteSets: boolean;
+  deleteTimings: boolean;
+  /** 0: never expire. */
+  maxTtlMs: number;
+  setCounterInt: boolean;
+  maxSeries: number;
+  maxSetSize: number;
+  /** Size of the line-shape cache; defaults to 2 × maxSeries (at least 10 000). */
+  aliasLimit?: number;
+}
+
+/** Why a well-formed metric was not aggregated: `telekit_statsd_dropped_total{reason}`. */
+export type DropReason = 'series_limit' | 'set_limit' | 'distributions_disabled' | 'extensions_disabled';
+
+/** Counts since the last {@link Aggregator.takeCounts}; the input moves them to prom-client once per batch. */
+export interface Counts {
+  malformed: Map<MalformedReason, number>;
+  dropped: Map<DropReason, number>;
+  /** Values aggregated, by type (plus `event`, `service_check`). */
+  metrics: Map<string, number>;
+}
+
+class Series {
+  alive = true;
+  lastUpdate = 0;
+  /** Counter sum / gauge value. */
+  value = 0;
+  set: Set<string> | undefined;
+  timing: TimingStats | undefined;
+  constructor(readonly id: SeriesId) {}
+}
+
+export class Aggregator {
+  private readonly series = new Map<string, Series>();
+  private aliases = new Map<string, Series>();
+  private readonly aliasLimit: number;
+  private readonly scanned = newScannedLine();
+  private readonly values: number[] = [];
+  private counts: Counts = { malformed: new Map(), dropped: new Map(), metrics: new Map() };
+  /** Events and service checks parsed since the last takeSpecial(). */
+  private special: string[] = [];
+  /** Wall clock for lastUpdate: refreshed once per ingest() call, not per line. */
+  private now = Date.now();
+
+  constructor(private readonly opts: AggregatorOptions) {
+    this.aliasLimit = opts.aliasLimit ?? Math.max(10_000, 2 * opts.maxSeries);
+  }
+
+  /** Live series. */
+  get size(): number {
+    return this.series.size;
+  }
+
+  /** Feeds newline-separated lines (one packet or one TCP chunk of whole lines). */
+  ingest(text: string): void {
+    this.now = Date.now();
+    const len = text.length;
+    let start = 0;
+    while (start < len) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = len;
+      if (end > start) this.line(text, start, end);
+      start = end + 1;
+    }
+  }
+
+  private line(text: string, start: number, end: number): void {
+    // trim blanks and a trailing \r without allocating twice
+    while (start < end && text.charCodeAt(start) <= 32) start++;
+    while (end > start && text.charCodeAt(end - 1) <= 32) end--;
+    if (start === end) return;
+    const line = start === 0 && end === text.length ? text : text.slice(start, end);
+    if (line.charCodeAt(0) === 95 /* _ */ && (line.startsWith('_e{') || line.startsWith('_sc|'))) {
+      if (!this.opts.ddExtensions) this.drop('extensions_disabled');
+      else this.special.push(line);
+      return;
+    }
+    const sc = this.scanned;
+    const bad = scanLine(line, this.opts.ddExtensions, sc);
+    if (bad !== undefined) return this.malformed(bad);
+    if (sc.type === 'd' && !this.opts.ddDistributions) return this.drop('distributions_disabled');
+
+    // values first: a bad value must not create (or touch) a series
+    const vals = this.values;
+    vals.length = 0;
+    let delta = false;
+    if (sc.type === 's') {
+      if (sc.values === '') return this.malformed('bad_value');
+    } else {
+      const many = sc.values.indexOf(':') >= 0;
+      const parts = many ? sc.values.split(':') : undefined;
+      const n = parts ? parts.length : 1;
+      for (let i = 0; i < n; i++) {
+        const s = parts ? parts[i]! : sc.values;
+        const v = parseNumber(s);
+        if (v === undefined) return this.malformed('bad_value');
+        vals.push(v);
+      }
+      if (sc.type === 'g') {
+        const c = sc.values.charCodeAt(0);
+        delta = c === 43 /* + */ || c === 45; /* - */
+      }
+    }
+
+    const key = `${sc.name}:${sc.type}|${sc.tags}`;
+    let s = this.aliases.get(key);
+    if (s === undefined || !s.alive) {
+      s = this.lookup(key, s, sc.name, sc.type, sc.tags);
+      if (s === undefined) return;
+    }
+    s.lastUpdate = this.now;
+    const rate = sc.rate;
+    switch (sc.type) {
+      case 'c':
+        for (const v of vals) s.value += v / rate;
+        this.count('c', vals.length);
+        break;
+      case 'g':
+        // DogStatsD packs `g:1:2:3` as successive values: the last one stands
+        for (const v of vals) s.value = delta ? s.value + v : v;
+        this.count('g', vals.length);
+        break;
+      case 's': {
+        const set = (s.set ??= new Set());
+        const members = sc.values.indexOf(':') >= 0 ? sc.values.split(':') : [sc.values];
+        for (const m of members) {
+          if (set.size >= this.opts.maxSetSize && !set.has(m)) this.drop('set_limit');
+          else set.add(m);
+        }
+        this.count('s', members.length);
+        break;
+      }
+      default: {
+        const t = (s.timing ??= new TimingStats(this.opts.percentileLimit));
+        const w = 1 / rate;
+        for (const v of vals) t.add(v, w);
+        this.count(sc.type, vals.length);
+      }
+    }
+  }
+
+  /** Cache miss or a series deleted by the last flush: find or create the live series. */
+  private lookup(key: string, stale: Series | undefined, name: string, type: MetricType, tags: string): Series | undefined {
+    let id = stale?.id;
+    if (id === undefined) {
+      id = resolveSeries(name, type, tags, this.opts);
+      if (id === undefined) {
+        this.malformed('bad_name');
+        return undefined;
+      }
+    }
+    let s = this.series.get(id.key);
+    if (s === undefined) {
+      if (this.series.size >= this.opts.maxSeries) {
+        this.drop('series_limit');
+        // remember the shape (dead) so a flood of the same series is not re-resolved per line
+        if (stale === undefined) this.cacheAlias(key, Object.assign(new Series(id), { alive: false }));
+        return undefined;
+      }
+      s = new Series(id);
+      this.series.set(id.key, s);
+    }
+    this.cacheAlias(key, s);
+    return s;
+  }
+
+  private cacheAlias(key: string, s: Series): void {
+    if (this.aliases.size >= this.aliasLimit && !this.aliases.has(key)) this.aliases = new Map();
+    this.aliases.set(key, s);
+  }
+
+  private malformed(r: MalformedReason): void {
+    this.counts.malformed.set(r, (this.counts.malformed.get(r) ?? 0) + 1);
+  }
+
+  private drop(r: DropReason): void {
+    this.counts.dropped.set(r, (this.counts.dropped.get(r) ?? 0) + 1);
+  }
+
+  private count(type: string, n: number): void {
+    this.counts.metrics.set(type, (this.counts.metrics.get(type) ?? 0) + n);
+  }
+
+  /** Records a malformed line found outside ingest() (e.g. an over-long TCP line or a bad event). */
+  countMalformed(r: MalformedReason): void {
+    this.malformed(r);
+  }
+
+  /** Records events / service checks turned into points. */
+  countSpecial(type: 'event' | 'service_check'): void {
+    this.count(type, 1);
+  }
+
+  /** Returns and resets the counts. */
+  takeCounts(): Counts {
+    const c = this.counts;
+    this.counts = { malformed: new Map(), dropped: new Map(), metrics: new Map() };
+    return c;
+  }
+
+  /** Returns and clears the raw event / service-check lines seen since the last call. */
+  takeSpecial(): string[] {
+    const s = this.special;
+    if (s.length > 0) this.special = [];
+    return s;
+  }
+
+  private deletes(t: MetricType): boolean {
+    switch (t) {
+      case 'c':
+        return this.opts.deleteCounters;
+      case 'g':
+        return this.opts.deleteGauges;
+      case 's':
+        return this.opts.deleteSets;
+      default:
+        return this.opts.deleteTimings;
+    }
+  }
+
+  /**
+   * Emits one metric point per (measurement, tags) with every series' fields,
+   * then forgets the series whose delete_* option is on (and those idle past
+   * max_ttl). Points carry the flush time.
+   */
+  flush(nowMs = Date.now()): Point[] {
+    const time = msToNs(nowMs);
+    const points = new Map<string, Point>();
+    const o = this.opts;
+    for (const [k, s] of this.series) {
+      const id = s.id;
+      let p = points.get(id.group);
+      if (p === undefined) {
+        p = { category: 'metric', name: id.measurement, tags: { ...id.tags }, fields: {}, time };
+        points.set(id.group, p);
+      }
+      const f = p.fields;
+      switch (id.type) {
+        case 'c':
+          f[id.field] = o.setCounterInt ? BigInt(Math.trunc(s.value)) : s.value;
+          break;
+        case 'g':
+          f[id.field] = s.value;
+          break;
+        case 's':
+          f[id.field] = BigInt(s.set?.size ?? 0);
+          break;
+        default:
+          if (s.timing) timingFields(f, id.field, s.timing, o.percentiles);
+      }
+      const expired = o.maxTtlMs > 0 && nowMs - s.lastUpdate >= o.maxTtlMs;
+      if (this.deletes(id.type) || expired) {
+        s.alive = false;
+        this.series.delete(k);
+      }
+    }
+    return [...points.values()];
+  }
+}
+
+function timingFields(f: Record<string, FieldValue>, field: string, t: TimingStats, percentiles: readonly number[]): void {
+  f[`${field}_count`] = BigInt(Math.round(t.count));
+  f[`${field}_sum`] = t.sum;
+  f[`${field}_mean`] = t.mean;
+  f[`${field}_lower`] = t.min;
+  f[`${field}_upper`] = t.max;
+  f[`${field}_stddev`] = t.stddev;
+  const sorted = t.sortedSamples();
+  for (const p of percentiles) f[`${field}_${p}_percentile`] = percentileOf(sorted, p);
+}
+
+/** Nearest rank as Telegraf/DataKit compute it: sorted[floor(n × p / 100)], clamped. */
+export function percentileOf(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.floor((sorted.length * p) / 100)));
+  return sorted[i]!;
+}

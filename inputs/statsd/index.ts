@@ -1,0 +1,16 @@
+/**
+ * `[[inputs.statsd]]`: a StatsD / DogStatsD server (UDP or TCP) that aggregates
+ * what it receives and emits metric points every `interval` (README.md).
+ */
+import type { InputDefinition } from '../../agent/input.js';
+import { schema, type StatsdConfig } from './config.js';
+import { StatsdInput } from './statsd.js';
+
+export const statsd: InputDefinition<StatsdConfig> = {
+  name: 'statsd',
+  description: 'StatsD/DogStatsD server: counters, gauges, sets, timings, histograms, distributions, events and service checks',
+  schema,
+  create: (config, ctx) => new StatsdInput(config, ctx),
+};
+
+export default statsd;

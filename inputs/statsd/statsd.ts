@@ -1,0 +1,180 @@
+/**
+ * The statsd input: a listener (listener.ts) feeding an aggregator
+ * (aggregator.ts) that is flushed to the accumulator every `interval`.
+ */
+import type { Input, InputContext } from '../../agent/input.js';
+import type { Point } from '../../agent/point.js';
+import { Aggregator, type AggregatorOptions, type Counts } from './aggregator.js';
+import { parseAddress, parseMappings, type StatsdConfig } from './config.js';
+import { eventPoint, serviceCheckPoint } from './dogstatsd.js';
+import { StatsdListener } from './listener.js';
+import { statsdMetrics, type StatsdMetrics } from './metrics.js';
+import { parseEvent, parseServiceCheck } from './parser.js';
+
+/** The aggregator's options from a validated config. */
+export function aggregatorOptions(cfg: StatsdConfig): AggregatorOptions {
+  return {
+    separator: cfg.metric_separator,
+    mappings: parseMappings(cfg.metric_mapping),
+    dropTags: new Set(cfg.drop_tags),
+    hostKey: cfg.statsd_host_key,
+    sourceKey: cfg.statsd_source_key,
+    saveAboveKey: cfg.save_above_key,
+    // parse_data_dog_tags is DataKit's deprecated alias; both default on (and DataKit's
+    // sample sets both), so turning either one off is what a user means
+    ddExtensions: cfg.datadog_extensions && cfg.parse_data_dog_tags,
+    ddDistributions: cfg.datadog_distributions,
+    percentiles: cfg.percentiles,
+    percentileLimit: cfg.percentile_limit,
+    deleteGauges: cfg.delete_gauges,
+    deleteCounters: cfg.delete_counters,
+    deleteSets: cfg.delete_sets,
+    deleteTimings: cfg.delete_timings,
+    maxTtlMs: cfg.max_ttl,
+    setCounterInt: cfg.set_counter_int,
+    maxSeries: cfg.max_series,
+    maxSetSize: cfg.max_set_size,
+  };
+}
+
+export class StatsdInput implements Input {
+  private readonly agg: Aggregator;
+  private readonly listener: StatsdListener;
+  private readonly metrics: StatsdMetrics;
+  private readonly dropTags: ReadonlySet<string>;
+  private readonly protocolLabel: string;
+  private timer: NodeJS.Timeout | undefined;
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly cfg: StatsdConfig,
+    private readonly ctx: InputContext,
+  ) {
+    this.dropTags = new Set(cfg.drop_tags);
+    this.agg = new Aggregator(aggregatorOptions(cfg));
+    const addr = parseAddress(cfg.service_address)!; // the schema validated it
+    this.protocolLabel = cfg.protocol.startsWith('udp') ? 'udp' : 'tcp';
+    this.listener = new StatsdListener(
+      {
+        protocol: cfg.protocol,
+        host: addr.host,
+        port: addr.port,
+        recvBufferSize: cfg.read_buffer_size,
+        allowedPending: cfg.allowed_pending_messages,
+        maxTcpConnections: cfg.max_tcp_connections,
+        maxLineBytes: cfg.max_line_bytes,
+      },
+      {
+        batch: (items) => this.onBatch(items),
+        dropped: (reason, n) => this.metrics.dropped.inc({ reason }, n),
+      },
+    );
+    this.metrics = statsdMetrics(ctx.metrics);
+  }
+
+  /** The bound port (differs from the configured one only when that was 0). */
+  get port(): number {
+    return this.listener.port;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.state = 'running';
+    if (this.cfg.service_unix_address) {
+      this.ctx.log.warn({ path: this.cfg.service_unix_address }, 'service_unix_address is not supported (Node has no unix datagram sockets); use UDP or TCP');
+    }
+    try {
+      await this.listener.start();
+    } catch (e) {
+      this.state = 'stopped';
+      throw e;
+    }
+    this.timer = setInterval(() => this.flush(), this.cfg.interval);
+    this.timer.unref();
+    this.ctx.log.info(
+      { protocol: this.cfg.protocol, address: this.cfg.service_address, port: this.listener.port, recvBuffer: this.listener.recvBufferSize() },
+      'statsd listening',
+    );
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.state === 'new') {
+      this.state = 'stopped';
+      return;
+    }
+    this.state = 'stopping';
+    if (this.timer) clearInterval(this.timer);
+    await this.listener.stop(); // delivers what was queued
+    this.flush();
+    this.metrics.series.remove({ instance: String(this.ctx.instance) });
+    this.metrics.connections.remove({ instance: String(this.ctx.instance) });
+    this.state = 'stopped';
+    this.ctx.log.info('statsd stopped');
+  }
+
+  /** Aggregates the current interval into points and hands them to the accumulator. */
+  flush(): void {
+    try {
+      const points = this.agg.flush();
+      this.add(points);
+      this.metrics.series.set({ instance: String(this.ctx.instance) }, this.agg.size);
+      this.metrics.connections.set({ instance: String(this.ctx.instance) }, this.listener.connections);
+    } catch (e) {
+      this.ctx.acc.error('flush', e);
+    }
+  }
+
+  private add(points: Point[]): void {
+    if (points.length === 0) return;
+    this.ctx.acc.add(points);
+    let metric = 0;
+    for (const p of points) if (p.category === 'metric') metric++;
+    if (metric > 0) this.metrics.points.inc({ category: 'metric' }, metric);
+    if (points.length > metric) this.metrics.points.inc({ category: 'keyevent' }, points.length - metric);
+  }
+
+  private onBatch(items: Buffer[]): void {
+    try {
+      for (const b of items) this.agg.ingest(b.toString('utf8'));
+      const special = this.agg.takeSpecial();
+      if (special.length > 0) this.add(this.specialPoints(special));
+    } catch (e) {
+      // a bug, not bad input (bad input is counted): keep the listener alive
+      this.ctx.acc.error('ingest', e);
+    }
+    this.metrics.packets.inc({ protocol: this.protocolLabel }, items.length);
+    this.publish(this.agg.takeCounts());
+  }
+
+  private specialPoints(lines: string[]): Point[] {
+    const out: Point[] = [];
+    for (const line of lines) {
+      if (line.startsWith('_e{')) {
+        const ev = parseEvent(line);
+        if (ev) {
+          out.push(eventPoint(ev, this.dropTags));
+          this.agg.countSpecial('event');
+        } else this.agg.countMalformed('bad_event');
+      } else {
+        const sc = parseServiceCheck(line);
+        if (sc) {
+          out.push(serviceCheckPoint(sc, this.dropTags));
+          this.agg.countSpecial('service_check');
+        } else this.agg.countMalformed('bad_service_check');
+      }
+    }
+    return out;
+  }
+
+  private publish(c: Counts): void {
+    for (const [reason, n] of c.malformed) this.metrics.malformed.inc({ reason }, n);
+    for (const [reason, n] of c.dropped) this.metrics.dropped.inc({ reason }, n);
+    for (const [type, n] of c.metrics) this.metrics.metrics.inc({ type }, n);
+  }
+}
