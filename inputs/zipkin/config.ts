@@ -1,0 +1,19 @@
+/** Options of `[[inputs.zipkin]]`: DataKit's names and defaults plus the shared tracing options. */
+import { int, object, str, type Infer } from '../../agent/config/schema.js';
+import { traceOptionShape } from '../../agent/trace/options.js';
+
+export const schema = object({
+  pathV1: str('/api/v1/spans'),
+  pathV2: str('/api/v2/spans'),
+  /**
+   * Also listen on this address with a server of the input's own (e.g.
+   * `0.0.0.0:9411`, Zipkin's port), so Envoy/Istio can point at the agent
+   * directly. Empty (default): only the agent's HTTP server.
+   */
+  listen: str(''),
+  /** Largest request body accepted (after gunzip), MiB. */
+  max_trace_body_mb: int(10, { min: 1 }),
+  ...traceOptionShape,
+});
+
+export type ZipkinConfig = Infer<typeof schema>;

@@ -1,0 +1,143 @@
+/**
+ * Zipkin v2 spans (JSON, or proto3 decoded to the same shape) → the shared
+ * {@link TraceSpan} model. Every tag becomes a point tag with `.` replaced by
+ * `_` (values over 1024 bytes become fields); `error` in tags makes the span
+ * an error; kind SERVER/CONSUMER is an entry, CLIENT/PRODUCER an exit.
+ */
+import type { FieldValue } from '../../agent/point.js';
+import { BadRequest } from '../../agent/trace/receiver.js';
+import type { Trace, TraceSpan, SpanType } from '../../agent/trace/span.js';
+import { splitJsonArray } from './json-split.js';
+
+export interface V2Endpoint {
+  serviceName?: string;
+  ipv4?: string;
+  ipv6?: string;
+  port?: number;
+}
+
+export interface V2Span {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  kind?: string;
+  name?: string;
+  timestamp?: number;
+  duration?: number;
+  localEndpoint?: V2Endpoint;
+  remoteEndpoint?: V2Endpoint;
+  annotations?: { timestamp: number; value: string }[];
+  tags?: Record<string, string>;
+  debug?: boolean;
+  shared?: boolean;
+}
+
+const MAX_TAG_VALUE = 1024;
+const HEX = /^[0-9a-f]+$/;
+const KIND_TYPE: Record<string, SpanType> = { SERVER: 'entry', CONSUMER: 'entry', CLIENT: 'exit', PRODUCER: 'exit' };
+
+function bad(msg: string): BadRequest {
+  return new BadRequest(400, 'bad_payload', msg);
+}
+
+/** A lowercase hex id padded to 16 (or 32 when longer than 16) characters. */
+export function normId(v: unknown, what: string, required: boolean): string {
+  if (v === undefined || v === null || v === '') {
+    if (required) throw bad(`span without ${what}`);
+    return '0';
+  }
+  if (typeof v !== 'string') throw bad(`${what} is not a string`);
+  const s = v.toLowerCase();
+  if (s.length > 32 || !HEX.test(s)) throw bad(`${what} ${JSON.stringify(v.slice(0, 40))} is not a hex id`);
+  return s.length <= 16 ? s.padStart(16, '0') : s.padStart(32, '0');
+}
+
+const keyCache = new Map<string, string>();
+/** Tag key with `.` replaced by `_` (cached: keys repeat across spans). */
+export function tagKey(k: string): string {
+  let v = keyCache.get(k);
+  if (v === undefined) {
+    v = k.replace(/\./g, '_');
+    if (keyCache.size > 10_000) keyCache.clear();
+    keyCache.set(k, v);
+  }
+  return v;
+}
+
+/** Parses a v2 JSON body: the spans and, per span, its original text. */
+export function decodeV2Json(text: string): { spans: unknown[]; raw: string[] | undefined } {
+  let spans: unknown;
+  try {
+    spans = JSON.parse(text);
+  } catch (e) {
+    throw bad(`invalid JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(spans)) throw bad('payload is not a JSON array of spans');
+  const raw = splitJsonArray(text);
+  return { spans, raw: raw && raw.length === spans.length ? raw : undefined };
+}
+
+function num(v: unknown, what: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`${what} is not a number`);
+  return v;
+}
+
+/** Converts one v2 span (validated here: the input is untrusted). */
+export function convertV2(o: unknown, message: string | undefined): TraceSpan {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad('a span is not an object');
+  const s = o as Record<string, unknown>;
+  const traceId = normId(s.traceId, 'traceId', true);
+  const spanId = normId(s.id, 'id', true);
+  const parentId = normId(s.parentId, 'parentId', false);
+  const le = s.localEndpoint as V2Endpoint | undefined;
+  const service = typeof le === 'object' && le !== null && typeof le.serviceName === 'string' ? le.serviceName : '';
+  const name = typeof s.name === 'string' ? s.name : '';
+  const tags: Record<string, string> = {};
+  let fields: Record<string, FieldValue> | undefined;
+  let error = false;
+  let httpStatus: string | undefined;
+  const st = s.tags;
+  if (st !== undefined && st !== null) {
+    if (typeof st !== 'object' || Array.isArray(st)) throw bad('tags is not an object');
+    const t = st as Record<string, unknown>;
+    for (const k in t) {
+      const v = t[k];
+      const sv = typeof v === 'string' ? v : String(v);
+      if (k === 'error') error = true;
+      if (k === 'http.status_code') httpStatus = sv;
+      if (sv.length > MAX_TAG_VALUE) (fields ??= {})[tagKey(k)] = sv;
+      else tags[tagKey(k)] = sv;
+    }
+  }
+  const kind = typeof s.kind === 'string' ? s.kind : '';
+  return {
+    traceId,
+    spanId,
+    parentId,
+    service,
+    operation: name,
+    resource: name,
+    sourceType: 'custom',
+    spanType: KIND_TYPE[kind] ?? '',
+    startUs: num(s.timestamp, 'timestamp'),
+    durationUs: num(s.duration, 'duration'),
+    error,
+    httpStatusCode: httpStatus,
+    tags,
+    fields,
+    message,
+  };
+}
+
+/** Groups spans by trace id, keeping arrival order. */
+export function groupTraces(spans: TraceSpan[]): Trace[] {
+  if (spans.length === 0) return [];
+  const by = new Map<string, Trace>();
+  for (const s of spans) {
+    const t = by.get(s.traceId);
+    if (t) t.push(s);
+    else by.set(s.traceId, [s]);
+  }
+  return [...by.values()];
+}

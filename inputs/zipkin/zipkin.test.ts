@@ -1,0 +1,168 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { validate } from '../../agent/config/schema.js';
+import type { Point } from '../../agent/point.js';
+import { counterValue, fakeContext } from '../../agent/trace/fake-context.js';
+import { schema, type ZipkinConfig } from './config.js';
+import { ZipkinInput } from './index.js';
+import { ListOfSpans } from './proto.js';
+import { splitJsonArray } from './json-split.js';
+
+const TESTDATA = path.join(import.meta.dirname, 'testdata');
+const UPDATE = process.env.GOLDEN_UPDATE === '1';
+const JSON_CT = { 'content-type': 'application/json' };
+const PB_CT = { 'content-type': 'application/x-protobuf' };
+
+function config(raw: Record<string, unknown> = {}): ZipkinConfig {
+  const r = validate(schema, raw);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.value;
+}
+
+async function started(raw: Record<string, unknown> = {}) {
+  const ctx = fakeContext('zipkin');
+  const input = new ZipkinInput(config(raw), ctx);
+  await input.start();
+  return { ctx, input };
+}
+
+/** Encodes v2 JSON spans as proto3 ListOfSpans (the test's own encoder, independent of the decoder). */
+export function encodeV2Proto(spans: Record<string, any>[]): Buffer {
+  const id = (h?: string) => (h ? Buffer.from(h, 'hex') : undefined);
+  const ep = (e?: Record<string, any>) =>
+    e && { service_name: e.serviceName, ipv4: e.ipv4 ? Buffer.from(e.ipv4.split('.').map(Number)) : undefined, port: e.port };
+  const kinds: Record<string, number> = { CLIENT: 1, SERVER: 2, PRODUCER: 3, CONSUMER: 4 };
+  const msg = ListOfSpans.fromObject({
+    spans: spans.map((s) => ({
+      trace_id: id(s.traceId),
+      parent_id: id(s.parentId),
+      id: id(s.id),
+      kind: s.kind ? kinds[s.kind] : 0,
+      name: s.name,
+      timestamp: s.timestamp,
+      duration: s.duration,
+      local_endpoint: ep(s.localEndpoint),
+      remote_endpoint: ep(s.remoteEndpoint),
+      annotations: s.annotations,
+      tags: s.tags,
+      shared: s.shared,
+    })),
+  });
+  return Buffer.from(ListOfSpans.encode(msg).finish());
+}
+
+/** Points as plain JSON (bigints as strings), message parsed, for golden comparison. */
+function plain(points: Point[]): unknown[] {
+  return points.map((p) => ({
+    name: p.name,
+    time: String(p.time),
+    tags: p.tags,
+    fields: Object.fromEntries(Object.entries(p.fields).map(([k, v]) => [k, k === 'message' ? JSON.parse(String(v)) : typeof v === 'bigint' ? `${v}i` : v])),
+  }));
+}
+
+describe('zipkin v2: Envoy/Istio payload (golden)', () => {
+  const json = fs.readFileSync(path.join(TESTDATA, 'istio/v2.json'), 'utf8');
+  const pbFile = path.join(TESTDATA, 'istio/v2.pb');
+  const expectedFile = path.join(TESTDATA, 'istio/expected.json');
+  if (UPDATE) fs.writeFileSync(pbFile, encodeV2Proto(JSON.parse(json)));
+
+  it('maps B3 ids, shared CLIENT/SERVER spans, endpoints, istio.* and custom tags', async () => {
+    const { ctx } = await started();
+    const r = await ctx.call('POST', '/api/v2/spans', json, JSON_CT);
+    expect(r.status).toBe(202);
+    const got = plain(ctx.points);
+    if (UPDATE) fs.writeFileSync(expectedFile, JSON.stringify(got, null, 1) + '\n');
+    expect(got).toEqual(JSON.parse(fs.readFileSync(expectedFile, 'utf8')));
+    // The facts the golden file pins, spelled out:
+    const [server, client, shared, leaf] = ctx.points;
+    expect(server!.fields).toMatchObject({ trace_id: '463ac35c9f6413ad48485a3953bb6124', span_id: 'a2fb4a1d1a96d312', parent_id: '0', start: 1732000000100000n, duration: 48210n });
+    expect(server!.tags).toMatchObject({ service: 'productpage.prod', span_type: 'entry', status: 'ok', source_type: 'custom', istio_canonical_service: 'productpage', http_status_code: '200', http_method: 'GET' });
+    expect(client!.tags).toMatchObject({ span_type: 'exit', status: 'error', http_status_code: '503' });
+    expect(shared!.fields.span_id).toBe(client!.fields.span_id);
+    expect(shared!.tags).toMatchObject({ service: 'reviews.prod', span_type: 'entry', project: 'reviews', version: 'v2', env: 'test' });
+    expect(leaf!.fields.parent_id).toBe('0020000000000001');
+    // message is the sender's own text of the span
+    expect(leaf!.fields.message).toBe(splitJsonArray(json)![3]);
+  });
+
+  it('gives the same points from the proto3 encoding of the same spans', async () => {
+    const a = await started();
+    await a.ctx.call('POST', '/api/v2/spans', json, JSON_CT);
+    const b = await started();
+    const r = await b.ctx.call('POST', '/api/v2/spans', fs.readFileSync(pbFile), PB_CT);
+    expect(r.status).toBe(202);
+    expect(plain(b.ctx.points)).toEqual(plain(a.ctx.points));
+  });
+});
+
+describe('zipkin v1 JSON', () => {
+  it('takes service from core annotations and tags from binary annotations', async () => {
+    const { ctx } = await started();
+    const v1 = [
+      {
+        traceId: 'e4a1b2c3d4e5f601',
+        id: '1111111111111111',
+        name: 'get /api',
+        timestamp: 1732000000000000,
+        duration: 1500,
+        annotations: [
+          { timestamp: 1732000000000000, value: 'sr', endpoint: { serviceName: 'frontend', ipv4: '10.0.0.1' } },
+          { timestamp: 1732000000001500, value: 'ss', endpoint: { serviceName: 'frontend', ipv4: '10.0.0.1' } },
+        ],
+        binaryAnnotations: [
+          { key: 'http.path', value: '/api', endpoint: { serviceName: 'frontend' } },
+          { key: 'error', value: 'timeout' },
+        ],
+      },
+      { traceId: 'e4a1b2c3d4e5f601', id: '2222222222222222', parentId: '1111111111111111', name: 'db', annotations: [{ timestamp: 1732000000000100, value: 'cs', endpoint: { serviceName: 'frontend' } }, { timestamp: 1732000000000600, value: 'cr', endpoint: { serviceName: 'frontend' } }] },
+    ];
+    const r = await ctx.call('POST', '/api/v1/spans', JSON.stringify(v1), JSON_CT);
+    expect(r.status).toBe(202);
+    expect(ctx.points).toHaveLength(2);
+    expect(ctx.points[0]!.tags).toMatchObject({ service: 'frontend', operation: 'get /api', span_type: 'entry', status: 'error', http_path: '/api' });
+    expect(ctx.points[1]!.tags).toMatchObject({ service: 'frontend', span_type: 'exit', status: 'ok' });
+    expect(ctx.points[1]!.fields).toMatchObject({ start: 1732000000000100n, duration: 500n, parent_id: '1111111111111111' });
+  });
+});
+
+describe('zipkin bad input', () => {
+  it('answers 4xx with a reason and counts, never throwing', async () => {
+    const { ctx } = await started();
+    const cases: [string, Buffer | string, Record<string, string>, number][] = [
+      ['/api/v2/spans', '[{"traceId":', JSON_CT, 400],
+      ['/api/v2/spans', '{"traceId":"1"}', JSON_CT, 400],
+      ['/api/v2/spans', '[{"id":"1"}]', JSON_CT, 400],
+      ['/api/v2/spans', '[{"traceId":"zz","id":"1"}]', JSON_CT, 400],
+      ['/api/v2/spans', '[{"traceId":"1","id":"1","timestamp":"x"}]', JSON_CT, 400],
+      ['/api/v2/spans', '[1]', JSON_CT, 400],
+      ['/api/v2/spans', Buffer.from([0x0a, 0xff, 0xff, 0x01]), PB_CT, 400],
+      ['/api/v2/spans', '[]', { 'content-type': 'text/plain' }, 415],
+      ['/api/v1/spans', 'x', { 'content-type': 'application/x-thrift' }, 415],
+      ['/api/v1/spans', '[{"traceId":"1","id":"2","annotations":{}}]', JSON_CT, 400],
+    ];
+    for (const [p, body, headers, status] of cases) {
+      const r = await ctx.call('POST', p, body, headers);
+      expect(r.status, String(body)).toBe(status);
+    }
+    expect(ctx.points).toHaveLength(0);
+    expect(await counterValue(ctx.metrics, 'telekit_zipkin_requests_total', { reason: 'bad_payload' })).toBe(8);
+    expect(ctx.errors).toEqual([]);
+  });
+
+  it('accepts an empty list', async () => {
+    const { ctx } = await started();
+    expect((await ctx.call('POST', '/api/v2/spans', '[]', JSON_CT)).status).toBe(202);
+  });
+});
+
+describe('splitJsonArray', () => {
+  it('returns each element text, with strings containing brackets and escapes', () => {
+    const t = ' [ {"a":"x]\\"}","b":[1,{"c":2}]} ,\n{"d":"\\\\"} ] ';
+    expect(splitJsonArray(t)).toEqual(['{"a":"x]\\"}","b":[1,{"c":2}]}', '{"d":"\\\\"}']);
+    expect(splitJsonArray('[]')).toEqual([]);
+    expect(splitJsonArray('[{"a":1}')).toBeUndefined();
+    expect(splitJsonArray('{}')).toBeUndefined();
+  });
+});
