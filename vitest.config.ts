@@ -8,6 +8,6 @@ export default defineConfig({
     // 2-core machines: files run in parallel forks, tests inside a file in order.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    reporters: ['default'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });
