@@ -12,11 +12,14 @@ import { net } from './net/index.js';
 import { swap } from './swap/index.js';
 import { system } from './system/index.js';
 import { container } from './container/index.js';
+import { ddtrace } from './ddtrace/index.js';
+import { zipkin } from './zipkin/index.js';
 
 export const inputs: readonly InputDefinition[] = [
   // one line per input, alphabetical
   container,
   cpu,
+  ddtrace,
   disk,
   diskio,
   hostobject,
@@ -24,6 +27,7 @@ export const inputs: readonly InputDefinition[] = [
   net,
   swap,
   system,
+  zipkin,
 ];
 
 export function findInput(name: string): InputDefinition | undefined {

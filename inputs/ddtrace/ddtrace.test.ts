@@ -186,3 +186,15 @@ describe('ddtrace bad input and discovery', () => {
     expect(ctx.routes.size).toBeGreaterThan(0);
   });
 });
+
+describe('ddtrace sample.conf and README', () => {
+  it('validates against the schema and is inlined in the README', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const toml = (await import('toml')).default;
+    const sample = fs.readFileSync(path.join(import.meta.dirname, 'sample.conf'), 'utf8');
+    const raw = toml.parse(sample).inputs.ddtrace[0];
+    expect(validate(schema, raw).ok).toBe(true);
+    expect(fs.readFileSync(path.join(import.meta.dirname, 'README.md'), 'utf8')).toContain(sample);
+  });
+});

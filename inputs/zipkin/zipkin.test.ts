@@ -166,3 +166,13 @@ describe('splitJsonArray', () => {
     expect(splitJsonArray('{}')).toBeUndefined();
   });
 });
+
+describe('zipkin sample.conf and README', () => {
+  it('validates against the schema and is inlined in the README', async () => {
+    const toml = (await import('toml')).default;
+    const sample = fs.readFileSync(path.join(import.meta.dirname, 'sample.conf'), 'utf8');
+    const raw = toml.parse(sample).inputs.zipkin[0];
+    expect(validate(schema, raw).ok).toBe(true);
+    expect(fs.readFileSync(path.join(import.meta.dirname, 'README.md'), 'utf8')).toContain(sample);
+  });
+});
