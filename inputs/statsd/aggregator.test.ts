@@ -1,0 +1,206 @@
+import { describe, expect, it } from 'vitest';
+import { validate } from '../../agent/config/schema.js';
+import type { Point } from '../../agent/point.js';
+import { Aggregator, percentileOf } from './aggregator.js';
+import { schema } from './config.js';
+import { aggregatorOptions } from './statsd.js';
+
+function agg(conf: Record<string, unknown> = {}): Aggregator {
+  const v = validate(schema, conf);
+  if (!v.ok) throw new Error(JSON.stringify(v.issues));
+  return new Aggregator(aggregatorOptions(v.value));
+}
+
+function find(points: Point[], name: string, tags: Record<string, string> = {}): Point {
+  const p = points.find((x) => x.name === name && Object.entries(tags).every(([k, v]) => x.tags[k] === v));
+  if (!p) throw new Error(`no point ${name} ${JSON.stringify(tags)} in ${JSON.stringify(points.map((x) => [x.name, x.tags]))}`);
+  return p;
+}
+
+describe('aggregation', () => {
+  it('sums counters with the sample rate applied; floats by default, ints with set_counter_int', () => {
+    const a = agg();
+    a.ingest('req.count:1|c\nreq.count:2|c|@0.5\nreq.count:1|c|@0.1');
+    const p = find(a.flush(), 'req', { metric_type: 'counter' });
+    expect(p.fields).toEqual({ count: 15 });
+    expect(p.category).toBe('metric');
+    const b = agg({ set_counter_int: true });
+    b.ingest('req.count:2.7|c');
+    expect(find(b.flush(), 'req').fields.count).toBe(2n);
+  });
+
+  it('keeps the last gauge value and applies signed deltas', () => {
+    const a = agg();
+    a.ingest('mem.used:10|g\nmem.used:+5|g\nmem.used:-3|g');
+    expect(find(a.flush(), 'mem').fields).toEqual({ used: 12 });
+    a.ingest('mem.used:-3|g'); // deleted after flush (delete_gauges): a delta starts from 0
+    expect(find(a.flush(), 'mem').fields).toEqual({ used: -3 });
+    const keep = agg({ delete_gauges: false });
+    keep.ingest('mem.used:10|g');
+    keep.flush();
+    keep.ingest('mem.used:+1|g');
+    expect(find(keep.flush(), 'mem').fields).toEqual({ used: 11 });
+    expect(find(keep.flush(), 'mem').fields).toEqual({ used: 11 }); // re-emitted while idle
+  });
+
+  it('counts distinct set members', () => {
+    const a = agg();
+    a.ingest('users.unique:alice|s\nusers.unique:bob|s\nusers.unique:alice|s');
+    expect(find(a.flush(), 'users', { metric_type: 'set' }).fields).toEqual({ unique: 2n });
+  });
+
+  it('summarises timings with count, sum, mean, lower, upper, stddev and percentiles', () => {
+    const a = agg({ percentiles: [50, 90, 99.9, 100] });
+    const lines = [];
+    for (let i = 1; i <= 10; i++) lines.push(`api.latency:${i * 10}|ms`);
+    a.ingest(lines.join('\n'));
+    const p = find(a.flush(), 'api', { metric_type: 'timing' });
+    expect(p.fields).toMatchObject({
+      latency_count: 10n,
+      latency_sum: 550,
+      latency_mean: 55,
+      latency_lower: 10,
+      latency_upper: 100,
+      latency_50_percentile: 60,
+      latency_90_percentile: 100,
+      'latency_99.9_percentile': 100,
+      latency_100_percentile: 100,
+    });
+    expect(p.fields.latency_stddev as number).toBeCloseTo(28.7228, 3);
+  });
+
+  it('weights sampled timings and keeps histograms and distributions apart', () => {
+    const a = agg();
+    a.ingest('q.t:10|ms|@0.5\nq.t:20|h\nq.t:1:2:3|d|#env:prod');
+    const pts = a.flush();
+    expect(find(pts, 'q', { metric_type: 'timing' }).fields).toMatchObject({ t_count: 2n, t_sum: 20, t_mean: 10 });
+    expect(find(pts, 'q', { metric_type: 'histogram' }).fields).toMatchObject({ t_count: 1n, t_sum: 20 });
+    expect(find(pts, 'q', { metric_type: 'distribution', env: 'prod' }).fields).toMatchObject({ t_count: 3n, t_sum: 6, t_lower: 1, t_upper: 3 });
+  });
+
+  it('merges series of one measurement and tag set into one point', () => {
+    const a = agg();
+    a.ingest('jvm.heap.used:5|g|#pod:a\njvm.heap.max:9|g|#pod:a\njvm.heap.used:7|g|#pod:b');
+    const pts = a.flush();
+    expect(pts).toHaveLength(2);
+    expect(find(pts, 'jvm', { pod: 'a' }).fields).toEqual({ heap_used: 5, heap_max: 9 });
+  });
+
+  it('treats tag order as irrelevant', () => {
+    const a = agg();
+    a.ingest('x.y:1|c|#a:1,b:2\nx.y:1|c|#b:2,a:1');
+    const pts = a.flush();
+    expect(pts).toHaveLength(1);
+    expect(pts[0]!.fields).toEqual({ y: 2 });
+  });
+
+  it('emits nothing after a flush when delete_* are on, and everything again when off', () => {
+    const a = agg();
+    a.ingest('a.c:1|c\na.g:1|g\na.s:x|s\na.t:1|ms');
+    expect(a.flush()).toHaveLength(4);
+    expect(a.flush()).toHaveLength(0);
+    const keep = agg({ delete_counters: false, delete_gauges: false, delete_sets: false, delete_timings: false });
+    keep.ingest('a.c:1|c\na.g:1|g\na.s:x|s\na.t:1|ms');
+    keep.flush();
+    keep.ingest('a.c:1|c');
+    const again = keep.flush();
+    expect(again).toHaveLength(4);
+    expect(find(again, 'a', { metric_type: 'counter' }).fields).toEqual({ c: 2 }); // cumulative, as Telegraf
+  });
+
+  it('forgets idle series after max_ttl', () => {
+    const a = agg({ delete_gauges: false, max_ttl: '1s' });
+    a.ingest('a.g:1|g');
+    const t0 = Date.now();
+    expect(a.flush(t0 + 500)).toHaveLength(1);
+    expect(a.flush(t0 + 1500)).toHaveLength(1); // emitted once more, then forgotten
+    expect(a.flush(t0 + 2500)).toHaveLength(0);
+  });
+
+  it('uses metric_mapping and the separator', () => {
+    const a = agg({ metric_mapping: ['tomcat_:web'], metric_separator: '_' });
+    a.ingest('tomcat.sessions.active:3|g\nplain:1|g');
+    const pts = a.flush();
+    expect(find(pts, 'web').fields).toEqual({ sessions_active: 3 });
+    expect(find(pts, 'plain').fields).toEqual({ plain: 1 });
+  });
+
+  it('applies drop_tags to metrics', () => {
+    const a = agg({ drop_tags: ['runtime-id'] });
+    a.ingest('a.b:1|c|#runtime-id:123,env:prod');
+    expect(a.flush()[0]!.tags).toEqual({ metric_type: 'counter', env: 'prod' });
+  });
+});
+
+describe('bad input', () => {
+  it('counts every malformed line by reason and never touches an aggregate', () => {
+    const a = agg();
+    a.ingest(['ok.c:1|c', 'ok.c:x|c', 'ok.c', 'ok.c:1', 'ok.c:1|q', 'ok.c:1|c|@7', ':1|c', 'ok.c:1:x|c', '', '  ', 'ok.c:2|c\r'].join('\n'));
+    expect(find(a.flush(), 'ok').fields).toEqual({ c: 3 });
+    const c = a.takeCounts();
+    expect(Object.fromEntries(c.malformed)).toEqual({ bad_value: 2, no_value: 1, no_type: 1, bad_type: 1, bad_sample_rate: 1, bad_name: 1 });
+    expect(c.metrics.get('c')).toBe(2);
+  });
+
+  it('creates no series for a line whose value is bad', () => {
+    const a = agg();
+    a.ingest('new.thing:NaN|g');
+    expect(a.size).toBe(0);
+    expect(a.flush()).toHaveLength(0);
+  });
+
+  it('limits series; what is dropped is counted and room comes back after a flush', () => {
+    const a = agg({ max_series: 3 });
+    const lines = [];
+    for (let i = 0; i < 10; i++) lines.push(`m.c${i}:1|c`);
+    a.ingest(lines.join('\n'));
+    a.ingest('m.c9:1|c'); // a cached dropped shape stays dropped while full
+    expect(a.size).toBe(3);
+    expect(a.takeCounts().dropped.get('series_limit')).toBe(8);
+    expect(a.flush()[0]!.fields).toEqual({ c0: 1, c1: 1, c2: 1 });
+    a.ingest('m.c9:1|c');
+    expect(a.flush()[0]!.fields).toEqual({ c9: 1 });
+  });
+
+  it('bounds the line-shape cache', () => {
+    const a = agg({ max_series: 5 });
+    for (let i = 0; i < 50_000; i++) a.ingest(`m.x:1|c|#id:${i}`);
+    expect(a.size).toBe(5);
+    expect((a as unknown as { aliases: Map<string, unknown> }).aliases.size).toBeLessThanOrEqual(10_000);
+  });
+
+  it('limits set members', () => {
+    const a = agg({ max_set_size: 2 });
+    a.ingest('s.u:a|s\ns.u:b|s\ns.u:c|s\ns.u:a|s');
+    expect(a.flush()[0]!.fields).toEqual({ u: 2n });
+    expect(a.takeCounts().dropped.get('set_limit')).toBe(1);
+  });
+
+  it('drops distributions when datadog_distributions is off', () => {
+    const a = agg({ datadog_distributions: false });
+    a.ingest('d.x:1|d');
+    expect(a.flush()).toHaveLength(0);
+    expect(a.takeCounts().dropped.get('distributions_disabled')).toBe(1);
+  });
+});
+
+describe('percentiles', () => {
+  it('picks sorted[floor(n*p/100)] clamped, as Telegraf', () => {
+    const s = Float64Array.from([1, 2, 3, 4]);
+    expect(percentileOf(s, 0)).toBe(1);
+    expect(percentileOf(s, 50)).toBe(3);
+    expect(percentileOf(s, 100)).toBe(4);
+    expect(percentileOf(new Float64Array(0), 50)).toBe(0);
+  });
+
+  it('keeps at most percentile_limit samples but exact count/sum/min/max', () => {
+    const a = agg({ percentile_limit: 100, percentiles: [50] });
+    const lines = [];
+    for (let i = 1; i <= 10_000; i++) lines.push(`t.v:${i}|ms`);
+    a.ingest(lines.join('\n'));
+    const f = a.flush()[0]!.fields;
+    expect(f).toMatchObject({ v_count: 10_000n, v_sum: 50_005_000, v_lower: 1, v_upper: 10_000 });
+    expect(f.v_50_percentile as number).toBeGreaterThan(2_500);
+    expect(f.v_50_percentile as number).toBeLessThan(7_500);
+  });
+});
