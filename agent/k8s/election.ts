@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { k8sMetrics, type K8sMetrics } from './metrics.js';
 import type { Election } from './types.js';
-import { describe, jitter, RateLimitedWarn, sleep, statusOf } from './util.js';
+import { abortable, describe, jitter, RateLimitedWarn, sleep, statusOf } from './util.js';
 
 export interface LeaseElectionOptions {
   kubeConfig: KubeConfig;
@@ -94,7 +94,7 @@ export class LeaseElection implements Election {
     await this.running;
     if (this.leader) {
       this.setLeader(false);
-      await this.release();
+      await abortable(this.release(), new AbortController().signal, 2000).catch(() => undefined);
     }
   }
 
@@ -103,7 +103,8 @@ export class LeaseElection implements Election {
     while (!signal.aborted) {
       let ok = false;
       try {
-        ok = await this.tryAcquireOrRenew();
+        // a hung request must not keep stop() waiting or the loop frozen (the renew deadline still applies)
+        ok = (await abortable(this.tryAcquireOrRenew(), signal, this.deadlineMs)) ?? false;
       } catch (err) {
         this.metrics.errors.inc({ op: 'lease' });
         this.warnOnce.warn({ err: describe(err), lease: `${this.opts.namespace}/${this.name}` }, 'Leader election: Lease request failed');

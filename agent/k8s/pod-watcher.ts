@@ -14,7 +14,7 @@ import type { Registry } from 'prom-client';
 import { k8sMetrics, type K8sMetrics } from './metrics.js';
 import { podInfoFromObject } from './pod-info.js';
 import type { PodEvent, PodInfo, PodWatcher } from './types.js';
-import { describe, jitter, RateLimitedWarn, sleep, statusOf } from './util.js';
+import { abortable, describe, jitter, RateLimitedWarn, sleep, statusOf } from './util.js';
 
 export interface PodWatcherOptions {
   kubeConfig: KubeConfig;
@@ -30,6 +30,8 @@ export interface PodWatcherOptions {
   watchInactivityMs?: number;
   /** Server-side watch timeout; each watch asks for a random value between this and twice this. Default 300 s. */
   watchTimeoutSeconds?: number;
+  /** Timeout of each list call. Default 60 s. */
+  listTimeoutMs?: number;
   /** Page size of the list call. Default 500. */
   pageSize?: number;
 }
@@ -139,12 +141,14 @@ export class K8sPodWatcher implements PodWatcher {
     let rv = '';
     try {
       do {
-        const page = await this.abortable(
+        const page = await abortable(
           this.core.listPodForAllNamespaces({
             fieldSelector: this.fieldSelector(),
             limit: this.opts.pageSize ?? 500,
             _continue: cont,
           }),
+          this.stopSignal.signal,
+          this.opts.listTimeoutMs ?? 60_000,
         );
         if (!page) return; // stopped
         items.push(...page.items);
@@ -219,26 +223,6 @@ export class K8sPodWatcher implements PodWatcher {
 
   private fieldSelector(): string | undefined {
     return this.opts.nodeName ? `spec.nodeName=${this.opts.nodeName}` : undefined;
-  }
-
-  /** Resolves with the promise's value, or undefined as soon as stop() is called. */
-  private abortable<T>(p: Promise<T>): Promise<T | undefined> {
-    const signal = this.stopSignal.signal;
-    if (signal.aborted) return Promise.resolve(undefined);
-    return new Promise<T | undefined>((resolve, reject) => {
-      const onAbort = () => resolve(undefined);
-      signal.addEventListener('abort', onAbort, { once: true });
-      p.then(
-        (v) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(v);
-        },
-        (e: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      );
-    });
   }
 
   /** Adds or updates a pod; a new uid under the same name is a delete followed by an add. */

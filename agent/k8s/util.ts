@@ -69,3 +69,41 @@ export class RateLimitedWarn {
     this.suppressed = 0;
   }
 }
+
+/**
+ * Resolves with the promise's value, or with undefined as soon as `signal` aborts or
+ * `timeoutMs` passes (rejecting with a TimeoutError then). The promise itself keeps
+ * running; its result is ignored. For client-node calls, which take no AbortSignal.
+ */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal, timeoutMs?: number): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const cleanup = () => {
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+    };
+    const onAbort = () => {
+      cleanup();
+      resolve(undefined);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        cleanup();
+        reject(Object.assign(new Error(`request timed out after ${timeoutMs} ms`), { name: 'TimeoutError' }));
+      }, timeoutMs);
+      timer.unref();
+    }
+    p.then(
+      (v) => {
+        cleanup();
+        resolve(v);
+      },
+      (e: unknown) => {
+        cleanup();
+        reject(e);
+      },
+    );
+  });
+}
