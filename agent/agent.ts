@@ -27,6 +27,8 @@ import { RunningInput } from './pipeline.js';
 import { CATEGORIES, isCategory, type Point } from './point.js';
 import { decodeLines, LineProtocolError, PRECISION_NS } from './lineproto.js';
 import { decodePBPoints } from './pbpoint.js';
+import { DiskBuffer, bufferSettingsFromEnv } from './buffer/disk-buffer.js';
+import { MemoryGuard, memoryLimitFromEnv } from './memlimit.js';
 import type { K8sServices } from './k8s/types.js';
 
 /** What agent/k8s/index.ts provides (pod discovery and election). */
@@ -113,6 +115,9 @@ export class Agent {
     private k8s: K8sRuntime | undefined,
   ) {}
 
+  /** The disk buffer (absent when AgentOptions.spill replaces it) and the memory guard. */
+  private reliability: { buffer: DiskBuffer | undefined; guard: MemoryGuard } | undefined;
+
   /** Loads and validates the configuration without starting anything. */
   static check(o: Omit<AgentOptions, 'dataDir'>): { settings: AgentSettings; instances: InstanceConfig[]; problems: ConfigProblem[] } {
     const fileEnv = o.mainConf ? loadMainFile(o.mainConf).env : {};
@@ -131,9 +136,15 @@ export class Agent {
     for (const p of loaded.problems) if (p.severity === 'warning') log.warn(formatProblem(p));
     if (loaded.problems.some((p) => p.severity === 'error')) throw new ConfigError(loaded.problems);
 
+    // Reliability (issue 8): settings are checked before anything starts.
+    const bufferSettings = bufferSettingsFromEnv(env, o.dataDir);
+    const memoryLimit = memoryLimitFromEnv(env);
+
     fs.mkdirSync(o.dataDir, { recursive: true });
     const metrics = new CoreMetrics();
     const sinks = await Agent.makeSinks(settings, o.dataDir, log);
+    const buffer = o.spill ? undefined : new DiskBuffer({ settings: bufferSettings, metrics: metrics.registry, log: log.child({ component: 'buffer' }), minRetryMs: settings.retryDelayMs, maxRetryMs: Math.min(30_000, settings.retryDelayMs * 64) });
+    const guard = new MemoryGuard({ limitBytes: memoryLimit, metrics: metrics.registry, log: log.child({ component: 'memory' }) });
     const sender = new Sender({
       sinks,
       metrics,
@@ -144,8 +155,9 @@ export class Agent {
       maxRetry: settings.maxRetry,
       retryDelayMs: settings.retryDelayMs,
       concurrency: settings.maxConnections,
-      spill: o.spill,
+      spill: o.spill ?? buffer,
     });
+    sender.pressure = () => guard.overloaded();
     const server = new AgentServer({ bodyLimit: settings.httpBodyLimit, metrics, log: log.child({ component: 'http' }), overloaded: () => sender.pressure() });
     let k8s: K8sRuntime | undefined;
     try {
@@ -155,8 +167,11 @@ export class Agent {
       throw e;
     }
     const agent = new Agent(o, env, settings, log, metrics, sender, server, k8s);
+    agent.reliability = { buffer, guard };
     agent.registerCoreRoutes();
     try {
+      guard.start();
+      await buffer?.start(sinks); // replays what a previous run left on disk
       agent.httpUrl = await server.listen(settings.httpListen.host, settings.httpListen.port);
       log.info({ listen: agent.httpUrl, sinks: sinks.map((s) => (s instanceof DatawaySink ? s.displayUrl : s.name)), version: VERSION }, 'telekit listening');
       await agent.apply(loaded.instances, true);
@@ -401,6 +416,8 @@ export class Agent {
     this.running = [];
     await this.k8s?.stop().catch(() => undefined);
     await this.sender.close(Math.max(0, deadline - Date.now()));
+    await this.reliability?.buffer?.close();
+    this.reliability?.guard.stop();
     this.log.info('telekit stopped');
   }
 }

@@ -6,6 +6,8 @@
  */
 import os from 'node:os';
 import { parseDuration } from './config/schema.js';
+import { BUFFER_ENV } from './buffer/disk-buffer.js';
+import { MEMORY_ENV } from './memlimit.js';
 
 export interface EnvDoc {
   name: string;
@@ -46,6 +48,9 @@ export const CORE_ENV: readonly EnvDoc[] = [
   { name: 'ENV_IO_QUEUE_CAPACITY', default: '100000', doc: 'Points per category queued or in flight before producers wait or drop.' },
   { name: 'ENV_SHUTDOWN_TIMEOUT', default: '10s', doc: 'How long SIGTERM waits for queues to flush.' },
   { name: 'ENV_OTLP_TRACES_ENDPOINT', default: '', doc: 'When set, tracing points are also forwarded to this OTLP/HTTP traces endpoint.' },
+  // Disk buffer and memory limit (agent/buffer, agent/memlimit.ts).
+  ...BUFFER_ENV,
+  ...MEMORY_ENV,
 ];
 
 export interface AgentSettings {
