@@ -6,11 +6,13 @@ import type { InputDefinition } from '../agent/input.js';
 import { cpu } from './cpu/index.js';
 import { disk } from './disk/index.js';
 import { diskio } from './diskio/index.js';
+import { gitlab } from './gitlab/index.js';
 import { hostobject } from './hostobject/index.js';
 import { mem } from './mem/index.js';
 import { net } from './net/index.js';
 import { swap } from './swap/index.js';
 import { system } from './system/index.js';
+import { statsd } from './statsd/index.js';
 import { container } from './container/index.js';
 import { ddtrace } from './ddtrace/index.js';
 import { zipkin } from './zipkin/index.js';
@@ -22,9 +24,11 @@ export const inputs: readonly InputDefinition[] = [
   ddtrace,
   disk,
   diskio,
+  gitlab,
   hostobject,
   mem,
   net,
+  statsd,
   swap,
   system,
   zipkin,

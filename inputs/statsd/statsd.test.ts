@@ -205,3 +205,23 @@ describe('statsd with hot-shots', () => {
     expect(ctx.points.filter((p) => p.name === 'tcp')).toHaveLength(5);
   });
 });
+
+describe('statsd sample.conf and README', () => {
+  it('validates against the schema with DataKit defaults and is inlined in the README', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const toml = (await import('toml')).default;
+    const sample = fs.readFileSync(path.join(import.meta.dirname, 'sample.conf'), 'utf8');
+    const v = validate(schema, toml.parse(sample).inputs.statsd[0]);
+    expect(v.ok).toBe(true);
+    const d = validate(schema, {});
+    expect(v.ok && d.ok && v.value).toEqual(d.ok && d.value);
+    expect(fs.readFileSync(path.join(import.meta.dirname, 'README.md'), 'utf8')).toContain(sample);
+  });
+
+  it('reports bad addresses and mappings as config errors', () => {
+    const v = validate(schema, { service_address: 'nope', metric_mapping: ['ok_:ok', 'broken'], metric_separator: '', protocol: 'sctp' });
+    expect(v.ok).toBe(false);
+    expect(!v.ok && v.issues.map((i) => i.key).sort()).toEqual(['metric_mapping', 'metric_separator', 'protocol', 'service_address']);
+  });
+});
