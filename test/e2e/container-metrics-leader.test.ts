@@ -1,0 +1,100 @@
+/**
+ * Object metrics follow leadership: informers (real @kubernetes/client-node
+ * against the fixture API server) run only while the election says this
+ * agent leads, and recover from API failures with backoff.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Election, K8sServices, PodWatcher } from '../../agent/k8s/types.js';
+import { ContainerMetrics } from '../../inputs/container/metrics/index.js';
+import { clusterObjects } from '../../inputs/container/metrics/testdata/cluster.js';
+import { containerConfig, fakeCtx } from '../../inputs/container/metrics/testdata/fake-ctx.js';
+import { K8sApiFixture } from '../fixtures/k8s-api.js';
+import { waitFor } from '../helpers/wait.js';
+
+class FakeElection implements Election {
+  private leader: boolean;
+  private readonly listeners = new Set<(l: boolean) => void>();
+  constructor(leader: boolean) {
+    this.leader = leader;
+  }
+  isLeader(): boolean {
+    return this.leader;
+  }
+  onChange(l: (leader: boolean) => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  set(leader: boolean): void {
+    this.leader = leader;
+    for (const l of this.listeners) l(leader);
+  }
+}
+
+const noPods: PodWatcher = { list: () => [], get: () => undefined, subscribe: () => () => undefined, synced: async () => undefined };
+
+let api: K8sApiFixture;
+beforeEach(async () => {
+  api = await K8sApiFixture.start();
+  for (const [resource, obj] of clusterObjects()) api.upsert(resource, obj);
+});
+afterEach(async () => {
+  await api.close();
+});
+
+function setup(election: Election | undefined) {
+  const k8s: K8sServices = { pods: noPods, election, kubeConfig: api.kubeConfig() };
+  const ctx = fakeCtx({ k8s, nodeName: '', ip: '' });
+  const m = new ContainerMetrics(containerConfig({ enable_container_metric: false, interval: '60s' }), ctx);
+  const objectPoints = () => ctx.points.filter((p) => p.name === 'kube_deployment').length;
+  return { ctx, m, objectPoints };
+}
+
+describe('object metrics and leadership', () => {
+  it('starts informers on gaining leadership and stops them (closing every watch) on losing it', async () => {
+    const election = new FakeElection(false);
+    const { m, objectPoints } = setup(election);
+    await m.start();
+    await m.collect();
+    expect(objectPoints()).toBe(0);
+    expect(api.openWatches()).toBe(0);
+
+    election.set(true);
+    await waitFor(() => api.openWatches() === 8, { what: 'one watch per kind' });
+    await m.collect();
+    expect(objectPoints()).toBe(1);
+
+    election.set(false);
+    await waitFor(() => api.openWatches() === 0, { what: 'watches closed' });
+    await m.collect();
+    expect(objectPoints()).toBe(1);
+
+    election.set(true);
+    await waitFor(() => api.openWatches() === 8, { what: 'watches again' });
+    await m.collect();
+    expect(objectPoints()).toBe(2);
+    await m.stop();
+    await waitFor(() => api.openWatches() === 0, { what: 'watches closed on stop' });
+  });
+
+  it('without election every agent collects object metrics', async () => {
+    const { m, objectPoints } = setup(undefined);
+    await m.start(); // informers synced: the first collection (at start) already has them
+    await waitFor(() => objectPoints() === 1, { what: 'the first collection' });
+    await m.stop();
+  });
+
+  it('counts a failed list and recovers with backoff', async () => {
+    api.failNext({ resource: 'deployments', verb: 'list', status: 500, times: 1 });
+    const { ctx, m, objectPoints } = setup(undefined);
+    await m.start();
+    expect(ctx.errors.some((e) => e.kind === 'k8s_watch_deployment')).toBe(true);
+    await waitFor(
+      async () => {
+        await m.collect();
+        return objectPoints() > 0;
+      },
+      { timeoutMs: 8000, intervalMs: 200, what: 'deployments after the retry' },
+    );
+    await m.stop();
+  });
+});
