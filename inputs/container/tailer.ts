@@ -18,7 +18,7 @@ import type { Accumulator } from '../../agent/input.js';
 import type { Point } from '../../agent/point.js';
 import { Assembler, type AssemblerOptions, type LogRecord } from './assembler.js';
 import { positionKey, type Checkpoints, type Position } from './checkpoint.js';
-import { FP_LEN, fpMatches, listFamily, readHead, type Member } from './family.js';
+import { FP_LEN, fpMatches, listFamily, type Member } from './family.js';
 import type { ReadPool } from './pool.js';
 
 export interface TailStats {
@@ -286,8 +286,9 @@ export class Tailer {
         // Start at a line boundary when starting from the end.
         firstOpen = false;
         startAt = undefined;
-        const head = await readHead(this.opts.live, false);
-        const ident: Ident = { path: this.opts.live, dev: st.dev, ino: st.ino, fp: head.toString('base64'), fpLen: head.length };
+        const head = Buffer.alloc(FP_LEN);
+        const { bytesRead } = await fh.read(head, 0, FP_LEN, 0);
+        const ident: Ident = { path: this.opts.live, dev: st.dev, ino: st.ino, fp: head.toString('base64', 0, bytesRead), fpLen: bytesRead };
         const saved = this.deps.checkpoints.get(positionKey(st.dev, st.ino));
         if (!saved || saved.offset !== offset) this.deps.checkpoints.set(this.position(ident, offset));
         const r = await this.follow(fh, ident, offset, () => (delay = POLL_MIN_MS));
@@ -309,7 +310,7 @@ export class Tailer {
     let readPos = offset;
     let lastData = Date.now();
     let delay = POLL_MIN_MS;
-    let lastSize = -1;
+    const headBuf = Buffer.alloc(FP_LEN);
     const readMore = async (): Promise<number> => {
       const buf = await this.deps.pool.acquire();
       let n: number;
@@ -328,17 +329,49 @@ export class Tailer {
       if (n > 0) {
         this.deps.stats.bytes(n);
         if (ident.fpLen < FP_LEN && readPos > ident.fpLen) {
-          const head = await readHead(ident.path, false).catch(() => undefined);
-          if (head && head.length > ident.fpLen) Object.assign(ident, { fp: head.toString('base64'), fpLen: head.length });
+          const { bytesRead } = await fh.read(headBuf, 0, FP_LEN, 0);
+          if (bytesRead > ident.fpLen) Object.assign(ident, { fp: headBuf.toString('base64', 0, bytesRead), fpLen: bytesRead });
         }
         await this.send(asm, ident);
       }
       return n;
     };
+    /** copytruncate: the file got shorter, or its first bytes changed. Reads what was left from the copy. */
+    const checkTruncated = async (): Promise<void> => {
+      const size = (await fh.stat()).size;
+      let truncated = size < readPos;
+      if (!truncated && ident.fpLen > 0) {
+        // Same size or larger can still be a truncate followed by new writes: compare the first bytes.
+        const { bytesRead } = await fh.read(headBuf, 0, ident.fpLen, 0);
+        truncated = !fpMatches(headBuf.subarray(0, bytesRead), ident.fp, ident.fpLen);
+      }
+      if (!truncated) return;
+      this.deps.stats.event('truncation');
+      const from = readPos - carry.length;
+      const fam = await listFamily(this.opts.live);
+      const copy = fam.filter((m) => m.path !== this.opts.live && fpMatches(m.head, ident.fp, ident.fpLen)).pop();
+      if (copy) {
+        await this.readStream(copy, { ...ident, path: copy.path }, from);
+      } else {
+        if (carry.length > 0) asm.line(carry, 0, carry.length, from, readPos);
+        asm.flushAll();
+        await this.send(asm, ident);
+      }
+      const { bytesRead } = await fh.read(headBuf, 0, FP_LEN, 0);
+      Object.assign(ident, { fp: headBuf.toString('base64', 0, bytesRead), fpLen: bytesRead });
+      asm = this.newAssembler(0);
+      carry = Buffer.alloc(0);
+      readPos = 0;
+      this.deps.checkpoints.set(this.position(ident, 0));
+    };
+    let idle = false;
     while (!this.stopping) {
+      // After a pause, make sure the file is still the one we were reading before reading on.
+      if (idle) await checkTruncated();
       if ((await readMore()) > 0) {
         lastData = Date.now();
         delay = POLL_MIN_MS;
+        idle = false;
         active();
         continue;
       }
@@ -346,7 +379,7 @@ export class Tailer {
         asm.flushMultiline();
         await this.send(asm, ident);
       }
-      // End of file: has the live path been rotated or truncated?
+      // End of file: has the live path been rotated away?
       const st = await fs.stat(this.opts.live).catch(() => undefined);
       if (!st || st.ino !== ident.ino || st.dev !== ident.dev || this.draining) {
         while ((await readMore()) > 0 && !this.stopping);
@@ -355,42 +388,12 @@ export class Tailer {
         asm.flushAll();
         await this.send(asm, ident);
         this.finish(ident);
-        if (this.draining || !st) {
-          if (this.draining) return 'gone';
-          return 'rotated';
-        }
-        this.deps.stats.event('rotation');
+        if (this.draining) return 'gone';
+        if (st) this.deps.stats.event('rotation');
         return 'rotated';
       }
-      const size = (await fh.stat()).size;
-      let truncated = size < readPos;
-      if (!truncated && size !== lastSize && ident.fpLen > 0) {
-        const head = await readHead(ident.path, false).catch(() => undefined);
-        truncated = head !== undefined && !fpMatches(head, ident.fp, ident.fpLen);
-      }
-      lastSize = size;
-      if (truncated) {
-        this.deps.stats.event('truncation');
-        // copytruncate: read what we had not read yet from the copy.
-        const from = readPos - carry.length;
-        const fam = await listFamily(this.opts.live);
-        const copy = fam.filter((m) => m.path !== this.opts.live && fpMatches(m.head, ident.fp, ident.fpLen)).pop();
-        if (copy) {
-          await this.readStream(copy, { ...ident, path: copy.path }, from);
-        } else {
-          if (carry.length > 0) asm.line(carry, 0, carry.length, from, readPos);
-          asm.flushAll();
-          await this.send(asm, ident);
-        }
-        const head = await readHead(ident.path, false).catch(() => Buffer.alloc(0));
-        Object.assign(ident, { fp: head.toString('base64'), fpLen: head.length });
-        asm = this.newAssembler(0);
-        carry = Buffer.alloc(0);
-        readPos = 0;
-        lastSize = -1;
-        this.deps.checkpoints.set(this.position(ident, 0));
-        continue;
-      }
+      idle = true;
+      await checkTruncated();
       await this.sleep(delay);
       delay = Math.min(delay * 2, POLL_MAX_MS);
     }
