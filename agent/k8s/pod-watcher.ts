@@ -26,7 +26,7 @@ export interface PodWatcherOptions {
   backoffMs?: number;
   /** Default 30 s. */
   maxBackoffMs?: number;
-  /** Client-side inactivity timeout of a watch (the API server sends a bookmark about every minute). Default 90 s. */
+  /** A watch that delivers nothing (not even a bookmark, sent about once a minute) for this long is restarted. Default 90 s. */
   watchInactivityMs?: number;
   /** Server-side watch timeout; each watch asks for a random value between this and twice this. Default 300 s. */
   watchTimeoutSeconds?: number;
@@ -57,9 +57,6 @@ export class K8sPodWatcher implements PodWatcher {
   constructor(private readonly opts: PodWatcherOptions) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.watcher = new Watch(opts.kubeConfig);
-    // TS-private but the only knob for the inactivity timeout (default 30 s, shorter than the
-    // API server's one-minute bookmarks, which would make quiet watches time out).
-    (this.watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = opts.watchInactivityMs ?? 90_000;
     this.metrics = k8sMetrics(opts.metrics);
     this.warnOnce = new RateLimitedWarn(opts.log);
   }
@@ -188,7 +185,23 @@ export class K8sPodWatcher implements PodWatcher {
     };
     const fs = this.fieldSelector();
     if (fs) params.fieldSelector = fs;
+    // Our own inactivity watchdog: client-node 1.x has none once the response started (a half-open
+    // connection would hang forever). Bookmarks, requested above, arrive about once a minute.
+    let controller: AbortController | undefined;
+    let inactive = false;
+    const inactivityMs = this.opts.watchInactivityMs ?? 90_000;
+    let watchdog: NodeJS.Timeout | undefined;
+    const pet = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        inactive = true;
+        controller?.abort();
+      }, inactivityMs);
+      watchdog.unref();
+    };
+    pet();
     const onEvent = (type: string, obj: unknown) => {
+      pet();
       const o = obj as V1Pod & { code?: number; message?: string };
       if (type === 'ERROR') {
         if (o.code === 410) gone = true;
@@ -206,14 +219,19 @@ export class K8sPodWatcher implements PodWatcher {
       if (rv) this.resourceVersion = rv;
       this.metrics.pods.set(this.pods.size);
     };
-    const controller = await this.watcher.watch('/api/v1/pods', params, onEvent, (err) => resolveEnd(err));
-    this.current = controller;
-    if (this.stopped) controller.abort();
-    const err = await ended;
-    this.current = undefined;
+    let err: unknown;
+    try {
+      controller = await this.watcher.watch('/api/v1/pods', params, onEvent, (e) => resolveEnd(e));
+      this.current = controller;
+      if (this.stopped || inactive) controller.abort();
+      err = await ended;
+    } finally {
+      clearTimeout(watchdog);
+      this.current = undefined;
+    }
     const durationMs = Date.now() - started;
     if (gone || statusOf(err) === 410) return { outcome: 'gone', events, durationMs };
-    if (err && (err as Error).name === 'TimeoutError') return { outcome: 'timeout', events, durationMs };
+    if (inactive || (err && (err as Error).name === 'TimeoutError')) return { outcome: 'timeout', events, durationMs };
     if (err || streamError) {
       if (this.stopped) return { outcome: 'closed', events, durationMs };
       throw err instanceof Error ? err : new Error(streamError ?? String(err));

@@ -152,6 +152,18 @@ describe('K8sPodWatcher', () => {
     expect(api.requests.filter((r) => r.verb === 'list').length).toBe(lists);
   });
 
+  it('restarts a silent watch (no events, no bookmarks) after the inactivity timeout, without relisting', async () => {
+    await api.close();
+    api = await K8sApiFixture.start({ bookmarkIntervalMs: 60_000 });
+    const w = newWatcher({ watchInactivityMs: 300 });
+    await w.synced();
+    await waitFor(async () => (await metric('telekit_k8s_watch_restarts_total', { reason: 'timeout' })) >= 2, { what: 'timeouts' });
+    await waitFor(() => api.openWatches('pods') === 1); // the old connection was closed, a new one is open
+    api.upsert('pods', makePod({ name: 'late' }));
+    await waitFor(() => w.get('default', 'late'));
+    expect(api.requests.filter((r) => r.verb === 'list').length).toBe(1);
+  });
+
   it('keeps retrying the initial list and resolves synced() once the API answers', async () => {
     api.failNext({ resource: 'pods', verb: 'list', status: 503, times: 3 });
     api.upsert('pods', makePod({ name: 'a' }));
