@@ -43,39 +43,74 @@ const PBPoints = root.lookupType('point.PBPoints');
 
 type PBField = { key: string; is_tag?: boolean; i?: string; u?: string; f?: number; b?: boolean; s?: string; d?: Uint8Array };
 
-function toField(key: string, v: FieldValue): PBField | undefined {
-  switch (typeof v) {
-    case 'number':
-      return Number.isFinite(v) ? { key, f: v } : undefined;
-    case 'bigint':
-      return { key, i: v.toString() };
-    case 'string':
-      return { key, s: v };
-    case 'boolean':
-      return { key, b: v };
-    default:
-      return v instanceof UInt ? { key, u: v.value.toString() } : undefined;
-  }
+/** A 64-bit integer as the low/high words protobufjs' Writer takes. */
+function bits(v: bigint): { low: number; high: number } {
+  const u = BigInt.asUintN(64, v);
+  return { low: Number(u & 0xffffffffn), high: Number(u >> 32n) };
 }
 
-/** Encodes points as a PBPoints body; points without a representable field are skipped. */
+// Wire tags: (field number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited).
+const T_ARR = (1 << 3) | 2;
+const T_NAME = (1 << 3) | 2;
+const T_FIELDS = (2 << 3) | 2;
+const T_TIME = (3 << 3) | 0;
+const T_KEY = (1 << 3) | 2;
+const T_I = (2 << 3) | 0;
+const T_U = (3 << 3) | 0;
+const T_F = (4 << 3) | 1;
+const T_B = (5 << 3) | 0;
+const T_S = (11 << 3) | 2;
+const T_IS_TAG = (8 << 3) | 0;
+
+/**
+ * Encodes points as a PBPoints body; points without a representable field are
+ * skipped. Written with protobufjs' Writer directly: building message objects
+ * for fromObject() made v2 encoding 14x slower than line protocol (bench/core).
+ */
 export function encodePBPoints(points: readonly Point[], defaultTime: bigint): Uint8Array {
-  const arr = [];
+  const w = protobuf.Writer.create();
   for (const p of points) {
-    const fields: PBField[] = [];
-    for (const k in p.tags) if (k !== '' && p.tags[k] !== '') fields.push({ key: k, s: p.tags[k]!, is_tag: true });
+    if (p.name === '') continue;
     let n = 0;
-    for (const k in p.fields) {
-      const f = toField(k, p.fields[k]!);
-      if (f) {
-        fields.push(f);
-        n++;
-      }
+    for (const k in p.fields) if (fieldOk(p.fields[k]!)) n++;
+    if (n === 0) continue;
+    w.uint32(T_ARR).fork();
+    w.uint32(T_NAME).string(p.name);
+    for (const k in p.tags) {
+      const v = p.tags[k]!;
+      if (k === '' || v === '') continue;
+      w.uint32(T_FIELDS).fork().uint32(T_KEY).string(k).uint32(T_S).string(v).uint32(T_IS_TAG).bool(true).ldelim();
     }
-    if (n === 0 || p.name === '') continue;
-    arr.push({ name: p.name, fields, time: (p.time ?? defaultTime).toString() });
+    for (const k in p.fields) {
+      const v = p.fields[k]!;
+      if (!fieldOk(v)) continue;
+      w.uint32(T_FIELDS).fork().uint32(T_KEY).string(k);
+      switch (typeof v) {
+        case 'number':
+          w.uint32(T_F).double(v);
+          break;
+        case 'bigint':
+          w.uint32(T_I).int64(bits(v) as never);
+          break;
+        case 'string':
+          w.uint32(T_S).string(v);
+          break;
+        case 'boolean':
+          w.uint32(T_B).bool(v);
+          break;
+        default:
+          w.uint32(T_U).uint64(bits((v as UInt).value) as never);
+      }
+      w.ldelim();
+    }
+    w.uint32(T_TIME).int64(bits(p.time ?? defaultTime) as never);
+    w.ldelim();
   }
-  return PBPoints.encode(PBPoints.fromObject({ arr })).finish();
+  return w.finish();
+}
+
+function fieldOk(v: FieldValue): boolean {
+  return typeof v === 'number' ? Number.isFinite(v) : typeof v !== 'object' || v instanceof UInt;
 }
 
 /** Decodes a PBPoints body (used by the test dataway and `/v1/write` with a protobuf body). */

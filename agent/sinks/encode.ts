@@ -37,10 +37,29 @@ export function encodeV1(points: readonly Point[], defaultTime: bigint, maxBytes
   return out;
 }
 
-/** Protobuf points, split by halving until each body fits. */
+/**
+ * Protobuf points in bodies of at most maxBytes: chunks sized from the bytes
+ * per point measured on the first chunk; a chunk that still comes out too
+ * large is halved (a single point larger than maxBytes goes alone).
+ */
 export function encodeV2(points: readonly Point[], defaultTime: bigint, maxBytes: number): Body[] {
-  const data = Buffer.from(encodePBPoints(points, defaultTime));
-  if (data.length <= maxBytes || points.length <= 1) return data.length > 0 || points.length > 0 ? [{ data, points: points.length }] : [];
-  const mid = points.length >> 1;
-  return [...encodeV2(points.slice(0, mid), defaultTime, maxBytes), ...encodeV2(points.slice(mid), defaultTime, maxBytes)];
+  const out: Body[] = [];
+  let per = 0; // bytes per point, learned from the first chunk
+  let i = 0;
+  while (i < points.length) {
+    let n = per === 0 ? Math.min(points.length - i, 256) : Math.max(1, Math.floor((maxBytes * 0.9) / per));
+    for (;;) {
+      const chunk = points.slice(i, i + n);
+      const data = Buffer.from(encodePBPoints(chunk, defaultTime));
+      if (data.length <= maxBytes || n === 1) {
+        if (data.length > 0) out.push({ data, points: chunk.length });
+        per = Math.max(per, data.length / chunk.length);
+        i += n;
+        break;
+      }
+      per = Math.max(per, data.length / chunk.length);
+      n = Math.max(1, Math.min(n >> 1, Math.floor((maxBytes * 0.9) / per)));
+    }
+  }
+  return out;
 }

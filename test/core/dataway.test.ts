@@ -71,8 +71,8 @@ describe('agent → dataway', () => {
     expect(t.dataway.requests[0]!.headers['content-type']).toBe('application/protobuf; proto=com.guance.Point');
   });
 
-  it('splits a batch into bodies of at most ENV_DATAWAY_MAX_RAW_BODY_SIZE', async () => {
-    t = await startTestAgent({ env: { ENV_DATAWAY_MAX_RAW_BODY_SIZE: '2048', ENV_IO_FLUSH_INTERVAL: '1s' } });
+  it.each(['v1', 'v2'])('splits a %s batch into bodies of at most ENV_DATAWAY_MAX_RAW_BODY_SIZE', async (enc) => {
+    t = await startTestAgent({ env: { ENV_DATAWAY_MAX_RAW_BODY_SIZE: '2048', ENV_IO_FLUSH_INTERVAL: '1s', ENV_DATAWAY_CONTENT_ENCODING: enc } });
     const lines = Array.from({ length: 100 }, (_, i) => `m,i=${i} v=${i},s="${'x'.repeat(50)}"`).join('\n');
     await post(`${t.url}/v1/write/metric`, lines);
     await t.dataway.waitForPoints('metric', 100);
