@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import fc from 'fast-check';
+import { ExpositionParser, parseLabels } from './parser.js';
+
+const testdata = (f: string) => fs.readFileSync(path.join(import.meta.dirname, 'testdata', f), 'utf8');
+
+interface S {
+  name: string;
+  family: string;
+  type: string;
+  labels: Record<string, string>;
+  value: number;
+  ts: number;
+}
+
+function parse(text: string, om = false) {
+  const out: S[] = [];
+  const stats = new ExpositionParser(om).parse(text, (name, family, raw, value, ts) => {
+    const buf: string[] = [];
+    const n = parseLabels(raw, buf);
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < n; i += 2) labels[buf[i]!] = buf[i + 1]!;
+    out.push({ name, family: family.name, type: family.type, labels, value, ts });
+  });
+  return { out, stats };
+}
+
+describe('prom text 0.0.4', () => {
+  it('parses the reference exposition', () => {
+    const { out, stats } = parse(testdata('text004.txt'));
+    expect(stats.invalid).toBe(0);
+    expect(stats.nonFinite).toBe(1); // something_weird +Inf
+    expect(out).toHaveLength(2 + 1 + 1 + 8 + 7);
+    expect(out[0]).toEqual({ name: 'http_requests_total', family: 'http_requests_total', type: 'counter', labels: { method: 'post', code: '200' }, value: 1027, ts: 1395066363000 });
+    expect(out[2]!.labels).toEqual({ path: 'C:\\DIR\\FILE.TXT', error: 'Cannot find file:\n"FILE.TXT"' });
+    expect(out[3]).toMatchObject({ name: 'metric_without_timestamp_and_labels', type: 'untyped', value: 12.47 });
+    expect(Number.isNaN(out[3]!.ts)).toBe(true);
+    const bucket = out.find((s) => s.labels.le === '+Inf')!;
+    expect(bucket).toMatchObject({ name: 'http_request_duration_seconds_bucket', family: 'http_request_duration_seconds', type: 'histogram', value: 144320 });
+    expect(out.find((s) => s.name === 'rpc_duration_seconds_count')).toMatchObject({ family: 'rpc_duration_seconds', type: 'summary', value: 2693 });
+  });
+
+  it('counts malformed lines and keeps going', () => {
+    const text = ['ok_a 1', 'bad{x="1" 2', 'bad2{x=1} 3', 'bad3 notanumber', '{x="y"} 4', 'bad4 1 nots', 'ok_b{a="}"} 5', 'nolabelvalue'].join('\n');
+    const { out, stats } = parse(text);
+    expect(out.map((s) => s.name)).toEqual(['ok_a', 'ok_b']);
+    expect(out[1]!.labels).toEqual({ a: '}' });
+    expect(stats.invalid).toBe(6);
+    expect(stats.firstError).toBe('bad{x="1" 2');
+  });
+
+  it('handles CRLF, tabs, trailing commas and spaces in label sets', () => {
+    const { out, stats } = parse('a_b{x="1",} 1\r\nc_d { x = "2" , y="3" }\t2\r\n');
+    expect(stats.invalid).toBe(0);
+    expect(out.map((s) => [s.name, s.labels, s.value])).toEqual([
+      ['a_b', { x: '1' }, 1],
+      ['c_d', { x: '2', y: '3' }, 2],
+    ]);
+  });
+
+  it('resolves families declared away from their samples', () => {
+    const { out } = parse('# TYPE h histogram\n# TYPE g gauge\ng 1\nh_bucket{le="1"} 1\nh_sum 2\nh_total 3\n');
+    expect(out.map((s) => [s.name, s.family, s.type])).toEqual([
+      ['g', 'g', 'gauge'],
+      ['h_bucket', 'h', 'histogram'],
+      ['h_sum', 'h', 'histogram'],
+      ['h_total', 'h_total', 'untyped'],
+    ]);
+  });
+
+  it('round-trips arbitrary label values (property)', () => {
+    const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+    fc.assert(
+      fc.property(fc.dictionary(fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,8}$/), fc.string({ maxLength: 12 }), { maxKeys: 5 }), fc.double({ noNaN: true, noDefaultInfinity: true }), (labels, v) => {
+        const body = Object.entries(labels).map(([k, x]) => `${k}="${esc(x)}"`).join(',');
+        const { out, stats } = parse(`m_x{${body}} ${v}\n`);
+        expect(stats.invalid).toBe(0);
+        expect(out).toHaveLength(1);
+        expect(out[0]!.labels).toEqual(labels);
+        expect(Object.is(out[0]!.value, v) || out[0]!.value === v).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('OpenMetrics 1.0', () => {
+  it('parses families, units, exemplars, seconds timestamps and stops at # EOF', () => {
+    const { out, stats } = parse(testdata('openmetrics.txt'), true);
+    expect(stats.invalid).toBe(0);
+    const names = out.map((s) => s.name);
+    expect(names).not.toContain('ignored_after_eof');
+    expect(out.find((s) => s.name === 'process_cpu_seconds_total')).toMatchObject({ family: 'process_cpu_seconds', type: 'counter', ts: 1605281325500 });
+    expect(out.find((s) => s.name === 'build_info')).toMatchObject({ family: 'build', type: 'info', labels: { version: '1.2.3', revision: 'abc' } });
+    expect(out.find((s) => s.name === 'foo_bucket' && s.labels.le === '0.1')).toMatchObject({ value: 8, type: 'histogram' });
+    expect(out.find((s) => s.name === 'acme_http_router_request_seconds_created')).toMatchObject({ type: 'summary' });
+  });
+});

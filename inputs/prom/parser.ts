@@ -1,0 +1,323 @@
+/**
+ * A streaming-free, allocation-light parser for the Prometheus text format
+ * 0.0.4 and OpenMetrics 1.0. This is the measured hot path of the prom input
+ * (bench/prom): it walks the body once with indexOf/charCodeAt, hands each
+ * sample to a callback with its labels still as raw text (`a="1",b="2"`) and
+ * leaves label decoding to {@link parseLabels}, which the converter calls once
+ * per output point rather than once per sample.
+ *
+ * Lenient like a scraper should be: a malformed line is counted and skipped,
+ * the rest of the body is still used.
+ */
+
+export interface Family {
+  /** Family name: the `# TYPE` name, or the sample name when there is none. */
+  readonly name: string;
+  /** Lower-case type from `# TYPE` (`counter`, `gauge`, `histogram`, `summary`, `info`, ...) or `untyped`. */
+  readonly type: string;
+}
+
+/**
+ * One sample. `rawLabels` is the text between the braces (empty without labels);
+ * `tsMs` is the sample's timestamp in milliseconds, or NaN when absent.
+ */
+export type SampleHandler = (name: string, family: Family, rawLabels: string, value: number, tsMs: number) => void;
+
+export interface ParseStats {
+  /** Samples handed to the handler. */
+  samples: number;
+  /** Samples whose value is NaN or ±Inf (skipped, as DataKit does). */
+  nonFinite: number;
+  /** Malformed lines skipped. */
+  invalid: number;
+  /** The first malformed line (truncated), for a log line. */
+  firstError?: string;
+}
+
+/** Suffixes a sample may add to its family's name, per family type. */
+const SUFFIXES: Record<string, readonly string[]> = {
+  counter: ['_total', '_created'],
+  histogram: ['_bucket', '_count', '_sum', '_created'],
+  gaugehistogram: ['_bucket', '_gcount', '_gsum'],
+  summary: ['_count', '_sum', '_created'],
+  info: ['_info'],
+};
+const ALL_SUFFIXES = ['_bucket', '_count', '_sum', '_total', '_created', '_gcount', '_gsum', '_info'];
+
+const SPACE = 32;
+const TAB = 9;
+const HASH = 35;
+const LBRACE = 123;
+const RBRACE = 125;
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COMMA = 44;
+const CR = 13;
+
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/**
+ * Parses `[-+]digits[.digits]` in place without slicing. Exact: with at most 15
+ * significant digits the mantissa is an exact integer and dividing by an exact
+ * power of ten rounds once, as strtod's fast path does. Returns NaN for anything
+ * else (exponents, NaN/Inf words, long mantissas): the caller then uses Number().
+ */
+function fastDecimal(s: string, start: number, end: number): number {
+  let p = start;
+  let neg = false;
+  let c = s.charCodeAt(p);
+  if (c === 45 || c === 43) {
+    neg = c === 45;
+    p++;
+  }
+  let m = 0;
+  let nd = 0;
+  let digits = 0;
+  let frac = -1;
+  for (; p < end; p++) {
+    c = s.charCodeAt(p);
+    if (c >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      nd++;
+      if (m !== 0 || frac >= 0) digits++;
+      if (frac >= 0) frac++;
+    } else if (c === 46 && frac < 0) {
+      frac = 0;
+    } else return NaN;
+  }
+  if (nd === 0 || digits > 15 || frac > 22) return NaN;
+  const v = frac > 0 ? m / POW10[frac]! : m;
+  return neg ? -v : v;
+}
+
+function isNonFiniteWord(s: string): boolean {
+  const t = s.toLowerCase();
+  return t === 'nan' || t === 'inf' || t === '+inf' || t === '-inf' || t === '+nan' || t === '-nan';
+}
+
+export class ExpositionParser {
+  /** Declared families by name. */
+  private readonly types = new Map<string, Family>();
+  /** Sample name → family, for names seen away from their TYPE line. */
+  private readonly resolved = new Map<string, Family>();
+  private cur: Family | undefined;
+  private curSuffixes: readonly string[] = [];
+
+  constructor(private readonly openMetrics: boolean) {}
+
+  private family(name: string): Family {
+    const cur = this.cur;
+    if (cur !== undefined && name.startsWith(cur.name)) {
+      if (name.length === cur.name.length) return cur;
+      const rest = name.slice(cur.name.length);
+      if (this.curSuffixes.includes(rest)) return cur;
+    }
+    let f = this.resolved.get(name);
+    if (f !== undefined) return f;
+    f = this.types.get(name);
+    if (f === undefined) {
+      for (const s of ALL_SUFFIXES) {
+        if (name.endsWith(s)) {
+          const t = this.types.get(name.slice(0, -s.length));
+          if (t !== undefined && (SUFFIXES[t.type] ?? []).includes(s)) {
+            f = t;
+            break;
+          }
+        }
+      }
+    }
+    f ??= { name, type: 'untyped' };
+    this.resolved.set(name, f);
+    return f;
+  }
+
+  private invalid(stats: ParseStats, text: string, start: number, end: number): void {
+    stats.invalid++;
+    stats.firstError ??= text.slice(start, Math.min(end, start + 200));
+  }
+
+  /** Parses a whole body, calling `onSample` for every finite sample. */
+  parse(text: string, onSample: SampleHandler): ParseStats {
+    const stats: ParseStats = { samples: 0, nonFinite: 0, invalid: 0 };
+    const len = text.length;
+    let i = 0;
+    while (i < len) {
+      let eol = text.indexOf('\n', i);
+      if (eol < 0) eol = len;
+      const next = eol + 1;
+      if (eol > i && text.charCodeAt(eol - 1) === CR) eol--;
+      // skip leading blanks
+      let p = i;
+      while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
+      if (p === eol) {
+        i = next;
+        continue;
+      }
+      if (text.charCodeAt(p) === HASH) {
+        if (this.comment(text, p, eol)) break; // # EOF
+        i = next;
+        continue;
+      }
+      // metric name
+      const nameStart = p;
+      let c = 0;
+      while (p < eol) {
+        c = text.charCodeAt(p);
+        if (c === LBRACE || c === SPACE || c === TAB) break;
+        p++;
+      }
+      if (p === nameStart || p === eol) {
+        this.invalid(stats, text, i, eol);
+        i = next;
+        continue;
+      }
+      const name = text.slice(nameStart, p);
+      let rawLabels = '';
+      if (c !== LBRACE) {
+        while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
+        c = text.charCodeAt(p);
+      }
+      if (c === LBRACE) {
+        const end = labelsEnd(text, p + 1, eol);
+        if (end < 0) {
+          this.invalid(stats, text, i, eol);
+          i = next;
+          continue;
+        }
+        rawLabels = text.slice(p + 1, end);
+        p = end + 1;
+      }
+      while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
+      const vStart = p;
+      while (p < eol && text.charCodeAt(p) !== SPACE && text.charCodeAt(p) !== TAB) p++;
+      if (p === vStart) {
+        this.invalid(stats, text, i, eol);
+        i = next;
+        continue;
+      }
+      let value = fastDecimal(text, vStart, p);
+      if (value !== value) {
+        const vText = text.slice(vStart, p);
+        value = Number(vText);
+        if (Number.isFinite(value)) {
+          // fall through with the slow-path value
+        } else {
+        if (isNonFiniteWord(vText) || vText === 'Infinity' || vText === '-Infinity' || vText === '+Infinity') stats.nonFinite++;
+        else this.invalid(stats, text, i, eol);
+        i = next;
+        continue;
+        }
+      }
+      let tsMs = NaN;
+      while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
+      if (p < eol && text.charCodeAt(p) !== HASH) {
+        const tStart = p;
+        while (p < eol && text.charCodeAt(p) !== SPACE && text.charCodeAt(p) !== TAB) p++;
+        const t = Number(text.slice(tStart, p));
+        if (!Number.isFinite(t)) {
+          this.invalid(stats, text, i, eol);
+          i = next;
+          continue;
+        }
+        tsMs = this.openMetrics ? t * 1000 : t;
+      }
+      // anything left is an OpenMetrics exemplar (`# {...} v [ts]`): ignored
+      stats.samples++;
+      onSample(name, this.family(name), rawLabels, value, tsMs);
+      i = next;
+    }
+    return stats;
+  }
+
+  /** Handles a `#` line; returns true on `# EOF`. */
+  private comment(text: string, p: number, eol: number): boolean {
+    // "# TYPE name type", "# HELP ...", "# UNIT ...", "# EOF", other comments
+    let q = p + 1;
+    while (q < eol && text.charCodeAt(q) === SPACE) q++;
+    if (text.startsWith('EOF', q) && this.openMetrics) return true;
+    if (!text.startsWith('TYPE', q)) return false;
+    q += 4;
+    const parts = text.slice(q, eol).trim().split(/[ \t]+/);
+    if (parts.length < 2) return false;
+    const name = parts[0]!;
+    const type = parts[1]!.toLowerCase();
+    const f: Family = { name, type };
+    this.types.set(name, f);
+    this.cur = f;
+    this.curSuffixes = SUFFIXES[type] ?? [];
+    return false;
+  }
+}
+
+/**
+ * Finds the `}` closing a label set that starts at `p` (just after `{`), honouring
+ * quoted values and escapes. Returns its index, or -1 when malformed.
+ */
+export function labelsEnd(text: string, p: number, eol: number): number {
+  for (;;) {
+    while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
+    if (p >= eol) return -1;
+    if (text.charCodeAt(p) === RBRACE) return p;
+    const eq = text.indexOf('=', p);
+    if (eq < 0 || eq >= eol) return -1;
+    let q = eq + 1;
+    while (q < eol && text.charCodeAt(q) === SPACE) q++;
+    if (text.charCodeAt(q) !== QUOTE) return -1;
+    let r = q + 1;
+    let close: number;
+    for (;;) {
+      close = text.indexOf('"', r);
+      if (close < 0 || close >= eol) return -1;
+      let b = close - 1;
+      while (b > q && text.charCodeAt(b) === BACKSLASH) b--;
+      if ((close - 1 - b) % 2 === 0) break;
+      r = close + 1;
+    }
+    p = close + 1;
+    while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
+    const c = text.charCodeAt(p);
+    if (c === COMMA) p++;
+    else if (c !== RBRACE) return -1;
+  }
+}
+
+function unescape(s: string): string {
+  if (s.indexOf('\\') < 0) return s;
+  return s.replace(/\\(.)/g, (_, ch: string) => (ch === 'n' ? '\n' : ch));
+}
+
+/**
+ * Decodes raw label text (`a="1",b="x\"y"`) into `out` as flat `[k0, v0, k1, v1, ...]`.
+ * Returns the number of strings written. The text was validated by the parser.
+ */
+export function parseLabels(raw: string, out: string[]): number {
+  let n = 0;
+  let p = 0;
+  const len = raw.length;
+  while (p < len) {
+    while (p < len && (raw.charCodeAt(p) === SPACE || raw.charCodeAt(p) === TAB || raw.charCodeAt(p) === COMMA)) p++;
+    if (p >= len) break;
+    const eq = raw.indexOf('=', p);
+    if (eq < 0) break;
+    let kEnd = eq;
+    while (kEnd > p && raw.charCodeAt(kEnd - 1) === SPACE) kEnd--;
+    const key = raw.slice(p, kEnd);
+    let q = eq + 1;
+    while (q < len && raw.charCodeAt(q) !== QUOTE) q++;
+    let r = q + 1;
+    let close: number;
+    for (;;) {
+      close = raw.indexOf('"', r);
+      if (close < 0) return n;
+      let b = close - 1;
+      while (b > q && raw.charCodeAt(b) === BACKSLASH) b--;
+      if ((close - 1 - b) % 2 === 0) break;
+      r = close + 1;
+    }
+    const v = raw.slice(q + 1, close);
+    out[n++] = key;
+    out[n++] = unescape(v);
+    p = close + 1;
+  }
+  return n;
+}
