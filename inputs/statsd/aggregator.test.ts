@@ -204,3 +204,16 @@ describe('percentiles', () => {
     expect(f.v_50_percentile as number).toBeLessThan(7_500);
   });
 });
+
+describe('point size', () => {
+  it('splits a measurement with many series into several points under the field limit', () => {
+    const a = agg();
+    const lines = [];
+    for (let i = 0; i < 200; i++) lines.push(`wide.t${i}:1|ms`);
+    a.ingest(lines.join('\n'));
+    const pts = a.flush();
+    expect(pts.length).toBeGreaterThan(1);
+    expect(Math.max(...pts.map((p) => Object.keys(p.fields).length))).toBeLessThanOrEqual(1024);
+    expect(pts.reduce((n, p) => n + Object.keys(p.fields).filter((f) => f.endsWith('_count')).length, 0)).toBe(200);
+  });
+});

@@ -44,6 +44,9 @@ export interface Counts {
   metrics: Map<string, number>;
 }
 
+/** Fields per point at most (DataKit's dataway limit is 1024); a timing series brings 6 + percentiles. */
+const MAX_FIELDS_PER_POINT = 1000;
+
 class Series {
   alive = true;
   lastUpdate = 0;
@@ -249,15 +252,21 @@ export class Aggregator {
    */
   flush(nowMs = Date.now()): Point[] {
     const time = msToNs(nowMs);
-    const points = new Map<string, Point>();
+    const open = new Map<string, { p: Point; fields: number }>();
+    const timingWidth = 6 + this.opts.percentiles.length;
+    const out: Point[] = [];
     const o = this.opts;
     for (const [k, s] of this.series) {
       const id = s.id;
-      let p = points.get(id.group);
-      if (p === undefined) {
-        p = { category: 'metric', name: id.measurement, tags: { ...id.tags }, fields: {}, time };
-        points.set(id.group, p);
+      const width = id.type === 'c' || id.type === 'g' || id.type === 's' ? 1 : timingWidth;
+      let g = open.get(id.group);
+      if (g === undefined || (g.fields > 0 && g.fields + width > MAX_FIELDS_PER_POINT)) {
+        g = { p: { category: 'metric', name: id.measurement, tags: { ...id.tags }, fields: {}, time }, fields: 0 };
+        open.set(id.group, g);
+        out.push(g.p);
       }
+      g.fields += width;
+      const p = g.p;
       const f = p.fields;
       switch (id.type) {
         case 'c':
@@ -278,7 +287,7 @@ export class Aggregator {
         this.series.delete(k);
       }
     }
-    return [...points.values()];
+    return out;
   }
 }
 
