@@ -40,10 +40,22 @@ export interface SenderOptions {
   spill?: SpillHook;
 }
 
+/**
+ * An add() call's onAck. It is never called when any point of the call was
+ * dropped (rejected, retries exhausted without a disk buffer, no sink): every
+ * batch holding one of the call's points marks it `lost` when it drops them.
+ */
+interface AckRef {
+  fn: () => void;
+  lost: boolean;
+}
+
 interface Job {
   batch: Batch;
   /** Fired once this batch and every earlier batch of its category are finished. */
-  acks: (() => void)[];
+  acks: AckRef[];
+  /** The calls with points in this batch. */
+  touched: AckRef[];
   /** Sinks still to finish with this batch. */
   remaining: number;
   finished: boolean;
@@ -51,7 +63,13 @@ interface Job {
 
 interface Pending {
   points: Point[];
-  acks: (() => void)[];
+  acks: AckRef[];
+  touched: AckRef[];
+}
+
+/** The batch's points are dropped: the calls they came from must not be acknowledged. */
+function markLost(job: Job): void {
+  for (const r of job.touched) r.lost = true;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -146,11 +164,13 @@ export class Sender {
     for (const p of points) p.time ??= now;
     let pend = this.pending.get(category);
     if (!pend) {
-      pend = { points: [], acks: [] };
+      pend = { points: [], acks: [], touched: [] };
       this.pending.set(category, pend);
     }
+    const ref: AckRef | undefined = ack ? { fn: ack, lost: false } : undefined;
     for (const p of points) {
       pend.points.push(p);
+      if (ref && pend.touched[pend.touched.length - 1] !== ref) pend.touched.push(ref);
       if (pend.points.length >= this.o.maxCacheCount) {
         this.cut(category);
         pend = this.pending.get(category)!;
@@ -160,7 +180,7 @@ export class Sender {
     // so it fires only after the earlier batches holding the call's other points are done too.
     if (ack) {
       const order = this.order.get(category);
-      (pend.points.length > 0 ? pend.acks : order![order!.length - 1]!.acks).push(ack);
+      (pend.points.length > 0 ? pend.acks : order![order!.length - 1]!.acks).push(ref!);
     }
   }
 
@@ -170,15 +190,16 @@ export class Sender {
   private cut(category: Category): void {
     const pend = this.pending.get(category);
     if (!pend || pend.points.length === 0) return;
-    this.pending.set(category, { points: [], acks: [] });
+    this.pending.set(category, { points: [], acks: [], touched: [] });
     const workers = this.workers.filter((w) => w.sink.accepts(category));
-    const job: Job = { batch: { category, points: pend.points, defaultTime: nowNs() }, acks: pend.acks, remaining: workers.length, finished: false };
+    const job: Job = { batch: { category, points: pend.points, defaultTime: nowNs() }, acks: pend.acks, touched: pend.touched, remaining: workers.length, finished: false };
     this.inflight.set(category, (this.inflight.get(category) ?? 0) + pend.points.length);
     const order = this.order.get(category) ?? [];
     order.push(job);
     this.order.set(category, order);
     if (workers.length === 0) {
       this.o.metrics.dropped.inc({ category, reason: 'no_sink' }, pend.points.length);
+      markLost(job);
       this.finished(job);
       return;
     }
@@ -199,8 +220,9 @@ export class Sender {
     const order = this.order.get(c)!;
     while (order.length > 0 && order[0]!.finished) {
       for (const a of order.shift()!.acks) {
+        if (a.lost) continue;
         try {
-          a();
+          a.fn();
         } catch (e) {
           this.o.log.error({ err: e }, 'ack callback failed');
         }
@@ -305,6 +327,7 @@ class SinkWorker {
       if (!r.retryable) {
         metrics.sinkPoints.inc({ ...labels, result: 'rejected' }, points.length);
         metrics.dropped.inc({ category, reason: 'rejected' }, points.length);
+        markLost(job);
         log.warn({ sink: this.sink.name, category, points: points.length, reason: r.reason }, 'sink rejected a batch; dropped');
         return;
       }
@@ -330,6 +353,7 @@ class SinkWorker {
     }
     metrics.sinkPoints.inc({ ...labels, result: 'dropped' }, points.length);
     metrics.dropped.inc({ category, reason: this.closing.aborted ? 'shutdown' : 'retries_exhausted' }, points.length);
+    markLost(job);
     log.error({ sink: this.sink.name, category, points: points.length, reason }, 'batch could not be delivered; dropped');
   }
 
