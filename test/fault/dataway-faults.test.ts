@@ -1,0 +1,115 @@
+/**
+ * Fault tests under steady load: the dataway goes down, answers slowly, fails
+ * then recovers, and the disk buffer fills up. Each test keeps the books
+ * (offered / accepted / acknowledged sequence numbers) and asserts that every
+ * acknowledged point reaches the dataway, and that whatever was not
+ * acknowledged is counted as dropped.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startTestAgent, type TestAgent } from '../helpers/agent.js';
+import { waitFor } from '../helpers/wait.js';
+import { LoadBooks, loadgen, missing, receivedSeqs } from './loadgen.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function start(books: LoadBooks, env: Record<string, string> = {}, conf = '[[inputs.loadgen]]\nbatch = 50\ninterval_ms = 10\n'): Promise<TestAgent> {
+  const t = await startTestAgent({
+    conf: { 'loadgen.conf': conf },
+    env: { ENV_DATAWAY_MAX_RETRY_COUNT: '2', ENV_DATAWAY_RETRY_DELAY: '50ms', ENV_IO_QUEUE_CAPACITY: '20000', ENV_DATAWAY_TIMEOUT: '2s', ...env },
+    extra: { registry: [loadgen(books)] },
+  });
+  cleanups.push(() => t.stop());
+  return t;
+}
+
+async function metricSum(t: TestAgent, name: string, filter: (labels: Record<string, string | number>) => boolean = () => true): Promise<number> {
+  const m = (await t.agent.metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  return (m?.values ?? []).filter((v) => filter(v.labels)).reduce((a, v) => a + Number(v.value), 0);
+}
+
+const sleepUntil = (ms: number) => waitFor(() => false, { timeoutMs: ms }).catch(() => undefined);
+
+/** Stops the load, waits until every accepted point is acknowledged or counted as dropped. */
+async function settle(t: TestAgent, books: LoadBooks, timeoutMs = 20_000): Promise<void> {
+  books.pause();
+  await waitFor(
+    async () => {
+      const dropped = await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason !== 'queue_full');
+      return books.acked.size + dropped >= books.accepted.size;
+    },
+    { timeoutMs, what: 'every accepted point acknowledged or counted' },
+  );
+}
+
+describe('dataway faults under steady load', () => {
+  it('dataway down for a stretch: everything acknowledged arrives after recovery (via the disk buffer)', async () => {
+    const books = new LoadBooks();
+    const t = await start(books);
+    await waitFor(() => books.acked.size > 500, { what: 'steady state' });
+    t.dataway.respond(() => ({ status: 503 }));
+    const before = books.acked.size;
+    await waitFor(async () => (await metricSum(t, 'telekit_sink_points_total', (l) => l.result === 'spilled')) > 2000, { what: 'spilling', timeoutMs: 15_000 });
+    expect(books.acked.size).toBeGreaterThan(before); // spilled batches are acknowledged: producers move on
+    t.dataway.respond(undefined);
+    await settle(t, books);
+    const got = await waitFor(() => {
+      const s = receivedSeqs(t.dataway.points('metric', 'load'));
+      return missing(books.acked, s).length === 0 ? s : undefined;
+    }, { timeoutMs: 20_000, what: 'every acknowledged point at the dataway' });
+    expect(got.size).toBeGreaterThanOrEqual(books.acked.size);
+    expect(await metricSum(t, 'telekit_buffer_replayed_points_total', (l) => l.result === 'sent')).toBeGreaterThan(0);
+    // nothing accepted was silently lost
+    expect(books.acked.size + (await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason !== 'queue_full'))).toBe(books.accepted.size);
+  }, 45_000);
+
+  it('a dataway answering 500 a few times then 200 loses nothing', async () => {
+    const books = new LoadBooks();
+    const t = await start(books);
+    let fails = 0;
+    t.dataway.respond(() => (fails++ < 15 ? { status: 500, body: 'boom' } : undefined));
+    await waitFor(() => fails > 15 && books.acked.size > 3000, { what: 'recovery', timeoutMs: 20_000 });
+    await settle(t, books);
+    await waitFor(() => missing(books.acked, receivedSeqs(t.dataway.points('metric', 'load'))).length === 0, { timeoutMs: 20_000, what: 'all acknowledged points' });
+    expect(books.acked.size).toBe(books.accepted.size);
+  }, 45_000);
+
+  it('a dataway taking 5 s per request: producers are not blocked, acknowledged points arrive, drops are counted', async () => {
+    const books = new LoadBooks();
+    const t = await start(books, { ENV_DATAWAY_TIMEOUT: '30s', ENV_IO_QUEUE_CAPACITY: '5000' });
+    t.dataway.respond(() => ({ status: 200, delayMs: 5000 }));
+    // The agent keeps answering while its sends hang.
+    const t0 = Date.now();
+    expect((await fetch(`${t.url}/v1/ping`)).ok).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await waitFor(() => books.acked.size > 0, { timeoutMs: 15_000, what: 'first slow acknowledgements' });
+    await sleepUntil(2000);
+    books.pause();
+    t.dataway.respond(undefined);
+    await settle(t, books, 25_000);
+    await waitFor(() => missing(books.acked, receivedSeqs(t.dataway.points('metric', 'load'))).length === 0, { timeoutMs: 20_000, what: 'all acknowledged points' });
+    const queueFull = await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason === 'queue_full');
+    expect(books.offered - books.accepted.size).toBe(queueFull); // every refusal counted
+  }, 45_000);
+
+  it('disk buffer full: spills beyond the cap are refused and counted, the rest arrives', async () => {
+    const books = new LoadBooks();
+    const t = await start(books, { ENV_DATAWAY_WAL_CAPACITY: '256KiB' });
+    t.dataway.respond(() => ({ status: 503 }));
+    await waitFor(async () => (await metricSum(t, 'telekit_buffer_dropped_records_total', (l) => l.reason === 'full')) > 3, { what: 'buffer full', timeoutMs: 20_000 });
+    const files = fs.readdirSync(path.join(t.dataDir, 'buffer', 'dataway_0_', 'metric'));
+    expect(files.some((f) => f.endsWith('.seg'))).toBe(true);
+    t.dataway.respond(undefined);
+    await settle(t, books);
+    await waitFor(() => missing(books.acked, receivedSeqs(t.dataway.points('metric', 'load'))).length === 0, { timeoutMs: 20_000, what: 'all acknowledged points' });
+    const dropped = await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason === 'retries_exhausted');
+    expect(dropped).toBeGreaterThan(0);
+    // every accepted point is acknowledged or counted; a call with a dropped point is never acknowledged
+    expect(books.acked.size + dropped).toBeGreaterThanOrEqual(books.accepted.size);
+    expect(books.acked.size).toBeLessThanOrEqual(books.accepted.size - dropped);
+  }, 45_000);
+});
