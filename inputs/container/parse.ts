@@ -142,6 +142,8 @@ const LEVELS: Record<string, Status> = {
   verbose: 'debug',
 };
 
+const KLOG: Record<number, Status> = { 0x49: 'info', 0x57: 'warning', 0x45: 'error', 0x46: 'critical' };
+
 // A level word near the start: optionally after a timestamp-ish prefix, in
 // brackets, or as level=/"level":.
 const LEVEL_RE = /(?:^|[\s[("'=:|])(emerg(?:ency)?|fatal|panic|alert|crit(?:ical)?|err(?:or)?|eror|warn(?:ing)?|notice|info(?:rmation)?|debug|dbug|trace|verbose)(?=$|[\s\])"':|,])/i;
@@ -151,6 +153,9 @@ const LEVEL_RE = /(?:^|[\s[("'=:|])(emerg(?:ency)?|fatal|panic|alert|crit(?:ical
  * first 64 characters), `unknown` when there is none.
  */
 export function detectStatus(message: string): Status {
+  // klog (Kubernetes components): `I0501 10:20:30.123456 ...`
+  const k = KLOG[message.charCodeAt(0)];
+  if (k && /^.\d{4} \d\d:/.test(message.slice(0, 9))) return k;
   const head = message.length > 64 ? message.slice(0, 64) : message;
   const m = LEVEL_RE.exec(head);
   if (!m) return 'unknown';

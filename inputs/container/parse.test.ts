@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { detectStatus, parseCri, parseDockerJson, parseRfc3339Nano, stripAnsi } from './parse.js';
+
+const cri = (s: string) => {
+  const b = Buffer.from(s);
+  return parseCri(b, 0, b.length);
+};
+
+describe('parseRfc3339Nano', () => {
+  it('keeps nanoseconds and honours offsets', () => {
+    expect(parseRfc3339Nano('2024-05-01T10:20:30.123456789Z')).toBe(1714558830123456789n);
+    expect(parseRfc3339Nano('2024-05-01T10:20:30Z')).toBe(1714558830000000000n);
+    expect(parseRfc3339Nano('2024-05-01T10:20:30.5Z')).toBe(1714558830500000000n);
+    expect(parseRfc3339Nano('2024-05-01T18:20:30.000000001+08:00')).toBe(1714558830000000001n);
+    expect(parseRfc3339Nano('2024-05-01T05:20:30-05:00')).toBe(1714558830000000000n);
+  });
+  it('rejects what is not a timestamp', () => {
+    for (const s of ['', 'hello world this is text', '2024-05-01 10:20:30Z', '2024-05-01T10:20:30', '2024-05-01T10:20:30Zjunk']) expect(parseRfc3339Nano(s)).toBeUndefined();
+  });
+});
+
+describe('parseCri', () => {
+  it('parses full and partial lines, and empty messages', () => {
+    expect(cri('2024-05-01T10:20:30.1Z stdout F hello world')).toEqual({ time: 1714558830100000000n, stream: 'stdout', partial: false, message: 'hello world' });
+    expect(cri('2024-05-01T10:20:30.1Z stderr P part ')).toMatchObject({ stream: 'stderr', partial: true, message: 'part ' });
+    expect(cri('2024-05-01T10:20:30.1Z stdout F')).toMatchObject({ message: '' });
+    expect(cri('2024-05-01T10:20:30.1Z stdout F:x tagged')).toMatchObject({ partial: false, message: 'tagged' });
+  });
+  it('rejects non-CRI lines', () => {
+    for (const s of ['plain text line', '2024-05-01T10:20:30.1Z stdout X msg', '{"log":"x"}', '', 'a b']) expect(cri(s)).toBeUndefined();
+  });
+});
+
+describe('parseDockerJson', () => {
+  it('parses lines, marks split pieces as partial', () => {
+    expect(parseDockerJson('{"log":"hi\\n","stream":"stderr","time":"2024-05-01T10:20:30.000000001Z"}')).toEqual({ time: 1714558830000000001n, stream: 'stderr', partial: false, message: 'hi' });
+    expect(parseDockerJson('{"log":"piece","stream":"stdout","time":"2024-05-01T10:20:30Z"}')).toMatchObject({ partial: true, message: 'piece' });
+    expect(parseDockerJson('{"log":"crlf\\r\\n"}')).toMatchObject({ message: 'crlf', stream: '' });
+  });
+  it('rejects bad json', () => {
+    for (const s of ['{', '{"log":1}', '[]', 'x', '{"msg":"x"}']) expect(parseDockerJson(s)).toBeUndefined();
+  });
+});
+
+describe('stripAnsi', () => {
+  it('removes colour, cursor and OSC sequences', () => {
+    expect(stripAnsi('\u001b[1;31mred\u001b[0m \u001b[2Kline \u001b]0;title\u0007done')).toBe('red line done');
+    expect(stripAnsi('plain')).toBe('plain');
+  });
+});
+
+describe('detectStatus', () => {
+  it.each([
+    ['ERROR failed to connect', 'error'],
+    ['[WARN] disk almost full', 'warning'],
+    ['2024-05-01 10:20:30.123 INFO  started', 'info'],
+    ['level=debug msg="x"', 'debug'],
+    ['{"level":"error","msg":"x"}', 'error'],
+    ['E0501 10:20:30.123456 1 reflector.go:1] failed', 'error'],
+    ['I0501 10:20:30.123456 1 main.go:1] error count 0', 'info'],
+    ['W0501 10:20:30.123456 1 main.go:1] x', 'warning'],
+    ['FATAL: out of memory', 'critical'],
+    ['panic: runtime error', 'critical'],
+    ['NOTICE: maintenance', 'notice'],
+    ['hello world', 'unknown'],
+    ['GET /errors 200', 'unknown'],
+    ['trace_id=abc ok', 'unknown'],
+  ])('%s → %s', (line, status) => {
+    expect(detectStatus(line)).toBe(status);
+  });
+});
