@@ -42,7 +42,7 @@ it('forwards ddtrace and zipkin spans to OTLP as well as to the dataway', async 
 
   const packr = new Packr({ useRecords: false });
   const dd = [[{ service: 's', name: 'op', resource: 'GET /x', trace_id: 1000n, span_id: 2000n, parent_id: 0n, start: 1_732_000_000_000_000_000n, duration: 5_000n, error: 0, meta: {}, metrics: {}, type: 'web' }]];
-  let r = await fetch(`${a.url}/v0.4/traces`, { method: 'PUT', headers: { 'content-type': 'application/msgpack' }, body: packr.pack(dd) });
+  let r = await fetch(`${a.url}/v0.4/traces`, { method: 'PUT', headers: { 'content-type': 'application/msgpack' }, body: new Uint8Array(packr.pack(dd)) });
   expect(r.status).toBe(200);
   const zk = [{ traceId: 'aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbb', id: 'cccccccccccccccc', parentId: 'dddddddddddddddd', name: 'zk-op', timestamp: 1732000000000000, duration: 10, localEndpoint: { serviceName: 'z' } }];
   r = await fetch(`${a.url}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(zk) });
