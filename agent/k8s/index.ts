@@ -27,6 +27,7 @@ export const K8S_ENV = [
   'ENV_NAMESPACE',
   'ENV_K8S_LEASE_NAMESPACE',
   'ENV_K8S_LEASE_NAME',
+  'ENV_K8S_LEASE_DURATION',
   'ENV_HOSTNAME',
 ] as const;
 
@@ -66,13 +67,31 @@ export function leaseLocation(env: Record<string, string | undefined>, agentName
 }
 
 /**
+ * ENV_K8S_LEASE_DURATION (`15s`, `2000ms`, or seconds) scales every election period the way
+ * client-go's defaults relate (15 s lease: renew every 5 s, retry every 2 s, step down after 10 s).
+ */
+export function leaseTimings(
+  text: string | undefined,
+  log?: Logger,
+): Pick<LeaseElectionOptions, 'leaseDurationMs' | 'renewIntervalMs' | 'retryIntervalMs' | 'renewDeadlineMs'> {
+  if (!text) return {};
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text);
+  const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000) : NaN;
+  if (!(ms >= 1000)) {
+    log?.warn({ value: text }, 'ENV_K8S_LEASE_DURATION is not a duration of at least 1s; using 15s');
+    return {};
+  }
+  return { leaseDurationMs: ms, renewIntervalMs: ms / 3, retryIntervalMs: ms / 7.5, renewDeadlineMs: (ms * 2) / 3 };
+}
+
+/**
  * Starts discovery when a Kubernetes API is configured (KUBECONFIG, or in-cluster
  * credentials); otherwise logs one line and returns undefined. Never waits for the
  * API: `services.pods.synced()` resolves after the first successful list.
  */
 export async function startK8s(opts: StartK8sOptions): Promise<K8sRuntime | undefined> {
   const { env } = opts;
-  const log = opts.log.child({ component: 'k8s' });
+  const log = opts.log; // the core passes a logger bound to { component: 'k8s' }
   let loaded;
   try {
     loaded = loadKubeConfig(env, opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
@@ -96,6 +115,7 @@ export async function startK8s(opts: StartK8sOptions): Promise<K8sRuntime | unde
       kubeConfig: loaded.kubeConfig,
       identity: env.ENV_HOSTNAME || os.hostname(),
       ...leaseLocation(env, loaded.namespace),
+      ...leaseTimings(env.ENV_K8S_LEASE_DURATION, log),
       log,
       metrics: opts.metrics,
       ...opts.election,

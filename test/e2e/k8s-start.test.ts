@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { K8S_ENV, leaseLocation, loadKubeConfig, startK8s, type K8sRuntime } from '../../agent/k8s/index.js';
+import { K8S_ENV, leaseLocation, leaseTimings, loadKubeConfig, startK8s, type K8sRuntime } from '../../agent/k8s/index.js';
 import { K8sApiFixture } from '../fixtures/k8s-api.js';
 import { makePod } from '../fixtures/k8s-objects.js';
 import { waitFor } from '../helpers/wait.js';
@@ -104,6 +104,16 @@ describe('startK8s', () => {
     expect(leaseLocation({ ENV_NAMESPACE: 'default' }, 'ns')).toEqual({ namespace: 'ns', name: 'telekit' });
     expect(leaseLocation({ ENV_NAMESPACE: 'dev cluster #2' }, 'ns')).toEqual({ namespace: 'ns', name: 'telekit-dev-cluster-2' });
     expect(leaseLocation({ ENV_K8S_LEASE_NAMESPACE: 'kube-system', ENV_K8S_LEASE_NAME: 'x' }, 'ns')).toEqual({ namespace: 'kube-system', name: 'x' });
+  });
+
+  it('scales election periods from ENV_K8S_LEASE_DURATION', () => {
+    expect(leaseTimings('15s')).toEqual({ leaseDurationMs: 15_000, renewIntervalMs: 5000, retryIntervalMs: 2000, renewDeadlineMs: 10_000 });
+    expect(leaseTimings('3000ms')).toMatchObject({ leaseDurationMs: 3000, renewIntervalMs: 1000 });
+    expect(leaseTimings('1m')).toMatchObject({ leaseDurationMs: 60_000 });
+    expect(leaseTimings('30')).toMatchObject({ leaseDurationMs: 30_000 });
+    expect(leaseTimings(undefined)).toEqual({});
+    expect(leaseTimings('soon')).toEqual({});
+    expect(leaseTimings('10ms')).toEqual({});
   });
 
   it('K8S_ENV lists every variable agent/k8s reads', async () => {
