@@ -30,25 +30,7 @@ import { decodePBPoints } from './pbpoint.js';
 import { DiskBuffer, bufferSettingsFromEnv } from './buffer/disk-buffer.js';
 import { MemoryGuard, memoryLimitFromEnv } from './memlimit.js';
 import type { K8sServices } from './k8s/types.js';
-
-/** What agent/k8s/index.ts provides (pod discovery and election). */
-interface K8sRuntime {
-  services: K8sServices;
-  stop(): Promise<void>;
-}
-type StartK8s = (o: { env: Env; log: Logger; metrics: import('prom-client').Registry }) => Promise<K8sRuntime | undefined>;
-
-async function startK8s(o: Parameters<StartK8s>[0]): Promise<K8sRuntime | undefined> {
-  const spec = './k8s/index.js';
-  let mod: { startK8s?: StartK8s };
-  try {
-    mod = (await import(spec)) as { startK8s?: StartK8s };
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw e;
-  }
-  return mod.startK8s ? mod.startK8s(o) : undefined;
-}
+import { startK8s, type K8sRuntime } from './k8s/index.js';
 
 /** The package version, from the package.json above this file (agent/ in source, dist/agent/ when built). */
 export const VERSION: string = (() => {
