@@ -45,7 +45,16 @@ export class TraceReceiver {
 
   /** Filters and maps the traces and hands the points on. Returns how many spans were accepted. */
   accept(route: string, traces: readonly Trace[], code = '200'): number {
-    const { points, dropped } = this.pipeline.process(traces);
+    let r: ReturnType<TracePipeline['process']>;
+    try {
+      r = this.pipeline.process(traces);
+    } catch (e) {
+      // A bug in the pipeline, not the sender's fault: record it, never crash.
+      this.ctx.acc.error('pipeline', e);
+      this.metrics.requests.inc({ route, code, reason: 'pipeline_error' });
+      return 0;
+    }
+    const { points, dropped } = r;
     const n = points.length === 0 ? 0 : this.ctx.acc.add(points);
     const m = this.metrics.spans;
     if (n > 0) m.inc({ result: 'accepted' }, n);

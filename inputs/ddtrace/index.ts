@@ -8,7 +8,7 @@ import type { HttpRequest, HttpResponse } from '../../agent/http-routes.js';
 import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
 import { BadRequest, TraceReceiver } from '../../agent/trace/receiver.js';
 import { schema, type DdtraceConfig } from './config.js';
-import { DdConverter } from './convert.js';
+import { DdConverter, type ConvertResult } from './convert.js';
 import { decodeJson, decodeMsgpack, decodeV05, type DdSpan } from './decode.js';
 
 /** The Datadog agent version we present in `/info` (tracers gate features on it). */
@@ -81,17 +81,19 @@ export class DdtraceInput implements Input {
     const v05 = route.includes('v0.5');
     const ct = String(req.headers['content-type'] ?? '').toLowerCase();
     const msgpack = ct.includes('msgpack');
-    let payload: DdSpan[][];
+    let converted: ConvertResult;
     try {
+      let payload: DdSpan[][];
       if (v05) {
         if (!msgpack && ct !== '') throw new BadRequest(415, 'unsupported_media_type', `v0.5 takes application/msgpack, got ${ct}`);
         payload = decodeV05(req.body);
       } else if (msgpack) payload = decodeMsgpack(req.body);
       else payload = decodeJson(req.body);
+      converted = this.converter.convert(payload);
     } catch (e) {
       return this.receiver.reject(route, e, req.remoteAddress);
     }
-    const { traces, rejectedSpans, truncatedSpans } = this.converter.convert(payload);
+    const { traces, rejectedSpans, truncatedSpans } = converted;
     this.receiver.countDropped('rejected_priority', rejectedSpans);
     this.receiver.countDropped('truncated', truncatedSpans);
     const extra = requestTags(req);
