@@ -8,6 +8,9 @@
  */
 import path from 'node:path';
 
+/** The environment variables read here (the deploy test checks the DaemonSet's env against the agent's lists). */
+export const HOST_ENV = ['HOST_ROOT', 'HOST_PROC', 'HOST_SYS'] as const;
+
 export interface HostPaths {
   /** The host root ("/" outside a container). Mount points are resolved under it. */
   readonly root: string;

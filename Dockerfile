@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# Build stage: the README's install command (`npm ci`, whose prepare script runs the TypeScript build).
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY agent agent
+COPY inputs inputs
+COPY bin bin
+RUN npm ci
+
+# Runtime: production dependencies and the compiled output only.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    ENV_CONF_DIR=/usr/local/telekit/conf.d \
+    ENV_DATA_DIR=/usr/local/telekit/data
+WORKDIR /usr/local/telekit
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY --from=build /src/dist ./dist
+COPY bin ./bin
+COPY conf.d ./conf.d
+RUN mkdir -p data && chown node:node data
+# Non-root by default; the DaemonSet runs it as root (capabilities dropped) where /var/log/pods is root-only.
+USER node
+VOLUME ["/usr/local/telekit/data"]
+EXPOSE 9529/tcp 8125/udp
+HEALTHCHECK --interval=15s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:9529/v1/ping').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "/usr/local/telekit/bin/telekit.js", "run"]
