@@ -1,0 +1,64 @@
+/**
+ * `telekit monitor` against a live agent: runMonitor reads /v1/stats and
+ * /metrics and prints inputs, queues, sinks and drops.
+ */
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMonitor } from '../../agent/monitor.js';
+import { startTestAgent, type TestAgent } from '../helpers/agent.js';
+import { freePort, waitFor } from '../helpers/wait.js';
+
+function capture(tty = false): { out: NodeJS.WritableStream; text: () => string } {
+  const s = new PassThrough();
+  let buf = '';
+  s.on('data', (c: Buffer) => (buf += c.toString()));
+  Object.assign(s, { isTTY: tty, columns: 160 });
+  return { out: s, text: () => buf };
+}
+
+describe('telekit monitor end to end', () => {
+  let t: TestAgent;
+  beforeAll(async () => {
+    t = await startTestAgent({
+      env: { ENV_DEFAULT_ENABLED_INPUTS: 'mem,gitlab', ENV_INPUT_MEM_INTERVAL: '1s' },
+    });
+    // a batch has been sent: the sink has counts and latency
+    await t.dataway.waitForPoints('metric', 1, { name: 'mem' });
+  });
+  afterAll(async () => t?.stop());
+
+  it('--once prints the running inputs, the queues and the dataway sink with rates', async () => {
+    const c = capture();
+    await runMonitor({ url: t.url, intervalMs: 1000, out: c.out, once: true });
+    const out = c.text();
+    expect(out).toMatch(/^telekit \S+ {2}host test-host {2}up /);
+    expect(out).toMatch(/^mem\[0\]\s+\d+\.\d\s+\d+\s+0$/m); // a rate, points, no errors
+    expect(out).toMatch(/^gitlab\[0\]\s+/m);
+    expect(out).toMatch(/^metric\s+\d+\s+\S+\s+\d+%$/m); // points, capacity, fill
+    expect(out).toMatch(/^dataway\S* metric\s+\d+\.\d\s+[1-9]\d*\s+0\s+0\s+[\d.]+m?s\s+[\d.]+m?s$/m); // rate, sent, failed, retries, p50, p99
+    expect(out).toContain('DROPPED  none');
+  });
+
+  it('refreshes in place on a terminal until aborted', async () => {
+    const c = capture(true);
+    const ac = new AbortController();
+    const done = runMonitor({ url: t.url, intervalMs: 200, out: c.out, signal: ac.signal });
+    await waitFor(() => c.text().split('\x1b[H\x1b[2J').length >= 3, { timeoutMs: 10_000, what: 'two frames' });
+    ac.abort();
+    await done;
+    const frames = c.text().split('\x1b[H\x1b[2J').filter(Boolean);
+    expect(frames.at(-1)).toMatch(/^mem\[0\]\s+\d/m);
+  });
+
+  it('shows an unreachable agent and keeps retrying; --once rejects', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    await expect(runMonitor({ url, intervalMs: 100, out: capture().out, once: true })).rejects.toThrow();
+    const c = capture();
+    const ac = new AbortController();
+    const done = runMonitor({ url, intervalMs: 100, out: c.out, signal: ac.signal });
+    await waitFor(() => c.text().split('cannot reach').length >= 3, { timeoutMs: 10_000, what: 'two retries' });
+    ac.abort();
+    await done;
+    expect(c.text()).toContain(`cannot reach telekit at ${url}`);
+  });
+});
