@@ -10,7 +10,6 @@ import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validate } from '../../agent/config/schema.js';
 import { fakeContext } from '../../agent/trace/fake-context.js';
 import { DdtraceInput } from '../../inputs/ddtrace/index.js';
 import { schema as ddSchema } from '../../inputs/ddtrace/config.js';
@@ -54,8 +53,8 @@ describe('trace routes under fuzzing', () => {
   it('in process: every answer is 2xx/4xx, no handler throws', async () => {
     const ctx = fakeContext('ddtrace');
     const zctx = fakeContext('zipkin');
-    const dd = new DdtraceInput((validate(ddSchema, {}) as { value: never }).value, ctx);
-    const zk = new ZipkinInput((validate(zkSchema, {}) as { value: never }).value, zctx);
+    const dd = new DdtraceInput(ddSchema.defaultValue()!, ctx);
+    const zk = new ZipkinInput(zkSchema.defaultValue()!, zctx);
     await dd.start();
     await zk.start();
     const statuses = new Map<number, number>();
