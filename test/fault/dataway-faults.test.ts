@@ -27,7 +27,7 @@ async function start(books: LoadBooks, env: Record<string, string> = {}, conf = 
   return t;
 }
 
-async function metricSum(t: TestAgent, name: string, filter: (labels: Record<string, string | number>) => boolean = () => true): Promise<number> {
+async function metricSum(t: TestAgent, name: string, filter: (labels: Partial<Record<string, string | number>>) => boolean = () => true): Promise<number> {
   const m = (await t.agent.metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
   return (m?.values ?? []).filter((v) => filter(v.labels)).reduce((a, v) => a + Number(v.value), 0);
 }
