@@ -62,3 +62,27 @@ describe('telekit monitor end to end', () => {
     expect(c.text()).toContain(`cannot reach telekit at ${url}`);
   });
 });
+
+describe('telekit monitor command', () => {
+  it('`telekit monitor --url … --once` (the CLI entry) prints a snapshot of a live agent', async () => {
+    const t = await startTestAgent({ env: { ENV_DEFAULT_ENABLED_INPUTS: 'mem', ENV_INPUT_MEM_INTERVAL: '1s' } });
+    try {
+      await t.dataway.waitForPoints('metric', 1, { name: 'mem' });
+      const { main } = await import('../../agent/cli.js');
+      let out = '';
+      const write = process.stdout.write;
+      process.stdout.write = ((chunk: string | Uint8Array) => ((out += chunk.toString()), true)) as typeof process.stdout.write;
+      let code;
+      try {
+        code = await main(['monitor', '--url', t.url, '--once', '--interval', '300']);
+      } finally {
+        process.stdout.write = write;
+      }
+      expect(code).toBe(0);
+      expect(out).toMatch(/^telekit \S+ {2}host test-host/);
+      expect(out).toMatch(/^mem\[0\]\s+\d+\.\d\s+\d+\s+0$/m);
+    } finally {
+      await t.stop();
+    }
+  });
+});
