@@ -2,8 +2,13 @@
  * One @kubernetes/client-node informer (list once, then watch) per object
  * kind, started while this agent leads and stopped when it stops leading.
  * Collections read the informers' caches: no list request per interval.
+ *
+ * The informers are client-node's ListWatch (what makeInformer builds) over a
+ * guarded Watch: ListWatch can open a new watch after stop() when stop() lands
+ * during its relist or reconnect delay; the guard aborts any watch opened
+ * after stop, so losing leadership always closes every watch.
  */
-import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, makeInformer, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { K8sObject, ObjectKind, ObjectLists } from './objects.js';
 import { OBJECT_KINDS } from './objects.js';
 
@@ -58,15 +63,34 @@ export class ObjectWatcher {
     }
   }
 
+  /** A Watch whose watches are aborted as soon as they open once this watcher has stopped. */
+  private guardedWatch(): Watch {
+    const inner = new Watch(this.kc);
+    const guarded = {
+      watch: async (...args: Parameters<Watch['watch']>): Promise<AbortController> => {
+        if (!this.running) {
+          const c = new AbortController();
+          c.abort();
+          return c;
+        }
+        const c = await inner.watch(...args);
+        if (!this.running) c.abort();
+        return c;
+      },
+    };
+    return guarded as unknown as Watch;
+  }
+
   /** Starts every informer; resolves once each has made its first list attempt. */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     this.watched = OBJECT_KINDS.map((kind) => {
       const { path, list } = this.listFn(kind);
-      const informer = makeInformer(this.kc, path, list) as Cache;
+      const informer = new ListWatch<KubernetesObject>(path, this.guardedWatch(), list, false) as Cache;
       const w: Watched = { kind, informer, synced: false, retry: undefined, delayMs: 1000, errors: 0 };
       informer.on('error', (err: unknown) => {
+        if (!this.running) return; // the abort of our own stop()
         w.errors++;
         this.hooks.onError(kind, err);
         this.restartLater(w);
