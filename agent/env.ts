@@ -30,7 +30,7 @@ export const CORE_ENV: readonly EnvDoc[] = [
   { name: 'ENV_GLOBAL_ELECTION_TAGS', default: '(host tags when election is off)', doc: 'Tags added to points of cluster-level (election) inputs.' },
   { name: 'ENV_GLOBAL_ENV_TAGS', default: '', doc: 'Old name of ENV_GLOBAL_ELECTION_TAGS.' },
   { name: 'ENV_CLUSTER_NAME_K8S', default: '', doc: 'Adds `cluster_name_k8s=<value>` to the host and election tags.' },
-  { name: 'ENV_NAMESPACE', default: 'default', doc: 'Election scope: the namespace of the Lease.' },
+  { name: 'ENV_NAMESPACE', default: 'default', doc: 'Election scope (one leader per value); the Lease, in the agent\'s own namespace, is named after it.' },
   { name: 'ENV_ENABLE_ELECTION', default: '', doc: 'Any non-empty value turns on Lease election for cluster-level inputs.' },
   { name: 'ENV_DEFAULT_ENABLED_INPUTS', default: '', doc: 'Inputs started with defaults when conf.d has none: names separated by `,` or spaces; `-` none; `-name` removes one.' },
   { name: 'ENV_DATAKIT_INPUTS', default: '', doc: 'Raw TOML with extra `[[inputs.X]]` tables.' },
