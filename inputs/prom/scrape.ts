@@ -74,6 +74,8 @@ export async function scrape(dispatcher: Dispatcher, req: ScrapeRequest, stop: A
   if (token) headers.authorization = `Bearer ${token}`;
   try {
     const res = await request(url, { dispatcher, method: 'GET', headers, signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs });
+    // destroying the body (size limit, abort) emits 'error': never let it become uncaught
+    res.body.on('error', () => undefined);
     if (res.statusCode < 200 || res.statusCode >= 300) {
       await res.body.dump().catch(() => undefined);
       return { ok: false, reason: 'http_status', message: `HTTP ${res.statusCode}` };
