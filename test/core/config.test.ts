@@ -146,3 +146,32 @@ describe('hot reload', () => {
     await t.dataway.waitForPoints('metric', (p) => p.some((x) => x.fields.value === 2));
   });
 });
+
+describe('hot reload of a ConfigMap volume', () => {
+  let t: TestAgent | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+  });
+
+  it('follows the ..data symlink swap Kubernetes does on a ConfigMap update', async () => {
+    lifecycle.starts.length = 0;
+    t = await startTestAgent({ extra: { registry }, watch: true });
+    const dir = t.confDir;
+    const version = (n: number, value: number) => {
+      const d = path.join(dir, `..2026_11_25_0${n}`);
+      fs.mkdirSync(d);
+      fs.writeFileSync(path.join(d, 'fake.conf'), `[[inputs.fake]]\nlabel = "cm"\nvalue = ${value}\n`);
+      return path.basename(d);
+    };
+    // first version, then the atomic swap: new dir, new ..data_tmp symlink renamed over ..data
+    fs.symlinkSync(version(1, 1), path.join(dir, '..data'));
+    fs.symlinkSync('..data/fake.conf', path.join(dir, 'fake.conf'));
+    await waitFor(() => lifecycle.starts.includes('cm:1'), { what: 'first ConfigMap version' });
+    fs.symlinkSync(version(2, 2), path.join(dir, '..data_tmp'));
+    fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    await waitFor(() => lifecycle.starts.includes('cm:2'), { what: 'swapped ConfigMap version' });
+    expect(t.agent.runningInputs()).toEqual(['fake']);
+  });
+});
+
