@@ -44,3 +44,32 @@ describe('diskio input', () => {
     expect(renderName(['$NOPE'], {}, '/dev/sda')).toBeUndefined();
   });
 });
+
+describe('diskio under a host root (as in a pod with the host at /rootfs)', () => {
+  it('reads diskstats and udev data below host_root: serial, device_tags, name templates, DEVLINKS filter', async () => {
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-rootfs-'));
+    try {
+      fs.mkdirSync(path.join(root, 'proc'), { recursive: true });
+      fs.mkdirSync(path.join(root, 'run/udev/data'), { recursive: true });
+      fs.writeFileSync(
+        path.join(root, 'proc/diskstats'),
+        '   8       0 sda 100 5 2000 40 50 6 800 30 0 60 70 0 0 0 0\n 253       0 dm-0 10 0 80 4 5 0 40 3 0 6 7 0 0 0 0\n',
+      );
+      fs.writeFileSync(path.join(root, 'run/udev/data/b8:0'), 'S:disk/by-id/ata-X\nE:ID_SERIAL=ATA_DISK_123\nE:ID_FS_TYPE=ext4\nE:DEVLINKS=/dev/disk/by-id/ata-X /dev/disk/by-path/pci-0\n');
+      fs.writeFileSync(path.join(root, 'run/udev/data/b253:0'), 'E:DM_VG_NAME=vg0\nE:DM_LV_NAME=root\n');
+      const c = new DiskioCollector(config({ host_root: root, device_tags: ['ID_FS_TYPE'], name_templates: ['${DM_VG_NAME}/${DM_LV_NAME}'] }), hostPaths(root));
+      const pts = await c.collect();
+      expect(pts.map((p) => p.tags)).toEqual([
+        { name: '/dev/sda', ID_FS_TYPE: 'ext4', serial: 'ATA_DISK_123' },
+        { name: 'vg0/root', serial: 'unknown' },
+      ]);
+      expect(pts[0]!.fields).toMatchObject({ reads: 100n, read_bytes: 1_024_000n, write_bytes: 409_600n, io_time: 60n });
+      const only = await new DiskioCollector(config({ devices: ['by-path/pci-0$'] }), hostPaths(root)).collect();
+      expect(only.map((p) => p.tags.name)).toEqual(['/dev/sda']);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

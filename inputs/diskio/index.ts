@@ -11,6 +11,7 @@ import { parseDiskstats, parseUdevData, type DiskStat } from '../../agent/host/p
 import { schema, type DiskioConfig } from './config.js';
 
 const SECTOR = 512;
+const UDEV_TTL_MS = 60_000;
 
 /** Renders the first template whose every variable is known, like DataKit/Telegraf. */
 export function renderName(templates: readonly string[], props: Record<string, string>, dev: string): string | undefined {
@@ -30,6 +31,8 @@ export function renderName(templates: readonly string[], props: Record<string, s
 
 export class DiskioCollector implements Collector {
   private last: { at: number; stats: Map<string, DiskStat> } | undefined;
+  /** udev properties rarely change: read each device's entry at most once a minute. */
+  private readonly udevCache = new Map<string, { at: number; props: Record<string, string> }>();
   private readonly filters: RegExp[];
 
   constructor(
@@ -39,9 +42,14 @@ export class DiskioCollector implements Collector {
     this.filters = cfg.devices.map((d) => new RegExp(d));
   }
 
-  private async udev(d: DiskStat): Promise<Record<string, string>> {
-    const text = await readOptional(underRoot(this.paths, `/run/udev/data/b${d.major}:${d.minor}`));
-    return text ? parseUdevData(text) : {};
+  private async udev(d: DiskStat, now: number): Promise<Record<string, string>> {
+    const key = `${d.major}:${d.minor}`;
+    const hit = this.udevCache.get(key);
+    if (hit && now - hit.at < UDEV_TTL_MS) return hit.props;
+    const text = await readOptional(underRoot(this.paths, `/run/udev/data/b${key}`));
+    const props = text ? parseUdevData(text) : {};
+    this.udevCache.set(key, { at: now, props });
+    return props;
   }
 
   async collect(): Promise<Point[]> {
@@ -50,10 +58,11 @@ export class DiskioCollector implements Collector {
     const time = nowNs();
     const prev = this.last;
     this.last = { at, stats: new Map(stats.map((s) => [s.name, s])) };
+    if (this.udevCache.size > 4 * stats.length + 64) this.udevCache.clear(); // devices come and go
     const needUdev = !this.cfg.skip_serial_number || this.cfg.device_tags.length > 0 || this.cfg.name_templates.length > 0;
     const out: Point[] = [];
     for (const s of stats) {
-      const props = needUdev || this.filters.length > 0 ? await this.udev(s) : {};
+      const props = needUdev || this.filters.length > 0 ? await this.udev(s, at) : {};
       if (this.filters.length > 0) {
         const links = (props.DEVLINKS ?? '').split(' ').filter(Boolean);
         if (!this.filters.some((f) => f.test(s.name) || links.some((l) => f.test(l)))) continue;
