@@ -31,7 +31,8 @@ function cfg(raw: Record<string, unknown>): PromConfig {
 
 function appRegistry(openMetrics = false) {
   const reg = new client.Registry();
-  if (openMetrics) reg.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+  // prom-client types the registry by content type; the test switches it at run time
+  if (openMetrics) (reg as unknown as client.Registry<client.OpenMetricsContentType>).setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
   const c = new client.Counter({ name: 'myapp_requests_total', help: 'h', labelNames: ['code'], registers: [reg] });
   c.inc({ code: '200' }, 5);
   c.inc({ code: '500' }, 1);
@@ -120,7 +121,7 @@ describe('failures are counted, never thrown', () => {
   });
 
   it('skips ticks while the pipeline is overloaded', async () => {
-    const url = await serve((_req, res) => res.end('a_b 1\n'));
+    const url = await serve((_req, res) => void res.end('a_b 1\n'));
     const ctx = fakeCtx();
     ctx.acc.overload = true;
     const input = new PromInput(cfg({ urls: [url], interval: '100ms' }), ctx);
