@@ -12,7 +12,7 @@
  */
 import { msToNs, type FieldValue, type Point } from '../../agent/point.js';
 import { resolveSeries, type NamingOptions, type SeriesId } from './naming.js';
-import { parseNumber, scanLine, newScannedLine, type MalformedReason, type MetricType } from './parser.js';
+import { lineName, lineTags, lineValues, newScannedLine, parseValueAt, scanLine, type MalformedReason, type MetricType, type ScannedLine } from './parser.js';
 import { TimingStats } from './timing.js';
 
 export interface AggregatorOptions extends NamingOptions {
@@ -57,12 +57,43 @@ class Series {
   constructor(readonly id: SeriesId) {}
 }
 
+const TYPE_INDEX: Readonly<Record<MetricType, number>> = { c: 0, g: 1, s: 2, ms: 3, h: 4, d: 5 };
+const COUNT_LABELS = ['c', 'g', 's', 'ms', 'h', 'd', 'event', 'service_check'] as const;
+
+/**
+ * A line-shape cache entry: a (name, type, tags) text seen on the wire and its
+ * series. Entries are found by the hash scanLine computes and confirmed by
+ * comparing the text in place, so the hot path builds no key string (hashing
+ * a fresh substring for a Map costs more than the rest of the line).
+ */
+class Alias {
+  constructor(
+    readonly name: string,
+    readonly type: MetricType,
+    readonly tags: string,
+    public series: Series,
+    readonly next: Alias | undefined,
+  ) {}
+
+  matches(l: ScannedLine): boolean {
+    return (
+      this.type === l.type &&
+      this.name.length === l.nameEnd - l.nameStart &&
+      this.tags.length === l.tagsEnd - l.tagsStart &&
+      l.text.startsWith(this.name, l.nameStart) &&
+      (this.tags.length === 0 || l.text.startsWith(this.tags, l.tagsStart))
+    );
+  }
+}
+
 export class Aggregator {
   private readonly series = new Map<string, Series>();
-  private aliases = new Map<string, Series>();
+  private aliases = new Map<number, Alias>();
+  private cached = 0;
   private readonly aliasLimit: number;
   private readonly scanned = newScannedLine();
   private readonly values: number[] = [];
+  private readonly typeCounts = new Float64Array(COUNT_LABELS.length);
   private counts: Counts = { malformed: new Map(), dropped: new Map(), metrics: new Map() };
   /** Events and service checks parsed since the last takeSpecial(). */
   private special: string[] = [];
@@ -76,6 +107,11 @@ export class Aggregator {
   /** Live series. */
   get size(): number {
     return this.series.size;
+  }
+
+  /** Entries in the line-shape cache. */
+  get cacheSize(): number {
+    return this.cached;
   }
 
   /** Feeds newline-separated lines (one packet or one TCP chunk of whole lines). */
@@ -92,85 +128,99 @@ export class Aggregator {
   }
 
   private line(text: string, start: number, end: number): void {
-    // trim blanks and a trailing \r without allocating twice
+    // trim blanks and a trailing \r
     while (start < end && text.charCodeAt(start) <= 32) start++;
     while (end > start && text.charCodeAt(end - 1) <= 32) end--;
     if (start === end) return;
-    const line = start === 0 && end === text.length ? text : text.slice(start, end);
-    if (line.charCodeAt(0) === 95 /* _ */ && (line.startsWith('_e{') || line.startsWith('_sc|'))) {
+    if (text.charCodeAt(start) === 95 /* _ */ && (text.startsWith('_e{', start) || text.startsWith('_sc|', start))) {
       if (!this.opts.ddExtensions) this.drop('extensions_disabled');
-      else this.special.push(line);
+      else this.special.push(text.slice(start, end));
       return;
     }
     const sc = this.scanned;
-    const bad = scanLine(line, this.opts.ddExtensions, sc);
+    const bad = scanLine(text, start, end, this.opts.ddExtensions, sc);
     if (bad !== undefined) return this.malformed(bad);
-    if (sc.type === 'd' && !this.opts.ddDistributions) return this.drop('distributions_disabled');
+    const type = sc.type;
+    if (type === 'd' && !this.opts.ddDistributions) return this.drop('distributions_disabled');
 
     // values first: a bad value must not create (or touch) a series
-    const vals = this.values;
-    vals.length = 0;
+    let one = 0;
+    let many: number[] | undefined;
     let delta = false;
-    if (sc.type === 's') {
-      if (sc.values === '') return this.malformed('bad_value');
+    if (type === 's') {
+      if (sc.valEnd === sc.valStart) return this.malformed('bad_value');
     } else {
-      const many = sc.values.indexOf(':') >= 0;
-      const parts = many ? sc.values.split(':') : undefined;
-      const n = parts ? parts.length : 1;
-      for (let i = 0; i < n; i++) {
-        const s = parts ? parts[i]! : sc.values;
-        const v = parseNumber(s);
+      const sep = text.indexOf(':', sc.valStart);
+      if (sep < 0 || sep >= sc.valEnd) {
+        const v = parseValueAt(text, sc.valStart, sc.valEnd);
         if (v === undefined) return this.malformed('bad_value');
-        vals.push(v);
+        one = v;
+      } else {
+        many = this.values;
+        many.length = 0;
+        let from = sc.valStart;
+        for (;;) {
+          let to = text.indexOf(':', from);
+          if (to < 0 || to > sc.valEnd) to = sc.valEnd;
+          const v = parseValueAt(text, from, to);
+          if (v === undefined) return this.malformed('bad_value');
+          many.push(v);
+          if (to === sc.valEnd) break;
+          from = to + 1;
+        }
       }
-      if (sc.type === 'g') {
-        const c = sc.values.charCodeAt(0);
+      if (type === 'g') {
+        const c = text.charCodeAt(sc.valStart);
         delta = c === 43 /* + */ || c === 45; /* - */
       }
     }
 
-    const key = `${sc.name}:${sc.type}|${sc.tags}`;
-    let s = this.aliases.get(key);
+    let a = this.aliases.get(sc.hash);
+    while (a !== undefined && !a.matches(sc)) a = a.next;
+    let s = a?.series;
     if (s === undefined || !s.alive) {
-      s = this.lookup(key, s, sc.name, sc.type, sc.tags);
+      s = this.lookup(a);
       if (s === undefined) return;
     }
     s.lastUpdate = this.now;
     const rate = sc.rate;
-    switch (sc.type) {
+    const ti = TYPE_INDEX[type];
+    switch (type) {
       case 'c':
-        for (const v of vals) s.value += v / rate;
-        this.count('c', vals.length);
+        if (many === undefined) s.value += one / rate;
+        else for (const v of many) s.value += v / rate;
         break;
       case 'g':
         // DogStatsD packs `g:1:2:3` as successive values: the last one stands
-        for (const v of vals) s.value = delta ? s.value + v : v;
-        this.count('g', vals.length);
+        if (many === undefined) s.value = delta ? s.value + one : one;
+        else for (const v of many) s.value = delta ? s.value + v : v;
         break;
       case 's': {
         const set = (s.set ??= new Set());
-        const members = sc.values.indexOf(':') >= 0 ? sc.values.split(':') : [sc.values];
+        const members = lineValues(sc).split(':');
         for (const m of members) {
           if (set.size >= this.opts.maxSetSize && !set.has(m)) this.drop('set_limit');
           else set.add(m);
         }
-        this.count('s', members.length);
+        this.typeCounts[ti]! += members.length - 1;
         break;
       }
       default: {
         const t = (s.timing ??= new TimingStats(this.opts.percentileLimit));
         const w = 1 / rate;
-        for (const v of vals) t.add(v, w);
-        this.count(sc.type, vals.length);
+        if (many === undefined) t.add(one, w);
+        else for (const v of many) t.add(v, w);
       }
     }
+    this.typeCounts[ti]! += many === undefined ? 1 : many.length;
   }
 
-  /** Cache miss or a series deleted by the last flush: find or create the live series. */
-  private lookup(key: string, stale: Series | undefined, name: string, type: MetricType, tags: string): Series | undefined {
-    let id = stale?.id;
+  /** Cache miss, or a series deleted by the last flush: find or create the live series for the scanned line. */
+  private lookup(known: Alias | undefined): Series | undefined {
+    const sc = this.scanned;
+    let id = known?.series.id;
     if (id === undefined) {
-      id = resolveSeries(name, type, tags, this.opts);
+      id = resolveSeries(lineName(sc), sc.type, lineTags(sc), this.opts);
       if (id === undefined) {
         this.malformed('bad_name');
         return undefined;
@@ -181,19 +231,25 @@ export class Aggregator {
       if (this.series.size >= this.opts.maxSeries) {
         this.drop('series_limit');
         // remember the shape (dead) so a flood of the same series is not re-resolved per line
-        if (stale === undefined) this.cacheAlias(key, Object.assign(new Series(id), { alive: false }));
+        if (known === undefined) this.cache(Object.assign(new Series(id), { alive: false }));
         return undefined;
       }
       s = new Series(id);
       this.series.set(id.key, s);
     }
-    this.cacheAlias(key, s);
+    if (known) known.series = s;
+    else this.cache(s);
     return s;
   }
 
-  private cacheAlias(key: string, s: Series): void {
-    if (this.aliases.size >= this.aliasLimit && !this.aliases.has(key)) this.aliases = new Map();
-    this.aliases.set(key, s);
+  private cache(s: Series): void {
+    if (this.cached >= this.aliasLimit) {
+      this.aliases = new Map();
+      this.cached = 0;
+    }
+    const sc = this.scanned;
+    this.aliases.set(sc.hash, new Alias(lineName(sc), sc.type, lineTags(sc), s, this.aliases.get(sc.hash)));
+    this.cached++;
   }
 
   private malformed(r: MalformedReason): void {
@@ -204,9 +260,6 @@ export class Aggregator {
     this.counts.dropped.set(r, (this.counts.dropped.get(r) ?? 0) + 1);
   }
 
-  private count(type: string, n: number): void {
-    this.counts.metrics.set(type, (this.counts.metrics.get(type) ?? 0) + n);
-  }
 
   /** Records a malformed line found outside ingest() (e.g. an over-long TCP line or a bad event). */
   countMalformed(r: MalformedReason): void {
@@ -215,12 +268,16 @@ export class Aggregator {
 
   /** Records events / service checks turned into points. */
   countSpecial(type: 'event' | 'service_check'): void {
-    this.count(type, 1);
+    this.typeCounts[type === 'event' ? 6 : 7]! += 1;
   }
 
   /** Returns and resets the counts. */
   takeCounts(): Counts {
     const c = this.counts;
+    this.typeCounts.forEach((n, i) => {
+      if (n > 0) c.metrics.set(COUNT_LABELS[i]!, n);
+    });
+    this.typeCounts.fill(0);
     this.counts = { malformed: new Map(), dropped: new Map(), metrics: new Map() };
     return c;
   }

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { newScannedLine, parseDogTags, parseEvent, parseNumber, parseServiceCheck, scanLine, splitBucketTags } from './parser.js';
+import { lineName, lineTags, lineValues, newScannedLine, parseDogTags, parseEvent, parseNumber, parseServiceCheck, scanLine, splitBucketTags } from './parser.js';
 import { resolveSeries, splitName, type NamingOptions } from './naming.js';
 
 describe('scanLine', () => {
   const scan = (line: string, dd = true) => {
     const out = newScannedLine();
-    const err = scanLine(line, dd, out);
-    return err ?? { ...out };
+    const err = scanLine(line, 0, line.length, dd, out);
+    return err ?? { name: lineName(out), type: out.type, values: lineValues(out), rate: out.rate, tags: lineTags(out) };
   };
 
   it('splits name, values, type, rate and DogStatsD tags', () => {
@@ -20,6 +20,24 @@ describe('scanLine', () => {
 
   it('ignores DogStatsD fields it does not use (container id, timestamp, cardinality)', () => {
     expect(scan('x:1|c|c:abc123|T1700000000|card:low|#k:v')).toMatchObject({ name: 'x', tags: 'k:v', rate: 1 });
+  });
+
+  it('scans inside a larger text without reading past the end', () => {
+    const text = 'xx a.b:1|c|#k:v|yy';
+    const out = newScannedLine();
+    expect(scanLine(text, 3, 15, true, out)).toBeUndefined();
+    expect([lineName(out), lineValues(out), lineTags(out)]).toEqual(['a.b', '1', 'k:v']);
+    expect(scanLine('a:1|c\nb:2|g', 0, 1, true, out)).toBe('no_value');
+  });
+
+  it('hashes name, type and tags: equal shapes collide, others (almost always) differ', () => {
+    const h = (line: string) => {
+      const out = newScannedLine();
+      scanLine(line, 0, line.length, true, out);
+      return out.hash;
+    };
+    expect(h('a.b:1|c|#k:v')).toBe(h('a.b:7|c|@0.5|#k:v'));
+    expect(new Set([h('a.b:1|c'), h('a.b:1|g'), h('a.b:1|ms'), h('a.c:1|c'), h('a.b:1|c|#k:v')]).size).toBe(5);
   });
 
   it('leaves tags alone when extensions are off', () => {
@@ -42,7 +60,7 @@ describe('scanLine', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 80 }), (s) => {
         const out = newScannedLine();
-        scanLine(s, true, out);
+        scanLine(s, 0, s.length, true, out);
         parseEvent(s);
         parseServiceCheck(s);
         parseDogTags(s, {});

@@ -34,69 +34,114 @@ export const MALFORMED_REASONS: readonly MalformedReason[] = [
 
 export type MetricType = 'c' | 'g' | 'ms' | 'h' | 'd' | 's';
 
-/** One scanned metric line; values are still text (sets keep them as text). */
+/**
+ * One scanned metric line, as positions in the text it came from (the hot
+ * path slices nothing unless it must), plus a hash of name, type and tags.
+ */
 export interface ScannedLine {
-  name: string;
-  type: MetricType;
+  text: string;
+  nameStart: number;
+  nameEnd: number;
   /** The value part: one value, or several separated by `:`. */
-  values: string;
+  valStart: number;
+  valEnd: number;
+  /** DogStatsD tag text after `|#` (empty range when none or extensions are off). */
+  tagsStart: number;
+  tagsEnd: number;
+  type: MetricType;
   /** 1 when absent. */
   rate: number;
-  /** DogStatsD tag text after `|#` (empty when none or extensions are off). */
-  tags: string;
+  /** FNV-1a over name, type and tags: the line-shape cache key. */
+  hash: number;
 }
 
 export function newScannedLine(): ScannedLine {
-  return { name: '', type: 'c', values: '', rate: 1, tags: '' };
+  return { text: '', nameStart: 0, nameEnd: 0, valStart: 0, valEnd: 0, tagsStart: 0, tagsEnd: 0, type: 'c', rate: 1, hash: 0 };
 }
 
-function metricType(s: string): MetricType | undefined {
-  switch (s) {
-    case 'c':
-    case 'g':
-    case 'ms':
-    case 'h':
-    case 'd':
-    case 's':
-      return s;
-    default:
-      return undefined;
+export const lineName = (l: ScannedLine): string => l.text.slice(l.nameStart, l.nameEnd);
+export const lineValues = (l: ScannedLine): string => l.text.slice(l.valStart, l.valEnd);
+export const lineTags = (l: ScannedLine): string => l.text.slice(l.tagsStart, l.tagsEnd);
+
+function fnv(h: number, text: string, from: number, to: number): number {
+  for (let i = from; i < to; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/** The type between `from` and `to` (exclusive), read from char codes: no substring per line. */
+function metricType(line: string, from: number, to: number): MetricType | undefined {
+  const a = line.charCodeAt(from);
+  if (to - from === 1) {
+    if (a === 99 /* c */) return 'c';
+    if (a === 103 /* g */) return 'g';
+    if (a === 104 /* h */) return 'h';
+    if (a === 100 /* d */) return 'd';
+    if (a === 115 /* s */) return 's';
+    return undefined;
   }
+  return to - from === 2 && a === 109 /* m */ && line.charCodeAt(from + 1) === 115 /* s */ ? 'ms' : undefined;
 }
 
 /**
- * Splits a metric line into `out`. Returns undefined on success, else the
- * reason. Unknown DogStatsD fields (`|c:<container>`, `|T<timestamp>`,
- * `|card:`) are ignored, as the Datadog agent ignores what it does not use.
+ * Scans the metric line `text[start, end)` into `out`. Returns undefined on
+ * success, else the reason. Unknown DogStatsD fields (`|c:<container>`,
+ * `|T<timestamp>`, `|card:`) are ignored, as the Datadog agent ignores what it
+ * does not use.
  */
-export function scanLine(line: string, ddTags: boolean, out: ScannedLine): MalformedReason | undefined {
-  const colon = line.indexOf(':');
-  if (colon < 0) return 'no_value';
-  if (colon === 0) return 'bad_name';
-  const pipe = line.indexOf('|', colon + 1);
-  if (pipe < 0) return 'no_type';
+export function scanLine(text: string, start: number, end: number, ddTags: boolean, out: ScannedLine): MalformedReason | undefined {
+  const colon = text.indexOf(':', start);
+  if (colon < 0 || colon >= end) return 'no_value';
+  if (colon === start) return 'bad_name';
+  const pipe = text.indexOf('|', colon + 1);
+  if (pipe < 0 || pipe >= end) return 'no_type';
   if (pipe === colon + 1) return 'bad_value';
-  let next = line.indexOf('|', pipe + 1);
-  const type = metricType(next < 0 ? line.slice(pipe + 1) : line.slice(pipe + 1, next));
+  let next = text.indexOf('|', pipe + 1);
+  if (next >= end) next = -1;
+  const type = metricType(text, pipe + 1, next < 0 ? end : next);
   if (type === undefined) return 'bad_type';
-  out.name = line.slice(0, colon);
+  out.text = text;
+  out.nameStart = start;
+  out.nameEnd = colon;
+  out.valStart = colon + 1;
+  out.valEnd = pipe;
   out.type = type;
-  out.values = line.slice(colon + 1, pipe);
   out.rate = 1;
-  out.tags = '';
+  out.tagsStart = out.tagsEnd = end;
   while (next >= 0) {
-    const start = next + 1;
-    next = line.indexOf('|', start);
-    const c = line.charCodeAt(start);
+    const from = next + 1;
+    next = text.indexOf('|', from);
+    if (next >= end) next = -1;
+    const to = next < 0 ? end : next;
+    const c = text.charCodeAt(from);
     if (c === 64 /* @ */) {
-      const r = Number(next < 0 ? line.slice(start + 1) : line.slice(start + 1, next));
+      const r = Number(text.slice(from + 1, to));
       if (!(r > 0 && r <= 1)) return 'bad_sample_rate';
       out.rate = r;
     } else if (c === 35 /* # */ && ddTags) {
-      out.tags = next < 0 ? line.slice(start + 1) : line.slice(start + 1, next);
+      out.tagsStart = from + 1;
+      out.tagsEnd = to;
     }
   }
+  let h = fnv(0x811c9dc5, text, start, colon);
+  h = Math.imul(h ^ (124 + type.length * 7 + type.charCodeAt(0)), 0x01000193);
+  out.hash = fnv(h, text, out.tagsStart, out.tagsEnd);
   return undefined;
+}
+
+/** Parses `text[from, to)` as a number without slicing when it is a short unsigned integer. */
+export function parseValueAt(text: string, from: number, to: number): number | undefined {
+  const n = to - from;
+  if (n > 0 && n <= 6) {
+    let v = 0;
+    let i = from;
+    for (; i < to; i++) {
+      const d = text.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    if (i === to) return v;
+  }
+  return parseNumber(text.slice(from, to));
 }
 
 /**
@@ -104,8 +149,20 @@ export function scanLine(line: string, ddTags: boolean, out: ScannedLine): Malfo
  * 'Infinity'; StatsD values are decimal, so those are rejected.
  */
 export function parseNumber(s: string): number | undefined {
-  if (s.length === 0) return undefined;
-  const c = s.charCodeAt(s.length - 1);
+  const n = s.length;
+  if (n === 0) return undefined;
+  if (n <= 6) {
+    // fast path: short unsigned integers ("1", "250") are most of what clients send
+    let v = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    if (i === n) return v;
+  }
+  const c = s.charCodeAt(n - 1);
   if (c < 48 || c > 57) {
     if (c !== 46 /* . */) return undefined; // last char must be a digit or '.'
   }
