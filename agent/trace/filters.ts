@@ -91,6 +91,21 @@ export function deriveSpanTypes(trace: Trace): void {
   let need = false;
   for (const s of trace) if (s.spanType === '') need = true;
   if (!need) return;
+  if (trace.length <= 16) {
+    // small traces (the common case): linear scans beat building a Map and a Set
+    for (const s of trace) {
+      if (s.spanType !== '') continue;
+      let p: TraceSpan | undefined;
+      for (const x of trace) if (x.spanId === s.parentId && x !== s) p = x;
+      if (p === undefined || p.service !== s.service) s.spanType = 'entry';
+      else {
+        let parent = false;
+        for (const x of trace) if (x.parentId === s.spanId) parent = true;
+        s.spanType = parent ? 'local' : 'exit';
+      }
+    }
+    return;
+  }
   const byId = new Map<string, TraceSpan>();
   const parents = new Set<string>();
   for (const s of trace) {

@@ -5,7 +5,6 @@
  * by a serializer specialised for the span shape (no generic JSON.stringify).
  */
 import type { FieldValue } from '../../agent/point.js';
-import { jsonNumMap, jsonStr, jsonStrMap } from '../../agent/trace/json.js';
 import type { Trace, TraceSpan } from '../../agent/trace/span.js';
 import type { DdSpan } from './decode.js';
 
@@ -90,13 +89,6 @@ export function decToHex(dec: string): string {
   return BigInt(dec).toString(16).padStart(16, '0');
 }
 
-/** A number (possibly a decimal int64 string) as a JSON number literal. */
-function numLit(v: unknown): string {
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '0';
-  if (typeof v === 'string' && (DIGITS.test(v) || NEG.test(v))) return v;
-  return '0';
-}
-
 function num(v: unknown): number {
   return typeof v === 'number' ? v : typeof v === 'string' ? Number(v) || 0 : 0;
 }
@@ -109,23 +101,22 @@ function objOf(v: unknown): Record<string, unknown> | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
-/** DataKit's `message` for a ddtrace span: its fields in a fixed order. */
-export function spanMessage(s: DdSpan, traceId: string, spanId: string, parentId: string): string {
-  return (
-    '{"service":' + jsonStr(str(s.service)) +
-    ',"name":' + jsonStr(str(s.name)) +
-    ',"resource":' + jsonStr(str(s.resource)) +
-    ',"trace_id":' + traceId +
-    ',"span_id":' + spanId +
-    ',"parent_id":' + parentId +
-    ',"start":' + numLit(s.start) +
-    ',"duration":' + numLit(s.duration) +
-    ',"error":' + numLit(s.error) +
-    ',"meta":' + jsonStrMap(objOf(s.meta)) +
-    ',"metrics":' + jsonNumMap(objOf(s.metrics)) +
-    ',"type":' + jsonStr(str(s.type)) +
-    '}'
-  );
+/**
+ * The `message` of a ddtrace span: the decoded span as JSON. V8's
+ * JSON.stringify beats a hand-written serializer here (bench/traces/msg-micro.mjs)
+ * because the decoder keeps 64-bit ids and ns timestamps as decimal strings
+ * (no BigInt, so no replacer). Those values therefore appear as JSON strings
+ * (exact), where DataKit writes JSON numbers.
+ */
+export function spanMessage(s: DdSpan): string {
+  return JSON.stringify(s);
+}
+
+/** The last trace_id seen in a trace and its converted form (spans of a trace share it). */
+interface TraceIdCache {
+  raw: unknown;
+  id: string;
+  dec: string;
 }
 
 export class DdConverter {
@@ -164,18 +155,24 @@ export class DdConverter {
         }
       }
       const trace: Trace = [];
-      for (const s of spans) trace.push(this.span(s, tid));
+      const ids: TraceIdCache = { raw: undefined, id: '', dec: '' };
+      for (const s of spans) trace.push(this.span(s, tid, ids));
       traces.push(trace);
     }
     return { traces, rejectedSpans, truncatedSpans };
   }
 
-  private span(s: DdSpan, tid: string | undefined): TraceSpan {
-    const traceDec = idDec(s.trace_id);
+  private span(s: DdSpan, tid: string | undefined, ids: TraceIdCache): TraceSpan {
+    const otel = this.o.otelIds;
+    if (ids.raw === undefined || ids.raw !== s.trace_id) {
+      const dec = idDec(s.trace_id);
+      ids.raw = s.trace_id;
+      ids.dec = dec;
+      ids.id = tid !== undefined ? tid + decToHex(dec) : otel ? decToHex(dec) : dec;
+    }
+    const traceId = ids.id;
     const spanDec = idDec(s.span_id);
     const parentDec = idDec(s.parent_id);
-    const otel = this.o.otelIds;
-    const traceId = tid !== undefined ? tid + decToHex(traceDec) : otel ? decToHex(traceDec) : traceDec;
     const tags: Record<string, string> = {};
     let fields: Record<string, FieldValue> | undefined;
     const meta = objOf(s.meta);
@@ -218,7 +215,7 @@ export class DdConverter {
       origin,
       tags,
       fields,
-      message: this.o.message ? spanMessage(s, traceDec, spanDec, parentDec) : undefined,
+      message: this.o.message ? spanMessage(s) : undefined,
     };
     return span;
   }

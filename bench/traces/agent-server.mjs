@@ -1,0 +1,30 @@
+// telekit (compiled, dist/) in its own process for bench/traces: the real
+// Agent with the ddtrace and zipkin inputs, sending to the bench's sink.
+// Reports { url } when ready, then CPU and peak RSS on request.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { Agent } from '../../dist/agent/agent.js';
+
+const [dataway, encoding] = process.argv.slice(2);
+const confDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-traces-conf-'));
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-traces-data-'));
+fs.mkdirSync(path.join(confDir, 'ddtrace'));
+fs.mkdirSync(path.join(confDir, 'zipkin'));
+fs.writeFileSync(path.join(confDir, 'ddtrace/ddtrace.conf'), '[[inputs.ddtrace]]\n');
+fs.writeFileSync(path.join(confDir, 'zipkin/zipkin.conf'), '[[inputs.zipkin]]\n');
+const env = { ENV_DATAWAY: dataway, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench-node', ENV_DATAWAY_CONTENT_ENCODING: encoding ?? 'v1', ENV_IO_FLUSH_INTERVAL: '1s' };
+const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'warn' }), watch: false });
+let peakRss = 0;
+setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();
+process.on('message', async (m) => {
+  if (m.type === 'stats') process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss });
+  if (m.type === 'stop') {
+    await agent.stop();
+    fs.rmSync(confDir, { recursive: true, force: true });
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    process.exit(0);
+  }
+});
+process.send({ type: 'ready', url: agent.httpUrl });

@@ -1,0 +1,173 @@
+// bench/traces: spans/s for ddtrace v0.4 msgpack and Zipkin v2 JSON.
+//
+//   npm run build && node --expose-gc bench/traces/run.mjs [--runs 3] [--seconds 4] [--encoding v1|v2]
+//
+// In one run, for each format:
+//   floor        decode + minimal points (no message) + line-protocol encode + gzip(3), one loop, no HTTP
+//   floor+json   the same with `message` = JSON.stringify(span) (the naive way)
+//   in-process   telekit's input handler (decode, convert, filters, points with message) + encode + gzip, no HTTP
+//   end-to-end   the real Agent in its own process (dist/): HTTP in (4 connections, 500 spans a request)
+//                → tracing queue → dataway sink (gzip) → a counting HTTP sink in this process.
+//                Spans/s counted at the sink (X-Points), agent CPU-seconds and peak RSS.
+// Figures: median of --runs.
+import { fork } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { Pool } from 'undici';
+import { Unpackr } from 'msgpackr';
+import { encodeV1 } from '../../dist/agent/sinks/encode.js';
+import { fakeContext } from '../../dist/agent/trace/fake-context.js';
+import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
+import { schema as ddSchema } from '../../dist/inputs/ddtrace/config.js';
+import { ZipkinInput } from '../../dist/inputs/zipkin/index.js';
+import { schema as zkSchema } from '../../dist/inputs/zipkin/config.js';
+import { ddtraceBody, zipkinBody, SPANS_PER_REQUEST } from './payloads.mjs';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const RUNS = Number(arg('runs', 3));
+const SECONDS = Number(arg('seconds', 4));
+const ENCODING = arg('encoding', 'v1');
+const MAX_BODY = 1 << 20;
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+
+const BODIES = { ddtrace: ddtraceBody(), zipkin: zipkinBody() };
+const unpackr = new Unpackr({ int64AsType: 'string', mapsAsObjects: true, useRecords: false });
+
+/** The naive floor: decode, a point per span with the same tags/fields minus extras, encode, gzip. */
+function floorOnce(kind, withMessage) {
+  const body = BODIES[kind];
+  const points = [];
+  if (kind === 'ddtrace') {
+    for (const trace of unpackr.unpack(body)) {
+      for (const s of trace) {
+        const fields = { trace_id: String(s.trace_id), span_id: String(s.span_id), parent_id: String(s.parent_id), resource: s.resource, start: BigInt(Math.floor(Number(s.start) / 1000)), duration: BigInt(Math.floor(Number(s.duration) / 1000)) };
+        if (withMessage) fields.message = JSON.stringify(s);
+        points.push({ category: 'tracing', name: 'ddtrace', tags: { service: s.service, operation: s.name, env: s.meta.env, version: s.meta.version, status: s.error ? 'error' : 'ok' }, fields, time: BigInt(s.start) });
+      }
+    }
+  } else {
+    for (const s of JSON.parse(body.toString('utf8'))) {
+      const tags = { service: s.localEndpoint?.serviceName ?? '', operation: s.name, status: s.tags?.error ? 'error' : 'ok' };
+      for (const k in s.tags) tags[k.replaceAll('.', '_')] = s.tags[k];
+      const fields = { trace_id: s.traceId, span_id: s.id, parent_id: s.parentId ?? '0', resource: s.name, start: BigInt(s.timestamp), duration: BigInt(s.duration) };
+      if (withMessage) fields.message = JSON.stringify(s);
+      points.push({ category: 'tracing', name: 'zipkin', tags, fields, time: BigInt(s.timestamp) * 1000n });
+    }
+  }
+  return encodeAndGzip(points);
+}
+
+function encodeAndGzip(points) {
+  let n = 0;
+  for (const b of encodeV1(points, 0n, MAX_BODY)) n += zlib.gzipSync(b.data, { level: 3 }).length;
+  return n;
+}
+
+/** telekit's handler in process (fake context: points captured), then encode + gzip. */
+async function inProcess(kind) {
+  const ctx = fakeContext(kind);
+  const input = kind === 'ddtrace' ? new DdtraceInput(ddSchema.defaultValue(), ctx) : new ZipkinInput(zkSchema.defaultValue(), ctx);
+  await input.start();
+  const route = kind === 'ddtrace' ? '/v0.4/traces' : '/api/v2/spans';
+  const ct = kind === 'ddtrace' ? 'application/msgpack' : 'application/json';
+  const h = ctx.routes.get(`POST ${route}`);
+  return () => {
+    ctx.points.length = 0;
+    const r = h({ method: 'POST', path: route, query: {}, headers: { 'content-type': ct }, body: BODIES[kind], remoteAddress: '' });
+    if (r.status >= 300) throw new Error(`status ${r.status}`);
+    return encodeAndGzip(ctx.points);
+  };
+}
+
+function loopRate(fn, ms = 1500) {
+  globalThis.gc?.();
+  for (let i = 0; i < 5; i++) fn(); // warm
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < ms) {
+    fn();
+    n++;
+  }
+  return (n * SPANS_PER_REQUEST) / ((performance.now() - t0) / 1000);
+}
+
+/** A counting dataway: X-Points of /v1/write/tracing, body discarded. */
+async function sinkServer() {
+  const state = { points: 0, bodies: 0 };
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url.startsWith('/v1/write/tracing')) {
+        state.points += Number(req.headers['x-points'] ?? 0);
+        state.bodies++;
+      }
+      res.writeHead(200).end('{}');
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, state, url: `http://127.0.0.1:${server.address().port}?token=tkn_bench` };
+}
+
+async function endToEnd(kind, sink) {
+  const child = fork(path.join(here, 'agent-server.mjs'), [sink.url, ENCODING], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = await new Promise((r) => child.on('message', (m) => m.type === 'ready' && r(m)));
+  const stats = () => new Promise((r) => { child.once('message', r); child.send({ type: 'stats' }); });
+  const pool = new Pool(ready.url, { connections: 4, pipelining: 1 });
+  const route = kind === 'ddtrace' ? '/v0.4/traces' : '/api/v2/spans';
+  const headers = { 'content-type': kind === 'ddtrace' ? 'application/msgpack' : 'application/json' };
+  let stop = false;
+  let sent = 0;
+  let rejected = 0;
+  const worker = async () => {
+    while (!stop) {
+      const r = await pool.request({ method: 'POST', path: route, headers, body: BODIES[kind] });
+      await r.body.dump();
+      if (r.statusCode < 300) sent += SPANS_PER_REQUEST;
+      else {
+        rejected++;
+        await new Promise((x) => setTimeout(x, 5));
+      }
+    }
+  };
+  const workers = [worker(), worker(), worker(), worker()];
+  await new Promise((r) => setTimeout(r, 1000)); // warm-up
+  const p0 = sink.state.points;
+  const s0 = await stats();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const p1 = sink.state.points;
+  const s1 = await stats();
+  const secs = (performance.now() - t0) / 1000;
+  stop = true;
+  await Promise.all(workers);
+  await pool.close();
+  child.send({ type: 'stop' });
+  await new Promise((r) => child.on('exit', r));
+  const cpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / 1e6;
+  return { rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, rejected };
+}
+
+const sink = await sinkServer();
+console.log(`bench/traces: ${SPANS_PER_REQUEST} spans a request, ${RUNS} runs × ${SECONDS}s end to end, dataway encoding ${ENCODING}, node ${process.version}`);
+console.log('| format | floor spans/s | floor+JSON.stringify message | telekit in-process | telekit end-to-end spans/s | agent CPU (cores) | spans per agent CPU-s | agent peak RSS MiB | 503s |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const kind of ['ddtrace', 'zipkin']) {
+  const fl = [], flj = [], inp = [], e2e = [];
+  const run = await inProcess(kind);
+  for (let i = 0; i < RUNS; i++) {
+    fl.push(loopRate(() => floorOnce(kind, false)));
+    flj.push(loopRate(() => floorOnce(kind, true)));
+    inp.push(loopRate(run));
+    e2e.push(await endToEnd(kind, sink));
+  }
+  const m = e2e.sort((a, b) => a.rate - b.rate)[e2e.length >> 1];
+  console.log(`| ${kind === 'ddtrace' ? 'ddtrace v0.4 msgpack' : 'zipkin v2 JSON'} | ${fmt(median(fl))} | ${fmt(median(flj))} | ${fmt(median(inp))} | **${fmt(m.rate)}** | ${m.cpuPerSec.toFixed(2)} | ${fmt(m.perCpuSec)} | ${m.peakRssMB.toFixed(0)} | ${m.rejected} |`);
+}
+sink.server.close();
