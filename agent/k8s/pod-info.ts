@@ -48,6 +48,16 @@ const SUFFIX: Record<string, number> = {
 export function parseQuantity(q: string | number | undefined): number | undefined {
   if (q === undefined) return undefined;
   if (typeof q === 'number') return Number.isFinite(q) ? q : undefined;
+  if (quantityCache.has(q)) return quantityCache.get(q);
+  const v = parseQuantityText(q);
+  if (quantityCache.size >= 1000) quantityCache.clear(); // the same few strings repeat across pods
+  quantityCache.set(q, v);
+  return v;
+}
+
+const quantityCache = new Map<string, number | undefined>();
+
+function parseQuantityText(q: string): number | undefined {
   const m = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$/.exec(q.trim());
   if (!m) return undefined;
   const v = Number(m[1]) * SUFFIX[m[2]!]!;

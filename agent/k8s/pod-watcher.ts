@@ -190,18 +190,16 @@ export class K8sPodWatcher implements PodWatcher {
     let controller: AbortController | undefined;
     let inactive = false;
     const inactivityMs = this.opts.watchInactivityMs ?? 90_000;
-    let watchdog: NodeJS.Timeout | undefined;
-    const pet = () => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => {
-        inactive = true;
-        controller?.abort();
-      }, inactivityMs);
-      watchdog.unref();
-    };
-    pet();
+    let lastEvent = Date.now();
+    // checked a few times per period rather than re-armed per event (hot path)
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastEvent < inactivityMs) return;
+      inactive = true;
+      controller?.abort();
+    }, Math.max(10, inactivityMs / 4));
+    watchdog.unref();
     const onEvent = (type: string, obj: unknown) => {
-      pet();
+      lastEvent = Date.now();
       const o = obj as V1Pod & { code?: number; message?: string };
       if (type === 'ERROR') {
         if (o.code === 410) gone = true;
@@ -210,6 +208,7 @@ export class K8sPodWatcher implements PodWatcher {
       }
       events++;
       const rv = o.metadata?.resourceVersion;
+      const podsBefore = this.pods.size;
       if (type === 'ADDED' || type === 'MODIFIED') this.apply(podInfoFromObject(o));
       else if (type === 'DELETED') {
         const info = podInfoFromObject(o);
@@ -217,7 +216,7 @@ export class K8sPodWatcher implements PodWatcher {
         if (known) this.remove(known);
       }
       if (rv) this.resourceVersion = rv;
-      this.metrics.pods.set(this.pods.size);
+      if (this.pods.size !== podsBefore) this.metrics.pods.set(this.pods.size);
     };
     let err: unknown;
     try {
@@ -226,7 +225,7 @@ export class K8sPodWatcher implements PodWatcher {
       if (this.stopped || inactive) controller.abort();
       err = await ended;
     } finally {
-      clearTimeout(watchdog);
+      clearInterval(watchdog);
       this.current = undefined;
     }
     const durationMs = Date.now() - started;
