@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { KubeletClient } from '../../dist/inputs/container/metrics/kubelet.js';
 import { summaryToPoints } from '../../dist/inputs/container/metrics/summary.js';
 import { RateTracker } from '../../dist/inputs/container/metrics/rates.js';
-import { objectPoints } from '../../dist/inputs/container/metrics/objects.js';
+import { objectPoints, slim } from '../../dist/inputs/container/metrics/objects.js';
 import { ContainerFilter } from '../../dist/inputs/container/filter.js';
 import { encodeLine } from '../../dist/agent/lineproto.js';
 
@@ -170,11 +170,20 @@ const objEncode = await measure(() => {
   for (const p of objPoints) encodeLine(p);
 });
 lists.pod = [];
-globalThis.gc?.();
-const heap0 = process.memoryUsage().heapUsed;
-const kept = JSON.parse(podList).items;
-globalThis.gc?.();
-const podCacheMiB = (process.memoryUsage().heapUsed - heap0) / MiB;
+function heapOf(make) {
+  globalThis.gc?.();
+  const h0 = process.memoryUsage().heapUsed;
+  const kept = make();
+  globalThis.gc?.();
+  const mib = (process.memoryUsage().heapUsed - h0) / MiB;
+  return { mib, n: kept.length };
+}
+const fullHeap = heapOf(() => JSON.parse(podList).items);
+const slimHeap = heapOf(() => JSON.parse(podList).items.map((o) => slim('pod', o)));
+const hundred = Array.from({ length: 100 }, (_, i) => pod(i));
+const slimCpu = await measure(() => {
+  for (const p of hundred) slim('pod', p);
+});
 
 console.log(`\nleader of a 5,000-pod cluster (50 nodes, 1,000 deployments, 2,000 replicasets, 100 statefulsets, 20 daemonsets, 300 jobs, 50 cronjobs): ${objPoints.length} points per interval`);
 console.log('| step | CPU ms / interval (median) | wall ms |');
@@ -182,4 +191,4 @@ console.log('|---|---|---|');
 console.log(`| telekit: informer caches → points | ${leader.cpu.toFixed(2)} | ${leader.wall.toFixed(2)} |`);
 console.log(`| peer design: re-list pods each interval (JSON.parse of the ${(podList.length / MiB).toFixed(1)} MiB PodList only) | ${relist.cpu.toFixed(2)} | ${relist.wall.toFixed(2)} |`);
 console.log(`| core (for scale): line-protocol encode of the points | ${objEncode.cpu.toFixed(2)} | ${objEncode.wall.toFixed(2)} |`);
-console.log(`pod informer cache: ~${podCacheMiB.toFixed(0)} MiB of heap for ${kept.length} parsed pods`);
+console.log(`pod cache for ${fullHeap.n} pods: whole parsed pods ~${fullHeap.mib.toFixed(1)} MiB of heap; telekit's slim copies ~${slimHeap.mib.toFixed(1)} MiB (${slimHeap.n} pods); slimming one pod event: ${(slimCpu.cpu * 10).toFixed(1)} µs CPU`);

@@ -10,7 +10,7 @@
  */
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { K8sObject, ObjectKind, ObjectLists } from './objects.js';
-import { OBJECT_KINDS } from './objects.js';
+import { OBJECT_KINDS, slim } from './objects.js';
 
 type Cache = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
 
@@ -63,17 +63,19 @@ export class ObjectWatcher {
     }
   }
 
-  /** A Watch whose watches are aborted as soon as they open once this watcher has stopped. */
-  private guardedWatch(): Watch {
+  /** A Watch whose objects are slimmed and whose watches are aborted as soon as they open once this watcher has stopped. */
+  private guardedWatch(kind: ObjectKind): Watch {
     const inner = new Watch(this.kc);
     const guarded = {
-      watch: async (...args: Parameters<Watch['watch']>): Promise<AbortController> => {
+      watch: async (...[path, query, callback, done]: Parameters<Watch['watch']>): Promise<AbortController> => {
         if (!this.running) {
           const c = new AbortController();
           c.abort();
           return c;
         }
-        const c = await inner.watch(...args);
+        // ERROR events carry a Status (code 410 matters to ListWatch): pass them whole.
+        const slimmed: typeof callback = (phase, obj, raw) => callback(phase, phase === 'ERROR' ? obj : slim(kind, obj), raw);
+        const c = await inner.watch(path, query, slimmed, done);
         if (!this.running) c.abort();
         return c;
       },
@@ -87,7 +89,12 @@ export class ObjectWatcher {
     this.running = true;
     this.watched = OBJECT_KINDS.map((kind) => {
       const { path, list } = this.listFn(kind);
-      const informer = new ListWatch<KubernetesObject>(path, this.guardedWatch(), list, false) as Cache;
+      // The caches keep slim copies (see slim()): list items and watch objects alike.
+      const slimList = async () => {
+        const l = await list();
+        return { ...l, items: l.items.map((o) => slim(kind, o) as KubernetesObject) };
+      };
+      const informer = new ListWatch<KubernetesObject>(path, this.guardedWatch(kind), slimList, false) as Cache;
       const w: Watched = { kind, informer, synced: false, retry: undefined, delayMs: 1000, errors: 0 };
       informer.on('error', (err: unknown) => {
         if (!this.running) return; // the abort of our own stop()

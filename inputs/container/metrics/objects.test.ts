@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Point } from '../../../agent/point.js';
-import { countPoints, objectPoints, type K8sObject, type ObjectLists } from './objects.js';
+import { clusterObjects } from './testdata/cluster.js';
+import { OBJECT_KINDS, countPoints, objectPoints, slim, type K8sObject, type ObjectKind, type ObjectLists } from './objects.js';
 import { parseQuantity } from './quantity.js';
 
 const T = 1_764_082_800_000_000_000n;
@@ -108,6 +109,26 @@ describe('object points', () => {
     const ops = pts.find((p) => p.tags.namespace === 'ops')!;
     expect(ops.fields).toMatchObject({ pod: 2n, pod_failed: 1n, pod_unknown: 1n, job: 1n });
     expect(pts.find((p) => p.tags.namespace === undefined)!.fields).toEqual({ node: 2n });
+  });
+});
+
+describe('slim', () => {
+  it('keeps exactly what the conversions read: same points from slim and full objects', () => {
+    const kindOf: Record<string, ObjectKind> = { deployments: 'deployment', replicasets: 'replicaset', daemonsets: 'daemonset', statefulsets: 'statefulset', jobs: 'job', cronjobs: 'cronjob', nodes: 'node' };
+    const full = lists({});
+    const slimmed = lists({});
+    const add = (kind: ObjectKind, o: K8sObject) => {
+      (full[kind] as K8sObject[]).push(o);
+      (slimmed[kind] as K8sObject[]).push(slim(kind, o));
+    };
+    for (const [res, o] of clusterObjects()) add(kindOf[res]!, o as K8sObject);
+    add('cronjob', { metadata: meta('busy', 'ops'), spec: { suspend: true, schedule: '* * * * *', jobTemplate: { spec: { template: {} } } }, status: { active: [{ name: 'j1', uid: 'x' }, { name: 'j2' }] } });
+    add('deployment', { metadata: meta('surge', 'shop'), spec: { replicas: 2, strategy: { rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }, template: { spec: { containers: [{ name: 'x', image: 'y' }] } } }, status: { replicas: 2 } });
+    add('pod', { metadata: { ...meta('p', 'shop'), resourceVersion: '9' }, spec: { containers: [{ name: 'a', image: 'b' }] }, status: { phase: 'Running', podIP: '1.2.3.4', containerStatuses: [{ name: 'a' }] } });
+    expect(objectPoints(slimmed, T)).toEqual(objectPoints(full, T));
+    for (const k of OBJECT_KINDS) for (const o of slimmed[k]) expect(JSON.stringify(o).length).toBeLessThan(700);
+    const p = slim('pod', full.pod[0]);
+    expect(p).toEqual({ metadata: { name: 'p', namespace: 'shop', uid: 'uid-p', resourceVersion: '9' }, spec: {}, status: { phase: 'Running' } });
   });
 });
 

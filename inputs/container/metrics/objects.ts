@@ -208,3 +208,50 @@ export function objectPoints(lists: ObjectLists, time: bigint): Point[] {
   out.push(...countPoints(lists, time));
   return out;
 }
+
+const pick = (o: unknown, keys: readonly string[]): Record<string, unknown> | undefined => {
+  if (typeof o !== 'object' || o === null) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if ((o as Record<string, unknown>)[k] !== undefined) out[k] = (o as Record<string, unknown>)[k];
+  return out;
+};
+
+const STATUS_KEYS: Record<ObjectKind, readonly string[]> = {
+  pod: ['phase'],
+  node: ['capacity', 'allocatable', 'conditions'],
+  deployment: ['replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas'],
+  daemonset: ['desiredNumberScheduled', 'currentNumberScheduled', 'numberMisscheduled', 'numberReady', 'updatedNumberScheduled', 'numberAvailable', 'numberUnavailable'],
+  statefulset: ['replicas', 'readyReplicas', 'currentReplicas', 'updatedReplicas', 'availableReplicas'],
+  replicaset: ['replicas', 'readyReplicas', 'availableReplicas', 'fullyLabeledReplicas'],
+  job: ['active', 'failed', 'succeeded', 'conditions'],
+  cronjob: ['active'],
+};
+const SPEC_KEYS: Record<ObjectKind, readonly string[]> = {
+  pod: [],
+  node: ['unschedulable'],
+  deployment: ['replicas', 'strategy'],
+  daemonset: [],
+  statefulset: ['replicas'],
+  replicaset: ['replicas'],
+  job: [],
+  cronjob: ['suspend'],
+};
+
+/**
+ * The part of an object the conversions read (what the informer caches keep):
+ * identity, owner, and the few spec/status fields used. A 5,000-pod cluster's
+ * pod cache holds names and phases instead of whole pods.
+ */
+export function slim(kind: ObjectKind, o: unknown): K8sObject & { metadata: { resourceVersion?: string } } {
+  const src = (typeof o === 'object' && o !== null ? o : {}) as { metadata?: Record<string, unknown>; spec?: unknown; status?: Record<string, unknown> };
+  const m = src.metadata ?? {};
+  const refs = Array.isArray(m.ownerReferences) ? (m.ownerReferences as { kind?: string; name?: string; controller?: boolean }[]).map((r) => ({ kind: r.kind, name: r.name, controller: r.controller })) : undefined;
+  const status = pick(src.status, STATUS_KEYS[kind]) ?? {};
+  if (Array.isArray(status.conditions)) status.conditions = (status.conditions as { type?: string; status?: string }[]).map((c) => ({ type: c.type, status: c.status }));
+  if (kind === 'cronjob' && Array.isArray(status.active)) status.active = status.active.map(() => ({}));
+  return {
+    metadata: { name: m.name as string | undefined, namespace: m.namespace as string | undefined, uid: m.uid as string | undefined, resourceVersion: m.resourceVersion as string | undefined, ...(refs ? { ownerReferences: refs } : {}) },
+    spec: pick(src.spec, SPEC_KEYS[kind]) ?? {},
+    status,
+  };
+}
