@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import { fakeContext } from '../../agent/host/fake-ctx.js';
 import type { HttpRequest } from '../../agent/http-routes.js';
-import { gitlab, GitlabInput, PATH } from './index.js';
+import { DEDUPE_MAX, gitlab, GitlabInput, PATH } from './index.js';
 import { parseGitlabTime } from './convert.js';
 import { schema, type GitlabConfig } from './config.js';
 
@@ -150,6 +150,17 @@ describe('gitlab webhook', () => {
     expect((await post(req('Pipeline Hook', PIPELINE, { 'x-gitlab-token': 's3cret' }))).status).toBe(200);
     expect(await post(req('Pipeline Hook', PIPELINE, { 'x-gitlab-token': 's3cret' }))).toMatchObject({ status: 200, body: { status: 'duplicate' } });
     expect(ctx.points).toHaveLength(1);
+  });
+
+  it('keeps the dedupe memory bounded and evicts the oldest bodies first', async () => {
+    const { ctx, input, post } = await started();
+    const body = (i: number) => JSON.stringify({ ...JSON.parse(PIPELINE.toString()), object_attributes: { ...JSON.parse(PIPELINE.toString()).object_attributes, id: i } });
+    const bodies = Array.from({ length: DEDUPE_MAX + 5 }, (_, i) => body(i));
+    for (const b of bodies) await post(req('Pipeline Hook', b));
+    expect((input as unknown as { seen: Map<string, number> }).seen.size).toBe(DEDUPE_MAX);
+    expect((await post(req('Pipeline Hook', bodies.at(-1)!))).body).toEqual({ status: 'duplicate' });
+    expect((await post(req('Pipeline Hook', bodies[0]!))).body).toEqual({ status: 'accepted' }); // evicted, so accepted again
+    expect(ctx.points).toHaveLength(DEDUPE_MAX + 6);
   });
 
   it('answers 503 when the pipeline drops the point, and lets the retry through', async () => {

@@ -15,7 +15,7 @@ export const PATH = '/v1/gitlab';
 const EVENTS: Record<string, 'pipeline' | 'job'> = { 'Pipeline Hook': 'pipeline', 'Job Hook': 'job' };
 /** GitLab may resend an event it thinks failed: identical bodies within this window are dropped. */
 const DEDUPE_MS = 30_000;
-const DEDUPE_MAX = 10_000;
+export const DEDUPE_MAX = 10_000;
 const BODY_LIMIT = 16 << 20;
 
 type Result = 'accepted' | 'ignored' | 'duplicate' | 'bad_request' | 'unauthorized' | 'dropped';
@@ -80,9 +80,12 @@ export class GitlabInput implements Input {
   private duplicate(digest: string, now: number): boolean {
     const at = this.seen.get(digest);
     if (at !== undefined && now - at < DEDUPE_MS) return true;
-    if (this.seen.size >= DEDUPE_MAX) {
-      for (const [k, t] of this.seen) if (now - t >= DEDUPE_MS || this.seen.size >= DEDUPE_MAX) this.seen.delete(k);
+    // insertion order is arrival order: evict from the oldest end, stop at the first live entry
+    for (const [k, t] of this.seen) {
+      if (now - t < DEDUPE_MS && this.seen.size < DEDUPE_MAX) break;
+      this.seen.delete(k);
     }
+    this.seen.delete(digest); // re-insert at the young end
     this.seen.set(digest, now);
     return false;
   }
