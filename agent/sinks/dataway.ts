@@ -41,12 +41,15 @@ export class DatawaySink implements Sink {
   private readonly query: string;
   private readonly progress = new WeakMap<Batch, Progress>();
   private closed = false;
+  /** The URL's query values (the token): hidden wherever they appear in text we log, not only in URLs. */
+  private readonly secrets: string[];
 
   constructor(private readonly o: DatawayOptions) {
     const u = new URL(o.url);
     this.name = `dataway[${o.index}]`;
     this.basePath = u.pathname.replace(/\/+$/, '');
     this.query = u.search;
+    this.secrets = [...u.searchParams.values()].filter((v) => v.length >= 4);
     this.pool = new Pool(u.origin, {
       connections: o.connections,
       keepAliveTimeout: 30_000,
@@ -102,7 +105,7 @@ export class DatawaySink implements Sink {
       });
       const text = await res.body.text().catch(() => '');
       if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
-      const reason = `HTTP ${res.statusCode}: ${redactUrl(text.slice(0, 200))}`;
+      const reason = `HTTP ${res.statusCode}: ${this.redact(text.slice(0, 200))}`;
       if (res.statusCode === 429 || res.statusCode >= 500) {
         const ra = Number(res.headers['retry-after']);
         return { ok: false, retryable: true, reason, retryAfterMs: Number.isFinite(ra) && ra > 0 ? Math.min(ra, 300) * 1000 : undefined };
@@ -110,8 +113,15 @@ export class DatawaySink implements Sink {
       return { ok: false, retryable: false, reason };
     } catch (e) {
       const err = e as Error & { code?: string };
-      return { ok: false, retryable: true, reason: `${err.code ?? err.name}: ${redactUrl(err.message)}` };
+      return { ok: false, retryable: true, reason: `${err.code ?? err.name}: ${this.redact(err.message)}` };
     }
+  }
+
+  /** A dataway may echo the token in an error body (`token tkn_… is not valid`): hide it there too. */
+  private redact(text: string): string {
+    let s = redactUrl(text);
+    for (const v of this.secrets) s = s.split(v).join('***');
+    return s;
   }
 
   async close(): Promise<void> {
