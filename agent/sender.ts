@@ -132,6 +132,11 @@ export class Sender {
       this.o.metrics.dropped.inc({ category, reason: this.closing.signal.aborted ? 'shutdown' : 'queue_full' }, points.length);
       return 0;
     }
+    if (this.pressure()) {
+      // Above the soft memory limit (agent/memlimit.ts): producers that cannot wait drop, counted.
+      this.o.metrics.dropped.inc({ category, reason: 'memory' }, points.length);
+      return 0;
+    }
     this.push(category, points, ack);
     return points.length;
   }
