@@ -62,27 +62,24 @@ const COUNT_LABELS = ['c', 'g', 's', 'ms', 'h', 'd', 'event', 'service_check'] a
 
 /**
  * A line-shape cache entry: a (name, type, tags) text seen on the wire and its
- * series. Entries are found by the hash scanLine computes and confirmed by
- * comparing the text in place, so the hot path builds no key string (hashing
- * a fresh substring for a Map costs more than the rest of the line).
+ * series. Entries are found by the hash scanLine computes and confirmed by a
+ * second, independent hash plus the lengths and the type, so the hot path
+ * neither builds a key string nor compares text (hashing a fresh substring
+ * for a Map, or String#startsWith, costs more than the rest of the line). A
+ * wrong match would need both 32-bit hashes to collide.
  */
 class Alias {
   constructor(
-    readonly name: string,
+    readonly hash2: number,
+    readonly nameLen: number,
+    readonly tagsLen: number,
     readonly type: MetricType,
-    readonly tags: string,
     public series: Series,
     readonly next: Alias | undefined,
   ) {}
 
   matches(l: ScannedLine): boolean {
-    return (
-      this.type === l.type &&
-      this.name.length === l.nameEnd - l.nameStart &&
-      this.tags.length === l.tagsEnd - l.tagsStart &&
-      l.text.startsWith(this.name, l.nameStart) &&
-      (this.tags.length === 0 || l.text.startsWith(this.tags, l.tagsStart))
-    );
+    return this.hash2 === l.hash2 && this.type === l.type && this.nameLen === l.nameEnd - l.nameStart && this.tagsLen === l.tagsEnd - l.tagsStart;
   }
 }
 
@@ -248,7 +245,7 @@ export class Aggregator {
       this.cached = 0;
     }
     const sc = this.scanned;
-    this.aliases.set(sc.hash, new Alias(lineName(sc), sc.type, lineTags(sc), s, this.aliases.get(sc.hash)));
+    this.aliases.set(sc.hash, new Alias(sc.hash2, sc.nameEnd - sc.nameStart, sc.tagsEnd - sc.tagsStart, sc.type, s, this.aliases.get(sc.hash)));
     this.cached++;
   }
 

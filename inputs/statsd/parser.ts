@@ -51,21 +51,37 @@ export interface ScannedLine {
   type: MetricType;
   /** 1 when absent. */
   rate: number;
-  /** FNV-1a over name, type and tags: the line-shape cache key. */
+  /**
+   * Two independent 32-bit hashes over name, type and tags: `hash` keys the
+   * line-shape cache, `hash2` (with the lengths and the type) confirms a hit,
+   * so a wrong match needs a 64-bit collision.
+   */
   hash: number;
+  hash2: number;
 }
 
 export function newScannedLine(): ScannedLine {
-  return { text: '', nameStart: 0, nameEnd: 0, valStart: 0, valEnd: 0, tagsStart: 0, tagsEnd: 0, type: 'c', rate: 1, hash: 0 };
+  return { text: '', nameStart: 0, nameEnd: 0, valStart: 0, valEnd: 0, tagsStart: 0, tagsEnd: 0, type: 'c', rate: 1, hash: 0, hash2: 0 };
 }
 
 export const lineName = (l: ScannedLine): string => l.text.slice(l.nameStart, l.nameEnd);
 export const lineValues = (l: ScannedLine): string => l.text.slice(l.valStart, l.valEnd);
 export const lineTags = (l: ScannedLine): string => l.text.slice(l.tagsStart, l.tagsEnd);
 
-function fnv(h: number, text: string, from: number, to: number): number {
-  for (let i = from; i < to; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h;
+/**
+ * Two 32-bit hashes of `text[from, to)` in one pass (FNV-1a and a
+ * multiply-rotate lane), continuing from `out.hash` / `out.hash2`.
+ */
+function hash2(text: string, from: number, to: number, out: ScannedLine): void {
+  let h = out.hash;
+  let g = out.hash2;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    h = Math.imul(h ^ c, 0x01000193);
+    g = Math.imul((g << 5) | (g >>> 27), 0x9e3779b1) ^ c;
+  }
+  out.hash = h;
+  out.hash2 = g;
 }
 
 /** The type between `from` and `to` (exclusive), read from char codes: no substring per line. */
@@ -97,7 +113,8 @@ export function scanLine(text: string, start: number, end: number, ddTags: boole
   if (pipe === colon + 1) return 'bad_value';
   let next = text.indexOf('|', pipe + 1);
   if (next >= end) next = -1;
-  const type = metricType(text, pipe + 1, next < 0 ? end : next);
+  const typeEnd = next < 0 ? end : next;
+  const type = metricType(text, pipe + 1, typeEnd);
   if (type === undefined) return 'bad_type';
   out.text = text;
   out.nameStart = start;
@@ -122,9 +139,11 @@ export function scanLine(text: string, start: number, end: number, ddTags: boole
       out.tagsEnd = to;
     }
   }
-  let h = fnv(0x811c9dc5, text, start, colon);
-  h = Math.imul(h ^ (124 + type.length * 7 + type.charCodeAt(0)), 0x01000193);
-  out.hash = fnv(h, text, out.tagsStart, out.tagsEnd);
+  out.hash = 0x811c9dc5;
+  out.hash2 = 0x2545f491;
+  hash2(text, start, colon, out);
+  hash2(text, pipe, typeEnd, out); // '|' + type
+  hash2(text, out.tagsStart, out.tagsEnd, out);
   return undefined;
 }
 
