@@ -24,6 +24,8 @@ export interface Position {
   updated: number;
 }
 
+const MIN_INTERVAL_MS = 20;
+
 export const positionKey = (dev: number, ino: number): string => `${dev}:${ino}`;
 
 export class Checkpoints {
@@ -31,6 +33,7 @@ export class Checkpoints {
   private entries = new Map<string, Position>();
   private writing: Promise<void> | undefined;
   private dirty = false;
+  private lastWrite = 0;
   writeErrors = 0;
   writes = 0;
 
@@ -81,6 +84,11 @@ export class Checkpoints {
   private async writeLoop(): Promise<void> {
     try {
       while (this.dirty) {
+        // At most one write per MIN_INTERVAL_MS: bounds the cost under a flood of acks
+        // while keeping the ack → durable window short.
+        const wait = this.lastWrite + MIN_INTERVAL_MS - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        this.lastWrite = Date.now();
         this.dirty = false;
         const body = JSON.stringify({ version: 1, positions: [...this.entries.values()] });
         const tmp = `${this.file}.tmp`;

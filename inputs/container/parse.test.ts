@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectStatus, parseCri, parseDockerJson, parseRfc3339Nano, stripAnsi } from './parse.js';
+import { detectStatus, parseCri, parseDockerJson, parseRfc3339Nano, parseRfc3339NanoBytes, stripAnsi } from './parse.js';
 
 const cri = (s: string) => {
   const b = Buffer.from(s);
@@ -13,6 +13,12 @@ describe('parseRfc3339Nano', () => {
     expect(parseRfc3339Nano('2024-05-01T10:20:30.5Z')).toBe(1714558830500000000n);
     expect(parseRfc3339Nano('2024-05-01T18:20:30.000000001+08:00')).toBe(1714558830000000001n);
     expect(parseRfc3339Nano('2024-05-01T05:20:30-05:00')).toBe(1714558830000000000n);
+  });
+  it('has a bytes version that agrees', () => {
+    for (const s of ['2024-05-01T10:20:30.123456789Z', '2024-05-01T10:20:30Z', '2024-05-01T10:20:30.5Z', '2024-05-01T18:20:30.000000001+08:00', '2024-05-01T05:20:30-05:00', '2024-05-01T10:20:30.1234567891Z', '2024-05-01T10:20:31.999999999Z', 'x024-05-01T10:20:30Z', '2024-05-01T10:20:30', '2024-05-01T10:20:30Zjunk', 'hello world this is text']) {
+      const b = Buffer.from(`ab${s}cd`);
+      expect(parseRfc3339NanoBytes(b, 2, b.length - 2), s).toBe(parseRfc3339Nano(s));
+    }
   });
   it('rejects what is not a timestamp', () => {
     for (const s of ['', 'hello world this is text', '2024-05-01 10:20:30Z', '2024-05-01T10:20:30', '2024-05-01T10:20:30Zjunk']) expect(parseRfc3339Nano(s)).toBeUndefined();
@@ -65,6 +71,9 @@ describe('detectStatus', () => {
     ['hello world', 'unknown'],
     ['GET /errors 200', 'unknown'],
     ['trace_id=abc ok', 'unknown'],
+    ['constructor toString hasOwnProperty', 'unknown'],
+    ['warn', 'warning'],
+    ['x'.repeat(100) + ' ERROR', 'unknown'],
   ])('%s → %s', (line, status) => {
     expect(detectStatus(line)).toBe(status);
   });

@@ -62,6 +62,56 @@ export function parseRfc3339Nano(s: string): bigint | undefined {
   return secNs + frac - offsetNs;
 }
 
+const cachedPrefix = Buffer.alloc(19);
+let cachedPrefixNs = -1n;
+
+const digit = (b: number | undefined): number => (b !== undefined && b >= 0x30 && b <= 0x39 ? b - 0x30 : NaN);
+const num2 = (buf: Buffer, i: number): number => digit(buf[i]) * 10 + digit(buf[i + 1]);
+
+/**
+ * The bytes version of {@link parseRfc3339Nano} for CRI lines: no strings, the
+ * seconds part cached by its 19 bytes.
+ */
+export function parseRfc3339NanoBytes(buf: Buffer, start: number, end: number): bigint | undefined {
+  if (end - start < 20 || buf[start + 10] !== 0x54 /* T */) return undefined;
+  let secNs: bigint;
+  if (cachedPrefixNs >= 0n && buf.compare(cachedPrefix, 0, 19, start, start + 19) === 0) {
+    secNs = cachedPrefixNs;
+  } else {
+    if (buf[start + 4] !== 0x2d || buf[start + 7] !== 0x2d || buf[start + 13] !== 0x3a || buf[start + 16] !== 0x3a) return undefined;
+    const ms = Date.UTC(num2(buf, start) * 100 + num2(buf, start + 2), num2(buf, start + 5) - 1, num2(buf, start + 8), num2(buf, start + 11), num2(buf, start + 14), num2(buf, start + 17));
+    if (!Number.isFinite(ms)) return undefined;
+    secNs = BigInt(ms) * 1_000_000n;
+    buf.copy(cachedPrefix, 0, start, start + 19);
+    cachedPrefixNs = secNs;
+  }
+  let i = start + 19;
+  let frac = 0;
+  if (buf[i] === 0x2e /* . */) {
+    i++;
+    let scale = 100_000_000;
+    for (let d = digit(buf[i]); !Number.isNaN(d); d = digit(buf[++i])) {
+      frac += d * scale;
+      scale /= 10;
+    }
+    frac = Math.trunc(frac);
+  }
+  const z = buf[i];
+  let offsetS = 0;
+  if (z === 0x5a || z === 0x7a) {
+    i++;
+  } else if (z === 0x2b || z === 0x2d) {
+    if (buf[i + 3] !== 0x3a) return undefined;
+    offsetS = (num2(buf, i + 1) * 60 + num2(buf, i + 4)) * 60 * (z === 0x2b ? 1 : -1);
+    if (Number.isNaN(offsetS)) return undefined;
+    i += 6;
+  } else {
+    return undefined;
+  }
+  if (i !== end) return undefined;
+  return secNs + BigInt(frac - offsetS * 1e9);
+}
+
 /**
  * Parses one CRI line (without its `\n`) from `buf[start, end)`. Returns
  * undefined when the line is not CRI-shaped.
@@ -71,14 +121,17 @@ export function parseCri(buf: Buffer, start: number, end: number): RawEntry | un
   if (s1 < 0 || s1 >= end) return undefined;
   const s2 = buf.indexOf(SP, s1 + 1);
   if (s2 < 0 || s2 >= end) return undefined;
-  const time = parseRfc3339Nano(buf.toString('latin1', start, s1));
+  const time = parseRfc3339NanoBytes(buf, start, s1);
   if (time === undefined) return undefined;
-  const stream = buf.toString('latin1', s1 + 1, s2);
+  const stream = s2 - s1 === 7 && buf[s1 + 4] === 0x6f ? 'stdout' : s2 - s1 === 7 && buf[s1 + 4] === 0x65 ? 'stderr' : buf.toString('latin1', s1 + 1, s2);
   // The tag field: `P`, `F`, or a `:`-separated list whose first item is P/F.
-  let s3 = buf.indexOf(SP, s2 + 1);
-  if (s3 < 0 || s3 > end) s3 = end;
   const tag = buf[s2 + 1];
   if (tag !== 0x50 /* P */ && tag !== 0x46 /* F */) return undefined;
+  let s3 = s2 + 2;
+  if (s3 < end && buf[s3] !== SP) {
+    s3 = buf.indexOf(SP, s3);
+    if (s3 < 0 || s3 > end) s3 = end;
+  }
   const msgStart = s3 < end ? s3 + 1 : end;
   return { time, stream, partial: tag === 0x50, message: buf.toString('utf8', msgStart, end) };
 }
@@ -120,7 +173,7 @@ export function stripAnsi(s: string): string {
 /** DataKit's log levels. */
 export type Status = 'alert' | 'critical' | 'error' | 'warning' | 'notice' | 'info' | 'debug' | 'OK' | 'unknown';
 
-const LEVELS: Record<string, Status> = {
+const LEVELS = new Map<string, Status>(Object.entries({
   emerg: 'critical',
   emergency: 'critical',
   fatal: 'critical',
@@ -140,24 +193,44 @@ const LEVELS: Record<string, Status> = {
   dbug: 'debug',
   trace: 'debug',
   verbose: 'debug',
-};
+} as Record<string, Status>));
 
 const KLOG: Record<number, Status> = { 0x49: 'info', 0x57: 'warning', 0x45: 'error', 0x46: 'critical' };
 
-// A level word near the start: optionally after a timestamp-ish prefix, in
-// brackets, or as level=/"level":.
-const LEVEL_RE = /(?:^|[\s[("'=:|])(emerg(?:ency)?|fatal|panic|alert|crit(?:ical)?|err(?:or)?|eror|warn(?:ing)?|notice|info(?:rmation)?|debug|dbug|trace|verbose)(?=$|[\s\])"':|,])/i;
+const MAX_LEVEL_WORD = 11; // "information"
+
+function isLetter(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
+}
+
+// Characters after which a level word may start, and that may end it.
+const BEFORE = new Set([0x20, 0x09, 0x5b, 0x28, 0x22, 0x27, 0x3d, 0x3a, 0x7c]); // space tab [ ( " ' = : |
+const AFTER = new Set([0x20, 0x09, 0x5d, 0x29, 0x22, 0x27, 0x3a, 0x7c, 0x2c]); // space tab ] ) " ' : | ,
 
 /**
  * The status of a log line from its leading level keyword (looked for in the
- * first 64 characters), `unknown` when there is none.
+ * first 64 characters: the first word that is a level name, alone or after a
+ * timestamp, in brackets, quotes, or as `level=`), `unknown` when there is none.
  */
 export function detectStatus(message: string): Status {
   // klog (Kubernetes components): `I0501 10:20:30.123456 ...`
   const k = KLOG[message.charCodeAt(0)];
   if (k && /^.\d{4} \d\d:/.test(message.slice(0, 9))) return k;
-  const head = message.length > 64 ? message.slice(0, 64) : message;
-  const m = LEVEL_RE.exec(head);
-  if (!m) return 'unknown';
-  return LEVELS[m[1]!.toLowerCase()] ?? 'unknown';
+  const end = Math.min(message.length, 64);
+  let i = 0;
+  while (i < end) {
+    const c = message.charCodeAt(i);
+    if (isLetter(c) && (i === 0 || BEFORE.has(message.charCodeAt(i - 1)))) {
+      let j = i + 1;
+      while (j < message.length && j - i <= MAX_LEVEL_WORD && isLetter(message.charCodeAt(j))) j++;
+      if (j - i <= MAX_LEVEL_WORD && (j === message.length || AFTER.has(message.charCodeAt(j)))) {
+        const level = LEVELS.get(message.slice(i, j).toLowerCase());
+        if (level) return level;
+      }
+      i = j;
+    } else {
+      i++;
+    }
+  }
+  return 'unknown';
 }

@@ -1,0 +1,222 @@
+// Container log tailing throughput: telekit (tailing stage alone, and the whole
+// agent to a local counting dataway) against rsyslog's imfile (Debian package)
+// reading the same CRI files to a local file.
+//
+//   npm run build && node bench/logs/run.mjs [--mib 256] [--files 4] [--runs 3] [--no-peer]
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import zlib from 'node:zlib';
+import { spawn, execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { validate } from '../../dist/agent/config/schema.js';
+import { schema } from '../../dist/inputs/container/config.js';
+import { createContainerLogs } from '../../dist/inputs/container/logs.js';
+import { Agent } from '../../dist/agent/agent.js';
+
+const { values: args } = parseArgs({
+  options: {
+    mib: { type: 'string', default: '256' },
+    files: { type: 'string', default: '4' },
+    runs: { type: 'string', default: '3' },
+    'no-peer': { type: 'boolean' },
+    'no-agent': { type: 'boolean' },
+    child: { type: 'string' },
+    root: { type: 'string' },
+    lines: { type: 'string' },
+  },
+});
+const MIB = Number(args.mib);
+const FILES = Number(args.files);
+const RUNS = Number(args.runs);
+
+const work = args.child ? path.dirname(args.root) : fs.mkdtempSync(path.join(os.tmpdir(), 'bench-logs-'));
+const root = args.child ? args.root : path.join(work, 'pods');
+
+// ---- data: CRI lines, messages of 40..400 bytes, a level word in some ----
+function generate() {
+  let lines = 0;
+  let bytes = 0;
+  const perFile = Math.floor((MIB * 1024 * 1024) / FILES);
+  const words = ['INFO', 'WARN', 'ERROR', 'DEBUG', 'request', 'served', 'user=42', 'path=/api/v1/items', 'latency_ms=12', 'ok'];
+  let seed = 12345;
+  const rnd = (n) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  for (let f = 0; f < FILES; f++) {
+    const dir = path.join(root, `bench_pod-${f}_uid-${f}`, 'app');
+    fs.mkdirSync(dir, { recursive: true });
+    const fd = fs.openSync(path.join(dir, '0.log'), 'w');
+    let written = 0;
+    const t0 = Date.parse('2024-05-01T10:00:00Z');
+    while (written < perFile) {
+      let chunk = '';
+      for (let i = 0; i < 2000; i++) {
+        const len = 40 + rnd(360);
+        let msg = words[rnd(4)];
+        while (msg.length < len) msg += ' ' + words[rnd(words.length)];
+        const ts = new Date(t0 + lines).toISOString().replace('Z', '123456Z');
+        chunk += `${ts} ${rnd(10) ? 'stdout' : 'stderr'} F ${msg}\n`;
+        lines++;
+      }
+      const b = Buffer.from(chunk);
+      fs.writeSync(fd, b);
+      written += b.length;
+      bytes += b.length;
+    }
+    fs.closeSync(fd);
+  }
+  return { lines, bytes };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const cfg = (dataDir) => {
+  const r = validate(schema, { enable_container_metric: false, enable_pod_metric: false, enable_k8s_metric: false, pod_logs_dir: root, docker_logs_dir: path.join(work, 'none'), logging_file_from_beginning: true });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.value;
+};
+
+// ---- telekit, tailing stage: a counting accumulator that acknowledges at once ----
+async function telekitTail(total) {
+  const dataDir = fs.mkdtempSync(path.join(work, 'data-'));
+  let n = 0;
+  let done;
+  const finished = new Promise((r) => (done = r));
+  const acc = {
+    add: (p) => (n += p.length),
+    async addWait(p, o) {
+      n += p.length;
+      o?.onAck?.();
+      if (n >= total) done();
+    },
+    overloaded: () => false,
+    error: (k, e) => console.error('error', k, e),
+  };
+  const ctx = { name: 'container', instance: 0, acc, log: pino({ level: 'silent' }), http: { route: () => () => {} }, host: { hostname: 'b', ip: '127.0.0.1', nodeName: 'b' }, dataDir, k8s: undefined, metrics: new Registry(), signal: new AbortController().signal };
+  const t0 = performance.now();
+  const input = createContainerLogs(cfg(dataDir), ctx);
+  await input.start();
+  await finished;
+  const ms = performance.now() - t0;
+  await input.stop();
+  return { ms, peakRss: process.resourceUsage().maxRSS * 1024 };
+}
+
+// ---- telekit, whole agent: to a local dataway that counts X-Points ----
+async function telekitAgent(total) {
+  let n = 0;
+  let done;
+  const finished = new Promise((r) => (done = r));
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url.startsWith('/v1/write/logging')) n += Number(req.headers['x-points'] ?? 0);
+      res.writeHead(200).end('{}');
+      if (n >= total) done();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const confDir = fs.mkdtempSync(path.join(work, 'conf-'));
+  fs.mkdirSync(path.join(confDir, 'container'));
+  fs.writeFileSync(path.join(confDir, 'container', 'container.conf'), `[inputs.container]\nenable_container_metric = false\nenable_pod_metric = false\nenable_k8s_metric = false\npod_logs_dir = ${JSON.stringify(root)}\ndocker_logs_dir = "/nonexistent"\nlogging_file_from_beginning = true\n`);
+  const dataDir = fs.mkdtempSync(path.join(work, 'data-'));
+  const env = { ENV_IO_FLUSH_INTERVAL: '100ms', ENV_DATAWAY: `http://127.0.0.1:${server.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' };
+  const t0 = performance.now();
+  const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'silent' }), watch: false });
+  await finished;
+  const ms = performance.now() - t0;
+  await agent.stop();
+  server.close();
+  return { ms, peakRss: process.resourceUsage().maxRSS * 1024 };
+}
+
+// ---- peer: rsyslogd imfile → omfile ----
+async function rsyslog(total) {
+  const dir = fs.mkdtempSync(path.join(work, 'rsyslog-'));
+  const out = path.join(dir, 'out.log');
+  fs.mkdirSync(path.join(dir, 'work'));
+  const conf = path.join(dir, 'rsyslog.conf');
+  fs.writeFileSync(
+    conf,
+    `global(workDirectory="${dir}/work" maxMessageSize="64k")
+module(load="imfile")
+input(type="imfile" File="${root}/*/*/0.log" Tag="k8s" freshStartTail="off" reopenOnTruncate="on")
+template(name="raw" type="string" string="%msg%\\n")
+main_queue(queue.type="FixedArray" queue.size="100000" queue.dequeueBatchSize="4096")
+action(type="omfile" file="${out}" template="raw" asyncWriting="on" ioBufferSize="256k" flushOnTXEnd="off")
+`,
+  );
+  const t0 = performance.now();
+  const p = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', path.join(dir, 'pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  let count = 0;
+  let pos = 0;
+  const buf = Buffer.alloc(1 << 20);
+  let ms;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (p.exitCode !== null) throw new Error(`rsyslogd exited: ${err}`);
+    let fd;
+    try {
+      fd = fs.openSync(out, 'r');
+    } catch {
+      continue;
+    }
+    for (;;) {
+      const k = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (k <= 0) break;
+      pos += k;
+      for (let i = buf.indexOf(10, 0); i >= 0 && i < k; i = buf.indexOf(10, i + 1)) count++;
+    }
+    fs.closeSync(fd);
+    if (count >= total) {
+      ms = performance.now() - t0;
+      break;
+    }
+  }
+  p.kill('SIGTERM');
+  await new Promise((r) => p.once('exit', r));
+  return { ms };
+}
+
+// Each telekit run is a fresh child process (its own heap, RSS and JIT state).
+if (args.child) {
+  const total = Number(args.lines);
+  const r = args.child === 'tail' ? await telekitTail(total) : await telekitAgent(total);
+  process.stdout.write(JSON.stringify({ ...r, peakRss: Math.max(r.peakRss ?? 0, process.resourceUsage().maxRSS * 1024) }));
+  process.exit(0);
+}
+function inChild(stage, total) {
+  const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--child', stage, '--root', root, '--lines', String(total)], { maxBuffer: 1 << 20 });
+  return JSON.parse(out.toString());
+}
+
+const { lines, bytes } = generate();
+const mib = bytes / 1024 / 1024;
+console.log(`data: ${FILES} CRI files, ${mib.toFixed(0)} MiB, ${lines} lines (avg ${(bytes / lines).toFixed(0)} B/line); ${os.cpus().length} CPUs, node ${process.version}`);
+const report = (name, runs) => {
+  const ms = median(runs.map((r) => r.ms));
+  const extra = runs[0].peakRss ? `, peak RSS ${(Math.max(...runs.map((r) => r.peakRss)) / 1024 / 1024).toFixed(0)} MiB` : '';
+  console.log(`${name.padEnd(34)} median ${(ms / 1000).toFixed(2)} s  ${(mib / (ms / 1000)).toFixed(1)} MiB/s  ${Math.round(lines / (ms / 1000))} lines/s  (runs: ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s${extra})`);
+  return mib / (ms / 1000);
+};
+const results = {};
+const tail = [];
+for (let i = 0; i < RUNS; i++) tail.push(inChild('tail', lines));
+results.tail = report('telekit tailing → counting sink', tail);
+if (!args['no-agent']) {
+  const ag = [];
+  for (let i = 0; i < RUNS; i++) ag.push(inChild('agent', lines));
+  results.agent = report('telekit agent → local dataway', ag);
+}
+if (!args['no-peer']) {
+  const version = execFileSync('/usr/sbin/rsyslogd', ['-v']).toString().split('\n')[0];
+  const peer = [];
+  for (let i = 0; i < RUNS; i++) peer.push(await rsyslog(lines));
+  results.peer = report(`rsyslog imfile → omfile`, peer);
+  console.log(`peer: ${version}`);
+  console.log(`ratio tailing/peer ${(results.tail / results.peer).toFixed(2)}x${results.agent ? `, agent/peer ${(results.agent / results.peer).toFixed(2)}x` : ''}`);
+}
+fs.rmSync(work, { recursive: true, force: true });
