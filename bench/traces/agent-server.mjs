@@ -24,7 +24,9 @@ process.on('message', async (m) => {
     await agent.stop();
     fs.rmSync(confDir, { recursive: true, force: true });
     fs.rmSync(dataDir, { recursive: true, force: true });
-    process.exit(0);
+    process.exitCode = 0;
+    process.disconnect();
+    setTimeout(() => process.exit(0), 200).unref();
   }
 });
 process.send({ type: 'ready', url: agent.httpUrl });

@@ -1,6 +1,7 @@
 // bench/traces: spans/s for ddtrace v0.4 msgpack and Zipkin v2 JSON.
 //
-//   npm run build && node --expose-gc bench/traces/run.mjs [--runs 3] [--seconds 4] [--encoding v1|v2]
+//   npm run build && node --expose-gc bench/traces/run.mjs [--runs 3] [--seconds 4] [--encoding v1|v2] [--only ddtrace|zipkin]
+//   (PROFILE_DIR=/tmp/x writes a CPU profile of the agent process)
 //
 // In one run, for each format:
 //   floor        decode + minimal points (no message) + line-protocol encode + gzip(3), one loop, no HTTP
@@ -116,7 +117,8 @@ async function sinkServer() {
 }
 
 async function endToEnd(kind, sink) {
-  const child = fork(path.join(here, 'agent-server.mjs'), [sink.url, ENCODING], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const execArgv = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
+  const child = fork(path.join(here, 'agent-server.mjs'), [sink.url, ENCODING], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   const ready = await new Promise((r) => child.on('message', (m) => m.type === 'ready' && r(m)));
   const stats = () => new Promise((r) => { child.once('message', r); child.send({ type: 'stats' }); });
   const pool = new Pool(ready.url, { connections: 4, pipelining: 1 });
@@ -158,7 +160,7 @@ const sink = await sinkServer();
 console.log(`bench/traces: ${SPANS_PER_REQUEST} spans a request, ${RUNS} runs × ${SECONDS}s end to end, dataway encoding ${ENCODING}, node ${process.version}`);
 console.log('| format | floor spans/s | floor+JSON.stringify message | telekit in-process | telekit end-to-end spans/s | agent CPU (cores) | spans per agent CPU-s | agent peak RSS MiB | 503s |');
 console.log('|---|---|---|---|---|---|---|---|---|');
-for (const kind of ['ddtrace', 'zipkin']) {
+for (const kind of (arg('only', '') ? [arg('only', '')] : ['ddtrace', 'zipkin'])) {
   const fl = [], flj = [], inp = [], e2e = [];
   const run = await inProcess(kind);
   for (let i = 0; i < RUNS; i++) {

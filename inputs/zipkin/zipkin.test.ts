@@ -176,3 +176,33 @@ describe('zipkin sample.conf and README', () => {
     expect(fs.readFileSync(path.join(import.meta.dirname, 'README.md'), 'utf8')).toContain(sample);
   });
 });
+
+describe('zipkin own listener (listen option)', () => {
+  it('serves pathV2 with gzip on its own port, 405 for other methods, and frees the port on stop', async () => {
+    const zlib = await import('node:zlib');
+    const { ctx, input } = await started({ listen: '127.0.0.1:0' });
+    const port = (input as unknown as { listener: { port: number } }).listener.port;
+    const json = fs.readFileSync(path.join(TESTDATA, 'istio/v2.json'));
+    const r = await fetch(`http://127.0.0.1:${port}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: new Uint8Array(zlib.gzipSync(json)) });
+    expect(r.status).toBe(202);
+    expect(ctx.points).toHaveLength(4);
+    expect((await fetch(`http://127.0.0.1:${port}/api/v2/spans`)).status).toBe(405);
+    expect((await fetch(`http://127.0.0.1:${port}/other`, { method: 'POST', body: '[]' })).status).toBe(404);
+    const bad = await fetch(`http://127.0.0.1:${port}/api/v2/spans`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: 'not gzip' });
+    expect(bad.status).toBe(400);
+    await input.stop();
+    await expect(fetch(`http://127.0.0.1:${port}/api/v2/spans`, { method: 'POST', body: '[]' })).rejects.toThrow();
+  });
+
+  it('rejects start when the port is taken, leaving no routes behind', async () => {
+    const net = await import('node:net');
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    const ctx = fakeContext('zipkin');
+    const input = new ZipkinInput(config({ listen: `127.0.0.1:${port}` }), ctx);
+    await expect(input.start()).rejects.toThrow();
+    expect(ctx.routes.size).toBe(0);
+    srv.close();
+  });
+});
