@@ -42,7 +42,7 @@ export class PeriodicInput implements Input {
     this.running = (async () => {
       try {
         const pts = await this.collector.collect();
-        if (pts.length > 0 && !this.stopped) this.ctx.acc.add(pts);
+        if (pts.length > 0) this.ctx.acc.add(pts); // also while stopping: stop() waits for this collection
       } catch (e) {
         this.ctx.acc.error('collect', e);
       } finally {

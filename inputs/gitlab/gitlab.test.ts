@@ -193,3 +193,19 @@ describe('gitlab webhook', () => {
     expect(parseGitlabTime('yesterday')).toBeUndefined();
   });
 });
+
+describe('gitlab lifecycle', () => {
+  it('start → stop → start on the same route keeps working', async () => {
+    const ctx = fakeContext('gitlab');
+    const cfg = config();
+    const a = gitlab.create(cfg, ctx) as GitlabInput;
+    await a.start();
+    await a.stop();
+    const b = gitlab.create(cfg, ctx) as GitlabInput;
+    await b.start(); // the route is free again
+    const res = await ctx.routes.get(`POST ${PATH}`)!(req('Pipeline Hook', PIPELINE));
+    expect(res.status).toBe(200);
+    expect(a.handle(req('Pipeline Hook', PIPELINE)).status).toBe(503); // a stopped instance refuses
+    await b.stop();
+  });
+});

@@ -32,7 +32,8 @@ export class SystemCollector implements Collector {
   }
 
   private async users(): Promise<number> {
-    for (const f of ['/var/run/utmp', '/run/utmp']) {
+    // /run first: under a host root, /var/run is usually an absolute symlink to /run that would resolve in our own filesystem
+    for (const f of ['/run/utmp', '/var/run/utmp']) {
       try {
         return countUtmpUsers(await fs.readFile(underRoot(this.paths, f)));
       } catch {

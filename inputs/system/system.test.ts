@@ -29,3 +29,22 @@ describe('system input (real /proc)', () => {
     if (ct) expect(Number(ct.fields.entries_limit)).toBeGreaterThanOrEqual(Number(ct.fields.entries));
   });
 });
+
+describe('host input lifecycle', () => {
+  it('start → stop → start → stop, each start collecting again', async () => {
+    const { fakeContext } = await import('../../agent/host/fake-ctx.js');
+    const { system } = await import('./index.js');
+    const { validate } = await import('../../agent/config/schema.js');
+    const { schema } = await import('./config.js');
+    const cfg = validate(schema, {});
+    if (!cfg.ok) throw new Error('bad config');
+    const ctx = fakeContext('system');
+    for (let i = 1; i <= 2; i++) {
+      const input = system.create(cfg.value, ctx);
+      await input.start();
+      await input.stop(); // waits for the collection start() began
+      expect(ctx.points.filter((p) => p.name === 'system')).toHaveLength(i);
+    }
+    expect(ctx.errors).toEqual([]);
+  });
+});
