@@ -13,7 +13,7 @@ import { parseQuantity } from './quantity.js';
 
 /** The parts of a Kubernetes object read here. */
 export interface K8sObject {
-  metadata?: { name?: string; namespace?: string; uid?: string; ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] };
+  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string; ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] };
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
 }

@@ -45,11 +45,12 @@ function cpuCores(rates: RateTracker, key: string, cpu: CpuStats | undefined, ep
   return r === undefined ? undefined : r / 1e9;
 }
 
-function addCpu(f: Record<string, FieldValue>, cores: number | undefined, cpuCount: number | undefined, limit: number | undefined, request: number | undefined, countKey: string): void {
+function addCpu(f: Record<string, FieldValue>, coresIn: number | undefined, cpuCount: number | undefined, limit: number | undefined, request: number | undefined, countKey: string): void {
   if (cpuCount !== undefined && cpuCount > 0) f[countKey] = int(cpuCount);
   if (limit !== undefined && limit > 0) f.cpu_limit_millicores = int(Math.round(limit * 1000));
   if (request !== undefined && request > 0) f.cpu_request_millicores = int(Math.round(request * 1000));
-  if (cores === undefined) return;
+  if (coresIn === undefined || !Number.isFinite(coresIn)) return;
+  const cores = coresIn;
   f.cpu_usage = cores * 100;
   f.cpu_usage_millicores = int(Math.round(cores * 1000));
   if (cpuCount !== undefined && cpuCount > 0) f.cpu_usage_base100 = (cores * 100) / cpuCount;
@@ -92,12 +93,13 @@ function networkTotals(n: NetworkStats | undefined): { rx: number; tx: number } 
     let tx = 0;
     let any = false;
     for (const i of n.interfaces) {
+      if (typeof i !== 'object' || i === null) continue;
       if (num(i.rxBytes)) (rx += i.rxBytes), (any = true);
       if (num(i.txBytes)) (tx += i.txBytes), (any = true);
     }
     if (any) return { rx, tx };
   }
-  if (num(n.rxBytes) || num(n.txBytes)) return { rx: n.rxBytes ?? 0, tx: n.txBytes ?? 0 };
+  if (num(n.rxBytes) || num(n.txBytes)) return { rx: num(n.rxBytes) ? n.rxBytes : 0, tx: num(n.txBytes) ? n.txBytes : 0 };
   return undefined;
 }
 
@@ -139,7 +141,7 @@ function containerPoint(pod: PodStats, c: ContainerStats, info: PodInfo | undefi
   return { category: 'metric', name: CONTAINER_MEASUREMENT, tags, fields: f, time };
 }
 
-function podPoint(pod: PodStats, info: PodInfo | undefined, rates: RateTracker, memCap: number | undefined, o: ConvertOptions, time: bigint): Point {
+function podPoint(pod: PodStats, containers: ContainerStats[], info: PodInfo | undefined, rates: RateTracker, memCap: number | undefined, o: ConvertOptions, time: bigint): Point {
   const { namespace, name, uid } = pod.podRef;
   const tags: Record<string, string> = { uid, pod: name, pod_name: name, namespace };
   if (o.nodeName) tags.node_name = o.nodeName;
@@ -153,16 +155,17 @@ function podPoint(pod: PodStats, info: PodInfo | undefined, rates: RateTracker, 
   const epoch = pod.startTime ?? '';
   // Pod-level cgroup stats when the kubelet gives them, else the sum of the containers' counters.
   let cpu = pod.cpu;
-  if (!cpu?.usageCoreNanoSeconds && pod.containers?.length) {
-    const parts = pod.containers.map((c) => c.cpu?.usageCoreNanoSeconds);
-    if (parts.every(num)) cpu = { time: pod.containers[0]?.cpu?.time, usageCoreNanoSeconds: parts.reduce((a, b) => a + b, 0) };
+  if (!num(cpu?.usageCoreNanoSeconds) && containers.length > 0) {
+    const parts = containers.map((c) => c.cpu?.usageCoreNanoSeconds);
+    if (parts.every(num)) cpu = { time: containers[0]?.cpu?.time, usageCoreNanoSeconds: parts.reduce((a, b) => a + b, 0) };
   }
   const cores = cpuCores(rates, `p/${uid}/cpu`, cpu, epoch, o.nowMs);
   addCpu(f, cores, o.cpuCount, sumAll(cs, (c) => c.resources?.cpuLimit), sumAll(cs, (c) => c.resources?.cpuRequest), 'cpu_number');
   let ws = pod.memory?.workingSetBytes;
   let rss = pod.memory?.rssBytes;
-  if (!num(ws) && pod.containers?.length) ws = pod.containers.reduce((a, c) => a + (c.memory?.workingSetBytes ?? 0), 0);
-  if (!num(rss) && pod.containers?.length) rss = pod.containers.reduce((a, c) => a + (c.memory?.rssBytes ?? 0), 0);
+  const sum = (get: (c: ContainerStats) => unknown) => containers.reduce((a, c) => a + (num(get(c)) ? (get(c) as number) : 0), 0);
+  if (!num(ws) && containers.length > 0) ws = sum((c) => c.memory?.workingSetBytes);
+  if (!num(rss) && containers.length > 0) rss = sum((c) => c.memory?.rssBytes);
   addMemory(f, ws, rss, memCap, sumAll(cs, (c) => c.resources?.memoryLimit), sumAll(cs, (c) => c.resources?.memoryRequest));
   // DataKit's older names, kept for existing dashboards.
   if (f.mem_usage !== undefined) f.memory_usage_bytes = f.mem_usage;
@@ -200,9 +203,10 @@ export function summaryToPoints(s: Summary, rates: RateTracker, o: ConvertOption
     const { namespace, name } = pod.podRef;
     const info = o.podInfo(namespace, name);
     const byName = new Map((info?.containers ?? []).map((c) => [c.name, c]));
+    // Entries without a name (malformed) are ignored.
+    const containers = (Array.isArray(pod.containers) ? pod.containers : []).filter((c): c is ContainerStats => typeof c === 'object' && c !== null && typeof c.name === 'string');
     let anyAllowed = false;
-    for (const c of pod.containers ?? []) {
-      if (typeof c?.name !== 'string') continue;
+    for (const c of containers) {
       const ci = byName.get(c.name);
       if (!o.filter.allows({ image: ci?.image ?? '', namespace })) {
         filtered++;
@@ -213,11 +217,11 @@ export function summaryToPoints(s: Summary, rates: RateTracker, o: ConvertOption
     }
     if (!o.pods) continue;
     // A pod is collected when any of its containers is (or it has none listed yet and its namespace passes).
-    if (!anyAllowed && !((pod.containers ?? []).length === 0 && o.filter.allows({ image: '', namespace }))) {
+    if (!anyAllowed && !(containers.length === 0 && o.filter.allows({ image: '', namespace }))) {
       filtered++;
       continue;
     }
-    points.push(podPoint(pod, info, rates, memCap, o, time));
+    points.push(podPoint(pod, containers, info, rates, memCap, o, time));
   }
   return { points, filtered };
 }
