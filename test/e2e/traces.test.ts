@@ -144,3 +144,23 @@ describe('zipkin with the OpenTelemetry SDK and zipkin-js', () => {
     expect(pts[0]!.fields).toMatchObject({ trace_id: id!.traceId, span_id: id!.spanId, resource: 'compute' });
   });
 });
+
+describe('tracing inputs as the seeds deploy them', () => {
+  it('ENV_DEFAULT_ENABLED_INPUTS=…,ddtrace enables ddtrace with defaults; zipkin.conf from a ConfigMap with [inputs.zipkin.tags]', async () => {
+    const a = await startTestAgent({
+      env: { ENV_DEFAULT_ENABLED_INPUTS: 'statsd,ddtrace', ENV_GLOBAL_HOST_TAGS: 'host=__datakit_hostname,cluster_name_k8s=k8s-istio' },
+      conf: { 'zipkin/zipkin.conf': '[[inputs.zipkin]]\npathV1 = "/api/v1/spans"\npathV2 = "/api/v2/spans"\n[inputs.zipkin.tags]\nmesh = "istio"\n' },
+    });
+    running.push(a);
+    const info = await (await fetch(`${a.url}/info`)).json();
+    expect(info.endpoints).toContain('/v0.4/traces');
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const body = fs.readFileSync(path.join(import.meta.dirname, '../../inputs/zipkin/testdata/istio/v2.json'));
+    const r = await fetch(`${a.url}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: new Uint8Array(body) });
+    expect(r.status).toBe(202);
+    const pts = await a.dataway.waitForPoints('tracing', 4, { name: 'zipkin' });
+    const reviews = pts.find((p) => p.tags.service === 'reviews.prod' && p.tags.span_type === 'entry')!;
+    expect(reviews.tags).toMatchObject({ project: 'reviews', version: 'v2', env: 'test', mesh: 'istio', cluster_name_k8s: 'k8s-istio', host: 'test-host' });
+  });
+});
