@@ -88,14 +88,24 @@ export class LeaseElection implements Election {
   }
 
   /** Stops campaigning; a leader steps down and releases the Lease. Idempotent; safe without start. */
-  async stop(): Promise<void> {
-    if (this.stopSignal.signal.aborted) return this.running;
+  stop(): Promise<void> {
+    return (this.stopping ??= this.doStop());
+  }
+
+  private stopping: Promise<void> | undefined;
+  /** The current acquire/renew attempt (it may outlive the loop when stop() cuts it short). */
+  private inflight: Promise<boolean> | undefined;
+
+  private async doStop(): Promise<void> {
     this.stopSignal.abort();
+    if (!this.running) return;
     await this.running;
-    if (this.leader) {
-      this.setLeader(false);
-      await abortable(this.release(), new AbortController().signal, 2000).catch(() => undefined);
-    }
+    const bounded = <T>(p: Promise<T>) => abortable(p, new AbortController().signal, 2000).catch(() => undefined);
+    // an attempt cut short by stop() may still land and make us the holder: let it finish first
+    if (this.inflight) await bounded(this.inflight);
+    const wasLeader = this.leader;
+    if (wasLeader) this.setLeader(false);
+    await bounded(this.release(wasLeader));
   }
 
   private async loop(): Promise<void> {
@@ -104,7 +114,8 @@ export class LeaseElection implements Election {
       let ok = false;
       try {
         // a hung request must not keep stop() waiting or the loop frozen (the renew deadline still applies)
-        ok = (await abortable(this.tryAcquireOrRenew(), signal, this.deadlineMs)) ?? false;
+        this.inflight = this.tryAcquireOrRenew();
+        ok = (await abortable(this.inflight, signal, this.deadlineMs)) ?? false;
       } catch (err) {
         this.metrics.errors.inc({ op: 'lease' });
         this.warnOnce.warn({ err: describe(err), lease: `${this.opts.namespace}/${this.name}` }, 'Leader election: Lease request failed');
@@ -187,8 +198,8 @@ export class LeaseElection implements Election {
     }
   }
 
-  /** Gives the Lease up so that another agent takes over without waiting for it to expire. */
-  private async release(): Promise<void> {
+  /** Gives the Lease up (if we hold it) so that another agent takes over without waiting for it to expire. */
+  private async release(wasLeader: boolean): Promise<void> {
     const { namespace, identity } = this.opts;
     try {
       const lease = await this.api.readNamespacedLease({ name: this.name, namespace });
@@ -199,6 +210,7 @@ export class LeaseElection implements Election {
       if (lease.spec.acquireTime !== undefined) lease.spec.acquireTime = toMicro(lease.spec.acquireTime);
       await this.api.replaceNamespacedLease({ name: this.name, namespace, body: lease });
     } catch (err) {
+      if (!wasLeader) return; // a follower only checked; nothing to report
       this.metrics.errors.inc({ op: 'lease' });
       this.opts.log.warn({ err: describe(err) }, 'Leader election: could not release the Lease; it will expire');
     }

@@ -88,8 +88,13 @@ describe('startK8s', () => {
   it('reads in-cluster credentials from the service account directory', async () => {
     await fs.writeFile(path.join(tmp, 'token'), 'tkn');
     await fs.writeFile(path.join(tmp, 'namespace'), 'datakit\n');
+    await fs.writeFile(path.join(tmp, 'ca.crt'), 'not really a CA');
     const loaded = loadKubeConfig({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }, tmp);
     expect(loaded).toMatchObject({ source: 'in-cluster', namespace: 'datakit', server: 'https://[fd00::1]:6443' });
+    // the token file is what authenticates requests (re-read by client-node when it rotates)
+    const init = await loaded!.kubeConfig.applyToFetchOptions({});
+    expect(new Headers(init.headers as HeadersInit).get('authorization')).toBe('Bearer tkn');
+    expect(loaded!.kubeConfig.getCurrentCluster()?.caFile).toBe(path.join(tmp, 'ca.crt'));
     // an explicit KUBECONFIG wins over in-cluster credentials
     const kc = await api.kubeconfigPath();
     expect(loadKubeConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBECONFIG: `/nonexistent${path.delimiter}${kc}` }, tmp)).toMatchObject({
@@ -97,6 +102,15 @@ describe('startK8s', () => {
       namespace: 'monitoring',
       server: api.url,
     });
+  });
+
+  it('logs an error and turns discovery off when the kubeconfig is unreadable', async () => {
+    const bad = path.join(tmp, 'kubeconfig');
+    await fs.writeFile(bad, 'clusters: [ {{{ not yaml');
+    const { log, lines } = capturingLogger();
+    expect(await startK8s({ env: { KUBECONFIG: bad }, log, metrics: new Registry() })).toBeUndefined();
+    await waitFor(() => lines.length > 0);
+    expect(lines[0]).toMatchObject({ level: 50, msg: 'The Kubernetes configuration could not be loaded; discovery off' });
   });
 
   it('places the Lease by ENV_NAMESPACE, with explicit overrides', () => {
