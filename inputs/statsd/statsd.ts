@@ -4,7 +4,7 @@
  */
 import type { Input, InputContext } from '../../agent/input.js';
 import type { Point } from '../../agent/point.js';
-import { Aggregator, type AggregatorOptions, type Counts } from './aggregator.js';
+import { Aggregator, type AggregatorOptions } from './aggregator.js';
 import { parseAddress, parseMappings, type StatsdConfig } from './config.js';
 import { eventPoint, serviceCheckPoint } from './dogstatsd.js';
 import { StatsdListener } from './listener.js';
@@ -46,6 +46,8 @@ export class StatsdInput implements Input {
   private timer: NodeJS.Timeout | undefined;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
+  private packets = 0;
+  private readonly unpublish: () => void;
 
   constructor(
     private readonly cfg: StatsdConfig,
@@ -71,6 +73,7 @@ export class StatsdInput implements Input {
       },
     );
     this.metrics = statsdMetrics(ctx.metrics);
+    this.unpublish = this.metrics.onCollect(() => this.publish());
   }
 
   /** The bound port (differs from the configured one only when that was 0). */
@@ -106,12 +109,14 @@ export class StatsdInput implements Input {
   private async doStop(): Promise<void> {
     if (this.state === 'new') {
       this.state = 'stopped';
+      this.unpublish();
       return;
     }
     this.state = 'stopping';
     if (this.timer) clearInterval(this.timer);
     await this.listener.stop(); // delivers what was queued
     this.flush();
+    this.unpublish();
     this.metrics.series.remove({ instance: String(this.ctx.instance) });
     this.metrics.connections.remove({ instance: String(this.ctx.instance) });
     this.state = 'stopped';
@@ -123,8 +128,7 @@ export class StatsdInput implements Input {
     try {
       const points = this.agg.flush();
       this.add(points);
-      this.metrics.series.set({ instance: String(this.ctx.instance) }, this.agg.size);
-      this.metrics.connections.set({ instance: String(this.ctx.instance) }, this.listener.connections);
+      this.publish();
     } catch (e) {
       this.ctx.acc.error('flush', e);
     }
@@ -148,8 +152,7 @@ export class StatsdInput implements Input {
       // a bug, not bad input (bad input is counted): keep the listener alive
       this.ctx.acc.error('ingest', e);
     }
-    this.metrics.packets.inc({ protocol: this.protocolLabel }, items.length);
-    this.publish(this.agg.takeCounts());
+    this.packets += items.length;
   }
 
   private specialPoints(lines: string[]): Point[] {
@@ -172,7 +175,13 @@ export class StatsdInput implements Input {
     return out;
   }
 
-  private publish(c: Counts): void {
+  /** Moves the hot path's plain counts into prom-client (on every read of the registry and every flush). */
+  private publish(): void {
+    const c = this.agg.takeCounts();
+    if (this.packets > 0) this.metrics.packets.inc({ protocol: this.protocolLabel }, this.packets);
+    this.packets = 0;
+    this.metrics.series.set({ instance: String(this.ctx.instance) }, this.agg.size);
+    this.metrics.connections.set({ instance: String(this.ctx.instance) }, this.listener.connections);
     for (const [reason, n] of c.malformed) this.metrics.malformed.inc({ reason }, n);
     for (const [reason, n] of c.dropped) this.metrics.dropped.inc({ reason }, n);
     for (const [type, n] of c.metrics) this.metrics.metrics.inc({ type }, n);
