@@ -73,3 +73,28 @@ describe('cpu input (real /proc)', () => {
     expect(ctx.errors[0]!.kind).toBe('collect');
   });
 });
+
+describe('cpu under a host root', () => {
+  it('reads /proc/stat, load and hwmon temperatures below host_root', async () => {
+    const { fakeRoot } = await import('../../agent/host/fake-root.js');
+    const r = fakeRoot({
+      'proc/stat': 'cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 100 0 100 800 0 0 0 0 0 0\n',
+      'proc/loadavg': '2.00 1.00 0.50 1/100 1\n',
+      'sys/class/hwmon/hwmon0/name': 'coretemp\n',
+      'sys/class/hwmon/hwmon0/temp1_input': '40000\n',
+      'sys/class/hwmon/hwmon0/temp2_input': '50000\n',
+      'sys/class/hwmon/hwmon1/name': 'nvme\n',
+      'sys/class/hwmon/hwmon1/temp1_input': '90000\n',
+    });
+    try {
+      const c = new CpuCollector(config({ host_root: r.root }), hostPaths(r.root));
+      expect(await c.collect()).toEqual([]);
+      r.write('proc/stat', 'cpu  150 0 150 900 0 0 0 0 0 0\ncpu0 150 0 150 900 0 0 0 0 0 0\n');
+      const [p] = await c.collect();
+      expect(p!.fields).toMatchObject({ usage_user: 25, usage_system: 25, usage_idle: 50, usage_total: 50, core_temperature: 45 });
+      expect(typeof p!.fields.load5s).toBe('bigint');
+    } finally {
+      r.remove();
+    }
+  });
+});

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import { hostPaths } from '../../agent/host/paths.js';
+import { waitFor } from '../../test/helpers/wait.js';
 import { NetCollector } from './index.js';
 import { schema, type NetConfig } from './config.js';
 
@@ -46,5 +47,35 @@ describe('net input (real /proc)', () => {
     expect(pts.some((p) => p.tags.interface === 'all')).toBe(false);
     const virt = await new NetCollector(config({ enable_virtual_interfaces: true }), hostPaths('')).collect();
     expect(virt.some((p) => p.tags.interface === 'lo')).toBe(true);
+  });
+});
+
+describe('net under a host root', () => {
+  it('keeps up, non-virtual interfaces; rates from the second collection', async () => {
+    const { fakeRoot } = await import('../../agent/host/fake-root.js');
+    const dev = (eth0: number) =>
+      `Inter-| Receive | Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n` +
+      `    lo: 10 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\n  eth0: ${eth0} 10 0 0 0 0 0 0 ${eth0 * 2} 20 0 0 0 0 0 0\n  eth1: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n`;
+    const r = fakeRoot({
+      'proc/net/dev': dev(1000),
+      'proc/net/snmp': 'Tcp: ActiveOpens InSegs OutSegs\nTcp: 3 100 200\nUdp: InDatagrams OutDatagrams\nUdp: 7 8\n',
+      'sys/devices/virtual/net/lo/flags': '0x9\n',
+      'sys/class/net/eth0/flags': '0x1003\n',
+      'sys/class/net/eth1/flags': '0x1002\n', // down
+    });
+    try {
+      const c = new NetCollector(config({}), hostPaths(r.root));
+      const first = await c.collect();
+      expect(first.map((p) => p.tags.interface)).toEqual(['eth0', 'all']);
+      expect(first[1]!.fields).toEqual({ tcp_activeopens: 3n, tcp_insegs: 100n, tcp_outsegs: 200n, udp_indatagrams: 7n, udp_outdatagrams: 8n });
+      r.write('proc/net/dev', dev(3000));
+      const t0 = Date.now();
+      await waitFor(() => Date.now() > t0 + 5); // a measurable interval for the rate
+      const [eth0] = await c.collect();
+      expect(eth0!.fields['bytes_recv/sec'] as bigint).toBeGreaterThan(0n);
+      expect(eth0!.fields.bytes_sent).toBe(6000n);
+    } finally {
+      r.remove();
+    }
   });
 });
