@@ -283,6 +283,8 @@ class SinkWorker {
   private readonly queue: Job[] = [];
   private running = 0;
   private readonly active = new Set<Promise<void>>();
+  /** The last attempt failed retryably: the sink is down or overloaded. */
+  private failing = false;
 
   constructor(
     readonly sink: Sink,
@@ -292,6 +294,16 @@ class SinkWorker {
   ) {}
 
   enqueue(job: Job): void {
+    // Disk buffer hook: while the sink is failing, batches beyond `concurrency` waiting ones go straight
+    // to the disk buffer (acknowledged there) instead of piling up in memory until the queue is full.
+    if (this.failing && this.o.spill && this.queue.length >= this.o.concurrency && !this.closing.aborted) {
+      const p = this.giveUp(job, 'sink failing and its queue is over the threshold').finally(() => {
+        this.active.delete(p);
+        this.done(job);
+      });
+      this.active.add(p);
+      return;
+    }
     this.queue.push(job);
     this.pump();
   }
@@ -323,6 +335,7 @@ class SinkWorker {
         r = { ok: false as const, retryable: true as const, reason: `sink threw: ${(e as Error).message}` };
       }
       end();
+      this.failing = !r.ok && r.retryable;
       if (r.ok) {
         metrics.sinkRequests.inc({ ...labels, result: 'ok' });
         metrics.sinkPoints.inc({ ...labels, result: 'sent' }, points.length);
