@@ -67,6 +67,18 @@ describe('dataway faults under steady load', () => {
     expect(books.acked.size + (await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason !== 'queue_full'))).toBe(books.accepted.size);
   }, 45_000);
 
+  it('with slow retries, batches beyond the in-flight ones spill at once instead of filling memory and dropping', async () => {
+    const books = new LoadBooks();
+    const t = await start(books, { ENV_DATAWAY_MAX_RETRY_COUNT: '1000', ENV_DATAWAY_RETRY_DELAY: '300ms', ENV_IO_QUEUE_CAPACITY: '20000' });
+    t.dataway.respond(() => ({ status: 503 }));
+    await waitFor(async () => (await metricSum(t, 'telekit_sink_points_total', (l) => l.result === 'spilled')) > 20_000, { what: 'spilling while retrying', timeoutMs: 20_000 });
+    expect(await metricSum(t, 'telekit_points_dropped_total')).toBe(0);
+    expect(books.accepted.size).toBe(books.offered);
+    t.dataway.respond(undefined);
+    await settle(t, books);
+    await waitFor(() => missing(books.acked, receivedSeqs(t.dataway.points('metric', 'load'))).length === 0, { timeoutMs: 20_000, what: 'all acknowledged points' });
+  }, 45_000);
+
   it('a dataway answering 500 a few times then 200 loses nothing', async () => {
     const books = new LoadBooks();
     const t = await start(books);
