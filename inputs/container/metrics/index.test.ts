@@ -75,6 +75,19 @@ describe('ContainerMetrics against a fixture kubelet', () => {
     await m.stop(); // idempotent
   });
 
+  it('talks HTTPS to a kubelet with a self-signed serving certificate, sending the token', async () => {
+    await kubelet.stop();
+    kubelet = await FixtureKubelet.start({ token: 'sa-token-1', tls: true });
+    expect(kubelet.url).toMatch(/^https:/);
+    kubelet.serve(buildSummary(node, [pod(1, 1)], new Date()));
+    const ctx = fakeCtx({ k8s: podsOf([apiInfo]) });
+    const m = new ContainerMetrics(containerConfig({ kubelet_url: kubelet.url, enable_k8s_metric: false, interval: '60s' }), ctx, { tokenFile, cpuCount: () => 2 });
+    await m.start();
+    await waitFor(() => ctx.points.length === 1, { what: 'a point over HTTPS' });
+    expect(ctx.errors).toEqual([]);
+    await m.stop();
+  });
+
   it('counts kubelet failures by kind and keeps running: 401, 500, bad JSON, wrong shape, unreachable', async () => {
     const ctx = fakeCtx();
     const m = new ContainerMetrics(containerConfig({ kubelet_url: kubelet.url, enable_k8s_metric: false, interval: '60s' }), ctx, { cpuCount: () => 2 });
