@@ -83,6 +83,37 @@ describe('object metrics and leadership', () => {
     await m.stop();
   });
 
+  it('keeps caches current across expired (410) and dropped watches', async () => {
+    const { m, ctx } = setup(undefined);
+    await m.start();
+    const ready = async (want: bigint) =>
+      waitFor(
+        async () => {
+          await m.collect();
+          return ctx.points.filter((p) => p.name === 'kube_deployment' && p.tags.deployment === 'web').at(-1)?.fields.replicas_ready === want;
+        },
+        { timeoutMs: 10_000, intervalMs: 100, what: `replicas_ready=${want}` },
+      );
+    const dep = clusterObjects().find(([r]) => r === 'deployments')![1];
+    api.expireWatches();
+    api.upsert('deployments', { ...dep, status: { replicas: 3, readyReplicas: 1 } });
+    await ready(1n);
+    api.dropWatches();
+    api.upsert('deployments', { ...dep, status: { replicas: 3, readyReplicas: 3 } });
+    await ready(3n);
+    api.delete('deployments', 'shop', 'web');
+    await waitFor(
+      async () => {
+        ctx.points.length = 0;
+        await m.collect();
+        return ctx.points.length > 0 && !ctx.points.some((p) => p.name === 'kube_deployment');
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: 'deleted deployment gone' },
+    );
+    await m.stop();
+    await waitFor(() => api.openWatches() === 0, { what: 'watches closed on stop' });
+  });
+
   it('counts a failed list and recovers with backoff', async () => {
     api.failNext({ resource: 'deployments', verb: 'list', status: 500, times: 1 });
     const { ctx, m, objectPoints } = setup(undefined);
