@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Assembler, type AssemblerOptions } from './assembler.js';
+import { AUTO_MULTILINE_PATTERNS, Assembler, type AssemblerOptions } from './assembler.js';
 
 const opts = (o: Partial<AssemblerOptions> = {}): AssemblerOptions => ({ maxBytes: 1024, multilineMaxLines: 1000, removeAnsi: false, ...o });
 
@@ -60,5 +60,20 @@ describe('Assembler', () => {
       ['docker', 'stderr'],
     ]);
     expect(a.parseErrors).toBe(1);
+  });
+
+  it('detects a multiline pattern automatically from the first records, and caps records by bytes', () => {
+    const a = new Assembler(opts({ autoMultiline: AUTO_MULTILINE_PATTERNS, multilineMaxBytes: 80 }), 0);
+    feed(a, ['plain first', '2024-05-01 10:20:30 ERROR boom', 'java.lang.Exception: x', '\tat A.b(A.java:1)', '2024-05-01 10:20:31 INFO next', 'x'.repeat(60)].map((m) => `${T} stdout F ${m}`));
+    a.flushMultiline();
+    expect(a.pattern?.source).toBe(AUTO_MULTILINE_PATTERNS[0]!.source);
+    expect(a.take().map((r) => r.message)).toEqual(['plain first', '2024-05-01 10:20:30 ERROR boom\njava.lang.Exception: x\n\tat A.b(A.java:1)', '2024-05-01 10:20:31 INFO next', 'x'.repeat(60)]);
+  });
+
+  it('leaves lines alone when no pattern matches', () => {
+    const a = new Assembler(opts({ autoMultiline: AUTO_MULTILINE_PATTERNS }), 0);
+    feed(a, ['a', ' b', 'c'].map((m) => `${T} stdout F ${m}`));
+    expect(a.take().map((r) => r.message)).toEqual(['a', ' b', 'c']);
+    expect(a.hasPending()).toBe(false);
   });
 });

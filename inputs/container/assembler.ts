@@ -24,8 +24,28 @@ export interface AssemblerOptions {
   /** A line matching this starts a new record; others are appended. */
   multiline?: RegExp | undefined;
   multilineMaxLines: number;
+  /** Cap of a multiline record (bytes, approximated by UTF-16 length); defaults to maxBytes. */
+  multilineMaxBytes?: number;
+  /**
+   * Without a multiline pattern: candidate patterns tried on the first
+   * records; the first that matches one becomes the file's pattern.
+   */
+  autoMultiline?: readonly RegExp[] | undefined;
   removeAnsi: boolean;
 }
+
+/** Record-start patterns tried by automatic multiline detection. */
+export const AUTO_MULTILINE_PATTERNS: readonly RegExp[] = [
+  /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/, // 2024-05-01 10:20 / ISO 8601
+  /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}/, // 2024/05/01 10:20
+  /^\[\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/, // [2024-05-01 10:20
+  /^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}/, // syslog: May  1 10:20:30
+  /^\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}/, // 01 May 2024 10:20
+  /^[IWEF]\d{4} \d{2}:\d{2}:\d{2}/, // klog
+];
+
+/** Records looked at by automatic detection before it gives up. */
+const AUTO_MULTILINE_WINDOW = 500;
 
 interface Pending {
   time: bigint | undefined;
@@ -48,12 +68,21 @@ export class Assembler {
   private consumed = 0;
   /** Lines that did not parse as CRI or docker json (emitted as raw text). */
   parseErrors = 0;
+  private multiline: RegExp | undefined;
+  private autoLeft: number;
 
   constructor(
     private readonly opts: AssemblerOptions,
     startOffset: number,
   ) {
     this.consumed = startOffset;
+    this.multiline = opts.multiline;
+    this.autoLeft = opts.multiline || !opts.autoMultiline?.length ? 0 : AUTO_MULTILINE_WINDOW;
+  }
+
+  /** The multiline pattern in use (configured or detected). */
+  get pattern(): RegExp | undefined {
+    return this.multiline;
   }
 
   /**
@@ -122,13 +151,18 @@ export class Assembler {
 
   /** A complete (joined) line enters multiline handling. */
   private record(r: LogRecord, startOffset: number): void {
-    const re = this.opts.multiline;
+    if (this.autoLeft > 0) {
+      this.autoLeft--;
+      this.multiline = this.opts.autoMultiline!.find((p) => p.test(r.message));
+      if (this.multiline) this.autoLeft = 0;
+    }
+    const re = this.multiline;
     if (!re) {
       this.emit(r);
       return;
     }
     const m = this.multi.get(r.stream);
-    if (m && !re.test(r.message) && m.lines < this.opts.multilineMaxLines && m.size + r.message.length + 1 <= this.opts.maxBytes) {
+    if (m && !re.test(r.message) && m.lines < this.opts.multilineMaxLines && m.size + r.message.length + 1 <= (this.opts.multilineMaxBytes ?? this.opts.maxBytes)) {
       m.parts.push(r.message);
       m.size += r.message.length + 1;
       m.lines += r.lines;

@@ -3,7 +3,7 @@
  * options (this folder) and metric options (consumed by ./metrics/).
  * Defaults follow DataKit's container.conf (shared/spec/datakit.md).
  */
-import { any, bool, duration, int, list, object, optional, record, str, tags, type Field, type Infer, type Issue } from '../../agent/config/schema.js';
+import { any, bool, regex, duration, int, list, object, optional, record, str, tags, type Field, type Infer, type Issue } from '../../agent/config/schema.js';
 import { filterIssues } from './filter.js';
 
 /** A list of `<type>:<glob>` container filters; bad prefixes are config errors. */
@@ -45,11 +45,12 @@ export const schema = object({
   logging_max_open_files: int(500, { min: -1 }),
   logging_enable_multiline: bool(true),
   logging_auto_multiline_detection: bool(true),
-  logging_auto_multiline_extra_patterns: list(str(), []),
+  /** Extra record-start patterns tried first by automatic multiline detection. */
+  logging_auto_multiline_extra_patterns: list(regex(), []),
   /** `source regexp = new source`: renames the source of matching containers. */
   logging_extra_source_map: record(str(), {}),
   /** `source = multiline regexp`: default multiline pattern per source. */
-  logging_source_multiline_map: record(str(), {}),
+  logging_source_multiline_map: record(regex(), {}),
   /** How often log directories are rescanned for new files (DataKit: logging_search_interval). */
   logging_search_interval: duration('10s', { min: '100ms' }),
   /** A line longer than this is cut and emitted in pieces (CRI partials are force-emitted at this size). */

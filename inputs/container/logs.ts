@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Input, InputContext } from '../../agent/input.js';
 import type { Point } from '../../agent/point.js';
-import type { LogRecord } from './assembler.js';
+import { AUTO_MULTILINE_PATTERNS, type LogRecord } from './assembler.js';
 import { Checkpoints } from './checkpoint.js';
 import type { ContainerConfig } from './config.js';
 import { scanDockerLogs, scanPodLogs, type LogTarget } from './discovery.js';
@@ -64,6 +64,7 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
   const log = ctx.log.child({ part: 'logs' });
   const filter = new ContainerFilter(config.container_include_log, config.container_exclude_log);
   const sourceMap = Object.entries(config.logging_extra_source_map).map(([re, src]) => [new RegExp(re), src] as const);
+  const autoPatterns = [...config.logging_auto_multiline_extra_patterns.map((p) => new RegExp(p)), ...AUTO_MULTILINE_PATTERNS];
   const checkpoints = new Checkpoints(path.join(ctx.dataDir, 'container'));
   const cutSize = config.logging_max_line_bytes + 256;
   const pool = new ReadPool(4, config.logging_read_buffer_size, cutSize);
@@ -123,6 +124,8 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
           maxBytes: config.logging_max_line_bytes,
           multiline: pattern ? new RegExp(pattern) : undefined,
           multilineMaxLines: config.logging_multiline_max_lines,
+          multilineMaxBytes: config.logging_multiline_max_bytes,
+          autoMultiline: config.logging_enable_multiline && config.logging_auto_multiline_detection ? autoPatterns : undefined,
           removeAnsi: lc.removeAnsi ?? config.logging_remove_ansi_escape_codes,
         },
         multilineTimeoutMs: config.logging_multiline_timeout,
