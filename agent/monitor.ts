@@ -215,7 +215,11 @@ export interface MonitorOptions {
   signal?: AbortSignal;
 }
 
-const CLEAR = '\x1b[H\x1b[2J';
+/** Cursor home, then each line cleared to its end, then the rest of the screen: redraws without flicker. */
+export function inPlace(frame: string, first: boolean): string {
+  const body = frame.replace(/\n$/, '').split('\n').join('\x1b[K\n');
+  return `${first ? '\x1b[2J' : ''}\x1b[H${body}\x1b[K\n\x1b[J`;
+}
 
 /**
  * Polls the agent and redraws. On a terminal each frame replaces the last;
@@ -253,7 +257,7 @@ export async function runMonitor(opts: MonitorOptions): Promise<void> {
       frame = `cannot reach telekit at ${opts.url}: ${(e as Error).message}; retrying every ${interval} ms\n`;
       prev = undefined;
     }
-    opts.out.write(tty ? CLEAR + frame : (frames > 0 ? '\n' : '') + frame);
+    opts.out.write(tty ? inPlace(frame, frames === 0) : (frames > 0 ? '\n' : '') + frame);
     frames++;
     await sleep(interval);
   }

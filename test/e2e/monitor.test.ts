@@ -43,10 +43,12 @@ describe('telekit monitor end to end', () => {
     const c = capture(true);
     const ac = new AbortController();
     const done = runMonitor({ url: t.url, intervalMs: 200, out: c.out, signal: ac.signal });
-    await waitFor(() => c.text().split('\x1b[H\x1b[2J').length >= 3, { timeoutMs: 10_000, what: 'two frames' });
+    await waitFor(() => c.text().split('\x1b[H').length >= 3, { timeoutMs: 10_000, what: 'two frames' });
     ac.abort();
     await done;
-    const frames = c.text().split('\x1b[H\x1b[2J').filter(Boolean);
+    expect(c.text().startsWith('\x1b[2J\x1b[H')).toBe(true); // cleared once, then redrawn in place
+    expect(c.text().split('\x1b[2J')).toHaveLength(2);
+    const frames = c.text().split('\x1b[H').filter(Boolean);
     expect(frames.at(-1)).toMatch(/^mem\[0\]\s+\d/m);
   });
 
