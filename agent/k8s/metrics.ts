@@ -11,7 +11,7 @@ export interface K8sMetrics {
   relists: Counter;
   /** Pods of this node currently known. */
   pods: Gauge;
-  /** API and listener errors, by op: list, watch, lease, listener. */
+  /** API, decoding and listener errors, by op: list, watch, decode, lease, listener. */
   errors: Counter<'op'>;
   /** 1 while this agent holds the election Lease. */
   leader: Gauge;
@@ -33,7 +33,7 @@ export function k8sMetrics(reg: Registry): K8sMetrics {
     watchRestarts: counter(reg, 'telekit_k8s_watch_restarts_total', 'Pod watch reconnects, by reason (closed, timeout, gone, error)', ['reason']),
     relists: counter(reg, 'telekit_k8s_relists_total', 'Full pod lists (initial, after 410 Gone or errors)'),
     pods: gauge(reg, 'telekit_k8s_pods', 'Pods of this node known to the watcher'),
-    errors: counter(reg, 'telekit_k8s_errors_total', 'Kubernetes API and listener errors, by op (list, watch, lease, listener)', ['op']),
+    errors: counter(reg, 'telekit_k8s_errors_total', 'Kubernetes API, decoding and listener errors, by op (list, watch, decode, lease, listener)', ['op']),
     leader: gauge(reg, 'telekit_k8s_election_leader', '1 while this agent holds the election Lease'),
     leaderChanges: counter(reg, 'telekit_k8s_election_changes_total', 'Times this agent gained or lost leadership'),
   };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ownerOf, parseQuantity, podInfoFromObject, splitContainerId } from './pod-info.js';
 
@@ -125,5 +126,44 @@ describe('podInfoFromObject', () => {
     const info = podInfoFromObject({ metadata: { name: 'p', namespace: 'd' }, spec: { containers: [{ name: 'c', image: 'i' }] } });
     expect(info).toMatchObject({ ip: '', phase: '', nodeName: '', owner: undefined, uid: '', resourceVersion: '' });
     expect(info.containers).toEqual([{ name: 'c', image: 'i', id: '', runtime: '', restartCount: 0, ready: false, env: {} }]);
+  });
+});
+
+describe('podInfoFromObject on arbitrary input', () => {
+  it('never throws on sparse or oddly typed pod-shaped objects (seeded)', () => {
+    const str = fc.option(fc.string({ maxLength: 12 }), { nil: undefined });
+    const anyish = fc.oneof(fc.constant(null), fc.constant(undefined), fc.integer(), fc.string({ maxLength: 8 }), fc.boolean());
+    const container = fc.record(
+      {
+        name: fc.string({ maxLength: 6 }),
+        image: str,
+        env: fc.option(fc.array(fc.oneof(fc.record({ name: fc.string({ maxLength: 4 }), value: anyish }), fc.constant(null)), { maxLength: 3 }), { nil: undefined }),
+        resources: fc.option(fc.record({ limits: fc.dictionary(fc.constantFrom('cpu', 'memory'), fc.string({ maxLength: 6 })) }), { nil: undefined }),
+      },
+      { requiredKeys: ['name'] },
+    );
+    const pod = fc.record({
+      metadata: fc.option(
+        fc.record({
+          name: str,
+          namespace: str,
+          labels: fc.option(fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 12 })), { nil: undefined }),
+          ownerReferences: fc.option(
+            fc.array(fc.oneof(fc.constant(null), fc.record({ kind: str, name: str, controller: fc.option(fc.boolean(), { nil: undefined }) })), { maxLength: 3 }),
+            { nil: undefined },
+          ),
+        }),
+        { nil: undefined },
+      ),
+      spec: fc.option(fc.record({ containers: fc.option(fc.array(container, { maxLength: 3 }), { nil: undefined }) }), { nil: undefined }),
+      status: fc.option(fc.record({ phase: str, containerStatuses: fc.option(fc.array(fc.record({ name: fc.string({ maxLength: 6 }), containerID: str })), { nil: undefined }) }), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(pod, (p) => {
+        const info = podInfoFromObject(p as unknown as V1Pod);
+        expect(Array.isArray(info.containers)).toBe(true);
+      }),
+      { seed: 42, numRuns: 500 },
+    );
   });
 });

@@ -17,7 +17,8 @@ const CRON_SUFFIX = /^(.+)-\d{8,}$/;
  */
 export function ownerOf(refs: V1OwnerReference[] | undefined, labels: Record<string, string>): OwnerRef | undefined {
   if (!refs || refs.length === 0) return undefined;
-  const ref = refs.find((r) => r.controller) ?? refs[0]!;
+  const ref = refs.find((r) => r?.controller) ?? refs[0];
+  if (!ref?.kind || !ref.name) return undefined;
   const kind = ref.kind.toLowerCase();
   if (kind === 'replicaset') {
     const hash = labels['pod-template-hash'];
@@ -81,7 +82,7 @@ function resourcesOf(c: V1Container): ContainerResources | undefined {
 
 function containerInfo(c: V1Container, st: V1ContainerStatus | undefined, init: boolean): ContainerInfo {
   const env: Record<string, string> = {};
-  for (const e of c.env ?? []) if (e.value !== undefined && e.valueFrom === undefined) env[e.name] = e.value;
+  for (const e of c.env ?? []) if (typeof e?.value === 'string' && e.valueFrom === undefined) env[e.name] = e.value;
   const { runtime, id } = splitContainerId(st?.containerID);
   const info: ContainerInfo = {
     name: c.name,

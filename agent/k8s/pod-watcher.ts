@@ -158,7 +158,8 @@ export class K8sPodWatcher implements PodWatcher {
     this.metrics.relists.inc();
     const seen = new Set<string>();
     for (const item of items) {
-      const info = podInfoFromObject(item);
+      const info = this.decode(item);
+      if (!info) continue;
       seen.add(podKey(info.namespace, info.name));
       this.apply(info);
     }
@@ -209,10 +210,11 @@ export class K8sPodWatcher implements PodWatcher {
       events++;
       const rv = o.metadata?.resourceVersion;
       const podsBefore = this.pods.size;
-      if (type === 'ADDED' || type === 'MODIFIED') this.apply(podInfoFromObject(o));
-      else if (type === 'DELETED') {
-        const info = podInfoFromObject(o);
-        const known = this.pods.get(podKey(info.namespace, info.name));
+      if (type === 'ADDED' || type === 'MODIFIED') {
+        const info = this.decode(o);
+        if (info) this.apply(info);
+      } else if (type === 'DELETED') {
+        const known = this.pods.get(podKey(o.metadata?.namespace ?? '', o.metadata?.name ?? ''));
         if (known) this.remove(known);
       }
       if (rv) this.resourceVersion = rv;
@@ -240,6 +242,18 @@ export class K8sPodWatcher implements PodWatcher {
 
   private fieldSelector(): string | undefined {
     return this.opts.nodeName ? `spec.nodeName=${this.opts.nodeName}` : undefined;
+  }
+
+  /** Maps a pod object; a malformed one is counted (`op=decode`) and skipped instead of failing the list. */
+  private decode(o: V1Pod): PodInfo | undefined {
+    try {
+      if (!o?.metadata?.name) throw new Error('pod without metadata.name');
+      return podInfoFromObject(o);
+    } catch (err) {
+      this.metrics.errors.inc({ op: 'decode' });
+      this.warnOnce.warn({ err: String(err) }, 'Skipping a malformed pod object');
+      return undefined;
+    }
   }
 
   /** Adds or updates a pod; a new uid under the same name is a delete followed by an add. */

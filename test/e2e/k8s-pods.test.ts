@@ -164,6 +164,22 @@ describe('K8sPodWatcher', () => {
     expect(api.requests.filter((r) => r.verb === 'list').length).toBe(1);
   });
 
+  it('skips and counts malformed pod objects instead of failing the list or the watch', async () => {
+    api.upsert('pods', makePod({ name: 'good' }));
+    api.upsert('pods', { ...makePod({ name: 'odd' }), metadata: { name: 'odd', namespace: 'default', ownerReferences: [null], labels: null } });
+    const w = newWatcher();
+    await w.synced();
+    expect(names(w)).toEqual(['default/good', 'default/odd']);
+    expect(w.get('default', 'odd')?.owner).toBeUndefined();
+    // an object the mapping cannot take at all (spec.containers is not a list)
+    api.upsert('pods', { ...makePod({ name: 'broken' }), spec: { nodeName: 'node-a', containers: 'nope' } });
+    api.upsert('pods', makePod({ name: 'after' }));
+    await waitFor(() => w.get('default', 'after'), { what: 'the watch goes on' });
+    expect(w.get('default', 'broken')).toBeUndefined();
+    expect(await metric('telekit_k8s_errors_total', { op: 'decode' })).toBe(1);
+    expect(await metric('telekit_k8s_watch_restarts_total', { reason: 'error' })).toBe(0);
+  });
+
   it('keeps retrying the initial list and resolves synced() once the API answers', async () => {
     api.failNext({ resource: 'pods', verb: 'list', status: 503, times: 3 });
     api.upsert('pods', makePod({ name: 'a' }));
