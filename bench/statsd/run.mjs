@@ -117,7 +117,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const scenarios = [
   { name: '100k/s, 32 per packet', rate: 100_000, perPacket: 32, servers: ['telekit', 'etsy'] },
-  { name: '100k/s, 1 per packet', rate: 100_000, perPacket: 1, servers: ['telekit', 'etsy'] },
+  { name: '100k/s, 1 per packet', rate: 100_000, perPacket: 1, servers: ['telekit', 'etsy', 'floor'] },
   { name: 'max, 32 per packet', rate: 0, perPacket: 32, servers: ['telekit', 'etsy', 'floor'] },
 ];
 
@@ -137,6 +137,7 @@ for (const sc of scenarios) {
       'loss %': median(xs.map((x) => x.lossPct)).toFixed(3),
       'worst loss %': Math.max(...xs.map((x) => x.lossPct)).toFixed(3),
       'cpu ms per 1M': Math.round(median(xs.map((x) => x.cpuMsPerM))),
+      'dropped in process': s === 'telekit' ? Math.max(...xs.map((x) => x.dropped)) : '-',
     });
   }
   const t = rows.find((x) => x.scenario === sc.name && x.server === 'telekit');
