@@ -98,6 +98,7 @@ export class TracePipeline {
     };
     if (s.message !== undefined && !this.opts.del_message) fields.message = s.message;
     if (s.fields) for (const k in s.fields) if (!(k in fields)) fields[k] = s.fields[k]!;
-    return { category: 'tracing', name: this.source, tags, fields, time: s.timeNs ?? BigInt(Math.trunc(s.startUs)) * 1000n };
+    // A span without a start (0) gets no time: the core stamps it on arrival rather than in 1970.
+    return { category: 'tracing', name: this.source, tags, fields, time: s.timeNs ?? (s.startUs > 0 ? BigInt(Math.trunc(s.startUs)) * 1000n : undefined) };
   }
 }

@@ -13,6 +13,8 @@ export interface ConvertOptions {
   otelIds: boolean;
   keepRejected: boolean;
   maxSpans: number;
+  /** 64-bit trace ids in hex (trace_id_64_bit_hex). */
+  hex64?: boolean;
   message: boolean;
   customerTags: readonly string[];
 }
@@ -168,7 +170,7 @@ export class DdConverter {
       const dec = idDec(s.trace_id);
       ids.raw = s.trace_id;
       ids.dec = dec;
-      ids.id = tid !== undefined ? tid + decToHex(dec) : otel ? decToHex(dec) : dec;
+      ids.id = tid !== undefined ? tid + decToHex(dec) : otel || this.o.hex64 ? decToHex(dec) : dec;
     }
     const traceId = ids.id;
     const spanDec = idDec(s.span_id);

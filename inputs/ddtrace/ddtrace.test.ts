@@ -198,3 +198,30 @@ describe('ddtrace sample.conf and README', () => {
     expect(fs.readFileSync(path.join(import.meta.dirname, 'README.md'), 'utf8')).toContain(sample);
   });
 });
+
+describe('ddtrace DataKit options', () => {
+  it('trace_max_spans truncates long traces (counted); -1 removes the limit', async () => {
+    const many = Array.from({ length: 5 }, (_, i) => span({ span_id: BigInt(i + 1), parent_id: i === 0 ? 0n : 1n }));
+    const { ctx } = await started({ trace_max_spans: 3 });
+    await ctx.call('POST', '/v0.4/traces', packr.pack([many]), MSGPACK);
+    expect(ctx.points).toHaveLength(3);
+    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'truncated' })).toBe(2);
+    const u = await started({ trace_max_spans: -1 });
+    await u.ctx.call('POST', '/v0.4/traces', packr.pack([many]), MSGPACK);
+    expect(u.ctx.points).toHaveLength(5);
+  });
+
+  it('accepts DataKit threads/storage tables, answers tracer telemetry, writes hex 64-bit ids on request', async () => {
+    const { ctx } = await started({ threads: { buffer: 100, threads: 8 }, storage: { path: './ddtrace_storage', capacity: 5120 }, trace_id_64_bit_hex: true, trace_128_bit_id: false });
+    expect((await ctx.call('POST', '/telemetry/proxy/api/v2/apmtelemetry', '{}')).status).toBe(202);
+    await ctx.call('POST', '/v0.4/traces', packr.pack([[span({ trace_id: 255n })]]), MSGPACK);
+    expect(ctx.points[0]!.fields.trace_id).toBe('00000000000000ff');
+    expect(ctx.points[0]!.fields.span_id).toBe('12345678901234567890');
+  });
+
+  it('a span without start gets no time (the core stamps it)', async () => {
+    const { ctx } = await started();
+    await ctx.call('POST', '/v0.4/traces', packr.pack([[span({ start: 0 })]]), MSGPACK);
+    expect(ctx.points[0]!.time).toBeUndefined();
+  });
+});

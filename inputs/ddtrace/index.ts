@@ -29,13 +29,14 @@ export class DdtraceInput implements Input {
       otelIds: cfg.compatible_otel,
       keepRejected: cfg.keep_rejected_traces,
       maxSpans: cfg.trace_max_spans,
+      hex64: cfg.trace_id_64_bit_hex,
       message: !cfg.del_message,
       customerTags: cfg.customer_tags,
     });
   }
 
   async start(): Promise<void> {
-    const bodyLimit = this.cfg.max_trace_body_mb * 1024 * 1024;
+    const bodyLimit = this.cfg.max_trace_body_mb > 0 ? this.cfg.max_trace_body_mb * 1024 * 1024 : undefined;
     try {
       for (const ep of this.cfg.endpoints) {
         this.unregister.push(this.ctx.http.route(['POST', 'PUT'], ep, (req) => this.handle(ep, req), { bodyLimit }));
@@ -44,6 +45,9 @@ export class DdtraceInput implements Input {
         this.unregister.push(this.ctx.http.route(['GET'], '/info', () => this.info()));
         // Tracers that compute stats (client_drop_p0s) post them here; accepted and discarded.
         this.unregister.push(this.ctx.http.route(['POST', 'PUT'], '/v0.6/stats', () => ({ status: 200, body: 'OK' }), { bodyLimit }));
+        if (this.cfg.apmtelemetry_route_enable) {
+          this.unregister.push(this.ctx.http.route(['POST'], '/telemetry/proxy/api/v2/apmtelemetry', () => ({ status: 202 }), { bodyLimit }));
+        }
       }
     } catch (e) {
       await this.stop();

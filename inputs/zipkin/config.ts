@@ -1,5 +1,5 @@
 /** Options of `[[inputs.zipkin]]`: DataKit's names and defaults plus the shared tracing options. */
-import { int, object, str, type Infer } from '../../agent/config/schema.js';
+import { any, int, object, optional, str, type Infer } from '../../agent/config/schema.js';
 import { traceOptionShape } from '../../agent/trace/options.js';
 
 export const schema = object({
@@ -11,8 +11,11 @@ export const schema = object({
    * directly. Empty (default): only the agent's HTTP server.
    */
   listen: str(''),
-  /** Largest request body accepted (after gunzip), MiB. */
-  max_trace_body_mb: int(10, { min: 1 }),
+  /** Largest request body accepted (after gunzip), MiB; -1 = the agent's limit. */
+  max_trace_body_mb: int(32, { min: -1 }),
+  /** DataKit's worker-pool and local-cache tables: accepted for compatibility, not needed here. */
+  threads: optional(any()),
+  storage: optional(any()),
   ...traceOptionShape,
 });
 

@@ -26,8 +26,9 @@ export class ZipkinInput implements Input {
     this.receiver = new TraceReceiver(ctx, cfg);
   }
 
-  get bodyLimit(): number {
-    return this.cfg.max_trace_body_mb * 1024 * 1024;
+  /** Bytes, or undefined for the agent's limit. */
+  get bodyLimit(): number | undefined {
+    return this.cfg.max_trace_body_mb > 0 ? this.cfg.max_trace_body_mb * 1024 * 1024 : undefined;
   }
 
   async start(): Promise<void> {
@@ -36,7 +37,7 @@ export class ZipkinInput implements Input {
       this.unregister.push(this.ctx.http.route(['POST'], this.cfg.pathV1, (req) => this.handle(req), { bodyLimit }));
       this.unregister.push(this.ctx.http.route(['POST'], this.cfg.pathV2, (req) => this.handle(req), { bodyLimit }));
       if (this.cfg.listen !== '') {
-        this.listener = new ZipkinListener(this.cfg.listen, bodyLimit, (req) => this.handle(req));
+        this.listener = new ZipkinListener(this.cfg.listen, bodyLimit ?? 32 * 1024 * 1024, (req) => this.handle(req));
         await this.listener.start();
       }
     } catch (e) {
