@@ -58,9 +58,19 @@ describe('object metrics and leadership', () => {
     expect(objectPoints()).toBe(0);
     expect(api.openWatches()).toBe(0);
 
+    /** Collects until a collection yields object points (informers report once listed). */
+    const collectUntil = (n: number) =>
+      waitFor(
+        async () => {
+          await m.collect();
+          return objectPoints() >= n;
+        },
+        { intervalMs: 50, what: `${n} object collections` },
+      );
+
     election.set(true);
     await waitFor(() => api.openWatches() === 8, { what: 'one watch per kind' });
-    await m.collect();
+    await collectUntil(1);
     expect(objectPoints()).toBe(1);
 
     election.set(false);
@@ -70,7 +80,7 @@ describe('object metrics and leadership', () => {
 
     election.set(true);
     await waitFor(() => api.openWatches() === 8, { what: 'watches again' });
-    await m.collect();
+    await collectUntil(2);
     expect(objectPoints()).toBe(2);
     await m.stop();
     await waitFor(() => api.openWatches() === 0, { what: 'watches closed on stop' });
@@ -78,8 +88,14 @@ describe('object metrics and leadership', () => {
 
   it('without election every agent collects object metrics', async () => {
     const { m, objectPoints } = setup(undefined);
-    await m.start(); // informers synced: the first collection (at start) already has them
-    await waitFor(() => objectPoints() === 1, { what: 'the first collection' });
+    await m.start(); // start does not wait for the informers: collections report kinds once listed
+    await waitFor(
+      async () => {
+        await m.collect();
+        return objectPoints() > 0;
+      },
+      { intervalMs: 50, what: 'object points' },
+    );
     await m.stop();
   });
 
@@ -118,7 +134,7 @@ describe('object metrics and leadership', () => {
     api.failNext({ resource: 'deployments', verb: 'list', status: 500, times: 1 });
     const { ctx, m, objectPoints } = setup(undefined);
     await m.start();
-    expect(ctx.errors.some((e) => e.kind === 'k8s_watch_deployment')).toBe(true);
+    await waitFor(() => ctx.errors.some((e) => e.kind === 'k8s_watch_deployment'), { what: 'the list error' });
     await waitFor(
       async () => {
         await m.collect();

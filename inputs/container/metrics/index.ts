@@ -89,7 +89,8 @@ export class ContainerMetrics implements Input {
       } else {
         const election = ctx.k8s.election;
         if (election) this.unsubscribe = election.onChange((leader) => void this.lead(leader));
-        await this.lead(election?.isLeader() ?? true);
+        // Not awaited: a slow API server must not hold up the agent's start; kinds report once listed.
+        void this.lead(election?.isLeader() ?? true);
       }
     }
     this.timer = setInterval(() => this.tick(), config.interval);

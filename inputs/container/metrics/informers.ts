@@ -139,11 +139,10 @@ export class ObjectWatcher {
     return this.running && this.watched.length > 0 && this.watched.every((w) => w.synced);
   }
 
-  /** The cached objects of every kind. */
+  /** The cached objects of every kind that has listed successfully at least once. */
   lists(): ObjectLists {
-    const out = {} as Record<ObjectKind, readonly K8sObject[]>;
-    for (const k of OBJECT_KINDS) out[k] = [];
-    for (const w of this.watched) out[w.kind] = w.informer.list() as readonly K8sObject[];
+    const out: ObjectLists = {};
+    for (const w of this.watched) if (w.synced) out[w.kind] = w.informer.list() as readonly K8sObject[];
     return out;
   }
 

@@ -7,7 +7,8 @@ import { parseQuantity } from './quantity.js';
 const T = 1_764_082_800_000_000_000n;
 const meta = (name: string, namespace?: string, extra: object = {}) => ({ name, namespace, uid: `uid-${name}`, ...extra });
 
-function lists(partial: Partial<ObjectLists>): ObjectLists {
+type AllLists = Required<{ [K in keyof ObjectLists]: K8sObject[] }>;
+function lists(partial: Partial<AllLists>): AllLists {
   return { pod: [], node: [], deployment: [], daemonset: [], statefulset: [], replicaset: [], job: [], cronjob: [], ...partial };
 }
 
@@ -110,6 +111,13 @@ describe('object points', () => {
     expect(ops.fields).toMatchObject({ pod: 2n, pod_failed: 1n, pod_unknown: 1n, job: 1n });
     expect(pts.find((p) => p.tags.namespace === undefined)!.fields).toEqual({ node: 2n });
   });
+
+  it('leaves out kinds whose informer has not listed yet instead of reporting zeros', () => {
+    const pts = objectPoints({ deployment: [{ metadata: meta('web', 'shop') }] }, T);
+    expect(pts.map((p) => p.name).sort()).toEqual(['kube_deployment', 'kubernetes']);
+    expect(pts.find((p) => p.name === 'kubernetes')!.fields).toEqual({ deployment: 1n });
+    expect(objectPoints({}, T)).toEqual([]);
+  });
 });
 
 describe('slim', () => {
@@ -118,8 +126,8 @@ describe('slim', () => {
     const full = lists({});
     const slimmed = lists({});
     const add = (kind: ObjectKind, o: K8sObject) => {
-      (full[kind] as K8sObject[]).push(o);
-      (slimmed[kind] as K8sObject[]).push(slim(kind, o));
+      full[kind].push(o);
+      slimmed[kind].push(slim(kind, o));
     };
     for (const [res, o] of clusterObjects()) add(kindOf[res]!, o as K8sObject);
     add('cronjob', { metadata: meta('busy', 'ops'), spec: { suspend: true, schedule: '* * * * *', jobTemplate: { spec: { template: {} } } }, status: { active: [{ name: 'j1', uid: 'x' }, { name: 'j2' }] } });

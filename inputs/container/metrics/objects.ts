@@ -21,7 +21,8 @@ export interface K8sObject {
 export const OBJECT_KINDS = ['pod', 'node', 'deployment', 'daemonset', 'statefulset', 'replicaset', 'job', 'cronjob'] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
-export type ObjectLists = Record<ObjectKind, readonly K8sObject[]>;
+/** Cached objects per kind; a kind is absent until its informer has listed once (its counts are then left out, not reported as 0). */
+export type ObjectLists = Partial<Record<ObjectKind, readonly K8sObject[]>>;
 
 const n = (v: unknown): bigint => int(typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
@@ -161,30 +162,34 @@ const PHASES = ['Running', 'Pending', 'Succeeded', 'Failed', 'Unknown'] as const
  * each workload kind; one point without namespace carries the node count.
  */
 export function countPoints(lists: ObjectLists, time: bigint): Point[] {
+  const workloads = (['deployment', 'daemonset', 'statefulset', 'replicaset', 'job', 'cronjob'] as const).filter((k) => lists[k] !== undefined);
   const byNs = new Map<string, Record<string, FieldValue>>();
   const ns = (name: string) => {
     let f = byNs.get(name);
     if (!f) {
-      f = { pod: 0n };
-      for (const ph of PHASES) f[`pod_${ph.toLowerCase()}`] = 0n;
-      for (const k of ['deployment', 'daemonset', 'statefulset', 'replicaset', 'job', 'cronjob']) f[k] = 0n;
+      f = {};
+      if (lists.pod) {
+        f.pod = 0n;
+        for (const ph of PHASES) f[`pod_${ph.toLowerCase()}`] = 0n;
+      }
+      for (const k of workloads) f[k] = 0n;
       byNs.set(name, f);
     }
     return f;
   };
   const inc = (f: Record<string, FieldValue>, k: string) => (f[k] = ((f[k] as bigint | undefined) ?? 0n) + 1n);
-  for (const kind of ['deployment', 'daemonset', 'statefulset', 'replicaset', 'job', 'cronjob'] as const) {
-    for (const o of lists[kind]) inc(ns(o.metadata?.namespace ?? ''), kind);
+  for (const kind of workloads) {
+    for (const o of lists[kind] ?? []) inc(ns(o.metadata?.namespace ?? ''), kind);
   }
-  for (const o of lists.pod) {
+  for (const o of lists.pod ?? []) {
     const f = ns(o.metadata?.namespace ?? '');
     inc(f, 'pod');
     const phase = typeof o.status?.phase === 'string' && (PHASES as readonly string[]).includes(o.status.phase) ? o.status.phase : 'Unknown';
     inc(f, `pod_${phase.toLowerCase()}`);
   }
   const out: Point[] = [];
-  for (const [name, fields] of byNs) out.push({ category: 'metric', name: 'kubernetes', tags: { namespace: name }, fields, time });
-  out.push({ category: 'metric', name: 'kubernetes', tags: {}, fields: { node: int(lists.node.length) }, time });
+  for (const [name, fields] of byNs) if (name) out.push({ category: 'metric', name: 'kubernetes', tags: { namespace: name }, fields, time });
+  if (lists.node) out.push({ category: 'metric', name: 'kubernetes', tags: {}, fields: { node: int(lists.node.length) }, time });
   return out;
 }
 
@@ -203,7 +208,7 @@ export function objectPoints(lists: ObjectLists, time: bigint): Point[] {
   const out: Point[] = [];
   for (const kind of Object.keys(CONVERT) as (keyof typeof CONVERT)[]) {
     const conv = CONVERT[kind];
-    for (const o of lists[kind]) if (o.metadata?.name) out.push(conv(o, time));
+    for (const o of lists[kind] ?? []) if (o.metadata?.name) out.push(conv(o, time));
   }
   out.push(...countPoints(lists, time));
   return out;
