@@ -4,6 +4,7 @@
  * {@link startK8s} once and hands `services` to every input as `ctx.k8s`.
  */
 import os from 'node:os';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { LeaseElection, type LeaseElectionOptions } from './election.js';
@@ -113,7 +114,8 @@ export async function startK8s(opts: StartK8sOptions): Promise<K8sRuntime | unde
   if (env.ENV_ENABLE_ELECTION) {
     election = new LeaseElection({
       kubeConfig: loaded.kubeConfig,
-      identity: env.ENV_HOSTNAME || os.hostname(),
+      // unique even if two agents share a hostname (a constant ENV_HOSTNAME would otherwise make both leaders)
+      identity: `${env.ENV_HOSTNAME || os.hostname()}_${randomUUID().slice(0, 8)}`,
       ...leaseLocation(env, loaded.namespace),
       ...leaseTimings(env.ENV_K8S_LEASE_DURATION, log),
       log,

@@ -79,10 +79,27 @@ describe('startK8s', () => {
     election.onChange((l) => changes.push(l));
     await waitFor(() => election.isLeader(), { what: 'leader' });
     const lease = api.get('leases', 'monitoring', 'telekit-prod-cluster') as { spec: { holderIdentity: string } };
-    expect(lease.spec.holderIdentity).toBe('agent-1');
+    expect(lease.spec.holderIdentity).toMatch(/^agent-1_[0-9a-f]{8}$/);
     await runtime!.stop();
     expect(changes).toEqual([true, false]);
     expect((api.get('leases', 'monitoring', 'telekit-prod-cluster') as { spec: { holderIdentity: string } }).spec.holderIdentity).toBe('');
+  });
+
+  it('elects a single leader even when two agents share ENV_HOSTNAME', async () => {
+    const env = { KUBECONFIG: await api.kubeconfigPath(), ENV_K8S_NODE_NAME: 'node-x', ENV_ENABLE_ELECTION: '1', ENV_HOSTNAME: 'same' };
+    const timings = { leaseDurationMs: 2000, renewIntervalMs: 200, retryIntervalMs: 100 };
+    const { log } = capturingLogger();
+    const r1 = (await startK8s({ env, log, metrics: new Registry(), election: timings }))!;
+    const r2 = (await startK8s({ env, log, metrics: new Registry(), election: timings }))!;
+    try {
+      const leaders = () => [r1, r2].filter((r) => r.services.election!.isLeader()).length;
+      await waitFor(() => leaders() === 1, { what: 'a leader' });
+      const rv = Number(api.resourceVersion);
+      await waitFor(() => Number(api.resourceVersion) >= rv + 6, { what: 'renewals' });
+      expect(leaders()).toBe(1);
+    } finally {
+      await Promise.all([r1.stop(), r2.stop()]);
+    }
   });
 
   it('reads in-cluster credentials from the service account directory', async () => {
