@@ -94,7 +94,7 @@ export class Aggregator {
   private counts: Counts = { malformed: new Map(), dropped: new Map(), metrics: new Map() };
   /** Events and service checks parsed since the last takeSpecial(). */
   private special: string[] = [];
-  /** Wall clock for lastUpdate: refreshed once per ingest() call, not per line. */
+  /** Wall clock for lastUpdate: set once per ingest() call, not per line. */
   private now = Date.now();
 
   constructor(private readonly opts: AggregatorOptions) {
@@ -111,9 +111,9 @@ export class Aggregator {
     return this.cached;
   }
 
-  /** Feeds newline-separated lines (one packet or one TCP chunk of whole lines). */
-  ingest(text: string): void {
-    this.now = Date.now();
+  /** Feeds newline-separated lines (one packet or one TCP chunk of whole lines); `nowMs` stamps the series' last update. */
+  ingest(text: string, nowMs = Date.now()): void {
+    this.now = nowMs;
     const len = text.length;
     let start = 0;
     while (start < len) {

@@ -145,7 +145,8 @@ export class StatsdInput implements Input {
 
   private onBatch(items: Buffer[]): void {
     try {
-      for (const b of items) this.agg.ingest(b.toString('utf8'));
+      const now = Date.now();
+      for (const b of items) this.agg.ingest(b.toString('utf8'), now);
       const special = this.agg.takeSpecial();
       if (special.length > 0) this.add(this.specialPoints(special));
     } catch (e) {
