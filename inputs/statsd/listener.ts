@@ -177,11 +177,11 @@ export class StatsdListener {
         } else carry = carry ? Buffer.concat([carry, chunk]) : chunk;
         return;
       }
-      let head = chunk.subarray(0, nl);
+      let head: Buffer;
       if (skipping) {
-        head = head.subarray(head.indexOf(10) + 1); // first line is the tail of the long one
+        head = chunk.subarray(chunk.indexOf(10) + 1, nl); // the first line is the tail of the long one
         skipping = false;
-      } else if (carry) head = Buffer.concat([carry, head]);
+      } else head = carry ? Buffer.concat([carry, chunk.subarray(0, nl)]) : chunk.subarray(0, nl);
       carry = nl + 1 < chunk.length ? Buffer.from(chunk.subarray(nl + 1)) : undefined;
       if (head.length > 0) this.enqueue(head);
       if (this.queue.length >= this.opts.allowedPending) {

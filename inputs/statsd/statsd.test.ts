@@ -138,14 +138,20 @@ describe('statsd over TCP', () => {
   it('drops over-long lines (counted) and keeps the connection usable', async () => {
     const { input, ctx, port } = await startInput({ protocol: 'tcp', max_line_bytes: 1024 });
     const sock = net.connect(port, '127.0.0.1');
+    sock.setNoDelay(true);
     await new Promise((r) => sock.once('connect', r));
     sock.write('x'.repeat(4096));
     await waitFor(async () => (await metricValue(ctx.metrics, 'telekit_statsd_dropped_total', { reason: 'line_too_long' })) === 1);
-    sock.write('yyyy\nafter.ok:1|c\n');
+    sock.write('yyyy');
+    await new Promise((r) => setTimeout(r, 20)); // separate chunks: the long line ends alone in the next one
+    sock.write('zz\n');
+    await new Promise((r) => setTimeout(r, 20));
+    sock.write('after.ok:1|c\n');
     await aggregated(ctx, 1);
     sock.destroy();
     input.flush();
     expect(ctx.points.map((p) => p.name)).toEqual(['after']);
+    expect(await metricValue(ctx.metrics, 'telekit_statsd_malformed_total')).toBe(0);
   });
 
   it('closes connections beyond max_tcp_connections and counts them', async () => {
