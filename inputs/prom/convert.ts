@@ -17,7 +17,7 @@
  * across scrapes because the set of metric names is stable.
  */
 import type { Point } from '../../agent/point.js';
-import { ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
+import { detach, ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
 
 export interface ConvertOptions {
   metric_types: readonly string[];
@@ -41,7 +41,26 @@ interface Mapping {
 }
 
 const SKIP: Mapping = { measurement: '', field: '', info: false };
-const DROPPED = null;
+
+/** What sample i of the previous scrape was. */
+interface Positional {
+  name: string;
+  raw: string;
+  m: Mapping;
+  /** undefined when the metric is filtered out */
+  s: Series | undefined;
+}
+
+/** A label set seen in a scrape: its tags, and its points in the current scrape (`gen`). */
+interface Series {
+  /** Tags before info tags; null when ignore_tag_kv_match drops the series, undefined when its labels are malformed. */
+  tags: Readonly<Record<string, string>> | null | undefined;
+  gen: number;
+  /** The first measurement's point (the common case), then the others. */
+  m0: string;
+  p0: Point | undefined;
+  more: Map<string, Point> | undefined;
+}
 const MAX_CACHE = 100_000;
 
 export interface ConvertResult {
@@ -60,8 +79,12 @@ export class Converter {
   private readonly kvMatch: Map<string, RegExp[]>;
   private readonly renames: [string, string][];
   private readonly labelBuf: string[] = [];
-  /** Raw label text → tags (before info tags), kept across scrapes: series are stable. */
-  private readonly tagCache = new Map<string, Readonly<Record<string, string>> | null>();
+  /** Raw label text → its series, kept across scrapes: the set of series is stable. */
+  private readonly series = new Map<string, Series>();
+  private readonly pos: Positional[] = [];
+  private textParser: ExpositionParser | undefined;
+  private omParser: ExpositionParser | undefined;
+  private gen = 0;
   private lastBase: Readonly<Record<string, string>> | undefined;
 
   constructor(private readonly o: ConvertOptions) {
@@ -101,15 +124,16 @@ export class Converter {
     }
     if (o.keep_exist_metric_name) field = name;
     const info = family.type === 'info' || (name.endsWith('_info') && (family.type === 'gauge' || family.type === 'untyped' || family.type === 'unknown'));
-    return { measurement, field, info };
+    return { measurement: detach(measurement), field: detach(field), info };
   }
 
   /** Builds the tags of a label set, or null when ignore_tag_kv_match drops it. */
-  private tags(rawLabels: string, base: Readonly<Record<string, string>>): Record<string, string> | null {
+  private tags(rawLabels: string, base: Readonly<Record<string, string>>): Record<string, string> | null | undefined {
     const t: Record<string, string> = {};
     if (rawLabels !== '') {
       const buf = this.labelBuf;
       const n = parseLabels(rawLabels, buf);
+      if (n < 0) return undefined;
       const ignore = this.tagsIgnore;
       const kv = this.kvMatch;
       for (let i = 0; i < n; i += 2) {
@@ -120,7 +144,7 @@ export class Converter {
           if (rs !== undefined && rs.some((r) => r.test(v))) return null;
         }
         if (ignore.size > 0 && ignore.has(k)) continue;
-        t[k] = v;
+        t[detach(k)] = detach(v);
       }
     }
     for (const [from, to] of this.renames) {
@@ -140,63 +164,115 @@ export class Converter {
    */
   convert(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint): ConvertResult {
     if (this.names.size > MAX_CACHE) this.names.clear();
-    if (base !== this.lastBase || this.tagCache.size > MAX_CACHE) {
-      this.tagCache.clear();
+    if (base !== this.lastBase) {
+      this.series.clear();
       this.lastBase = base;
     }
+    const gen = ++this.gen;
     const names = this.names;
-    const tagCache = this.tagCache;
-    /** measurement → raw labels (+ time) → point of this scrape */
-    const byMeasurement = new Map<string, Map<string, Point | typeof DROPPED>>();
+    const allSeries = this.series;
     const points: Point[] = [];
     const infoPoints: Point[] = [];
     const honor = this.o.honor_timestamps;
     let filtered = 0;
-    let lastMeasurement = '';
-    let lastMap: Map<string, Point | typeof DROPPED> | undefined;
-    const parser = new ExpositionParser(openMetrics);
+    let invalid = 0;
+    let seen = 0;
+    /** Samples carrying their own timestamp: keyed by measurement, labels and time (rare). */
+    let stampedPoints: Map<string, Point> | undefined;
+    // Positional cache: a target's bodies repeat their lines in the same order, so
+    // sample i usually has the name and labels of sample i of the previous scrape;
+    // comparing two strings is much cheaper than hashing them into the maps.
+    const pos = this.pos;
+    let i = 0;
+    const parser = openMetrics ? (this.omParser ??= new ExpositionParser(true, true)) : (this.textParser ??= new ExpositionParser(false, true));
     const stats = parser.parse(text, (name, family, rawLabels, value, tsMs) => {
-      let m = names.get(name);
-      if (m === undefined) {
-        m = this.map(name, family);
-        names.set(name, m);
+      let m: Mapping | undefined;
+      let s: Series | undefined;
+      const at = pos[i];
+      if (at !== undefined && at.raw === rawLabels && at.name === name) {
+        m = at.m;
+        s = at.s;
+      } else {
+        m = names.get(name);
+        if (m === undefined) {
+          m = this.map(name, family);
+          names.set(detach(name), m);
+        }
+        if (m !== SKIP) {
+          s = allSeries.get(rawLabels);
+          if (s === undefined) {
+            s = { tags: this.tags(rawLabels, base), gen: 0, m0: '', p0: undefined, more: undefined };
+            allSeries.set(detach(rawLabels), s);
+          }
+        }
+        if (at !== undefined) {
+          at.name = detach(name);
+          at.raw = detach(rawLabels);
+          at.m = m;
+          at.s = s;
+        } else if (i === pos.length && i < MAX_CACHE) pos.push({ name: detach(name), raw: detach(rawLabels), m, s });
       }
-      if (m === SKIP) {
+      i++;
+      if (s === undefined) {
         filtered++;
         return;
       }
-      let series = lastMap;
-      if (series === undefined || m.measurement !== lastMeasurement) {
-        series = byMeasurement.get(m.measurement);
-        if (series === undefined) byMeasurement.set(m.measurement, (series = new Map()));
-        lastMap = series;
-        lastMeasurement = m.measurement;
+      if (s.tags === undefined) {
+        invalid++;
+        return;
       }
-      const stamped = honor && tsMs === tsMs; // not NaN
-      const key = stamped ? `${rawLabels}\x01${tsMs}` : rawLabels;
-      let p = series.get(key);
-      if (p === undefined) {
-        let tmpl = tagCache.get(rawLabels);
-        if (tmpl === undefined) {
-          tmpl = this.tags(rawLabels, base);
-          tagCache.set(rawLabels, tmpl);
-        }
-        if (tmpl === null) {
-          series.set(key, DROPPED);
-          filtered++;
-          return;
-        }
-        p = { category: 'metric', name: m.measurement, tags: { ...tmpl }, fields: {}, time: stamped ? BigInt(Math.round(tsMs)) * 1_000_000n : timeNs };
-        series.set(key, p);
-        points.push(p);
-        if (m.info) infoPoints.push(p);
-      } else if (p === DROPPED) {
+      if (s.tags === null) {
         filtered++;
         return;
+      }
+      if (s.gen !== gen) {
+        s.gen = gen;
+        s.p0 = undefined;
+        s.more = undefined;
+        seen++;
+      }
+      let p: Point | undefined;
+      if (honor && tsMs === tsMs) {
+        // the sample has its own timestamp (tsMs is not NaN)
+        const key = `${m.measurement}\x01${rawLabels}\x01${tsMs}`;
+        stampedPoints ??= new Map();
+        p = stampedPoints.get(key);
+        if (p === undefined) {
+          p = { category: 'metric', name: m.measurement, tags: { ...s.tags }, fields: {}, time: BigInt(Math.round(tsMs)) * 1_000_000n };
+          stampedPoints.set(key, p);
+          points.push(p);
+          if (m.info) infoPoints.push(p);
+        }
+      } else if (s.p0 !== undefined && s.m0 === m.measurement) {
+        p = s.p0;
+      } else {
+        if (s.p0 !== undefined) {
+          s.more ??= new Map();
+          p = s.more.get(m.measurement);
+        }
+        if (p === undefined) {
+          p = { category: 'metric', name: m.measurement, tags: { ...s.tags }, fields: {}, time: timeNs };
+          if (s.p0 === undefined) {
+            s.p0 = p;
+            s.m0 = m.measurement;
+          } else s.more!.set(m.measurement, p);
+          points.push(p);
+          if (m.info) infoPoints.push(p);
+        }
       }
       p.fields[m.field] = value;
     });
+    // forget series gone for good (bounded memory across scrapes)
+    if (allSeries.size > 2 * seen + 1000) {
+      for (const [k, s] of allSeries) if (s.gen !== gen) allSeries.delete(k);
+      this.pos.length = 0;
+    }
+    if (pos.length > i + 1000) pos.length = i;
     if (infoPoints.length > 0 && !this.o.disable_info_tag) addInfoTags(points, infoPoints, base);
+    if (invalid > 0) {
+      stats.samples -= invalid;
+      stats.invalid += invalid;
+    }
     return { points, stats, filtered };
   }
 }

@@ -17,13 +17,19 @@ interface S {
 
 function parse(text: string, om = false) {
   const out: S[] = [];
+  let badLabels = 0;
   const stats = new ExpositionParser(om).parse(text, (name, family, raw, value, ts) => {
     const buf: string[] = [];
     const n = parseLabels(raw, buf);
+    if (n < 0) {
+      badLabels++; // label pairs are checked per series, by the converter
+      return;
+    }
     const labels: Record<string, string> = {};
     for (let i = 0; i < n; i += 2) labels[buf[i]!] = buf[i + 1]!;
     out.push({ name, family: family.name, type: family.type, labels, value, ts });
   });
+  stats.invalid += badLabels;
   return { out, stats };
 }
 
@@ -43,11 +49,11 @@ describe('prom text 0.0.4', () => {
   });
 
   it('counts malformed lines and keeps going', () => {
-    const text = ['ok_a 1', 'bad{x="1" 2', 'bad2{x=1} 3', 'bad3 notanumber', '{x="y"} 4', 'bad4 1 nots', 'ok_b{a="}"} 5', 'nolabelvalue'].join('\n');
+    const text = ['ok_a 1', 'bad{x="1" 2', 'bad2{x=1} 3', 'bad5{1x="1"} 3', 'bad6{x="1" y="2"} 3', 'bad3 notanumber', '{x="y"} 4', 'bad4 1 nots', 'ok_b{a="}"} 5', 'nolabelvalue'].join('\n');
     const { out, stats } = parse(text);
     expect(out.map((s) => s.name)).toEqual(['ok_a', 'ok_b']);
     expect(out[1]!.labels).toEqual({ a: '}' });
-    expect(stats.invalid).toBe(6);
+    expect(stats.invalid).toBe(8);
     expect(stats.firstError).toBe('bad{x="1" 2');
   });
 

@@ -53,6 +53,7 @@ const QUOTE = 34;
 const BACKSLASH = 92;
 const COMMA = 44;
 const CR = 13;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
@@ -95,6 +96,22 @@ function isNonFiniteWord(s: string): boolean {
   return t === 'nan' || t === 'inf' || t === '+inf' || t === '-inf' || t === '+nan' || t === '-nan';
 }
 
+interface Line {
+  /** The line's text up to the value: `name{labels}`. */
+  prefix: string;
+  name: string;
+  raw: string;
+  family: Family;
+  gen: number;
+}
+
+const MAX_LINES = 1_000_000;
+
+/** A copy of `s` that does not keep its parent (a whole scrape body) alive. */
+export function detach(s: string): string {
+  return s.length < 13 ? s : (s + ' ').slice(0, -1);
+}
+
 export class ExpositionParser {
   /** Declared families by name. */
   private readonly types = new Map<string, Family>();
@@ -102,8 +119,19 @@ export class ExpositionParser {
   private readonly resolved = new Map<string, Family>();
   private cur: Family | undefined;
   private curSuffixes: readonly string[] = [];
+  /** The series text of each sample line of the previous body (see parse()). */
+  private readonly lines: Line[] = [];
+  /** Bumped when a `# TYPE` changes: cached lines of older generations are re-resolved. */
+  private typesGen = 0;
 
-  constructor(private readonly openMetrics: boolean) {}
+  /**
+   * @param remember keep the previous body's series texts so that an unchanged
+   *   line is recognised with one string comparison (a parser kept per target).
+   */
+  constructor(
+    private readonly openMetrics: boolean,
+    private readonly remember = false,
+  ) {}
 
   private family(name: string): Family {
     const cur = this.cur;
@@ -126,8 +154,8 @@ export class ExpositionParser {
         }
       }
     }
-    f ??= { name, type: 'untyped' };
-    this.resolved.set(name, f);
+    f ??= { name: detach(name), type: 'untyped' };
+    this.resolved.set(f.name === name ? f.name : detach(name), f);
     return f;
   }
 
@@ -141,6 +169,10 @@ export class ExpositionParser {
     const stats: ParseStats = { samples: 0, nonFinite: 0, invalid: 0 };
     const len = text.length;
     let i = 0;
+    /** index of the sample line, for the previous-body cache */
+    let li = 0;
+    this.cur = undefined;
+    this.curSuffixes = [];
     while (i < len) {
       let eol = text.indexOf('\n', i);
       if (eol < 0) eol = len;
@@ -158,35 +190,64 @@ export class ExpositionParser {
         i = next;
         continue;
       }
-      // metric name
-      const nameStart = p;
-      let c = 0;
-      while (p < eol) {
-        c = text.charCodeAt(p);
-        if (c === LBRACE || c === SPACE || c === TAB) break;
-        p++;
-      }
-      if (p === nameStart || p === eol) {
-        this.invalid(stats, text, i, eol);
-        i = next;
-        continue;
-      }
-      const name = text.slice(nameStart, p);
-      let rawLabels = '';
-      if (c !== LBRACE) {
-        while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
-        c = text.charCodeAt(p);
-      }
-      if (c === LBRACE) {
-        const end = labelsEnd(text, p + 1, eol);
-        if (end < 0) {
+      let name: string;
+      let rawLabels: string;
+      let family: Family;
+      const line = this.lines[li];
+      let c: number;
+      if (
+        line !== undefined &&
+        line.gen === this.typesGen &&
+        text.startsWith(line.prefix, p) &&
+        ((c = text.charCodeAt(p + line.prefix.length)) === SPACE || c === TAB)
+      ) {
+        // same series text as this line of the previous body: no scanning, no slicing
+        name = line.name;
+        rawLabels = line.raw;
+        family = line.family;
+        p += line.prefix.length;
+      } else {
+        const lineStart = p;
+        const nameStart = p;
+        c = 0;
+        while (p < eol) {
+          c = text.charCodeAt(p);
+          if (c === LBRACE || c === SPACE || c === TAB) break;
+          p++;
+        }
+        if (p === nameStart || p === eol) {
           this.invalid(stats, text, i, eol);
           i = next;
+          li++;
           continue;
         }
-        rawLabels = text.slice(p + 1, end);
-        p = end + 1;
+        name = text.slice(nameStart, p);
+        rawLabels = '';
+        if (c !== LBRACE) {
+          while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
+          c = text.charCodeAt(p);
+        }
+        if (c === LBRACE) {
+          const end = labelsEnd(text, p + 1, eol);
+          if (end < 0) {
+            this.invalid(stats, text, i, eol);
+            i = next;
+            li++;
+            continue;
+          }
+          rawLabels = text.slice(p + 1, end);
+          p = end + 1;
+        }
+        family = this.family(name);
+        if (this.remember && li < MAX_LINES) {
+          const e: Line = { prefix: detach(text.slice(lineStart, p)), name: detach(name), raw: detach(rawLabels), family, gen: this.typesGen };
+          if (li < this.lines.length) this.lines[li] = e;
+          else if (li === this.lines.length) this.lines.push(e);
+          name = e.name;
+          rawLabels = e.raw;
+        }
       }
+      li++;
       while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
       const vStart = p;
       while (p < eol && text.charCodeAt(p) !== SPACE && text.charCodeAt(p) !== TAB) p++;
@@ -223,7 +284,7 @@ export class ExpositionParser {
       }
       // anything left is an OpenMetrics exemplar (`# {...} v [ts]`): ignored
       stats.samples++;
-      onSample(name, this.family(name), rawLabels, value, tsMs);
+      onSample(name, family, rawLabels, value, tsMs);
       i = next;
     }
     return stats;
@@ -241,8 +302,13 @@ export class ExpositionParser {
     if (parts.length < 2) return false;
     const name = parts[0]!;
     const type = parts[1]!.toLowerCase();
-    const f: Family = { name, type };
-    this.types.set(name, f);
+    let f = this.types.get(name);
+    if (f === undefined || f.type !== type) {
+      f = { name: detach(name), type };
+      this.types.set(f.name, f);
+      this.typesGen++;
+      this.resolved.clear();
+    }
     this.cur = f;
     this.curSuffixes = SUFFIXES[type] ?? [];
     return false;
@@ -250,35 +316,23 @@ export class ExpositionParser {
 }
 
 /**
- * Finds the `}` closing a label set that starts at `p` (just after `{`), honouring
- * quoted values and escapes. Returns its index, or -1 when malformed.
+ * Finds the `}` closing a label set that starts at `p` (just after `{`), skipping
+ * quoted values and their escapes. Returns its index, or -1 when there is none
+ * on the line. The pairs themselves are checked by {@link parseLabels}, once per
+ * new series rather than once per sample.
  */
 export function labelsEnd(text: string, p: number, eol: number): number {
-  for (;;) {
-    while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
-    if (p >= eol) return -1;
-    if (text.charCodeAt(p) === RBRACE) return p;
-    const eq = text.indexOf('=', p);
-    if (eq < 0 || eq >= eol) return -1;
-    let q = eq + 1;
-    while (q < eol && text.charCodeAt(q) === SPACE) q++;
-    if (text.charCodeAt(q) !== QUOTE) return -1;
-    let r = q + 1;
-    let close: number;
-    for (;;) {
-      close = text.indexOf('"', r);
-      if (close < 0 || close >= eol) return -1;
-      let b = close - 1;
-      while (b > q && text.charCodeAt(b) === BACKSLASH) b--;
-      if ((close - 1 - b) % 2 === 0) break;
-      r = close + 1;
-    }
-    p = close + 1;
-    while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
+  for (; p < eol; p++) {
     const c = text.charCodeAt(p);
-    if (c === COMMA) p++;
-    else if (c !== RBRACE) return -1;
+    if (c === QUOTE) {
+      for (p++; p < eol; p++) {
+        const d = text.charCodeAt(p);
+        if (d === BACKSLASH) p++;
+        else if (d === QUOTE) break;
+      }
+    } else if (c === RBRACE) return p;
   }
+  return -1;
 }
 
 function unescape(s: string): string {
@@ -287,37 +341,39 @@ function unescape(s: string): string {
 }
 
 /**
- * Decodes raw label text (`a="1",b="x\"y"`) into `out` as flat `[k0, v0, k1, v1, ...]`.
- * Returns the number of strings written. The text was validated by the parser.
+ * Decodes raw label text (`a="1",b="x\\"y"`) into `out` as flat `[k0, v0, k1, v1, ...]`.
+ * Returns the number of strings written, or -1 when the text is not a valid
+ * label set (`name="value"` pairs separated by commas).
  */
 export function parseLabels(raw: string, out: string[]): number {
   let n = 0;
   let p = 0;
   const len = raw.length;
-  while (p < len) {
-    while (p < len && (raw.charCodeAt(p) === SPACE || raw.charCodeAt(p) === TAB || raw.charCodeAt(p) === COMMA)) p++;
-    if (p >= len) break;
+  for (;;) {
+    while (p < len && (raw.charCodeAt(p) === SPACE || raw.charCodeAt(p) === TAB)) p++;
+    if (p >= len) return n;
     const eq = raw.indexOf('=', p);
-    if (eq < 0) break;
+    if (eq < 0) return -1;
     let kEnd = eq;
-    while (kEnd > p && raw.charCodeAt(kEnd - 1) === SPACE) kEnd--;
+    while (kEnd > p && (raw.charCodeAt(kEnd - 1) === SPACE || raw.charCodeAt(kEnd - 1) === TAB)) kEnd--;
     const key = raw.slice(p, kEnd);
+    if (!LABEL_NAME.test(key)) return -1;
     let q = eq + 1;
-    while (q < len && raw.charCodeAt(q) !== QUOTE) q++;
-    let r = q + 1;
-    let close: number;
-    for (;;) {
-      close = raw.indexOf('"', r);
-      if (close < 0) return n;
-      let b = close - 1;
-      while (b > q && raw.charCodeAt(b) === BACKSLASH) b--;
-      if ((close - 1 - b) % 2 === 0) break;
-      r = close + 1;
+    while (q < len && raw.charCodeAt(q) === SPACE) q++;
+    if (raw.charCodeAt(q) !== QUOTE) return -1;
+    let close = q + 1;
+    for (; close < len; close++) {
+      const d = raw.charCodeAt(close);
+      if (d === BACKSLASH) close++;
+      else if (d === QUOTE) break;
     }
-    const v = raw.slice(q + 1, close);
+    if (close >= len) return -1;
     out[n++] = key;
-    out[n++] = unescape(v);
+    out[n++] = unescape(raw.slice(q + 1, close));
     p = close + 1;
+    while (p < len && (raw.charCodeAt(p) === SPACE || raw.charCodeAt(p) === TAB)) p++;
+    if (p >= len) return n;
+    if (raw.charCodeAt(p) !== COMMA) return -1;
+    p++;
   }
-  return n;
 }
