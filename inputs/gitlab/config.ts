@@ -1,13 +1,13 @@
 import { bool, duration, list, object, str, tags, type Infer } from '../../agent/config/schema.js';
 
 export const schema = object({
-  /** DataKit scrapes GitLab's Prometheus endpoint when true; telekit accepts it but does not scrape (see README). */
+  /** Scrape GitLab's Prometheus endpoint (counters and histograms) into gitlab, gitlab_base, gitlab_http. */
   enable_collect: bool(true),
   prometheus_url: str('http://127.0.0.1:80/-/metrics'),
   interval: duration('10s'),
   /** Serve GitLab's Pipeline and Job webhooks at /v1/gitlab. */
   enable_ci_visibility: bool(true),
-  /** DataKit's election switch for the metric scrape; the webhook runs on every node either way. */
+  /** With election on, only the leader scrapes; the webhook runs on every node either way. */
   election: bool(true),
   /** Tags added to gitlab_pipeline/gitlab_job points; they never overwrite the event's own tags. */
   ci_extra_tags: tags(),

@@ -16,8 +16,9 @@ function finishedJob(): Buffer {
   return Buffer.from(JSON.stringify(j));
 }
 
+/** Unit tests exercise the webhook: metric scraping is off unless a test turns it on. */
 function config(raw: object = {}): GitlabConfig {
-  const r = validate(schema, raw);
+  const r = validate(schema, { enable_collect: false, ...raw });
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   return r.value;
 }
@@ -207,5 +208,50 @@ describe('gitlab lifecycle', () => {
     expect(res.status).toBe(200);
     expect(a.handle(req('Pipeline Hook', PIPELINE)).status).toBe(503); // a stopped instance refuses
     await b.stop();
+  });
+});
+
+describe('gitlab metrics (enable_collect)', () => {
+  const METRICS = fs.readFileSync(new URL('./testdata/metrics.txt', import.meta.url), 'utf8');
+
+  it('maps counters and histograms like DataKit: gitlab, gitlab_base, gitlab_http', async () => {
+    const { gitlabMetricPoints, scrapeHostTag } = await import('./metrics.js');
+    const pts = gitlabMetricPoints(METRICS, scrapeHostTag('http://gitlab.internal:8080/-/metrics'));
+    const byName = (n: string) => pts.filter((p) => p.name === n).map((p) => ({ tags: p.tags, fields: p.fields }));
+    expect(byName('gitlab_base')).toEqual([
+      { tags: { host: 'gitlab.internal' }, fields: { rails_queue_duration_seconds_sum: 1.5, rails_queue_duration_seconds_count: 12 } },
+      { tags: { host: 'gitlab.internal' }, fields: { cache_misses_total: 9 } },
+    ]);
+    expect(byName('gitlab')).toEqual([
+      { tags: { controller: 'Projects::BlobController', action: 'show', host: 'gitlab.internal' }, fields: { transaction_cache_read_hit_count_total: 7 } },
+    ]);
+    expect(byName('gitlab_http')).toEqual([
+      { tags: { method: 'get', host: 'gitlab.internal' }, fields: { http_request_duration_seconds_sum: 0.2, http_request_duration_seconds_count: 3 } },
+    ]);
+    expect(pts.every((p) => p.category === 'metric')).toBe(true);
+    expect(scrapeHostTag('http://127.0.0.1:80/-/metrics')).toBeUndefined();
+  });
+
+  it('scrapes the configured URL on start and counts a failing scrape as an error', async () => {
+    const http = await import('node:http');
+    const server = http.createServer((_q, r) => r.end(METRICS));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const ctx = fakeContext('gitlab');
+      const input = gitlab.create(config({ enable_collect: true, prometheus_url: `http://127.0.0.1:${port}/-/metrics`, enable_ci_visibility: false }), ctx);
+      await input.start();
+      await input.stop(); // waits for the scrape start() began
+      expect(ctx.points.map((p) => p.name).sort()).toEqual(['gitlab', 'gitlab_base', 'gitlab_base', 'gitlab_http']);
+      expect(ctx.errors).toEqual([]);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    const ctx = fakeContext('gitlab');
+    const input = gitlab.create(config({ enable_collect: true, prometheus_url: `http://127.0.0.1:${port}/-/metrics` }), ctx);
+    await input.start();
+    await input.stop();
+    expect(ctx.errors.map((e) => e.kind)).toEqual(['collect']);
+    expect(ctx.routes.size).toBe(0);
   });
 });

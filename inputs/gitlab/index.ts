@@ -8,7 +8,10 @@ import crypto from 'node:crypto';
 import { Counter } from 'prom-client';
 import type { HttpRequest, HttpResponse } from '../../agent/http-routes.js';
 import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
+import { clampInterval, PeriodicInput } from '../../agent/host/periodic.js';
+import type { Point } from '../../agent/point.js';
 import { BadEvent, jobPoint, parseBody, pipelinePoint } from './convert.js';
+import { gitlabMetricPoints, scrapeHostTag } from './metrics.js';
 import { schema, type GitlabConfig } from './config.js';
 
 export const PATH = '/v1/gitlab';
@@ -39,6 +42,7 @@ export class GitlabInput implements Input {
   private readonly requests: Counter<'event' | 'result'>;
   private readonly token: Buffer | undefined;
   private accepting = false;
+  private scraper: PeriodicInput | undefined;
 
   constructor(
     private readonly cfg: GitlabConfig,
@@ -51,7 +55,8 @@ export class GitlabInput implements Input {
 
   async start(): Promise<void> {
     if (this.cfg.enable_collect && this.cfg.prometheus_url) {
-      this.ctx.log.info('GitLab metric scraping (enable_collect) is not implemented; use a [[inputs.prom]] on the GitLab /-/metrics URL.');
+      this.scraper = new PeriodicInput(this.ctx, clampInterval(this.cfg.interval), { collect: () => this.scrape() });
+      await this.scraper.start();
     }
     if (!this.cfg.enable_ci_visibility) return;
     this.accepting = true;
@@ -63,6 +68,17 @@ export class GitlabInput implements Input {
     this.accepting = false;
     this.unregister?.();
     this.unregister = undefined;
+    await this.scraper?.stop();
+    this.scraper = undefined;
+  }
+
+  /** One scrape of GitLab's /-/metrics; with election on, only the leader scrapes (DataKit's `election`). */
+  private async scrape(): Promise<Point[]> {
+    const election = this.cfg.election ? this.ctx.k8s?.election : undefined;
+    if (election && !election.isLeader()) return [];
+    const res = await fetch(this.cfg.prometheus_url, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new Error(`GET ${this.cfg.prometheus_url} answered ${res.status}`);
+    return gitlabMetricPoints(await res.text(), scrapeHostTag(this.cfg.prometheus_url));
   }
 
   private reply(event: string, result: Result, status: number, body: object): HttpResponse {

@@ -20,7 +20,11 @@ describe('telekit monitor end to end', () => {
   let t: TestAgent;
   beforeAll(async () => {
     t = await startTestAgent({
-      env: { ENV_DEFAULT_ENABLED_INPUTS: 'mem,gitlab', ENV_INPUT_MEM_INTERVAL: '1s' },
+      env: {
+        ENV_DEFAULT_ENABLED_INPUTS: 'mem,gitlab',
+        ENV_INPUT_MEM_INTERVAL: '1s',
+        ENV_INPUT_GITLAB_PROMETHEUS_URL: `http://127.0.0.1:${await freePort()}/-/metrics`, // nothing listens: scrape errors
+      },
     });
     // a batch has been sent: the sink has counts and latency
     await t.dataway.waitForPoints('metric', 1, { name: 'mem' });
@@ -33,7 +37,8 @@ describe('telekit monitor end to end', () => {
     const out = c.text();
     expect(out).toMatch(/^telekit \S+ {2}host test-host {2}up /);
     expect(out).toMatch(/^mem\[0\]\s+\d+\.\d\s+\d+\s+0$/m); // a rate, points, no errors
-    expect(out).toMatch(/^gitlab\[0\]\s+/m);
+    // gitlab's metric scrape fails: an error with its age and message
+    expect(out).toMatch(/^gitlab\[0\]\s+\S+\s+0\s+[1-9]\d*(?: \(\+\d+\))?\s+\d+s ago: \S/m);
     expect(out).toMatch(/^metric\s+\d+\s+\S+\s+\d+%$/m); // points, capacity, fill
     expect(out).toMatch(/^dataway\S* metric\s+\d+\.\d\s+[1-9]\d*\s+0\s+0\s+[\d.]+m?s\s+[\d.]+m?s$/m); // rate, sent, failed, retries, p50, p99
     expect(out).toContain('DROPPED  none');
