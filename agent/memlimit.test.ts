@@ -9,7 +9,7 @@ describe('MemoryGuard', () => {
   it('turns overloaded above the limit and back below the resume mark (hysteresis)', async () => {
     let rss = 50;
     const reg = new Registry();
-    const g = new MemoryGuard({ limitBytes: 100, rss: () => rss, metrics: reg });
+    const g = new MemoryGuard({ limitBytes: 100, sample: () => ({ rss, held: rss * 0.8 }), metrics: reg });
     g.sample();
     expect(g.overloaded()).toBe(false);
     rss = 101;
@@ -26,9 +26,28 @@ describe('MemoryGuard', () => {
     expect(m).toMatch(/telekit_memory_overload_total 1/);
   });
 
+  it('does not latch when RSS stays high but the process holds little (freed memory not returned to the OS)', () => {
+    let m = { rss: 200, held: 90 };
+    const g = new MemoryGuard({ limitBytes: 100, sample: () => m });
+    g.sample();
+    expect(g.overloaded()).toBe(true);
+    m = { rss: 180, held: 45 }; // RSS still high, held between the marks: stays overloaded
+    g.sample();
+    expect(g.overloaded()).toBe(true);
+    m = { rss: 180, held: 30 }; // held below 40%: resumes although RSS is high
+    g.sample();
+    expect(g.overloaded()).toBe(false);
+    m = { rss: 180, held: 45 }; // and does not trip again until held passes 50%
+    g.sample();
+    expect(g.overloaded()).toBe(false);
+    m = { rss: 180, held: 55 };
+    g.sample();
+    expect(g.overloaded()).toBe(true);
+  });
+
   it('samples on its own timer once started, and stop clears the state', async () => {
     let rss = 500;
-    const g = new MemoryGuard({ limitBytes: 100, rss: () => rss, intervalMs: 10 });
+    const g = new MemoryGuard({ limitBytes: 100, sample: () => ({ rss, held: rss }), intervalMs: 10 });
     g.start();
     expect(g.overloaded()).toBe(true);
     rss = 10;
@@ -43,11 +62,11 @@ describe('MemoryGuard', () => {
   });
 
   it('is a no-op without a limit, and a throwing RSS source never throws', () => {
-    const g = new MemoryGuard({ limitBytes: 0, rss: () => 1e12 });
+    const g = new MemoryGuard({ limitBytes: 0, sample: () => ({ rss: 1e12, held: 1e12 }) });
     g.start();
     expect(g.overloaded()).toBe(false);
     g.stop();
-    const h = new MemoryGuard({ limitBytes: 10, rss: () => { throw new Error('x'); } });
+    const h = new MemoryGuard({ limitBytes: 10, sample: () => { throw new Error('x'); } });
     expect(() => h.sample()).not.toThrow();
   });
 });

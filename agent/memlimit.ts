@@ -1,8 +1,16 @@
 /**
- * A global soft memory limit. The guard samples the process RSS every 250 ms
- * (`process.memoryUsage.rss()` is one cheap syscall) and reports `overloaded()`
- * while RSS is above the limit, until it falls below 90% of it (hysteresis, so
- * it does not flap). The core consults it:
+ * A global soft memory limit. The guard samples memory every 250 ms and
+ * reports `overloaded()` while the process RSS is above the limit *and* the
+ * memory the process actually holds (V8 heap used + external buffers) is above
+ * half of it. It resumes when RSS falls below 90% of the limit or the held
+ * memory below 40% of it (hysteresis on both, so it does not flap).
+ *
+ * Why not RSS alone: freed memory is not returned to the OS promptly (V8 keeps
+ * its pages, malloc keeps its arenas), so after a burst RSS can stay above the
+ * limit with a small live heap; an RSS-only guard then sheds load forever (the
+ * soak bench showed it: 58 MiB heap, 172 MiB RSS, a 160 MiB limit, every input
+ * refused for the rest of the run). RSS that high with little held is not
+ * growing further, because the freed memory is reused. The core consults it:
  * - the HTTP dispatcher answers 503 with `Retry-After` before any handler runs;
  * - `Accumulator.overloaded()` is true, so pausable producers (log tailing,
  *   `addWait`) wait and the others drop with a counter.
@@ -33,8 +41,16 @@ export interface MemoryGuardOptions {
   resumeRatio?: number;
   metrics?: Registry;
   log?: Logger;
-  /** RSS source (tests). */
-  rss?: () => number;
+  /** Memory source (tests): RSS and held bytes (heap used + external). */
+  sample?: () => { rss: number; held: number };
+}
+
+const HOLD_TRIP = 0.5;
+const HOLD_RESUME = 0.4;
+
+function processMemory(): { rss: number; held: number } {
+  const m = process.memoryUsage();
+  return { rss: m.rss, held: m.heapUsed + m.external };
 }
 
 export class MemoryGuard {
@@ -42,13 +58,14 @@ export class MemoryGuard {
   private over = false;
   private last = 0;
   private peakRss = 0;
-  private readonly rssFn: () => number;
+  private held = 0;
+  private readonly sampleFn: () => { rss: number; held: number };
   private readonly gauge: Gauge | undefined;
   private readonly peakGauge: Gauge | undefined;
   private readonly transitions: Counter | undefined;
 
   constructor(private readonly opts: MemoryGuardOptions) {
-    this.rssFn = opts.rss ?? (() => process.memoryUsage.rss());
+    this.sampleFn = opts.sample ?? processMemory;
     if (opts.metrics && opts.limitBytes > 0) {
       const registers = [opts.metrics];
       new Gauge({ name: 'telekit_memory_limit_bytes', help: 'Soft memory limit (RSS)', registers }).set(opts.limitBytes);
@@ -71,6 +88,11 @@ export class MemoryGuard {
     return this.peakRss;
   }
 
+  /** Last sampled held memory (V8 heap used + external) in bytes. */
+  get heldBytes(): number {
+    return this.held;
+  }
+
   /** True while RSS is above the limit (and until it falls below the resume mark). Never throws. */
   overloaded(): boolean {
     return this.over;
@@ -80,25 +102,28 @@ export class MemoryGuard {
   sample(): void {
     if (this.opts.limitBytes <= 0) return;
     let rss: number;
+    let held: number;
     try {
-      rss = this.rssFn();
+      ({ rss, held } = this.sampleFn());
     } catch {
       return;
     }
     this.last = rss;
+    this.held = held;
+    const limit = this.opts.limitBytes;
     if (rss > this.peakRss) {
       this.peakRss = rss;
       this.peakGauge?.set(rss);
     }
-    if (!this.over && rss > this.opts.limitBytes) {
+    if (!this.over && rss > limit && held > limit * HOLD_TRIP) {
       this.over = true;
       this.transitions?.inc();
       this.gauge?.set(1);
-      this.opts.log?.warn({ rssMiB: Math.round(rss / 2 ** 20), limitMiB: Math.round(this.opts.limitBytes / 2 ** 20) }, 'Memory above the soft limit: shedding load');
-    } else if (this.over && rss < this.opts.limitBytes * (this.opts.resumeRatio ?? 0.9)) {
+      this.opts.log?.warn({ rssMiB: Math.round(rss / 2 ** 20), heldMiB: Math.round(held / 2 ** 20), limitMiB: Math.round(limit / 2 ** 20) }, 'Memory above the soft limit: shedding load');
+    } else if (this.over && (rss < limit * (this.opts.resumeRatio ?? 0.9) || held < limit * HOLD_RESUME)) {
       this.over = false;
       this.gauge?.set(0);
-      this.opts.log?.info({ rssMiB: Math.round(rss / 2 ** 20) }, 'Memory back under the soft limit');
+      this.opts.log?.info({ rssMiB: Math.round(rss / 2 ** 20), heldMiB: Math.round(held / 2 ** 20) }, 'Memory back under the soft limit');
     }
   }
 
