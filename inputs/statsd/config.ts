@@ -17,7 +17,7 @@ function checked<T>(base: Field<T>, check: (v: T) => string | undefined): Field<
     }
     return r;
   };
-  return { ...base, parse, fromEnv: (s, key, issues) => { const r = base.fromEnv(s, key, issues); return r === undefined ? undefined : parse(r, key, issues); } };
+  return { ...base, parse }; // fromEnv yields the raw value, which parse() then checks
 }
 
 export const PROTOCOLS = ['udp', 'udp4', 'udp6', 'tcp', 'tcp4', 'tcp6'] as const;

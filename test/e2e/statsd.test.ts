@@ -112,6 +112,24 @@ describe('statsd through the agent', () => {
     });
   });
 
+  it('runs from ENV_DEFAULT_ENABLED_INPUTS with ENV_INPUT_STATSD_* overrides, as the seeds deploy it', async () => {
+    const port = await freeTcpUdpPort();
+    ta = await startTestAgent({
+      env: {
+        ENV_DEFAULT_ENABLED_INPUTS: 'statsd',
+        ENV_INPUT_STATSD_SERVICE_ADDRESS: `127.0.0.1:${port}`,
+        ENV_INPUT_STATSD_INTERVAL: '200ms',
+        ENV_INPUT_STATSD_DROP_TAGS: 'runtime-id',
+        ENV_INPUT_STATSD_METRIC_MAPPING: 'jvm_:jvm',
+      },
+    });
+    await sendUdp(port, 'jvm.heap.used:512|g|#runtime-id:abc,service:api');
+    const [p] = await ta.dataway.waitForPoints('metric', 1, { name: 'jvm', timeoutMs: 10_000 });
+    expect(p!.fields).toEqual({ heap_used: 512 });
+    expect(p!.tags['runtime-id']).toBeUndefined();
+    expect(p!.tags).toMatchObject({ service: 'api', metric_type: 'gauge', host: 'test-host' });
+  });
+
   it('flushes the current interval when the agent stops', async () => {
     const port = await freeTcpUdpPort();
     const a = await agentWith(`[[inputs.statsd]]\nservice_address = "127.0.0.1:${port}"\ninterval = "1h"`);
