@@ -40,11 +40,15 @@ export class NetCollector implements Collector {
     return flags === undefined ? true : (parseInt(flags.trim(), 16) & IFF_UP) !== 0;
   }
 
+  /** DataKit's order: interfaces that are up, matching `interfaces` if set, minus virtual ones unless enabled. */
   async select(all: NetDevStat[]): Promise<NetDevStat[]> {
-    if (this.filters.length > 0) return all.filter((s) => this.filters.some((f) => f.test(s.name)));
     const virt = this.cfg.enable_virtual_interfaces ? new Set<string>() : await this.virtualSet();
     const out: NetDevStat[] = [];
-    for (const s of all) if (!virt.has(s.name) && (await this.isUp(s.name))) out.push(s);
+    for (const s of all) {
+      if (virt.has(s.name)) continue;
+      if (this.filters.length > 0 && !this.filters.some((f) => f.test(s.name))) continue;
+      if (await this.isUp(s.name)) out.push(s);
+    }
     return out;
   }
 

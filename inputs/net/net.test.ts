@@ -25,7 +25,7 @@ async function loopbackTraffic(bytes: number): Promise<void> {
 
 describe('net input (real /proc)', () => {
   it('counts loopback traffic: counters rise across two collections, rates appear', async () => {
-    const c = new NetCollector(config({ interfaces: ['^lo$'] }), hostPaths(''));
+    const c = new NetCollector(config({ interfaces: ['^lo$'], enable_virtual_interfaces: true }), hostPaths(''));
     const first = await c.collect();
     const lo1 = first.find((p) => p.tags.interface === 'lo')!;
     expect(lo1).toBeDefined();
@@ -47,6 +47,9 @@ describe('net input (real /proc)', () => {
     expect(pts.some((p) => p.tags.interface === 'all')).toBe(false);
     const virt = await new NetCollector(config({ enable_virtual_interfaces: true }), hostPaths('')).collect();
     expect(virt.some((p) => p.tags.interface === 'lo')).toBe(true);
+    // as in DataKit, naming a virtual interface is not enough: enable_virtual_interfaces is needed too
+    const named = await new NetCollector(config({ interfaces: ['^lo$'] }), hostPaths('')).collect();
+    expect(named.some((p) => p.tags.interface === 'lo')).toBe(false);
   });
 });
 
