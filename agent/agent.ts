@@ -85,6 +85,7 @@ export class Agent {
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private warnedNoElection = false;
 
   private constructor(
     readonly o: AgentOptions,
@@ -290,7 +291,13 @@ export class Agent {
 
   /** Starts an instance now, or, for election inputs under election, whenever this agent leads. */
   private async schedule(r: Running): Promise<void> {
-    const election = this.settings.enableElection && (r.cfg.def.election?.(r.cfg.config) ?? false) ? this.k8s?.services.election : undefined;
+    const wantsElection = this.settings.enableElection && (r.cfg.def.election?.(r.cfg.config) ?? false);
+    const election = wantsElection ? this.k8s?.services.election : undefined;
+    if (wantsElection && !election && !this.warnedNoElection) {
+      // Without a Kubernetes API there is no Lease to elect with: every agent runs its cluster-level inputs.
+      this.warnedNoElection = true;
+      this.log.warn({ input: r.cfg.def.name }, 'ENV_ENABLE_ELECTION is set but no Kubernetes API is configured: election inputs run on this agent without election');
+    }
     if (!election) return this.startOne(r);
     const follow = (leader: boolean) => {
       if (leader && !r.started) this.startOne(r).catch((e: Error) => this.log.error({ input: r.cfg.def.name, err: e.message }, 'input failed to start on leadership'));
