@@ -15,6 +15,8 @@ fs.mkdirSync(path.join(confDir, 'zipkin'));
 fs.writeFileSync(path.join(confDir, 'ddtrace/ddtrace.conf'), '[[inputs.ddtrace]]\n');
 fs.writeFileSync(path.join(confDir, 'zipkin/zipkin.conf'), '[[inputs.zipkin]]\n');
 const env = { ENV_DATAWAY: dataway, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench-node', ENV_DATAWAY_CONTENT_ENCODING: encoding ?? 'v1', ENV_IO_FLUSH_INTERVAL: '1s' };
+// Extra agent settings for experiments, e.g. BENCH_AGENT_ENV='{"ENV_IO_QUEUE_CAPACITY":"10000"}'
+Object.assign(env, JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}'));
 const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'warn' }), watch: false });
 let peakRss = 0;
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();
