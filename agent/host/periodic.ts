@@ -33,7 +33,7 @@ export class PeriodicInput implements Input {
     this.tick();
     this.timer = setInterval(() => this.tick(), this.intervalMs);
     this.timer.unref();
-    this.ctx.log.info({ intervalMs: this.intervalMs }, 'Host input started.');
+    this.ctx.log.info({ intervalMs: this.intervalMs }, 'Collecting periodically.');
   }
 
   /** Runs one collection now unless one is still running. Exposed for tests. */
