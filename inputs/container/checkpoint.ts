@@ -37,12 +37,34 @@ export class Checkpoints {
   writeErrors = 0;
   writes = 0;
 
+  /**
+   * Where a stopped tailer left off in its live file while some of what it sent
+   * was not acknowledged yet (a config reload restarts the input while the
+   * sender still holds its points): the next tailer of that file continues
+   * from there instead of re-reading, and the late acks still advance the
+   * saved position (acks come in send order, so positions only move forward).
+   */
+  readonly handoffs = new Map<string, Position>();
+  private loaded = false;
+
+  private static readonly shared = new Map<string, Checkpoints>();
+
+  /** One instance per directory in a process, so input restarts (config reloads) share positions and handoffs. */
+  static for(dir: string): Checkpoints {
+    let c = Checkpoints.shared.get(dir);
+    if (!c) Checkpoints.shared.set(dir, (c = new Checkpoints(dir)));
+    return c;
+  }
+
   constructor(private readonly dir: string) {
     this.file = path.join(dir, 'positions.json');
   }
 
+  /** Reads the saved positions (once per instance; later calls keep the in-memory state, which is newer). */
   async load(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
+    if (this.loaded) return;
+    this.loaded = true;
     let text: string;
     try {
       text = await fs.readFile(this.file, 'utf8');

@@ -65,7 +65,7 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
   const filter = new ContainerFilter(config.container_include_log, config.container_exclude_log);
   const sourceMap = Object.entries(config.logging_extra_source_map).map(([re, src]) => [new RegExp(re), src] as const);
   const autoPatterns = [...config.logging_auto_multiline_extra_patterns.map((p) => new RegExp(p)), ...AUTO_MULTILINE_PATTERNS];
-  const checkpoints = new Checkpoints(path.join(ctx.dataDir, 'container'));
+  const checkpoints = Checkpoints.for(path.join(ctx.dataDir, 'container'));
   const cutSize = config.logging_max_line_bytes + 256;
   const pool = new ReadPool(4, config.logging_read_buffer_size, cutSize);
   const tailers = new Map<string, Tailer>();

@@ -70,6 +70,8 @@ export class Tailer {
   private draining = false;
   private wake: (() => void) | undefined;
   private readonly slots: Slot[] = [];
+  /** The last position sent (acknowledged or not) in the live file. */
+  private lastSent: { ident: Ident; offset: number } | undefined;
   private done: Promise<void> | undefined;
 
   constructor(
@@ -81,11 +83,15 @@ export class Tailer {
     this.done ??= this.run().catch((e) => this.deps.onError(e));
   }
 
-  /** Stops promptly; positions already acknowledged stay saved. */
+  /** Stops promptly; positions already acknowledged stay saved, later acks still advance them. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
     await this.done;
+    const last = this.lastSent;
+    if (last && last.ident.path === this.opts.live && this.slots.some((s) => !s.acked)) {
+      this.deps.checkpoints.handoffs.set(this.opts.live, this.position(last.ident, last.offset));
+    }
   }
 
   /** Reads what is left, then exits. */
@@ -121,6 +127,7 @@ export class Tailer {
       asm.parseErrors = 0;
     }
     const slot: Slot = { ident, offset: asm.safeOffset(), acked: recs.length === 0, finish: false };
+    this.lastSent = { ident, offset: slot.offset };
     this.slots.push(slot);
     if (recs.length > 0) {
       this.deps.stats.records(recs.length);
@@ -262,8 +269,18 @@ export class Tailer {
     return 0; // the live file is new since the last run
   }
 
+  /** A position handed over by the previous tailer of this file, when the file is still the same. */
+  private async takeHandoff(): Promise<number | undefined> {
+    const h = this.deps.checkpoints.handoffs.get(this.opts.live);
+    if (!h) return undefined;
+    this.deps.checkpoints.handoffs.delete(this.opts.live);
+    const m = (await listFamily(this.opts.live)).find((x) => x.path === this.opts.live);
+    return m && m.dev === h.dev && m.ino === h.ino && fpMatches(m.head, h.fp, h.fpLen) ? h.offset : undefined;
+  }
+
   private async run(): Promise<void> {
-    let startAt = await this.recover();
+    let handoff = await this.takeHandoff();
+    let startAt = handoff ?? (await this.recover());
     let delay = POLL_MIN_MS;
     let firstOpen = true;
     while (!this.stopping) {
@@ -290,7 +307,10 @@ export class Tailer {
         const { bytesRead } = await fh.read(head, 0, FP_LEN, 0);
         const ident: Ident = { path: this.opts.live, dev: st.dev, ino: st.ino, fp: head.toString('base64', 0, bytesRead), fpLen: bytesRead };
         const saved = this.deps.checkpoints.get(positionKey(st.dev, st.ino));
-        if (!saved || saved.offset !== offset) this.deps.checkpoints.set(this.position(ident, offset));
+        // After a handoff the saved position stays behind until the previous tailer's batches are acknowledged.
+        const handedOver = handoff !== undefined && offset === handoff && saved !== undefined;
+        handoff = undefined;
+        if (!handedOver && (!saved || saved.offset !== offset || saved.fp !== ident.fp)) this.deps.checkpoints.set(this.position(ident, offset));
         const r = await this.follow(fh, ident, offset, () => (delay = POLL_MIN_MS));
         if (r === 'gone') return;
         delay = POLL_MIN_MS;

@@ -127,4 +127,22 @@ describe('container logs end to end', () => {
     running.pop();
     await dataway.close();
   });
+
+  it('a config reload while batches are unacknowledged neither loses nor repeats lines', async () => {
+    const root = tempDir('logs-');
+    const logs = new PodLogs(root);
+    const f = path.join(logs.dir('ns', 'p', 'c'), '0.log');
+    fs.writeFileSync(f, '');
+    const a = await agentFor(root);
+    a.dataway.respond(() => ({ status: 200, delayMs: 150 })); // slow acks: batches stay in flight
+    logs.appendLines(f, 'h-', 0, 20000);
+    await waitFor(() => a.dataway.requests.length > 0);
+    fs.writeFileSync(path.join(a.confDir, 'container', 'container.conf'), containerConf(root, '[inputs.container.tags]\nreloaded = "yes"'));
+    const r = await a.agent.reload();
+    expect(r.ok).toBe(true);
+    logs.appendLines(f, 'h-', 20000, 21000);
+    a.dataway.respond(undefined);
+    await expectExactly(a.dataway, 'h-', 21000);
+    expect(a.dataway.points('logging').some((p) => p.tags.reloaded === 'yes')).toBe(true);
+  });
 });
