@@ -4,6 +4,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FixtureKubelet, buildSummary, type FixturePod } from '../../../test/fixtures/kubelet.js';
 import { waitFor } from '../../../test/helpers/wait.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { K8sServices, PodInfo, PodWatcher } from '../../../agent/k8s/types.js';
 import { ContainerMetrics } from './index.js';
 import { containerConfig, fakeCtx } from './testdata/fake-ctx.js';
@@ -150,6 +153,58 @@ describe('ContainerMetrics against a fixture kubelet', () => {
     expect(ctx.points).toEqual([]);
     expect(ctx.errors).toEqual([]);
     await m.stop();
+  });
+});
+
+/** An API server that only answers the node proxy to node-a's /stats/summary (bearer token checked). */
+async function proxyApiServer(payload: () => unknown): Promise<{ kc: KubeConfig; paths: string[]; close: () => Promise<void> }> {
+  const paths: string[] = [];
+  const server = http.createServer((req, res) => {
+    paths.push(req.url ?? '');
+    if (req.headers.authorization !== 'Bearer api-token') return void res.writeHead(401).end();
+    if (req.url !== '/api/v1/nodes/node-a/proxy/stats/summary') return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(payload()));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 'api-token' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return { kc, paths, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('Summary through the API server node proxy', () => {
+  it('uses only the proxy with kubelet_url = "apiserver"', async () => {
+    const api = await proxyApiServer(() => buildSummary(node, [pod(1, 1)], new Date()));
+    const ctx = fakeCtx({ k8s: { ...podsOf([apiInfo]), kubeConfig: api.kc } });
+    const m = new ContainerMetrics(containerConfig({ kubelet_url: 'apiserver', enable_k8s_metric: false, interval: '60s' }), ctx, { cpuCount: () => 2 });
+    await m.start();
+    await waitFor(() => ctx.points.length === 1, { what: 'a point through the proxy' });
+    expect(ctx.points[0]!.tags).toMatchObject({ pod_name: 'api-1', statefulset: 'api' });
+    expect(api.paths).toContain('/api/v1/nodes/node-a/proxy/stats/summary');
+    await m.stop();
+    await api.close();
+  });
+
+  it('falls back to the proxy after 3 failures of the direct kubelet, counting each failure', async () => {
+    const api = await proxyApiServer(() => buildSummary(node, [pod(1, 1)], new Date()));
+    // No kubelet listens on 127.0.0.1:10250: the default direct URL is refused.
+    const ctx = fakeCtx({ k8s: { ...podsOf([apiInfo]), kubeConfig: api.kc }, ip: '127.0.0.1' });
+    const m = new ContainerMetrics(containerConfig({ enable_k8s_metric: false, interval: '60s' }), ctx, { cpuCount: () => 2 });
+    await m.start();
+    await waitFor(
+      async () => {
+        await m.collect();
+        return ctx.points.length > 0;
+      },
+      { what: 'points after the switch' },
+    );
+    expect(ctx.errors.map((e) => e.kind)).toEqual(['kubelet_connect', 'kubelet_connect', 'kubelet_connect']);
+    await m.stop();
+    await api.close();
   });
 });
 

@@ -20,7 +20,7 @@ import type { Point } from '../../../agent/point.js';
 import type { ContainerConfig } from '../config.js';
 import { ContainerFilter } from '../filter.js';
 import { ObjectWatcher } from './informers.js';
-import { KubeletClient, SA_TOKEN_FILE, ScrapeError, defaultKubeletUrl } from './kubelet.js';
+import { ApiServerProxySource, KubeletClient, SA_TOKEN_FILE, ScrapeError, defaultKubeletUrl, type SummarySource } from './kubelet.js';
 import { objectPoints } from './objects.js';
 import { parseQuantity } from './quantity.js';
 import { RateTracker } from './rates.js';
@@ -51,7 +51,10 @@ export class ContainerMetrics implements Input {
   private readonly filter: ContainerFilter;
   private readonly rates = new RateTracker();
   private readonly m: Metrics;
-  private kubelet: KubeletClient | undefined;
+  /** Summary sources in order of preference; collections use `active`, switching after repeated failures. */
+  private sources: SummarySource[] = [];
+  private active = 0;
+  private failures = 0;
   private watcher: ObjectWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> | undefined;
@@ -75,10 +78,11 @@ export class ContainerMetrics implements Input {
     this.abort = new AbortController();
     const { config, ctx } = this;
     if (config.enable_container_metric || config.enable_pod_metric) {
-      const url = config.kubelet_url || defaultKubeletUrl(ctx.host.ip, ctx.host.nodeName);
-      if (url) {
-        this.kubelet = new KubeletClient({ url, tokenFile: this.deps.tokenFile ?? SA_TOKEN_FILE, timeoutMs: Math.min(config.interval, 10_000) });
-        ctx.log.info({ kubelet: url }, 'Collecting container and pod metrics from the kubelet Summary API.');
+      this.sources = this.summarySources();
+      this.active = 0;
+      this.failures = 0;
+      if (this.sources.length > 0) {
+        ctx.log.info({ kubelet: this.sources.map((x) => x.describe) }, 'Collecting container and pod metrics from the kubelet Summary API.');
       } else {
         ctx.log.info('No kubelet address (set kubelet_url, ENV_K8S_NODE_IP or ENV_K8S_NODE_NAME): container and pod metrics are off.');
       }
@@ -96,6 +100,24 @@ export class ContainerMetrics implements Input {
     this.timer = setInterval(() => this.tick(), config.interval);
     this.timer.unref();
     this.tick();
+  }
+
+  /**
+   * `kubelet_url` set: that kubelet only (`"apiserver"`: only the API server's node proxy).
+   * Unset: the node's kubelet at https://<node IP>:10250, then the API server's node
+   * proxy as a fallback when a Kubernetes API is configured.
+   */
+  private summarySources(): SummarySource[] {
+    const { config, ctx } = this;
+    const timeoutMs = Math.min(config.interval, 10_000);
+    const kc = ctx.k8s?.kubeConfig as KubeConfig | undefined;
+    const node = ctx.host.nodeName;
+    const proxy = kc && node ? new ApiServerProxySource(kc, node, timeoutMs) : undefined;
+    const direct = (url: string) => new KubeletClient({ url, tokenFile: this.deps.tokenFile ?? SA_TOKEN_FILE, timeoutMs });
+    if (config.kubelet_url === 'apiserver') return proxy ? [proxy] : [];
+    if (config.kubelet_url) return [direct(config.kubelet_url)];
+    const url = defaultKubeletUrl(ctx.host.ip, node);
+    return [...(url ? [direct(url)] : []), ...(proxy ? [proxy] : [])];
   }
 
   /** Starts the informers on becoming leader, stops them on losing it. */
@@ -126,7 +148,8 @@ export class ContainerMetrics implements Input {
   /** One collection; never throws. Exposed for benchmarks. */
   async collect(): Promise<void> {
     const now = Date.now();
-    if (this.kubelet) await this.collectKubelet(this.kubelet, now);
+    const source = this.sources[this.active];
+    if (source) await this.collectKubelet(source, now);
     if (this.watcher) this.collectObjects(this.watcher, now);
   }
 
@@ -137,7 +160,7 @@ export class ContainerMetrics implements Input {
     if (accepted < points.length) this.m.dropped.inc({ source }, points.length - accepted);
   }
 
-  private async collectKubelet(client: KubeletClient, now: number): Promise<void> {
+  private async collectKubelet(client: SummarySource, now: number): Promise<void> {
     const end = this.m.seconds.startTimer({ source: 'kubelet' });
     try {
       const summary = await client.summary(this.abort.signal);
@@ -156,10 +179,17 @@ export class ContainerMetrics implements Input {
       if (res.filtered > 0) this.m.filtered.inc(res.filtered);
       this.emit('kubelet', res.points);
       this.m.collections.inc({ source: 'kubelet', result: 'ok' });
+      this.failures = 0;
     } catch (e) {
       if (this.abort.signal.aborted) return;
       this.m.collections.inc({ source: 'kubelet', result: 'error' });
       this.ctx.acc.error(e instanceof ScrapeError ? `kubelet_${e.kind}` : 'kubelet', e);
+      // After 3 failures in a row, try the next source (direct kubelet ⇄ API server proxy).
+      if (++this.failures >= 3 && this.sources.length > 1) {
+        this.failures = 0;
+        this.active = (this.active + 1) % this.sources.length;
+        this.ctx.log.info({ from: client.describe, to: this.sources[this.active]!.describe }, 'The kubelet Summary source keeps failing; switching to the other one.');
+      }
     } finally {
       end();
     }
@@ -212,9 +242,9 @@ export class ContainerMetrics implements Input {
     const w = this.watcher;
     this.watcher = undefined;
     await w?.stop();
-    const k = this.kubelet;
-    this.kubelet = undefined;
-    await k?.close();
+    const sources = this.sources;
+    this.sources = [];
+    await Promise.allSettled(sources.map((x) => x.close()));
   }
 }
 

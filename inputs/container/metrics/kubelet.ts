@@ -4,6 +4,9 @@
  * optional because the kubelet omits what it has not measured yet.
  */
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
 
 export interface CpuStats {
@@ -92,6 +95,9 @@ export function isSummary(v: unknown): v is Summary {
   });
 }
 
+/** A Summary larger than this is refused (110 pods make ~256 KiB). */
+const MAX_SUMMARY_BYTES = 64 * 1024 * 1024;
+
 export const SA_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export interface KubeletClientOptions {
@@ -116,11 +122,13 @@ export class ScrapeError extends Error {
   }
 }
 
-export class KubeletClient {
+export class KubeletClient implements SummarySource {
+  readonly describe: string;
   private readonly dispatcher: Agent;
   private token: { value: string | undefined; readAt: number } | undefined;
 
   constructor(private readonly opts: KubeletClientOptions) {
+    this.describe = opts.url;
     this.dispatcher = new Agent({
       connect: { rejectUnauthorized: opts.tlsVerify ?? false },
       keepAliveTimeout: 120_000,
@@ -182,4 +190,67 @@ export function defaultKubeletUrl(ip: string, nodeName: string): string | undefi
   const host = ip || nodeName;
   if (!host) return undefined;
   return `https://${host.includes(':') ? `[${host}]` : host}:10250`;
+}
+
+/** Where Summaries come from: the kubelet directly, or through the API server's node proxy. */
+export interface SummarySource {
+  /** For logs: the URL or `apiserver proxy to <node>`. */
+  readonly describe: string;
+  summary(signal?: AbortSignal): Promise<Summary>;
+  close(): Promise<void>;
+}
+
+/**
+ * `GET /api/v1/nodes/<node>/proxy/stats/summary` on the API server (RBAC
+ * `get nodes/proxy`): for clusters where pods cannot reach the kubelet port,
+ * with the API server's verified TLS and the KubeConfig's credentials.
+ */
+export class ApiServerProxySource implements SummarySource {
+  readonly describe: string;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly nodeName: string,
+    private readonly timeoutMs = 10_000,
+  ) {
+    this.describe = `apiserver proxy to node ${nodeName}`;
+  }
+
+  async summary(signal?: AbortSignal): Promise<Summary> {
+    const server = this.kc.getCurrentCluster()?.server;
+    if (!server) throw new ScrapeError('connect', `${this.describe}: the kubeconfig has no server`);
+    const url = new URL(`${server.replace(/\/+$/, '')}/api/v1/nodes/${encodeURIComponent(this.nodeName)}/proxy/stats/summary`);
+    const opts: https.RequestOptions = {};
+    await this.kc.applyToHTTPSOptions(opts);
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? https : http).request(url, { ...opts, method: 'GET', headers: { ...opts.headers, accept: 'application/json' }, timeout: this.timeoutMs, signal }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_SUMMARY_BYTES) req.destroy(new ScrapeError('decode', `${this.describe}: answer larger than ${MAX_SUMMARY_BYTES} bytes`));
+          else chunks.push(c);
+        });
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) reject(new ScrapeError('http_status', `${this.describe} answered ${res.statusCode}: ${body.slice(0, 200)}`));
+          else resolve(body);
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new ScrapeError('connect', `${this.describe}: timed out after ${this.timeoutMs} ms`)));
+      req.on('error', (e) => reject(e instanceof ScrapeError ? e : new ScrapeError('connect', `${this.describe}: ${e.message}`)));
+      req.end();
+    });
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (e) {
+      throw new ScrapeError('decode', `${this.describe}: invalid JSON: ${(e as Error).message}`);
+    }
+    if (!isSummary(body)) throw new ScrapeError('shape', `${this.describe}: response is not a stats Summary`);
+    return body;
+  }
+
+  async close(): Promise<void> {}
 }
