@@ -28,12 +28,16 @@ describe('MemoryGuard', () => {
 
   it('does not latch when RSS stays high but the process holds little (freed memory not returned to the OS)', () => {
     let m = { rss: 200, held: 90 };
-    const g = new MemoryGuard({ limitBytes: 100, sample: () => m });
+    let gcs = 0;
+    const g = new MemoryGuard({ limitBytes: 100, sample: () => m, gc: () => gcs++ });
     g.sample();
     expect(g.overloaded()).toBe(true);
     m = { rss: 180, held: 45 }; // RSS still high, held between the marks: stays overloaded
     g.sample();
     expect(g.overloaded()).toBe(true);
+    expect(gcs).toBe(1); // one full GC right after tripping, then at most every 5 s
+    g.sample();
+    expect(gcs).toBe(1);
     m = { rss: 180, held: 30 }; // held below 40%: resumes although RSS is high
     g.sample();
     expect(g.overloaded()).toBe(false);

@@ -20,6 +20,8 @@
  * when there is one; otherwise no limit. `ENV_MEMORY_LIMIT_MB=0` turns it off.
  */
 import fs from 'node:fs';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { EnvDoc } from './env.js';
@@ -43,10 +45,37 @@ export interface MemoryGuardOptions {
   log?: Logger;
   /** Memory source (tests): RSS and held bytes (heap used + external). */
   sample?: () => { rss: number; held: number };
+  /** Full GC while overloaded (default: a real one when the runtime allows it). */
+  gc?: () => void;
 }
 
 const HOLD_TRIP = 0.5;
 const HOLD_RESUME = 0.4;
+/** While overloaded, a full GC at most this often (ms). */
+const GC_EVERY_MS = 5000;
+
+let gcFn: (() => void) | undefined | null;
+/**
+ * A full garbage collection, when the runtime allows one. While load is shed
+ * the process allocates little, so V8 may not collect at all and the heap's
+ * garbage would keep the guard tripped; one collection every few seconds
+ * (tens of ms each) lets it see the real live size.
+ */
+function collectGarbage(): void {
+  if (gcFn === undefined) {
+    try {
+      const g = (globalThis as { gc?: () => void }).gc;
+      if (g) gcFn = g;
+      else {
+        v8.setFlagsFromString('--expose-gc');
+        gcFn = vm.runInNewContext('gc') as () => void;
+      }
+    } catch {
+      gcFn = null;
+    }
+  }
+  gcFn?.();
+}
 
 function processMemory(): { rss: number; held: number } {
   const m = process.memoryUsage();
@@ -59,6 +88,7 @@ export class MemoryGuard {
   private last = 0;
   private peakRss = 0;
   private held = 0;
+  private lastGc = 0;
   private readonly sampleFn: () => { rss: number; held: number };
   private readonly gauge: Gauge | undefined;
   private readonly peakGauge: Gauge | undefined;
@@ -101,6 +131,14 @@ export class MemoryGuard {
   /** Takes one sample now (also run by the timer). */
   sample(): void {
     if (this.opts.limitBytes <= 0) return;
+    if (this.over && Date.now() - this.lastGc >= GC_EVERY_MS) {
+      this.lastGc = Date.now();
+      try {
+        (this.opts.gc ?? collectGarbage)();
+      } catch {
+        // best effort
+      }
+    }
     let rss: number;
     let held: number;
     try {
@@ -117,6 +155,7 @@ export class MemoryGuard {
     }
     if (!this.over && rss > limit && held > limit * HOLD_TRIP) {
       this.over = true;
+      this.lastGc = 0; // collect at the next sample
       this.transitions?.inc();
       this.gauge?.set(1);
       this.opts.log?.warn({ rssMiB: Math.round(rss / 2 ** 20), heldMiB: Math.round(held / 2 ** 20), limitMiB: Math.round(limit / 2 ** 20) }, 'Memory above the soft limit: shedding load');
