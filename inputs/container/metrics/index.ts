@@ -92,9 +92,9 @@ export class ContainerMetrics implements Input {
         ctx.log.info('No Kubernetes API configured: Kubernetes object metrics are off.');
       } else {
         const election = ctx.k8s.election;
-        if (election) this.unsubscribe = election.onChange((leader) => void this.lead(leader));
+        if (election) this.unsubscribe = election.onChange((leader) => this.follow(leader));
         // Not awaited: a slow API server must not hold up the agent's start; kinds report once listed.
-        void this.lead(election?.isLeader() ?? true);
+        this.follow(election?.isLeader() ?? true);
       }
     }
     this.timer = setInterval(() => this.tick(), config.interval);
@@ -118,6 +118,10 @@ export class ContainerMetrics implements Input {
     if (config.kubelet_url) return [direct(config.kubelet_url)];
     const url = defaultKubeletUrl(ctx.host.ip, node);
     return [...(url ? [direct(url)] : []), ...(proxy ? [proxy] : [])];
+  }
+
+  private follow(leader: boolean): void {
+    this.lead(leader).catch((e: unknown) => this.ctx.acc.error('k8s_objects', e));
   }
 
   /** Starts the informers on becoming leader, stops them on losing it. */
