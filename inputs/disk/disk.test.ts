@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fieldNumber as n } from '../../agent/host/fields.js';
 import { validate } from '../../agent/config/schema.js';
 import { hostPaths } from '../../agent/host/paths.js';
 import { parseMountinfo } from '../../agent/host/procfs.js';
@@ -46,8 +47,8 @@ describe('disk input', () => {
       expect(p.tags.mount_point).toBeTruthy();
       expect(p.tags.fstype).toBeTruthy();
       const f = p.fields;
-      expect(f.total as bigint).toBeGreaterThan(0n);
-      expect(f.used as bigint).toBeLessThanOrEqual(f.total as bigint);
+      expect(n(f.total)).toBeGreaterThan(0);
+      expect(n(f.used)).toBeLessThanOrEqual(n(f.total));
       expect(f.used_percent as number).toBeGreaterThanOrEqual(0);
       expect(f.used_percent as number).toBeLessThanOrEqual(100);
       expect(f.inodes_used_percent as number).toBeGreaterThanOrEqual(0);

@@ -1,6 +1,7 @@
 /** disk: filesystem usage per mounted device, like DataKit's `disk` measurement. */
 import type { InputDefinition } from '../../agent/input.js';
-import { int, nowNs, type Point } from '../../agent/point.js';
+import { nowNs, type Point } from '../../agent/point.js';
+import { uint } from '../../agent/host/fields.js';
 import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
 import { clampInterval, PeriodicInput, type Collector } from '../../agent/host/periodic.js';
 import { physicalFstypes, readMounts, selectMounts, usage } from '../../agent/host/partitions.js';
@@ -31,17 +32,17 @@ export class DiskCollector implements Collector {
         name: 'disk',
         tags: { device: m.device, fstype: m.fstype, mount_point: m.mountPoint },
         fields: {
-          total: int(u.total),
-          free: int(u.free),
-          used: int(u.used),
+          total: uint(u.total),
+          free: uint(u.free),
+          used: uint(u.used),
           used_percent: u.usedPercent,
-          inodes_total_mb: int(u.inodesTotal / 1e6),
-          inodes_free_mb: int(u.inodesFree / 1e6),
-          inodes_used_mb: int(u.inodesUsed / 1e6),
+          inodes_total_mb: uint(u.inodesTotal / 1e6),
+          inodes_free_mb: uint(u.inodesFree / 1e6),
+          inodes_used_mb: uint(u.inodesUsed / 1e6),
           inodes_used_percent: u.inodesUsedPercent,
-          inodes_total: int(u.inodesTotal),
-          inodes_free: int(u.inodesFree),
-          inodes_used: int(u.inodesUsed),
+          inodes_total: uint(u.inodesTotal),
+          inodes_free: uint(u.inodesFree),
+          inodes_used: uint(u.inodesUsed),
         },
         time,
       });

@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import { fieldNumber as n } from '../../agent/host/fields.js';
+import { UInt } from '../../agent/point.js';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import { hostPaths } from '../../agent/host/paths.js';
@@ -28,7 +30,7 @@ describe('diskio input', () => {
       expect(p.tags.name).toMatch(/^\/dev\//);
       expect(p.tags.serial).toBeTruthy();
       for (const k of ['reads', 'writes', 'read_bytes', 'write_bytes', 'io_time', 'weighted_io_time']) {
-        expect(p.fields[k] as bigint, k).toBeGreaterThanOrEqual(before.fields[k] as bigint);
+        expect(n(p.fields[k]), k).toBeGreaterThanOrEqual(n(before.fields[k]));
       }
       expect(p.fields['read_bytes/sec'] as bigint).toBeGreaterThanOrEqual(0n);
       expect(p.fields['write_bytes/sec'] as bigint).toBeGreaterThanOrEqual(0n);
@@ -65,7 +67,7 @@ describe('diskio under a host root (as in a pod with the host at /rootfs)', () =
         { name: '/dev/sda', ID_FS_TYPE: 'ext4', serial: 'ATA_DISK_123' },
         { name: 'vg0/root', serial: 'unknown' },
       ]);
-      expect(pts[0]!.fields).toMatchObject({ reads: 100n, read_bytes: 1_024_000n, write_bytes: 409_600n, io_time: 60n });
+      expect(pts[0]!.fields).toMatchObject({ reads: new UInt(100n), read_bytes: new UInt(1_024_000n), write_bytes: new UInt(409_600n), io_time: new UInt(60n) });
       const only = await new DiskioCollector(config({ devices: ['by-path/pci-0$'] }), hostPaths(root)).collect();
       expect(only.map((p) => p.tags.name)).toEqual(['/dev/sda']);
     } finally {

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { InputDefinition } from '../../agent/input.js';
 import { int, nowNs, type Point } from '../../agent/point.js';
+import { uint } from '../../agent/host/fields.js';
 import { hostPaths, underRoot, type HostPaths } from '../../agent/host/paths.js';
 import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import { parseDiskstats, parseUdevData, type DiskStat } from '../../agent/host/procfs.js';
@@ -72,17 +73,17 @@ export class DiskioCollector implements Collector {
       for (const t of this.cfg.device_tags) if (props[t] !== undefined) tags[t] = props[t]!;
       if (!this.cfg.skip_serial_number) tags.serial = props.ID_SERIAL || 'unknown';
       const fields: Point['fields'] = {
-        reads: int(s.reads),
-        writes: int(s.writes),
-        read_bytes: int(s.sectorsRead * SECTOR),
-        write_bytes: int(s.sectorsWritten * SECTOR),
-        read_time: int(s.readTime),
-        write_time: int(s.writeTime),
-        io_time: int(s.ioTime),
-        weighted_io_time: int(s.weightedIoTime),
-        iops_in_progress: int(s.iopsInProgress),
-        merged_reads: int(s.mergedReads),
-        merged_writes: int(s.mergedWrites),
+        reads: uint(s.reads),
+        writes: uint(s.writes),
+        read_bytes: uint(s.sectorsRead * SECTOR),
+        write_bytes: uint(s.sectorsWritten * SECTOR),
+        read_time: uint(s.readTime),
+        write_time: uint(s.writeTime),
+        io_time: uint(s.ioTime),
+        weighted_io_time: uint(s.weightedIoTime),
+        iops_in_progress: uint(s.iopsInProgress),
+        merged_reads: uint(s.mergedReads),
+        merged_writes: uint(s.mergedWrites),
       };
       const p = prev?.stats.get(s.name);
       const dt = prev ? (at - prev.at) / 1000 : 0;

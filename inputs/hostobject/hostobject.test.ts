@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { fieldNumber as n } from '../../agent/host/fields.js';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import { hostPaths } from '../../agent/host/paths.js';
@@ -27,9 +28,9 @@ describe('hostobject input (real /proc)', () => {
       expect(f[k] as number, k).toBeLessThanOrEqual(100);
     }
     expect(Number(f.num_cpu)).toBe(os.cpus().length);
-    expect(Number(f.start_time)).toBeLessThan(Date.now());
-    expect(Number(f.start_time)).toBeGreaterThan(Date.now() - os.uptime() * 1000 - 5000);
-    expect(Number(f.disk_total)).toBeGreaterThan(0);
+    expect(n(f.start_time)).toBeLessThan(Date.now());
+    expect(n(f.start_time)).toBeGreaterThan(Date.now() - os.uptime() * 1000 - 5000);
+    expect(n(f.disk_total)).toBeGreaterThan(0);
     expect(f.datakit_ver).toBe(TELEKIT_VERSION);
     expect(TELEKIT_VERSION).toMatch(/^\d+\.\d+\.\d+/);
     const msg = JSON.parse(f.message as string);

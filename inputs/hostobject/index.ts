@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { InputContext, InputDefinition } from '../../agent/input.js';
 import { int, nowNs, type Point } from '../../agent/point.js';
+import { uint } from '../../agent/host/fields.js';
 import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
 import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import { physicalFstypes, readMounts, selectMounts, usage } from '../../agent/host/partitions.js';
@@ -141,13 +142,13 @@ export class HostobjectCollector implements Collector {
         tags: { name: this.ctx.host.hostname, os: meta.os, arch: meta.arch, unicast_ip: this.ctx.host.ip },
         fields: {
           message: JSON.stringify(message),
-          start_time: int(stat.btime * 1000),
+          start_time: uint(stat.btime * 1000),
           datakit_ver: TELEKIT_VERSION,
           cpu_usage: cpuPct,
           num_cpu: int(nCpu),
           mem_used_percent: mem.usedPercent,
           load: load.load5,
-          disk_total: int(disks.reduce((a, d) => a + d.total, 0)),
+          disk_total: uint(disks.reduce((a, d) => a + d.total, 0)),
           disk_used_percent: used + free > 0 ? (100 * used) / (used + free) : 0,
           diskio_read_bytes_per_sec: int(rate(cur.diskRead, prev.diskRead)),
           diskio_write_bytes_per_sec: int(rate(cur.diskWrite, prev.diskWrite)),

@@ -1,7 +1,8 @@
 /** mem: host memory from /proc/meminfo, with DataKit's `mem` measurement fields. */
 import path from 'node:path';
 import type { InputDefinition } from '../../agent/input.js';
-import { int, nowNs, type Point } from '../../agent/point.js';
+import { nowNs, type Point } from '../../agent/point.js';
+import { uint } from '../../agent/host/fields.js';
 import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
 import { clampInterval, PeriodicInput, readText, type Collector } from '../../agent/host/periodic.js';
 import { memStat, parseMeminfo } from '../../agent/host/procfs.js';
@@ -41,16 +42,16 @@ export function memPoint(meminfo: string): Point {
   const mi = parseMeminfo(meminfo);
   const m = memStat(mi);
   const fields: Point['fields'] = {
-    total: int(m.total),
-    available: int(m.available),
-    used: int(m.used),
-    free: int(m.free),
-    buffered: int(m.buffers),
-    cached: int(m.cached),
+    total: uint(m.total),
+    available: uint(m.available),
+    used: uint(m.used),
+    free: uint(m.free),
+    buffered: uint(m.buffers),
+    cached: uint(m.cached),
     used_percent: m.usedPercent,
     available_percent: m.availablePercent,
   };
-  for (const [f, k] of Object.entries(MEMINFO_FIELDS)) fields[f] = int(mi[k] ?? 0);
+  for (const [f, k] of Object.entries(MEMINFO_FIELDS)) fields[f] = uint(mi[k] ?? 0);
   return { category: 'metric', name: 'mem', tags: {}, fields, time: nowNs() };
 }
 

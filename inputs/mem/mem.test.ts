@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { fieldNumber as n } from '../../agent/host/fields.js';
+import { UInt } from '../../agent/point.js';
 import { hostPaths } from '../../agent/host/paths.js';
 import { validate } from '../../agent/config/schema.js';
 import { MemCollector } from './index.js';
@@ -11,17 +13,17 @@ describe('mem input (real /proc)', () => {
     expect(p!.category).toBe('metric');
     const f = p!.fields;
     for (const k of ['total', 'available', 'used', 'free', 'buffered', 'cached', 'active', 'inactive', 'shared', 'slab', 'swap_total', 'commit_limit']) {
-      expect(typeof f[k], k).toBe('bigint');
+      expect(f[k], k).toBeInstanceOf(UInt); // uint64 in DataKit
     }
-    const total = f.total as bigint;
-    expect(total).toBeGreaterThan(0n);
-    expect(f.used as bigint).toBeLessThanOrEqual(total);
-    expect(f.available as bigint).toBeLessThanOrEqual(total);
+    const total = n(f.total);
+    expect(total).toBeGreaterThan(0);
+    expect(n(f.used)).toBeLessThanOrEqual(total);
+    expect(n(f.available)).toBeLessThanOrEqual(total);
     for (const k of ['used_percent', 'available_percent']) {
       expect(f[k] as number).toBeGreaterThan(0);
       expect(f[k] as number).toBeLessThanOrEqual(100);
     }
-    expect(Number(f.used) / Number(total) * 100).toBeCloseTo(f.used_percent as number, 6);
+    expect((n(f.used) / total) * 100).toBeCloseTo(f.used_percent as number, 6);
   });
 
   it('has DataKit defaults and rejects unknown options', () => {

@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { InputDefinition } from '../../agent/input.js';
 import { int, nowNs, type Point } from '../../agent/point.js';
+import { uint } from '../../agent/host/fields.js';
 import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
 import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import { parseNetDev, parseNetSnmp, type NetDevStat } from '../../agent/host/procfs.js';
@@ -61,14 +62,14 @@ export class NetCollector implements Collector {
     const out: Point[] = [];
     for (const s of devs) {
       const fields: Point['fields'] = {
-        bytes_sent: int(s.bytesSent),
-        bytes_recv: int(s.bytesRecv),
-        packets_sent: int(s.packetsSent),
-        packets_recv: int(s.packetsRecv),
-        err_in: int(s.errIn),
-        err_out: int(s.errOut),
-        drop_in: int(s.dropIn),
-        drop_out: int(s.dropOut),
+        bytes_sent: uint(s.bytesSent),
+        bytes_recv: uint(s.bytesRecv),
+        packets_sent: uint(s.packetsSent),
+        packets_recv: uint(s.packetsRecv),
+        err_in: uint(s.errIn),
+        err_out: uint(s.errOut),
+        drop_in: uint(s.dropIn),
+        drop_out: uint(s.dropOut),
       };
       const p = prev?.ifaces.get(s.name);
       if (p && dt > 0 && s.bytesSent >= p.bytesSent && s.bytesRecv >= p.bytesRecv) {

@@ -1,7 +1,8 @@
 /** swap: swap space from /proc/meminfo and pages swapped in/out from /proc/vmstat. */
 import path from 'node:path';
 import type { InputDefinition } from '../../agent/input.js';
-import { int, nowNs, type Point } from '../../agent/point.js';
+import { nowNs, type Point } from '../../agent/point.js';
+import { uint } from '../../agent/host/fields.js';
 import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
 import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import { parseKeyValues, parseMeminfo } from '../../agent/host/procfs.js';
@@ -21,12 +22,12 @@ export function swapPoint(meminfo: string, vmstat: string | undefined): Point {
     name: 'swap',
     tags: {},
     fields: {
-      total: int(total),
-      used: int(used),
-      free: int(free),
+      total: uint(total),
+      used: uint(used),
+      free: uint(free),
       used_percent: total > 0 ? (100 * used) / total : 0,
-      in: int((vm.pswpin ?? 0) * PAGE),
-      out: int((vm.pswpout ?? 0) * PAGE),
+      in: uint((vm.pswpin ?? 0) * PAGE),
+      out: uint((vm.pswpout ?? 0) * PAGE),
     },
     time: nowNs(),
   };

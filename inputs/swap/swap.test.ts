@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { fieldNumber as n } from '../../agent/host/fields.js';
+import { UInt } from '../../agent/point.js';
 import { hostPaths } from '../../agent/host/paths.js';
 import { SwapCollector, swapPoint } from './index.js';
 
@@ -7,16 +9,16 @@ describe('swap input', () => {
     const [p] = await new SwapCollector(hostPaths('')).collect();
     const f = p!.fields;
     expect(p!.name).toBe('swap');
-    expect((f.used as bigint) + (f.free as bigint)).toBe(f.total);
+    expect(n(f.used) + n(f.free)).toBe(n(f.total));
     expect(f.used_percent as number).toBeGreaterThanOrEqual(0);
     expect(f.used_percent as number).toBeLessThanOrEqual(100);
-    expect(typeof f.in).toBe('bigint');
-    expect(typeof f.out).toBe('bigint');
+    expect(f.in).toBeInstanceOf(UInt);
+    expect(f.out).toBeInstanceOf(UInt);
   });
 
   it('computes fields from meminfo and vmstat fixtures', () => {
     const p = swapPoint('SwapTotal: 1000 kB\nSwapFree: 750 kB\n', 'pswpin 3\npswpout 5\n');
-    expect(p.fields).toEqual({ total: 1024000n, used: 256000n, free: 768000n, used_percent: 25, in: 12288n, out: 20480n });
+    expect(p.fields).toEqual({ total: new UInt(1024000n), used: new UInt(256000n), free: new UInt(768000n), used_percent: 25, in: new UInt(12288n), out: new UInt(20480n) });
     expect(swapPoint('MemTotal: 1 kB\n', undefined).fields.used_percent).toBe(0);
   });
 });

@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { InputDefinition } from '../../agent/input.js';
 import { int, nowNs, type Point } from '../../agent/point.js';
+import { uint } from '../../agent/host/fields.js';
 import { hostPaths, underRoot, type HostPaths } from '../../agent/host/paths.js';
 import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import {
@@ -70,7 +71,7 @@ export class SystemCollector implements Collector {
       memory_usage: memStat(parseMeminfo(memText)).usedPercent,
       n_users: int(await this.users()),
       process_count: int(await this.processCount()),
-      uptime: int(Number((uptimeText ?? '0').split(' ')[0])),
+      uptime: uint(Number((uptimeText ?? '0').split(' ')[0])),
     };
     const total = stat.cpus.find((c) => c.cpu === 'cpu-total');
     if (total && this.lastCpu) {

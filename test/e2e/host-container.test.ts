@@ -5,6 +5,7 @@
  * `telekit monitor --once` shows the running agent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fieldNumber as n } from '../../agent/host/fields.js';
 import { fakeRoot } from '../../agent/host/fake-root.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { TestDataway } from '../helpers/dataway.js';
@@ -48,12 +49,12 @@ describe('host inputs in container mode (built command)', () => {
   it("reports the host's memory and load from HOST_PROC", async () => {
     const [mem] = await dataway.waitForPoints('metric', 1, { name: 'mem', timeoutMs: 20_000 });
     expect(mem!.tags.host).toBe('node-a');
-    expect(Number(mem!.fields.total)).toBe(4_000_000 * 1024);
+    expect(n(mem!.fields.total)).toBe(4_000_000 * 1024);
     expect(mem!.fields.used_percent).toBeCloseTo(50);
     const [sys] = await dataway.waitForPoints('metric', 1, { name: 'system' });
     expect(sys!.fields.load1).toBe(3);
     expect(Number(sys!.fields.n_cpus)).toBe(1);
-    expect(Number(sys!.fields.uptime)).toBe(99);
+    expect(n(sys!.fields.uptime)).toBe(99);
   });
 
   it('`telekit monitor --url … --once` prints the running inputs', async () => {

@@ -3,6 +3,8 @@
  * ENV_DEFAULT_ENABLED_INPUTS, reach the dataway with sane values.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fieldNumber as n } from '../../agent/host/fields.js';
+import { UInt } from '../../agent/point.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 
 const FAST = ['CPU', 'MEM', 'SWAP', 'DISK', 'DISKIO', 'NET', 'SYSTEM'];
@@ -41,7 +43,8 @@ describe('host inputs end to end', () => {
     // diskio rates and counters rising across two collections
     const dio = await t.dataway.waitForPoints('metric', (p) => p.some((x) => x.fields['read_bytes/sec'] !== undefined), { name: 'diskio' });
     const byName = dio.filter((p) => p.tags.name === dio[0]!.tags.name);
-    expect(Number(byName.at(-1)!.fields.reads)).toBeGreaterThanOrEqual(Number(byName[0]!.fields.reads));
+    expect(n(byName.at(-1)!.fields.reads)).toBeGreaterThanOrEqual(n(byName[0]!.fields.reads));
+    expect(byName[0]!.fields.reads).toBeInstanceOf(UInt); // unsigned, as DataKit sends it
   });
 
   it('hostobject: one HOST object at start', async () => {
