@@ -11,7 +11,7 @@
  * Not thread-safe, not async: the input calls ingest() from the event loop.
  */
 import { msToNs, type FieldValue, type Point } from '../../agent/point.js';
-import { resolveSeries, type NamingOptions, type SeriesId } from './naming.js';
+import { own, resolveSeries, type NamingOptions, type SeriesId } from './naming.js';
 import { lineName, lineTags, lineValues, newScannedLine, parseValueAt, scanLine, type MalformedReason, type MetricType, type ScannedLine } from './parser.js';
 import { TimingStats } from './timing.js';
 
@@ -82,6 +82,10 @@ class Alias {
     return this.hash2 === l.hash2 && this.type === l.type && this.nameLen === l.nameEnd - l.nameStart && this.tagsLen === l.tagsEnd - l.tagsStart;
   }
 }
+
+/** Marks a cached line shape refused by the series limit (no identity kept: it costs one Alias). */
+const DROPPED = new Series({ type: 'c', measurement: '', field: '', tags: {}, key: '', group: '' });
+DROPPED.alive = false;
 
 export class Aggregator {
   private readonly series = new Map<string, Series>();
@@ -196,8 +200,9 @@ export class Aggregator {
         const set = (s.set ??= new Set());
         const members = lineValues(sc).split(':');
         for (const m of members) {
-          if (set.size >= this.opts.maxSetSize && !set.has(m)) this.drop('set_limit');
-          else set.add(m);
+          if (set.has(m)) continue;
+          if (set.size >= this.opts.maxSetSize) this.drop('set_limit');
+          else set.add(own(m)); // a copy: a slice would pin the packet
         }
         this.typeCounts[ti]! += members.length - 1;
         break;
@@ -215,7 +220,16 @@ export class Aggregator {
   /** Cache miss, or a series deleted by the last flush: find or create the live series for the scanned line. */
   private lookup(known: Alias | undefined): Series | undefined {
     const sc = this.scanned;
-    let id = known?.series.id;
+    const full = this.series.size >= this.opts.maxSeries;
+    if (full && (known === undefined || known.series === DROPPED)) {
+      // At the limit, a shape not seen before (or already refused) is refused without
+      // resolving it: resolving costs ~3 µs, and a cardinality flood is all new shapes.
+      // (The rare new spelling of a live series, e.g. another tag order, is refused too.)
+      this.drop('series_limit');
+      if (known === undefined) this.cache(DROPPED);
+      return undefined;
+    }
+    let id = known === undefined || known.series === DROPPED ? undefined : known.series.id;
     if (id === undefined) {
       id = resolveSeries(lineName(sc), sc.type, lineTags(sc), this.opts);
       if (id === undefined) {
@@ -225,10 +239,11 @@ export class Aggregator {
     }
     let s = this.series.get(id.key);
     if (s === undefined) {
-      if (this.series.size >= this.opts.maxSeries) {
+      if (full) {
         this.drop('series_limit');
-        // remember the shape (dead) so a flood of the same series is not re-resolved per line
-        if (known === undefined) this.cache(Object.assign(new Series(id), { alive: false }));
+        // remember the shape, cheaply, so a flood of it is not re-resolved per line
+        if (known === undefined) this.cache(DROPPED);
+        else known.series = DROPPED;
         return undefined;
       }
       s = new Series(id);

@@ -38,6 +38,14 @@ export interface SeriesId {
   group: string;
 }
 
+/**
+ * A flat copy of `s`. V8 keeps substrings of 13+ characters as views on their
+ * parent string; stored in a long-lived series they would keep the packet alive.
+ */
+export function own(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
 /** Splits a (separator-joined) name into measurement and field. */
 export function splitName(name: string, opts: Pick<NamingOptions, 'separator' | 'mappings'>): { measurement: string; field: string } {
   if (opts.mappings.length > 0) {
@@ -56,6 +64,9 @@ export function splitName(name: string, opts: Pick<NamingOptions, 'separator' | 
  * its DogStatsD tag text into a series identity. Undefined when the name is empty.
  */
 export function resolveSeries(bucket: string, type: MetricType, dogTags: string, opts: NamingOptions): SeriesId | undefined {
+  // the inputs are slices of a received packet: copy what is kept, or each series would pin a whole packet
+  bucket = own(bucket);
+  dogTags = own(dogTags);
   const tags: Record<string, string> = {};
   let name = splitBucketTags(bucket, tags).trim();
   if (name === '') return undefined;
