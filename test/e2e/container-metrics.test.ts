@@ -167,6 +167,8 @@ describe('container metrics end to end', () => {
     const n = follower.dataway.points('metric', 'docker_containers').length;
     await waitFor(() => follower.dataway.points('metric', 'docker_containers').length >= n + 6, { timeoutMs: 15_000, what: 'more follower collections' });
     for (const m of ['kube_deployment', 'kube_daemonset', 'kube_node', 'kubernetes']) expect(follower.dataway.points('metric', m)).toEqual([]);
+    // Only the leader watches workload kinds (pods are also watched per node by discovery).
+    for (const r of ['deployments', 'daemonsets', 'statefulsets', 'replicasets', 'jobs', 'cronjobs', 'nodes']) expect(api.openWatches(r)).toBe(1);
 
     const dep = last(leaderDw.points('metric', 'kube_deployment'), (p) => p.tags.deployment === 'web')!;
     expect(dep.tags).toMatchObject({ namespace: 'shop', team: 'platform' });
