@@ -113,6 +113,16 @@ describe('statsd over UDP', () => {
     await again.start();
   });
 
+  it('drops packets beyond allowed_pending_messages (counted) and parses the rest', async () => {
+    const { ctx, port } = await startInput({ allowed_pending_messages: 2 });
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.connect(port, '127.0.0.1', () => r()));
+    for (let i = 0; i < 100; i++) s.send(`burst.n:1|c`); // one tick: libuv reads them in one go
+    await waitFor(async () => (await metricValue(ctx.metrics, 'telekit_statsd_metrics_total')) + (await metricValue(ctx.metrics, 'telekit_statsd_dropped_total', { reason: 'pending_full' })) === 100);
+    s.close();
+    expect(await metricValue(ctx.metrics, 'telekit_statsd_dropped_total', { reason: 'pending_full' })).toBeGreaterThan(0);
+  });
+
   it('flushes every interval', async () => {
     const { ctx, port } = await startInput({ interval: '200ms' });
     await sendUdp(port, 'tick.n:1|c');
