@@ -195,8 +195,18 @@ export async function fetchSnapshot(url: string, timeoutMs: number): Promise<Sna
   const base = url.replace(/\/+$/, '');
   const res = await fetch(`${base}/v1/stats`, { signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) throw new Error(`GET ${base}/v1/stats answered ${res.status}`);
-  const stats = (await res.json()) as Stats;
-  const snap: Snapshot = { ...stats, fetchedAt: Date.now() };
+  const raw = (await res.json()) as Partial<Stats>;
+  // tolerate an agent that reports less (another version): missing lists are empty
+  const snap: Snapshot = {
+    version: String(raw.version ?? '?'),
+    uptimeSeconds: Number(raw.uptimeSeconds ?? 0),
+    hostname: String(raw.hostname ?? '?'),
+    inputs: Array.isArray(raw.inputs) ? raw.inputs : [],
+    queues: Array.isArray(raw.queues) ? raw.queues : [],
+    sinks: Array.isArray(raw.sinks) ? raw.sinks : [],
+    dropped: Array.isArray(raw.dropped) ? raw.dropped : [],
+    fetchedAt: Date.now(),
+  };
   try {
     const m = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
     if (m.ok) snap.latency = parseLatencyBuckets(await m.text());

@@ -57,6 +57,20 @@ describe('telekit monitor end to end', () => {
     expect(frames.at(-1)).toMatch(/^mem\[0\]\s+\d/m);
   });
 
+  it('renders what an agent that reports less (or other JSON) offers instead of failing', async () => {
+    const http = await import('node:http');
+    const server = http.createServer((q, r) => (q.url === '/v1/stats' ? r.end('{"version":"9.9.9"}') : r.writeHead(404).end()));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const c = capture();
+      await runMonitor({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, intervalMs: 100, out: c.out, once: true });
+      expect(c.text()).toContain('telekit 9.9.9');
+      expect(c.text()).toContain('(no inputs running)');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('shows an unreachable agent and keeps retrying; --once rejects', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     await expect(runMonitor({ url, intervalMs: 100, out: capture().out, once: true })).rejects.toThrow();
