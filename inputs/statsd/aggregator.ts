@@ -1,9 +1,10 @@
 /**
  * Per-interval aggregation of StatsD metrics, and the hot path that feeds it.
  *
- * Lines are scanned without regexes; a line's series is found through a cache
- * keyed by the raw `name:type|dogtags` text, so name mapping and tag parsing
- * (naming.ts) run once per distinct line shape, not once per line. Series are
+ * Lines are scanned without regexes or substrings; a line's series is found
+ * through a cache keyed by a hash of its raw name, type and DogStatsD tags
+ * (see Alias), so name mapping and tag parsing (naming.ts) run once per
+ * distinct line shape, not once per line. Series are
  * bounded by `maxSeries` (new ones beyond are dropped and counted), the shape
  * cache by `aliasLimit` (cleared when full), sets by `maxSetSize`, timing
  * samples by `percentileLimit` (a uniform reservoir).
@@ -36,7 +37,7 @@ export interface AggregatorOptions extends NamingOptions {
 /** Why a well-formed metric was not aggregated: `telekit_statsd_dropped_total{reason}`. */
 export type DropReason = 'series_limit' | 'set_limit' | 'distributions_disabled' | 'extensions_disabled';
 
-/** Counts since the last {@link Aggregator.takeCounts}; the input moves them to prom-client once per batch. */
+/** Counts since the last {@link Aggregator.takeCounts}; the input moves them to prom-client when the registry is read. */
 export interface Counts {
   malformed: Map<MalformedReason, number>;
   dropped: Map<DropReason, number>;
