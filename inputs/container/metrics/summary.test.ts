@@ -207,3 +207,24 @@ describe('summaryToPoints', () => {
     expect(isSummary({ pods: [] })).toBe(true);
   });
 });
+
+describe('a Summary shaped like a kind node'"'"'s (hand-written after statsapi v1alpha1, with swap, volumes, process_stats)', () => {
+  it('converts it, including a just-started container without CPU stats', async () => {
+    const { readFileSync } = await import('node:fs');
+    const raw: unknown = JSON.parse(readFileSync(new URL('./testdata/summary-kind.json', import.meta.url), 'utf8'));
+    expect(isSummary(raw)).toBe(true);
+    const rates = new RateTracker();
+    const r = run(rates, raw, opts({ podInfo: () => undefined, nodeName: 'kind-control-plane', nowMs: Date.parse('2026-11-25T15:00:10Z') }));
+    expect(r.points.map((p) => `${p.name}/${p.tags.pod_name}/${p.tags.container_name ?? ''}`).sort()).toEqual([
+      'docker_containers/coredns-7db6d8ff4d-8x2pq/coredns',
+      'docker_containers/web-0/web',
+      'kube_pod/coredns-7db6d8ff4d-8x2pq/',
+      'kube_pod/web-0/',
+    ]);
+    const dns = find(r.points, 'docker_containers', { container_name: 'coredns' })!;
+    expect(dns.fields).toMatchObject({ mem_usage: 17059840n, mem_rss: 12713984n, rootfs_used_bytes: 36864n, mem_capacity: 6199578624n + 1837383680n });
+    const web = find(r.points, 'kube_pod', { pod: 'web-0' })!;
+    expect(web.fields).toMatchObject({ mem_usage: 0n, network_bytes_rcvd: 0n });
+    expect(web.fields.cpu_usage).toBeUndefined();
+  });
+});
