@@ -208,7 +208,7 @@ describe('summaryToPoints', () => {
   });
 });
 
-describe('a Summary shaped like a kind node'"'"'s (hand-written after statsapi v1alpha1, with swap, volumes, process_stats)', () => {
+describe('a Summary shaped like a kind node answer (hand-written after statsapi v1alpha1, with swap, volumes, process_stats)', () => {
   it('converts it, including a just-started container without CPU stats', async () => {
     const { readFileSync } = await import('node:fs');
     const raw: unknown = JSON.parse(readFileSync(new URL('./testdata/summary-kind.json', import.meta.url), 'utf8'));
