@@ -19,6 +19,7 @@ options:
   --data-dir DIR  data folder (ENV_DATA_DIR, default ./data)
   --config FILE   optional main TOML file (ENV_MAIN_CONF)
   --url URL       monitor: the agent's address (default http://127.0.0.1:9529)
+  --interval MS   monitor: refresh period in milliseconds (default 1000)
   --once          monitor: print one snapshot and exit
 `;
 
