@@ -97,6 +97,24 @@ describe('DiskBuffer', () => {
     await buf.close();
   });
 
+  it('drops records older than maxAgeMs at replay, counted as expired', async () => {
+    const sink = new FakeSink();
+    const reg = new Registry();
+    let buf = new DiskBuffer({ settings: settings(), metrics: reg, log });
+    expect(await buf.spill(sink, batch(0, 3))).toBe(true);
+    await buf.close();
+    buf = new DiskBuffer({ settings: settings(), metrics: reg, log, maxAgeMs: 0, minRetryMs: 5 });
+    await new Promise((r) => setTimeout(r, 5));
+    sink.down = false;
+    await buf.start([sink]);
+    const m = async () => (await reg.getSingleMetric('telekit_buffer_replayed_points_total')!.get()).values.find((v) => v.labels.result === 'expired')?.value ?? 0;
+    const end = Date.now() + 5000;
+    while ((await m()) < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(await m()).toBe(3);
+    expect(sink.got).toEqual([]);
+    await buf.close();
+  });
+
   it('refuses spills when full, except no-drop categories which wait', async () => {
     const sink = new FakeSink();
     const buf = new DiskBuffer({ settings: settings({ ENV_DATAWAY_WAL_CAPACITY: '65536B', ENV_DATAWAY_WAL_NO_DROP_CATEGORIES: 'L' }), metrics: new Registry(), log, minRetryMs: 5, maxRetryMs: 10 });

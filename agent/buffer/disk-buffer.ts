@@ -5,7 +5,8 @@
  *
  * One {@link DiskQueue} per sink and category, in `<path>/<sink>/<category>/`
  * (DataKit keeps one WAL per category). Each record holds one batch:
- * `u8 version(1) | u32le metaLength | meta JSON {sink, category, encoding:"pb", points} | PBPoints body`.
+ * `u8 version(1) | u32le metaLength | meta JSON {sink, category, encoding:"pb", points, at} | PBPoints body`
+ * (`at`: spill time, ms since the epoch).
  * Point times are fixed at spill time (the batch's default time fills the gaps).
  *
  * Replay: one loop per queue takes the oldest record and sends it through the
@@ -13,6 +14,8 @@
  * twice). A retryable failure waits with exponential backoff and jitter (1 s to
  * 30 s; the replay loop is also the sink's health probe); a permanent one drops
  * the record (counted). What is on disk at start-up is replayed too.
+ *
+ * Records older than 12 h (`maxAgeMs`) are dropped at replay, counted (DataKit does the same).
  *
  * Capacity per queue: `ENV_DATAWAY_WAL_CAPACITY` (default 2 GiB). When full,
  * the newest batch is refused (counted as dropped by the sender), except for
@@ -83,12 +86,14 @@ interface Meta {
   category: Category;
   encoding: 'pb';
   points: number;
+  /** When the batch was spilled (ms since the epoch). */
+  at?: number;
 }
 
 /** Encodes a batch as one disk record. */
 export function encodeRecord(sinkName: string, batch: Batch): Buffer {
   const body = encodePBPoints(batch.points, batch.defaultTime);
-  const meta: Meta = { sink: sinkName, category: batch.category, encoding: 'pb', points: batch.points.length };
+  const meta: Meta = { sink: sinkName, category: batch.category, encoding: 'pb', points: batch.points.length, at: Date.now() };
   const m = Buffer.from(JSON.stringify(meta));
   const head = Buffer.alloc(5);
   head.writeUInt8(1, 0);
@@ -116,6 +121,8 @@ export interface DiskBufferOptions {
   maxRetryMs?: number;
   /** fsync each spilled batch (default true). */
   sync?: boolean;
+  /** Records older than this are dropped at replay (default 12 h). */
+  maxAgeMs?: number;
 }
 
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -135,7 +142,7 @@ export class DiskBuffer {
     const name = 'telekit_buffer_replayed_points_total';
     this.replayed =
       (o.metrics.getSingleMetric(name) as Counter<'queue' | 'result'> | undefined) ??
-      new Counter({ name, help: 'Points read back from the disk buffer, by result (sent, rejected, corrupt)', labelNames: ['queue', 'result'], registers: [o.metrics] });
+      new Counter({ name, help: 'Points read back from the disk buffer, by result (sent, rejected, expired, corrupt)', labelNames: ['queue', 'result'], registers: [o.metrics] });
   }
 
   /** Opens the queues already on disk for these sinks and starts replaying them. */
@@ -218,6 +225,11 @@ export class DiskBuffer {
       } catch (e) {
         this.replayed.inc({ queue: key, result: 'corrupt' });
         this.o.log.warn({ queue: key, err: (e as Error).message }, 'disk buffer record could not be decoded; skipped');
+        await lane.queue.ack().catch(() => undefined);
+        continue;
+      }
+      if (decoded.meta.at !== undefined && Date.now() - decoded.meta.at > (this.o.maxAgeMs ?? 12 * 3600_000)) {
+        this.replayed.inc({ queue: key, result: 'expired' }, decoded.batch.points.length);
         await lane.queue.ack().catch(() => undefined);
         continue;
       }
