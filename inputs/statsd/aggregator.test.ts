@@ -142,6 +142,17 @@ describe('bad input', () => {
     expect(c.metrics.get('c')).toBe(2);
   });
 
+  it('keeps every aggregate finite whatever the values and rates', () => {
+    const a = agg();
+    const big = '1e100';
+    const lines = [];
+    for (let i = 0; i < 1000; i++) lines.push(`f.c:${big}|c|@0.000000001`, `f.g:+${big}|g`, `f.t:-${big}|ms|@0.000000001`, `f.c:1e308|c`);
+    a.ingest(lines.join('\n'));
+    const pts = a.flush();
+    for (const p of pts) for (const v of Object.values(p.fields)) if (typeof v === 'number') expect(Number.isFinite(v)).toBe(true);
+    expect(a.takeCounts().malformed.get('bad_value')).toBe(1000);
+  });
+
   it('creates no series for a line whose value is bad', () => {
     const a = agg();
     a.ingest('new.thing:NaN|g');

@@ -357,6 +357,8 @@ export class Aggregator {
         this.series.delete(k);
       }
     }
+    // defence in depth: parse bounds keep aggregates finite, and a non-finite field would break line protocol
+    for (const p of out) for (const k in p.fields) if (typeof p.fields[k] === 'number' && !Number.isFinite(p.fields[k])) delete p.fields[k];
     return out;
   }
 }

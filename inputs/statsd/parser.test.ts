@@ -54,6 +54,7 @@ describe('scanLine', () => {
     expect(scan('x:1|c|@0')).toBe('bad_sample_rate');
     expect(scan('x:1|c|@2')).toBe('bad_sample_rate');
     expect(scan('x:1|c|@abc')).toBe('bad_sample_rate');
+    expect(scan('x:1|c|@1e-300')).toBe('bad_sample_rate');
   });
 
   it('never throws on arbitrary input', () => {
@@ -79,7 +80,8 @@ describe('parseNumber', () => {
     expect(parseNumber('1e3')).toBe(1000);
   });
   it('rejects what Number() would wrongly accept', () => {
-    for (const s of ['', ' ', '0x10', '0b1', 'Infinity', '-Infinity', 'NaN', '1 2', 'abc', '-', '1e']) expect(parseNumber(s), s).toBeUndefined();
+    for (const s of ['', ' ', '0x10', '0b1', 'Infinity', '-Infinity', 'NaN', '1 2', 'abc', '-', '1e', '1e308', '-2e101']) expect(parseNumber(s), s).toBeUndefined();
+    expect(parseNumber('-1e99')).toBe(-1e99);
   });
 });
 

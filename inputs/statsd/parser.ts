@@ -132,7 +132,7 @@ export function scanLine(text: string, start: number, end: number, ddTags: boole
     const c = text.charCodeAt(from);
     if (c === 64 /* @ */) {
       const r = Number(text.slice(from + 1, to));
-      if (!(r > 0 && r <= 1)) return 'bad_sample_rate';
+      if (!(r >= MIN_SAMPLE_RATE && r <= 1)) return 'bad_sample_rate';
       out.rate = r;
     } else if (c === 35 /* # */ && ddTags) {
       out.tagsStart = from + 1;
@@ -164,6 +164,14 @@ export function parseValueAt(text: string, from: number, to: number): number | u
 }
 
 /**
+ * Bounds that keep every aggregate finite (a sum or a square reaching Infinity
+ * would poison a series and break line protocol): values beyond 1e100 and
+ * sample rates below 1e-9 are malformed; no real metric comes near either.
+ */
+export const MAX_ABS_VALUE = 1e100;
+export const MIN_SAMPLE_RATE = 1e-9;
+
+/**
  * Parses one numeric value. `Number()` alone accepts '', ' ', '0x1f' and
  * 'Infinity'; StatsD values are decimal, so those are rejected.
  */
@@ -186,7 +194,7 @@ export function parseNumber(s: string): number | undefined {
     if (c !== 46 /* . */) return undefined; // last char must be a digit or '.'
   }
   const v = Number(s);
-  if (!Number.isFinite(v)) return undefined;
+  if (!(Math.abs(v) <= MAX_ABS_VALUE)) return undefined; // also NaN / Infinity
   // reject hex / binary / octal literals and inner blanks Number() tolerates
   if (s.length > 1 && s.charCodeAt(0) === 48) {
     const x = s.charCodeAt(1) | 32;
