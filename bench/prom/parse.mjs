@@ -50,9 +50,16 @@ try {
   const ms = time(() => f(text));
   peer = `${(n / ms / 1000).toFixed(2)}M samples/s (${ms.toFixed(1)} ms)`;
 } catch {}
+// a real small target: Debian's node exporter body (bench/prom/node-exporter.txt), converted 200 times per run
+import fs from 'node:fs';
+const ne = fs.readFileSync(new URL('./node-exporter.txt', import.meta.url));
+const neSamples = ne.toString().split('\n').filter((l) => l && l[0] !== '#').length;
+const neConv = new Converter(opts);
+const neMs = time(() => { for (let k = 0; k < 200; k++) neConv.convert(ne.toString('utf8'), false, base, 1n); }) / 200;
 const mb = (Buffer.byteLength(text) / 1e6).toFixed(1);
 console.log(`exposition: ${n} samples, ${mb} MB, ${points} points after merging; median of ${runs} runs`);
 console.log(`telekit parse+convert: ${(n / full / 1000).toFixed(2)}M samples/s (${full.toFixed(1)} ms)`);
 console.log(`telekit parse only:    ${(n / parseOnly / 1000).toFixed(2)}M samples/s (${parseOnly.toFixed(1)} ms)`);
 console.log(`floor split+Number:    ${(n / floor / 1000).toFixed(2)}M samples/s (${floor.toFixed(1)} ms)`);
 console.log(`parse-prometheus-text-format (npm): ${peer}`);
+console.log(`node exporter body (${neSamples} samples, ${ne.length} bytes): ${(neMs * 1000).toFixed(0)} µs CPU per scrape parse+convert = ${(neSamples / neMs / 1000).toFixed(2)}M samples/s`);

@@ -42,6 +42,16 @@ interface Mapping {
 
 const SKIP: Mapping = { measurement: '', field: '', info: false };
 
+/**
+ * Rebuilds an object whose keys were added one by one (V8 turns such objects
+ * into slow dictionaries past a dozen keys) as a fast-shaped one, so that the
+ * per-point copies `{ ...template }` take V8's quick clone path. Templates are
+ * built once per series, copies are made for every point.
+ */
+function fastShape<T extends Record<string, string>>(o: T): T {
+  return JSON.parse(JSON.stringify(o)) as T;
+}
+
 /** What sample i of the previous scrape was. */
 interface Positional {
   name: string;
@@ -60,6 +70,9 @@ interface Series {
   m0: string;
   p0: Point | undefined;
   more: Map<string, Point> | undefined;
+  /** tags plus the info labels of generation infoGen */
+  merged?: Record<string, string>;
+  infoGen?: number;
 }
 const MAX_CACHE = 100_000;
 
@@ -83,6 +96,8 @@ export class Converter {
   private readonly series = new Map<string, Series>();
   private readonly pos: Positional[] = [];
   private textParser: ExpositionParser | undefined;
+  private infoSig = '';
+  private infoGen = 0;
   private omParser: ExpositionParser | undefined;
   private gen = 0;
   private lastBase: Readonly<Record<string, string>> | undefined;
@@ -155,7 +170,7 @@ export class Converter {
       delete t[from];
     }
     for (const k in base) if (t[k] === undefined) t[k] = base[k]!;
-    return t;
+    return fastShape(t);
   }
 
   /**
@@ -172,7 +187,9 @@ export class Converter {
     const names = this.names;
     const allSeries = this.series;
     const points: Point[] = [];
-    const infoPoints: Point[] = [];
+    /** The series of each point, and whether it is an info metric's point. */
+    const pointSeries: Series[] = [];
+    const pointInfo: boolean[] = [];
     const honor = this.o.honor_timestamps;
     let filtered = 0;
     let invalid = 0;
@@ -238,10 +255,12 @@ export class Converter {
         stampedPoints ??= new Map();
         p = stampedPoints.get(key);
         if (p === undefined) {
-          p = { category: 'metric', name: m.measurement, tags: { ...s.tags }, fields: {}, time: BigInt(Math.round(tsMs)) * 1_000_000n };
+          // tags are the shared template until finish() copies them
+          p = { category: 'metric', name: m.measurement, tags: s.tags as Record<string, string>, fields: {}, time: BigInt(Math.round(tsMs)) * 1_000_000n };
           stampedPoints.set(key, p);
           points.push(p);
-          if (m.info) infoPoints.push(p);
+          pointSeries.push(s);
+          pointInfo.push(m.info);
         }
       } else if (s.p0 !== undefined && s.m0 === m.measurement) {
         p = s.p0;
@@ -251,13 +270,14 @@ export class Converter {
           p = s.more.get(m.measurement);
         }
         if (p === undefined) {
-          p = { category: 'metric', name: m.measurement, tags: { ...s.tags }, fields: {}, time: timeNs };
+          p = { category: 'metric', name: m.measurement, tags: s.tags as Record<string, string>, fields: {}, time: timeNs };
           if (s.p0 === undefined) {
             s.p0 = p;
             s.m0 = m.measurement;
           } else s.more!.set(m.measurement, p);
           points.push(p);
-          if (m.info) infoPoints.push(p);
+          pointSeries.push(s);
+          pointInfo.push(m.info);
         }
       }
       p.fields[m.field] = value;
@@ -268,23 +288,49 @@ export class Converter {
       this.pos.length = 0;
     }
     if (pos.length > i + 1000) pos.length = i;
-    if (infoPoints.length > 0 && !this.o.disable_info_tag) addInfoTags(points, infoPoints, base);
+    this.finishTags(points, pointSeries, pointInfo, base);
     if (invalid > 0) {
       stats.samples -= invalid;
       stats.invalid += invalid;
     }
     return { points, stats, filtered };
   }
-}
-
-/** Copies the labels of info metrics onto every other point (existing tags win). */
-function addInfoTags(points: Point[], infos: Point[], base: Readonly<Record<string, string>>): void {
-  const extra: Record<string, string> = {};
-  for (const ip of infos) for (const k in ip.tags) if (extra[k] === undefined && base[k] === undefined) extra[k] = ip.tags[k]!;
-  const isInfo = new Set(infos);
-  for (const p of points) {
-    if (isInfo.has(p)) continue;
-    const t = p.tags;
-    for (const k in extra) if (t[k] === undefined) t[k] = extra[k]!;
+  /**
+   * Gives every point its own tags object (the core adds tags in place): a copy
+   * of its series' template, with the labels of the scrape's info metrics added
+   * to the non-info points (existing tags win). The merged template is cached
+   * per series until the info labels change.
+   */
+  private finishTags(points: Point[], series: Series[], info: boolean[], base: Readonly<Record<string, string>>): void {
+    let extra: Record<string, string> | undefined;
+    if (!this.o.disable_info_tag) {
+      for (let j = 0; j < points.length; j++) {
+        if (!info[j]) continue;
+        const t = series[j]!.tags!;
+        extra ??= {};
+        for (const k in t) if (extra[k] === undefined && base[k] === undefined) extra[k] = t[k]!;
+      }
+    }
+    const sig = extra === undefined ? '' : JSON.stringify(extra);
+    if (sig !== this.infoSig) {
+      this.infoSig = sig;
+      this.infoGen++;
+    }
+    const gen = this.infoGen;
+    for (let j = 0; j < points.length; j++) {
+      const s = series[j]!;
+      if (extra === undefined || info[j]) {
+        points[j]!.tags = { ...s.tags };
+        continue;
+      }
+      if (s.infoGen !== gen || s.merged === undefined) {
+        const m: Record<string, string> = { ...s.tags };
+        for (const k in extra) if (m[k] === undefined) m[k] = extra[k]!;
+        s.merged = fastShape(m);
+        s.infoGen = gen;
+      }
+      points[j]!.tags = { ...s.merged };
+    }
   }
 }
+

@@ -171,7 +171,7 @@ export class PromInput implements Input {
     const metrics = promMetrics(ctx.metrics);
     const urls = targetUrls(config);
     if (urls.length > 0) {
-      this.env = { acc: ctx.acc, metrics, rl: new RateLimitedLog(ctx.log), dispatcher: makeDispatcher(tlsOf(config), 4) };
+      this.env = { acc: ctx.acc, metrics, rl: new RateLimitedLog(ctx.log), dispatcher: makeDispatcher(tlsOf(config), config.max_concurrent_scrapes) };
       const scheduler = new Scheduler(config.max_concurrent_scrapes, {
         onOverrun: () => metrics.skipped.inc({ reason: 'overrun' }),
         shouldRun: () => !ctx.acc.overloaded('metric'),

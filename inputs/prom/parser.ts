@@ -295,22 +295,32 @@ export class ExpositionParser {
     // "# TYPE name type", "# HELP ...", "# UNIT ...", "# EOF", other comments
     let q = p + 1;
     while (q < eol && text.charCodeAt(q) === SPACE) q++;
-    if (text.startsWith('EOF', q) && this.openMetrics) return true;
-    if (!text.startsWith('TYPE', q)) return false;
+    const c = text.charCodeAt(q);
+    if (c === 69 /* E */) return this.openMetrics && text.startsWith('EOF', q);
+    if (c !== 84 /* T */ || !text.startsWith('TYPE', q)) return false;
     q += 4;
-    const parts = text.slice(q, eol).trim().split(/[ \t]+/);
-    if (parts.length < 2) return false;
-    const name = parts[0]!;
-    const type = parts[1]!.toLowerCase();
+    while (q < eol && (text.charCodeAt(q) === SPACE || text.charCodeAt(q) === TAB)) q++;
+    let e = q;
+    while (e < eol && text.charCodeAt(e) !== SPACE && text.charCodeAt(e) !== TAB) e++;
+    if (e === q) return false;
+    const name = text.slice(q, e);
+    while (e < eol && (text.charCodeAt(e) === SPACE || text.charCodeAt(e) === TAB)) e++;
+    let t = eol;
+    while (t > e && (text.charCodeAt(t - 1) === SPACE || text.charCodeAt(t - 1) === TAB)) t--;
+    if (t === e) return false;
     let f = this.types.get(name);
-    if (f === undefined || f.type !== type) {
-      f = { name: detach(name), type };
-      this.types.set(f.name, f);
-      this.typesGen++;
-      this.resolved.clear();
+    // compare the type in place; allocate only when it is new or changed
+    if (f === undefined || t - e !== f.type.length || !text.startsWith(f.type, e)) {
+      const type = text.slice(e, t).toLowerCase();
+      if (f === undefined || f.type !== type) {
+        f = { name: detach(name), type };
+        this.types.set(f.name, f);
+        this.typesGen++;
+        this.resolved.clear();
+      }
     }
     this.cur = f;
-    this.curSuffixes = SUFFIXES[type] ?? [];
+    this.curSuffixes = SUFFIXES[f.type] ?? [];
     return false;
   }
 }

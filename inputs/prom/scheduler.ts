@@ -19,6 +19,8 @@ interface Entry {
   job: Job;
   timer: NodeJS.Timeout | undefined;
   next: number;
+  /** After the early first scrape: the first tick of the jittered cadence. */
+  cadence: number | undefined;
   state: 'idle' | 'queued' | 'running';
   removed: boolean;
   abort: AbortController;
@@ -65,9 +67,17 @@ export class Scheduler {
   add(job: Job, firstDelayMaxMs = job.intervalMs): void {
     if (this.stopped) return;
     this.remove(job.key);
-    const e: Entry = { job, timer: undefined, next: 0, state: 'idle', removed: false, abort: new AbortController() };
+    const e: Entry = { job, timer: undefined, next: 0, cadence: undefined, state: 'idle', removed: false, abort: new AbortController() };
     this.entries.set(job.key, e);
-    e.next = Date.now() + Math.floor(this.random() * Math.min(job.intervalMs, firstDelayMaxMs));
+    const now = Date.now();
+    e.next = now + Math.floor(this.random() * Math.min(job.intervalMs, firstDelayMaxMs));
+    if (firstDelayMaxMs < job.intervalMs) {
+      // scrape soon once, then settle on a phase spread over the whole interval
+      // so that targets added together do not keep firing together
+      let c = now + Math.floor(this.random() * job.intervalMs);
+      if (c < e.next + job.intervalMs / 2) c += job.intervalMs;
+      e.cadence = c;
+    }
     this.arm(e);
   }
 
@@ -118,6 +128,10 @@ export class Scheduler {
     if (e.removed || this.paused) return;
     // drift-free cadence; after a long stall, skip the missed ticks
     const now = Date.now();
+    if (e.cadence !== undefined) {
+      e.next = e.cadence - e.job.intervalMs;
+      e.cadence = undefined;
+    }
     e.next += e.job.intervalMs;
     if (e.next < now) e.next = now + e.job.intervalMs - ((now - e.next) % e.job.intervalMs);
     this.arm(e);

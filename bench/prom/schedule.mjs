@@ -1,0 +1,73 @@
+/**
+ * Scrape scheduling of many targets on one core: telekit (the whole agent, in
+ * this process, shipping to a discarding dataway) against vmagent from Debian's
+ * victoria-metrics package (GOMAXPROCS=1, remote write to the same discarding
+ * sink) scraping the same targets, one after the other in the same run.
+ * Targets are served by a child process; only the scraper's CPU is counted.
+ *
+ *   npm run build && node bench/prom/schedule.mjs [targets=1000] [interval_s=5] [measure_s=15]
+ */
+import { fork, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { Agent } from '../../dist/agent/agent.js';
+
+const N = Number(process.argv[2] ?? 1000);
+const INTERVAL = Number(process.argv[3] ?? 5);
+const MEASURE = Number(process.argv[4] ?? 15);
+const WARM = INTERVAL + 2;
+const here = path.dirname(new URL(import.meta.url).pathname);
+const bodyFile = path.join(here, 'node-exporter.txt');
+const samplesPerBody = fs.readFileSync(bodyFile, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).length;
+
+const targets = fork(path.join(here, 'targets.mjs'), [bodyFile]);
+const port = await new Promise((r) => targets.once('message', (m) => r(m.port)));
+const counts = () => new Promise((r) => { targets.once('message', (m) => r(m.counts)); targets.send('counts'); });
+const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
+const urls = Array.from({ length: N }, (_, i) => `http://127.0.0.1:${port}/t/${i}`);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-bench-'));
+
+async function measure(name, ua, cpuNow) {
+  await sleep(WARM);
+  const c0 = (await counts())[ua] ?? 0;
+  const t0 = cpuNow();
+  const w0 = Date.now();
+  await sleep(MEASURE);
+  const cpuMs = cpuNow() - t0;
+  const wall = (Date.now() - w0) / 1000;
+  const scrapes = ((await counts())[ua] ?? 0) - c0;
+  const expected = (N / INTERVAL) * wall;
+  return { name, scrapesPerS: scrapes / wall, expectedPerS: expected / wall, cpuPct: (cpuMs / 10 / wall), cpuMsPerScrape: cpuMs / Math.max(1, scrapes), samplesPerS: (scrapes * samplesPerBody) / wall };
+}
+
+const results = [];
+{
+  // telekit: the whole agent (scheduler, scrape, parse, convert, batch, encode, gzip, send)
+  const confDir = path.join(tmp, 'conf.d');
+  fs.mkdirSync(path.join(confDir, 'prom'), { recursive: true });
+  fs.writeFileSync(path.join(confDir, 'prom', 'bench.conf'), `[[inputs.prom]]\nurls = ${JSON.stringify(urls)}\ninterval = "${INTERVAL}s"\ntimeout = "${INTERVAL}s"\nmax_concurrent_scrapes = 32\n`);
+  const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, log: pino({ level: 'silent' }), env: { ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
+  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+  results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu));
+  if (process.env.DEBUG) console.log((await (await fetch(`${agent.httpUrl}/metrics`)).text()).split('\n').filter((l) => /^telekit_(prom|.*drop|.*queue)/.test(l)).join('\n'));
+  await agent.stop();
+}
+if (fs.existsSync('/usr/bin/vmagent')) {
+  const cfg = path.join(tmp, 'scrape.yml');
+  fs.writeFileSync(cfg, `global:\n  scrape_interval: ${INTERVAL}s\n  scrape_timeout: ${INTERVAL}s\nscrape_configs:\n  - job_name: bench\n    metrics_path: /\n    static_configs:\n${urls.map((u) => `      - targets: ['${u.replace('http://', '').replace(/\/t\/\d+$/, '')}']\n        labels: {__metrics_path__: '/t/${u.split('/').pop()}'}`).join('\n')}\n`);
+  const vm = spawn('/usr/bin/vmagent', [`-promscrape.config=${cfg}`, `-remoteWrite.url=http://127.0.0.1:${port}/api/v1/write`, `-remoteWrite.tmpDataPath=${path.join(tmp, 'vm')}`, '-httpListenAddr=127.0.0.1:0', '-loggerLevel=ERROR'], { env: { ...process.env, GOMAXPROCS: '1' }, stdio: 'ignore' });
+  const tick = os.constants?.CLK_TCK ?? 100;
+  const cpu = () => { const f = fs.readFileSync(`/proc/${vm.pid}/stat`, 'utf8').split(') ')[1].split(' '); return ((Number(f[11]) + Number(f[12])) * 1000) / tick; };
+  results.push(await measure('vmagent 1.79 (GOMAXPROCS=1)', 'vm_promscrape', cpu));
+  vm.kill();
+} else results.push({ name: 'vmagent: not installed (apt-get install victoria-metrics)' });
+targets.send('exit');
+fs.rmSync(tmp, { recursive: true, force: true });
+console.log(`${N} targets, interval ${INTERVAL}s, body ${samplesPerBody} samples (node exporter), measured ${MEASURE}s after ${WARM}s warm-up`);
+for (const r of results) {
+  if (r.scrapesPerS === undefined) { console.log(r.name); continue; }
+  console.log(`${r.name}: ${r.scrapesPerS.toFixed(0)} scrapes/s of ${r.expectedPerS.toFixed(0)} due, ${(r.samplesPerS / 1000).toFixed(0)}k samples/s, CPU ${r.cpuPct.toFixed(1)}% of a core, ${r.cpuMsPerScrape.toFixed(2)} ms CPU/scrape`);
+}
+process.exit(0);
