@@ -11,6 +11,7 @@ import type { TraceSpan } from '../../agent/trace/span.js';
 import { schema, type ZipkinConfig } from './config.js';
 import { decodeProto } from './proto.js';
 import { convertV1 } from './v1.js';
+import { decodeThriftV1 } from './thrift.js';
 import { convertV2, decodeV2Json, groupTraces } from './v2.js';
 import { ZipkinListener } from './listener.js';
 
@@ -84,7 +85,10 @@ export class ZipkinInput implements Input {
   }
 
   private v1(ct: string, body: Buffer): TraceSpan[] {
-    if (ct.includes('thrift')) throw new BadRequest(415, 'unsupported_format', 'zipkin v1 Thrift is not supported; send v1 or v2 JSON, or v2 proto3');
+    if (ct.includes('thrift')) {
+      const keep = this.receiver.pipeline.keepMessage;
+      return decodeThriftV1(body).map((s) => convertV1(s, keep ? JSON.stringify(s) : undefined));
+    }
     if (ct !== '' && !ct.includes('json')) throw new BadRequest(415, 'unsupported_media_type', `zipkin v1 takes application/json, got ${ct}`);
     return this.json(body, convertV1);
   }

@@ -139,7 +139,8 @@ describe('zipkin bad input', () => {
       ['/api/v2/spans', '[1]', JSON_CT, 400],
       ['/api/v2/spans', Buffer.from([0x0a, 0xff, 0xff, 0x01]), PB_CT, 400],
       ['/api/v2/spans', '[]', { 'content-type': 'text/plain' }, 415],
-      ['/api/v1/spans', 'x', { 'content-type': 'application/x-thrift' }, 415],
+      ['/api/v1/spans', 'x', { 'content-type': 'application/x-thrift' }, 400],
+      ['/api/v1/spans', Buffer.from([12, 0x7f, 0xff, 0xff, 0xff]), { 'content-type': 'application/x-thrift' }, 400],
       ['/api/v1/spans', '[{"traceId":"1","id":"2","annotations":{}}]', JSON_CT, 400],
     ];
     for (const [p, body, headers, status] of cases) {
@@ -147,7 +148,7 @@ describe('zipkin bad input', () => {
       expect(r.status, String(body)).toBe(status);
     }
     expect(ctx.points).toHaveLength(0);
-    expect(await counterValue(ctx.metrics, 'telekit_zipkin_requests_total', { reason: 'bad_payload' })).toBe(8);
+    expect(await counterValue(ctx.metrics, 'telekit_zipkin_requests_total', { reason: 'bad_payload' })).toBe(10);
     expect(ctx.errors).toEqual([]);
   });
 
@@ -204,5 +205,52 @@ describe('zipkin own listener (listen option)', () => {
     await expect(input.start()).rejects.toThrow();
     expect(ctx.routes.size).toBe(0);
     srv.close();
+  });
+});
+
+/** A minimal TBinaryProtocol writer for test payloads (independent of the decoder). */
+class ThriftWriter {
+  parts: Buffer[] = [];
+  byte(n: number) { this.parts.push(Buffer.from([n & 255])); return this; }
+  i16(n: number) { const b = Buffer.alloc(2); b.writeInt16BE(n); this.parts.push(b); return this; }
+  i32(n: number) { const b = Buffer.alloc(4); b.writeInt32BE(n); this.parts.push(b); return this; }
+  i64(n: bigint) { const b = Buffer.alloc(8); b.writeBigInt64BE(BigInt.asIntN(64, n)); this.parts.push(b); return this; }
+  str(s: string | Buffer) { const b = typeof s === 'string' ? Buffer.from(s) : s; this.i32(b.length); this.parts.push(b); return this; }
+  field(type: number, id: number) { return this.byte(type).i16(id); }
+  stop() { return this.byte(0); }
+  done() { return Buffer.concat(this.parts); }
+}
+
+describe('zipkin v1 Thrift', () => {
+  it('decodes a TBinaryProtocol list<Span> like the v1 JSON equivalent', async () => {
+    const w = new ThriftWriter();
+    const endpoint = (svc: string) => { w.field(8, 1).i32((10 << 24) | 5); w.field(6, 2).i16(9080); w.field(11, 3).str(svc); w.stop(); };
+    w.byte(12).i32(2);
+    // span 1: server span with sr/ss, a string and an i32 binary annotation, 128-bit trace id
+    w.field(10, 1).i64(0x48485a3953bb6124n).field(11, 3).str('get /api').field(10, 4).i64(0x1111111111111111n);
+    w.field(15, 6).byte(12).i32(2);
+    w.field(10, 1).i64(1732000000000000n).field(11, 2).str('sr').field(12, 3); endpoint('frontend'); w.stop();
+    w.field(10, 1).i64(1732000000001500n).field(11, 2).str('ss').field(12, 3); endpoint('frontend'); w.stop();
+    w.field(15, 8).byte(12).i32(2);
+    w.field(11, 1).str('http.path').field(11, 2).str('/api').field(8, 3).i32(6).stop();
+    w.field(11, 1).str('http.status_code').field(11, 2).str(Buffer.from([0, 0, 1, 0xf4])).field(8, 3).i32(3).stop();
+    w.field(10, 10).i64(1732000000000000n).field(10, 11).i64(1500n).field(10, 12).i64(0x463ac35c9f6413adn).stop();
+    // span 2: client child with cs/cr and an error
+    w.field(10, 1).i64(0x48485a3953bb6124n).field(11, 3).str('db').field(10, 4).i64(0x2222222222222222n).field(10, 5).i64(0x1111111111111111n);
+    w.field(15, 6).byte(12).i32(1);
+    w.field(10, 1).i64(1732000000000100n).field(11, 2).str('cs').field(12, 3); endpoint('frontend'); w.stop();
+    w.field(15, 8).byte(12).i32(1);
+    w.field(11, 1).str('error').field(11, 2).str('timeout').field(8, 3).i32(6).stop();
+    w.field(10, 10).i64(1732000000000100n).field(10, 11).i64(500n).field(10, 12).i64(0x463ac35c9f6413adn).stop();
+    const { ctx } = await started();
+    const r = await ctx.call('POST', '/api/v1/spans', w.done(), { 'content-type': 'application/x-thrift' });
+    expect(r.status).toBe(202);
+    expect(ctx.points).toHaveLength(2);
+    const [a, b] = ctx.points;
+    expect(a!.tags).toMatchObject({ service: 'frontend', operation: 'get /api', span_type: 'entry', status: 'ok', http_path: '/api', http_status_code: '500' });
+    expect(a!.fields).toMatchObject({ trace_id: '463ac35c9f6413ad48485a3953bb6124', span_id: '1111111111111111', parent_id: '0', start: 1732000000000000n, duration: 1500n });
+    expect(b!.tags).toMatchObject({ span_type: 'exit', status: 'error' });
+    expect(b!.fields).toMatchObject({ parent_id: '1111111111111111', duration: 500n });
+    expect(JSON.parse(String(a!.fields.message))).toMatchObject({ traceId: '463ac35c9f6413ad48485a3953bb6124', name: 'get /api' });
   });
 });

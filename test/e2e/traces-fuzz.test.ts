@@ -27,6 +27,7 @@ const SEEDS = {
   json: [JSON.stringify([[{ ...ddSpan, trace_id: 1, span_id: 2, parent_id: 0, start: 1, duration: 1000 }]])],
   zkJson: [fs.readFileSync(path.join(ZK_DATA, 'v2.json'), 'utf8')],
   zkPb: [fs.readFileSync(path.join(ZK_DATA, 'v2.pb'))],
+  zkThrift: [Buffer.from([12, 0, 0, 0, 1, 10, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 11, 0, 3, 0, 0, 0, 1, 0x78, 10, 0, 4, 0, 0, 0, 0, 0, 0, 0, 9, 15, 0, 8, 12, 0, 0, 0, 1, 11, 0, 1, 0, 0, 0, 1, 0x6b, 11, 0, 2, 0, 0, 0, 1, 0x76, 8, 0, 3, 0, 0, 0, 6, 0, 0])],
   zkV1: [JSON.stringify([{ traceId: 'a1', id: 'b2', name: 'x', annotations: [{ timestamp: 1, value: 'sr', endpoint: { serviceName: 's' } }], binaryAnnotations: [{ key: 'error', value: 'e' }] }])],
 };
 const CTS = ['application/msgpack', 'application/json', 'application/x-protobuf', 'application/x-thrift', 'text/plain', ''];
@@ -39,6 +40,7 @@ const ROUTES: [string, keyof typeof SEEDS, string][] = [
   ['/api/v2/spans', 'zkJson', 'application/json'],
   ['/api/v2/spans', 'zkPb', 'application/x-protobuf'],
   ['/api/v1/spans', 'zkV1', 'application/json'],
+  ['/api/v1/spans', 'zkThrift', 'application/x-thrift'],
 ];
 
 function caseArb() {
