@@ -358,8 +358,14 @@ export class Aggregator {
       }
     }
     // defence in depth: parse bounds keep aggregates finite, and a non-finite field would break line protocol
-    for (const p of out) for (const k in p.fields) if (typeof p.fields[k] === 'number' && !Number.isFinite(p.fields[k])) delete p.fields[k];
-    return out;
+    let bad = false;
+    for (const p of out)
+      for (const k in p.fields)
+        if (typeof p.fields[k] === 'number' && !Number.isFinite(p.fields[k])) {
+          delete p.fields[k];
+          bad = true;
+        }
+    return bad ? out.filter((p) => Object.keys(p.fields).length > 0) : out;
   }
 }
 
