@@ -156,7 +156,7 @@ describe('container metrics end to end', () => {
     expect(new Set(a.dataway.points('metric', 'docker_containers').map((p) => p.tags.container_name))).toEqual(new Set(['logfwd']));
   });
 
-  it('sends object metrics from the elected leader only', async () => {
+  it('sends object metrics from the elected leader only, and from the other agent once the leader stops', async () => {
     const a = await agent('agent-a');
     const b = await agent('agent-b');
     // Both nodes' agents send their own container metrics.
@@ -189,5 +189,11 @@ describe('container metrics end to end', () => {
     api.upsert('deployments', { ...clusterObjects().find(([r]) => r === 'deployments')![1], status: { replicas: 3, readyReplicas: 3, availableReplicas: 3, updatedReplicas: 3 } });
     await waitFor(() => last(leaderDw.points('metric', 'kube_deployment'), (p) => p.tags.deployment === 'web')?.fields.replicas_ready === 3n, { timeoutMs: 10_000, what: 'updated deployment' });
     expect(deploymentLists()).toBe(lists);
+
+    // The leader stops (releasing the Lease): the other agent takes over the object metrics.
+    const leader = leaderDw === a.dataway ? a : b;
+    await agents.splice(agents.indexOf(leader), 1)[0]!.stop();
+    await waitFor(() => follower.dataway.points('metric', 'kube_deployment').length > 0, { timeoutMs: 15_000, what: 'object metrics from the new leader' });
+    expect(last(follower.dataway.points('metric', 'kube_deployment'), (p) => p.tags.deployment === 'web')!.fields.replicas_ready).toBe(3n);
   });
 });
