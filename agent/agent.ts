@@ -135,6 +135,7 @@ export class Agent {
       flushIntervalMs: settings.flushIntervalMs,
       maxCacheCount: settings.maxCacheCount,
       queueCapacity: settings.queueCapacity,
+      queueMaxBytes: settings.queueMaxBytes,
       maxRetry: settings.maxRetry,
       retryDelayMs: settings.retryDelayMs,
       concurrency: settings.maxConnections,

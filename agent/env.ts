@@ -46,6 +46,7 @@ export const CORE_ENV: readonly EnvDoc[] = [
   { name: 'ENV_IO_FLUSH_INTERVAL', default: '10s', doc: 'A category\'s batch is sent at least this often.' },
   { name: 'ENV_IO_MAX_CACHE_COUNT', default: '1000', doc: 'A category\'s batch is sent when it holds this many points.' },
   { name: 'ENV_IO_QUEUE_CAPACITY', default: '100000', doc: 'Points per category queued or in flight before producers wait or drop.' },
+  { name: 'ENV_IO_QUEUE_MAX_BYTES', default: '33554432', doc: 'Estimated bytes of points per category queued or in flight before producers wait or drop (bounds memory for large log and trace points).' },
   { name: 'ENV_SHUTDOWN_TIMEOUT', default: '10s', doc: 'How long SIGTERM waits for queues to flush.' },
   { name: 'ENV_OTLP_TRACES_ENDPOINT', default: '', doc: 'When set, tracing points are also forwarded to this OTLP/HTTP traces endpoint.' },
   // Disk buffer and memory limit (agent/buffer, agent/memlimit.ts).
@@ -77,6 +78,7 @@ export interface AgentSettings {
   flushIntervalMs: number;
   maxCacheCount: number;
   queueCapacity: number;
+  queueMaxBytes: number;
   shutdownTimeoutMs: number;
   otlpTracesEndpoint: string;
 }
@@ -205,6 +207,7 @@ export function readSettings(env: Env): AgentSettings {
     flushIntervalMs: durationEnv(env, 'ENV_IO_FLUSH_INTERVAL', '10s'),
     maxCacheCount: intEnv(env, 'ENV_IO_MAX_CACHE_COUNT', 1000, 1),
     queueCapacity: intEnv(env, 'ENV_IO_QUEUE_CAPACITY', 100_000, 1),
+    queueMaxBytes: intEnv(env, 'ENV_IO_QUEUE_MAX_BYTES', 32 << 20, 1024),
     shutdownTimeoutMs: durationEnv(env, 'ENV_SHUTDOWN_TIMEOUT', '10s'),
     otlpTracesEndpoint: env.ENV_OTLP_TRACES_ENDPOINT?.trim() ?? '',
   };

@@ -31,6 +31,8 @@ export interface SenderOptions {
   flushIntervalMs: number;
   maxCacheCount: number;
   queueCapacity: number;
+  /** Estimated bytes (approxBytes) per category queued or in flight before producers wait or drop. */
+  queueMaxBytes: number;
   /** Attempts per batch and sink before it is spilled (or dropped without a disk buffer). */
   maxRetry: number;
   retryDelayMs: number;
@@ -59,10 +61,13 @@ interface Job {
   /** Sinks still to finish with this batch. */
   remaining: number;
   finished: boolean;
+  bytes: number;
 }
 
 interface Pending {
   points: Point[];
+  /** Estimated memory of the points (see approxBytes). */
+  bytes: number;
   acks: AckRef[];
   touched: AckRef[];
 }
@@ -70,6 +75,27 @@ interface Pending {
 /** The batch's points are dropped: the calls they came from must not be acknowledged. */
 function markLost(job: Job): void {
   for (const r of job.touched) r.lost = true;
+}
+
+/**
+ * A cheap estimate of the memory a point holds: strings count their length,
+ * everything else a fixed overhead. Tracing and logging points carry a message
+ * of kilobytes, so a bound in points alone would let their queues grow to
+ * hundreds of MiB.
+ */
+export function approxBytes(points: readonly Point[]): number {
+  let n = 0;
+  for (const p of points) {
+    n += 64 + p.name.length;
+    const t = p.tags;
+    for (const k in t) n += 24 + k.length + t[k]!.length;
+    const f = p.fields;
+    for (const k in f) {
+      const v = f[k];
+      n += 24 + k.length + (typeof v === 'string' ? v.length : 8);
+    }
+  }
+  return n;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -87,6 +113,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
 export class Sender {
   private readonly pending = new Map<Category, Pending>();
   private readonly inflight = new Map<Category, number>();
+  private readonly inflightBytes = new Map<Category, number>();
   private readonly waiters = new Map<Category, (() => void)[]>();
   private readonly workers: SinkWorker[];
   private readonly timer: NodeJS.Timeout;
@@ -110,8 +137,20 @@ export class Sender {
     return (this.pending.get(category)?.points.length ?? 0) + (this.inflight.get(category) ?? 0);
   }
 
+  /** Estimated bytes of the points queued or in flight for a category. */
+  queuedBytes(category: Category): number {
+    return (this.pending.get(category)?.bytes ?? 0) + (this.inflightBytes.get(category) ?? 0);
+  }
+
   capacity(): number {
     return this.o.queueCapacity;
+  }
+
+  /** Whether `points` more points of `bytes` would pass a bound (an empty queue always takes one call). */
+  private full(category: Category, points: number, bytes: number): boolean {
+    const q = this.queued(category);
+    if (q === 0) return false;
+    return q + points > this.o.queueCapacity || this.queuedBytes(category) + bytes > this.o.queueMaxBytes;
   }
 
   categories(): Category[] {
@@ -119,7 +158,7 @@ export class Sender {
   }
 
   overloaded(category: Category): boolean {
-    return this.queued(category) >= this.o.queueCapacity || this.pressure();
+    return this.queued(category) >= this.o.queueCapacity || this.queuedBytes(category) >= this.o.queueMaxBytes || this.pressure();
   }
 
   /** Queues points without waiting; drops them (counted) when the category is full. */
@@ -128,7 +167,8 @@ export class Sender {
       ack?.();
       return 0;
     }
-    if (this.closing.signal.aborted || this.queued(category) + points.length > this.o.queueCapacity) {
+    const bytes = approxBytes(points);
+    if (this.closing.signal.aborted || this.full(category, points.length, bytes)) {
       this.o.metrics.dropped.inc({ category, reason: this.closing.signal.aborted ? 'shutdown' : 'queue_full' }, points.length);
       return 0;
     }
@@ -137,14 +177,15 @@ export class Sender {
       this.o.metrics.dropped.inc({ category, reason: 'memory' }, points.length);
       return 0;
     }
-    this.push(category, points, ack);
+    this.push(category, points, bytes, ack);
     return points.length;
   }
 
   /** Queues points, waiting while the category is full. Never drops (except at shutdown). */
   async offerWait(category: Category, points: Point[], ack?: () => void): Promise<void> {
     // A single call larger than the whole capacity is accepted once the queue is empty.
-    while (!this.closing.signal.aborted && this.queued(category) > 0 && (this.queued(category) + points.length > this.o.queueCapacity || this.pressure())) {
+    const bytes = approxBytes(points);
+    while (!this.closing.signal.aborted && this.queued(category) > 0 && (this.full(category, points.length, bytes) || this.pressure())) {
       await new Promise<void>((r) => {
         const list = this.waiters.get(category) ?? [];
         list.push(r);
@@ -157,10 +198,10 @@ export class Sender {
       this.o.metrics.dropped.inc({ category, reason: 'shutdown' }, points.length);
       return;
     }
-    this.push(category, points, ack);
+    this.push(category, points, bytes, ack);
   }
 
-  private push(category: Category, points: Point[], ack?: () => void): void {
+  private push(category: Category, points: Point[], bytes: number, ack?: () => void): void {
     if (points.length === 0) {
       ack?.();
       return;
@@ -169,12 +210,14 @@ export class Sender {
     for (const p of points) p.time ??= now;
     let pend = this.pending.get(category);
     if (!pend) {
-      pend = { points: [], acks: [], touched: [] };
+      pend = { points: [], acks: [], touched: [], bytes: 0 };
       this.pending.set(category, pend);
     }
+    const perPoint = bytes / points.length;
     const ref: AckRef | undefined = ack ? { fn: ack, lost: false } : undefined;
     for (const p of points) {
       pend.points.push(p);
+      pend.bytes += perPoint;
       if (ref && pend.touched[pend.touched.length - 1] !== ref) pend.touched.push(ref);
       if (pend.points.length >= this.o.maxCacheCount) {
         this.cut(category);
@@ -195,10 +238,11 @@ export class Sender {
   private cut(category: Category): void {
     const pend = this.pending.get(category);
     if (!pend || pend.points.length === 0) return;
-    this.pending.set(category, { points: [], acks: [], touched: [] });
+    this.pending.set(category, { points: [], acks: [], touched: [], bytes: 0 });
     const workers = this.workers.filter((w) => w.sink.accepts(category));
-    const job: Job = { batch: { category, points: pend.points, defaultTime: nowNs() }, acks: pend.acks, touched: pend.touched, remaining: workers.length, finished: false };
+    const job: Job = { batch: { category, points: pend.points, defaultTime: nowNs() }, acks: pend.acks, touched: pend.touched, remaining: workers.length, finished: false, bytes: pend.bytes };
     this.inflight.set(category, (this.inflight.get(category) ?? 0) + pend.points.length);
+    this.inflightBytes.set(category, (this.inflightBytes.get(category) ?? 0) + pend.bytes);
     const order = this.order.get(category) ?? [];
     order.push(job);
     this.order.set(category, order);
@@ -222,6 +266,7 @@ export class Sender {
     const c = job.batch.category;
     job.finished = true;
     this.inflight.set(c, (this.inflight.get(c) ?? 0) - job.batch.points.length);
+    this.inflightBytes.set(c, (this.inflightBytes.get(c) ?? 0) - job.bytes);
     const order = this.order.get(c)!;
     while (order.length > 0 && order[0]!.finished) {
       for (const a of order.shift()!.acks) {

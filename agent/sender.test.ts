@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { Sender, approxBytes } from './sender.js';
+import { CoreMetrics } from './metrics.js';
+import type { Batch, SendResult, Sink } from './sinks/types.js';
+import type { Point } from './point.js';
+
+/** A sink that holds every batch until released. */
+class HeldSink implements Sink {
+  readonly name = 'held';
+  readonly held: { batch: Batch; done: (r: SendResult) => void }[] = [];
+  accepts() {
+    return true;
+  }
+  send(batch: Batch): Promise<SendResult> {
+    return new Promise((done) => this.held.push({ batch, done }));
+  }
+  release() {
+    for (const h of this.held.splice(0)) h.done({ ok: true });
+  }
+  async close() {}
+}
+
+const log = (n: number, size: number): Point[] =>
+  Array.from({ length: n }, (_, i) => ({ category: 'logging', name: 'app', tags: { i: String(i) }, fields: { message: 'x'.repeat(size) } }));
+
+function sender(sink: Sink, o: { capacity?: number; maxBytes?: number } = {}) {
+  const metrics = new CoreMetrics(false);
+  const s = new Sender({
+    sinks: [sink],
+    metrics,
+    log: pino({ level: 'silent' }),
+    flushIntervalMs: 60_000,
+    maxCacheCount: 10,
+    queueCapacity: o.capacity ?? 100_000,
+    queueMaxBytes: o.maxBytes ?? 1 << 30,
+    maxRetry: 3,
+    retryDelayMs: 10,
+    concurrency: 2,
+  });
+  return { s, metrics };
+}
+
+describe('sender queue bounds', () => {
+  it('bounds a category by estimated bytes, not only by points', async () => {
+    const sink = new HeldSink();
+    const { s, metrics } = sender(sink, { maxBytes: 100_000 });
+    let accepted = 0;
+    for (let i = 0; i < 50; i++) accepted += s.offer('logging', log(10, 5000));
+    // 10 points of ~5 KB each per call: about two calls fit in 100 kB
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeLessThan(40);
+    expect(s.queuedBytes('logging')).toBeLessThanOrEqual(100_000 + approxBytes(log(10, 5000)));
+    expect(s.offer('logging', log(10, 5000))).toBe(0);
+    expect(s.offer('metric', log(10, 5000).map((p) => ({ ...p, category: 'metric' as const })))).toBe(10);
+    const dropped = (await metrics.dropped.get()).values.find((v) => v.labels.reason === 'queue_full');
+    expect(dropped?.value).toBe(510 - accepted);
+    sink.release();
+    await s.close(1000);
+    expect(s.queuedBytes('logging')).toBe(0);
+  });
+
+  it('makes offerWait wait for room and resume once the sink takes batches', async () => {
+    const sink = new HeldSink();
+    const { s } = sender(sink, { maxBytes: 60_000 });
+    await s.offerWait('logging', log(10, 5000));
+    let resumed = false;
+    const p = s.offerWait('logging', log(10, 5000)).then(() => (resumed = true));
+    await new Promise((r) => setImmediate(r));
+    expect(resumed).toBe(false);
+    s.cutAll();
+    await new Promise((r) => setImmediate(r));
+    sink.release();
+    await p;
+    expect(resumed).toBe(true);
+    s.cutAll();
+    await new Promise((r) => setImmediate(r));
+    sink.release();
+    await s.close(1000);
+  });
+
+  it('acknowledges a call only after every batch holding its points is sent', async () => {
+    const sink = new HeldSink();
+    const { s } = sender(sink);
+    const acks: string[] = [];
+    s.offer('metric', log(15, 1).map((p) => ({ ...p, category: 'metric' as const })), () => acks.push('a'));
+    s.cutAll();
+    expect(sink.held).toHaveLength(2);
+    // finish the second batch first: the ack must wait for the first one too
+    sink.held[1]!.done({ ok: true });
+    await new Promise((r) => setImmediate(r));
+    expect(acks).toEqual([]);
+    sink.held[0]!.done({ ok: true });
+    await new Promise((r) => setImmediate(r));
+    expect(acks).toEqual(['a']);
+    await s.close(100);
+  });
+});
