@@ -103,3 +103,23 @@ describe('OpenMetrics 1.0', () => {
     expect(out.find((s) => s.name === 'acme_http_router_request_seconds_created')).toMatchObject({ type: 'summary' });
   });
 });
+
+describe('previous-body cache', () => {
+  it('gives the same results as a fresh parser when lines and types change', () => {
+    const bodies = [
+      '# TYPE a_x counter\na_x{k="1"} 1\na_x{k="2"} 2\n# TYPE b gauge\nb 3\n',
+      '# TYPE a_x counter\na_x{k="1"} 4\na_x{k="3"} 5\n# TYPE b gauge\nb 6\n',
+      '# TYPE a_x gauge\na_x{k="1"} 7\nnew_one 8\na_x{k="3"} 9\n# TYPE b counter\nb 10\n',
+      'a_x{k="1"} 11\na_x{k="1",z="2"} 12\nbroken{ 13\nb 14\n',
+    ];
+    const cached = new ExpositionParser(false, true);
+    for (const body of bodies) {
+      const got: unknown[] = [];
+      const want: unknown[] = [];
+      const sg = cached.parse(body, (n, f, raw, v) => got.push([n, f.name, f.type, raw, v]));
+      const sw = new ExpositionParser(false).parse(body, (n, f, raw, v) => want.push([n, f.name, f.type, raw, v]));
+      expect(got).toEqual(want);
+      expect(sg).toEqual(sw);
+    }
+  });
+});

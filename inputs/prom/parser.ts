@@ -15,6 +15,8 @@ export interface Family {
   readonly name: string;
   /** Lower-case type from `# TYPE` (`counter`, `gauge`, `histogram`, `summary`, `info`, ...) or `untyped`. */
   readonly type: string;
+  /** The parse (body) in which its `# TYPE` line was last seen. */
+  seen?: number;
 }
 
 /**
@@ -123,6 +125,8 @@ export class ExpositionParser {
   private readonly lines: Line[] = [];
   /** Bumped when a `# TYPE` changes: cached lines of older generations are re-resolved. */
   private typesGen = 0;
+  /** Counts parse() calls: families declared in an older body do not apply. */
+  private parseGen = 0;
 
   /**
    * @param remember keep the previous body's series texts so that an unchanged
@@ -140,14 +144,16 @@ export class ExpositionParser {
       const rest = name.slice(cur.name.length);
       if (this.curSuffixes.includes(rest)) return cur;
     }
+    const gen = this.parseGen;
     let f = this.resolved.get(name);
-    if (f !== undefined) return f;
+    if (f !== undefined && (f.type === 'untyped' || f.seen === gen)) return f;
     f = this.types.get(name);
+    if (f !== undefined && f.seen !== gen) f = undefined;
     if (f === undefined) {
       for (const s of ALL_SUFFIXES) {
         if (name.endsWith(s)) {
           const t = this.types.get(name.slice(0, -s.length));
-          if (t !== undefined && (SUFFIXES[t.type] ?? []).includes(s)) {
+          if (t !== undefined && t.seen === gen && (SUFFIXES[t.type] ?? []).includes(s)) {
             f = t;
             break;
           }
@@ -171,6 +177,7 @@ export class ExpositionParser {
     let i = 0;
     /** index of the sample line, for the previous-body cache */
     let li = 0;
+    this.parseGen++;
     this.cur = undefined;
     this.curSuffixes = [];
     while (i < len) {
@@ -198,6 +205,7 @@ export class ExpositionParser {
       if (
         line !== undefined &&
         line.gen === this.typesGen &&
+        (line.family.type === 'untyped' || line.family.seen === this.parseGen) &&
         text.startsWith(line.prefix, p) &&
         ((c = text.charCodeAt(p + line.prefix.length)) === SPACE || c === TAB)
       ) {
@@ -319,6 +327,7 @@ export class ExpositionParser {
         this.resolved.clear();
       }
     }
+    f.seen = this.parseGen;
     this.cur = f;
     this.curSuffixes = SUFFIXES[f.type] ?? [];
     return false;
