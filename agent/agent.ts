@@ -199,7 +199,7 @@ export class Agent {
       return this.metrics.registry.metrics();
     });
     app.get('/v1/stats', async () => this.stats());
-    const writer = new RunningInput('write', 0, {}, () => this.settings.hostTags, this.sender, this.metrics, this.log);
+    const writer = new RunningInput('write', 0, {}, () => this.settings.hostTags, () => this.settings.electionTags, this.sender, this.metrics, this.log);
     for (const category of CATEGORIES) {
       this.server.route(['POST'], `/v1/write/${category}`, (req) => {
         const precision = PRECISION_NS[req.query.precision ?? 'n'];
@@ -286,7 +286,7 @@ export class Agent {
   private makeRunning(cfg: InstanceConfig): Running {
     const election = cfg.def.election?.(cfg.config) ?? false;
     const tags = ((cfg.config as { tags?: Record<string, string> }).tags ?? {}) as Record<string, string>;
-    const acc = new RunningInput(cfg.def.name, cfg.instance, tags, () => (election ? this.settings.electionTags : this.settings.hostTags), this.sender, this.metrics, this.log.child({ input: cfg.def.name }));
+    const acc = new RunningInput(cfg.def.name, cfg.instance, tags, () => (election ? this.settings.electionTags : this.settings.hostTags), () => this.settings.electionTags, this.sender, this.metrics, this.log.child({ input: cfg.def.name }));
     return { cfg, acc, input: undefined, abort: new AbortController(), started: false };
   }
 

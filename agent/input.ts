@@ -19,6 +19,13 @@ export interface AddOptions {
    * (sent, or written to the disk buffer). Never called for dropped points.
    */
   onAck?: () => void;
+  /**
+   * Cluster-level points from an input that is not itself an election input
+   * (e.g. object metrics collected by the leader only): they carry the
+   * election tags instead of the host tags, so they do not change their
+   * `host` when leadership moves.
+   */
+  electionTags?: boolean;
 }
 
 export interface Accumulator {

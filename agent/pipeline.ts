@@ -25,6 +25,8 @@ export class RunningInput implements Accumulator {
     private readonly inputTags: Readonly<Record<string, string>>,
     /** Host tags, or election tags for cluster-level inputs. */
     private readonly globalTags: () => Readonly<Record<string, string>>,
+    /** Election tags, for points added with `electionTags: true`. */
+    private readonly electionTags: () => Readonly<Record<string, string>>,
     private readonly sender: Sender,
     private readonly metrics: CoreMetrics,
     log: Logger,
@@ -32,9 +34,9 @@ export class RunningInput implements Accumulator {
     this.rl = new RateLimitedLog(log);
   }
 
-  private decorate(points: Point[]): void {
+  private decorate(points: Point[], election = false): void {
     const it = this.inputTags;
-    const gt = this.globalTags();
+    const gt = election ? this.electionTags() : this.globalTags();
     for (const p of points) {
       const t = p.tags;
       for (const k in it) if (t[k] === undefined) t[k] = it[k]!;
@@ -71,7 +73,7 @@ export class RunningInput implements Accumulator {
       opts?.onAck?.();
       return 0;
     }
-    this.decorate(points);
+    this.decorate(points, opts?.electionTags);
     const groups = this.split(points);
     const ack = RunningInput.join(groups.size, opts?.onAck);
     let accepted = 0;
@@ -88,7 +90,7 @@ export class RunningInput implements Accumulator {
       opts?.onAck?.();
       return;
     }
-    this.decorate(points);
+    this.decorate(points, opts?.electionTags);
     const groups = this.split(points);
     const ack = RunningInput.join(groups.size, opts?.onAck);
     for (const [category, pts] of groups) {

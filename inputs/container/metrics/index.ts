@@ -159,7 +159,8 @@ export class ContainerMetrics implements Input {
 
   private emit(source: string, points: Point[]): void {
     if (points.length === 0) return;
-    const accepted = this.ctx.acc.add(points);
+    // Object metrics describe the cluster, not this node: election tags, so `host` does not follow the leader.
+    const accepted = this.ctx.acc.add(points, { electionTags: source === 'objects' });
     this.m.points.inc({ source }, points.length);
     if (accepted < points.length) this.m.dropped.inc({ source }, points.length - accepted);
   }
