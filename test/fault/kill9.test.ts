@@ -154,8 +154,11 @@ describe('kill -9 and restart', () => {
     const b = spawnAgent(args, baseEnv(dw, port));
     await waitFor(() => fetch(`${base}/v1/ping`).then((r) => r.ok), { timeoutMs: 15_000, what: 'agent restarted' });
     await waitFor(() => missing(onDisk, receivedSeqs(dw.points('metric', 'load'))).length === 0, { timeoutMs: 20_000, what: 'disk buffer delivered' });
-    const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).toMatch(/telekit_buffer_corrupt_records_total\{queue="dataway\[0\]\/metric"\} 1/);
+    // The torn tail is reached after the last good record is acknowledged: wait for the count.
+    await waitFor(async () => /telekit_buffer_corrupt_records_total\{queue="dataway\[0\]\/metric"\} [1-9]/.test(await (await fetch(`${base}/metrics`)).text()), {
+      timeoutMs: 10_000,
+      what: 'the torn record counted',
+    });
     b.proc.kill('SIGTERM');
     expect(await b.exited).toBe(0);
   }, 60_000);
