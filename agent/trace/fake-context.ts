@@ -14,6 +14,8 @@ export interface FakeContext extends InputContext {
   routes: Map<string, HttpHandler>;
   /** When set, the accumulator reports overload and drops. */
   full: boolean;
+  /** When set, the accumulator drops without reporting overload first (a batch over the byte bound). */
+  refuse: boolean;
   call(method: string, path: string, body: Buffer | string, headers?: Record<string, string>): Promise<HttpResponse>;
 }
 
@@ -24,7 +26,7 @@ export function fakeContext(name: string, instance = 0): FakeContext {
   const ctx = {} as FakeContext;
   const acc: Accumulator = {
     add(p) {
-      if (ctx.full) return 0;
+      if (ctx.full || ctx.refuse) return 0;
       const arr = Array.isArray(p) ? p : [p];
       for (const x of arr) points.push(x);
       return arr.length;
@@ -63,6 +65,7 @@ export function fakeContext(name: string, instance = 0): FakeContext {
     errors,
     routes,
     full: false,
+    refuse: false,
     async call(method: string, path: string, body: Buffer | string, headers: Record<string, string> = {}) {
       const h = routes.get(`${method} ${path}`);
       if (!h) return { status: 404 };

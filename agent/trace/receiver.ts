@@ -43,8 +43,13 @@ export class TraceReceiver {
     return { status: 503, headers: { 'retry-after': '1' }, body: 'tracing queue is full, retry later\n' };
   }
 
-  /** Filters and maps the traces and hands the points on. Returns how many spans were accepted. */
-  accept(route: string, traces: readonly Trace[], code = '200'): number {
+  /**
+   * Filters and maps the traces and hands the points on. Returns undefined
+   * when they were accepted (or filtered out), or a 503 + Retry-After answer
+   * when the queue refused them (a request's points are taken all or none),
+   * so the sender learns its spans were not kept.
+   */
+  accept(route: string, traces: readonly Trace[], code = '200'): HttpResponse | undefined {
     let r: ReturnType<TracePipeline['process']>;
     try {
       r = this.pipeline.process(traces);
@@ -52,16 +57,20 @@ export class TraceReceiver {
       // A bug in the pipeline, not the sender's fault: record it, never crash.
       this.ctx.acc.error('pipeline', e);
       this.metrics.requests.inc({ route, code, reason: 'pipeline_error' });
-      return 0;
+      return undefined;
     }
     const { points, dropped } = r;
     const n = points.length === 0 ? 0 : this.ctx.acc.add(points);
     const m = this.metrics.spans;
     if (n > 0) m.inc({ result: 'accepted' }, n);
-    if (n < points.length) m.inc({ result: 'queue_full' }, points.length - n);
     for (const [reason, c] of Object.entries(dropped)) m.inc({ result: reason }, c);
+    if (n < points.length) {
+      m.inc({ result: 'queue_full' }, points.length - n);
+      this.metrics.requests.inc({ route, code: '503', reason: 'queue_full' });
+      return { status: 503, headers: { 'retry-after': '1' }, body: 'tracing queue is full, spans not kept; retry later\n' };
+    }
     this.metrics.requests.inc({ route, code, reason: 'ok' });
-    return n;
+    return undefined;
   }
 
   /** Counts spans dropped before the pipeline (e.g. sampling priority). */

@@ -154,17 +154,20 @@ async function endToEnd(kind, sink) {
   stop = true;
   await Promise.all(workers);
   await pool.close();
+  const metrics = await (await fetch(`${ready.url}/metrics`)).text();
+  const sum = (re) => metrics.split('\n').filter((l) => re.test(l)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+  const dropped = sum(/^telekit_points_dropped_total\{category="tracing"/);
   child.send({ type: 'stop' });
   await new Promise((r) => child.on('exit', r));
   const cpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / 1e6;
-  return { rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, rejected };
+  return { rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, rejected, dropped };
 }
 
 const sink = await sinkServer();
 console.log(`bench/traces: ${SPANS_PER_REQUEST} spans a request, ${RUNS} runs × ${SECONDS}s end to end, dataway encoding ${ENCODING}, node ${process.version}`);
 console.log('Spans per CPU-second (wall spans/s in brackets: on a shared box the CPU figures are the steadier ones).');
-console.log('| format | floor | floor+JSON.stringify message | telekit in-process | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB | 503s |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('| format | floor | floor+JSON.stringify message | telekit in-process | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB | 503s | dropped |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const kind of (arg('only', '') ? [arg('only', '')] : ['ddtrace', 'zipkin'])) {
   const fl = [], flj = [], inp = [], e2e = [];
   const run = await inProcess(kind);
@@ -176,6 +179,6 @@ for (const kind of (arg('only', '') ? [arg('only', '')] : ['ddtrace', 'zipkin'])
   }
   const m = e2e.sort((a, b) => a.perCpuSec - b.perCpuSec)[e2e.length >> 1];
   const cell = (xs) => `${fmt(median(xs.map((x) => x.cpu)))} (${fmt(median(xs.map((x) => x.wall)))})`;
-  console.log(`| ${kind === 'ddtrace' ? 'ddtrace v0.4 msgpack' : 'zipkin v2 JSON'} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${m.peakRssMB.toFixed(0)} | ${m.rejected} |`);
+  console.log(`| ${kind === 'ddtrace' ? 'ddtrace v0.4 msgpack' : 'zipkin v2 JSON'} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${m.peakRssMB.toFixed(0)} | ${m.rejected} | ${m.dropped} |`);
 }
 sink.server.close();

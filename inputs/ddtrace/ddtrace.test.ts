@@ -174,6 +174,16 @@ describe('ddtrace bad input and discovery', () => {
     expect(r.headers?.['retry-after']).toBe('1');
   });
 
+  it('answers 503 when the queue refuses the spans (all or none), counted', async () => {
+    const { ctx } = await started();
+    ctx.refuse = true;
+    const r = await ctx.call('POST', '/v0.4/traces', packr.pack([[span(), span({ span_id: 9n })]]), MSGPACK);
+    expect(r.status).toBe(503);
+    expect(r.headers?.['retry-after']).toBe('1');
+    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'queue_full' })).toBe(2);
+    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_requests_total', { code: '503', reason: 'queue_full' })).toBe(1);
+  });
+
   it('answers /info with the endpoints, and unregisters everything on stop', async () => {
     const { ctx, input } = await started();
     const r = await ctx.call('GET', '/info', '');

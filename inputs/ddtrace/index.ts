@@ -102,7 +102,8 @@ export class DdtraceInput implements Input {
     this.receiver.countDropped('truncated', truncatedSpans);
     const extra = requestTags(req);
     if (extra) for (const t of traces) for (const s of t) for (const k in extra) if (!(k in s.tags)) s.tags[k] = extra[k]!;
-    this.receiver.accept(route, traces);
+    const refused = this.receiver.accept(route, traces);
+    if (refused) return refused;
     if (route.includes('v0.3') || route.includes('v0.2')) return { status: 200, body: 'OK' };
     return { status: 200, body: { rate_by_service: { 'service:,env:': 1 } } };
   }

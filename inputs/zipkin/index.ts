@@ -71,8 +71,7 @@ export class ZipkinInput implements Input {
     } catch (e) {
       return this.receiver.reject(route, e, req.remoteAddress);
     }
-    this.receiver.accept(route, groupTraces(spans), '202');
-    return { status: 202 };
+    return this.receiver.accept(route, groupTraces(spans), '202') ?? { status: 202 };
   }
 
   private v2(ct: string, body: Buffer): TraceSpan[] {
