@@ -76,9 +76,16 @@ export class StatsdListener {
   private bindUdp(type: 'udp4' | 'udp6', address: string, ipv6Only: boolean): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
       const s = dgram.createSocket({ type, ipv6Only });
-      s.once('error', reject);
+      s.once('error', (e) => {
+        try {
+          s.close(); // a failed bind leaves an open handle
+        } catch {
+          /* already closed */
+        }
+        reject(e);
+      });
       s.bind({ port: this.opts.port, address, exclusive: true }, () => {
-        s.off('error', reject);
+        s.removeAllListeners('error');
         s.on('error', () => {
           /* receive errors (e.g. ICMP) are not fatal; the socket keeps working */
         });
