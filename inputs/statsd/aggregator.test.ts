@@ -3,6 +3,7 @@ import { validate } from '../../agent/config/schema.js';
 import type { Point } from '../../agent/point.js';
 import { Aggregator, percentileOf } from './aggregator.js';
 import { schema } from './config.js';
+import { newScannedLine, scanLine } from './parser.js';
 import { aggregatorOptions } from './statsd.js';
 
 function agg(conf: Record<string, unknown> = {}): Aggregator {
@@ -84,6 +85,19 @@ describe('aggregation', () => {
     const pts = a.flush();
     expect(pts).toHaveLength(2);
     expect(find(pts, 'jvm', { pod: 'a' }).fields).toEqual({ heap_used: 5, heap_max: 9 });
+  });
+
+  it('keeps apart two shapes whose cache hash collides (same length too)', () => {
+    const x = 'm.7yytsmfrocev:1|c';
+    const y = 'm.blerpcdp0kqh:2|c';
+    const hx = newScannedLine();
+    const hy = newScannedLine();
+    scanLine(x, 0, x.length, true, hx);
+    scanLine(y, 0, y.length, true, hy);
+    expect(hx.hash).toBe(hy.hash); // found by search: the collision this test is about
+    const a = agg();
+    a.ingest(`${x}\n${y}\n${x}\n${y}`);
+    expect(a.flush()[0]!.fields).toEqual({ '7yytsmfrocev': 2, blerpcdp0kqh: 4 });
   });
 
   it('treats tag order as irrelevant', () => {
