@@ -278,11 +278,33 @@ export class Tailer {
     return m && m.dev === h.dev && m.ino === h.ino && fpMatches(m.head, h.fp, h.fpLen) ? h.offset : undefined;
   }
 
+  /**
+   * Files rotated after `prev` and before the file now open as the live one
+   * (several rotations between two looks) are read from their start.
+   * `fam` must be listed after the live file was opened.
+   */
+  private async readBetween(fam: Member[], after: number, open: { dev: number; ino: number }): Promise<void> {
+    const fdIdx = fam.findIndex((m) => !m.gz && m.dev === open.dev && m.ino === open.ino);
+    const end = fdIdx > after ? fdIdx : fam.length;
+    for (const m of fam.slice(after + 1, end)) {
+      if (m.path === this.opts.live || (m.dev === open.dev && m.ino === open.ino) || this.stopping) continue;
+      this.deps.stats.event('rotation');
+      await this.readStream(m, { path: m.path, dev: m.dev, ino: m.ino, fp: m.head.toString('base64'), fpLen: m.head.length }, 0);
+    }
+  }
+
+  private static indexOf(fam: Member[], id: Ident): number {
+    const i = fam.findIndex((m) => !m.gz && m.dev === id.dev && m.ino === id.ino && (id.fpLen === 0 || fpMatches(m.head, id.fp, id.fpLen)));
+    return i >= 0 ? i : fam.findIndex((m) => m.gz && id.fpLen > 0 && fpMatches(m.head, id.fp, id.fpLen));
+  }
+
   private async run(): Promise<void> {
     let handoff = await this.takeHandoff();
     let startAt = handoff ?? (await this.recover());
     let delay = POLL_MIN_MS;
     let firstOpen = true;
+    /** The file followed before the last rename rotation. */
+    let prev: Ident | undefined;
     while (!this.stopping) {
       let fh: fs.FileHandle;
       try {
@@ -311,8 +333,15 @@ export class Tailer {
         const handedOver = handoff !== undefined && offset === handoff && saved !== undefined;
         handoff = undefined;
         if (!handedOver && (!saved || saved.offset !== offset || saved.fp !== ident.fp)) this.deps.checkpoints.set(this.position(ident, offset));
+        if (prev) {
+          const fam = await listFamily(this.opts.live);
+          const i = Tailer.indexOf(fam, prev);
+          if (i >= 0) await this.readBetween(fam, i, st);
+          prev = undefined;
+        }
         const r = await this.follow(fh, ident, offset, () => (delay = POLL_MIN_MS));
         if (r === 'gone') return;
+        if (r === 'rotated') prev = { ...ident };
         delay = POLL_MIN_MS;
       } finally {
         await fh.close().catch(() => {});
@@ -338,6 +367,11 @@ export class Tailer {
         carry.copy(buf, 0);
         const room = Math.min(buf.length - carry.length, this.deps.pool.readSize);
         ({ bytesRead: n } = await fh.read(buf, carry.length, room, readPos));
+        if (n > 0 && ident.fpLen > 0) {
+          // Still the same content? (copytruncate may have happened during the read.) Else discard the read.
+          const { bytesRead } = await fh.read(headBuf, 0, ident.fpLen, 0);
+          if (!fpMatches(headBuf.subarray(0, bytesRead), ident.fp, ident.fpLen)) n = -1;
+        }
         if (n > 0) {
           const base = readPos - carry.length;
           readPos += n;
@@ -377,8 +411,23 @@ export class Tailer {
         asm.flushAll();
         await this.send(asm, ident);
       }
-      const { bytesRead } = await fh.read(headBuf, 0, FP_LEN, 0);
-      Object.assign(ident, { fp: headBuf.toString('base64', 0, bytesRead), fpLen: bytesRead });
+      // Copies made by later truncations (while we looked away) are read from their start.
+      // The head is read before listing: the copy of any truncation it follows is then listed.
+      let last = copy?.path;
+      for (;;) {
+        const { bytesRead } = await fh.read(headBuf, 0, FP_LEN, 0);
+        Object.assign(ident, { fp: headBuf.toString('base64', 0, bytesRead), fpLen: bytesRead });
+        if (!last || this.stopping) break;
+        const now = await listFamily(this.opts.live);
+        const i = now.findIndex((m) => m.path === last);
+        const newer = now.slice(i + 1).filter((m) => m.path !== this.opts.live && !(m.dev === ident.dev && m.ino === ident.ino));
+        if (i < 0 || newer.length === 0) break;
+        for (const m of newer) {
+          this.deps.stats.event('truncation');
+          await this.readStream(m, { path: m.path, dev: m.dev, ino: m.ino, fp: m.head.toString('base64'), fpLen: m.head.length }, 0);
+          last = m.path;
+        }
+      }
       asm = this.newAssembler(0);
       carry = Buffer.alloc(0);
       readPos = 0;
@@ -388,7 +437,12 @@ export class Tailer {
     while (!this.stopping) {
       // After a pause, make sure the file is still the one we were reading before reading on.
       if (idle) await checkTruncated();
-      if ((await readMore()) > 0) {
+      const got = await readMore();
+      if (got < 0) {
+        await checkTruncated();
+        continue;
+      }
+      if (got > 0) {
         lastData = Date.now();
         delay = POLL_MIN_MS;
         idle = false;

@@ -89,7 +89,9 @@ describe('container logs end to end', () => {
     for (let round = 0; round < 3; round++) {
       // Lines written just before the copy are usually unread when the truncate happens.
       logs.appendLines(f, 't-', 300 + round * 400, 500 + round * 400);
-      fs.copyFileSync(f, path.join(dir, `0.log.${round + 1}`));
+      // logrotate's copytruncate: shift the numbered copies (0.log.1 → 0.log.2), copy to 0.log.1, truncate.
+      for (let k = round; k >= 1; k--) fs.renameSync(path.join(dir, `0.log.${k}`), path.join(dir, `0.log.${k + 1}`));
+      fs.copyFileSync(f, path.join(dir, '0.log.1'));
       fs.truncateSync(f, 0);
       logs.appendLines(f, 't-', 500 + round * 400, 700 + round * 400);
       await expectExactly(a.dataway, 't-', 700 + round * 400);

@@ -1,0 +1,61 @@
+/**
+ * Fast rotation while lines keep coming: 30 rotations at random moments,
+ * several often between two looks of the tailer. Every line exactly once.
+ * (Renames use kubelet-style sortable suffixes; copytruncate copies too.)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { validate } from '../../agent/config/schema.js';
+import { waitFor } from '../../test/helpers/wait.js';
+import { schema } from './config.js';
+import { createContainerLogs } from './logs.js';
+import { fakeCtx } from './testdata/fake-context.js';
+import { PodLogs } from './testdata/logfiles.js';
+
+async function rotateMany(mode: 'rename' | 'copytruncate'): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rot-'));
+  const logs = new PodLogs(root);
+  const dir = logs.dir('ns', 'p', 'c');
+  const f = path.join(dir, '0.log');
+  fs.writeFileSync(f, '');
+  const ctx = fakeCtx();
+  const r = validate(schema, { enable_container_metric: false, enable_k8s_metric: false, pod_logs_dir: root, logging_auto_multiline_detection: false });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  const input = createContainerLogs(r.value, ctx);
+  await input.start();
+  try {
+    let n = 0;
+    for (let round = 0; round < 30; round++) {
+      logs.appendLines(f, 'z-', n, n + 300);
+      n += 300;
+      await new Promise((res) => setTimeout(res, Math.random() * 30)); // random moments, not a wait for a condition
+      const rotated = path.join(dir, `0.log.20240501-${String(100000 + round)}`);
+      if (mode === 'copytruncate') {
+        fs.copyFileSync(f, rotated);
+        fs.truncateSync(f, 0);
+      } else {
+        fs.renameSync(f, rotated);
+      }
+      logs.appendLines(f, 'z-', n, n + 100);
+      n += 100;
+      await new Promise((res) => setTimeout(res, Math.random() * 30));
+    }
+    const msgs = () => ctx.points.map((p) => String(p.fields.message));
+    await waitFor(() => new Set(msgs()).size >= n, { timeoutMs: 15_000, what: `${n} distinct lines` }).catch(() => undefined);
+    const counts = new Map<string, number>();
+    for (const m of msgs()) counts.set(m, (counts.get(m) ?? 0) + 1);
+    const missing = Array.from({ length: n }, (_, i) => `z-${i}`).filter((k) => !counts.has(k));
+    const dups = [...counts].filter(([, c]) => c > 1).map(([k]) => k);
+    expect({ missing: missing.slice(0, 5), dups: dups.slice(0, 5), total: msgs().length }).toEqual({ missing: [], dups: [], total: n });
+  } finally {
+    await input.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+describe('fast rotation', () => {
+  it('by rename: nothing lost, nothing repeated', () => rotateMany('rename'));
+  it('by copytruncate: nothing lost, nothing repeated', () => rotateMany('copytruncate'));
+});
