@@ -28,6 +28,8 @@ import { detectStatus, parseCri, parseDockerJson, parseRfc3339Nano, stripAnsi } 
 import { resolveLogConfig } from '../../inputs/container/logs-config.js';
 import { decodeJson, decodeMsgpack, decodeV05 } from '../../inputs/ddtrace/decode.js';
 import { BadRequest } from '../../agent/trace/receiver.js';
+import { BadEvent, jobPoint, parseBody, pipelinePoint } from '../../inputs/gitlab/convert.js';
+import { gitlabMetricPoints } from '../../inputs/gitlab/metrics.js';
 import { fuzz, inputs, isError, RUNS } from './harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -144,6 +146,31 @@ describe('ddtrace payloads (decoders)', () => {
           if (!(e instanceof BadRequest)) throw e;
         }
       }
+    });
+  });
+});
+
+describe('gitlab', () => {
+  const data = (f: string) => fs.readFileSync(path.join(ROOT, 'inputs/gitlab/testdata', f), 'utf8');
+  it('webhook bodies throw only BadEvent', () => {
+    fuzz(inputs([data('pipeline.json'), data('job.json')]), (b) => {
+      try {
+        const ev = parseBody(b);
+        for (const conv of [pipelinePoint, jobPoint]) {
+          try {
+            conv(ev, b.toString('utf8'), new Set(['a']));
+          } catch (e) {
+            if (!(e instanceof BadEvent)) throw e;
+          }
+        }
+      } catch (e) {
+        if (!(e instanceof BadEvent)) throw e;
+      }
+    });
+  });
+  it('metrics text never throws', () => {
+    fuzz(inputs([data('metrics.txt').slice(0, 4000)]), (b) => {
+      for (const p of gitlabMetricPoints(b.toString('utf8'), 'gitlab:80')) expect(Object.keys(p.fields).length).toBeGreaterThan(0);
     });
   });
 });
