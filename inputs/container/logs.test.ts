@@ -123,4 +123,23 @@ describe('container logs with pod discovery', () => {
     for (const a of ctx.acks.splice(0)) a();
     await waitFor(() => offset() === fs.statSync(f).size, { what: 'position at end' });
   });
+
+  it('removes the positions of deleted containers', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pods-'));
+    const logs = new PodLogs(root);
+    const gone = path.join(logs.dir('ns', 'gone', 'c'), '0.log');
+    const stays = path.join(logs.dir('ns', 'stays', 'c'), '0.log');
+    fs.writeFileSync(gone, cri('a'));
+    fs.writeFileSync(stays, cri('b'));
+    const ctx = fakeCtx();
+    const input = createContainerLogs(config({ pod_logs_dir: root }), ctx);
+    started.push(input);
+    await input.start();
+    const posFile = path.join(ctx.dataDir, 'container', 'positions.json');
+    const paths = () => (JSON.parse(fs.readFileSync(posFile, 'utf8')) as { positions: { path: string; offset: number }[] }).positions.filter((p) => p.offset > 0).map((p) => p.path).sort();
+    await waitFor(() => paths().length === 2, { what: 'two positions' });
+    fs.rmSync(path.dirname(path.dirname(gone)), { recursive: true });
+    await waitFor(() => paths().length === 1, { what: 'position of the deleted pod removed' });
+    expect(paths()).toEqual([stays]);
+  });
 });
