@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startTestAgent, type TestAgent } from '../helpers/agent.js';
+import { startTestAgent, tempDir, type TestAgent } from '../helpers/agent.js';
+import { TestDataway } from '../helpers/dataway.js';
 import { waitFor } from '../helpers/wait.js';
 import { LoadBooks, loadgen, missing, receivedSeqs } from './loadgen.js';
 
@@ -77,6 +78,26 @@ describe('dataway faults under steady load', () => {
     t.dataway.respond(undefined);
     await settle(t, books);
     await waitFor(() => missing(books.acked, receivedSeqs(t.dataway.points('metric', 'load'))).length === 0, { timeoutMs: 20_000, what: 'all acknowledged points' });
+  }, 45_000);
+
+  it('stopping during an outage puts what is queued on disk; the next start on the same data dir sends it', async () => {
+    const books = new LoadBooks();
+    const dataDir = tempDir('telekit-restart-');
+    cleanups.push(async () => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const dw = await TestDataway.start();
+    cleanups.push(() => dw.close());
+    dw.respond(() => ({ status: 503 }));
+    const env = { ENV_DATAWAY_MAX_RETRY_COUNT: '1000', ENV_DATAWAY_RETRY_DELAY: '200ms', ENV_SHUTDOWN_TIMEOUT: '500ms' };
+    const a = await startTestAgent({ dataway: dw, dataDir, conf: { 'loadgen.conf': '[[inputs.loadgen]]\n' }, env, extra: { registry: [loadgen(books)] } });
+    await waitFor(() => books.accepted.size > 3000, { what: 'load accepted' });
+    await a.stop(); // flush deadline passes: queued and in-flight batches are spilled
+    expect(books.acked.size).toBeGreaterThan(0);
+    expect(books.acked.size).toBe(books.accepted.size);
+    expect(dw.points('metric', 'load')).toHaveLength(0);
+    dw.respond(undefined);
+    const b = await startTestAgent({ dataway: dw, dataDir, env, extra: { registry: [loadgen(new LoadBooks())] } });
+    cleanups.push(() => b.stop());
+    await waitFor(() => missing(books.acked, receivedSeqs(dw.points('metric', 'load'))).length === 0, { timeoutMs: 20_000, what: 'the first run\'s points' });
   }, 45_000);
 
   it('a dataway answering 500 a few times then 200 loses nothing', async () => {
