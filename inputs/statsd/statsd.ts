@@ -68,7 +68,7 @@ export class StatsdInput implements Input {
         maxLineBytes: cfg.max_line_bytes,
       },
       {
-        batch: (items) => this.onBatch(items),
+        batch: (items) => this.receive(items),
         dropped: (reason, n) => this.metrics.dropped.inc({ reason }, n),
       },
     );
@@ -143,7 +143,8 @@ export class StatsdInput implements Input {
     if (points.length > metric) this.metrics.points.inc({ category: 'keyevent' }, points.length - metric);
   }
 
-  private onBatch(items: Buffer[]): void {
+  /** Handles received packets / TCP line blocks (the listener's batch; tests call it directly). */
+  receive(items: Buffer[]): void {
     try {
       const now = Date.now();
       for (const b of items) this.agg.ingest(b.toString('utf8'), now);
