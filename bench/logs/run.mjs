@@ -202,7 +202,22 @@ const report = (name, runs) => {
   console.log(`${name.padEnd(34)} median ${(ms / 1000).toFixed(2)} s  ${(mib / (ms / 1000)).toFixed(1)} MiB/s  ${Math.round(lines / (ms / 1000))} lines/s  (runs: ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s${extra})`);
   return mib / (ms / 1000);
 };
+// Floor: read the same files in 256 KiB chunks and count newlines (no parsing, no points).
+function floor() {
+  const t0 = performance.now();
+  const buf = Buffer.allocUnsafe(256 * 1024);
+  let nl = 0;
+  for (const pd of fs.readdirSync(root)) {
+    const fd = fs.openSync(path.join(root, pd, 'app', '0.log'), 'r');
+    for (let pos = 0, k; (k = fs.readSync(fd, buf, 0, buf.length, pos)) > 0; pos += k) for (let i = buf.indexOf(10); i >= 0 && i < k; i = buf.indexOf(10, i + 1)) nl++;
+    fs.closeSync(fd);
+  }
+  if (nl !== lines) throw new Error('floor miscounted');
+  return { ms: performance.now() - t0 };
+}
+
 const results = {};
+report('floor: read + split lines', Array.from({ length: RUNS }, floor));
 const tail = [];
 for (let i = 0; i < RUNS; i++) tail.push(inChild('tail', lines));
 results.tail = report('telekit tailing → counting sink', tail);
