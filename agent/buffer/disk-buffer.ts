@@ -30,6 +30,7 @@ import { CATEGORIES, isCategory, type Category, type Point } from '../point.js';
 import { decodePBPoints, encodePBPoints } from '../pbpoint.js';
 import type { Batch, SendResult, Sink } from '../sinks/types.js';
 import type { EnvDoc } from '../env.js';
+import { RateLimitedLog } from '../log.js';
 import { DiskQueue, DiskQueueClosedError, parseBytes } from './disk-queue.js';
 
 export const BUFFER_ENV: readonly EnvDoc[] = [
@@ -137,8 +138,11 @@ export class DiskBuffer {
   private readonly lanes = new Map<string, Promise<Lane>>();
   private readonly closing = new AbortController();
   private readonly replayed: Counter<'queue' | 'result'>;
+  /** A full or failing disk fails every spill: one line a minute per kind, with the count. */
+  private readonly rl: RateLimitedLog;
 
   constructor(private readonly o: DiskBufferOptions) {
+    this.rl = new RateLimitedLog(o.log);
     const name = 'telekit_buffer_replayed_points_total';
     this.replayed =
       (o.metrics.getSingleMetric(name) as Counter<'queue' | 'result'> | undefined) ??
@@ -196,7 +200,9 @@ export class DiskBuffer {
       const lane = await this.lane(sink, batch.category);
       return await lane.queue.append(encodeRecord(sink.name, batch), this.closing.signal);
     } catch (e) {
-      if (!(e instanceof DiskQueueClosedError) && !this.closing.signal.aborted) this.o.log.error({ sink: sink.name, category: batch.category, err: (e as Error).message }, 'disk buffer write failed');
+      if (!(e instanceof DiskQueueClosedError) && !this.closing.signal.aborted) {
+        this.rl.warn(`write:${sink.name}/${batch.category}`, { sink: sink.name, category: batch.category, err: (e as Error).message }, 'disk buffer write failed; batch dropped');
+      }
       return false;
     }
   }
@@ -224,7 +230,7 @@ export class DiskBuffer {
         decoded = decodeRecord(rec);
       } catch (e) {
         this.replayed.inc({ queue: key, result: 'corrupt' });
-        this.o.log.warn({ queue: key, err: (e as Error).message }, 'disk buffer record could not be decoded; skipped');
+        this.rl.warn(`decode:${key}`, { queue: key, err: (e as Error).message }, 'disk buffer record could not be decoded; skipped');
         await lane.queue.ack().catch(() => undefined);
         continue;
       }
@@ -241,7 +247,7 @@ export class DiskBuffer {
       if (signal.aborted) return;
       if (r.ok || !r.retryable) {
         this.replayed.inc({ queue: key, result: r.ok ? 'sent' : 'rejected' }, decoded.batch.points.length);
-        if (!r.ok) this.o.log.warn({ queue: key, reason: r.reason, points: decoded.batch.points.length }, 'sink rejected a replayed batch; dropped');
+        if (!r.ok) this.rl.warn(`rejected:${key}`, { queue: key, reason: r.reason, points: decoded.batch.points.length }, 'sink rejected a replayed batch; dropped');
         await lane.queue.ack().catch(() => undefined);
         delay = minMs;
         continue;
