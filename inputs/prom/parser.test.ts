@@ -76,6 +76,20 @@ describe('prom text 0.0.4', () => {
     ]);
   });
 
+  it('parses numbers exactly like Number() in every notation (property)', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: 0, max: 16 }), (v, k) => {
+        for (const t of [String(v), v.toExponential(k), v.toPrecision(k + 1), v.toFixed(Math.min(k, 20)), v.toExponential(k).replace('e', 'E')]) {
+          if (!Number.isFinite(Number(t))) continue;
+          const { out, stats } = parse(`m ${t}\n`);
+          expect(stats.invalid).toBe(0);
+          expect(Object.is(out[0]!.value, Number(t)) || out[0]!.value === Number(t)).toBe(true);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('round-trips arbitrary label values (property)', () => {
     const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
     fc.assert(

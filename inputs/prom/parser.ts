@@ -86,6 +86,27 @@ function fastDecimal(s: string, start: number, end: number): number {
       if (frac >= 0) frac++;
     } else if (c === 46 && frac < 0) {
       frac = 0;
+    } else if ((c === 101 || c === 69) && nd > 0) {
+      // exponent (Go writes large values as 1.2345e+06): Clinger's fast path
+      p++;
+      let eneg = false;
+      c = s.charCodeAt(p);
+      if (c === 45 || c === 43) {
+        eneg = c === 45;
+        p++;
+      }
+      if (p >= end) return NaN;
+      let e = 0;
+      for (; p < end; p++) {
+        c = s.charCodeAt(p);
+        if (c < 48 || c > 57 || e > 1000) return NaN;
+        e = e * 10 + (c - 48);
+      }
+      if (digits > 15) return NaN;
+      const e10 = (eneg ? -e : e) - (frac > 0 ? frac : 0);
+      if (e10 < -22 || e10 > 22) return NaN;
+      const v = e10 < 0 ? m / POW10[-e10]! : m * POW10[e10]!;
+      return neg ? -v : v;
     } else return NaN;
   }
   if (nd === 0 || digits > 15 || frac > 22) return NaN;
@@ -231,6 +252,7 @@ export class ExpositionParser {
         }
         name = text.slice(nameStart, p);
         rawLabels = '';
+        let prefixEnd = p;
         if (c !== LBRACE) {
           while (p < eol && (text.charCodeAt(p) === SPACE || text.charCodeAt(p) === TAB)) p++;
           c = text.charCodeAt(p);
@@ -245,10 +267,11 @@ export class ExpositionParser {
           }
           rawLabels = text.slice(p + 1, end);
           p = end + 1;
+          prefixEnd = p;
         }
         family = this.family(name);
         if (this.remember && li < MAX_LINES) {
-          const e: Line = { prefix: detach(text.slice(lineStart, p)), name: detach(name), raw: detach(rawLabels), family, gen: this.typesGen };
+          const e: Line = { prefix: detach(text.slice(lineStart, prefixEnd)), name: detach(name), raw: detach(rawLabels), family, gen: this.typesGen };
           if (li < this.lines.length) this.lines[li] = e;
           else if (li === this.lines.length) this.lines.push(e);
           name = e.name;
@@ -321,10 +344,15 @@ export class ExpositionParser {
     if (f === undefined || t - e !== f.type.length || !text.startsWith(f.type, e)) {
       const type = text.slice(e, t).toLowerCase();
       if (f === undefined || f.type !== type) {
+        // cached lines stay valid unless a family changed its type or now claims
+        // sample names that were resolved without it
+        const claims = f === undefined && (this.resolved.has(name) || ALL_SUFFIXES.some((x) => this.resolved.has(name + x)));
+        if (f !== undefined || claims) {
+          this.typesGen++;
+          this.resolved.clear();
+        }
         f = { name: detach(name), type };
         this.types.set(f.name, f);
-        this.typesGen++;
-        this.resolved.clear();
       }
     }
     f.seen = this.parseGen;
