@@ -47,6 +47,7 @@ export class StatsdInput implements Input {
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
   private packets = 0;
+  private readonly listenerDrops = new Map<string, number>();
   private readonly unpublish: () => void;
 
   constructor(
@@ -69,7 +70,8 @@ export class StatsdInput implements Input {
       },
       {
         batch: (items) => this.receive(items),
-        dropped: (reason, n) => this.metrics.dropped.inc({ reason }, n),
+        // under overload this runs per packet: count locally, publish() moves it to prom-client
+        dropped: (reason, n) => this.listenerDrops.set(reason, (this.listenerDrops.get(reason) ?? 0) + n),
       },
     );
     this.metrics = statsdMetrics(ctx.metrics);
@@ -186,6 +188,8 @@ export class StatsdInput implements Input {
     this.metrics.connections.set({ instance: String(this.ctx.instance) }, this.listener.connections);
     for (const [reason, n] of c.malformed) this.metrics.malformed.inc({ reason }, n);
     for (const [reason, n] of c.dropped) this.metrics.dropped.inc({ reason }, n);
+    for (const [reason, n] of this.listenerDrops) this.metrics.dropped.inc({ reason }, n);
+    this.listenerDrops.clear();
     for (const [type, n] of c.metrics) this.metrics.metrics.inc({ type }, n);
   }
 }
