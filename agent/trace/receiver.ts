@@ -11,6 +11,9 @@ import { traceMetrics, type TraceMetrics } from './metrics.js';
 import type { TraceOptions } from './options.js';
 import type { Trace } from './span.js';
 
+/** After the queue refused spans, further requests are refused undecoded for this long. */
+const FAST_REJECT_MS = 50;
+
 /** A client error with the HTTP status and a bounded `reason` label. */
 export class BadRequest extends Error {
   constructor(
@@ -26,6 +29,7 @@ export class TraceReceiver {
   readonly pipeline: TracePipeline;
   readonly metrics: TraceMetrics;
   private readonly warn: RateLimitedLog;
+  private refusedAt = -Infinity;
 
   constructor(
     private readonly ctx: Pick<InputContext, 'name' | 'acc' | 'log' | 'metrics'>,
@@ -38,7 +42,9 @@ export class TraceReceiver {
 
   /** 503 + Retry-After while the tracing queue is full, so senders back off; undefined otherwise. */
   overloaded(route: string): HttpResponse | undefined {
-    if (!this.ctx.acc.overloaded('tracing')) return undefined;
+    // Right after the queue refused a request, refuse the next ones before decoding them:
+    // under sustained overload, decoding spans only to drop them wastes the CPU the sender needs.
+    if (!this.ctx.acc.overloaded('tracing') && performance.now() - this.refusedAt > FAST_REJECT_MS) return undefined;
     this.metrics.requests.inc({ route, code: '503', reason: 'overloaded' });
     return { status: 503, headers: { 'retry-after': '1' }, body: 'tracing queue is full, retry later\n' };
   }
@@ -65,6 +71,7 @@ export class TraceReceiver {
     if (n > 0) m.inc({ result: 'accepted' }, n);
     for (const [reason, c] of Object.entries(dropped)) m.inc({ result: reason }, c);
     if (n < points.length) {
+      this.refusedAt = performance.now();
       m.inc({ result: 'queue_full' }, points.length - n);
       this.metrics.requests.inc({ route, code: '503', reason: 'queue_full' });
       return { status: 503, headers: { 'retry-after': '1' }, body: 'tracing queue is full, spans not kept; retry later\n' };
