@@ -182,6 +182,18 @@ describe('ddtrace bad input and discovery', () => {
     expect(r.headers?.['retry-after']).toBe('1');
     expect(await counterValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'queue_full' })).toBe(2);
     expect(await counterValue(ctx.metrics, 'telekit_ddtrace_requests_total', { code: '503', reason: 'queue_full' })).toBe(1);
+    // right after a refusal, requests are refused before decoding; shortly after, accepted again
+    ctx.refuse = false;
+    const body = packr.pack([[span()]]);
+    expect((await ctx.call('POST', '/v0.4/traces', body, MSGPACK)).status).toBe(503);
+    const t0 = Date.now();
+    let status = 503;
+    while (status === 503 && Date.now() - t0 < 2000) {
+      await new Promise((r) => setTimeout(r, 10));
+      status = (await ctx.call('POST', '/v0.4/traces', body, MSGPACK)).status;
+    }
+    expect(status).toBe(200);
+    expect(ctx.points).toHaveLength(1);
   });
 
   it('answers /info with the endpoints, and unregisters everything on stop', async () => {
