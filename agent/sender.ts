@@ -339,9 +339,10 @@ class SinkWorker {
   ) {}
 
   enqueue(job: Job): void {
-    // Disk buffer hook: while the sink is failing, batches beyond `concurrency` waiting ones go straight
-    // to the disk buffer (acknowledged there) instead of piling up in memory until the queue is full.
-    if (this.failing && this.o.spill && this.queue.length >= this.o.concurrency && !this.closing.aborted) {
+    // Disk buffer hook (the in-memory threshold): while the sink is failing, batches beyond `concurrency`
+    // waiting ones go straight to the disk buffer (acknowledged there) instead of piling up in memory until
+    // the queue is full; while it is only slow, beyond 4 × `concurrency` waiting ones.
+    if (this.o.spill && this.queue.length >= this.o.concurrency * (this.failing ? 1 : 4) && !this.closing.aborted) {
       const p = this.giveUp(job, 'sink failing and its queue is over the threshold').finally(() => {
         this.active.delete(p);
         this.done(job);
