@@ -15,8 +15,8 @@ afterEach(async () => {
   while (running.length) await running.pop()!.stop();
 });
 
-async function agentFor(root: string, extra = ''): Promise<TestAgent> {
-  const a = await startTestAgent({ conf: { 'container/container.conf': containerConf(root, extra) } });
+async function agentFor(root: string, extra = '', env: Record<string, string> = {}): Promise<TestAgent> {
+  const a = await startTestAgent({ conf: { 'container/container.conf': containerConf(root, extra) }, env });
   running.push(a);
   return a;
 }
@@ -125,4 +125,20 @@ container_include_log = ["namespace:spec*", "image_short_name:redis"]`,
     await barrier(a, old);
     expect(msgs(a).filter((m) => m.startsWith('old-'))).toEqual([]);
   });
+
+  it('pauses instead of dropping when the logging queue is full', async () => {
+    const root = tempDir('logs-');
+    const logs = new PodLogs(root);
+    const f = path.join(logs.dir('ns', 'p', 'c'), '0.log');
+    fs.writeFileSync(f, '');
+    const a = await agentFor(root, 'logging_read_buffer_size = 4096', { ENV_IO_QUEUE_CAPACITY: '300', ENV_IO_MAX_CACHE_COUNT: '100' });
+    a.dataway.respond(() => ({ status: 200, delayMs: 20 })); // a slow dataway
+    logs.appendLines(f, 'q-', 0, 5000);
+    await waitFor(() => msgs(a).length >= 5000, { timeoutMs: 25_000, what: '5000 lines through a 300-point queue' });
+    const seen = new Set(msgs(a));
+    expect(seen.size).toBe(5000);
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    const dropped = metrics.split('\n').filter((l) => l.startsWith('telekit_') && l.includes('dropped') && l.includes('logging') && !/ 0$/.test(l));
+    expect(dropped).toEqual([]);
+  }, 40_000);
 });
