@@ -220,3 +220,23 @@ export class Assembler {
     return min;
   }
 }
+
+/**
+ * Feeds the complete lines of `data[0,len)` (whose first byte is at file offset
+ * `base`) to the assembler, cuts what has no newline within `cut` bytes, and
+ * returns a copy of the bytes left over (the start of the next line).
+ */
+export function splitLines(asm: Assembler, data: Buffer, len: number, base: number, cut: number): Buffer {
+  let pos = 0;
+  for (;;) {
+    const nl = data.indexOf(10, pos);
+    if (nl < 0 || nl >= len) break;
+    asm.line(data, pos, nl, base + pos, base + nl + 1);
+    pos = nl + 1;
+  }
+  while (len - pos >= cut) {
+    asm.line(data, pos, pos + cut, base + pos, base + pos + cut, true);
+    pos += cut;
+  }
+  return Buffer.from(data.subarray(pos, len));
+}

@@ -16,7 +16,8 @@ import zlib from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import type { Accumulator } from '../../agent/input.js';
 import type { Point } from '../../agent/point.js';
-import { Assembler, type AssemblerOptions, type LogRecord } from './assembler.js';
+import { Assembler, splitLines, type AssemblerOptions, type LogRecord } from './assembler.js';
+import { AckedPositions, type Ident } from './acks.js';
 import { positionKey, type Checkpoints, type Position } from './checkpoint.js';
 import { FP_LEN, fpMatches, listFamily, type Member } from './family.js';
 import type { ReadPool } from './pool.js';
@@ -46,21 +47,6 @@ export interface TailerDeps {
   onError(err: unknown): void;
 }
 
-interface Ident {
-  path: string;
-  dev: number;
-  ino: number;
-  fp: string;
-  fpLen: number;
-}
-
-interface Slot {
-  ident: Ident;
-  offset: number;
-  acked: boolean;
-  finish: boolean;
-}
-
 const POLL_MIN_MS = 25;
 const POLL_MAX_MS = 500;
 
@@ -69,15 +55,15 @@ export class Tailer {
   /** When set, the tailer reads to the end of what exists and exits (the container is gone). */
   private draining = false;
   private wake: (() => void) | undefined;
-  private readonly slots: Slot[] = [];
-  /** The last position sent (acknowledged or not) in the live file. */
-  private lastSent: { ident: Ident; offset: number } | undefined;
+  private readonly acks: AckedPositions;
   private done: Promise<void> | undefined;
 
   constructor(
     readonly opts: TailerOptions,
     private readonly deps: TailerDeps,
-  ) {}
+  ) {
+    this.acks = new AckedPositions(deps.checkpoints, opts.live);
+  }
 
   start(): void {
     this.done ??= this.run().catch((e) => this.deps.onError(e));
@@ -88,10 +74,7 @@ export class Tailer {
     this.stopping = true;
     this.wake?.();
     await this.done;
-    const last = this.lastSent;
-    if (last && last.ident.path === this.opts.live && this.slots.some((s) => !s.acked)) {
-      this.deps.checkpoints.handoffs.set(this.opts.live, this.position(last.ident, last.offset));
-    }
+    this.acks.handOff();
   }
 
   /** Reads what is left, then exits. */
@@ -118,52 +101,24 @@ export class Tailer {
     });
   }
 
-  // ---- acknowledgement ordering -------------------------------------------------
-
   private async send(asm: Assembler, ident: Ident): Promise<void> {
     const recs = asm.take();
     if (asm.parseErrors > 0) {
       this.deps.stats.parseErrors(asm.parseErrors);
       asm.parseErrors = 0;
     }
-    const slot: Slot = { ident, offset: asm.safeOffset(), acked: recs.length === 0, finish: false };
-    this.lastSent = { ident, offset: slot.offset };
-    this.slots.push(slot);
-    if (recs.length > 0) {
-      this.deps.stats.records(recs.length);
-      await this.deps.acc.addWait(this.opts.toPoints(recs, ident.path), {
-        onAck: () => {
-          slot.acked = true;
-          this.drainSlots();
-        },
-      });
-    } else {
-      this.drainSlots();
-    }
+    const slot = this.acks.sent(ident, asm.safeOffset(), recs.length === 0);
+    if (recs.length === 0) return;
+    this.deps.stats.records(recs.length);
+    await this.deps.acc.addWait(this.opts.toPoints(recs, ident.path), { onAck: () => this.acks.ack(slot) });
   }
 
-  /** Removes the file's position once everything before this point is acknowledged. */
   private finish(ident: Ident): void {
-    this.slots.push({ ident, offset: 0, acked: true, finish: true });
-    this.drainSlots();
-  }
-
-  private drainSlots(): void {
-    while (this.slots.length > 0 && this.slots[0]!.acked) {
-      const s = this.slots.shift()!;
-      const key = positionKey(s.ident.dev, s.ident.ino);
-      if (s.finish) {
-        this.deps.checkpoints.delete(key);
-        continue;
-      }
-      const prev = this.deps.checkpoints.get(key);
-      if (prev && prev.offset === s.offset && prev.fp === s.ident.fp && prev.path === s.ident.path) continue;
-      this.deps.checkpoints.set(this.position(s.ident, s.offset));
-    }
+    this.acks.finish(ident);
   }
 
   private position(ident: Ident, offset: number): Position {
-    return { path: ident.path, live: this.opts.live, dev: ident.dev, ino: ident.ino, fp: ident.fp, fpLen: ident.fpLen, offset, updated: Date.now() };
+    return this.acks.position(ident, offset);
   }
 
   // ---- reading -----------------------------------------------------------------
@@ -172,21 +127,8 @@ export class Tailer {
     return new Assembler(this.opts.assembler, offset);
   }
 
-  /** Splits `data[0,len)` (whose first byte is at file offset `base`) into lines; returns the bytes left over. */
   private split(asm: Assembler, data: Buffer, len: number, base: number): Buffer {
-    const cut = this.opts.assembler.maxBytes + 256;
-    let pos = 0;
-    for (;;) {
-      const nl = data.indexOf(10, pos);
-      if (nl < 0 || nl >= len) break;
-      asm.line(data, pos, nl, base + pos, base + nl + 1);
-      pos = nl + 1;
-    }
-    while (len - pos >= cut) {
-      asm.line(data, pos, pos + cut, base + pos, base + pos + cut, true);
-      pos += cut;
-    }
-    return Buffer.from(data.subarray(pos, len));
+    return splitLines(asm, data, len, base, this.opts.assembler.maxBytes + 256);
   }
 
   /** Reads a whole stream (a rotated or gzipped file) from `from`, then finishes its position. */
