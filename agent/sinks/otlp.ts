@@ -65,7 +65,7 @@ function num(v: unknown): number {
   return typeof v === 'number' ? v : Number(v ?? 0) || 0;
 }
 
-const KINDS: Record<string, SpanKind> = { entry: SpanKind.SERVER, exit: SpanKind.CLIENT, local: SpanKind.INTERNAL };
+const KINDS = new Map<string, SpanKind>([['entry', SpanKind.SERVER], ['exit', SpanKind.CLIENT], ['local', SpanKind.INTERNAL]]);
 
 export class OtlpSink implements Sink {
   readonly name = 'otlp';
@@ -113,7 +113,7 @@ export class OtlpSink implements Sink {
     const name = String(p.fields.resource ?? '') || p.tags.operation || p.name;
     return {
       name,
-      kind: KINDS[p.tags.span_type ?? ''] ?? SpanKind.INTERNAL,
+      kind: KINDS.get(p.tags.span_type ?? '') ?? SpanKind.INTERNAL,
       spanContext: () => ctx,
       parentSpanContext: parentId ? { traceId, spanId: parentId, traceFlags: TraceFlags.SAMPLED } : undefined,
       startTime: hrTime(startUs),

@@ -18,6 +18,9 @@ export interface ProcessResult {
   dropped: Partial<Record<DropReason, number>>;
 }
 
+/** Tags the pipeline sets itself; span tags of these names are not copied. */
+const FIXED_TAGS = new Set(['service', 'source', 'operation', 'source_type', 'span_type', 'status']);
+
 /** Decides whether a tag key is ignored, caching the regex answers (bounded). */
 class TagFilter {
   private readonly res: RegExp[];
@@ -85,7 +88,7 @@ export class TracePipeline {
     const st = s.tags;
     const ignore = this.ignore.empty ? undefined : this.ignore;
     for (const k in st) {
-      if (k in tags || (ignore !== undefined && ignore.ignored(k))) continue;
+      if (FIXED_TAGS.has(k) || (ignore !== undefined && ignore.ignored(k))) continue;
       tags[k] = st[k]!;
     }
     const fields: Record<string, FieldValue> = {
@@ -97,7 +100,7 @@ export class TracePipeline {
       duration: BigInt(Math.trunc(s.durationUs)),
     };
     if (s.message !== undefined && !this.opts.del_message) fields.message = s.message;
-    if (s.fields) for (const k in s.fields) if (!(k in fields)) fields[k] = s.fields[k]!;
+    if (s.fields) for (const k in s.fields) if (!Object.hasOwn(fields, k)) fields[k] = s.fields[k]!;
     // A span without a start (0) gets no time: the core stamps it on arrival rather than in 1970.
     return { category: 'tracing', name: this.source, tags, fields, time: s.timeNs ?? (s.startUs > 0 ? BigInt(Math.trunc(s.startUs)) * 1000n : undefined) };
   }

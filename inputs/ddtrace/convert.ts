@@ -26,7 +26,7 @@ export interface ConvertResult {
 }
 
 /** Meta keys DataKit promotes to point tags, and their tag names. */
-const META_TAGS: Record<string, string> = {
+const META_TAGS = new Map<string, string>(Object.entries({
   env: 'env',
   version: 'version',
   project: 'project',
@@ -46,17 +46,17 @@ const META_TAGS: Record<string, string> = {
   'peer.service': 'peer_service',
   'runtime-id': 'runtime_id',
   language: 'language',
-};
+}));
 /** Meta keys that become fields (long values). */
-const META_FIELDS: Record<string, string> = {
+const META_FIELDS = new Map<string, string>(Object.entries({
   'error.message': 'error_message',
   'error.msg': 'error_message',
   'error.stack': 'error_stack',
   'error.type': 'error_type',
-};
+}));
 const MAX_TAG_VALUE = 1024;
 
-const SOURCE_TYPES: Record<string, string> = {
+const SOURCE_TYPES = new Map<string, string>(Object.entries({
   web: 'web',
   http: 'web',
   serverless: 'web',
@@ -72,7 +72,7 @@ const SOURCE_TYPES: Record<string, string> = {
   kafka: 'message_queue',
   worker: 'message_queue',
   custom: 'custom',
-};
+}));
 
 const DIGITS = /^[0-9]+$/;
 const NEG = /^-[0-9]+$/;
@@ -114,6 +114,11 @@ export function spanMessage(s: DdSpan): string {
   return JSON.stringify(s);
 }
 
+interface KeyClass {
+  tag: string | undefined;
+  field: string | undefined;
+}
+
 /** The last trace_id seen in a trace and its converted form (spans of a trace share it). */
 interface TraceIdCache {
   raw: unknown;
@@ -124,6 +129,7 @@ interface TraceIdCache {
 export class DdConverter {
   private readonly custom = new Map<string, string>();
   private readonly customRes: RegExp[] = [];
+  private readonly classes = new Map<string, KeyClass | null>();
 
   constructor(private readonly o: ConvertOptions) {
     for (const c of o.customerTags) {
@@ -164,6 +170,20 @@ export class DdConverter {
     return { traces, rejectedSpans, truncatedSpans };
   }
 
+  /** What a meta key becomes: a tag, a field, or nothing (null); cached, keys repeat across spans. */
+  private classify(k: string): KeyClass | null {
+    let c = this.classes.get(k);
+    if (c === undefined) {
+      let tag = META_TAGS.get(k) ?? this.custom.get(k);
+      if (tag === undefined && this.customRes.some((r) => r.test(k))) tag = k.replace(/\./g, '_');
+      const field = tag === undefined ? META_FIELDS.get(k) : undefined;
+      c = tag === undefined && field === undefined ? null : { tag, field };
+      if (this.classes.size >= 10_000) this.classes.clear(); // bounded: keys come from senders
+      this.classes.set(k, c);
+    }
+    return c;
+  }
+
   private span(s: DdSpan, tid: string | undefined, ids: TraceIdCache): TraceSpan {
     const otel = this.o.otelIds;
     if (ids.raw === undefined || ids.raw !== s.trace_id) {
@@ -184,15 +204,12 @@ export class DdConverter {
       for (const k in meta) {
         const v = meta[k];
         if (typeof v !== 'string') continue;
-        let tag = META_TAGS[k] ?? this.custom.get(k);
-        if (tag === undefined && this.customRes.length > 0 && this.customRes.some((r) => r.test(k))) tag = k.replace(/\./g, '_');
-        if (tag !== undefined) {
-          if (v.length > MAX_TAG_VALUE) (fields ??= {})[tag] = v;
-          else tags[tag] = v;
-        } else {
-          const f = META_FIELDS[k];
-          if (f !== undefined) (fields ??= {})[f] = v;
-        }
+        const c = this.classify(k);
+        if (c === null) continue;
+        if (c.tag !== undefined) {
+          if (v.length > MAX_TAG_VALUE) (fields ??= {})[c.tag] = v;
+          else tags[c.tag] = v;
+        } else if (c.field !== undefined) (fields ??= {})[c.field] = v;
       }
       const hs = meta['http.status_code'];
       if (typeof hs === 'string') httpStatus = hs;
@@ -208,7 +225,7 @@ export class DdConverter {
       service: str(s.service),
       operation: str(s.name),
       resource: str(s.resource),
-      sourceType: SOURCE_TYPES[type] ?? 'custom',
+      sourceType: SOURCE_TYPES.get(type) ?? 'custom',
       spanType: '',
       startUs: Math.floor(startNs / 1000),
       durationUs: Math.floor(num(s.duration) / 1000),

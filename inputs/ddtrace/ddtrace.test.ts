@@ -110,6 +110,16 @@ describe('ddtrace v0.4 msgpack', () => {
     expect(p.fields.http_url).toBe(long);
   });
 
+  it('treats prototype names in meta and type as plain keys', async () => {
+    const { ctx } = await started({ customer_tags: ['toString'] });
+    await ctx.call('POST', '/v0.4/traces', packr.pack([[span({ type: 'constructor', meta: { constructor: 'x', toString: 'y', hasOwnProperty: 'z' } })]]), MSGPACK);
+    const p = ctx.points[0]!;
+    expect(p.tags.source_type).toBe('custom');
+    expect(Object.hasOwn(p.tags, 'toString') && p.tags.toString).toBe('y');
+    expect(Object.hasOwn(p.tags, 'constructor')).toBe(false);
+    for (const v of Object.values(p.tags)) expect(typeof v).toBe('string');
+  });
+
   it('applies del_message, ignore_tags and close_resource', async () => {
     const { ctx } = await started({ del_message: true, ignore_tags: ['^http_'], close_resource: { web: ['^GET /health'] } });
     await ctx.call('POST', '/v0.4/traces', packr.pack([[span()], [span({ resource: 'GET /healthz' })]]), MSGPACK);

@@ -101,7 +101,7 @@ export class DdtraceInput implements Input {
     this.receiver.countDropped('rejected_priority', rejectedSpans);
     this.receiver.countDropped('truncated', truncatedSpans);
     const extra = requestTags(req);
-    if (extra) for (const t of traces) for (const s of t) for (const k in extra) if (!(k in s.tags)) s.tags[k] = extra[k]!;
+    if (extra) for (const t of traces) for (const s of t) for (const k in extra) if (!Object.hasOwn(s.tags, k)) s.tags[k] = extra[k]!;
     const refused = this.receiver.accept(route, traces);
     if (refused) return refused;
     if (route.includes('v0.3') || route.includes('v0.2')) return { status: 200, body: 'OK' };

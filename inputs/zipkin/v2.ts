@@ -34,7 +34,7 @@ export interface V2Span {
 
 const MAX_TAG_VALUE = 1024;
 const HEX = /^[0-9a-f]+$/;
-const KIND_TYPE: Record<string, SpanType> = { SERVER: 'entry', CONSUMER: 'entry', CLIENT: 'exit', PRODUCER: 'exit' };
+const KIND_TYPE = new Map<string, SpanType>([['SERVER', 'entry'], ['CONSUMER', 'entry'], ['CLIENT', 'exit'], ['PRODUCER', 'exit']]);
 
 function bad(msg: string): BadRequest {
   return new BadRequest(400, 'bad_payload', msg);
@@ -119,7 +119,7 @@ export function convertV2(o: unknown, message: string | undefined): TraceSpan {
     operation: name,
     resource: name,
     sourceType: 'custom',
-    spanType: KIND_TYPE[kind] ?? '',
+    spanType: KIND_TYPE.get(kind) ?? '',
     startUs: num(s.timestamp, 'timestamp'),
     durationUs: num(s.duration, 'duration'),
     error,

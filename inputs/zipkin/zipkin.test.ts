@@ -152,6 +152,18 @@ describe('zipkin bad input', () => {
     expect(ctx.errors).toEqual([]);
   });
 
+  it('treats prototype names as plain keys (tags, kind)', async () => {
+    const { ctx } = await started();
+    const body = JSON.stringify([{ traceId: 'a1', id: 'b2', kind: 'constructor', name: 'n', timestamp: 1732000000000000, tags: { constructor: 'x', toString: 'y', __proto__: 'z', 'a.b': 'c' } }]);
+    expect((await ctx.call('POST', '/api/v2/spans', body, JSON_CT)).status).toBe(202);
+    const p = ctx.points[0]!;
+    expect(p.tags.span_type).toBe('entry');
+    expect(Object.hasOwn(p.tags, 'constructor') && p.tags.constructor).toBe('x');
+    expect(Object.hasOwn(p.tags, 'toString') && p.tags.toString).toBe('y');
+    expect(p.tags.a_b).toBe('c');
+    for (const v of Object.values(p.tags)) expect(typeof v).toBe('string');
+  });
+
   it('accepts an empty list', async () => {
     const { ctx } = await started();
     expect((await ctx.call('POST', '/api/v2/spans', '[]', JSON_CT)).status).toBe(202);
