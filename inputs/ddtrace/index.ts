@@ -69,7 +69,7 @@ export class DdtraceInput implements Input {
       body: {
         version: AGENT_VERSION,
         git_commit: '',
-        endpoints: [...this.cfg.endpoints, '/info'],
+        endpoints: [...this.cfg.endpoints, '/v0.6/stats', ...(this.cfg.apmtelemetry_route_enable ? ['/telemetry/proxy/'] : []), '/info'],
         feature_flags: [],
         client_drop_p0s: !this.cfg.keep_rejected_traces,
         span_meta_structs: false,
