@@ -22,6 +22,8 @@ export interface SpillHook {
    * Resolves true once durable, false if the buffer refused it (full).
    */
   spill(sink: Sink, batch: Batch): Promise<boolean>;
+  /** Told when `sink` took a live batch, so the replay of what was spilled for it starts now, not after its backoff. */
+  delivered?(sink: Sink): void;
 }
 
 export interface SenderOptions {
@@ -385,6 +387,7 @@ class SinkWorker {
       if (r.ok) {
         metrics.sinkRequests.inc({ ...labels, result: 'ok' });
         metrics.sinkPoints.inc({ ...labels, result: 'sent' }, points.length);
+        this.o.spill?.delivered?.(this.sink);
         return;
       }
       metrics.sinkRequests.inc({ ...labels, result: r.retryable ? 'retryable' : 'rejected' });

@@ -23,10 +23,12 @@ class FakeSink implements Sink {
   down = true;
   permanent = false;
   readonly got: Point[] = [];
+  attempts = 0;
   accepts(): boolean {
     return true;
   }
   async send(batch: Batch): Promise<SendResult> {
+    this.attempts++;
     if (this.permanent) return { ok: false, retryable: false, reason: 'HTTP 400' };
     if (this.down) return { ok: false, retryable: true, reason: 'down' };
     this.got.push(...batch.points);
@@ -81,6 +83,19 @@ describe('DiskBuffer', () => {
     // live spills keep replaying while running
     expect(await buf.spill(sink, batch(100, 5))).toBe(true);
     await waitFor(() => sink.got.length === 105);
+    await buf.close();
+  });
+
+  it('delivered(sink) ends the replay backoff at once', async () => {
+    const sink = new FakeSink();
+    const buf = new DiskBuffer({ settings: settings(), metrics: new Registry(), log, minRetryMs: 60_000, maxRetryMs: 60_000 });
+    expect(await buf.spill(sink, batch(0, 5))).toBe(true);
+    await waitFor(() => sink.attempts === 1); // the replay tried once and now waits a minute
+    sink.down = false;
+    const t0 = Date.now();
+    buf.delivered(sink);
+    await waitFor(() => sink.got.length === 5, 2000);
+    expect(Date.now() - t0).toBeLessThan(2000);
     await buf.close();
   });
 

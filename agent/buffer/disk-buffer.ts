@@ -132,6 +132,10 @@ interface Lane {
   sink: Sink;
   queue: DiskQueue;
   loop: Promise<void>;
+  /** Ends the replay's current backoff wait (set while it waits). */
+  wake: (() => void) | undefined;
+  /** Set by delivered(): the next failure starts the backoff from its minimum. */
+  healthy: boolean;
 }
 
 export class DiskBuffer {
@@ -183,7 +187,7 @@ export class DiskBuffer {
           log: this.o.log,
           sync: this.o.sync,
         });
-        const lane: Lane = { sink, queue, loop: Promise.resolve() };
+        const lane: Lane = { sink, queue, loop: Promise.resolve(), wake: undefined, healthy: false };
         lane.loop = this.replay(lane, key);
         return lane;
       })();
@@ -204,6 +208,20 @@ export class DiskBuffer {
         this.rl.warn(`write:${sink.name}/${batch.category}`, { sink: sink.name, category: batch.category, err: (e as Error).message }, 'disk buffer write failed; batch dropped');
       }
       return false;
+    }
+  }
+
+  /** The sender's live path got a batch through `sink`: replay its spilled batches now. */
+  delivered(sink: Sink): void {
+    for (const l of this.lanes.values()) {
+      void l.then(
+        (lane) => {
+          if (lane.sink !== sink) return;
+          lane.healthy = true;
+          lane.wake?.();
+        },
+        () => undefined,
+      );
     }
   }
 
@@ -252,6 +270,8 @@ export class DiskBuffer {
         delay = minMs;
         continue;
       }
+      if (lane.healthy) delay = minMs;
+      lane.healthy = false;
       const wait = Math.max(r.retryAfterMs ?? 0, delay / 2 + Math.random() * (delay / 2));
       delay = Math.min(delay * 2, maxMs);
       await new Promise<void>((resolve) => {
@@ -259,9 +279,11 @@ export class DiskBuffer {
         function done() {
           clearTimeout(t);
           signal.removeEventListener('abort', done);
+          lane.wake = undefined;
           resolve();
         }
         signal.addEventListener('abort', done, { once: true });
+        lane.wake = done;
       });
     }
   }

@@ -7,10 +7,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import http from 'node:http';
+import zlib from 'node:zlib';
 import path from 'node:path';
 import { startTestAgent, tempDir, type TestAgent } from '../helpers/agent.js';
 import { TestDataway } from '../helpers/dataway.js';
-import { waitFor } from '../helpers/wait.js';
+import { freePort, waitFor } from '../helpers/wait.js';
+import { decodeLines } from '../../agent/lineproto.js';
 import { LoadBooks, loadgen, missing, receivedSeqs } from './loadgen.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -98,6 +101,40 @@ describe('dataway faults under steady load', () => {
     const b = await startTestAgent({ dataway: dw, dataDir, env, extra: { registry: [loadgen(new LoadBooks())] } });
     cleanups.push(() => b.stop());
     await waitFor(() => missing(books.acked, receivedSeqs(dw.points('metric', 'load'))).length === 0, { timeoutMs: 20_000, what: 'the first run\'s points' });
+  }, 45_000);
+
+  it('connection refused, then connections reset mid-request, then a healthy dataway: nothing acknowledged is lost', async () => {
+    const port = await freePort();
+    const books = new LoadBooks();
+    const got = new Set<number>();
+    const t = await startTestAgent({
+      conf: { 'loadgen.conf': '[[inputs.loadgen]]\n' },
+      env: { ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_x`, ENV_DATAWAY_MAX_RETRY_COUNT: '2', ENV_DATAWAY_RETRY_DELAY: '50ms' },
+      extra: { registry: [loadgen(books)] },
+    });
+    cleanups.push(() => t.stop());
+    await waitFor(() => books.acked.size > 2000, { what: 'spilled while refused', timeoutMs: 15_000 });
+    let resets = 0;
+    const server = http.createServer((req, res) => {
+      if (resets++ < 3) {
+        req.socket.destroy(); // reset before any answer
+        return;
+      }
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(Buffer.concat(chunks)) : Buffer.concat(chunks);
+        for (const p of decodeLines(body.toString('utf8'))) if (p.name === 'load') got.add(Number(p.fields.seq as bigint));
+        res.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    // Live batches get through first; that wakes the replay of the spilled ones out of its backoff.
+    await waitFor(() => got.size > 0, { what: 'live points through', timeoutMs: 15_000 });
+    await settle(t, books);
+    await waitFor(() => missing(books.acked, got).length === 0, { timeoutMs: 10_000, what: 'all acknowledged points' });
+    expect(resets).toBeGreaterThan(3);
   }, 45_000);
 
   it('a dataway answering 500 a few times then 200 loses nothing', async () => {
