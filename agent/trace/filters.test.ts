@@ -74,3 +74,16 @@ describe('span types and the pipeline', () => {
     expect(r.points[0]!.tags.secret_token).toBeUndefined();
   });
 });
+
+describe('trace options from env', () => {
+  it('ENV_INPUT_<NAME>_SAMPLER takes the bare rate as DataKit does, or a JSON table', async () => {
+    const { traceOptionShape } = await import('./options.js');
+    const issues: { key: string; message: string }[] = [];
+    const f = traceOptionShape.sampler;
+    expect(f.parse(f.fromEnv('0.3', 'sampler', issues), 'sampler', issues)).toEqual({ sampling_rate: 0.3 });
+    expect(f.parse(f.fromEnv('{"sampling_rate":0.5}', 'sampler', issues), 'sampler', issues)).toEqual({ sampling_rate: 0.5 });
+    expect(issues).toEqual([]);
+    f.parse(f.fromEnv('2', 'sampler', issues), 'sampler', issues);
+    expect(issues.length).toBe(1);
+  });
+});

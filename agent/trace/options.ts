@@ -2,7 +2,21 @@
  * Options every tracing input shares, with DataKit's names and defaults. An
  * input's schema spreads {@link traceOptionShape} next to its own options.
  */
-import { bool, list, num, object, record, regex, str, tags, type Infer } from '../config/schema.js';
+import { bool, list, num, object, record, regex, str, tags, type Infer, type ObjectField } from '../config/schema.js';
+
+const samplerTable = object({ sampling_rate: num(1, { min: 0, max: 1 }) });
+
+/**
+ * `[sampler] sampling_rate = 0.3` in TOML. In env, DataKit's
+ * `ENV_INPUT_<NAME>_SAMPLER` is the bare rate ("0.3"); a JSON table works too.
+ */
+const sampler: ObjectField<typeof samplerTable.shape> = {
+  ...samplerTable,
+  fromEnv(s, key, issues) {
+    const t = s.trim();
+    return /^[0-9]*\.?[0-9]+$/.test(t) ? { sampling_rate: Number(t) } : samplerTable.fromEnv(s, key, issues);
+  },
+};
 
 export const traceOptionShape = {
   /** Regexes on span tag keys: matching tags are not added to points. */
@@ -15,7 +29,7 @@ export const traceOptionShape = {
   omit_err_status: list(str(), []),
   /** service → resource regexes; a trace with a matching span is dropped. Service `*` matches all. */
   close_resource: record(list(regex()), {}),
-  sampler: object({ sampling_rate: num(1, { min: 0, max: 1 }) }),
+  sampler,
   /** Span meta keys promoted to point tags (`reg:` prefix for a regex). */
   customer_tags: list(str(), []),
   /** Leaves out the `message` field (the original span as JSON). */

@@ -164,3 +164,20 @@ describe('tracing inputs as the seeds deploy them', () => {
     expect(reviews.tags).toMatchObject({ project: 'reviews', version: 'v2', env: 'test', mesh: 'istio', cluster_name_k8s: 'k8s-istio', host: 'test-host' });
   });
 });
+
+describe('ddtrace options from the DaemonSet env', () => {
+  it('ENV_INPUT_DDTRACE_SAMPLER=0 keeps only error traces; ENV_INPUT_DDTRACE_CUSTOMER_TAGS promotes meta', async () => {
+    const a = await startTestAgent({ env: { ENV_DEFAULT_ENABLED_INPUTS: 'ddtrace', ENV_INPUT_DDTRACE_SAMPLER: '0', ENV_INPUT_DDTRACE_CUSTOMER_TAGS: 'team.name' } });
+    running.push(a);
+    const { Packr } = await import('msgpackr');
+    const base = { service: 's', name: 'op', trace_id: 1n, span_id: 1n, parent_id: 0n, start: 1_732_000_000_000_000_000n, duration: 1000n, meta: { 'team.name': 'core' }, metrics: {}, type: 'web' };
+    const body = new Packr({ useRecords: false }).pack([[{ ...base, resource: 'ok', error: 0 }], [{ ...base, trace_id: 2n, resource: 'bad', error: 1 }]]);
+    const r = await fetch(`${a.url}/v0.4/traces`, { method: 'POST', headers: { 'content-type': 'application/msgpack' }, body: new Uint8Array(body) });
+    expect(r.status).toBe(200);
+    const pts = await a.dataway.waitForPoints('tracing', 1, { name: 'ddtrace' });
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toMatch(/telekit_ddtrace_spans_total\{result="sampled_out"\} 1/);
+    expect(pts.map((p) => p.fields.resource)).toEqual(['bad']);
+    expect(pts[0]!.tags).toMatchObject({ team_name: 'core', status: 'error' });
+  });
+});
