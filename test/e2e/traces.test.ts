@@ -126,6 +126,14 @@ describe('zipkin with the OpenTelemetry SDK and zipkin-js', () => {
     expect(c.fields).toMatchObject({ trace_id: parent.spanContext().traceId, span_id: child.spanContext().spanId, parent_id: parent.spanContext().spanId });
     expect(p.tags).toMatchObject({ service: 'otel-svc', span_type: 'entry', status: 'ok', project: 'shop', http_method: 'GET' });
     expect(c.tags).toMatchObject({ service: 'otel-svc', span_type: 'exit', status: 'error' });
+    // durations and starts in µs, as the SDK measured them
+    const us = (t: [number, number]) => t[0] * 1e6 + t[1] / 1e3;
+    for (const [pt, sp] of [[p, parent], [c, child]] as const) {
+      const rs = sp as unknown as { duration: [number, number]; startTime: [number, number] };
+      expect(Math.abs(Number(pt.fields.duration) - us(rs.duration))).toBeLessThanOrEqual(1);
+      expect(Math.abs(Number(pt.fields.start) - us(rs.startTime))).toBeLessThanOrEqual(1);
+    }
+    expect(Number(p.fields.duration)).toBeGreaterThanOrEqual(Number(c.fields.duration));
     await provider.shutdown();
   });
 
