@@ -106,6 +106,8 @@ export class Agent {
     const fileEnv = o.mainConf ? loadMainFile(o.mainConf).env : {};
     const env = { ...fileEnv, ...(o.env ?? process.env) };
     const settings = readSettings(env);
+    bufferSettingsFromEnv(env, '.'); // throws on a bad ENV_DATAWAY_WAL_*, as start() would
+    memoryLimitFromEnv(env);
     const r = loadInputs({ confDir: o.confDir, mainFile: o.mainConf, env, registry: o.registry ?? defaultRegistry, defaultEnabled: settings.defaultEnabledInputs });
     return { settings, instances: r.instances, problems: r.problems };
   }
