@@ -83,6 +83,22 @@ describe('dataway faults under steady load', () => {
     await waitFor(() => missing(books.acked, receivedSeqs(t.dataway.points('metric', 'load'))).length === 0, { timeoutMs: 20_000, what: 'all acknowledged points' });
   }, 45_000);
 
+  it('a no-drop category with a full disk buffer: sending waits (back-pressure) instead of dropping what was accepted', async () => {
+    const books = new LoadBooks();
+    const t = await start(books, { ENV_DATAWAY_WAL_CAPACITY: '256KiB', ENV_DATAWAY_WAL_NO_DROP_CATEGORIES: 'M', ENV_IO_QUEUE_CAPACITY: '10000' });
+    t.dataway.respond(() => ({ status: 503 }));
+    // The buffer fills, spills wait, the queue fills: the producer is refused at the door (queue_full), counted.
+    await waitFor(async () => (await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason === 'queue_full')) > 0, { what: 'back-pressure', timeoutMs: 20_000 });
+    expect(await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason !== 'queue_full')).toBe(0);
+    expect(await metricSum(t, 'telekit_buffer_dropped_records_total')).toBe(0);
+    t.dataway.respond(undefined);
+    await settle(t, books);
+    await waitFor(() => missing(books.acked, receivedSeqs(t.dataway.points('metric', 'load'))).length === 0, { timeoutMs: 20_000, what: 'all acknowledged points' });
+    // Everything accepted was delivered: nothing dropped after acceptance.
+    expect(books.acked.size).toBe(books.accepted.size);
+    expect(await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason !== 'queue_full')).toBe(0);
+  }, 45_000);
+
   it('stopping during an outage puts what is queued on disk; the next start on the same data dir sends it', async () => {
     const books = new LoadBooks();
     const dataDir = tempDir('telekit-restart-');
