@@ -190,6 +190,13 @@ describe('DiskQueue', () => {
     await q.close();
   });
 
+  it('an idle consumer does not pile up waiters', async () => {
+    const q = await DiskQueue.open(dir, { maxBytes: 1 << 20 });
+    for (let i = 0; i < 50; i++) await q.waitForData(1);
+    expect((q as unknown as { dataWaiters: unknown[] }).dataWaiters.length).toBe(0);
+    await q.close();
+  });
+
   it('parses byte sizes', () => {
     expect(parseBytes('2GB')).toBe(2 * 1024 ** 3);
     expect(parseBytes('512MiB')).toBe(512 * 1024 ** 2);

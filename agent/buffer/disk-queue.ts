@@ -410,6 +410,8 @@ export class DiskQueue {
       const done = () => {
         clearTimeout(t);
         signal?.removeEventListener('abort', done);
+        const i = this.dataWaiters.indexOf(done);
+        if (i >= 0) this.dataWaiters.splice(i, 1); // an idle queue must not collect stale waiters
         resolve();
       };
       const t = setTimeout(done, timeoutMs);
