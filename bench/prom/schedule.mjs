@@ -17,7 +17,7 @@ import { Agent } from '../../dist/agent/agent.js';
 const N = Number(process.argv[2] ?? 1000);
 const INTERVAL = Number(process.argv[3] ?? 5);
 const MEASURE = Number(process.argv[4] ?? 15);
-const WARM = INTERVAL + 2;
+const WARM = 2 * INTERVAL + 1;
 const here = path.dirname(new URL(import.meta.url).pathname);
 const bodyFile = path.join(here, 'node-exporter.txt');
 const samplesPerBody = fs.readFileSync(bodyFile, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).length;
@@ -51,10 +51,12 @@ const results = [];
   const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, log: pino({ level: 'silent' }), env: { ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
   results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu));
-  if (process.env.DEBUG) console.log((await (await fetch(`${agent.httpUrl}/metrics`)).text()).split('\n').filter((l) => /^telekit_(prom|.*drop|.*queue)/.test(l)).join('\n'));
+  const self = (await (await fetch(`${agent.httpUrl}/metrics`)).text()).split('\n');
+  results.at(-1).note = self.filter((l) => /^telekit_prom_(scrapes_skipped|scrape_errors)_total/.test(l)).join(', ') || 'no skipped or failed scrapes';
+  if (process.env.DEBUG) console.log(self.filter((l) => /^telekit_(prom|.*drop|.*queue)/.test(l)).join('\n'));
   await agent.stop();
 }
-if (fs.existsSync('/usr/bin/vmagent')) {
+if (fs.existsSync('/usr/bin/vmagent') && !process.env.SKIP_VM) {
   const cfg = path.join(tmp, 'scrape.yml');
   fs.writeFileSync(cfg, `global:\n  scrape_interval: ${INTERVAL}s\n  scrape_timeout: ${INTERVAL}s\nscrape_configs:\n  - job_name: bench\n    metrics_path: /\n    static_configs:\n${urls.map((u) => `      - targets: ['${u.replace('http://', '').replace(/\/t\/\d+$/, '')}']\n        labels: {__metrics_path__: '/t/${u.split('/').pop()}'}`).join('\n')}\n`);
   const vm = spawn('/usr/bin/vmagent', [`-promscrape.config=${cfg}`, `-remoteWrite.url=http://127.0.0.1:${port}/api/v1/write`, `-remoteWrite.tmpDataPath=${path.join(tmp, 'vm')}`, '-httpListenAddr=127.0.0.1:0', '-loggerLevel=ERROR'], { env: { ...process.env, GOMAXPROCS: '1' }, stdio: 'ignore' });
@@ -68,6 +70,6 @@ fs.rmSync(tmp, { recursive: true, force: true });
 console.log(`${N} targets, interval ${INTERVAL}s, body ${samplesPerBody} samples (node exporter), measured ${MEASURE}s after ${WARM}s warm-up`);
 for (const r of results) {
   if (r.scrapesPerS === undefined) { console.log(r.name); continue; }
-  console.log(`${r.name}: ${r.scrapesPerS.toFixed(0)} scrapes/s of ${r.expectedPerS.toFixed(0)} due, ${(r.samplesPerS / 1000).toFixed(0)}k samples/s, CPU ${r.cpuPct.toFixed(1)}% of a core, ${r.cpuMsPerScrape.toFixed(2)} ms CPU/scrape`);
+  console.log(`${r.name}: ${r.scrapesPerS.toFixed(0)} scrapes/s of ${r.expectedPerS.toFixed(0)} due, ${(r.samplesPerS / 1000).toFixed(0)}k samples/s, CPU ${r.cpuPct.toFixed(1)}% of a core, ${r.cpuMsPerScrape.toFixed(2)} ms CPU/scrape${r.note ? ` (${r.note})` : ''}`);
 }
 process.exit(0);
