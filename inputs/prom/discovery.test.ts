@@ -51,3 +51,19 @@ describe('prometheus.io annotations', () => {
     expect(prometheusInstances(makePod({ name: 'p', annotations: { 'prometheus.io/scrape': 'false', 'prometheus.io/port': '1' } })).instances).toEqual([]);
   });
 });
+
+describe('election', () => {
+  it('elects conf.d scraping only; discovery instances are node-local', async () => {
+    const { prom } = await import('./index.js');
+    const { validate } = await import('../../agent/config/schema.js');
+    const cfg = (raw: Record<string, unknown>) => {
+      const r = validate(prom.schema, raw);
+      if (!r.ok) throw new Error(JSON.stringify(r.issues));
+      return r.value;
+    };
+    expect(prom.election?.(cfg({ urls: ['http://x:1/m'] }))).toBe(true);
+    expect(prom.election?.(cfg({ urls: ['http://x:1/m'], election: false }))).toBe(false);
+    expect(prom.election?.(cfg({ discover_pod_annotations: true }))).toBe(false);
+    expect(prom.election?.(cfg({ discover_prometheus_annotations: true }))).toBe(false);
+  });
+});

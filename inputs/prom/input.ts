@@ -114,7 +114,7 @@ export class PromDiscovery implements Input {
     }
     if (errors.length > 0) {
       this.metrics.errors.inc({ reason: 'config' }, errors.length);
-      this.rl.warn(`config:${pod.uid}:${errors.join()}`, { pod: `${pod.namespace}/${pod.name}`, errors }, 'Ignoring invalid prom annotation.');
+      this.rl.warn(`config:${pod.uid}`, { pod: `${pod.namespace}/${pod.name}`, errors }, 'Ignoring invalid prom annotation.');
     }
     return out;
   }

@@ -98,7 +98,7 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
         if (r.reason === 'aborted') return;
         metrics.scrapes.inc({ result: 'error' });
         metrics.errors.inc({ reason: r.reason });
-        rl.warn(`${key}:${r.reason}`, { url, reason: r.reason, err: r.message }, 'Scrape failed.');
+        rl.warn(`scrape:${r.reason}`, { url, reason: r.reason, err: r.message }, 'Scrape failed (logged once a minute per reason; all failures are counted in telekit_prom_scrape_errors_total).');
         return;
       }
       const time = nowNs();
@@ -108,7 +108,7 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
       } catch (e) {
         metrics.scrapes.inc({ result: 'error' });
         metrics.errors.inc({ reason: 'decode' });
-        rl.warn(`${key}:convert`, { url, err: (e as Error).message }, 'Could not convert a scrape.');
+        rl.warn('convert', { url, err: (e as Error).message }, 'Could not convert a scrape.');
         return;
       }
       metrics.scrapes.inc({ result: 'ok' });
@@ -116,7 +116,7 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
       if (res.filtered > 0) metrics.filtered.inc(res.filtered);
       if (res.stats.invalid > 0) {
         metrics.invalidLines.inc(res.stats.invalid);
-        rl.warn(`${key}:invalid`, { url, lines: res.stats.invalid, first: res.stats.firstError }, 'Skipped malformed exposition lines.');
+        rl.warn('invalid', { url, lines: res.stats.invalid, first: res.stats.firstError }, 'Skipped malformed exposition lines.');
       }
       if (res.points.length > 0 && !signal.aborted) acc.add(res.points);
       metrics.duration.observe((performance.now() - started) / 1000);
