@@ -57,8 +57,23 @@ export async function readHead(p: string, gz: boolean): Promise<Buffer> {
   return Buffer.concat(chunks).subarray(0, FP_LEN);
 }
 
-/** The rotated siblings of `live` (oldest first), then `live` itself when it exists. */
+/**
+ * The rotated siblings of `live` (oldest first), then `live` itself when it
+ * exists. Listed until two listings agree (names → inodes), so a rotation that
+ * renames several files (docker's `.1` → `.2` shift) is not seen half done.
+ */
 export async function listFamily(live: string): Promise<Member[]> {
+  let prev = await listOnce(live);
+  for (let i = 0; i < 5; i++) {
+    const next = await listOnce(live);
+    const same = next.length === prev.length && next.every((m, k) => m.path === prev[k]!.path && m.ino === prev[k]!.ino && m.size >= prev[k]!.size);
+    if (same) return next;
+    prev = next;
+  }
+  return prev;
+}
+
+async function listOnce(live: string): Promise<Member[]> {
   const dir = path.dirname(live);
   const base = path.basename(live);
   let names: string[];

@@ -27,7 +27,7 @@ function gauge(reg: Registry, name: string, help: string): Gauge {
 }
 
 /** Builds the point of one record (measurement = source). */
-export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName: string, withFilepath: boolean): (recs: LogRecord[], filepath: string) => Point[] {
+export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName: string, withFilepath: boolean): (recs: LogRecord[], filepath: string, linesBefore: number) => Point[] {
   const img = parseImage(t.image);
   const base: Record<string, string> = { ...lc.tags, service: lc.service, container_name: t.containerName };
   if (t.containerId) base.container_id = t.containerId;
@@ -48,12 +48,15 @@ export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName:
     return t;
   };
   const source = lc.source;
-  return (recs, filepath) => {
+  return (recs, filepath, linesBefore) => {
     const now = BigInt(Date.now()) * 1_000_000n;
     const out: Point[] = new Array(recs.length);
+    let read = linesBefore;
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i]!;
-      const fields: Point['fields'] = withFilepath ? { message: r.message, status: detectStatus(r.message), filepath } : { message: r.message, status: detectStatus(r.message) };
+      read += r.lines;
+      const fields: Point['fields'] = { message: r.message, status: detectStatus(r.message), log_read_lines: BigInt(read) };
+      if (withFilepath) fields.filepath = filepath;
       out[i] = { category: 'logging', name: source, tags: tagsOf(r.stream), fields, time: r.time ?? now };
     }
     return out;
@@ -167,7 +170,12 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
       }
       startTailer(t, lc);
     }
-    for (const [live, tailer] of tailers) if (!wanted.has(live)) tailer.drain();
+    // A container that is gone (its directory removed) or no longer wanted (filters, `disable`) is
+    // read to its end; a live file missing for a moment (between a rename and its re-creation) is not.
+    const present = new Set(targets.map((t) => t.live));
+    for (const [live, tailer] of tailers) {
+      if (!wanted.has(live) && (present.has(live) || !fs.existsSync(path.dirname(live)))) tailer.drain();
+    }
     // Positions of families that no longer exist anywhere.
     for (const p of checkpoints.all()) {
       if (!tailers.has(p.live) && !fs.existsSync(path.dirname(p.live))) checkpoints.delete(`${p.dev}:${p.ino}`);

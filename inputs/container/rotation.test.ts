@@ -12,33 +12,45 @@ import { waitFor } from '../../test/helpers/wait.js';
 import { schema } from './config.js';
 import { createContainerLogs } from './logs.js';
 import { fakeCtx } from './testdata/fake-context.js';
-import { PodLogs } from './testdata/logfiles.js';
+import { PodLogs, dockerLine } from './testdata/logfiles.js';
 
-async function rotateMany(mode: 'rename' | 'copytruncate'): Promise<void> {
+async function rotateMany(mode: 'rename' | 'copytruncate' | 'docker'): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rot-'));
-  const logs = new PodLogs(root);
-  const dir = logs.dir('ns', 'p', 'c');
-  const f = path.join(dir, '0.log');
+  const logs = new PodLogs(path.join(root, 'pods'));
+  const id = 'abc123';
+  const dir = mode === 'docker' ? path.join(root, '_docker', id) : logs.dir('ns', 'p', 'c');
+  fs.mkdirSync(dir, { recursive: true });
+  const f = path.join(dir, mode === 'docker' ? `${id}-json.log` : '0.log');
   fs.writeFileSync(f, '');
+  const append = (from: number, to: number) => {
+    if (mode !== 'docker') return logs.appendLines(f, 'z-', from, to);
+    let text = '';
+    for (let i = from; i < to; i++) text += dockerLine(`z-${i}`);
+    fs.appendFileSync(f, text);
+  };
   const ctx = fakeCtx();
-  const r = validate(schema, { enable_container_metric: false, enable_k8s_metric: false, pod_logs_dir: root, logging_auto_multiline_detection: false });
+  const r = validate(schema, { enable_container_metric: false, enable_k8s_metric: false, pod_logs_dir: path.join(root, 'pods'), docker_logs_dir: path.join(root, '_docker'), logging_auto_multiline_detection: false });
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   const input = createContainerLogs(r.value, ctx);
   await input.start();
   try {
     let n = 0;
     for (let round = 0; round < 30; round++) {
-      logs.appendLines(f, 'z-', n, n + 300);
+      append(n, n + 300);
       n += 300;
       await new Promise((res) => setTimeout(res, Math.random() * 30)); // random moments, not a wait for a condition
       const rotated = path.join(dir, `0.log.20240501-${String(100000 + round)}`);
-      if (mode === 'copytruncate') {
+      if (mode === 'docker') {
+        // docker json-file: <id>-json.log.1 is the newest rotated file, older ones shift up.
+        for (let k = round; k >= 1; k--) fs.renameSync(`${f}.${k}`, `${f}.${k + 1}`);
+        fs.renameSync(f, `${f}.1`);
+      } else if (mode === 'copytruncate') {
         fs.copyFileSync(f, rotated);
         fs.truncateSync(f, 0);
       } else {
         fs.renameSync(f, rotated);
       }
-      logs.appendLines(f, 'z-', n, n + 100);
+      append(n, n + 100);
       n += 100;
       await new Promise((res) => setTimeout(res, Math.random() * 30));
     }
@@ -58,4 +70,5 @@ async function rotateMany(mode: 'rename' | 'copytruncate'): Promise<void> {
 describe('fast rotation', () => {
   it('by rename: nothing lost, nothing repeated', () => rotateMany('rename'));
   it('by copytruncate: nothing lost, nothing repeated', () => rotateMany('copytruncate'));
+  it('docker json-file numbered rotation: nothing lost, nothing repeated', () => rotateMany('docker'));
 });

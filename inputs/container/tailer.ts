@@ -13,7 +13,6 @@
  */
 import fs from 'node:fs/promises';
 import zlib from 'node:zlib';
-import { createReadStream } from 'node:fs';
 import type { Accumulator } from '../../agent/input.js';
 import type { Point } from '../../agent/point.js';
 import { Assembler, splitLines, type AssemblerOptions, type LogRecord } from './assembler.js';
@@ -36,7 +35,8 @@ export interface TailerOptions {
   thresholdBytes: number;
   assembler: AssemblerOptions;
   multilineTimeoutMs: number;
-  toPoints(records: LogRecord[], filepath: string): Point[];
+  /** `linesBefore`: raw lines this tailer read before these records (DataKit's `log_read_lines`). */
+  toPoints(records: LogRecord[], filepath: string, linesBefore: number): Point[];
 }
 
 export interface TailerDeps {
@@ -56,6 +56,7 @@ export class Tailer {
   private draining = false;
   private wake: (() => void) | undefined;
   private readonly acks: AckedPositions;
+  private linesRead = 0;
   private done: Promise<void> | undefined;
 
   constructor(
@@ -110,7 +111,9 @@ export class Tailer {
     const slot = this.acks.sent(ident, asm.safeOffset(), recs.length === 0);
     if (recs.length === 0) return;
     this.deps.stats.records(recs.length);
-    await this.deps.acc.addWait(this.opts.toPoints(recs, ident.path), { onAck: () => this.acks.ack(slot) });
+    const before = this.linesRead;
+    for (const r of recs) this.linesRead += r.lines;
+    await this.deps.acc.addWait(this.opts.toPoints(recs, ident.path, before), { onAck: () => this.acks.ack(slot) });
   }
 
   private finish(ident: Ident): void {
@@ -137,7 +140,15 @@ export class Tailer {
     let carry: Buffer = Buffer.alloc(0);
     let pos = 0;
     let base = from;
-    const src = m.gz ? createReadStream(m.path).pipe(zlib.createGunzip()) : createReadStream(m.path, { start: from, highWaterMark: 256 * 1024 });
+    // Open the file that was listed, even if it was renamed since (docker shifts `.1` → `.2`).
+    const fh = await this.openMember(m);
+    if (!fh) {
+      this.deps.stats.event('lost');
+      this.finish(ident);
+      return;
+    }
+    const file = fh.createReadStream(m.gz ? { highWaterMark: 256 * 1024 } : { start: from, highWaterMark: 256 * 1024 });
+    const src = m.gz ? file.pipe(zlib.createGunzip()) : file;
     if (!m.gz) pos = from;
     try {
       for await (const chunk of src as AsyncIterable<Buffer>) {
@@ -162,12 +173,31 @@ export class Tailer {
       this.deps.onError(e);
     } finally {
       (src as NodeJS.ReadableStream & { destroy(): void }).destroy();
+      file.destroy();
+      await fh.close().catch(() => {});
     }
     if (this.stopping) return;
     if (carry.length > 0) asm.line(carry, 0, carry.length, base, base + carry.length);
     asm.flushAll();
     await this.send(asm, ident);
     this.finish(ident);
+  }
+
+  /** Opens a listed family member by its identity, following renames; undefined when it is gone. */
+  private async openMember(m: Member): Promise<fs.FileHandle | undefined> {
+    let p = m.path;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const fh = await fs.open(p, 'r').catch(() => undefined);
+      if (fh) {
+        const st = await fh.stat();
+        if (st.dev === m.dev && st.ino === m.ino) return fh;
+        await fh.close();
+      }
+      const again = (await listFamily(this.opts.live)).find((x) => x.dev === m.dev && x.ino === m.ino);
+      if (!again) return undefined;
+      p = again.path;
+    }
+    return undefined;
   }
 
   /** Resumes the family from saved positions; returns where the live file starts (or undefined: decide by first sight). */

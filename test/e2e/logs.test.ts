@@ -48,7 +48,7 @@ describe('container logs end to end', () => {
     const p = a.dataway.points('logging')[0]!;
     expect(p.name).toBe('nginx');
     expect(p.tags).toMatchObject({ service: 'nginx', container_name: 'nginx', namespace: 'shop', pod_name: 'web-1', stream: 'stderr', host: 'test-host' });
-    expect(p.fields).toMatchObject({ message: 'ERROR boom', status: 'error', filepath: f });
+    expect(p.fields).toMatchObject({ message: 'ERROR boom', status: 'error', filepath: f, log_read_lines: 1n });
     expect(p.time).toBe(1714558830000123456n);
     logs.appendLines(f, 'more-', 0, 500);
     await expectExactly(a.dataway, 'more-', 500);
