@@ -99,6 +99,37 @@ describe('scraping a prom-client exposition', () => {
   });
 });
 
+describe('TLS and limits', () => {
+  it('verifies the server with tls_ca, or skips verification when told, and fails closed otherwise', async () => {
+    const https = await import('node:https');
+    const fs = await import('node:fs');
+    const td = (f: string) => `${import.meta.dirname}/testdata/${f}`;
+    const s = https.createServer({ key: fs.readFileSync(td('tls-key.pem')), cert: fs.readFileSync(td('tls-cert.pem')) }, (_req, res) => void res.end('tls_ok 1\n'));
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => s.close(r)));
+    cleanups.push(() => s.closeAllConnections());
+    const url = `https://127.0.0.1:${(s.address() as AddressInfo).port}/metrics`;
+    const withCa = await startInput({ urls: [url], interval: '200ms', tls_open: true, tls_ca: td('tls-cert.pem') });
+    const insecure = await startInput({ urls: [url], interval: '200ms', insecure_skip_verify: true });
+    const strict = await startInput({ urls: [url], interval: '200ms' });
+    await waitFor(() => withCa.ctx.acc.points.length > 0 && insecure.ctx.acc.points.length > 0, { what: 'TLS scrapes' });
+    expect(withCa.ctx.acc.points[0]!.fields).toEqual({ ok: 1 });
+    await waitFor(async () => (await metricValue(strict.ctx.metrics, 'telekit_prom_scrape_errors_total', { reason: 'tls' })) > 0, { what: 'untrusted certificate refused' });
+    expect(strict.ctx.acc.points).toHaveLength(0);
+  });
+
+  it('refuses a gzip bomb over max_body_bytes', async () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(4 << 20, 'a'));
+    const url = await serve((_req, res) => {
+      res.setHeader('content-encoding', 'gzip');
+      res.end(bomb);
+    });
+    const { ctx } = await startInput({ urls: [url], interval: '200ms', max_body_bytes: 1 << 20 });
+    await waitFor(async () => (await metricValue(ctx.metrics, 'telekit_prom_scrape_errors_total', { reason: 'too_large' })) > 0, { what: 'too_large' });
+    expect(ctx.acc.points).toHaveLength(0);
+  });
+});
+
 describe('failures are counted, never thrown', () => {
   it('classifies HTTP errors, refused connections, timeouts, oversize and garbage', async () => {
     const ok = await serve((req, res) => {

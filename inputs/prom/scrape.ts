@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
 
-export type ScrapeFailure = 'invalid_url' | 'timeout' | 'connect' | 'http_status' | 'too_large' | 'decode' | 'aborted';
+export type ScrapeFailure = 'invalid_url' | 'timeout' | 'connect' | 'tls' | 'http_status' | 'too_large' | 'decode' | 'aborted';
 
 export type ScrapeResult =
   | { ok: true; text: string; openMetrics: boolean; bytes: number }
@@ -113,6 +113,7 @@ export async function scrape(dispatcher: Dispatcher, req: ScrapeRequest, stop: A
     const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     const code = err.code ?? err.cause?.code ?? '';
     if (/TIMEOUT/i.test(code)) return { ok: false, reason: 'timeout', message: err.message };
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(code)) return { ok: false, reason: 'tls', message: `${code}: ${err.message}` };
     return { ok: false, reason: 'connect', message: `${code ? `${code}: ` : ''}${err.message}` };
   }
 }

@@ -34,7 +34,7 @@ export function promMetrics(reg: Registry): PromMetrics {
   const registers = [reg];
   return {
     scrapes: getOrCreate(reg, 'telekit_prom_scrapes_total', () => new Counter({ name: 'telekit_prom_scrapes_total', help: 'Scrapes by result (ok, error).', labelNames: ['result'] as const, registers })),
-    errors: getOrCreate(reg, 'telekit_prom_scrape_errors_total', () => new Counter({ name: 'telekit_prom_scrape_errors_total', help: 'Failed scrapes by reason (timeout, connect, http_status, too_large, decode, invalid_url, config).', labelNames: ['reason'] as const, registers })),
+    errors: getOrCreate(reg, 'telekit_prom_scrape_errors_total', () => new Counter({ name: 'telekit_prom_scrape_errors_total', help: 'Failed scrapes by reason (timeout, connect, tls, http_status, too_large, decode, invalid_url, config).', labelNames: ['reason'] as const, registers })),
     samples: getOrCreate(reg, 'telekit_prom_samples_total', () => new Counter({ name: 'telekit_prom_samples_total', help: 'Samples parsed.', registers })),
     invalidLines: getOrCreate(reg, 'telekit_prom_invalid_lines_total', () => new Counter({ name: 'telekit_prom_invalid_lines_total', help: 'Malformed exposition lines skipped.', registers })),
     filtered: getOrCreate(reg, 'telekit_prom_filtered_samples_total', () => new Counter({ name: 'telekit_prom_filtered_samples_total', help: 'Samples dropped by metric_types, name filters or ignore_tag_kv_match.', registers })),
