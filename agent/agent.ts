@@ -407,6 +407,7 @@ export class Agent {
     await Promise.all(this.running.map((r) => this.stopOne(r)));
     this.running = [];
     await this.k8s?.stop().catch(() => undefined);
+    this.reliability?.buffer?.release(); // no-drop spills must not hold the shutdown past its deadline
     await this.sender.close(Math.max(0, deadline - Date.now()));
     await this.reliability?.buffer?.close();
     this.reliability?.guard.stop();

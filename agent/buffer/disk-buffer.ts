@@ -141,6 +141,8 @@ interface Lane {
 export class DiskBuffer {
   private readonly lanes = new Map<string, Promise<Lane>>();
   private readonly closing = new AbortController();
+  /** Aborted by release(): blocked spills give up, later ones never wait. */
+  private readonly unblock = new AbortController();
   private readonly replayed: Counter<'queue' | 'result'>;
   /** A full or failing disk fails every spill: one line a minute per kind, with the count. */
   private readonly rl: RateLimitedLog;
@@ -202,7 +204,7 @@ export class DiskBuffer {
     if (this.closing.signal.aborted) return false;
     try {
       const lane = await this.lane(sink, batch.category);
-      return await lane.queue.append(encodeRecord(sink.name, batch), this.closing.signal);
+      return await lane.queue.append(encodeRecord(sink.name, batch), this.unblock.signal);
     } catch (e) {
       if (!(e instanceof DiskQueueClosedError) && !this.closing.signal.aborted) {
         this.rl.warn(`write:${sink.name}/${batch.category}`, { sink: sink.name, category: batch.category, err: (e as Error).message }, 'disk buffer write failed; batch dropped');
@@ -288,9 +290,19 @@ export class DiskBuffer {
     }
   }
 
+  /**
+   * At shutdown, before the sender's final flush: spills of no-drop categories stop waiting for space
+   * (a full buffer with the dataway down would otherwise hold the shutdown forever); they resolve false
+   * and the sender counts the batch as dropped.
+   */
+  release(): void {
+    this.unblock.abort();
+  }
+
   /** Stops replaying and closes the queues; blocked spills resolve false. Idempotent. */
   async close(): Promise<void> {
     if (this.closing.signal.aborted) return;
+    this.unblock.abort();
     this.closing.abort();
     const lanes = await Promise.allSettled([...this.lanes.values()]);
     for (const l of lanes) if (l.status === 'fulfilled') await l.value.queue.close();

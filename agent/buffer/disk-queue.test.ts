@@ -149,7 +149,7 @@ describe('DiskQueue', () => {
     await q.close();
   });
 
-  it('block waits for an ack, and rejects on close or abort', async () => {
+  it('block waits for an ack, gives up (false) on abort, and rejects on close', async () => {
     const q = await DiskQueue.open(dir, { maxBytes: 216, onFull: 'block' });
     await q.append(rec(0));
     await q.append(rec(1));
@@ -164,7 +164,11 @@ describe('DiskQueue', () => {
     const ac = new AbortController();
     const p2 = q.append(rec(3), ac.signal);
     ac.abort(new Error('stop'));
-    await expect(p2).rejects.toThrow('stop');
+    expect(await p2).toBe(false);
+    expect(await q.append(rec(3), ac.signal)).toBe(false); // an aborted signal never waits
+    await q.peek();
+    await q.ack();
+    expect(await q.append(rec(3), ac.signal)).toBe(true); // but still appends when there is room
     const p3 = q.append(rec(4));
     await q.close();
     await expect(p3).rejects.toBeInstanceOf(DiskQueueClosedError);

@@ -208,7 +208,8 @@ export class DiskQueue {
   /**
    * Appends one record durably. Resolves `true` when written, `false` when the
    * record was refused (`drop-newest` and full, or larger than the whole queue);
-   * with `block` it waits for space (or rejects when closed or `signal` aborts).
+   * with `block` it waits for space, and resolves `false` if `signal` is (or
+   * gets) aborted first. Rejects with {@link DiskQueueClosedError} when closed.
    */
   async append(payload: Uint8Array, signal?: AbortSignal): Promise<boolean> {
     const need = HEADER + payload.length;
@@ -218,17 +219,15 @@ export class DiskQueue {
     }
     for (;;) {
       if (this.closed) throw new DiskQueueClosedError();
-      signal?.throwIfAborted();
       let space: Promise<void> | undefined;
       const r = await this.lock.run(async () => {
         if (this.closed) throw new DiskQueueClosedError();
-        signal?.throwIfAborted();
         if (this.unacked + need > this.opts.maxBytes) {
-          if (this.onFull === 'drop-newest') return false;
+          if (this.onFull === 'drop-newest' || (this.onFull === 'block' && signal?.aborted)) return false;
           if (this.onFull === 'block') {
             // Registered under the lock so an ack between here and the await cannot be missed.
-            space = new Promise<void>((resolve, reject) => {
-              const onAbort = () => reject(signal!.reason);
+            space = new Promise<void>((resolve) => {
+              const onAbort = () => resolve(); // the loop sees the aborted signal and gives up
               signal?.addEventListener('abort', onAbort, { once: true });
               this.spaceWaiters.push(() => {
                 signal?.removeEventListener('abort', onAbort);

@@ -99,6 +99,18 @@ describe('dataway faults under steady load', () => {
     expect(await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason !== 'queue_full')).toBe(0);
   }, 45_000);
 
+  it('stopping while no-drop spills wait on a full buffer ends within the shutdown deadline; the drops are counted', async () => {
+    const books = new LoadBooks();
+    const t = await start(books, { ENV_DATAWAY_WAL_CAPACITY: '128KiB', ENV_DATAWAY_WAL_NO_DROP_CATEGORIES: 'metric', ENV_SHUTDOWN_TIMEOUT: '1s' });
+    t.dataway.respond(() => ({ status: 503 }));
+    await waitFor(async () => (await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason === 'queue_full')) > 0, { what: 'spills blocked', timeoutMs: 20_000 });
+    const t0 = Date.now();
+    await t.agent.stop();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const after = await metricSum(t, 'telekit_points_dropped_total', (l) => l.reason !== 'queue_full');
+    expect(books.acked.size + after).toBeGreaterThanOrEqual(books.accepted.size);
+  }, 45_000);
+
   it('stopping during an outage puts what is queued on disk; the next start on the same data dir sends it', async () => {
     const books = new LoadBooks();
     const dataDir = tempDir('telekit-restart-');
