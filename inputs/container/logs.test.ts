@@ -142,4 +142,23 @@ describe('container logs with pod discovery', () => {
     await waitFor(() => paths().length === 1, { what: 'position of the deleted pod removed' });
     expect(paths()).toEqual([stays]);
   });
+
+  it('tails at most logging_max_open_files files, and takes the others when room frees', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pods-'));
+    const logs = new PodLogs(root);
+    const files = ['a', 'b', 'c'].map((p) => path.join(logs.dir('ns', p, 'c'), '0.log'));
+    for (const [i, f] of files.entries()) fs.writeFileSync(f, cri(`from-${i}`));
+    const ctx = fakeCtx();
+    const input = createContainerLogs(config({ pod_logs_dir: root, logging_max_open_files: 2 }), ctx);
+    started.push(input);
+    await input.start();
+    await waitFor(() => ctx.points.length === 2, { what: 'two files' });
+    const skipped = async () => (await ctx.metrics.getSingleMetric('telekit_container_log_skipped_files_total')!.get()).values.reduce((a, v) => a + v.value, 0);
+    expect(await skipped()).toBeGreaterThan(0);
+    const read = new Set(ctx.points.map((p) => String(p.fields.message)));
+    const first = files.find((_, i) => read.has(`from-${i}`))!;
+    fs.rmSync(path.dirname(path.dirname(first)), { recursive: true });
+    await waitFor(() => ctx.points.length === 3, { what: 'the third file once room freed' });
+    expect(new Set(ctx.points.map((p) => p.fields.message)).size).toBe(3);
+  });
 });
