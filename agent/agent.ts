@@ -180,9 +180,9 @@ export class Agent {
         : [new FileSink({ dir: path.join(dataDir, 'out') })];
     if (s.dataways.length === 0) log.info({ dir: path.join(dataDir, 'out') }, 'no ENV_DATAWAY: writing line protocol files');
     if (s.otlpTracesEndpoint) {
-      const spec = './sinks/otlp.js'; // written with the tracing inputs
-      const { createOtlpSink } = (await import(spec)) as { createOtlpSink: (c: { endpoint: string }) => Sink };
-      sinks.push(createOtlpSink({ endpoint: s.otlpTracesEndpoint }));
+      // Loaded only when configured: the OpenTelemetry exporter is a large module graph.
+      const { createOtlpSink } = await import('./sinks/otlp.js');
+      sinks.push(createOtlpSink({ endpoint: s.otlpTracesEndpoint, headers: s.otlpTracesHeaders, timeoutMs: s.otlpTracesTimeoutMs }));
       log.info({ endpoint: redactUrl(s.otlpTracesEndpoint) }, 'forwarding traces to OTLP');
     }
     return sinks;

@@ -48,7 +48,9 @@ export const CORE_ENV: readonly EnvDoc[] = [
   { name: 'ENV_IO_QUEUE_CAPACITY', default: '100000', doc: 'Points per category queued or in flight before producers wait or drop.' },
   { name: 'ENV_IO_QUEUE_MAX_BYTES', default: '33554432', doc: 'Estimated bytes of points per category queued or in flight before producers wait or drop (bounds memory for large log and trace points).' },
   { name: 'ENV_SHUTDOWN_TIMEOUT', default: '10s', doc: 'How long SIGTERM waits for queues to flush.' },
-  { name: 'ENV_OTLP_TRACES_ENDPOINT', default: '', doc: 'When set, tracing points are also forwarded to this OTLP/HTTP traces endpoint.' },
+  { name: 'ENV_OTLP_TRACES_ENDPOINT', default: '', doc: 'When set, tracing points are also forwarded to this OTLP/HTTP traces endpoint (e.g. http://tempo:4318/v1/traces).' },
+  { name: 'ENV_OTLP_TRACES_HEADERS', default: '', doc: 'Extra headers for the OTLP endpoint: `k=v,k2=v2` (e.g. an authorization header).' },
+  { name: 'ENV_OTLP_TRACES_TIMEOUT', default: '10s', doc: 'Timeout of one OTLP export.' },
   // Disk buffer and memory limit (agent/buffer, agent/memlimit.ts).
   ...BUFFER_ENV,
   ...MEMORY_ENV,
@@ -81,6 +83,8 @@ export interface AgentSettings {
   queueMaxBytes: number;
   shutdownTimeoutMs: number;
   otlpTracesEndpoint: string;
+  otlpTracesHeaders: Record<string, string>;
+  otlpTracesTimeoutMs: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -210,6 +214,8 @@ export function readSettings(env: Env): AgentSettings {
     queueMaxBytes: intEnv(env, 'ENV_IO_QUEUE_MAX_BYTES', 32 << 20, 1024),
     shutdownTimeoutMs: durationEnv(env, 'ENV_SHUTDOWN_TIMEOUT', '10s'),
     otlpTracesEndpoint: env.ENV_OTLP_TRACES_ENDPOINT?.trim() ?? '',
+    otlpTracesHeaders: parseTagList(env.ENV_OTLP_TRACES_HEADERS ?? '', hostname, nodeIp),
+    otlpTracesTimeoutMs: durationEnv(env, 'ENV_OTLP_TRACES_TIMEOUT', '10s'),
   };
 }
 

@@ -314,15 +314,16 @@ export function envOverrides(def: InputDefinition, env: Env): { table: Record<st
   const issues: Issue[] = [];
   const prefix = `ENV_INPUT_${def.name.toUpperCase()}_`;
   const shape = def.schema.shape ?? {};
+  // Env names are upper case; options may be camelCase (zipkin's pathV1): match case-insensitively.
+  const byLower = new Map(Object.keys(shape).map((k) => [k.toLowerCase(), k]));
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith(prefix) || v === undefined) continue;
-    const opt = k.slice(prefix.length).toLowerCase();
-    const field = shape[opt];
-    if (!field) {
-      issues.push({ key: opt, message: 'unknown option' });
+    const opt = byLower.get(k.slice(prefix.length).toLowerCase());
+    if (opt === undefined) {
+      issues.push({ key: k.slice(prefix.length).toLowerCase(), message: 'unknown option' });
       continue;
     }
-    const x = field.fromEnv(v, opt, issues);
+    const x = shape[opt]!.fromEnv(v, opt, issues);
     if (x !== undefined) table[opt] = x;
   }
   return { table, issues };

@@ -74,6 +74,13 @@ describe('conf.d loading', () => {
     expect(r.problems.filter((p) => p.severity === 'warning').map((p) => p.key)).toEqual(['cpu', 'mem']);
   });
 
+  it('matches ENV_INPUT_ option names case-insensitively (camelCase options such as zipkin pathV2)', async () => {
+    const { inputs } = await import('../../inputs/index.js');
+    const r = loadInputs({ env: { ENV_INPUT_ZIPKIN_PATHV2: '/custom/v2' }, registry: inputs, defaultEnabled: ['zipkin'] });
+    expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(r.instances[0]!.config).toMatchObject({ pathV2: '/custom/v2' });
+  });
+
   it('rejects a bad ENV_INPUT_ value naming the variable', () => {
     const r = load(undefined, { ENV_DEFAULT_ENABLED_INPUTS: 'fake', ENV_INPUT_FAKE_VALUE: 'many' });
     expect(r.problems).toContainEqual(expect.objectContaining({ severity: 'error', key: 'ENV_INPUT_FAKE_VALUE' }));

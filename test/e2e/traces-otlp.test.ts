@@ -19,6 +19,7 @@ afterEach(async () => {
 it('forwards ddtrace and zipkin spans to OTLP as well as to the dataway', async () => {
   const spans: { traceId: string; spanId: string; parentSpanId?: string; name: string }[] = [];
   let metricBodies = 0;
+  const auth: (string | undefined)[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -26,6 +27,7 @@ it('forwards ddtrace and zipkin spans to OTLP as well as to the dataway', async 
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
       if (req.url !== '/v1/traces') metricBodies++;
+      auth.push(req.headers.authorization);
       const msg = JSON.parse(body.toString('utf8'));
       for (const rs of msg.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...ss.spans);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -36,7 +38,7 @@ it('forwards ddtrace and zipkin spans to OTLP as well as to the dataway', async 
   const otlp = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
   const a: TestAgent = await startTestAgent({
     conf: { 'ddtrace/ddtrace.conf': '[[inputs.ddtrace]]\n', 'zipkin/zipkin.conf': '[[inputs.zipkin]]\n' },
-    env: { ENV_OTLP_TRACES_ENDPOINT: otlp },
+    env: { ENV_OTLP_TRACES_ENDPOINT: otlp, ENV_OTLP_TRACES_HEADERS: 'authorization=Bearer tempo-token' },
   });
   cleanups.push(() => a.stop());
 
@@ -53,4 +55,5 @@ it('forwards ddtrace and zipkin spans to OTLP as well as to the dataway', async 
   expect(spans.find((s) => s.name === 'zk-op')).toMatchObject({ traceId: 'aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbb', spanId: 'cccccccccccccccc', parentSpanId: 'dddddddddddddddd' });
   await a.dataway.waitForPoints('tracing', 2);
   expect(metricBodies).toBe(0);
+  expect(auth.every((h) => h === 'Bearer tempo-token')).toBe(true);
 });
