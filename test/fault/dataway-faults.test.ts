@@ -36,7 +36,6 @@ async function metricSum(t: TestAgent, name: string, filter: (labels: Partial<Re
   return (m?.values ?? []).filter((v) => filter(v.labels)).reduce((a, v) => a + Number(v.value), 0);
 }
 
-const sleepUntil = (ms: number) => waitFor(() => false, { timeoutMs: ms }).catch(() => undefined);
 
 /** Stops the load, waits until every accepted point is acknowledged or counted as dropped. */
 async function settle(t: TestAgent, books: LoadBooks, timeoutMs = 20_000): Promise<void> {
@@ -185,7 +184,8 @@ describe('dataway faults under steady load', () => {
     expect((await fetch(`${t.url}/v1/ping`)).ok).toBe(true);
     expect(Date.now() - t0).toBeLessThan(1000);
     await waitFor(() => books.acked.size > 0, { timeoutMs: 15_000, what: 'first slow acknowledgements' });
-    await sleepUntil(2000);
+    const mark = books.offered;
+    await waitFor(() => books.offered > mark + 10_000, { what: 'more load while the dataway is slow' });
     books.pause();
     t.dataway.respond(undefined);
     await settle(t, books, 25_000);
