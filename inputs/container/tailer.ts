@@ -140,6 +140,8 @@ export class Tailer {
     let carry: Buffer = Buffer.alloc(0);
     let pos = 0;
     let base = from;
+    // A position from the start, so that a crash now resumes this file instead of forgetting the family.
+    if (!this.deps.checkpoints.get(positionKey(ident.dev, ident.ino))) this.deps.checkpoints.set(this.position(ident, from));
     // Open the file that was listed, even if it was renamed since (docker shifts `.1` → `.2`).
     const fh = await this.openMember(m);
     if (!fh) {
@@ -294,23 +296,23 @@ export class Tailer {
         else if (this.opts.firstSight === 'beginning') offset = 0;
         else if (this.opts.firstSight === 'threshold' && st.size < this.opts.thresholdBytes) offset = 0;
         else offset = st.size;
-        // Start at a line boundary when starting from the end.
         firstOpen = false;
         startAt = undefined;
         const head = Buffer.alloc(FP_LEN);
         const { bytesRead } = await fh.read(head, 0, FP_LEN, 0);
         const ident: Ident = { path: this.opts.live, dev: st.dev, ino: st.ino, fp: head.toString('base64', 0, bytesRead), fpLen: bytesRead };
-        const saved = this.deps.checkpoints.get(positionKey(st.dev, st.ino));
-        // After a handoff the saved position stays behind until the previous tailer's batches are acknowledged.
-        const handedOver = handoff !== undefined && offset === handoff && saved !== undefined;
-        handoff = undefined;
-        if (!handedOver && (!saved || saved.offset !== offset || saved.fp !== ident.fp)) this.deps.checkpoints.set(this.position(ident, offset));
+        // Files rotated in between first: a crash while reading them resumes them, then the live file.
         if (prev) {
           const fam = await listFamily(this.opts.live);
           const i = Tailer.indexOf(fam, prev);
           if (i >= 0) await this.readBetween(fam, i, st);
           prev = undefined;
         }
+        const saved = this.deps.checkpoints.get(positionKey(st.dev, st.ino));
+        // After a handoff the saved position stays behind until the previous tailer's batches are acknowledged.
+        const handedOver = handoff !== undefined && offset === handoff && saved !== undefined;
+        handoff = undefined;
+        if (!handedOver && (!saved || saved.offset !== offset || saved.fp !== ident.fp)) this.deps.checkpoints.set(this.position(ident, offset));
         const r = await this.follow(fh, ident, offset, () => (delay = POLL_MIN_MS));
         if (r === 'gone') return;
         if (r === 'rotated') prev = { ...ident };
@@ -377,7 +379,7 @@ export class Tailer {
       const fam = await listFamily(this.opts.live);
       const copy = fam.filter((m) => m.path !== this.opts.live && fpMatches(m.head, ident.fp, ident.fpLen)).pop();
       if (copy) {
-        await this.readStream(copy, { ...ident, path: copy.path }, from);
+        await this.readStream(copy, { path: copy.path, dev: copy.dev, ino: copy.ino, fp: ident.fp, fpLen: ident.fpLen }, from);
       } else {
         if (carry.length > 0) asm.line(carry, 0, carry.length, from, readPos);
         asm.flushAll();
