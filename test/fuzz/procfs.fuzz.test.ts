@@ -1,0 +1,42 @@
+/** /proc and /sys text parsers of the host inputs: a kernel with unexpected formats must not crash them. */
+import { describe, it } from 'vitest';
+import fs from 'node:fs';
+import * as procfs from '../../agent/host/procfs.js';
+import { parseCpuinfo, parseOsRelease } from '../../inputs/hostobject/hostinfo.js';
+import { parseImage } from '../../inputs/container/filter.js';
+import { parsePodDir } from '../../inputs/container/discovery.js';
+import { fuzz, inputs, RUNS } from './harness.js';
+
+const read = (f: string, fallback: string) => {
+  try {
+    return fs.readFileSync(f, 'utf8').slice(0, 4000);
+  } catch {
+    return fallback;
+  }
+};
+
+const CASES: [string, (t: string) => unknown, string][] = [
+  ['stat', procfs.parseProcStat, read('/proc/stat', 'cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\nctxt 5\nbtime 1\nprocs_running 1\n')],
+  ['meminfo', procfs.parseMeminfo, read('/proc/meminfo', 'MemTotal: 100 kB\nMemFree: 50 kB\n')],
+  ['vmstat', procfs.parseKeyValues, read('/proc/vmstat', 'pgpgin 1\npswpout 2\n')],
+  ['diskstats', procfs.parseDiskstats, read('/proc/diskstats', '   8       0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n')],
+  ['net/dev', procfs.parseNetDev, read('/proc/net/dev', 'Inter-|   Receive\n face |bytes\n  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n')],
+  ['net/snmp', procfs.parseNetSnmp, read('/proc/net/snmp', 'Tcp: A B\nTcp: 1 2\n')],
+  ['loadavg', procfs.parseLoadavg, read('/proc/loadavg', '0.1 0.2 0.3 1/100 42\n')],
+  ['mountinfo', procfs.parseMountinfo, read('/proc/self/mountinfo', '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n')],
+  ['filesystems', procfs.parseFilesystems, read('/proc/filesystems', 'nodev\tproc\n\text4\n')],
+  ['conntrack', procfs.parseConntrackStat, 'entries  searched found new\n0000001a  00000000 00000000 00000000\n'],
+  ['udev', procfs.parseUdevData, 'E:ID_FS_TYPE=ext4\nS:disk/by-uuid/x\n'],
+  ['cpuinfo', parseCpuinfo, read('/proc/cpuinfo', 'processor\t: 0\nmodel name\t: x\n\n')],
+  ['os-release', parseOsRelease, read('/etc/os-release', 'NAME="Debian"\nID=debian\n')],
+  ['image', parseImage, 'registry.example.com:5000/team/app:1.2@sha256:abc'],
+  ['pod dir', parsePodDir, 'ns_pod-1_0123-4567'],
+];
+
+describe('host and container name parsers', () => {
+  for (const [name, fn, seed] of CASES) {
+    it(`${name}: never throws`, () => {
+      fuzz(inputs([seed]), (b) => fn(b.toString('utf8')), { numRuns: Math.ceil(RUNS / 2) });
+    });
+  }
+});
