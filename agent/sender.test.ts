@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { Sender, approxBytes } from './sender.js';
+import { Sender, approxBytes, type SpillHook } from './sender.js';
 import { CoreMetrics } from './metrics.js';
 import type { Batch, SendResult, Sink } from './sinks/types.js';
 import type { Point } from './point.js';
@@ -24,7 +24,7 @@ class HeldSink implements Sink {
 const log = (n: number, size: number): Point[] =>
   Array.from({ length: n }, (_, i) => ({ category: 'logging', name: 'app', tags: { i: String(i) }, fields: { message: 'x'.repeat(size) } }));
 
-function sender(sink: Sink, o: { capacity?: number; maxBytes?: number } = {}) {
+function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: SpillHook } = {}) {
   const metrics = new CoreMetrics(false);
   const s = new Sender({
     sinks: [sink],
@@ -37,6 +37,7 @@ function sender(sink: Sink, o: { capacity?: number; maxBytes?: number } = {}) {
     maxRetry: 3,
     retryDelayMs: 10,
     concurrency: 2,
+    spill: o.spill,
   });
   return { s, metrics };
 }
@@ -94,5 +95,33 @@ describe('sender queue bounds', () => {
     await new Promise((r) => setImmediate(r));
     expect(acks).toEqual(['a']);
     await s.close(100);
+  });
+});
+
+describe('disk buffer threshold', () => {
+  it('does not spill a burst to a sink that answers quickly, however long its queue', async () => {
+    let spilled = 0;
+    const spill: SpillHook = { spill: async () => (spilled++, true) };
+    const fast: Sink = { name: 'fast', accepts: () => true, send: () => new Promise((r) => setImmediate(() => r({ ok: true }))), close: async () => {} };
+    const { s, metrics } = sender(fast, { spill });
+    for (let i = 0; i < 100; i++) s.offer('logging', log(10, 100));
+    expect(await s.flush(5000)).toBe(true);
+    expect(spilled).toBe(0);
+    const sent = (await metrics.sinkPoints.get()).values.find((v) => v.labels.result === 'sent');
+    expect(sent?.value).toBe(1000);
+    await s.close(100);
+  });
+
+  it('spills what waits behind a failing sink once its queue passes the threshold', async () => {
+    let spilled = 0;
+    const spill: SpillHook = { spill: async () => (spilled++, true) };
+    const down: Sink = { name: 'down', accepts: () => true, send: async () => ({ ok: false, retryable: true, reason: '503' }), close: async () => {} };
+    const { s } = sender(down, { spill });
+    s.offer('logging', log(10, 100));
+    s.cutAll();
+    await new Promise((r) => setTimeout(r, 20)); // the first attempt fails: the sink is now failing
+    for (let i = 0; i < 10; i++) s.offer('logging', log(10, 100));
+    expect(spilled).toBeGreaterThanOrEqual(7); // 10 batches beyond `concurrency` (2) waiting ones
+    await s.close(50);
   });
 });
