@@ -16,6 +16,7 @@ import { TestDataway } from '../helpers/dataway.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 import { missing, receivedSeqs } from './loadgen.js';
 import { DiskQueue } from '../../agent/buffer/disk-queue.js';
+import { PodLogs, containerConf, cri } from '../../inputs/container/testdata/logfiles.js';
 import { decodeRecord } from '../../agent/buffer/disk-buffer.js';
 
 const CHILD = path.join(ROOT, 'test/fault/fixtures/agent-child.mjs');
@@ -116,6 +117,45 @@ describe('kill -9 and restart', () => {
     expect(missing(onDisk, got)).toEqual([]);
     // Nothing invented: every received point was produced by one of the runs.
     for (const s of got) expect(s < 100_000_000 ? s < 1e7 : true).toBe(true);
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }, 60_000);
+
+  it('container log lines survive kill -9 of `telekit run` (ack-gated positions + disk buffer): every line arrives', async () => {
+    assertBuilt();
+    const dw = await TestDataway.start();
+    cleanups.push(() => dw.close());
+    const data = tempDir('telekit-k9logs-');
+    const logRoot = tempDir('telekit-k9pods-');
+    const conf = tempDir('telekit-k9logsconf-');
+    writeConf(conf, { 'container/container.conf': containerConf(logRoot, 'logging_file_from_beginning = true') });
+    const file = path.join(new PodLogs(logRoot).dir('ns', 'app-1', 'app'), '0.log');
+    fs.writeFileSync(file, '');
+    const port = await freePort();
+    const args = [BIN, 'run', '--conf-dir', conf, '--data-dir', data];
+    let n = 0;
+    dw.respond(() => (n++ % 3 === 0 ? { status: 503 } : undefined)); // flapping: part of the stream is spilled
+    const a = spawnAgent(args, baseEnv(dw, port));
+    await waitFor(() => fetch(`http://127.0.0.1:${port}/v1/ping`).then((r) => r.ok), { timeoutMs: 15_000, what: 'agent up' });
+    const TOTAL = 20_000;
+    let written = 0;
+    const write = (upto: number) => {
+      let s = '';
+      for (; written < upto; written++) s += cri(`line-${written}`);
+      fs.appendFileSync(file, s);
+    };
+    write(5000);
+    await waitFor(() => dw.points('logging').length > 2000, { timeoutMs: 20_000, what: 'lines flowing' });
+    write(12_000);
+    a.proc.kill('SIGKILL'); // mid-stream: lines read but not yet acknowledged are re-read after the restart
+    await a.exited;
+    write(TOTAL);
+    dw.respond(undefined);
+    const b = spawnAgent(args, baseEnv(dw, port));
+    const seen = () => new Set(dw.points('logging').map((p) => String(p.fields.message)));
+    await waitFor(() => seen().size >= TOTAL, { timeoutMs: 30_000, what: `all ${TOTAL} lines (have ${seen().size})` });
+    const got = seen();
+    expect(Array.from({ length: TOTAL }, (_, i) => `line-${i}`).filter((m) => !got.has(m))).toEqual([]);
     b.proc.kill('SIGTERM');
     await b.exited;
   }, 60_000);
