@@ -20,6 +20,8 @@ import { inputs as registry } from '../../inputs/index.js';
 import { Aggregator } from '../../inputs/statsd/aggregator.js';
 import { schema as statsdSchema } from '../../inputs/statsd/config.js';
 import { aggregatorOptions } from '../../inputs/statsd/statsd.js';
+import { parseEvent, parseServiceCheck } from '../../inputs/statsd/parser.js';
+import { eventPoint, serviceCheckPoint } from '../../inputs/statsd/dogstatsd.js';
 import { ExpositionParser } from '../../inputs/prom/parser.js';
 import { Converter } from '../../inputs/prom/convert.js';
 import { schema as promSchema } from '../../inputs/prom/config.js';
@@ -56,6 +58,19 @@ describe('statsd', () => {
         for (const p of pts) expect(Object.keys(p.fields).length).toBeGreaterThan(0);
       }
       expect(agg.size).toBeLessThanOrEqual(500);
+    });
+  });
+});
+
+describe('DogStatsD events and service checks', () => {
+  it('parse and convert without throwing', () => {
+    const SEEDS = ['_e{5,4}:title|text|d:1700000000|h:host|p:low|t:error|s:src|k:key|#a:b,c', '_sc|svc.check|1|d:1700000000|h:h|#t:v|m:msg', '_e{0,0}:|', '_sc|x|9'];
+    fuzz(inputs(SEEDS), (b) => {
+      const line = b.toString('utf8');
+      const ev = parseEvent(line);
+      if (ev) expect(Object.keys(eventPoint(ev, new Set()).fields).length).toBeGreaterThan(0);
+      const sc = parseServiceCheck(line);
+      if (sc) serviceCheckPoint(sc, new Set());
     });
   });
 });
