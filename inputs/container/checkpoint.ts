@@ -7,6 +7,7 @@
  * temp file + fsync + rename, started as soon as something changed.
  */
 import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
 import path from 'node:path';
 
 export interface Position {
@@ -98,7 +99,35 @@ export class Checkpoints {
     if (this.entries.delete(key)) this.schedule();
   }
 
+  /**
+   * Set while the input is stopped: acks that arrive later (the core flushes
+   * its queues after stopping inputs, then the process may exit at once) are
+   * written synchronously, so a graceful shutdown repeats nothing.
+   */
+  syncWrites = false;
+
+  private writeSync(): void {
+    const tmp = `${this.file}.tmp`;
+    try {
+      const fd = fsSync.openSync(tmp, 'w');
+      try {
+        fsSync.writeFileSync(fd, JSON.stringify({ version: 1, positions: [...this.entries.values()] }));
+        fsSync.fdatasyncSync(fd);
+      } finally {
+        fsSync.closeSync(fd);
+      }
+      fsSync.renameSync(tmp, this.file);
+      this.writes++;
+    } catch {
+      this.writeErrors++;
+    }
+  }
+
   private schedule(): void {
+    if (this.syncWrites && !this.writing) {
+      this.writeSync();
+      return;
+    }
     this.dirty = true;
     if (!this.writing) this.writing = this.writeLoop();
   }

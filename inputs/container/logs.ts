@@ -207,6 +207,8 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
   return {
     async start() {
       stopped = false;
+      await checkpoints.flush();
+      checkpoints.syncWrites = false;
       await checkpoints.load();
       if (ctx.k8s) {
         await Promise.race([ctx.k8s.pods.synced(), new Promise((r) => setTimeout(r, 5000).unref())]);
@@ -233,6 +235,7 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
       tailers.clear();
       m.files.set(0);
       await checkpoints.flush();
+      checkpoints.syncWrites = true;
     },
   };
 }

@@ -115,4 +115,38 @@ describe('container logs across kill -9', () => {
       await dataway.close();
     }
   }, 60_000);
+
+  it('a graceful stop (SIGTERM) right after reading repeats nothing on restart', async () => {
+    const logsRoot = tempDir('logs-');
+    const logs = new PodLogs(logsRoot);
+    const f = path.join(logs.dir('ns', 'p', 'c'), '0.log');
+    fs.writeFileSync(f, '');
+    const confDir = tempDir('logs-conf-');
+    const dataDir = tempDir('logs-data-');
+    writeConf(confDir, { 'container/container.conf': containerConf(logsRoot) });
+    const dataway = await TestDataway.start();
+    dataway.respond(() => ({ status: 200, delayMs: 30 })); // acks arrive during the shutdown flush
+    let child = startChild(confDir, dataDir, dataway);
+    try {
+      for (let round = 0; round < 3; round++) {
+        logs.appendLines(f, 'g-', round * 3000, round * 3000 + 3000);
+        await waitFor(() => dataway.points('logging').length > round * 3000, { timeoutMs: 20_000, what: `round ${round} started` });
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+        child = startChild(confDir, dataDir, dataway);
+      }
+      await waitFor(() => new Set(dataway.points('logging').map((p) => p.fields.message)).size >= 9000, { timeoutMs: 20_000, what: 'all 9000 lines' });
+      logs.appendLines(f, 'g-', 9000, 9010);
+      await waitFor(() => new Set(dataway.points('logging').map((p) => p.fields.message)).size >= 9010, { what: 'the last lines' });
+      const got = dataway.points('logging').map((p) => String(p.fields.message));
+      const counts = new Map<string, number>();
+      for (const m of got) counts.set(m, (counts.get(m) ?? 0) + 1);
+      const dups = [...counts].filter(([, c]) => c > 1).map(([k]) => k);
+      expect({ dups: dups.slice(0, 5), ndups: dups.length, total: got.length }).toEqual({ dups: [], ndups: 0, total: 9010 });
+    } finally {
+      await kill9(child);
+      await dataway.close();
+    }
+  }, 60_000);
 });
