@@ -6,7 +6,9 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { UInt, type Category, type Point } from '../point.js';
 import type { Batch, SendResult, Sink } from '../sinks/types.js';
-import { DiskBuffer, bufferSettingsFromEnv, decodeRecord, encodeRecord } from './disk-buffer.js';
+import { BUFFER_ENV, DiskBuffer, bufferSettingsFromEnv, decodeRecord, encodeRecord } from './disk-buffer.js';
+import { MEMORY_ENV } from '../memlimit.js';
+import { CORE_ENV } from '../env.js';
 
 const log = pino({ level: 'silent' });
 let dir: string;
@@ -152,6 +154,11 @@ describe('DiskBuffer', () => {
     sink.down = false; // replay frees space, the blocked spill completes
     expect(await blocked).toBe(true);
     await buf.close();
+  });
+
+  it('lists its ENV names (and the memory limit\'s) in the agent\'s CORE_ENV', () => {
+    const names = CORE_ENV.map((e) => e.name);
+    for (const e of [...BUFFER_ENV, ...MEMORY_ENV]) expect(names).toContain(e.name);
   });
 
   it('parses the WAL settings like DataKit', () => {
