@@ -125,3 +125,22 @@ export async function scanDockerLogs(root: string, skipKubernetes: boolean): Pro
   }
   return out;
 }
+
+/**
+ * Keeps the targets whose file really lives under one of the roots: a symlinked
+ * file or pod directory pointing elsewhere on the host is refused, so the agent
+ * reads logs only from the configured roots. Symlinks between the roots (the
+ * kubelet's docker-era `/var/log/pods/.../0.log` → `/var/lib/docker/containers/...`)
+ * stay allowed.
+ */
+export async function keepUnderRoots(targets: LogTarget[], roots: string[], refused: (t: LogTarget, real: string) => void): Promise<LogTarget[]> {
+  const real = (await Promise.all(roots.map((r) => fs.realpath(r).catch(() => undefined)))).filter((r): r is string => r !== undefined);
+  const out: LogTarget[] = [];
+  for (const t of targets) {
+    const rp = await fs.realpath(t.live).catch(() => undefined);
+    if (rp === undefined) continue; // gone between the scan and now
+    if (real.some((r) => rp.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) out.push(t);
+    else refused(t, rp);
+  }
+  return out;
+}

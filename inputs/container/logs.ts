@@ -11,7 +11,7 @@ import type { Point } from '../../agent/point.js';
 import { AUTO_MULTILINE_PATTERNS, type LogRecord } from './assembler.js';
 import { Checkpoints } from './checkpoint.js';
 import type { ContainerConfig } from './config.js';
-import { scanDockerLogs, scanPodLogs, type LogTarget } from './discovery.js';
+import { keepUnderRoots, scanDockerLogs, scanPodLogs, type LogTarget } from './discovery.js';
 import { ContainerFilter, isPauseImage, parseImage } from './filter.js';
 import { resolveLogConfig, type ContainerLogConfig } from './logs-config.js';
 import { detectStatus } from './parse.js';
@@ -155,8 +155,12 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
   };
 
   const scanOnce = async (): Promise<void> => {
-    const targets = await scanPodLogs(config.pod_logs_dir, ctx.k8s?.pods);
-    targets.push(...(await scanDockerLogs(config.docker_logs_dir, fs.existsSync(config.pod_logs_dir))));
+    const scanned = await scanPodLogs(config.pod_logs_dir, ctx.k8s?.pods);
+    scanned.push(...(await scanDockerLogs(config.docker_logs_dir, fs.existsSync(config.pod_logs_dir))));
+    const targets = await keepUnderRoots(scanned, [config.pod_logs_dir, config.docker_logs_dir], (t, real) => {
+      m.skipped.inc({ reason: 'outside_roots' });
+      ctx.acc.error('outside_roots', new Error(`${t.live} resolves to ${real}, outside pod_logs_dir and docker_logs_dir: not read`));
+    });
     if (stopped) return;
     const wanted = new Set<string>();
     for (const t of targets) {

@@ -113,10 +113,7 @@ describe('memory limit', () => {
 });
 
 describe('log files only under the configured roots', () => {
-  // KNOWN BROKEN (container-logs input, inputs/container/discovery.ts + tailer): symlinked files and pod
-  // directories are followed out of pod_logs_dir/docker_logs_dir. `it.fails` keeps the suite green while it
-  // is; when it is fixed this test starts failing: turn it back into `it`.
-  it.fails('a symlink under pod_logs_dir pointing outside is not followed', async () => {
+  it('a symlink under pod_logs_dir pointing outside is not followed', async () => {
     const root = tempDir('logs-sec-');
     const outside = tempDir('outside-');
     const secret = path.join(outside, 'secret.log');
@@ -139,5 +136,7 @@ describe('log files only under the configured roots', () => {
     await t.dataway.waitForPoints('logging', (pts) => pts.some((p) => p.fields.message === 'GOOD-LINE-2'));
     const leaked = t.dataway.points('logging').filter((p) => String(p.fields.message).startsWith('SECRET'));
     expect(leaked.map((p) => p.fields.message)).toEqual([]);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toMatch(/telekit_input_errors_total\{input="container",kind="outside_roots"\} [1-9]/);
   }, 30_000);
 });
