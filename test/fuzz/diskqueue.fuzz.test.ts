@@ -17,7 +17,7 @@ const opArb = fc.record({
 });
 
 describe('disk queue on corrupted segments', () => {
-  it('never throws; what it returns is an in-order subsequence of what was written', async () => {
+  it('never throws; every record it returns is one that was written, in order unless a mutation duplicated bytes', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 1, maxLength: 200 }), { minLength: 1, maxLength: 20 }), fc.array(opArb, { minLength: 1, maxLength: 6 }), fc.boolean(), async (records, ops, garbageCursor) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-dqfuzz-'));
@@ -29,20 +29,26 @@ describe('disk queue on corrupted segments', () => {
           if (garbageCursor) fs.writeFileSync(path.join(dir, 'cursor'), mutate(Buffer.from('{"seg":0,"off":0}'), ops));
           q = await DiskQueue.open(dir, { maxBytes: 1 << 20, segmentBytes: 4096, metrics: new Registry() });
           const out: Buffer[] = [];
+          // A duplicated byte range can hold whole valid records: they come back twice (CRC cannot tell).
+          const dups = ops.filter((o) => o.kind === 5).length;
           for (let r = await q.peek(); r; r = await q.peek()) {
             out.push(r);
             await q.ack();
-            expect(out.length).toBeLessThanOrEqual(records.length);
+            expect(out.length).toBeLessThanOrEqual(records.length * (1 + dups));
           }
           expect(q.bytes).toBe(0);
           expect(q.length).toBe(0);
           await q.close();
-          // in-order subsequence of the originals (CRC-checked records are never altered)
-          let j = 0;
-          for (const o of out) {
-            while (j < records.length && !Buffer.from(records[j]!).equals(o)) j++;
-            expect(j).toBeLessThan(records.length);
-            j++;
+          // CRC-checked records are never altered: each is one of the originals...
+          for (const o of out) expect(records.some((r) => Buffer.from(r).equals(o))).toBe(true);
+          // ...and without duplication they come back as an in-order subsequence.
+          if (dups === 0) {
+            let j = 0;
+            for (const o of out) {
+              while (j < records.length && !Buffer.from(records[j]!).equals(o)) j++;
+              expect(j).toBeLessThan(records.length);
+              j++;
+            }
           }
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
