@@ -40,6 +40,7 @@ const full = time(() => { points = conv.convert(body.toString('utf8'), false, ba
 const parseOnly = time(() => { new ExpositionParser(false).parse(body.toString('utf8'), () => {}); });
 const steadyParser = new ExpositionParser(false, true);
 const parseSteady = time(() => { steadyParser.parse(body.toString('utf8'), () => {}); });
+const decode = time(() => body.toString('utf8'));
 const floor = time(() => {
   let s = 0;
   for (const line of body.toString('utf8').split('\n')) { if (line === '' || line[0] === '#') continue; s += Number(line.slice(line.lastIndexOf(' ') + 1)); }
@@ -63,6 +64,7 @@ console.log(`exposition: ${n} samples, ${mb} MB, ${points} points after merging;
 console.log(`telekit parse+convert: ${(n / full / 1000).toFixed(2)}M samples/s (${full.toFixed(1)} ms)`);
 console.log(`telekit parse only, first body:   ${(n / parseOnly / 1000).toFixed(2)}M samples/s (${parseOnly.toFixed(1)} ms)`);
 console.log(`telekit parse only, steady state: ${(n / parseSteady / 1000).toFixed(2)}M samples/s (${parseSteady.toFixed(1)} ms)`);
+console.log(`  of which decoding the body to a string: ${decode.toFixed(1)} ms; steady-state parse without it: ${(n / (parseSteady - decode) / 1000).toFixed(2)}M samples/s`);
 console.log(`floor split+Number:    ${(n / floor / 1000).toFixed(2)}M samples/s (${floor.toFixed(1)} ms)`);
 console.log(`parse-prometheus-text-format (npm): ${peer}`);
 console.log(`node exporter body (${neSamples} samples, ${ne.length} bytes): ${(neMs * 1000).toFixed(0)} µs CPU per scrape parse+convert = ${(neSamples / neMs / 1000).toFixed(2)}M samples/s`);

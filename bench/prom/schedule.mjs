@@ -29,8 +29,9 @@ const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
 const urls = Array.from({ length: N }, (_, i) => `http://127.0.0.1:${port}/t/${i}`);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-bench-'));
 
-async function measure(name, ua, cpuNow) {
+async function measure(name, ua, cpuNow, own) {
   await sleep(WARM);
+  const o0 = own ? await own() : 0;
   const c0 = (await counts())[ua] ?? 0;
   const t0 = cpuNow();
   const w0 = Date.now();
@@ -38,6 +39,7 @@ async function measure(name, ua, cpuNow) {
   const cpuMs = cpuNow() - t0;
   const wall = (Date.now() - w0) / 1000;
   const scrapes = ((await counts())[ua] ?? 0) - c0;
+  if (own) console.log(`${name}: its own scrape counter advanced ${(await own()) - o0} in the window, the targets saw ${scrapes}`);
   const expected = (N / INTERVAL) * wall;
   return { name, scrapesPerS: scrapes / wall, expectedPerS: expected / wall, cpuPct: (cpuMs / 10 / wall), cpuMsPerScrape: cpuMs / Math.max(1, scrapes), samplesPerS: (scrapes * samplesPerBody) / wall };
 }
@@ -50,7 +52,8 @@ const results = [];
   fs.writeFileSync(path.join(confDir, 'prom', 'bench.conf'), `[[inputs.prom]]\nurls = ${JSON.stringify(urls)}\ninterval = "${INTERVAL}s"\ntimeout = "${INTERVAL}s"\nmax_concurrent_scrapes = 32\n`);
   const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, log: pino({ level: 'silent' }), env: { ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-  results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu));
+  const own = async () => Number(((await (await fetch(`${agent.httpUrl}/metrics`)).text()).match(/^telekit_prom_scrapes_total\{result="ok"\} (\d+)/m) ?? [])[1] ?? 0);
+  results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined));
   const self = (await (await fetch(`${agent.httpUrl}/metrics`)).text()).split('\n');
   results.at(-1).note = self.filter((l) => /^telekit_prom_(scrapes_skipped|scrape_errors)_total/.test(l)).join(', ') || 'no skipped or failed scrapes';
   if (process.env.DEBUG) console.log(self.filter((l) => /^telekit_(prom|.*drop|.*queue)/.test(l)).join('\n'));
