@@ -217,6 +217,24 @@ describe('pod discovery', () => {
     expect(hits).toBeLessThanOrEqual(n + 1); // at most one scrape already in flight
   });
 
+  it('runs once per pod watcher even when two instances ask for it', async () => {
+    const pods = new FakePods();
+    const a = new PromDiscovery(fakeCtx({ pods }), { podAnnotations: true, prometheusAnnotations: false, maxConcurrent: 4 });
+    const b = new PromDiscovery(fakeCtx({ pods }), { podAnnotations: true, prometheusAnnotations: false, maxConcurrent: 4 });
+    await a.start();
+    await b.start();
+    cleanups.push(() => b.stop());
+    pods.upsert(makePod({ name: 'p', annotations: { 'datakit/prom.instances': '[[inputs.prom]]\nurl = "http://$IP:1/m"\n' } }));
+    expect(a.jobKeys()).toHaveLength(1);
+    expect(b.jobKeys()).toHaveLength(0);
+    await a.stop();
+    // after a stop (reload), a new instance takes over
+    const c = new PromDiscovery(fakeCtx({ pods }), { podAnnotations: true, prometheusAnnotations: false, maxConcurrent: 4 });
+    await c.start();
+    cleanups.push(() => c.stop());
+    expect(c.jobKeys()).toHaveLength(1);
+  });
+
   it('counts invalid annotations and keeps running', async () => {
     const pods = new FakePods();
     const ctx = fakeCtx({ pods });

@@ -21,6 +21,9 @@ function tlsOf(c: PromConfig) {
   return tls || insecure ? { ca: c.tls_ca || undefined, cert: c.tls_cert || undefined, key: c.tls_key || undefined, insecureSkipVerify: insecure } : undefined;
 }
 
+/** The discovery running per pod watcher (one per agent). */
+const owners = new WeakMap<PodWatcher, PromDiscovery>();
+
 export interface DiscoveryOptions {
   podAnnotations: boolean;
   prometheusAnnotations: boolean;
@@ -42,6 +45,7 @@ export class PromDiscovery implements Input {
   private readonly pods = new Map<string, Map<string, string>>();
   private unsubscribe: (() => void) | undefined;
   private started = false;
+  private pods$: PodWatcher | undefined;
 
   constructor(
     private readonly ctx: InputContext,
@@ -63,6 +67,13 @@ export class PromDiscovery implements Input {
       this.ctx.log.info('No Kubernetes API configured: pod annotation discovery is off.');
       return;
     }
+    // one discovery per pod watcher: a second instance asking for it would scrape every pod twice
+    if (owners.has(pods)) {
+      this.ctx.log.warn('Pod annotation discovery already runs in another prom instance; this one does not repeat it.');
+      return;
+    }
+    owners.set(pods, this);
+    this.pods$ = pods;
     this.started = true;
     this.unsubscribe = pods.subscribe((ev) => this.onEvent(ev));
   }
@@ -70,6 +81,8 @@ export class PromDiscovery implements Input {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    if (this.pods$ && owners.get(this.pods$) === this) owners.delete(this.pods$);
+    this.pods$ = undefined;
     if (!this.started) return;
     this.started = false;
     this.metrics.targets.dec({ kind: 'annotation' }, this.countTargets());
