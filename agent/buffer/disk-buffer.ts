@@ -31,7 +31,8 @@ import { decodePBPoints, encodePBPoints } from '../pbpoint.js';
 import type { Batch, SendResult, Sink } from '../sinks/types.js';
 import type { EnvDoc } from '../env.js';
 import { RateLimitedLog } from '../log.js';
-import { DiskQueue, DiskQueueClosedError, parseBytes } from './disk-queue.js';
+import { DiskQueue, DiskQueueClosedError } from './disk-queue.js';
+import { parseBytes } from './util.js';
 
 export const BUFFER_ENV: readonly EnvDoc[] = [
   { name: 'ENV_DATAWAY_WAL_CAPACITY', default: '2', doc: 'Disk buffer cap per sink and category: a bare number is GiB as in DataKit (`2`, `0.5`), or a size such as `512MB`, `2GiB`, `1073741824B`.' },

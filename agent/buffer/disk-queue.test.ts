@@ -4,7 +4,8 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
-import { DiskQueue, DiskQueueClosedError, parseBytes } from './disk-queue.js';
+import { DiskQueue, DiskQueueClosedError } from './disk-queue.js';
+import { parseBytes } from './util.js';
 
 let dir: string;
 beforeEach(async () => {
