@@ -29,7 +29,7 @@ const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
 const urls = Array.from({ length: N }, (_, i) => `http://127.0.0.1:${port}/t/${i}`);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-bench-'));
 
-async function measure(name, ua, cpuNow, own) {
+async function measure(name, ua, cpuNow, own, rssNow) {
   await sleep(WARM);
   const o0 = own ? await own() : 0;
   const c0 = (await counts())[ua] ?? 0;
@@ -41,7 +41,8 @@ async function measure(name, ua, cpuNow, own) {
   const scrapes = ((await counts())[ua] ?? 0) - c0;
   if (own) console.log(`${name}: its own scrape counter advanced ${(await own()) - o0} in the window, the targets saw ${scrapes}`);
   const expected = (N / INTERVAL) * wall;
-  return { name, scrapesPerS: scrapes / wall, expectedPerS: expected / wall, cpuPct: (cpuMs / 10 / wall), cpuMsPerScrape: cpuMs / Math.max(1, scrapes), samplesPerS: (scrapes * samplesPerBody) / wall };
+  const rssMb = rssNow ? rssNow() / 1048576 : undefined;
+  return { rssMb, name, scrapesPerS: scrapes / wall, expectedPerS: expected / wall, cpuPct: (cpuMs / 10 / wall), cpuMsPerScrape: cpuMs / Math.max(1, scrapes), samplesPerS: (scrapes * samplesPerBody) / wall };
 }
 
 const results = [];
@@ -53,8 +54,9 @@ const results = [];
   const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, log: pino({ level: 'silent' }), env: { ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
   const own = async () => Number(((await (await fetch(`${agent.httpUrl}/metrics`)).text()).match(/^telekit_prom_scrapes_total\{result="ok"\} (\d+)/m) ?? [])[1] ?? 0);
-  results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined));
+  results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined, () => process.memoryUsage().rss));
   const self = (await (await fetch(`${agent.httpUrl}/metrics`)).text()).split('\n');
+  if (process.env.DEBUG) console.log(process.memoryUsage());
   results.at(-1).note = self.filter((l) => /^telekit_prom_(scrapes_skipped|scrape_errors)_total/.test(l)).join(', ') || 'no skipped or failed scrapes';
   if (process.env.DEBUG) console.log(self.filter((l) => /^telekit_(prom|.*drop|.*queue)/.test(l)).join('\n'));
   await agent.stop();
@@ -65,7 +67,8 @@ if (fs.existsSync('/usr/bin/vmagent') && !process.env.SKIP_VM) {
   const vm = spawn('/usr/bin/vmagent', [`-promscrape.config=${cfg}`, `-remoteWrite.url=http://127.0.0.1:${port}/api/v1/write`, `-remoteWrite.tmpDataPath=${path.join(tmp, 'vm')}`, '-httpListenAddr=127.0.0.1:0', '-loggerLevel=ERROR'], { env: { ...process.env, GOMAXPROCS: '1' }, stdio: 'ignore' });
   const tick = os.constants?.CLK_TCK ?? 100;
   const cpu = () => { const f = fs.readFileSync(`/proc/${vm.pid}/stat`, 'utf8').split(') ')[1].split(' '); return ((Number(f[11]) + Number(f[12])) * 1000) / tick; };
-  results.push(await measure('vmagent 1.79 (GOMAXPROCS=1)', 'vm_promscrape', cpu));
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${vm.pid}/status`, 'utf8'))[1]) * 1024;
+  results.push(await measure('vmagent 1.79 (GOMAXPROCS=1)', 'vm_promscrape', cpu, undefined, rss));
   vm.kill();
 } else results.push({ name: 'vmagent: not installed (apt-get install victoria-metrics)' });
 targets.send('exit');
@@ -73,6 +76,6 @@ fs.rmSync(tmp, { recursive: true, force: true });
 console.log(`${N} targets, interval ${INTERVAL}s, body ${samplesPerBody} samples (node exporter), measured ${MEASURE}s after ${WARM}s warm-up`);
 for (const r of results) {
   if (r.scrapesPerS === undefined) { console.log(r.name); continue; }
-  console.log(`${r.name}: ${r.scrapesPerS.toFixed(0)} scrapes/s of ${r.expectedPerS.toFixed(0)} due, ${(r.samplesPerS / 1000).toFixed(0)}k samples/s, CPU ${r.cpuPct.toFixed(1)}% of a core, ${r.cpuMsPerScrape.toFixed(2)} ms CPU/scrape${r.note ? ` (${r.note})` : ''}`);
+  console.log(`${r.name}: ${r.scrapesPerS.toFixed(0)} scrapes/s of ${r.expectedPerS.toFixed(0)} due, ${(r.samplesPerS / 1000).toFixed(0)}k samples/s, CPU ${r.cpuPct.toFixed(1)}% of a core, ${r.cpuMsPerScrape.toFixed(2)} ms CPU/scrape, RSS ${r.rssMb?.toFixed(0)} MB${r.note ? ` (${r.note})` : ''}`);
 }
 process.exit(0);

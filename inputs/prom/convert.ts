@@ -17,7 +17,7 @@
  * across scrapes because the set of metric names is stable.
  */
 import type { Point } from '../../agent/point.js';
-import { detach, ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
+import { ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
 
 export interface ConvertOptions {
   metric_types: readonly string[];
@@ -139,7 +139,7 @@ export class Converter {
     }
     if (o.keep_exist_metric_name) field = name;
     const info = family.type === 'info' || (name.endsWith('_info') && (family.type === 'gauge' || family.type === 'untyped' || family.type === 'unknown'));
-    return { measurement: detach(measurement), field: detach(field), info };
+    return { measurement, field, info };
   }
 
   /** Builds the tags of a label set, or null when ignore_tag_kv_match drops it. */
@@ -159,7 +159,7 @@ export class Converter {
           if (rs !== undefined && rs.some((r) => r.test(v))) return null;
         }
         if (ignore.size > 0 && ignore.has(k)) continue;
-        t[detach(k)] = detach(v);
+        t[k] = v;
       }
     }
     for (const [from, to] of this.renames) {
@@ -196,6 +196,8 @@ export class Converter {
     let seen = 0;
     /** Samples carrying their own timestamp: keyed by measurement, labels and time (rare). */
     let stampedPoints: Map<string, Point> | undefined;
+    // The parser hands over strings it owns (its previous-body cache), not slices
+    // of this body, so caching them here keeps no body alive.
     // Positional cache: a target's bodies repeat their lines in the same order, so
     // sample i usually has the name and labels of sample i of the previous scrape;
     // comparing two strings is much cheaper than hashing them into the maps.
@@ -213,21 +215,21 @@ export class Converter {
         m = names.get(name);
         if (m === undefined) {
           m = this.map(name, family);
-          names.set(detach(name), m);
+          names.set(name, m);
         }
         if (m !== SKIP) {
           s = allSeries.get(rawLabels);
           if (s === undefined) {
             s = { tags: this.tags(rawLabels, base), gen: 0, m0: '', p0: undefined, more: undefined };
-            allSeries.set(detach(rawLabels), s);
+            allSeries.set(rawLabels, s);
           }
         }
         if (at !== undefined) {
-          at.name = detach(name);
-          at.raw = detach(rawLabels);
+          at.name = name;
+          at.raw = rawLabels;
           at.m = m;
           at.s = s;
-        } else if (i === pos.length && i < MAX_CACHE) pos.push({ name: detach(name), raw: detach(rawLabels), m, s });
+        } else if (i === pos.length && i < MAX_CACHE) pos.push({ name, raw: rawLabels, m, s });
       }
       i++;
       if (s === undefined) {

@@ -128,7 +128,7 @@ interface Line {
   gen: number;
 }
 
-const MAX_LINES = 1_000_000;
+const MAX_LINES = 200_000;
 
 /**
  * A flat copy of `s` that does not keep its parent (a whole scrape body) alive.
@@ -276,7 +276,10 @@ export class ExpositionParser {
         }
         family = this.family(name);
         if (this.remember && li < MAX_LINES) {
-          const e: Line = { prefix: detach(text.slice(lineStart, prefixEnd)), name: detach(name), raw: detach(rawLabels), family, gen: this.typesGen };
+          // name and labels are kept as slices of the flat prefix: one copy per line
+          const prefix = detach(text.slice(lineStart, prefixEnd));
+          const rawAt = rawLabels === '' ? 0 : p - 1 - rawLabels.length - lineStart;
+          const e: Line = { prefix, name: prefix.slice(0, name.length), raw: rawLabels === '' ? '' : prefix.slice(rawAt, rawAt + rawLabels.length), family, gen: this.typesGen };
           if (li < this.lines.length) this.lines[li] = e;
           else if (li === this.lines.length) this.lines.push(e);
           name = e.name;
