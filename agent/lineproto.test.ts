@@ -23,6 +23,21 @@ describe('line protocol encoding', () => {
     expect(encodeLines([{ category: 'metric', name: 'm', tags: {}, fields: {} }], 1n)).toBe('');
   });
 
+  it('escapes only " and \\ in string fields, whichever escaping path the value takes', () => {
+    // JSON-like text (the JSON.stringify path), control characters, a lone surrogate and a pair (the replace path)
+    const values = ['{"a":"b\\"c","d":[1]}', 'tab\tand\u0001"q"\\', 'lone \ud800 "x"', 'pair \ud83d\ude00 "x" \\', '\u2028\u007f"', ''];
+    for (const v of values) {
+      const line = encodeLine({ category: 'logging', name: 'm', tags: {}, fields: { v } }, 1n)!;
+      expect(line).toBe(`m v="${v.replace(/["\\]/g, '\\$&')}" 1`);
+      expect(decodeLines(line)[0]!.fields.v).toBe(v);
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (v) => {
+        expect(encodeLine({ category: 'logging', name: 'm', tags: {}, fields: { v } }, 1n)).toBe(`m v="${v.replace(/["\\]/g, '\\$&')}" 1`);
+      }),
+    );
+  });
+
   it('replaces newlines in names and tags with spaces (line protocol cannot carry them)', () => {
     expect(encodeLine({ category: 'logging', name: 'a\nb', tags: { t: 'x\ny' }, fields: { v: 1 } })).toBe('a\\ b,t=x\\ y v=1');
   });

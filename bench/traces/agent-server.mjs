@@ -5,7 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { Agent } from '../../dist/agent/agent.js';
+import { pathToFileURL } from 'node:url';
+
+// AGENT_DIST=<a dist/ directory> runs another build (run.mjs --ab: a baseline in the same run).
+const { Agent } = await import(process.env.AGENT_DIST ? pathToFileURL(path.join(process.env.AGENT_DIST, 'agent/agent.js')).href : '../../dist/agent/agent.js');
 
 const [dataway, encoding] = process.argv.slice(2);
 const confDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-traces-conf-'));

@@ -1,6 +1,8 @@
 // bench/traces: spans/s for ddtrace v0.4 msgpack and Zipkin v2 JSON.
 //
 //   npm run build && node --expose-gc bench/traces/run.mjs [--runs 3] [--seconds 4] [--encoding v1|v2] [--only ddtrace|zipkin]
+//     [--ab <other dist/ dir>]  also runs that build end to end, alternating with this one (A/B in the same run)
+//     [--e2e-only]              skips the in-process loops
 //   (PROFILE_DIR=/tmp/x writes a CPU profile of the agent process)
 //
 // In one run, for each format:
@@ -33,6 +35,8 @@ const arg = (name, def) => {
 const RUNS = Number(arg('runs', 3));
 const SECONDS = Number(arg('seconds', 4));
 const ENCODING = arg('encoding', 'v1');
+const AB = arg('ab', '');
+const E2E_ONLY = process.argv.includes('--e2e-only');
 const MAX_BODY = 1 << 20;
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
@@ -120,10 +124,14 @@ async function sinkServer() {
   return { server, state, url: `http://127.0.0.1:${server.address().port}?token=tkn_bench` };
 }
 
-async function endToEnd(kind, sink) {
+async function endToEnd(kind, sink, dist) {
   const execArgv = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
-  const child = fork(path.join(here, 'agent-server.mjs'), [sink.url, ENCODING], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
-  const ready = await new Promise((r) => child.on('message', (m) => m.type === 'ready' && r(m)));
+  const env = dist ? { ...process.env, AGENT_DIST: dist } : process.env;
+  const child = fork(path.join(here, 'agent-server.mjs'), [sink.url, ENCODING], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv, env });
+  const ready = await new Promise((r, j) => {
+    child.on('message', (m) => m.type === 'ready' && r(m));
+    child.on('exit', (code) => j(new Error(`agent exited (${code}) before it was ready`)));
+  });
   const stats = () => new Promise((r) => { child.once('message', r); child.send({ type: 'stats' }); });
   const pool = new Pool(ready.url, { connections: 4, pipelining: 1 });
   const route = kind === 'ddtrace' ? '/v0.4/traces' : '/api/v2/spans';
@@ -169,16 +177,25 @@ console.log('Spans per CPU-second (wall spans/s in brackets: on a shared box the
 console.log('| format | floor | floor+JSON.stringify message | telekit in-process | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB | 503s | dropped |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const kind of (arg('only', '') ? [arg('only', '')] : ['ddtrace', 'zipkin'])) {
-  const fl = [], flj = [], inp = [], e2e = [];
-  const run = await inProcess(kind);
+  const fl = [], flj = [], inp = [], e2e = [], base = [];
+  const run = E2E_ONLY ? undefined : await inProcess(kind);
   for (let i = 0; i < RUNS; i++) {
-    fl.push(loopRate(() => floorOnce(kind, false)));
-    flj.push(loopRate(() => floorOnce(kind, true)));
-    inp.push(loopRate(run));
+    if (run) {
+      fl.push(loopRate(() => floorOnce(kind, false)));
+      flj.push(loopRate(() => floorOnce(kind, true)));
+      inp.push(loopRate(run));
+    }
+    if (AB && i % 2 === 1) base.push(await endToEnd(kind, sink, AB));
     e2e.push(await endToEnd(kind, sink));
+    if (AB && i % 2 === 0) base.push(await endToEnd(kind, sink, AB));
   }
-  const m = e2e.sort((a, b) => a.perCpuSec - b.perCpuSec)[e2e.length >> 1];
-  const cell = (xs) => `${fmt(median(xs.map((x) => x.cpu)))} (${fmt(median(xs.map((x) => x.wall)))})`;
-  console.log(`| ${kind === 'ddtrace' ? 'ddtrace v0.4 msgpack' : 'zipkin v2 JSON'} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${m.peakRssMB.toFixed(0)} | ${m.rejected} | ${m.dropped} |`);
+  const cell = (xs) => (xs.length === 0 ? '-' : `${fmt(median(xs.map((x) => x.cpu)))} (${fmt(median(xs.map((x) => x.wall)))})`);
+  const label = kind === 'ddtrace' ? 'ddtrace v0.4 msgpack' : 'zipkin v2 JSON';
+  const row = (name, runs) => {
+    const m = runs.sort((a, b) => a.perCpuSec - b.perCpuSec)[runs.length >> 1];
+    console.log(`| ${name} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${m.peakRssMB.toFixed(0)} | ${m.rejected} | ${m.dropped} |`);
+  };
+  row(label, e2e);
+  if (AB) row(`${label}, baseline ${AB}`, base);
 }
 sink.server.close();
