@@ -66,7 +66,7 @@ if (fs.existsSync('/usr/bin/vmagent') && !process.env.SKIP_VM) {
   fs.writeFileSync(cfg, `global:\n  scrape_interval: ${INTERVAL}s\n  scrape_timeout: ${INTERVAL}s\nscrape_configs:\n  - job_name: bench\n    metrics_path: /\n    static_configs:\n${urls.map((u) => `      - targets: ['${u.replace('http://', '').replace(/\/t\/\d+$/, '')}']\n        labels: {__metrics_path__: '/t/${u.split('/').pop()}'}`).join('\n')}\n`);
   const vm = spawn('/usr/bin/vmagent', [`-promscrape.config=${cfg}`, `-remoteWrite.url=http://127.0.0.1:${port}/api/v1/write`, `-remoteWrite.tmpDataPath=${path.join(tmp, 'vm')}`, '-httpListenAddr=127.0.0.1:0', '-loggerLevel=ERROR'], { env: { ...process.env, GOMAXPROCS: '1' }, stdio: 'ignore' });
   const tick = os.constants?.CLK_TCK ?? 100;
-  const cpu = () => { const f = fs.readFileSync(`/proc/${vm.pid}/stat`, 'utf8').split(') ')[1].split(' '); return ((Number(f[11]) + Number(f[12])) * 1000) / tick; };
+  const cpu = () => { if (vm.exitCode !== null) throw new Error(`vmagent exited with ${vm.exitCode}`); const f = fs.readFileSync(`/proc/${vm.pid}/stat`, 'utf8').split(') ')[1].split(' '); return ((Number(f[11]) + Number(f[12])) * 1000) / tick; };
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${vm.pid}/status`, 'utf8'))[1]) * 1024;
   results.push(await measure('vmagent 1.79 (GOMAXPROCS=1)', 'vm_promscrape', cpu, undefined, rss));
   vm.kill();
