@@ -4,13 +4,14 @@
  * (bench/prom): it walks the body once with indexOf/charCodeAt, hands each
  * sample to a callback with its labels still as raw text (`a="1",b="2"`) and
  * leaves label decoding to {@link parseLabels}, which the converter calls once
- * per output point rather than once per sample.
+ * per output point rather than once per sample. A parser kept per target
+ * (`remember`) recognises a line whose series text equals the same line of the
+ * previous body with one string comparison, and hands over its own copies.
  *
  * Lenient like a scraper should be: a malformed line is counted and skipped,
  * the rest of the body is still used.
  */
 import { fastDecimal, isNonFiniteWord } from './number.js';
-
 
 export interface Family {
   /** Family name: the `# TYPE` name, or the sample name when there is none. */
