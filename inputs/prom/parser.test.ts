@@ -137,3 +137,27 @@ describe('previous-body cache', () => {
     }
   });
 });
+
+describe('robustness', () => {
+  it('never throws on arbitrary input, with or without the cache (property)', () => {
+    const alphabet = fc.constantFrom(...'ab_{}="\\,# \t\n\r1.e+-NaInf'.split(''), 'TYPE', 'HELP', 'EOF', 'counter', 'histogram', '_bucket', 'le="+Inf"');
+    const body = fc.array(alphabet, { maxLength: 200 }).map((xs) => xs.join(''));
+    const cached = new ExpositionParser(false, true);
+    const om = new ExpositionParser(true, true);
+    fc.assert(
+      fc.property(body, (text) => {
+        let n = 0;
+        for (const p of [cached, om, new ExpositionParser(false)]) {
+          const st = p.parse(text, (_n, _f, raw, v) => {
+            n++;
+            expect(Number.isFinite(v)).toBe(true);
+            parseLabels(raw, []);
+          });
+          expect(st.samples + st.invalid + st.nonFinite).toBeLessThanOrEqual(text.split('\n').length);
+        }
+        return n >= 0;
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
