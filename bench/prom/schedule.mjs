@@ -61,6 +61,21 @@ const results = [];
   if (process.env.DEBUG) console.log(self.filter((l) => /^telekit_(prom|.*drop|.*queue)/.test(l)).join('\n'));
   await agent.stop();
 }
+{
+  // the prom input alone (scheduler, undici GET, parse, convert), points dropped: the input's share of the agent's cost
+  const { PromInput } = await import('../../dist/inputs/prom/input.js');
+  const { validate } = await import('../../dist/agent/config/schema.js');
+  const { schema } = await import('../../dist/inputs/prom/config.js');
+  const { Registry } = await import('prom-client');
+  const config = validate(schema, { urls, interval: `${INTERVAL}s`, timeout: `${INTERVAL}s`, max_concurrent_scrapes: 32 }).value;
+  const acc = { add: (p) => (Array.isArray(p) ? p.length : 1), addWait: async () => {}, overloaded: () => false, error: () => {} };
+  const ctx = { name: 'prom', instance: 0, acc, log: pino({ level: 'silent' }), http: { route: () => () => {} }, host: { hostname: 'bench', ip: '127.0.0.1', nodeName: '' }, dataDir: tmp, k8s: undefined, metrics: new Registry(), signal: new AbortController().signal };
+  const input = new PromInput(config, ctx);
+  await input.start();
+  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+  results.push(await measure('telekit prom input alone (points dropped)', 'telekit-prom', cpu, undefined, () => process.memoryUsage().rss));
+  await input.stop();
+}
 if (fs.existsSync('/usr/bin/vmagent') && !process.env.SKIP_VM) {
   const cfg = path.join(tmp, 'scrape.yml');
   fs.writeFileSync(cfg, `global:\n  scrape_interval: ${INTERVAL}s\n  scrape_timeout: ${INTERVAL}s\nscrape_configs:\n  - job_name: bench\n    metrics_path: /\n    static_configs:\n${urls.map((u) => `      - targets: ['${u.replace('http://', '').replace(/\/t\/\d+$/, '')}']\n        labels: {__metrics_path__: '/t/${u.split('/').pop()}'}`).join('\n')}\n`);
