@@ -41,6 +41,8 @@ const fieldValue: fc.Arbitrary<FieldValue> = fc.oneof(
   fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((v) => new UInt(v)),
   fc.boolean(),
   fc.string({ maxLength: 20, unit: 'grapheme' }),
+  // any code points: control characters, lone surrogates, quotes and backslashes
+  fc.string({ maxLength: 20, unit: fc.oneof(fc.constantFrom('"', '\\', '\n', '\r', '\u0000', '\ud800', '\udfff'), fc.string({ minLength: 1, maxLength: 1, unit: 'binary' })) }),
 );
 // Known (reported): a key named `__proto__` is lost by the decoders (they fill plain objects).
 const key = text.filter((s) => s !== '' && s !== '__proto__');
