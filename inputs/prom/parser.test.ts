@@ -161,3 +161,20 @@ describe('robustness', () => {
     );
   });
 });
+
+describe('previous-body cache with moved lines', () => {
+  it('reuses the strings of lines that moved down or up', () => {
+    const p = new ExpositionParser(false, true);
+    const names = (body: string) => {
+      const out: string[] = [];
+      p.parse(body, (_n, _f, raw) => out.push(raw));
+      return out;
+    };
+    const a = names('m_x{k="alpha-long-value"} 1\nm_x{k="beta-long-value"} 2\n');
+    const b = names('m_x{k="new-series-on-top"} 0\nm_x{k="alpha-long-value"} 1\nm_x{k="beta-long-value"} 2\n');
+    expect(b.slice(1)).toEqual(a);
+    expect(b[1]).toBe(a[0]);
+    const c = names('m_x{k="beta-long-value"} 2\n');
+    expect(c[0]).toBe(a[1]);
+  });
+});

@@ -90,6 +90,8 @@ export class ExpositionParser {
   private curSuffixes: readonly string[] = [];
   /** The series text of each sample line of the previous body (see parse()). */
   private readonly lines: Line[] = [];
+  /** The same lines by series text, to recognise lines that moved. */
+  private readonly byPrefix = new Map<string, Line>();
   /** Bumped when a `# TYPE` changes: cached lines of older generations are re-resolved. */
   private typesGen = 0;
   /** Counts parse() calls: families declared in an older body do not apply. */
@@ -217,10 +219,18 @@ export class ExpositionParser {
         }
         family = this.family(name);
         if (this.remember && li < MAX_LINES) {
-          // name and labels are kept as slices of the flat prefix: one copy per line
-          const prefix = detach(text.slice(lineStart, prefixEnd));
-          const rawAt = rawLabels === '' ? 0 : p - 1 - rawLabels.length - lineStart;
-          const e: Line = { prefix, name: prefix.slice(0, name.length), raw: rawLabels === '' ? '' : prefix.slice(rawAt, rawAt + rawLabels.length), family, gen: this.typesGen };
+          // a line that moved (series added or removed above it) is found by its text
+          const text0 = text.slice(lineStart, prefixEnd);
+          let e = this.byPrefix.get(text0);
+          if (e !== undefined && e.family === family && e.gen === this.typesGen) {
+            // reuse its strings
+          } else {
+            // name and labels are kept as slices of the flat prefix: one copy per line
+            const prefix = detach(text0);
+            const rawAt = rawLabels === '' ? 0 : p - 1 - rawLabels.length - lineStart;
+            e = { prefix, name: prefix.slice(0, name.length), raw: rawLabels === '' ? '' : prefix.slice(rawAt, rawAt + rawLabels.length), family, gen: this.typesGen };
+            this.byPrefix.set(prefix, e);
+          }
           if (li < this.lines.length) this.lines[li] = e;
           else if (li === this.lines.length) this.lines.push(e);
           name = e.name;
@@ -266,6 +276,14 @@ export class ExpositionParser {
       stats.samples++;
       onSample(name, family, rawLabels, value, tsMs);
       i = next;
+    }
+    if (this.remember) {
+      if (this.lines.length > li) this.lines.length = li;
+      // forget lines gone for good (bounded by twice the current body)
+      if (this.byPrefix.size > 2 * this.lines.length + 1000) {
+        this.byPrefix.clear();
+        for (const l of this.lines) this.byPrefix.set(l.prefix, l);
+      }
     }
     return stats;
   }
