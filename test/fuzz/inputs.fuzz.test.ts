@@ -28,6 +28,7 @@ import { schema as promSchema } from '../../inputs/prom/config.js';
 import { annotationInstances, prometheusInstances } from '../../inputs/prom/discovery.js';
 import { detectStatus, parseCri, parseDockerJson, parseRfc3339Nano, stripAnsi } from '../../inputs/container/parse.js';
 import { resolveLogConfig } from '../../inputs/container/logs-config.js';
+import { Checkpoints } from '../../inputs/container/checkpoint.js';
 import { decodeJson, decodeMsgpack, decodeV05 } from '../../inputs/ddtrace/decode.js';
 import { BadRequest } from '../../agent/trace/receiver.js';
 import { BadEvent, jobPoint, parseBody, pipelinePoint } from '../../inputs/gitlab/convert.js';
@@ -131,6 +132,24 @@ describe('container log lines', () => {
       expect(typeof r.config.source).toBe('string');
       resolveLogConfig('app', { DATAKIT_LOGS_CONFIG: s }, {});
     });
+  });
+});
+
+describe('container log positions file (read back after a crash)', () => {
+  it('a corrupt positions.json never makes load() throw', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-fuzzpos-'));
+    const seed = JSON.stringify({ positions: [{ path: '/var/log/pods/a/0.log', live: '/var/log/pods/a/0.log', dev: 1, ino: 2, fp: 'AAAA', fpLen: 3, offset: 10, updated: 1 }] });
+    try {
+      await fc.assert(
+        fc.asyncProperty(inputs([seed, '{"positions":null}', '[]', 'null']), async (b) => {
+          fs.writeFileSync(path.join(dir, 'positions.json'), b);
+          await new Checkpoints(dir).load();
+        }),
+        { seed: 8, numRuns: Math.min(RUNS, 200) },
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
