@@ -159,9 +159,19 @@ export class Sender {
     return [...new Set([...this.pending.keys(), ...this.inflight.keys()])];
   }
 
+  /**
+   * Whether the category is full, or would refuse another call as large as its
+   * last offer(): HTTP inputs check this before decoding a request, so they
+   * answer 503 instead of decoding spans only to see them refused.
+   */
   overloaded(category: Category): boolean {
+    const last = this.lastOffer.get(category);
+    if (last !== undefined && this.full(category, last.points, last.bytes)) return true;
     return this.queued(category) >= this.o.queueCapacity || this.queuedBytes(category) >= this.o.queueMaxBytes || this.pressure();
   }
+
+  /** The size of the last offer() per category (see overloaded()). */
+  private readonly lastOffer = new Map<Category, { points: number; bytes: number }>();
 
   /** Queues points without waiting; drops them (counted) when the category is full. */
   offer(category: Category, points: Point[], ack?: () => void): number {
@@ -170,6 +180,7 @@ export class Sender {
       return 0;
     }
     const bytes = approxBytes(points);
+    this.lastOffer.set(category, { points: points.length, bytes });
     if (this.closing.signal.aborted || this.full(category, points.length, bytes)) {
       this.o.metrics.dropped.inc({ category, reason: this.closing.signal.aborted ? 'shutdown' : 'queue_full' }, points.length);
       return 0;
