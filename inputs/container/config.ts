@@ -31,6 +31,11 @@ export const schema = object({
   container_exclude_metric: filters(['image:*logfwd*', 'image:*datakit*']),
   /** How often container/pod/k8s metrics are collected. */
   interval: duration('60s', { min: '1s' }),
+  // ---- Prometheus scraping from pod annotations (inputs/prom's discovery) ----
+  /** Scrape pods annotated `datakit/prom.instances` (as DataKit does with no prom config). */
+  enable_prom_instances_annotation: bool(true),
+  /** Also scrape pods annotated `prometheus.io/scrape: "true"` (`/port`, `/path`, `/scheme`). */
+  enable_auto_discovery_of_prometheus_pod_annotations: bool(false),
   /** Kubelet base URL for the Summary API; default https://<node ip>:10250. */
   kubelet_url: optional(str()),
 

@@ -6,6 +6,7 @@ import type { Input, InputContext, InputDefinition } from '../../agent/input.js'
 import { COMPAT_ONLY, schema, type ContainerConfig } from './config.js';
 import { createContainerLogs } from './logs.js';
 import { createContainerMetrics } from './metrics/index.js';
+import { createPromDiscovery } from '../prom/input.js';
 
 export const container: InputDefinition<ContainerConfig> = {
   name: 'container',
@@ -16,6 +17,16 @@ export const container: InputDefinition<ContainerConfig> = {
     const parts: Input[] = [createContainerLogs(config, ctx)];
     if (config.enable_container_metric || config.enable_pod_metric || config.enable_k8s_metric) {
       parts.push(createContainerMetrics(config, ctx));
+    }
+    // DataKit scrapes `datakit/prom.instances` pods with no prom config: the container input starts the
+    // prom input's pod discovery (one per agent; a [[inputs.prom]] asking for it too shares this one).
+    if (ctx.k8s && (config.enable_prom_instances_annotation || config.enable_auto_discovery_of_prometheus_pod_annotations)) {
+      parts.push(
+        createPromDiscovery(ctx, {
+          podAnnotations: config.enable_prom_instances_annotation,
+          prometheusAnnotations: config.enable_auto_discovery_of_prometheus_pod_annotations,
+        }),
+      );
     }
     let started: Input[] = [];
     return {

@@ -67,4 +67,17 @@ describe('prom annotation discovery through the agent', () => {
     expect(lastScrape).toBeGreaterThan(0);
     expect(scrapes).not.toContain('/other-node');
   });
+
+  it('scrapes annotated pods with only the seed\'s [inputs.container] configured, as DataKit does', async () => {
+    api.upsert('pods', makePod({ name: 'reviews-v1', namespace: 'prod', node: 'node-a', ip: '127.0.0.1', annotations: { 'datakit/prom.instances': annotation('/stats/prometheus') } }));
+    const dir = (await import('node:fs')).mkdtempSync('/tmp/telekit-pods-');
+    agent = await startTestAgent({
+      conf: {
+        'container/container.conf': `[inputs.container]\nenable_container_metric = false\nenable_k8s_metric = false\npod_logs_dir = "${dir}"\ndocker_logs_dir = "${dir}/docker"\n`,
+      },
+      env: { KUBECONFIG: await api.kubeconfigPath(), ENV_K8S_NODE_NAME: 'node-a' },
+    });
+    const pts = await agent.dataway.waitForPoints('metric', 1, { name: 'app', timeoutMs: 10_000 });
+    expect(pts[0]).toMatchObject({ tags: expect.objectContaining({ pod: 'reviews-v1', ns: 'prod', path: '/stats/prometheus' }), fields: { requests_total: 7 } });
+  });
 });
