@@ -51,6 +51,18 @@ describe('line protocol decoding', () => {
     expect(() => decodeLines('m v=99999999999999999999i')).toThrowError(/out of range/);
   });
 
+  it('refuses a line without fields, also as the last line without a newline', () => {
+    expect(() => decodeLines('m,t=v ')).toThrowError(/line 1: missing fields/);
+    expect(() => decodeLines('m v=1\nm,t=v')).toThrowError(/line 2: missing fields/);
+  });
+
+  it('keeps keys named __proto__ as ordinary keys', () => {
+    const [p] = decodeLines('m,__proto__=t __proto__=1i');
+    expect(Object.keys(p!.tags)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(p!.tags)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(p!.fields, '__proto__')?.value).toBe(1n);
+  });
+
   it('applies the precision', () => {
     expect(decodeLines('m v=1 1700000000', 1_000_000_000n)[0]!.time).toBe(1_700_000_000_000_000_000n);
   });

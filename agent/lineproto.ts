@@ -185,7 +185,7 @@ function decodeOne(text: string, i: number, lineNo: number, precision: bigint): 
     if (text[i] !== '=') throw new LineProtocolError(lineNo, `tag ${JSON.stringify(k)} has no value`);
     [v, i] = readToken(text, i + 1, ', \n=', lineNo, 'tag value');
     if (k === '' || v === '') throw new LineProtocolError(lineNo, 'empty tag key or value');
-    tags[k] = v;
+    setOwn(tags, k, v);
   }
   if (text[i] !== ' ') throw new LineProtocolError(lineNo, 'missing fields');
   while (text[i] === ' ') i++;
@@ -216,13 +216,14 @@ function decodeOne(text: string, i: number, lineNo: number, precision: bigint): 
       }
       s += text.slice(start, i);
       i++;
-      fields[k] = s;
+      setOwn(fields, k, s);
     } else {
       const start = i;
       while (i < n && text[i] !== ',' && text[i] !== ' ' && text[i] !== '\n' && text[i] !== '\r') i++;
-      fields[k] = parseFieldValue(text.slice(start, i), k, lineNo);
+      setOwn(fields, k, parseFieldValue(text.slice(start, i), k, lineNo));
     }
   }
+  if (first) throw new LineProtocolError(lineNo, 'missing fields');
   let time: bigint | undefined;
   while (text[i] === ' ') i++;
   if (i < n && text[i] !== '\n' && text[i] !== '\r') {
@@ -235,6 +236,12 @@ function decodeOne(text: string, i: number, lineNo: number, precision: bigint): 
   while (text[i] === ' ' || text[i] === '\r') i++;
   if (i < n && text[i] !== '\n') throw new LineProtocolError(lineNo, 'unexpected text after timestamp');
   return { point: { name, tags, fields, time }, end: i, newlines };
+}
+
+/** Assigns an own property even for `__proto__` (a plain assignment would set the prototype instead). */
+export function setOwn<T>(o: Record<string, T>, k: string, v: T): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
 }
 
 const INT_RE = /^-?\d+i$/;

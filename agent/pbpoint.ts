@@ -7,7 +7,7 @@
  */
 import protobuf from 'protobufjs';
 import { UInt, type FieldValue, type Point } from './point.js';
-import type { DecodedPoint } from './lineproto.js';
+import { setOwn, type DecodedPoint } from './lineproto.js';
 
 export const PB_CONTENT_TYPE = 'application/protobuf; proto=com.guance.Point';
 
@@ -122,13 +122,13 @@ export function decodePBPoints(buf: Uint8Array): DecodedPoint[] {
     const tags: Record<string, string> = {};
     const fields: Record<string, FieldValue> = {};
     for (const f of p.fields ?? []) {
-      if (f.is_tag) tags[f.key] = f.s ?? '';
-      else if (f.val === 'i') fields[f.key] = BigInt(f.i!);
-      else if (f.val === 'u') fields[f.key] = new UInt(BigInt(f.u!));
-      else if (f.val === 'f') fields[f.key] = f.f!;
-      else if (f.val === 'b') fields[f.key] = f.b!;
-      else if (f.val === 's') fields[f.key] = f.s!;
-      else if (f.val === 'd') fields[f.key] = Buffer.from(f.d!).toString('utf8');
+      if (f.is_tag) setOwn(tags, f.key, f.s ?? '');
+      else if (f.val === 'i') setOwn(fields, f.key, BigInt(f.i!));
+      else if (f.val === 'u') setOwn(fields, f.key, new UInt(BigInt(f.u!)));
+      else if (f.val === 'f') setOwn(fields, f.key, f.f!);
+      else if (f.val === 'b') setOwn(fields, f.key, f.b!);
+      else if (f.val === 's') setOwn(fields, f.key, f.s!);
+      else if (f.val === 'd') setOwn(fields, f.key, Buffer.from(f.d!).toString('utf8'));
     }
     return { name: p.name ?? '', tags, fields, time: p.time === undefined ? undefined : BigInt(p.time) };
   });

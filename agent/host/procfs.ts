@@ -293,7 +293,7 @@ export function parseMountinfo(text: string): Mount[] {
   for (const line of text.split('\n')) {
     const f = line.split(' ');
     const sep = f.indexOf('-', 6);
-    if (f.length < 10 || sep < 0) continue;
+    if (f.length < 10 || sep < 0 || f.length < sep + 3) continue; // fstype and source follow the separator
     out.push({
       devId: f[2]!,
       mountPoint: unescapeMount(f[4]!),
