@@ -43,6 +43,24 @@ function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: S
 }
 
 describe('sender queue bounds', () => {
+  it('reports overloaded once another offer as large as the last would be refused (inputs can answer 503 before decoding)', async () => {
+    const sink = new HeldSink();
+    const { s } = sender(sink, { capacity: 100 });
+    expect(s.offer('logging', log(30, 10))).toBe(30);
+    expect(s.offer('logging', log(30, 10))).toBe(30);
+    expect(s.overloaded('logging')).toBe(false); // 60 queued: a third call of 30 still fits
+    expect(s.offer('logging', log(30, 10))).toBe(30);
+    expect(s.queued('logging')).toBe(90);
+    expect(s.overloaded('logging')).toBe(true); // below capacity, but a call of 30 would be refused
+    expect(s.offer('logging', log(30, 10))).toBe(0);
+    expect(s.offer('logging', log(5, 10))).toBe(5); // smaller calls still fit, and set the new yardstick
+    expect(s.overloaded('logging')).toBe(false);
+    expect(s.overloaded('metric')).toBe(false);
+    const t = setInterval(() => sink.release(), 5); // the batches beyond `concurrency` are sent (held) after the first release
+    await s.close(1000);
+    clearInterval(t);
+  });
+
   it('bounds a category by estimated bytes, not only by points', async () => {
     const sink = new HeldSink();
     const { s, metrics } = sender(sink, { maxBytes: 100_000 });
