@@ -125,7 +125,7 @@ async function sinkServer() {
 }
 
 async function endToEnd(kind, sink, dist) {
-  const execArgv = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
+  const execArgv = [...(process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []), ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const env = dist ? { ...process.env, AGENT_DIST: dist } : process.env;
   const child = fork(path.join(here, 'agent-server.mjs'), [sink.url, ENCODING], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv, env });
   const ready = await new Promise((r, j) => {
