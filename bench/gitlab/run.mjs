@@ -4,7 +4,7 @@
 // JSON.parse-ing the same body. Bodies differ per request (no dedupe hits).
 // Run: npm run build && node bench/gitlab/run.mjs
 import { readFileSync } from 'node:fs';
-import { fakeContext } from '../../dist/agent/host/fake-ctx.js';
+import { fakeContext } from '../../dist/test/helpers/fake-context.js';
 import { validate } from '../../dist/agent/config/schema.js';
 import { gitlab, PATH } from '../../dist/inputs/gitlab/index.js';
 import { schema } from '../../dist/inputs/gitlab/config.js';

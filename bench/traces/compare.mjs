@@ -1,7 +1,7 @@
 // Handler-only comparison in one process, alternating: naive floor (decode + points, no encode), the floor with
 // JSON.stringify messages, and telekit's input handler. Median of 7 × 400 ms, as spans per CPU-second. Usage: node bench/traces/compare.mjs ddtrace|zipkin
 import { Unpackr } from 'msgpackr';
-import { fakeContext } from '../../dist/agent/trace/fake-context.js';
+import { fakeContext } from '../../dist/test/helpers/fake-context.js';
 import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
 import { schema as ddSchema } from '../../dist/inputs/ddtrace/config.js';
 import { ZipkinInput } from '../../dist/inputs/zipkin/index.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import { hostPaths } from '../../agent/host/paths.js';
-import { fakeContext } from '../../agent/host/fake-ctx.js';
+import { fakeContext } from '../../test/helpers/fake-context.js';
 import { CpuCollector, cpu } from './index.js';
 import { schema, type CpuConfig } from './config.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
 import { validate } from '../../agent/config/schema.js';
-import { counterValue, fakeContext } from '../../agent/trace/fake-context.js';
+import { fakeContext, metricValue } from '../../test/helpers/fake-context.js';
 import { schema, type DdtraceConfig } from './config.js';
 import { DdtraceInput } from './index.js';
 
@@ -61,7 +61,7 @@ describe('ddtrace v0.4 msgpack', () => {
     expect(String(root!.fields.message)).toContain('"trace_id":"18000000000000000001"');
     expect(db!.tags).toMatchObject({ service: 'web-db', source_type: 'db', span_type: 'entry' });
     expect(db!.fields.parent_id).toBe('12345678901234567890');
-    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'accepted' })).toBe(2);
+    expect(await metricValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'accepted' })).toBe(2);
   });
 
   it('marks local and exit spans within one service, and errors', async () => {
@@ -94,7 +94,7 @@ describe('ddtrace v0.4 msgpack', () => {
     const payload = packr.pack([[span({ metrics: { _sampling_priority_v1: -1 } })], [span({ metrics: { _sampling_priority_v1: 0 } })], [span({ metrics: { _sampling_priority_v1: 2 } })]]);
     await ctx.call('POST', '/v0.4/traces', payload, MSGPACK);
     expect(ctx.points).toHaveLength(1);
-    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'rejected_priority' })).toBe(2);
+    expect(await metricValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'rejected_priority' })).toBe(2);
     const k = await started({ keep_rejected_traces: true });
     await k.ctx.call('POST', '/v0.4/traces', payload, MSGPACK);
     expect(k.ctx.points).toHaveLength(3);
@@ -126,7 +126,7 @@ describe('ddtrace v0.4 msgpack', () => {
     expect(ctx.points).toHaveLength(1);
     expect(ctx.points[0]!.fields.message).toBeUndefined();
     expect(ctx.points[0]!.tags.http_status_code).toBeUndefined();
-    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'closed' })).toBe(1);
+    expect(await metricValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'closed' })).toBe(1);
   });
 });
 
@@ -171,14 +171,14 @@ describe('ddtrace bad input and discovery', () => {
       expect(String(r.body).length).toBeGreaterThan(5);
     }
     expect(ctx.points).toHaveLength(0);
-    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_requests_total', { reason: 'bad_payload' })).toBe(7);
-    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_requests_total', { code: '415' })).toBe(1);
+    expect(await metricValue(ctx.metrics, 'telekit_ddtrace_requests_total', { reason: 'bad_payload' })).toBe(7);
+    expect(await metricValue(ctx.metrics, 'telekit_ddtrace_requests_total', { code: '415' })).toBe(1);
     expect(ctx.errors).toEqual([]);
   });
 
   it('answers 503 with Retry-After while the tracing queue is full', async () => {
     const { ctx } = await started();
-    ctx.full = true;
+    ctx.acc.overload = ctx.acc.refuse = true;
     const r = await ctx.call('POST', '/v0.4/traces', packr.pack([[span()]]), MSGPACK);
     expect(r.status).toBe(503);
     expect(r.headers?.['retry-after']).toBe('1');
@@ -186,14 +186,14 @@ describe('ddtrace bad input and discovery', () => {
 
   it('answers 503 when the queue refuses the spans (all or none), counted', async () => {
     const { ctx } = await started();
-    ctx.refuse = true;
+    ctx.acc.refuse = true;
     const r = await ctx.call('POST', '/v0.4/traces', packr.pack([[span(), span({ span_id: 9n })]]), MSGPACK);
     expect(r.status).toBe(503);
     expect(r.headers?.['retry-after']).toBe('1');
-    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'queue_full' })).toBe(2);
-    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_requests_total', { code: '503', reason: 'queue_full' })).toBe(1);
+    expect(await metricValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'queue_full' })).toBe(2);
+    expect(await metricValue(ctx.metrics, 'telekit_ddtrace_requests_total', { code: '503', reason: 'queue_full' })).toBe(1);
     // right after a refusal, requests are refused before decoding; shortly after, accepted again
-    ctx.refuse = false;
+    ctx.acc.refuse = false;
     const body = packr.pack([[span()]]);
     expect((await ctx.call('POST', '/v0.4/traces', body, MSGPACK)).status).toBe(503);
     const t0 = Date.now();
@@ -237,7 +237,7 @@ describe('ddtrace DataKit options', () => {
     const { ctx } = await started({ trace_max_spans: 3 });
     await ctx.call('POST', '/v0.4/traces', packr.pack([many]), MSGPACK);
     expect(ctx.points).toHaveLength(3);
-    expect(await counterValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'truncated' })).toBe(2);
+    expect(await metricValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'truncated' })).toBe(2);
     const u = await started({ trace_max_spans: -1 });
     await u.ctx.call('POST', '/v0.4/traces', packr.pack([many]), MSGPACK);
     expect(u.ctx.points).toHaveLength(5);

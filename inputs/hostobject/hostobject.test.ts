@@ -3,7 +3,7 @@ import { fieldNumber as n } from '../../agent/host/fields.js';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import { hostPaths } from '../../agent/host/paths.js';
-import { fakeContext } from '../../agent/host/fake-ctx.js';
+import { fakeContext } from '../../test/helpers/fake-context.js';
 import { HostobjectCollector, TELEKIT_VERSION } from './index.js';
 import { parseCpuinfo, parseOsRelease } from './hostinfo.js';
 import { schema, type HostobjectConfig } from './config.js';
@@ -16,7 +16,7 @@ function config(raw: object): HostobjectConfig {
 
 describe('hostobject input (real /proc)', () => {
   it('emits one HOST object with facts and sane summary fields', async () => {
-    const ctx = fakeContext('hostobject');
+    const ctx = fakeContext('hostobject', { host: { ip: '10.0.0.1' } });
     const [p] = await new HostobjectCollector(config({}), hostPaths(''), ctx).collect();
     expect(ctx.errors).toEqual([]);
     expect(p!.category).toBe('object');

@@ -33,7 +33,7 @@ describe('system input (real /proc)', () => {
 
 describe('host input lifecycle', () => {
   it('start → stop → start → stop, each start collecting again', async () => {
-    const { fakeContext } = await import('../../agent/host/fake-ctx.js');
+    const { fakeContext } = await import('../../test/helpers/fake-context.js');
     const { system } = await import('./index.js');
     const { validate } = await import('../../agent/config/schema.js');
     const { schema } = await import('./config.js');

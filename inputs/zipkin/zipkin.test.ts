@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import type { Point } from '../../agent/point.js';
-import { counterValue, fakeContext } from '../../agent/trace/fake-context.js';
+import { fakeContext, metricValue } from '../../test/helpers/fake-context.js';
 import { schema, type ZipkinConfig } from './config.js';
 import { ZipkinInput } from './index.js';
 import { ListOfSpans } from './proto.js';
@@ -148,7 +148,7 @@ describe('zipkin bad input', () => {
       expect(r.status, String(body)).toBe(status);
     }
     expect(ctx.points).toHaveLength(0);
-    expect(await counterValue(ctx.metrics, 'telekit_zipkin_requests_total', { reason: 'bad_payload' })).toBe(10);
+    expect(await metricValue(ctx.metrics, 'telekit_zipkin_requests_total', { reason: 'bad_payload' })).toBe(10);
     expect(ctx.errors).toEqual([]);
   });
 

@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeContext } from '../../agent/trace/fake-context.js';
+import { fakeContext } from '../helpers/fake-context.js';
 import { DdtraceInput } from '../../inputs/ddtrace/index.js';
 import { schema as ddSchema } from '../../inputs/ddtrace/config.js';
 import { ZipkinInput } from '../../inputs/zipkin/index.js';
