@@ -11,7 +11,8 @@ import { waitFor } from '../../test/helpers/wait.js';
 import { schema, type ContainerConfig } from './config.js';
 import { createContainerLogs } from './logs.js';
 import { resolveLogConfig } from './logs-config.js';
-import { FakePods, fakeCtx, pod } from './testdata/fake-context.js';
+import { FakePods } from '../../test/helpers/fake-context.js';
+import { fakeCtx, pod } from './testdata/fake-context.js';
 import { PodLogs, cri } from './testdata/logfiles.js';
 import type { Input } from '../../agent/input.js';
 import os from 'node:os';
@@ -48,7 +49,7 @@ describe('container logs with pod discovery', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pods-'));
     const logs = new PodLogs(root);
     const pods = new FakePods();
-    pods.set(
+    pods.upsert(
       pod({
         namespace: 'shop',
         name: 'web-1',
@@ -99,8 +100,8 @@ describe('container logs with pod discovery', () => {
     fs.writeFileSync(f, s); // ~3 MiB
     const ctx = fakeCtx();
     let release!: () => void;
-    ctx.gate = new Promise((r) => (release = r));
-    ctx.autoAck = false;
+    ctx.acc.gate = new Promise((r) => (release = r));
+    ctx.acc.autoAck = false;
     const input = createContainerLogs(config({ pod_logs_dir: root, logging_read_buffer_size: 65536 }), ctx);
     started.push(input);
     await input.start();
@@ -110,17 +111,17 @@ describe('container logs with pod discovery', () => {
     // Blocked in addWait after the first chunk: at most one read chunk consumed.
     expect(await bytes()).toBeLessThanOrEqual(65536);
     expect(ctx.points).toHaveLength(0);
-    ctx.gate = undefined;
+    ctx.acc.gate = undefined;
     release();
     await waitFor(() => ctx.points.length === 20000, { what: 'all lines' });
     const posFile = path.join(ctx.dataDir, 'container', 'positions.json');
     const offset = () => (JSON.parse(fs.readFileSync(posFile, 'utf8')) as { positions: { offset: number }[] }).positions[0]?.offset;
     expect(offset()).toBe(0); // nothing acknowledged yet
-    const half = ctx.acks.splice(0, Math.floor(ctx.acks.length / 2));
+    const half = ctx.acc.acks.splice(0, Math.floor(ctx.acc.acks.length / 2));
     for (const a of half.reverse()) a(); // out of order: the position still advances only over a contiguous prefix
     await waitFor(() => (offset() ?? 0) > 0);
     expect(offset()).toBeLessThan(fs.statSync(f).size);
-    for (const a of ctx.acks.splice(0)) a();
+    for (const a of ctx.acc.acks.splice(0)) a();
     await waitFor(() => offset() === fs.statSync(f).size, { what: 'position at end' });
   });
 

@@ -7,7 +7,8 @@ import { validate } from '../../agent/config/schema.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { schema, type PromConfig } from './config.js';
 import { PromDiscovery, PromInput } from './input.js';
-import { fakeCtx, FakePods, makePod, metricValue } from './testutil.js';
+import { fakeContext, FakePods, metricValue } from '../../test/helpers/fake-context.js';
+import { makePod } from './testutil.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -47,7 +48,7 @@ function appRegistry(openMetrics = false) {
 }
 
 async function startInput(raw: Record<string, unknown>) {
-  const ctx = fakeCtx();
+  const ctx = fakeContext('prom', { host: { nodeName: 'node-a' } });
   const input = new PromInput(cfg(raw), ctx);
   await input.start();
   cleanups.push(() => input.stop());
@@ -153,7 +154,7 @@ describe('failures are counted, never thrown', () => {
 
   it('skips ticks while the pipeline is overloaded', async () => {
     const url = await serve((_req, res) => void res.end('a_b 1\n'));
-    const ctx = fakeCtx();
+    const ctx = fakeContext('prom', { host: { nodeName: 'node-a' } });
     ctx.acc.overload = true;
     const input = new PromInput(cfg({ urls: [url], interval: '100ms' }), ctx);
     await input.start();
@@ -165,7 +166,7 @@ describe('failures are counted, never thrown', () => {
   });
 
   it('stop() is idempotent and safe without start', async () => {
-    const input = new PromInput(cfg({ urls: ['http://127.0.0.1:1/'] }), fakeCtx());
+    const input = new PromInput(cfg({ urls: ['http://127.0.0.1:1/'] }), fakeContext('prom', { host: { nodeName: 'node-a' } }));
     await input.stop();
     await input.start();
     await input.stop();
@@ -182,7 +183,7 @@ describe('pod discovery', () => {
     });
     const port = new URL(url).port;
     const pods = new FakePods();
-    const ctx = fakeCtx({ pods });
+    const ctx = fakeContext('prom', { pods, host: { nodeName: 'node-a' } });
     const d = new PromDiscovery(ctx, { podAnnotations: true, prometheusAnnotations: true, maxConcurrent: 4 });
     await d.start();
     cleanups.push(() => d.stop());
@@ -219,8 +220,8 @@ describe('pod discovery', () => {
 
   it('runs once per pod watcher even when two instances ask for it', async () => {
     const pods = new FakePods();
-    const a = new PromDiscovery(fakeCtx({ pods }), { podAnnotations: true, prometheusAnnotations: false, maxConcurrent: 4 });
-    const b = new PromDiscovery(fakeCtx({ pods }), { podAnnotations: true, prometheusAnnotations: false, maxConcurrent: 4 });
+    const a = new PromDiscovery(fakeContext('prom', { pods, host: { nodeName: 'node-a' } }), { podAnnotations: true, prometheusAnnotations: false, maxConcurrent: 4 });
+    const b = new PromDiscovery(fakeContext('prom', { pods, host: { nodeName: 'node-a' } }), { podAnnotations: true, prometheusAnnotations: false, maxConcurrent: 4 });
     await a.start();
     await b.start();
     cleanups.push(() => b.stop());
@@ -229,7 +230,7 @@ describe('pod discovery', () => {
     expect(b.jobKeys()).toHaveLength(0);
     await a.stop();
     // after a stop (reload), a new instance takes over
-    const c = new PromDiscovery(fakeCtx({ pods }), { podAnnotations: true, prometheusAnnotations: false, maxConcurrent: 4 });
+    const c = new PromDiscovery(fakeContext('prom', { pods, host: { nodeName: 'node-a' } }), { podAnnotations: true, prometheusAnnotations: false, maxConcurrent: 4 });
     await c.start();
     cleanups.push(() => c.stop());
     expect(c.jobKeys()).toHaveLength(1);
@@ -237,7 +238,7 @@ describe('pod discovery', () => {
 
   it('counts invalid annotations and keeps running', async () => {
     const pods = new FakePods();
-    const ctx = fakeCtx({ pods });
+    const ctx = fakeContext('prom', { pods, host: { nodeName: 'node-a' } });
     const d = new PromDiscovery(ctx, { podAnnotations: true, prometheusAnnotations: false, maxConcurrent: 4 });
     await d.start();
     cleanups.push(() => d.stop());

@@ -12,7 +12,7 @@ import { validate } from '../../agent/config/schema.js';
 import type { Point } from '../../agent/point.js';
 import { schema } from './config.js';
 import { StatsdInput } from './statsd.js';
-import { fakeContext } from './testdata/fake-context.js';
+import { fakeContext } from '../../test/helpers/fake-context.js';
 
 const root = path.join(import.meta.dirname, 'testdata', 'golden');
 
@@ -43,7 +43,7 @@ describe.each(fs.readdirSync(root).sort())('golden %s', (name) => {
     const dir = path.join(root, name);
     const v = validate(schema, JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')));
     if (!v.ok) throw new Error(JSON.stringify(v.issues));
-    const ctx = fakeContext();
+    const ctx = fakeContext('statsd');
     const input = new StatsdInput(v.value, ctx);
     input.receive([fs.readFileSync(path.join(dir, 'input.txt'))]);
     input.flush();

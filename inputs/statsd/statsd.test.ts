@@ -12,7 +12,7 @@ import type { Point } from '../../agent/point.js';
 import { freeTcpUdpPort, waitFor } from '../../test/helpers/wait.js';
 import { schema } from './config.js';
 import { StatsdInput } from './statsd.js';
-import { fakeContext, metricValue, type FakeContext } from './testdata/fake-context.js';
+import { fakeContext, metricValue, type FakeContext } from '../../test/helpers/fake-context.js';
 
 const running: StatsdInput[] = [];
 afterEach(async () => {
@@ -24,7 +24,7 @@ async function startInput(conf: Record<string, unknown>): Promise<{ input: Stats
   const port = await freeTcpUdpPort();
   const v = validate(schema, { service_address: `127.0.0.1:${port}`, interval: '1h', ...conf });
   if (!v.ok) throw new Error(JSON.stringify(v.issues));
-  const ctx = fakeContext();
+  const ctx = fakeContext('statsd');
   const input = new StatsdInput(v.value, ctx);
   await input.start();
   running.push(input);
@@ -99,16 +99,16 @@ describe('statsd over UDP', () => {
     expect(point(ctx.points, 'a').fields).toEqual({ b: 1 });
     const v = validate(schema, {});
     if (!v.ok) throw new Error('schema');
-    await new StatsdInput(v.value, fakeContext()).stop();
+    await new StatsdInput(v.value, fakeContext('statsd')).stop();
   });
 
   it('rejects start when the port is taken, and can start again on the same port after stop', async () => {
     const { input, port } = await startInput({});
     const v = validate(schema, { service_address: `127.0.0.1:${port}` });
     if (!v.ok) throw new Error('schema');
-    await expect(new StatsdInput(v.value, fakeContext()).start()).rejects.toThrow();
+    await expect(new StatsdInput(v.value, fakeContext('statsd')).start()).rejects.toThrow();
     await input.stop();
-    const again = new StatsdInput(v.value, fakeContext());
+    const again = new StatsdInput(v.value, fakeContext('statsd'));
     running.push(again);
     await again.start();
   });

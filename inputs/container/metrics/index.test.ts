@@ -123,7 +123,7 @@ describe('ContainerMetrics against a fixture kubelet', () => {
     kubelet.serve(buildSummary(node, [pod(1, 1), { ...pod(1, 1), name: 'logfwd-1', uid: 'u2' }], new Date()));
     const info2: PodInfo = { ...apiInfo, uid: 'u2', name: 'logfwd-1', containers: [{ ...apiInfo.containers[0]!, image: 'pubrepo.jiagouyun.com/datakit/logfwd:1.0' }] };
     const ctx = fakeCtx({ k8s: podsOf([apiInfo, info2]) });
-    ctx.acceptLimit = 0;
+    ctx.acc.acceptLimit = 0;
     const m = new ContainerMetrics(containerConfig({ kubelet_url: kubelet.url, enable_k8s_metric: false, interval: '60s' }), ctx, { cpuCount: () => 2 });
     await m.start();
     await waitFor(async () => (await counter(ctx, 'telekit_container_metrics_dropped_total')) === 1, { what: 'dropped count' });
