@@ -4,8 +4,9 @@
  * instead of piling up); failures go to `acc.error` and the loop goes on.
  */
 import fs from 'node:fs/promises';
-import type { Input, InputContext } from '../input.js';
+import type { Input, InputContext, InputDefinition } from '../input.js';
 import type { Point } from '../point.js';
+import { hostPaths, type HostPaths } from './paths.js';
 
 /** DataKit clamps host input intervals to [1s, 1m] (hostobject: [10s, 30m]). */
 export function clampInterval(ms: number, min = 1000, max = 60_000): number {
@@ -58,6 +59,20 @@ export class PeriodicInput implements Input {
     this.timer = undefined;
     await this.running;
   }
+}
+
+/**
+ * The definition of a host input: a collector run by {@link PeriodicInput}
+ * every `interval` (clamped to `clamp`, default [1s, 1m]), reading below `host_root`.
+ */
+export function periodicInput<C extends { interval: number; host_root: string }>(
+  d: Omit<InputDefinition<C>, 'create'> & {
+    clamp?: [min: number, max: number];
+    collector(cfg: C, paths: HostPaths, ctx: InputContext): Collector;
+  },
+): InputDefinition<C> {
+  const { clamp = [1000, 60_000], collector, ...def } = d;
+  return { ...def, create: (cfg, ctx) => new PeriodicInput(ctx, clampInterval(cfg.interval, ...clamp), collector(cfg, hostPaths(cfg.host_root), ctx)) };
 }
 
 export async function readText(file: string): Promise<string> {

@@ -4,10 +4,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { InputContext, InputDefinition } from '../../agent/input.js';
 import { int, nowNs, type Point } from '../../agent/point.js';
-import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
-import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
+import type { HostPaths } from '../../agent/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import { cpuUsage, parseLoadavg, parseProcStat, type CpuTimes } from '../../agent/host/procfs.js';
 import { schema, type CpuConfig } from './config.js';
 
@@ -94,11 +93,9 @@ export class CpuCollector implements Collector {
   }
 }
 
-export const cpu: InputDefinition<CpuConfig> = {
+export const cpu = periodicInput<CpuConfig>({
   name: 'cpu',
   description: 'CPU usage percentages per interval from /proc/stat',
   schema,
-  create(cfg, ctx: InputContext) {
-    return new PeriodicInput(ctx, clampInterval(cfg.interval), new CpuCollector(cfg, hostPaths(cfg.host_root)));
-  },
-};
+  collector: (cfg, paths) => new CpuCollector(cfg, paths),
+});

@@ -1,9 +1,8 @@
 /** disk: filesystem usage per mounted device, like DataKit's `disk` measurement. */
-import type { InputDefinition } from '../../agent/input.js';
 import { nowNs, type Point } from '../../agent/point.js';
 import { uint } from '../../agent/host/fields.js';
-import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
-import { clampInterval, PeriodicInput, type Collector } from '../../agent/host/periodic.js';
+import type { HostPaths } from '../../agent/host/paths.js';
+import { periodicInput, type Collector } from '../../agent/host/periodic.js';
 import { physicalFstypes, readMounts, selectMounts, usage } from '../../agent/host/partitions.js';
 import { schema, type DiskConfig } from './config.js';
 
@@ -51,12 +50,9 @@ export class DiskCollector implements Collector {
   }
 }
 
-export const disk: InputDefinition<DiskConfig> = {
+export const disk = periodicInput<DiskConfig>({
   name: 'disk',
   description: 'Filesystem usage per mounted device (statfs)',
   schema,
-  create(cfg, ctx) {
-    const c = new DiskCollector(cfg, hostPaths(cfg.host_root), (k, e) => ctx.acc.error(k, e));
-    return new PeriodicInput(ctx, clampInterval(cfg.interval), c);
-  },
-};
+  collector: (cfg, paths, ctx) => new DiskCollector(cfg, paths, (k, e) => ctx.acc.error(k, e)),
+});

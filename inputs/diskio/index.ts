@@ -3,11 +3,10 @@
  * bytes per second over the interval, like DataKit's `diskio` measurement.
  */
 import path from 'node:path';
-import type { InputDefinition } from '../../agent/input.js';
 import { int, nowNs, type Point } from '../../agent/point.js';
 import { uint } from '../../agent/host/fields.js';
-import { hostPaths, underRoot, type HostPaths } from '../../agent/host/paths.js';
-import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
+import { underRoot, type HostPaths } from '../../agent/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import { parseDiskstats, parseUdevData, type DiskStat } from '../../agent/host/procfs.js';
 import { schema, type DiskioConfig } from './config.js';
 
@@ -97,11 +96,9 @@ export class DiskioCollector implements Collector {
   }
 }
 
-export const diskio: InputDefinition<DiskioConfig> = {
+export const diskio = periodicInput<DiskioConfig>({
   name: 'diskio',
   description: 'Block device I/O counters and rates from /proc/diskstats',
   schema,
-  create(cfg, ctx) {
-    return new PeriodicInput(ctx, clampInterval(cfg.interval), new DiskioCollector(cfg, hostPaths(cfg.host_root)));
-  },
-};
+  collector: (cfg, paths) => new DiskioCollector(cfg, paths),
+});

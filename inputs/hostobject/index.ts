@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { InputContext, InputDefinition } from '../../agent/input.js';
+import type { InputContext } from '../../agent/input.js';
 import { int, nowNs, type Point } from '../../agent/point.js';
 import { uint } from '../../agent/host/fields.js';
-import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
-import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
+import type { HostPaths } from '../../agent/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import { physicalFstypes, readMounts, selectMounts, usage } from '../../agent/host/partitions.js';
 import {
   cpuUsage,
@@ -163,13 +163,11 @@ export class HostobjectCollector implements Collector {
   }
 }
 
-export const hostobject: InputDefinition<HostobjectConfig> = {
+export const hostobject = periodicInput<HostobjectConfig>({
   name: 'hostobject',
   description: 'The HOST object: host facts and a usage summary',
   schema,
   singleton: true,
-  create(cfg, ctx) {
-    const c = new HostobjectCollector(cfg, hostPaths(cfg.host_root), ctx);
-    return new PeriodicInput(ctx, clampInterval(cfg.interval, 10_000, 30 * 60_000), c);
-  },
-};
+  clamp: [10_000, 30 * 60_000],
+  collector: (cfg, paths, ctx) => new HostobjectCollector(cfg, paths, ctx),
+});

@@ -1,10 +1,9 @@
 /** mem: host memory from /proc/meminfo, with DataKit's `mem` measurement fields. */
 import path from 'node:path';
-import type { InputDefinition } from '../../agent/input.js';
 import { nowNs, type Point } from '../../agent/point.js';
 import { uint } from '../../agent/host/fields.js';
-import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
-import { clampInterval, PeriodicInput, readText, type Collector } from '../../agent/host/periodic.js';
+import type { HostPaths } from '../../agent/host/paths.js';
+import { periodicInput, readText, type Collector } from '../../agent/host/periodic.js';
 import { memStat, parseMeminfo } from '../../agent/host/procfs.js';
 import { schema, type MemConfig } from './config.js';
 
@@ -62,11 +61,9 @@ export class MemCollector implements Collector {
   }
 }
 
-export const mem: InputDefinition<MemConfig> = {
+export const mem = periodicInput<MemConfig>({
   name: 'mem',
   description: 'Host memory usage from /proc/meminfo',
   schema,
-  create(cfg, ctx) {
-    return new PeriodicInput(ctx, clampInterval(cfg.interval), new MemCollector(hostPaths(cfg.host_root)));
-  },
-};
+  collector: (_, paths) => new MemCollector(paths),
+});

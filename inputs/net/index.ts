@@ -5,11 +5,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { InputDefinition } from '../../agent/input.js';
 import { int, nowNs, type Point } from '../../agent/point.js';
 import { uint } from '../../agent/host/fields.js';
-import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
-import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
+import type { HostPaths } from '../../agent/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import { parseNetDev, parseNetSnmp, type NetDevStat } from '../../agent/host/procfs.js';
 import { schema, type NetConfig } from './config.js';
 
@@ -101,11 +100,9 @@ export class NetCollector implements Collector {
   }
 }
 
-export const net: InputDefinition<NetConfig> = {
+export const net = periodicInput<NetConfig>({
   name: 'net',
   description: 'Network interface traffic and TCP/UDP counters from /proc/net',
   schema,
-  create(cfg, ctx) {
-    return new PeriodicInput(ctx, clampInterval(cfg.interval), new NetCollector(cfg, hostPaths(cfg.host_root)));
-  },
-};
+  collector: (cfg, paths) => new NetCollector(cfg, paths),
+});

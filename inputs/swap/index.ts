@@ -1,10 +1,9 @@
 /** swap: swap space from /proc/meminfo and pages swapped in/out from /proc/vmstat. */
 import path from 'node:path';
-import type { InputDefinition } from '../../agent/input.js';
 import { nowNs, type Point } from '../../agent/point.js';
 import { uint } from '../../agent/host/fields.js';
-import { hostPaths, type HostPaths } from '../../agent/host/paths.js';
-import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
+import type { HostPaths } from '../../agent/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import { parseKeyValues, parseMeminfo } from '../../agent/host/procfs.js';
 import { schema, type SwapConfig } from './config.js';
 
@@ -44,11 +43,9 @@ export class SwapCollector implements Collector {
   }
 }
 
-export const swap: InputDefinition<SwapConfig> = {
+export const swap = periodicInput<SwapConfig>({
   name: 'swap',
   description: 'Host swap usage from /proc/meminfo and /proc/vmstat',
   schema,
-  create(cfg, ctx) {
-    return new PeriodicInput(ctx, clampInterval(cfg.interval), new SwapCollector(hostPaths(cfg.host_root)));
-  },
-};
+  collector: (_, paths) => new SwapCollector(paths),
+});

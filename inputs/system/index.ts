@@ -4,11 +4,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { InputDefinition } from '../../agent/input.js';
 import { int, nowNs, type Point } from '../../agent/point.js';
 import { uint } from '../../agent/host/fields.js';
-import { hostPaths, underRoot, type HostPaths } from '../../agent/host/paths.js';
-import { clampInterval, PeriodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
+import { underRoot, type HostPaths } from '../../agent/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
 import {
   countUtmpUsers,
   cpuUsage,
@@ -105,11 +104,9 @@ export class SystemCollector implements Collector {
   }
 }
 
-export const system: InputDefinition<SystemConfig> = {
+export const system = periodicInput<SystemConfig>({
   name: 'system',
   description: 'Load, uptime, users, conntrack and file handles from /proc',
   schema,
-  create(cfg, ctx) {
-    return new PeriodicInput(ctx, clampInterval(cfg.interval), new SystemCollector(hostPaths(cfg.host_root)));
-  },
-};
+  collector: (_, paths) => new SystemCollector(paths),
+});
