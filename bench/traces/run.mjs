@@ -20,7 +20,7 @@ import zlib from 'node:zlib';
 import { Pool } from 'undici';
 import { Unpackr } from 'msgpackr';
 import { encodeV1 } from '../../dist/agent/sinks/encode.js';
-import { fakeContext } from '../../dist/agent/trace/fake-context.js';
+import { fakeContext } from '../../dist/test/helpers/fake-context.js';
 import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
 import { schema as ddSchema } from '../../dist/inputs/ddtrace/config.js';
 import { ZipkinInput } from '../../dist/inputs/zipkin/index.js';
