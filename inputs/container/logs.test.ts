@@ -6,21 +6,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { validate } from '../../agent/config/schema.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { schema, type ContainerConfig } from './config.js';
 import { createContainerLogs } from './logs.js';
 import { resolveLogConfig } from './logs-config.js';
-import { FakePods } from '../../test/helpers/fake-context.js';
+import { FakePods, validConfig } from '../../test/helpers/fake-context.js';
 import { fakeCtx, pod } from './testdata/fake-context.js';
 import { PodLogs, cri } from './testdata/logfiles.js';
 import type { Input } from '../../agent/input.js';
 import os from 'node:os';
 
 function config(o: Record<string, unknown>): ContainerConfig {
-  const r = validate(schema, { enable_container_metric: false, enable_k8s_metric: false, logging_search_interval: '100ms', ...o });
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, { enable_container_metric: false, enable_k8s_metric: false, logging_search_interval: '100ms', ...o });
 }
 
 const started: Input[] = [];

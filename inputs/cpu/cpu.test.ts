@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import { hostPaths } from '../../agent/host/paths.js';
-import { fakeContext } from '../../test/helpers/fake-context.js';
+import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import { CpuCollector, cpu } from './index.js';
 import { schema, type CpuConfig } from './config.js';
 
 function config(raw: object): CpuConfig {
-  const r = validate(schema, raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, raw);
 }
 
 function burn(ms: number): void {

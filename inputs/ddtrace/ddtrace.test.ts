@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
 import { validate } from '../../agent/config/schema.js';
-import { fakeContext, metricValue } from '../../test/helpers/fake-context.js';
+import { fakeContext, metricValue, validConfig } from '../../test/helpers/fake-context.js';
 import { schema, type DdtraceConfig } from './config.js';
 import { DdtraceInput } from './index.js';
 
@@ -9,9 +9,7 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 const MSGPACK = { 'content-type': 'application/msgpack' };
 
 function config(raw: Record<string, unknown> = {}): DdtraceConfig {
-  const r = validate(schema, raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, raw);
 }
 
 async function started(raw: Record<string, unknown> = {}) {

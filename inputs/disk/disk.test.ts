@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fieldNumber as n } from '../../agent/host/fields.js';
 import { validate } from '../../agent/config/schema.js';
+import { validConfig } from '../../test/helpers/fake-context.js';
 import { hostPaths } from '../../agent/host/paths.js';
 import { parseMountinfo } from '../../agent/host/procfs.js';
 import { DiskCollector } from './index.js';
@@ -8,9 +9,7 @@ import { selectMounts } from '../../agent/host/partitions.js';
 import { schema, type DiskConfig } from './config.js';
 
 function config(raw: object): DiskConfig {
-  const r = validate(schema, raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, raw);
 }
 
 const MOUNTINFO = [

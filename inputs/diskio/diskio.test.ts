@@ -2,16 +2,14 @@ import fs from 'node:fs';
 import { fieldNumber as n } from '../../agent/host/fields.js';
 import { UInt } from '../../agent/point.js';
 import { describe, expect, it } from 'vitest';
-import { validate } from '../../agent/config/schema.js';
+import { validConfig } from '../../test/helpers/fake-context.js';
 import { hostPaths } from '../../agent/host/paths.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { DiskioCollector, renderName } from './index.js';
 import { schema, type DiskioConfig } from './config.js';
 
 function config(raw: object): DiskioConfig {
-  const r = validate(schema, raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, raw);
 }
 
 describe('diskio input', () => {

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { validate } from '../../agent/config/schema.js';
-import { fakeContext } from '../../test/helpers/fake-context.js';
+import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import type { HttpRequest } from '../../agent/http-routes.js';
 import { DEDUPE_MAX, gitlab, GitlabInput, PATH } from './index.js';
 import { parseGitlabTime } from './convert.js';
@@ -18,9 +17,7 @@ function finishedJob(): Buffer {
 
 /** Unit tests exercise the webhook: metric scraping is off unless a test turns it on. */
 function config(raw: object = {}): GitlabConfig {
-  const r = validate(schema, { enable_collect: false, ...raw });
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, { enable_collect: false, ...raw });
 }
 
 function req(event: string | undefined, body: Buffer | string, headers: Record<string, string> = {}): HttpRequest {

@@ -3,15 +3,13 @@ import { fieldNumber as n } from '../../agent/host/fields.js';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import { hostPaths } from '../../agent/host/paths.js';
-import { fakeContext } from '../../test/helpers/fake-context.js';
+import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import { HostobjectCollector, TELEKIT_VERSION } from './index.js';
 import { parseCpuinfo, parseOsRelease } from './hostinfo.js';
 import { schema, type HostobjectConfig } from './config.js';
 
 function config(raw: object): HostobjectConfig {
-  const r = validate(schema, raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, raw);
 }
 
 describe('hostobject input (real /proc)', () => {

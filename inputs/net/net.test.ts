@@ -2,16 +2,14 @@ import http from 'node:http';
 import { fieldNumber as n } from '../../agent/host/fields.js';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { validate } from '../../agent/config/schema.js';
+import { validConfig } from '../../test/helpers/fake-context.js';
 import { hostPaths } from '../../agent/host/paths.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { NetCollector } from './index.js';
 import { schema, type NetConfig } from './config.js';
 
 function config(raw: object): NetConfig {
-  const r = validate(schema, raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, raw);
 }
 
 async function loopbackTraffic(bytes: number): Promise<void> {

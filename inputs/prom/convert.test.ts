@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { validate } from '../../agent/config/schema.js';
+import { validConfig } from '../../test/helpers/fake-context.js';
 import type { Point } from '../../agent/point.js';
 import { schema, type PromConfig } from './config.js';
 import { Converter } from './convert.js';
@@ -9,9 +9,7 @@ import { Converter } from './convert.js';
 const testdata = (f: string) => fs.readFileSync(path.join(import.meta.dirname, 'testdata', f), 'utf8');
 
 function cfg(raw: Record<string, unknown> = {}): PromConfig {
-  const r = validate(schema, raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, raw);
 }
 
 const T = 1_700_000_000_000_000_000n;

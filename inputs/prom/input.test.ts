@@ -3,11 +3,10 @@ import http from 'node:http';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
-import { validate } from '../../agent/config/schema.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { schema, type PromConfig } from './config.js';
 import { PromDiscovery, PromInput } from './input.js';
-import { fakeContext, FakePods, metricValue } from '../../test/helpers/fake-context.js';
+import { fakeContext, FakePods, metricValue, validConfig } from '../../test/helpers/fake-context.js';
 import { makePod } from './testutil.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
@@ -25,9 +24,7 @@ async function serve(h: Handler): Promise<string> {
 }
 
 function cfg(raw: Record<string, unknown>): PromConfig {
-  const r = validate(schema, raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, raw);
 }
 
 function appRegistry(openMetrics = false) {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import type { Point } from '../../agent/point.js';
-import { fakeContext, metricValue } from '../../test/helpers/fake-context.js';
+import { fakeContext, metricValue, validConfig } from '../../test/helpers/fake-context.js';
 import { schema, type ZipkinConfig } from './config.js';
 import { ZipkinInput } from './index.js';
 import { ListOfSpans } from './proto.js';
@@ -15,9 +15,7 @@ const JSON_CT = { 'content-type': 'application/json' };
 const PB_CT = { 'content-type': 'application/x-protobuf' };
 
 function config(raw: Record<string, unknown> = {}): ZipkinConfig {
-  const r = validate(schema, raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, raw);
 }
 
 async function started(raw: Record<string, unknown> = {}) {

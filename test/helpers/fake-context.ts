@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { validate, type Schema } from '../../agent/config/schema.js';
 import type { Accumulator, AddOptions, HostInfo, InputContext } from '../../agent/input.js';
 import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes } from '../../agent/http-routes.js';
 import type { K8sServices, PodEvent, PodInfo, PodWatcher } from '../../agent/k8s/types.js';
@@ -188,4 +189,11 @@ export async function metricValue(reg: Registry, name: string, labels: Record<st
   let sum = 0;
   for (const v of data.values) if (Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)) sum += v.value;
   return sum;
+}
+
+/** An input's config from raw options (defaults filled in); throws with every issue when it is invalid. */
+export function validConfig<C>(schema: Schema<C>, raw: unknown = {}): C {
+  const r = validate(schema, raw);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.value;
 }

@@ -1,7 +1,6 @@
 /** Helpers for the container metrics unit tests (the fake context itself is test/helpers/fake-context.ts). */
 import type { K8sServices } from '../../../../agent/k8s/types.js';
-import { validate } from '../../../../agent/config/schema.js';
-import { fakeContext, type FakeContext } from '../../../../test/helpers/fake-context.js';
+import { fakeContext, type FakeContext, validConfig } from '../../../../test/helpers/fake-context.js';
 import { schema, type ContainerConfig } from '../../config.js';
 
 /** The container input's context on node `node-a`. */
@@ -11,7 +10,5 @@ export function fakeCtx(opts: { k8s?: K8sServices; nodeName?: string; ip?: strin
 
 /** A validated [inputs.container] config with overrides. */
 export function containerConfig(raw: Record<string, unknown> = {}): ContainerConfig {
-  const r = validate(schema, raw);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.value;
+  return validConfig(schema, raw);
 }
