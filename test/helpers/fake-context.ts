@@ -17,7 +17,7 @@ import { validate, type Schema } from '../../agent/config/schema.js';
 import type { Accumulator, AddOptions, HostInfo, InputContext } from '../../agent/input.js';
 import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes } from '../../agent/http-routes.js';
 import type { K8sServices, PodEvent, PodInfo, PodWatcher } from '../../agent/k8s/types.js';
-import type { Point } from '../../agent/point.js';
+import type { Category, Point } from '../../agent/point.js';
 
 /** One call to `add`/`addWait`, as the input made it. */
 export interface AddCall {
@@ -67,7 +67,7 @@ export class FakeAccumulator implements Accumulator {
     this.ack(opts);
   };
 
-  overloaded = (): boolean => this.overload;
+  overloaded = (_category?: Category): boolean => this.overload;
 
   error = (kind: string, err: unknown): void => {
     this.errors.push({ kind, err });
