@@ -101,29 +101,37 @@ export class Agent {
   /** The disk buffer (absent when AgentOptions.spill replaces it) and the memory guard. */
   private reliability: { buffer: DiskBuffer | undefined; guard: MemoryGuard } | undefined;
 
-  /** Loads and validates the configuration without starting anything. */
-  static check(o: Omit<AgentOptions, 'dataDir'>): { settings: AgentSettings; instances: InstanceConfig[]; problems: ConfigProblem[] } {
+  /**
+   * Everything start() and check() derive from the options before any I/O but
+   * reading the configuration: the merged environment, the settings (throwing
+   * SettingsError on a bad variable) and the loaded input instances.
+   */
+  private static prepare(o: Omit<AgentOptions, 'dataDir'> & { dataDir?: string }) {
     const fileEnv = o.mainConf ? loadMainFile(o.mainConf).env : {};
     const env = { ...fileEnv, ...(o.env ?? process.env) };
     const settings = readSettings(env);
-    bufferSettingsFromEnv(env, '.'); // throws on a bad ENV_DATAWAY_WAL_*, as start() would
-    memoryLimitFromEnv(env);
-    const r = loadInputs({ confDir: o.confDir, mainFile: o.mainConf, env, registry: o.registry ?? defaultRegistry, defaultEnabled: settings.defaultEnabledInputs });
-    return { settings, instances: r.instances, problems: r.problems };
+    // Reliability (issue 8): settings are checked before anything starts.
+    const bufferSettings = bufferSettingsFromEnv(env, o.dataDir ?? '.');
+    const memoryLimit = memoryLimitFromEnv(env);
+    const loaded = Agent.load(o, env, settings);
+    return { env, settings, bufferSettings, memoryLimit, loaded };
+  }
+
+  private static load(o: Pick<AgentOptions, 'confDir' | 'mainConf' | 'registry'>, env: Env, settings: AgentSettings) {
+    return loadInputs({ confDir: o.confDir, mainFile: o.mainConf, env, registry: o.registry ?? defaultRegistry, defaultEnabled: settings.defaultEnabledInputs });
+  }
+
+  /** Loads and validates the configuration without starting anything. */
+  static check(o: Omit<AgentOptions, 'dataDir'>): { settings: AgentSettings; instances: InstanceConfig[]; problems: ConfigProblem[] } {
+    const { settings, loaded } = Agent.prepare(o);
+    return { settings, instances: loaded.instances, problems: loaded.problems };
   }
 
   static async start(o: AgentOptions): Promise<Agent> {
-    const fileEnv = o.mainConf ? loadMainFile(o.mainConf).env : {};
-    const env = { ...fileEnv, ...(o.env ?? process.env) };
-    const settings = readSettings(env);
+    const { env, settings, bufferSettings, memoryLimit, loaded } = Agent.prepare(o);
     const log = o.log ?? createLogger(settings.logLevel);
-    const loaded = loadInputs({ confDir: o.confDir, mainFile: o.mainConf, env, registry: o.registry ?? defaultRegistry, defaultEnabled: settings.defaultEnabledInputs });
     for (const p of loaded.problems) if (p.severity === 'warning') log.warn(formatProblem(p));
     if (loaded.problems.some((p) => p.severity === 'error')) throw new ConfigError(loaded.problems);
-
-    // Reliability (issue 8): settings are checked before anything starts.
-    const bufferSettings = bufferSettingsFromEnv(env, o.dataDir);
-    const memoryLimit = memoryLimitFromEnv(env);
 
     fs.mkdirSync(o.dataDir, { recursive: true });
     const metrics = new CoreMetrics();
@@ -375,7 +383,7 @@ export class Agent {
   reload(): Promise<{ ok: boolean; problems: ConfigProblem[] }> {
     const run = async () => {
       if (this.stopped) return { ok: false, problems: [] };
-      const loaded = loadInputs({ confDir: this.o.confDir, mainFile: this.o.mainConf, env: this.env, registry: this.o.registry ?? defaultRegistry, defaultEnabled: this.settings.defaultEnabledInputs });
+      const loaded = Agent.load(this.o, this.env, this.settings);
       if (loaded.problems.some((p) => p.severity === 'error')) {
         this.metrics.configReloads.inc({ result: 'rejected' });
         this.log.error({ problems: loaded.problems.map(formatProblem) }, 'configuration change rejected; keeping the running configuration');
