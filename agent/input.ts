@@ -26,6 +26,12 @@ export interface AddOptions {
    * `host` when leadership moves.
    */
   electionTags?: boolean;
+  /**
+   * Global tag keys (host or election tags) not to add to these points, e.g.
+   * `['host']` for prom's `disable_host_tag`. Input-level `tags` and tags the
+   * points already carry are unaffected.
+   */
+  omitGlobalTags?: readonly string[];
 }
 
 export interface Accumulator {

@@ -34,14 +34,23 @@ export class RunningInput implements Accumulator {
     this.rl = new RateLimitedLog(log);
   }
 
-  private decorate(points: Point[], election = false): void {
+  private decorate(points: Point[], opts: AddOptions | undefined): void {
     const it = this.inputTags;
-    const gt = election ? this.electionTags() : this.globalTags();
+    let gt = opts?.electionTags ? this.electionTags() : this.globalTags();
+    const omit = opts?.omitGlobalTags;
+    if (omit !== undefined && omit.length > 0) gt = RunningInput.without(gt, omit);
     for (const p of points) {
       const t = p.tags;
       for (const k in it) if (t[k] === undefined) t[k] = it[k]!;
       for (const k in gt) if (t[k] === undefined) t[k] = gt[k]!;
     }
+  }
+
+  /** `tags` without the keys in `omit` (once per call, only when the option is set). */
+  private static without(tags: Readonly<Record<string, string>>, omit: readonly string[]): Record<string, string> {
+    const r: Record<string, string> = {};
+    for (const k in tags) if (!omit.includes(k)) r[k] = tags[k]!;
+    return r;
   }
 
   /** Groups points by category (one group in the common case). */
@@ -73,7 +82,7 @@ export class RunningInput implements Accumulator {
       opts?.onAck?.();
       return 0;
     }
-    this.decorate(points, opts?.electionTags);
+    this.decorate(points, opts);
     const groups = this.split(points);
     const ack = RunningInput.join(groups.size, opts?.onAck);
     let accepted = 0;
@@ -90,7 +99,7 @@ export class RunningInput implements Accumulator {
       opts?.onAck?.();
       return;
     }
-    this.decorate(points, opts?.electionTags);
+    this.decorate(points, opts);
     const groups = this.split(points);
     const ack = RunningInput.join(groups.size, opts?.onAck);
     for (const [category, pts] of groups) {

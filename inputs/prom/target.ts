@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Dispatcher } from 'undici';
-import type { Accumulator } from '../../agent/input.js';
+import type { Accumulator, AddOptions } from '../../agent/input.js';
 import { nowNs } from '../../agent/point.js';
 import type { PromConfig } from './config.js';
 import { Converter } from './convert.js';
@@ -82,6 +82,8 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
   const base: Record<string, string> = { ...tags };
   if (!config.disable_instance_tag && base.instance === undefined) base.instance = instanceOf(url);
   const frozenBase = Object.freeze(base);
+  // DataKit's disable_host_tag: the core leaves out the global `host` tag for these points
+  const addOpts: AddOptions | undefined = config.disable_host_tag ? { omitGlobalTags: ['host'] } : undefined;
   const auth = config.auth;
   const tokenPath = config.bearer_token_file || (auth.type === 'bearer_token' ? (auth.token_file ?? '') : '');
   const staticToken = auth.type === 'bearer_token' ? auth.token : undefined;
@@ -118,7 +120,7 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
         metrics.invalidLines.inc(res.stats.invalid);
         rl.warn('invalid', { url, lines: res.stats.invalid, first: res.stats.firstError }, 'Skipped malformed exposition lines.');
       }
-      if (res.points.length > 0 && !signal.aborted) acc.add(res.points);
+      if (res.points.length > 0 && !signal.aborted) acc.add(res.points, addOpts);
       metrics.duration.observe((performance.now() - started) / 1000);
     },
   };

@@ -3,7 +3,7 @@ import type { InputDefinition } from '../../agent/input.js';
 import { object, tags } from '../../agent/config/schema.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 
-/** Emits one node-level point and one cluster-level point (electionTags). */
+/** Emits node-level and cluster-level (electionTags) points, some with global tags omitted. */
 const mixed: InputDefinition = {
   name: 'mixed',
   description: 'test',
@@ -12,6 +12,9 @@ const mixed: InputDefinition = {
     async start() {
       ctx.acc.add({ category: 'metric', name: 'node_level', tags: {}, fields: { v: 1 } });
       ctx.acc.add({ category: 'metric', name: 'cluster_level', tags: {}, fields: { v: 1 } }, { electionTags: true });
+      ctx.acc.add({ category: 'metric', name: 'no_host', tags: {}, fields: { v: 1 } }, { omitGlobalTags: ['host'] });
+      ctx.acc.add({ category: 'metric', name: 'no_host_own', tags: { host: 'target' }, fields: { v: 1 } }, { omitGlobalTags: ['host'] });
+      ctx.acc.add({ category: 'metric', name: 'no_cluster', tags: {}, fields: { v: 1 } }, { electionTags: true, omitGlobalTags: ['cluster', 'team'] });
     },
     async stop() {},
   }),
@@ -30,8 +33,13 @@ describe('global tags', () => {
       env: { ENV_GLOBAL_HOST_TAGS: 'host=__datakit_hostname,zone=a', ENV_ENABLE_ELECTION: 'on', ENV_GLOBAL_ELECTION_TAGS: 'cluster=prod' },
       extra: { registry: [mixed] },
     });
-    const pts = await t.dataway.waitForPoints('metric', 2);
-    expect(pts.find((p) => p.name === 'node_level')!.tags).toEqual({ team: 'obs', host: 'test-host', zone: 'a' });
-    expect(pts.find((p) => p.name === 'cluster_level')!.tags).toEqual({ team: 'obs', cluster: 'prod' });
+    const pts = await t.dataway.waitForPoints('metric', 5);
+    const tagsOf = (name: string) => pts.find((p) => p.name === name)!.tags;
+    expect(tagsOf('node_level')).toEqual({ team: 'obs', host: 'test-host', zone: 'a' });
+    expect(tagsOf('cluster_level')).toEqual({ team: 'obs', cluster: 'prod' });
+    // omitGlobalTags leaves out only the named global tags; input tags and the point's own tags stay
+    expect(tagsOf('no_host')).toEqual({ team: 'obs', zone: 'a' });
+    expect(tagsOf('no_host_own')).toEqual({ team: 'obs', host: 'target', zone: 'a' });
+    expect(tagsOf('no_cluster')).toEqual({ team: 'obs' });
   });
 });

@@ -23,6 +23,9 @@ describe('fake context', () => {
     expect(acks).toBe(1);
     expect(ctx.acc.electionTagged().map((p) => p.fields.v)).toEqual([1, 2]);
     expect(ctx.acc.calls.map((c) => c.accepted)).toEqual([2, 1, 0]);
+    ctx.acc.add(pt(6), { omitGlobalTags: ['host'] });
+    expect(ctx.acc.withoutGlobalTag('host').map((p) => p.fields.v)).toEqual([6]);
+    expect(ctx.acc.withoutGlobalTag('zone')).toEqual([]);
     expect(ctx.errors).toEqual([{ kind: 'parse', err: new Error('x') }]);
     expect(ctx.acc.overloaded('metric')).toBe(false);
     ctx.acc.overload = true;

@@ -1,7 +1,7 @@
 /**
  * The one fake {@link InputContext} for unit tests and in-process benches:
  * a recording accumulator with the whole {@link Accumulator} contract
- * (acks, election tags, refusal, back-pressure), a route table whose handlers
+ * (acks, election tags, omitted global tags, refusal, back-pressure), a route table whose handlers
  * tests call directly, a silent pino logger, a fresh prom-client registry,
  * host info, a temp data directory and optional Kubernetes services.
  *
@@ -76,6 +76,11 @@ export class FakeAccumulator implements Accumulator {
   /** Points that were handed over with `electionTags: true`. */
   electionTagged(): Point[] {
     return this.calls.filter((c) => c.opts?.electionTags).flatMap((c) => c.points.slice(0, c.accepted));
+  }
+
+  /** Points that were handed over with `omitGlobalTags` including `key` (the core would not add that global tag). */
+  withoutGlobalTag(key: string): Point[] {
+    return this.calls.filter((c) => c.opts?.omitGlobalTags?.includes(key)).flatMap((c) => c.points.slice(0, c.accepted));
   }
 
   private ack(opts: AddOptions | undefined): void {
