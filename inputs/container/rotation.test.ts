@@ -2,6 +2,9 @@
  * Fast rotation while lines keep coming: 30 rotations at random moments,
  * several often between two looks of the tailer. Every line exactly once.
  * (Renames use kubelet-style sortable suffixes; copytruncate copies too.)
+ * The first rotation waits until the tailer has read from the file: under load,
+ * discovery could otherwise come after it and the first 300 lines were never
+ * the tailer's to read (seen once: copytruncate, missing z-0..z-299).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,6 +41,9 @@ async function rotateMany(mode: 'rename' | 'copytruncate' | 'docker'): Promise<v
     for (let round = 0; round < 30; round++) {
       append(n, n + 300);
       n += 300;
+      // Lines rotated away before the tailer first opens the file are not history it can know of
+      // (DataKit does not read old rotations on first sight): let it follow the file before the first rotation.
+      if (round === 0) await waitFor(() => ctx.points.length > 0, { timeoutMs: 10_000, what: 'the tailer following 0.log' });
       await new Promise((res) => setTimeout(res, Math.random() * 30)); // random moments, not a wait for a condition
       const rotated = path.join(dir, `0.log.20240501-${String(100000 + round)}`);
       if (mode === 'docker') {
