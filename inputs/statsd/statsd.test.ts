@@ -10,6 +10,7 @@ import StatsD from 'hot-shots';
 import { validate } from '../../agent/config/schema.js';
 import type { Point } from '../../agent/point.js';
 import { freeTcpUdpPort, waitFor } from '../../test/helpers/wait.js';
+import { sendUdp } from '../../test/helpers/net.js';
 import { schema } from './config.js';
 import { StatsdInput } from './statsd.js';
 import { fakeContext, metricValue, type FakeContext } from '../../test/helpers/fake-context.js';
@@ -34,18 +35,6 @@ async function startInput(conf: Record<string, unknown>): Promise<{ input: Stats
 /** Waits until `n` values (of any type) were aggregated. */
 async function aggregated(ctx: FakeContext, n: number): Promise<void> {
   await waitFor(async () => (await metricValue(ctx.metrics, 'telekit_statsd_metrics_total')) >= n, { what: `${n} statsd values` });
-}
-
-function sendUdp(port: number, ...packets: string[]): Promise<void> {
-  const s = dgram.createSocket('udp4');
-  return new Promise((resolve, reject) => {
-    let left = packets.length;
-    for (const p of packets)
-      s.send(p, port, '127.0.0.1', (err) => {
-        if (err) reject(err);
-        if (--left === 0) s.close(() => resolve());
-      });
-  });
 }
 
 function point(points: Point[], name: string, tags: Record<string, string> = {}): Point {

@@ -3,13 +3,13 @@
  * and raw UDP/TCP senders, points checked at the test dataway (after the
  * pipeline's encoding, so field types are as the dataway sees them).
  */
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import StatsD from 'hot-shots';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import type { RecordedPoint } from '../helpers/dataway.js';
 import { freeTcpUdpPort, waitFor } from '../helpers/wait.js';
+import { sendUdp } from '../helpers/net.js';
 
 let ta: TestAgent | undefined;
 afterEach(async () => {
@@ -21,18 +21,6 @@ afterEach(async () => {
 async function agentWith(conf: string, env: Record<string, string> = {}): Promise<TestAgent> {
   ta = await startTestAgent({ conf: { 'statsd/statsd.conf': conf }, env });
   return ta;
-}
-
-function sendUdp(port: number, ...packets: string[]): Promise<void> {
-  const s = dgram.createSocket('udp4');
-  return new Promise((resolve, reject) => {
-    let left = packets.length;
-    for (const p of packets)
-      s.send(p, port, '127.0.0.1', (err) => {
-        if (err) reject(err);
-        if (--left === 0) s.close(() => resolve());
-      });
-  });
 }
 
 function one(points: RecordedPoint[], name: string, tags: Record<string, string>): RecordedPoint {
