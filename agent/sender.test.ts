@@ -143,3 +143,64 @@ describe('disk buffer threshold', () => {
     await s.close(50);
   });
 });
+
+describe('pre-encoded lines (every sink of the category accepts lines)', () => {
+  class LineSink extends HeldSink {
+    acceptsLines() {
+      return true;
+    }
+  }
+
+  it('queues lines instead of points, in order, with the times filled in at push', async () => {
+    const sink = new LineSink();
+    const { s } = sender(sink);
+    const pts = log(12, 5);
+    pts[3]!.fields = {}; // no field: never encoded, as encodeV1 would skip it
+    pts[0]!.time = 7n;
+    expect(s.offer('logging', pts)).toBe(12);
+    expect(s.queued('logging')).toBe(11);
+    s.cutAll();
+    const batches = sink.held.map((h) => h.batch);
+    expect(batches.map((b) => b.points.length)).toEqual([0, 0]);
+    const text = batches.map((b) => b.lines!.data.toString('utf8', 0, b.lines!.ends.at(-1))).join('');
+    const lines = text.split('\n').slice(0, -1);
+    expect(lines).toHaveLength(11);
+    expect(lines[0]).toBe('app,i=0 message="xxxxx" 7');
+    expect(lines[3]).toMatch(/^app,i=4 message="xxxxx" \d+$/);
+    sink.release();
+    expect(await s.flush(1000)).toBe(true);
+    await s.close(100);
+  });
+
+  it('acknowledges a call none of whose points could be encoded', async () => {
+    const { s } = sender(new LineSink());
+    let acked = false;
+    s.offer('logging', [{ category: 'logging', name: '', tags: {}, fields: { a: 1 } }], () => (acked = true));
+    expect(acked).toBe(true);
+    await s.close(100);
+  });
+
+  it('hands the disk buffer points decoded from the lines (it stores protobuf points)', async () => {
+    const spilled: Batch[] = [];
+    const spill: SpillHook = { spill: async (_s, b) => (spilled.push(b), true) };
+    const down: Sink = { name: 'down', accepts: () => true, acceptsLines: () => true, send: async () => ({ ok: false, retryable: true, reason: '503' }), close: async () => {} };
+    const { s } = sender(down, { spill });
+    const p: Point = { category: 'logging', name: 'app', tags: { t: 'a b' }, fields: { f: 1.5, i: 3n, s: 'q"\\x', b: true }, time: 42n };
+    s.offer('logging', [p]);
+    await s.close(200);
+    expect(spilled.length).toBeGreaterThan(0);
+    expect(spilled[0]!.lines).toBeUndefined();
+    expect(spilled[0]!.points).toEqual([p]);
+  });
+
+  it('keeps points when a sink of the category does not accept lines (OTLP)', async () => {
+    const sink = new HeldSink();
+    const { s } = sender(sink);
+    s.offer('logging', log(3, 5));
+    s.cutAll();
+    expect(sink.held[0]!.batch.lines).toBeUndefined();
+    expect(sink.held[0]!.batch.points).toHaveLength(3);
+    sink.release();
+    await s.close(100);
+  });
+});

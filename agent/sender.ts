@@ -12,7 +12,8 @@
  */
 import type { Logger } from 'pino';
 import { nowNs, type Category, type Point } from './point.js';
-import type { Batch, Sink } from './sinks/types.js';
+import { batchSize, type Batch, type EncodedLines, type Sink } from './sinks/types.js';
+import { decodeLines, encodeLine } from './lineproto.js';
 import type { CoreMetrics } from './metrics.js';
 
 /** Where batches go when a sink cannot take them (the disk buffer). */
@@ -68,6 +69,8 @@ interface Job {
 
 interface Pending {
   points: Point[];
+  /** Set instead of `points` when the category's sinks all take lines (see Batch.lines). */
+  lines: LineBuf | undefined;
   /** Estimated memory of the points (see approxBytes). */
   bytes: number;
   acks: AckRef[];
@@ -75,6 +78,36 @@ interface Pending {
 }
 
 /** The batch's points are dropped: the calls they came from must not be acknowledged. */
+function pendingCount(p: Pending): number {
+  return p.lines ? p.lines.ends.length : p.points.length;
+}
+
+/** A pending batch's lines, written as they are queued into one growing buffer (outside the JS heap). */
+class LineBuf implements EncodedLines {
+  data: Buffer;
+  readonly ends: number[] = [];
+  off = 0;
+
+  constructor(size: number) {
+    this.data = Buffer.allocUnsafe(size);
+  }
+
+  push(line: string): void {
+    if (this.data.length - this.off < line.length * 3 + 1) {
+      // a UTF-16 unit takes at most 3 bytes; only then is the exact size worth computing
+      const need = this.off + Buffer.byteLength(line) + 1;
+      if (need > this.data.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(need, this.data.length * 2));
+        this.data.copy(bigger, 0, 0, this.off);
+        this.data = bigger;
+      }
+    }
+    this.off += this.data.write(line, this.off);
+    this.data[this.off++] = 10;
+    this.ends.push(this.off);
+  }
+}
+
 function markLost(job: Job): void {
   for (const r of job.touched) r.lost = true;
 }
@@ -136,7 +169,8 @@ export class Sender {
 
   /** Points queued or in flight for a category. */
   queued(category: Category): number {
-    return (this.pending.get(category)?.points.length ?? 0) + (this.inflight.get(category) ?? 0);
+    const p = this.pending.get(category);
+    return (p ? pendingCount(p) : 0) + (this.inflight.get(category) ?? 0);
   }
 
   /** Estimated bytes of the points queued or in flight for a category. */
@@ -214,6 +248,21 @@ export class Sender {
     this.push(category, points, bytes, ack);
   }
 
+  /** Per category: whether every sink taking it accepts pre-encoded lines (decided once; sinks are fixed). */
+  private readonly linesMode = new Map<Category, boolean>();
+  private readonly lineBufSize = new Map<Category, number>();
+
+  private newPending(category: Category): Pending {
+    let lines = this.linesMode.get(category);
+    if (lines === undefined) {
+      const ws = this.workers.filter((w) => w.sink.accepts(category));
+      lines = ws.length > 0 && ws.every((w) => w.sink.acceptsLines?.(category) === true);
+      this.linesMode.set(category, lines);
+    }
+    // sized from the category's last batch, so a full batch rarely has to grow (copy) its buffer
+    return { points: [], lines: lines ? new LineBuf(this.lineBufSize.get(category) ?? 64 << 10) : undefined, acks: [], touched: [], bytes: 0 };
+  }
+
   private push(category: Category, points: Point[], bytes: number, ack?: () => void): void {
     if (points.length === 0) {
       ack?.();
@@ -223,16 +272,21 @@ export class Sender {
     for (const p of points) p.time ??= now;
     let pend = this.pending.get(category);
     if (!pend) {
-      pend = { points: [], acks: [], touched: [], bytes: 0 };
+      pend = this.newPending(category);
       this.pending.set(category, pend);
     }
     const perPoint = bytes / points.length;
     const ref: AckRef | undefined = ack ? { fn: ack, lost: false } : undefined;
     for (const p of points) {
-      pend.points.push(p);
+      if (pend.lines) {
+        // times are filled in above, so the line is what encodeV1 would write at send time
+        const line = encodeLine(p, now);
+        if (line === undefined) continue; // no representable field: the sink would skip it too
+        pend.lines.push(line);
+      } else pend.points.push(p);
       pend.bytes += perPoint;
       if (ref && pend.touched[pend.touched.length - 1] !== ref) pend.touched.push(ref);
-      if (pend.points.length >= this.o.maxCacheCount) {
+      if (pendingCount(pend) >= this.o.maxCacheCount) {
         this.cut(category);
         pend = this.pending.get(category)!;
       }
@@ -241,7 +295,10 @@ export class Sender {
     // so it fires only after the earlier batches holding the call's other points are done too.
     if (ack) {
       const order = this.order.get(category);
-      (pend.points.length > 0 ? pend.acks : order![order!.length - 1]!.acks).push(ref!);
+      const last = order?.[order.length - 1];
+      if (pendingCount(pend) > 0) pend.acks.push(ref!);
+      else if (last) last.acks.push(ref!);
+      else ack(); // nothing of the call could be encoded and nothing is in flight
     }
   }
 
@@ -250,17 +307,20 @@ export class Sender {
 
   private cut(category: Category): void {
     const pend = this.pending.get(category);
-    if (!pend || pend.points.length === 0) return;
-    this.pending.set(category, { points: [], acks: [], touched: [], bytes: 0 });
+    if (!pend || pendingCount(pend) === 0) return;
+    if (pend.lines) this.lineBufSize.set(category, Math.min(Math.max(64 << 10, Math.ceil(pend.lines.off * 1.25)), 16 << 20));
+    this.pending.set(category, this.newPending(category));
     const workers = this.workers.filter((w) => w.sink.accepts(category));
-    const job: Job = { batch: { category, points: pend.points, defaultTime: nowNs() }, acks: pend.acks, touched: pend.touched, remaining: workers.length, finished: false, bytes: pend.bytes };
-    this.inflight.set(category, (this.inflight.get(category) ?? 0) + pend.points.length);
+    const batch: Batch = pend.lines ? { category, points: [], lines: pend.lines, defaultTime: nowNs() } : { category, points: pend.points, defaultTime: nowNs() };
+    const n = pendingCount(pend);
+    const job: Job = { batch, acks: pend.acks, touched: pend.touched, remaining: workers.length, finished: false, bytes: pend.bytes };
+    this.inflight.set(category, (this.inflight.get(category) ?? 0) + n);
     this.inflightBytes.set(category, (this.inflightBytes.get(category) ?? 0) + pend.bytes);
     const order = this.order.get(category) ?? [];
     order.push(job);
     this.order.set(category, order);
     if (workers.length === 0) {
-      this.o.metrics.dropped.inc({ category, reason: 'no_sink' }, pend.points.length);
+      this.o.metrics.dropped.inc({ category, reason: 'no_sink' }, n);
       markLost(job);
       this.finished(job);
       return;
@@ -278,7 +338,7 @@ export class Sender {
     if (job.remaining > 0) return;
     const c = job.batch.category;
     job.finished = true;
-    this.inflight.set(c, (this.inflight.get(c) ?? 0) - job.batch.points.length);
+    this.inflight.set(c, (this.inflight.get(c) ?? 0) - batchSize(job.batch));
     this.inflightBytes.set(c, (this.inflightBytes.get(c) ?? 0) - job.bytes);
     const order = this.order.get(c)!;
     while (order.length > 0 && order[0]!.finished) {
@@ -305,7 +365,7 @@ export class Sender {
 
   private isIdle(): boolean {
     for (const n of this.inflight.values()) if (n > 0) return false;
-    for (const p of this.pending.values()) if (p.points.length > 0) return false;
+    for (const p of this.pending.values()) if (pendingCount(p) > 0) return false;
     return true;
   }
 
@@ -392,7 +452,8 @@ class SinkWorker {
 
   private async deliver(job: Job): Promise<void> {
     const { metrics, log } = this.o;
-    const { category, points } = job.batch;
+    const { category } = job.batch;
+    const points = { length: batchSize(job.batch) };
     const labels = { sink: this.sink.name, category };
     for (let attempt = 1; ; attempt++) {
       const end = metrics.sinkSeconds.startTimer(labels);
@@ -434,9 +495,10 @@ class SinkWorker {
 
   private async giveUp(job: Job, reason: string): Promise<void> {
     const { metrics, log, spill } = this.o;
-    const { category, points } = job.batch;
+    const { category } = job.batch;
+    const points = { length: batchSize(job.batch) };
     const labels = { sink: this.sink.name, category };
-    if (spill && (await spill.spill(this.sink, job.batch).catch(() => false))) {
+    if (spill && (await spill.spill(this.sink, withPoints(job.batch)).catch(() => false))) {
       metrics.sinkPoints.inc({ ...labels, result: 'spilled' }, points.length);
       return;
     }
@@ -455,4 +517,16 @@ class SinkWorker {
     }
     await Promise.all([...this.active]);
   }
+}
+
+/**
+ * The batch with `points` (the disk buffer stores protobuf points): pre-encoded
+ * lines are decoded back. Only on the failure path, so the live path keeps its
+ * flat strings. Line protocol round-trips every field type the encoder writes.
+ */
+function withPoints(b: Batch): Batch {
+  if (!b.lines) return b;
+  const end = b.lines.ends.at(-1) ?? 0;
+  const points: Point[] = end === 0 ? [] : decodeLines(b.lines.data.toString('utf8', 0, end)).map((d) => ({ category: b.category, name: d.name, tags: d.tags, fields: d.fields, time: d.time ?? b.defaultTime }));
+  return { category: b.category, points, defaultTime: b.defaultTime };
 }

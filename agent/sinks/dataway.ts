@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Pool } from 'undici';
 import type { Category } from '../point.js';
 import type { Batch, SendResult, Sink } from './types.js';
-import { CONTENT_TYPES, encodeV1, encodeV2, type Body } from './encode.js';
+import { CONTENT_TYPES, encodeV1, encodeV1Lines, encodeV2, type Body } from './encode.js';
 import { redactUrl } from '../env.js';
 
 const gzip = promisify(zlib.gzip);
@@ -69,6 +69,10 @@ export class DatawaySink implements Sink {
     return true;
   }
 
+  acceptsLines(_category: Category): boolean {
+    return this.o.encoding === 'v1';
+  }
+
   writePath(category: Category): string {
     return `${this.basePath}/v1/write/${category}${this.query}`;
   }
@@ -76,8 +80,10 @@ export class DatawaySink implements Sink {
   async send(batch: Batch, signal?: AbortSignal): Promise<SendResult> {
     let pr = this.progress.get(batch);
     if (!pr) {
-      const enc = this.o.encoding === 'v2' ? encodeV2 : encodeV1;
-      pr = { bodies: enc(batch.points, batch.defaultTime, this.o.maxBodyBytes), next: 0 };
+      const bodies = batch.lines
+        ? encodeV1Lines(batch.lines, this.o.maxBodyBytes)
+        : (this.o.encoding === 'v2' ? encodeV2 : encodeV1)(batch.points, batch.defaultTime, this.o.maxBodyBytes);
+      pr = { bodies, next: 0 };
       this.progress.set(batch, pr);
     }
     while (pr.next < pr.bodies.length) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encodeLine } from '../lineproto.js';
 import type { Point } from '../point.js';
-import { encodeV1 } from './encode.js';
+import { encodeV1, encodeV1Lines } from './encode.js';
 
 /** The straightforward split: lines joined per body, a body cut before the line that would pass maxBytes. */
 function reference(points: Point[], maxBytes: number): { text: string; points: number }[] {
@@ -50,5 +50,27 @@ describe('encodeV1', () => {
     const huge = encodeV1([{ category: 'logging', name: 'm', tags: {}, fields: { message: 'ü'.repeat(3 << 20) } }], 1n, 1 << 20);
     expect(huge).toHaveLength(1);
     expect(huge[0]!.data.length).toBeGreaterThan(6 << 20);
+  });
+});
+
+describe('encodeV1Lines', () => {
+  it('gives the same bodies from pre-encoded lines as encodeV1 from the points', () => {
+    fc.assert(
+      fc.property(fc.array(point, { maxLength: 60 }), fc.integer({ min: 1, max: 2000 }), (ps, maxBytes) => {
+        const points: Point[] = ps.map((x) => ({ category: 'logging', name: x.name, tags: { t: 'é' }, fields: { message: x.msg, v: x.v }, time: 1n }));
+        const ends: number[] = [];
+        let text = '';
+        for (const p of points) {
+          const l = encodeLine(p, 1n);
+          if (l === undefined) continue;
+          text += l + '\n';
+          ends.push(Buffer.byteLength(text));
+        }
+        const data = Buffer.concat([Buffer.from(text), Buffer.from('garbage past the last line')]);
+        const got = encodeV1Lines({ data, ends }, maxBytes).map((b) => ({ text: b.data.toString('utf8'), points: b.points }));
+        expect(got).toEqual(encodeV1(points, 1n, maxBytes).map((b) => ({ text: b.data.toString('utf8'), points: b.points })));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

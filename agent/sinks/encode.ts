@@ -5,6 +5,7 @@
 import { encodeLine } from '../lineproto.js';
 import { encodePBPoints, PB_CONTENT_TYPE } from '../pbpoint.js';
 import type { Point } from '../point.js';
+import type { EncodedLines } from './types.js';
 
 export interface Body {
   data: Buffer;
@@ -20,6 +21,33 @@ export const CONTENT_TYPES = { v1: 'application/line-protocol', v2: PB_CONTENT_T
  * lines this path was ~5 % of the agent's main thread.
  */
 export function encodeV1(points: readonly Point[], defaultTime: bigint, maxBytes: number): Body[] {
+  return writeV1(points, defaultTime, maxBytes);
+}
+
+/**
+ * Bodies from lines the sender already encoded (a batch's `lines`), split on
+ * the same boundaries as encodeV1 would; the bodies are views, not copies.
+ */
+export function encodeV1Lines(lines: EncodedLines, maxBytes: number): Body[] {
+  const out: Body[] = [];
+  const { data, ends } = lines;
+  let start = 0;
+  let prev = 0;
+  let n = 0;
+  for (const end of ends) {
+    n++;
+    if (end - start > maxBytes && n > 1) {
+      out.push({ data: data.subarray(start, prev), points: n - 1 });
+      start = prev;
+      n = 1;
+    }
+    prev = end;
+  }
+  if (n > 0) out.push({ data: data.subarray(start, prev), points: n });
+  return out;
+}
+
+function writeV1(points: readonly Point[], defaultTime: bigint, maxBytes: number): Body[] {
   const out: Body[] = [];
   let buf = Buffer.allocUnsafe(Math.min(maxBytes, points.length * 2048, 16 << 20) + (64 << 10));
   let off = 0;

@@ -26,6 +26,10 @@ export class FileSink implements Sink {
     return true;
   }
 
+  acceptsLines(_category: Category): boolean {
+    return true;
+  }
+
   fileOf(category: Category): string {
     return path.join(this.o.dir, `${category}.lp`);
   }
@@ -39,7 +43,7 @@ export class FileSink implements Sink {
 
   private async append(batch: Batch): Promise<SendResult> {
     const file = this.fileOf(batch.category);
-    const text = encodeLines(batch.points, batch.defaultTime);
+    const text = batch.lines ? batch.lines.data.subarray(0, batch.lines.ends.at(-1) ?? 0) : encodeLines(batch.points, batch.defaultTime);
     try {
       await fs.mkdir(this.o.dir, { recursive: true });
       let size = this.sizes.get(file);

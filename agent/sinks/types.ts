@@ -14,9 +14,23 @@ export type SendResult =
 
 export interface Batch {
   readonly category: Category;
+  /** Empty when `lines` is set. */
   readonly points: readonly Point[];
+  /**
+   * The points already encoded as line protocol (times filled in), set by the
+   * sender when every sink of the category takes lines (`acceptsLines`): the
+   * queue then holds bytes outside the JS heap instead of tags/fields objects
+   * and strings, which young-generation GC had to copy while they waited.
+   */
+  readonly lines?: EncodedLines;
   /** Time (ns) for points that carry none: when the batch was cut. */
   readonly defaultTime: bigint;
+}
+
+/** Newline-terminated lines in one buffer; `ends[i]` is the offset just after line i's newline. */
+export interface EncodedLines {
+  readonly data: Buffer;
+  readonly ends: readonly number[];
 }
 
 export interface Sink {
@@ -24,8 +38,15 @@ export interface Sink {
   readonly name: string;
   /** Whether this sink wants batches of the category (an OTLP sink takes only tracing). */
   accepts(category: Category): boolean;
+  /** Whether the sink can send batches of pre-encoded `lines` (no `points`) for the category. */
+  acceptsLines?(category: Category): boolean;
   /** Sends one batch once (no retries inside). Never throws: failures are results. */
   send(batch: Batch, signal?: AbortSignal): Promise<SendResult>;
   /** Releases connections/files. Idempotent. */
   close(): Promise<void>;
+}
+
+/** The number of points a batch carries. */
+export function batchSize(b: Batch): number {
+  return b.lines ? b.lines.ends.length : b.points.length;
 }
