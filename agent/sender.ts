@@ -453,7 +453,7 @@ class SinkWorker {
   private async deliver(job: Job): Promise<void> {
     const { metrics, log } = this.o;
     const { category } = job.batch;
-    const points = { length: batchSize(job.batch) };
+    const n = batchSize(job.batch);
     const labels = { sink: this.sink.name, category };
     for (let attempt = 1; ; attempt++) {
       const end = metrics.sinkSeconds.startTimer(labels);
@@ -469,16 +469,16 @@ class SinkWorker {
       this.failing = !r.ok && r.retryable;
       if (r.ok) {
         metrics.sinkRequests.inc({ ...labels, result: 'ok' });
-        metrics.sinkPoints.inc({ ...labels, result: 'sent' }, points.length);
+        metrics.sinkPoints.inc({ ...labels, result: 'sent' }, n);
         this.o.spill?.delivered?.(this.sink);
         return;
       }
       metrics.sinkRequests.inc({ ...labels, result: r.retryable ? 'retryable' : 'rejected' });
       if (!r.retryable) {
-        metrics.sinkPoints.inc({ ...labels, result: 'rejected' }, points.length);
-        metrics.dropped.inc({ category, reason: 'rejected' }, points.length);
+        metrics.sinkPoints.inc({ ...labels, result: 'rejected' }, n);
+        metrics.dropped.inc({ category, reason: 'rejected' }, n);
         markLost(job);
-        log.warn({ sink: this.sink.name, category, points: points.length, reason: r.reason }, 'sink rejected a batch; dropped');
+        log.warn({ sink: this.sink.name, category, points: n, reason: r.reason }, 'sink rejected a batch; dropped');
         return;
       }
       if (attempt >= this.o.maxRetry || this.closing.aborted) {
@@ -496,16 +496,16 @@ class SinkWorker {
   private async giveUp(job: Job, reason: string): Promise<void> {
     const { metrics, log, spill } = this.o;
     const { category } = job.batch;
-    const points = { length: batchSize(job.batch) };
+    const n = batchSize(job.batch);
     const labels = { sink: this.sink.name, category };
     if (spill && (await spill.spill(this.sink, withPoints(job.batch)).catch(() => false))) {
-      metrics.sinkPoints.inc({ ...labels, result: 'spilled' }, points.length);
+      metrics.sinkPoints.inc({ ...labels, result: 'spilled' }, n);
       return;
     }
-    metrics.sinkPoints.inc({ ...labels, result: 'dropped' }, points.length);
-    metrics.dropped.inc({ category, reason: this.closing.aborted ? 'shutdown' : 'retries_exhausted' }, points.length);
+    metrics.sinkPoints.inc({ ...labels, result: 'dropped' }, n);
+    metrics.dropped.inc({ category, reason: this.closing.aborted ? 'shutdown' : 'retries_exhausted' }, n);
     markLost(job);
-    log.error({ sink: this.sink.name, category, points: points.length, reason }, 'batch could not be delivered; dropped');
+    log.error({ sink: this.sink.name, category, points: n, reason }, 'batch could not be delivered; dropped');
   }
 
   /** At shutdown: queued batches go to the disk buffer or are counted as dropped; waits for sends in progress. */
