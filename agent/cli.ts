@@ -90,7 +90,27 @@ function checkConfig(confDir: string, mainConf: string | undefined): number {
 }
 
 async function run(confDir: string, dataDir: string, mainConf: string | undefined): Promise<number | undefined> {
-  let agent: Agent;
+  // Signal handlers come first: the agent answers /v1/ping before its inputs have started, and a
+  // SIGTERM in that window (a pod stopped while starting) must still stop it cleanly and flush.
+  let agent: Agent | undefined;
+  let signalled: string | undefined;
+  let stopping = false;
+  const shutdown = (sig: string) => {
+    signalled ??= sig;
+    if (!agent || stopping) return; // during start: handled once start() returns
+    stopping = true;
+    const a = agent;
+    a.log.info({ signal: sig }, 'shutting down');
+    a.stop().then(
+      () => process.exit(0),
+      (e: Error) => {
+        a.log.error({ err: e.message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
   try {
     agent = await Agent.start({ confDir, dataDir, mainConf });
   } catch (e) {
@@ -100,22 +120,9 @@ async function run(confDir: string, dataDir: string, mainConf: string | undefine
     }
     throw e;
   }
-  let stopping = false;
-  const shutdown = (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    agent.log.info({ signal: sig }, 'shutting down');
-    agent.stop().then(
-      () => process.exit(0),
-      (e: Error) => {
-        agent.log.error({ err: e.message }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('uncaughtException', (e) => agent.log.fatal({ err: e }, 'uncaught exception'));
-  process.on('unhandledRejection', (e) => agent.log.error({ err: e }, 'unhandled rejection'));
+  const a = agent;
+  process.on('uncaughtException', (e) => a.log.fatal({ err: e }, 'uncaught exception'));
+  process.on('unhandledRejection', (e) => a.log.error({ err: e }, 'unhandled rejection'));
+  if (signalled) shutdown(signalled);
   return undefined;
 }
