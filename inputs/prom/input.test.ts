@@ -143,6 +143,8 @@ describe('failures are counted, never thrown', () => {
       for (const r of reasons) if ((await metricValue(ctx.metrics, 'telekit_prom_scrape_errors_total', { reason: r })) === 0) return false;
       return true;
     }, { what: 'every failure reason counted' });
+    // the garbage target's scrape runs on its own schedule: wait for it rather than assume it ran first
+    await waitFor(async () => (await metricValue(ctx.metrics, 'telekit_prom_invalid_lines_total')) > 0, { what: 'garbage scraped' });
     expect(await metricValue(ctx.metrics, 'telekit_prom_invalid_lines_total')).toBeGreaterThanOrEqual(2);
     const good = ctx.acc.points.filter((p) => p.name === 'good');
     expect(good.some((p) => p.fields.one === 1)).toBe(true);
