@@ -33,9 +33,7 @@ export async function readHead(p: string, gz: boolean): Promise<Buffer> {
   if (!gz) {
     const fh = await fs.open(p, 'r');
     try {
-      const b = Buffer.alloc(FP_LEN);
-      const { bytesRead } = await fh.read(b, 0, FP_LEN, 0);
-      return b.subarray(0, bytesRead);
+      return await plainHead(fh);
     } finally {
       await fh.close();
     }
@@ -57,16 +55,30 @@ export async function readHead(p: string, gz: boolean): Promise<Buffer> {
   return Buffer.concat(chunks).subarray(0, FP_LEN);
 }
 
+async function plainHead(fh: fs.FileHandle): Promise<Buffer> {
+  const b = Buffer.alloc(FP_LEN);
+  const { bytesRead } = await fh.read(b, 0, FP_LEN, 0);
+  return b.subarray(0, bytesRead);
+}
+
+/** How long listFamily keeps listing a family that changes under it before it takes the last listing. */
+const LIST_STABLE_MS = 3000;
+
 /**
  * The rotated siblings of `live` (oldest first), then `live` itself when it
  * exists. Listed until two listings agree (names → inodes), so a rotation that
- * renames several files (docker's `.1` → `.2` shift) is not seen half done.
+ * renames several files (docker's `.1` → `.2` shift) is not seen half done:
+ * a listing whose stats straddle a shift misses one generation (the stat of
+ * `.k` already sees `.k-1`'s file), and readers would skip it. Each listing
+ * stats its members concurrently so that it is short next to the rotation
+ * period, and it keeps trying (for a bounded time) while the family changes.
  */
 export async function listFamily(live: string): Promise<Member[]> {
   let prev = await listOnce(live);
-  for (let i = 0; i < 5; i++) {
+  const deadline = Date.now() + LIST_STABLE_MS;
+  while (Date.now() < deadline) {
     const next = await listOnce(live);
-    const same = next.length === prev.length && next.every((m, k) => m.path === prev[k]!.path && m.ino === prev[k]!.ino && m.size >= prev[k]!.size);
+    const same = next.length === prev.length && next.every((m, k) => m.path === prev[k]!.path && m.dev === prev[k]!.dev && m.ino === prev[k]!.ino && m.size >= prev[k]!.size);
     if (same) return next;
     prev = next;
   }
@@ -90,18 +102,24 @@ async function listOnce(live: string): Promise<Member[]> {
       const [x2, y2] = rotationKey(live, b);
       return x1 - x2 || (y1 < y2 ? -1 : y1 > y2 ? 1 : 0);
     });
-  const out: Member[] = [];
-  for (const p of [...rotated, live]) {
-    try {
-      const st = await fs.stat(p);
-      if (!st.isFile()) continue;
-      const gz = p.endsWith('.gz');
-      out.push({ path: p, gz, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, head: await readHead(p, gz) });
-    } catch {
-      // Vanished between readdir and stat: ignore.
-    }
+  // Concurrently: a listing much shorter than the rotation period rarely straddles a shift.
+  const listed = await Promise.all([...rotated, live].map((p) => member(p).catch(() => undefined)));
+  return listed.filter((m): m is Member => m !== undefined);
+}
+
+/** One member; undefined when it vanished. A plain file's identity and head come from one descriptor. */
+async function member(p: string): Promise<Member | undefined> {
+  const gz = p.endsWith('.gz');
+  const st0 = await fs.stat(p);
+  if (!st0.isFile()) return undefined; // never open a fifo or a directory
+  if (gz) return { path: p, gz, dev: st0.dev, ino: st0.ino, size: st0.size, mtimeMs: st0.mtimeMs, head: await readHead(p, true) };
+  const fh = await fs.open(p, 'r');
+  try {
+    const st = await fh.stat();
+    return { path: p, gz, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, head: await plainHead(fh) };
+  } finally {
+    await fh.close().catch(() => {});
   }
-  return out;
 }
 
 /** True when `head` starts with the saved fingerprint. */
