@@ -1,47 +1,9 @@
-import http from 'node:http';
-import zlib from 'node:zlib';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Point } from '../point.js';
 import { createOtlpSink, toHexId } from './otlp.js';
 import type { Sink } from './types.js';
+import { otlpReceiver as otlpServer } from '../../test/helpers/otlp.js';
 
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  status?: { code?: number };
-  attributes: { key: string; value: Record<string, unknown> }[];
-}
-
-/** A local OTLP/HTTP receiver (JSON bodies) that records spans with their service. */
-async function otlpServer(status = () => 200) {
-  const spans: (OtlpSpan & { service: string })[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let body = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
-      const code = status();
-      if (code === 200) {
-        const msg = JSON.parse(body.toString('utf8'));
-        for (const rs of msg.resourceSpans ?? []) {
-          const service = rs.resource.attributes.find((a: { key: string }) => a.key === 'service.name')?.value.stringValue;
-          for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) spans.push({ ...s, service });
-        }
-      }
-      res.writeHead(code, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
-  return { url, spans, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {

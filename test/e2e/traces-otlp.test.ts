@@ -3,13 +3,11 @@
  * the ddtrace and zipkin inputs reach both the dataway and a local OTLP/HTTP
  * receiver, with the same ids.
  */
-import http from 'node:http';
-import zlib from 'node:zlib';
-import type { AddressInfo } from 'node:net';
 import { Packr } from 'msgpackr';
 import { afterEach, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { waitFor } from '../helpers/wait.js';
+import { otlpReceiver } from '../helpers/otlp.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -17,25 +15,9 @@ afterEach(async () => {
 });
 
 it('forwards ddtrace and zipkin spans to OTLP as well as to the dataway', async () => {
-  const spans: { traceId: string; spanId: string; parentSpanId?: string; name: string }[] = [];
-  let metricBodies = 0;
-  const auth: (string | undefined)[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let body = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
-      if (req.url !== '/v1/traces') metricBodies++;
-      auth.push(req.headers.authorization);
-      const msg = JSON.parse(body.toString('utf8'));
-      for (const rs of msg.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...ss.spans);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-  const otlp = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+  const receiver = await otlpReceiver();
+  cleanups.push(() => receiver.close());
+  const { spans, url: otlp } = receiver;
   const a: TestAgent = await startTestAgent({
     conf: { 'ddtrace/ddtrace.conf': '[[inputs.ddtrace]]\n', 'zipkin/zipkin.conf': '[[inputs.zipkin]]\n' },
     env: { ENV_OTLP_TRACES_ENDPOINT: otlp, ENV_OTLP_TRACES_HEADERS: 'authorization=Bearer tempo-token' },
@@ -54,6 +36,7 @@ it('forwards ddtrace and zipkin spans to OTLP as well as to the dataway', async 
   expect(spans.find((s) => s.name === 'GET /x')).toMatchObject({ traceId: (1000).toString(16).padStart(32, '0'), spanId: (2000).toString(16).padStart(16, '0') });
   expect(spans.find((s) => s.name === 'zk-op')).toMatchObject({ traceId: 'aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbb', spanId: 'cccccccccccccccc', parentSpanId: 'dddddddddddddddd' });
   await a.dataway.waitForPoints('tracing', 2);
-  expect(metricBodies).toBe(0);
-  expect(auth.every((h) => h === 'Bearer tempo-token')).toBe(true);
+  // only traces reach the OTLP endpoint, each with the configured header
+  expect(receiver.requests.every((r) => r.url === '/v1/traces')).toBe(true);
+  expect(receiver.requests.every((r) => r.headers.authorization === 'Bearer tempo-token')).toBe(true);
 });
