@@ -22,6 +22,16 @@ async function agentFor(root: string, extra = '', o: { dataway?: TestDataway; da
   return a;
 }
 
+/** A fresh pod_logs_dir holding one container's empty live file `0.log`. */
+function emptyLog(): { root: string; logs: PodLogs; dir: string; f: string } {
+  const root = tempDir('logs-');
+  const logs = new PodLogs(root);
+  const dir = logs.dir('ns', 'p', 'c');
+  const f = path.join(dir, '0.log');
+  fs.writeFileSync(f, '');
+  return { root, logs, dir, f };
+}
+
 function messages(dw: TestDataway, source?: string): string[] {
   return dw.points('logging', source).map((p) => String(p.fields.message));
 }
@@ -55,11 +65,7 @@ describe('container logs end to end', () => {
   });
 
   it('follows rotation by rename, with the rotated file gzipped', async () => {
-    const root = tempDir('logs-');
-    const logs = new PodLogs(root);
-    const dir = logs.dir('ns', 'p', 'c');
-    const f = path.join(dir, '0.log');
-    fs.writeFileSync(f, '');
+    const { root, logs, dir, f } = emptyLog();
     const a = await agentFor(root);
     logs.appendLines(f, 'r-', 0, 1000);
     await waitFor(() => messages(a.dataway).length > 0);
@@ -78,11 +84,7 @@ describe('container logs end to end', () => {
   });
 
   it('follows copytruncate, reading what was left from the copy', async () => {
-    const root = tempDir('logs-');
-    const logs = new PodLogs(root);
-    const dir = logs.dir('ns', 'p', 'c');
-    const f = path.join(dir, '0.log');
-    fs.writeFileSync(f, '');
+    const { root, logs, dir, f } = emptyLog();
     const a = await agentFor(root);
     logs.appendLines(f, 't-', 0, 300);
     await expectExactly(a.dataway, 't-', 300);
@@ -99,11 +101,7 @@ describe('container logs end to end', () => {
   });
 
   it('resumes after a restart across fast rotations (rename, gzip) made while stopped, without loss or duplicates', async () => {
-    const root = tempDir('logs-');
-    const logs = new PodLogs(root);
-    const dir = logs.dir('ns', 'p', 'c');
-    const f = path.join(dir, '0.log');
-    fs.writeFileSync(f, '');
+    const { root, logs, dir, f } = emptyLog();
     const dataway = await TestDataway.start();
     const dataDir = tempDir('logs-data-');
     let a = await agentFor(root, '', { dataway, dataDir });
@@ -131,10 +129,7 @@ describe('container logs end to end', () => {
   });
 
   it('a config reload while batches are unacknowledged neither loses nor repeats lines', async () => {
-    const root = tempDir('logs-');
-    const logs = new PodLogs(root);
-    const f = path.join(logs.dir('ns', 'p', 'c'), '0.log');
-    fs.writeFileSync(f, '');
+    const { root, logs, f } = emptyLog();
     const a = await agentFor(root);
     a.dataway.respond(() => ({ status: 200, delayMs: 150 })); // slow acks: batches stay in flight
     logs.appendLines(f, 'h-', 0, 20000);
