@@ -24,7 +24,7 @@ import { DatawaySink } from './sinks/dataway.js';
 import { FileSink } from './sinks/file.js';
 import { AgentServer, HttpError } from './server.js';
 import { RunningInput } from './pipeline.js';
-import { CATEGORIES, isCategory, type Point } from './point.js';
+import { CATEGORIES, type Point } from './point.js';
 import { decodeLines, LineProtocolError, PRECISION_NS } from './lineproto.js';
 import { decodePBPoints } from './pbpoint.js';
 import { DiskBuffer, bufferSettingsFromEnv } from './buffer/disk-buffer.js';
@@ -228,7 +228,6 @@ export class Agent {
         return { status: 200, body: {} };
       });
     }
-    void isCategory;
   }
 
   /** The JSON snapshot behind /v1/stats (and `telekit monitor`). */
