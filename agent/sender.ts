@@ -163,10 +163,6 @@ export class Sender {
     this.timer.unref();
   }
 
-  get sinks(): readonly Sink[] {
-    return this.o.sinks;
-  }
-
   /** Points queued or in flight for a category. */
   queued(category: Category): number {
     const p = this.pending.get(category);

@@ -35,7 +35,3 @@ export const inputs: readonly InputDefinition[] = [
   system,
   zipkin,
 ];
-
-export function findInput(name: string): InputDefinition | undefined {
-  return inputs.find((d) => d.name === name);
-}
