@@ -49,6 +49,18 @@ export interface Accumulator {
   /** True while the pipeline asks producers to back off (queue full or memory limit). */
   overloaded(category: Category): boolean;
   /**
+   * The fast path for inputs that encode in worker threads: newline-terminated
+   * line-protocol lines, the tags of {@link tagsToAdd} already applied, all
+   * queued or none like add(). `ends[i]` is the offset just after line i.
+   * Only worth it where {@link takesLines} is true; elsewhere the lines are
+   * decoded back to points.
+   */
+  addLines?(category: Category, data: Uint8Array, ends: ArrayLike<number>, opts?: AddOptions): number;
+  /** The tags the core gives a point that lacks the key: the input's `tags`, then the global tags. */
+  tagsToAdd?(opts?: AddOptions): Readonly<Record<string, string>>;
+  /** Whether lines of the category go to every sink as they are (no sink needs points). */
+  takesLines?(category: Category): boolean;
+  /**
    * Records a runtime error: counted in `telekit_input_errors_total{input,kind}`
    * and logged at most once per kind per minute.
    */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeLines, encodeLine, encodeLines, LineProtocolError } from './lineproto.js';
-import { UInt, type FieldValue, type Point } from './point.js';
+import { decodeLines, encodeLine, encodeLines, LineBuf, LineProtocolError } from './lineproto.js';
+import { UInt, Utf8String, type FieldValue, type Point } from './point.js';
 
 describe('line protocol encoding', () => {
   it('escapes measurement, tag and field keys, and string values as InfluxDB does', () => {
@@ -109,3 +109,49 @@ describe('line protocol round trip (property)', () => {
     );
   });
 });
+
+describe('LineBuf (the queue-time writer)', () => {
+  const written = (pts: Point[], t = 5n): string => {
+    const b = new LineBuf(16);
+    for (const p of pts) b.point(p, t);
+    return b.data.toString('utf8', 0, b.off);
+  };
+  const utf8 = (s: string) => new Utf8String(Buffer.from(s, 'utf8'));
+
+  it('writes what encodeLine writes, strings held as UTF-8 bytes included (property)', () => {
+    fc.assert(
+      fc.property(fc.array(point, { minLength: 1, maxLength: 5 }), fc.boolean(), fc.string({ minLength: 64, maxLength: 90 }), (pts, asBytes, long) => {
+        // a long string takes the writer's direct path when it has nothing to escape
+        const ps = pts.map((p, i) => ({ ...p, category: 'metric' as const, fields: i === 0 ? { ...p.fields, long } : p.fields }));
+        const expected = encodeLines(ps, 0n);
+        const asUtf8 = ps.map((p) => ({ ...p, fields: Object.fromEntries(Object.entries(p.fields).map(([k, v]) => [k, asBytes && typeof v === 'string' ? utf8(v) : v])) }));
+        // the writer puts byte fields last; decoding compares the values, not their order
+        expect(decodeLines(written(asUtf8, 0n))).toEqual(decodeLines(expected));
+        if (!asBytes) expect(written(ps, 0n)).toBe(expected);
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+
+  it('escapes quotes and backslashes in long strings and in byte fields', () => {
+    const long = 'x'.repeat(70);
+    const line = written([{ category: 'logging', name: 'a', tags: {}, fields: { m: long, q: long + '"\\', j: utf8('{"k":"v\\"}'), plain: utf8('é ok') }, time: 1n }]);
+    expect(line).toBe(`a m="${long}",q="${long}\\"\\\\",j="{\\"k\\":\\"v\\\\\\"}",plain="é ok" 1\n`);
+    expect(decodeLines(line)[0]!.fields).toEqual({ m: long, q: long + '"\\', j: '{"k":"v\\"}', plain: 'é ok' });
+  });
+
+  it('escapes a frozen tags object once and reuses the text for every point', () => {
+    const tags = Object.freeze({ 'a b': 'c,d', e: 'f' });
+    expect(written([{ category: 'logging', name: 'm', tags, fields: { v: 1 }, time: 1n }, { category: 'logging', name: 'm', tags, fields: { v: 2 }, time: 2n }])).toBe('m,a\\ b=c\\,d,e=f v=1 1\nm,a\\ b=c\\,d,e=f v=2 2\n');
+  });
+
+  it('appends pre-encoded lines by range with their ends shifted', () => {
+    const b = new LineBuf(4);
+    b.push('first');
+    const src = Buffer.from('a v=1 1\nb v=2 2\nc v=3 3\n');
+    b.pushLines(src, [8, 16, 24], 1, 3);
+    expect(b.data.toString('utf8', 0, b.off)).toBe('first\nb v=2 2\nc v=3 3\n');
+    expect(b.ends).toEqual([6, 14, 22]);
+  });
+});
+

@@ -10,7 +10,7 @@
  * spaces. Non-finite floats cannot be represented and are left out; a point
  * with no field left is not written.
  */
-import { UInt, type FieldValue, type Point, nowNs } from './point.js';
+import { UInt, Utf8String, type FieldValue, type Point, nowNs } from './point.js';
 
 const NAME_SPECIAL = /[, \\\n\r]/;
 const KEY_SPECIAL = /[,= \\\n\r]/;
@@ -52,8 +52,32 @@ function fieldText(v: FieldValue): string | undefined {
     case 'boolean':
       return v ? 'true' : 'false';
     default:
-      return v instanceof UInt ? `${v.value}u` : undefined;
+      return v instanceof UInt ? `${v.value}u` : v instanceof Utf8String ? quoteStr(v.toString()) : undefined;
   }
+}
+
+/**
+ * The tags part of a line (`,k=v,k2=v2`) for frozen tags objects, by identity:
+ * an input that gives many points one shared, frozen tags object (a log
+ * stream's) has it escaped once instead of once per point. Frozen objects
+ * cannot change, so the cache cannot go stale; it holds them weakly.
+ */
+const frozenTagText = new WeakMap<object, string>();
+
+function tagText(tags: Record<string, string>): string {
+  const frozen = Object.isFrozen(tags);
+  if (frozen) {
+    const hit = frozenTagText.get(tags);
+    if (hit !== undefined) return hit;
+  }
+  let s = '';
+  for (const k in tags) {
+    const v = tags[k]!;
+    if (k === '' || v === '') continue; // InfluxDB rejects empty tag keys and values
+    s += ',' + escapeKey(k) + '=' + escapeKey(v);
+  }
+  if (frozen) frozenTagText.set(tags, s);
+  return s;
 }
 
 /**
@@ -62,13 +86,7 @@ function fieldText(v: FieldValue): string | undefined {
  */
 export function encodeLine(p: Point, defaultTime?: bigint): string | undefined {
   if (p.name === '') return undefined;
-  let line = escapeName(p.name);
-  const tags = p.tags;
-  for (const k in tags) {
-    const v = tags[k]!;
-    if (k === '' || v === '') continue; // InfluxDB rejects empty tag keys and values
-    line += ',' + escapeKey(k) + '=' + escapeKey(v);
-  }
+  let line = escapeName(p.name) + tagText(p.tags);
   let sep = ' ';
   const fields = p.fields;
   for (const k in fields) {
@@ -81,6 +99,124 @@ export function encodeLine(p: Point, defaultTime?: bigint): string | undefined {
   if (sep === ' ') return undefined;
   const t = p.time ?? defaultTime;
   return t === undefined ? line : line + ' ' + t;
+}
+
+/**
+ * Newline-terminated lines written into one growing buffer, outside the JS
+ * heap: the sender's pending batches (see Batch.lines) and the bodies that
+ * worker threads hand back. `ends[i]` is the offset just after line i.
+ */
+export class LineBuf {
+  data: Buffer;
+  readonly ends: number[] = [];
+  off = 0;
+
+  constructor(size: number) {
+    this.data = Buffer.allocUnsafe(Math.max(size, 64));
+  }
+
+  /** Makes room for `n` more bytes. */
+  private room(n: number): void {
+    const need = this.off + n;
+    if (need <= this.data.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(need, this.data.length * 2));
+    this.data.copy(bigger, 0, 0, this.off);
+    this.data = bigger;
+  }
+
+  private write(s: string): void {
+    // a UTF-16 unit takes at most 3 bytes; only then is the exact size worth computing
+    if (this.data.length - this.off < s.length * 3) this.room(Buffer.byteLength(s));
+    this.off += this.data.write(s, this.off);
+  }
+
+  /** Appends a line (without its newline). */
+  push(line: string): void {
+    this.write(line);
+    this.room(1);
+    this.data[this.off++] = 10;
+    this.ends.push(this.off);
+  }
+
+  /**
+   * Appends lines `from` to `to` (exclusive) of newline-terminated lines
+   * already encoded, `ends` being relative to `data` (as in this class).
+   */
+  pushLines(data: Uint8Array, ends: ArrayLike<number>, from = 0, to = ends.length): void {
+    if (to <= from) return;
+    const start = from === 0 ? 0 : ends[from - 1]!;
+    const len = ends[to - 1]! - start;
+    this.room(len);
+    this.data.set(data.subarray(start, start + len), this.off);
+    const shift = this.off - start;
+    for (let i = from; i < to; i++) this.ends.push(ends[i]! + shift);
+    this.off += len;
+  }
+
+  /**
+   * Appends a point as encodeLine() would write it. Utf8String fields are
+   * escaped byte by byte straight from their bytes (written after the other
+   * fields). Returns false, writing nothing, when the point has no line.
+   */
+  point(p: Point, defaultTime: bigint): boolean {
+    if (p.name === '') return false;
+    let s = escapeName(p.name) + tagText(p.tags);
+    let sep = ' ';
+    let raw: (string | Utf8String)[] | undefined;
+    const fields = p.fields;
+    for (const k in fields) {
+      if (k === '') continue;
+      const v = fields[k]!;
+      if (typeof v === 'string' && v.length >= 64 && !STR_SPECIAL.test(v)) {
+        // A long string with nothing to escape (most log messages) is written as it is:
+        // no quoted copy, no concatenated line to flatten before encoding.
+        this.write(s + sep + escapeKey(k) + '="');
+        this.write(v);
+        s = '"';
+        sep = ',';
+        continue;
+      }
+      if (v instanceof Utf8String) {
+        (raw ??= []).push(k, v);
+        continue;
+      }
+      const t = fieldText(v);
+      if (t === undefined) continue;
+      s += sep + escapeKey(k) + '=' + t;
+      sep = ',';
+    }
+    if (raw !== undefined) {
+      for (let i = 0; i < raw.length; i += 2) {
+        this.write(s + sep + escapeKey(raw[i] as string) + '="');
+        this.escaped((raw[i + 1] as Utf8String).bytes);
+        s = '"';
+        sep = ',';
+      }
+    } else if (sep === ' ') return false;
+    const t = p.time ?? defaultTime;
+    this.write(s + ' ' + t + '\n');
+    this.ends.push(this.off);
+    return true;
+  }
+
+  /** UTF-8 bytes as a line-protocol string value's content: `"` and `\` get a backslash. */
+  private escaped(b: Buffer): void {
+    const n = b.length;
+    this.room(n * 2);
+    const d = this.data;
+    if (b.indexOf(34) < 0 && b.indexOf(92) < 0) {
+      d.set(b, this.off);
+      this.off += n;
+      return;
+    }
+    let o = this.off;
+    for (let i = 0; i < n; i++) {
+      const c = b[i]!;
+      if (c === 34 || c === 92) d[o++] = 92;
+      d[o++] = c;
+    }
+    this.off = o;
+  }
 }
 
 /** Encodes points as a newline-terminated body; points that cannot be written are skipped. */

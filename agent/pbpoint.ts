@@ -6,7 +6,7 @@
  * fields share one repeated `Field` list, told apart by `is_tag`.
  */
 import protobuf from 'protobufjs';
-import { UInt, type FieldValue, type Point } from './point.js';
+import { UInt, Utf8String, type FieldValue, type Point } from './point.js';
 import { setOwn, type DecodedPoint } from './lineproto.js';
 
 export const PB_CONTENT_TYPE = 'application/protobuf; proto=com.guance.Point';
@@ -99,7 +99,9 @@ export function encodePBPoints(points: readonly Point[], defaultTime: bigint): U
           w.uint32(T_B).bool(v);
           break;
         default:
-          w.uint32(T_U).uint64(bits((v as UInt).value) as never);
+          // a Utf8String is a string on the wire (length-delimited UTF-8), written without decoding
+          if (v instanceof Utf8String) w.uint32(T_S).bytes(v.bytes);
+          else w.uint32(T_U).uint64(bits((v as UInt).value) as never);
       }
       w.ldelim();
     }
@@ -110,7 +112,7 @@ export function encodePBPoints(points: readonly Point[], defaultTime: bigint): U
 }
 
 function fieldOk(v: FieldValue): boolean {
-  return typeof v === 'number' ? Number.isFinite(v) : typeof v !== 'object' || v instanceof UInt;
+  return typeof v === 'number' ? Number.isFinite(v) : typeof v !== 'object' || v instanceof UInt || v instanceof Utf8String;
 }
 
 /** Decodes a PBPoints body (used by the test dataway and `/v1/write` with a protobuf body). */

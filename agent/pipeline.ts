@@ -36,14 +36,60 @@ export class RunningInput implements Accumulator {
 
   private decorate(points: Point[], opts: AddOptions | undefined): void {
     const it = this.inputTags;
-    let gt = opts?.electionTags ? this.electionTags() : this.globalTags();
+    const base = opts?.electionTags ? this.electionTags() : this.globalTags();
     const omit = opts?.omitGlobalTags;
-    if (omit !== undefined && omit.length > 0) gt = RunningInput.without(gt, omit);
+    const gt = omit !== undefined && omit.length > 0 ? RunningInput.without(base, omit) : base;
     for (const p of points) {
       const t = p.tags;
+      if (Object.isFrozen(t)) {
+        p.tags = this.decorateFrozen(t, base, omit);
+        continue;
+      }
       for (const k in it) if (t[k] === undefined) t[k] = it[k]!;
       for (const k in gt) if (t[k] === undefined) t[k] = gt[k]!;
     }
+  }
+
+  /**
+   * Frozen tags objects are shared by many points (a log stream's): they get
+   * one decorated, frozen copy each, reused while the global tags are the same
+   * object, so the encoder can also cache their escaped text (lineproto.ts).
+   */
+  private readonly frozen = new WeakMap<object, { base: object; omit: readonly string[] | undefined; tags: Record<string, string> }>();
+
+  private decorateFrozen(t: Record<string, string>, base: Readonly<Record<string, string>>, omit: readonly string[] | undefined): Record<string, string> {
+    const hit = this.frozen.get(t);
+    if (hit !== undefined && hit.base === base && hit.omit === omit) return hit.tags;
+    const tags = { ...t };
+    const gt = omit !== undefined && omit.length > 0 ? RunningInput.without(base, omit) : base;
+    for (const k in this.inputTags) if (tags[k] === undefined) tags[k] = this.inputTags[k]!;
+    for (const k in gt) if (tags[k] === undefined) tags[k] = gt[k]!;
+    Object.freeze(tags);
+    this.frozen.set(t, { base, omit, tags });
+    return tags;
+  }
+
+  tagsToAdd(opts?: AddOptions): Readonly<Record<string, string>> {
+    const base = opts?.electionTags ? this.electionTags() : this.globalTags();
+    const omit = opts?.omitGlobalTags;
+    const gt = omit !== undefined && omit.length > 0 ? RunningInput.without(base, omit) : base;
+    const tags: Record<string, string> = { ...this.inputTags };
+    for (const k in gt) if (tags[k] === undefined) tags[k] = gt[k]!;
+    return tags;
+  }
+
+  takesLines(category: Category): boolean {
+    return this.sender.takesLines(category);
+  }
+
+  addLines(category: Category, data: Uint8Array, ends: ArrayLike<number>, opts?: AddOptions): number {
+    const n = ends.length;
+    if (n === 0) {
+      opts?.onAck?.();
+      return 0;
+    }
+    this.countIn(category, n);
+    return this.sender.offerLines(category, data, ends, opts?.onAck);
   }
 
   /** `tags` without the keys in `omit` (once per call, only when the option is set). */

@@ -31,7 +31,24 @@ export class UInt {
   constructor(readonly value: bigint) {}
 }
 
-export type FieldValue = number | bigint | string | boolean | UInt;
+/**
+ * A string field value held as UTF-8 bytes (a view, not a copy), for values
+ * that arrive as bytes and are kilobytes long (a span's JSON `message`): the
+ * line-protocol writer escapes the bytes straight into the body, instead of
+ * decoding them to a JS string and escaping and encoding that again. Every
+ * other consumer reads `toString()`. The bytes must be valid UTF-8.
+ */
+export class Utf8String {
+  constructor(readonly bytes: Buffer) {}
+  toString(): string {
+    return this.bytes.toString('utf8');
+  }
+  toJSON(): string {
+    return this.toString();
+  }
+}
+
+export type FieldValue = number | bigint | string | boolean | UInt | Utf8String;
 
 export interface Point {
   category: Category;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Sender, approxBytes, type SpillHook } from './sender.js';
 import { CoreMetrics } from './metrics.js';
-import type { Batch, SendResult, Sink } from './sinks/types.js';
+import type { Batch, EncodedLines, SendResult, Sink } from './sinks/types.js';
 import type { Point } from './point.js';
 
 /** A sink that holds every batch until released. */
@@ -191,6 +191,58 @@ describe('pre-encoded lines (every sink of the category accepts lines)', () => {
     expect(spilled.length).toBeGreaterThan(0);
     expect(spilled[0]!.lines).toBeUndefined();
     expect(spilled[0]!.points).toEqual([p]);
+  });
+
+  it('queues lines encoded elsewhere (offerLines), cut at maxCacheCount, acknowledged once sent', async () => {
+    const sink = new LineSink();
+    const { s } = sender(sink);
+    const text = Array.from({ length: 25 }, (_, i) => `app,i=${i} v=${i} ${i + 1}\n`).join('');
+    const data = Buffer.from(text);
+    const ends: number[] = [];
+    for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) ends.push(i + 1);
+    let acked = false;
+    expect(s.offerLines('logging', data, ends, () => (acked = true))).toBe(25);
+    s.cutAll();
+    expect(acked).toBe(false);
+    const got: EncodedLines[] = [];
+    while (got.length < 3) {
+      await new Promise((r) => setImmediate(r));
+      for (const h of sink.held) got.push(h.batch.lines!);
+      sink.release();
+    }
+    expect(got.map((l) => l.ends.length)).toEqual([10, 10, 5]);
+    expect(got.map((l) => l.data.toString('utf8', 0, l.ends.at(-1))).join('')).toBe(text);
+    expect(await s.flush(1000)).toBe(true);
+    expect(acked).toBe(true);
+    await s.close(100);
+  });
+
+  it('decodes offered lines back to points for a category whose sinks need points', async () => {
+    const sink = new HeldSink();
+    const { s } = sender(sink);
+    const data = Buffer.from('app,t=a f="x" 5\napp,t=b f="y" 6\n');
+    expect(s.offerLines('tracing', data, [16, 32])).toBe(2);
+    s.cutAll();
+    expect(sink.held[0]!.batch.points).toEqual([
+      { category: 'tracing', name: 'app', tags: { t: 'a' }, fields: { f: 'x' }, time: 5n },
+      { category: 'tracing', name: 'app', tags: { t: 'b' }, fields: { f: 'y' }, time: 6n },
+    ]);
+    sink.release();
+    await s.close(100);
+  });
+
+  it('refuses offered lines all or none when the category is full', async () => {
+    const sink = new LineSink();
+    const { s, metrics } = sender(sink, { capacity: 3 });
+    const data = Buffer.from('a v=1 1\na v=2 2\n');
+    expect(s.offerLines('logging', data, [8, 16])).toBe(2);
+    expect(s.offerLines('logging', data, [8, 16])).toBe(0);
+    expect(s.queued('logging')).toBe(2);
+    expect((await metrics.registry.getSingleMetric('telekit_points_dropped_total')!.get()).values.find((v) => v.labels.reason === 'queue_full')?.value).toBe(2);
+    s.cutAll();
+    await new Promise((r) => setImmediate(r));
+    sink.release();
+    await s.close(100);
   });
 
   it('keeps points when a sink of the category does not accept lines (OTLP)', async () => {

@@ -11,9 +11,9 @@
  * (counted) and `offerWait` waits, so memory stays bounded when a sink is slow.
  */
 import type { Logger } from 'pino';
-import { nowNs, type Category, type Point } from './point.js';
+import { nowNs, Utf8String, type Category, type Point } from './point.js';
 import { batchSize, type Batch, type EncodedLines, type Sink } from './sinks/types.js';
-import { decodeLines, encodeLine } from './lineproto.js';
+import { decodeLines, LineBuf } from './lineproto.js';
 import type { CoreMetrics } from './metrics.js';
 
 /** Where batches go when a sink cannot take them (the disk buffer). */
@@ -82,32 +82,6 @@ function pendingCount(p: Pending): number {
   return p.lines ? p.lines.ends.length : p.points.length;
 }
 
-/** A pending batch's lines, written as they are queued into one growing buffer (outside the JS heap). */
-class LineBuf implements EncodedLines {
-  data: Buffer;
-  readonly ends: number[] = [];
-  off = 0;
-
-  constructor(size: number) {
-    this.data = Buffer.allocUnsafe(size);
-  }
-
-  push(line: string): void {
-    if (this.data.length - this.off < line.length * 3 + 1) {
-      // a UTF-16 unit takes at most 3 bytes; only then is the exact size worth computing
-      const need = this.off + Buffer.byteLength(line) + 1;
-      if (need > this.data.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(need, this.data.length * 2));
-        this.data.copy(bigger, 0, 0, this.off);
-        this.data = bigger;
-      }
-    }
-    this.off += this.data.write(line, this.off);
-    this.data[this.off++] = 10;
-    this.ends.push(this.off);
-  }
-}
-
 function markLost(job: Job): void {
   for (const r of job.touched) r.lost = true;
 }
@@ -127,7 +101,7 @@ export function approxBytes(points: readonly Point[]): number {
     const f = p.fields;
     for (const k in f) {
       const v = f[k];
-      n += 24 + k.length + (typeof v === 'string' ? v.length : 8);
+      n += 24 + k.length + (typeof v === 'string' ? v.length : v instanceof Utf8String ? v.bytes.length : 8);
     }
   }
   return n;
@@ -224,6 +198,62 @@ export class Sender {
     return points.length;
   }
 
+  /**
+   * Queues lines already encoded in line protocol (by a worker thread), all
+   * or none like offer(): `ends[i]` is the offset just after line i's newline.
+   * Where a sink of the category needs points (OTLP, v2 bodies) the lines are
+   * decoded back to points, which is correct but slow.
+   */
+  offerLines(category: Category, data: Uint8Array, ends: ArrayLike<number>, ack?: () => void): number {
+    const n = ends.length;
+    if (n === 0) {
+      ack?.();
+      return 0;
+    }
+    const bytes = ends[n - 1]!;
+    this.lastOffer.set(category, { points: n, bytes });
+    if (this.closing.signal.aborted || this.full(category, n, bytes)) {
+      this.o.metrics.dropped.inc({ category, reason: this.closing.signal.aborted ? 'shutdown' : 'queue_full' }, n);
+      return 0;
+    }
+    if (this.pressure()) {
+      this.o.metrics.dropped.inc({ category, reason: 'memory' }, n);
+      return 0;
+    }
+    let pend = this.pending.get(category);
+    if (!pend) {
+      pend = this.newPending(category);
+      this.pending.set(category, pend);
+    }
+    if (!pend.lines) {
+      const text = Buffer.from(data.buffer, data.byteOffset, bytes).toString('utf8');
+      const points: Point[] = decodeLines(text).map((d) => ({ category, name: d.name, tags: d.tags, fields: d.fields, time: d.time }));
+      this.push(category, points, bytes, ack);
+      return n;
+    }
+    const ref: AckRef | undefined = ack ? { fn: ack, lost: false } : undefined;
+    const perLine = bytes / n;
+    let i = 0;
+    while (i < n) {
+      const k = Math.min(n - i, Math.max(1, this.o.maxCacheCount - pendingCount(pend)));
+      pend.lines!.pushLines(data, ends, i, i + k);
+      pend.bytes += perLine * k;
+      i += k;
+      if (ref && pend.touched[pend.touched.length - 1] !== ref) pend.touched.push(ref);
+      if (pendingCount(pend) >= this.o.maxCacheCount) {
+        this.cut(category);
+        pend = this.pending.get(category)!;
+      }
+    }
+    if (ref) {
+      const order = this.order.get(category);
+      const last = order?.[order.length - 1];
+      if (pendingCount(pend) > 0) pend.acks.push(ref);
+      else last!.acks.push(ref);
+    }
+    return n;
+  }
+
   /** Queues points, waiting while the category is full. Never drops (except at shutdown). */
   async offerWait(category: Category, points: Point[], ack?: () => void): Promise<void> {
     // A single call larger than the whole capacity is accepted once the queue is empty.
@@ -248,13 +278,19 @@ export class Sender {
   private readonly linesMode = new Map<Category, boolean>();
   private readonly lineBufSize = new Map<Category, number>();
 
-  private newPending(category: Category): Pending {
+  /** Whether every sink of the category takes pre-encoded lines, so the queue holds lines, not points. */
+  takesLines(category: Category): boolean {
     let lines = this.linesMode.get(category);
     if (lines === undefined) {
       const ws = this.workers.filter((w) => w.sink.accepts(category));
       lines = ws.length > 0 && ws.every((w) => w.sink.acceptsLines?.(category) === true);
       this.linesMode.set(category, lines);
     }
+    return lines;
+  }
+
+  private newPending(category: Category): Pending {
+    const lines = this.takesLines(category);
     // sized from the category's last batch, so a full batch rarely has to grow (copy) its buffer
     return { points: [], lines: lines ? new LineBuf(this.lineBufSize.get(category) ?? 64 << 10) : undefined, acks: [], touched: [], bytes: 0 };
   }
@@ -276,9 +312,7 @@ export class Sender {
     for (const p of points) {
       if (pend.lines) {
         // times are filled in above, so the line is what encodeV1 would write at send time
-        const line = encodeLine(p, now);
-        if (line === undefined) continue; // no representable field: the sink would skip it too
-        pend.lines.push(line);
+        if (!pend.lines.point(p, now)) continue; // no representable field: the sink would skip it too
       } else pend.points.push(p);
       pend.bytes += perPoint;
       if (ref && pend.touched[pend.touched.length - 1] !== ref) pend.touched.push(ref);

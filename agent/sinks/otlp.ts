@@ -19,7 +19,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { UInt, type Category, type Point } from '../point.js';
+import { UInt, Utf8String, type Category, type Point } from '../point.js';
 import type { Batch, SendResult, Sink } from './types.js';
 
 export interface OtlpSinkConfig {
@@ -106,7 +106,7 @@ export class OtlpSink implements Sink {
     for (const k in p.fields) {
       if (STRUCTURAL_FIELDS.has(k)) continue;
       const v = p.fields[k]!;
-      attributes[k] = typeof v === 'bigint' || v instanceof UInt ? num(v) : v;
+      attributes[k] = typeof v === 'bigint' || v instanceof UInt ? num(v) : v instanceof Utf8String ? v.toString() : v;
     }
     const error = p.tags.status === 'error';
     const ctx = { traceId, spanId, traceFlags: TraceFlags.SAMPLED };
