@@ -3,6 +3,7 @@
 // reading the same CRI files to a local file.
 //
 //   npm run build && node bench/logs/run.mjs [--mib 256] [--files 4] [--runs 3] [--no-peer]
+//   (PROFILE_DIR=/tmp/x writes a CPU profile of each telekit child process)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -106,12 +107,17 @@ async function telekitTail(total) {
 // ---- telekit, whole agent: to a local dataway that counts X-Points ----
 async function telekitAgent(total) {
   let n = 0;
+  let first;
   let done;
   const finished = new Promise((r) => (done = r));
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      if (req.url.startsWith('/v1/write/logging')) n += Number(req.headers['x-points'] ?? 0);
+      if (req.url.startsWith('/v1/write/logging')) {
+        const k = Number(req.headers['x-points'] ?? 0);
+        if (n === 0 && k > 0) first = { t: performance.now(), n: k };
+        n += k;
+      }
       res.writeHead(200).end('{}');
       if (n >= total) done();
     });
@@ -125,10 +131,11 @@ async function telekitAgent(total) {
   const t0 = performance.now();
   const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'silent' }), watch: false });
   await finished;
-  const ms = performance.now() - t0;
+  const t1 = performance.now();
   await agent.stop();
   server.close();
-  return { ms, peakRss: process.resourceUsage().maxRSS * 1024 };
+  // steady: from the first body at the sink to the last, without the agent's start-up
+  return { ms: t1 - t0, startMs: first.t - t0, steadyLinesPerSec: (total - first.n) / ((t1 - first.t) / 1000), peakRss: process.resourceUsage().maxRSS * 1024 };
 }
 
 // ---- peer: rsyslogd imfile → omfile ----
@@ -189,7 +196,8 @@ if (args.child) {
   process.exit(0);
 }
 function inChild(stage, total) {
-  const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--child', stage, '--root', root, '--lines', String(total)], { maxBuffer: 1 << 20 });
+  const prof = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
+  const out = execFileSync(process.execPath, [...prof, new URL(import.meta.url).pathname, '--child', stage, '--root', root, '--lines', String(total)], { maxBuffer: 1 << 20 });
   return JSON.parse(out.toString());
 }
 
@@ -199,7 +207,8 @@ console.log(`data: ${FILES} CRI files, ${mib.toFixed(0)} MiB, ${lines} lines (av
 const report = (name, runs) => {
   const ms = median(runs.map((r) => r.ms));
   const extra = runs[0].peakRss ? `, peak RSS ${(Math.max(...runs.map((r) => r.peakRss)) / 1024 / 1024).toFixed(0)} MiB` : '';
-  console.log(`${name.padEnd(34)} median ${(ms / 1000).toFixed(2)} s  ${(mib / (ms / 1000)).toFixed(1)} MiB/s  ${Math.round(lines / (ms / 1000))} lines/s  (runs: ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s${extra})`);
+  const steady = runs[0].steadyLinesPerSec ? `; steady state (first body at the sink → last) ${(median(runs.map((r) => r.steadyLinesPerSec)) * (bytes / lines) / 1048576).toFixed(1)} MiB/s, start-up ${median(runs.map((r) => r.startMs)).toFixed(0)} ms` : '';
+  console.log(`${name.padEnd(34)} median ${(ms / 1000).toFixed(2)} s  ${(mib / (ms / 1000)).toFixed(1)} MiB/s  ${Math.round(lines / (ms / 1000))} lines/s  (runs: ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s${extra})${steady}`);
   return mib / (ms / 1000);
 };
 // Floor: read the same files in 256 KiB chunks and count newlines (no parsing, no points).

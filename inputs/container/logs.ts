@@ -38,13 +38,13 @@ export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName:
   if (t.pod?.owner) base[t.pod.owner.kind] = t.pod.owner.name;
   const node = t.pod?.nodeName || nodeName;
   if (node) base.node_name = node;
-  // One tags object per stream, shared by the points of this container: the
-  // pipeline only adds the same missing keys to it, and nothing else writes to
-  // point tags. Copying ~12 tags per line was the largest cost of tailing.
+  // One frozen tags object per stream, shared by the points of this container:
+  // copying ~12 tags per line was the largest cost of tailing, and frozen tags
+  // are decorated once and escaped once, not per line (agent/pipeline.ts, lineproto.ts).
   const byStream = new Map<string, Record<string, string>>();
   const tagsOf = (stream: string) => {
     let t = byStream.get(stream);
-    if (!t) byStream.set(stream, (t = stream ? { ...base, stream } : { ...base }));
+    if (!t) byStream.set(stream, (t = Object.freeze(stream ? { ...base, stream } : { ...base })));
     return t;
   };
   const source = lc.source;
