@@ -1,0 +1,511 @@
+/**
+ * Every span's `message` (the span as JSON) written as UTF-8 straight from a
+ * v0.3/v0.4 msgpack payload (an array of traces, each an array of span maps)
+ * into one arena Buffer: one pass over the bytes, no JS objects, no
+ * JSON.stringify, no UTF-8 re-encoding. The caller wraps each slice in a
+ * `Utf8String`, which the line-protocol writer escapes byte for byte.
+ *
+ * JSON semantics (closer to DataKit than JSON.stringify of msgpackr's output):
+ * - map keys in the sender's order; a repeated key is written each time
+ *   (JSON.parse keeps the last, as msgpackr does); `__proto__` is written as
+ *   sent (msgpackr renames it `__proto_`);
+ * - str → JSON string escaping `"`, `\` and U+0000–U+001F the way
+ *   JSON.stringify does (`\b \t \n \f \r`, else `\u00xx`); other bytes are
+ *   copied when the string is valid UTF-8, and when it is not the string is
+ *   written as `Buffer.toString('utf8')` gives it (U+FFFD for each bad
+ *   sequence), so the output is always valid UTF-8 and parses;
+ * - every int/uint width, 64-bit included, → an exact decimal JSON number
+ *   (ids and ns timestamps are numbers, as DataKit writes them, where
+ *   msgpackr's `int64AsType: 'string'` gives quoted strings);
+ * - float32/float64 → `String(value)` (of the float32 widened to a double,
+ *   as msgpackr returns it); NaN and ±Infinity → `null`, as JSON.stringify;
+ * - nil → `null`; bool → `true`/`false`;
+ * - bin → a base64 JSON string (what Go's encoding/json writes for []byte;
+ *   JSON.stringify of msgpackr's Buffer would give `{"type":"Buffer",...}`);
+ * - nested maps and arrays → objects and arrays, at most {@link MAX_DEPTH}
+ *   levels inside a span;
+ * - a map key that is not a string: int, float, nil, bool → its
+ *   `String(value)` as a JSON string (msgpackr's conversion); bin, map,
+ *   array or ext as a key → not this shape.
+ *
+ * Not this shape → `undefined` (the caller falls back to JSON.stringify):
+ * a top level that is not an array, a trace that is not an array, a span that
+ * is not a map, ext types, 0xc1, truncation, trailing bytes, nesting deeper
+ * than {@link MAX_DEPTH}. Work is linear in the body; the arena is at most
+ * about 7× the body (worst case: 1-byte nils as map keys).
+ */
+
+export interface SpanJsons {
+  /** All spans' JSON texts back to back, UTF-8. */
+  arena: Buffer;
+  /** Span i's JSON is `arena[ends[i - 1] ?? 0, ends[i])`; spans in payload order (trace by trace, span by span). */
+  ends: Uint32Array;
+}
+
+/** Nesting allowed inside a span (the span map itself is level 1). */
+export const MAX_DEPTH = 128;
+/** Arena offsets are uint32. */
+const MAX_ARENA = 0xffff_ffff;
+/** Room kept free before each item: separators, a closing bracket, a number or a float. */
+const SLACK = 64;
+
+const PLAIN = 0;
+const ESCAPE = 1;
+/** Byte class inside a str: plain ASCII, to escape, or ≥ 0x80. */
+const CLS = new Uint8Array(256);
+for (let c = 0; c < 256; c++) CLS[c] = c < 0x20 || c === 0x22 || c === 0x5c ? ESCAPE : c >= 0x80 ? 2 : PLAIN;
+/** The letter of a two-character escape, 0 where `\u00xx` is used. */
+const SHORT = new Uint8Array(0x60);
+SHORT[0x08] = 0x62; // b
+SHORT[0x09] = 0x74; // t
+SHORT[0x0a] = 0x6e; // n
+SHORT[0x0c] = 0x66; // f
+SHORT[0x0d] = 0x72; // r
+SHORT[0x22] = 0x22; // "
+SHORT[0x5c] = 0x5c; // \
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16];
+const NULL = Buffer.from('null');
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+
+/** The container stack of the span being written (no recursion). */
+const LEFT = new Float64Array(MAX_DEPTH);
+const TOTAL = new Float64Array(MAX_DEPTH);
+const IS_MAP = new Uint8Array(MAX_DEPTH);
+
+/** Writer state handed between the payload walk and the span walk. */
+interface Arena {
+  out: Buffer;
+  o: number;
+}
+
+/**
+ * Each span's JSON text from a v0.3/v0.4 msgpack body, or `undefined` when
+ * the body is not an array of arrays of maps (see the file header). Never
+ * throws. The empty body is zero traces, as `decodeMsgpack` reads it.
+ */
+export function spanJsons(body: Buffer): SpanJsons | undefined {
+  try {
+    return walk(body);
+  } catch {
+    // Only an allocation failure can land here; the walk checks every bound.
+    return undefined;
+  }
+}
+
+function walk(body: Buffer): SpanJsons | undefined {
+  const n = body.length;
+  if (n === 0) return { arena: Buffer.alloc(0), ends: new Uint32Array(0) };
+  const dv = new DataView(body.buffer, body.byteOffset, n);
+  const w: Arena = { out: Buffer.allocUnsafe(Math.max(256, Math.ceil(n * 1.6))), o: 0 };
+  let ends = new Uint32Array(Math.max(16, n >>> 8));
+  let count = 0;
+  let p = 0;
+  const traces = arrayLen(body, dv, p);
+  if (traces < 0) return undefined;
+  p += headerSize(body[p]!);
+  for (let t = 0; t < traces; t++) {
+    if (p >= n) return undefined;
+    const spans = arrayLen(body, dv, p);
+    if (spans < 0) return undefined;
+    p += headerSize(body[p]!);
+    for (let s = 0; s < spans; s++) {
+      if (p >= n) return undefined;
+      const b = body[p]!;
+      if ((b & 0xf0) !== 0x80 && b !== 0xde && b !== 0xdf) return undefined;
+      p = writeSpan(body, dv, p, w);
+      if (p < 0) return undefined;
+      if (count === ends.length) {
+        const e = new Uint32Array(ends.length * 2);
+        e.set(ends);
+        ends = e;
+      }
+      ends[count++] = w.o;
+    }
+  }
+  if (p !== n) return undefined; // trailing bytes: msgpackr rejects them too
+  return { arena: w.out.subarray(0, w.o), ends: ends.subarray(0, count) };
+}
+
+/** Bytes of an array or map header by its first byte (fix, 16, 32). */
+function headerSize(b: number): number {
+  return b === 0xdc || b === 0xde ? 3 : b === 0xdd || b === 0xdf ? 5 : 1;
+}
+
+/** Element count of the array header at p, or -1 (not an array, truncated, or more elements than bytes left). */
+function arrayLen(body: Buffer, dv: DataView, p: number): number {
+  const b = body[p]!;
+  let len: number;
+  let h: number;
+  if ((b & 0xf0) === 0x90) {
+    len = b & 0x0f;
+    h = 1;
+  } else if (b === 0xdc) {
+    if (p + 3 > body.length) return -1;
+    len = dv.getUint16(p + 1);
+    h = 3;
+  } else if (b === 0xdd) {
+    if (p + 5 > body.length) return -1;
+    len = dv.getUint32(p + 1);
+    h = 5;
+  } else return -1;
+  return len > body.length - p - h ? -1 : len;
+}
+
+/** A larger arena holding the first `used` bytes, with room for `need` more; undefined past MAX_ARENA. */
+function grow(out: Buffer, used: number, need: number): Buffer | undefined {
+  if (used + need > MAX_ARENA) return undefined;
+  let size = out.length * 2;
+  while (size < used + need) size *= 2;
+  const next = Buffer.allocUnsafe(Math.min(size, MAX_ARENA));
+  out.copy(next, 0, 0, used);
+  return next;
+}
+
+/**
+ * Writes the span map at p as JSON; returns the position after it, or -1.
+ * The caller has checked that p holds a map header.
+ */
+function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
+  const n = body.length;
+  let out = w.out;
+  let o = w.o;
+  let depth = 0;
+  for (;;) {
+    if (o + SLACK > out.length) {
+      const g = grow(out, o, SLACK);
+      if (g === undefined) return -1;
+      out = g;
+    }
+    let isKey = false;
+    if (depth > 0) {
+      const d = depth - 1;
+      const left = LEFT[d]!;
+      if (left === 0) {
+        out[o++] = IS_MAP[d] === 1 ? 0x7d : 0x5d;
+        if (--depth === 0) break;
+        continue;
+      }
+      if (IS_MAP[d] === 1) {
+        if (left % 2 === 0) {
+          isKey = true;
+          if (left !== TOTAL[d]) out[o++] = 0x2c;
+        } else out[o++] = 0x3a;
+      } else if (left !== TOTAL[d]) out[o++] = 0x2c;
+      LEFT[d] = left - 1;
+    }
+    if (p >= n) return -1;
+    const b = body[p]!;
+    if (b < 0x80) {
+      // positive fixint
+      if (isKey) out[o++] = 0x22;
+      o = writeUint(out, o, b);
+      if (isKey) out[o++] = 0x22;
+      p++;
+      continue;
+    }
+    if (b >= 0xe0) {
+      // negative fixint
+      if (isKey) out[o++] = 0x22;
+      out[o++] = 0x2d;
+      o = writeUint(out, o, 256 - b);
+      if (isKey) out[o++] = 0x22;
+      p++;
+      continue;
+    }
+    let len = -1; // str length, or container element count
+    let h = 0; // header bytes
+    let kind = 0; // 1 str, 2 array, 3 map, 4 bin
+    if (b < 0x90) {
+      kind = 3;
+      len = b & 0x0f;
+      h = 1;
+    } else if (b < 0xa0) {
+      kind = 2;
+      len = b & 0x0f;
+      h = 1;
+    } else if (b < 0xc0) {
+      kind = 1;
+      len = b & 0x1f;
+      h = 1;
+    } else {
+      // 0xc0..0xdf
+      let size = 0; // fixed payload bytes of a scalar
+      switch (b) {
+        case 0xc0:
+          o = isKey ? writeQuoted(out, o, NULL) : writeBytes(out, o, NULL);
+          p++;
+          continue;
+        case 0xc2:
+          o = isKey ? writeQuoted(out, o, FALSE) : writeBytes(out, o, FALSE);
+          p++;
+          continue;
+        case 0xc3:
+          o = isKey ? writeQuoted(out, o, TRUE) : writeBytes(out, o, TRUE);
+          p++;
+          continue;
+        case 0xd9:
+        case 0xc4:
+          if (p + 2 > n) return -1;
+          len = body[p + 1]!;
+          h = 2;
+          kind = b === 0xd9 ? 1 : 4;
+          break;
+        case 0xda:
+        case 0xc5:
+        case 0xdc:
+        case 0xde:
+          if (p + 3 > n) return -1;
+          len = dv.getUint16(p + 1);
+          h = 3;
+          kind = b === 0xda ? 1 : b === 0xc5 ? 4 : b === 0xdc ? 2 : 3;
+          break;
+        case 0xdb:
+        case 0xc6:
+        case 0xdd:
+        case 0xdf:
+          if (p + 5 > n) return -1;
+          len = dv.getUint32(p + 1);
+          h = 5;
+          kind = b === 0xdb ? 1 : b === 0xc6 ? 4 : b === 0xdd ? 2 : 3;
+          break;
+        case 0xcc:
+        case 0xd0:
+          size = 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          size = 2;
+          break;
+        case 0xce:
+        case 0xd2:
+        case 0xca:
+          size = 4;
+          break;
+        case 0xcf:
+        case 0xd3:
+        case 0xcb:
+          size = 8;
+          break;
+        default:
+          return -1; // 0xc1, ext
+      }
+      if (size > 0) {
+        if (p + 1 + size > n) return -1;
+        const q = p + 1;
+        p = q + size;
+        if (isKey) out[o++] = 0x22;
+        switch (b) {
+          case 0xcc:
+            o = writeUint(out, o, body[q]!);
+            break;
+          case 0xcd:
+            o = writeUint(out, o, dv.getUint16(q));
+            break;
+          case 0xce:
+            o = writeUint(out, o, dv.getUint32(q));
+            break;
+          case 0xcf:
+            o = writeUint64(out, o, dv.getUint32(q), dv.getUint32(q + 4));
+            break;
+          case 0xd0:
+            o = writeInt(out, o, dv.getInt8(q));
+            break;
+          case 0xd1:
+            o = writeInt(out, o, dv.getInt16(q));
+            break;
+          case 0xd2:
+            o = writeInt(out, o, dv.getInt32(q));
+            break;
+          case 0xd3: {
+            const hi = dv.getInt32(q);
+            const lo = dv.getUint32(q + 4);
+            if (hi >= 0) o = writeUint64(out, o, hi, lo);
+            else {
+              // two's complement magnitude, at most 2^63
+              out[o++] = 0x2d;
+              o = writeUint64(out, o, (~hi + (lo === 0 ? 1 : 0)) >>> 0, (~lo + 1) >>> 0);
+            }
+            break;
+          }
+          default:
+            o = writeFloat(out, o, b === 0xca ? dv.getFloat32(q) : dv.getFloat64(q), isKey);
+        }
+        if (isKey) out[o++] = 0x22;
+        continue;
+      }
+    }
+    // str, bin, array or map: len elements/bytes after an h-byte header
+    const q = p + h;
+    if (kind === 1 || kind === 4) {
+      if (len > n - q) return -1;
+      p = q + len;
+      const need = kind === 1 ? 6 * len + SLACK : Math.ceil(len / 3) * 4 + SLACK;
+      if (o + need > out.length) {
+        const g = grow(out, o, need);
+        if (g === undefined) return -1;
+        out = g;
+      }
+      if (kind === 1) o = writeStr(body, q, p, out, o);
+      else if (isKey) return -1; // msgpackr rejects a bin key
+      else {
+        out[o++] = 0x22;
+        o += out.write(body.toString('base64', q, p), o, 'latin1');
+        out[o++] = 0x22;
+      }
+      continue;
+    }
+    // array or map
+    if (isKey || depth === MAX_DEPTH) return -1;
+    const items = kind === 3 ? 2 * len : len;
+    if (items > n - q) return -1; // each element takes at least one byte
+    p = q;
+    LEFT[depth] = items;
+    TOTAL[depth] = items;
+    IS_MAP[depth] = kind === 3 ? 1 : 0;
+    depth++;
+    out[o++] = kind === 3 ? 0x7b : 0x5b;
+  }
+  w.out = out;
+  w.o = o;
+  return p;
+}
+
+function writeBytes(out: Buffer, o: number, s: Buffer): number {
+  s.copy(out, o);
+  return o + s.length;
+}
+
+function writeQuoted(out: Buffer, o: number, s: Buffer): number {
+  out[o] = 0x22;
+  s.copy(out, o + 1);
+  out[o + 1 + s.length] = 0x22;
+  return o + s.length + 2;
+}
+
+/** Decimal digits of an integer 0 ≤ v < 2^53. */
+function writeUint(out: Buffer, o: number, v: number): number {
+  if (v < 10) {
+    out[o] = 0x30 + v;
+    return o + 1;
+  }
+  let len = 2;
+  while (len < 16 && v >= POW10[len]!) len++;
+  let e = o + len;
+  if (v <= 0x7fff_ffff) {
+    let x = v;
+    while (x > 0) {
+      const q = (x / 10) | 0;
+      out[--e] = 0x30 + (x - q * 10);
+      x = q;
+    }
+  } else {
+    let x = v;
+    while (x > 0) {
+      const q = Math.floor(x / 10);
+      out[--e] = 0x30 + (x - q * 10);
+      x = q;
+    }
+  }
+  return o + len;
+}
+
+function writeInt(out: Buffer, o: number, v: number): number {
+  if (v >= 0) return writeUint(out, o, v);
+  out[o] = 0x2d;
+  return writeUint(out, o + 1, -v);
+}
+
+/**
+ * Decimal digits of the uint64 hi·2^32 + lo. Below 2^53 as a double; above,
+ * one long division by 10^6 in 32-bit limbs leaves a quotient below 2^53 and
+ * a 6-digit remainder (every intermediate stays below 2^53, so exact).
+ */
+function writeUint64(out: Buffer, o: number, hi: number, lo: number): number {
+  if (hi < 0x20_0000) return writeUint(out, o, hi * 0x1_0000_0000 + lo);
+  const qh = Math.floor(hi / 1e6);
+  const t = (hi - qh * 1e6) * 0x1_0000_0000 + lo;
+  const ql = Math.floor(t / 1e6);
+  let r = t - ql * 1e6;
+  o = writeUint(out, o, qh * 0x1_0000_0000 + ql);
+  for (let e = o + 6; e > o; ) {
+    const q = (r / 10) | 0;
+    out[--e] = 0x30 + (r - q * 10);
+    r = q;
+  }
+  return o + 6;
+}
+
+/** String(v) for a finite float; null (value) or its name (key, as msgpackr's String(key)) otherwise. */
+function writeFloat(out: Buffer, o: number, v: number, isKey: boolean): number {
+  if (!Number.isFinite(v) && !isKey) return writeBytes(out, o, NULL);
+  const s = String(v);
+  for (let i = 0; i < s.length; i++) out[o + i] = s.charCodeAt(i);
+  return o + s.length;
+}
+
+/**
+ * body[s, e) as a JSON string; the caller has made room for 6·(e − s) + 2
+ * bytes (the worst case: every byte a control character).
+ */
+function writeStr(body: Buffer, s: number, e: number, out: Buffer, o: number): number {
+  const start = o;
+  out[o++] = 0x22;
+  for (let i = s; i < e; i++) {
+    const c = body[i]!;
+    const k = CLS[c]!;
+    if (k === PLAIN) {
+      out[o++] = c;
+    } else if (k === ESCAPE) {
+      out[o++] = 0x5c;
+      const l = SHORT[c]!;
+      if (l !== 0) out[o++] = l;
+      else {
+        out[o++] = 0x75; // u00xx
+        out[o++] = 0x30;
+        out[o++] = 0x30;
+        out[o++] = HEX[c >> 4]!;
+        out[o++] = HEX[c & 0xf]!;
+      }
+    } else {
+      const l = utf8Len(body, i, e);
+      if (l === 0) return writeLossy(body, s, e, out, start);
+      out[o++] = c;
+      out[o++] = body[i + 1]!;
+      if (l > 2) out[o++] = body[i + 2]!;
+      if (l > 3) out[o++] = body[i + 3]!;
+      i += l - 1;
+    }
+  }
+  out[o++] = 0x22;
+  return o;
+}
+
+/**
+ * The string as Buffer.toString('utf8') decodes it (U+FFFD per bad sequence,
+ * never longer than the input), JSON-escaped: within the same 6·len + 2.
+ */
+function writeLossy(body: Buffer, s: number, e: number, out: Buffer, o: number): number {
+  return o + out.write(JSON.stringify(body.toString('utf8', s, e)), o, 'utf8');
+}
+
+/** Length of the well-formed UTF-8 sequence starting at i (lead byte ≥ 0x80), 0 if it is not one. */
+function utf8Len(body: Buffer, i: number, e: number): number {
+  const c = body[i]!;
+  if (c < 0xc2) return 0;
+  if (c < 0xe0) return i + 1 < e && (body[i + 1]! & 0xc0) === 0x80 ? 2 : 0;
+  if (c < 0xf0) {
+    if (i + 2 >= e) return 0;
+    const c1 = body[i + 1]!;
+    if (c1 < (c === 0xe0 ? 0xa0 : 0x80) || c1 > (c === 0xed ? 0x9f : 0xbf)) return 0;
+    return (body[i + 2]! & 0xc0) === 0x80 ? 3 : 0;
+  }
+  if (c < 0xf5) {
+    if (i + 3 >= e) return 0;
+    const c1 = body[i + 1]!;
+    if (c1 < (c === 0xf0 ? 0x90 : 0x80) || c1 > (c === 0xf4 ? 0x8f : 0xbf)) return 0;
+    return (body[i + 2]! & 0xc0) === 0x80 && (body[i + 3]! & 0xc0) === 0x80 ? 4 : 0;
+  }
+  return 0;
+}
