@@ -64,12 +64,13 @@ SHORT[0x0d] = 0x72; // r
 SHORT[0x22] = 0x22; // "
 SHORT[0x5c] = 0x5c; // \
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
-const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16];
+/** '00' '01' … '99'. */
+const PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''), 'latin1');
 const NULL = Buffer.from('null');
 const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
 
-/** The container stack of the span being written (no recursion). */
+/** The containers around the innermost one of the span being written (no recursion). */
 const LEFT = new Float64Array(MAX_DEPTH);
 const TOTAL = new Float64Array(MAX_DEPTH);
 const IS_MAP = new Uint8Array(MAX_DEPTH);
@@ -77,6 +78,8 @@ const IS_MAP = new Uint8Array(MAX_DEPTH);
 /** Writer state handed between the payload walk and the span walk. */
 interface Arena {
   out: Buffer;
+  /** A view of `out`, for 4-byte stores. */
+  odv: DataView;
   o: number;
 }
 
@@ -97,8 +100,9 @@ export function spanJsons(body: Buffer): SpanJsons | undefined {
 function walk(body: Buffer): SpanJsons | undefined {
   const n = body.length;
   if (n === 0) return { arena: Buffer.alloc(0), ends: new Uint32Array(0) };
-  const dv = new DataView(body.buffer, body.byteOffset, n);
-  const w: Arena = { out: Buffer.allocUnsafe(Math.max(256, Math.ceil(n * 1.6))), o: 0 };
+  const dv = view(body);
+  const out = Buffer.allocUnsafe(Math.max(256, Math.ceil(n * 1.6)));
+  const w: Arena = { out, odv: view(out), o: 0 };
   let ends = new Uint32Array(Math.max(16, n >>> 8));
   let count = 0;
   let p = 0;
@@ -153,6 +157,10 @@ function arrayLen(body: Buffer, dv: DataView, p: number): number {
   return len > body.length - p - h ? -1 : len;
 }
 
+function view(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** A larger arena holding the first `used` bytes, with room for `need` more; undefined past MAX_ARENA. */
 function grow(out: Buffer, used: number, need: number): Buffer | undefined {
   if (used + need > MAX_ARENA) return undefined;
@@ -170,30 +178,39 @@ function grow(out: Buffer, used: number, need: number): Buffer | undefined {
 function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
   const n = body.length;
   let out = w.out;
+  let odv = w.odv;
   let o = w.o;
+  // The innermost container lives in locals; the ones around it in LEFT,
+  // TOTAL and IS_MAP at [depth − 2], [depth − 3], ….
   let depth = 0;
+  let left = 0; // items still to read (a map counts keys and values)
+  let total = 0;
+  let isMap = false;
   for (;;) {
     if (o + SLACK > out.length) {
       const g = grow(out, o, SLACK);
       if (g === undefined) return -1;
       out = g;
+      odv = view(g);
     }
     let isKey = false;
     if (depth > 0) {
-      const d = depth - 1;
-      const left = LEFT[d]!;
       if (left === 0) {
-        out[o++] = IS_MAP[d] === 1 ? 0x7d : 0x5d;
+        out[o++] = isMap ? 0x7d : 0x5d;
         if (--depth === 0) break;
+        left = LEFT[depth - 1]!;
+        total = TOTAL[depth - 1]!;
+        isMap = IS_MAP[depth - 1] === 1;
         continue;
       }
-      if (IS_MAP[d] === 1) {
-        if (left % 2 === 0) {
+      if (isMap) {
+        // `& 1` (ToInt32 keeps the low bit) where `% 2` on a double would be a C call
+        if ((left & 1) === 0) {
           isKey = true;
-          if (left !== TOTAL[d]) out[o++] = 0x2c;
+          if (left !== total) out[o++] = 0x2c;
         } else out[o++] = 0x3a;
-      } else if (left !== TOTAL[d]) out[o++] = 0x2c;
-      LEFT[d] = left - 1;
+      } else if (left !== total) out[o++] = 0x2c;
+      left--;
     }
     if (p >= n) return -1;
     const b = body[p]!;
@@ -346,9 +363,23 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
         const g = grow(out, o, need);
         if (g === undefined) return -1;
         out = g;
+        odv = view(g);
       }
-      if (kind === 1) o = writeStr(body, q, p, out, o);
-      else if (isKey) return -1; // msgpackr rejects a bin key
+      if (kind === 1) {
+        // the plain-ASCII fast path of writeStr, inlined: most strings end here
+        out[o++] = 0x22;
+        let i = q;
+        while (i + 4 <= p) {
+          const v = dv.getUint32(i, true);
+          if (((v | (v - 0x2020_2020) | ((v ^ 0x2222_2222) - 0x0101_0101) | ((v ^ 0x5c5c_5c5c) - 0x0101_0101)) & 0x8080_8080) !== 0) break;
+          odv.setUint32(o, v, true);
+          o += 4;
+          i += 4;
+        }
+        while (i < p && CLS[body[i]!] === PLAIN) out[o++] = body[i++]!;
+        if (i === p) out[o++] = 0x22;
+        else o = writeStr(body, dv, q, i, p, out, odv, o - 1 - (i - q));
+      } else if (isKey) return -1; // msgpackr rejects a bin key
       else {
         out[o++] = 0x22;
         o += out.write(body.toString('base64', q, p), o, 'latin1');
@@ -361,13 +392,19 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
     const items = kind === 3 ? 2 * len : len;
     if (items > n - q) return -1; // each element takes at least one byte
     p = q;
-    LEFT[depth] = items;
-    TOTAL[depth] = items;
-    IS_MAP[depth] = kind === 3 ? 1 : 0;
+    if (depth > 0) {
+      LEFT[depth - 1] = left;
+      TOTAL[depth - 1] = total;
+      IS_MAP[depth - 1] = isMap ? 1 : 0;
+    }
+    left = items;
+    total = items;
+    isMap = kind === 3;
     depth++;
     out[o++] = kind === 3 ? 0x7b : 0x5b;
   }
   w.out = out;
+  w.odv = odv;
   w.o = o;
   return p;
 }
@@ -384,31 +421,51 @@ function writeQuoted(out: Buffer, o: number, s: Buffer): number {
   return o + s.length + 2;
 }
 
-/** Decimal digits of an integer 0 ≤ v < 2^53. */
+/** Decimal digits of an integer 0 ≤ v < 2^53: an int32 head and at most one 8-digit int32 tail. */
 function writeUint(out: Buffer, o: number, v: number): number {
-  if (v < 10) {
-    out[o] = 0x30 + v;
-    return o + 1;
+  if (v < 1e8) return writeSmall(out, o, v);
+  let head = Math.floor(v / 1e8);
+  let tail = v - head * 1e8;
+  if (tail < 0) {
+    head--;
+    tail += 1e8;
+  } else if (tail >= 1e8) {
+    head++;
+    tail -= 1e8;
   }
-  let len = 2;
-  while (len < 16 && v >= POW10[len]!) len++;
+  return writeFixed(out, writeSmall(out, o, head), tail, 8);
+}
+
+/** Decimal digits of an integer 0 ≤ v < 10^8. */
+function writeSmall(out: Buffer, o: number, v: number): number {
+  const len = v < 10 ? 1 : v < 100 ? 2 : v < 1e3 ? 3 : v < 1e4 ? 4 : v < 1e5 ? 5 : v < 1e6 ? 6 : v < 1e7 ? 7 : 8;
   let e = o + len;
-  if (v <= 0x7fff_ffff) {
-    let x = v;
-    while (x > 0) {
-      const q = (x / 10) | 0;
-      out[--e] = 0x30 + (x - q * 10);
-      x = q;
-    }
-  } else {
-    let x = v;
-    while (x > 0) {
-      const q = Math.floor(x / 10);
-      out[--e] = 0x30 + (x - q * 10);
-      x = q;
-    }
+  let x = v;
+  while (x >= 100) {
+    const q = (x / 100) | 0;
+    const r = (x - q * 100) * 2;
+    out[--e] = PAIRS[r + 1]!;
+    out[--e] = PAIRS[r]!;
+    x = q;
   }
+  if (x >= 10) {
+    out[--e] = PAIRS[x * 2 + 1]!;
+    out[--e] = PAIRS[x * 2]!;
+  } else out[--e] = 0x30 + x;
   return o + len;
+}
+
+/** Exactly `digits` (even) decimal digits of 0 ≤ v < 10^digits ≤ 10^8, zero-padded. */
+function writeFixed(out: Buffer, o: number, v: number, digits: number): number {
+  let x = v;
+  for (let e = o + digits; e > o; ) {
+    const q = (x / 100) | 0;
+    const r = (x - q * 100) * 2;
+    out[--e] = PAIRS[r + 1]!;
+    out[--e] = PAIRS[r]!;
+    x = q;
+  }
+  return o + digits;
 }
 
 function writeInt(out: Buffer, o: number, v: number): number {
@@ -427,14 +484,7 @@ function writeUint64(out: Buffer, o: number, hi: number, lo: number): number {
   const qh = Math.floor(hi / 1e6);
   const t = (hi - qh * 1e6) * 0x1_0000_0000 + lo;
   const ql = Math.floor(t / 1e6);
-  let r = t - ql * 1e6;
-  o = writeUint(out, o, qh * 0x1_0000_0000 + ql);
-  for (let e = o + 6; e > o; ) {
-    const q = (r / 10) | 0;
-    out[--e] = 0x30 + (r - q * 10);
-    r = q;
-  }
-  return o + 6;
+  return writeFixed(out, writeUint(out, o, qh * 0x1_0000_0000 + ql), t - ql * 1e6, 6);
 }
 
 /** String(v) for a finite float; null (value) or its name (key, as msgpackr's String(key)) otherwise. */
@@ -446,17 +496,32 @@ function writeFloat(out: Buffer, o: number, v: number, isKey: boolean): number {
 }
 
 /**
- * body[s, e) as a JSON string; the caller has made room for 6·(e − s) + 2
- * bytes (the worst case: every byte a control character).
+ * body[s, e) as a JSON string at o, of which the opening quote and
+ * body[s, from) (plain ASCII) are already written; the caller has made room
+ * for 6·(e − s) + 2 bytes (the worst case: every byte a control character).
  */
-function writeStr(body: Buffer, s: number, e: number, out: Buffer, o: number): number {
+function writeStr(body: Buffer, bdv: DataView, s: number, from: number, e: number, out: Buffer, odv: DataView, o: number): number {
   const start = o;
-  out[o++] = 0x22;
-  for (let i = s; i < e; i++) {
+  o += 1 + from - s;
+  let i = from;
+  for (;;) {
+    // Four bytes at a time while none is ≥ 0x80, < 0x20, `"` or `\`: a high bit
+    // of v, of v − 0x20 per byte, or of (v xor quote) − 1 per byte flags one
+    // (a borrow only starts at a byte that is itself flagged).
+    while (i + 4 <= e) {
+      const v = bdv.getUint32(i, true);
+      if (((v | (v - 0x2020_2020) | ((v ^ 0x2222_2222) - 0x0101_0101) | ((v ^ 0x5c5c_5c5c) - 0x0101_0101)) & 0x8080_8080) !== 0) break;
+      odv.setUint32(o, v, true);
+      o += 4;
+      i += 4;
+    }
+    if (i >= e) break;
+    // one byte (or one UTF-8 sequence), then back to the 4-byte loop
     const c = body[i]!;
     const k = CLS[c]!;
     if (k === PLAIN) {
       out[o++] = c;
+      i++;
     } else if (k === ESCAPE) {
       out[o++] = 0x5c;
       const l = SHORT[c]!;
@@ -468,6 +533,7 @@ function writeStr(body: Buffer, s: number, e: number, out: Buffer, o: number): n
         out[o++] = HEX[c >> 4]!;
         out[o++] = HEX[c & 0xf]!;
       }
+      i++;
     } else {
       const l = utf8Len(body, i, e);
       if (l === 0) return writeLossy(body, s, e, out, start);
@@ -475,7 +541,7 @@ function writeStr(body: Buffer, s: number, e: number, out: Buffer, o: number): n
       out[o++] = body[i + 1]!;
       if (l > 2) out[o++] = body[i + 2]!;
       if (l > 3) out[o++] = body[i + 3]!;
-      i += l - 1;
+      i += l;
     }
   }
   out[o++] = 0x22;
