@@ -140,6 +140,26 @@ describe('spanJsons on generated payloads', () => {
   });
 });
 
+describe('spanJsons id digits reused across spans', () => {
+  it('writes ids drawn from a small pool exactly, in any order (the recent-id cache)', () => {
+    const pool = [2n ** 64n - 1n, 2n ** 63n, 2n ** 53n + 7n, 12_345_678_901_234_567_890n, 10n ** 19n, 2n ** 63n - 1n, 9_007_199_254_740_993n];
+    const pick = fc.constantFrom(...pool);
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.record({ trace_id: pick, span_id: pick, parent_id: pick, m: fc.dictionary(fc.constantFrom('a', 'b'), pick) }), { minLength: 1, maxLength: 6 }), { maxLength: 5 }), (traces) => {
+        const got = run(packr.pack(traces));
+        const want = traces.flat();
+        expect(got.length).toBe(want.length);
+        for (let i = 0; i < got.length; i++) {
+          const s = want[i]!;
+          const m = Object.entries(s.m).map(([k, v]) => `"${k}":${v}`).join(',');
+          expect(got[i]).toBe(`{"trace_id":${s.trace_id},"span_id":${s.span_id},"parent_id":${s.parent_id},"m":{${m}}}`);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('spanJsons on every msgpack type', () => {
   function one(value: number[]): string {
     // [[{"v": value}]]

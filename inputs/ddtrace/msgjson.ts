@@ -105,6 +105,7 @@ function walk(body: Buffer): SpanJsons | undefined {
   const w: Arena = { out, odv: view(out), o: 0 };
   let ends = new Uint32Array(Math.max(16, n >>> 8));
   let count = 0;
+  resetIds();
   let p = 0;
   const traces = arrayLen(body, dv, p);
   if (traces < 0) return undefined;
@@ -369,12 +370,22 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
         // the plain-ASCII fast path of writeStr, inlined: most strings end here
         out[o++] = 0x22;
         let i = q;
-        while (i + 4 <= p) {
-          const v = dv.getUint32(i, true);
-          if (((v | (v - 0x2020_2020) | ((v ^ 0x2222_2222) - 0x0101_0101) | ((v ^ 0x5c5c_5c5c) - 0x0101_0101)) & 0x8080_8080) !== 0) break;
-          odv.setUint32(o, v, true);
-          o += 4;
-          i += 4;
+        for (;;) {
+          if (i + 4 <= p) {
+            const v = dv.getUint32(i, true);
+            if (((v | (v - 0x2020_2020) | ((v ^ 0x2222_2222) - 0x0101_0101) | ((v ^ 0x5c5c_5c5c) - 0x0101_0101)) & 0x8080_8080) !== 0) break;
+            odv.setUint32(o, v, true);
+            o += 4;
+            i += 4;
+          } else if (i < p && p - q >= 4) {
+            // the last 1–3 bytes: the final 4-byte window again, stored over the same bytes already written
+            const v = dv.getUint32(p - 4, true);
+            if (((v | (v - 0x2020_2020) | ((v ^ 0x2222_2222) - 0x0101_0101) | ((v ^ 0x5c5c_5c5c) - 0x0101_0101)) & 0x8080_8080) !== 0) break;
+            odv.setUint32(o - (i - (p - 4)), v, true);
+            o += p - i;
+            i = p;
+            break;
+          } else break;
         }
         while (i < p && CLS[body[i]!] === PLAIN) out[o++] = body[i++]!;
         if (i === p) out[o++] = 0x22;
@@ -424,7 +435,7 @@ function writeQuoted(out: Buffer, o: number, s: Buffer): number {
 /** Decimal digits of an integer 0 ≤ v < 2^53: an int32 head and at most one 8-digit int32 tail. */
 function writeUint(out: Buffer, o: number, v: number): number {
   if (v < 1e8) return writeSmall(out, o, v);
-  let head = Math.floor(v / 1e8);
+  let head = Math.floor(v * 1e-8); // corrected below
   let tail = v - head * 1e8;
   if (tail < 0) {
     head--;
@@ -438,9 +449,9 @@ function writeUint(out: Buffer, o: number, v: number): number {
 
 /** Decimal digits of an integer 0 ≤ v < 10^8. */
 function writeSmall(out: Buffer, o: number, v: number): number {
-  const len = v < 10 ? 1 : v < 100 ? 2 : v < 1e3 ? 3 : v < 1e4 ? 4 : v < 1e5 ? 5 : v < 1e6 ? 6 : v < 1e7 ? 7 : 8;
+  let x = v | 0; // int32 from here: V8 divides by a constant with a multiply
+  const len = x < 10 ? 1 : x < 100 ? 2 : x < 1e3 ? 3 : x < 1e4 ? 4 : x < 1e5 ? 5 : x < 1e6 ? 6 : x < 1e7 ? 7 : 8;
   let e = o + len;
-  let x = v;
   while (x >= 100) {
     const q = (x / 100) | 0;
     const r = (x - q * 100) * 2;
@@ -457,7 +468,7 @@ function writeSmall(out: Buffer, o: number, v: number): number {
 
 /** Exactly `digits` (even) decimal digits of 0 ≤ v < 10^digits ≤ 10^8, zero-padded. */
 function writeFixed(out: Buffer, o: number, v: number, digits: number): number {
-  let x = v;
+  let x = v | 0;
   for (let e = o + digits; e > o; ) {
     const q = (x / 100) | 0;
     const r = (x - q * 100) * 2;
@@ -475,16 +486,56 @@ function writeInt(out: Buffer, o: number, v: number): number {
 }
 
 /**
+ * The last few ids written (spans of a trace share trace_id, siblings share
+ * parent_id): their digits are copied from the arena instead of recomputed.
+ * Reset by each walk (offsets are into that walk's arena).
+ */
+const ID_CACHE = 4;
+const ID_HI = new Uint32Array(ID_CACHE);
+const ID_LO = new Uint32Array(ID_CACHE);
+const ID_AT = new Uint32Array(ID_CACHE);
+const ID_LEN = new Uint8Array(ID_CACHE); // 0: empty
+let idNext = 0;
+
+function resetIds(): void {
+  ID_LEN.fill(0);
+  idNext = 0;
+}
+
+/**
  * Decimal digits of the uint64 hi·2^32 + lo. Below 2^53 as a double; above,
  * one long division by 10^6 in 32-bit limbs leaves a quotient below 2^53 and
- * a 6-digit remainder (every intermediate stays below 2^53, so exact).
+ * a 6-digit remainder, every intermediate below 2^53 so exact (the quotient
+ * by a multiply with 1e-6, then corrected by the sign and size of the remainder).
  */
 function writeUint64(out: Buffer, o: number, hi: number, lo: number): number {
   if (hi < 0x20_0000) return writeUint(out, o, hi * 0x1_0000_0000 + lo);
-  const qh = Math.floor(hi / 1e6);
+  for (let k = 0; k < ID_CACHE; k++) {
+    if (ID_LO[k] === lo && ID_HI[k] === hi && ID_LEN[k] !== 0) {
+      const len = ID_LEN[k]!;
+      const from = ID_AT[k]!;
+      for (let j = 0; j < len; j++) out[o + j] = out[from + j]!;
+      return o + len;
+    }
+  }
+  const qh = (hi / 1e6) >>> 0;
   const t = (hi - qh * 1e6) * 0x1_0000_0000 + lo;
-  const ql = Math.floor(t / 1e6);
-  return writeFixed(out, writeUint(out, o, qh * 0x1_0000_0000 + ql), t - ql * 1e6, 6);
+  let ql = Math.floor(t * 1e-6);
+  let r = t - ql * 1e6;
+  if (r < 0) {
+    ql--;
+    r += 1e6;
+  } else if (r >= 1e6) {
+    ql++;
+    r -= 1e6;
+  }
+  const e = writeFixed(out, writeUint(out, o, qh * 0x1_0000_0000 + ql), r, 6);
+  ID_HI[idNext] = hi;
+  ID_LO[idNext] = lo;
+  ID_AT[idNext] = o;
+  ID_LEN[idNext] = e - o;
+  idNext = (idNext + 1) % ID_CACHE;
+  return e;
 }
 
 /** String(v) for a finite float; null (value) or its name (key, as msgpackr's String(key)) otherwise. */
