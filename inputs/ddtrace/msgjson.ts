@@ -66,6 +66,12 @@ SHORT[0x5c] = 0x5c; // \
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 /** '00' '01' … '99'. */
 const PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''), 'latin1');
+/** '0000' … '9999', each as the little-endian uint32 of its four ASCII bytes. */
+const QUADS = new Uint32Array(10_000);
+for (let i = 0; i < 10_000; i++) {
+  const d = String(i).padStart(4, '0');
+  QUADS[i] = (d.charCodeAt(0) | (d.charCodeAt(1) << 8) | (d.charCodeAt(2) << 16) | (d.charCodeAt(3) << 24)) >>> 0;
+}
 const NULL = Buffer.from('null');
 const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
@@ -218,7 +224,7 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
     if (b < 0x80) {
       // positive fixint
       if (isKey) out[o++] = 0x22;
-      o = writeUint(out, o, b);
+      o = writeUint(out, odv, o, b);
       if (isKey) out[o++] = 0x22;
       p++;
       continue;
@@ -227,7 +233,7 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
       // negative fixint
       if (isKey) out[o++] = 0x22;
       out[o++] = 0x2d;
-      o = writeUint(out, o, 256 - b);
+      o = writeUint(out, odv, o, 256 - b);
       if (isKey) out[o++] = 0x22;
       p++;
       continue;
@@ -316,34 +322,34 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
         if (isKey) out[o++] = 0x22;
         switch (b) {
           case 0xcc:
-            o = writeUint(out, o, body[q]!);
+            o = writeUint(out, odv, o, body[q]!);
             break;
           case 0xcd:
-            o = writeUint(out, o, dv.getUint16(q));
+            o = writeUint(out, odv, o, dv.getUint16(q));
             break;
           case 0xce:
-            o = writeUint(out, o, dv.getUint32(q));
+            o = writeUint(out, odv, o, dv.getUint32(q));
             break;
           case 0xcf:
-            o = writeUint64(out, o, dv.getUint32(q), dv.getUint32(q + 4));
+            o = writeUint64(out, odv, o, dv.getUint32(q), dv.getUint32(q + 4));
             break;
           case 0xd0:
-            o = writeInt(out, o, dv.getInt8(q));
+            o = writeInt(out, odv, o, dv.getInt8(q));
             break;
           case 0xd1:
-            o = writeInt(out, o, dv.getInt16(q));
+            o = writeInt(out, odv, o, dv.getInt16(q));
             break;
           case 0xd2:
-            o = writeInt(out, o, dv.getInt32(q));
+            o = writeInt(out, odv, o, dv.getInt32(q));
             break;
           case 0xd3: {
             const hi = dv.getInt32(q);
             const lo = dv.getUint32(q + 4);
-            if (hi >= 0) o = writeUint64(out, o, hi, lo);
+            if (hi >= 0) o = writeUint64(out, odv, o, hi, lo);
             else {
               // two's complement magnitude, at most 2^63
               out[o++] = 0x2d;
-              o = writeUint64(out, o, (~hi + (lo === 0 ? 1 : 0)) >>> 0, (~lo + 1) >>> 0);
+              o = writeUint64(out, odv, o, (~hi + (lo === 0 ? 1 : 0)) >>> 0, (~lo + 1) >>> 0);
             }
             break;
           }
@@ -433,7 +439,7 @@ function writeQuoted(out: Buffer, o: number, s: Buffer): number {
 }
 
 /** Decimal digits of an integer 0 ≤ v < 2^53: an int32 head and at most one 8-digit int32 tail. */
-function writeUint(out: Buffer, o: number, v: number): number {
+function writeUint(out: Buffer, odv: DataView, o: number, v: number): number {
   if (v < 1e8) return writeSmall(out, o, v);
   let head = Math.floor(v * 1e-8); // corrected below
   let tail = v - head * 1e8;
@@ -444,7 +450,7 @@ function writeUint(out: Buffer, o: number, v: number): number {
     head++;
     tail -= 1e8;
   }
-  return writeFixed(out, writeSmall(out, o, head), tail, 8);
+  return write8(odv, writeSmall(out, o, head), tail);
 }
 
 /** Decimal digits of an integer 0 ≤ v < 10^8. */
@@ -466,23 +472,29 @@ function writeSmall(out: Buffer, o: number, v: number): number {
   return o + len;
 }
 
-/** Exactly `digits` (even) decimal digits of 0 ≤ v < 10^digits ≤ 10^8, zero-padded. */
-function writeFixed(out: Buffer, o: number, v: number, digits: number): number {
-  let x = v | 0;
-  for (let e = o + digits; e > o; ) {
-    const q = (x / 100) | 0;
-    const r = (x - q * 100) * 2;
-    out[--e] = PAIRS[r + 1]!;
-    out[--e] = PAIRS[r]!;
-    x = q;
-  }
-  return o + digits;
+/** Exactly 8 decimal digits of 0 ≤ v < 10^8, zero-padded: two 4-digit stores. */
+function write8(odv: DataView, o: number, v: number): number {
+  const x = v | 0;
+  const q = (x / 10_000) | 0;
+  odv.setUint32(o, QUADS[q]!, true);
+  odv.setUint32(o + 4, QUADS[x - q * 10_000]!, true);
+  return o + 8;
 }
 
-function writeInt(out: Buffer, o: number, v: number): number {
-  if (v >= 0) return writeUint(out, o, v);
+/** Exactly 6 decimal digits of 0 ≤ v < 10^6, zero-padded. */
+function write6(out: Buffer, odv: DataView, o: number, v: number): number {
+  const x = v | 0;
+  const q = (x / 10_000) | 0;
+  out[o] = PAIRS[q * 2]!;
+  out[o + 1] = PAIRS[q * 2 + 1]!;
+  odv.setUint32(o + 2, QUADS[x - q * 10_000]!, true);
+  return o + 6;
+}
+
+function writeInt(out: Buffer, odv: DataView, o: number, v: number): number {
+  if (v >= 0) return writeUint(out, odv, o, v);
   out[o] = 0x2d;
-  return writeUint(out, o + 1, -v);
+  return writeUint(out, odv, o + 1, -v);
 }
 
 /**
@@ -508,8 +520,8 @@ function resetIds(): void {
  * a 6-digit remainder, every intermediate below 2^53 so exact (the quotient
  * by a multiply with 1e-6, then corrected by the sign and size of the remainder).
  */
-function writeUint64(out: Buffer, o: number, hi: number, lo: number): number {
-  if (hi < 0x20_0000) return writeUint(out, o, hi * 0x1_0000_0000 + lo);
+function writeUint64(out: Buffer, odv: DataView, o: number, hi: number, lo: number): number {
+  if (hi < 0x20_0000) return writeUint(out, odv, o, hi * 0x1_0000_0000 + lo);
   for (let k = 0; k < ID_CACHE; k++) {
     if (ID_LO[k] === lo && ID_HI[k] === hi && ID_LEN[k] !== 0) {
       const len = ID_LEN[k]!;
@@ -529,7 +541,7 @@ function writeUint64(out: Buffer, o: number, hi: number, lo: number): number {
     ql++;
     r -= 1e6;
   }
-  const e = writeFixed(out, writeUint(out, o, qh * 0x1_0000_0000 + ql), r, 6);
+  const e = write6(out, odv, writeUint(out, odv, o, qh * 0x1_0000_0000 + ql), r);
   ID_HI[idNext] = hi;
   ID_LO[idNext] = lo;
   ID_AT[idNext] = o;
