@@ -111,8 +111,9 @@ export class LineBuf {
   readonly ends: number[] = [];
   off = 0;
 
-  constructor(size: number) {
-    this.data = Buffer.allocUnsafe(Math.max(size, 64));
+  /** A new buffer of `size` bytes, or a spare one to reuse (its content is overwritten). */
+  constructor(size: number | Buffer) {
+    this.data = typeof size === 'number' ? Buffer.allocUnsafe(Math.max(size, 64)) : size;
   }
 
   /** Makes room for `n` more bytes. */

@@ -2,7 +2,7 @@
  * Options every tracing input shares, with DataKit's names and defaults. An
  * input's schema spreads {@link traceOptionShape} next to its own options.
  */
-import { bool, list, num, object, record, regex, str, tags, type Infer, type ObjectField } from '../config/schema.js';
+import { bool, int, list, num, object, record, regex, str, tags, type Infer, type ObjectField } from '../config/schema.js';
 
 const samplerTable = object({ sampling_rate: num(1, { min: 0, max: 1 }) });
 
@@ -34,6 +34,12 @@ export const traceOptionShape = {
   customer_tags: list(str(), []),
   /** Leaves out the `message` field (the original span as JSON). */
   del_message: bool(false),
+  /**
+   * Worker threads that decode, map and encode spans (telekit's, not DataKit's):
+   * 0 = one per CPU, at most 4; -1 = on the main thread. Workers are used only
+   * when every sink takes line protocol as it is (no OTLP forwarding, v1 bodies).
+   */
+  workers: int(0, { min: -1, max: 64 }),
   tags: tags(),
 };
 

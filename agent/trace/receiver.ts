@@ -10,6 +10,7 @@ import { TracePipeline } from './pipeline.js';
 import { traceMetrics, type TraceMetrics } from './metrics.js';
 import type { TraceOptions } from './options.js';
 import type { Trace } from './span.js';
+import { TraceThreads, defaultWorkers, type TraceDecoder, type TraceRequest } from './offthread.js';
 
 /** After the queue refused spans, further requests are refused undecoded for this long. */
 const FAST_REJECT_MS = 50;
@@ -30,14 +31,80 @@ export class TraceReceiver {
   readonly metrics: TraceMetrics;
   private readonly warn: RateLimitedLog;
   private refusedAt = -Infinity;
+  private threads: TraceThreads | undefined;
 
   constructor(
     private readonly ctx: Pick<InputContext, 'name' | 'acc' | 'log' | 'metrics'>,
-    opts: TraceOptions,
+    private readonly opts: TraceOptions,
   ) {
     this.pipeline = new TracePipeline(ctx.name, opts);
     this.metrics = traceMetrics(ctx.metrics, ctx.name);
     this.warn = new RateLimitedLog(ctx.log);
+  }
+
+  /**
+   * Starts the input's worker threads (agent/trace/offthread.ts) when the
+   * `workers` option allows, there is a compiled worker script, and lines go
+   * to every sink as they are. Otherwise requests are handled on this thread.
+   */
+  startWorkers(script: URL | undefined, config: unknown): void {
+    const n = this.opts.workers === 0 ? defaultWorkers() : this.opts.workers;
+    const acc = this.ctx.acc;
+    if (n <= 0 || script === undefined || !acc.addLines || !acc.tagsToAdd || !acc.takesLines?.('tracing')) return;
+    this.threads = new TraceThreads(script, { source: this.ctx.name, opts: this.opts, config }, n, 4, (e) => acc.error('worker', e));
+    this.metrics.workers.set(n);
+    this.ctx.log.info({ workers: n }, 'Decoding traces in worker threads.');
+  }
+
+  async stopWorkers(): Promise<void> {
+    const t = this.threads;
+    this.threads = undefined;
+    this.metrics.workers.set(0);
+    await t?.close();
+  }
+
+  /**
+   * A request, start to end: back-pressure, then decoding, filtering, mapping
+   * and queueing, in a worker thread when there are any. Resolves undefined
+   * when the spans were taken (or filtered out), else the error answer.
+   */
+  async handle(req: TraceRequest, remote: string, decode: TraceDecoder, code: string): Promise<HttpResponse | undefined> {
+    const route = req.route;
+    const busy = this.overloaded(route) ?? this.workersBusy(route);
+    if (busy) return busy;
+    const threads = this.threads;
+    if (threads === undefined) {
+      let d: ReturnType<TraceDecoder>;
+      try {
+        d = decode(req);
+      } catch (e) {
+        return this.reject(route, e, remote);
+      }
+      if (d.dropped) for (const [reason, n] of Object.entries(d.dropped)) this.countDropped(reason, n);
+      return this.accept(route, d.traces, code);
+    }
+    const r = await threads.run(req, this.ctx.acc.tagsToAdd!());
+    switch (r.kind) {
+      case 'ok': {
+        const answer = this.acceptLines(route, r, code);
+        threads.recycle(r.data);
+        return answer;
+      }
+      case 'bad':
+        return this.reject(route, new BadRequest(r.status, r.reason, r.message), remote);
+      default:
+        if (r.where === 'decode') return this.reject(route, new Error(r.message), remote);
+        this.ctx.acc.error('pipeline', new Error(r.message));
+        this.metrics.requests.inc({ route, code, reason: 'pipeline_error' });
+        return undefined;
+    }
+  }
+
+  /** 503 while every worker already has its backlog of bodies (bounded memory under a burst). */
+  private workersBusy(route: string): HttpResponse | undefined {
+    if (!this.threads?.busy()) return undefined;
+    this.metrics.requests.inc({ route, code: '503', reason: 'overloaded' });
+    return { status: 503, headers: { 'retry-after': '1' }, body: 'trace workers are busy, retry later\n' };
   }
 
   /** 503 + Retry-After while the tracing queue is full, so senders back off; undefined otherwise. */
@@ -73,6 +140,26 @@ export class TraceReceiver {
     if (n < points.length) {
       this.refusedAt = performance.now();
       m.inc({ result: 'queue_full' }, points.length - n);
+      this.metrics.requests.inc({ route, code: '503', reason: 'queue_full' });
+      return { status: 503, headers: { 'retry-after': '1' }, body: 'tracing queue is full, spans not kept; retry later\n' };
+    }
+    this.metrics.requests.inc({ route, code, reason: 'ok' });
+    return undefined;
+  }
+
+  /**
+   * accept() for lines a trace worker already filtered, mapped and encoded
+   * (agent/trace/offthread.ts): counts its drops and queues the lines.
+   */
+  acceptLines(route: string, r: { data: Uint8Array; ends: Uint32Array; dropped: Record<string, number> }, code = '200'): HttpResponse | undefined {
+    const m = this.metrics.spans;
+    for (const [reason, c] of Object.entries(r.dropped)) if (c > 0) m.inc({ result: reason }, c);
+    const total = r.ends.length;
+    const n = total === 0 ? 0 : this.ctx.acc.addLines!('tracing', r.data, r.ends);
+    if (n > 0) m.inc({ result: 'accepted' }, n);
+    if (n < total) {
+      this.refusedAt = performance.now();
+      m.inc({ result: 'queue_full' }, total - n);
       this.metrics.requests.inc({ route, code: '503', reason: 'queue_full' });
       return { status: 503, headers: { 'retry-after': '1' }, body: 'tracing queue is full, spans not kept; retry later\n' };
     }

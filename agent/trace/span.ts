@@ -3,7 +3,7 @@
  * their format carries; the pipeline (pipeline.ts) filters whole traces in
  * DataKit's order and maps each kept span to a tracing point (to-point.ts).
  */
-import type { FieldValue } from '../point.js';
+import type { FieldValue, Utf8String } from '../point.js';
 
 /** DataKit's span_type: where the span sits in its service's part of the trace. `''` = let the pipeline derive it. */
 export type SpanType = 'entry' | 'local' | 'exit' | '';
@@ -34,8 +34,8 @@ export interface TraceSpan {
   tags: Record<string, string>;
   /** Extra point fields (e.g. over-long meta values, error stacks). */
   fields?: Record<string, FieldValue>;
-  /** JSON of the original span; undefined when del_message is on. */
-  message?: string;
+  /** JSON of the original span (as UTF-8 bytes when they came so); undefined when del_message is on. */
+  message?: string | Utf8String;
 }
 
 /** The spans of one trace (or of one trace's part that arrived in one request). */

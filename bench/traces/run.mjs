@@ -82,23 +82,23 @@ async function inProcess(kind) {
   const route = kind === 'ddtrace' ? '/v0.4/traces' : '/api/v2/spans';
   const ct = kind === 'ddtrace' ? 'application/msgpack' : 'application/json';
   const h = ctx.routes.get(`POST ${route}`);
-  return () => {
+  return async () => {
     ctx.points.length = 0;
-    const r = h({ method: 'POST', path: route, query: {}, headers: { 'content-type': ct }, body: BODIES[kind], remoteAddress: '' });
+    const r = await h({ method: 'POST', path: route, query: {}, headers: { 'content-type': ct }, body: BODIES[kind], remoteAddress: '' });
     if (r.status >= 300) throw new Error(`status ${r.status}`);
     return encodeAndGzip(ctx.points);
   };
 }
 
 /** Spans per wall second and per CPU-second of this process, over ~1.5 s of repeated work. */
-function loopRate(fn, ms = 1500) {
+async function loopRate(fn, ms = 1500) {
   globalThis.gc?.();
-  for (let i = 0; i < 5; i++) fn(); // warm
+  for (let i = 0; i < 5; i++) await fn(); // warm
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let n = 0;
   while (performance.now() - t0 < ms) {
-    fn();
+    await fn();
     n++;
   }
   const c = process.cpuUsage(c0);
@@ -181,9 +181,9 @@ for (const kind of (arg('only', '') ? [arg('only', '')] : ['ddtrace', 'zipkin'])
   const run = E2E_ONLY ? undefined : await inProcess(kind);
   for (let i = 0; i < RUNS; i++) {
     if (run) {
-      fl.push(loopRate(() => floorOnce(kind, false)));
-      flj.push(loopRate(() => floorOnce(kind, true)));
-      inp.push(loopRate(run));
+      fl.push(await loopRate(() => floorOnce(kind, false)));
+      flj.push(await loopRate(() => floorOnce(kind, true)));
+      inp.push(await loopRate(run));
     }
     if (AB && i % 2 === 1) base.push(await endToEnd(kind, sink, AB));
     e2e.push(await endToEnd(kind, sink));

@@ -6,17 +6,17 @@
  */
 import type { HttpRequest, HttpResponse } from '../../agent/http-routes.js';
 import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
-import { BadRequest, TraceReceiver } from '../../agent/trace/receiver.js';
+import { TraceReceiver } from '../../agent/trace/receiver.js';
+import { traceRequest, workerScript, type TraceDecoder } from '../../agent/trace/offthread.js';
 import { schema, type DdtraceConfig } from './config.js';
-import { DdConverter, type ConvertResult } from './convert.js';
-import { decodeJson, decodeMsgpack, decodeV05, type DdSpan } from './decode.js';
+import { DD_HEADERS, ddDecoder } from './request.js';
 
 /** The Datadog agent version we present in `/info` (tracers gate features on it). */
 const AGENT_VERSION = '7.60.0';
 
 export class DdtraceInput implements Input {
   readonly receiver: TraceReceiver;
-  private readonly converter: DdConverter;
+  private readonly decode: TraceDecoder;
   private unregister: (() => void)[] = [];
 
   constructor(
@@ -24,15 +24,7 @@ export class DdtraceInput implements Input {
     private readonly ctx: InputContext,
   ) {
     this.receiver = new TraceReceiver(ctx, cfg);
-    this.converter = new DdConverter({
-      trace128: cfg.trace_128_bit_id,
-      otelIds: cfg.compatible_otel,
-      keepRejected: cfg.keep_rejected_traces,
-      maxSpans: cfg.trace_max_spans,
-      hex64: cfg.trace_id_64_bit_hex,
-      message: !cfg.del_message,
-      customerTags: cfg.customer_tags,
-    });
+    this.decode = ddDecoder(cfg);
   }
 
   async start(): Promise<void> {
@@ -53,6 +45,7 @@ export class DdtraceInput implements Input {
       await this.stop();
       throw e;
     }
+    this.receiver.startWorkers(workerScript(import.meta.url, 'worker'), this.cfg);
     this.ctx.log.info({ endpoints: this.cfg.endpoints }, 'ddtrace input is receiving traces.');
   }
 
@@ -60,6 +53,7 @@ export class DdtraceInput implements Input {
     const u = this.unregister;
     this.unregister = [];
     for (const f of u) f();
+    await this.receiver.stopWorkers();
   }
 
   /** What the Datadog agent answers at /info, limited to what we implement. */
@@ -79,45 +73,12 @@ export class DdtraceInput implements Input {
     };
   }
 
-  handle(route: string, req: HttpRequest): HttpResponse {
-    const busy = this.receiver.overloaded(route);
-    if (busy) return busy;
-    const v05 = route.includes('v0.5');
-    const ct = String(req.headers['content-type'] ?? '').toLowerCase();
-    const msgpack = ct.includes('msgpack');
-    let converted: ConvertResult;
-    try {
-      let payload: DdSpan[][];
-      if (v05) {
-        if (!msgpack && ct !== '') throw new BadRequest(415, 'unsupported_media_type', `v0.5 takes application/msgpack, got ${ct}`);
-        payload = decodeV05(req.body);
-      } else if (msgpack) payload = decodeMsgpack(req.body);
-      else payload = decodeJson(req.body);
-      converted = this.converter.convert(payload);
-    } catch (e) {
-      return this.receiver.reject(route, e, req.remoteAddress);
-    }
-    const { traces, rejectedSpans, truncatedSpans } = converted;
-    this.receiver.countDropped('rejected_priority', rejectedSpans);
-    this.receiver.countDropped('truncated', truncatedSpans);
-    const extra = requestTags(req);
-    if (extra) for (const t of traces) for (const s of t) for (const k in extra) if (!Object.hasOwn(s.tags, k)) s.tags[k] = extra[k]!;
-    const refused = this.receiver.accept(route, traces);
+  async handle(route: string, req: HttpRequest): Promise<HttpResponse> {
+    const refused = await this.receiver.handle(traceRequest(route, req, DD_HEADERS), req.remoteAddress, this.decode, '200');
     if (refused) return refused;
     if (route.includes('v0.3') || route.includes('v0.2')) return { status: 200, body: 'OK' };
     return { status: 200, body: { rate_by_service: { 'service:,env:': 1 } } };
   }
-}
-
-/** Tags from tracer headers: Datadog-Meta-Lang → language, Datadog-Container-ID → container_id. */
-function requestTags(req: HttpRequest): Record<string, string> | undefined {
-  const lang = req.headers['datadog-meta-lang'];
-  const cid = req.headers['datadog-container-id'];
-  if (typeof lang !== 'string' && typeof cid !== 'string') return undefined;
-  const t: Record<string, string> = {};
-  if (typeof lang === 'string' && lang !== '') t.language = lang.slice(0, 64);
-  if (typeof cid === 'string' && cid !== '') t.container_id = cid.slice(0, 128);
-  return t;
 }
 
 export const ddtrace: InputDefinition<DdtraceConfig> = {

@@ -6,25 +6,24 @@
  */
 import type { HttpRequest, HttpResponse } from '../../agent/http-routes.js';
 import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
-import { BadRequest, TraceReceiver } from '../../agent/trace/receiver.js';
-import type { TraceSpan } from '../../agent/trace/span.js';
+import { TraceReceiver } from '../../agent/trace/receiver.js';
+import { traceRequest, workerScript, type TraceDecoder } from '../../agent/trace/offthread.js';
 import { schema, type ZipkinConfig } from './config.js';
-import { decodeProto } from './proto.js';
-import { convertV1 } from './v1.js';
-import { decodeThriftV1 } from './thrift.js';
-import { convertV2, decodeV2Json, groupTraces } from './v2.js';
+import { ZIPKIN_HEADERS, zipkinDecoder } from './request.js';
 import { ZipkinListener } from './listener.js';
 
 export class ZipkinInput implements Input {
   readonly receiver: TraceReceiver;
   private unregister: (() => void)[] = [];
   private listener: ZipkinListener | undefined;
+  private readonly decode: TraceDecoder;
 
   constructor(
     private readonly cfg: ZipkinConfig,
     private readonly ctx: InputContext,
   ) {
     this.receiver = new TraceReceiver(ctx, cfg);
+    this.decode = zipkinDecoder(cfg);
   }
 
   /** Bytes, or undefined for the agent's limit. */
@@ -45,6 +44,7 @@ export class ZipkinInput implements Input {
       await this.stop();
       throw e;
     }
+    this.receiver.startWorkers(workerScript(import.meta.url, 'worker'), this.cfg);
     this.ctx.log.info({ pathV1: this.cfg.pathV1, pathV2: this.cfg.pathV2, listen: this.listener?.address }, 'zipkin input is receiving spans.');
   }
 
@@ -55,52 +55,15 @@ export class ZipkinInput implements Input {
     const l = this.listener;
     this.listener = undefined;
     await l?.stop();
+    await this.receiver.stopWorkers();
   }
 
   /** Dispatches on path and Content-Type. Paths other than pathV1/pathV2 get 404. */
-  handle(req: HttpRequest): HttpResponse {
+  async handle(req: HttpRequest): Promise<HttpResponse> {
     const v1 = req.path === this.cfg.pathV1;
     if (!v1 && req.path !== this.cfg.pathV2) return { status: 404, body: 'not found\n' };
     const route = v1 ? this.cfg.pathV1 : this.cfg.pathV2;
-    const busy = this.receiver.overloaded(route);
-    if (busy) return busy;
-    const ct = String(req.headers['content-type'] ?? '').toLowerCase();
-    let spans: TraceSpan[];
-    try {
-      spans = v1 ? this.v1(ct, req.body) : this.v2(ct, req.body);
-    } catch (e) {
-      return this.receiver.reject(route, e, req.remoteAddress);
-    }
-    return this.receiver.accept(route, groupTraces(spans), '202') ?? { status: 202 };
-  }
-
-  private v2(ct: string, body: Buffer): TraceSpan[] {
-    if (ct.includes('protobuf')) {
-      const keep = this.receiver.pipeline.keepMessage;
-      return decodeProto(body).map((s) => convertV2(s, keep ? JSON.stringify(s) : undefined));
-    }
-    if (ct !== '' && !ct.includes('json')) throw new BadRequest(415, 'unsupported_media_type', `zipkin v2 takes application/json or application/x-protobuf, got ${ct}`);
-    return this.json(body, convertV2);
-  }
-
-  private v1(ct: string, body: Buffer): TraceSpan[] {
-    if (ct.includes('thrift')) {
-      const keep = this.receiver.pipeline.keepMessage;
-      return decodeThriftV1(body).map((s) => convertV1(s, keep ? JSON.stringify(s) : undefined));
-    }
-    if (ct !== '' && !ct.includes('json')) throw new BadRequest(415, 'unsupported_media_type', `zipkin v1 takes application/json, got ${ct}`);
-    return this.json(body, convertV1);
-  }
-
-  private json(body: Buffer, convert: (o: unknown, msg: string | undefined) => TraceSpan): TraceSpan[] {
-    const keep = this.receiver.pipeline.keepMessage;
-    const { spans, raw } = decodeV2Json(body.toString('utf8'));
-    const out: TraceSpan[] = new Array(spans.length);
-    for (let i = 0; i < spans.length; i++) {
-      const s = spans[i];
-      out[i] = convert(s, keep ? (raw ? raw[i] : JSON.stringify(s)) : undefined);
-    }
-    return out;
+    return (await this.receiver.handle(traceRequest(route, req, ZIPKIN_HEADERS), req.remoteAddress, this.decode, '202')) ?? { status: 202 };
   }
 }
 

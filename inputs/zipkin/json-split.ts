@@ -31,10 +31,19 @@ function skipString(t: string, i: number): number {
  * then reports the error).
  */
 export function splitJsonArray(t: string): string[] | undefined {
+  const r = splitJsonArrayRanges(t);
+  if (r === undefined) return undefined;
+  const out: string[] = new Array(r.length >> 1);
+  for (let i = 0; i < r.length; i += 2) out[i >> 1] = t.slice(r[i], r[i + 1]);
+  return out;
+}
+
+/** splitJsonArray() as offsets: element k is `t.slice(r[2k], r[2k + 1])`. */
+export function splitJsonArrayRanges(t: string): number[] | undefined {
   let i = skipWs(t, 0);
   if (t.charCodeAt(i) !== 0x5b) return undefined;
   i = skipWs(t, i + 1);
-  const out: string[] = [];
+  const out: number[] = [];
   if (t.charCodeAt(i) === 0x5d) return out;
   for (;;) {
     const start = i;
@@ -54,7 +63,7 @@ export function splitJsonArray(t: string): string[] | undefined {
     if (i >= t.length) return undefined;
     let end = i;
     while (end > start && WS.has(t.charCodeAt(end - 1))) end--;
-    out.push(t.slice(start, end));
+    out.push(start, end);
     const c = t.charCodeAt(i);
     i = skipWs(t, i + 1);
     if (c === 0x5d) return i === t.length ? out : undefined;

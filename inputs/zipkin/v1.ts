@@ -4,7 +4,7 @@
  * become tags; `sr`/`ss` make an entry span, `cs`/`cr` an exit span;
  * timestamp/duration fall back to the annotations' range.
  */
-import type { FieldValue } from '../../agent/point.js';
+import type { FieldValue, Utf8String } from '../../agent/point.js';
 import { BadRequest } from '../../agent/trace/receiver.js';
 import type { SpanType, TraceSpan } from '../../agent/trace/span.js';
 import { normId, tagKey } from './v2.js';
@@ -39,7 +39,7 @@ function svc(e: V1Endpoint | undefined): string | undefined {
   return typeof e === 'object' && e !== null && typeof e.serviceName === 'string' && e.serviceName !== '' ? e.serviceName : undefined;
 }
 
-export function convertV1(o: unknown, message: string | undefined): TraceSpan {
+export function convertV1(o: unknown, message: string | Utf8String | undefined): TraceSpan {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad('a span is not an object');
   const s = o as Record<string, unknown>;
   const anns = arr<V1Annotation>(s.annotations, 'annotations');

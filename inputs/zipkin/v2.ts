@@ -4,10 +4,10 @@
  * `_` (values over 1024 bytes become fields); `error` in tags makes the span
  * an error; kind SERVER/CONSUMER is an entry, CLIENT/PRODUCER an exit.
  */
-import type { FieldValue } from '../../agent/point.js';
+import { Utf8String, type FieldValue } from '../../agent/point.js';
 import { BadRequest } from '../../agent/trace/receiver.js';
 import type { Trace, TraceSpan, SpanType } from '../../agent/trace/span.js';
-import { splitJsonArray } from './json-split.js';
+import { splitJsonArrayRanges } from './json-split.js';
 
 export interface V2Endpoint {
   serviceName?: string;
@@ -65,7 +65,7 @@ export function tagKey(k: string): string {
 }
 
 /** Parses a v2 JSON body: the spans and, per span, its original text. */
-export function decodeV2Json(text: string): { spans: unknown[]; raw: string[] | undefined } {
+export function decodeV2Json(text: string, body?: Buffer): { spans: unknown[]; raw: (string | Utf8String)[] | undefined } {
   let spans: unknown;
   try {
     spans = JSON.parse(text);
@@ -73,8 +73,14 @@ export function decodeV2Json(text: string): { spans: unknown[]; raw: string[] | 
     throw bad(`invalid JSON: ${(e as Error).message}`);
   }
   if (!Array.isArray(spans)) throw bad('payload is not a JSON array of spans');
-  const raw = splitJsonArray(text);
-  return { spans, raw: raw && raw.length === spans.length ? raw : undefined };
+  const r = splitJsonArrayRanges(text);
+  if (r === undefined || r.length !== spans.length * 2) return { spans, raw: undefined };
+  const raw: (string | Utf8String)[] = new Array(spans.length);
+  // An ASCII body (as many bytes as characters, the usual case) has the same offsets in bytes:
+  // each span's text is then a view of the body, written to line protocol without a JS string.
+  const ascii = body !== undefined && body.length === text.length;
+  for (let i = 0; i < r.length; i += 2) raw[i >> 1] = ascii ? new Utf8String(body.subarray(r[i], r[i + 1])) : text.slice(r[i], r[i + 1]);
+  return { spans, raw };
 }
 
 function num(v: unknown, what: string): number {
@@ -84,7 +90,7 @@ function num(v: unknown, what: string): number {
 }
 
 /** Converts one v2 span (validated here: the input is untrusted). */
-export function convertV2(o: unknown, message: string | undefined): TraceSpan {
+export function convertV2(o: unknown, message: string | Utf8String | undefined): TraceSpan {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad('a span is not an object');
   const s = o as Record<string, unknown>;
   const traceId = normId(s.traceId, 'traceId', true);

@@ -113,6 +113,27 @@ export function fuzz<T>(arb: fc.Arbitrary<T>, fn: (input: T) => unknown, o: Fuzz
   if (grown > (o.maxHeapGrowthMB ?? 256)) throw new Error(`heap grew by ${grown.toFixed(0)} MiB over the fuzz run`);
 }
 
+/** fuzz() for an async `fn` (an HTTP handler): each input is awaited before the next. */
+export async function fuzzAsync<T>(arb: fc.Arbitrary<T>, fn: (input: T) => Promise<unknown>, o: FuzzOptions = {}): Promise<void> {
+  const maxMs = o.maxMsPerRun ?? 250;
+  const heap0 = process.memoryUsage().heapUsed;
+  await fc.assert(
+    fc.asyncProperty(arb, async (input) => {
+      const t0 = performance.now();
+      try {
+        await fn(input);
+      } catch (e) {
+        if (!o.allowed?.(e)) throw e;
+      }
+      const dt = performance.now() - t0;
+      if (dt > maxMs) throw new Error(`slow: ${dt.toFixed(1)} ms for one input`);
+    }),
+    { seed: SEED, numRuns: o.numRuns ?? RUNS },
+  );
+  const grown = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
+  if (grown > (o.maxHeapGrowthMB ?? 256)) throw new Error(`heap grew by ${grown.toFixed(0)} MiB over the fuzz run`);
+}
+
 /** An error class check that also rejects the generic errors a bug produces. */
 export const isError =
   (...classes: (new (...a: never[]) => Error)[]) =>

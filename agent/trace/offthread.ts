@@ -1,0 +1,252 @@
+/**
+ * Tracing requests decoded, filtered, mapped and encoded in worker threads.
+ *
+ * One Node thread could not go past ~65k spans/s end to end: decoding,
+ * building each span's point and its `message`, and writing line protocol all
+ * ran on the thread that also serves HTTP and sends batches. Here the input's
+ * main-thread handler only checks back-pressure and posts the raw body to a
+ * worker; the worker runs the input's decoder and the shared pipeline, applies
+ * the tags the core would add (Accumulator.tagsToAdd), writes line protocol and
+ * hands back one buffer of lines, which the sender queues as it is
+ * (Accumulator.addLines).
+ *
+ * Each worker keeps its own pipeline state, so with several workers
+ * `keep_rare_resource` remembers resources per worker (a rare resource may be
+ * kept once per worker per hour instead of once).
+ */
+import os from 'node:os';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { LineBuf } from '../lineproto.js';
+import { nowNs } from '../point.js';
+import { TracePipeline } from './pipeline.js';
+import type { TraceOptions } from './options.js';
+import type { Trace } from './span.js';
+import { BadRequest } from './receiver.js';
+
+/** What an input's decoder needs of a request (headers lower-cased, only those it reads). */
+export interface TraceRequest {
+  route: string;
+  contentType: string;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface Decoded {
+  traces: Trace[];
+  /** Spans dropped while decoding (sampling priority, truncation), by reason. */
+  dropped?: Record<string, number>;
+}
+
+/** An input's request decoder: the same code runs on the main thread and in workers. Throws BadRequest. */
+export type TraceDecoder = (req: TraceRequest) => Decoded;
+
+export type JobResult =
+  | { kind: 'ok'; data: Uint8Array; ends: Uint32Array; spans: number; dropped: Record<string, number> }
+  | { kind: 'bad'; status: number; reason: BadRequest['reason']; message: string }
+  /** A bug in a decoder or the pipeline, not the sender's fault. */
+  | { kind: 'error'; where: 'decode' | 'pipeline'; message: string };
+
+interface Job {
+  id: number;
+  route: string;
+  contentType: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** Sent when they changed since the worker's last job. */
+  tags?: Record<string, string>;
+}
+
+interface Init {
+  source: string;
+  opts: TraceOptions;
+  /** The input's own configuration, for its decoder. */
+  config: unknown;
+}
+
+/** The TraceRequest of an HTTP request: the route it came in on and the named headers (as strings). */
+export function traceRequest(route: string, req: { headers: Record<string, string | string[] | undefined>; body: Buffer }, names: readonly string[]): TraceRequest {
+  const headers: Record<string, string> = {};
+  for (const n of names) {
+    const v = req.headers[n];
+    if (typeof v === 'string' && v !== '') headers[n] = v;
+  }
+  return { route, contentType: (headers['content-type'] ?? '').toLowerCase(), headers, body: req.body };
+}
+
+/** Worker threads for `workers = 0`: one per CPU, at most 4. */
+export function defaultWorkers(): number {
+  return Math.min(4, Math.max(1, os.availableParallelism()));
+}
+
+/**
+ * The worker script of an input: compiled JavaScript beside the input's
+ * module. Under the test runner the input's module is TypeScript source, so
+ * the compiled copy in dist/ is used (`npm test` builds first); undefined
+ * when there is none, and the input then decodes on the main thread.
+ */
+export function workerScript(moduleUrl: string, name: string): URL | undefined {
+  let url = new URL(`./${name}.js`, moduleUrl);
+  if (moduleUrl.endsWith('.ts')) {
+    const here = fileURLToPath(moduleUrl);
+    const i = here.lastIndexOf('/inputs/');
+    if (i < 0) return undefined;
+    url = new URL(`file://${here.slice(0, i)}/dist${here.slice(i, here.lastIndexOf('/'))}/${name}.js`);
+  }
+  return fs.existsSync(fileURLToPath(url)) ? url : undefined;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+  tagsKey: string;
+}
+
+/** A small pool of trace workers with a bounded backlog. */
+export class TraceThreads {
+  private readonly slots: Slot[] = [];
+  private readonly waiting = new Map<number, { slot: Slot; done: (r: JobResult) => void }>();
+  private next = 1;
+  private closed = false;
+
+  constructor(
+    script: URL,
+    init: Init,
+    count: number,
+    /** Jobs waiting or running per worker beyond which busy() is true. */
+    private readonly backlog: number,
+    private readonly onExit: (err: Error) => void,
+  ) {
+    for (let i = 0; i < count; i++) this.slots.push(this.spawn(script, init));
+  }
+
+  private spawn(script: URL, init: Init): Slot {
+    const worker = new Worker(script, { workerData: init });
+    const slot: Slot = { worker, busy: 0, tagsKey: '' };
+    worker.on('message', (m: { id: number; result: JobResult }) => {
+      slot.busy--;
+      const w = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      w?.done(m.result);
+    });
+    worker.on('error', (e) => this.onExit(e));
+    worker.on('exit', (code) => {
+      if (this.closed) return;
+      const i = this.slots.indexOf(slot);
+      // a worker died (a bug): its jobs fail, and a new one takes its place
+      for (const [id, w] of this.waiting) {
+        if (w.slot !== slot) continue;
+        this.waiting.delete(id);
+        w.done({ kind: 'error', where: 'decode', message: `worker exited (${code})` });
+      }
+      if (i >= 0) this.slots[i] = this.spawn(script, init);
+      this.onExit(new Error(`trace worker exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  /** True when every worker has its full backlog: the caller answers 503 instead of queueing more bodies. */
+  busy(): boolean {
+    for (const s of this.slots) if (s.busy < this.backlog) return false;
+    return true;
+  }
+
+  run(req: TraceRequest, tags: Readonly<Record<string, string>>): Promise<JobResult> {
+    let slot = this.slots[0]!;
+    for (const s of this.slots) if (s.busy < slot.busy) slot = s;
+    const id = this.next++;
+    // a copy in a buffer of its own, transferred: the request's buffer may share memory with others
+    const body = new Uint8Array(req.body.length);
+    body.set(req.body);
+    const job: Job = { id, route: req.route, contentType: req.contentType, headers: req.headers, body };
+    const key = JSON.stringify(tags);
+    if (key !== slot.tagsKey) {
+      job.tags = { ...tags };
+      slot.tagsKey = key;
+    }
+    slot.busy++;
+    return new Promise<JobResult>((done) => {
+      this.waiting.set(id, { slot, done });
+      slot.worker.postMessage(job, [body.buffer]);
+    });
+  }
+
+  /**
+   * Gives a result's buffer back to a worker once its lines were queued
+   * (copied): workers reuse such buffers instead of allocating one per
+   * request, which kept V8 busy with full GCs for external memory.
+   */
+  recycle(data: Uint8Array): void {
+    const buf = data.buffer as ArrayBuffer;
+    if (this.closed || buf.byteLength < 64 << 10 || buf.byteLength > 32 << 20) return;
+    const slot = this.slots[this.next % this.slots.length]!;
+    slot.worker.postMessage({ spare: buf }, [buf]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiting.values()) w.done({ kind: 'error', where: 'decode', message: 'input stopped' });
+    this.waiting.clear();
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/**
+ * The body of a worker script: `serveTraceJobs((config) => makeDecoder(config))`.
+ * Decodes, filters and maps each job's traces, adds the core's tags where a
+ * point lacks the key, and answers with the lines.
+ */
+export function serveTraceJobs(makeDecoder: (config: unknown, pipeline: TracePipeline) => TraceDecoder): void {
+  const port = parentPort;
+  if (!port) throw new Error('serveTraceJobs runs in a worker thread');
+  const init = workerData as Init;
+  const pipeline = new TracePipeline(init.source, init.opts);
+  const decode = makeDecoder(init.config, pipeline);
+  let tags: Record<string, string> = {};
+  let size = 256 << 10;
+  const spares: ArrayBuffer[] = [];
+  const lineBuf = (): LineBuf => {
+    const i = spares.findIndex((b) => b.byteLength >= size);
+    return new LineBuf(i >= 0 ? Buffer.from(spares.splice(i, 1)[0]!) : size);
+  };
+  port.on('message', (job: Job | { spare: ArrayBuffer }) => {
+    if ('spare' in job) {
+      if (spares.length < 4) spares.push(job.spare);
+      return;
+    }
+    if (job.tags) tags = job.tags;
+    const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.length);
+    let result: JobResult;
+    let decoded: Decoded | undefined;
+    try {
+      decoded = decode({ route: job.route, contentType: job.contentType, headers: job.headers, body });
+    } catch (e) {
+      result = e instanceof BadRequest ? { kind: 'bad', status: e.status, reason: e.reason, message: e.message } : { kind: 'error', where: 'decode', message: e instanceof Error ? e.message : String(e) };
+    }
+    if (decoded) {
+      try {
+        const { points, dropped } = pipeline.process(decoded.traces);
+        const lines = lineBuf();
+        const now = nowNs();
+        for (const p of points) {
+          const t = p.tags;
+          for (const k in tags) if (t[k] === undefined) t[k] = tags[k]!;
+          lines.point(p, now);
+        }
+        size = Math.max(64 << 10, Math.min(Math.ceil(lines.off * 1.25), 32 << 20));
+        const all: Record<string, number> = { ...decoded.dropped };
+        for (const [k, v] of Object.entries(dropped)) all[k] = (all[k] ?? 0) + (v ?? 0);
+        const ends = Uint32Array.from(lines.ends);
+        // LineBuf's buffers are at least 64 KiB, so they never come from Node's shared pool: safe to transfer
+        const data = new Uint8Array(lines.data.buffer, lines.data.byteOffset, lines.off);
+        result = { kind: 'ok', data, ends, spans: points.length, dropped: all };
+        port.postMessage({ id: job.id, result }, [data.buffer as ArrayBuffer, ends.buffer as ArrayBuffer]);
+        return;
+      } catch (e) {
+        result = { kind: 'error', where: 'pipeline', message: e instanceof Error ? e.message : String(e) };
+      }
+    }
+    port.postMessage({ id: job.id, result: result! });
+  });
+}

@@ -1,0 +1,6 @@
+/** The zipkin input's trace worker thread (agent/trace/offthread.ts). */
+import { serveTraceJobs } from '../../agent/trace/offthread.js';
+import type { ZipkinConfig } from './config.js';
+import { zipkinDecoder } from './request.js';
+
+serveTraceJobs((config) => zipkinDecoder(config as ZipkinConfig));
