@@ -31,12 +31,29 @@
  * Not this shape → `undefined` (the caller falls back to JSON.stringify):
  * a top level that is not an array, a trace that is not an array, a span that
  * is not a map, ext types, 0xc1, truncation, trailing bytes, nesting deeper
- * than {@link MAX_DEPTH}. Work is linear in the body; the arena is at most
- * about 7× the body (worst case: 1-byte nils as map keys).
+ * than {@link MAX_DEPTH}. Work is linear in the body; the JSON is at most
+ * about 7× the body (worst case: maps of false → false, 2 bytes each in,
+ * `"false":false,` out) and the arena allocation at most twice the JSON.
+ *
+ * Where it differs from JSON.stringify of `decodeMsgpack`'s spans (the
+ * fallback): ids and other 64-bit ints are numbers, not quoted strings; keys
+ * that look like array indexes keep their place instead of coming first; bin
+ * is base64, not `{"type":"Buffer",...}`.
+ *
+ * Speed (bench/traces/msgjson-micro.mjs, 500 dd-trace-like spans of ~630 B
+ * of JSON): plain-ASCII string bytes move 4 at a time (a byte loop is 1.6×
+ * slower, scan + buf.copy 2.5×), the innermost container's counters live in
+ * locals, recent 64-bit ids are copied rather than re-divided. About 1 µs per
+ * span on the 2-core box, against ~1.8 µs for JSON.stringify of an already
+ * decoded span.
  */
 
 export interface SpanJsons {
-  /** All spans' JSON texts back to back, UTF-8. */
+  /**
+   * All spans' JSON texts back to back, UTF-8. A view of a larger, partly
+   * uninitialised allocation (use the view, never `arena.buffer`), kept
+   * alive as long as any span's slice is.
+   */
   arena: Buffer;
   /** Span i's JSON is `arena[ends[i - 1] ?? 0, ends[i])`; spans in payload order (trace by trace, span by span). */
   ends: Uint32Array;
