@@ -287,6 +287,25 @@ describe('spanJsons on bad input', () => {
     expect(text.startsWith('{"null":null,"null":null,')).toBe(true);
   });
 
+  it('grows the span index and the arena across many spans, cached id digits staying right', () => {
+    const id = 2n ** 64n - 2n;
+    const spans = Array.from({ length: 3000 }, (_, i) => ({ trace_id: id, span_id: BigInt(i) + 2n ** 63n, pad: i % 100 === 0 ? '\u0000'.repeat(2000) : 'x' }));
+    const got = run(packr.pack([spans.slice(0, 1000), [], spans.slice(1000)]));
+    expect(got.length).toBe(3000);
+    for (let i = 0; i < 3000; i += 7) {
+      expect(got[i]!.startsWith(`{"trace_id":${id},"span_id":${BigInt(i) + 2n ** 63n},"pad":`)).toBe(true);
+      expect(JSON.parse(got[i]!).pad).toBe(spans[i]!.pad);
+    }
+    expect(run(Buffer.concat([Buffer.from([0x91, 0xdc, 0x13, 0x88]), Buffer.alloc(5000, 0x80)]))).toEqual(Array(5000).fill('{}'));
+  });
+
+  it('escapes and repairs keys as it does values', () => {
+    const body = Buffer.from([0x91, 0x91, 0x82, 0xa3, 0x22, 0x0a, 0xff, 0x01, 0xa2, 0xc3, 0xa9, 0x02]);
+    const text = run(body)[0]!;
+    expect(text).toBe('{"\\"\\n\ufffd":1,"é":2}');
+    expect(JSON.parse(text)).toEqual({ '"\n\ufffd': 1, é: 2 });
+  });
+
   it('on garbage and mutated bodies: never throws; a result always agrees with decodeMsgpack', () => {
     const base: Buffer = packr.pack([[{ a: 'x', b: [1, 2.5, { c: null }], d: 2n ** 63n }, { e: true }]]);
     const check = (body: Buffer) => {
