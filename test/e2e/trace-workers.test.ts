@@ -29,7 +29,8 @@ const DD = packr.pack([[span(1n, 0n), span(2n, 101n), span(3n, 101n, { 'error.me
 const ZK = fs.readFileSync(path.join(import.meta.dirname, '../../inputs/zipkin/testdata/istio/v2.json'));
 const CONF = (workers: number) => ({ 'trace.conf': `[[inputs.ddtrace]]\nworkers = ${workers}\n[inputs.ddtrace.tags]\nteam = "t1"\n\n[[inputs.zipkin]]\nworkers = ${workers}\n` });
 
-const post = (a: TestAgent, route: string, ct: string, body: Uint8Array | string) => fetch(a.url + route, { method: 'POST', headers: { 'content-type': ct, 'datadog-meta-lang': 'nodejs' }, body });
+const post = (a: TestAgent, route: string, ct: string, body: Uint8Array | string) =>
+  fetch(a.url + route, { method: 'POST', headers: { 'content-type': ct, 'datadog-meta-lang': 'nodejs' }, body: typeof body === 'string' ? body : new Uint8Array(body) });
 const byId = (pts: DecodedPoint[]) => [...pts].sort((x, y) => String(x.fields.span_id).localeCompare(String(y.fields.span_id)));
 
 describe('trace worker threads', () => {
@@ -54,10 +55,10 @@ describe('trace worker threads', () => {
       expect((await post(a, '/api/v2/spans', 'application/json', ZK)).status).toBe(202);
     }
     const zkCount = JSON.parse(ZK.toString()).length;
-    const [t, i] = await Promise.all([threaded, inline].map(async (a) => {
+    const [t, i] = (await Promise.all([threaded, inline].map(async (a) => {
       await a.dataway.waitForPoints('tracing', 4 + zkCount);
       return { dd: byId(a.dataway.points('tracing', 'ddtrace')), zk: byId(a.dataway.points('tracing', 'zipkin')) };
-    }));
+    }))) as [{ dd: DecodedPoint[]; zk: DecodedPoint[] }, { dd: DecodedPoint[]; zk: DecodedPoint[] }];
     expect(t.dd).toHaveLength(4);
     expect(t.dd).toEqual(i.dd);
     expect(t.zk).toEqual(i.zk);
