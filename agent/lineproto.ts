@@ -36,6 +36,18 @@ const JSON_EXTRA = /[\x00-\x1f\ud800-\udfff]/u;
  * are kilobytes of JSON full of quotes: bench/traces/escape-micro.mjs).
  */
 function quoteStr(s: string): string {
+  if (s.length <= 32) {
+    // short values (a log status, a resource name): one pass, no regex, no JSON.stringify
+    let plain = true;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 34 || c === 92) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) return '"' + s + '"';
+  }
   if (!JSON_EXTRA.test(s)) return JSON.stringify(s);
   if (!STR_SPECIAL.test(s)) return '"' + s + '"';
   return '"' + s.replaceAll('\\', '\\\\').replaceAll('"', '\\"') + '"';
@@ -101,6 +113,23 @@ export function encodeLine(p: Point, defaultTime?: bigint): string | undefined {
   return t === undefined ? line : line + ' ' + t;
 }
 
+/** Buffer's internal UTF-8 writer (no argument checks), present on every Node Buffer. */
+interface Utf8Writable {
+  utf8Write(s: string, offset: number): number;
+}
+
+/** Measurement and tags of frozen tags objects, as UTF-8 bytes (a log stream's points share them). */
+const frozenHeads = new WeakMap<object, { name: string; bytes: Buffer }>();
+
+function frozenHead(name: string, tags: Record<string, string>): Buffer | undefined {
+  if (!Object.isFrozen(tags)) return undefined;
+  const hit = frozenHeads.get(tags);
+  if (hit !== undefined && hit.name === name) return hit.bytes;
+  const bytes = Buffer.from(escapeName(name) + tagText(tags));
+  frozenHeads.set(tags, { name, bytes });
+  return bytes;
+}
+
 /**
  * Newline-terminated lines written into one growing buffer, outside the JS
  * heap: the sender's pending batches (see Batch.lines) and the bodies that
@@ -128,7 +157,15 @@ export class LineBuf {
   private write(s: string): void {
     // a UTF-16 unit takes at most 3 bytes; only then is the exact size worth computing
     if (this.data.length - this.off < s.length * 3) this.room(Buffer.byteLength(s));
-    this.off += this.data.write(s, this.off);
+    // utf8Write: Buffer.write without its argument checks (offset and room are known good here)
+    this.off += (this.data as unknown as Utf8Writable).utf8Write(s, this.off);
+  }
+
+  /** Raw bytes. */
+  private bytes(b: Buffer): void {
+    this.room(b.length);
+    this.data.set(b, this.off);
+    this.off += b.length;
   }
 
   /** Appends a line (without its newline). */
@@ -161,7 +198,12 @@ export class LineBuf {
    */
   point(p: Point, defaultTime: bigint): boolean {
     if (p.name === '') return false;
-    let s = escapeName(p.name) + tagText(p.tags);
+    let s: string;
+    const head = frozenHead(p.name, p.tags);
+    if (head !== undefined) {
+      this.bytes(head);
+      s = '';
+    } else s = escapeName(p.name) + tagText(p.tags);
     let sep = ' ';
     let raw: (string | Utf8String)[] | undefined;
     const fields = p.fields;

@@ -3,7 +3,7 @@
 // reading the same CRI files to a local file.
 //
 //   npm run build && node bench/logs/run.mjs [--mib 256] [--files 4] [--runs 3] [--no-peer]
-//   (PROFILE_DIR=/tmp/x writes a CPU profile of each telekit child process)
+//   (PROFILE_DIR=/tmp/x writes a CPU profile of each telekit child process; BENCH_AGENT_ENV='{"ENV_…":"…"}' adds agent settings)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -127,7 +127,7 @@ async function telekitAgent(total) {
   fs.mkdirSync(path.join(confDir, 'container'));
   fs.writeFileSync(path.join(confDir, 'container', 'container.conf'), `[inputs.container]\nenable_container_metric = false\nenable_pod_metric = false\nenable_k8s_metric = false\npod_logs_dir = ${JSON.stringify(root)}\ndocker_logs_dir = "/nonexistent"\nlogging_file_from_beginning = true\n`);
   const dataDir = fs.mkdtempSync(path.join(work, 'data-'));
-  const env = { ENV_IO_FLUSH_INTERVAL: '100ms', ENV_DATAWAY: `http://127.0.0.1:${server.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' };
+  const env = { ENV_IO_FLUSH_INTERVAL: '100ms', ENV_DATAWAY: `http://127.0.0.1:${server.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ...JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}') };
   const t0 = performance.now();
   const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'silent' }), watch: false });
   await finished;
@@ -135,7 +135,8 @@ async function telekitAgent(total) {
   await agent.stop();
   server.close();
   // steady: from the first body at the sink to the last, without the agent's start-up
-  return { ms: t1 - t0, startMs: first.t - t0, steadyLinesPerSec: (total - first.n) / ((t1 - first.t) / 1000), peakRss: process.resourceUsage().maxRSS * 1024 };
+  const cpu = process.cpuUsage();
+  return { cpuS: (cpu.user + cpu.system) / 1e6, ms: t1 - t0, startMs: first.t - t0, steadyLinesPerSec: (total - first.n) / ((t1 - first.t) / 1000), peakRss: process.resourceUsage().maxRSS * 1024 };
 }
 
 // ---- peer: rsyslogd imfile → omfile ----
@@ -207,7 +208,8 @@ console.log(`data: ${FILES} CRI files, ${mib.toFixed(0)} MiB, ${lines} lines (av
 const report = (name, runs) => {
   const ms = median(runs.map((r) => r.ms));
   const extra = runs[0].peakRss ? `, peak RSS ${(Math.max(...runs.map((r) => r.peakRss)) / 1024 / 1024).toFixed(0)} MiB` : '';
-  const steady = runs[0].steadyLinesPerSec ? `; steady state (first body at the sink → last) ${(median(runs.map((r) => r.steadyLinesPerSec)) * (bytes / lines) / 1048576).toFixed(1)} MiB/s, start-up ${median(runs.map((r) => r.startMs)).toFixed(0)} ms` : '';
+  const cpu = runs[0].cpuS ? `, process CPU ${median(runs.map((r) => r.cpuS)).toFixed(2)} s` : '';
+  const steady = runs[0].steadyLinesPerSec ? `${cpu}; steady state (first body at the sink → last) ${(median(runs.map((r) => r.steadyLinesPerSec)) * (bytes / lines) / 1048576).toFixed(1)} MiB/s, start-up ${median(runs.map((r) => r.startMs)).toFixed(0)} ms` : '';
   console.log(`${name.padEnd(34)} median ${(ms / 1000).toFixed(2)} s  ${(mib / (ms / 1000)).toFixed(1)} MiB/s  ${Math.round(lines / (ms / 1000))} lines/s  (runs: ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s${extra})${steady}`);
   return mib / (ms / 1000);
 };

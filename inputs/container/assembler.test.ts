@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AUTO_MULTILINE_PATTERNS, Assembler, type AssemblerOptions } from './assembler.js';
+import { AUTO_MULTILINE_PATTERNS, Assembler, splitLines, type AssemblerOptions } from './assembler.js';
+import { Utf8String } from '../../agent/point.js';
 
 const opts = (o: Partial<AssemblerOptions> = {}): AssemblerOptions => ({ maxBytes: 1024, multilineMaxLines: 1000, removeAnsi: false, ...o });
 
@@ -75,5 +76,37 @@ describe('Assembler', () => {
     feed(a, ['a', ' b', 'c'].map((m) => `${T} stdout F ${m}`));
     expect(a.take().map((r) => r.message)).toEqual(['a', ' b', 'c']);
     expect(a.hasPending()).toBe(false);
+  });
+
+  it('keeps whole CRI lines as bytes, copied out of the read buffer, and rewritten records as strings', () => {
+    const a = new Assembler(opts(), 0);
+    const data = Buffer.from(`${T} stdout F whole "line" é\n${T} stderr P par\n${T} stderr F t\n${T} stdout F next\n`);
+    splitLines(a, data, data.length, 0, 4096);
+    data.fill(0x78); // the read buffer is reused: records must not see it change
+    const recs = a.take();
+    expect(recs.map((r) => [String(r.message), r.message instanceof Utf8String])).toEqual([
+      ['whole "line" é', true],
+      ['part', false],
+      ['next', true],
+    ]);
+  });
+
+  it('takes the string path for a chunk that is not valid UTF-8 (replacement characters, as before)', () => {
+    const a = new Assembler(opts(), 0);
+    const data = Buffer.concat([Buffer.from(`${T} stdout F bad `), Buffer.from([0xff, 0xfe]), Buffer.from('\n')]);
+    splitLines(a, data, data.length, 0, 4096);
+    const [r] = a.take();
+    expect(typeof r!.message).toBe('string');
+    expect(r!.message).toBe('bad \ufffd\ufffd');
+  });
+
+  it('keeps strings while multiline or ANSI stripping may rewrite the text', () => {
+    for (const o of [opts({ removeAnsi: true }), opts({ multiline: /^\d/ }), opts({ autoMultiline: AUTO_MULTILINE_PATTERNS })]) {
+      const a = new Assembler(o, 0);
+      const data = Buffer.from(`${T} stdout F 1 \u001b[1mx\u001b[0m\n`);
+      splitLines(a, data, data.length, 0, 4096);
+      a.flushAll();
+      expect(a.take().every((r) => typeof r.message === 'string')).toBe(true);
+    }
   });
 });

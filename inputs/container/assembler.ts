@@ -8,12 +8,19 @@
  * raw line that is still held (partial or multiline), so a restart from there
  * re-reads only what was not emitted.
  */
-import { parseCri, parseDockerJson, stripAnsi, type RawEntry } from './parse.js';
+import { isUtf8 } from 'node:buffer';
+import { Utf8String } from '../../agent/point.js';
+import { parseCriHead, parseDockerJson, stripAnsi, type RawEntry } from './parse.js';
 
 export interface LogRecord {
   time: bigint | undefined;
   stream: string;
-  message: string;
+  /**
+   * The text; as UTF-8 bytes (a copy of the file's) when the record is one
+   * whole CRI line that nothing rewrites (no joining, multiline or ANSI
+   * stripping): it then goes to line protocol without a JS string.
+   */
+  message: string | Utf8String;
   /** Raw lines that went into this record. */
   lines: number;
 }
@@ -46,6 +53,11 @@ export const AUTO_MULTILINE_PATTERNS: readonly RegExp[] = [
 
 /** Records looked at by automatic detection before it gives up. */
 const AUTO_MULTILINE_WINDOW = 500;
+
+/** A record's message as a JS string (only the paths that rewrite text need it). */
+function text(m: string | Utf8String): string {
+  return typeof m === 'string' ? m : m.toString();
+}
 
 interface Pending {
   time: bigint | undefined;
@@ -90,7 +102,7 @@ export class Assembler {
    * `endOffset` (after its `\n`). `cut` marks a piece of an oversized line whose
    * end has not been read yet.
    */
-  line(buf: Buffer, start: number, end: number, lineStart: number, endOffset: number, cut = false): void {
+  line(buf: Buffer, start: number, end: number, lineStart: number, endOffset: number, cut = false, bytes?: Buffer): void {
     if (this.oversized) {
       // Continuation of a raw line that was too long: its bytes are message text.
       const o = this.oversized;
@@ -99,8 +111,17 @@ export class Assembler {
       return;
     }
     if (end > start && buf[end - 1] === 0x0d) end--; // CRLF
-    let e: RawEntry | undefined = parseCri(buf, start, end);
-    if (!e) {
+    const h = parseCriHead(buf, start, end);
+    let e: RawEntry | undefined;
+    if (h) {
+      if (bytes !== undefined && !cut && !h.partial && end - h.msgStart <= this.opts.maxBytes && this.takesBytes(h.stream)) {
+        // A whole line that nothing rewrites: its bytes (valid UTF-8, checked per chunk) are the message.
+        this.emit({ time: h.time, stream: h.stream, message: new Utf8String(bytes.subarray(h.msgStart, end)), lines: 1 });
+        this.advance(endOffset);
+        return;
+      }
+      e = { time: h.time, stream: h.stream, partial: h.partial, message: buf.toString('utf8', h.msgStart, end) };
+    } else {
       if (buf[start] === 0x7b) e = parseDockerJson(buf.toString('utf8', start, end));
       if (!e) {
         this.parseErrors++;
@@ -112,6 +133,11 @@ export class Assembler {
       e.partial = true;
     }
     this.entry(e, lineStart, endOffset);
+  }
+
+  /** Whether a whole line of `stream` can go out as it is: nothing held to join it to, no multiline, no ANSI stripping. */
+  private takesBytes(stream: string): boolean {
+    return this.multiline === undefined && this.autoLeft === 0 && !this.opts.removeAnsi && (this.partial.size === 0 || !this.partial.has(stream));
   }
 
   private entry(e: RawEntry, lineStart: number, endOffset: number): void {
@@ -153,7 +179,8 @@ export class Assembler {
   private record(r: LogRecord, startOffset: number): void {
     if (this.autoLeft > 0) {
       this.autoLeft--;
-      this.multiline = this.opts.autoMultiline!.find((p) => p.test(r.message));
+      const t = text(r.message);
+      this.multiline = this.opts.autoMultiline!.find((p) => p.test(t));
       if (this.multiline) this.autoLeft = 0;
     }
     const re = this.multiline;
@@ -162,14 +189,15 @@ export class Assembler {
       return;
     }
     const m = this.multi.get(r.stream);
-    if (m && !re.test(r.message) && m.lines < this.opts.multilineMaxLines && m.size + r.message.length + 1 <= (this.opts.multilineMaxBytes ?? this.opts.maxBytes)) {
-      m.parts.push(r.message);
-      m.size += r.message.length + 1;
+    const t = text(r.message);
+    if (m && !re.test(t) && m.lines < this.opts.multilineMaxLines && m.size + t.length + 1 <= (this.opts.multilineMaxBytes ?? this.opts.maxBytes)) {
+      m.parts.push(t);
+      m.size += t.length + 1;
       m.lines += r.lines;
       return;
     }
     if (m) this.flushMulti(m);
-    this.multi.set(r.stream, { time: r.time, stream: r.stream, parts: [r.message], size: r.message.length, lines: r.lines, startOffset });
+    this.multi.set(r.stream, { time: r.time, stream: r.stream, parts: [t], size: t.length, lines: r.lines, startOffset });
   }
 
   private flushMulti(m: Pending): void {
@@ -178,7 +206,7 @@ export class Assembler {
   }
 
   private emit(r: LogRecord): void {
-    if (this.opts.removeAnsi) r.message = stripAnsi(r.message);
+    if (this.opts.removeAnsi) r.message = stripAnsi(text(r.message));
     this.out.push(r);
   }
 
@@ -228,10 +256,14 @@ export class Assembler {
  */
 export function splitLines(asm: Assembler, data: Buffer, len: number, base: number, cut: number): Buffer {
   let pos = 0;
+  // The complete lines, copied once when they are valid UTF-8 (`data` is a reused read buffer):
+  // whole lines then keep their message as bytes, views of this copy.
+  const last = data.lastIndexOf(10, len - 1);
+  const bytes = last > 0 && isUtf8(data.subarray(0, last + 1)) ? Buffer.from(data.subarray(0, last + 1)) : undefined;
   for (;;) {
     const nl = data.indexOf(10, pos);
     if (nl < 0 || nl >= len) break;
-    asm.line(data, pos, nl, base + pos, base + nl + 1);
+    asm.line(data, pos, nl, base + pos, base + nl + 1, false, bytes);
     pos = nl + 1;
   }
   while (len - pos >= cut) {

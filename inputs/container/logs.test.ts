@@ -157,6 +157,6 @@ describe('container logs with pod discovery', () => {
     const first = files.find((_, i) => read.has(`from-${i}`))!;
     fs.rmSync(path.dirname(path.dirname(first)), { recursive: true });
     await waitFor(() => ctx.points.length === 3, { what: 'the third file once room freed' });
-    expect(new Set(ctx.points.map((p) => p.fields.message)).size).toBe(3);
+    expect(new Set(ctx.points.map((p) => String(p.fields.message))).size).toBe(3);
   });
 });

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { Utf8String } from '../../agent/point.js';
 import { detectStatus, parseCri, parseDockerJson, parseRfc3339Nano, parseRfc3339NanoBytes, stripAnsi } from './parse.js';
 
 const cri = (s: string) => {
@@ -76,5 +78,16 @@ describe('detectStatus', () => {
     ['x'.repeat(100) + ' ERROR', 'unknown'],
   ])('%s → %s', (line, status) => {
     expect(detectStatus(line)).toBe(status);
+    expect(detectStatus(new Utf8String(Buffer.from(line)))).toBe(status);
+  });
+
+  it('decides the same from UTF-8 bytes as from the string (property)', () => {
+    const word = fc.constantFrom('ERROR', 'warn', 'Info', 'debug', 'fatal', 'x', 'ü', '✓', '[', ']', ' ', '=', 'level=', '"', 'I0501 10:20:30.1 ', 'informational', 'a'.repeat(60));
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 30 }).map((w) => w.join('')), (line) => {
+        expect(detectStatus(new Utf8String(Buffer.from(line)))).toBe(detectStatus(line));
+      }),
+      { numRuns: 2000, seed: 3 },
+    );
   });
 });

@@ -4,6 +4,8 @@
  * level detection and ANSI stripping. Pure functions, no I/O.
  */
 
+import type { Utf8String } from '../../agent/point.js';
+
 export interface RawEntry {
   /** Nanoseconds since the epoch; undefined when the line carried none. */
   time: bigint | undefined;
@@ -117,6 +119,12 @@ export function parseRfc3339NanoBytes(buf: Buffer, start: number, end: number): 
  * undefined when the line is not CRI-shaped.
  */
 export function parseCri(buf: Buffer, start: number, end: number): RawEntry | undefined {
+  const h = parseCriHead(buf, start, end);
+  return h && { time: h.time, stream: h.stream, partial: h.partial, message: buf.toString('utf8', h.msgStart, end) };
+}
+
+/** parseCri() without decoding the message: where its bytes start in `buf`. */
+export function parseCriHead(buf: Buffer, start: number, end: number): { time: bigint; stream: string; partial: boolean; msgStart: number } | undefined {
   const s1 = buf.indexOf(SP, start);
   if (s1 < 0 || s1 >= end) return undefined;
   const s2 = buf.indexOf(SP, s1 + 1);
@@ -132,8 +140,7 @@ export function parseCri(buf: Buffer, start: number, end: number): RawEntry | un
     s3 = buf.indexOf(SP, s3);
     if (s3 < 0 || s3 > end) s3 = end;
   }
-  const msgStart = s3 < end ? s3 + 1 : end;
-  return { time, stream, partial: tag === 0x50, message: buf.toString('utf8', msgStart, end) };
+  return { time, stream, partial: tag === 0x50, msgStart: s3 < end ? s3 + 1 : end };
 }
 
 /** Parses one docker json-file line; undefined when it is not such a line. */
@@ -212,7 +219,8 @@ const AFTER = new Set([0x20, 0x09, 0x5d, 0x29, 0x22, 0x27, 0x3a, 0x7c, 0x2c]); /
  * first 64 characters: the first word that is a level name, alone or after a
  * timestamp, in brackets, quotes, or as `level=`), `unknown` when there is none.
  */
-export function detectStatus(message: string): Status {
+export function detectStatus(message: string | Utf8String): Status {
+  if (typeof message !== 'string') return detectStatusBytes(message.bytes);
   // klog (Kubernetes components): `I0501 10:20:30.123456 ...`
   const k = KLOG[message.charCodeAt(0)];
   if (k && /^.\d{4} \d\d:/.test(message.slice(0, 9))) return k;
@@ -233,4 +241,15 @@ export function detectStatus(message: string): Status {
     }
   }
   return 'unknown';
+}
+
+/**
+ * detectStatus() of a message held as UTF-8 bytes. It looks at no more than
+ * 64 + 12 characters, so when the first 80 bytes are ASCII their text decides
+ * exactly (the usual case); otherwise the whole message is decoded.
+ */
+function detectStatusBytes(b: Buffer): Status {
+  const n = Math.min(b.length, 80);
+  for (let i = 0; i < n; i++) if (b[i]! >= 0x80) return detectStatus(b.toString('utf8'));
+  return detectStatus(b.toString('latin1', 0, n));
 }

@@ -47,7 +47,7 @@ describe('tailing with arbitrary write and read boundaries', () => {
           }
           fs.appendFileSync(f, body.subarray(off));
           await waitFor(() => ctx.points.length >= msgs.length, { timeoutMs: 5000, what: `${msgs.length} records` });
-          expect(ctx.points.map((p) => p.fields.message)).toEqual(msgs.map((m) => m.text));
+          expect(ctx.points.map((p) => String(p.fields.message))).toEqual(msgs.map((m) => m.text));
         } finally {
           await input.stop();
           fs.rmSync(root, { recursive: true, force: true });
