@@ -2,7 +2,7 @@
  * Encodes a batch into dataway bodies of at most `maxBytes` before
  * compression (DataKit's 1 MiB limit), in either body encoding.
  */
-import { encodeLine } from '../lineproto.js';
+import { LineBuf } from '../lineproto.js';
 import { encodePBPoints, PB_CONTENT_TYPE } from '../pbpoint.js';
 import type { Point } from '../point.js';
 import type { EncodedLines } from './types.js';
@@ -16,9 +16,8 @@ export const CONTENT_TYPES = { v1: 'application/line-protocol', v2: PB_CONTENT_T
 
 /**
  * Line protocol, split on line boundaries. A single line larger than maxBytes
- * goes alone in its body. Lines are written straight into one buffer (no
- * joined string per body, no second copy): on tracing batches of kilobyte
- * lines this path was ~5 % of the agent's main thread.
+ * goes alone in its body. Lines are written straight into one buffer by the
+ * same writer the sender uses at queue time (agent/lineproto.ts LineBuf).
  */
 export function encodeV1(points: readonly Point[], defaultTime: bigint, maxBytes: number): Body[] {
   return writeV1(points, defaultTime, maxBytes);
@@ -48,41 +47,10 @@ export function encodeV1Lines(lines: EncodedLines, maxBytes: number): Body[] {
 }
 
 function writeV1(points: readonly Point[], defaultTime: bigint, maxBytes: number): Body[] {
-  const out: Body[] = [];
-  let buf = Buffer.allocUnsafe(Math.min(maxBytes, points.length * 2048, 16 << 20) + (64 << 10));
-  let off = 0;
-  let n = 0;
-  const cut = (end: number, count: number) => {
-    const data = Buffer.allocUnsafe(end);
-    buf.copy(data, 0, 0, end);
-    out.push({ data, points: count });
-  };
-  for (const p of points) {
-    const line = encodeLine(p, defaultTime);
-    if (line === undefined) continue;
-    if (buf.length - off < line.length * 3 + 1) {
-      // a UTF-16 unit takes at most 3 bytes; only a huge line needs its exact size and a larger buffer
-      const need = off + Buffer.byteLength(line) + 1;
-      if (need > buf.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
-        buf.copy(bigger, 0, 0, off);
-        buf = bigger;
-      }
-    }
-    const start = off;
-    off += buf.write(line, off);
-    buf[off++] = 10;
-    n++;
-    if (off > maxBytes && n > 1) {
-      // this line does not fit: the body ends before it, and it starts the next one
-      cut(start, n - 1);
-      buf.copyWithin(0, start, off);
-      off -= start;
-      n = 1;
-    }
-  }
-  if (n > 0) cut(off, n);
-  return out;
+  // the queue-time writer (strings held as bytes are escaped straight from them), then cut on line boundaries
+  const lines = new LineBuf(Math.min(maxBytes, points.length * 2048, 16 << 20) + (64 << 10));
+  for (const p of points) lines.point(p, defaultTime);
+  return encodeV1Lines(lines, maxBytes);
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
  * Datadog spans → the shared {@link TraceSpan} model: ids (decimal, or hex
  * with compatible_otel; 128-bit via `_dd.p.tid`), sampling priority, source
- * type, promoted meta (built-in map + customer_tags) and the `message` built
- * by a serializer specialised for the span shape (no generic JSON.stringify).
+ * type, promoted meta (built-in map + customer_tags) and the `message`
+ * (from msgjson.ts for msgpack bodies, else JSON.stringify of the span).
  */
 import type { FieldValue } from '../../agent/point.js';
 import type { Trace, TraceSpan } from '../../agent/trace/span.js';
 import type { DdSpan } from './decode.js';
+import { Utf8String } from '../../agent/point.js';
+import type { SpanJsons } from './msgjson.js';
 
 export interface ConvertOptions {
   trace128: boolean;
@@ -104,7 +106,8 @@ function objOf(v: unknown): Record<string, unknown> | undefined {
 }
 
 /**
- * The `message` of a ddtrace span: the decoded span as JSON. V8's
+ * The `message` of a ddtrace span from v0.5 or JSON bodies: the decoded span
+ * as JSON (msgpack v0.3/v0.4 bodies get theirs from msgjson.ts instead). V8's
  * JSON.stringify beats a hand-written serializer here (bench/traces/msg-micro.mjs)
  * because the decoder keeps 64-bit ids and ns timestamps as decimal strings
  * (no BigInt, so no replacer). Those values therefore appear as JSON strings
@@ -130,6 +133,8 @@ export class DdConverter {
   private readonly custom = new Map<string, string>();
   private readonly customRes: RegExp[] = [];
   private readonly classes = new Map<string, KeyClass | null>();
+  /** While convert() has the spans' JSON already (span() then leaves the message to it). */
+  private messagesGiven = false;
 
   constructor(private readonly o: ConvertOptions) {
     for (const c of o.customerTags) {
@@ -138,11 +143,21 @@ export class DdConverter {
     }
   }
 
-  convert(payload: DdSpan[][]): ConvertResult {
+  /**
+   * `messages`, when given, are the spans' JSON as UTF-8 bytes in payload order
+   * (spanJsons()): span k of the payload gets `messages.arena[ends[k-1], ends[k])`
+   * as its message instead of JSON.stringify of the decoded span.
+   */
+  convert(payload: DdSpan[][], messages?: SpanJsons): ConvertResult {
+    this.messagesGiven = messages !== undefined && messages.ends.length === payload.reduce((n, t) => n + t.length, 0);
+    if (!this.messagesGiven) messages = undefined;
     const traces: Trace[] = [];
     let rejectedSpans = 0;
     let truncatedSpans = 0;
+    let next = 0; // payload index of the trace's first span
     for (let spans of payload) {
+      const first = next;
+      next += spans.length;
       if (spans.length === 0) continue;
       if (!this.o.keepRejected && rejected(spans)) {
         rejectedSpans += spans.length;
@@ -164,7 +179,14 @@ export class DdConverter {
       }
       const trace: Trace = [];
       const ids: TraceIdCache = { raw: undefined, id: '', dec: '' };
-      for (const s of spans) trace.push(this.span(s, tid, ids));
+      for (let i = 0; i < spans.length; i++) {
+        const sp = this.span(spans[i]!, tid, ids);
+        if (messages !== undefined && sp.message !== undefined) {
+          const k = first + i;
+          sp.message = new Utf8String(messages.arena.subarray(k === 0 ? 0 : messages.ends[k - 1]!, messages.ends[k]!));
+        }
+        trace.push(sp);
+      }
       traces.push(trace);
     }
     return { traces, rejectedSpans, truncatedSpans };
@@ -234,7 +256,7 @@ export class DdConverter {
       origin,
       tags,
       fields,
-      message: this.o.message ? spanMessage(s) : undefined,
+      message: this.o.message ? (this.messagesGiven ? '' : spanMessage(s)) : undefined,
     };
     return span;
   }

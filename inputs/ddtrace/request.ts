@@ -7,6 +7,7 @@ import type { Decoded, TraceDecoder, TraceRequest } from '../../agent/trace/offt
 import type { DdtraceConfig } from './config.js';
 import { DdConverter } from './convert.js';
 import { decodeJson, decodeMsgpack, decodeV05, type DdSpan } from './decode.js';
+import { spanJsons, type SpanJsons } from './msgjson.js';
 
 /** The request headers the decoder reads. */
 export const DD_HEADERS = ['content-type', 'datadog-meta-lang', 'datadog-container-id'] as const;
@@ -21,16 +22,21 @@ export function ddDecoder(cfg: DdtraceConfig): TraceDecoder {
     message: !cfg.del_message,
     customerTags: cfg.customer_tags,
   });
+  const keepMessage = !cfg.del_message;
   return (req: TraceRequest): Decoded => {
     const ct = req.contentType;
     const msgpack = ct.includes('msgpack');
     let payload: DdSpan[][];
+    let messages: SpanJsons | undefined;
     if (req.route.includes('v0.5')) {
       if (!msgpack && ct !== '') throw new BadRequest(415, 'unsupported_media_type', `v0.5 takes application/msgpack, got ${ct}`);
       payload = decodeV05(req.body);
-    } else if (msgpack) payload = decodeMsgpack(req.body);
-    else payload = decodeJson(req.body);
-    const { traces, rejectedSpans, truncatedSpans } = converter.convert(payload);
+    } else if (msgpack) {
+      payload = decodeMsgpack(req.body);
+      // each span's JSON straight from the msgpack bytes (msgjson.ts), instead of JSON.stringify per span
+      if (keepMessage) messages = spanJsons(req.body);
+    } else payload = decodeJson(req.body);
+    const { traces, rejectedSpans, truncatedSpans } = converter.convert(payload, messages);
     const extra = requestTags(req.headers);
     if (extra) for (const t of traces) for (const s of t) for (const k in extra) if (!Object.hasOwn(s.tags, k)) s.tags[k] = extra[k]!;
     return { traces, dropped: { rejected_priority: rejectedSpans, truncated: truncatedSpans } };
