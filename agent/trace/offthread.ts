@@ -46,7 +46,9 @@ export type JobResult =
   | { kind: 'ok'; data: Uint8Array; ends: Uint32Array; spans: number; dropped: Record<string, number> }
   | { kind: 'bad'; status: number; reason: BadRequest['reason']; message: string }
   /** A bug in a decoder or the pipeline, not the sender's fault. */
-  | { kind: 'error'; where: 'decode' | 'pipeline'; message: string };
+  | { kind: 'error'; where: 'decode' | 'pipeline'; message: string }
+  /** The worker died or the input stopped before answering: the sender should retry. */
+  | { kind: 'unavailable'; message: string };
 
 interface Job {
   id: number;
@@ -138,7 +140,7 @@ export class TraceThreads {
       for (const [id, w] of this.waiting) {
         if (w.slot !== slot) continue;
         this.waiting.delete(id);
-        w.done({ kind: 'error', where: 'decode', message: `worker exited (${code})` });
+        w.done({ kind: 'unavailable', message: `trace worker exited (${code})` });
       }
       if (i >= 0) this.slots[i] = this.spawn(script, init);
       this.onExit(new Error(`trace worker exited with code ${code}`));
@@ -184,9 +186,12 @@ export class TraceThreads {
     slot.worker.postMessage({ spare: buf }, [buf]);
   }
 
-  async close(): Promise<void> {
+  /** Lets the jobs in flight finish (up to `drainMs`; later ones answer 'unavailable'), then ends the workers. */
+  async close(drainMs = 2000): Promise<void> {
+    const until = Date.now() + drainMs;
+    while (this.waiting.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
     this.closed = true;
-    for (const w of this.waiting.values()) w.done({ kind: 'error', where: 'decode', message: 'input stopped' });
+    for (const w of this.waiting.values()) w.done({ kind: 'unavailable', message: 'input stopped' });
     this.waiting.clear();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }

@@ -92,6 +92,10 @@ export class TraceReceiver {
       }
       case 'bad':
         return this.reject(route, new BadRequest(r.status, r.reason, r.message), remote);
+      case 'unavailable':
+        // nothing was queued: the tracer keeps the spans and sends them again
+        this.metrics.requests.inc({ route, code: '503', reason: 'unavailable' });
+        return { status: 503, headers: { 'retry-after': '1' }, body: `${r.message}, retry later\n` };
       default:
         if (r.where === 'decode') return this.reject(route, new Error(r.message), remote);
         this.ctx.acc.error('pipeline', new Error(r.message));
