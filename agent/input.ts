@@ -56,6 +56,8 @@ export interface Accumulator {
    * decoded back to points.
    */
   addLines?(category: Category, data: Uint8Array, ends: ArrayLike<number>, opts?: AddOptions): number;
+  /** addLines() that waits while the queue is full, like addWait(); `data` may be reused once it resolves. */
+  addLinesWait?(category: Category, data: Uint8Array, ends: ArrayLike<number>, opts?: AddOptions): Promise<void>;
   /** The tags the core gives a point that lacks the key: the input's `tags`, then the global tags. */
   tagsToAdd?(opts?: AddOptions): Readonly<Record<string, string>>;
   /** Whether lines of the category go to every sink as they are (no sink needs points). */

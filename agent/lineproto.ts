@@ -35,7 +35,7 @@ const JSON_EXTRA = /[\x00-\x1f\ud800-\udfff]/u;
  * does, and V8 does it ~2.5× faster than a regex replace (tracing messages
  * are kilobytes of JSON full of quotes: bench/traces/escape-micro.mjs).
  */
-function quoteStr(s: string): string {
+export function quoteStr(s: string): string {
   if (s.length <= 32) {
     // short values (a log status, a resource name): one pass, no regex, no JSON.stringify
     let plain = true;
@@ -121,6 +121,11 @@ interface Utf8Writable {
 /** Measurement and tags of frozen tags objects, as UTF-8 bytes (a log stream's points share them). */
 const frozenHeads = new WeakMap<object, { name: string; bytes: Buffer }>();
 
+/** The measurement and tags of a line (`name,k=v,...`), escaped, as UTF-8 bytes. */
+export function lineHead(name: string, tags: Readonly<Record<string, string>>): Buffer {
+  return Buffer.from(escapeName(name) + tagText(tags as Record<string, string>));
+}
+
 function frozenHead(name: string, tags: Record<string, string>): Buffer | undefined {
   if (!Object.isFrozen(tags)) return undefined;
   const hit = frozenHeads.get(tags);
@@ -159,6 +164,35 @@ export class LineBuf {
     if (this.data.length - this.off < s.length * 3) this.room(Buffer.byteLength(s));
     // utf8Write: Buffer.write without its argument checks (offset and room are known good here)
     this.off += (this.data as unknown as Utf8Writable).utf8Write(s, this.off);
+  }
+
+  /**
+   * Pieces of a line, for writers that encode without points (log tailing):
+   * `append` text as it is, `appendBytes` bytes as they are, `appendEscaped`
+   * a string value's content from UTF-8 bytes, then `endLine`.
+   */
+  append(s: string): void {
+    this.write(s);
+  }
+
+  appendBytes(b: Buffer): void {
+    this.bytes(b);
+  }
+
+  appendEscaped(b: Buffer, start: number, end: number): void {
+    this.escaped(start === 0 && end === b.length ? b : b.subarray(start, end));
+  }
+
+  endLine(): void {
+    this.room(1);
+    this.data[this.off++] = 10;
+    this.ends.push(this.off);
+  }
+
+  /** Empties the buffer for reuse (its lines must have been copied or sent). */
+  reset(): void {
+    this.off = 0;
+    this.ends.length = 0;
   }
 
   /** Raw bytes. */

@@ -82,6 +82,16 @@ export class RunningInput implements Accumulator {
     return this.sender.takesLines(category);
   }
 
+  async addLinesWait(category: Category, data: Uint8Array, ends: ArrayLike<number>, opts?: AddOptions): Promise<void> {
+    const n = ends.length;
+    if (n === 0) {
+      opts?.onAck?.();
+      return;
+    }
+    this.countIn(category, n);
+    await this.sender.offerLinesWait(category, data, ends, opts?.onAck);
+  }
+
   addLines(category: Category, data: Uint8Array, ends: ArrayLike<number>, opts?: AddOptions): number {
     const n = ends.length;
     if (n === 0) {

@@ -202,9 +202,10 @@ export class Sender {
    * Queues lines already encoded in line protocol (by a worker thread), all
    * or none like offer(): `ends[i]` is the offset just after line i's newline.
    * Where a sink of the category needs points (OTLP, v2 bodies) the lines are
-   * decoded back to points, which is correct but slow.
+   * decoded back to points, which is correct but slow. `force`: the caller
+   * already waited for room (offerLinesWait).
    */
-  offerLines(category: Category, data: Uint8Array, ends: ArrayLike<number>, ack?: () => void): number {
+  offerLines(category: Category, data: Uint8Array, ends: ArrayLike<number>, ack?: () => void, force = false): number {
     const n = ends.length;
     if (n === 0) {
       ack?.();
@@ -212,11 +213,11 @@ export class Sender {
     }
     const bytes = ends[n - 1]!;
     this.lastOffer.set(category, { points: n, bytes });
-    if (this.closing.signal.aborted || this.full(category, n, bytes)) {
+    if (this.closing.signal.aborted || (!force && this.full(category, n, bytes))) {
       this.o.metrics.dropped.inc({ category, reason: this.closing.signal.aborted ? 'shutdown' : 'queue_full' }, n);
       return 0;
     }
-    if (this.pressure()) {
+    if (!force && this.pressure()) {
       this.o.metrics.dropped.inc({ category, reason: 'memory' }, n);
       return 0;
     }
@@ -252,6 +253,26 @@ export class Sender {
       else last!.acks.push(ref);
     }
     return n;
+  }
+
+  /** offerLines() that waits while the category is full instead of dropping (log tailing). Never drops (except at shutdown). */
+  async offerLinesWait(category: Category, data: Uint8Array, ends: ArrayLike<number>, ack?: () => void): Promise<void> {
+    const n = ends.length;
+    const bytes = n === 0 ? 0 : ends[n - 1]!;
+    while (!this.closing.signal.aborted && this.queued(category) > 0 && (this.full(category, n, bytes) || this.pressure())) {
+      await new Promise<void>((r) => {
+        const list = this.waiters.get(category) ?? [];
+        list.push(r);
+        this.waiters.set(category, list);
+        if (this.pressure()) setTimeout(r, 100).unref();
+      });
+    }
+    if (this.closing.signal.aborted) {
+      this.o.metrics.dropped.inc({ category, reason: 'shutdown' }, n);
+      return;
+    }
+    // room was waited for above: offerLines takes them all now
+    this.offerLines(category, data, ends, ack, true);
   }
 
   /** Queues points, waiting while the category is full. Never drops (except at shutdown). */

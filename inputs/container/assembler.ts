@@ -54,6 +54,17 @@ export const AUTO_MULTILINE_PATTERNS: readonly RegExp[] = [
 /** Records looked at by automatic detection before it gives up. */
 const AUTO_MULTILINE_WINDOW = 500;
 
+/**
+ * Where an assembler in direct mode writes its records as they are emitted,
+ * in file order: whole lines straight from the read buffer, other records
+ * from their text (inputs/container/logs.ts LogLines).
+ */
+export interface RecordSink {
+  /** A whole line whose message is `buf[start, end)` (valid UTF-8), used before `buf` is reused. */
+  line(buf: Buffer, start: number, end: number, time: bigint, stream: string): void;
+  record(r: LogRecord): void;
+}
+
 /** A record's message as a JS string (only the paths that rewrite text need it). */
 function text(m: string | Utf8String): string {
   return typeof m === 'string' ? m : m.toString();
@@ -86,6 +97,8 @@ export class Assembler {
   constructor(
     private readonly opts: AssemblerOptions,
     startOffset: number,
+    /** Direct mode: records go here as they are emitted, and take() stays empty. */
+    private readonly sink?: RecordSink,
   ) {
     this.consumed = startOffset;
     this.multiline = opts.multiline;
@@ -116,7 +129,8 @@ export class Assembler {
     if (h) {
       if (bytes !== undefined && !cut && !h.partial && end - h.msgStart <= this.opts.maxBytes && this.takesBytes(h.stream)) {
         // A whole line that nothing rewrites: its bytes (valid UTF-8, checked per chunk) are the message.
-        this.emit({ time: h.time, stream: h.stream, message: new Utf8String(bytes.subarray(h.msgStart, end)), lines: 1 });
+        if (this.sink) this.sink.line(buf, h.msgStart, end, h.time, h.stream);
+        else this.emit({ time: h.time, stream: h.stream, message: new Utf8String(bytes.subarray(h.msgStart, end)), lines: 1 });
         this.advance(endOffset);
         return;
       }
@@ -207,7 +221,13 @@ export class Assembler {
 
   private emit(r: LogRecord): void {
     if (this.opts.removeAnsi) r.message = stripAnsi(text(r.message));
-    this.out.push(r);
+    if (this.sink) this.sink.record(r);
+    else this.out.push(r);
+  }
+
+  /** Whether whole lines go to the record sink as bytes (it then needs no copy of the read buffer). */
+  get direct(): boolean {
+    return this.sink !== undefined;
   }
 
   private advance(endOffset: number): void {
@@ -258,8 +278,10 @@ export function splitLines(asm: Assembler, data: Buffer, len: number, base: numb
   let pos = 0;
   // The complete lines, copied once when they are valid UTF-8 (`data` is a reused read buffer):
   // whole lines then keep their message as bytes, views of this copy.
+  // (In direct mode the sink writes each line before `data` is reused: no copy.)
   const last = data.lastIndexOf(10, len - 1);
-  const bytes = last > 0 && isUtf8(data.subarray(0, last + 1)) ? Buffer.from(data.subarray(0, last + 1)) : undefined;
+  const valid = last > 0 && isUtf8(data.subarray(0, last + 1));
+  const bytes = !valid ? undefined : asm.direct ? data : Buffer.from(data.subarray(0, last + 1));
   for (;;) {
     const nl = data.indexOf(10, pos);
     if (nl < 0 || nl >= len) break;

@@ -8,13 +8,14 @@ import fs from 'node:fs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Input, InputContext } from '../../agent/input.js';
 import type { Point } from '../../agent/point.js';
-import { AUTO_MULTILINE_PATTERNS, type LogRecord } from './assembler.js';
+import { LineBuf, lineHead, quoteStr } from '../../agent/lineproto.js';
+import { AUTO_MULTILINE_PATTERNS, type LogRecord, type RecordSink } from './assembler.js';
 import { Checkpoints } from './checkpoint.js';
 import type { ContainerConfig } from './config.js';
 import { keepUnderRoots, scanDockerLogs, scanPodLogs, type LogTarget } from './discovery.js';
 import { ContainerFilter, isPauseImage, parseImage } from './filter.js';
 import { resolveLogConfig, type ContainerLogConfig } from './logs-config.js';
-import { detectStatus } from './parse.js';
+import { detectStatus, detectStatusRange } from './parse.js';
 import { ReadPool } from './pool.js';
 import { Tailer, type TailStats } from './tailer.js';
 
@@ -26,8 +27,8 @@ function gauge(reg: Registry, name: string, help: string): Gauge {
   return (reg.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [reg] });
 }
 
-/** Builds the point of one record (measurement = source). */
-export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName: string, withFilepath: boolean): (recs: LogRecord[], filepath: string, linesBefore: number) => Point[] {
+/** The tags of a container's points, one frozen object per stream (point tags; the core adds its own). */
+function streamTags(t: LogTarget, lc: ContainerLogConfig, nodeName: string): (stream: string) => Readonly<Record<string, string>> {
   const img = parseImage(t.image);
   const base: Record<string, string> = { ...lc.tags, service: lc.service, container_name: t.containerName };
   if (t.containerId) base.container_id = t.containerId;
@@ -41,12 +42,17 @@ export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName:
   // One frozen tags object per stream, shared by the points of this container:
   // copying ~12 tags per line was the largest cost of tailing, and frozen tags
   // are decorated once and escaped once, not per line (agent/pipeline.ts, lineproto.ts).
-  const byStream = new Map<string, Record<string, string>>();
-  const tagsOf = (stream: string) => {
-    let t = byStream.get(stream);
-    if (!t) byStream.set(stream, (t = Object.freeze(stream ? { ...base, stream } : { ...base })));
-    return t;
+  const byStream = new Map<string, Readonly<Record<string, string>>>();
+  return (stream: string) => {
+    let tags = byStream.get(stream);
+    if (!tags) byStream.set(stream, (tags = Object.freeze(stream ? { ...base, stream } : { ...base })));
+    return tags;
   };
+}
+
+/** Builds the point of one record (measurement = source). */
+export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName: string, withFilepath: boolean): (recs: LogRecord[], filepath: string, linesBefore: number) => Point[] {
+  const tagsOf = streamTags(t, lc, nodeName);
   const source = lc.source;
   return (recs, filepath, linesBefore) => {
     const now = BigInt(Date.now()) * 1_000_000n;
@@ -57,10 +63,82 @@ export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName:
       read += r.lines;
       const fields: Point['fields'] = { message: r.message, status: detectStatus(r.message), log_read_lines: BigInt(read) };
       if (withFilepath) fields.filepath = filepath;
-      out[i] = { category: 'logging', name: source, tags: tagsOf(r.stream), fields, time: r.time ?? now };
+      out[i] = { category: 'logging', name: source, tags: tagsOf(r.stream) as Record<string, string>, fields, time: r.time ?? now };
     }
     return out;
   };
+}
+
+/**
+ * A container's records written straight as line protocol, without points:
+ * the sink of an assembler in direct mode (inputs/container/assembler.ts),
+ * used when the core takes lines as they are (Accumulator.addLinesWait).
+ * A whole line's message is escaped from the read buffer itself. The lines
+ * are what the core would write for makePointBuilder's points, the core's
+ * tags (`extra`) added where a point's own are absent.
+ */
+export class LogLines {
+  readonly buf = new LineBuf(256 << 10);
+  /** Records written since the last take. */
+  records = 0;
+  /** Raw lines read so far (DataKit's `log_read_lines`). */
+  linesRead = 0;
+  private readonly heads = new Map<string, Buffer>();
+  private fpText = '';
+  private fpFor = '';
+
+  constructor(
+    private readonly source: string,
+    private readonly tagsOf: (stream: string) => Readonly<Record<string, string>>,
+    private readonly extra: Readonly<Record<string, string>>,
+    private readonly withFilepath: boolean,
+  ) {}
+
+  /** `source,tags message=` of a stream, as bytes. */
+  private head(stream: string): Buffer {
+    let h = this.heads.get(stream);
+    if (h === undefined) {
+      const tags: Record<string, string> = { ...this.tagsOf(stream) };
+      for (const k in this.extra) if (tags[k] === undefined) tags[k] = this.extra[k]!;
+      h = Buffer.concat([lineHead(this.source, tags), Buffer.from(' message=')]);
+      this.heads.set(stream, h);
+    }
+    return h;
+  }
+
+  /** `,filepath="..."` when the option is on. */
+  private fp(filepath: string): string {
+    if (!this.withFilepath) return '';
+    if (filepath !== this.fpFor) {
+      this.fpFor = filepath;
+      this.fpText = ',filepath=' + quoteStr(filepath);
+    }
+    return this.fpText;
+  }
+
+  /** The record sink of an assembler reading `filepath`. */
+  sinkFor(filepath: string): RecordSink {
+    return {
+      line: (buf, start, end, time, stream) => {
+        const b = this.buf;
+        this.records++;
+        b.appendBytes(this.head(stream));
+        b.append('"');
+        b.appendEscaped(buf, start, end);
+        b.append(`",status="${detectStatusRange(buf, start, end)}",log_read_lines=${++this.linesRead}i${this.fp(filepath)} ${time}`);
+        b.endLine();
+      },
+      record: (r) => {
+        const b = this.buf;
+        this.records++;
+        this.linesRead += r.lines;
+        const msg = typeof r.message === 'string' ? r.message : r.message.toString();
+        b.appendBytes(this.head(r.stream));
+        b.append(`${quoteStr(msg)},status="${detectStatus(msg)}",log_read_lines=${this.linesRead}i${this.fp(filepath)} ${r.time ?? BigInt(Date.now()) * 1_000_000n}`);
+        b.endLine();
+      },
+    };
+  }
 }
 
 export function createContainerLogs(config: ContainerConfig, ctx: InputContext): Input {
@@ -133,6 +211,11 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
         },
         multilineTimeoutMs: config.logging_multiline_timeout,
         toPoints: makePointBuilder(t, lc, ctx.host.nodeName, config.logging_enable_filepath_field),
+        // lines straight from the read buffers when the core takes them as they are
+        newLines:
+          ctx.acc.addLinesWait && ctx.acc.tagsToAdd && ctx.acc.takesLines?.('logging')
+            ? () => new LogLines(lc.source, streamTags(t, lc, ctx.host.nodeName), ctx.acc.tagsToAdd!(), config.logging_enable_filepath_field)
+            : undefined,
       },
       {
         acc: ctx.acc,

@@ -249,7 +249,12 @@ export function detectStatus(message: string | Utf8String): Status {
  * exactly (the usual case); otherwise the whole message is decoded.
  */
 function detectStatusBytes(b: Buffer): Status {
-  const n = Math.min(b.length, 80);
-  for (let i = 0; i < n; i++) if (b[i]! >= 0x80) return detectStatus(b.toString('utf8'));
-  return detectStatus(b.toString('latin1', 0, n));
+  return detectStatusRange(b, 0, b.length);
+}
+
+/** detectStatus() of the UTF-8 message `buf[start, end)` (see detectStatusBytes). */
+export function detectStatusRange(buf: Buffer, start: number, end: number): Status {
+  const n = Math.min(end, start + 80);
+  for (let i = start; i < n; i++) if (buf[i]! >= 0x80) return detectStatus(buf.toString('utf8', start, end));
+  return detectStatus(buf.toString('latin1', start, n));
 }

@@ -16,6 +16,7 @@ import zlib from 'node:zlib';
 import type { Accumulator } from '../../agent/input.js';
 import type { Point } from '../../agent/point.js';
 import { Assembler, splitLines, type AssemblerOptions, type LogRecord } from './assembler.js';
+import type { LogLines } from './logs.js';
 import { AckedPositions, type Ident } from './acks.js';
 import { positionKey, type Checkpoints, type Position } from './checkpoint.js';
 import { FP_LEN, fpMatches, listFamily, type Member } from './family.js';
@@ -37,6 +38,8 @@ export interface TailerOptions {
   multilineTimeoutMs: number;
   /** `linesBefore`: raw lines this tailer read before these records (DataKit's `log_read_lines`). */
   toPoints(records: LogRecord[], filepath: string, linesBefore: number): Point[];
+  /** When set, records are written as line protocol as they are assembled, without points (logs.ts LogLines). */
+  newLines?: (() => LogLines) | undefined;
 }
 
 export interface TailerDeps {
@@ -57,6 +60,8 @@ export class Tailer {
   private wake: (() => void) | undefined;
   private readonly acks: AckedPositions;
   private linesRead = 0;
+  /** Direct mode (TailerOptions.newLines): where assemblers write their records. */
+  private readonly lines: LogLines | undefined;
   private done: Promise<void> | undefined;
 
   constructor(
@@ -64,6 +69,7 @@ export class Tailer {
     private readonly deps: TailerDeps,
   ) {
     this.acks = new AckedPositions(deps.checkpoints, opts.live);
+    this.lines = opts.newLines?.();
   }
 
   start(): void {
@@ -103,6 +109,8 @@ export class Tailer {
   }
 
   private async send(asm: Assembler, ident: Ident): Promise<void> {
+    const lines = this.lines;
+    if (lines !== undefined) return this.sendLines(asm, ident, lines);
     const recs = asm.take();
     if (asm.parseErrors > 0) {
       this.deps.stats.parseErrors(asm.parseErrors);
@@ -116,6 +124,25 @@ export class Tailer {
     await this.deps.acc.addWait(this.opts.toPoints(recs, ident.path, before), { onAck: () => this.acks.ack(slot) });
   }
 
+  /** send() in direct mode: the lines the assembler wrote since the last send. */
+  private async sendLines(asm: Assembler, ident: Ident, lines: LogLines): Promise<void> {
+    if (asm.parseErrors > 0) {
+      this.deps.stats.parseErrors(asm.parseErrors);
+      asm.parseErrors = 0;
+    }
+    const b = lines.buf;
+    const n = b.ends.length;
+    const slot = this.acks.sent(ident, asm.safeOffset(), n === 0);
+    if (n === 0) return;
+    this.deps.stats.records(lines.records);
+    lines.records = 0;
+    try {
+      await this.deps.acc.addLinesWait!('logging', b.data, b.ends, { onAck: () => this.acks.ack(slot) });
+    } finally {
+      b.reset(); // the core copied the lines (or dropped them at shutdown)
+    }
+  }
+
   private finish(ident: Ident): void {
     this.acks.finish(ident);
   }
@@ -126,8 +153,8 @@ export class Tailer {
 
   // ---- reading -----------------------------------------------------------------
 
-  private newAssembler(offset: number): Assembler {
-    return new Assembler(this.opts.assembler, offset);
+  private newAssembler(offset: number, filepath: string): Assembler {
+    return new Assembler(this.opts.assembler, offset, this.lines?.sinkFor(filepath));
   }
 
   private split(asm: Assembler, data: Buffer, len: number, base: number): Buffer {
@@ -136,7 +163,7 @@ export class Tailer {
 
   /** Reads a whole stream (a rotated or gzipped file) from `from`, then finishes its position. */
   private async readStream(m: Member, ident: Ident, from: number): Promise<void> {
-    const asm = this.newAssembler(from);
+    const asm = this.newAssembler(from, ident.path);
     let carry: Buffer = Buffer.alloc(0);
     let pos = 0;
     let base = from;
@@ -328,7 +355,7 @@ export class Tailer {
 
   /** Follows one open file until it is rotated away ('rotated'), deleted for good ('gone') or the tailer stops. */
   private async follow(fh: fs.FileHandle, ident: Ident, offset: number, active: () => void): Promise<'rotated' | 'gone' | 'stopped'> {
-    let asm = this.newAssembler(offset);
+    let asm = this.newAssembler(offset, ident.path);
     let carry: Buffer = Buffer.alloc(0);
     let readPos = offset;
     let lastData = Date.now();
@@ -402,7 +429,7 @@ export class Tailer {
           last = m.path;
         }
       }
-      asm = this.newAssembler(0);
+      asm = this.newAssembler(0, ident.path);
       carry = Buffer.alloc(0);
       readPos = 0;
       this.deps.checkpoints.set(this.position(ident, 0));
