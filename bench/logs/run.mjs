@@ -84,10 +84,19 @@ async function telekitTail(total) {
   let n = 0;
   let done;
   const finished = new Promise((r) => (done = r));
+  // Takes lines as the agent's core does (the direct mode: records encoded as line protocol
+  // straight from the read buffers), counts them and acknowledges at once.
   const acc = {
     add: (p) => (n += p.length),
     async addWait(p, o) {
       n += p.length;
+      o?.onAck?.();
+      if (n >= total) done();
+    },
+    tagsToAdd: () => ({ host: 'bench' }),
+    takesLines: () => true,
+    async addLinesWait(_c, _data, ends, o) {
+      n += ends.length;
       o?.onAck?.();
       if (n >= total) done();
     },
@@ -231,7 +240,7 @@ const results = {};
 report('floor: read + split lines', Array.from({ length: RUNS }, floor));
 const tail = [];
 for (let i = 0; i < RUNS; i++) tail.push(inChild('tail', lines));
-results.tail = report('telekit tailing → counting sink', tail);
+results.tail = report('telekit tailing + encoding → count', tail);
 if (!args['no-agent']) {
   const ag = [];
   for (let i = 0; i < RUNS; i++) ag.push(inChild('agent', lines));
