@@ -244,7 +244,7 @@ export class LineBuf {
     for (const k in fields) {
       if (k === '') continue;
       const v = fields[k]!;
-      if (typeof v === 'string' && v.length >= 64 && !STR_SPECIAL.test(v)) {
+      if (typeof v === 'string' && v.length >= 512 && !STR_SPECIAL.test(v)) {
         // A long string with nothing to escape (most log messages) is written as it is:
         // no quoted copy, no concatenated line to flatten before encoding.
         this.write(s + sep + escapeKey(k) + '="');

@@ -47,10 +47,31 @@ export function encodeV1Lines(lines: EncodedLines, maxBytes: number): Body[] {
 }
 
 function writeV1(points: readonly Point[], defaultTime: bigint, maxBytes: number): Body[] {
-  // the queue-time writer (strings held as bytes are escaped straight from them), then cut on line boundaries
+  // The queue-time writer (strings held as bytes are escaped straight from them), one body at a time:
+  // a body is copied out as soon as the next line would pass maxBytes, so the buffer stays ~maxBytes.
+  const out: Body[] = [];
   const lines = new LineBuf(Math.min(maxBytes, points.length * 2048, 16 << 20) + (64 << 10));
-  for (const p of points) lines.point(p, defaultTime);
-  return encodeV1Lines(lines, maxBytes);
+  let start = 0; // offset of the current body's first line
+  let n = 0;
+  for (const p of points) {
+    const before = lines.off;
+    if (!lines.point(p, defaultTime)) continue;
+    n++;
+    if (lines.off - start > maxBytes && n > 1) {
+      // this line does not fit: the body ends before it, and it starts the next one
+      out.push({ data: Buffer.from(lines.data.subarray(start, before)), points: n - 1 });
+      start = before;
+      n = 1;
+      if (start > maxBytes) {
+        lines.data.copyWithin(0, start, lines.off);
+        lines.off -= start;
+        lines.ends.length = 0;
+        start = 0;
+      }
+    }
+  }
+  if (n > 0) out.push({ data: Buffer.from(lines.data.subarray(start, lines.off)), points: n });
+  return out;
 }
 
 /**
