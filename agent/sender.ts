@@ -240,33 +240,16 @@ export class Sender {
       pend.lines!.pushLines(data, ends, i, i + k);
       pend.bytes += perLine * k;
       i += k;
-      if (ref && pend.touched[pend.touched.length - 1] !== ref) pend.touched.push(ref);
-      if (pendingCount(pend) >= this.o.maxCacheCount) {
-        this.cut(category);
-        pend = this.pending.get(category)!;
-      }
+      pend = this.added(category, pend, ref);
     }
-    if (ref) {
-      const order = this.order.get(category);
-      const last = order?.[order.length - 1];
-      if (pendingCount(pend) > 0) pend.acks.push(ref);
-      else last!.acks.push(ref);
-    }
+    if (ref) this.attachAck(category, pend, ref);
     return n;
   }
 
   /** offerLines() that waits while the category is full instead of dropping (log tailing). Never drops (except at shutdown). */
   async offerLinesWait(category: Category, data: Uint8Array, ends: ArrayLike<number>, ack?: () => void): Promise<void> {
     const n = ends.length;
-    const bytes = n === 0 ? 0 : ends[n - 1]!;
-    while (!this.closing.signal.aborted && this.queued(category) > 0 && (this.full(category, n, bytes) || this.pressure())) {
-      await new Promise<void>((r) => {
-        const list = this.waiters.get(category) ?? [];
-        list.push(r);
-        this.waiters.set(category, list);
-        if (this.pressure()) setTimeout(r, 100).unref();
-      });
-    }
+    await this.room(category, n, n === 0 ? 0 : ends[n - 1]!);
     if (this.closing.signal.aborted) {
       this.o.metrics.dropped.inc({ category, reason: 'shutdown' }, n);
       return;
@@ -279,7 +262,17 @@ export class Sender {
   async offerWait(category: Category, points: Point[], ack?: () => void): Promise<void> {
     // A single call larger than the whole capacity is accepted once the queue is empty.
     const bytes = approxBytes(points);
-    while (!this.closing.signal.aborted && this.queued(category) > 0 && (this.full(category, points.length, bytes) || this.pressure())) {
+    await this.room(category, points.length, bytes);
+    if (this.closing.signal.aborted) {
+      this.o.metrics.dropped.inc({ category, reason: 'shutdown' }, points.length);
+      return;
+    }
+    this.push(category, points, bytes, ack);
+  }
+
+  /** Waits until `points` more of `bytes` fit in the category (or it is empty, or the sender closes). */
+  private async room(category: Category, points: number, bytes: number): Promise<void> {
+    while (!this.closing.signal.aborted && this.queued(category) > 0 && (this.full(category, points, bytes) || this.pressure())) {
       await new Promise<void>((r) => {
         const list = this.waiters.get(category) ?? [];
         list.push(r);
@@ -288,11 +281,6 @@ export class Sender {
         if (this.pressure()) setTimeout(r, 100).unref();
       });
     }
-    if (this.closing.signal.aborted) {
-      this.o.metrics.dropped.inc({ category, reason: 'shutdown' }, points.length);
-      return;
-    }
-    this.push(category, points, bytes, ack);
   }
 
   /** Per category: whether every sink taking it accepts pre-encoded lines (decided once; sinks are fixed). */
@@ -358,21 +346,29 @@ export class Sender {
         if (!pend.lines.point(p, now)) continue; // no representable field: the sink would skip it too
       } else pend.points.push(p);
       pend.bytes += perPoint;
-      if (ref && pend.touched[pend.touched.length - 1] !== ref) pend.touched.push(ref);
-      if (pendingCount(pend) >= this.o.maxCacheCount) {
-        this.cut(category);
-        pend = this.pending.get(category)!;
-      }
+      pend = this.added(category, pend, ref);
     }
-    // The ack rides on the batch holding the call's last point. Acks fire in batch order (see finished()),
-    // so it fires only after the earlier batches holding the call's other points are done too.
-    if (ack) {
-      const order = this.order.get(category);
-      const last = order?.[order.length - 1];
-      if (pendingCount(pend) > 0) pend.acks.push(ref!);
-      else if (last) last.acks.push(ref!);
-      else ack(); // nothing of the call could be encoded and nothing is in flight
-    }
+    if (ref) this.attachAck(category, pend, ref);
+  }
+
+  /** After points of a call went into `pend`: notes the call on it and cuts it when full. Returns the pending batch now. */
+  private added(category: Category, pend: Pending, ref: AckRef | undefined): Pending {
+    if (ref && pend.touched[pend.touched.length - 1] !== ref) pend.touched.push(ref);
+    if (pendingCount(pend) < this.o.maxCacheCount) return pend;
+    this.cut(category);
+    return this.pending.get(category)!;
+  }
+
+  /**
+   * The ack rides on the batch holding the call's last point. Acks fire in batch order (see finished()),
+   * so it fires only after the earlier batches holding the call's other points are done too.
+   */
+  private attachAck(category: Category, pend: Pending, ref: AckRef): void {
+    const order = this.order.get(category);
+    const last = order?.[order.length - 1];
+    if (pendingCount(pend) > 0) pend.acks.push(ref);
+    else if (last) last.acks.push(ref);
+    else ref.fn(); // nothing of the call could be encoded and nothing is in flight
   }
 
   /** Cut batches per category in cut order, until their acks have fired. */

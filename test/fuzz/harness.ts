@@ -94,7 +94,6 @@ export interface FuzzOptions {
 
 /** Runs `fn` on every generated input; throws (failing the test) on a crash, a slow run or heap growth. */
 export function fuzz<T>(arb: fc.Arbitrary<T>, fn: (input: T) => unknown, o: FuzzOptions = {}): void {
-  const maxMs = o.maxMsPerRun ?? 250;
   const heap0 = process.memoryUsage().heapUsed;
   fc.assert(
     fc.property(arb, (input) => {
@@ -104,18 +103,15 @@ export function fuzz<T>(arb: fc.Arbitrary<T>, fn: (input: T) => unknown, o: Fuzz
       } catch (e) {
         if (!o.allowed?.(e)) throw e;
       }
-      const dt = performance.now() - t0;
-      if (dt > maxMs) throw new Error(`slow: ${dt.toFixed(1)} ms for one input`);
+      checkTime(t0, o);
     }),
     { seed: SEED, numRuns: o.numRuns ?? RUNS },
   );
-  const grown = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
-  if (grown > (o.maxHeapGrowthMB ?? 256)) throw new Error(`heap grew by ${grown.toFixed(0)} MiB over the fuzz run`);
+  checkHeap(heap0, o);
 }
 
 /** fuzz() for an async `fn` (an HTTP handler): each input is awaited before the next. */
 export async function fuzzAsync<T>(arb: fc.Arbitrary<T>, fn: (input: T) => Promise<unknown>, o: FuzzOptions = {}): Promise<void> {
-  const maxMs = o.maxMsPerRun ?? 250;
   const heap0 = process.memoryUsage().heapUsed;
   await fc.assert(
     fc.asyncProperty(arb, async (input) => {
@@ -125,11 +121,19 @@ export async function fuzzAsync<T>(arb: fc.Arbitrary<T>, fn: (input: T) => Promi
       } catch (e) {
         if (!o.allowed?.(e)) throw e;
       }
-      const dt = performance.now() - t0;
-      if (dt > maxMs) throw new Error(`slow: ${dt.toFixed(1)} ms for one input`);
+      checkTime(t0, o);
     }),
     { seed: SEED, numRuns: o.numRuns ?? RUNS },
   );
+  checkHeap(heap0, o);
+}
+
+function checkTime(t0: number, o: FuzzOptions): void {
+  const dt = performance.now() - t0;
+  if (dt > (o.maxMsPerRun ?? 250)) throw new Error(`slow: ${dt.toFixed(1)} ms for one input`);
+}
+
+function checkHeap(heap0: number, o: FuzzOptions): void {
   const grown = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
   if (grown > (o.maxHeapGrowthMB ?? 256)) throw new Error(`heap grew by ${grown.toFixed(0)} MiB over the fuzz run`);
 }
