@@ -145,6 +145,15 @@ describe('LineBuf (the queue-time writer)', () => {
     expect(written([{ category: 'logging', name: 'm', tags, fields: { v: 1 }, time: 1n }, { category: 'logging', name: 'm', tags, fields: { v: 2 }, time: 2n }])).toBe('m,a\\ b=c\\,d,e=f v=1 1\nm,a\\ b=c\\,d,e=f v=2 2\n');
   });
 
+  it('writes integers as decimal digits, padded when asked', () => {
+    const b = new LineBuf(4);
+    for (const [n, pad] of [[0, 1], [9, 1], [10, 1], [1714557600, 1], [123456, 9], [0, 9], [2 ** 53 - 1, 1]] as const) {
+      b.appendUint(n, pad);
+      b.append(' ');
+    }
+    expect(b.data.toString('utf8', 0, b.off)).toBe(`0 9 10 1714557600 000123456 000000000 ${2 ** 53 - 1} `);
+  });
+
   it('appends pre-encoded lines by range with their ends shifted', () => {
     const b = new LineBuf(4);
     b.push('first');

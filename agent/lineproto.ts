@@ -183,6 +183,22 @@ export class LineBuf {
     this.escaped(start === 0 && end === b.length ? b : b.subarray(start, end));
   }
 
+  /** A non-negative integer below 2^53 in decimal, `pad` digits at least (zeros in front). */
+  appendUint(n: number, pad = 1): void {
+    this.room(17);
+    const d = this.data;
+    let len = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
+    if (len < pad) len = pad;
+    let o = this.off + len;
+    this.off = o;
+    for (let i = 0; i < len; i++) {
+      const q = Math.floor(n / 10);
+      d[--o] = 48 + (n - q * 10);
+      n = q;
+    }
+  }
+
   endLine(): void {
     this.room(1);
     this.data[this.off++] = 10;

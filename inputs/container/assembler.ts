@@ -10,7 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { Utf8String } from '../../agent/point.js';
-import { parseCriHead, parseDockerJson, stripAnsi, type RawEntry } from './parse.js';
+import { parseCriHead, parseDockerJson, partsNs, stripAnsi, type RawEntry, type TimeParts } from './parse.js';
 
 export interface LogRecord {
   time: bigint | undefined;
@@ -61,7 +61,8 @@ const AUTO_MULTILINE_WINDOW = 500;
  */
 export interface RecordSink {
   /** A whole line whose message is `buf[start, end)` (valid UTF-8), used before `buf` is reused. */
-  line(buf: Buffer, start: number, end: number, time: bigint, stream: string): void;
+  /** `time` is scratch: read it now, do not keep it. */
+  line(buf: Buffer, start: number, end: number, time: TimeParts, stream: string): void;
   record(r: LogRecord): void;
 }
 
@@ -91,6 +92,8 @@ export class Assembler {
   private consumed = 0;
   /** Lines that did not parse as CRI or docker json (emitted as raw text). */
   parseErrors = 0;
+  /** The time of the line being parsed (scratch, reused). */
+  private readonly time: TimeParts = { sec: 0, ns: 0 };
   private multiline: RegExp | undefined;
   private autoLeft: number;
 
@@ -124,17 +127,18 @@ export class Assembler {
       return;
     }
     if (end > start && buf[end - 1] === 0x0d) end--; // CRLF
-    const h = parseCriHead(buf, start, end);
+    const t = this.time;
+    const h = parseCriHead(buf, start, end, t);
     let e: RawEntry | undefined;
     if (h) {
       if (bytes !== undefined && !cut && !h.partial && end - h.msgStart <= this.opts.maxBytes && this.takesBytes(h.stream)) {
         // A whole line that nothing rewrites: its bytes (valid UTF-8, checked per chunk) are the message.
-        if (this.sink) this.sink.line(buf, h.msgStart, end, h.time, h.stream);
-        else this.emit({ time: h.time, stream: h.stream, message: new Utf8String(bytes.subarray(h.msgStart, end)), lines: 1 });
+        if (this.sink) this.sink.line(buf, h.msgStart, end, t, h.stream);
+        else this.emit({ time: partsNs(t), stream: h.stream, message: new Utf8String(bytes.subarray(h.msgStart, end)), lines: 1 });
         this.advance(endOffset);
         return;
       }
-      e = { time: h.time, stream: h.stream, partial: h.partial, message: buf.toString('utf8', h.msgStart, end) };
+      e = { time: partsNs(t), stream: h.stream, partial: h.partial, message: buf.toString('utf8', h.msgStart, end) };
     } else {
       if (buf[start] === 0x7b) e = parseDockerJson(buf.toString('utf8', start, end));
       if (!e) {

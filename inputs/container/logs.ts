@@ -69,6 +69,8 @@ export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName:
   };
 }
 
+const QUOTE = Buffer.from('"');
+
 /**
  * A container's records written straight as line protocol, without points:
  * the sink of an assembler in direct mode (inputs/container/assembler.ts),
@@ -116,16 +118,43 @@ export class LogLines {
     return this.fpText;
   }
 
+  /** `",status="<s>",log_read_lines=` per status, as bytes. */
+  private readonly statusBytes = new Map<string, Buffer>();
+  /** `i,filepath="..." ` per file, as bytes. */
+  private readonly afterCount = new Map<string, Buffer>();
+
+  private statusPart(s: string): Buffer {
+    let b = this.statusBytes.get(s);
+    if (b === undefined) this.statusBytes.set(s, (b = Buffer.from(`",status="${s}",log_read_lines=`)));
+    return b;
+  }
+
+  private countPart(filepath: string): Buffer {
+    let b = this.afterCount.get(filepath);
+    if (b === undefined) {
+      if (this.afterCount.size > 64) this.afterCount.clear();
+      this.afterCount.set(filepath, (b = Buffer.from(`i${this.fp(filepath)} `)));
+    }
+    return b;
+  }
+
   /** The record sink of an assembler reading `filepath`. */
   sinkFor(filepath: string): RecordSink {
     return {
       line: (buf, start, end, time, stream) => {
+        // A whole line: every piece written as bytes, nothing allocated per line.
         const b = this.buf;
         this.records++;
         b.appendBytes(this.head(stream));
-        b.append('"');
+        b.appendBytes(QUOTE);
         b.appendEscaped(buf, start, end);
-        b.append(`",status="${detectStatusRange(buf, start, end)}",log_read_lines=${++this.linesRead}i${this.fp(filepath)} ${time}`);
+        b.appendBytes(this.statusPart(detectStatusRange(buf, start, end)));
+        b.appendUint(++this.linesRead);
+        b.appendBytes(this.countPart(filepath));
+        if (time.sec >= 0) {
+          b.appendUint(time.sec);
+          b.appendUint(time.ns, 9);
+        } else b.append(String(BigInt(time.sec) * 1_000_000_000n + BigInt(time.ns)));
         b.endLine();
       },
       record: (r) => {

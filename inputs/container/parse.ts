@@ -65,27 +65,38 @@ export function parseRfc3339Nano(s: string): bigint | undefined {
 }
 
 const cachedPrefix = Buffer.alloc(19);
-let cachedPrefixNs = -1n;
+let cachedPrefixMs = -1;
 
 const digit = (b: number | undefined): number => (b !== undefined && b >= 0x30 && b <= 0x39 ? b - 0x30 : NaN);
 const num2 = (buf: Buffer, i: number): number => digit(buf[i]) * 10 + digit(buf[i + 1]);
+
+/** An RFC 3339 time as whole seconds since the epoch and nanoseconds (both exact as numbers). */
+export interface TimeParts {
+  sec: number;
+  ns: number;
+}
 
 /**
  * The bytes version of {@link parseRfc3339Nano} for CRI lines: no strings, the
  * seconds part cached by its 19 bytes.
  */
 export function parseRfc3339NanoBytes(buf: Buffer, start: number, end: number): bigint | undefined {
-  if (end - start < 20 || buf[start + 10] !== 0x54 /* T */) return undefined;
-  let secNs: bigint;
-  if (cachedPrefixNs >= 0n && buf.compare(cachedPrefix, 0, 19, start, start + 19) === 0) {
-    secNs = cachedPrefixNs;
+  const t: TimeParts = { sec: 0, ns: 0 };
+  return parseRfc3339Parts(buf, start, end, t) ? BigInt(t.sec) * 1_000_000_000n + BigInt(t.ns) : undefined;
+}
+
+/** parseRfc3339NanoBytes() into `out` as seconds and nanoseconds (no BigInt): false when it is not such a time. */
+export function parseRfc3339Parts(buf: Buffer, start: number, end: number, out: TimeParts): boolean {
+  if (end - start < 20 || buf[start + 10] !== 0x54 /* T */) return false;
+  let ms: number;
+  if (cachedPrefixMs >= 0 && buf.compare(cachedPrefix, 0, 19, start, start + 19) === 0) {
+    ms = cachedPrefixMs;
   } else {
-    if (buf[start + 4] !== 0x2d || buf[start + 7] !== 0x2d || buf[start + 13] !== 0x3a || buf[start + 16] !== 0x3a) return undefined;
-    const ms = Date.UTC(num2(buf, start) * 100 + num2(buf, start + 2), num2(buf, start + 5) - 1, num2(buf, start + 8), num2(buf, start + 11), num2(buf, start + 14), num2(buf, start + 17));
-    if (!Number.isFinite(ms)) return undefined;
-    secNs = BigInt(ms) * 1_000_000n;
+    if (buf[start + 4] !== 0x2d || buf[start + 7] !== 0x2d || buf[start + 13] !== 0x3a || buf[start + 16] !== 0x3a) return false;
+    ms = Date.UTC(num2(buf, start) * 100 + num2(buf, start + 2), num2(buf, start + 5) - 1, num2(buf, start + 8), num2(buf, start + 11), num2(buf, start + 14), num2(buf, start + 17));
+    if (!Number.isFinite(ms)) return false;
     buf.copy(cachedPrefix, 0, start, start + 19);
-    cachedPrefixNs = secNs;
+    cachedPrefixMs = ms;
   }
   let i = start + 19;
   let frac = 0;
@@ -103,15 +114,17 @@ export function parseRfc3339NanoBytes(buf: Buffer, start: number, end: number): 
   if (z === 0x5a || z === 0x7a) {
     i++;
   } else if (z === 0x2b || z === 0x2d) {
-    if (buf[i + 3] !== 0x3a) return undefined;
+    if (buf[i + 3] !== 0x3a) return false;
     offsetS = (num2(buf, i + 1) * 60 + num2(buf, i + 4)) * 60 * (z === 0x2b ? 1 : -1);
-    if (Number.isNaN(offsetS)) return undefined;
+    if (Number.isNaN(offsetS)) return false;
     i += 6;
   } else {
-    return undefined;
+    return false;
   }
-  if (i !== end) return undefined;
-  return secNs + BigInt(frac - offsetS * 1e9);
+  if (i !== end) return false;
+  out.sec = ms / 1000 - offsetS;
+  out.ns = frac;
+  return true;
 }
 
 /**
@@ -119,18 +132,23 @@ export function parseRfc3339NanoBytes(buf: Buffer, start: number, end: number): 
  * undefined when the line is not CRI-shaped.
  */
 export function parseCri(buf: Buffer, start: number, end: number): RawEntry | undefined {
-  const h = parseCriHead(buf, start, end);
-  return h && { time: h.time, stream: h.stream, partial: h.partial, message: buf.toString('utf8', h.msgStart, end) };
+  const t: TimeParts = { sec: 0, ns: 0 };
+  const h = parseCriHead(buf, start, end, t);
+  return h && { time: partsNs(t), stream: h.stream, partial: h.partial, message: buf.toString('utf8', h.msgStart, end) };
 }
 
-/** parseCri() without decoding the message: where its bytes start in `buf`. */
-export function parseCriHead(buf: Buffer, start: number, end: number): { time: bigint; stream: string; partial: boolean; msgStart: number } | undefined {
+/** Nanoseconds since the epoch of a parsed time. */
+export function partsNs(t: TimeParts): bigint {
+  return BigInt(t.sec) * 1_000_000_000n + BigInt(t.ns);
+}
+
+/** parseCri() without decoding the message: where its bytes start in `buf`; the time goes to `time`. */
+export function parseCriHead(buf: Buffer, start: number, end: number, time: TimeParts): { stream: string; partial: boolean; msgStart: number } | undefined {
   const s1 = buf.indexOf(SP, start);
   if (s1 < 0 || s1 >= end) return undefined;
   const s2 = buf.indexOf(SP, s1 + 1);
   if (s2 < 0 || s2 >= end) return undefined;
-  const time = parseRfc3339NanoBytes(buf, start, s1);
-  if (time === undefined) return undefined;
+  if (!parseRfc3339Parts(buf, start, s1, time)) return undefined;
   const stream = s2 - s1 === 7 && buf[s1 + 4] === 0x6f ? 'stdout' : s2 - s1 === 7 && buf[s1 + 4] === 0x65 ? 'stderr' : buf.toString('latin1', s1 + 1, s2);
   // The tag field: `P`, `F`, or a `:`-separated list whose first item is P/F.
   const tag = buf[s2 + 1];
@@ -140,7 +158,7 @@ export function parseCriHead(buf: Buffer, start: number, end: number): { time: b
     s3 = buf.indexOf(SP, s3);
     if (s3 < 0 || s3 > end) s3 = end;
   }
-  return { time, stream, partial: tag === 0x50, msgStart: s3 < end ? s3 + 1 : end };
+  return { stream, partial: tag === 0x50, msgStart: s3 < end ? s3 + 1 : end };
 }
 
 /** Parses one docker json-file line; undefined when it is not such a line. */
