@@ -234,23 +234,37 @@ const AFTER = new Set([0x20, 0x09, 0x5d, 0x29, 0x22, 0x27, 0x3a, 0x7c, 0x2c]); /
 
 /**
  * The status of a log line from its leading level keyword (looked for in the
- * first 64 characters: the first word that is a level name, alone or after a
- * timestamp, in brackets, quotes, or as `level=`), `unknown` when there is none.
+ * first 64 bytes of its UTF-8: the first word that is a level name, alone or
+ * after a timestamp, in brackets, quotes, or as `level=`), `unknown` when
+ * there is none. Level words and their delimiters are ASCII, so the bytes
+ * decide; a message held as a string is encoded (its first 80 characters).
  */
 export function detectStatus(message: string | Utf8String): Status {
-  if (typeof message !== 'string') return detectStatusBytes(message.bytes);
+  if (typeof message !== 'string') return detectStatusRange(message.bytes, 0, message.bytes.length);
+  const b = Buffer.from(message.length > 80 ? message.slice(0, 80) : message);
+  // the message goes on past the encoded prefix: a word reaching its end is not a whole word
+  return detectStatusRange(b, 0, b.length, message.length > 80);
+}
+
+/** Lower-case first letters of the level words, and their shortest length is 3 ("err"): other words are not looked up. */
+const FIRST = new Set([...LEVELS.keys()].map((w) => w.charCodeAt(0)));
+
+const DIGIT = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
+
+/** detectStatus() of the UTF-8 message `buf[start, end)`, without decoding it. */
+export function detectStatusRange(buf: Buffer, start: number, end: number, more = false): Status {
   // klog (Kubernetes components): `I0501 10:20:30.123456 ...`
-  const k = KLOG[message.charCodeAt(0)];
-  if (k && /^.\d{4} \d\d:/.test(message.slice(0, 9))) return k;
-  const end = Math.min(message.length, 64);
-  let i = 0;
-  while (i < end) {
-    const c = message.charCodeAt(i);
-    if (isLetter(c) && (i === 0 || BEFORE.has(message.charCodeAt(i - 1)))) {
+  const k = KLOG[buf[start]!];
+  if (k && end - start >= 9 && DIGIT(buf[start + 1]) && DIGIT(buf[start + 2]) && DIGIT(buf[start + 3]) && DIGIT(buf[start + 4]) && buf[start + 5] === 0x20 && DIGIT(buf[start + 6]) && DIGIT(buf[start + 7]) && buf[start + 8] === 0x3a) return k;
+  const stop = Math.min(end, start + 64);
+  let i = start;
+  while (i < stop) {
+    const c = buf[i]!;
+    if (isLetter(c) && (i === start || BEFORE.has(buf[i - 1]!))) {
       let j = i + 1;
-      while (j < message.length && j - i <= MAX_LEVEL_WORD && isLetter(message.charCodeAt(j))) j++;
-      if (j - i <= MAX_LEVEL_WORD && (j === message.length || AFTER.has(message.charCodeAt(j)))) {
-        const level = LEVELS.get(message.slice(i, j).toLowerCase());
+      while (j < end && j - i <= MAX_LEVEL_WORD && isLetter(buf[j]!)) j++;
+      if (j - i >= 3 && j - i <= MAX_LEVEL_WORD && FIRST.has(buf[i]! | 0x20) && ((j === end && !more) || (j < end && AFTER.has(buf[j]!)))) {
+        const level = LEVELS.get(buf.toString('latin1', i, j).toLowerCase());
         if (level) return level;
       }
       i = j;
@@ -259,20 +273,4 @@ export function detectStatus(message: string | Utf8String): Status {
     }
   }
   return 'unknown';
-}
-
-/**
- * detectStatus() of a message held as UTF-8 bytes. It looks at no more than
- * 64 + 12 characters, so when the first 80 bytes are ASCII their text decides
- * exactly (the usual case); otherwise the whole message is decoded.
- */
-function detectStatusBytes(b: Buffer): Status {
-  return detectStatusRange(b, 0, b.length);
-}
-
-/** detectStatus() of the UTF-8 message `buf[start, end)` (see detectStatusBytes). */
-export function detectStatusRange(buf: Buffer, start: number, end: number): Status {
-  const n = Math.min(end, start + 80);
-  for (let i = start; i < n; i++) if (buf[i]! >= 0x80) return detectStatus(buf.toString('utf8', start, end));
-  return detectStatus(buf.toString('latin1', start, n));
 }
