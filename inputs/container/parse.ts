@@ -70,6 +70,12 @@ let cachedPrefixMs = -1;
 const digit = (b: number | undefined): number => (b !== undefined && b >= 0x30 && b <= 0x39 ? b - 0x30 : NaN);
 const num2 = (buf: Buffer, i: number): number => digit(buf[i]) * 10 + digit(buf[i + 1]);
 
+/** Whether `buf` at `start` has the cached 19 bytes (`2024-05-01T10:20:30`), seconds compared first: a JS loop beats Buffer.compare's native call here. */
+function samePrefix(buf: Buffer, start: number): boolean {
+  for (let k = 18; k >= 0; k--) if (buf[start + k] !== cachedPrefix[k]) return false;
+  return true;
+}
+
 /** An RFC 3339 time as whole seconds since the epoch and nanoseconds (both exact as numbers). */
 export interface TimeParts {
   sec: number;
@@ -89,7 +95,7 @@ export function parseRfc3339NanoBytes(buf: Buffer, start: number, end: number): 
 export function parseRfc3339Parts(buf: Buffer, start: number, end: number, out: TimeParts): boolean {
   if (end - start < 20 || buf[start + 10] !== 0x54 /* T */) return false;
   let ms: number;
-  if (cachedPrefixMs >= 0 && buf.compare(cachedPrefix, 0, 19, start, start + 19) === 0) {
+  if (cachedPrefixMs >= 0 && samePrefix(buf, start)) {
     ms = cachedPrefixMs;
   } else {
     if (buf[start + 4] !== 0x2d || buf[start + 7] !== 0x2d || buf[start + 13] !== 0x3a || buf[start + 16] !== 0x3a) return false;
@@ -246,6 +252,9 @@ export function detectStatus(message: string | Utf8String): Status {
   return detectStatusRange(b, 0, b.length, message.length > 80);
 }
 
+/** LEVELS by a number computed from the letters (see detectStatusRange): no string per candidate word. */
+const LEVEL_KEYS = new Map<number, Status>([...LEVELS].map(([w, st]) => [[...w].reduce((k, ch) => k * 27 + (ch.charCodeAt(0) - 0x60), 0), st]));
+
 /** Lower-case first letters of the level words, and their shortest length is 3 ("err"): other words are not looked up. */
 const FIRST = new Set([...LEVELS.keys()].map((w) => w.charCodeAt(0)));
 
@@ -264,7 +273,9 @@ export function detectStatusRange(buf: Buffer, start: number, end: number, more 
       let j = i + 1;
       while (j < end && j - i <= MAX_LEVEL_WORD && isLetter(buf[j]!)) j++;
       if (j - i >= 3 && j - i <= MAX_LEVEL_WORD && FIRST.has(buf[i]! | 0x20) && ((j === end && !more) || (j < end && AFTER.has(buf[j]!)))) {
-        const level = LEVELS.get(buf.toString('latin1', i, j).toLowerCase());
+        let key = 0; // the lower-cased letters in base 27: exact for up to 11 letters
+        for (let x = i; x < j; x++) key = key * 27 + ((buf[x]! | 0x20) - 0x60);
+        const level = LEVEL_KEYS.get(key);
         if (level) return level;
       }
       i = j;
