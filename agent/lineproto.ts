@@ -192,6 +192,15 @@ export class LineBuf {
     if (len < pad) len = pad;
     let o = this.off + len;
     this.off = o;
+    if (n < 0x80000000) {
+      // int32 arithmetic: no floating-point division per digit
+      for (let i = 0; i < len; i++) {
+        const q = (n / 10) | 0;
+        d[--o] = 48 + n - q * 10;
+        n = q;
+      }
+      return;
+    }
     for (let i = 0; i < len; i++) {
       const q = Math.floor(n / 10);
       d[--o] = 48 + (n - q * 10);

@@ -86,6 +86,8 @@ export class LogLines {
   /** Raw lines read so far (DataKit's `log_read_lines`). */
   linesRead = 0;
   private readonly heads = new Map<string, Buffer>();
+  private lastSec = -1;
+  private lastSecBytes = Buffer.alloc(0);
   private fpText = '';
   private fpFor = '';
 
@@ -152,7 +154,12 @@ export class LogLines {
         b.appendUint(++this.linesRead);
         b.appendBytes(this.countPart(filepath));
         if (time.sec >= 0) {
-          b.appendUint(time.sec);
+          if (time.sec !== this.lastSec) {
+            // lines of the same second share the digits of their seconds
+            this.lastSec = time.sec;
+            this.lastSecBytes = Buffer.from(String(time.sec));
+          }
+          b.appendBytes(this.lastSecBytes);
           b.appendUint(time.ns, 9);
         } else b.append(String(BigInt(time.sec) * 1_000_000_000n + BigInt(time.ns)));
         b.endLine();
