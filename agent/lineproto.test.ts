@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeLines, encodeLine, encodeLines, LineBuf, LineProtocolError } from './lineproto.js';
+import { decodeLines, encodeLine, encodeLines, LineProtocolError } from './lineproto.js';
+import { LineBuf } from './linebuf.js';
 import { UInt, Utf8String, type FieldValue, type Point } from './point.js';
 
 describe('line protocol encoding', () => {

@@ -13,7 +13,8 @@
 import type { Logger } from 'pino';
 import { nowNs, Utf8String, type Category, type Point } from './point.js';
 import { batchSize, type Batch, type EncodedLines, type Sink } from './sinks/types.js';
-import { decodeLines, LineBuf } from './lineproto.js';
+import { decodeLines } from './lineproto.js';
+import { LineBuf } from './linebuf.js';
 import type { CoreMetrics } from './metrics.js';
 
 /** Where batches go when a sink cannot take them (the disk buffer). */

@@ -2,7 +2,7 @@
  * Encodes a batch into dataway bodies of at most `maxBytes` before
  * compression (DataKit's 1 MiB limit), in either body encoding.
  */
-import { LineBuf } from '../lineproto.js';
+import { LineBuf } from '../linebuf.js';
 import { encodePBPoints, PB_CONTENT_TYPE } from '../pbpoint.js';
 import type { Point } from '../point.js';
 import type { EncodedLines } from './types.js';

@@ -18,7 +18,7 @@ import os from 'node:os';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
-import { LineBuf } from '../lineproto.js';
+import { LineBuf } from '../linebuf.js';
 import { nowNs } from '../point.js';
 import { TracePipeline } from './pipeline.js';
 import type { TraceOptions } from './options.js';

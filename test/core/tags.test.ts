@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InputDefinition } from '../../agent/input.js';
 import { object, tags } from '../../agent/config/schema.js';
-import { LineBuf } from '../../agent/lineproto.js';
+import { LineBuf } from '../../agent/linebuf.js';
 import { nowNs } from '../../agent/point.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 

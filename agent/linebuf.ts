@@ -1,0 +1,243 @@
+/**
+ * LineBuf: line protocol written straight into one growing buffer, outside
+ * the JS heap — the sender's pending batches, the bodies trace workers hand
+ * back, and the lines container log tailing writes without points. Escaping
+ * rules are lineproto.ts's.
+ */
+import { Utf8String, type Point } from './point.js';
+import { escapeKey, escapeName, fieldText, STR_SPECIAL, tagText } from './lineproto.js';
+
+/** Buffer's internal UTF-8 writer (no argument checks), present on every Node Buffer. */
+interface Utf8Writable {
+  utf8Write(s: string, offset: number): number;
+}
+
+/** Measurement and tags of frozen tags objects, as UTF-8 bytes (a log stream's points share them). */
+const frozenHeads = new WeakMap<object, { name: string; bytes: Buffer }>();
+
+/** The measurement and tags of a line (`name,k=v,...`), escaped, as UTF-8 bytes. */
+export function lineHead(name: string, tags: Readonly<Record<string, string>>): Buffer {
+  return Buffer.from(escapeName(name) + tagText(tags as Record<string, string>));
+}
+
+function frozenHead(name: string, tags: Record<string, string>): Buffer | undefined {
+  if (!Object.isFrozen(tags)) return undefined;
+  const hit = frozenHeads.get(tags);
+  if (hit !== undefined && hit.name === name) return hit.bytes;
+  const bytes = Buffer.from(escapeName(name) + tagText(tags));
+  frozenHeads.set(tags, { name, bytes });
+  return bytes;
+}
+
+/**
+ * Newline-terminated lines written into one growing buffer, outside the JS
+ * heap: the sender's pending batches (see Batch.lines) and the bodies that
+ * worker threads hand back. `ends[i]` is the offset just after line i.
+ */
+export class LineBuf {
+  data: Buffer;
+  readonly ends: number[] = [];
+  off = 0;
+
+  /** A new buffer of `size` bytes, or a spare one to reuse (its content is overwritten). */
+  constructor(size: number | Buffer) {
+    this.data = typeof size === 'number' ? Buffer.allocUnsafe(Math.max(size, 64)) : size;
+  }
+
+  /** Makes room for `n` more bytes. */
+  private room(n: number): void {
+    const need = this.off + n;
+    if (need <= this.data.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(need, this.data.length * 2));
+    this.data.copy(bigger, 0, 0, this.off);
+    this.data = bigger;
+  }
+
+  private write(s: string): void {
+    // a UTF-16 unit takes at most 3 bytes; only then is the exact size worth computing
+    if (this.data.length - this.off < s.length * 3) this.room(Buffer.byteLength(s));
+    // utf8Write: Buffer.write without its argument checks (offset and room are known good here)
+    this.off += (this.data as unknown as Utf8Writable).utf8Write(s, this.off);
+  }
+
+  /**
+   * Pieces of a line, for writers that encode without points (log tailing):
+   * `append` text as it is, `appendBytes` bytes as they are, `appendEscaped`
+   * a string value's content from UTF-8 bytes, then `endLine`.
+   */
+  append(s: string): void {
+    this.write(s);
+  }
+
+  appendBytes(b: Buffer): void {
+    this.bytes(b);
+  }
+
+  appendEscaped(b: Buffer, start: number, end: number): void {
+    this.escaped(start === 0 && end === b.length ? b : b.subarray(start, end));
+  }
+
+  /** A non-negative integer below 2^53 in decimal, `pad` digits at least (zeros in front). */
+  appendUint(n: number, pad = 1): void {
+    this.room(17);
+    const d = this.data;
+    let len = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
+    if (len < pad) len = pad;
+    let o = this.off + len;
+    this.off = o;
+    if (n < 0x80000000) {
+      // int32 arithmetic: no floating-point division per digit
+      for (let i = 0; i < len; i++) {
+        const q = (n / 10) | 0;
+        d[--o] = 48 + n - q * 10;
+        n = q;
+      }
+      return;
+    }
+    for (let i = 0; i < len; i++) {
+      const q = Math.floor(n / 10);
+      d[--o] = 48 + (n - q * 10);
+      n = q;
+    }
+  }
+
+  endLine(): void {
+    this.room(1);
+    this.data[this.off++] = 10;
+    this.ends.push(this.off);
+  }
+
+  /** Empties the buffer for reuse (its lines must have been copied or sent). */
+  reset(): void {
+    this.off = 0;
+    this.ends.length = 0;
+  }
+
+  /** Raw bytes. */
+  private bytes(b: Buffer): void {
+    this.room(b.length);
+    this.data.set(b, this.off);
+    this.off += b.length;
+  }
+
+  /** Appends a line (without its newline). */
+  push(line: string): void {
+    this.write(line);
+    this.room(1);
+    this.data[this.off++] = 10;
+    this.ends.push(this.off);
+  }
+
+  /**
+   * Appends lines `from` to `to` (exclusive) of newline-terminated lines
+   * already encoded, `ends` being relative to `data` (as in this class).
+   */
+  pushLines(data: Uint8Array, ends: ArrayLike<number>, from = 0, to = ends.length): void {
+    if (to <= from) return;
+    const start = from === 0 ? 0 : ends[from - 1]!;
+    const len = ends[to - 1]! - start;
+    this.room(len);
+    this.data.set(data.subarray(start, start + len), this.off);
+    const shift = this.off - start;
+    for (let i = from; i < to; i++) this.ends.push(ends[i]! + shift);
+    this.off += len;
+  }
+
+  /**
+   * Appends a point as encodeLine() would write it. Utf8String fields are
+   * escaped byte by byte straight from their bytes (written after the other
+   * fields). Returns false, writing nothing, when the point has no line.
+   */
+  point(p: Point, defaultTime: bigint): boolean {
+    if (p.name === '') return false;
+    let s: string;
+    const head = frozenHead(p.name, p.tags);
+    if (head !== undefined) {
+      this.bytes(head);
+      s = '';
+    } else s = escapeName(p.name) + tagText(p.tags);
+    let sep = ' ';
+    let raw: (string | Utf8String)[] | undefined;
+    const fields = p.fields;
+    for (const k in fields) {
+      if (k === '') continue;
+      const v = fields[k]!;
+      if (typeof v === 'string' && v.length >= 512 && !STR_SPECIAL.test(v)) {
+        // A long string with nothing to escape (most log messages) is written as it is:
+        // no quoted copy, no concatenated line to flatten before encoding.
+        this.write(s + sep + escapeKey(k) + '="');
+        this.write(v);
+        s = '"';
+        sep = ',';
+        continue;
+      }
+      if (v instanceof Utf8String) {
+        (raw ??= []).push(k, v);
+        continue;
+      }
+      const t = fieldText(v);
+      if (t === undefined) continue;
+      s += sep + escapeKey(k) + '=' + t;
+      sep = ',';
+    }
+    if (raw !== undefined) {
+      for (let i = 0; i < raw.length; i += 2) {
+        this.write(s + sep + escapeKey(raw[i] as string) + '="');
+        this.escaped((raw[i + 1] as Utf8String).bytes);
+        s = '"';
+        sep = ',';
+      }
+    } else if (sep === ' ') return false;
+    const t = p.time ?? defaultTime;
+    this.write(s + ' ' + t + '\n');
+    this.ends.push(this.off);
+    return true;
+  }
+
+  /** UTF-8 bytes as a line-protocol string value's content: `"` and `\` get a backslash. */
+  private escaped(b: Buffer): void {
+    const n = b.length;
+    this.room(n * 2);
+    const d = this.data;
+    if (b.indexOf(34) < 0 && b.indexOf(92) < 0) {
+      d.set(b, this.off);
+      this.off += n;
+      return;
+    }
+    // JSON text (a span's message) has a quote every dozen bytes: copy 4 bytes at a
+    // time while none of them is `"` or `\` (a SWAR test), byte by byte around them.
+    const src = new DataView(b.buffer, b.byteOffset, n);
+    const dst = this.view();
+    let o = this.off;
+    let i = 0;
+    while (i < n) {
+      if (i + 4 <= n) {
+        const v = src.getUint32(i, true);
+        const q = v ^ 0x22222222;
+        const s = v ^ 0x5c5c5c5c;
+        if ((((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) {
+          // some byte may be special: this one is handled alone
+        } else {
+          dst.setUint32(o, v, true);
+          o += 4;
+          i += 4;
+          continue;
+        }
+      }
+      const c = b[i++]!;
+      if (c === 34 || c === 92) d[o++] = 92;
+      d[o++] = c;
+    }
+    this.off = o;
+  }
+
+  private dv: DataView | undefined;
+
+  /** A DataView of the current buffer (recreated when the buffer grows). */
+  private view(): DataView {
+    const d = this.data;
+    if (this.dv === undefined || this.dv.buffer !== d.buffer || this.dv.byteOffset !== d.byteOffset || this.dv.byteLength !== d.length) this.dv = new DataView(d.buffer, d.byteOffset, d.length);
+    return this.dv;
+  }
+}
