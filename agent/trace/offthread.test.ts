@@ -68,4 +68,16 @@ describe('TraceThreads', () => {
     await Promise.all(jobs);
     expect(t.busy()).toBe(false);
   });
+
+  it('starts workers as requests come, another only while every one has a job, up to the most', async () => {
+    const counts: number[] = [];
+    const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {} }, 2, 4, () => {}, (n) => counts.push(n)));
+    expect(t.count).toBe(0);
+    await t.run(req('/x'), {});
+    await t.run(req('/x'), {});
+    expect(t.count).toBe(1); // one at a time: the first worker was always free
+    await Promise.all([0, 1, 2, 3, 4].map(() => t.run(req('/slow'), {})));
+    expect(t.count).toBe(2);
+    expect(counts).toEqual([1, 2]);
+  });
 });

@@ -105,7 +105,12 @@ interface Slot {
   tagsKey: string;
 }
 
-/** A small pool of trace workers with a bounded backlog. */
+/**
+ * A small pool of trace workers with a bounded backlog. Workers start on
+ * demand: the first with the first request, another only while every
+ * running one has a job, up to `max` — a node that receives no traces pays
+ * for no thread (each is a V8 isolate of ~20–25 MiB).
+ */
 export class TraceThreads {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, { slot: Slot; done: (r: JobResult) => void }>();
@@ -113,14 +118,20 @@ export class TraceThreads {
   private closed = false;
 
   constructor(
-    script: URL,
-    init: Init,
-    count: number,
+    private readonly script: URL,
+    private readonly init: Init,
+    /** Most workers. */
+    private readonly max: number,
     /** Jobs waiting or running per worker beyond which busy() is true. */
     private readonly backlog: number,
     private readonly onExit: (err: Error) => void,
-  ) {
-    for (let i = 0; i < count; i++) this.slots.push(this.spawn(script, init));
+    /** Told the number of running workers when it changes. */
+    private readonly onCount: (n: number) => void = () => {},
+  ) {}
+
+  /** Workers running now. */
+  get count(): number {
+    return this.slots.length;
   }
 
   private spawn(script: URL, init: Init): Slot {
@@ -142,7 +153,8 @@ export class TraceThreads {
         this.waiting.delete(id);
         w.done({ kind: 'unavailable', message: `trace worker exited (${code})` });
       }
-      if (i >= 0) this.slots[i] = this.spawn(script, init);
+      if (i >= 0) this.slots.splice(i, 1); // the next request starts another
+      this.onCount(this.slots.length);
       this.onExit(new Error(`trace worker exited with code ${code}`));
     });
     return slot;
@@ -150,13 +162,19 @@ export class TraceThreads {
 
   /** True when every worker has its full backlog: the caller answers 503 instead of queueing more bodies. */
   busy(): boolean {
+    if (this.slots.length < this.max) return false;
     for (const s of this.slots) if (s.busy < this.backlog) return false;
     return true;
   }
 
   run(req: TraceRequest, tags: Readonly<Record<string, string>>): Promise<JobResult> {
-    let slot = this.slots[0]!;
-    for (const s of this.slots) if (s.busy < slot.busy) slot = s;
+    let slot = this.slots[0];
+    for (const s of this.slots) if (s.busy < slot!.busy) slot = s;
+    if (slot === undefined || (slot.busy > 0 && this.slots.length < this.max)) {
+      slot = this.spawn(this.script, this.init);
+      this.slots.push(slot);
+      this.onCount(this.slots.length);
+    }
     const id = this.next++;
     // a copy in a buffer of its own, transferred: the request's buffer may share memory with others
     const body = new Uint8Array(req.body.length);

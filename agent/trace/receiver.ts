@@ -51,9 +51,8 @@ export class TraceReceiver {
     const n = this.opts.workers === 0 ? defaultWorkers() : this.opts.workers;
     const acc = this.ctx.acc;
     if (n <= 0 || script === undefined || !acc.addLines || !acc.tagsToAdd || !acc.takesLines?.('tracing')) return;
-    this.threads = new TraceThreads(script, { source: this.ctx.name, opts: this.opts, config }, n, 4, (e) => acc.error('worker', e));
-    this.metrics.workers.set(n);
-    this.ctx.log.info({ workers: n }, 'Decoding traces in worker threads.');
+    this.threads = new TraceThreads(script, { source: this.ctx.name, opts: this.opts, config }, n, 4, (e) => acc.error('worker', e), (k) => this.metrics.workers.set(k));
+    this.ctx.log.info({ maxWorkers: n }, 'Decoding traces in worker threads (started as requests come).');
   }
 
   async stopWorkers(): Promise<void> {
