@@ -36,7 +36,7 @@ export const traceOptionShape = {
   del_message: bool(false),
   /**
    * Worker threads that decode, map and encode spans (telekit's, not DataKit's):
-   * 0 = one per CPU, at most 4; -1 = on the main thread. Workers are used only
+   * 0 = up to one per CPU (at most 4), started as requests come; -1 = on the main thread. Workers are used only
    * when every sink takes line protocol as it is (no OTLP forwarding, v1 bodies).
    */
   workers: int(0, { min: -1, max: 64 }),
