@@ -34,15 +34,21 @@ export class RunningInput implements Accumulator {
     this.rl = new RateLimitedLog(log);
   }
 
-  private decorate(points: Point[], opts: AddOptions | undefined): void {
-    const it = this.inputTags;
+  /** The global tags for a call's options: host or election tags (`base`), minus `omit`ted keys (`gt`). */
+  private globals(opts: AddOptions | undefined): { base: Readonly<Record<string, string>>; omit: readonly string[] | undefined; gt: Readonly<Record<string, string>> } {
     const base = opts?.electionTags ? this.electionTags() : this.globalTags();
     const omit = opts?.omitGlobalTags;
-    const gt = omit !== undefined && omit.length > 0 ? RunningInput.without(base, omit) : base;
+    return { base, omit, gt: omit !== undefined && omit.length > 0 ? RunningInput.without(base, omit) : base };
+  }
+
+  private decorate(points: Point[], opts: AddOptions | undefined): void {
+    const it = this.inputTags;
+    const g = this.globals(opts);
+    const gt = g.gt;
     for (const p of points) {
       const t = p.tags;
       if (Object.isFrozen(t)) {
-        p.tags = this.decorateFrozen(t, base, omit);
+        p.tags = this.decorateFrozen(t, g);
         continue;
       }
       for (const k in it) if (t[k] === undefined) t[k] = it[k]!;
@@ -53,15 +59,14 @@ export class RunningInput implements Accumulator {
   /**
    * Frozen tags objects are shared by many points (a log stream's): they get
    * one decorated, frozen copy each, reused while the global tags are the same
-   * object, so the encoder can also cache their escaped text (lineproto.ts).
+   * object, so the encoder can also cache their escaped text (linebuf.ts).
    */
   private readonly frozen = new WeakMap<object, { base: object; omit: readonly string[] | undefined; tags: Record<string, string> }>();
 
-  private decorateFrozen(t: Record<string, string>, base: Readonly<Record<string, string>>, omit: readonly string[] | undefined): Record<string, string> {
+  private decorateFrozen(t: Record<string, string>, { base, omit, gt }: ReturnType<RunningInput['globals']>): Record<string, string> {
     const hit = this.frozen.get(t);
     if (hit !== undefined && hit.base === base && hit.omit === omit) return hit.tags;
     const tags = { ...t };
-    const gt = omit !== undefined && omit.length > 0 ? RunningInput.without(base, omit) : base;
     for (const k in this.inputTags) if (tags[k] === undefined) tags[k] = this.inputTags[k]!;
     for (const k in gt) if (tags[k] === undefined) tags[k] = gt[k]!;
     Object.freeze(tags);
@@ -70,9 +75,7 @@ export class RunningInput implements Accumulator {
   }
 
   tagsToAdd(opts?: AddOptions): Readonly<Record<string, string>> {
-    const base = opts?.electionTags ? this.electionTags() : this.globalTags();
-    const omit = opts?.omitGlobalTags;
-    const gt = omit !== undefined && omit.length > 0 ? RunningInput.without(base, omit) : base;
+    const { gt } = this.globals(opts);
     const tags: Record<string, string> = { ...this.inputTags };
     for (const k in gt) if (tags[k] === undefined) tags[k] = gt[k]!;
     return tags;
