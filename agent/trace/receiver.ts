@@ -136,13 +136,17 @@ export class TraceReceiver {
       return undefined;
     }
     const { points, dropped } = r;
-    const n = points.length === 0 ? 0 : this.ctx.acc.add(points);
+    return this.settle(route, code, points.length, points.length === 0 ? 0 : this.ctx.acc.add(points), dropped);
+  }
+
+  /** Counts what became of a request's spans: `n` of `total` queued, the rest refused (503), `dropped` by the filters. */
+  private settle(route: string, code: string, total: number, n: number, dropped: Partial<Record<string, number>>): HttpResponse | undefined {
     const m = this.metrics.spans;
     if (n > 0) m.inc({ result: 'accepted' }, n);
-    for (const [reason, c] of Object.entries(dropped)) m.inc({ result: reason }, c);
-    if (n < points.length) {
+    for (const [reason, c] of Object.entries(dropped)) if (c) m.inc({ result: reason }, c);
+    if (n < total) {
       this.refusedAt = performance.now();
-      m.inc({ result: 'queue_full' }, points.length - n);
+      m.inc({ result: 'queue_full' }, total - n);
       this.metrics.requests.inc({ route, code: '503', reason: 'queue_full' });
       return { status: 503, headers: { 'retry-after': '1' }, body: 'tracing queue is full, spans not kept; retry later\n' };
     }
@@ -155,20 +159,10 @@ export class TraceReceiver {
    * (agent/trace/offthread.ts): counts its drops and queues the lines.
    */
   acceptLines(route: string, r: { data: Uint8Array; ends: Uint32Array; dropped: Record<string, number> }, code = '200'): HttpResponse | undefined {
-    const m = this.metrics.spans;
-    for (const [reason, c] of Object.entries(r.dropped)) if (c > 0) m.inc({ result: reason }, c);
     const total = r.ends.length;
-    const n = total === 0 ? 0 : this.ctx.acc.addLines!('tracing', r.data, r.ends);
-    if (n > 0) m.inc({ result: 'accepted' }, n);
-    if (n < total) {
-      this.refusedAt = performance.now();
-      m.inc({ result: 'queue_full' }, total - n);
-      this.metrics.requests.inc({ route, code: '503', reason: 'queue_full' });
-      return { status: 503, headers: { 'retry-after': '1' }, body: 'tracing queue is full, spans not kept; retry later\n' };
-    }
-    this.metrics.requests.inc({ route, code, reason: 'ok' });
-    return undefined;
+    return this.settle(route, code, total, total === 0 ? 0 : this.ctx.acc.addLines!('tracing', r.data, r.ends), r.dropped);
   }
+
 
   /** Counts spans dropped before the pipeline (e.g. sampling priority). */
   countDropped(result: string, spans: number): void {
