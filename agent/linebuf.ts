@@ -24,7 +24,7 @@ function frozenHead(name: string, tags: Record<string, string>): Buffer | undefi
   if (!Object.isFrozen(tags)) return undefined;
   const hit = frozenHeads.get(tags);
   if (hit !== undefined && hit.name === name) return hit.bytes;
-  const bytes = Buffer.from(escapeName(name) + tagText(tags));
+  const bytes = lineHead(name, tags);
   frozenHeads.set(tags, { name, bytes });
   return bytes;
 }
@@ -53,24 +53,22 @@ export class LineBuf {
     this.data = bigger;
   }
 
-  private write(s: string): void {
-    // a UTF-16 unit takes at most 3 bytes; only then is the exact size worth computing
-    if (this.data.length - this.off < s.length * 3) this.room(Buffer.byteLength(s));
-    // utf8Write: Buffer.write without its argument checks (offset and room are known good here)
-    this.off += (this.data as unknown as Utf8Writable).utf8Write(s, this.off);
-  }
-
   /**
    * Pieces of a line, for writers that encode without points (log tailing):
    * `append` text as it is, `appendBytes` bytes as they are, `appendEscaped`
    * a string value's content from UTF-8 bytes, then `endLine`.
    */
   append(s: string): void {
-    this.write(s);
+    // a UTF-16 unit takes at most 3 bytes; only then is the exact size worth computing
+    if (this.data.length - this.off < s.length * 3) this.room(Buffer.byteLength(s));
+    // utf8Write: Buffer.write without its argument checks (offset and room are known good here)
+    this.off += (this.data as unknown as Utf8Writable).utf8Write(s, this.off);
   }
 
   appendBytes(b: Buffer): void {
-    this.bytes(b);
+    this.room(b.length);
+    this.data.set(b, this.off);
+    this.off += b.length;
   }
 
   appendEscaped(b: Buffer, start: number, end: number): void {
@@ -114,21 +112,6 @@ export class LineBuf {
     this.ends.length = 0;
   }
 
-  /** Raw bytes. */
-  private bytes(b: Buffer): void {
-    this.room(b.length);
-    this.data.set(b, this.off);
-    this.off += b.length;
-  }
-
-  /** Appends a line (without its newline). */
-  push(line: string): void {
-    this.write(line);
-    this.room(1);
-    this.data[this.off++] = 10;
-    this.ends.push(this.off);
-  }
-
   /**
    * Appends lines `from` to `to` (exclusive) of newline-terminated lines
    * already encoded, `ends` being relative to `data` (as in this class).
@@ -154,7 +137,7 @@ export class LineBuf {
     let s: string;
     const head = frozenHead(p.name, p.tags);
     if (head !== undefined) {
-      this.bytes(head);
+      this.appendBytes(head);
       s = '';
     } else s = escapeName(p.name) + tagText(p.tags);
     let sep = ' ';
@@ -166,8 +149,8 @@ export class LineBuf {
       if (typeof v === 'string' && v.length >= 512 && !STR_SPECIAL.test(v)) {
         // A long string with nothing to escape (most log messages) is written as it is:
         // no quoted copy, no concatenated line to flatten before encoding.
-        this.write(s + sep + escapeKey(k) + '="');
-        this.write(v);
+        this.append(s + sep + escapeKey(k) + '="');
+        this.append(v);
         s = '"';
         sep = ',';
         continue;
@@ -183,14 +166,14 @@ export class LineBuf {
     }
     if (raw !== undefined) {
       for (let i = 0; i < raw.length; i += 2) {
-        this.write(s + sep + escapeKey(raw[i] as string) + '="');
+        this.append(s + sep + escapeKey(raw[i] as string) + '="');
         this.escaped((raw[i + 1] as Utf8String).bytes);
         s = '"';
         sep = ',';
       }
     } else if (sep === ' ') return false;
     const t = p.time ?? defaultTime;
-    this.write(s + ' ' + t + '\n');
+    this.append(s + ' ' + t + '\n');
     this.ends.push(this.off);
     return true;
   }

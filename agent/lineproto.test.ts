@@ -157,7 +157,8 @@ describe('LineBuf (the queue-time writer)', () => {
 
   it('appends pre-encoded lines by range with their ends shifted', () => {
     const b = new LineBuf(4);
-    b.push('first');
+    b.append('first');
+    b.endLine();
     const src = Buffer.from('a v=1 1\nb v=2 2\nc v=3 3\n');
     b.pushLines(src, [8, 16, 24], 1, 3);
     expect(b.data.toString('utf8', 0, b.off)).toBe('first\nb v=2 2\nc v=3 3\n');
