@@ -185,18 +185,27 @@ export class Sender {
       return 0;
     }
     const bytes = approxBytes(points);
-    this.lastOffer.set(category, { points: points.length, bytes });
-    if (this.closing.signal.aborted || this.full(category, points.length, bytes)) {
-      this.o.metrics.dropped.inc({ category, reason: this.closing.signal.aborted ? 'shutdown' : 'queue_full' }, points.length);
-      return 0;
-    }
-    if (this.pressure()) {
-      // Above the soft memory limit (agent/memlimit.ts): producers that cannot wait drop, counted.
-      this.o.metrics.dropped.inc({ category, reason: 'memory' }, points.length);
-      return 0;
-    }
+    if (!this.admits(category, points.length, bytes)) return 0;
     this.push(category, points, bytes, ack);
     return points.length;
+  }
+
+  /**
+   * Whether a call of `n` points and `bytes` may be queued now; if not, they
+   * are counted as dropped. `force`: the caller already waited for room.
+   */
+  private admits(category: Category, n: number, bytes: number, force = false): boolean {
+    this.lastOffer.set(category, { points: n, bytes });
+    if (this.closing.signal.aborted || (!force && this.full(category, n, bytes))) {
+      this.o.metrics.dropped.inc({ category, reason: this.closing.signal.aborted ? 'shutdown' : 'queue_full' }, n);
+      return false;
+    }
+    if (!force && this.pressure()) {
+      // Above the soft memory limit (agent/memlimit.ts): producers that cannot wait drop, counted.
+      this.o.metrics.dropped.inc({ category, reason: 'memory' }, n);
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -213,24 +222,14 @@ export class Sender {
       return 0;
     }
     const bytes = ends[n - 1]!;
-    this.lastOffer.set(category, { points: n, bytes });
-    if (this.closing.signal.aborted || (!force && this.full(category, n, bytes))) {
-      this.o.metrics.dropped.inc({ category, reason: this.closing.signal.aborted ? 'shutdown' : 'queue_full' }, n);
-      return 0;
-    }
-    if (!force && this.pressure()) {
-      this.o.metrics.dropped.inc({ category, reason: 'memory' }, n);
-      return 0;
-    }
+    if (!this.admits(category, n, bytes, force)) return 0;
     let pend = this.pending.get(category);
     if (!pend) {
       pend = this.newPending(category);
       this.pending.set(category, pend);
     }
     if (!pend.lines) {
-      const text = Buffer.from(data.buffer, data.byteOffset, bytes).toString('utf8');
-      const points: Point[] = decodeLines(text).map((d) => ({ category, name: d.name, tags: d.tags, fields: d.fields, time: d.time }));
-      this.push(category, points, bytes, ack);
+      this.push(category, pointsOfLines(category, data, bytes), bytes, ack);
       return n;
     }
     const ref: AckRef | undefined = ack ? { fn: ack, lost: false } : undefined;
@@ -598,7 +597,13 @@ class SinkWorker {
  */
 function withPoints(b: Batch): Batch {
   if (!b.lines) return b;
-  const end = b.lines.ends.at(-1) ?? 0;
-  const points: Point[] = end === 0 ? [] : decodeLines(b.lines.data.toString('utf8', 0, end)).map((d) => ({ category: b.category, name: d.name, tags: d.tags, fields: d.fields, time: d.time ?? b.defaultTime }));
+  const points = pointsOfLines(b.category, b.lines.data, b.lines.ends.at(-1) ?? 0, b.defaultTime);
   return { category: b.category, points, defaultTime: b.defaultTime };
+}
+
+/** Points decoded back from the first `end` bytes of encoded lines (for sinks that need points). */
+function pointsOfLines(category: Category, data: Uint8Array, end: number, defaultTime?: bigint): Point[] {
+  if (end === 0) return [];
+  const text = Buffer.from(data.buffer, data.byteOffset, end).toString('utf8');
+  return decodeLines(text).map((d) => ({ category, name: d.name, tags: d.tags, fields: d.fields, time: d.time ?? defaultTime }));
 }
