@@ -43,7 +43,7 @@ export interface Decoded {
 export type TraceDecoder = (req: TraceRequest) => Decoded;
 
 export type JobResult =
-  | { kind: 'ok'; data: Uint8Array; ends: Uint32Array; spans: number; dropped: Record<string, number> }
+  | { kind: 'ok'; data: Uint8Array; ends: Uint32Array; dropped: Record<string, number> }
   | { kind: 'bad'; status: number; reason: BadRequest['reason']; message: string }
   /** A bug in a decoder or the pipeline, not the sender's fault. */
   | { kind: 'error'; where: 'decode' | 'pipeline'; message: string }
@@ -134,8 +134,8 @@ export class TraceThreads {
     return this.slots.length;
   }
 
-  private spawn(script: URL, init: Init): Slot {
-    const worker = new Worker(script, { workerData: init });
+  private spawn(): Slot {
+    const worker = new Worker(this.script, { workerData: this.init });
     const slot: Slot = { worker, busy: 0, tagsKey: '' };
     worker.on('message', (m: { id: number; result: JobResult }) => {
       slot.busy--;
@@ -171,7 +171,7 @@ export class TraceThreads {
     let slot = this.slots[0];
     for (const s of this.slots) if (s.busy < slot!.busy) slot = s;
     if (slot === undefined || (slot.busy > 0 && this.slots.length < this.max)) {
-      slot = this.spawn(this.script, this.init);
+      slot = this.spawn();
       this.slots.push(slot);
       this.onCount(this.slots.length);
     }
@@ -220,12 +220,12 @@ export class TraceThreads {
  * Decodes, filters and maps each job's traces, adds the core's tags where a
  * point lacks the key, and answers with the lines.
  */
-export function serveTraceJobs(makeDecoder: (config: unknown, pipeline: TracePipeline) => TraceDecoder): void {
+export function serveTraceJobs(makeDecoder: (config: unknown) => TraceDecoder): void {
   const port = parentPort;
   if (!port) throw new Error('serveTraceJobs runs in a worker thread');
   const init = workerData as Init;
   const pipeline = new TracePipeline(init.source, init.opts);
-  const decode = makeDecoder(init.config, pipeline);
+  const decode = makeDecoder(init.config);
   let tags: Record<string, string> = {};
   let size = 256 << 10;
   const spares: ArrayBuffer[] = [];
@@ -263,7 +263,7 @@ export function serveTraceJobs(makeDecoder: (config: unknown, pipeline: TracePip
         const ends = Uint32Array.from(lines.ends);
         // LineBuf's buffers are at least 64 KiB, so they never come from Node's shared pool: safe to transfer
         const data = new Uint8Array(lines.data.buffer, lines.data.byteOffset, lines.off);
-        result = { kind: 'ok', data, ends, spans: points.length, dropped: all };
+        result = { kind: 'ok', data, ends, dropped: all };
         port.postMessage({ id: job.id, result }, [data.buffer as ArrayBuffer, ends.buffer as ArrayBuffer]);
         return;
       } catch (e) {

@@ -56,10 +56,6 @@ export class TracePipeline {
     this.ignore = new TagFilter(opts.ignore_tags);
   }
 
-  get keepMessage(): boolean {
-    return !this.opts.del_message;
-  }
-
   process(traces: readonly Trace[]): ProcessResult {
     const points: Point[] = [];
     const dropped: Partial<Record<DropReason, number>> = {};
