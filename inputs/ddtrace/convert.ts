@@ -133,8 +133,6 @@ export class DdConverter {
   private readonly custom = new Map<string, string>();
   private readonly customRes: RegExp[] = [];
   private readonly classes = new Map<string, KeyClass | null>();
-  /** While convert() has the spans' JSON already (span() then leaves the message to it). */
-  private messagesGiven = false;
 
   constructor(private readonly o: ConvertOptions) {
     for (const c of o.customerTags) {
@@ -149,8 +147,8 @@ export class DdConverter {
    * as its message instead of JSON.stringify of the decoded span.
    */
   convert(payload: DdSpan[][], messages?: SpanJsons): ConvertResult {
-    this.messagesGiven = messages !== undefined && messages.ends.length === payload.reduce((n, t) => n + t.length, 0);
-    if (!this.messagesGiven) messages = undefined;
+    // the given JSON is used only when it has exactly one text per span of the payload
+    const given = messages !== undefined && messages.ends.length === payload.reduce((n, t) => n + t.length, 0) ? messages : undefined;
     const traces: Trace[] = [];
     let rejectedSpans = 0;
     let truncatedSpans = 0;
@@ -179,17 +177,17 @@ export class DdConverter {
       }
       const trace: Trace = [];
       const ids: TraceIdCache = { raw: undefined, id: '', dec: '' };
-      for (let i = 0; i < spans.length; i++) {
-        const sp = this.span(spans[i]!, tid, ids);
-        if (messages !== undefined && sp.message !== undefined) {
-          const k = first + i;
-          sp.message = new Utf8String(messages.arena.subarray(k === 0 ? 0 : messages.ends[k - 1]!, messages.ends[k]!));
-        }
-        trace.push(sp);
-      }
+      for (let i = 0; i < spans.length; i++) trace.push(this.span(spans[i]!, tid, ids, this.message(spans[i]!, first + i, given)));
       traces.push(trace);
     }
     return { traces, rejectedSpans, truncatedSpans };
+  }
+
+  /** The message of the payload's span `k`: its given JSON bytes, else JSON.stringify of the span; none with del_message. */
+  private message(s: DdSpan, k: number, given: SpanJsons | undefined): TraceSpan['message'] {
+    if (!this.o.message) return undefined;
+    if (given === undefined) return spanMessage(s);
+    return new Utf8String(given.arena.subarray(k === 0 ? 0 : given.ends[k - 1]!, given.ends[k]!));
   }
 
   /** What a meta key becomes: a tag, a field, or nothing (null); cached, keys repeat across spans. */
@@ -206,7 +204,7 @@ export class DdConverter {
     return c;
   }
 
-  private span(s: DdSpan, tid: string | undefined, ids: TraceIdCache): TraceSpan {
+  private span(s: DdSpan, tid: string | undefined, ids: TraceIdCache, message: TraceSpan['message']): TraceSpan {
     const otel = this.o.otelIds;
     if (ids.raw === undefined || ids.raw !== s.trace_id) {
       const dec = idDec(s.trace_id);
@@ -256,7 +254,7 @@ export class DdConverter {
       origin,
       tags,
       fields,
-      message: this.o.message ? (this.messagesGiven ? '' : spanMessage(s)) : undefined,
+      message,
     };
     return span;
   }
