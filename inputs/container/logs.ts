@@ -7,7 +7,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Input, InputContext } from '../../agent/input.js';
-import type { Point } from '../../agent/point.js';
+import { nowNs, type Point } from '../../agent/point.js';
 import { quoteStr } from '../../agent/lineproto.js';
 import { LineBuf, lineHead } from '../../agent/linebuf.js';
 import { AUTO_MULTILINE_PATTERNS, type LogRecord, type RecordSink } from './assembler.js';
@@ -87,10 +87,12 @@ export class LogLines {
   /** Raw lines read so far (DataKit's `log_read_lines`). */
   linesRead = 0;
   private readonly heads = new Map<string, Buffer>();
+  /** `",status="<s>",log_read_lines=` per status, as bytes. */
+  private readonly statusBytes = new Map<string, Buffer>();
+  /** `i,filepath="..." ` per file (`i ` without the field), as bytes. */
+  private readonly afterCount = new Map<string, Buffer>();
   private lastSec = -1;
   private lastSecBytes = Buffer.alloc(0);
-  private fpText = '';
-  private fpFor = '';
 
   constructor(
     private readonly source: string,
@@ -111,21 +113,6 @@ export class LogLines {
     return h;
   }
 
-  /** `,filepath="..."` when the option is on. */
-  private fp(filepath: string): string {
-    if (!this.withFilepath) return '';
-    if (filepath !== this.fpFor) {
-      this.fpFor = filepath;
-      this.fpText = ',filepath=' + quoteStr(filepath);
-    }
-    return this.fpText;
-  }
-
-  /** `",status="<s>",log_read_lines=` per status, as bytes. */
-  private readonly statusBytes = new Map<string, Buffer>();
-  /** `i,filepath="..." ` per file, as bytes. */
-  private readonly afterCount = new Map<string, Buffer>();
-
   private statusPart(s: string): Buffer {
     let b = this.statusBytes.get(s);
     if (b === undefined) this.statusBytes.set(s, (b = Buffer.from(`",status="${s}",log_read_lines=`)));
@@ -136,8 +123,26 @@ export class LogLines {
     let b = this.afterCount.get(filepath);
     if (b === undefined) {
       if (this.afterCount.size > 64) this.afterCount.clear();
-      this.afterCount.set(filepath, (b = Buffer.from(`i${this.fp(filepath)} `)));
+      this.afterCount.set(filepath, (b = Buffer.from(`i${this.withFilepath ? ',filepath=' + quoteStr(filepath) : ''} `)));
     }
+    return b;
+  }
+
+  /**
+   * One record: the message's UTF-8 `msg[start, end)`, escaped, then status,
+   * count, file and time. Every piece but the message is cached bytes or
+   * digits: nothing is allocated for a whole line.
+   */
+  private write(stream: string, msg: Buffer, start: number, end: number, lines: number, filepath: string): LineBuf {
+    const b = this.buf;
+    this.records++;
+    this.linesRead += lines;
+    b.appendBytes(this.head(stream));
+    b.appendBytes(QUOTE);
+    b.appendEscaped(msg, start, end);
+    b.appendBytes(this.statusPart(detectStatusRange(msg, start, end)));
+    b.appendUint(this.linesRead);
+    b.appendBytes(this.countPart(filepath));
     return b;
   }
 
@@ -145,15 +150,7 @@ export class LogLines {
   sinkFor(filepath: string): RecordSink {
     return {
       line: (buf, start, end, time, stream) => {
-        // A whole line: every piece written as bytes, nothing allocated per line.
-        const b = this.buf;
-        this.records++;
-        b.appendBytes(this.head(stream));
-        b.appendBytes(QUOTE);
-        b.appendEscaped(buf, start, end);
-        b.appendBytes(this.statusPart(detectStatusRange(buf, start, end)));
-        b.appendUint(++this.linesRead);
-        b.appendBytes(this.countPart(filepath));
+        const b = this.write(stream, buf, start, end, 1, filepath);
         if (time.sec >= 0) {
           if (time.sec !== this.lastSec) {
             // lines of the same second share the digits of their seconds
@@ -166,12 +163,9 @@ export class LogLines {
         b.endLine();
       },
       record: (r) => {
-        const b = this.buf;
-        this.records++;
-        this.linesRead += r.lines;
-        const msg = typeof r.message === 'string' ? r.message : r.message.toString();
-        b.appendBytes(this.head(r.stream));
-        b.append(`${quoteStr(msg)},status="${detectStatus(msg)}",log_read_lines=${this.linesRead}i${this.fp(filepath)} ${r.time ?? BigInt(Date.now()) * 1_000_000n}`);
+        const msg = typeof r.message === 'string' ? Buffer.from(r.message) : r.message.bytes;
+        const b = this.write(r.stream, msg, 0, msg.length, r.lines, filepath);
+        b.append(String(r.time ?? nowNs()));
         b.endLine();
       },
     };
