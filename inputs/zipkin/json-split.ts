@@ -26,19 +26,10 @@ function skipString(t: string, i: number): number {
 }
 
 /**
- * Returns the source text of each element of the array in `t`, or undefined
- * when `t` is not a well-formed array at this level (the caller's JSON.parse
- * then reports the error).
+ * Where each element of the array in `t` starts and ends: element k is
+ * `t.slice(r[2k], r[2k + 1])`. Undefined when `t` is not a well-formed array
+ * at this level (the caller's JSON.parse then reports the error).
  */
-export function splitJsonArray(t: string): string[] | undefined {
-  const r = splitJsonArrayRanges(t);
-  if (r === undefined) return undefined;
-  const out: string[] = new Array(r.length >> 1);
-  for (let i = 0; i < r.length; i += 2) out[i >> 1] = t.slice(r[i], r[i + 1]);
-  return out;
-}
-
-/** splitJsonArray() as offsets: element k is `t.slice(r[2k], r[2k + 1])`. */
 export function splitJsonArrayRanges(t: string): number[] | undefined {
   let i = skipWs(t, 0);
   if (t.charCodeAt(i) !== 0x5b) return undefined;
