@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Utf8String } from '../../agent/point.js';
-import { detectStatus, parseCri, parseDockerJson, parseRfc3339Nano, parseRfc3339NanoBytes, stripAnsi } from './parse.js';
+import { detectStatus, parseCriHead, parseDockerJson, parseRfc3339Nano, parseRfc3339Parts, partsNs, stripAnsi, type TimeParts } from './parse.js';
 
+/** A CRI line as an entry: its head, the time in ns and the message decoded. */
 const cri = (s: string) => {
   const b = Buffer.from(s);
-  return parseCri(b, 0, b.length);
+  const t: TimeParts = { sec: 0, ns: 0 };
+  const h = parseCriHead(b, 0, b.length, t);
+  return h && { time: partsNs(t), stream: h.stream, partial: h.partial, message: b.toString('utf8', h.msgStart) };
 };
 
 describe('parseRfc3339Nano', () => {
@@ -19,7 +22,8 @@ describe('parseRfc3339Nano', () => {
   it('has a bytes version that agrees', () => {
     for (const s of ['2024-05-01T10:20:30.123456789Z', '2024-05-01T10:20:30Z', '2024-05-01T10:20:30.5Z', '2024-05-01T18:20:30.000000001+08:00', '2024-05-01T05:20:30-05:00', '2024-05-01T10:20:30.1234567891Z', '2024-05-01T10:20:31.999999999Z', 'x024-05-01T10:20:30Z', '2024-05-01T10:20:30', '2024-05-01T10:20:30Zjunk', 'hello world this is text']) {
       const b = Buffer.from(`ab${s}cd`);
-      expect(parseRfc3339NanoBytes(b, 2, b.length - 2), s).toBe(parseRfc3339Nano(s));
+      const t: TimeParts = { sec: 0, ns: 0 };
+      expect(parseRfc3339Parts(b, 2, b.length - 2, t) ? partsNs(t) : undefined, s).toBe(parseRfc3339Nano(s));
     }
   });
   it('rejects what is not a timestamp', () => {
@@ -27,7 +31,7 @@ describe('parseRfc3339Nano', () => {
   });
 });
 
-describe('parseCri', () => {
+describe('parseCriHead', () => {
   it('parses full and partial lines, and empty messages', () => {
     expect(cri('2024-05-01T10:20:30.1Z stdout F hello world')).toEqual({ time: 1714558830100000000n, stream: 'stdout', partial: false, message: 'hello world' });
     expect(cri('2024-05-01T10:20:30.1Z stderr P part ')).toMatchObject({ stream: 'stderr', partial: true, message: 'part ' });

@@ -83,15 +83,10 @@ export interface TimeParts {
 }
 
 /**
- * The bytes version of {@link parseRfc3339Nano} for CRI lines: no strings, the
- * seconds part cached by its 19 bytes.
+ * The bytes version of {@link parseRfc3339Nano} for CRI lines, into `out` as
+ * seconds and nanoseconds (no strings, no BigInt; the seconds part cached by
+ * its 19 bytes): false when it is not such a time.
  */
-export function parseRfc3339NanoBytes(buf: Buffer, start: number, end: number): bigint | undefined {
-  const t: TimeParts = { sec: 0, ns: 0 };
-  return parseRfc3339Parts(buf, start, end, t) ? BigInt(t.sec) * 1_000_000_000n + BigInt(t.ns) : undefined;
-}
-
-/** parseRfc3339NanoBytes() into `out` as seconds and nanoseconds (no BigInt): false when it is not such a time. */
 export function parseRfc3339Parts(buf: Buffer, start: number, end: number, out: TimeParts): boolean {
   if (end - start < 20 || buf[start + 10] !== 0x54 /* T */) return false;
   let ms: number;
@@ -133,22 +128,16 @@ export function parseRfc3339Parts(buf: Buffer, start: number, end: number, out: 
   return true;
 }
 
-/**
- * Parses one CRI line (without its `\n`) from `buf[start, end)`. Returns
- * undefined when the line is not CRI-shaped.
- */
-export function parseCri(buf: Buffer, start: number, end: number): RawEntry | undefined {
-  const t: TimeParts = { sec: 0, ns: 0 };
-  const h = parseCriHead(buf, start, end, t);
-  return h && { time: partsNs(t), stream: h.stream, partial: h.partial, message: buf.toString('utf8', h.msgStart, end) };
-}
-
 /** Nanoseconds since the epoch of a parsed time. */
 export function partsNs(t: TimeParts): bigint {
   return BigInt(t.sec) * 1_000_000_000n + BigInt(t.ns);
 }
 
-/** parseCri() without decoding the message: where its bytes start in `buf`; the time goes to `time`. */
+/**
+ * Parses the head of one CRI line (without its `\n`) in `buf[start, end)`:
+ * stream, partial flag and where the message starts; the time goes to
+ * `time`. Undefined when the line is not CRI-shaped.
+ */
 export function parseCriHead(buf: Buffer, start: number, end: number, time: TimeParts): { stream: string; partial: boolean; msgStart: number } | undefined {
   const s1 = buf.indexOf(SP, start);
   if (s1 < 0 || s1 >= end) return undefined;
