@@ -58,7 +58,7 @@ const META_FIELDS = new Map<string, string>(Object.entries({
 }));
 const MAX_TAG_VALUE = 1024;
 
-const SOURCE_TYPES = new Map<string, string>(Object.entries({
+export const SOURCE_TYPES = new Map<string, string>(Object.entries({
   web: 'web',
   http: 'web',
   serverless: 'web',
@@ -97,6 +97,17 @@ function num(v: unknown): number {
   return typeof v === 'number' ? v : typeof v === 'string' ? Number(v) || 0 : 0;
 }
 
+/**
+ * Nanoseconds → whole microseconds (floor). A 64-bit ns value arrives as a
+ * decimal string and does not fit a double exactly (near 1.7e18 doubles are
+ * 256 ns apart, so `Number(v) / 1000` was off by a µs now and then); its
+ * µs, below 2^53, do: dropping the last three digits divides exactly.
+ */
+export function micros(v: unknown): number {
+  if (typeof v === 'string' && v.length > 15 && DIGITS.test(v)) return Number(v.slice(0, -3));
+  return Math.floor(num(v) / 1000);
+}
+
 function str(v: unknown): string {
   return typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
 }
@@ -117,7 +128,7 @@ export function spanMessage(s: DdSpan): string {
   return JSON.stringify(s);
 }
 
-interface KeyClass {
+export interface KeyClass {
   tag: string | undefined;
   field: string | undefined;
 }
@@ -191,7 +202,7 @@ export class DdConverter {
   }
 
   /** What a meta key becomes: a tag, a field, or nothing (null); cached, keys repeat across spans. */
-  private classify(k: string): KeyClass | null {
+  classify(k: string): KeyClass | null {
     let c = this.classes.get(k);
     if (c === undefined) {
       let tag = META_TAGS.get(k) ?? this.custom.get(k);
@@ -236,7 +247,6 @@ export class DdConverter {
       const og = meta['_dd.origin'];
       if (typeof og === 'string') origin = og;
     }
-    const startNs = num(s.start);
     const type = str(s.type);
     const span: TraceSpan = {
       traceId,
@@ -247,8 +257,8 @@ export class DdConverter {
       resource: str(s.resource),
       sourceType: SOURCE_TYPES.get(type) ?? 'custom',
       spanType: '',
-      startUs: Math.floor(startNs / 1000),
-      durationUs: Math.floor(num(s.duration) / 1000),
+      startUs: micros(s.start),
+      durationUs: micros(s.duration),
       error: num(s.error) !== 0,
       httpStatusCode: httpStatus,
       origin,

@@ -63,6 +63,14 @@ describe('ddtrace v0.4 msgpack', () => {
     expect(await metricValue(ctx.metrics, 'telekit_ddtrace_spans_total', { result: 'accepted' })).toBe(2);
   });
 
+  it('turns 64-bit ns starts into exact microseconds (no double rounding)', async () => {
+    const { ctx } = await started();
+    // as doubles these round up to the next µs: 1732000000123456999 / 1000 → 1732000000123457
+    await ctx.call('POST', '/v0.4/traces', packr.pack([[span({ start: 1_732_000_000_123_456_999n, duration: 4_000_000_000_000_000_999n })]]), MSGPACK);
+    expect(ctx.points[0]!.fields).toMatchObject({ start: 1_732_000_000_123_456n, duration: 4_000_000_000_000_000n });
+    expect(ctx.points[0]!.time).toBe(1_732_000_000_123_456_000n);
+  });
+
   it('marks local and exit spans within one service, and errors', async () => {
     const { ctx } = await started();
     const a = span({ span_id: 1n });
