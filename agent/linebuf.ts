@@ -54,6 +54,15 @@ export class LineBuf {
   }
 
   /**
+   * Makes room for `n` more bytes, for writers that store into `data` at
+   * `off` themselves (then advance `off` and push to `ends`). `data` may be
+   * a new buffer afterwards.
+   */
+  reserve(n: number): void {
+    this.room(n);
+  }
+
+  /**
    * Pieces of a line, for writers that encode without points (log tailing):
    * `append` text as it is, `appendBytes` bytes as they are, `appendEscaped`
    * a string value's content from UTF-8 bytes, then `endLine`.
@@ -182,45 +191,54 @@ export class LineBuf {
   private escaped(b: Buffer): void {
     const n = b.length;
     this.room(n * 2);
-    const d = this.data;
     if (b.indexOf(34) < 0 && b.indexOf(92) < 0) {
-      d.set(b, this.off);
+      this.data.set(b, this.off);
       this.off += n;
       return;
     }
-    // JSON text (a span's message) has a quote every dozen bytes: copy 4 bytes at a
-    // time while none of them is `"` or `\` (a SWAR test), byte by byte around them.
-    const src = new DataView(b.buffer, b.byteOffset, n);
-    const dst = this.view();
-    let o = this.off;
-    let i = 0;
-    while (i < n) {
-      if (i + 4 <= n) {
-        const v = src.getUint32(i, true);
-        const q = v ^ 0x22222222;
-        const s = v ^ 0x5c5c5c5c;
-        if ((((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) {
-          // some byte may be special: this one is handled alone
-        } else {
-          dst.setUint32(o, v, true);
-          o += 4;
-          i += 4;
-          continue;
-        }
-      }
-      const c = b[i++]!;
-      if (c === 34 || c === 92) d[o++] = 92;
-      d[o++] = c;
-    }
-    this.off = o;
+    this.off = escapeStrInto(this.data, this.view(), this.off, b, new DataView(b.buffer, b.byteOffset, n), 0, n);
   }
 
   private dv: DataView | undefined;
 
-  /** A DataView of the current buffer (recreated when the buffer grows). */
-  private view(): DataView {
+  /** A DataView of `data` (recreated when the buffer grows). */
+  view(): DataView {
     const d = this.data;
     if (this.dv === undefined || this.dv.buffer !== d.buffer || this.dv.byteOffset !== d.byteOffset || this.dv.byteLength !== d.length) this.dv = new DataView(d.buffer, d.byteOffset, d.length);
     return this.dv;
   }
+}
+
+/**
+ * `src[s, e)` (UTF-8) as the content of a line-protocol string value at
+ * `dst[o]`: `"` and `\` get a backslash. Returns the end; the caller has made
+ * room for 2·(e − s) bytes. JSON text (a span's message) has a quote every
+ * dozen bytes, so this copies 4 bytes at a time while none of them is `"` or
+ * `\` (a SWAR test), byte by byte around them.
+ */
+export function escapeStrInto(dst: Buffer, dstView: DataView, o: number, src: Buffer, srcView: DataView, s: number, e: number): number {
+  let i = s;
+  while (i < e) {
+    if (i + 4 <= e) {
+      const v = srcView.getUint32(i, true);
+      const q = v ^ 0x22222222;
+      const b = v ^ 0x5c5c5c5c;
+      if (((((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080) === 0) {
+        dstView.setUint32(o, v, true);
+        o += 4;
+        i += 4;
+        continue;
+      }
+      // some byte may be special: this one is handled alone
+    }
+    const c = src[i++]!;
+    if (c === 34 || c === 92) dst[o++] = 92;
+    dst[o++] = c;
+  }
+  return o;
+}
+
+/** A DataView over a Buffer's bytes. */
+export function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }

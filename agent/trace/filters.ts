@@ -35,6 +35,11 @@ export class TraceFilters {
     this.rate = opts.sampler.sampling_rate;
   }
 
+  /** True when check() keeps every trace and changes nothing (no option that filters is set). */
+  get trivial(): boolean {
+    return this.close.length === 0 && this.omit.size === 0 && !this.keepRare && this.rate >= 1;
+  }
+
   /** Returns undefined when the trace is kept, else why it is dropped. May clear span errors (omit_err_status). */
   check(trace: Trace): DropReason | undefined {
     if (this.close.length > 0 && this.closed(trace)) return 'closed';

@@ -42,8 +42,26 @@ export interface Decoded {
 /** An input's request decoder: the same code runs on the main thread and in workers. Throws BadRequest. */
 export type TraceDecoder = (req: TraceRequest) => Decoded;
 
+/**
+ * An input's fast path in a worker: writes the request's spans as lines into
+ * `out` itself (the same lines the decoder and the pipeline would give, with
+ * the core's `tags` where a point lacks the key; spans without a time get
+ * `now`) and returns the spans dropped by reason; or returns undefined, having
+ * written nothing, to leave the request to the decoder and the pipeline.
+ */
+export type TraceLineWriter = (req: TraceRequest, out: LineBuf, tags: Record<string, string>, now: bigint) => Record<string, number> | undefined;
+
 export type JobResult =
-  | { kind: 'ok'; data: Uint8Array; ends: Uint32Array; dropped: Record<string, number> }
+  | {
+      kind: 'ok';
+      data: Uint8Array;
+      ends: Uint32Array;
+      dropped: Record<string, number>;
+      /** Which path wrote the lines: the input's TraceLineWriter or the decoder and the pipeline. */
+      path: 'fast' | 'generic';
+      /** The fast path threw (a bug): the generic path wrote the lines instead. */
+      fastError?: string;
+    }
   | { kind: 'bad'; status: number; reason: BadRequest['reason']; message: string }
   /** A bug in a decoder or the pipeline, not the sender's fault. */
   | { kind: 'error'; where: 'decode' | 'pipeline'; message: string }
@@ -218,20 +236,30 @@ export class TraceThreads {
 /**
  * The body of a worker script: `serveTraceJobs((config) => makeDecoder(config))`.
  * Decodes, filters and maps each job's traces, adds the core's tags where a
- * point lacks the key, and answers with the lines.
+ * point lacks the key, and answers with the lines. With `makeWriter`, the
+ * input's fast path is tried first for each job.
  */
-export function serveTraceJobs(makeDecoder: (config: unknown) => TraceDecoder): void {
+export function serveTraceJobs(makeDecoder: (config: unknown) => TraceDecoder, makeWriter?: (config: unknown, pipeline: TracePipeline) => TraceLineWriter): void {
   const port = parentPort;
   if (!port) throw new Error('serveTraceJobs runs in a worker thread');
   const init = workerData as Init;
   const pipeline = new TracePipeline(init.source, init.opts);
   const decode = makeDecoder(init.config);
+  const fast = makeWriter?.(init.config, pipeline);
   let tags: Record<string, string> = {};
   let size = 256 << 10;
   const spares: ArrayBuffer[] = [];
   const lineBuf = (): LineBuf => {
     const i = spares.findIndex((b) => b.byteLength >= size);
     return new LineBuf(i >= 0 ? Buffer.from(spares.splice(i, 1)[0]!) : size);
+  };
+  const answer = (lines: LineBuf, dropped: Record<string, number>, path: 'fast' | 'generic', id: number, fastError?: string): void => {
+    size = Math.max(64 << 10, Math.min(Math.ceil(lines.off * 1.25), 32 << 20));
+    const ends = Uint32Array.from(lines.ends);
+    // LineBuf's buffers are at least 64 KiB, so they never come from Node's shared pool: safe to transfer
+    const data = new Uint8Array(lines.data.buffer, lines.data.byteOffset, lines.off);
+    const result: JobResult = { kind: 'ok', data, ends, dropped, path, ...(fastError === undefined ? {} : { fastError }) };
+    port.postMessage({ id, result }, [data.buffer as ArrayBuffer, ends.buffer as ArrayBuffer]);
   };
   port.on('message', (job: Job | { spare: ArrayBuffer }) => {
     if ('spare' in job) {
@@ -240,36 +268,48 @@ export function serveTraceJobs(makeDecoder: (config: unknown) => TraceDecoder): 
     }
     if (job.tags) tags = job.tags;
     const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.length);
+    const req: TraceRequest = { route: job.route, contentType: job.contentType, headers: job.headers, body };
     let result: JobResult;
+    let fastError: string | undefined;
+    const lines = lineBuf();
+    if (fast !== undefined) {
+      let dropped: Record<string, number> | undefined;
+      try {
+        dropped = fast(req, lines, tags, nowNs());
+      } catch (e) {
+        // a bug in the fast path: the generic path still takes the spans, and the error is reported
+        fastError = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      }
+      if (dropped !== undefined) {
+        answer(lines, dropped, 'fast', job.id);
+        return;
+      }
+      lines.reset();
+    }
     let decoded: Decoded | undefined;
     try {
-      decoded = decode({ route: job.route, contentType: job.contentType, headers: job.headers, body });
+      decoded = decode(req);
     } catch (e) {
       result = e instanceof BadRequest ? { kind: 'bad', status: e.status, reason: e.reason, message: e.message } : { kind: 'error', where: 'decode', message: e instanceof Error ? e.message : String(e) };
     }
     if (decoded) {
       try {
         const { points, dropped } = pipeline.process(decoded.traces);
-        const lines = lineBuf();
         const now = nowNs();
         for (const p of points) {
           const t = p.tags;
           for (const k in tags) if (t[k] === undefined) t[k] = tags[k]!;
           lines.point(p, now);
         }
-        size = Math.max(64 << 10, Math.min(Math.ceil(lines.off * 1.25), 32 << 20));
         const all: Record<string, number> = { ...decoded.dropped };
         for (const [k, v] of Object.entries(dropped)) all[k] = (all[k] ?? 0) + (v ?? 0);
-        const ends = Uint32Array.from(lines.ends);
-        // LineBuf's buffers are at least 64 KiB, so they never come from Node's shared pool: safe to transfer
-        const data = new Uint8Array(lines.data.buffer, lines.data.byteOffset, lines.off);
-        result = { kind: 'ok', data, ends, dropped: all };
-        port.postMessage({ id: job.id, result }, [data.buffer as ArrayBuffer, ends.buffer as ArrayBuffer]);
+        answer(lines, all, 'generic', job.id, fastError);
         return;
       } catch (e) {
         result = { kind: 'error', where: 'pipeline', message: e instanceof Error ? e.message : String(e) };
       }
     }
+    if (spares.length < 4) spares.push(lines.data.buffer as ArrayBuffer);
     port.postMessage({ id: job.id, result: result! });
   });
 }

@@ -19,7 +19,7 @@ export interface ProcessResult {
 }
 
 /** Tags the pipeline sets itself; span tags of these names are not copied. */
-const FIXED_TAGS = new Set(['service', 'source', 'operation', 'source_type', 'span_type', 'status']);
+export const FIXED_TAGS: ReadonlySet<string> = new Set(['service', 'source', 'operation', 'source_type', 'span_type', 'status']);
 
 /** Decides whether a tag key is ignored, caching the regex answers (bounded). */
 class TagFilter {
@@ -54,6 +54,11 @@ export class TracePipeline {
   ) {
     this.filters = new TraceFilters(opts, now);
     this.ignore = new TagFilter(opts.ignore_tags);
+  }
+
+  /** Whether ignore_tags leaves span tag `key` out of points. */
+  tagIgnored(key: string): boolean {
+    return !this.ignore.empty && this.ignore.ignored(key);
   }
 
   process(traces: readonly Trace[]): ProcessResult {

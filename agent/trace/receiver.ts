@@ -85,6 +85,8 @@ export class TraceReceiver {
     const r = await threads.run(req, this.ctx.acc.tagsToAdd!());
     switch (r.kind) {
       case 'ok': {
+        this.metrics.paths.inc({ path: r.path });
+        if (r.fastError !== undefined) this.ctx.acc.error('fast_path', new Error(r.fastError));
         const answer = this.acceptLines(route, r, code);
         threads.recycle(r.data);
         return answer;

@@ -455,8 +455,8 @@ function writeQuoted(out: Buffer, o: number, s: Buffer): number {
   return o + s.length + 2;
 }
 
-/** Decimal digits of an integer 0 ≤ v < 2^53: an int32 head and at most one 8-digit int32 tail. */
-function writeUint(out: Buffer, odv: DataView, o: number, v: number): number {
+/** Decimal digits of an integer 0 ≤ v < 2^53 at o (an int32 head and at most one 8-digit int32 tail); returns the end. */
+export function writeUint(out: Buffer, odv: DataView, o: number, v: number): number {
   if (v < 1e8) return writeSmall(out, o, v);
   let head = Math.floor(v * 1e-8); // corrected below
   let tail = v - head * 1e8;
@@ -531,12 +531,7 @@ function resetIds(): void {
   idNext = 0;
 }
 
-/**
- * Decimal digits of the uint64 hi·2^32 + lo. Below 2^53 as a double; above,
- * one long division by 10^6 in 32-bit limbs leaves a quotient below 2^53 and
- * a 6-digit remainder, every intermediate below 2^53 so exact (the quotient
- * by a multiply with 1e-6, then corrected by the sign and size of the remainder).
- */
+/** writeU64 through the recent-ids cache (digits copied from earlier in this walk's arena). */
 function writeUint64(out: Buffer, odv: DataView, o: number, hi: number, lo: number): number {
   if (hi < 0x20_0000) return writeUint(out, odv, o, hi * 0x1_0000_0000 + lo);
   for (let k = 0; k < ID_CACHE; k++) {
@@ -547,6 +542,24 @@ function writeUint64(out: Buffer, odv: DataView, o: number, hi: number, lo: numb
       return o + len;
     }
   }
+  const e = writeU64(out, odv, o, hi, lo);
+  ID_HI[idNext] = hi;
+  ID_LO[idNext] = lo;
+  ID_AT[idNext] = o;
+  ID_LEN[idNext] = e - o;
+  idNext = (idNext + 1) % ID_CACHE;
+  return e;
+}
+
+/**
+ * Decimal digits of the uint64 hi·2^32 + lo at o; returns the end. Below 2^53
+ * as a double; above, one long division by 10^6 in 32-bit limbs leaves a
+ * quotient below 2^53 and a 6-digit remainder, every intermediate below 2^53
+ * so exact (the quotient by a multiply with 1e-6, then corrected by the sign
+ * and size of the remainder). `out` needs 20 bytes of room.
+ */
+export function writeU64(out: Buffer, odv: DataView, o: number, hi: number, lo: number): number {
+  if (hi < 0x20_0000) return writeUint(out, odv, o, hi * 0x1_0000_0000 + lo);
   const qh = (hi / 1e6) >>> 0;
   const t = (hi - qh * 1e6) * 0x1_0000_0000 + lo;
   let ql = Math.floor(t * 1e-6);
@@ -558,13 +571,7 @@ function writeUint64(out: Buffer, odv: DataView, o: number, hi: number, lo: numb
     ql++;
     r -= 1e6;
   }
-  const e = write6(out, odv, writeUint(out, odv, o, qh * 0x1_0000_0000 + ql), r);
-  ID_HI[idNext] = hi;
-  ID_LO[idNext] = lo;
-  ID_AT[idNext] = o;
-  ID_LEN[idNext] = e - o;
-  idNext = (idNext + 1) % ID_CACHE;
-  return e;
+  return write6(out, odv, writeUint(out, odv, o, qh * 0x1_0000_0000 + ql), r);
 }
 
 /** String(v) for a finite float; null (value) or its name (key, as msgpackr's String(key)) otherwise. */
@@ -637,7 +644,7 @@ function writeLossy(body: Buffer, s: number, e: number, out: Buffer, o: number):
 }
 
 /** Length of the well-formed UTF-8 sequence starting at i (lead byte ≥ 0x80), 0 if it is not one. */
-function utf8Len(body: Buffer, i: number, e: number): number {
+export function utf8Len(body: Buffer, i: number, e: number): number {
   const c = body[i]!;
   if (c < 0xc2) return 0;
   if (c < 0xe0) return i + 1 < e && (body[i + 1]! & 0xc0) === 0x80 ? 2 : 0;

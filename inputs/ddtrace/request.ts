@@ -44,7 +44,7 @@ export function ddDecoder(cfg: DdtraceConfig): TraceDecoder {
 }
 
 /** Tags from tracer headers: Datadog-Meta-Lang → language, Datadog-Container-ID → container_id. */
-function requestTags(h: Record<string, string>): Record<string, string> | undefined {
+export function requestTags(h: Record<string, string>): Record<string, string> | undefined {
   const lang = h['datadog-meta-lang'];
   const cid = h['datadog-container-id'];
   if (!lang && !cid) return undefined;

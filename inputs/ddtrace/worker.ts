@@ -1,6 +1,13 @@
-/** The ddtrace input's trace worker thread (agent/trace/offthread.ts). */
+/** The ddtrace input's trace worker thread (agent/trace/offthread.ts), with the msgpack-to-lines fast path (lines.ts). */
 import { serveTraceJobs } from '../../agent/trace/offthread.js';
 import type { DdtraceConfig } from './config.js';
+import { DdLineWriter } from './lines.js';
 import { ddDecoder } from './request.js';
 
-serveTraceJobs((config) => ddDecoder(config as DdtraceConfig));
+serveTraceJobs(
+  (config) => ddDecoder(config as DdtraceConfig),
+  (config, pipeline) => {
+    const w = new DdLineWriter(config as DdtraceConfig, pipeline);
+    return (req, out, tags, now) => w.write(req, out, tags, now);
+  },
+);

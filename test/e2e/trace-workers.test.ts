@@ -64,6 +64,9 @@ describe('trace worker threads', () => {
     expect(await gauge(threaded)).toBeGreaterThanOrEqual(1);
     expect(await gauge(threaded)).toBeLessThanOrEqual(2);
     expect(await gauge(inline)).toBe(0);
+    // the msgpack requests went through ddtrace's byte-level fast path (inputs/ddtrace/lines.ts), not the generic one
+    const paths = (await (await fetch(threaded.url + '/metrics')).text()).match(/^telekit_ddtrace_worker_requests_total\{path="(\w+)"\} (\d+)/gm);
+    expect(paths).toEqual([expect.stringContaining('path="fast"')]);
   });
 
   it('answers bad payloads with the same 4xx and reason', async () => {
