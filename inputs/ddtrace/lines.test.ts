@@ -26,7 +26,7 @@ function generic(cfg: DdtraceConfig, pipeline: TracePipeline, req: TraceRequest,
   return { text: out.data.toString('utf8', 0, out.off), dropped: all };
 }
 
-function fast(w: DdLineWriter, req: TraceRequest, tags: Record<string, string>): { text: string; dropped: Record<string, number>; lines: number } | undefined {
+function fast(w: DdLineWriter, req: TraceRequest, tags: Record<string, string> = {}): { text: string; dropped: Record<string, number>; lines: number } | undefined {
   const out = new LineBuf(64);
   const dropped = w.write(req, out, tags, NOW);
   if (dropped === undefined) {

@@ -34,7 +34,7 @@ import type { TraceRequest } from '../../agent/trace/offthread.js';
 import type { TraceSpan } from '../../agent/trace/span.js';
 import type { DdtraceConfig } from './config.js';
 import { DdConverter, SOURCE_TYPES } from './convert.js';
-import { spanJsons, writeU64, writeUint, type SpanJsons } from './msgjson.js';
+import { startIds, writeSpanEscaped, writeU64, writeUint, type Arena } from './msgjson.js';
 import { requestTags } from './request.js';
 
 /** Spans of one request the fast path takes (bounds its arrays). */
@@ -257,8 +257,8 @@ interface Name {
 interface LineCtx {
   /** The trace's `_dd.p.tid`, 16 hex digits. */
   tid: Buffer | undefined;
-  msgs: SpanJsons | undefined;
-  msgView: DataView | undefined;
+  /** The message writer's view of the line buffer. */
+  arena: Arena;
   /** The tracer's header tags (`,language=...`). */
   req: { id: number; bytes: Buffer }[];
   /** ` <now>\n`: the time of spans without a start. */
@@ -335,12 +335,7 @@ export class DdLineWriter {
     try {
       const traceEnds = this.scan();
       if (traceEnds === undefined) return undefined;
-      let msgs: SpanJsons | undefined;
-      if (this.opts.message) {
-        msgs = spanJsons(req.body);
-        if (msgs === undefined || msgs.ends.length !== (traceEnds.length === 0 ? 0 : traceEnds[traceEnds.length - 1])) return undefined;
-      }
-      return this.emit(traceEnds, msgs, req.headers, out, now);
+      return this.emit(traceEnds, req.headers, out, now);
     } finally {
       this.spans.shrink();
       this.body = Buffer.alloc(0);
@@ -909,7 +904,7 @@ export class DdLineWriter {
   }
 
   /** Filters, span types and lines for the scanned traces. */
-  private emit(traceEnds: Int32Array, msgs: SpanJsons | undefined, headers: Record<string, string>, out: LineBuf, now: bigint): Record<string, number> {
+  private emit(traceEnds: Int32Array, headers: Record<string, string>, out: LineBuf, now: bigint): Record<string, number> {
     const sp = this.spans;
     const o = this.opts;
     const filters = this.pipeline.filters;
@@ -920,7 +915,8 @@ export class DdLineWriter {
     let fixedLen = 512 + 2 * this.measurement.length + this.src.length;
     for (const c of this.core) fixedLen += c.bytes.length;
     for (const r of req) fixedLen += r.bytes.length;
-    const ctx: LineCtx = { tid: undefined, msgs, msgView: msgs === undefined ? undefined : viewOf(msgs.arena), req, now: Buffer.from(` ${now}\n`), fixedLen };
+    const ctx: LineCtx = { tid: undefined, req, now: Buffer.from(` ${now}\n`), fixedLen, arena: { out: out.data, odv: out.view(), o: 0 } };
+    startIds(); // msgjson copies recent ids' digits from earlier in `out`
     let from = 0;
     for (let t = 0; t < traceEnds.length; t++) {
       const first = from;
@@ -1046,7 +1042,7 @@ export class DdLineWriter {
 
   /** Span i's line, as TracePipeline.toPoint + the core's tags + LineBuf.point write it. */
   private line(i: number, ctx: LineCtx, out: LineBuf): void {
-    const { tid, msgs, req } = ctx;
+    const { tid, req } = ctx;
     const sp = this.spans;
     const o = this.opts;
     const body = this.body;
@@ -1054,15 +1050,9 @@ export class DdLineWriter {
     const gen = ++this.gen;
     const e0 = sp.entFrom[i]!;
     const e1 = sp.entTo[i]!;
-    let msgA = 0;
-    let msgB = 0;
-    if (msgs !== undefined) {
-      msgA = i === 0 ? 0 : msgs.ends[i - 1]!;
-      msgB = msgs.ends[i]!;
-    }
-    out.reserve(ctx.fixedLen + 2 * (sp.mapE[i]! - sp.mapS[i]!) + 2 * (msgB - msgA) + (e1 - e0) * (this.maxName + 2));
-    const d = out.data;
-    const ddv = out.view();
+    out.reserve(ctx.fixedLen + 2 * (sp.mapE[i]! - sp.mapS[i]!) + (e1 - e0) * (this.maxName + 2));
+    let d = out.data;
+    let ddv = out.view();
     let w = out.off;
     w = put(d, w, this.measurement);
     // the pipeline's tags
@@ -1130,9 +1120,28 @@ export class DdLineWriter {
       w = escapeStrInto(d, ddv, w, body, bdv, this.entS[e]!, this.entE[e]!);
       d[w++] = 0x22;
     }
-    if (msgs !== undefined) {
+    if (o.message) {
+      // the span's JSON, escaped for line protocol as it is written (msgjson.ts); it grows the buffer itself
       w = put(d, w, F_MESSAGE);
-      w = escapeStrInto(d, ddv, w, msgs.arena, ctx.msgView!, msgA, msgB);
+      const m = ctx.arena;
+      if (m.out !== d) {
+        m.out = d;
+        m.odv = ddv;
+      }
+      m.o = w;
+      if (writeSpanEscaped(body, bdv, sp.mapS[i]!, m) !== sp.mapE[i]) throw new Error('ddtrace fast path: msgjson and the scan disagree on a span');
+      w = m.o;
+      if (m.out !== d) {
+        out.data = m.out; // grown: a copy of everything written so far
+        d = m.out;
+        ddv = out.view();
+      }
+      out.off = w;
+      out.reserve(32);
+      if (out.data !== d) {
+        d = out.data;
+        ddv = out.view();
+      }
       d[w++] = 0x22;
     }
     if (startUs > 0) {

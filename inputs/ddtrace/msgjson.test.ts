@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Packr, Unpackr } from 'msgpackr';
 import { decodeMsgpack } from './decode.js';
-import { MAX_DEPTH, spanJsons, type SpanJsons } from './msgjson.js';
+import { MAX_DEPTH, spanJsons, startIds, writeSpanEscaped, type SpanJsons } from './msgjson.js';
 // @ts-expect-error the bench's payload module is plain .mjs, without types
 import { ddtraceBody } from '../../bench/traces/payloads.mjs';
 
@@ -125,6 +125,38 @@ describe('spanJsons on generated payloads', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('writes the same JSON escaped for line protocol into a growing buffer (writeSpanEscaped)', () => {
+    const lp = (t: string) => t.replace(/["\\]/g, '\\$&');
+    const escaped = (body: Buffer): string => {
+      // one span in one trace: its map starts after two fixarray headers
+      const w = { out: Buffer.alloc(16, 0x2a), odv: new DataView(new ArrayBuffer(16)), o: 3 };
+      w.odv = new DataView(w.out.buffer, w.out.byteOffset, w.out.length);
+      startIds();
+      const end = writeSpanEscaped(body, new DataView(body.buffer, body.byteOffset, body.length), 2, w);
+      expect(end).toBe(body.length);
+      expect(w.out.toString('latin1', 0, 3)).toBe('***'); // what was before it is kept when the buffer grows
+      return w.out.toString('utf8', 3, w.o);
+    };
+    fc.assert(
+      fc.property(payload, (traces) => {
+        for (const t of traces) {
+          for (const sp of t) {
+            const body = packr.pack([[sp]]);
+            expect(escaped(body)).toBe(lp(run(body)[0]!));
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+    for (const sp of [{ '"\n\u0001\\': '\u0001"\\\n' }, { b: Buffer.from([0, 255]), u: 2n ** 64n - 1n, i: -(2n ** 63n) }, { x: [null, true, false, 1.5, { y: 'é😀' }] }, { s: 'x'.repeat(3) + '\u0007'.repeat(2000) }]) {
+      const body = packr.pack([[sp]]);
+      expect(escaped(body)).toBe(lp(run(body)[0]!));
+    }
+    // invalid UTF-8 (written as Buffer.toString repairs it) and a quote in the same string
+    const bad = Buffer.from([0x91, 0x91, 0x81, 0xa1, 0x6b, 0xa4, 0x22, 0xff, 0x5c, 0x41]);
+    expect(escaped(bad)).toBe(lp(run(bad)[0]!));
   });
 
   it('writes every uint64 and int64 exactly', () => {

@@ -99,7 +99,7 @@ const TOTAL = new Float64Array(MAX_DEPTH);
 const IS_MAP = new Uint8Array(MAX_DEPTH);
 
 /** Writer state handed between the payload walk and the span walk. */
-interface Arena {
+export interface Arena {
   out: Buffer;
   /** A view of `out`, for 4-byte stores. */
   odv: DataView;
@@ -118,6 +118,24 @@ export function spanJsons(body: Buffer): SpanJsons | undefined {
     // Only an allocation failure can land here; the walk checks every bound.
     return undefined;
   }
+}
+
+/**
+ * The JSON of the span map at `body[p]`, as spanJsons() writes it but escaped
+ * for a line-protocol string field (a backslash before every `"` and `\` of
+ * the JSON), written into `w.out` at `w.o`. When it needs more room, `w.out`
+ * becomes a larger Buffer holding a copy of `w.out[0, w.o)`. Returns the
+ * position after the span map, or -1 (see the file header; `p` must hold a
+ * map header). Call startIds() before the first span written into a buffer:
+ * recent 64-bit ids are copied from earlier in `w.out`.
+ */
+export function writeSpanEscaped(body: Buffer, dv: DataView, p: number, w: Arena): number {
+  return writeSpan(body, dv, p, w, true);
+}
+
+/** Forgets the recent ids, whose digits are copied from the buffer being written (see writeSpanEscaped). */
+export function startIds(): void {
+  resetIds();
 }
 
 function walk(body: Buffer): SpanJsons | undefined {
@@ -142,7 +160,7 @@ function walk(body: Buffer): SpanJsons | undefined {
       if (p >= n) return undefined;
       const b = body[p]!;
       if ((b & 0xf0) !== 0x80 && b !== 0xde && b !== 0xdf) return undefined;
-      p = writeSpan(body, dv, p, w);
+      p = writeSpan(body, dv, p, w, false);
       if (p < 0) return undefined;
       if (count === ends.length) {
         const e = new Uint32Array(ends.length * 2);
@@ -199,7 +217,7 @@ function grow(out: Buffer, used: number, need: number): Buffer | undefined {
  * Writes the span map at p as JSON; returns the position after it, or -1.
  * The caller has checked that p holds a map header.
  */
-function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
+function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena, lp: boolean): number {
   const n = body.length;
   let out = w.out;
   let odv = w.odv;
@@ -240,18 +258,18 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
     const b = body[p]!;
     if (b < 0x80) {
       // positive fixint
-      if (isKey) out[o++] = 0x22;
+      if (isKey) o = quote(out, o, lp);
       o = writeUint(out, odv, o, b);
-      if (isKey) out[o++] = 0x22;
+      if (isKey) o = quote(out, o, lp);
       p++;
       continue;
     }
     if (b >= 0xe0) {
       // negative fixint
-      if (isKey) out[o++] = 0x22;
+      if (isKey) o = quote(out, o, lp);
       out[o++] = 0x2d;
       o = writeUint(out, odv, o, 256 - b);
-      if (isKey) out[o++] = 0x22;
+      if (isKey) o = quote(out, o, lp);
       p++;
       continue;
     }
@@ -275,15 +293,15 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
       let size = 0; // fixed payload bytes of a scalar
       switch (b) {
         case 0xc0:
-          o = isKey ? writeQuoted(out, o, NULL) : writeBytes(out, o, NULL);
+          o = isKey ? writeQuoted(out, o, NULL, lp) : writeBytes(out, o, NULL);
           p++;
           continue;
         case 0xc2:
-          o = isKey ? writeQuoted(out, o, FALSE) : writeBytes(out, o, FALSE);
+          o = isKey ? writeQuoted(out, o, FALSE, lp) : writeBytes(out, o, FALSE);
           p++;
           continue;
         case 0xc3:
-          o = isKey ? writeQuoted(out, o, TRUE) : writeBytes(out, o, TRUE);
+          o = isKey ? writeQuoted(out, o, TRUE, lp) : writeBytes(out, o, TRUE);
           p++;
           continue;
         case 0xd9:
@@ -336,7 +354,7 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
         if (p + 1 + size > n) return -1;
         const q = p + 1;
         p = q + size;
-        if (isKey) out[o++] = 0x22;
+        if (isKey) o = quote(out, o, lp);
         switch (b) {
           case 0xcc:
             o = writeUint(out, odv, o, body[q]!);
@@ -373,7 +391,7 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
           default:
             o = writeFloat(out, o, b === 0xca ? dv.getFloat32(q) : dv.getFloat64(q), isKey);
         }
-        if (isKey) out[o++] = 0x22;
+        if (isKey) o = quote(out, o, lp);
         continue;
       }
     }
@@ -382,7 +400,8 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
     if (kind === 1 || kind === 4) {
       if (len > n - q) return -1;
       p = q + len;
-      const need = kind === 1 ? 6 * len + SLACK : Math.ceil(len / 3) * 4 + SLACK;
+      // JSON's worst case is 6 bytes a byte (\u00xx); escaped for line protocol, 7 (\\u00xx)
+      const need = kind === 1 ? (lp ? 7 : 6) * len + SLACK : Math.ceil(len / 3) * 4 + SLACK;
       if (o + need > out.length) {
         const g = grow(out, o, need);
         if (g === undefined) return -1;
@@ -391,7 +410,7 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
       }
       if (kind === 1) {
         // the plain-ASCII fast path of writeStr, inlined: most strings end here
-        out[o++] = 0x22;
+        o = quote(out, o, lp);
         let i = q;
         for (;;) {
           if (i + 4 <= p) {
@@ -411,13 +430,13 @@ function writeSpan(body: Buffer, dv: DataView, p: number, w: Arena): number {
           } else break;
         }
         while (i < p && CLS[body[i]!] === PLAIN) out[o++] = body[i++]!;
-        if (i === p) out[o++] = 0x22;
-        else o = writeStr(body, dv, q, i, p, out, odv, o - 1 - (i - q));
+        if (i === p) o = quote(out, o, lp);
+        else o = writeStr(body, dv, q, i, p, out, odv, o - (lp ? 2 : 1) - (i - q), lp);
       } else if (isKey) return -1; // msgpackr rejects a bin key
       else {
-        out[o++] = 0x22;
+        o = quote(out, o, lp);
         o += out.write(body.toString('base64', q, p), o, 'latin1');
-        out[o++] = 0x22;
+        o = quote(out, o, lp);
       }
       continue;
     }
@@ -448,11 +467,17 @@ function writeBytes(out: Buffer, o: number, s: Buffer): number {
   return o + s.length;
 }
 
-function writeQuoted(out: Buffer, o: number, s: Buffer): number {
+function writeQuoted(out: Buffer, o: number, s: Buffer, lp: boolean): number {
+  o = quote(out, o, lp);
+  s.copy(out, o);
+  return quote(out, o + s.length, lp);
+}
+
+/** A JSON quote: `"`, or `\"` escaped for a line-protocol string (lp). */
+function quote(out: Buffer, o: number, lp: boolean): number {
+  if (lp) out[o++] = 0x5c;
   out[o] = 0x22;
-  s.copy(out, o + 1);
-  out[o + 1 + s.length] = 0x22;
-  return o + s.length + 2;
+  return o + 1;
 }
 
 /** Decimal digits of an integer 0 ≤ v < 2^53 at o (an int32 head and at most one 8-digit int32 tail); returns the end. */
@@ -587,9 +612,9 @@ function writeFloat(out: Buffer, o: number, v: number, isKey: boolean): number {
  * body[s, from) (plain ASCII) are already written; the caller has made room
  * for 6·(e − s) + 2 bytes (the worst case: every byte a control character).
  */
-function writeStr(body: Buffer, bdv: DataView, s: number, from: number, e: number, out: Buffer, odv: DataView, o: number): number {
+function writeStr(body: Buffer, bdv: DataView, s: number, from: number, e: number, out: Buffer, odv: DataView, o: number, lp: boolean): number {
   const start = o;
-  o += 1 + from - s;
+  o += (lp ? 2 : 1) + from - s;
   let i = from;
   for (;;) {
     // Four bytes at a time while none is ≥ 0x80, < 0x20, `"` or `\`: a high bit
@@ -611,9 +636,12 @@ function writeStr(body: Buffer, bdv: DataView, s: number, from: number, e: numbe
       i++;
     } else if (k === ESCAPE) {
       out[o++] = 0x5c;
+      if (lp) out[o++] = 0x5c;
       const l = SHORT[c]!;
-      if (l !== 0) out[o++] = l;
-      else {
+      if (l !== 0) {
+        if (lp && (l === 0x22 || l === 0x5c)) out[o++] = 0x5c;
+        out[o++] = l;
+      } else {
         out[o++] = 0x75; // u00xx
         out[o++] = 0x30;
         out[o++] = 0x30;
@@ -623,7 +651,7 @@ function writeStr(body: Buffer, bdv: DataView, s: number, from: number, e: numbe
       i++;
     } else {
       const l = utf8Len(body, i, e);
-      if (l === 0) return writeLossy(body, s, e, out, start);
+      if (l === 0) return writeLossy(body, s, e, out, start, lp);
       out[o++] = c;
       out[o++] = body[i + 1]!;
       if (l > 2) out[o++] = body[i + 2]!;
@@ -631,16 +659,17 @@ function writeStr(body: Buffer, bdv: DataView, s: number, from: number, e: numbe
       i += l;
     }
   }
-  out[o++] = 0x22;
-  return o;
+  return quote(out, o, lp);
 }
 
 /**
  * The string as Buffer.toString('utf8') decodes it (U+FFFD per bad sequence,
- * never longer than the input), JSON-escaped: within the same 6·len + 2.
+ * never longer than the input), JSON-escaped: within the same 6·len + 2
+ * (7·len + 4 escaped for line protocol).
  */
-function writeLossy(body: Buffer, s: number, e: number, out: Buffer, o: number): number {
-  return o + out.write(JSON.stringify(body.toString('utf8', s, e)), o, 'utf8');
+function writeLossy(body: Buffer, s: number, e: number, out: Buffer, o: number, lp: boolean): number {
+  const json = JSON.stringify(body.toString('utf8', s, e));
+  return o + out.write(lp ? json.replace(/["\\]/g, '\\$&') : json, o, 'utf8');
 }
 
 /** Length of the well-formed UTF-8 sequence starting at i (lead byte ≥ 0x80), 0 if it is not one. */
