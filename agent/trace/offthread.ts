@@ -8,7 +8,9 @@
  * worker; the worker runs the input's decoder and the shared pipeline, applies
  * the tags the core would add (Accumulator.tagsToAdd), writes line protocol and
  * hands back one buffer of lines, which the sender queues as it is
- * (Accumulator.addLines).
+ * (Accumulator.addLines). An input may also give a TraceLineWriter, a fast
+ * path tried first that writes the lines from the body itself (ddtrace's
+ * lines.ts) and leaves what it does not model to the decoder and pipeline.
  *
  * Each worker keeps its own pipeline state, so with several workers
  * `keep_rare_resource` remembers resources per worker (a rare resource may be
