@@ -144,6 +144,7 @@ export class Agent {
       log: log.child({ component: 'sender' }),
       flushIntervalMs: settings.flushIntervalMs,
       maxCacheCount: settings.maxCacheCount,
+      maxBatchBytes: settings.maxRawBodySize,
       queueCapacity: settings.queueCapacity,
       queueMaxBytes: settings.queueMaxBytes,
       maxRetry: settings.maxRetry,

@@ -24,7 +24,7 @@ class HeldSink implements Sink {
 const log = (n: number, size: number): Point[] =>
   Array.from({ length: n }, (_, i) => ({ category: 'logging', name: 'app', tags: { i: String(i) }, fields: { message: 'x'.repeat(size) } }));
 
-function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: SpillHook } = {}) {
+function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: SpillHook; batchBytes?: number } = {}) {
   const metrics = new CoreMetrics(false);
   const s = new Sender({
     sinks: [sink],
@@ -32,6 +32,7 @@ function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: S
     log: pino({ level: 'silent' }),
     flushIntervalMs: 60_000,
     maxCacheCount: 10,
+    maxBatchBytes: o.batchBytes,
     queueCapacity: o.capacity ?? 100_000,
     queueMaxBytes: o.maxBytes ?? 1 << 30,
     maxRetry: 3,
@@ -214,6 +215,32 @@ describe('pre-encoded lines (every sink of the category accepts lines)', () => {
     expect(got.map((l) => l.data.toString('utf8', 0, l.ends.at(-1))).join('')).toBe(text);
     expect(await s.flush(1000)).toBe(true);
     expect(acked).toBe(true);
+    await s.close(100);
+  });
+
+  it('cuts batches of lines before they pass maxBatchBytes (one body each), by offerLines and by offer', async () => {
+    const sink = new LineSink();
+    const { s } = sender(sink, { batchBytes: 100 });
+    // lines of 25 bytes (line 7 is 136 bytes, over the limit alone)
+    const lines = Array.from({ length: 12 }, (_, i) => `app,i=${String(i).padStart(2, '0')} v="${i === 7 ? 'x'.repeat(120) : 'y'.repeat(9)}" 1\n`);
+    expect(lines[0]!.length).toBe(25);
+    const data = Buffer.from(lines.join(''));
+    const ends: number[] = [];
+    for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) ends.push(i + 1);
+    expect(s.offerLines('logging', data, ends)).toBe(12);
+    // points written into the lines batch follow the same rule
+    expect(s.offer('logging', Array.from({ length: 6 }, (_, i) => ({ category: 'logging' as const, name: 'app', tags: { i: String(i) }, fields: { v: 'y'.repeat(7) }, time: 1n })))).toBe(6);
+    s.cutAll();
+    const got: EncodedLines[] = [];
+    while (got.length < 6) {
+      await new Promise((r) => setImmediate(r));
+      for (const h of sink.held) got.push(h.batch.lines!);
+      sink.release();
+    }
+    const sizes = got.map((l) => l.ends.at(-1)!);
+    expect(got.map((l) => l.ends.length)).toEqual([4, 3, 1, 4, 4, 2]);
+    for (const [k, n] of sizes.entries()) if (got[k]!.ends.length > 1) expect(n).toBeLessThanOrEqual(100);
+    expect(got.map((l) => l.data.toString('utf8', 0, l.ends.at(-1))).join('').startsWith(lines.join(''))).toBe(true);
     await s.close(100);
   });
 

@@ -4,7 +4,8 @@
  * disk-buffer hook and the delivery self-metrics. Sinks only `send(batch)`.
  *
  * Per category, points collect in a pending batch that is cut at
- * `maxCacheCount` points or every `flushIntervalMs`. A cut batch goes to every
+ * `maxCacheCount` points or every `flushIntervalMs` (and, for batches of
+ * encoded lines, before they pass `maxBatchBytes`). A cut batch goes to every
  * sink that accepts the category; it stays "in flight" until each of them has
  * sent it, rejected it, or handed it to the disk buffer. Pending plus in-flight
  * points are bounded by `queueCapacity` per category: beyond it `offer` drops
@@ -34,6 +35,13 @@ export interface SenderOptions {
   log: Logger;
   flushIntervalMs: number;
   maxCacheCount: number;
+  /**
+   * A batch of encoded lines is cut before its lines pass this many bytes
+   * (the dataway's body limit), so that it makes one body: 1,000 trace
+   * lines of ~1.2 KiB made a full body and a small one, two POSTs and two
+   * gzip streams for what fits in one and a bit.
+   */
+  maxBatchBytes?: number;
   queueCapacity: number;
   /** Estimated bytes (approxBytes) per category queued or in flight before producers wait or drop. */
   queueMaxBytes: number;
@@ -234,13 +242,37 @@ export class Sender {
     }
     const ref: AckRef | undefined = ack ? { fn: ack, lost: false } : undefined;
     const perLine = bytes / n;
+    const maxBytes = this.o.maxBatchBytes ?? Infinity;
     let i = 0;
     while (i < n) {
-      const k = Math.min(n - i, Math.max(1, this.o.maxCacheCount - pendingCount(pend)));
-      pend.lines!.pushLines(data, ends, i, i + k);
-      pend.bytes += perLine * k;
-      i += k;
-      pend = this.added(category, pend, ref);
+      let j = i + Math.min(n - i, Math.max(1, this.o.maxCacheCount - pendingCount(pend)));
+      const base = i === 0 ? 0 : ends[i - 1]!;
+      const left = maxBytes - pend.lines!.off;
+      let full = false;
+      if (ends[j - 1]! - base > left) {
+        // the last line that still fits, by bisection over the line ends
+        let lo = i;
+        let hi = j - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if (ends[mid - 1]! - base <= left) lo = mid;
+          else hi = mid - 1;
+        }
+        j = lo;
+        full = true;
+        if (j === i) {
+          if (pendingCount(pend) > 0) {
+            this.cut(category);
+            pend = this.pending.get(category)!;
+            continue;
+          }
+          j = i + 1; // one line over the limit goes alone (the sink splits or refuses it)
+        }
+      }
+      pend.lines!.pushLines(data, ends, i, j);
+      pend.bytes += perLine * (j - i);
+      i = j;
+      pend = this.added(category, pend, ref, full);
     }
     if (ref) this.attachAck(category, pend, ref);
     return n;
@@ -340,21 +372,34 @@ export class Sender {
     }
     const perPoint = bytes / points.length;
     const ref: AckRef | undefined = ack ? { fn: ack, lost: false } : undefined;
+    const maxBytes = this.o.maxBatchBytes ?? Infinity;
     for (const p of points) {
+      let full = false;
       if (pend.lines) {
+        const lines = pend.lines;
+        const before = lines.off;
         // times are filled in above, so the line is what encodeV1 would write at send time
-        if (!pend.lines.point(p, now)) continue; // no representable field: the sink would skip it too
+        if (!lines.point(p, now)) continue; // no representable field: the sink would skip it too
+        if (lines.off > maxBytes && lines.ends.length > 1) {
+          // over the body limit: this line starts the next batch instead
+          lines.off = before;
+          lines.ends.pop();
+          this.cut(category);
+          pend = this.pending.get(category)!;
+          pend.lines!.point(p, now);
+        }
+        full = pend.lines!.off >= maxBytes;
       } else pend.points.push(p);
       pend.bytes += perPoint;
-      pend = this.added(category, pend, ref);
+      pend = this.added(category, pend, ref, full);
     }
     if (ref) this.attachAck(category, pend, ref);
   }
 
-  /** After points of a call went into `pend`: notes the call on it and cuts it when full. Returns the pending batch now. */
-  private added(category: Category, pend: Pending, ref: AckRef | undefined): Pending {
+  /** After points of a call went into `pend`: notes the call on it and cuts it when full (or told it is). Returns the pending batch now. */
+  private added(category: Category, pend: Pending, ref: AckRef | undefined, full = false): Pending {
     if (ref && pend.touched[pend.touched.length - 1] !== ref) pend.touched.push(ref);
-    if (pendingCount(pend) < this.o.maxCacheCount) return pend;
+    if (!full && pendingCount(pend) < this.o.maxCacheCount) return pend;
     this.cut(category);
     return this.pending.get(category)!;
   }
