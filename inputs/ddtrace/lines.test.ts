@@ -227,6 +227,34 @@ describe('ddtrace lines fast path', () => {
     expect(fast(w, { ...request(Buffer.from('[[]]')), contentType: 'application/json' })).toBeUndefined();
   });
 
+  it('on mutated and cut bodies: declines, or writes exactly what the generic path writes (which must accept them too)', () => {
+    for (const raw of [{}, { compatible_otel: true, customer_tags: ['other'] }, { del_message: true, trace_128_bit_id: false }]) {
+      const cfg = validConfig(schema, raw);
+      const writer = new DdLineWriter(cfg, new TracePipeline('ddtrace', cfg));
+      const pipeline = new TracePipeline('ddtrace', cfg);
+      let taken = 0;
+      for (let k = 0; k < 400; k++) {
+        const r = rng(90_000 + k);
+        const body = Buffer.from(packr.pack(payload(r)));
+        if (k % 4 === 0) {
+          const cut = body.subarray(0, r.int(body.length)); // a proper prefix
+          expect(fast(writer, request(cut)), `cut ${k}`).toBeUndefined();
+          continue;
+        }
+        for (let e = 1 + r.int(3); e > 0; e--) body[r.int(body.length)] = r.int(256);
+        const req = request(body);
+        const f = fast(writer, req, CORE);
+        if (f === undefined) continue;
+        taken++;
+        let g: ReturnType<typeof generic> | undefined;
+        expect(() => (g = generic(cfg, pipeline, req, CORE)), `seed ${k}`).not.toThrow();
+        expect(f.text, `seed ${k}`).toBe(g!.text);
+        expect(f.dropped).toEqual(g!.dropped);
+      }
+      expect(taken).toBeGreaterThan(20); // some mutations keep the shape: the comparison ran
+    }
+  });
+
   it('keeps its key caches bounded', () => {
     const cfg = validConfig(schema, { customer_tags: ['reg:^k'] });
     const w = new DdLineWriter(cfg, new TracePipeline('ddtrace', cfg));
