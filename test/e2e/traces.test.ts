@@ -103,6 +103,12 @@ for (const version of ['0.4', '0.5']) {
       // the tracer really used this protocol version
       const metrics = await (await fetch(`${a.url}/metrics`)).text();
       expect(metrics).toMatch(new RegExp(`telekit_ddtrace_requests_total\\{route="/v${version.replace('.', '\\.')}/traces",code="200",reason="ok"\\} [1-9]`));
+      // in the worker threads, dd-trace's v0.4 msgpack goes through the byte-level fast path (lines.ts), v0.5 through the generic one
+      const fastCount = Number(metrics.match(/^telekit_ddtrace_worker_requests_total\{path="fast"\} (\d+)/m)?.[1] ?? 0);
+      const genericCount = Number(metrics.match(/^telekit_ddtrace_worker_requests_total\{path="generic"\} (\d+)/m)?.[1] ?? 0);
+      if (version === '0.4') expect([fastCount, genericCount]).toEqual([expect.any(Number), 0]);
+      if (version === '0.4') expect(fastCount).toBeGreaterThan(0);
+      else expect(genericCount).toBeGreaterThan(0);
     }, 30_000);
   });
 }
