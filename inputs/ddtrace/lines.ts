@@ -296,6 +296,8 @@ export class DdLineWriter {
   private entE: Int32Array = new Int32Array(1024);
   private entLong: Uint8Array = new Uint8Array(1024);
   private nEnt = 0;
+  /** Set when the caches were emptied during a scan: its entries refer to classes that are gone. */
+  private forgotten = false;
   private coreFor: Record<string, string> | undefined;
   private core: { id: number; fixed: boolean; bytes: Buffer }[] = [];
   private readonly measurement: Buffer;
@@ -430,7 +432,6 @@ export class DdLineWriter {
     this.nEnt = 0;
     this.forgotten = true;
   }
-  private forgotten = false;
 
   /** The source_type piece of type body[s, e). */
   private sourceType(s: number, e: number): number {
@@ -499,25 +500,13 @@ export class DdLineWriter {
         return p + 1;
       case 0xd9:
       case 0xc4:
-        if (p + 2 > n) return -1;
-        this.t = c === 0xd9 ? T_STR : T_BIN;
-        this.a = p + 2;
-        this.b = p + 2 + body[p + 1]!;
-        return this.b <= n ? this.b : -1;
+        return p + 2 > n ? -1 : this.payload(c === 0xd9 ? T_STR : T_BIN, p + 2, body[p + 1]!);
       case 0xda:
       case 0xc5:
-        if (p + 3 > n) return -1;
-        this.t = c === 0xda ? T_STR : T_BIN;
-        this.a = p + 3;
-        this.b = p + 3 + dv.getUint16(p + 1);
-        return this.b <= n ? this.b : -1;
+        return p + 3 > n ? -1 : this.payload(c === 0xda ? T_STR : T_BIN, p + 3, dv.getUint16(p + 1));
       case 0xdb:
       case 0xc6:
-        if (p + 5 > n) return -1;
-        this.t = c === 0xdb ? T_STR : T_BIN;
-        this.a = p + 5;
-        this.b = p + 5 + dv.getUint32(p + 1);
-        return this.b <= n ? this.b : -1;
+        return p + 5 > n ? -1 : this.payload(c === 0xdb ? T_STR : T_BIN, p + 5, dv.getUint32(p + 1));
       case 0xdc:
       case 0xde:
         if (p + 3 > n) return -1;
@@ -586,6 +575,14 @@ export class DdLineWriter {
       default:
         return -1; // 0xc1, ext
     }
+  }
+
+  /** A str or bin of `len` bytes at `a`: its range, and the position after it (-1 past the body). */
+  private payload(t: number, a: number, len: number): number {
+    this.t = t;
+    this.a = a;
+    this.b = a + len;
+    return this.b <= this.body.length ? this.b : -1;
   }
 
   /**
@@ -806,6 +803,7 @@ export class DdLineWriter {
       p = this.head(p);
       if (p < 0 || this.t !== T_STR) return -1;
       const cls = this.keyClass(this.a, this.b);
+      if (this.forgotten) return -1;
       const use = this.useOf[cls]!;
       p = this.head(p);
       if (p < 0) return -1;
