@@ -109,6 +109,10 @@ describe('trace routes under fuzzing', () => {
       // still healthy: a valid payload goes through
       const ok = await fetch(a.url + '/v0.4/traces', { method: 'POST', headers: { 'content-type': 'application/msgpack' }, body: new Uint8Array(SEEDS.v04[0]!) });
       expect(ok.status).toBe(200);
+      // ddtrace's byte-level fast path (in the worker threads) took the valid payload, and never threw on the fuzzed ones
+      const metrics = await (await fetch(a.url + '/metrics')).text();
+      expect(Number(metrics.match(/^telekit_ddtrace_worker_requests_total\{path="fast"\} (\d+)/m)?.[1] ?? 0)).toBeGreaterThan(0);
+      expect(metrics).not.toMatch(/^telekit_input_errors_total\{[^}]*kind="fast_path"[^}]*\} [1-9]/m);
       expect((process.memoryUsage().rss - rss0) / 2 ** 20).toBeLessThan(300);
     }, 60_000);
   });
