@@ -50,7 +50,12 @@ export class TraceReceiver {
   startWorkers(script: URL | undefined, config: unknown): void {
     const n = this.opts.workers === 0 ? defaultWorkers() : this.opts.workers;
     const acc = this.ctx.acc;
-    if (n <= 0 || script === undefined || !acc.addLines || !acc.tagsToAdd || !acc.takesLines?.('tracing')) return;
+    if (n <= 0 || script === undefined || !acc.addLines || !acc.tagsToAdd) return;
+    if (!acc.takesLines?.('tracing')) {
+      // a sink needs points (v2 bodies, OTLP forwarding): workers would hand over lines to decode again
+      this.ctx.log.info('Decoding traces on the main thread: a sink of the tracing category needs points (ENV_DATAWAY_CONTENT_ENCODING=v2 or OTLP forwarding), which the worker threads do not write; expect about a third of the v1 throughput (BENCHMARKS.md).');
+      return;
+    }
     this.threads = new TraceThreads(script, { source: this.ctx.name, opts: this.opts, config }, n, 4, (e) => acc.error('worker', e), (k) => this.metrics.workers.set(k));
     this.ctx.log.info({ maxWorkers: n }, 'Decoding traces in worker threads (started as requests come).');
   }
