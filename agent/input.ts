@@ -12,6 +12,7 @@ import type { Category, Point } from './point.js';
 import type { Schema } from './config/schema.js';
 import type { HttpRoutes } from './http-routes.js';
 import type { K8sServices } from './k8s/types.js';
+import type { RecordFormat } from './sinks/types.js';
 
 export interface AddOptions {
   /**
@@ -49,11 +50,11 @@ export interface Accumulator {
   /** True while the pipeline asks producers to back off (queue full or memory limit). */
   overloaded(category: Category): boolean;
   /**
-   * The fast path for inputs that encode in worker threads: newline-terminated
-   * line-protocol lines, the tags of {@link tagsToAdd} already applied, all
-   * queued or none like add(). `ends[i]` is the offset just after line i.
-   * Only worth it where {@link takesLines} is true; elsewhere the lines are
-   * decoded back to points.
+   * The fast path for inputs that encode in worker threads: points already
+   * encoded as records in the category's {@link recordFormat} (line protocol
+   * where it has none, then decoded back to points: correct but slow), the
+   * tags of {@link tagsToAdd} applied, all queued or none like add().
+   * `ends[i]` is the offset just after record i.
    */
   addLines?(category: Category, data: Uint8Array, ends: ArrayLike<number>, opts?: AddOptions): number;
   /** addLines() that waits while the queue is full, like addWait(); `data` may be reused once it resolves. */
@@ -62,6 +63,8 @@ export interface Accumulator {
   tagsToAdd?(opts?: AddOptions): Readonly<Record<string, string>>;
   /** Whether lines of the category go to every sink as they are (no sink needs points). */
   takesLines?(category: Category): boolean;
+  /** The record format every sink of the category takes as it is (`lp` lines, `pb` PBPoints entries), if one. */
+  recordFormat?(category: Category): RecordFormat | undefined;
   /**
    * Records a runtime error: counted in `telekit_input_errors_total{input,kind}`
    * and logged at most once per kind per minute.

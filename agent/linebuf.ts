@@ -84,6 +84,16 @@ export class LineBuf {
     this.escaped(start === 0 && end === b.length ? b : b.subarray(start, end));
   }
 
+  /** Appends one record already encoded (a PBPoints entry, a line); false, writing nothing, for an empty one. */
+  appendRecord(rec: Uint8Array): boolean {
+    if (rec.length === 0) return false;
+    this.room(rec.length);
+    this.data.set(rec, this.off);
+    this.off += rec.length;
+    this.ends.push(this.off);
+    return true;
+  }
+
   /** A non-negative integer below 2^53 in decimal, `pad` digits at least (zeros in front). */
   appendUint(n: number, pad = 1): void {
     this.room(17);

@@ -8,6 +8,7 @@
 import protobuf from 'protobufjs';
 import { UInt, Utf8String, type FieldValue, type Point } from './point.js';
 import { setOwn, type DecodedPoint } from './lineproto.js';
+import type { LineBuf } from './linebuf.js';
 
 export const PB_CONTENT_TYPE = 'application/protobuf; proto=com.guance.Point';
 
@@ -69,46 +70,66 @@ const T_IS_TAG = (8 << 3) | 0;
  */
 export function encodePBPoints(points: readonly Point[], defaultTime: bigint): Uint8Array {
   const w = protobuf.Writer.create();
-  for (const p of points) {
-    if (p.name === '') continue;
-    let n = 0;
-    for (const k in p.fields) if (fieldOk(p.fields[k]!)) n++;
-    if (n === 0) continue;
-    w.uint32(T_ARR).fork();
-    w.uint32(T_NAME).string(p.name);
-    for (const k in p.tags) {
-      const v = p.tags[k]!;
-      if (k === '' || v === '') continue;
-      w.uint32(T_FIELDS).fork().uint32(T_KEY).string(k).uint32(T_S).string(v).uint32(T_IS_TAG).bool(true).ldelim();
+  for (const p of points) writePoint(w, p, defaultTime);
+  return w.finish();
+}
+
+/** One writer for all records, reset after each (its buffer is reused). */
+const recordWriter = protobuf.Writer.create();
+
+/**
+ * Appends one point to `out` as a record of a PBPoints body: its `arr` entry
+ * (tag, length, PBPoint). Records written one after another make a PBPoints
+ * body, so a batch of records is cut into bodies on record boundaries like
+ * lines. False, writing nothing, when the point has no representable field
+ * (encodePBPoints leaves such points out).
+ */
+export function appendPBRecord(out: LineBuf, p: Point, defaultTime: bigint): boolean {
+  const w = recordWriter;
+  writePoint(w, p, defaultTime);
+  const ok = out.appendRecord(w.finish(true)); // a view of the writer's buffer, copied by appendRecord
+  w.reset();
+  return ok;
+}
+
+function writePoint(w: protobuf.Writer, p: Point, defaultTime: bigint): void {
+  if (p.name === '') return;
+  let n = 0;
+  for (const k in p.fields) if (fieldOk(p.fields[k]!)) n++;
+  if (n === 0) return;
+  w.uint32(T_ARR).fork();
+  w.uint32(T_NAME).string(p.name);
+  for (const k in p.tags) {
+    const v = p.tags[k]!;
+    if (k === '' || v === '') continue;
+    w.uint32(T_FIELDS).fork().uint32(T_KEY).string(k).uint32(T_S).string(v).uint32(T_IS_TAG).bool(true).ldelim();
+  }
+  for (const k in p.fields) {
+    const v = p.fields[k]!;
+    if (!fieldOk(v)) continue;
+    w.uint32(T_FIELDS).fork().uint32(T_KEY).string(k);
+    switch (typeof v) {
+      case 'number':
+        w.uint32(T_F).double(v);
+        break;
+      case 'bigint':
+        w.uint32(T_I).int64(bits(v) as never);
+        break;
+      case 'string':
+        w.uint32(T_S).string(v);
+        break;
+      case 'boolean':
+        w.uint32(T_B).bool(v);
+        break;
+      default:
+        // a Utf8String is a string on the wire (length-delimited UTF-8), written without decoding
+        if (v instanceof Utf8String) w.uint32(T_S).bytes(v.bytes);
+        else w.uint32(T_U).uint64(bits((v as UInt).value) as never);
     }
-    for (const k in p.fields) {
-      const v = p.fields[k]!;
-      if (!fieldOk(v)) continue;
-      w.uint32(T_FIELDS).fork().uint32(T_KEY).string(k);
-      switch (typeof v) {
-        case 'number':
-          w.uint32(T_F).double(v);
-          break;
-        case 'bigint':
-          w.uint32(T_I).int64(bits(v) as never);
-          break;
-        case 'string':
-          w.uint32(T_S).string(v);
-          break;
-        case 'boolean':
-          w.uint32(T_B).bool(v);
-          break;
-        default:
-          // a Utf8String is a string on the wire (length-delimited UTF-8), written without decoding
-          if (v instanceof Utf8String) w.uint32(T_S).bytes(v.bytes);
-          else w.uint32(T_U).uint64(bits((v as UInt).value) as never);
-      }
-      w.ldelim();
-    }
-    w.uint32(T_TIME).int64(bits(p.time ?? defaultTime) as never);
     w.ldelim();
   }
-  return w.finish();
+  w.uint32(T_TIME).int64(bits(p.time ?? defaultTime) as never);
+  w.ldelim();
 }
 
 function fieldOk(v: FieldValue): boolean {

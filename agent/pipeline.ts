@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Accumulator, AddOptions } from './input.js';
 import type { Category, Point } from './point.js';
 import type { Sender } from './sender.js';
+import type { RecordFormat } from './sinks/types.js';
 import type { CoreMetrics } from './metrics.js';
 import { RateLimitedLog } from './log.js';
 
@@ -83,6 +84,10 @@ export class RunningInput implements Accumulator {
 
   takesLines(category: Category): boolean {
     return this.sender.takesLines(category);
+  }
+
+  recordFormat(category: Category): RecordFormat | undefined {
+    return this.sender.recordFormat(category);
   }
 
   async addLinesWait(category: Category, data: Uint8Array, ends: ArrayLike<number>, opts?: AddOptions): Promise<void> {

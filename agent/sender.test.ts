@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Sender, approxBytes, type SpillHook } from './sender.js';
 import { CoreMetrics } from './metrics.js';
-import type { Batch, EncodedLines, SendResult, Sink } from './sinks/types.js';
+import type { Batch, EncodedLines, RecordFormat, SendResult, Sink } from './sinks/types.js';
 import type { Point } from './point.js';
+import { encodePBPoints } from './pbpoint.js';
 
 /** A sink that holds every batch until released. */
 class HeldSink implements Sink {
@@ -147,8 +148,8 @@ describe('disk buffer threshold', () => {
 
 describe('pre-encoded lines (every sink of the category accepts lines)', () => {
   class LineSink extends HeldSink {
-    acceptsLines() {
-      return true;
+    records(): RecordFormat {
+      return 'lp';
     }
   }
 
@@ -184,12 +185,49 @@ describe('pre-encoded lines (every sink of the category accepts lines)', () => {
   it('hands the disk buffer points decoded from the lines (it stores protobuf points)', async () => {
     const spilled: Batch[] = [];
     const spill: SpillHook = { spill: async (_s, b) => (spilled.push(b), true) };
-    const down: Sink = { name: 'down', accepts: () => true, acceptsLines: () => true, send: async () => ({ ok: false, retryable: true, reason: '503' }), close: async () => {} };
+    const down: Sink = { name: 'down', accepts: () => true, records: () => 'lp' as const, send: async () => ({ ok: false, retryable: true, reason: '503' }), close: async () => {} };
     const { s } = sender(down, { spill });
     const p: Point = { category: 'logging', name: 'app', tags: { t: 'a b' }, fields: { f: 1.5, i: 3n, s: 'q"\\x', b: true }, time: 42n };
     s.offer('logging', [p]);
     await s.close(200);
     expect(spilled.length).toBeGreaterThan(0);
+    expect(spilled[0]!.lines).toBeUndefined();
+    expect(spilled[0]!.points).toEqual([p]);
+  });
+
+  it('with sinks that take protobuf records (v2 bodies): queues PBPoints records, cut at the byte limit, decoded for the disk buffer', async () => {
+    class PbSink extends HeldSink {
+      records(): RecordFormat {
+        return 'pb';
+      }
+    }
+    const sink = new PbSink();
+    const { s } = sender(sink, { batchBytes: 120 });
+    expect(s.recordFormat('logging')).toBe('pb');
+    expect(s.takesLines('logging')).toBe(false);
+    const points: Point[] = Array.from({ length: 7 }, (_, i) => ({ category: 'logging', name: 'app', tags: { i: String(i) }, fields: { message: 'x'.repeat(20), n: BigInt(i) }, time: BigInt(i + 1) }));
+    expect(s.offer('logging', points)).toBe(7);
+    s.cutAll();
+    const got: Batch[] = [];
+    while (got.reduce((n, b) => n + b.lines!.ends.length, 0) < 7) {
+      await new Promise((r) => setImmediate(r));
+      for (const h of sink.held) got.push(h.batch);
+      sink.release();
+    }
+    expect(got.every((b) => b.format === 'pb' && b.points.length === 0)).toBe(true);
+    for (const b of got) if (b.lines!.ends.length > 1) expect(b.lines!.ends.at(-1)).toBeLessThanOrEqual(120);
+    expect(got.length).toBeGreaterThan(1);
+    // the records of all batches, back to back, are the PBPoints body of the points
+    const body = Buffer.concat(got.map((b) => b.lines!.data.subarray(0, b.lines!.ends.at(-1))));
+    expect(body).toEqual(Buffer.from(encodePBPoints(points, 0n)));
+    await s.close(100);
+    // a batch that cannot be delivered goes to the disk buffer as points, decoded from its records
+    const spilled: Batch[] = [];
+    const down = Object.assign(new PbSink(), { send: async () => ({ ok: false as const, retryable: true as const, reason: '503' }) });
+    const { s: s2 } = sender(down, { spill: { spill: async (_s, b) => (spilled.push(b), true) } });
+    const p: Point = { category: 'logging', name: 'app', tags: { t: 'a b' }, fields: { f: 1.5, i: 3n, s: 'q"\\x', b: true }, time: 42n };
+    s2.offer('logging', [p]);
+    await s2.close(200);
     expect(spilled[0]!.lines).toBeUndefined();
     expect(spilled[0]!.points).toEqual([p]);
   });

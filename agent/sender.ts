@@ -13,7 +13,8 @@
  */
 import type { Logger } from 'pino';
 import { nowNs, Utf8String, type Category, type Point } from './point.js';
-import { batchSize, type Batch, type EncodedLines, type Sink } from './sinks/types.js';
+import { batchSize, type Batch, type EncodedLines, type RecordFormat, type Sink } from './sinks/types.js';
+import { appendPBRecord, decodePBPoints } from './pbpoint.js';
 import { decodeLines } from './lineproto.js';
 import { LineBuf } from './linebuf.js';
 import type { CoreMetrics } from './metrics.js';
@@ -78,8 +79,9 @@ interface Job {
 
 interface Pending {
   points: Point[];
-  /** Set instead of `points` when the category's sinks all take lines (see Batch.lines). */
+  /** Set instead of `points` when the category's sinks all take records of one format (see Batch.lines). */
   lines: LineBuf | undefined;
+  format: RecordFormat | undefined;
   /** Estimated memory of the points (see approxBytes). */
   bytes: number;
   acks: AckRef[];
@@ -217,11 +219,12 @@ export class Sender {
   }
 
   /**
-   * Queues lines already encoded in line protocol (by a worker thread), all
-   * or none like offer(): `ends[i]` is the offset just after line i's newline.
-   * Where a sink of the category needs points (OTLP, v2 bodies) the lines are
-   * decoded back to points, which is correct but slow. `force`: the caller
-   * already waited for room (offerLinesWait).
+   * Queues records already encoded (by a worker thread, the log tailer), all
+   * or none like offer(): `ends[i]` is the offset just after record i. They
+   * must be in the category's recordFormat(); where it has none (a sink needs
+   * points: OTLP, mixed sinks) they must be line protocol, and are decoded
+   * back to points, which is correct but slow. `force`: the caller already
+   * waited for room (offerLinesWait).
    */
   offerLines(category: Category, data: Uint8Array, ends: ArrayLike<number>, ack?: () => void, force = false): number {
     const n = ends.length;
@@ -315,25 +318,35 @@ export class Sender {
     }
   }
 
-  /** Per category: whether every sink taking it accepts pre-encoded lines (decided once; sinks are fixed). */
-  private readonly linesMode = new Map<Category, boolean>();
+  /** Per category: the record format every sink taking it accepts, if one (decided once; sinks are fixed). */
+  private readonly recordsMode = new Map<Category, RecordFormat | null>();
   private readonly lineBufSize = new Map<Category, number>();
 
-  /** Whether every sink of the category takes pre-encoded lines, so the queue holds lines, not points. */
-  takesLines(category: Category): boolean {
-    let lines = this.linesMode.get(category);
-    if (lines === undefined) {
-      const ws = this.workers.filter((w) => w.sink.accepts(category));
-      lines = ws.length > 0 && ws.every((w) => w.sink.acceptsLines?.(category) === true);
-      this.linesMode.set(category, lines);
+  /**
+   * The record format every sink of the category takes pre-encoded, if there
+   * is one: the queue then holds records in it, not points, and offerLines()
+   * takes records in it.
+   */
+  recordFormat(category: Category): RecordFormat | undefined {
+    let f = this.recordsMode.get(category);
+    if (f === undefined) {
+      const formats = new Set(this.workers.filter((w) => w.sink.accepts(category)).map((w) => w.sink.records?.(category)));
+      const only = formats.size === 1 ? [...formats][0] : undefined;
+      f = only ?? null;
+      this.recordsMode.set(category, f);
     }
-    return lines;
+    return f ?? undefined;
+  }
+
+  /** Whether the category's queue holds line protocol, so writers can hand over lines as they are. */
+  takesLines(category: Category): boolean {
+    return this.recordFormat(category) === 'lp';
   }
 
   private newPending(category: Category): Pending {
-    const lines = this.takesLines(category);
+    const format = this.recordFormat(category);
     // sized from the category's last batch, so a full batch rarely has to grow (copy) its buffer
-    return { points: [], lines: lines ? this.lineBuf(this.lineBufSize.get(category) ?? 64 << 10) : undefined, acks: [], touched: [], bytes: 0 };
+    return { points: [], lines: format ? this.lineBuf(this.lineBufSize.get(category) ?? 64 << 10) : undefined, format, acks: [], touched: [], bytes: 0 };
   }
 
   /**
@@ -378,15 +391,17 @@ export class Sender {
       if (pend.lines) {
         const lines = pend.lines;
         const before = lines.off;
-        // times are filled in above, so the line is what encodeV1 would write at send time
-        if (!lines.point(p, now)) continue; // no representable field: the sink would skip it too
+        // times are filled in above, so the record is what the sink's encoder would write at send time
+        const pb = pend.format === 'pb';
+        if (!(pb ? appendPBRecord(lines, p, now) : lines.point(p, now))) continue; // no representable field: the sink would skip it too
         if (lines.off > maxBytes && lines.ends.length > 1) {
-          // over the body limit: this line starts the next batch instead
+          // over the body limit: this record starts the next batch instead
           lines.off = before;
           lines.ends.pop();
           this.cut(category);
           pend = this.pending.get(category)!;
-          pend.lines!.point(p, now);
+          if (pb) appendPBRecord(pend.lines!, p, now);
+          else pend.lines!.point(p, now);
         }
         full = pend.lines!.off >= maxBytes;
       } else pend.points.push(p);
@@ -425,7 +440,7 @@ export class Sender {
     if (pend.lines) this.lineBufSize.set(category, Math.min(Math.max(64 << 10, Math.ceil(pend.lines.off * 1.25)), 16 << 20));
     this.pending.set(category, this.newPending(category));
     const workers = this.workers.filter((w) => w.sink.accepts(category));
-    const batch: Batch = pend.lines ? { category, points: [], lines: pend.lines, defaultTime: nowNs() } : { category, points: pend.points, defaultTime: nowNs() };
+    const batch: Batch = pend.lines ? { category, points: [], lines: pend.lines, format: pend.format, defaultTime: nowNs() } : { category, points: pend.points, defaultTime: nowNs() };
     const n = pendingCount(pend);
     const job: Job = { batch, acks: pend.acks, touched: pend.touched, remaining: workers.length, finished: false, bytes: pend.bytes };
     this.inflight.set(category, (this.inflight.get(category) ?? 0) + n);
@@ -637,14 +652,20 @@ class SinkWorker {
 
 /**
  * The batch with `points` (the disk buffer stores protobuf points): pre-encoded
- * lines are decoded back. Only on the failure path, so the live path keeps its
- * flat strings. Line protocol round-trips every field type the encoder writes.
+ * records are decoded back. Only on the failure path, so the live path keeps
+ * its bytes. Line protocol and PBPoints round-trip every field type the
+ * encoders write.
  */
 function withPoints(b: Batch): Batch {
   if (!b.lines) return b;
-  const points = pointsOfLines(b.category, b.lines.data, b.lines.ends.at(-1) ?? 0, b.defaultTime);
+  const end = b.lines.ends.at(-1) ?? 0;
+  const points =
+    b.format === 'pb'
+      ? decodePBPoints(b.lines.data.subarray(0, end)).map((d) => ({ category: b.category, name: d.name, tags: d.tags, fields: d.fields, time: d.time ?? b.defaultTime }))
+      : pointsOfLines(b.category, b.lines.data, end, b.defaultTime);
   return { category: b.category, points, defaultTime: b.defaultTime };
 }
+
 
 /** Points decoded back from the first `end` bytes of encoded lines (for sinks that need points). */
 function pointsOfLines(category: Category, data: Uint8Array, end: number, defaultTime?: bigint): Point[] {

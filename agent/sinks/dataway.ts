@@ -11,8 +11,8 @@ import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { Pool } from 'undici';
 import type { Category } from '../point.js';
-import type { Batch, SendResult, Sink } from './types.js';
-import { CONTENT_TYPES, encodeV1, encodeV1Lines, encodeV2, type Body } from './encode.js';
+import type { Batch, RecordFormat, SendResult, Sink } from './types.js';
+import { CONTENT_TYPES, encodeV1, encodeRecords, encodeV2, type Body } from './encode.js';
 import { redactUrl } from '../env.js';
 
 const gzip = promisify(zlib.gzip);
@@ -69,8 +69,8 @@ export class DatawaySink implements Sink {
     return true;
   }
 
-  acceptsLines(_category: Category): boolean {
-    return this.o.encoding === 'v1';
+  records(_category: Category): RecordFormat {
+    return this.o.encoding === 'v1' ? 'lp' : 'pb';
   }
 
   writePath(category: Category): string {
@@ -81,7 +81,7 @@ export class DatawaySink implements Sink {
     let pr = this.progress.get(batch);
     if (!pr) {
       const bodies = batch.lines
-        ? encodeV1Lines(batch.lines, this.o.maxBodyBytes)
+        ? encodeRecords(batch.lines, this.o.maxBodyBytes)
         : (this.o.encoding === 'v2' ? encodeV2 : encodeV1)(batch.points, batch.defaultTime, this.o.maxBodyBytes);
       pr = { bodies, next: 0 };
       this.progress.set(batch, pr);

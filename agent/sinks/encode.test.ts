@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encodeLine } from '../lineproto.js';
 import type { Point } from '../point.js';
-import { encodeV1, encodeV1Lines } from './encode.js';
+import { encodeV1, encodeRecords } from './encode.js';
 
 /** The straightforward split: lines joined per body, a body cut before the line that would pass maxBytes. */
 function reference(points: Point[], maxBytes: number): { text: string; points: number }[] {
@@ -53,7 +53,7 @@ describe('encodeV1', () => {
   });
 });
 
-describe('encodeV1Lines', () => {
+describe('encodeRecords', () => {
   it('gives the same bodies from pre-encoded lines as encodeV1 from the points', () => {
     fc.assert(
       fc.property(fc.array(point, { maxLength: 60 }), fc.integer({ min: 1, max: 2000 }), (ps, maxBytes) => {
@@ -67,7 +67,7 @@ describe('encodeV1Lines', () => {
           ends.push(Buffer.byteLength(text));
         }
         const data = Buffer.concat([Buffer.from(text), Buffer.from('garbage past the last line')]);
-        const got = encodeV1Lines({ data, ends }, maxBytes).map((b) => ({ text: b.data.toString('utf8'), points: b.points }));
+        const got = encodeRecords({ data, ends }, maxBytes).map((b) => ({ text: b.data.toString('utf8'), points: b.points }));
         expect(got).toEqual(encodeV1(points, 1n, maxBytes).map((b) => ({ text: b.data.toString('utf8'), points: b.points })));
       }),
       { numRuns: 300 },

@@ -24,10 +24,12 @@ export function encodeV1(points: readonly Point[], defaultTime: bigint, maxBytes
 }
 
 /**
- * Bodies from lines the sender already encoded (a batch's `lines`), split on
- * the same boundaries as encodeV1 would; the bodies are views, not copies.
+ * Bodies from records the sender already encoded (a batch's `lines`: lines of
+ * line protocol, or PBPoints entries, which back to back make a PBPoints
+ * body), split on record boundaries as encodeV1 would split lines; the
+ * bodies are views, not copies.
  */
-export function encodeV1Lines(lines: EncodedLines, maxBytes: number): Body[] {
+export function encodeRecords(lines: EncodedLines, maxBytes: number): Body[] {
   const out: Body[] = [];
   const { data, ends } = lines;
   let start = 0;

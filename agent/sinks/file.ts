@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Category } from '../point.js';
-import type { Batch, SendResult, Sink } from './types.js';
+import type { Batch, RecordFormat, SendResult, Sink } from './types.js';
 import { encodeLines } from '../lineproto.js';
 
 export interface FileSinkOptions {
@@ -26,8 +26,8 @@ export class FileSink implements Sink {
     return true;
   }
 
-  acceptsLines(_category: Category): boolean {
-    return true;
+  records(_category: Category): RecordFormat {
+    return 'lp';
   }
 
   fileOf(category: Category): string {

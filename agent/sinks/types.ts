@@ -12,22 +12,32 @@ export type SendResult =
   /** Will never succeed (4xx other than 429): dropped and counted. */
   | { ok: false; retryable: false; reason: string };
 
+/**
+ * How a batch's points can travel already encoded, one record each:
+ * `lp` = a line of line protocol, `pb` = a PBPoints `arr` entry (tag,
+ * length, PBPoint; records one after another make a PBPoints body).
+ */
+export type RecordFormat = 'lp' | 'pb';
+
 export interface Batch {
   readonly category: Category;
   /** Empty when `lines` is set. */
   readonly points: readonly Point[];
   /**
-   * The points already encoded as line protocol (times filled in), set by the
-   * sender when every sink of the category takes lines (`acceptsLines`): the
-   * queue then holds bytes outside the JS heap instead of tags/fields objects
-   * and strings, which young-generation GC had to copy while they waited.
+   * The points already encoded (times filled in), one record each in
+   * `format`, set by the sender when every sink of the category takes records
+   * of that format (`records`): the queue then holds bytes outside the JS
+   * heap instead of tags/fields objects and strings, which young-generation
+   * GC had to copy while they waited.
    */
   readonly lines?: EncodedLines;
+  /** The records' format when `lines` is set; `lp` when absent. */
+  readonly format?: RecordFormat;
   /** Time (ns) for points that carry none: when the batch was cut. */
   readonly defaultTime: bigint;
 }
 
-/** Newline-terminated lines in one buffer; `ends[i]` is the offset just after line i's newline. */
+/** Records (lines) back to back in one buffer; `ends[i]` is the offset just after record i. */
 export interface EncodedLines {
   readonly data: Buffer;
   readonly ends: readonly number[];
@@ -38,8 +48,8 @@ export interface Sink {
   readonly name: string;
   /** Whether this sink wants batches of the category (an OTLP sink takes only tracing). */
   accepts(category: Category): boolean;
-  /** Whether the sink can send batches of pre-encoded `lines` (no `points`) for the category. */
-  acceptsLines?(category: Category): boolean;
+  /** The record format in which the sink can send batches of pre-encoded `lines` (no `points`) for the category, if any. */
+  records?(category: Category): RecordFormat | undefined;
   /** Sends one batch once (no retries inside). Never throws: failures are results. */
   send(batch: Batch, signal?: AbortSignal): Promise<SendResult>;
   /** Releases connections/files. Idempotent. */

@@ -35,7 +35,7 @@ afterEach(async () => {
 });
 
 describe('TraceThreads', () => {
-  const start = (errors: Error[] = []) => (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {} }, 1, 4, (e) => errors.push(e)));
+  const start = (errors: Error[] = []) => (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 1, 4, (e) => errors.push(e)));
 
   it('decodes, maps and encodes in the worker, with the core tags where a point lacks them', async () => {
     const t = start();
@@ -71,7 +71,7 @@ describe('TraceThreads', () => {
 
   it('starts workers as requests come, another only while every one has a job, up to the most', async () => {
     const counts: number[] = [];
-    const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {} }, 2, 4, () => {}, (n) => counts.push(n)));
+    const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 2, 4, () => {}, (n) => counts.push(n)));
     expect(t.count).toBe(0);
     await t.run(req('/x'), {});
     await t.run(req('/x'), {});

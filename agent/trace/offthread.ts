@@ -26,6 +26,8 @@ import { TracePipeline } from './pipeline.js';
 import type { TraceOptions } from './options.js';
 import type { Trace } from './span.js';
 import { BadRequest } from './receiver.js';
+import { appendPBRecord } from '../pbpoint.js';
+import type { RecordFormat } from '../sinks/types.js';
 
 /** What an input's decoder needs of a request (headers lower-cased, only those it reads). */
 export interface TraceRequest {
@@ -85,6 +87,8 @@ interface Init {
   opts: TraceOptions;
   /** The input's own configuration, for its decoder. */
   config: unknown;
+  /** The records the sender takes for the tracing category: line protocol or PBPoints entries. */
+  format: RecordFormat;
 }
 
 /** The TraceRequest of an HTTP request: the route it came in on and the named headers (as strings). */
@@ -247,7 +251,9 @@ export function serveTraceJobs(makeDecoder: (config: unknown) => TraceDecoder, m
   const init = workerData as Init;
   const pipeline = new TracePipeline(init.source, init.opts);
   const decode = makeDecoder(init.config);
-  const fast = makeWriter?.(init.config, pipeline);
+  // the fast paths write line protocol only
+  const fast = init.format === 'lp' ? makeWriter?.(init.config, pipeline) : undefined;
+  const pb = init.format === 'pb';
   let tags: Record<string, string> = {};
   let size = 256 << 10;
   const spares: ArrayBuffer[] = [];
@@ -301,7 +307,8 @@ export function serveTraceJobs(makeDecoder: (config: unknown) => TraceDecoder, m
         for (const p of points) {
           const t = p.tags;
           for (const k in tags) if (t[k] === undefined) t[k] = tags[k]!;
-          lines.point(p, now);
+          if (pb) appendPBRecord(lines, p, now);
+          else lines.point(p, now);
         }
         const all: Record<string, number> = { ...decoded.dropped };
         for (const [k, v] of Object.entries(dropped)) all[k] = (all[k] ?? 0) + (v ?? 0);

@@ -51,12 +51,13 @@ export class TraceReceiver {
     const n = this.opts.workers === 0 ? defaultWorkers() : this.opts.workers;
     const acc = this.ctx.acc;
     if (n <= 0 || script === undefined || !acc.addLines || !acc.tagsToAdd) return;
-    if (!acc.takesLines?.('tracing')) {
-      // a sink needs points (v2 bodies, OTLP forwarding): workers would hand over lines to decode again
-      this.ctx.log.info('Decoding traces on the main thread: a sink of the tracing category needs points (ENV_DATAWAY_CONTENT_ENCODING=v2 or OTLP forwarding), which the worker threads do not write; expect about a third of the v1 throughput (BENCHMARKS.md).');
+    const format = acc.recordFormat?.('tracing');
+    if (format === undefined) {
+      // a sink needs points (OTLP forwarding, sinks with different formats): workers would hand over records to decode again
+      this.ctx.log.info('Decoding traces on the main thread: a sink of the tracing category needs points (OTLP forwarding, or sinks that take different formats), which the worker threads do not write; expect about a third of the throughput (BENCHMARKS.md).');
       return;
     }
-    this.threads = new TraceThreads(script, { source: this.ctx.name, opts: this.opts, config }, n, 4, (e) => acc.error('worker', e), (k) => this.metrics.workers.set(k));
+    this.threads = new TraceThreads(script, { source: this.ctx.name, opts: this.opts, config, format }, n, 4, (e) => acc.error('worker', e), (k) => this.metrics.workers.set(k));
     this.ctx.log.info({ maxWorkers: n }, 'Decoding traces in worker threads (started as requests come).');
   }
 

@@ -69,6 +69,34 @@ describe('trace worker threads', () => {
     expect(paths).toEqual([expect.stringContaining('path="fast"')]);
   });
 
+  it('with v2 bodies (protobuf points), workers write PBPoints records and the dataway receives the same points', async () => {
+    const env = { ENV_GLOBAL_HOST_TAGS: 'host=__datakit_hostname,zone=z1', ENV_DATAWAY_CONTENT_ENCODING: 'v2' };
+    const [t2, i2] = await Promise.all([startTestAgent({ conf: CONF(2), env }), startTestAgent({ conf: CONF(-1), env })]);
+    try {
+      for (const a of [t2, i2]) {
+        expect((await post(a, '/v0.4/traces', 'application/msgpack', DD)).status).toBe(200);
+        expect((await post(a, '/api/v2/spans', 'application/json', ZK)).status).toBe(202);
+      }
+      const zkCount = JSON.parse(ZK.toString()).length;
+      const [t, i] = await Promise.all(
+        [t2, i2].map(async (a) => {
+          await a.dataway.waitForPoints('tracing', 4 + zkCount);
+          return { dd: byId(a.dataway.points('tracing', 'ddtrace')), zk: byId(a.dataway.points('tracing', 'zipkin')), types: a.dataway.requests.map((r) => r.headers['content-type']) };
+        }),
+      );
+      expect(t!.dd).toHaveLength(4);
+      expect(t!.dd).toEqual(i!.dd);
+      expect(t!.zk).toEqual(i!.zk);
+      expect(new Set(t!.types)).toEqual(new Set(['application/protobuf; proto=com.guance.Point']));
+      // decoded in workers (the generic path: the byte-level fast path writes line protocol only)
+      const metrics = await (await fetch(t2.url + '/metrics')).text();
+      expect(metrics).toMatch(/^telekit_ddtrace_workers [12]$/m);
+      expect(metrics).toMatch(/^telekit_ddtrace_worker_requests_total\{path="generic"\} [1-9]/m);
+    } finally {
+      await Promise.all([t2.stop(), i2.stop()]);
+    }
+  });
+
   it('answers bad payloads with the same 4xx and reason', async () => {
     const bad: [string, string, Uint8Array | string][] = [
       ['/v0.4/traces', 'application/msgpack', new Uint8Array([0x93, 0xc1, 0xff])],
