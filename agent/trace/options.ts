@@ -36,8 +36,8 @@ export const traceOptionShape = {
   del_message: bool(false),
   /**
    * Worker threads that decode, map and encode spans (telekit's, not DataKit's):
-   * 0 = up to one per CPU (at most 4), started as requests come; -1 = on the main thread. Workers are used only
-   * when every sink takes line protocol as it is (no OTLP forwarding, v1 bodies).
+   * 0 = up to one per CPU (at most 4), started as requests come; -1 = on the main thread. Workers are used
+   * while every sink takes encoded points as they are (v1 lines or v2 PBPoints records; not with OTLP forwarding).
    */
   workers: int(0, { min: -1, max: 64 }),
   tags: tags(),
