@@ -509,34 +509,25 @@ export class DdLineWriter {
         return p + 5 > n ? -1 : this.payload(c === 0xdb ? T_STR : T_BIN, p + 5, dv.getUint32(p + 1));
       case 0xdc:
       case 0xde:
-        if (p + 3 > n) return -1;
-        this.t = c === 0xdc ? T_ARR : T_MAP;
-        this.a = dv.getUint16(p + 1);
-        return p + 3;
       case 0xdd:
-      case 0xdf:
-        if (p + 5 > n) return -1;
-        this.t = c === 0xdd ? T_ARR : T_MAP;
-        this.a = dv.getUint32(p + 1);
-        return p + 5;
+      case 0xdf: {
+        // array/map 16 and 32
+        const h = c === 0xdc || c === 0xde ? 3 : 5;
+        if (p + h > n) return -1;
+        this.t = c === 0xdc || c === 0xdd ? T_ARR : T_MAP;
+        this.a = h === 3 ? dv.getUint16(p + 1) : dv.getUint32(p + 1);
+        return p + h;
+      }
       case 0xcc:
-        if (p + 2 > n) return -1;
-        this.t = T_UINT;
-        this.hi = 0;
-        this.lo = body[p + 1]!;
-        return p + 2;
       case 0xcd:
-        if (p + 3 > n) return -1;
+      case 0xce: {
+        const size = c === 0xcc ? 1 : c === 0xcd ? 2 : 4;
+        if (p + 1 + size > n) return -1;
         this.t = T_UINT;
         this.hi = 0;
-        this.lo = dv.getUint16(p + 1);
-        return p + 3;
-      case 0xce:
-        if (p + 5 > n) return -1;
-        this.t = T_UINT;
-        this.hi = 0;
-        this.lo = dv.getUint32(p + 1);
-        return p + 5;
+        this.lo = c === 0xcc ? body[p + 1]! : c === 0xcd ? dv.getUint16(p + 1) : dv.getUint32(p + 1);
+        return p + 1 + size;
+      }
       case 0xcf:
         if (p + 9 > n) return -1;
         this.t = T_UINT;
