@@ -6,6 +6,7 @@
 //
 //   npm run build && node bench/soak/run.mjs            # SOAK_SECONDS=60 by default
 //   SOAK_SECONDS=180 node bench/soak/run.mjs
+//   SOAK_ENCODING=v2 node bench/soak/run.mjs           # protobuf bodies
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -109,6 +110,8 @@ const agent = spawn(process.execPath, [path.join(ROOT, 'bin/telekit.js'), 'run',
     ENV_MEMORY_LIMIT_MB: process.env.SOAK_MEMORY_LIMIT_MB ?? '384',
     ENV_LOG_LEVEL: 'warn',
     ENV_HOSTNAME: 'soak',
+    // SOAK_ENCODING=v2: protobuf bodies (the queue then holds PBPoints records)
+    ...(process.env.SOAK_ENCODING ? { ENV_DATAWAY_CONTENT_ENCODING: process.env.SOAK_ENCODING } : {}),
   },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
