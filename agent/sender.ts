@@ -5,7 +5,7 @@
  *
  * Per category, points collect in a pending batch that is cut at
  * `maxCacheCount` points or every `flushIntervalMs` (and, for batches of
- * encoded lines, before they pass `maxBatchBytes`). A cut batch goes to every
+ * encoded records, before they pass `maxBatchBytes`). A cut batch goes to every
  * sink that accepts the category; it stays "in flight" until each of them has
  * sent it, rejected it, or handed it to the disk buffer. Pending plus in-flight
  * points are bounded by `queueCapacity` per category: beyond it `offer` drops
@@ -37,10 +37,10 @@ export interface SenderOptions {
   flushIntervalMs: number;
   maxCacheCount: number;
   /**
-   * A batch of encoded lines is cut before its lines pass this many bytes
-   * (the dataway's body limit), so that it makes one body: 1,000 trace
-   * lines of ~1.2 KiB made a full body and a small one, two POSTs and two
-   * gzip streams for what fits in one and a bit.
+   * A batch of encoded records (lines, PBPoints entries) is cut before its
+   * records pass this many bytes (the dataway's body limit), so that it
+   * makes one body: 1,000 trace lines of ~1.2 KiB made a full body and a
+   * small one, two POSTs and two gzip streams for what fits in one and a bit.
    */
   maxBatchBytes?: number;
   queueCapacity: number;
@@ -253,7 +253,7 @@ export class Sender {
       const left = maxBytes - pend.lines!.off;
       let full = false;
       if (ends[j - 1]! - base > left) {
-        // the last line that still fits, by bisection over the line ends
+        // the last record that still fits, by bisection over the record ends
         let lo = i;
         let hi = j - 1;
         while (lo < hi) {
@@ -269,7 +269,7 @@ export class Sender {
             pend = this.pending.get(category)!;
             continue;
           }
-          j = i + 1; // one line over the limit goes alone (the sink splits or refuses it)
+          j = i + 1; // one record over the limit goes alone (the sink splits or refuses it)
         }
       }
       pend.lines!.pushLines(data, ends, i, j);

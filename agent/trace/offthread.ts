@@ -6,8 +6,9 @@
  * ran on the thread that also serves HTTP and sends batches. Here the input's
  * main-thread handler only checks back-pressure and posts the raw body to a
  * worker; the worker runs the input's decoder and the shared pipeline, applies
- * the tags the core would add (Accumulator.tagsToAdd), writes line protocol and
- * hands back one buffer of lines, which the sender queues as it is
+ * the tags the core would add (Accumulator.tagsToAdd), writes the records the
+ * sender queues for tracing (line protocol, or PBPoints entries with v2 bodies)
+ * and hands back one buffer of them, which the sender queues as it is
  * (Accumulator.addLines). An input may also give a TraceLineWriter, a fast
  * path tried first that writes the lines from the body itself (ddtrace's
  * lines.ts) and leaves what it does not model to the decoder and pipeline.
