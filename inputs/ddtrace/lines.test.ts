@@ -255,6 +255,18 @@ describe('ddtrace lines fast path', () => {
     }
   });
 
+  it('takes a request of 100,000 meta entries and goes back to small arrays after it', () => {
+    const cfg = validConfig(schema, {});
+    const w = new DdLineWriter(cfg, new TracePipeline('ddtrace', cfg));
+    const spans = Array.from({ length: 10_000 }, (_, i) => ({ service: 's', span_id: i + 1, meta: Object.fromEntries(Array.from({ length: 10 }, (_, k) => [['env', 'version', 'project', 'component', 'span.kind', 'http.method', 'http.url', 'http.route', 'db.name', 'out.host'][k]!, `v${i}`])) }));
+    const f = fast(w, request(packr.pack([spans])), { host: 'h' })!;
+    expect(f.lines).toBe(10_000);
+    expect(f.text.split('\n')[9_999]).toContain(',env=v9999,version=v9999,');
+    const sizes = w as unknown as { entCls: Int32Array; spans: { cap: number } };
+    expect(sizes.entCls.length).toBeLessThanOrEqual(1024);
+    expect(sizes.spans.cap).toBeLessThanOrEqual(4096);
+  });
+
   it('keeps its key caches bounded', () => {
     const cfg = validConfig(schema, { customer_tags: ['reg:^k'] });
     const w = new DdLineWriter(cfg, new TracePipeline('ddtrace', cfg));

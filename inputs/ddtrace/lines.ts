@@ -340,6 +340,7 @@ export class DdLineWriter {
       return this.emit(traceEnds, req.headers, out, now);
     } finally {
       this.spans.shrink();
+      if (this.entCls.length > 1 << 16) this.resizeEntries(1024); // back to small after a large request
       this.body = Buffer.alloc(0);
     }
   }
@@ -846,18 +847,23 @@ export class DdLineWriter {
   private growEntries(): boolean {
     const n = this.entCls.length * 2;
     if (n > MAX_ENTRIES) return false;
+    this.resizeEntries(n);
+    return true;
+  }
+
+  /** The entry arrays at `n` slots, keeping what fits. */
+  private resizeEntries(n: number): void {
     const g32 = (a: Int32Array): Int32Array => {
       const b = new Int32Array(n);
-      b.set(a);
+      b.set(a.subarray(0, Math.min(a.length, n)));
       return b;
     };
     this.entCls = g32(this.entCls);
     this.entS = g32(this.entS);
     this.entE = g32(this.entE);
     const l = new Uint8Array(n);
-    l.set(this.entLong);
+    l.set(this.entLong.subarray(0, Math.min(this.entLong.length, n)));
     this.entLong = l;
-    return true;
   }
 
   /** Only `_sampling_priority_v1` matters (the last one in the map, as in a JS object). */
