@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { nowNs, Utf8String, type Category, type Point } from './point.js';
 import { batchSize, type Batch, type EncodedLines, type RecordFormat, type Sink } from './sinks/types.js';
 import { appendPBRecord, decodePBPoints } from './pbpoint.js';
-import { decodeLines } from './lineproto.js';
+import { decodeLines, type DecodedPoint } from './lineproto.js';
 import { LineBuf } from './linebuf.js';
 import type { CoreMetrics } from './metrics.js';
 
@@ -659,10 +659,7 @@ class SinkWorker {
 function withPoints(b: Batch): Batch {
   if (!b.lines) return b;
   const end = b.lines.ends.at(-1) ?? 0;
-  const points =
-    b.format === 'pb'
-      ? decodePBPoints(b.lines.data.subarray(0, end)).map((d) => ({ category: b.category, name: d.name, tags: d.tags, fields: d.fields, time: d.time ?? b.defaultTime }))
-      : pointsOfLines(b.category, b.lines.data, end, b.defaultTime);
+  const points = b.format === 'pb' ? asPoints(b.category, decodePBPoints(b.lines.data.subarray(0, end)), b.defaultTime) : pointsOfLines(b.category, b.lines.data, end, b.defaultTime);
   return { category: b.category, points, defaultTime: b.defaultTime };
 }
 
@@ -671,5 +668,10 @@ function withPoints(b: Batch): Batch {
 function pointsOfLines(category: Category, data: Uint8Array, end: number, defaultTime?: bigint): Point[] {
   if (end === 0) return [];
   const text = Buffer.from(data.buffer, data.byteOffset, end).toString('utf8');
-  return decodeLines(text).map((d) => ({ category, name: d.name, tags: d.tags, fields: d.fields, time: d.time ?? defaultTime }));
+  return asPoints(category, decodeLines(text), defaultTime);
+}
+
+/** Decoded points of the category, `defaultTime` where they carry none. */
+function asPoints(category: Category, decoded: DecodedPoint[], defaultTime?: bigint): Point[] {
+  return decoded.map((d) => ({ category, name: d.name, tags: d.tags, fields: d.fields, time: d.time ?? defaultTime }));
 }

@@ -33,9 +33,9 @@ import { FIXED_TAGS, type TracePipeline } from '../../agent/trace/pipeline.js';
 import type { TraceRequest } from '../../agent/trace/offthread.js';
 import type { TraceSpan } from '../../agent/trace/span.js';
 import type { DdtraceConfig } from './config.js';
-import { DdConverter, SOURCE_TYPES } from './convert.js';
-import { startIds, writeSpanEscaped, writeU64, writeUint, type Arena } from './msgjson.js';
-import { requestTags } from './request.js';
+import { DdConverter, SOURCE_TYPES, type ConvertOptions } from './convert.js';
+import { HEX, startIds, writeSpanEscaped, writeU64, writeUint, type Arena } from './msgjson.js';
+import { convertOptions, requestTags } from './request.js';
 
 /** Spans of one request the fast path takes (bounds its arrays). */
 export const MAX_SPANS = 65_536;
@@ -102,7 +102,7 @@ const TAG_ESC = new Uint8Array(256);
 for (const c of ',= \\') TAG_ESC[c.charCodeAt(0)] = 1;
 TAG_ESC[10] = 2;
 TAG_ESC[13] = 2;
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
+const EMPTY = Buffer.alloc(0);
 const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
 
 /** Array-index-like keys (JS objects enumerate them first, whatever the insertion order). */
@@ -302,7 +302,7 @@ export class DdLineWriter {
   private core: { id: number; fixed: boolean; bytes: Buffer }[] = [];
   private readonly measurement: Buffer;
   private readonly src: Buffer;
-  private readonly opts: { trace128: boolean; otel: boolean; hex64: boolean; keepRejected: boolean; maxSpans: number; message: boolean };
+  private readonly opts: ConvertOptions;
   // head() results
   private t = T_BAD;
   private a = 0;
@@ -311,15 +311,15 @@ export class DdLineWriter {
   private lo = 0;
   private w64 = false;
   private f = 0;
-  private body: Buffer = Buffer.alloc(0);
+  private body: Buffer = EMPTY;
   private dv = viewOf(this.body);
 
   constructor(
     cfg: DdtraceConfig,
     private readonly pipeline: TracePipeline,
   ) {
-    this.converter = new DdConverter({ trace128: cfg.trace_128_bit_id, otelIds: cfg.compatible_otel, keepRejected: cfg.keep_rejected_traces, maxSpans: cfg.trace_max_spans, hex64: cfg.trace_id_64_bit_hex, message: !cfg.del_message, customerTags: cfg.customer_tags });
-    this.opts = { trace128: cfg.trace_128_bit_id, otel: cfg.compatible_otel, hex64: cfg.trace_id_64_bit_hex, keepRejected: cfg.keep_rejected_traces, maxSpans: cfg.trace_max_spans, message: !cfg.del_message };
+    this.opts = convertOptions(cfg);
+    this.converter = new DdConverter(this.opts);
     this.measurement = Buffer.from(escapeName(pipeline.source));
     this.src = Buffer.from(pipeline.source === '' ? '' : `,source=${escapeKey(pipeline.source)}`);
   }
@@ -341,7 +341,7 @@ export class DdLineWriter {
     } finally {
       this.spans.shrink();
       if (this.entCls.length > 1 << 16) this.resizeEntries(1024); // back to small after a large request
-      this.body = Buffer.alloc(0);
+      this.body = EMPTY; // the request's body is not kept
     }
   }
 
@@ -975,7 +975,7 @@ export class DdLineWriter {
     const hex = (hi: number, lo: number): string => (hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0'));
     const hi = sp.tidHi[i]!;
     const lo = sp.tidLo[i]!;
-    const traceId = tid !== undefined ? tid.toString('latin1') + hex(hi, lo) : o.otel || o.hex64 ? hex(hi, lo) : ((BigInt(hi) << 32n) | BigInt(lo)).toString();
+    const traceId = tid !== undefined ? tid.toString('latin1') + hex(hi, lo) : o.otelIds || o.hex64 ? hex(hi, lo) : ((BigInt(hi) << 32n) | BigInt(lo)).toString();
     return {
       traceId,
       service: this.str(sp.svcS[i]!, sp.svcE[i]!),
@@ -989,7 +989,7 @@ export class DdLineWriter {
   /** x.spanId === s.parentId, on the ids as the point writes them ("0" for no parent). */
   private parentOf(x: number, s: number): boolean {
     const sp = this.spans;
-    if (sp.pidHi[s] === 0 && sp.pidLo[s] === 0) return !this.opts.otel && sp.sidHi[x] === 0 && sp.sidLo[x] === 0;
+    if (sp.pidHi[s] === 0 && sp.pidLo[s] === 0) return !this.opts.otelIds && sp.sidHi[x] === 0 && sp.sidLo[x] === 0;
     return sp.sidHi[x] === sp.pidHi[s] && sp.sidLo[x] === sp.pidLo[s];
   }
 
@@ -1021,7 +1021,7 @@ export class DdLineWriter {
       return;
     }
     const spanKey = (i: number): string => `${sp.sidHi[i]}:${sp.sidLo[i]}`;
-    const parentKey = (i: number): string => (sp.pidHi[i] === 0 && sp.pidLo[i] === 0 ? (this.opts.otel ? '#' : '0:0') : `${sp.pidHi[i]}:${sp.pidLo[i]}`);
+    const parentKey = (i: number): string => (sp.pidHi[i] === 0 && sp.pidLo[i] === 0 ? (this.opts.otelIds ? '#' : '0:0') : `${sp.pidHi[i]}:${sp.pidLo[i]}`);
     const byId = new Map<string, number>();
     const parents = new Set<string>();
     for (let i = first; i < end; i++) {
@@ -1088,15 +1088,15 @@ export class DdLineWriter {
     const hi = sp.tidHi[i]!;
     const lo = sp.tidLo[i]!;
     if (tid !== undefined) w = hex64(d, put(d, w, tid), hi, lo);
-    else if (o.otel || o.hex64) w = hex64(d, w, hi, lo);
+    else if (o.otelIds || o.hex64) w = hex64(d, w, hi, lo);
     else w = writeU64(d, ddv, w, hi, lo);
     w = put(d, w, F_SPAN);
-    w = o.otel ? hex64(d, w, sp.sidHi[i]!, sp.sidLo[i]!) : writeU64(d, ddv, w, sp.sidHi[i]!, sp.sidLo[i]!);
+    w = o.otelIds ? hex64(d, w, sp.sidHi[i]!, sp.sidLo[i]!) : writeU64(d, ddv, w, sp.sidHi[i]!, sp.sidLo[i]!);
     w = put(d, w, F_PARENT);
     const phi = sp.pidHi[i]!;
     const plo = sp.pidLo[i]!;
     if (phi === 0 && plo === 0) d[w++] = 0x30;
-    else w = o.otel ? hex64(d, w, phi, plo) : writeU64(d, ddv, w, phi, plo);
+    else w = o.otelIds ? hex64(d, w, phi, plo) : writeU64(d, ddv, w, phi, plo);
     w = put(d, w, F_RESOURCE);
     w = escapeStrInto(d, ddv, w, body, bdv, sp.resS[i]!, sp.resE[i]!);
     w = put(d, w, F_START);

@@ -80,7 +80,8 @@ SHORT[0x0c] = 0x66; // f
 SHORT[0x0d] = 0x72; // r
 SHORT[0x22] = 0x22; // "
 SHORT[0x5c] = 0x5c; // \
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** Lower-case hex digits by value. */
+export const HEX = Buffer.from('0123456789abcdef', 'latin1');
 /** '00' '01' … '99'. */
 const PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''), 'latin1');
 /** '0000' … '9999', each as the little-endian uint32 of its four ASCII bytes. */
@@ -133,11 +134,6 @@ export function writeSpanEscaped(body: Buffer, dv: DataView, p: number, w: Arena
   return writeSpan(body, dv, p, w, true);
 }
 
-/** Forgets the recent ids, whose digits are copied from the buffer being written (see writeSpanEscaped). */
-export function startIds(): void {
-  resetIds();
-}
-
 function walk(body: Buffer): SpanJsons | undefined {
   const n = body.length;
   if (n === 0) return { arena: Buffer.alloc(0), ends: new Uint32Array(0) };
@@ -146,7 +142,7 @@ function walk(body: Buffer): SpanJsons | undefined {
   const w: Arena = { out, odv: view(out), o: 0 };
   let ends = new Uint32Array(Math.max(16, n >>> 8));
   let count = 0;
-  resetIds();
+  startIds();
   let p = 0;
   const traces = arrayLen(body, dv, p);
   if (traces < 0) return undefined;
@@ -551,7 +547,8 @@ const ID_AT = new Uint32Array(ID_CACHE);
 const ID_LEN = new Uint8Array(ID_CACHE); // 0: empty
 let idNext = 0;
 
-function resetIds(): void {
+/** Forgets the recent ids, whose digits are copied from the buffer being written (spanJsons' arena, or writeSpanEscaped's buffer). */
+export function startIds(): void {
   ID_LEN.fill(0);
   idNext = 0;
 }

@@ -5,15 +5,16 @@
 import { BadRequest } from '../../agent/trace/receiver.js';
 import type { Decoded, TraceDecoder, TraceRequest } from '../../agent/trace/offthread.js';
 import type { DdtraceConfig } from './config.js';
-import { DdConverter } from './convert.js';
+import { DdConverter, type ConvertOptions } from './convert.js';
 import { decodeJson, decodeMsgpack, decodeV05, type DdSpan } from './decode.js';
 import { spanJsons, type SpanJsons } from './msgjson.js';
 
 /** The request headers the decoder reads. */
 export const DD_HEADERS = ['content-type', 'datadog-meta-lang', 'datadog-container-id'] as const;
 
-export function ddDecoder(cfg: DdtraceConfig): TraceDecoder {
-  const converter = new DdConverter({
+/** The converter's options from the input's configuration (the generic path and the fast path share them). */
+export function convertOptions(cfg: DdtraceConfig): ConvertOptions {
+  return {
     trace128: cfg.trace_128_bit_id,
     otelIds: cfg.compatible_otel,
     keepRejected: cfg.keep_rejected_traces,
@@ -21,7 +22,11 @@ export function ddDecoder(cfg: DdtraceConfig): TraceDecoder {
     hex64: cfg.trace_id_64_bit_hex,
     message: !cfg.del_message,
     customerTags: cfg.customer_tags,
-  });
+  };
+}
+
+export function ddDecoder(cfg: DdtraceConfig): TraceDecoder {
+  const converter = new DdConverter(convertOptions(cfg));
   const keepMessage = !cfg.del_message;
   return (req: TraceRequest): Decoded => {
     const ct = req.contentType;
