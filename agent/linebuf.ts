@@ -12,8 +12,14 @@ interface Utf8Writable {
   utf8Write(s: string, offset: number): number;
 }
 
-/** Measurement and tags of frozen tags objects, as UTF-8 bytes (a log stream's points share them). */
-const frozenHeads = new WeakMap<object, { name: string; bytes: Buffer }>();
+/**
+ * Measurement and tags of frozen tags objects, as UTF-8 bytes: the points of a
+ * log stream or of a Prometheus series share their tags. A tags object may go
+ * with a few measurements (a scrape's unlabelled series: `go`, `process`, ...),
+ * so each keeps a head per name, at most {@link HEADS_PER_TAGS}.
+ */
+const frozenHeads = new WeakMap<object, Map<string, Buffer>>();
+const HEADS_PER_TAGS = 16;
 
 /** The measurement and tags of a line (`name,k=v,...`), escaped, as UTF-8 bytes. */
 export function lineHead(name: string, tags: Readonly<Record<string, string>>): Buffer {
@@ -22,10 +28,13 @@ export function lineHead(name: string, tags: Readonly<Record<string, string>>): 
 
 function frozenHead(name: string, tags: Record<string, string>): Buffer | undefined {
   if (!Object.isFrozen(tags)) return undefined;
-  const hit = frozenHeads.get(tags);
-  if (hit !== undefined && hit.name === name) return hit.bytes;
+  let heads = frozenHeads.get(tags);
+  const hit = heads?.get(name);
+  if (hit !== undefined) return hit;
   const bytes = lineHead(name, tags);
-  frozenHeads.set(tags, { name, bytes });
+  if (heads === undefined) frozenHeads.set(tags, (heads = new Map()));
+  else if (heads.size >= HEADS_PER_TAGS) heads.clear();
+  heads.set(name, bytes);
   return bytes;
 }
 

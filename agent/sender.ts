@@ -97,6 +97,21 @@ function markLost(job: Job): void {
   for (const r of job.touched) r.lost = true;
 }
 
+/** Frozen tags objects are shared by many points (a log stream's, a Prometheus series'): their size, once. */
+const frozenTagBytes = new WeakMap<object, number>();
+
+function tagBytes(t: Readonly<Record<string, string>>): number {
+  const frozen = Object.isFrozen(t);
+  if (frozen) {
+    const hit = frozenTagBytes.get(t);
+    if (hit !== undefined) return hit;
+  }
+  let n = 0;
+  for (const k in t) n += 24 + k.length + t[k]!.length;
+  if (frozen) frozenTagBytes.set(t, n);
+  return n;
+}
+
 /**
  * A cheap estimate of the memory a point holds: strings count their length,
  * everything else a fixed overhead. Tracing and logging points carry a message
@@ -106,9 +121,7 @@ function markLost(job: Job): void {
 export function approxBytes(points: readonly Point[]): number {
   let n = 0;
   for (const p of points) {
-    n += 64 + p.name.length;
-    const t = p.tags;
-    for (const k in t) n += 24 + k.length + t[k]!.length;
+    n += 64 + p.name.length + tagBytes(p.tags);
     const f = p.fields;
     for (const k in f) {
       const v = f[k];

@@ -113,12 +113,23 @@ describe('filters and tags', () => {
     expect(find(off, 'node')[0]!.tags).toEqual({ instance: 'h:1' });
   });
 
-  it('returns fresh tag objects each scrape (the core adds tags in place)', () => {
+  it('gives the points of a series one frozen tags template across scrapes (the core decorates a copy of it)', () => {
     const c = new Converter(cfg());
-    const a = c.convert('m_a{x="1"} 1\n', false, {}, T).points[0]!;
-    a.tags.host = 'mutated';
-    const b = c.convert('m_a{x="1"} 2\n', false, {}, T).points[0]!;
-    expect(b.tags).toEqual({ x: '1' });
+    const base = Object.freeze({}); // one per target, as target.ts passes it
+    const a = c.convert('m_a{x="1"} 1\nm_b{x="1"} 1\nm_a{x="2"} 1\n', false, base, T).points;
+    expect(a.map((p) => p.tags)).toEqual([{ x: '1' }, { x: '2' }]);
+    expect(Object.isFrozen(a[0]!.tags)).toBe(true);
+    expect(() => {
+      a[0]!.tags.host = 'mutated';
+    }).toThrow(TypeError);
+    const b = c.convert('m_a{x="1"} 2\nm_a{x="2"} 2\n', false, base, T).points;
+    expect(b[0]!.tags).toBe(a[0]!.tags);
+    expect(b[1]!.tags).toBe(a[1]!.tags);
+    // info labels: a merged template per series, also shared and frozen
+    const d = c.convert('m_a{x="1"} 3\nbuild_info{v="9"} 1\n', false, base, T).points;
+    expect(d[0]!.tags).toEqual({ x: '1', v: '9' });
+    expect(Object.isFrozen(d[0]!.tags)).toBe(true);
+    expect(c.convert('m_a{x="1"} 4\nbuild_info{v="9"} 1\n', false, base, T).points[0]!.tags).toBe(d[0]!.tags);
   });
 
   it('converts the OpenMetrics example', () => {

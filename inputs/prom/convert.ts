@@ -43,13 +43,14 @@ interface Mapping {
 const SKIP: Mapping = { measurement: '', field: '', info: false };
 
 /**
- * Rebuilds an object whose keys were added one by one (V8 turns such objects
- * into slow dictionaries past a dozen keys) as a fast-shaped one, so that the
- * per-point copies `{ ...template }` take V8's quick clone path. Templates are
- * built once per series, copies are made for every point.
+ * A series' tags template: rebuilt in a fast V8 shape (objects whose keys were
+ * added one by one become slow dictionaries past a dozen keys) and frozen.
+ * Every point of the series shares it: the core then decorates it once
+ * (pipeline.ts decorateFrozen) and the encoder writes its escaped text from a
+ * cache (linebuf.ts), instead of a copy, a decoration and an escape per point.
  */
-function fastShape<T extends Record<string, string>>(o: T): T {
-  return JSON.parse(JSON.stringify(o)) as T;
+function template(o: Record<string, string>): Readonly<Record<string, string>> {
+  return Object.freeze(JSON.parse(JSON.stringify(o)) as Record<string, string>);
 }
 
 /** What sample i of the previous scrape was. */
@@ -71,7 +72,7 @@ interface Series {
   p0: Point | undefined;
   more: Map<string, Point> | undefined;
   /** tags plus the info labels of generation infoGen */
-  merged?: Record<string, string>;
+  merged?: Readonly<Record<string, string>>;
   infoGen?: number;
 }
 const MAX_CACHE = 100_000;
@@ -143,7 +144,7 @@ export class Converter {
   }
 
   /** Builds the tags of a label set, or null when ignore_tag_kv_match drops it. */
-  private tags(rawLabels: string, base: Readonly<Record<string, string>>): Record<string, string> | null | undefined {
+  private tags(rawLabels: string, base: Readonly<Record<string, string>>): Readonly<Record<string, string>> | null | undefined {
     const t: Record<string, string> = {};
     if (rawLabels !== '') {
       const buf = this.labelBuf;
@@ -170,7 +171,7 @@ export class Converter {
       delete t[from];
     }
     for (const k in base) if (t[k] === undefined) t[k] = base[k]!;
-    return fastShape(t);
+    return template(t);
   }
 
   /**
@@ -257,7 +258,7 @@ export class Converter {
         stampedPoints ??= new Map();
         p = stampedPoints.get(key);
         if (p === undefined) {
-          // tags are the shared template until finish() copies them
+          // tags: the series template, or its merge with the info labels (finishTags)
           p = { category: 'metric', name: m.measurement, tags: s.tags as Record<string, string>, fields: {}, time: BigInt(Math.round(tsMs)) * 1_000_000n };
           stampedPoints.set(key, p);
           points.push(p);
@@ -298,10 +299,9 @@ export class Converter {
     return { points, stats, filtered };
   }
   /**
-   * Gives every point its own tags object (the core adds tags in place): a copy
-   * of its series' template, with the labels of the scrape's info metrics added
-   * to the non-info points (existing tags win). The merged template is cached
-   * per series until the info labels change.
+   * Gives every point its series' frozen template, with the labels of the
+   * scrape's info metrics added to the non-info points (existing tags win).
+   * The merged template is cached per series until the info labels change.
    */
   private finishTags(points: Point[], series: Series[], info: boolean[], base: Readonly<Record<string, string>>): void {
     let extra: Record<string, string> | undefined;
@@ -322,16 +322,16 @@ export class Converter {
     for (let j = 0; j < points.length; j++) {
       const s = series[j]!;
       if (extra === undefined || info[j]) {
-        points[j]!.tags = { ...s.tags };
+        points[j]!.tags = s.tags as Record<string, string>;
         continue;
       }
       if (s.infoGen !== gen || s.merged === undefined) {
         const m: Record<string, string> = { ...s.tags };
         for (const k in extra) if (m[k] === undefined) m[k] = extra[k]!;
-        s.merged = fastShape(m);
+        s.merged = template(m);
         s.infoGen = gen;
       }
-      points[j]!.tags = { ...s.merged };
+      points[j]!.tags = s.merged as Record<string, string>;
     }
   }
 }
