@@ -138,6 +138,33 @@ describe('previous-body cache', () => {
   });
 });
 
+describe('previous-body cache of # TYPE lines', () => {
+  it('resolves every sample like a fresh parser across changing bodies (property)', () => {
+    const line = fc.oneof(
+      fc.tuple(fc.constantFrom('a', 'a_x', 'b'), fc.constantFrom('counter', 'gauge', 'histogram', 'summary', 'untyped', 'GAUGE'), fc.constantFrom('', ' ', '\t'))
+        .map(([n, t, sp]) => `# TYPE ${n} ${t}${sp}`),
+      fc.constantFrom('# HELP a help', '# TYPE', '# TYPE a', '#'),
+      fc.tuple(fc.constantFrom('a', 'a_x', 'a_total', 'a_bucket', 'a_sum', 'b', 'b_count', 'a_x_count'), fc.constantFrom('', '{k="1"}', '{le="+Inf"}'), fc.integer({ min: 0, max: 9 }))
+        .map(([n, l, v]) => `${n}${l} ${v}`),
+    );
+    const body = fc.array(line, { maxLength: 10 }).map((ls) => ls.join('\n') + '\n');
+    fc.assert(
+      fc.property(fc.array(body, { minLength: 2, maxLength: 6 }), (bodies) => {
+        const cached = new ExpositionParser(false, true);
+        // each body twice in a row too, so that every line hits its cache
+        for (const b of bodies.flatMap((x) => [x, x])) {
+          const got: unknown[] = [];
+          const want: unknown[] = [];
+          cached.parse(b, (n, f, raw, v) => got.push([n, f.name, f.type, raw, v]));
+          new ExpositionParser(false).parse(b, (n, f, raw, v) => want.push([n, f.name, f.type, raw, v]));
+          expect(got).toEqual(want);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe('robustness', () => {
   it('never throws on arbitrary input, with or without the cache (property)', () => {
     const alphabet = fc.constantFrom(...'ab_{}="\\,# \t\n\r1.e+-NaInf'.split(''), 'TYPE', 'HELP', 'EOF', 'counter', 'histogram', '_bucket', 'le="+Inf"');

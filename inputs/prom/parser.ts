@@ -20,6 +20,12 @@ export interface Family {
   readonly type: string;
   /** The parse (body) in which its `# TYPE` line was last seen. */
   seen?: number;
+  /**
+   * Untyped only for now: a family of an earlier body would claim the name if
+   * its `# TYPE` line came later in this body. Not cached, so that the samples
+   * after that line resolve to it.
+   */
+  provisional?: true;
 }
 
 /**
@@ -116,19 +122,28 @@ export class ExpositionParser {
     const gen = this.parseGen;
     let f = this.resolved.get(name);
     if (f !== undefined && (f.type === 'untyped' || f.seen === gen)) return f;
+    /** a family declared in an earlier body claims the name, but not (yet) in this one */
+    let claimed = false;
     f = this.types.get(name);
-    if (f !== undefined && f.seen !== gen) f = undefined;
+    if (f !== undefined && f.seen !== gen) {
+      claimed = true;
+      f = undefined;
+    }
     if (f === undefined) {
       for (const s of ALL_SUFFIXES) {
         if (name.endsWith(s)) {
           const t = this.types.get(name.slice(0, -s.length));
-          if (t !== undefined && t.seen === gen && (SUFFIXES[t.type] ?? []).includes(s)) {
-            f = t;
-            break;
+          if (t !== undefined && (SUFFIXES[t.type] ?? []).includes(s)) {
+            if (t.seen === gen) {
+              f = t;
+              break;
+            }
+            claimed = true;
           }
         }
       }
     }
+    if (f === undefined && claimed) return { name: detach(name), type: 'untyped', provisional: true };
     f ??= { name: detach(name), type: 'untyped' };
     this.resolved.set(f.name === name ? f.name : detach(name), f);
     return f;
@@ -174,7 +189,7 @@ export class ExpositionParser {
       if (
         line !== undefined &&
         line.gen === this.typesGen &&
-        (line.family.type === 'untyped' || line.family.seen === this.parseGen) &&
+        ((line.family.type === 'untyped' && line.family.provisional !== true) || line.family.seen === this.parseGen) &&
         text.startsWith(line.prefix, p) &&
         ((c = text.charCodeAt(p + line.prefix.length)) === SPACE || c === TAB)
       ) {
