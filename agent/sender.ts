@@ -97,18 +97,15 @@ function markLost(job: Job): void {
   for (const r of job.touched) r.lost = true;
 }
 
-/** Frozen tags objects are shared by many points (a log stream's, a Prometheus series'): their size, once. */
-const frozenTagBytes = new WeakMap<object, number>();
-
+/**
+ * The memory a point's tags hold. A frozen tags object is shared by many points
+ * (a log stream's, a Prometheus series') and kept by its input anyway, so a
+ * point holds only a reference to it.
+ */
 function tagBytes(t: Readonly<Record<string, string>>): number {
-  const frozen = Object.isFrozen(t);
-  if (frozen) {
-    const hit = frozenTagBytes.get(t);
-    if (hit !== undefined) return hit;
-  }
+  if (Object.isFrozen(t)) return 8;
   let n = 0;
   for (const k in t) n += 24 + k.length + t[k]!.length;
-  if (frozen) frozenTagBytes.set(t, n);
   return n;
 }
 

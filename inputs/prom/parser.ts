@@ -77,6 +77,13 @@ interface Line {
 
 const MAX_LINES = 200_000;
 
+/** A `# TYPE` line of the previous body, whole, and the family it declared. */
+interface TypeLine {
+  text: string;
+  family: Family;
+  gen: number;
+}
+
 /**
  * A flat copy of `s` that does not keep its parent (a whole scrape body) alive.
  * It goes through a Buffer because V8 keeps `slice()`/concatenation results as
@@ -98,6 +105,10 @@ export class ExpositionParser {
   private readonly lines: Line[] = [];
   /** The same lines by series text, to recognise lines that moved. */
   private readonly byPrefix = new Map<string, Line>();
+  /** The `# TYPE` lines of the previous body, in order (see comment()). */
+  private readonly typeLines: TypeLine[] = [];
+  /** index of the next `# TYPE` line in the current body */
+  private ti = 0;
   /** Bumped when a `# TYPE` changes: cached lines of older generations are re-resolved. */
   private typesGen = 0;
   /** Counts parse() calls: families declared in an older body do not apply. */
@@ -164,6 +175,7 @@ export class ExpositionParser {
     this.parseGen++;
     this.cur = undefined;
     this.curSuffixes = [];
+    this.ti = 0;
     while (i < len) {
       let eol = text.indexOf('\n', i);
       if (eol < 0) eol = len;
@@ -294,6 +306,7 @@ export class ExpositionParser {
     }
     if (this.remember) {
       if (this.lines.length > li) this.lines.length = li;
+      if (this.typeLines.length > this.ti) this.typeLines.length = this.ti;
       // forget lines gone for good (bounded by twice the current body)
       if (this.byPrefix.size > 2 * this.lines.length + 1000) {
         this.byPrefix.clear();
@@ -311,6 +324,13 @@ export class ExpositionParser {
     const c = text.charCodeAt(q);
     if (c === 69 /* E */) return this.openMetrics && text.startsWith('EOF', q);
     if (c !== 84 /* T */ || !text.startsWith('TYPE', q)) return false;
+    const ti = this.ti;
+    const cached = this.typeLines[ti];
+    if (cached !== undefined && cached.gen === this.typesGen && eol - p === cached.text.length && text.startsWith(cached.text, p)) {
+      // the same line as the previous body's TYPE line at this position: same name, same type
+      this.ti++;
+      return this.declared(cached.family);
+    }
     q += 4;
     while (q < eol && (text.charCodeAt(q) === SPACE || text.charCodeAt(q) === TAB)) q++;
     let e = q;
@@ -337,6 +357,17 @@ export class ExpositionParser {
         this.types.set(f.name, f);
       }
     }
+    if (this.remember && ti < MAX_LINES) {
+      const entry = { text: detach(text.slice(p, eol)), family: f, gen: this.typesGen };
+      if (ti < this.typeLines.length) this.typeLines[ti] = entry;
+      else this.typeLines.push(entry);
+      this.ti++;
+    }
+    return this.declared(f);
+  }
+
+  /** A `# TYPE` line declared family f: the samples that follow belong to it. */
+  private declared(f: Family): false {
     f.seen = this.parseGen;
     this.cur = f;
     this.curSuffixes = SUFFIXES[f.type] ?? [];
