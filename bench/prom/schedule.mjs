@@ -85,6 +85,7 @@ if (fs.existsSync('/usr/bin/vmagent') && !process.env.SKIP_VM) {
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${vm.pid}/status`, 'utf8'))[1]) * 1024;
   results.push(await measure('vmagent 1.79 (GOMAXPROCS=1)', 'vm_promscrape', cpu, undefined, rss));
   vm.kill();
+  if (vm.exitCode === null) await new Promise((r) => vm.once('exit', r)); // it writes its queue dir until it exits
 } else results.push({ name: 'vmagent: not installed (apt-get install victoria-metrics)' });
 targets.send('exit');
 fs.rmSync(tmp, { recursive: true, force: true });
