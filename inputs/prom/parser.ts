@@ -77,13 +77,6 @@ interface Line {
 
 const MAX_LINES = 200_000;
 
-/** A `# TYPE` line of the previous body, whole, and the family it declared. */
-interface TypeLine {
-  text: string;
-  family: Family;
-  gen: number;
-}
-
 /**
  * A flat copy of `s` that does not keep its parent (a whole scrape body) alive.
  * It goes through a Buffer because V8 keeps `slice()`/concatenation results as
@@ -105,8 +98,11 @@ export class ExpositionParser {
   private readonly lines: Line[] = [];
   /** The same lines by series text, to recognise lines that moved. */
   private readonly byPrefix = new Map<string, Line>();
-  /** The `# TYPE` lines of the previous body, in order (see comment()). */
-  private readonly typeLines: TypeLine[] = [];
+  /**
+   * The families declared by the `# TYPE` lines of the previous body, in order
+   * (see comment()). Emptied when a declaration changes (typesGen).
+   */
+  private readonly typeLines: Family[] = [];
   /** index of the next `# TYPE` line in the current body */
   private ti = 0;
   /** Bumped when a `# TYPE` changes: cached lines of older generations are re-resolved. */
@@ -325,11 +321,14 @@ export class ExpositionParser {
     if (c === 69 /* E */) return this.openMetrics && text.startsWith('EOF', q);
     if (c !== 84 /* T */ || !text.startsWith('TYPE', q)) return false;
     const ti = this.ti;
-    const cached = this.typeLines[ti];
-    if (cached !== undefined && cached.gen === this.typesGen && eol - p === cached.text.length && text.startsWith(cached.text, p)) {
-      // the same line as the previous body's TYPE line at this position: same name, same type
-      this.ti++;
-      return this.declared(cached.family);
+    const f0 = this.typeLines[ti];
+    if (f0 !== undefined && eol - p === 8 + f0.name.length + f0.type.length && text.startsWith('# TYPE ', p)) {
+      // `# TYPE name type` as the previous body had it at this position: the same declaration
+      const n = p + 7 + f0.name.length;
+      if (text.startsWith(f0.name, p + 7) && text.charCodeAt(n) === SPACE && text.startsWith(f0.type, n + 1)) {
+        this.ti++;
+        return this.declared(f0);
+      }
     }
     q += 4;
     while (q < eol && (text.charCodeAt(q) === SPACE || text.charCodeAt(q) === TAB)) q++;
@@ -352,15 +351,15 @@ export class ExpositionParser {
         if (f !== undefined || claims) {
           this.typesGen++;
           this.resolved.clear();
+          this.typeLines.length = 0;
         }
         f = { name: detach(name), type };
         this.types.set(f.name, f);
       }
     }
     if (this.remember && ti < MAX_LINES) {
-      const entry = { text: detach(text.slice(p, eol)), family: f, gen: this.typesGen };
-      if (ti < this.typeLines.length) this.typeLines[ti] = entry;
-      else this.typeLines.push(entry);
+      if (ti < this.typeLines.length) this.typeLines[ti] = f;
+      else if (ti === this.typeLines.length) this.typeLines.push(f);
       this.ti++;
     }
     return this.declared(f);
