@@ -321,6 +321,9 @@ export class Converter {
     const gen = this.infoGen;
     for (let j = 0; j < points.length; j++) {
       const s = series[j]!;
+      // the series' points of this scrape are handed over: do not keep them until the next one
+      s.p0 = undefined;
+      s.more = undefined;
       if (extra === undefined || info[j]) {
         points[j]!.tags = s.tags as Record<string, string>;
         continue;
