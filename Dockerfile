@@ -1,11 +1,13 @@
 # syntax=docker/dockerfile:1
-# Build stage: the README's install command (`npm ci`, whose prepare script runs the TypeScript build).
+# Build stage: the README's install command (`npm ci`, whose prepare script runs the build: tsc, then the
+# Kubernetes client bundle of scripts/bundle-k8s.mjs).
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY agent agent
 COPY inputs inputs
 COPY bin bin
+COPY scripts/bundle-k8s.mjs scripts/
 RUN npm ci
 
 # Runtime: production dependencies and the compiled output only.

@@ -11,7 +11,8 @@
  *   renew for renewDeadlineMs (< lease duration), before anyone else may take over;
  * - stop() releases the Lease (empty holder) so another agent takes over at once.
  */
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime } from './client.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { k8sMetrics, type K8sMetrics } from './metrics.js';

@@ -8,7 +8,8 @@
  * open. This loop owns reconnects (jittered exponential backoff), relists on
  * 410 Gone, and aborts whatever is in flight on stop().
  */
-import { CoreV1Api, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, Watch } from './client.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { k8sMetrics, type K8sMetrics } from './metrics.js';

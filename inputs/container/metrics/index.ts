@@ -13,7 +13,8 @@
  * idempotent, safe without start, and waits for an in-flight collection.
  */
 import os from 'node:os';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '../../../agent/k8s/client.js';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Input, InputContext } from '../../../agent/input.js';
 import type { Point } from '../../../agent/point.js';

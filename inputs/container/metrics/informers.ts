@@ -8,7 +8,8 @@
  * during its relist or reconnect delay; the guard aborts any watch opened
  * after stop, so losing leadership always closes every watch.
  */
-import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import type { Informer, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch } from '../../../agent/k8s/client.js';
 import type { K8sObject, ObjectKind, ObjectLists } from './objects.js';
 import { OBJECT_KINDS, slim } from './objects.js';
 
