@@ -132,6 +132,19 @@ describe('filters and tags', () => {
     expect(c.convert('m_a{x="1"} 4\nbuild_info{v="9"} 1\n', false, base, T).points[0]!.tags).toBe(d[0]!.tags);
   });
 
+  it("maps a name again when its family's type changes between scrapes (metric_types, info)", () => {
+    const base = Object.freeze({});
+    const c = new Converter(cfg({ metric_types: ['gauge'] }));
+    expect(c.convert('# TYPE temp counter\ntemp_c 1\ntemp 1\n', false, base, T).points).toEqual([]);
+    expect(c.convert('# TYPE temp gauge\ntemp_c 2\ntemp 2\n', false, base, T).points.map((p) => p.fields)).toEqual([{ temp: 2 }]);
+    expect(c.convert('# TYPE temp counter\ntemp_c 3\ntemp 3\n', false, base, T).points).toEqual([]);
+    const i = new Converter(cfg());
+    const body = (type: string) => `# TYPE build_info ${type}\nbuild_info{v="9"} 1\nup 1\n`;
+    expect(find(i.convert(body('counter'), false, base, T).points, 'up')[0]!.tags).toEqual({});
+    expect(find(i.convert(body('gauge'), false, base, T).points, 'up')[0]!.tags).toEqual({ v: '9' });
+    expect(find(i.convert(body('counter'), false, base, T).points, 'up')[0]!.tags).toEqual({});
+  });
+
   it('converts the OpenMetrics example', () => {
     const { points } = conv(testdata('openmetrics.txt'), {}, {}, true);
     const cpu = find(points, 'process')[0]!;

@@ -38,9 +38,11 @@ interface Mapping {
   measurement: string;
   field: string;
   info: boolean;
+  /** filtered out by metric_types or the name filters */
+  skip: boolean;
+  /** The family it was made for: filters and info detection read its name and type, which a later body may change. */
+  family: Family;
 }
-
-const SKIP: Mapping = { measurement: '', field: '', info: false };
 
 /**
  * A series' tags template: rebuilt in a fast V8 shape (objects whose keys were
@@ -113,12 +115,13 @@ export class Converter {
     this.renames = Object.entries(o.tags_rename.mapping);
   }
 
-  /** The measurement/field mapping of a metric name, or SKIP when filtered out. */
+  /** The measurement/field mapping of a metric name in its family, or a skip when filtered out. */
   private map(name: string, family: Family): Mapping {
     const o = this.o;
-    if (this.types !== undefined && !this.types.has(family.type)) return SKIP;
-    if (this.keep.length > 0 && !this.keep.some((r) => r.test(name) || r.test(family.name))) return SKIP;
-    if (this.ignore.length > 0 && this.ignore.some((r) => r.test(name) || r.test(family.name))) return SKIP;
+    const skip = (): Mapping => ({ measurement: '', field: '', info: false, skip: true, family });
+    if (this.types !== undefined && !this.types.has(family.type)) return skip();
+    if (this.keep.length > 0 && !this.keep.some((r) => r.test(name) || r.test(family.name))) return skip();
+    if (this.ignore.length > 0 && this.ignore.some((r) => r.test(name) || r.test(family.name))) return skip();
     let measurement: string | undefined;
     let field = name;
     for (const r of o.measurements) {
@@ -140,7 +143,7 @@ export class Converter {
     }
     if (o.keep_exist_metric_name) field = name;
     const info = family.type === 'info' || (name.endsWith('_info') && (family.type === 'gauge' || family.type === 'untyped' || family.type === 'unknown'));
-    return { measurement, field, info };
+    return { measurement, field, info, skip: false, family };
   }
 
   /** Builds the tags of a label set, or null when ignore_tag_kv_match drops it. */
@@ -209,16 +212,16 @@ export class Converter {
       let m: Mapping | undefined;
       let s: Series | undefined;
       const at = pos[i];
-      if (at !== undefined && at.raw === rawLabels && at.name === name) {
+      if (at !== undefined && at.raw === rawLabels && at.name === name && at.m.family === family) {
         m = at.m;
         s = at.s;
       } else {
         m = names.get(name);
-        if (m === undefined) {
+        if (m === undefined || m.family !== family) {
           m = this.map(name, family);
           names.set(name, m);
         }
-        if (m !== SKIP) {
+        if (!m.skip) {
           s = allSeries.get(rawLabels);
           if (s === undefined) {
             s = { tags: this.tags(rawLabels, base), gen: 0, m0: '', p0: undefined, more: undefined };
