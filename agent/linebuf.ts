@@ -5,7 +5,8 @@
  * rules are lineproto.ts's.
  */
 import { Utf8String, type Point } from './point.js';
-import { escapeKey, escapeName, fieldText, STR_SPECIAL, tagText } from './lineproto.js';
+import { escapeKey, escapeName, fieldText, STR_SPECIAL, tagText, tagTextOf } from './lineproto.js';
+import { BoundedWeakCache } from './weakcache.js';
 
 /** Buffer's internal UTF-8 writer (no argument checks), present on every Node Buffer. */
 interface Utf8Writable {
@@ -16,14 +17,18 @@ interface Utf8Writable {
  * Measurement and tags of frozen tags objects, as UTF-8 bytes: the points of a
  * log stream or of a Prometheus series share their tags. A tags object may go
  * with a few measurements (a scrape's unlabelled series: `go`, `process`, ...),
- * so each keeps a head per name, at most {@link HEADS_PER_TAGS}.
+ * so each keeps a head per name, at most {@link HEADS_PER_TAGS}. Within a
+ * memory budget (weakcache.ts): past it, heads are written per point.
  */
-const frozenHeads = new WeakMap<object, Map<string, Buffer>>();
+const frozenHeads = new BoundedWeakCache<object, Map<string, Buffer>>(64 << 20);
 const HEADS_PER_TAGS = 16;
+/** Estimated bytes a cached head holds besides its text: the Buffer object, and the Map when it is the first. */
+const HEAD_COST = 100;
+const HEADS_COST = 250;
 
 /** The measurement and tags of a line (`name,k=v,...`), escaped, as UTF-8 bytes. */
 export function lineHead(name: string, tags: Readonly<Record<string, string>>): Buffer {
-  return Buffer.from(escapeName(name) + tagText(tags as Record<string, string>));
+  return Buffer.from(escapeName(name) + tagTextOf(tags));
 }
 
 function frozenHead(name: string, tags: Record<string, string>): Buffer | undefined {
@@ -32,8 +37,13 @@ function frozenHead(name: string, tags: Record<string, string>): Buffer | undefi
   const hit = heads?.get(name);
   if (hit !== undefined) return hit;
   const bytes = lineHead(name, tags);
-  if (heads === undefined) frozenHeads.set(tags, (heads = new Map()));
-  else if (heads.size >= HEADS_PER_TAGS) heads.clear();
+  if (heads === undefined) {
+    heads = new Map();
+    if (!frozenHeads.set(tags, heads, HEADS_COST + bytes.length)) return bytes;
+  } else {
+    if (heads.size >= HEADS_PER_TAGS) heads.clear();
+    if (!frozenHeads.set(tags, heads, HEAD_COST + bytes.length)) return bytes;
+  }
   heads.set(name, bytes);
   return bytes;
 }

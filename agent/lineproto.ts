@@ -10,6 +10,7 @@
  * spaces. Non-finite floats cannot be represented and are left out; a point
  * with no field left is not written.
  */
+import { BoundedWeakCache } from './weakcache.js';
 import { UInt, Utf8String, type FieldValue, type Point, nowNs } from './point.js';
 
 const NAME_SPECIAL = /[, \\\n\r]/;
@@ -72,9 +73,10 @@ export function fieldText(v: FieldValue): string | undefined {
  * The tags part of a line (`,k=v,k2=v2`) for frozen tags objects, by identity:
  * an input that gives many points one shared, frozen tags object (a log
  * stream's) has it escaped once instead of once per point. Frozen objects
- * cannot change, so the cache cannot go stale; it holds them weakly.
+ * cannot change, so the cache cannot go stale; it holds them weakly, within
+ * a budget (weakcache.ts).
  */
-const frozenTagText = new WeakMap<object, string>();
+const frozenTagText = new BoundedWeakCache<object, string>(16 << 20);
 
 export function tagText(tags: Record<string, string>): string {
   const frozen = Object.isFrozen(tags);
@@ -82,13 +84,19 @@ export function tagText(tags: Record<string, string>): string {
     const hit = frozenTagText.get(tags);
     if (hit !== undefined) return hit;
   }
+  const s = tagTextOf(tags);
+  if (frozen) frozenTagText.set(tags, s, 64 + s.length);
+  return s;
+}
+
+/** {@link tagText} without the cache. */
+export function tagTextOf(tags: Readonly<Record<string, string>>): string {
   let s = '';
   for (const k in tags) {
     const v = tags[k]!;
     if (k === '' || v === '') continue; // InfluxDB rejects empty tag keys and values
     s += ',' + escapeKey(k) + '=' + escapeKey(v);
   }
-  if (frozen) frozenTagText.set(tags, s);
   return s;
 }
 

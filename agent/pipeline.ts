@@ -11,6 +11,7 @@ import type { Sender } from './sender.js';
 import type { RecordFormat } from './sinks/types.js';
 import type { CoreMetrics } from './metrics.js';
 import { RateLimitedLog } from './log.js';
+import { BoundedWeakCache } from './weakcache.js';
 
 export class RunningInput implements Accumulator {
   points = 0;
@@ -58,20 +59,25 @@ export class RunningInput implements Accumulator {
   }
 
   /**
-   * Frozen tags objects are shared by many points (a log stream's): they get
-   * one decorated, frozen copy each, reused while the global tags are the same
-   * object, so the encoder can also cache their escaped text (linebuf.ts).
+   * Frozen tags objects are shared by many points (a log stream's, a
+   * Prometheus series'): they get one decorated, frozen copy each, reused
+   * while the global tags are the same object, so the encoder can also cache
+   * their escaped text (linebuf.ts). Within a memory budget (weakcache.ts):
+   * past it, points get a decorated copy of their own.
    */
-  private readonly frozen = new WeakMap<object, { base: object; omit: readonly string[] | undefined; tags: Record<string, string> }>();
+  private readonly frozen = new BoundedWeakCache<object, { base: object; omit: readonly string[] | undefined; tags: Record<string, string> }>(64 << 20);
 
   private decorateFrozen(t: Record<string, string>, { base, omit, gt }: ReturnType<RunningInput['globals']>): Record<string, string> {
     const hit = this.frozen.get(t);
     if (hit !== undefined && hit.base === base && hit.omit === omit) return hit.tags;
     const tags = { ...t };
+    let n = 0;
     for (const k in this.inputTags) if (tags[k] === undefined) tags[k] = this.inputTags[k]!;
     for (const k in gt) if (tags[k] === undefined) tags[k] = gt[k]!;
-    Object.freeze(tags);
-    this.frozen.set(t, { base, omit, tags });
+    for (const _ in tags) n++;
+    // cost: the copy (a header and a slot per key), its holder and the WeakMap's entry.
+    // Frozen only when kept, so that the encoder's caches skip a copy made for one point.
+    if (this.frozen.set(t, { base, omit, tags }, 120 + 8 * n)) Object.freeze(tags);
     return tags;
   }
 
