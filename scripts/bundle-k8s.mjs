@@ -10,7 +10,7 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 const file = path.join(root, 'dist/agent/k8s/client.js');
 if (!fs.readFileSync(file, 'utf8').includes("from '@kubernetes/client-node'")) {
-  console.log('bundle-k8s: already a bundle'); // tsc did not rewrite it (incremental build)
+  console.log('bundle-k8s: already a bundle'); // the script ran again without tsc in between
   process.exit(0);
 }
 await build({
