@@ -5,6 +5,7 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY agent agent
+COPY cli cli
 COPY inputs inputs
 COPY bin bin
 COPY scripts/bundle-k8s.mjs scripts/

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The telekit command. The TypeScript sources are compiled to dist/ by `npm ci`/`npm run build` (the prepare script).
-import { main } from '../dist/agent/cli.js';
+import { main } from '../dist/cli/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

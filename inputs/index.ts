@@ -2,7 +2,7 @@
  * The explicit input registry: every input folder under inputs/ is listed here
  * (a test checks that each folder is registered and has sample.conf and README.md).
  */
-import type { InputDefinition } from '../agent/input.js';
+import type { InputDefinition } from '../agent/input/contract.js';
 import { cpu } from './cpu/index.js';
 import { disk } from './disk/index.js';
 import { diskio } from './diskio/index.js';

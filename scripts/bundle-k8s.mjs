@@ -1,6 +1,6 @@
 /**
- * Replaces dist/agent/k8s/client.js (a re-export of @kubernetes/client-node)
- * with a bundle of only what it re-exports: see agent/k8s/client.ts for why.
+ * Replaces dist/agent/services/k8s/client.js (a re-export of @kubernetes/client-node)
+ * with a bundle of only what it re-exports: see agent/services/k8s/client.ts for why.
  * Run by `npm run build` after tsc.
  */
 import { build } from 'esbuild';
@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
-const file = path.join(root, 'dist/agent/k8s/client.js');
+const file = path.join(root, 'dist/agent/services/k8s/client.js');
 if (!fs.readFileSync(file, 'utf8').includes("from '@kubernetes/client-node'")) {
   console.log('bundle-k8s: already a bundle'); // the script ran again without tsc in between
   process.exit(0);

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Rewrites the environment reference table in README.md from the agent's own lists
-// (agent/env-all.ts, built to dist/). test/core/readme.test.ts fails when they drift.
+// (cli/env-all.ts, built to dist/). test/core/readme.test.ts fails when they drift.
 import fs from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const { envTable } = await import(path.join(root, 'dist/agent/env-all.js'));
+const { envTable } = await import(path.join(root, 'dist/cli/env-all.js'));
 const file = path.join(root, 'README.md');
 const text = fs.readFileSync(file, 'utf8');
 const start = '<!-- env-table:start -->';

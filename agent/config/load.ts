@@ -11,9 +11,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import toml from 'toml';
-import type { InputDefinition } from '../input.js';
+import type { InputDefinition } from '../input/contract.js';
 import { validate, type Issue } from './schema.js';
-import type { Env } from '../env.js';
+import type { Env } from './env.js';
 
 export interface ConfigProblem {
   severity: 'error' | 'warning';

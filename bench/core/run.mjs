@@ -2,7 +2,7 @@
 // followed by gzip at the dataway's default level, on the same points, in one process.
 // Median of 7 runs of 50,000 points each. Usage: node bench/core/run.mjs
 import zlib from 'node:zlib';
-import { encodeV1, encodeV2 } from '../../dist/agent/sinks/encode.js';
+import { encodeV1, encodeV2 } from '../../dist/agent/delivery/sinks/encode.js';
 
 const N = 50_000;
 const RUNS = 7;

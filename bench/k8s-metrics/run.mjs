@@ -18,7 +18,7 @@ import { summaryToPoints } from '../../dist/inputs/container/metrics/summary.js'
 import { RateTracker } from '../../dist/inputs/container/metrics/rates.js';
 import { objectPoints, slim } from '../../dist/inputs/container/metrics/objects.js';
 import { ContainerFilter } from '../../dist/inputs/container/filter.js';
-import { encodeLine } from '../../dist/agent/lineproto.js';
+import { encodeLine } from '../../dist/agent/model/lineproto.js';
 
 const ITER = Number(process.env.ITER ?? 40);
 const MiB = 2 ** 20;

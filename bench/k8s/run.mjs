@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { CoreV1Api, KubeConfig, makeInformer } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { K8sPodWatcher } from '../../dist/agent/k8s/pod-watcher.js';
+import { K8sPodWatcher } from '../../dist/agent/services/k8s/pod-watcher.js';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const EVENTS = 10_000;

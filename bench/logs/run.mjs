@@ -15,8 +15,9 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { validate } from '../../dist/agent/config/schema.js';
 import { schema } from '../../dist/inputs/container/config.js';
-import { createContainerLogs } from '../../dist/inputs/container/logs.js';
-import { Agent } from '../../dist/agent/agent.js';
+import { createContainerLogs } from '../../dist/inputs/container/logs/logs.js';
+import { Agent } from '../../dist/agent/runtime/agent.js';
+import { inputs } from '../../dist/inputs/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -138,7 +139,7 @@ async function telekitAgent(total) {
   const dataDir = fs.mkdtempSync(path.join(work, 'data-'));
   const env = { ENV_IO_FLUSH_INTERVAL: '100ms', ENV_DATAWAY: `http://127.0.0.1:${server.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ...JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}') };
   const t0 = performance.now();
-  const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'silent' }), watch: false });
+  const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'silent' }), watch: false, registry: inputs });
   await finished;
   const t1 = performance.now();
   await agent.stop();

@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { Agent } from '../../dist/agent/agent.js';
+import { Agent } from '../../dist/agent/runtime/agent.js';
+import { inputs } from '../../dist/inputs/index.js';
 
 const N = Number(process.argv[2] ?? 1000);
 const INTERVAL = Number(process.argv[3] ?? 5);
@@ -51,7 +52,7 @@ const results = [];
   const confDir = path.join(tmp, 'conf.d');
   fs.mkdirSync(path.join(confDir, 'prom'), { recursive: true });
   fs.writeFileSync(path.join(confDir, 'prom', 'bench.conf'), `[[inputs.prom]]\nurls = ${JSON.stringify(urls)}\ninterval = "${INTERVAL}s"\ntimeout = "${INTERVAL}s"\nmax_concurrent_scrapes = 32\n`);
-  const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, log: pino({ level: 'silent' }), env: { ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
+  const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, registry: inputs, log: pino({ level: 'silent' }), env: { ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
   const own = async () => Number(((await (await fetch(`${agent.httpUrl}/metrics`)).text()).match(/^telekit_prom_scrapes_total\{result="ok"\} (\d+)/m) ?? [])[1] ?? 0);
   results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined, () => process.memoryUsage().rss));

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DiskQueue } from '../../dist/agent/buffer/disk-queue.js';
+import { DiskQueue } from '../../dist/agent/delivery/buffer/disk-queue.js';
 
 const N = 200;
 const SIZE = 100 * 1024;

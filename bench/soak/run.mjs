@@ -15,8 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { pack } from 'msgpackr';
-import { decodeLines } from '../../dist/agent/lineproto.js';
-import { decodePBPoints } from '../../dist/agent/pbpoint.js';
+import { decodeLines } from '../../dist/agent/model/lineproto.js';
+import { decodePBPoints } from '../../dist/agent/model/pbpoint.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);

@@ -5,10 +5,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-// AGENT_DIST=<a dist/ directory> runs another build (run.mjs --ab: a baseline in the same run).
-const { Agent } = await import(process.env.AGENT_DIST ? pathToFileURL(path.join(process.env.AGENT_DIST, 'agent/agent.js')).href : '../../dist/agent/agent.js');
+// AGENT_DIST=<a dist/ directory> runs another build (run.mjs --ab: a baseline in the same run;
+// an older build's agent.js sits at agent/agent.js).
+const dist = process.env.AGENT_DIST ?? fileURLToPath(new URL('../../dist/', import.meta.url));
+const at = (...rels) => pathToFileURL(rels.map((r) => path.join(dist, r)).find((p) => fs.existsSync(p))).href;
+const { Agent } = await import(at('agent/runtime/agent.js', 'agent/agent.js'));
+const { inputs } = await import(at('inputs/index.js'));
 
 const [dataway, encoding] = process.argv.slice(2);
 const confDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-traces-conf-'));
@@ -20,7 +24,7 @@ fs.writeFileSync(path.join(confDir, 'zipkin/zipkin.conf'), '[[inputs.zipkin]]\n'
 const env = { ENV_DATAWAY: dataway, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench-node', ENV_DATAWAY_CONTENT_ENCODING: encoding ?? 'v1', ENV_IO_FLUSH_INTERVAL: '1s' };
 // Extra agent settings for experiments, e.g. BENCH_AGENT_ENV='{"ENV_IO_QUEUE_CAPACITY":"10000"}'
 Object.assign(env, JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}'));
-const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'warn' }), watch: false });
+const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'warn' }), watch: false, registry: inputs });
 let peakRss = 0;
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();
 process.on('message', async (m) => {

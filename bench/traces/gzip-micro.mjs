@@ -5,7 +5,7 @@ import { ddtraceBody } from './payloads.mjs';
 import { fakeContext } from '../../dist/test/helpers/fake-context.js';
 import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
 import { schema } from '../../dist/inputs/ddtrace/config.js';
-import { encodeV1 } from '../../dist/agent/sinks/encode.js';
+import { encodeV1 } from '../../dist/agent/delivery/sinks/encode.js';
 const ctx = fakeContext('ddtrace'); const input = new DdtraceInput(schema.defaultValue(), ctx); await input.start();
 await ctx.routes.get('POST /v0.4/traces')({ method: 'POST', path: '/v0.4/traces', query: {}, headers: { 'content-type': 'application/msgpack' }, body: ddtraceBody(), remoteAddress: '' });
 const bodies = encodeV1(ctx.points, 0n, 1 << 20);

@@ -1,8 +1,8 @@
 // Worker-side CPU per span of the ddtrace fast path (inputs/ddtrace/lines.ts) against the generic path
 // and against msgjson alone, on the bench payload, in one process (no HTTP, no gzip):
 //   npm run build && node bench/traces/lines-micro.mjs
-import { LineBuf } from '../../dist/agent/linebuf.js';
-import { TracePipeline } from '../../dist/agent/trace/pipeline.js';
+import { LineBuf } from '../../dist/agent/model/linebuf.js';
+import { TraceProcessor } from '../../dist/agent/services/trace/processor.js';
 import { schema } from '../../dist/inputs/ddtrace/config.js';
 import { DdLineWriter } from '../../dist/inputs/ddtrace/lines.js';
 import { spanJsons } from '../../dist/inputs/ddtrace/msgjson.js';
@@ -15,9 +15,9 @@ const tags = { host: 'node-1', host_ip: '10.0.0.1', cluster: 'prod' };
 const req = { route: '/v0.4/traces', contentType: 'application/msgpack', headers: {}, body };
 const now = 1_700_000_000_000_000_000n;
 const out = new LineBuf(1 << 20);
-const writer = new DdLineWriter(cfg, new TracePipeline('ddtrace', cfg));
+const writer = new DdLineWriter(cfg, new TraceProcessor('ddtrace', cfg));
 const decode = ddDecoder(cfg);
-const pipeline = new TracePipeline('ddtrace', cfg);
+const pipeline = new TraceProcessor('ddtrace', cfg);
 
 const cases = {
   'fast path (lines.ts)': () => {

@@ -5,7 +5,7 @@
 // Usage: npm run build && node bench/traces/msgjson-micro.mjs [rounds]
 //   --copy: also the ways to copy the payload's strings that were tried (byte loop, scan + buf.copy,
 //           scan + byte copy, 4 bytes at a time: the one spanJsons uses);
-//   --lp:   also the line-protocol escaping of the resulting messages (agent/lineproto.ts LineBuf
+//   --lp:   also the line-protocol escaping of the resulting messages (agent/model/lineproto.ts LineBuf
 //           escaped()'s byte loop vs 4 bytes at a time), the pass that follows spanJsons.
 import { Unpackr } from 'msgpackr';
 import { spanJsons } from '../../dist/inputs/ddtrace/msgjson.js';

@@ -1,6 +1,6 @@
 // Profiles telekit's in-process path for one format: node --cpu-prof bench/traces/profile.mjs ddtrace|zipkin [--no-encode]
 import zlib from 'node:zlib';
-import { encodeV1 } from '../../dist/agent/sinks/encode.js';
+import { encodeV1 } from '../../dist/agent/delivery/sinks/encode.js';
 import { fakeContext } from '../../dist/test/helpers/fake-context.js';
 import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
 import { schema as ddSchema } from '../../dist/inputs/ddtrace/config.js';

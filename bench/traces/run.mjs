@@ -19,7 +19,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { Pool } from 'undici';
 import { Unpackr } from 'msgpackr';
-import { encodeV1 } from '../../dist/agent/sinks/encode.js';
+import { encodeV1 } from '../../dist/agent/delivery/sinks/encode.js';
 import { fakeContext } from '../../dist/test/helpers/fake-context.js';
 import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
 import { schema as ddSchema } from '../../dist/inputs/ddtrace/config.js';

@@ -2,9 +2,9 @@
  * `[inputs.container]`: one singleton input with two parts, container log
  * tailing (./logs.ts) and container/pod/Kubernetes metrics (./metrics/).
  */
-import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
+import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
 import { COMPAT_ONLY, schema, type ContainerConfig } from './config.js';
-import { createContainerLogs } from './logs.js';
+import { createContainerLogs } from './logs/logs.js';
 import { createContainerMetrics } from './metrics/index.js';
 import { createPromDiscovery } from '../prom/input.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
-import { hostPaths } from '../../agent/host/paths.js';
+import { hostPaths } from '../../agent/services/host/paths.js';
 import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import { CpuCollector, cpu } from './index.js';
 import { schema, type CpuConfig } from './config.js';
@@ -74,7 +74,7 @@ describe('cpu input (real /proc)', () => {
 
 describe('cpu under a host root', () => {
   it('reads /proc/stat, load and hwmon temperatures below host_root', async () => {
-    const { fakeRoot } = await import('../../agent/host/fake-root.js');
+    const { fakeRoot } = await import('../../agent/services/host/fake-root.js');
     const r = fakeRoot({
       'proc/stat': 'cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 100 0 100 800 0 0 0 0 0 0\n',
       'proc/loadavg': '2.00 1.00 0.50 1/100 1\n',

@@ -4,10 +4,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { int, nowNs, type Point } from '../../agent/point.js';
-import type { HostPaths } from '../../agent/host/paths.js';
-import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
-import { cpuUsage, parseLoadavg, parseProcStat, type CpuTimes } from '../../agent/host/procfs.js';
+import { int, nowNs, type Point } from '../../agent/model/point.js';
+import type { HostPaths } from '../../agent/services/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/services/host/periodic.js';
+import { cpuUsage, parseLoadavg, parseProcStat, type CpuTimes } from '../../agent/services/host/procfs.js';
 import { schema, type CpuConfig } from './config.js';
 
 const CPU_SENSORS = new Set(['coretemp', 'k10temp', 'zenpower', 'cpu_thermal']);

@@ -1,6 +1,6 @@
 /** Options of `[[inputs.ddtrace]]`: DataKit's names and defaults plus the shared tracing options. */
 import { any, bool, int, list, object, optional, str, type Infer } from '../../agent/config/schema.js';
-import { traceOptionShape } from '../../agent/trace/options.js';
+import { traceOptionShape } from '../../agent/services/trace/options.js';
 
 export const schema = object({
   endpoints: list(str(), ['/v0.3/traces', '/v0.4/traces', '/v0.5/traces']),

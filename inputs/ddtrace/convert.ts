@@ -4,10 +4,10 @@
  * type, promoted meta (built-in map + customer_tags) and the `message`
  * (from msgjson.ts for msgpack bodies, else JSON.stringify of the span).
  */
-import type { FieldValue } from '../../agent/point.js';
-import type { Trace, TraceSpan } from '../../agent/trace/span.js';
+import type { FieldValue } from '../../agent/model/point.js';
+import type { Trace, TraceSpan } from '../../agent/services/trace/span.js';
 import type { DdSpan } from './decode.js';
-import { Utf8String } from '../../agent/point.js';
+import { Utf8String } from '../../agent/model/point.js';
 import type { SpanJsons } from './msgjson.js';
 
 export interface ConvertOptions {

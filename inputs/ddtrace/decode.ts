@@ -7,7 +7,7 @@
  * `int64AsType: 'string'`); small values arrive as numbers.
  */
 import { Unpackr } from 'msgpackr';
-import { BadRequest } from '../../agent/trace/receiver.js';
+import { BadRequest } from '../../agent/services/trace/bad-request.js';
 
 export type DdNum = number | string;
 

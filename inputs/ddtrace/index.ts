@@ -4,10 +4,10 @@
  * `GET /info` so tracers discover the endpoints, and feeds the shared tracing
  * pipeline.
  */
-import type { HttpRequest, HttpResponse } from '../../agent/http-routes.js';
-import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
-import { TraceReceiver } from '../../agent/trace/receiver.js';
-import { traceRequest, workerScript, type TraceDecoder } from '../../agent/trace/offthread.js';
+import type { HttpRequest, HttpResponse } from '../../agent/server/http-routes.js';
+import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
+import { TraceReceiver } from '../../agent/services/trace/receiver.js';
+import { traceRequest, workerScript, type TraceDecoder } from '../../agent/services/trace/offthread.js';
 import { schema, type DdtraceConfig } from './config.js';
 import { DD_HEADERS, ddDecoder } from './request.js';
 

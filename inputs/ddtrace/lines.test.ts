@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
-import { LineBuf } from '../../agent/linebuf.js';
-import { TracePipeline } from '../../agent/trace/pipeline.js';
-import type { TraceRequest } from '../../agent/trace/offthread.js';
+import { LineBuf } from '../../agent/model/linebuf.js';
+import { TraceProcessor } from '../../agent/services/trace/processor.js';
+import type { TraceRequest } from '../../agent/services/trace/offthread.js';
 import { validConfig } from '../../test/helpers/fake-context.js';
 import { schema, type DdtraceConfig } from './config.js';
 import { DdLineWriter } from './lines.js';
@@ -13,7 +13,7 @@ const NOW = 1_700_000_000_000_000_000n;
 const CORE = { host: 'node-1', env: 'core-env', cluster: 'c 1', 'a,b': 'x=y' };
 
 /** The generic path as a trace worker runs it: decoder, pipeline, core tags, LineBuf.point. */
-function generic(cfg: DdtraceConfig, pipeline: TracePipeline, req: TraceRequest, tags: Record<string, string>): { text: string; dropped: Record<string, number> } {
+function generic(cfg: DdtraceConfig, pipeline: TraceProcessor, req: TraceRequest, tags: Record<string, string>): { text: string; dropped: Record<string, number> } {
   const d = ddDecoder(cfg)(req);
   const { points, dropped } = pipeline.process(d.traces);
   const out = new LineBuf(1 << 16);
@@ -158,8 +158,8 @@ describe('ddtrace lines fast path', () => {
     let spans = 0;
     for (const [c, raw] of CONFIGS.entries()) {
       const cfg = validConfig(schema, raw);
-      const p1 = new TracePipeline('ddtrace', cfg, () => 5_000);
-      const p2 = new TracePipeline('ddtrace', cfg, () => 5_000);
+      const p1 = new TraceProcessor('ddtrace', cfg, () => 5_000);
+      const p2 = new TraceProcessor('ddtrace', cfg, () => 5_000);
       const writer = new DdLineWriter(cfg, p2);
       for (let k = 0; k < 120; k++) {
         const seed = c * 1000 + k;
@@ -189,7 +189,7 @@ describe('ddtrace lines fast path', () => {
 
   it('takes a dd-trace-like payload and writes its lines', () => {
     const cfg = validConfig(schema, {});
-    const w = new DdLineWriter(cfg, new TracePipeline('ddtrace', cfg));
+    const w = new DdLineWriter(cfg, new TraceProcessor('ddtrace', cfg));
     const root = { service: 'web', name: 'express.request', resource: 'GET /users/:id', trace_id: 18_000_000_000_000_000_001n, span_id: 12_345_678_901_234_567_890n, parent_id: 0n, start: 1_732_000_000_123_456_999n, duration: 2_500_000, error: 0, meta: { env: 'prod', 'http.status_code': '200', '_dd.p.tid': '6750A1B2' }, metrics: { _sampling_priority_v1: 1 }, type: 'web' };
     const child = { ...root, name: 'pg.query', resource: 'SELECT "x"', span_id: 42, parent_id: 12_345_678_901_234_567_890n, type: 'sql', meta: { 'db.type': 'postgres', 'db.system': 'postgresql' } };
     const f = fast(w, request(packr.pack([[root, child]])), { host: 'h' })!;
@@ -203,7 +203,7 @@ describe('ddtrace lines fast path', () => {
 
   it('declines what it does not model, writing nothing', () => {
     const cfg = validConfig(schema, {});
-    const w = new DdLineWriter(cfg, new TracePipeline('ddtrace', cfg));
+    const w = new DdLineWriter(cfg, new TraceProcessor('ddtrace', cfg));
     const ok = { service: 's', name: 'n', resource: 'r', trace_id: 1, span_id: 2, parent_id: 0, start: 1000, duration: 5, meta: { env: 'e' }, metrics: {} };
     expect(fast(w, request(packr.pack([[ok]])))).toBeDefined();
     const declined = [
@@ -230,8 +230,8 @@ describe('ddtrace lines fast path', () => {
   it('on mutated and cut bodies: declines, or writes exactly what the generic path writes (which must accept them too)', () => {
     for (const raw of [{}, { compatible_otel: true, customer_tags: ['other'] }, { del_message: true, trace_128_bit_id: false }]) {
       const cfg = validConfig(schema, raw);
-      const writer = new DdLineWriter(cfg, new TracePipeline('ddtrace', cfg));
-      const pipeline = new TracePipeline('ddtrace', cfg);
+      const writer = new DdLineWriter(cfg, new TraceProcessor('ddtrace', cfg));
+      const pipeline = new TraceProcessor('ddtrace', cfg);
       let taken = 0;
       for (let k = 0; k < 400; k++) {
         const r = rng(90_000 + k);
@@ -257,7 +257,7 @@ describe('ddtrace lines fast path', () => {
 
   it('takes a request of 100,000 meta entries and goes back to small arrays after it', () => {
     const cfg = validConfig(schema, {});
-    const w = new DdLineWriter(cfg, new TracePipeline('ddtrace', cfg));
+    const w = new DdLineWriter(cfg, new TraceProcessor('ddtrace', cfg));
     const spans = Array.from({ length: 10_000 }, (_, i) => ({ service: 's', span_id: i + 1, meta: Object.fromEntries(Array.from({ length: 10 }, (_, k) => [['env', 'version', 'project', 'component', 'span.kind', 'http.method', 'http.url', 'http.route', 'db.name', 'out.host'][k]!, `v${i}`])) }));
     const f = fast(w, request(packr.pack([spans])), { host: 'h' })!;
     expect(f.lines).toBe(10_000);
@@ -269,7 +269,7 @@ describe('ddtrace lines fast path', () => {
 
   it('keeps its key caches bounded', () => {
     const cfg = validConfig(schema, { customer_tags: ['reg:^k'] });
-    const w = new DdLineWriter(cfg, new TracePipeline('ddtrace', cfg));
+    const w = new DdLineWriter(cfg, new TraceProcessor('ddtrace', cfg));
     let declined = 0;
     for (let b = 0; b < 30; b++) {
       const m: Record<string, string> = {};

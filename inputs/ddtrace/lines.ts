@@ -27,11 +27,11 @@
  * set (TraceFilters.check, the same code as the generic path).
  */
 import { isUtf8 } from 'node:buffer';
-import { escapeStrInto, viewOf, type LineBuf } from '../../agent/linebuf.js';
-import { escapeKey, escapeName } from '../../agent/lineproto.js';
-import { FIXED_TAGS, type TracePipeline } from '../../agent/trace/pipeline.js';
-import type { TraceRequest } from '../../agent/trace/offthread.js';
-import type { TraceSpan } from '../../agent/trace/span.js';
+import { escapeStrInto, viewOf, type LineBuf } from '../../agent/model/linebuf.js';
+import { escapeKey, escapeName } from '../../agent/model/lineproto.js';
+import { FIXED_TAGS, type TraceProcessor } from '../../agent/services/trace/processor.js';
+import type { TraceRequest } from '../../agent/services/trace/offthread.js';
+import type { TraceSpan } from '../../agent/services/trace/span.js';
 import type { DdtraceConfig } from './config.js';
 import { DdConverter, SOURCE_TYPES, type ConvertOptions } from './convert.js';
 import { HEX, startIds, writeSpanEscaped, writeU64, writeUint, type Arena } from './msgjson.js';
@@ -316,7 +316,7 @@ export class DdLineWriter {
 
   constructor(
     cfg: DdtraceConfig,
-    private readonly pipeline: TracePipeline,
+    private readonly pipeline: TraceProcessor,
   ) {
     this.opts = convertOptions(cfg);
     this.converter = new DdConverter(this.opts);
@@ -1035,7 +1035,7 @@ export class DdLineWriter {
     }
   }
 
-  /** Span i's line, as TracePipeline.toPoint + the core's tags + LineBuf.point write it. */
+  /** Span i's line, as TraceProcessor.toPoint + the core's tags + LineBuf.point write it. */
   private line(i: number, ctx: LineCtx, out: LineBuf): void {
     const { tid, req } = ctx;
     const sp = this.spans;

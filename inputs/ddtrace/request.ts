@@ -1,9 +1,9 @@
 /**
  * A ddtrace request body → traces: the part of the input that runs on the
- * main thread or in a trace worker (agent/trace/offthread.ts) alike.
+ * main thread or in a trace worker (agent/services/trace/offthread.ts) alike.
  */
-import { BadRequest } from '../../agent/trace/receiver.js';
-import type { Decoded, TraceDecoder, TraceRequest } from '../../agent/trace/offthread.js';
+import { BadRequest } from '../../agent/services/trace/bad-request.js';
+import type { Decoded, TraceDecoder, TraceRequest } from '../../agent/services/trace/offthread.js';
 import type { DdtraceConfig } from './config.js';
 import { DdConverter, type ConvertOptions } from './convert.js';
 import { decodeJson, decodeMsgpack, decodeV05, type DdSpan } from './decode.js';

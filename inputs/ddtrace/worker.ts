@@ -1,5 +1,5 @@
-/** The ddtrace input's trace worker thread (agent/trace/offthread.ts), with the msgpack-to-lines fast path (lines.ts). */
-import { serveTraceJobs } from '../../agent/trace/offthread.js';
+/** The ddtrace input's trace worker thread (agent/services/trace/offthread.ts), with the msgpack-to-lines fast path (lines.ts). */
+import { serveTraceJobs } from '../../agent/services/trace/offthread.js';
 import type { DdtraceConfig } from './config.js';
 import { DdLineWriter } from './lines.js';
 import { ddDecoder } from './request.js';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { fieldNumber as n } from '../../agent/host/fields.js';
+import { fieldNumber as n } from '../../agent/services/host/fields.js';
 import { validate } from '../../agent/config/schema.js';
 import { validConfig } from '../../test/helpers/fake-context.js';
-import { hostPaths } from '../../agent/host/paths.js';
-import { parseMountinfo } from '../../agent/host/procfs.js';
+import { hostPaths } from '../../agent/services/host/paths.js';
+import { parseMountinfo } from '../../agent/services/host/procfs.js';
 import { DiskCollector } from './index.js';
-import { selectMounts } from '../../agent/host/partitions.js';
+import { selectMounts } from '../../agent/services/host/partitions.js';
 import { schema, type DiskConfig } from './config.js';
 
 function config(raw: object): DiskConfig {

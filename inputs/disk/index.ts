@@ -1,9 +1,9 @@
 /** disk: filesystem usage per mounted device, like DataKit's `disk` measurement. */
-import { nowNs, type Point } from '../../agent/point.js';
-import { uint } from '../../agent/host/fields.js';
-import type { HostPaths } from '../../agent/host/paths.js';
-import { periodicInput, type Collector } from '../../agent/host/periodic.js';
-import { physicalFstypes, readMounts, selectMounts, usage } from '../../agent/host/partitions.js';
+import { nowNs, type Point } from '../../agent/model/point.js';
+import { uint } from '../../agent/services/host/fields.js';
+import type { HostPaths } from '../../agent/services/host/paths.js';
+import { periodicInput, type Collector } from '../../agent/services/host/periodic.js';
+import { physicalFstypes, readMounts, selectMounts, usage } from '../../agent/services/host/partitions.js';
 import { schema, type DiskConfig } from './config.js';
 
 export class DiskCollector implements Collector {

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import { fieldNumber as n } from '../../agent/host/fields.js';
-import { UInt } from '../../agent/point.js';
+import { fieldNumber as n } from '../../agent/services/host/fields.js';
+import { UInt } from '../../agent/model/point.js';
 import { describe, expect, it } from 'vitest';
 import { validConfig } from '../../test/helpers/fake-context.js';
-import { hostPaths } from '../../agent/host/paths.js';
+import { hostPaths } from '../../agent/services/host/paths.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { DiskioCollector, renderName } from './index.js';
 import { schema, type DiskioConfig } from './config.js';

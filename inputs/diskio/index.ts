@@ -3,11 +3,11 @@
  * bytes per second over the interval, like DataKit's `diskio` measurement.
  */
 import path from 'node:path';
-import { int, nowNs, type Point } from '../../agent/point.js';
-import { uint } from '../../agent/host/fields.js';
-import { underRoot, type HostPaths } from '../../agent/host/paths.js';
-import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
-import { parseDiskstats, parseUdevData, type DiskStat } from '../../agent/host/procfs.js';
+import { int, nowNs, type Point } from '../../agent/model/point.js';
+import { uint } from '../../agent/services/host/fields.js';
+import { underRoot, type HostPaths } from '../../agent/services/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/services/host/periodic.js';
+import { parseDiskstats, parseUdevData, type DiskStat } from '../../agent/services/host/procfs.js';
 import { schema, type DiskioConfig } from './config.js';
 
 const SECTOR = 512;

@@ -4,7 +4,7 @@
  * gitlab input: durations in microseconds, timestamps in milliseconds, ids as
  * strings, the raw event in `event_raw`.
  */
-import { int, nowNs, type Point } from '../../agent/point.js';
+import { int, nowNs, type Point } from '../../agent/model/point.js';
 
 export class BadEvent extends Error {}
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
-import type { HttpRequest } from '../../agent/http-routes.js';
+import type { HttpRequest } from '../../agent/server/http-routes.js';
 import { DEDUPE_MAX, gitlab, GitlabInput, PATH } from './index.js';
 import { parseGitlabTime } from './convert.js';
 import { schema, type GitlabConfig } from './config.js';

@@ -6,10 +6,10 @@
  */
 import crypto from 'node:crypto';
 import { Counter } from 'prom-client';
-import type { HttpRequest, HttpResponse } from '../../agent/http-routes.js';
-import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
-import { clampInterval, PeriodicInput } from '../../agent/host/periodic.js';
-import type { Point } from '../../agent/point.js';
+import type { HttpRequest, HttpResponse } from '../../agent/server/http-routes.js';
+import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
+import { clampInterval, PeriodicInput } from '../../agent/services/host/periodic.js';
+import type { Point } from '../../agent/model/point.js';
 import { BadEvent, jobPoint, parseBody, pipelinePoint } from './convert.js';
 import { gitlabMetricPoints, scrapeHostTag } from './metrics.js';
 import { schema, type GitlabConfig } from './config.js';

@@ -6,7 +6,7 @@
  * `gitlab_http` for series with a `method` label, else `gitlab`.
  * `http_requests_total` is skipped, as in DataKit.
  */
-import { nowNs, type Point } from '../../agent/point.js';
+import { nowNs, type Point } from '../../agent/model/point.js';
 
 const IGNORE = new Set(['http_requests_total']);
 

@@ -4,8 +4,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { underRoot, type HostPaths } from '../../agent/host/paths.js';
-import { readOptional } from '../../agent/host/periodic.js';
+import { underRoot, type HostPaths } from '../../agent/services/host/paths.js';
+import { readOptional } from '../../agent/services/host/periodic.js';
 
 export interface CpuInfo {
   vendor_id: string;

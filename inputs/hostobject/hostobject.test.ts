@@ -1,8 +1,8 @@
 import os from 'node:os';
-import { fieldNumber as n } from '../../agent/host/fields.js';
+import { fieldNumber as n } from '../../agent/services/host/fields.js';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
-import { hostPaths } from '../../agent/host/paths.js';
+import { hostPaths } from '../../agent/services/host/paths.js';
 import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import { HostobjectCollector, TELEKIT_VERSION } from './index.js';
 import { parseCpuinfo, parseOsRelease } from './hostinfo.js';

@@ -6,12 +6,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { InputContext } from '../../agent/input.js';
-import { int, nowNs, type Point } from '../../agent/point.js';
-import { uint } from '../../agent/host/fields.js';
-import type { HostPaths } from '../../agent/host/paths.js';
-import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
-import { physicalFstypes, readMounts, selectMounts, usage } from '../../agent/host/partitions.js';
+import type { InputContext } from '../../agent/input/contract.js';
+import { int, nowNs, type Point } from '../../agent/model/point.js';
+import { uint } from '../../agent/services/host/fields.js';
+import type { HostPaths } from '../../agent/services/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/services/host/periodic.js';
+import { physicalFstypes, readMounts, selectMounts, usage } from '../../agent/services/host/partitions.js';
 import {
   cpuUsage,
   memStat,
@@ -21,7 +21,7 @@ import {
   parseNetDev,
   parseProcStat,
   type CpuTimes,
-} from '../../agent/host/procfs.js';
+} from '../../agent/services/host/procfs.js';
 import { hostMeta, netInfo, parseCpuinfo } from './hostinfo.js';
 import { schema, type HostobjectConfig } from './config.js';
 

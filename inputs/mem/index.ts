@@ -1,10 +1,10 @@
 /** mem: host memory from /proc/meminfo, with DataKit's `mem` measurement fields. */
 import path from 'node:path';
-import { nowNs, type Point } from '../../agent/point.js';
-import { uint } from '../../agent/host/fields.js';
-import type { HostPaths } from '../../agent/host/paths.js';
-import { periodicInput, readText, type Collector } from '../../agent/host/periodic.js';
-import { memStat, parseMeminfo } from '../../agent/host/procfs.js';
+import { nowNs, type Point } from '../../agent/model/point.js';
+import { uint } from '../../agent/services/host/fields.js';
+import type { HostPaths } from '../../agent/services/host/paths.js';
+import { periodicInput, readText, type Collector } from '../../agent/services/host/periodic.js';
+import { memStat, parseMeminfo } from '../../agent/services/host/procfs.js';
 import { schema, type MemConfig } from './config.js';
 
 /** DataKit field name → /proc/meminfo key (values in bytes; HugePages_* are counts). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { fieldNumber as n } from '../../agent/host/fields.js';
-import { UInt } from '../../agent/point.js';
-import { hostPaths } from '../../agent/host/paths.js';
+import { fieldNumber as n } from '../../agent/services/host/fields.js';
+import { UInt } from '../../agent/model/point.js';
+import { hostPaths } from '../../agent/services/host/paths.js';
 import { validate } from '../../agent/config/schema.js';
 import { MemCollector } from './index.js';
 import { schema } from './config.js';

@@ -5,11 +5,11 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { int, nowNs, type Point } from '../../agent/point.js';
-import { uint } from '../../agent/host/fields.js';
-import type { HostPaths } from '../../agent/host/paths.js';
-import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
-import { parseNetDev, parseNetSnmp, type NetDevStat } from '../../agent/host/procfs.js';
+import { int, nowNs, type Point } from '../../agent/model/point.js';
+import { uint } from '../../agent/services/host/fields.js';
+import type { HostPaths } from '../../agent/services/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/services/host/periodic.js';
+import { parseNetDev, parseNetSnmp, type NetDevStat } from '../../agent/services/host/procfs.js';
 import { schema, type NetConfig } from './config.js';
 
 const IFF_UP = 0x1;

@@ -1,9 +1,9 @@
 import http from 'node:http';
-import { fieldNumber as n } from '../../agent/host/fields.js';
+import { fieldNumber as n } from '../../agent/services/host/fields.js';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { validConfig } from '../../test/helpers/fake-context.js';
-import { hostPaths } from '../../agent/host/paths.js';
+import { hostPaths } from '../../agent/services/host/paths.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { NetCollector } from './index.js';
 import { schema, type NetConfig } from './config.js';
@@ -54,7 +54,7 @@ describe('net input (real /proc)', () => {
 
 describe('net under a host root', () => {
   it('keeps up, non-virtual interfaces; rates from the second collection', async () => {
-    const { fakeRoot } = await import('../../agent/host/fake-root.js');
+    const { fakeRoot } = await import('../../agent/services/host/fake-root.js');
     const dev = (eth0: number) =>
       `Inter-| Receive | Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n` +
       `    lo: 10 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\n  eth0: ${eth0} 10 0 0 0 0 0 0 ${eth0 * 2} 20 0 0 0 0 0 0\n  eth1: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n`;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validConfig } from '../../test/helpers/fake-context.js';
-import type { Point } from '../../agent/point.js';
+import type { Point } from '../../agent/model/point.js';
 import { schema, type PromConfig } from './config.js';
 import { Converter } from './convert.js';
 

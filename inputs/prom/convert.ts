@@ -16,7 +16,7 @@
  * A Converter is kept per target: name mappings and filter verdicts are cached
  * across scrapes because the set of metric names is stable.
  */
-import type { Point } from '../../agent/point.js';
+import type { Point } from '../../agent/model/point.js';
 import { ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
 
 export interface ConvertOptions {
@@ -48,7 +48,7 @@ interface Mapping {
  * A series' tags template: rebuilt in a fast V8 shape (objects whose keys were
  * added one by one become slow dictionaries past a dozen keys) and frozen.
  * Every point of the series shares it: the core then decorates it once
- * (pipeline.ts decorateFrozen) and the encoder writes its escaped text from a
+ * (agent/input/running-input.ts decorateFrozen) and the encoder writes its escaped text from a
  * cache (linebuf.ts), instead of a copy, a decoration and an escape per point.
  */
 function template(o: Record<string, string>): Readonly<Record<string, string>> {

@@ -10,7 +10,7 @@
  * Only Running pods with an IP produce instances.
  */
 import toml from 'toml';
-import type { PodInfo } from '../../agent/k8s/types.js';
+import type { PodInfo } from '../../agent/services/k8s/types.js';
 import { validate } from '../../agent/config/schema.js';
 import { schema, type PromConfig } from './config.js';
 

@@ -3,7 +3,7 @@
  * and, when enabled, those announced by this node's pods (`datakit/prom.instances`,
  * `prometheus.io/*`). See README.md.
  */
-import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
+import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
 import { schema, type PromConfig } from './config.js';
 import { PromInput } from './input.js';
 

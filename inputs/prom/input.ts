@@ -7,8 +7,8 @@
  * this agent leads. Pod discovery is node-local, so an instance that discovers
  * pods is never elected (see index.ts).
  */
-import type { Input, InputContext } from '../../agent/input.js';
-import type { PodEvent, PodInfo, PodWatcher } from '../../agent/k8s/types.js';
+import type { Input, InputContext } from '../../agent/input/contract.js';
+import type { PodEvent, PodInfo, PodWatcher } from '../../agent/services/k8s/types.js';
 import { targetUrls, type PromConfig } from './config.js';
 import { annotationInstances, prometheusInstances, shouldScrape, type PodInstance } from './discovery.js';
 import { Scheduler } from './scheduler.js';

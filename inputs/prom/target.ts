@@ -7,8 +7,8 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Dispatcher } from 'undici';
-import type { Accumulator, AddOptions } from '../../agent/input.js';
-import { nowNs } from '../../agent/point.js';
+import type { Accumulator, AddOptions } from '../../agent/input/contract.js';
+import { nowNs } from '../../agent/model/point.js';
 import type { PromConfig } from './config.js';
 import { Converter } from './convert.js';
 import type { Job } from './scheduler.js';

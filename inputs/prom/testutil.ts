@@ -1,5 +1,5 @@
 /** Test data for the prom input: pods as the pod watcher reports them (the fake context is test/helpers/fake-context.ts). */
-import type { PodInfo } from '../../agent/k8s/types.js';
+import type { PodInfo } from '../../agent/services/k8s/types.js';
 
 export function makePod(o: Partial<PodInfo> & { name: string }): PodInfo {
   return {

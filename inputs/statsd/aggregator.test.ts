@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
-import type { Point } from '../../agent/point.js';
+import type { Point } from '../../agent/model/point.js';
 import { Aggregator, percentileOf } from './aggregator.js';
 import { schema } from './config.js';
 import { newScannedLine, scanLine } from './parser.js';

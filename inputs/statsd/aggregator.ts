@@ -11,7 +11,7 @@
  *
  * Not thread-safe, not async: the input calls ingest() from the event loop.
  */
-import { msToNs, type FieldValue, type Point } from '../../agent/point.js';
+import { msToNs, type FieldValue, type Point } from '../../agent/model/point.js';
 import { own, resolveSeries, type NamingOptions, type SeriesId } from './naming.js';
 import { lineName, lineTags, lineValues, newScannedLine, parseValueAt, scanLine, type MalformedReason, type MetricType, type ScannedLine } from './parser.js';
 import { TimingStats } from './timing.js';

@@ -6,7 +6,7 @@
  * - event `_e{}`        → category keyevent, measurement `statsd_event`
  * - service check `_sc` → category metric, measurement `statsd_service_check`
  */
-import { nowNs, type Point } from '../../agent/point.js';
+import { nowNs, type Point } from '../../agent/model/point.js';
 import { CHECK_STATUS, type DogEvent, type DogServiceCheck } from './parser.js';
 
 const EVENT_STATUS: Record<DogEvent['alertType'], string> = { info: 'info', warning: 'warning', error: 'error', success: 'ok' };

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
-import type { Point } from '../../agent/point.js';
+import type { Point } from '../../agent/model/point.js';
 import { schema } from './config.js';
 import { StatsdInput } from './statsd.js';
 import { fakeContext } from '../../test/helpers/fake-context.js';

@@ -2,7 +2,7 @@
  * `[[inputs.statsd]]`: a StatsD / DogStatsD server (UDP or TCP) that aggregates
  * what it receives and emits metric points every `interval` (README.md).
  */
-import type { InputDefinition } from '../../agent/input.js';
+import type { InputDefinition } from '../../agent/input/contract.js';
 import { schema, type StatsdConfig } from './config.js';
 import { StatsdInput } from './statsd.js';
 

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import StatsD from 'hot-shots';
 import { validate } from '../../agent/config/schema.js';
-import type { Point } from '../../agent/point.js';
+import type { Point } from '../../agent/model/point.js';
 import { freeTcpUdpPort, waitFor } from '../../test/helpers/wait.js';
 import { sendUdp } from '../../test/helpers/net.js';
 import { schema } from './config.js';

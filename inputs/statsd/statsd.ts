@@ -2,8 +2,8 @@
  * The statsd input: a listener (listener.ts) feeding an aggregator
  * (aggregator.ts) that is flushed to the accumulator every `interval`.
  */
-import type { Input, InputContext } from '../../agent/input.js';
-import type { Point } from '../../agent/point.js';
+import type { Input, InputContext } from '../../agent/input/contract.js';
+import type { Point } from '../../agent/model/point.js';
 import { Aggregator, type AggregatorOptions } from './aggregator.js';
 import { parseAddress, parseMappings, type StatsdConfig } from './config.js';
 import { eventPoint, serviceCheckPoint } from './dogstatsd.js';

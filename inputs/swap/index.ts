@@ -1,10 +1,10 @@
 /** swap: swap space from /proc/meminfo and pages swapped in/out from /proc/vmstat. */
 import path from 'node:path';
-import { nowNs, type Point } from '../../agent/point.js';
-import { uint } from '../../agent/host/fields.js';
-import type { HostPaths } from '../../agent/host/paths.js';
-import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
-import { parseKeyValues, parseMeminfo } from '../../agent/host/procfs.js';
+import { nowNs, type Point } from '../../agent/model/point.js';
+import { uint } from '../../agent/services/host/fields.js';
+import type { HostPaths } from '../../agent/services/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/services/host/periodic.js';
+import { parseKeyValues, parseMeminfo } from '../../agent/services/host/procfs.js';
 import { schema, type SwapConfig } from './config.js';
 
 /** /proc/vmstat counts pages; like gopsutil we count 4 KiB pages. */

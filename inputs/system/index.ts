@@ -4,10 +4,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { int, nowNs, type Point } from '../../agent/point.js';
-import { uint } from '../../agent/host/fields.js';
-import { underRoot, type HostPaths } from '../../agent/host/paths.js';
-import { periodicInput, readOptional, readText, type Collector } from '../../agent/host/periodic.js';
+import { int, nowNs, type Point } from '../../agent/model/point.js';
+import { uint } from '../../agent/services/host/fields.js';
+import { underRoot, type HostPaths } from '../../agent/services/host/paths.js';
+import { periodicInput, readOptional, readText, type Collector } from '../../agent/services/host/periodic.js';
 import {
   countUtmpUsers,
   cpuUsage,
@@ -17,7 +17,7 @@ import {
   parseMeminfo,
   parseProcStat,
   type CpuTimes,
-} from '../../agent/host/procfs.js';
+} from '../../agent/services/host/procfs.js';
 import { schema, type SystemConfig } from './config.js';
 
 const CONNTRACK_STATS = ['found', 'invalid', 'ignore', 'insert', 'insert_failed', 'drop', 'early_drop', 'search_restart'];

@@ -1,7 +1,7 @@
 import os from 'node:os';
-import { fieldNumber as n } from '../../agent/host/fields.js';
+import { fieldNumber as n } from '../../agent/services/host/fields.js';
 import { describe, expect, it } from 'vitest';
-import { hostPaths } from '../../agent/host/paths.js';
+import { hostPaths } from '../../agent/services/host/paths.js';
 import { SystemCollector } from './index.js';
 
 describe('system input (real /proc)', () => {
@@ -52,7 +52,7 @@ describe('host input lifecycle', () => {
 
 describe('system under a host root', () => {
   it('reads conntrack, file-nr, utmp and counts processes below host_root', async () => {
-    const { fakeRoot } = await import('../../agent/host/fake-root.js');
+    const { fakeRoot } = await import('../../agent/services/host/fake-root.js');
     const utmp = Buffer.alloc(384 * 2);
     utmp.writeInt32LE(7, 0);
     const r = fakeRoot({

@@ -1,6 +1,6 @@
 /** Options of `[[inputs.zipkin]]`: DataKit's names and defaults plus the shared tracing options. */
 import { any, int, object, optional, str, type Infer } from '../../agent/config/schema.js';
-import { traceOptionShape } from '../../agent/trace/options.js';
+import { traceOptionShape } from '../../agent/services/trace/options.js';
 
 export const schema = object({
   pathV1: str('/api/v1/spans'),

@@ -4,10 +4,10 @@
  * by the core) — and, when `listen` is set, on a server of its own (Zipkin's
  * port 9411) so Envoy/Istio can send straight to the agent.
  */
-import type { HttpRequest, HttpResponse } from '../../agent/http-routes.js';
-import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
-import { TraceReceiver } from '../../agent/trace/receiver.js';
-import { traceRequest, workerScript, type TraceDecoder } from '../../agent/trace/offthread.js';
+import type { HttpRequest, HttpResponse } from '../../agent/server/http-routes.js';
+import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
+import { TraceReceiver } from '../../agent/services/trace/receiver.js';
+import { traceRequest, workerScript, type TraceDecoder } from '../../agent/services/trace/offthread.js';
 import { schema, type ZipkinConfig } from './config.js';
 import { ZIPKIN_HEADERS, zipkinDecoder } from './request.js';
 import { ZipkinListener } from './listener.js';

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import type { HttpRequest, HttpResponse } from '../../agent/http-routes.js';
+import type { HttpRequest, HttpResponse } from '../../agent/server/http-routes.js';
 
 export function parseListen(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');

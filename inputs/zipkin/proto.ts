@@ -3,7 +3,7 @@
  * protobufjs into the v2 JSON shape, so one converter serves both encodings.
  */
 import protobuf from 'protobufjs';
-import { BadRequest } from '../../agent/trace/receiver.js';
+import { BadRequest } from '../../agent/services/trace/bad-request.js';
 import type { V2Span, V2Endpoint } from './v2.js';
 
 const PROTO = `

@@ -1,12 +1,12 @@
 /**
  * A Zipkin request body → traces: the part of the input that runs on the main
- * thread or in a trace worker (agent/trace/offthread.ts) alike. `route` tells
+ * thread or in a trace worker (agent/services/trace/offthread.ts) alike. `route` tells
  * v1 from v2; Content-Type tells JSON, proto3 (v2) and Thrift (v1) apart.
  */
-import { BadRequest } from '../../agent/trace/receiver.js';
-import type { Decoded, TraceDecoder, TraceRequest } from '../../agent/trace/offthread.js';
-import type { Utf8String } from '../../agent/point.js';
-import type { TraceSpan } from '../../agent/trace/span.js';
+import { BadRequest } from '../../agent/services/trace/bad-request.js';
+import type { Decoded, TraceDecoder, TraceRequest } from '../../agent/services/trace/offthread.js';
+import type { Utf8String } from '../../agent/model/point.js';
+import type { TraceSpan } from '../../agent/services/trace/span.js';
 import type { ZipkinConfig } from './config.js';
 import { decodeProto } from './proto.js';
 import { convertV1 } from './v1.js';

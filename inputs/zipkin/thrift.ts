@@ -4,7 +4,7 @@
  * v1 converter serves both. Untrusted input: every length is checked against
  * the bytes left, and nesting is limited.
  */
-import { BadRequest } from '../../agent/trace/receiver.js';
+import { BadRequest } from '../../agent/services/trace/bad-request.js';
 
 const T_STOP = 0;
 const T_BOOL = 2;

@@ -4,9 +4,9 @@
  * become tags; `sr`/`ss` make an entry span, `cs`/`cr` an exit span;
  * timestamp/duration fall back to the annotations' range.
  */
-import type { FieldValue, Utf8String } from '../../agent/point.js';
-import { BadRequest } from '../../agent/trace/receiver.js';
-import type { SpanType, TraceSpan } from '../../agent/trace/span.js';
+import type { FieldValue, Utf8String } from '../../agent/model/point.js';
+import { BadRequest } from '../../agent/services/trace/bad-request.js';
+import type { SpanType, TraceSpan } from '../../agent/services/trace/span.js';
 import { normId, tagKey } from './v2.js';
 
 const MAX_TAG_VALUE = 1024;

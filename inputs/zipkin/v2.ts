@@ -4,9 +4,9 @@
  * `_` (values over 1024 bytes become fields); `error` in tags makes the span
  * an error; kind SERVER/CONSUMER is an entry, CLIENT/PRODUCER an exit.
  */
-import { Utf8String, type FieldValue } from '../../agent/point.js';
-import { BadRequest } from '../../agent/trace/receiver.js';
-import type { Trace, TraceSpan, SpanType } from '../../agent/trace/span.js';
+import { Utf8String, type FieldValue } from '../../agent/model/point.js';
+import { BadRequest } from '../../agent/services/trace/bad-request.js';
+import type { Trace, TraceSpan, SpanType } from '../../agent/services/trace/span.js';
 import { splitJsonArrayRanges } from './json-split.js';
 
 export interface V2Endpoint {

@@ -1,5 +1,5 @@
-/** The zipkin input's trace worker thread (agent/trace/offthread.ts). */
-import { serveTraceJobs } from '../../agent/trace/offthread.js';
+/** The zipkin input's trace worker thread (agent/services/trace/offthread.ts). */
+import { serveTraceJobs } from '../../agent/services/trace/offthread.js';
 import type { ZipkinConfig } from './config.js';
 import { zipkinDecoder } from './request.js';
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
-import type { Point } from '../../agent/point.js';
+import type { Point } from '../../agent/model/point.js';
 import { fakeContext, metricValue, validConfig } from '../../test/helpers/fake-context.js';
 import { schema, type ZipkinConfig } from './config.js';
 import { ZipkinInput } from './index.js';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadInputs, listConfFiles, formatProblem } from '../../agent/config/load.js';
-import { readSettings, parseEnabledInputs, SettingsError } from '../../agent/env.js';
+import { readSettings, parseEnabledInputs, SettingsError } from '../../agent/config/env.js';
 import { fakeInput, lifecycle } from '../helpers/fake-input.js';
 import { startTestAgent, tempDir, writeConf, type TestAgent } from '../helpers/agent.js';
 import { waitFor } from '../helpers/wait.js';

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { InputDefinition } from '../../agent/input.js';
+import type { InputDefinition } from '../../agent/input/contract.js';
 import { object, tags } from '../../agent/config/schema.js';
-import { LineBuf } from '../../agent/linebuf.js';
-import { nowNs } from '../../agent/point.js';
+import { LineBuf } from '../../agent/model/linebuf.js';
+import { nowNs } from '../../agent/model/point.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 
 /** Emits node-level and cluster-level (electionTags) points, some with global tags omitted. */

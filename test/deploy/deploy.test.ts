@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadAll } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { agentEnvNames } from '../../agent/env-all.js';
+import { agentEnvNames } from '../../cli/env-all.js';
 import { inputs } from '../../inputs/index.js';
 import { validate } from '../../agent/config/schema.js';
 import toml from 'toml';

@@ -4,7 +4,7 @@
  * agent leads, and recover from API failures with backoff.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Election, K8sServices, PodWatcher } from '../../agent/k8s/types.js';
+import type { Election, K8sServices, PodWatcher } from '../../agent/services/k8s/types.js';
 import { ContainerMetrics } from '../../inputs/container/metrics/index.js';
 import { clusterObjects } from '../../inputs/container/metrics/testdata/cluster.js';
 import { containerConfig, fakeCtx } from '../../inputs/container/metrics/testdata/fake-ctx.js';

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { KubeConfig } from '@kubernetes/client-node';
-import { LeaseElection, type LeaseElectionOptions } from '../../agent/k8s/election.js';
+import { LeaseElection, type LeaseElectionOptions } from '../../agent/services/k8s/election.js';
 import { K8sApiFixture } from '../fixtures/k8s-api.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -5,8 +5,8 @@
  * `telekit monitor --once` shows the running agent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fieldNumber as n } from '../../agent/host/fields.js';
-import { fakeRoot } from '../../agent/host/fake-root.js';
+import { fieldNumber as n } from '../../agent/services/host/fields.js';
+import { fakeRoot } from '../../agent/services/host/fake-root.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { TestDataway } from '../helpers/dataway.js';
 import { freePort, waitFor } from '../helpers/wait.js';

@@ -3,8 +3,8 @@
  * ENV_DEFAULT_ENABLED_INPUTS, reach the dataway with sane values.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fieldNumber as n } from '../../agent/host/fields.js';
-import { UInt } from '../../agent/point.js';
+import { fieldNumber as n } from '../../agent/services/host/fields.js';
+import { UInt } from '../../agent/model/point.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 
 const FAST = ['CPU', 'MEM', 'SWAP', 'DISK', 'DISKIO', 'NET', 'SYSTEM'];

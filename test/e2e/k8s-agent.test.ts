@@ -4,7 +4,7 @@
  * input that sees this node's pods through ctx.k8s.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { InputDefinition } from '../../agent/input.js';
+import type { InputDefinition } from '../../agent/input/contract.js';
 import { duration, object, tags } from '../../agent/config/schema.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { TestDataway } from '../helpers/dataway.js';

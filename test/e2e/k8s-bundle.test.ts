@@ -1,6 +1,6 @@
 /**
  * The built agent talks to Kubernetes through a bundle of @kubernetes/client-node
- * (dist/agent/k8s/client.js, see agent/k8s/client.ts), not through the package
+ * (dist/agent/services/k8s/client.js, see agent/services/k8s/client.ts), not through the package
  * the other tests load from the sources. This runs the built modules against
  * the fixture API server: pod list + watch, Lease election, and the object
  * informers of every kind the container input lists.
@@ -16,18 +16,18 @@ import { makePod } from '../fixtures/k8s-objects.js';
 import { ROOT, assertBuilt } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 
-type K8sModule = typeof import('../../agent/k8s/index.js');
+type K8sModule = typeof import('../../agent/services/k8s/index.js');
 type InformersModule = typeof import('../../inputs/container/metrics/informers.js');
 
 const log = pino({ level: 'silent' });
-const bundle = path.join(ROOT, 'dist/agent/k8s/client.js');
+const bundle = path.join(ROOT, 'dist/agent/services/k8s/client.js');
 let k8s: K8sModule;
 let informers: InformersModule;
 let api: K8sApiFixture;
 
 beforeAll(async () => {
   assertBuilt();
-  k8s = (await import(path.join(ROOT, 'dist/agent/k8s/index.js'))) as K8sModule;
+  k8s = (await import(path.join(ROOT, 'dist/agent/services/k8s/index.js'))) as K8sModule;
   informers = (await import(path.join(ROOT, 'dist/inputs/container/metrics/informers.js'))) as InformersModule;
 });
 

@@ -5,8 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { K8sPodWatcher } from '../../agent/k8s/pod-watcher.js';
-import type { PodEvent } from '../../agent/k8s/types.js';
+import { K8sPodWatcher } from '../../agent/services/k8s/pod-watcher.js';
+import type { PodEvent } from '../../agent/services/k8s/types.js';
 import { K8sApiFixture } from '../fixtures/k8s-api.js';
 import { makePod } from '../fixtures/k8s-objects.js';
 import { waitFor } from '../helpers/wait.js';

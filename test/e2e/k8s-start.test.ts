@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { K8S_ENV, leaseLocation, leaseTimings, loadKubeConfig, startK8s, type K8sRuntime } from '../../agent/k8s/index.js';
+import { K8S_ENV, leaseLocation, leaseTimings, loadKubeConfig, startK8s, type K8sRuntime } from '../../agent/services/k8s/index.js';
 import { K8sApiFixture } from '../fixtures/k8s-api.js';
 import { makePod } from '../fixtures/k8s-objects.js';
 import { waitFor } from '../helpers/wait.js';
@@ -147,8 +147,8 @@ describe('startK8s', () => {
     expect(leaseTimings('10ms')).toEqual({});
   });
 
-  it('K8S_ENV lists every variable agent/k8s reads', async () => {
-    const dir = path.join(import.meta.dirname, '../../agent/k8s');
+  it('K8S_ENV lists every variable agent/services/k8s reads', async () => {
+    const dir = path.join(import.meta.dirname, '../../agent/services/k8s');
     const read = new Set<string>();
     for (const f of await fs.readdir(dir)) {
       if (!f.endsWith('.ts') || f.endsWith('.test.ts')) continue;

@@ -22,7 +22,7 @@ const bundle = path.join(bundleDir, `cli-${process.pid}.mjs`);
 beforeAll(async () => {
   fs.mkdirSync(bundleDir, { recursive: true });
   await build({
-    stdin: { contents: `import { main } from './agent/cli.ts'; main(process.argv.slice(2)).then((c) => { if (typeof c === 'number') process.exitCode = c; });`, resolveDir: root, loader: 'ts' },
+    stdin: { contents: `import { main } from './cli/main.ts'; main(process.argv.slice(2)).then((c) => { if (typeof c === 'number') process.exitCode = c; });`, resolveDir: root, loader: 'ts' },
     bundle: true,
     platform: 'node',
     format: 'esm',

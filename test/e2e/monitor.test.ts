@@ -4,7 +4,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runMonitor } from '../../agent/monitor.js';
+import { runMonitor } from '../../cli/monitor.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
@@ -89,7 +89,7 @@ describe('telekit monitor command', () => {
     const t = await startTestAgent({ env: { ENV_DEFAULT_ENABLED_INPUTS: 'mem', ENV_INPUT_MEM_INTERVAL: '1s' } });
     try {
       await t.dataway.waitForPoints('metric', 1, { name: 'mem' });
-      const { main } = await import('../../agent/cli.js');
+      const { main } = await import('../../cli/main.js');
       let out = '';
       const write = process.stdout.write;
       process.stdout.write = ((chunk: string | Uint8Array) => ((out += chunk.toString()), true)) as typeof process.stdout.write;

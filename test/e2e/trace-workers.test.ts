@@ -1,5 +1,5 @@
 /**
- * Trace worker threads (agent/trace/offthread.ts): the same requests through
+ * Trace worker threads (agent/services/trace/offthread.ts): the same requests through
  * an agent decoding in workers and one decoding on the main thread must give
  * the same points at the dataway, and bad input the same answers.
  */
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
-import type { DecodedPoint } from '../../agent/lineproto.js';
+import type { DecodedPoint } from '../../agent/model/lineproto.js';
 
 const packr = new Packr({ useRecords: false });
 const span = (i: bigint, parent: bigint, extra: Record<string, string> = {}) => ({

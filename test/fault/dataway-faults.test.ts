@@ -13,7 +13,7 @@ import path from 'node:path';
 import { startTestAgent, tempDir, type TestAgent } from '../helpers/agent.js';
 import { TestDataway } from '../helpers/dataway.js';
 import { freePort, waitFor } from '../helpers/wait.js';
-import { decodeLines } from '../../agent/lineproto.js';
+import { decodeLines } from '../../agent/model/lineproto.js';
 import { LoadBooks, loadgen, missing, receivedSeqs } from './loadgen.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -15,9 +15,9 @@ import { tempDir, writeConf } from '../helpers/agent.js';
 import { TestDataway } from '../helpers/dataway.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 import { missing, receivedSeqs } from './loadgen.js';
-import { DiskQueue } from '../../agent/buffer/disk-queue.js';
+import { DiskQueue } from '../../agent/delivery/buffer/disk-queue.js';
 import { PodLogs, containerConf, cri } from '../../inputs/container/testdata/logfiles.js';
-import { decodeRecord } from '../../agent/buffer/disk-buffer.js';
+import { decodeRecord } from '../../agent/delivery/buffer/disk-buffer.js';
 
 const CHILD = path.join(ROOT, 'test/fault/fixtures/agent-child.mjs');
 const cleanups: (() => unknown)[] = [];

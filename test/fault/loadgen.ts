@@ -1,12 +1,12 @@
 /**
  * A test input that produces a steady stream of numbered points and keeps the
- * books: which sequence numbers were offered, accepted by the pipeline, and
+ * books: which sequence numbers were offered, accepted by the core, and
  * acknowledged (onAck: sent or durably buffered). Fault tests compare the
  * acknowledged set with what the test dataway received.
  */
-import type { Input, InputContext, InputDefinition } from '../../agent/input.js';
+import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
 import { int, object, tags, type Infer } from '../../agent/config/schema.js';
-import type { Category, Point } from '../../agent/point.js';
+import type { Category, Point } from '../../agent/model/point.js';
 
 export const loadgenSchema = object({
   /** Points per add() call. */

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { startTestAgent, tempDir, type TestAgent } from '../helpers/agent.js';
 import { TestDataway } from '../helpers/dataway.js';
 import { waitFor } from '../helpers/wait.js';
-import { readSettings } from '../../agent/env.js';
+import { readSettings } from '../../agent/config/env.js';
 import { PodLogs, containerConf, cri } from '../../inputs/container/testdata/logfiles.js';
 import { LoadBooks, loadgen } from './loadgen.js';
 

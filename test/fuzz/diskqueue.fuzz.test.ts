@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
-import { DiskQueue } from '../../agent/buffer/disk-queue.js';
+import { DiskQueue } from '../../agent/delivery/buffer/disk-queue.js';
 import { mutate, RUNS, SEED } from './harness.js';
 
 const opArb = fc.record({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { V1Pod } from '@kubernetes/client-node';
-import { parseQuantity, podInfoFromObject, splitContainerId } from '../../agent/k8s/pod-info.js';
+import { parseQuantity, podInfoFromObject, splitContainerId } from '../../agent/services/k8s/pod-info.js';
 import { fuzz, inputs, RUNS, SEED } from './harness.js';
 
 describe('Kubernetes object mapping', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeLines, encodeLine, LineProtocolError } from '../../agent/lineproto.js';
-import { UInt, type FieldValue, type Point } from '../../agent/point.js';
+import { decodeLines, encodeLine, LineProtocolError } from '../../agent/model/lineproto.js';
+import { UInt, type FieldValue, type Point } from '../../agent/model/point.js';
 import { fuzz, inputs, isError, RUNS, SEED } from './harness.js';
 
 const SEEDS = [

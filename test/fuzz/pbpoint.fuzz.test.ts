@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
-import { decodePBPoints, encodePBPoints } from '../../agent/pbpoint.js';
-import { UInt, type FieldValue, type Point } from '../../agent/point.js';
-import { decodeRecord, encodeRecord } from '../../agent/buffer/disk-buffer.js';
+import { decodePBPoints, encodePBPoints } from '../../agent/model/pbpoint.js';
+import { UInt, type FieldValue, type Point } from '../../agent/model/point.js';
+import { decodeRecord, encodeRecord } from '../../agent/delivery/buffer/disk-buffer.js';
 import { fuzz, inputs, RUNS, SEED } from './harness.js';
 
 const sample: Point = {

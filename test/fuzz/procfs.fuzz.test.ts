@@ -1,10 +1,10 @@
 /** /proc and /sys text parsers of the host inputs: a kernel with unexpected formats must not crash them. */
 import { describe, it } from 'vitest';
 import fs from 'node:fs';
-import * as procfs from '../../agent/host/procfs.js';
+import * as procfs from '../../agent/services/host/procfs.js';
 import { parseCpuinfo, parseOsRelease } from '../../inputs/hostobject/hostinfo.js';
 import { parseImage } from '../../inputs/container/filter.js';
-import { parsePodDir } from '../../inputs/container/discovery.js';
+import { parsePodDir } from '../../inputs/container/logs/discovery.js';
 import { fuzz, inputs, RUNS } from './harness.js';
 
 const read = (f: string, fallback: string) => {

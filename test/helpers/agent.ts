@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { Agent, type AgentOptions } from '../../agent/agent.js';
+import { Agent, type AgentOptions } from '../../agent/runtime/agent.js';
+import { inputs } from '../../inputs/index.js';
 import { TestDataway } from './dataway.js';
 
 export interface TestAgent {
@@ -62,7 +63,7 @@ export async function startTestAgent(o: TestAgentOptions = {}): Promise<TestAgen
   const log = pino({ level: process.env.TELEKIT_TEST_LOG ?? 'silent' });
   let agent: Agent;
   try {
-    agent = await Agent.start({ confDir, dataDir, env, log, watch: o.watch ?? false, ...o.extra });
+    agent = await Agent.start({ confDir, dataDir, env, log, watch: o.watch ?? false, registry: inputs, ...o.extra });
   } catch (e) {
     if (!o.dataway) await dataway.close();
     throw e;

@@ -7,7 +7,7 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BIN = path.join(ROOT, 'bin/telekit.js');
 
 export function assertBuilt(): void {
-  if (!fs.existsSync(path.join(ROOT, 'dist/agent/cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does)');
+  if (!fs.existsSync(path.join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does)');
 }
 
 export interface Run {

@@ -6,8 +6,8 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { decodeLines, type DecodedPoint } from '../../agent/lineproto.js';
-import { decodePBPoints } from '../../agent/pbpoint.js';
+import { decodeLines, type DecodedPoint } from '../../agent/model/lineproto.js';
+import { decodePBPoints } from '../../agent/model/pbpoint.js';
 import { waitFor } from './wait.js';
 
 export interface DatawayRequest {

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { object, str, tags } from '../../agent/config/schema.js';
-import type { Point } from '../../agent/point.js';
+import type { Point } from '../../agent/model/point.js';
 import { fakeContext, FakePods, validConfig } from './fake-context.js';
 
 const pt = (n: number): Point => ({ category: 'metric', name: 'm', tags: {}, fields: { v: n } });

@@ -14,10 +14,10 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { validate, type Schema } from '../../agent/config/schema.js';
-import type { Accumulator, AddOptions, HostInfo, InputContext } from '../../agent/input.js';
-import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes } from '../../agent/http-routes.js';
-import type { K8sServices, PodEvent, PodInfo, PodWatcher } from '../../agent/k8s/types.js';
-import type { Category, Point } from '../../agent/point.js';
+import type { Accumulator, AddOptions, HostInfo, InputContext } from '../../agent/input/contract.js';
+import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes } from '../../agent/server/http-routes.js';
+import type { K8sServices, PodEvent, PodInfo, PodWatcher } from '../../agent/services/k8s/types.js';
+import type { Category, Point } from '../../agent/model/point.js';
 
 /** One call to `add`/`addWait`, as the input made it. */
 export interface AddCall {
@@ -29,7 +29,7 @@ export interface AddCall {
 }
 
 /**
- * Records what an input hands to the pipeline. The switches are plain fields
+ * Records what an input hands to the core. The switches are plain fields
  * a test flips at any time; the methods are own properties so a test may also
  * replace one (`acc.add = () => 0`) and put it back.
  */

@@ -1,5 +1,5 @@
 /** A test-only input: emits one metric point per start and records its lifecycle. */
-import type { InputDefinition } from '../../agent/input.js';
+import type { InputDefinition } from '../../agent/input/contract.js';
 import { object, int, str, list, duration, bool, tags } from '../../agent/config/schema.js';
 
 const schema = object({

@@ -7,7 +7,7 @@ import { waitFor } from '../../../test/helpers/wait.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { K8sServices, PodInfo, PodWatcher } from '../../../agent/k8s/types.js';
+import type { K8sServices, PodInfo, PodWatcher } from '../../../agent/services/k8s/types.js';
 import { ContainerMetrics } from './index.js';
 import { containerConfig, fakeCtx } from './testdata/fake-ctx.js';
 

@@ -14,10 +14,10 @@
  */
 import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CoreV1Api } from '../../../agent/k8s/client.js';
+import { CoreV1Api } from '../../../agent/services/k8s/client.js';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { Input, InputContext } from '../../../agent/input.js';
-import type { Point } from '../../../agent/point.js';
+import type { Input, InputContext } from '../../../agent/input/contract.js';
+import type { Point } from '../../../agent/model/point.js';
 import type { ContainerConfig } from '../config.js';
 import { ContainerFilter } from '../filter.js';
 import { ObjectWatcher } from './informers.js';

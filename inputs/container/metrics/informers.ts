@@ -9,7 +9,7 @@
  * after stop, so losing leadership always closes every watch.
  */
 import type { Informer, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
-import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch } from '../../../agent/k8s/client.js';
+import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch } from '../../../agent/services/k8s/client.js';
 import type { K8sObject, ObjectKind, ObjectLists } from './objects.js';
 import { OBJECT_KINDS, slim } from './objects.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Point } from '../../../agent/point.js';
+import type { Point } from '../../../agent/model/point.js';
 import { clusterObjects } from './testdata/cluster.js';
 import { OBJECT_KINDS, countPoints, objectPoints, slim, type K8sObject, type ObjectKind, type ObjectLists } from './objects.js';
 import { parseQuantity } from './quantity.js';

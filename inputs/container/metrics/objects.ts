@@ -8,7 +8,7 @@
  * list items and raw watch JSON); the API omits zero counters, so absent
  * status fields count as 0.
  */
-import { int, type FieldValue, type Point } from '../../../agent/point.js';
+import { int, type FieldValue, type Point } from '../../../agent/model/point.js';
 import { parseQuantity } from './quantity.js';
 
 /** The parts of a Kubernetes object read here. */

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeLine } from '../../../agent/lineproto.js';
+import { encodeLine } from '../../../agent/model/lineproto.js';
 import { ContainerFilter } from '../filter.js';
 import { isSummary } from './kubelet.js';
 import { RateTracker } from './rates.js';

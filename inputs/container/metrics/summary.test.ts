@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildSummary, type FixturePod } from '../../../test/fixtures/kubelet.js';
-import type { PodInfo } from '../../../agent/k8s/types.js';
-import type { Point } from '../../../agent/point.js';
+import type { PodInfo } from '../../../agent/services/k8s/types.js';
+import type { Point } from '../../../agent/model/point.js';
 import { ContainerFilter } from '../filter.js';
 import { isSummary, type Summary } from './kubelet.js';
 import { RateTracker } from './rates.js';

@@ -3,8 +3,8 @@
  * container metric name) and `kube_pod` (one per pod). Pure apart from the
  * {@link RateTracker} state the caller keeps between two collections.
  */
-import { int, type FieldValue, type Point } from '../../../agent/point.js';
-import type { ContainerInfo, PodInfo } from '../../../agent/k8s/types.js';
+import { int, type FieldValue, type Point } from '../../../agent/model/point.js';
+import type { ContainerInfo, PodInfo } from '../../../agent/services/k8s/types.js';
 import { parseImage, type ContainerFilter } from '../filter.js';
 import type { ContainerStats, CpuStats, NetworkStats, PodStats, Summary } from './kubelet.js';
 import type { RateTracker } from './rates.js';

@@ -1,5 +1,5 @@
 /** Test data for the container logs unit tests (the fake context itself is test/helpers/fake-context.ts). */
-import type { PodInfo, PodWatcher } from '../../../agent/k8s/types.js';
+import type { PodInfo, PodWatcher } from '../../../agent/services/k8s/types.js';
 import { fakeContext, type FakeContext } from '../../../test/helpers/fake-context.js';
 
 export function pod(o: Partial<PodInfo> & Pick<PodInfo, 'namespace' | 'name'>): PodInfo {

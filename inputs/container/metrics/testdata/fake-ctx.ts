@@ -1,5 +1,5 @@
 /** Helpers for the container metrics unit tests (the fake context itself is test/helpers/fake-context.ts). */
-import type { K8sServices } from '../../../../agent/k8s/types.js';
+import type { K8sServices } from '../../../../agent/services/k8s/types.js';
 import { fakeContext, type FakeContext, validConfig } from '../../../../test/helpers/fake-context.js';
 import { schema, type ContainerConfig } from '../../config.js';
 

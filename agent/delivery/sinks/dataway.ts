@@ -1,0 +1,140 @@
+/**
+ * The dataway sink: `POST {dataway}/v1/write/{category}?token=…` with a gzip
+ * body in line protocol (v1) or protobuf points (v2), over pooled keep-alive
+ * connections (undici). One send = one attempt; the sender retries.
+ *
+ * A batch larger than the body limit is split into several bodies; progress
+ * through them is remembered per batch, so a retry resumes at the body that
+ * failed and never re-sends one the dataway already took.
+ */
+import zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import { Pool } from 'undici';
+import type { Category } from '../../model/point.js';
+import type { Batch, RecordFormat, SendResult, Sink } from './types.js';
+import { CONTENT_TYPES, encodeV1, encodeRecords, encodeV2, type Body } from './encode.js';
+import { redactUrl } from '../../config/env.js';
+
+const gzip = promisify(zlib.gzip);
+const GZIP_CHUNK = 256 << 10;
+
+export interface DatawayOptions {
+  /** Base URL; its query string (the token) is appended to every write. */
+  url: string;
+  index: number;
+  encoding: 'v1' | 'v2';
+  timeoutMs: number;
+  maxBodyBytes: number;
+  gzipLevel: number;
+  connections: number;
+  userAgent: string;
+}
+
+interface Progress {
+  bodies: Body[];
+  next: number;
+}
+
+export class DatawaySink implements Sink {
+  readonly name: string;
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly query: string;
+  private readonly progress = new WeakMap<Batch, Progress>();
+  private closed = false;
+  /** The URL's query values (the token): hidden wherever they appear in text we log, not only in URLs. */
+  private readonly secrets: string[];
+
+  constructor(private readonly o: DatawayOptions) {
+    const u = new URL(o.url);
+    this.name = `dataway[${o.index}]`;
+    this.basePath = u.pathname.replace(/\/+$/, '');
+    this.query = u.search;
+    this.secrets = [...u.searchParams.values()].filter((v) => v.length >= 4);
+    this.pool = new Pool(u.origin, {
+      connections: o.connections,
+      keepAliveTimeout: 30_000,
+      headersTimeout: o.timeoutMs,
+      bodyTimeout: o.timeoutMs,
+      connectTimeout: Math.min(o.timeoutMs, 10_000),
+    });
+  }
+
+  /** The URL with the token hidden, for logs. */
+  get displayUrl(): string {
+    return redactUrl(this.o.url);
+  }
+
+  accepts(_category: Category): boolean {
+    return true;
+  }
+
+  records(_category: Category): RecordFormat {
+    return this.o.encoding === 'v1' ? 'lp' : 'pb';
+  }
+
+  writePath(category: Category): string {
+    return `${this.basePath}/v1/write/${category}${this.query}`;
+  }
+
+  async send(batch: Batch, signal?: AbortSignal): Promise<SendResult> {
+    let pr = this.progress.get(batch);
+    if (!pr) {
+      const bodies = batch.lines
+        ? encodeRecords(batch.lines, this.o.maxBodyBytes)
+        : (this.o.encoding === 'v2' ? encodeV2 : encodeV1)(batch.points, batch.defaultTime, this.o.maxBodyBytes);
+      pr = { bodies, next: 0 };
+      this.progress.set(batch, pr);
+    }
+    while (pr.next < pr.bodies.length) {
+      const r = await this.post(batch.category, pr.bodies[pr.next]!, signal);
+      if (!r.ok) return r;
+      pr.next++;
+    }
+    return { ok: true };
+  }
+
+  private async post(category: Category, body: Body, signal?: AbortSignal): Promise<SendResult> {
+    if (this.closed) return { ok: false, retryable: true, reason: 'sink closed' };
+    // chunkSize: a 1 MiB body compresses to ~100 KiB; in 16 KiB chunks (the default) that is a main-thread round trip per chunk.
+    const data = await gzip(body.data, { level: this.o.gzipLevel, chunkSize: GZIP_CHUNK });
+    try {
+      const res = await this.pool.request({
+        method: 'POST',
+        path: this.writePath(category),
+        headers: {
+          'content-type': CONTENT_TYPES[this.o.encoding],
+          'content-encoding': 'gzip',
+          'x-points': String(body.points),
+          'user-agent': this.o.userAgent,
+        },
+        body: data,
+        signal,
+      });
+      const text = await res.body.text().catch(() => '');
+      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
+      const reason = `HTTP ${res.statusCode}: ${this.redact(text.slice(0, 200))}`;
+      if (res.statusCode === 429 || res.statusCode >= 500) {
+        const ra = Number(res.headers['retry-after']);
+        return { ok: false, retryable: true, reason, retryAfterMs: Number.isFinite(ra) && ra > 0 ? Math.min(ra, 300) * 1000 : undefined };
+      }
+      return { ok: false, retryable: false, reason };
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      return { ok: false, retryable: true, reason: `${err.code ?? err.name}: ${this.redact(err.message)}` };
+    }
+  }
+
+  /** A dataway may echo the token in an error body (`token tkn_… is not valid`): hide it there too. */
+  private redact(text: string): string {
+    let s = redactUrl(text);
+    for (const v of this.secrets) s = s.split(v).join('***');
+    return s;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.close().catch(() => undefined);
+  }
+}

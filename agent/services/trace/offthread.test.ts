@@ -1,0 +1,83 @@
+/**
+ * The trace worker pool with a worker script of the test's own (a decoder
+ * that can be told to crash or to be slow), run from the compiled dist/
+ * (`npm test` builds first).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defaultTraceOptions } from './options.js';
+import { TraceThreads, type JobResult } from './offthread.js';
+
+const dist = path.resolve(import.meta.dirname, '../../../dist/agent/services/trace/offthread.js');
+const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trace-worker-')), 'worker.mjs');
+fs.writeFileSync(
+  script,
+  `import { serveTraceJobs } from ${JSON.stringify(pathToFileURL(dist).href)};
+serveTraceJobs(() => (req) => {
+  if (req.route === '/crash') process.exit(3);
+  if (req.route === '/slow') { const t = Date.now(); while (Date.now() - t < 200); }
+  const span = { traceId: '1', spanId: String(req.body.length), parentId: '0', service: 's', operation: 'op', resource: 'r', sourceType: 'web', spanType: '', startUs: 1, durationUs: 2, error: false, tags: {}, message: req.body.toString() };
+  return { traces: [[span]], dropped: { sampled: 1 } };
+});
+`,
+);
+
+const req = (route: string, body = 'hello "x"') => ({ route, contentType: '', headers: {}, body: Buffer.from(body) });
+const text = (r: JobResult) => (r.kind === 'ok' ? Buffer.from(r.data).toString() : r.kind);
+
+let threads: TraceThreads | undefined;
+afterEach(async () => {
+  await threads?.close(0);
+  threads = undefined;
+});
+
+describe('TraceThreads', () => {
+  const start = (errors: Error[] = []) => (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 1, 4, (e) => errors.push(e)));
+
+  it('decodes, maps and encodes in the worker, with the core tags where a point lacks them', async () => {
+    const t = start();
+    const r = await t.run(req('/x'), { host: 'h1', service: 'not-this-one' });
+    expect(r.kind).toBe('ok');
+    expect(text(r)).toMatch(/^zipkin,service=s,source=zipkin,operation=op,source_type=web,span_type=entry,status=ok,host=h1 trace_id="1",span_id="9",parent_id="0",resource="r",start=1i,duration=2i,message="hello \\"x\\"" 1000\n$/);
+    expect(r.kind === 'ok' && r.dropped).toEqual({ sampled: 1 });
+  });
+
+  it('answers unavailable (a 503 upstream) when a worker dies, and replaces it', async () => {
+    const errors: Error[] = [];
+    const t = start(errors);
+    expect((await t.run(req('/crash'), {})).kind).toBe('unavailable');
+    expect(errors.some((e) => /exited/.test(e.message))).toBe(true);
+    expect(text(await t.run(req('/x', 'again'), {}))).toContain('message="again"');
+  });
+
+  it('lets jobs in flight finish on close', async () => {
+    const t = start();
+    const slow = t.run(req('/slow'), {});
+    await t.close();
+    threads = undefined;
+    expect((await slow).kind).toBe('ok');
+  });
+
+  it('is busy once every worker has its backlog', async () => {
+    const t = start();
+    const jobs = [0, 1, 2, 3].map(() => t.run(req('/slow'), {}));
+    expect(t.busy()).toBe(true);
+    await Promise.all(jobs);
+    expect(t.busy()).toBe(false);
+  });
+
+  it('starts workers as requests come, another only while every one has a job, up to the most', async () => {
+    const counts: number[] = [];
+    const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 2, 4, () => {}, (n) => counts.push(n)));
+    expect(t.count).toBe(0);
+    await t.run(req('/x'), {});
+    await t.run(req('/x'), {});
+    expect(t.count).toBe(1); // one at a time: the first worker was always free
+    await Promise.all([0, 1, 2, 3, 4].map(() => t.run(req('/slow'), {})));
+    expect(t.count).toBe(2);
+    expect(counts).toEqual([1, 2]);
+  });
+});

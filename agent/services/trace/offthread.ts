@@ -1,0 +1,325 @@
+/**
+ * Tracing requests decoded, filtered, mapped and encoded in worker threads.
+ *
+ * One Node thread could not go past ~65k spans/s end to end: decoding,
+ * building each span's point and its `message`, and writing line protocol all
+ * ran on the thread that also serves HTTP and sends batches. Here the input's
+ * main-thread handler only checks back-pressure and posts the raw body to a
+ * worker; the worker runs the input's decoder and the shared pipeline, applies
+ * the tags the core would add (Accumulator.tagsToAdd), writes the records the
+ * sender queues for tracing (line protocol, or PBPoints entries with v2 bodies)
+ * and hands back one buffer of them, which the sender queues as it is
+ * (Accumulator.addLines). An input may also give a TraceLineWriter, a fast
+ * path tried first that writes the lines from the body itself (ddtrace's
+ * lines.ts) and leaves what it does not model to the decoder and pipeline.
+ *
+ * Each worker keeps its own pipeline state, so with several workers
+ * `keep_rare_resource` remembers resources per worker (a rare resource may be
+ * kept once per worker per hour instead of once).
+ */
+import os from 'node:os';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { LineBuf } from '../../model/linebuf.js';
+import { nowNs } from '../../model/point.js';
+import { TraceProcessor } from './processor.js';
+import type { TraceOptions } from './options.js';
+import type { Trace } from './span.js';
+import { BadRequest } from './bad-request.js';
+import { appendPBRecord } from '../../model/pbpoint.js';
+import type { RecordFormat } from '../../delivery/sinks/types.js';
+
+/** What an input's decoder needs of a request (headers lower-cased, only those it reads). */
+export interface TraceRequest {
+  route: string;
+  contentType: string;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface Decoded {
+  traces: Trace[];
+  /** Spans dropped while decoding (sampling priority, truncation), by reason. */
+  dropped?: Record<string, number>;
+}
+
+/** An input's request decoder: the same code runs on the main thread and in workers. Throws BadRequest. */
+export type TraceDecoder = (req: TraceRequest) => Decoded;
+
+/**
+ * An input's fast path in a worker: writes the request's spans as lines into
+ * `out` itself (the same lines the decoder and the processor would give, with
+ * the core's `tags` where a point lacks the key; spans without a time get
+ * `now`) and returns the spans dropped by reason; or returns undefined, having
+ * written nothing, to leave the request to the decoder and the processor.
+ */
+export type TraceLineWriter = (req: TraceRequest, out: LineBuf, tags: Record<string, string>, now: bigint) => Record<string, number> | undefined;
+
+export type JobResult =
+  | {
+      kind: 'ok';
+      data: Uint8Array;
+      ends: Uint32Array;
+      dropped: Record<string, number>;
+      /** Which path wrote the lines: the input's TraceLineWriter or the decoder and the processor. */
+      path: 'fast' | 'generic';
+      /** The fast path threw (a bug): the generic path wrote the lines instead. */
+      fastError?: string;
+    }
+  | { kind: 'bad'; status: number; reason: BadRequest['reason']; message: string }
+  /** A bug in a decoder or the processor, not the sender's fault. */
+  | { kind: 'error'; where: 'decode' | 'pipeline'; message: string }
+  /** The worker died or the input stopped before answering: the sender should retry. */
+  | { kind: 'unavailable'; message: string };
+
+interface Job {
+  id: number;
+  route: string;
+  contentType: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** Sent when they changed since the worker's last job. */
+  tags?: Record<string, string>;
+}
+
+interface Init {
+  source: string;
+  opts: TraceOptions;
+  /** The input's own configuration, for its decoder. */
+  config: unknown;
+  /** The records the sender takes for the tracing category: line protocol or PBPoints entries. */
+  format: RecordFormat;
+}
+
+/** The TraceRequest of an HTTP request: the route it came in on and the named headers (as strings). */
+export function traceRequest(route: string, req: { headers: Record<string, string | string[] | undefined>; body: Buffer }, names: readonly string[]): TraceRequest {
+  const headers: Record<string, string> = {};
+  for (const n of names) {
+    const v = req.headers[n];
+    if (typeof v === 'string' && v !== '') headers[n] = v;
+  }
+  return { route, contentType: (headers['content-type'] ?? '').toLowerCase(), headers, body: req.body };
+}
+
+/** Worker threads for `workers = 0`: one per CPU, at most 4. */
+export function defaultWorkers(): number {
+  return Math.min(4, Math.max(1, os.availableParallelism()));
+}
+
+/**
+ * The worker script of an input: compiled JavaScript beside the input's
+ * module. Under the test runner the input's module is TypeScript source, so
+ * the compiled copy in dist/ is used (`npm test` builds first); undefined
+ * when there is none, and the input then decodes on the main thread.
+ */
+export function workerScript(moduleUrl: string, name: string): URL | undefined {
+  let url = new URL(`./${name}.js`, moduleUrl);
+  if (moduleUrl.endsWith('.ts')) {
+    const here = fileURLToPath(moduleUrl);
+    const i = here.lastIndexOf('/inputs/');
+    if (i < 0) return undefined;
+    url = new URL(`file://${here.slice(0, i)}/dist${here.slice(i, here.lastIndexOf('/'))}/${name}.js`);
+  }
+  return fs.existsSync(fileURLToPath(url)) ? url : undefined;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+  tagsKey: string;
+}
+
+/**
+ * A small pool of trace workers with a bounded backlog. Workers start on
+ * demand: the first with the first request, another only while every
+ * running one has a job, up to `max` — a node that receives no traces pays
+ * for no thread (each is a V8 isolate of ~20–25 MiB).
+ */
+export class TraceThreads {
+  private readonly slots: Slot[] = [];
+  private readonly waiting = new Map<number, { slot: Slot; done: (r: JobResult) => void }>();
+  private next = 1;
+  private closed = false;
+
+  constructor(
+    private readonly script: URL,
+    private readonly init: Init,
+    /** Most workers. */
+    private readonly max: number,
+    /** Jobs waiting or running per worker beyond which busy() is true. */
+    private readonly backlog: number,
+    private readonly onExit: (err: Error) => void,
+    /** Told the number of running workers when it changes. */
+    private readonly onCount: (n: number) => void = () => {},
+  ) {}
+
+  /** Workers running now. */
+  get count(): number {
+    return this.slots.length;
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(this.script, { workerData: this.init });
+    const slot: Slot = { worker, busy: 0, tagsKey: '' };
+    worker.on('message', (m: { id: number; result: JobResult }) => {
+      slot.busy--;
+      const w = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      w?.done(m.result);
+    });
+    worker.on('error', (e) => this.onExit(e));
+    worker.on('exit', (code) => {
+      if (this.closed) return;
+      const i = this.slots.indexOf(slot);
+      // a worker died (a bug): its jobs fail, and a new one takes its place
+      for (const [id, w] of this.waiting) {
+        if (w.slot !== slot) continue;
+        this.waiting.delete(id);
+        w.done({ kind: 'unavailable', message: `trace worker exited (${code})` });
+      }
+      if (i >= 0) this.slots.splice(i, 1); // the next request starts another
+      this.onCount(this.slots.length);
+      this.onExit(new Error(`trace worker exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  /** True when every worker has its full backlog: the caller answers 503 instead of queueing more bodies. */
+  busy(): boolean {
+    if (this.slots.length < this.max) return false;
+    for (const s of this.slots) if (s.busy < this.backlog) return false;
+    return true;
+  }
+
+  run(req: TraceRequest, tags: Readonly<Record<string, string>>): Promise<JobResult> {
+    let slot = this.slots[0];
+    for (const s of this.slots) if (s.busy < slot!.busy) slot = s;
+    if (slot === undefined || (slot.busy > 0 && this.slots.length < this.max)) {
+      slot = this.spawn();
+      this.slots.push(slot);
+      this.onCount(this.slots.length);
+    }
+    const id = this.next++;
+    // a copy in a buffer of its own, transferred: the request's buffer may share memory with others
+    const body = new Uint8Array(req.body.length);
+    body.set(req.body);
+    const job: Job = { id, route: req.route, contentType: req.contentType, headers: req.headers, body };
+    const key = JSON.stringify(tags);
+    if (key !== slot.tagsKey) {
+      job.tags = { ...tags };
+      slot.tagsKey = key;
+    }
+    slot.busy++;
+    return new Promise<JobResult>((done) => {
+      this.waiting.set(id, { slot, done });
+      slot.worker.postMessage(job, [body.buffer]);
+    });
+  }
+
+  /**
+   * Gives a result's buffer back to a worker once its lines were queued
+   * (copied): workers reuse such buffers instead of allocating one per
+   * request, which kept V8 busy with full GCs for external memory.
+   */
+  recycle(data: Uint8Array): void {
+    const buf = data.buffer as ArrayBuffer;
+    if (this.closed || buf.byteLength < 64 << 10 || buf.byteLength > 32 << 20) return;
+    const slot = this.slots[this.next % this.slots.length]!;
+    slot.worker.postMessage({ spare: buf }, [buf]);
+  }
+
+  /** Lets the jobs in flight finish (up to `drainMs`; later ones answer 'unavailable'), then ends the workers. */
+  async close(drainMs = 2000): Promise<void> {
+    const until = Date.now() + drainMs;
+    while (this.waiting.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    this.closed = true;
+    for (const w of this.waiting.values()) w.done({ kind: 'unavailable', message: 'input stopped' });
+    this.waiting.clear();
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/**
+ * The body of a worker script: `serveTraceJobs((config) => makeDecoder(config))`.
+ * Decodes, filters and maps each job's traces, adds the core's tags where a
+ * point lacks the key, and answers with the lines. With `makeWriter`, the
+ * input's fast path is tried first for each job.
+ */
+export function serveTraceJobs(makeDecoder: (config: unknown) => TraceDecoder, makeWriter?: (config: unknown, pipeline: TraceProcessor) => TraceLineWriter): void {
+  const port = parentPort;
+  if (!port) throw new Error('serveTraceJobs runs in a worker thread');
+  const init = workerData as Init;
+  const pipeline = new TraceProcessor(init.source, init.opts);
+  const decode = makeDecoder(init.config);
+  // the fast paths write line protocol only
+  const fast = init.format === 'lp' ? makeWriter?.(init.config, pipeline) : undefined;
+  const pb = init.format === 'pb';
+  let tags: Record<string, string> = {};
+  let size = 256 << 10;
+  const spares: ArrayBuffer[] = [];
+  const lineBuf = (): LineBuf => {
+    const i = spares.findIndex((b) => b.byteLength >= size);
+    return new LineBuf(i >= 0 ? Buffer.from(spares.splice(i, 1)[0]!) : size);
+  };
+  const answer = (lines: LineBuf, dropped: Record<string, number>, path: 'fast' | 'generic', id: number, fastError?: string): void => {
+    size = Math.max(64 << 10, Math.min(Math.ceil(lines.off * 1.25), 32 << 20));
+    const ends = Uint32Array.from(lines.ends);
+    // LineBuf's buffers are at least 64 KiB, so they never come from Node's shared pool: safe to transfer
+    const data = new Uint8Array(lines.data.buffer, lines.data.byteOffset, lines.off);
+    const result: JobResult = { kind: 'ok', data, ends, dropped, path, ...(fastError === undefined ? {} : { fastError }) };
+    port.postMessage({ id, result }, [data.buffer as ArrayBuffer, ends.buffer as ArrayBuffer]);
+  };
+  port.on('message', (job: Job | { spare: ArrayBuffer }) => {
+    if ('spare' in job) {
+      if (spares.length < 4) spares.push(job.spare);
+      return;
+    }
+    if (job.tags) tags = job.tags;
+    const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.length);
+    const req: TraceRequest = { route: job.route, contentType: job.contentType, headers: job.headers, body };
+    let result: JobResult;
+    let fastError: string | undefined;
+    const lines = lineBuf();
+    if (fast !== undefined) {
+      let dropped: Record<string, number> | undefined;
+      try {
+        dropped = fast(req, lines, tags, nowNs());
+      } catch (e) {
+        // a bug in the fast path: the generic path still takes the spans, and the error is reported
+        fastError = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      }
+      if (dropped !== undefined) {
+        answer(lines, dropped, 'fast', job.id);
+        return;
+      }
+      lines.reset();
+    }
+    let decoded: Decoded | undefined;
+    try {
+      decoded = decode(req);
+    } catch (e) {
+      result = e instanceof BadRequest ? { kind: 'bad', status: e.status, reason: e.reason, message: e.message } : { kind: 'error', where: 'decode', message: e instanceof Error ? e.message : String(e) };
+    }
+    if (decoded) {
+      try {
+        const { points, dropped } = pipeline.process(decoded.traces);
+        const now = nowNs();
+        for (const p of points) {
+          const t = p.tags;
+          for (const k in tags) if (t[k] === undefined) t[k] = tags[k]!;
+          if (pb) appendPBRecord(lines, p, now);
+          else lines.point(p, now);
+        }
+        const all: Record<string, number> = { ...decoded.dropped };
+        for (const [k, v] of Object.entries(dropped)) all[k] = (all[k] ?? 0) + (v ?? 0);
+        answer(lines, all, 'generic', job.id, fastError);
+        return;
+      } catch (e) {
+        result = { kind: 'error', where: 'pipeline', message: e instanceof Error ? e.message : String(e) };
+      }
+    }
+    if (spares.length < 4) spares.push(lines.data.buffer as ArrayBuffer);
+    port.postMessage({ id: job.id, result: result! });
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * Which log files belong to which container. Pure mapping functions plus two
+ * directory scans:
+ *  - `<pod_logs_dir>/<namespace>_<pod>_<uid>/<container>/<restart>.log` (CRI
+ *    and kubelet-managed docker), enriched from the pod watcher when present;
+ *  - `<docker_logs_dir>/<id>/<id>-json.log` for plain docker containers
+ *    (metadata from `config.v2.json`), skipped for Kubernetes-managed ones
+ *    whose logs the pod directory already exposes.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ContainerInfo, PodInfo, PodWatcher } from '../../../agent/services/k8s/types.js';
+
+export interface LogTarget {
+  /** The live file to tail. */
+  live: string;
+  namespace: string;
+  podName: string;
+  podUid: string;
+  containerName: string;
+  containerId: string;
+  image: string;
+  /** Container env (for DATAKIT_LOGS_CONFIG). */
+  env: Record<string, string>;
+  pod: PodInfo | undefined;
+  container: ContainerInfo | undefined;
+}
+
+/** `<namespace>_<pod>_<uid>` → parts (names are DNS labels and never contain `_`). */
+export function parsePodDir(name: string): { namespace: string; pod: string; uid: string } | undefined {
+  const a = name.indexOf('_');
+  const b = name.lastIndexOf('_');
+  if (a <= 0 || b <= a + 1 || b === name.length - 1) return undefined;
+  return { namespace: name.slice(0, a), pod: name.slice(a + 1, b), uid: name.slice(b + 1) };
+}
+
+/** The pod-log directory of one container. */
+export function containerLogDir(root: string, pod: Pick<PodInfo, 'namespace' | 'name' | 'uid'>, container: string): string {
+  return path.join(root, `${pod.namespace}_${pod.name}_${pod.uid}`, container);
+}
+
+const LIVE_RE = /^\d+\.log$/;
+
+async function dirs(p: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(p, { withFileTypes: true })).filter((d) => d.isDirectory() || d.isSymbolicLink()).map((d) => d.name);
+  } catch {
+    return [];
+  }
+}
+
+export async function scanPodLogs(root: string, pods: PodWatcher | undefined): Promise<LogTarget[]> {
+  const out: LogTarget[] = [];
+  for (const pd of await dirs(root)) {
+    const p = parsePodDir(pd);
+    if (!p) continue;
+    const pod = pods?.get(p.namespace, p.pod);
+    const samePod = pod && (pod.uid === p.uid || !pod.uid) ? pod : undefined;
+    for (const cname of await dirs(path.join(root, pd))) {
+      let files: string[];
+      try {
+        files = (await fs.readdir(path.join(root, pd, cname))).filter((f) => LIVE_RE.test(f));
+      } catch {
+        continue;
+      }
+      const c = samePod?.containers.find((x) => x.name === cname);
+      for (const f of files) {
+        out.push({
+          live: path.join(root, pd, cname, f),
+          namespace: p.namespace,
+          podName: p.pod,
+          podUid: p.uid,
+          containerName: cname,
+          containerId: c?.id ?? '',
+          image: c?.image ?? '',
+          env: c?.env ?? {},
+          pod: samePod,
+          container: c,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+interface DockerConfigV2 {
+  Name?: string;
+  Config?: { Image?: string; Env?: string[]; Labels?: Record<string, string> };
+}
+
+export async function scanDockerLogs(root: string, skipKubernetes: boolean): Promise<LogTarget[]> {
+  const out: LogTarget[] = [];
+  for (const id of await dirs(root)) {
+    const live = path.join(root, id, `${id}-json.log`);
+    try {
+      await fs.access(live);
+    } catch {
+      continue;
+    }
+    let cfg: DockerConfigV2 = {};
+    try {
+      cfg = JSON.parse(await fs.readFile(path.join(root, id, 'config.v2.json'), 'utf8')) as DockerConfigV2;
+    } catch {
+      // No metadata: still tail with the id only.
+    }
+    const labels = cfg.Config?.Labels ?? {};
+    if (skipKubernetes && labels['io.kubernetes.pod.name']) continue;
+    const env: Record<string, string> = {};
+    for (const kv of cfg.Config?.Env ?? []) {
+      const i = kv.indexOf('=');
+      if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    out.push({
+      live,
+      namespace: labels['io.kubernetes.pod.namespace'] ?? '',
+      podName: labels['io.kubernetes.pod.name'] ?? '',
+      podUid: labels['io.kubernetes.pod.uid'] ?? '',
+      containerName: labels['io.kubernetes.container.name'] ?? (cfg.Name ?? id).replace(/^\//, ''),
+      containerId: id,
+      image: cfg.Config?.Image ?? '',
+      env,
+      pod: undefined,
+      container: undefined,
+    });
+  }
+  return out;
+}
+
+/**
+ * Keeps the targets whose file really lives under one of the roots: a symlinked
+ * file or pod directory pointing elsewhere on the host is refused, so the agent
+ * reads logs only from the configured roots. Symlinks between the roots (the
+ * kubelet's docker-era `/var/log/pods/.../0.log` → `/var/lib/docker/containers/...`)
+ * stay allowed.
+ */
+export async function keepUnderRoots(targets: LogTarget[], roots: string[], refused: (t: LogTarget, real: string) => void): Promise<LogTarget[]> {
+  const real = (await Promise.all(roots.map((r) => fs.realpath(r).catch(() => undefined)))).filter((r): r is string => r !== undefined);
+  const out: LogTarget[] = [];
+  for (const t of targets) {
+    const rp = await fs.realpath(t.live).catch(() => undefined);
+    if (rp === undefined) continue; // gone between the scan and now
+    if (real.some((r) => rp.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) out.push(t);
+    else refused(t, rp);
+  }
+  return out;
+}

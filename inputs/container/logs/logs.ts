@@ -1,0 +1,256 @@
+/**
+ * The log part of `[inputs.container]`: discovers this node's container log
+ * files, decides per container whether and how to collect them, and runs one
+ * {@link Tailer} per live file.
+ */
+import path from 'node:path';
+import fs from 'node:fs';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Input, InputContext } from '../../../agent/input/contract.js';
+import { nowNs, type Point } from '../../../agent/model/point.js';
+import { AUTO_MULTILINE_PATTERNS, type LogRecord } from './assembler.js';
+import { Checkpoints } from './checkpoint.js';
+import type { ContainerConfig } from '../config.js';
+import { keepUnderRoots, scanDockerLogs, scanPodLogs, type LogTarget } from './discovery.js';
+import { ContainerFilter, isPauseImage, parseImage } from '../filter.js';
+import { resolveLogConfig, type ContainerLogConfig } from './logs-config.js';
+import { detectStatus } from './parse.js';
+import { ReadPool } from './pool.js';
+import { Tailer, type TailStats } from './tailer.js';
+import { LogLines } from './lines.js';
+
+function counter(reg: Registry, name: string, help: string, labelNames: string[] = []): Counter {
+  return (reg.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, labelNames, registers: [reg] });
+}
+
+function gauge(reg: Registry, name: string, help: string): Gauge {
+  return (reg.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [reg] });
+}
+
+/** The tags of a container's points, one frozen object per stream (point tags; the core adds its own). */
+function streamTags(t: LogTarget, lc: ContainerLogConfig, nodeName: string): (stream: string) => Readonly<Record<string, string>> {
+  const img = parseImage(t.image);
+  const base: Record<string, string> = { ...lc.tags, service: lc.service, container_name: t.containerName };
+  if (t.containerId) base.container_id = t.containerId;
+  if (t.image) Object.assign(base, { image: t.image, image_name: img.name, image_short_name: img.shortName, image_tag: img.tag });
+  if (t.namespace) base.namespace = t.namespace;
+  if (t.podName) base.pod_name = t.podName;
+  if (t.pod?.ip) base.pod_ip = t.pod.ip;
+  if (t.pod?.owner) base[t.pod.owner.kind] = t.pod.owner.name;
+  const node = t.pod?.nodeName || nodeName;
+  if (node) base.node_name = node;
+  // One frozen tags object per stream, shared by the points of this container:
+  // copying ~12 tags per line was the largest cost of tailing, and frozen tags
+  // are decorated once and escaped once, not per line (agent/input/running-input.ts, lineproto.ts).
+  const byStream = new Map<string, Readonly<Record<string, string>>>();
+  return (stream: string) => {
+    let tags = byStream.get(stream);
+    if (!tags) byStream.set(stream, (tags = Object.freeze(stream ? { ...base, stream } : { ...base })));
+    return tags;
+  };
+}
+
+/** Builds the point of one record (measurement = source). */
+export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName: string, withFilepath: boolean): (recs: LogRecord[], filepath: string, linesBefore: number) => Point[] {
+  const tagsOf = streamTags(t, lc, nodeName);
+  const source = lc.source;
+  return (recs, filepath, linesBefore) => {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const out: Point[] = new Array(recs.length);
+    let read = linesBefore;
+    for (let i = 0; i < recs.length; i++) {
+      const r = recs[i]!;
+      read += r.lines;
+      const fields: Point['fields'] = { message: r.message, status: detectStatus(r.message), log_read_lines: BigInt(read) };
+      if (withFilepath) fields.filepath = filepath;
+      out[i] = { category: 'logging', name: source, tags: tagsOf(r.stream) as Record<string, string>, fields, time: r.time ?? now };
+    }
+    return out;
+  };
+}
+
+export function createContainerLogs(config: ContainerConfig, ctx: InputContext): Input {
+  const log = ctx.log.child({ part: 'logs' });
+  const filter = new ContainerFilter(config.container_include_log, config.container_exclude_log);
+  const sourceMap = Object.entries(config.logging_extra_source_map).map(([re, src]) => [new RegExp(re), src] as const);
+  const autoPatterns = [...config.logging_auto_multiline_extra_patterns.map((p) => new RegExp(p)), ...AUTO_MULTILINE_PATTERNS];
+  const checkpoints = Checkpoints.for(path.join(ctx.dataDir, 'container'));
+  const cutSize = config.logging_max_line_bytes + 256;
+  const pool = new ReadPool(4, config.logging_read_buffer_size, cutSize);
+  const tailers = new Map<string, Tailer>();
+  const m = {
+    bytes: counter(ctx.metrics, 'telekit_container_log_bytes_total', 'Bytes read from container log files.'),
+    records: counter(ctx.metrics, 'telekit_container_log_records_total', 'Log records handed to the pipeline.'),
+    parseErrors: counter(ctx.metrics, 'telekit_container_log_parse_errors_total', 'Lines that were neither CRI nor docker json (sent as raw text).'),
+    events: counter(ctx.metrics, 'telekit_container_log_file_events_total', 'Rotations, truncations, resumed and lost files.', ['kind']),
+    skipped: counter(ctx.metrics, 'telekit_container_log_skipped_files_total', 'Files not tailed, by reason.', ['reason']),
+    errors: counter(ctx.metrics, 'telekit_container_log_errors_total', 'Tailing errors.', ['kind']),
+    files: gauge(ctx.metrics, 'telekit_container_log_open_files', 'Log files being tailed.'),
+  };
+  const stats: TailStats = {
+    bytes: (n) => m.bytes.inc(n),
+    records: (n) => m.records.inc(n),
+    parseErrors: (n) => m.parseErrors.inc(n),
+    event: (kind) => m.events.inc({ kind }),
+  };
+  let initialDone = false;
+  let timer: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let scanning: Promise<void> | undefined;
+  let rescan = false;
+  let stopped = false;
+  const warned = new Set<string>();
+
+  const configFor = (t: LogTarget): ContainerLogConfig | undefined => {
+    if (config.exclude_pause_container !== false && (t.containerName === 'POD' || (t.image && isPauseImage(t.image)))) return undefined;
+    if (!filter.allows({ image: t.image, namespace: t.namespace })) return undefined;
+    const r = resolveLogConfig(t.containerName, t.env, t.pod?.annotations ?? {});
+    if (r.error && !warned.has(t.live)) {
+      warned.add(t.live);
+      ctx.acc.error('logs_config', new Error(`${r.origin} logs config of ${t.namespace}/${t.podName}/${t.containerName}: ${r.error}`));
+    }
+    if (r.config.disable) return undefined;
+    const c = r.config;
+    for (const [re, src] of sourceMap) {
+      if (re.test(c.source)) {
+        if (c.service === c.source) c.service = src;
+        c.source = src;
+        break;
+      }
+    }
+    return c;
+  };
+
+  const startTailer = (t: LogTarget, lc: ContainerLogConfig): void => {
+    const pattern = config.logging_enable_multiline ? (lc.multilineMatch ?? config.logging_source_multiline_map[lc.source]) : undefined;
+    const fromBeginning = lc.fromBeginning ?? config.logging_file_from_beginning;
+    const tailer = new Tailer(
+      {
+        live: t.live,
+        firstSight: !initialDone || fromBeginning ? (fromBeginning ? 'beginning' : 'threshold') : 'beginning',
+        thresholdBytes: config.logging_file_from_beginning_threshold_size,
+        assembler: {
+          maxBytes: config.logging_max_line_bytes,
+          multiline: pattern ? new RegExp(pattern) : undefined,
+          multilineMaxLines: config.logging_multiline_max_lines,
+          multilineMaxBytes: config.logging_multiline_max_bytes,
+          autoMultiline: config.logging_enable_multiline && config.logging_auto_multiline_detection ? autoPatterns : undefined,
+          removeAnsi: lc.removeAnsi ?? config.logging_remove_ansi_escape_codes,
+        },
+        multilineTimeoutMs: config.logging_multiline_timeout,
+        toPoints: makePointBuilder(t, lc, ctx.host.nodeName, config.logging_enable_filepath_field),
+        // lines straight from the read buffers when the core takes them as they are
+        newLines:
+          ctx.acc.addLinesWait && ctx.acc.tagsToAdd && ctx.acc.takesLines?.('logging')
+            ? () => new LogLines(lc.source, streamTags(t, lc, ctx.host.nodeName), ctx.acc.tagsToAdd!(), config.logging_enable_filepath_field)
+            : undefined,
+      },
+      {
+        acc: ctx.acc,
+        checkpoints,
+        pool,
+        stats,
+        onError: (e) => {
+          m.errors.inc({ kind: 'tail' });
+          ctx.acc.error('tail', e);
+        },
+      },
+    );
+    tailers.set(t.live, tailer);
+    m.files.set(tailers.size);
+    tailer.start();
+    void tailer.finished.then(() => {
+      if (tailers.get(t.live) === tailer) tailers.delete(t.live);
+      m.files.set(tailers.size);
+    });
+  };
+
+  const scanOnce = async (): Promise<void> => {
+    const scanned = await scanPodLogs(config.pod_logs_dir, ctx.k8s?.pods);
+    scanned.push(...(await scanDockerLogs(config.docker_logs_dir, fs.existsSync(config.pod_logs_dir))));
+    const targets = await keepUnderRoots(scanned, [config.pod_logs_dir, config.docker_logs_dir], (t, real) => {
+      m.skipped.inc({ reason: 'outside_roots' });
+      ctx.acc.error('outside_roots', new Error(`${t.live} resolves to ${real}, outside pod_logs_dir and docker_logs_dir: not read`));
+    });
+    if (stopped) return;
+    const wanted = new Set<string>();
+    for (const t of targets) {
+      const lc = configFor(t);
+      if (!lc) continue;
+      wanted.add(t.live);
+      if (tailers.has(t.live)) continue;
+      if (config.logging_max_open_files >= 0 && tailers.size >= config.logging_max_open_files) {
+        m.skipped.inc({ reason: 'max_open_files' });
+        continue;
+      }
+      startTailer(t, lc);
+    }
+    // A container that is gone (its directory removed) or no longer wanted (filters, `disable`) is
+    // read to its end; a live file missing for a moment (between a rename and its re-creation) is not.
+    const present = new Set(targets.map((t) => t.live));
+    for (const [live, tailer] of tailers) {
+      if (!wanted.has(live) && (present.has(live) || !fs.existsSync(path.dirname(live)))) tailer.drain();
+    }
+    // Positions of families that no longer exist anywhere.
+    for (const p of checkpoints.all()) {
+      if (!tailers.has(p.live) && !fs.existsSync(path.dirname(p.live))) checkpoints.delete(`${p.dev}:${p.ino}`);
+    }
+    initialDone = true;
+  };
+
+  const scan = (): Promise<void> => {
+    if (scanning) {
+      rescan = true;
+      return scanning;
+    }
+    scanning = (async () => {
+      try {
+        do {
+          rescan = false;
+          await scanOnce();
+        } while (rescan && !stopped);
+      } catch (e) {
+        m.errors.inc({ kind: 'scan' });
+        ctx.acc.error('scan', e);
+      } finally {
+        scanning = undefined;
+      }
+    })();
+    return scanning;
+  };
+
+  return {
+    async start() {
+      stopped = false;
+      await checkpoints.flush();
+      checkpoints.syncWrites = false;
+      await checkpoints.load();
+      if (ctx.k8s) {
+        await Promise.race([ctx.k8s.pods.synced(), new Promise((r) => setTimeout(r, 5000).unref())]);
+        let pending: NodeJS.Timeout | undefined;
+        unsubscribe = ctx.k8s.pods.subscribe(() => {
+          pending ??= setTimeout(() => {
+            pending = undefined;
+            void scan();
+          }, 200);
+        });
+      }
+      await scan();
+      timer = setInterval(() => void scan(), config.logging_search_interval);
+      timer.unref();
+      log.info({ podLogsDir: config.pod_logs_dir, files: tailers.size }, 'Container log tailing started.');
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (timer) clearInterval(timer);
+      unsubscribe?.();
+      await scanning;
+      await Promise.all([...tailers.values()].map((t) => t.stop()));
+      tailers.clear();
+      m.files.set(0);
+      await checkpoints.flush();
+      checkpoints.syncWrites = true;
+    },
+  };
+}
