@@ -6,6 +6,7 @@
  */
 import os from 'node:os';
 import { parseDuration } from './schema.js';
+import { redactUrl } from '../telemetry/redact.js';
 
 export interface EnvDoc {
   name: string;
@@ -216,7 +217,5 @@ export function readSettings(env: Env): AgentSettings {
   };
 }
 
-/** Replaces the query string's values (tokens) with `***`, for logs and errors. */
-export function redactUrl(u: string): string {
-  return u.replace(/([?&][^=&#]+=)[^&#]*/g, '$1***');
-}
+/** One shared redaction for every URL the agent prints (agent/telemetry/redact.ts). */
+export { redactUrl } from '../telemetry/redact.js';

@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes, RouteOptions } from './http-routes.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
+import { redactUrl } from '../telemetry/redact.js';
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
@@ -50,7 +51,7 @@ export class AgentServer implements HttpRoutes {
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     this.app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
       const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-      if (status >= 500) o.log.error({ err, url: req.url }, 'HTTP handler failed');
+      if (status >= 500) o.log.error({ err, url: redactUrl(req.url) }, 'HTTP handler failed');
       o.metrics.httpRequests.inc({ route: this.routeLabel(req), code: String(status) });
       void reply.code(status).send({ error: err.message });
     });
