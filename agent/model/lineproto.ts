@@ -175,26 +175,8 @@ export function decodeLines(text: string, precision: bigint = 1n): DecodedPoint[
   return out;
 }
 
-/** How long {@link decodeLinesAsync} decodes before it lets the event loop run. */
+/** How long a caller decoding a large body in slices (LineDecoder) should run before it yields to the event loop. */
 export const DECODE_SLICE_MS = 2;
-
-/**
- * {@link decodeLines} in slices of about {@link DECODE_SLICE_MS}, yielding to
- * the event loop between them (setImmediate): a body of tens of megabytes does
- * not stall other requests (/v1/ping) for its whole decode.
- */
-export async function decodeLinesAsync(text: string, precision: bigint = 1n, sliceMs = DECODE_SLICE_MS): Promise<DecodedPoint[]> {
-  const d = new LineDecoder(text, precision);
-  const out: DecodedPoint[] = [];
-  for (;;) {
-    const until = performance.now() + sliceMs;
-    let more = true;
-    // 64 lines between clock reads: a line of 1,000 tags takes ~0.1 ms.
-    while ((more = d.next(out, 64)) && performance.now() < until);
-    if (!more) return out;
-    await new Promise<void>((r) => setImmediate(r));
-  }
-}
 
 /** A cursor over a line-protocol body: {@link next} decodes up to `maxLines` points at a time. */
 export class LineDecoder {
@@ -206,13 +188,18 @@ export class LineDecoder {
     private readonly precision: bigint,
   ) {}
 
-  /** Appends up to `maxLines` points to `out`; false once the body is done. */
-  next(out: DecodedPoint[], maxLines: number): boolean {
+  /**
+   * Appends up to `maxLines` points to `out`, stopping early once the lines
+   * taken span `maxChars` characters (a line of 1,000 tags is worth many
+   * small ones); false once the body is done.
+   */
+  next(out: DecodedPoint[], maxLines: number, maxChars = Infinity): boolean {
     const text = this.text;
     const n = text.length;
     let i = this.i;
+    const stop = i + maxChars;
     let taken = 0;
-    while (i < n && taken < maxLines) {
+    while (i < n && taken < maxLines && i < stop) {
       // skip blank lines and comments
       const c = text.charCodeAt(i);
       if (c === 10) {
