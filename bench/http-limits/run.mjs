@@ -8,6 +8,7 @@
 //
 //   npm run build && node bench/http-limits/run.mjs
 //   AGENT=/path/to/other/bin/telekit.js node bench/http-limits/run.mjs    # the same load on another build
+//   AGENT_NODE_ARGS=--trace-gc node bench/http-limits/run.mjs            # node flags for the agent
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -35,9 +36,22 @@ const port = await new Promise((r) => {
   });
 });
 const base = `http://127.0.0.1:${port}`;
-const agent = spawn(process.execPath, [AGENT, 'run', '--conf-dir', tmp('hl-conf-'), '--data-dir', tmp('hl-data-')], {
+const agent = spawn(process.execPath, ['--import', path.join(ROOT, 'bench/http-limits/lag.mjs'), ...(process.env.AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean), AGENT, 'run', '--conf-dir', tmp('hl-conf-'), '--data-dir', tmp('hl-data-')], {
   env: { ...process.env, ENV_DATAWAY: `http://127.0.0.1:${dataway.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: `127.0.0.1:${port}`, ENV_DEFAULT_ENABLED_INPUTS: '-', ENV_LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'ignore', 'inherit'],
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
+// The agent's worst event-loop delay since the phase began (lag.mjs), besides the pings seen from here.
+let lagMax = 0;
+let errTail = '';
+agent.stderr.on('data', (c) => {
+  errTail += c.toString();
+  const lines = errTail.split('\n');
+  errTail = lines.pop();
+  for (const l of lines) {
+    const m = /^telekit-lag ([\d.]+)$/.exec(l);
+    if (m) lagMax = Math.max(lagMax, Number(m[1]));
+    else process.stderr.write(l + '\n');
+  }
 });
 for (let i = 0; i < 200; i++) {
   if (await fetch(`${base}/v1/ping`).then((r) => r.ok, () => false)) break;
@@ -69,16 +83,20 @@ async function probe(done) {
     await w;
     await sleep(50);
   }
-  return { lat, small };
+  const lag = lagMax;
+  lagMax = 0;
+  return { lat, small, lag };
 }
 const pct = (a, p) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * p))];
 const fmt = (x) => (x === Infinity ? 'timeout' : `${x.toFixed(1)} ms`);
 const rows = [];
 function row(phase, r, extra = '') {
-  rows.push({ phase, p50: fmt(pct(r.lat, 0.5)), max: fmt(Math.max(...r.lat)), pings: r.lat.length, small: `${r.small.ok}/${r.small.sent}`, rss: `${kb('VmRSS').toFixed(0)} MiB`, extra });
+  rows.push({ phase, 'ping p50': fmt(pct(r.lat, 0.5)), 'ping max': fmt(Math.max(...r.lat)), 'agent loop lag max': fmt(r.lag), pings: r.lat.length, small: `${r.small.ok}/${r.small.sent}`, rss: `${kb('VmRSS').toFixed(0)} MiB`, extra });
 }
 
 // ---- idle floor ----
+await sleep(1500); // past the startup (module loading) in the lag figures
+lagMax = 0;
 {
   const t0 = Date.now();
   row('idle (floor)', await probe(() => Date.now() - t0 > 2000));
