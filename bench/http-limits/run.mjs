@@ -8,7 +8,7 @@
 //
 //   npm run build && node bench/http-limits/run.mjs
 //   AGENT=/path/to/other/bin/telekit.js node bench/http-limits/run.mjs    # the same load on another build
-//   AGENT_NODE_ARGS=--trace-gc node bench/http-limits/run.mjs            # node flags for the agent
+//   AGENT_STDOUT=1 AGENT_NODE_ARGS=--trace-gc node bench/http-limits/run.mjs   # node flags for the agent, its stdout shown
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -38,7 +38,7 @@ const port = await new Promise((r) => {
 const base = `http://127.0.0.1:${port}`;
 const agent = spawn(process.execPath, ['--import', path.join(ROOT, 'bench/http-limits/lag.mjs'), ...(process.env.AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean), AGENT, 'run', '--conf-dir', tmp('hl-conf-'), '--data-dir', tmp('hl-data-')], {
   env: { ...process.env, ENV_DATAWAY: `http://127.0.0.1:${dataway.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: `127.0.0.1:${port}`, ENV_DEFAULT_ENABLED_INPUTS: '-', ENV_LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'ignore', 'pipe'],
+  stdio: ['ignore', process.env.AGENT_STDOUT ? 'inherit' : 'ignore', 'pipe'],
 });
 // The agent's worst event-loop delay since the phase began (lag.mjs), besides the pings seen from here.
 let lagMax = 0;
