@@ -5,6 +5,7 @@
  * between two snapshots, so they describe the last interval, not the agent's
  * whole life.
  */
+import { redactUrl } from '../agent/telemetry/redact.js';
 
 export interface InputStats {
   name: string;
@@ -264,7 +265,7 @@ export async function runMonitor(opts: MonitorOptions): Promise<void> {
       frame = renderStats(prev, cur, width());
       prev = cur;
     } catch (e) {
-      frame = `cannot reach telekit at ${opts.url}: ${(e as Error).message}; retrying every ${interval} ms\n`;
+      frame = `cannot reach telekit at ${redactUrl(opts.url)}: ${redactUrl((e as Error).message)}; retrying every ${interval} ms\n`;
       prev = undefined;
     }
     opts.out.write(tty ? inPlace(frame, frames === 0) : (frames > 0 ? '\n' : '') + frame);

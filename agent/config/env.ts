@@ -6,6 +6,7 @@
  */
 import os from 'node:os';
 import { parseDuration } from './schema.js';
+import { redactUrl } from '../telemetry/redact.js';
 
 export interface EnvDoc {
   name: string;
@@ -33,7 +34,10 @@ export const CORE_ENV: readonly EnvDoc[] = [
   { name: 'ENV_DEFAULT_ENABLED_INPUTS', default: '', doc: 'Inputs started with defaults when conf.d has none: names separated by `,` or spaces; `-` none; `-name` removes one.' },
   { name: 'ENV_DATAKIT_INPUTS', default: '', doc: 'Raw TOML with extra `[[inputs.X]]` tables.' },
   { name: 'ENV_HTTP_LISTEN', default: '0.0.0.0:9529', doc: 'Address of the HTTP server (HTTP inputs, /v1/ping, /metrics, /v1/write).' },
-  { name: 'ENV_HTTP_BODY_LIMIT', default: '33554432', doc: 'Largest accepted request body in bytes (after decompression), for every route.' },
+  { name: 'ENV_HTTP_BODY_LIMIT', default: '33554432', doc: 'Largest accepted request body in bytes (after decompression); routes may set less (gitlab 16 MiB, ddtrace stats 4 MiB, trace inputs `max_trace_body_mb`). A larger declared Content-Length is answered 413 before the body is read.' },
+  { name: 'ENV_HTTP_TIMEOUT', default: '30s', doc: 'A request (headers and body) must arrive within this, else 408 and the connection is closed; idle keep-alive connections are closed after it too (as DataKit with `ENV_HTTP_CLOSE_IDLE_CONNECTION`).' },
+  { name: 'ENV_HTTP_HEADER_TIMEOUT', default: '10s', doc: 'A request\'s headers must arrive within this (at most ENV_HTTP_TIMEOUT).' },
+  { name: 'ENV_HTTP_MAX_BODY_BYTES_IN_FLIGHT', default: '(2 × ENV_HTTP_BODY_LIMIT: 64 MiB)', doc: 'Request body bytes held at once across all connections (declared Content-Length reserved before reading, chunked and inflated bytes as they come); beyond it 503 + Retry-After without reading the body. Bodies over 1 MiB share 3/4 of it, so small writes keep being accepted.' },
   { name: 'ENV_HOSTNAME', default: '(node name, else os.hostname())', doc: 'The agent\'s hostname (the `host` tag).' },
   { name: 'ENV_K8S_NODE_NAME', default: '', doc: 'This node\'s name (from spec.nodeName): the host name and the pod discovery filter.' },
   { name: 'ENV_K8S_NODE_IP', default: '(first non-internal IPv4)', doc: 'This node\'s IP (from status.hostIP).' },
@@ -70,6 +74,9 @@ export interface AgentSettings {
   datakitInputs: string;
   httpListen: { host: string; port: number };
   httpBodyLimit: number;
+  httpTimeoutMs: number;
+  httpHeaderTimeoutMs: number;
+  httpBodyBudget: number;
   hostname: string;
   nodeName: string;
   nodeIp: string;
@@ -184,6 +191,11 @@ export function readSettings(env: Env): AgentSettings {
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new SettingsError('ENV_DATAWAY', `expected http(s) URL, got ${redactUrl(d)}`);
   }
+  const httpBodyLimit = intEnv(env, 'ENV_HTTP_BODY_LIMIT', 32 << 20, 1024);
+  const httpTimeoutMs = durationEnv(env, 'ENV_HTTP_TIMEOUT', '30s');
+  if (httpTimeoutMs < 100) throw new SettingsError('ENV_HTTP_TIMEOUT', 'expected at least 100ms');
+  // Large bodies may use 3/4 of the budget: it must hold at least one body of the largest size.
+  const httpBodyBudget = intEnv(env, 'ENV_HTTP_MAX_BODY_BYTES_IN_FLIGHT', 2 * httpBodyLimit, Math.ceil((httpBodyLimit * 4) / 3));
   return {
     dataways,
     contentEncoding: enc,
@@ -200,7 +212,10 @@ export function readSettings(env: Env): AgentSettings {
     defaultEnabledInputs: parseEnabledInputs(env.ENV_DEFAULT_ENABLED_INPUTS),
     datakitInputs: env.ENV_DATAKIT_INPUTS ?? '',
     httpListen: parseListen(env.ENV_HTTP_LISTEN?.trim() || '0.0.0.0:9529'),
-    httpBodyLimit: intEnv(env, 'ENV_HTTP_BODY_LIMIT', 32 << 20, 1024),
+    httpBodyLimit,
+    httpTimeoutMs,
+    httpHeaderTimeoutMs: Math.min(httpTimeoutMs, durationEnv(env, 'ENV_HTTP_HEADER_TIMEOUT', '10s')),
+    httpBodyBudget,
     hostname,
     nodeName,
     nodeIp,
@@ -216,7 +231,5 @@ export function readSettings(env: Env): AgentSettings {
   };
 }
 
-/** Replaces the query string's values (tokens) with `***`, for logs and errors. */
-export function redactUrl(u: string): string {
-  return u.replace(/([?&][^=&#]+=)[^&#]*/g, '$1***');
-}
+/** One shared redaction for every URL the agent prints (agent/telemetry/redact.ts). */
+export { redactUrl } from '../telemetry/redact.js';

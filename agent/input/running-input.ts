@@ -11,6 +11,7 @@ import type { Sender } from '../delivery/sender.js';
 import type { RecordFormat } from '../delivery/sinks/types.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
 import { RateLimitedLog } from '../telemetry/log.js';
+import { redactUrl } from '../telemetry/redact.js';
 import { BoundedWeakCache } from '../model/weakcache.js';
 
 export class RunningInput implements Accumulator {
@@ -184,7 +185,7 @@ export class RunningInput implements Accumulator {
 
   error(kind: string, err: unknown): void {
     this.errors++;
-    this.lastError = err instanceof Error ? err.message : String(err);
+    this.lastError = redactUrl(err instanceof Error ? err.message : String(err)); // shown in logs and /v1/stats
     this.lastErrorAt = Date.now();
     this.metrics.inputErrors.inc({ input: this.name, kind });
     this.rl.warn(kind, { input: this.name, instance: this.instance, kind, err: this.lastError }, 'input error');

@@ -139,49 +139,107 @@ export interface DecodedPoint {
 }
 
 export class LineProtocolError extends Error {
+  /** The start of the offending line (set by the decoder; at most ~120 characters). */
+  excerpt: string | undefined;
+
   constructor(
     readonly line: number,
     readonly reason: string,
   ) {
     super(`line ${line}: ${reason}`);
   }
+
+  /** The message with the start of the line, for a 400 answer. */
+  detail(): string {
+    return this.excerpt === undefined ? this.message : `${this.message}: ${JSON.stringify(this.excerpt)}`;
+  }
 }
+
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
 
 /** Time precision query values accepted by `/v1/write` (`?precision=`). */
 export const PRECISION_NS: Record<string, bigint> = { n: 1n, ns: 1n, u: 1000n, us: 1000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
 
 /**
  * Decodes a line-protocol body. Blank lines and `#` comments are skipped.
- * Throws {@link LineProtocolError} with the 1-based line number on the first
- * malformed line. Newlines inside quoted string fields are allowed.
+ * Throws {@link LineProtocolError} with the 1-based line number, the reason and
+ * the start of the line on the first malformed line. Newlines inside quoted
+ * string fields are allowed. Rejected like a syntax error: a float that is not
+ * finite (`1e400`), an integer or a timestamp (after `precision`) outside int64.
  */
 export function decodeLines(text: string, precision: bigint = 1n): DecodedPoint[] {
+  const d = new LineDecoder(text, precision);
   const out: DecodedPoint[] = [];
-  const n = text.length;
-  let i = 0;
-  let lineNo = 1;
-  while (i < n) {
-    // skip blank lines and comments
-    const c = text.charCodeAt(i);
-    if (c === 10) {
-      i++;
-      lineNo++;
-      continue;
-    }
-    if (c === 13 || c === 32 || c === 9) {
-      i++;
-      continue;
-    }
-    if (c === 35 /* # */) {
-      while (i < n && text.charCodeAt(i) !== 10) i++;
-      continue;
-    }
-    const r = decodeOne(text, i, lineNo, precision);
-    out.push(r.point);
-    lineNo += r.newlines;
-    i = r.end;
-  }
+  while (d.next(out, Infinity));
   return out;
+}
+
+/** How long a caller decoding a large body in slices (LineDecoder) should run before it yields to the event loop. */
+export const DECODE_SLICE_MS = 2;
+
+/** A cursor over a line-protocol body: {@link next} decodes up to `maxLines` points at a time. */
+export class LineDecoder {
+  private i = 0;
+  private lineNo = 1;
+
+  constructor(
+    private readonly text: string,
+    private readonly precision: bigint,
+  ) {}
+
+  /**
+   * Appends up to `maxLines` points to `out`, stopping early once the lines
+   * taken span `maxChars` characters (a line of 1,000 tags is worth many
+   * small ones); false once the body is done.
+   */
+  next(out: DecodedPoint[], maxLines: number, maxChars = Infinity): boolean {
+    const text = this.text;
+    const n = text.length;
+    let i = this.i;
+    const stop = i + maxChars;
+    let taken = 0;
+    while (i < n && taken < maxLines && i < stop) {
+      // skip blank lines and comments
+      const c = text.charCodeAt(i);
+      if (c === 10) {
+        i++;
+        this.lineNo++;
+        continue;
+      }
+      if (c === 13 || c === 32 || c === 9) {
+        i++;
+        continue;
+      }
+      if (c === 35 /* # */) {
+        while (i < n && text.charCodeAt(i) !== 10) i++;
+        continue;
+      }
+      let r: ReturnType<typeof decodeOne>;
+      try {
+        r = decodeOne(text, i, this.lineNo, this.precision);
+      } catch (e) {
+        if (e instanceof LineProtocolError) e.excerpt = lineExcerpt(text, i);
+        throw e;
+      }
+      out.push(r.point);
+      taken++;
+      this.lineNo += r.newlines;
+      i = r.end;
+    }
+    this.i = i;
+    return i < n;
+  }
+}
+
+const EXCERPT_MAX = 120;
+
+/** The start of the line at `i`, for error messages (bounded). */
+function lineExcerpt(text: string, i: number): string {
+  let end = text.indexOf('\n', i);
+  if (end < 0 || end - i > EXCERPT_MAX) end = Math.min(text.length, i + EXCERPT_MAX);
+  const s = text.slice(i, end).replace(/\r$/, '');
+  return end - i >= EXCERPT_MAX ? s + '…' : s;
 }
 
 /** Reads an escaped token until one of the stop characters (unescaped). */
@@ -270,6 +328,8 @@ function decodeOne(text: string, i: number, lineNo: number, precision: bigint): 
     const ts = text.slice(start, i);
     if (!/^-?\d+$/.test(ts)) throw new LineProtocolError(lineNo, `invalid timestamp ${JSON.stringify(ts)}`);
     time = BigInt(ts) * precision;
+    // The dataway rejects a whole batch over one such point: refuse it here, with its line.
+    if (time > INT64_MAX || time < INT64_MIN) throw new LineProtocolError(lineNo, `timestamp ${ts} out of range (int64 nanoseconds)`);
   }
   while (text[i] === ' ' || text[i] === '\r') i++;
   if (i < n && text[i] !== '\n') throw new LineProtocolError(lineNo, 'unexpected text after timestamp');
@@ -288,7 +348,7 @@ const UINT_RE = /^\d+u$/;
 function parseFieldValue(s: string, key: string, lineNo: number): FieldValue {
   if (INT_RE.test(s)) {
     const v = BigInt(s.slice(0, -1));
-    if (v > 9223372036854775807n || v < -9223372036854775808n) throw new LineProtocolError(lineNo, `integer out of range in field ${JSON.stringify(key)}`);
+    if (v > INT64_MAX || v < INT64_MIN) throw new LineProtocolError(lineNo, `integer out of range in field ${JSON.stringify(key)}`);
     return v;
   }
   if (UINT_RE.test(s)) {
@@ -305,5 +365,8 @@ function parseFieldValue(s: string, key: string, lineNo: number): FieldValue {
   if (s === '' || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) {
     throw new LineProtocolError(lineNo, `invalid value ${JSON.stringify(s)} for field ${JSON.stringify(key)}`);
   }
-  return Number(s);
+  const v = Number(s);
+  // 1e400 parses to Infinity, which line protocol cannot carry (the field would vanish on the way out).
+  if (!Number.isFinite(v)) throw new LineProtocolError(lineNo, `float ${s} out of range for field ${JSON.stringify(key)}`);
+  return v;
 }

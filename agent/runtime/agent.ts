@@ -21,15 +21,13 @@ import { Sender, type SpillHook } from '../delivery/sender.js';
 import type { Sink } from '../delivery/sinks/types.js';
 import { DatawaySink } from '../delivery/sinks/dataway.js';
 import { FileSink } from '../delivery/sinks/file.js';
-import { AgentServer, HttpError } from '../server/server.js';
+import { AgentServer } from '../server/server.js';
 import { RunningInput } from '../input/running-input.js';
-import { CATEGORIES, type Point } from '../model/point.js';
-import { decodeLines, LineProtocolError, PRECISION_NS } from '../model/lineproto.js';
-import { decodePBPoints } from '../model/pbpoint.js';
 import { DiskBuffer, bufferSettingsFromEnv } from '../delivery/buffer/disk-buffer.js';
 import { MemoryGuard, memoryLimitFromEnv } from './memlimit.js';
 import type { K8sServices } from '../services/k8s/types.js';
 import { startK8s, type K8sRuntime } from '../services/k8s/index.js';
+import { registerWriteRoutes } from './write-route.js';
 
 /** The package version, from the package.json above this file (agent/runtime/ in source, dist/agent/runtime/ when built). */
 export const VERSION: string = (() => {
@@ -153,7 +151,14 @@ export class Agent {
       spill: o.spill ?? buffer,
     });
     sender.pressure = () => guard.overloaded();
-    const server = new AgentServer({ bodyLimit: settings.httpBodyLimit, metrics, log: log.child({ component: 'http' }), overloaded: () => sender.pressure() });
+    const server = new AgentServer({
+      bodyLimit: settings.httpBodyLimit,
+      bodyBudget: settings.httpBodyBudget,
+      timeouts: { requestMs: settings.httpTimeoutMs, headersMs: settings.httpHeaderTimeoutMs, idleMs: settings.httpTimeoutMs },
+      metrics,
+      log: log.child({ component: 'http' }),
+      overloaded: () => sender.pressure(),
+    });
     let k8s: K8sRuntime | undefined;
     try {
       k8s = await startK8s({ env, log: log.child({ component: 'k8s' }), metrics: metrics.registry });
@@ -211,24 +216,7 @@ export class Agent {
     });
     app.get('/v1/stats', async () => this.stats());
     const writer = new RunningInput('write', 0, {}, () => this.settings.hostTags, () => this.settings.electionTags, this.sender, this.metrics, this.log);
-    for (const category of CATEGORIES) {
-      this.server.route(['POST'], `/v1/write/${category}`, (req) => {
-        const precision = PRECISION_NS[req.query.precision ?? 'n'];
-        if (precision === undefined) throw new HttpError(400, `unknown precision ${JSON.stringify(req.query.precision)}`);
-        let decoded;
-        try {
-          decoded = String(req.headers['content-type'] ?? '').startsWith('application/protobuf') ? decodePBPoints(req.body) : decodeLines(req.body.toString('utf8'), precision);
-        } catch (e) {
-          if (e instanceof LineProtocolError) throw new HttpError(400, e.message);
-          throw new HttpError(400, `invalid body: ${(e as Error).message}`);
-        }
-        const points: Point[] = decoded.map((d) => ({ category, name: d.name, tags: d.tags, fields: d.fields, time: d.time }));
-        if (points.some((p) => Object.keys(p.fields).length === 0)) throw new HttpError(400, 'a point has no fields');
-        const accepted = writer.add(points);
-        if (accepted < points.length) return { status: 503, headers: { 'retry-after': '1' }, body: { error: `queue for ${category} is full; retry later` } };
-        return { status: 200, body: {} };
-      });
-    }
+    registerWriteRoutes(this.server, writer);
   }
 
   /** The JSON snapshot behind /v1/stats (and `telekit monitor`). */

@@ -30,7 +30,12 @@ export interface HttpResponse {
 export type HttpHandler = (req: HttpRequest) => HttpResponse | Promise<HttpResponse>;
 
 export interface RouteOptions {
-  /** Max body size in bytes (after decompression). Default: the server's limit. */
+  /**
+   * Max body size in bytes (after decompression), sized to what the route
+   * carries (a trace batch is not a stats post). Default: the server's limit;
+   * never more. A declared Content-Length over it is answered 413 before the
+   * body is read.
+   */
   bodyLimit?: number;
 }
 

@@ -5,20 +5,44 @@
  * a Buffer; gzip/deflate bodies are inflated here with a size cap, so inputs
  * never see compressed data and a zip bomb costs nothing.
  *
+ * Bounded against slow or huge clients: a request must arrive (headers, then
+ * the whole body) within its timeouts and idle keep-alive connections are
+ * closed; a body is admitted before it is read — over its route's limit 413,
+ * over the global budget of body bytes in flight ({@link BodyBudget}) or while
+ * the agent sheds load 503 + Retry-After — and such answers close the
+ * connection instead of reading what the client still sends.
+ *
  * `buildServer()` returns the app without binding: tests may use `inject()`.
  */
+import http from 'node:http';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Gauge } from 'prom-client';
 import type { Logger } from 'pino';
+import { BodyBudget, type Reservation } from './body-budget.js';
 import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes, RouteOptions } from './http-routes.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
+import { redactUrl } from '../telemetry/redact.js';
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 
+export interface ServerTimeouts {
+  /** The whole request (headers and body) must arrive within this (ENV_HTTP_TIMEOUT). */
+  requestMs: number;
+  /** The headers must arrive within this. */
+  headersMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  idleMs: number;
+}
+
 export interface ServerOptions {
+  /** Largest body of any route (a route may set a smaller one). */
   bodyLimit: number;
+  /** Request body bytes held at once across all connections (0: no budget). */
+  bodyBudget?: number;
+  timeouts?: ServerTimeouts;
   metrics: CoreMetrics;
   log: Logger;
   /** True while the agent sheds load (memory limit): input routes answer 503. */
@@ -28,6 +52,20 @@ export interface ServerOptions {
 interface Entry {
   handler: HttpHandler;
   bodyLimit: number;
+}
+
+/** Body limit of the agent's own fastify routes (/v1/ping, /metrics, /v1/stats: GET only). */
+const CORE_BODY_LIMIT = 64 << 10;
+/** How long close() lets requests in progress finish before it closes their connections. */
+const CLOSE_GRACE_MS = 2000;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body bytes this request holds in the budget. */
+    budget?: Reservation;
+    /** The body limit of the route the request goes to. */
+    limit?: number;
+  }
 }
 
 export class HttpError extends Error {
@@ -43,18 +81,124 @@ export class AgentServer implements HttpRoutes {
   readonly app: FastifyInstance;
   /** path → method → entry */
   private readonly table = new Map<string, Map<string, Entry>>();
+  readonly budget: BodyBudget | undefined;
 
   constructor(private readonly o: ServerOptions) {
-    this.app = Fastify({ logger: false, bodyLimit: o.bodyLimit, return503OnClosing: true, forceCloseConnections: 'idle' });
+    const t = o.timeouts;
+    this.app = Fastify({
+      logger: false,
+      bodyLimit: o.bodyLimit,
+      return503OnClosing: true,
+      forceCloseConnections: 'idle',
+      // Node checks request and header timeouts every connectionsCheckingInterval (30 s by default).
+      serverFactory: (handler) =>
+        http.createServer(
+          t
+            ? { requestTimeout: t.requestMs, headersTimeout: Math.min(t.headersMs, t.requestMs || t.headersMs), keepAliveTimeout: t.idleMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor((t.requestMs || t.headersMs) / 4))) }
+            : {},
+          handler,
+        ),
+    });
+    if (t) this.app.server.setTimeout(t.requestMs); // a socket silent this long is closed, even inside a handler
+    this.budget = o.bodyBudget ? new BodyBudget({ totalBytes: o.bodyBudget }) : undefined;
+    if (this.budget) {
+      const budget = this.budget;
+      new Gauge({ name: 'telekit_http_body_bytes_in_flight', help: 'Request body bytes held in memory across all connections (bounded by ENV_HTTP_MAX_BODY_BYTES_IN_FLIGHT).', registers: [o.metrics.registry], collect() { this.set(budget.inFlight); } });
+    }
     this.app.removeAllContentTypeParsers();
-    this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    this.app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    this.app.addContentTypeParser('*', (req, payload, done) => this.readBody(req, payload, done));
+    this.app.addHook('onRequest', (req, reply, done) => this.admit(req, reply, done));
+    this.app.setErrorHandler((err: Error & { statusCode?: number; retryAfter?: number; close?: boolean }, req, reply) => {
       const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-      if (status >= 500) o.log.error({ err, url: req.url }, 'HTTP handler failed');
+      if (status >= 500 && status !== 503) o.log.error({ err, url: redactUrl(req.url) }, 'HTTP handler failed');
       o.metrics.httpRequests.inc({ route: this.routeLabel(req), code: String(status) });
+      if (err.retryAfter) void reply.header('retry-after', String(err.retryAfter));
+      if (err.close) void reply.header('connection', 'close');
       void reply.code(status).send({ error: err.message });
     });
     this.app.all('/*', (req, reply) => this.dispatch(req, reply));
+  }
+
+  private entryOf(req: FastifyRequest): Entry | undefined {
+    return this.table.get(splitUrl(req.url)[0])?.get(req.method);
+  }
+
+  /**
+   * Before the body is read: the route's limit against the declared length
+   * (413), the load shedding and the budget (503 + Retry-After). Refused
+   * requests close their connection: the body is never read.
+   */
+  private admit(req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    const h = req.headers;
+    const hasBody = h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
+    if (!hasBody) return done();
+    const entry = this.entryOf(req);
+    const core = !entry && req.routeOptions.url !== '/*';
+    req.limit = entry ? entry.bodyLimit : core ? CORE_BODY_LIMIT : 0;
+    const refuse = (status: number, message: string, retryAfter?: number) => {
+      this.o.metrics.httpRequests.inc({ route: entry ? splitUrl(req.url)[0] : 'unmatched', code: String(status) });
+      void reply.code(status).header('connection', 'close');
+      if (retryAfter) void reply.header('retry-after', String(retryAfter));
+      void reply.send({ error: message });
+    };
+    if (!entry && !core) {
+      // No route: answered without reading the body.
+      const path = splitUrl(req.url)[0];
+      const byMethod = this.table.get(path);
+      return refuse(byMethod ? 405 : 404, byMethod ? `method ${req.method} not allowed on ${path}` : `no route for ${req.method} ${path}`);
+    }
+    const declared = h['content-length'] !== undefined ? Number(h['content-length']) : undefined;
+    if (declared !== undefined && declared > req.limit) return refuse(413, `body of ${declared} bytes exceeds the limit of ${req.limit} for this route`);
+    if (entry && this.o.overloaded()) return refuse(503, 'agent is over its memory limit; retry later', 1);
+    if (this.budget) {
+      const r = this.budget.open();
+      reply.raw.once('close', () => r.release());
+      req.budget = r;
+      if (declared !== undefined && !r.grow(declared)) return refuse(503, `too many request bytes in flight (${this.budget.inFlight} of ${this.budget.o.totalBytes}); retry later`, 1);
+    }
+    done();
+  }
+
+  /** Reads a body into one Buffer, counting chunked bodies against the budget as they arrive. */
+  private readBody(req: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: Buffer) => void): void {
+    const limit = req.limit ?? this.o.bodyLimit;
+    const declared = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
+    const fixed = declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
+    const chunks: Buffer[] = [];
+    let got = 0;
+    let finished = false;
+    const finish = (err: Error | null, body?: Buffer) => {
+      if (finished) return;
+      finished = true;
+      payload.removeListener('data', onData);
+      payload.removeListener('end', onEnd);
+      payload.removeListener('error', onError);
+      payload.removeListener('close', onClose);
+      if (err) payload.pause();
+      done(err, body);
+    };
+    const fail = (status: number, message: string, retryAfter?: number) => finish(Object.assign(new HttpError(status, message), { statusCode: status, retryAfter, close: true }));
+    const onData = (c: Buffer) => {
+      if (got + c.length > limit) return fail(413, `body exceeds the limit of ${limit} bytes for this route`);
+      if (fixed) {
+        if (got + c.length > fixed.length) return fail(400, 'body longer than its Content-Length');
+        c.copy(fixed, got);
+      } else {
+        if (req.budget && !req.budget.grow(c.length)) return fail(503, 'too many request bytes in flight; retry later', 1);
+        chunks.push(c);
+      }
+      got += c.length;
+    };
+    const onEnd = () => {
+      if (fixed && got !== fixed.length) return fail(400, `body of ${got} bytes, ${fixed.length} declared`);
+      finish(null, fixed ?? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got)));
+    };
+    const onError = (e: Error) => finish(Object.assign(e, { statusCode: 400 }));
+    const onClose = () => fail(400, 'connection closed before the body was complete');
+    payload.on('data', onData);
+    payload.on('end', onEnd);
+    payload.on('error', onError);
+    payload.on('close', onClose);
   }
 
   private routeLabel(req: FastifyRequest): string {
@@ -76,23 +220,31 @@ export class AgentServer implements HttpRoutes {
     };
   }
 
-  /** Inflates a gzip/deflate body with a cap on the inflated size. */
-  static async decodeBody(raw: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
+  /**
+   * Inflates a gzip/deflate body with a cap on the inflated size; with a
+   * budget reservation, the inflated bytes are reserved too (503 when they do not fit).
+   */
+  static async decodeBody(raw: Buffer, encoding: string | undefined, limit: number, budget?: Reservation): Promise<Buffer> {
     const enc = (encoding ?? '').trim().toLowerCase();
     if (enc === '' || enc === 'identity') {
       if (raw.length > limit) throw new HttpError(413, `body of ${raw.length} bytes exceeds the limit of ${limit}`);
       return raw;
     }
     if (enc !== 'gzip' && enc !== 'x-gzip' && enc !== 'deflate') throw new HttpError(415, `unsupported Content-Encoding ${JSON.stringify(enc)}`);
+    const cap = Math.min(limit, budget ? budget.room() : Infinity);
+    let out: Buffer;
     try {
-      return await (enc === 'deflate' ? inflate : gunzip)(raw, { maxOutputLength: limit });
+      out = await (enc === 'deflate' ? inflate : gunzip)(raw, { maxOutputLength: Math.max(1, cap) });
     } catch (e) {
       const err = e as Error & { code?: string };
       if (err.code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|maxOutputLength/i.test(err.message)) {
+        if (cap < limit) throw Object.assign(new HttpError(503, 'too many request bytes in flight; retry later'), { retryAfter: 1 });
         throw new HttpError(413, `decompressed body exceeds the limit of ${limit} bytes`);
       }
       throw new HttpError(400, `invalid ${enc} body: ${err.message}`);
     }
+    if (budget && !budget.grow(out.length)) throw Object.assign(new HttpError(503, 'too many request bytes in flight; retry later'), { retryAfter: 1 });
+    return out;
   }
 
   private async dispatch(req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -111,7 +263,7 @@ export class AgentServer implements HttpRoutes {
         throw Object.assign(new HttpError(503, 'agent is over its memory limit; retry later'), { retryAfter: 1 });
       }
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const body = await AgentServer.decodeBody(raw, req.headers['content-encoding'], entry.bodyLimit);
+      const body = await AgentServer.decodeBody(raw, req.headers['content-encoding'], entry.bodyLimit, req.budget);
       const hreq: HttpRequest = { method: req.method, path, query: Object.fromEntries(new URLSearchParams(qs)), headers: req.headers, body, remoteAddress: req.ip };
       res = await entry.handler(hreq);
     } catch (e) {
@@ -139,8 +291,14 @@ export class AgentServer implements HttpRoutes {
     return `http://${h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '127.0.0.1' : h}:${addr.port}`;
   }
 
+  /** Stops accepting; requests in progress get a short grace, then their connections are closed. */
   async close(): Promise<void> {
-    await this.app.close();
+    const t = setTimeout(() => this.app.server.closeAllConnections(), CLOSE_GRACE_MS);
+    try {
+      await this.app.close();
+    } finally {
+      clearTimeout(t);
+    }
   }
 }
 

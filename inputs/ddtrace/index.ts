@@ -13,6 +13,8 @@ import { DD_HEADERS, ddDecoder } from './request.js';
 
 /** The Datadog agent version we present in `/info` (tracers gate features on it). */
 const AGENT_VERSION = '7.60.0';
+/** Stats and telemetry posts are small summaries, not trace batches: their routes take at most 4 MiB. */
+const SMALL_BODY_LIMIT = 4 << 20;
 
 export class DdtraceInput implements Input {
   readonly receiver: TraceReceiver;
@@ -36,9 +38,9 @@ export class DdtraceInput implements Input {
       if (this.cfg.enable_info && this.ctx.instance === 0) {
         this.unregister.push(this.ctx.http.route(['GET'], '/info', () => this.info()));
         // Tracers that compute stats (client_drop_p0s) post them here; accepted and discarded.
-        this.unregister.push(this.ctx.http.route(['POST', 'PUT'], '/v0.6/stats', () => ({ status: 200, body: 'OK' }), { bodyLimit }));
+        this.unregister.push(this.ctx.http.route(['POST', 'PUT'], '/v0.6/stats', () => ({ status: 200, body: 'OK' }), { bodyLimit: SMALL_BODY_LIMIT }));
         if (this.cfg.apmtelemetry_route_enable) {
-          this.unregister.push(this.ctx.http.route(['POST'], '/telemetry/proxy/api/v2/apmtelemetry', () => ({ status: 202 }), { bodyLimit }));
+          this.unregister.push(this.ctx.http.route(['POST'], '/telemetry/proxy/api/v2/apmtelemetry', () => ({ status: 202 }), { bodyLimit: SMALL_BODY_LIMIT }));
         }
       }
     } catch (e) {

@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Dispatcher } from 'undici';
 import type { Accumulator, AddOptions } from '../../agent/input/contract.js';
 import { nowNs } from '../../agent/model/point.js';
+import { redactUrl } from '../../agent/telemetry/redact.js';
 import type { PromConfig } from './config.js';
 import { Converter } from './convert.js';
 import type { Job } from './scheduler.js';
@@ -72,7 +73,7 @@ export function instanceOf(url: string): string {
     const port = u.port || (u.protocol === 'https:' ? '443' : '80');
     return `${u.hostname}:${port}`;
   } catch {
-    return url;
+    return redactUrl(url);
   }
 }
 
@@ -90,6 +91,7 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
   const token = tokenPath ? tokenFile(tokenPath) : staticToken ? () => staticToken : undefined;
   const req = { url, timeoutMs: Math.min(config.timeout, config.interval), maxBytes: config.max_body_bytes, headers: config.http_headers, token };
   const { acc, metrics, rl } = env;
+  const shownUrl = redactUrl(url);
   return {
     key,
     intervalMs: config.interval,
@@ -100,7 +102,7 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
         if (r.reason === 'aborted') return;
         metrics.scrapes.inc({ result: 'error' });
         metrics.errors.inc({ reason: r.reason });
-        rl.warn(`scrape:${r.reason}`, { url, reason: r.reason, err: r.message }, 'Scrape failed (logged once a minute per reason; all failures are counted in telekit_prom_scrape_errors_total).');
+        rl.warn(`scrape:${r.reason}`, { url: shownUrl, reason: r.reason, err: redactUrl(r.message) }, 'Scrape failed (logged once a minute per reason; all failures are counted in telekit_prom_scrape_errors_total).');
         return;
       }
       const time = nowNs();
@@ -110,7 +112,7 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
       } catch (e) {
         metrics.scrapes.inc({ result: 'error' });
         metrics.errors.inc({ reason: 'decode' });
-        rl.warn('convert', { url, err: (e as Error).message }, 'Could not convert a scrape.');
+        rl.warn('convert', { url: shownUrl, err: (e as Error).message }, 'Could not convert a scrape.');
         return;
       }
       metrics.scrapes.inc({ result: 'ok' });
@@ -118,7 +120,7 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
       if (res.filtered > 0) metrics.filtered.inc(res.filtered);
       if (res.stats.invalid > 0) {
         metrics.invalidLines.inc(res.stats.invalid);
-        rl.warn('invalid', { url, lines: res.stats.invalid, first: res.stats.firstError }, 'Skipped malformed exposition lines.');
+        rl.warn('invalid', { url: shownUrl, lines: res.stats.invalid, first: res.stats.firstError }, 'Skipped malformed exposition lines.');
       }
       if (res.points.length > 0 && !signal.aborted) acc.add(res.points, addOpts);
       metrics.duration.observe((performance.now() - started) / 1000);

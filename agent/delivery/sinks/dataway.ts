@@ -42,7 +42,7 @@ export class DatawaySink implements Sink {
   private readonly query: string;
   private readonly progress = new WeakMap<Batch, Progress>();
   private closed = false;
-  /** The URL's query values (the token): hidden wherever they appear in text we log, not only in URLs. */
+  /** The URL's query values (the token) and user-info: hidden wherever they appear in text we log, not only in URLs. */
   private readonly secrets: string[];
 
   constructor(private readonly o: DatawayOptions) {
@@ -50,7 +50,7 @@ export class DatawaySink implements Sink {
     this.name = `dataway[${o.index}]`;
     this.basePath = u.pathname.replace(/\/+$/, '');
     this.query = u.search;
-    this.secrets = [...u.searchParams.values()].filter((v) => v.length >= 4);
+    this.secrets = [...u.searchParams.values(), decodeURIComponent(u.password), decodeURIComponent(u.username)].filter((v) => v.length >= 4);
     this.pool = new Pool(u.origin, {
       connections: o.connections,
       keepAliveTimeout: 30_000,

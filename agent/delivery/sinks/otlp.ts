@@ -21,6 +21,7 @@ import { resourceFromAttributes, type Resource } from '@opentelemetry/resources'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { UInt, Utf8String, type Category, type Point } from '../../model/point.js';
 import type { Batch, SendResult, Sink } from './types.js';
+import { redactUrl } from '../../telemetry/redact.js';
 
 export interface OtlpSinkConfig {
   /** OTLP/HTTP traces URL, e.g. http://tempo:4318/v1/traces. */
@@ -147,12 +148,12 @@ export class OtlpSink implements Sink {
           if (r.code === ExportResultCode.SUCCESS) return resolve({ ok: true });
           const err = r.error as (Error & { code?: number }) | undefined;
           const code = typeof err?.code === 'number' ? err.code : undefined;
-          const reason = `otlp export failed${code ? ` (HTTP ${code})` : ''}: ${err?.message ?? 'unknown error'}`;
+          const reason = `otlp export failed${code ? ` (HTTP ${code})` : ''}: ${redactUrl(err?.message ?? 'unknown error')}`;
           if (code !== undefined && code >= 400 && code < 500 && code !== 429 && code !== 408) resolve({ ok: false, retryable: false, reason });
           else resolve({ ok: false, retryable: true, reason });
         });
       } catch (e) {
-        resolve({ ok: false, retryable: true, reason: `otlp export threw: ${(e as Error).message}` });
+        resolve({ ok: false, retryable: true, reason: `otlp export threw: ${redactUrl((e as Error).message)}` });
       }
     });
   }

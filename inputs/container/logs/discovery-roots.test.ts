@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { keepUnderRoots, type LogTarget } from './discovery.js';
+import { FileRoots } from '../../../agent/services/files/safe-open.js';
 
 const target = (live: string) => ({ live }) as LogTarget;
 
@@ -22,7 +23,7 @@ describe('keepUnderRoots', () => {
     const refused: string[] = [];
     const kept = await keepUnderRoots(
       ['0.log', '1.log', '2.log'].map((f) => target(path.join(pods, 'ns_p_u', 'c', f))).concat(target(path.join(pods, 'dangling'))),
-      [pods, docker],
+      new FileRoots({ roots: [pods, docker], symlinks: 'within-roots' }),
       (t) => refused.push(path.basename(t.live)),
     );
     expect(kept.map((t) => path.basename(t.live))).toEqual(['0.log', '1.log']);
@@ -36,7 +37,7 @@ describe('keepUnderRoots', () => {
     fs.writeFileSync(path.join(base, 'pods-evil', 'x.log'), '');
     fs.symlinkSync(path.join(base, 'pods-evil', 'x.log'), path.join(base, 'pods', 'x.log'));
     const refused: string[] = [];
-    expect(await keepUnderRoots([target(path.join(base, 'pods', 'x.log'))], [path.join(base, 'pods')], (t) => refused.push(t.live))).toEqual([]);
+    expect(await keepUnderRoots([target(path.join(base, 'pods', 'x.log'))], new FileRoots({ roots: [path.join(base, 'pods')], symlinks: 'within-roots' }), (t) => refused.push(t.live))).toEqual([]);
     expect(refused).toHaveLength(1);
   });
 });

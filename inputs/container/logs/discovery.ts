@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerInfo, PodInfo, PodWatcher } from '../../../agent/services/k8s/types.js';
+import type { FileRoots, RefusalReason } from '../../../agent/services/files/safe-open.js';
 
 export interface LogTarget {
   /** The live file to tail. */
@@ -88,7 +89,10 @@ interface DockerConfigV2 {
   Config?: { Image?: string; Env?: string[]; Labels?: Record<string, string> };
 }
 
-export async function scanDockerLogs(root: string, skipKubernetes: boolean): Promise<LogTarget[]> {
+/** Largest `config.v2.json` read (dockerd writes a few KiB). */
+const DOCKER_CONFIG_MAX = 1 << 20;
+
+export async function scanDockerLogs(root: string, skipKubernetes: boolean, files: FileRoots): Promise<LogTarget[]> {
   const out: LogTarget[] = [];
   for (const id of await dirs(root)) {
     const live = path.join(root, id, `${id}-json.log`);
@@ -99,7 +103,8 @@ export async function scanDockerLogs(root: string, skipKubernetes: boolean): Pro
     }
     let cfg: DockerConfigV2 = {};
     try {
-      cfg = JSON.parse(await fs.readFile(path.join(root, id, 'config.v2.json'), 'utf8')) as DockerConfigV2;
+      const raw = await files.readSmall(path.join(root, id, 'config.v2.json'), DOCKER_CONFIG_MAX);
+      if (raw) cfg = JSON.parse(raw.toString('utf8')) as DockerConfigV2;
     } catch {
       // No metadata: still tail with the id only.
     }
@@ -127,20 +132,22 @@ export async function scanDockerLogs(root: string, skipKubernetes: boolean): Pro
 }
 
 /**
- * Keeps the targets whose file really lives under one of the roots: a symlinked
- * file or pod directory pointing elsewhere on the host is refused, so the agent
- * reads logs only from the configured roots. Symlinks between the roots (the
- * kubelet's docker-era `/var/log/pods/.../0.log` → `/var/lib/docker/containers/...`)
- * stay allowed.
+ * Keeps the targets whose file really lives under one of the roots, decided on
+ * an opened descriptor ({@link FileRoots.open}): a symlinked file or pod
+ * directory pointing elsewhere on the host is refused, so the agent reads logs
+ * only from the configured roots. Symlinks between the roots (the kubelet's
+ * docker-era `/var/log/pods/.../0.log` → `/var/lib/docker/containers/...`) stay
+ * allowed when `files` follows links within the roots. The tailer checks again
+ * at every open: this only keeps refused files out of the target set.
  */
-export async function keepUnderRoots(targets: LogTarget[], roots: string[], refused: (t: LogTarget, real: string) => void): Promise<LogTarget[]> {
-  const real = (await Promise.all(roots.map((r) => fs.realpath(r).catch(() => undefined)))).filter((r): r is string => r !== undefined);
+export async function keepUnderRoots(targets: LogTarget[], files: FileRoots, refused: (t: LogTarget, reason: RefusalReason, detail: string) => void): Promise<LogTarget[]> {
   const out: LogTarget[] = [];
   for (const t of targets) {
-    const rp = await fs.realpath(t.live).catch(() => undefined);
-    if (rp === undefined) continue; // gone between the scan and now
-    if (real.some((r) => rp.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) out.push(t);
-    else refused(t, rp);
+    const r = await files.open(t.live);
+    if (r.ok) {
+      await r.handle.close().catch(() => undefined);
+      out.push(t);
+    } else if (r.reason !== 'missing') refused(t, r.reason, r.detail); // missing: gone between the scan and now
   }
   return out;
 }

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { listFamily } from './family.js';
+import { FileRoots } from '../../../agent/services/files/safe-open.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -62,7 +63,7 @@ describe('listFamily', () => {
       if (++statsInListing === 2 && listings <= 8) fam.shift();
       return realStat(p);
     }) as unknown as typeof fs.stat);
-    const members = await listFamily(fam.live);
+    const members = await listFamily(fam.live, new FileRoots({ roots: [path.dirname(fam.live)] }));
     // Every generation, oldest first, each path holding the file it was listed with.
     const gens = members.map((m) => /generation (\d+)/.exec(m.head.toString())?.[1]);
     expect(gens).toEqual(Array.from({ length: fam.gen }, (_, i) => String(i)));
@@ -72,7 +73,7 @@ describe('listFamily', () => {
 
   it('a quiet family is listed once more to confirm, oldest first, live last', async () => {
     const fam = dockerFamily(3);
-    const members = await listFamily(fam.live);
+    const members = await listFamily(fam.live, new FileRoots({ roots: [path.dirname(fam.live)] }));
     expect(members.map((m) => path.basename(m.path))).toEqual(['abc-json.log.3', 'abc-json.log.2', 'abc-json.log.1', 'abc-json.log']);
   });
 });

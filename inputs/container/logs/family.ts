@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { createReadStream } from 'node:fs';
+import type { FileRoots } from '../../../agent/services/files/safe-open.js';
 
 /** Bytes of a file's start that identify it beside device and inode. */
 export const FP_LEN = 128;
@@ -29,18 +29,12 @@ function rotationKey(live: string, p: string): [number, string] {
   return /^\d+$/.test(suffix) ? [-Number(suffix), ''] : [0, suffix];
 }
 
-export async function readHead(p: string, gz: boolean): Promise<Buffer> {
-  if (!gz) {
-    const fh = await fs.open(p, 'r');
-    try {
-      return await plainHead(fh);
-    } finally {
-      await fh.close();
-    }
-  }
+/** The first FP_LEN decompressed bytes of a gzipped file, from an open handle (left open). */
+async function gzHead(fh: fs.FileHandle): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
-  const s = createReadStream(p).pipe(zlib.createGunzip());
+  const file = fh.createReadStream({ start: 0, autoClose: false });
+  const s = file.pipe(zlib.createGunzip());
   try {
     for await (const c of s as AsyncIterable<Buffer>) {
       chunks.push(c);
@@ -51,6 +45,7 @@ export async function readHead(p: string, gz: boolean): Promise<Buffer> {
     // A truncated gzip still yields what it had.
   } finally {
     s.destroy();
+    file.destroy();
   }
   return Buffer.concat(chunks).subarray(0, FP_LEN);
 }
@@ -73,11 +68,11 @@ const LIST_STABLE_MS = 3000;
  * stats its members concurrently so that it is short next to the rotation
  * period, and it keeps trying (for a bounded time) while the family changes.
  */
-export async function listFamily(live: string): Promise<Member[]> {
-  let prev = await listOnce(live);
+export async function listFamily(live: string, files: FileRoots): Promise<Member[]> {
+  let prev = await listOnce(live, files);
   const deadline = Date.now() + LIST_STABLE_MS;
   while (Date.now() < deadline) {
-    const next = await listOnce(live);
+    const next = await listOnce(live, files);
     const same = next.length === prev.length && next.every((m, k) => m.path === prev[k]!.path && m.dev === prev[k]!.dev && m.ino === prev[k]!.ino && m.size >= prev[k]!.size);
     if (same) return next;
     prev = next;
@@ -85,7 +80,7 @@ export async function listFamily(live: string): Promise<Member[]> {
   return prev;
 }
 
-async function listOnce(live: string): Promise<Member[]> {
+async function listOnce(live: string, files: FileRoots): Promise<Member[]> {
   const dir = path.dirname(live);
   const base = path.basename(live);
   let names: string[];
@@ -103,20 +98,25 @@ async function listOnce(live: string): Promise<Member[]> {
       return x1 - x2 || (y1 < y2 ? -1 : y1 > y2 ? 1 : 0);
     });
   // Concurrently: a listing much shorter than the rotation period rarely straddles a shift.
-  const listed = await Promise.all([...rotated, live].map((p) => member(p).catch(() => undefined)));
+  const listed = await Promise.all([...rotated, live].map((p) => member(p, files).catch(() => undefined)));
   return listed.filter((m): m is Member => m !== undefined);
 }
 
-/** One member; undefined when it vanished. A plain file's identity and head come from one descriptor. */
-async function member(p: string): Promise<Member | undefined> {
+/**
+ * One member; undefined when it vanished or was refused. Identity and head
+ * come from one descriptor, opened through the roots check (a sibling that is
+ * a symlink out of the roots, a FIFO or a directory is never read).
+ */
+async function member(p: string, files: FileRoots): Promise<Member | undefined> {
   const gz = p.endsWith('.gz');
   const st0 = await fs.stat(p);
-  if (!st0.isFile()) return undefined; // never open a fifo or a directory
-  if (gz) return { path: p, gz, dev: st0.dev, ino: st0.ino, size: st0.size, mtimeMs: st0.mtimeMs, head: await readHead(p, true) };
-  const fh = await fs.open(p, 'r');
+  if (!st0.isFile()) return undefined; // quick skip; the decision is made on the descriptor below
+  const r = await files.open(p);
+  if (!r.ok) return undefined;
+  const fh = r.handle;
   try {
-    const st = await fh.stat();
-    return { path: p, gz, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, head: await plainHead(fh) };
+    const st = r.stat;
+    return { path: p, gz, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, head: gz ? await gzHead(fh) : await plainHead(fh) };
   } finally {
     await fh.close().catch(() => {});
   }

@@ -18,6 +18,7 @@ import { detectStatus } from './parse.js';
 import { ReadPool } from './pool.js';
 import { Tailer, type TailStats } from './tailer.js';
 import { LogLines } from './lines.js';
+import { FileRoots } from '../../../agent/services/files/safe-open.js';
 
 function counter(reg: Registry, name: string, help: string, labelNames: string[] = []): Counter {
   return (reg.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, labelNames, registers: [reg] });
@@ -86,7 +87,17 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
     skipped: counter(ctx.metrics, 'telekit_container_log_skipped_files_total', 'Files not tailed, by reason.', ['reason']),
     errors: counter(ctx.metrics, 'telekit_container_log_errors_total', 'Tailing errors.', ['kind']),
     files: gauge(ctx.metrics, 'telekit_container_log_open_files', 'Log files being tailed.'),
+    refused: counter(ctx.metrics, 'telekit_container_log_files_refused_total', 'Opens of log files refused on the opened descriptor (symlink out of the roots, not a regular file, …), by reason.', ['reason']),
   };
+  // Every log file is opened through this: a regular file whose real path (of the opened descriptor) is under the roots.
+  const files = new FileRoots({
+    roots: [config.pod_logs_dir, config.docker_logs_dir],
+    symlinks: 'within-roots',
+    onRefused: (reason, _file, detail) => {
+      m.refused.inc({ reason });
+      ctx.acc.error(reason === 'outside_roots' ? 'outside_roots' : 'file_refused', new Error(`log file not read (${reason}): ${detail}`));
+    },
+  });
   const stats: TailStats = {
     bytes: (n) => m.bytes.inc(n),
     records: (n) => m.records.inc(n),
@@ -149,6 +160,7 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
         acc: ctx.acc,
         checkpoints,
         pool,
+        files,
         stats,
         onError: (e) => {
           m.errors.inc({ kind: 'tail' });
@@ -167,11 +179,9 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
 
   const scanOnce = async (): Promise<void> => {
     const scanned = await scanPodLogs(config.pod_logs_dir, ctx.k8s?.pods);
-    scanned.push(...(await scanDockerLogs(config.docker_logs_dir, fs.existsSync(config.pod_logs_dir))));
-    const targets = await keepUnderRoots(scanned, [config.pod_logs_dir, config.docker_logs_dir], (t, real) => {
-      m.skipped.inc({ reason: 'outside_roots' });
-      ctx.acc.error('outside_roots', new Error(`${t.live} resolves to ${real}, outside pod_logs_dir and docker_logs_dir: not read`));
-    });
+    scanned.push(...(await scanDockerLogs(config.docker_logs_dir, fs.existsSync(config.pod_logs_dir), files)));
+    // Refusals are counted and logged by `files`; here only the skipped target is counted.
+    const targets = await keepUnderRoots(scanned, files, (_t, reason) => m.skipped.inc({ reason: reason === 'outside_roots' ? 'outside_roots' : 'refused' }));
     if (stopped) return;
     const wanted = new Set<string>();
     for (const t of targets) {

@@ -21,6 +21,7 @@ import { AckedPositions, type Ident } from './acks.js';
 import { positionKey, type Checkpoints, type Position } from './checkpoint.js';
 import { FP_LEN, fpMatches, listFamily, type Member } from './family.js';
 import type { ReadPool } from './pool.js';
+import type { FileRoots } from '../../../agent/services/files/safe-open.js';
 
 export interface TailStats {
   bytes(n: number): void;
@@ -46,6 +47,8 @@ export interface TailerDeps {
   acc: Accumulator;
   checkpoints: Checkpoints;
   pool: ReadPool;
+  /** Every file is opened through it: a regular file under the log roots, checked on the descriptor. */
+  files: FileRoots;
   stats: TailStats;
   onError(err: unknown): void;
 }
@@ -216,13 +219,12 @@ export class Tailer {
   private async openMember(m: Member): Promise<fs.FileHandle | undefined> {
     let p = m.path;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const fh = await fs.open(p, 'r').catch(() => undefined);
-      if (fh) {
-        const st = await fh.stat();
-        if (st.dev === m.dev && st.ino === m.ino) return fh;
-        await fh.close();
+      const r = await this.deps.files.open(p);
+      if (r.ok) {
+        if (r.stat.dev === m.dev && r.stat.ino === m.ino) return r.handle;
+        await r.handle.close();
       }
-      const again = (await listFamily(this.opts.live)).find((x) => x.dev === m.dev && x.ino === m.ino);
+      const again = (await listFamily(this.opts.live, this.deps.files)).find((x) => x.dev === m.dev && x.ino === m.ino);
       if (!again) return undefined;
       p = again.path;
     }
@@ -233,7 +235,7 @@ export class Tailer {
   private async recover(): Promise<number | undefined> {
     const saved = this.deps.checkpoints.all().filter((p) => p.live === this.opts.live);
     if (saved.length === 0) return undefined;
-    const family = await listFamily(this.opts.live);
+    const family = await listFamily(this.opts.live, this.deps.files);
     const matched = new Map<number, Position>();
     for (const p of saved) {
       const i = family.findIndex((m) => fpMatches(m.head, p.fp, p.fpLen) && (m.gz || (m.dev === p.dev && m.ino === p.ino) || p.fpLen === FP_LEN));
@@ -275,7 +277,7 @@ export class Tailer {
     const h = this.deps.checkpoints.handoffs.get(this.opts.live);
     if (!h) return undefined;
     this.deps.checkpoints.handoffs.delete(this.opts.live);
-    const m = (await listFamily(this.opts.live)).find((x) => x.path === this.opts.live);
+    const m = (await listFamily(this.opts.live, this.deps.files)).find((x) => x.path === this.opts.live);
     return m && m.dev === h.dev && m.ino === h.ino && fpMatches(m.head, h.fp, h.fpLen) ? h.offset : undefined;
   }
 
@@ -307,16 +309,16 @@ export class Tailer {
     /** The file followed before the last rename rotation. */
     let prev: Ident | undefined;
     while (!this.stopping) {
-      let fh: fs.FileHandle;
-      try {
-        fh = await fs.open(this.opts.live, 'r');
-      } catch {
+      // Opened through the roots check at every (re)open: after a rotation the new live file may be a symlink out.
+      const opened = await this.deps.files.open(this.opts.live);
+      if (!opened.ok) {
         if (this.draining) return;
         await this.sleep(POLL_MAX_MS);
         continue;
       }
+      const fh = opened.handle;
       try {
-        const st = await fh.stat();
+        const st = opened.stat;
         let offset: number;
         if (startAt !== undefined) offset = Math.min(startAt, st.size);
         else if (!firstOpen) offset = 0;
@@ -330,7 +332,7 @@ export class Tailer {
         const ident: Ident = { path: this.opts.live, dev: st.dev, ino: st.ino, fp: head.toString('base64', 0, bytesRead), fpLen: bytesRead };
         // Files rotated in between first: a crash while reading them resumes them, then the live file.
         if (prev) {
-          const fam = await listFamily(this.opts.live);
+          const fam = await listFamily(this.opts.live, this.deps.files);
           const i = Tailer.indexOf(fam, prev);
           if (i >= 0) await this.readBetween(fam, i, st);
           prev = undefined;
@@ -403,7 +405,7 @@ export class Tailer {
       if (!truncated) return;
       this.deps.stats.event('truncation');
       const from = readPos - carry.length;
-      const fam = await listFamily(this.opts.live);
+      const fam = await listFamily(this.opts.live, this.deps.files);
       const copy = fam.filter((m) => m.path !== this.opts.live && fpMatches(m.head, ident.fp, ident.fpLen)).pop();
       if (copy) {
         await this.readStream(copy, { path: copy.path, dev: copy.dev, ino: copy.ino, fp: ident.fp, fpLen: ident.fpLen }, from);
@@ -419,7 +421,7 @@ export class Tailer {
         const { bytesRead } = await fh.read(headBuf, 0, FP_LEN, 0);
         Object.assign(ident, { fp: headBuf.toString('base64', 0, bytesRead), fpLen: bytesRead });
         if (!last || this.stopping) break;
-        const now = await listFamily(this.opts.live);
+        const now = await listFamily(this.opts.live, this.deps.files);
         const i = now.findIndex((m) => m.path === last);
         const newer = now.slice(i + 1).filter((m) => m.path !== this.opts.live && !(m.dev === ident.dev && m.ino === ident.ino));
         if (i < 0 || newer.length === 0) break;
