@@ -21,7 +21,9 @@ import { Sender, type SpillHook } from '../delivery/sender.js';
 import type { Sink } from '../delivery/sinks/types.js';
 import { DatawaySink } from '../delivery/sinks/dataway.js';
 import { FileSink } from '../delivery/sinks/file.js';
+import { UploadForwarder } from '../delivery/uploads.js';
 import { AgentServer, HttpError } from '../server/server.js';
+import { corsOriginsFromEnv } from '../server/cors.js';
 import { RunningInput } from '../input/running-input.js';
 import { CATEGORIES, type Point } from '../model/point.js';
 import { decodeLines, LineProtocolError, PRECISION_NS } from '../model/lineproto.js';
@@ -153,7 +155,8 @@ export class Agent {
       spill: o.spill ?? buffer,
     });
     sender.pressure = () => guard.overloaded();
-    const server = new AgentServer({ bodyLimit: settings.httpBodyLimit, metrics, log: log.child({ component: 'http' }), overloaded: () => sender.pressure() });
+    sender.uploads = new UploadForwarder({ sinks, registry: metrics.registry, log: log.child({ component: 'uploads' }), maxRetry: settings.maxRetry, retryDelayMs: settings.retryDelayMs });
+    const server = new AgentServer({ bodyLimit: settings.httpBodyLimit, metrics, log: log.child({ component: 'http' }), overloaded: () => sender.pressure(), corsOrigins: corsOriginsFromEnv(env) });
     let k8s: K8sRuntime | undefined;
     try {
       k8s = await startK8s({ env, log: log.child({ component: 'k8s' }), metrics: metrics.registry });
@@ -212,6 +215,7 @@ export class Agent {
     app.get('/v1/stats', async () => this.stats());
     const writer = new RunningInput('write', 0, {}, () => this.settings.hostTags, () => this.settings.electionTags, this.sender, this.metrics, this.log);
     for (const category of CATEGORIES) {
+      if (category === 'rum') continue; // /v1/write/rum belongs to the rum input (inputs/rum), as in DataKit
       this.server.route(['POST'], `/v1/write/${category}`, (req) => {
         const precision = PRECISION_NS[req.query.precision ?? 'n'];
         if (precision === undefined) throw new HttpError(400, `unknown precision ${JSON.stringify(req.query.precision)}`);
@@ -415,6 +419,7 @@ export class Agent {
     await Promise.all(this.running.map((r) => this.stopOne(r)));
     this.running = [];
     await this.k8s?.stop().catch(() => undefined);
+    await this.sender.uploads?.close(Math.max(0, deadline - Date.now()));
     this.reliability?.buffer?.release(); // no-drop spills must not hold the shutdown past its deadline
     await this.sender.close(Math.max(0, deadline - Date.now()));
     await this.reliability?.buffer?.close();

@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes, RouteOptions } from './http-routes.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
+import { installCors } from './cors.js';
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
@@ -23,6 +24,8 @@ export interface ServerOptions {
   log: Logger;
   /** True while the agent sheds load (memory limit): input routes answer 503. */
   overloaded: () => boolean;
+  /** Origins browsers may call from (cors.ts); empty or absent = any. */
+  corsOrigins?: readonly string[];
 }
 
 interface Entry {
@@ -46,6 +49,7 @@ export class AgentServer implements HttpRoutes {
 
   constructor(private readonly o: ServerOptions) {
     this.app = Fastify({ logger: false, bodyLimit: o.bodyLimit, return503OnClosing: true, forceCloseConnections: 'idle' });
+    installCors(this.app, { origins: o.corsOrigins ?? [], registry: o.metrics.registry });
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     this.app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
