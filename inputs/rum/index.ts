@@ -12,17 +12,20 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import type { HttpRequest, HttpResponse } from '../../agent/server/http-routes.js';
 import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
-import { PRECISION_NS } from '../../agent/model/lineproto.js';
-import type { Point } from '../../agent/model/point.js';
-import { BadBody, decodeBody } from './body.js';
+import { escapeKey, PRECISION_NS } from '../../agent/model/lineproto.js';
+import { nowNs, type Point } from '../../agent/model/point.js';
+import { BadBody, decodeBody, isJson } from './body.js';
+import { fastLines, type FastOptions } from './fastpath.js';
 import { clientIp } from './clientip.js';
-import { GeoLocator } from './geo.js';
+import { GeoLocator, type GeoTags } from './geo.js';
 import { RumMetrics, type RumResult } from './metrics.js';
 import { replayForm, ReplayRefusal, REPLAY_PATH } from './replay.js';
 import { Sourcemaps } from './sourcemap.js';
 import { schema, type RumConfig } from './config.js';
 
 const MIB = 1 << 20;
+/** The tags every point gets from its request's client address. */
+const ENRICH_KEYS: ReadonlySet<string> = new Set(['ip', 'city', 'province', 'country', 'isp']);
 
 class Refusal extends Error {
   constructor(
@@ -105,11 +108,28 @@ export class RumInput implements Input {
   handle(req: HttpRequest): HttpResponse {
     if (!this.accepting) return this.reply('rum', 'stopping', 503, { error: 'rum input is stopping' }, { 'retry-after': '1' });
     try {
-      const points = this.convert(req);
-      if (this.ctx.acc.add(points) < points.length) return this.reply('rum', 'dropped', 503, { error: 'agent queue is full; retry later' }, { 'retry-after': '1' });
-      const byName = new Map<string, number>();
-      for (const p of points) byName.set(p.name, (byName.get(p.name) ?? 0) + 1);
-      for (const [measurement, n] of byName) this.metrics.points.inc({ measurement }, n);
+      const precision = PRECISION_NS[req.query.precision ?? 'n'];
+      if (precision === undefined) throw new Refusal(400, 'bad_request', `unknown precision ${JSON.stringify(req.query.precision)}`);
+      const body = this.inflate(req.body, req.query.encoding);
+      if (body.length === 0) throw new Refusal(400, 'empty', 'empty body');
+      const { ip, source } = clientIp(req.headers, req.remoteAddress, this.ipHeader);
+      const { tags: geo, status } = this.geo!.locate(ip);
+      this.metrics.clientIp.inc({ source, locate: status });
+      const ct = header(req, 'content-type');
+      const zeros = String(precision).slice(1); // ?precision=ms → 000000 (m and h are no powers of ten: general path)
+      const fast = !isJson(ct) && /^0*$/.test(zeros) && this.takesLines() ? fastLines(body, this.fastOptions(geo, zeros), precision) : undefined;
+      let counts: Map<string, number>;
+      if (fast) {
+        if (fast.ends.length === 0) throw new Refusal(400, 'empty', 'no points in the body');
+        if (this.ctx.acc.addLines!('rum', fast.data, fast.ends) < fast.ends.length) return this.dropped();
+        counts = fast.counts;
+      } else {
+        const points = this.convert(body, ct, precision, geo);
+        if (this.ctx.acc.add(points) < points.length) return this.dropped();
+        counts = new Map();
+        for (const p of points) counts.set(p.name, (counts.get(p.name) ?? 0) + 1);
+      }
+      for (const [measurement, n] of counts) this.metrics.points.inc({ measurement }, n);
       return this.reply('rum', 'accepted', 200, {});
     } catch (e) {
       if (e instanceof Refusal) return this.reply('rum', e.result, e.status, { error: e.message });
@@ -118,30 +138,80 @@ export class RumInput implements Input {
     }
   }
 
-  /** Decodes, checks and enriches one request's points (throws Refusal / BadBody). */
-  convert(req: HttpRequest): Point[] {
-    const precision = PRECISION_NS[req.query.precision ?? 'n'];
-    if (precision === undefined) throw new Refusal(400, 'bad_request', `unknown precision ${JSON.stringify(req.query.precision)}`);
-    const body = this.inflate(req.body, req.query.encoding);
-    if (body.length === 0) throw new Refusal(400, 'empty', 'empty body');
-    const decoded = decodeBody(body, header(req, 'content-type'), precision);
+  private dropped(): HttpResponse {
+    return this.reply('rum', 'dropped', 503, { error: 'agent queue is full; retry later' }, { 'retry-after': '1' });
+  }
+
+  /** Lines can go to every sink as records (line protocol everywhere): the fast path applies. */
+  private takesLines(): boolean {
+    const acc = this.ctx.acc;
+    return acc.addLines !== undefined && acc.tagsToAdd !== undefined && acc.takesLines?.('rum') === true && acc.recordFormat?.('rum') === 'lp';
+  }
+
+  private readonly enrichText = new WeakMap<GeoTags, Buffer>();
+
+  private fastOptions(geo: GeoTags, precisionZeros: string): FastOptions {
+    let enrich = this.enrichText.get(geo);
+    if (!enrich) {
+      enrich = Buffer.from(`,ip=${escapeKey(geo.ip || 'unknown')},city=${escapeKey(geo.city)},province=${escapeKey(geo.province)},country=${escapeKey(geo.country)},isp=${escapeKey(geo.isp)}`);
+      this.enrichText.set(geo, enrich);
+    }
+    const add = this.ctx.acc.tagsToAdd!();
+    const globals = new Map<string, Buffer>();
+    const firstBytes = new Uint8Array(256);
+    for (const k of ENRICH_KEYS) firstBytes[k.charCodeAt(0)] = 1;
+    for (const [k, v] of Object.entries(add)) {
+      globals.set(k, Buffer.from(`,${escapeKey(k)}=${escapeKey(v)}`));
+      firstBytes[Buffer.from(k)[0] ?? 0] = 1;
+    }
+    return {
+      precisionZeros,
+      enrich,
+      enrichKeys: ENRICH_KEYS,
+      globals,
+      firstBytes,
+      measurements: this.measurements,
+      checkAppId: (appId, line) => this.checkAppId(appId, `line ${line}`),
+      refuseMeasurement: (name, line) => this.refuseMeasurement(name, `line ${line}`),
+      onError: this.sourcemaps
+        ? (p) => {
+            this.enrich(p.tags, geo);
+            for (const k in add) if (p.tags[k] === undefined) p.tags[k] = add[k]!;
+            this.resolveStack(p.fields, p.tags);
+          }
+        : undefined,
+      nowNs: nowNs(),
+    };
+  }
+
+  private checkAppId(appId: string | undefined, where: string): void {
+    if (appId === undefined || appId === '') throw new Refusal(400, 'missing_app_id', `${where}: no app_id tag`);
+    if (this.whitelist.size > 0 && !this.whitelist.has(appId)) throw new Refusal(403, 'app_id_refused', `app_id ${JSON.stringify(appId)} is not in rum_app_id_white_list`);
+  }
+
+  private refuseMeasurement(name: string, where: string): never {
+    throw new Refusal(400, 'unknown_measurement', `${where}: ${JSON.stringify(name)} is not a RUM measurement (measurements = ${JSON.stringify([...this.measurements])})`);
+  }
+
+  private enrich(t: Record<string, string>, geo: GeoTags): void {
+    t.ip = geo.ip || 'unknown';
+    t.city = geo.city;
+    t.province = geo.province;
+    t.country = geo.country;
+    t.isp = geo.isp;
+  }
+
+  /** The general path: decodes, checks and enriches one request's points (throws Refusal / BadBody). */
+  convert(body: Buffer, contentType: string | undefined, precision: bigint, geo: GeoTags): Point[] {
+    const decoded = decodeBody(body, contentType, precision);
     if (decoded.length === 0) throw new Refusal(400, 'empty', 'no points in the body');
-    const { ip, source } = clientIp(req.headers, req.remoteAddress, this.ipHeader);
-    const { tags: geo, status } = this.geo!.locate(ip);
-    this.metrics.clientIp.inc({ source, locate: status });
     const points: Point[] = new Array(decoded.length);
     for (let i = 0; i < decoded.length; i++) {
       const d = decoded[i]!;
-      if (!this.measurements.has(d.name)) throw new Refusal(400, 'unknown_measurement', `point ${i + 1}: ${JSON.stringify(d.name)} is not a RUM measurement (measurements = ${JSON.stringify([...this.measurements])})`);
+      if (!this.measurements.has(d.name)) this.refuseMeasurement(d.name, `point ${i + 1}`);
       const t = d.tags;
-      const appId = t.app_id;
-      if (appId === undefined || appId === '') throw new Refusal(400, 'missing_app_id', `point ${i + 1}: no app_id tag`);
-      if (this.whitelist.size > 0 && !this.whitelist.has(appId)) throw new Refusal(403, 'app_id_refused', `app_id ${JSON.stringify(appId)} is not in rum_app_id_white_list`);
-      t.ip = geo.ip;
-      t.city = geo.city;
-      t.province = geo.province;
-      t.country = geo.country;
-      t.isp = geo.isp;
+      this.checkAppId(t.app_id, `point ${i + 1}`);
+      this.enrich(t, geo);
       if (d.name === 'error' && this.sourcemaps) this.resolveStack(d.fields, t);
       points[i] = { category: 'rum', name: d.name, tags: t, fields: d.fields, time: d.time };
     }

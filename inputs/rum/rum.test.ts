@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import type { HttpRequest } from '../../agent/server/http-routes.js';
 import { rum, RumInput } from './index.js';
 import { schema } from './config.js';
 import { clientIp, firstAddress } from './clientip.js';
 import { decodeJson } from './body.js';
+import { decodeLines } from '../../agent/model/lineproto.js';
 import { CALL_COLUMN, GEO_DB, ORIGINAL, THROW_COLUMN, writeSourcemapZip } from './testutil.js';
 
 const T0 = 1_700_000_000_123;
@@ -26,8 +27,31 @@ function req(body: Buffer | string, o: { query?: Record<string, string>; headers
   };
 }
 
+/**
+ * Each test runs twice: with an accumulator that takes points (the general
+ * path), and with one that takes line-protocol records like the agent's when
+ * every sink is v1 (the fast path: fastpath.ts); the records are decoded back.
+ */
+const MODES = ['points', 'lines'] as const;
+let mode: (typeof MODES)[number] = 'points';
+
+function takeLines(ctx: ReturnType<typeof fakeContext>): void {
+  const acc = ctx.acc as unknown as Record<string, unknown>;
+  acc.takesLines = () => true;
+  acc.recordFormat = () => 'lp';
+  acc.tagsToAdd = () => ({});
+  acc.addLines = (category: 'rum', data: Uint8Array, ends: number[]) => {
+    if (ctx.acc.refuse) return 0;
+    const pts = decodeLines(Buffer.from(data).toString('utf8', 0, ends.at(-1)));
+    expect(pts).toHaveLength(ends.length);
+    for (const d of pts) ctx.points.push({ category, name: d.name, tags: d.tags, fields: d.fields, time: d.time });
+    return ends.length;
+  };
+}
+
 async function started(raw: object = {}, dataDir?: string) {
   const ctx = fakeContext('rum', { dataDir });
+  if (mode === 'lines') takeLines(ctx);
   const input = rum.create(validConfig(schema, { ipdb_path: GEO_DB, ...raw }), ctx) as RumInput;
   await input.start();
   return { ctx, input, post: (r: HttpRequest) => Promise.resolve(ctx.routes.get(`POST ${r.path}`)!(r)) };
@@ -40,12 +64,19 @@ async function metric(ctx: ReturnType<typeof fakeContext>, name: string, labels:
   return v?.value ?? 0;
 }
 
+for (const m of MODES) {
+describe(`with ${m}`, () => {
+  beforeAll(() => {
+    mode = m;
+  });
+
 describe('rum input: body forms', () => {
   it('takes the SDK line protocol (text/plain, ?precision=ms) and adds the client address and location', async () => {
     const { ctx, post } = await started();
     const res = await post(req(`${VIEW}\n${RESOURCE}`, { headers: { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' } }));
     expect(res.status).toBe(200);
     expect(ctx.points.map((p) => p.name)).toEqual(['view', 'resource']);
+    expect(ctx.acc.calls, 'add() is not used on the fast path').toHaveLength(mode === 'lines' ? 0 : 1);
     const v = ctx.points[0]!;
     expect(v.category).toBe('rum');
     expect(v.time).toBe(BigInt(T0) * 1_000_000n);
@@ -130,7 +161,7 @@ describe('rum input: refusals', () => {
     const { ctx, post } = await started();
     const res = await post(req(`${VIEW}\ncpu,app_id=shop_web usage=1 ${T0}`));
     expect(res.status).toBe(400);
-    expect((res.body as { error: string }).error).toMatch(/point 2: "cpu" is not a RUM measurement/);
+    expect((res.body as { error: string }).error).toMatch(/(point|line) 2: "cpu" is not a RUM measurement/);
     const noApp = await post(req(`view,session_id=s loading_time=1 ${T0}`));
     expect(noApp.status).toBe(400);
     expect((noApp.body as { error: string }).error).toMatch(/no app_id/);
@@ -254,3 +285,5 @@ describe('rum input: session replay', () => {
     expect([...ctx.routes.keys()].sort()).toEqual(['POST /v1/write/rum', 'POST /v1/write/rum/replay']);
   });
 });
+});
+}
