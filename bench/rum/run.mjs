@@ -105,8 +105,6 @@ for (let r = 0; r < RUNS; r++) {
     results.get(label).push(x);
   }
 }
-peer.send({ type: 'exit' });
-
 console.log(`${POINTS_PER_BODY} points per body (${bodies[0].length} bytes), ${IPS.toLocaleString('en')} client addresses, 8 connections, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, ${RUNS} runs; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log('| route | points/s (median) | runs | agent CPU ns/point | 503s |');
 console.log('|---|---|---|---|---|');
@@ -118,6 +116,7 @@ for (const [label, xs] of results) {
 console.log(`peak RSS of the agent process ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
 
 // The location lookup alone.
+peer.send({ type: 'exit' });
 if (process.env.ONLY) process.exit(0);
 const geo = await GeoLocator.open(DB, '', 0);
 const cached = await GeoLocator.open(DB, '', 65_536);
