@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import fc from 'fast-check';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -237,6 +238,20 @@ describe('rum input: sourcemaps', () => {
     expect(other.ctx.points[0]!.fields.error_stack_source).toBeUndefined();
     expect(await metric(other.ctx, 'telekit_rum_sourcemap_total', { status: 'bad_zip' })).toBe(1);
     expect(other.ctx.errors.map((e) => e.kind)).toEqual(['sourcemap']);
+  });
+});
+
+describe('rum input: random bodies', () => {
+  it('answers every body with 200 or a 4xx, never throws', async () => {
+    const { post } = await started();
+    const unit = fc.constantFrom('view', 'error', 'app_id=a', ',', '=', ' ', '"', '\\', '\n', '\r', '1', 'i', 'u', 't', '[', '{', '}', ']', ':', '-', 'é');
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit, maxLength: 80 }), fc.boolean(), fc.constantFrom('ms', 'ns', 'h'), async (body, json, precision) => {
+        const res = await post(req(body, { query: { precision }, headers: { 'content-type': json ? 'application/json' : 'text/plain' } }));
+        expect([200, 400, 403]).toContain(res.status);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
