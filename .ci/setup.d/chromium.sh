@@ -13,4 +13,4 @@ if [ ! -x "$BIN" ]; then
   $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 test -x "$BIN" || { echo "chromium.sh: $BIN missing after install" >&2; exit 1; }
-"$BIN" --version
+"$BIN" --version 2>/dev/null

@@ -149,6 +149,7 @@ export class RumInput implements Input {
   }
 
   private readonly enrichText = new WeakMap<GeoTags, Buffer>();
+  private globalsText: { key: string; globals: Map<string, Buffer>; firstBytes: Uint8Array } | undefined;
 
   private fastOptions(geo: GeoTags, precisionZeros: string): FastOptions {
     let enrich = this.enrichText.get(geo);
@@ -157,13 +158,20 @@ export class RumInput implements Input {
       this.enrichText.set(geo, enrich);
     }
     const add = this.ctx.acc.tagsToAdd!();
-    const globals = new Map<string, Buffer>();
-    const firstBytes = new Uint8Array(256);
-    for (const k of ENRICH_KEYS) firstBytes[k.charCodeAt(0)] = 1;
-    for (const [k, v] of Object.entries(add)) {
-      globals.set(k, Buffer.from(`,${escapeKey(k)}=${escapeKey(v)}`));
-      firstBytes[Buffer.from(k)[0] ?? 0] = 1;
+    let key = '';
+    for (const k in add) key += `${k}\u0000${add[k]}\u0001`;
+    if (this.globalsText?.key !== key) {
+      // the core's tags change only on reload: their escaped text is kept until then
+      const globals = new Map<string, Buffer>();
+      const firstBytes = new Uint8Array(256);
+      for (const k of ENRICH_KEYS) firstBytes[k.charCodeAt(0)] = 1;
+      for (const [k, v] of Object.entries(add)) {
+        globals.set(k, Buffer.from(`,${escapeKey(k)}=${escapeKey(v)}`));
+        firstBytes[Buffer.from(k)[0] ?? 0] = 1;
+      }
+      this.globalsText = { key, globals, firstBytes };
     }
+    const { globals, firstBytes } = this.globalsText;
     return {
       precisionZeros,
       enrich,
