@@ -52,6 +52,26 @@ describe('rum input in the agent', () => {
     expect(refused.status).toBe(403);
   });
 
+  it('a flood of preflights and of beacons over the queue never blocks other inputs', async () => {
+    const a = await agent('', { ENV_IO_QUEUE_CAPACITY: '200', ENV_IO_MAX_CACHE_COUNT: '100' });
+    a.dataway.respond((r) => (r.category === 'rum' ? { status: 503 } : undefined)); // rum backs up, metric does not
+    const preflights = Array.from({ length: 300 }, () =>
+      fetch(`${a.url}/v1/write/rum`, { method: 'OPTIONS', headers: { origin: 'http://shop.example', 'access-control-request-method': 'POST' } }).then((r) => r.status),
+    );
+    const batch = Array.from({ length: 20 }, () => VIEW).join('\n');
+    const beacons = Array.from({ length: 60 }, () => fetch(`${a.url}/v1/write/rum?precision=ms`, { method: 'POST', body: batch }).then((r) => r.status));
+    const metric = await fetch(`${a.url}/v1/write/metric`, { method: 'POST', body: 'cpu usage=1' });
+    expect(metric.status).toBe(200);
+    expect(new Set(await Promise.all(preflights))).toEqual(new Set([204]));
+    const statuses = await Promise.all(beacons);
+    expect(statuses).toContain(503); // the rum queue filled: refused with Retry-After, counted
+    expect(statuses).toContain(200);
+    await a.dataway.waitForPoints('metric', 1);
+    const text = await (await fetch(`${a.url}/metrics`)).text();
+    expect(text).toMatch(/telekit_rum_requests_total\{endpoint="rum",result="dropped"\} [1-9]/);
+    a.dataway.respond(undefined); // let the rum queue drain so that stop() does not wait for its deadline
+  });
+
   it('answers 413 for bodies over max_body_mb and counts refusals in /metrics', async () => {
     const a = await agent('max_body_mb = 1\nrum_app_id_white_list = ["shop_web"]\n');
     const big = await fetch(`${a.url}/v1/write/rum`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: `${VIEW}\n`.repeat(30_000) });
