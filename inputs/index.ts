@@ -11,6 +11,7 @@ import { hostobject } from './hostobject/index.js';
 import { mem } from './mem/index.js';
 import { net } from './net/index.js';
 import { prom } from './prom/index.js';
+import { rum } from './rum/index.js';
 import { swap } from './swap/index.js';
 import { system } from './system/index.js';
 import { statsd } from './statsd/index.js';
@@ -30,6 +31,7 @@ export const inputs: readonly InputDefinition[] = [
   mem,
   net,
   prom,
+  rum,
   statsd,
   swap,
   system,

@@ -11,6 +11,7 @@
  * points are bounded by `queueCapacity` per category: beyond it `offer` drops
  * (counted) and `offerWait` waits, so memory stays bounded when a sink is slow.
  */
+import type { UploadForwarder } from './uploads.js';
 import type { Logger } from 'pino';
 import { nowNs, Utf8String, type Category, type Point } from '../model/point.js';
 import { batchSize, type Batch, type EncodedLines, type RecordFormat, type Sink } from './sinks/types.js';
@@ -151,6 +152,8 @@ export class Sender {
   private idleWaiters: (() => void)[] = [];
   /** Extra back-pressure signal (the memory guard). */
   pressure: () => boolean = () => false;
+  /** Where raw uploads (session replay) go; set by the agent. */
+  uploads: UploadForwarder | undefined;
 
   constructor(private readonly o: SenderOptions) {
     this.workers = o.sinks.map((s) => new SinkWorker(s, o, this.closing.signal, (job) => this.finished(job)));

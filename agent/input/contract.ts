@@ -12,7 +12,7 @@ import type { Category, Point } from '../model/point.js';
 import type { Schema } from '../config/schema.js';
 import type { HttpRoutes } from '../server/http-routes.js';
 import type { K8sServices } from '../services/k8s/types.js';
-import type { RecordFormat } from '../delivery/sinks/types.js';
+import type { RecordFormat, Upload } from '../delivery/sinks/types.js';
 
 export interface AddOptions {
   /**
@@ -65,6 +65,12 @@ export interface Accumulator {
   takesLines?(category: Category): boolean;
   /** The record format every sink of the category takes as it is (`lp` lines, `pb` PBPoints entries), if one. */
   recordFormat?(category: Category): RecordFormat | undefined;
+  /**
+   * Queues a raw upload (session replay) for every sink that takes uploads,
+   * with retries; the core adds the global tags. False when the upload queue
+   * is full (answer 503) or no upload path exists.
+   */
+  upload?(u: Omit<Upload, 'globalTags'>): boolean;
   /**
    * Records a runtime error: counted in `telekit_input_errors_total{input,kind}`
    * and logged at most once per kind per minute.

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Accumulator, AddOptions } from './contract.js';
 import type { Category, Point } from '../model/point.js';
 import type { Sender } from '../delivery/sender.js';
-import type { RecordFormat } from '../delivery/sinks/types.js';
+import type { RecordFormat, Upload } from '../delivery/sinks/types.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
 import { RateLimitedLog } from '../telemetry/log.js';
 import { redactUrl } from '../telemetry/redact.js';
@@ -181,6 +181,16 @@ export class RunningInput implements Accumulator {
 
   overloaded(category: Category): boolean {
     return this.sender.overloaded(category);
+  }
+
+  upload(u: Omit<Upload, 'globalTags'>): boolean {
+    const forwarder = this.sender.uploads;
+    if (!forwarder) return false;
+    const tags: Record<string, string> = { ...u.tags };
+    for (const k in this.inputTags) if (tags[k] === undefined) tags[k] = this.inputTags[k]!;
+    const gt = this.globalTags();
+    for (const k in gt) if (tags[k] === undefined) tags[k] = gt[k]!;
+    return forwarder.add({ ...u, tags, globalTags: gt });
   }
 
   error(kind: string, err: unknown): void {

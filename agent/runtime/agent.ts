@@ -21,7 +21,9 @@ import { Sender, type SpillHook } from '../delivery/sender.js';
 import type { Sink } from '../delivery/sinks/types.js';
 import { DatawaySink } from '../delivery/sinks/dataway.js';
 import { FileSink } from '../delivery/sinks/file.js';
+import { UploadForwarder } from '../delivery/uploads.js';
 import { AgentServer } from '../server/server.js';
+import { corsOriginsFromEnv } from '../server/cors.js';
 import { RunningInput } from '../input/running-input.js';
 import { DiskBuffer, bufferSettingsFromEnv } from '../delivery/buffer/disk-buffer.js';
 import { MemoryGuard, memoryLimitFromEnv } from './memlimit.js';
@@ -151,6 +153,7 @@ export class Agent {
       spill: o.spill ?? buffer,
     });
     sender.pressure = () => guard.overloaded();
+    sender.uploads = new UploadForwarder({ sinks, registry: metrics.registry, log: log.child({ component: 'uploads' }), maxRetry: settings.maxRetry, retryDelayMs: settings.retryDelayMs });
     const server = new AgentServer({
       bodyLimit: settings.httpBodyLimit,
       bodyBudget: settings.httpBodyBudget,
@@ -158,6 +161,7 @@ export class Agent {
       metrics,
       log: log.child({ component: 'http' }),
       overloaded: () => sender.pressure(),
+      corsOrigins: corsOriginsFromEnv(env),
     });
     let k8s: K8sRuntime | undefined;
     try {
@@ -403,6 +407,7 @@ export class Agent {
     await Promise.all(this.running.map((r) => this.stopOne(r)));
     this.running = [];
     await this.k8s?.stop().catch(() => undefined);
+    await this.sender.uploads?.close(Math.max(0, deadline - Date.now()));
     this.reliability?.buffer?.release(); // no-drop spills must not hold the shutdown past its deadline
     await this.sender.close(Math.max(0, deadline - Date.now()));
     await this.reliability?.buffer?.close();

@@ -25,7 +25,8 @@ const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 /** Registers the write routes of every category; returns a function that removes them. */
 export function registerWriteRoutes(http: HttpRoutes, writer: RunningInput): () => void {
-  const off = CATEGORIES.map((category) =>
+  // /v1/write/rum belongs to the rum input (inputs/rum), as DataKit's dedicated route does.
+  const off = CATEGORIES.filter((category) => category !== 'rum').map((category) =>
     http.route(['POST'], `/v1/write/${category}`, async (req) => {
       const precision = PRECISION_NS[req.query.precision ?? 'n'];
       if (precision === undefined) throw new HttpError(400, `unknown precision ${JSON.stringify(req.query.precision)}`);

@@ -24,6 +24,7 @@ import { BodyBudget, type Reservation } from './body-budget.js';
 import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes, RouteOptions } from './http-routes.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
 import { redactUrl } from '../telemetry/redact.js';
+import { installCors } from './cors.js';
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
@@ -47,6 +48,8 @@ export interface ServerOptions {
   log: Logger;
   /** True while the agent sheds load (memory limit): input routes answer 503. */
   overloaded: () => boolean;
+  /** Origins browsers may call from (cors.ts); empty or absent = any. */
+  corsOrigins?: readonly string[];
 }
 
 interface Entry {
@@ -105,6 +108,7 @@ export class AgentServer implements HttpRoutes {
       const budget = this.budget;
       new Gauge({ name: 'telekit_http_body_bytes_in_flight', help: 'Request body bytes held in memory across all connections (bounded by ENV_HTTP_MAX_BODY_BYTES_IN_FLIGHT).', registers: [o.metrics.registry], collect() { this.set(budget.inFlight); } });
     }
+    installCors(this.app, { origins: o.corsOrigins ?? [], registry: o.metrics.registry });
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', (req, payload, done) => this.readBody(req, payload, done));
     this.app.addHook('onRequest', (req, reply, done) => this.admit(req, reply, done));

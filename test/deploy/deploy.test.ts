@@ -90,8 +90,12 @@ describe('deploy/ kustomizations', () => {
     const ds = objs.find((o) => o.kind === 'DaemonSet')!;
     const pod = ds.spec.template.spec;
     const c = pod.containers[0];
+    /** The DaemonSet and any Deployment (the rum overlay's dedicated agents): each is checked against the agent. */
+    const workloads = objs.filter((o) => o.kind === 'DaemonSet' || o.kind === 'Deployment');
 
-    it('mounts only ConfigMap keys that exist, at conf.d/<input>/<input>.conf of registered inputs, with valid TOML', () => {
+    it.each(workloads.map((w) => [`${w.kind}/${w.metadata.name}`, w]))('%s mounts only ConfigMap keys that exist, at conf.d/<input>/<input>.conf of registered inputs, with valid TOML', (_n, w) => {
+      const pod = w.spec.template.spec;
+      const c = pod.containers[0];
       const vols = new Map<string, any>(pod.volumes.map((v: any) => [v.name, v]));
       const confMounts = c.volumeMounts.filter((m: any) => vols.get(m.name)?.configMap);
       expect(confMounts.length).toBeGreaterThan(0);
@@ -114,7 +118,8 @@ describe('deploy/ kustomizations', () => {
       }
     });
 
-    it('passes the agent the conf.d it mounts and sets only env vars the agent reads', () => {
+    it.each(workloads.map((w) => [`${w.kind}/${w.metadata.name}`, w]))('%s passes the agent the conf.d it mounts and sets only env vars the agent reads', (_n, w) => {
+      const c = w.spec.template.spec.containers[0];
       expect(c.args).toEqual(expect.arrayContaining(['--conf-dir', CONF_DIR]));
       const known = new Set(agentEnvNames());
       const inputOpt = (n: string) => {
@@ -124,7 +129,7 @@ describe('deploy/ kustomizations', () => {
       };
       for (const e of c.env) expect(known.has(e.name) || inputOpt(e.name), `env ${e.name} is read by the agent`).toBe(true);
       const enabled = c.env.find((e: any) => e.name === 'ENV_DEFAULT_ENABLED_INPUTS')?.value.split(',') ?? [];
-      for (const n of enabled) expect(inputs.map((d) => d.name), `default input ${n}`).toContain(n);
+      for (const n of enabled) expect(inputs.map((d) => d.name), `default input ${n}`).toContain(n.replace(/^-/, '') || 'rum'); // `-` = none, `-name` removes one
       expect(c.env.find((e: any) => e.name === 'ENV_DATAWAY').valueFrom.secretKeyRef.name).toBe(objs.find((o) => o.kind === 'Secret')!.metadata.name);
     });
 
@@ -150,6 +155,23 @@ describe('deploy/ kustomizations', () => {
   it('the RBAC check catches a rule that grants more', () => {
     const role: Obj = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }, { apiGroups: [''], resources: ['pods'], verbs: ['delete'] }] };
     expect(rbacViolations([role])).toEqual(['ClusterRole x: get core/secrets', 'ClusterRole x: delete core/pods']);
+  });
+
+  it('the rum overlay adds agents with only the rum input behind a Service and an Ingress that exposes only the browser routes', () => {
+    const objs = render(path.join(ROOT, 'deploy/overlays/rum'));
+    const dep = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'telekit-rum')!;
+    const c = dep.spec.template.spec.containers[0];
+    expect(c.env).toContainEqual({ name: 'ENV_DEFAULT_ENABLED_INPUTS', value: '-' });
+    expect(c.volumeMounts.map((m: any) => m.mountPath).filter((p: string) => p.includes('/conf.d/'))).toEqual([`${CONF_DIR}/rum/rum.conf`]);
+    expect(objs.find((o) => o.kind === 'DaemonSet'), 'the node agents stay').toBeDefined();
+    const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'telekit-rum')!;
+    expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
+    const ing = objs.find((o) => o.kind === 'Ingress')!;
+    const paths = ing.spec.rules.flatMap((r: any) => r.http.paths);
+    expect(paths.map((p: any) => p.path).sort()).toEqual(['/v1/write/logging', '/v1/write/rum']);
+    for (const p of paths) expect(p.backend.service).toEqual({ name: 'telekit-rum', port: { name: 'http' } });
+    const conf = toml.parse(objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('telekit-rum-conf'))!.data['rum.conf']) as { inputs: { rum: { rum_origin_ip_header: string }[] } };
+    expect(conf.inputs.rum[0]!.rum_origin_ip_header).toBe('X-Forwarded-For');
   });
 
   it('the istio overlay maps zipkin.istio-system:9411 onto the agent', () => {

@@ -18,6 +18,7 @@ import type { Accumulator, AddOptions, HostInfo, InputContext } from '../../agen
 import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes } from '../../agent/server/http-routes.js';
 import type { K8sServices, PodEvent, PodInfo, PodWatcher } from '../../agent/services/k8s/types.js';
 import type { Category, Point } from '../../agent/model/point.js';
+import type { Upload } from '../../agent/delivery/sinks/types.js';
 
 /** One call to `add`/`addWait`, as the input made it. */
 export interface AddCall {
@@ -68,6 +69,14 @@ export class FakeAccumulator implements Accumulator {
   };
 
   overloaded = (_category?: Category): boolean => this.overload;
+
+  /** Raw uploads (session replay) the input queued; `refuse` refuses them too. */
+  readonly uploads: Omit<Upload, 'globalTags'>[] = [];
+  upload = (u: Omit<Upload, 'globalTags'>): boolean => {
+    if (this.refuse) return false;
+    this.uploads.push(u);
+    return true;
+  };
 
   error = (kind: string, err: unknown): void => {
     this.errors.push({ kind, err });

@@ -11,7 +11,7 @@ import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { Pool } from 'undici';
 import type { Category } from '../../model/point.js';
-import type { Batch, RecordFormat, SendResult, Sink } from './types.js';
+import type { Batch, RecordFormat, SendResult, Sink, Upload } from './types.js';
 import { CONTENT_TYPES, encodeV1, encodeRecords, encodeV2, type Body } from './encode.js';
 import { redactUrl } from '../../config/env.js';
 
@@ -118,6 +118,28 @@ export class DatawaySink implements Sink {
         const ra = Number(res.headers['retry-after']);
         return { ok: false, retryable: true, reason, retryAfterMs: Number.isFinite(ra) && ra > 0 ? Math.min(ra, 300) * 1000 : undefined };
       }
+      return { ok: false, retryable: false, reason };
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      return { ok: false, retryable: true, reason: `${err.code ?? err.name}: ${this.redact(err.message)}` };
+    }
+  }
+
+  /**
+   * A raw upload (session replay) to `{dataway}{u.path}?token=…`, its body and
+   * content headers as they came, plus `X-Global-Tags` (`k=v,…`) as DataKit sends.
+   */
+  async upload(u: Upload, signal?: AbortSignal): Promise<SendResult> {
+    if (this.closed) return { ok: false, retryable: true, reason: 'sink closed' };
+    const headers: Record<string, string> = { ...u.headers, 'user-agent': this.o.userAgent };
+    const gt = Object.entries(u.globalTags).map(([k, v]) => `${k}=${v}`).join(',');
+    if (gt !== '') headers['x-global-tags'] = gt;
+    try {
+      const res = await this.pool.request({ method: 'POST', path: `${this.basePath}${u.path}${this.query}`, headers, body: u.body, signal });
+      const text = await res.body.text().catch(() => '');
+      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
+      const reason = `HTTP ${res.statusCode}: ${this.redact(text.slice(0, 200))}`;
+      if (res.statusCode === 429 || res.statusCode >= 500) return { ok: false, retryable: true, reason };
       return { ok: false, retryable: false, reason };
     } catch (e) {
       const err = e as Error & { code?: string };

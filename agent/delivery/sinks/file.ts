@@ -1,12 +1,14 @@
 /**
  * The embedded default sink: with no ENV_DATAWAY, batches are appended as line
  * protocol to `<dataDir>/out/<category>.lp`, rotated at `maxBytes` (keeping
- * `keep` old files), so the agent does its job on a fresh machine.
+ * `keep` old files), so the agent does its job on a fresh machine. Raw uploads
+ * (session replay) are written one file each under `<dataDir>/out/<kind>/`,
+ * with a `.json` beside holding the headers and tags.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Category } from '../../model/point.js';
-import type { Batch, RecordFormat, SendResult, Sink } from './types.js';
+import type { Batch, RecordFormat, SendResult, Sink, Upload } from './types.js';
 import { encodeLines } from '../../model/lineproto.js';
 
 export interface FileSinkOptions {
@@ -55,6 +57,21 @@ export class FileSink implements Sink {
       }
       await fs.appendFile(file, text);
       this.sizes.set(file, size + Buffer.byteLength(text));
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, retryable: true, reason: (e as Error).message };
+    }
+  }
+
+  private uploads = 0;
+
+  async upload(u: Upload): Promise<SendResult> {
+    const dir = path.join(this.o.dir, u.kind);
+    const base = path.join(dir, `${Date.now()}-${process.pid}-${++this.uploads}`);
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      await fs.writeFile(`${base}.json`, JSON.stringify({ path: u.path, headers: u.headers, tags: u.tags }));
+      await fs.writeFile(`${base}.bin`, u.body);
       return { ok: true };
     } catch (e) {
       return { ok: false, retryable: true, reason: (e as Error).message };

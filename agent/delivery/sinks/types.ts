@@ -43,6 +43,24 @@ export interface EncodedLines {
   readonly ends: readonly number[];
 }
 
+/**
+ * A raw upload forwarded as it came (session replay segments): the body and
+ * its content headers go to the dataway's `path` untouched, not as points.
+ */
+export interface Upload {
+  /** Short name for files and metric labels, e.g. `rum_replay`. */
+  readonly kind: string;
+  /** Dataway path, e.g. `/v1/write/rum/replay` (the sink adds its token). */
+  readonly path: string;
+  /** Headers sent as they came (lower-case names), e.g. the multipart content-type with its boundary. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  /** The tags the upload carries (its form values) and the global tags, for the dataway's `X-Global-Tags`. */
+  readonly tags: Readonly<Record<string, string>>;
+  /** The global (host) tags added by the core: what `X-Global-Tags` says. */
+  readonly globalTags: Readonly<Record<string, string>>;
+}
+
 export interface Sink {
   /** Stable, token-free name for logs and metric labels, e.g. `dataway[0]`, `file`, `otlp`. */
   readonly name: string;
@@ -52,6 +70,8 @@ export interface Sink {
   records?(category: Category): RecordFormat | undefined;
   /** Sends one batch once (no retries inside). Never throws: failures are results. */
   send(batch: Batch, signal?: AbortSignal): Promise<SendResult>;
+  /** Sends one raw upload once (no retries inside); absent = the sink does not take uploads. Never throws. */
+  upload?(u: Upload, signal?: AbortSignal): Promise<SendResult>;
   /** Releases connections/files. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// RUM points/s end to end: an agent (this process) with [[inputs.rum]] and
+// enrichment on (client address from X-Forwarded-For, location from a
+// GeoLite2-City-shaped mmdb, app-id and measurement checks), fed SDK-shaped
+// line-protocol batches from many client addresses by a load generator in a
+// child process that is also the dataway; points/s counted at the dataway.
+// In the same run: the same bodies to the generic /v1/write/logging route (the
+// floor: HTTP, decode, queue, encode, send without the rum checks and tags),
+// and the rum route with the address cache off (a lookup per request).
+// Then the location lookup alone: µs per lookup (cache miss and hit).
+// Usage: npm run build && node bench/rum/run.mjs   (SECONDS=8 RUNS=3)
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fork, execFileSync } from 'node:child_process';
+import { pino } from 'pino';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const ROOT = path.resolve(here, '..', '..');
+const { Agent } = await import(path.join(ROOT, 'dist/agent/runtime/agent.js'));
+const { inputs } = await import(path.join(ROOT, 'dist/inputs/index.js'));
+const { GeoLocator } = await import(path.join(ROOT, 'dist/inputs/rum/geo.js'));
+
+const SECONDS = Number(process.env.SECONDS ?? 8);
+const RUNS = Number(process.env.RUNS ?? 3);
+const WARMUP_MS = 2000;
+const IPS = 20_000;
+// The SDK cuts a batch at 50 messages or 16 KiB (batchMessagesLimit, batchBytesLimit): ~20 of these lines.
+const POINTS_PER_BODY = 20;
+
+// The database: GeoLite2-City-shaped (50,000 networks, records with 8 languages), else the tiny test one.
+let DB = path.join(os.tmpdir(), 'telekit-rum-bench.mmdb');
+if (!fs.existsSync(DB)) {
+  try {
+    execFileSync('perl', [path.join(here, 'make-bench-mmdb.pl'), DB, '50000'], { stdio: 'ignore' });
+  } catch {
+    DB = path.join(ROOT, 'inputs/rum/testdata/geo-test.mmdb');
+    console.log('(libmaxmind-db-writer-perl missing: using the tiny test database; lookups are cheaper than with a real one)');
+  }
+}
+const ips = Array.from({ length: IPS }, (_, i) => `${1 + (Math.floor(i / 65536) % 200)}.${Math.floor(i / 256) % 256}.${i % 256}.${1 + (i % 250)}`);
+
+// SDK-shaped batches: the measurements and tag/field sets dataflux-rum.js writes (sdk, app, session, view, browser, device tags).
+function body(seed) {
+  const t = Date.now();
+  const common = `sdk_name=df_web_rum_sdk,sdk_version=3.2.27,app_id=shop_web,env=prod,version=1.4.2,service=shop-web,source=browser,session_id=${seed}-s,session_type=user,view_id=${seed}-v,view_url=https://shop.example.com/cart,view_host=shop.example.com,view_path=/cart,view_path_group=/cart,view_url_query={},browser=Chrome,browser_version=120.0.0.0,browser_version_major=120,os=Linux,os_version=x86_64,os_version_major=x86_64,device=PC,userAgent=Mozilla/5.0\\ (X11;\\ Linux\\ x86_64),screen_size=1920*1080,network_type=4g,is_signin=F`;
+  const lines = [];
+  for (let i = 0; i < POINTS_PER_BODY; i++) {
+    const k = i % 10;
+    if (k < 4) lines.push(`resource,${common},resource_url=https://api.example.com/cart/${i},resource_url_host=api.example.com,resource_url_path=/cart/${i},resource_type=fetch,resource_method=GET,resource_status=200,resource_status_group=2xx,trace_id=${seed}${i},span_id=${i} resource_size=1234,resource_dns=0,resource_tcp=0,resource_ssl=0,resource_ttfb=12.3,resource_trans=1.2,resource_first_byte=13.1,duration=17.4 ${t + i}`);
+    else if (k < 6) lines.push(`action,${common},action_id=${seed}-a${i},action_name=Pay,action_type=click duration=12,action_long_task_count=0,action_resource_count=1,action_error_count=0 ${t + i}`);
+    else if (k < 8) lines.push(`view,${common},view_loading_type=initial_load,view_apdex_level=1 loading_time=1234,first_contentful_paint=321,largest_contentful_paint=654,cumulative_layout_shift=0.01,dom_interactive=400,dom_complete=900,load_event=950,view_error_count=1,view_resource_count=12,view_action_count=3,view_long_task_count=0,time_spent=5000,is_active=true ${t + i}`);
+    else if (k === 8) lines.push(`long_task,${common},long_task_id=${seed}-l${i} duration=73 ${t + i}`);
+    else lines.push(`error,${common},error_source=source,error_type=TypeError,error_handling=unhandled error_message="Cannot read properties of undefined (reading 'id')",error_stack="TypeError: Cannot read properties of undefined\n  at render @ https://shop.example.com/static/js/app.min.js:1:2345\n  at go @ https://shop.example.com/static/js/app.min.js:1:999" ${t + i}`);
+  }
+  return Buffer.from(lines.join('\n'));
+}
+const bodies = Array.from({ length: 64 }, (_, i) => body(i));
+
+const peer = fork(path.join(here, 'peer.mjs'), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const ask = (msg, type) => new Promise((r) => { const h = (m) => { if (m.type === type) { peer.off('message', h); r(m); } }; peer.on('message', h); peer.send(msg); });
+const { url: datawayUrl } = await new Promise((r) => peer.once('message', r));
+
+async function phase(label, routePath, cacheSize) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-rum-bench-'));
+  const confDir = path.join(dir, 'conf.d');
+  fs.mkdirSync(path.join(confDir, 'rum'), { recursive: true });
+  fs.writeFileSync(path.join(confDir, 'rum', 'rum.conf'), `[[inputs.rum]]\nipdb_path = ${JSON.stringify(DB)}\nip_cache_size = ${cacheSize}\n`);
+  const agent = await Agent.start({
+    confDir, dataDir: path.join(dir, 'data'), watch: false, registry: inputs, log: pino({ level: 'silent' }),
+    env: { ENV_DATAWAY: datawayUrl, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ENV_MEMORY_LIMIT_MB: '0' },
+  });
+  const cpu0 = process.cpuUsage();
+  const done = ask({ type: 'load', url: agent.httpUrl, path: routePath, bodies: bodies.map((b) => b.toString()), ips, connections: 8, pointsPerBody: POINTS_PER_BODY }, 'stopped');
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  const c0 = (await ask({ type: 'count' }, 'count')).counted;
+  const t0 = Date.now();
+  const u0 = process.cpuUsage(cpu0);
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const c1 = (await ask({ type: 'count' }, 'count')).counted;
+  const u1 = process.cpuUsage(cpu0);
+  const secs = (Date.now() - t0) / 1000;
+  peer.send({ type: 'stop' });
+  const { sent } = await done;
+  await agent.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+  const rate = (c1 - c0) / secs;
+  const cpuPerPoint = ((u1.user + u1.system - u0.user - u0.system) / (c1 - c0)) * 1000; // ns of agent CPU per point
+  return { label, rate, cpuPerPoint, refused: sent.refused, rss: process.memoryUsage().rss };
+}
+
+const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const results = new Map();
+let peakRss = 0;
+for (let r = 0; r < RUNS; r++) {
+  const phases = [
+    ['rum, enrichment on (address cache 65,536)', '/v1/write/rum?precision=ms', 65_536],
+    ['rum, address cache off (a lookup per request)', '/v1/write/rum?precision=ms', 0],
+    ['floor: /v1/write/logging, same bodies', '/v1/write/logging?precision=ms', 65_536],
+  ];
+  // ONLY=0 runs the first phase alone (for profiling)
+  for (const [label, p, cache] of process.env.ONLY ? [phases[Number(process.env.ONLY)]] : phases) {
+    const x = await phase(label, p, cache);
+    peakRss = Math.max(peakRss, x.rss);
+    if (!results.has(label)) results.set(label, []);
+    results.get(label).push(x);
+  }
+}
+console.log(`${POINTS_PER_BODY} points per body (${bodies[0].length} bytes), ${IPS.toLocaleString('en')} client addresses, 8 connections, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, ${RUNS} runs; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log('| route | points/s (median) | runs | agent CPU ns/point | 503s |');
+console.log('|---|---|---|---|---|');
+const floor = med((results.get('floor: /v1/write/logging, same bodies') ?? [...results.values()][0]).map((x) => x.rate));
+for (const [label, xs] of results) {
+  const m = med(xs.map((x) => x.rate));
+  console.log(`| ${label} | ${Math.round(m).toLocaleString('en')} (${(m / floor).toFixed(2)}× floor) | ${xs.map((x) => Math.round(x.rate / 1000) + 'k').join(', ')} | ${Math.round(med(xs.map((x) => x.cpuPerPoint)))} | ${xs.reduce((a, x) => a + x.refused, 0)} |`);
+}
+console.log(`peak RSS of the agent process ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+
+// The location lookup alone.
+peer.send({ type: 'exit' });
+if (process.env.ONLY) process.exit(0);
+const geo = await GeoLocator.open(DB, '', 0);
+const cached = await GeoLocator.open(DB, '', 65_536);
+const cpu = () => { const u = process.cpuUsage(); return u.user + u.system; };
+function time(fn, n) { const c0 = cpu(); for (let i = 0; i < n; i++) fn(i); return (cpu() - c0) / n; }
+for (let i = 0; i < IPS; i++) cached.locate(ips[i]);
+const miss = [], hit = [];
+for (let r = 0; r < 5; r++) {
+  miss.push(time((i) => geo.locate(ips[(i * 7919) % IPS]), 100_000));
+  hit.push(time((i) => cached.locate(ips[(i * 7919) % IPS]), 100_000));
+}
+const perMiss = med(miss), perHit = med(hit);
+console.log(`location lookup: ${perMiss.toFixed(2)} µs per miss (maxmind read + tags), ${perHit.toFixed(3)} µs per cache hit; per point at ${POINTS_PER_BODY} points per request: ${((perMiss / POINTS_PER_BODY) * 1000).toFixed(0)} ns (miss) / ${((perHit / POINTS_PER_BODY) * 1000).toFixed(0)} ns (hit); database ${path.basename(DB)} ${(fs.statSync(DB).size / 2 ** 20).toFixed(1)} MiB`);

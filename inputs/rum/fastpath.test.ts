@@ -1,0 +1,149 @@
+/**
+ * The fast path must read every body exactly as the general decoder does: for
+ * SDK-like bodies and for arbitrary mutations of them, whenever fastLines
+ * accepts a body, decodeLines accepts it too, and the records it writes decode
+ * to the same points plus the location tags and the missing global tags,
+ * with times in nanoseconds.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeLines, LineProtocolError, PRECISION_NS, type DecodedPoint } from '../../agent/model/lineproto.js';
+import { fastLines, type FastOptions } from './fastpath.js';
+
+const ENRICH = { ip: '203.0.113.7', city: 'Test ville', province: 'P,1', country: 'Testland', isp: 'ISP=1' };
+const GLOBALS = { host: 'node-1', cluster_name_k8s: 'k8s' };
+const esc = (s: string) => s.replace(/[\\,= ]/g, '\\$&');
+const NOW = 1_700_000_000_000_000_000n;
+
+function options(precision: bigint, measurements = ['view', 'resource', 'action', 'error', 'long_task']): FastOptions {
+  const firstBytes = new Uint8Array(256);
+  for (const k of [...Object.keys(ENRICH), ...Object.keys(GLOBALS)]) firstBytes[k.charCodeAt(0)] = 1;
+  return {
+    precisionZeros: String(precision).slice(1),
+    enrich: Buffer.from(Object.entries(ENRICH).map(([k, v]) => `,${k}=${esc(v)}`).join('')),
+    enrichKeys: new Set(Object.keys(ENRICH)),
+    globals: new Map(Object.entries(GLOBALS).map(([k, v]) => [k, Buffer.from(`,${k}=${esc(v)}`)])),
+    firstBytes,
+    measurements: new Set(measurements),
+    checkAppId: (id, line) => {
+      if (!id) throw new Error(`line ${line}: no app_id`);
+    },
+    refuseMeasurement: (name, line) => {
+      throw new Error(`line ${line}: ${name}`);
+    },
+    nowNs: NOW,
+  };
+}
+
+/** What the fast path must produce, from the general decoder's points. */
+function expected(input: DecodedPoint[]): DecodedPoint[] {
+  return input.map((d) => {
+    const tags: Record<string, string> = { ...d.tags, ...ENRICH };
+    for (const [k, v] of Object.entries(GLOBALS)) if (tags[k] === undefined) tags[k] = v;
+    return { ...d, tags, time: d.time ?? NOW };
+  });
+}
+
+function check(body: string, precision: bigint): boolean {
+  let fast;
+  try {
+    fast = fastLines(Buffer.from(body), options(precision), precision);
+  } catch {
+    // a refusal (measurement, app_id): the general path refuses those too, checked below
+    return false;
+  }
+  if (!fast) return false;
+  let general: DecodedPoint[];
+  try {
+    general = decodeLines(body, precision);
+  } catch (e) {
+    throw new Error(`fast path accepted what the decoder refuses (${(e as LineProtocolError).message}): ${JSON.stringify(body)}`);
+  }
+  const out = decodeLines(fast.data.toString('utf8'));
+  expect(fast.ends).toHaveLength(out.length);
+  expect(out).toEqual(expected(general));
+  return true;
+}
+
+const word = fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/);
+const tagValue = fc.oneof(
+  fc.stringMatching(/^[A-Za-z0-9_./:{}*()-]{1,12}$/),
+  fc.constantFrom('Mozilla/5.0\\ (X11;\\ Linux)', 'a\\,b', 'x\\=y', 'back\\\\', '中文', 'q"uote', 'tab\tin'),
+);
+const fieldValue = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e12, max: 1e12 }).map((d) => String(d)),
+  fc.integer().map((i) => `${i}i`),
+  fc.constantFrom('true', 'F', 'TRUE', '1e5', '.5', '-0.25', '+3', '12345678901234567890i', '5u'),
+  fc.string({ maxLength: 30, unit: fc.constantFrom('a', ' ', '"', '\\', '\n', ',', '=', 'é', '@') }).map((s) => `"${s.replace(/[\\"]/g, '\\$&')}"`),
+);
+const line = fc
+  .record({
+    name: fc.constantFrom('view', 'resource', 'action', 'long_task'),
+    tags: fc.dictionary(word, tagValue, { maxKeys: 6 }),
+    extra: fc.constantFrom({}, { host: 'own-host' }, { cluster_name_k8s: 'mine' }),
+    fields: fc.dictionary(word, fieldValue, { minKeys: 1, maxKeys: 5 }),
+    time: fc.option(fc.bigInt({ min: 0n, max: 9_999_999_999_999n }), { nil: undefined }),
+    space: fc.constantFrom(' ', '  '),
+  })
+  .map((l) => {
+    const tags = Object.entries({ app_id: 'shop_web', ...l.tags, ...l.extra }).map(([k, v]) => `,${k}=${v}`).join('');
+    const fields = Object.entries(l.fields).map(([k, v]) => `${k}=${v}`).join(',');
+    return `${l.name}${tags}${l.space}${fields}${l.time === undefined ? '' : ` ${l.time}`}`;
+  });
+const body = fc.array(line, { minLength: 1, maxLength: 6 }).map((ls) => ls.join('\n'));
+
+describe('rum fast path', () => {
+  it('reads SDK-like bodies as the general decoder does, plus the location and missing global tags', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(body, fc.constantFrom('ms', 'ns', 's', 'us'), (b, p) => {
+        if (check(b, PRECISION_NS[p]!)) accepted++;
+      }),
+      { numRuns: 400 },
+    );
+    expect(accepted, 'many SDK-like bodies take the fast path (a seconds precision makes 13-digit times too long for it)').toBeGreaterThan(120);
+  });
+
+  it('never accepts a body the general decoder refuses (mutated bodies)', () => {
+    const mutated = fc.tuple(body, fc.nat(), fc.constantFrom('\\', '"', ',', '=', ' ', '\n', '\r', '#', '-', 'x', '', 'i', '.')).map(([b, at, ch]) => {
+      const i = at % (b.length + 1);
+      return b.slice(0, i) + ch + b.slice(i + (ch === '' ? 1 : 0));
+    });
+    fc.assert(
+      fc.property(mutated, (b) => {
+        check(b, PRECISION_NS.ms!);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('takes the general decoder for error lines (sourcemaps) and leaves other lines as bytes', () => {
+    const o = options(PRECISION_NS.ms!);
+    const seen: string[] = [];
+    o.onError = (p) => {
+      seen.push(String(p.fields.error_stack));
+      Object.assign(p.tags, ENRICH, GLOBALS);
+      p.fields.error_stack_source = 'resolved';
+    };
+    const b = 'view,app_id=a loading_time=1 1700000000000\nerror,app_id=a error_stack="Error: x\n  at f @ http://h/app.js:1:2" 1700000000001\n';
+    const r = fastLines(Buffer.from(b), o, PRECISION_NS.ms!)!;
+    expect(seen).toEqual(['Error: x\n  at f @ http://h/app.js:1:2']);
+    const out = decodeLines(r.data.toString());
+    expect(out.map((p) => p.name)).toEqual(['view', 'error']);
+    expect(out[1]!.fields.error_stack_source).toBe('resolved');
+    expect(out[1]!.tags).toMatchObject({ app_id: 'a', ...ENRICH, ...GLOBALS });
+    expect(out[1]!.time).toBe(1_700_000_000_001_000_000n);
+    expect(r.counts).toEqual(new Map([['view', 1], ['error', 1]]));
+  });
+
+  it('refuses unknown measurements and missing app ids with the line number', () => {
+    expect(() => fastLines(Buffer.from('view,app_id=a x=1\ncpu,app_id=a x=1'), options(1n), 1n)).toThrow('line 2: cpu');
+    expect(() => fastLines(Buffer.from('view x=1'), options(1n), 1n)).toThrow('line 1: no app_id');
+  });
+
+  it('gives way to the general path for location tags already present and other doubtful lines', () => {
+    for (const b of ['view,app_id=a,ip=1.2.3.4 x=1', 'view,app_id=a x=1 -5', 'view,app_id=a x=5u', 'vi\\ ew,app_id=a x=1', 'view,app_id=a x=1\r\n', 'view,app_id=a\\x x=1']) {
+      expect(fastLines(Buffer.from(b), options(1n, ['view', 'vi ew']), 1n), b).toBeUndefined();
+    }
+  });
+});
