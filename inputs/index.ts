@@ -10,6 +10,7 @@ import { gitlab } from './gitlab/index.js';
 import { hostobject } from './hostobject/index.js';
 import { mem } from './mem/index.js';
 import { net } from './net/index.js';
+import { opentelemetry } from './opentelemetry/index.js';
 import { prom } from './prom/index.js';
 import { swap } from './swap/index.js';
 import { system } from './system/index.js';
@@ -29,6 +30,7 @@ export const inputs: readonly InputDefinition[] = [
   hostobject,
   mem,
   net,
+  opentelemetry,
   prom,
   statsd,
   swap,
