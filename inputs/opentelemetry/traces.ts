@@ -8,7 +8,7 @@
  * and the rest of the span as the JSON `message`.
  */
 import type { FieldValue } from '../../agent/model/point.js';
-import type { TraceSpan } from '../../agent/services/trace/span.js';
+import type { SpanType, TraceSpan } from '../../agent/services/trace/span.js';
 import { anyField, anyJson, anyString, attr, idDecimal, idHex, toBig, type AnyValue, type KeyValue } from './attrs.js';
 import type { AttrSelector } from './select.js';
 
@@ -60,6 +60,8 @@ export interface TraceMapOptions {
 }
 
 const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
+/** As the zipkin input: SERVER/CONSUMER start a service's part of the trace, CLIENT/PRODUCER leave it; others are derived from the trace. */
+const KIND_TYPE: readonly SpanType[] = ['', '', 'entry', 'exit', 'exit', 'entry'];
 const JSON_KINDS: Record<string, number> = { SPAN_KIND_UNSPECIFIED: 0, SPAN_KIND_INTERNAL: 1, SPAN_KIND_SERVER: 2, SPAN_KIND_CLIENT: 3, SPAN_KIND_PRODUCER: 4, SPAN_KIND_CONSUMER: 5 };
 const MAX_TAG_VALUE = 1024;
 const ERROR = 2;
@@ -217,7 +219,7 @@ function mapSpan(s: OtlpSpan, traceId: string, spanId: string, parentId: string,
     operation: name,
     resource: name,
     sourceType: sourceType(attrs),
-    spanType: '',
+    spanType: KIND_TYPE[kind] ?? '',
     startUs: Number(startNs / 1000n),
     durationUs: endNs > startNs ? Number((endNs - startNs) / 1000n) : 0,
     timeNs: startNs > 0n ? startNs : undefined,
