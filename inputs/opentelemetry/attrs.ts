@@ -23,6 +23,11 @@ export interface AnyValue {
 
 const HEX = /^[0-9a-fA-F]*$/;
 
+/** `v` when it is an array, else an empty one: OTLP/JSON bodies are untrusted and may have any shape. */
+export function arr<T>(v: T[] | null | undefined): T[] {
+  return Array.isArray(v) ? v : [];
+}
+
 /** 64-bit integers as protobufjs (Long or number) or OTLP/JSON (string or number) give them. */
 export function toBig(v: unknown): bigint {
   if (typeof v === 'bigint') return v;
@@ -76,28 +81,28 @@ export function idDecimal(hex: string): string {
 
 /** An AnyValue as a string (arrays and maps as JSON), or undefined when empty. */
 export function anyString(v: AnyValue | null | undefined): string | undefined {
-  if (!v) return undefined;
-  if (v.stringValue != null) return v.stringValue;
+  if (!v || typeof v !== 'object') return undefined;
+  if (v.stringValue != null) return String(v.stringValue);
   if (v.boolValue != null) return v.boolValue ? 'true' : 'false';
   if (v.intValue != null) return toBig(v.intValue).toString();
   if (v.doubleValue != null) return String(v.doubleValue);
-  if (v.bytesValue != null) return typeof v.bytesValue === 'string' ? v.bytesValue : Buffer.from(v.bytesValue).toString('base64');
+  if (v.bytesValue != null) return typeof v.bytesValue === 'string' ? v.bytesValue : v.bytesValue instanceof Uint8Array ? Buffer.from(v.bytesValue).toString('base64') : undefined;
   if (v.arrayValue != null || v.kvlistValue != null) return JSON.stringify(anyJson(v));
   return undefined;
 }
 
 /** An AnyValue as a point field: numbers and booleans keep their type. */
 export function anyField(v: AnyValue | null | undefined): FieldValue | undefined {
-  if (!v) return undefined;
+  if (!v || typeof v !== 'object') return undefined;
   if (v.intValue != null) return toBig(v.intValue);
-  if (v.doubleValue != null) return v.doubleValue;
-  if (v.boolValue != null) return v.boolValue;
+  if (typeof v.doubleValue === 'number') return v.doubleValue;
+  if (typeof v.boolValue === 'boolean') return v.boolValue;
   return anyString(v);
 }
 
 /** An AnyValue as plain JSON (for messages and map bodies). */
 export function anyJson(v: AnyValue | null | undefined): unknown {
-  if (!v) return null;
+  if (!v || typeof v !== 'object') return null;
   if (v.stringValue != null) return v.stringValue;
   if (v.boolValue != null) return v.boolValue;
   if (v.intValue != null) {
@@ -105,11 +110,11 @@ export function anyJson(v: AnyValue | null | undefined): unknown {
     return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b.toString();
   }
   if (v.doubleValue != null) return v.doubleValue;
-  if (v.bytesValue != null) return typeof v.bytesValue === 'string' ? v.bytesValue : Buffer.from(v.bytesValue).toString('base64');
-  if (v.arrayValue != null) return (v.arrayValue.values ?? []).map(anyJson);
+  if (v.bytesValue != null) return typeof v.bytesValue === 'string' ? v.bytesValue : v.bytesValue instanceof Uint8Array ? Buffer.from(v.bytesValue).toString('base64') : null;
+  if (v.arrayValue != null) return arr(v.arrayValue.values).map(anyJson);
   if (v.kvlistValue != null) {
     const o: Record<string, unknown> = {};
-    for (const kv of v.kvlistValue.values ?? []) if (kv.key) o[kv.key] = anyJson(kv.value);
+    for (const kv of arr(v.kvlistValue.values)) if (kv && typeof kv.key === 'string') o[kv.key] = anyJson(kv.value);
     return o;
   }
   return null;
@@ -129,7 +134,6 @@ export function pointKey(k: string): string {
 
 /** The string value of attribute `key`, if any. */
 export function attr(attrs: readonly KeyValue[] | null | undefined, key: string): string | undefined {
-  if (!attrs) return undefined;
-  for (const kv of attrs) if (kv && kv.key === key) return anyString(kv.value);
+  for (const kv of arr(attrs as KeyValue[])) if (kv && kv.key === key) return anyString(kv.value);
   return undefined;
 }

@@ -8,7 +8,7 @@
  * (`.` → `_`). A body over `log_max` KiB is split into several points, 1 ms apart.
  */
 import type { FieldValue, Point } from '../../agent/model/point.js';
-import { anyJson, anyString, attr, idDecimal, idHex, pointKey, toBig, type AnyValue, type KeyValue } from './attrs.js';
+import { anyJson, anyString, arr, attr, idDecimal, idHex, pointKey, toBig, type AnyValue, type KeyValue } from './attrs.js';
 
 interface LogRecord {
   timeUnixNano?: unknown;
@@ -37,21 +37,20 @@ const SEVERITY_NAMES: Record<string, number> = Object.fromEntries(
 export function logStatus(n: number | string | undefined, text: string | undefined): string {
   const num = typeof n === 'string' ? (SEVERITY_NAMES[n] ?? Number(n)) : (n ?? 0);
   if (num >= 1 && num <= 24) return LEVELS[Math.floor((num - 1) / 4)]!;
-  return text ? text.toLowerCase() : 'unknown';
+  return typeof text === 'string' && text !== '' ? text.toLowerCase() : 'unknown';
 }
 
 function fieldsOf(attrs: readonly KeyValue[] | null | undefined, into: Record<string, FieldValue>): void {
-  if (!attrs) return;
-  for (const kv of attrs) {
-    if (!kv || !kv.key) continue;
+  for (const kv of arr(attrs as KeyValue[])) {
+    if (!kv || typeof kv.key !== 'string' || kv.key === '') continue;
     const s = anyString(kv.value);
     if (s !== undefined) into[pointKey(kv.key)] = s;
   }
 }
 
 function bodyText(b: AnyValue | null | undefined): string {
-  if (!b) return '';
-  if (b.stringValue != null) return b.stringValue;
+  if (!b || typeof b !== 'object') return '';
+  if (b.stringValue != null) return String(b.stringValue);
   if (b.arrayValue != null || b.kvlistValue != null) return JSON.stringify(anyJson(b));
   return anyString(b) ?? '';
 }
@@ -81,22 +80,22 @@ export function mapLogs(req: LogsRequestBody, o: LogMapOptions): { points: Point
     const h = idHex(v) ?? '0';
     return o.decimalIds ? idDecimal(h) : h;
   };
-  for (const rl of req.resourceLogs ?? []) {
+  for (const rl of arr(req.resourceLogs)) {
     if (!rl) continue;
-    const ra = rl.resource?.attributes ?? [];
+    const ra = arr(rl.resource?.attributes);
     const serviceName = attr(ra, 'service.name') ?? '';
     const source = attr(ra, 'log.source') || serviceName || 'otel_logs';
     const service = serviceName || 'unSetServiceName';
     const host = attr(ra, 'host.name');
     const resFields: Record<string, FieldValue> = {};
     fieldsOf(ra, resFields);
-    if (rl.schemaUrl) resFields.schema_url = rl.schemaUrl;
-    for (const sl of rl.scopeLogs ?? []) {
+    if (typeof rl.schemaUrl === 'string' && rl.schemaUrl !== '') resFields.schema_url = rl.schemaUrl;
+    for (const sl of arr(rl.scopeLogs)) {
       if (!sl) continue;
       const scopeFields: Record<string, FieldValue> = { ...resFields };
       fieldsOf(sl.scope?.attributes, scopeFields);
-      if (sl.scope?.name) scopeFields.scope_name = sl.scope.name;
-      for (const r of sl.logRecords ?? []) {
+      if (typeof sl.scope?.name === 'string' && sl.scope.name !== '') scopeFields.scope_name = sl.scope.name;
+      for (const r of arr(sl.logRecords)) {
         if (!r) continue;
         const base: Record<string, FieldValue> = { ...scopeFields };
         fieldsOf(r.attributes, base);

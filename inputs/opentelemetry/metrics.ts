@@ -9,7 +9,7 @@
  * and a point per quantile (tag `quantile`, field `<name>`).
  */
 import { UInt, type FieldValue, type Point } from '../../agent/model/point.js';
-import { anyString, pointKey, toBig, type KeyValue } from './attrs.js';
+import { anyString, arr, pointKey, toBig, type KeyValue } from './attrs.js';
 
 export const METRIC_MEASUREMENT = 'otel_service';
 const MAX_TAG_VALUE = 32 * 1024;
@@ -63,9 +63,8 @@ export interface MappedPoints {
 }
 
 function tagsOf(attrs: readonly KeyValue[] | null | undefined, into: Record<string, string>): void {
-  if (!attrs) return;
-  for (const kv of attrs) {
-    if (!kv || !kv.key) continue;
+  for (const kv of arr(attrs as KeyValue[])) {
+    if (!kv || typeof kv.key !== 'string' || kv.key === '') continue;
     let s = anyString(kv.value);
     if (s === undefined) continue;
     if (s.length > MAX_TAG_VALUE) s = s.slice(0, MAX_TAG_VALUE);
@@ -102,26 +101,26 @@ export function mapMetrics(req: MetricsRequestBody): MappedPoints {
   const push = (tags: Record<string, string>, fields: Record<string, FieldValue>, t: unknown) => {
     points.push({ category: 'metric', name: METRIC_MEASUREMENT, tags, fields, time: time(t) });
   };
-  for (const rm of req.resourceMetrics ?? []) {
+  for (const rm of arr(req.resourceMetrics)) {
     if (!rm) continue;
     const resTags: Record<string, string> = {};
     tagsOf(rm.resource?.attributes, resTags);
-    for (const sm of rm.scopeMetrics ?? []) {
+    for (const sm of arr(rm.scopeMetrics)) {
       if (!sm) continue;
       const base: Record<string, string> = { ...resTags };
       tagsOf(sm.scope?.attributes, base);
-      if (sm.scope?.name) base.scope_name = sm.scope.name;
-      for (const m of sm.metrics ?? []) {
+      if (typeof sm.scope?.name === 'string' && sm.scope.name !== '') base.scope_name = sm.scope.name;
+      for (const m of arr(sm.metrics)) {
         if (!m) continue;
-        const name = m.name ?? '';
-        const unitTags: Record<string, string> = m.unit ? { ...base, unit: m.unit } : base;
+        const name = typeof m.name === 'string' ? m.name : '';
+        const unitTags: Record<string, string> = typeof m.unit === 'string' && m.unit !== '' ? { ...base, unit: m.unit } : base;
         const tagsFor = (attrs: KeyValue[] | undefined): Record<string, string> => {
           const t = { ...unitTags };
           tagsOf(attrs, t);
           return t;
         };
         const numbers = (dps: NumberPoint[] | undefined, temporality?: string) => {
-          for (const dp of dps ?? []) {
+          for (const dp of arr(dps)) {
             if (!dp) continue;
             const v: FieldValue | undefined = dp.asInt != null ? toBig(dp.asInt) : num(dp.asDouble);
             if (v === undefined || name === '') {
@@ -136,24 +135,24 @@ export function mapMetrics(req: MetricsRequestBody): MappedPoints {
         if (m.gauge) numbers(m.gauge.dataPoints);
         else if (m.sum) numbers(m.sum.dataPoints, TEMPORALITY[String(m.sum.aggregationTemporality ?? 0)] ?? 'unspecified');
         else if (m.histogram) {
-          for (const dp of m.histogram.dataPoints ?? []) {
+          for (const dp of arr(m.histogram.dataPoints)) {
             if (!dp || name === '') {
               rejected++;
               continue;
             }
             const t = tagsFor(dp.attributes);
             push(t, stats(name, dp), dp.timeUnixNano);
-            const counts = dp.bucketCounts ?? [];
-            const bounds = dp.explicitBounds ?? [];
+            const counts = arr(dp.bucketCounts);
+            const bounds = arr(dp.explicitBounds);
             if (counts.length <= 1 || bounds.length === 0) continue;
             let cum = 0n;
             for (let i = 0; i < counts.length; i++) {
               cum += toBig(counts[i]);
-              push({ ...t, le: i < bounds.length ? le(bounds[i]!) : '+Inf' }, { [`${name}_bucket`]: new UInt(cum) }, dp.timeUnixNano);
+              push({ ...t, le: i < bounds.length ? le(num(bounds[i]) ?? 0) : '+Inf' }, { [`${name}_bucket`]: new UInt(cum) }, dp.timeUnixNano);
             }
           }
         } else if (m.exponentialHistogram) {
-          for (const dp of m.exponentialHistogram.dataPoints ?? []) {
+          for (const dp of arr(m.exponentialHistogram.dataPoints)) {
             if (!dp || name === '') {
               rejected++;
               continue;
@@ -165,7 +164,7 @@ export function mapMetrics(req: MetricsRequestBody): MappedPoints {
             push(tagsFor(dp.attributes), f, dp.timeUnixNano);
           }
         } else if (m.summary) {
-          for (const dp of m.summary.dataPoints ?? []) {
+          for (const dp of arr(m.summary.dataPoints)) {
             if (!dp || name === '') {
               rejected++;
               continue;
@@ -175,10 +174,10 @@ export function mapMetrics(req: MetricsRequestBody): MappedPoints {
             const sum = num(dp.sum);
             if (sum !== undefined) f[`${name}_sum`] = sum;
             push(t, f, dp.timeUnixNano);
-            for (const q of dp.quantileValues ?? []) {
+            for (const q of arr(dp.quantileValues)) {
               const v = num(q?.value);
               if (v === undefined) continue;
-              push({ ...t, quantile: String(q.quantile ?? 0) }, { [name]: v }, dp.timeUnixNano);
+              push({ ...t, quantile: String(num(q.quantile) ?? 0) }, { [name]: v }, dp.timeUnixNano);
             }
           }
         }

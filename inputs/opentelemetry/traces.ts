@@ -9,7 +9,7 @@
  */
 import type { FieldValue } from '../../agent/model/point.js';
 import type { SpanType, TraceSpan } from '../../agent/services/trace/span.js';
-import { anyField, anyJson, anyString, attr, idDecimal, idHex, toBig, type AnyValue, type KeyValue } from './attrs.js';
+import { anyField, anyJson, anyString, arr, attr, idDecimal, idHex, toBig, type AnyValue, type KeyValue } from './attrs.js';
 import type { AttrSelector } from './select.js';
 
 interface OtlpEvent {
@@ -98,22 +98,22 @@ export function mapTraces(req: TraceRequestBody, o: TraceMapOptions): MappedSpan
     const h = idHex(v);
     return h === undefined || !o.decimalIds ? h : idDecimal(h);
   };
-  for (const rs of req.resourceSpans ?? []) {
+  for (const rs of arr(req.resourceSpans)) {
     if (!rs) continue;
-    const resAttrs = rs.resource?.attributes ?? [];
+    const resAttrs = arr(rs.resource?.attributes);
     const service = attr(resAttrs, 'service.name') || 'unknown_service';
     // resource attributes: the same tags and message entries for every span of the resource
     const resTags: Record<string, string> = {};
     const resFields: Record<string, FieldValue> = {};
     const resRest: unknown[] = [];
     split(resAttrs, o.select, resTags, resFields, o.message ? resRest : undefined, 'service.name');
-    for (const ss of rs.scopeSpans ?? rs.instrumentationLibrarySpans ?? []) {
+    for (const ss of arr(rs.scopeSpans ?? rs.instrumentationLibrarySpans)) {
       if (!ss) continue;
       const scopeTags: Record<string, string> = { ...resTags };
       const scopeFields: Record<string, FieldValue> = { ...resFields };
       const scopeRest: unknown[] = o.message ? [...resRest] : [];
-      split(ss.scope?.attributes ?? [], o.select, scopeTags, scopeFields, o.message ? scopeRest : undefined);
-      for (const s of ss.spans ?? []) {
+      split(arr(ss.scope?.attributes), o.select, scopeTags, scopeFields, o.message ? scopeRest : undefined);
+      for (const s of arr(ss.spans)) {
         if (!s) continue;
         const traceId = id(s.traceId);
         const spanId = id(s.spanId);
@@ -132,7 +132,7 @@ export function mapTraces(req: TraceRequestBody, o: TraceMapOptions): MappedSpan
 /** Sorts attributes into promoted tags, fields (numbers, long strings) and the rest (message). */
 function split(attrs: readonly KeyValue[], select: AttrSelector, tags: Record<string, string>, fields: Record<string, FieldValue>, rest: unknown[] | undefined, skip?: string): void {
   for (const kv of attrs) {
-    if (!kv || !kv.key || kv.key === skip) continue;
+    if (!kv || typeof kv.key !== 'string' || kv.key === '' || kv.key === skip) continue;
     const t = select.tagKey(kv.key);
     if (t === undefined) {
       rest?.push({ key: kv.key, value: plain(kv.value) });
@@ -152,7 +152,7 @@ function split(attrs: readonly KeyValue[], select: AttrSelector, tags: Record<st
 
 function sourceType(attrs: readonly KeyValue[]): string {
   for (const kv of attrs) {
-    switch (kv?.key) {
+    switch (kv?.key as unknown) {
       case 'http.method':
       case 'http.request.method':
       case 'http.scheme':
@@ -168,7 +168,7 @@ function sourceType(attrs: readonly KeyValue[]): string {
 }
 
 function mapSpan(s: OtlpSpan, traceId: string, spanId: string, parentId: string, service: string, scopeTags: Record<string, string>, scopeFields: Record<string, FieldValue>, scopeRest: unknown[], o: TraceMapOptions): TraceSpan {
-  const attrs = s.attributes ?? [];
+  const attrs = arr(s.attributes);
   const tags: Record<string, string> = { ...scopeTags };
   const fields: Record<string, FieldValue> = { ...scopeFields };
   const rest: unknown[] | undefined = o.message ? [...scopeRest] : undefined;
@@ -184,10 +184,10 @@ function mapSpan(s: OtlpSpan, traceId: string, spanId: string, parentId: string,
     }
   }
   let events: unknown[] | undefined;
-  for (const e of s.events ?? []) {
+  for (const e of arr(s.events)) {
     if (!e) continue;
     if (e.name === 'exception' && fields.error_message === undefined) {
-      const ea = e.attributes ?? [];
+      const ea = arr(e.attributes);
       const m = attr(ea, 'exception.message');
       const st = attr(ea, 'exception.stacktrace');
       const ty = attr(ea, 'exception.type');
@@ -196,7 +196,7 @@ function mapSpan(s: OtlpSpan, traceId: string, spanId: string, parentId: string,
       if (ty !== undefined) fields.error_type = ty;
       continue;
     }
-    if (rest) (events ??= []).push({ timeUnixNano: toBig(e.timeUnixNano).toString(), name: e.name ?? '', attributes: (e.attributes ?? []).map((kv) => ({ key: kv?.key ?? '', value: plain(kv?.value) })) });
+    if (rest) (events ??= []).push({ timeUnixNano: toBig(e.timeUnixNano).toString(), name: e.name ?? '', attributes: arr(e.attributes).map((kv) => ({ key: kv?.key ?? '', value: plain(kv?.value) })) });
   }
   const startNs = toBig(s.startTimeUnixNano);
   const endNs = toBig(s.endTimeUnixNano);
@@ -206,11 +206,11 @@ function mapSpan(s: OtlpSpan, traceId: string, spanId: string, parentId: string,
   if (rest) {
     const m: Record<string, unknown> = { attributes: rest };
     if (events) m.events = events;
-    if (s.links && s.links.length > 0) m.links = s.links.map((l) => ({ traceId: idHex(l?.traceId) ?? '', spanId: idHex(l?.spanId) ?? '', attributes: (l?.attributes ?? []).map((kv) => ({ key: kv?.key ?? '', value: plain(kv?.value) })) }));
-    if (s.status?.message) m.status = { message: s.status.message };
+    if (arr(s.links).length > 0) m.links = arr(s.links).map((l) => ({ traceId: idHex(l?.traceId) ?? '', spanId: idHex(l?.spanId) ?? '', attributes: arr(l?.attributes).map((kv) => ({ key: kv?.key ?? '', value: plain(kv?.value) })) }));
+    if (typeof s.status?.message === 'string' && s.status.message !== '') m.status = { message: s.status.message };
     message = JSON.stringify(m);
   }
-  const name = s.name ?? '';
+  const name = typeof s.name === 'string' ? s.name : '';
   return {
     traceId,
     spanId,
