@@ -72,6 +72,27 @@ function enumNum(v: number | string | undefined, names: Record<string, number>):
   return 0;
 }
 
+const quoted = new Map<string, string>();
+/** JSON.stringify of an attribute key, cached (keys repeat across spans). */
+function quote(k: string): string {
+  let q = quoted.get(k);
+  if (q === undefined) {
+    q = JSON.stringify(k);
+    if (quoted.size > 10_000) quoted.clear();
+    quoted.set(k, q);
+  }
+  return q;
+}
+
+/** One attribute as OTLP/JSON writes it, as JSON text: the message is built from these fragments. */
+function kvJson(k: string, v: AnyValue | null | undefined): string {
+  let value: string;
+  if (v && typeof v === 'object' && v.stringValue != null) value = '{"stringValue":' + JSON.stringify(String(v.stringValue)) + '}';
+  else if (v && typeof v === 'object' && v.intValue != null) value = '{"intValue":"' + toBig(v.intValue).toString() + '"}';
+  else value = JSON.stringify(plain(v));
+  return '{"key":' + quote(k) + ',"value":' + value + '}';
+}
+
 /** An attribute value as OTLP/JSON writes it, for the message. */
 function plain(v: AnyValue | null | undefined): unknown {
   if (!v) return {};
@@ -105,14 +126,16 @@ export function mapTraces(req: TraceRequestBody, o: TraceMapOptions): MappedSpan
     // resource attributes: the same tags and message entries for every span of the resource
     const resTags: Record<string, string> = {};
     const resFields: Record<string, FieldValue> = {};
-    const resRest: unknown[] = [];
+    const resRest: string[] = [];
     split(resAttrs, o.select, resTags, resFields, o.message ? resRest : undefined, 'service.name');
     for (const ss of arr(rs.scopeSpans ?? rs.instrumentationLibrarySpans)) {
       if (!ss) continue;
       const scopeTags: Record<string, string> = { ...resTags };
       const scopeFields: Record<string, FieldValue> = { ...resFields };
-      const scopeRest: unknown[] = o.message ? [...resRest] : [];
-      split(arr(ss.scope?.attributes), o.select, scopeTags, scopeFields, o.message ? scopeRest : undefined);
+      const scopeParts: string[] = o.message ? [...resRest] : [];
+      split(arr(ss.scope?.attributes), o.select, scopeTags, scopeFields, o.message ? scopeParts : undefined);
+      // the resource's and scope's attributes left for the message: one fragment shared by the scope's spans
+      const scopeRest = scopeParts.join(',');
       for (const s of arr(ss.spans)) {
         if (!s) continue;
         const traceId = id(s.traceId);
@@ -130,12 +153,12 @@ export function mapTraces(req: TraceRequestBody, o: TraceMapOptions): MappedSpan
 }
 
 /** Sorts attributes into promoted tags, fields (numbers, long strings) and the rest (message). */
-function split(attrs: readonly KeyValue[], select: AttrSelector, tags: Record<string, string>, fields: Record<string, FieldValue>, rest: unknown[] | undefined, skip?: string): void {
+function split(attrs: readonly KeyValue[], select: AttrSelector, tags: Record<string, string>, fields: Record<string, FieldValue>, rest: string[] | undefined, skip?: string): void {
   for (const kv of attrs) {
     if (!kv || typeof kv.key !== 'string' || kv.key === '' || kv.key === skip) continue;
     const t = select.tagKey(kv.key);
     if (t === undefined) {
-      rest?.push({ key: kv.key, value: plain(kv.value) });
+      rest?.push(kvJson(kv.key, kv.value));
       continue;
     }
     const v = kv.value;
@@ -167,11 +190,11 @@ function sourceType(attrs: readonly KeyValue[]): string {
   return 'custom';
 }
 
-function mapSpan(s: OtlpSpan, traceId: string, spanId: string, parentId: string, service: string, scopeTags: Record<string, string>, scopeFields: Record<string, FieldValue>, scopeRest: unknown[], o: TraceMapOptions): TraceSpan {
+function mapSpan(s: OtlpSpan, traceId: string, spanId: string, parentId: string, service: string, scopeTags: Record<string, string>, scopeFields: Record<string, FieldValue>, scopeRest: string, o: TraceMapOptions): TraceSpan {
   const attrs = arr(s.attributes);
   const tags: Record<string, string> = { ...scopeTags };
   const fields: Record<string, FieldValue> = { ...scopeFields };
-  const rest: unknown[] | undefined = o.message ? [...scopeRest] : undefined;
+  const rest: string[] | undefined = o.message ? (scopeRest === '' ? [] : [scopeRest]) : undefined;
   split(attrs, o.select, tags, fields, rest);
   const kind = enumNum(s.kind, JSON_KINDS);
   tags.span_kind = KINDS[kind] ?? 'unspecified';
@@ -204,11 +227,11 @@ function mapSpan(s: OtlpSpan, traceId: string, spanId: string, parentId: string,
   const httpStatus = tags.http_status_code ?? attr(attrs, 'http.response.status_code');
   let message: string | undefined;
   if (rest) {
-    const m: Record<string, unknown> = { attributes: rest };
-    if (events) m.events = events;
-    if (arr(s.links).length > 0) m.links = arr(s.links).map((l) => ({ traceId: idHex(l?.traceId) ?? '', spanId: idHex(l?.spanId) ?? '', attributes: arr(l?.attributes).map((kv) => ({ key: kv?.key ?? '', value: plain(kv?.value) })) }));
-    if (typeof s.status?.message === 'string' && s.status.message !== '') m.status = { message: s.status.message };
-    message = JSON.stringify(m);
+    message = '{"attributes":[' + rest.join(',') + ']';
+    if (events) message += ',"events":' + JSON.stringify(events);
+    if (arr(s.links).length > 0) message += ',"links":' + JSON.stringify(arr(s.links).map((l) => ({ traceId: idHex(l?.traceId) ?? '', spanId: idHex(l?.spanId) ?? '', attributes: arr(l?.attributes).map((kv) => ({ key: kv?.key ?? '', value: plain(kv?.value) })) })));
+    if (typeof s.status?.message === 'string' && s.status.message !== '') message += ',"status":' + JSON.stringify({ message: s.status.message });
+    message += '}';
   }
   const name = typeof s.name === 'string' ? s.name : '';
   return {
