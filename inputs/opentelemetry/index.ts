@@ -19,7 +19,7 @@ import { failure, grpcFailure, success, type BodyFormat } from './answer.js';
 import { schema, type OtelConfig } from './config.js';
 import { OtlpGrpcServer, type GrpcAnswer } from './grpc.js';
 import { mapLogs, type LogsRequestBody } from './logs.js';
-import { mapMetrics, type MetricsRequestBody } from './metrics.js';
+import { mapMetrics, TagInterner, type MetricsRequestBody } from './metrics.js';
 import type { Signal } from './proto.js';
 import { bodyFormat, decodeBody, otelDecoder, OTEL_HEADERS } from './request.js';
 
@@ -34,6 +34,8 @@ export class OtelInput implements Input {
   private readonly points: Counter<'signal' | 'result'>;
   private readonly warn: RateLimitedLog;
   private readonly expected: [string, string][];
+  /** Frozen tags per metric series, shared across requests (the core caches their encoding). */
+  private readonly interner = new TagInterner();
   private unregister: (() => void)[] = [];
   private listener: RouteListener | undefined;
   private grpc: OtlpGrpcServer | undefined;
@@ -162,7 +164,7 @@ export class OtelInput implements Input {
     let mapped: { points: import('../../agent/model/point.js').Point[]; rejected: number };
     try {
       const req = decodeBody(signal, ct, body);
-      mapped = signal === 'metrics' ? mapMetrics(req as MetricsRequestBody) : mapLogs(req as LogsRequestBody, { maxMessage: this.cfg.log_max * 1024, decimalIds: this.cfg.compatible_ddtrace });
+      mapped = signal === 'metrics' ? mapMetrics(req as MetricsRequestBody, this.interner) : mapLogs(req as LogsRequestBody, { maxMessage: this.cfg.log_max * 1024, decimalIds: this.cfg.compatible_ddtrace });
     } catch (e) {
       if (e instanceof BadRequest) return { refused: this.refuse(route, e.status, e.reason, e.message, remote) };
       acc.error('decode', e);

@@ -72,6 +72,50 @@ function tagsOf(attrs: readonly KeyValue[] | null | undefined, into: Record<stri
   }
 }
 
+/** The attributes as text, for interning keys. */
+function attrsKey(attrs: readonly KeyValue[] | null | undefined): string {
+  let k = '';
+  for (const kv of arr(attrs as KeyValue[])) if (kv && typeof kv.key === 'string') k += kv.key + '\x1f' + (anyString(kv.value) ?? '') + '\x1e';
+  return k;
+}
+
+/**
+ * Frozen tags objects shared by the points of a series, across requests: an
+ * SDK exports the same series every interval, and the core caches the
+ * decorated tags and their escaped line-protocol text by the (frozen) object,
+ * so a repeated series costs a lookup instead of copying and escaping a dozen
+ * tags. Bounded: past `max` series it starts over.
+ */
+export class TagInterner {
+  private readonly tags = new Map<string, Readonly<Record<string, string>>>();
+  private readonly scopes = new Map<string, number>();
+
+  constructor(private readonly max = 100_000) {}
+
+  /** A short id for a resource + scope + unit description (long keys hash slowly). */
+  scopeId(key: string): string {
+    let id = this.scopes.get(key);
+    if (id === undefined) {
+      if (this.scopes.size >= 10_000) this.scopes.clear();
+      id = this.scopes.size;
+      this.scopes.set(key, id);
+    }
+    return String(id) + '\x1d';
+  }
+
+  get(key: string, build: () => Record<string, string>): Readonly<Record<string, string>> {
+    let t = this.tags.get(key);
+    if (t === undefined) {
+      if (this.tags.size >= this.max) this.tags.clear();
+      t = Object.freeze(build());
+      this.tags.set(key, t);
+    }
+    return t;
+  }
+}
+
+const defaultInterner = new TagInterner();
+
 function num(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
   if (typeof v === 'string' && v !== '') {
@@ -95,30 +139,37 @@ function le(b: number): string {
 
 const TEMPORALITY: Record<string, string> = { '1': 'delta', '2': 'cumulative', AGGREGATION_TEMPORALITY_DELTA: 'delta', AGGREGATION_TEMPORALITY_CUMULATIVE: 'cumulative' };
 
-export function mapMetrics(req: MetricsRequestBody): MappedPoints {
+export function mapMetrics(req: MetricsRequestBody, interner: TagInterner = defaultInterner): MappedPoints {
   const points: Point[] = [];
   let rejected = 0;
-  const push = (tags: Record<string, string>, fields: Record<string, FieldValue>, t: unknown) => {
+  const push = (tags: Readonly<Record<string, string>>, fields: Record<string, FieldValue>, t: unknown) => {
     points.push({ category: 'metric', name: METRIC_MEASUREMENT, tags, fields, time: time(t) });
   };
   for (const rm of arr(req.resourceMetrics)) {
     if (!rm) continue;
     const resTags: Record<string, string> = {};
     tagsOf(rm.resource?.attributes, resTags);
+    const resKey = attrsKey(rm.resource?.attributes);
     for (const sm of arr(rm.scopeMetrics)) {
       if (!sm) continue;
       const base: Record<string, string> = { ...resTags };
       tagsOf(sm.scope?.attributes, base);
       if (typeof sm.scope?.name === 'string' && sm.scope.name !== '') base.scope_name = sm.scope.name;
+      const scopeKey = resKey + '\x1d' + attrsKey(sm.scope?.attributes) + '\x1d' + (typeof sm.scope?.name === 'string' ? sm.scope.name : '');
       for (const m of arr(sm.metrics)) {
         if (!m) continue;
         const name = typeof m.name === 'string' ? m.name : '';
-        const unitTags: Record<string, string> = typeof m.unit === 'string' && m.unit !== '' ? { ...base, unit: m.unit } : base;
-        const tagsFor = (attrs: KeyValue[] | undefined): Record<string, string> => {
-          const t = { ...unitTags };
-          tagsOf(attrs, t);
-          return t;
-        };
+        const unit = typeof m.unit === 'string' ? m.unit : '';
+        const unitTags: Record<string, string> = unit !== '' ? { ...base, unit } : base;
+        const seriesKey = interner.scopeId(scopeKey + '\x1d' + unit);
+        /** The series' frozen tags: the metric's, the data point's attributes, then `extra` (temporality, le, quantile). */
+        const tagsFor = (attrs: KeyValue[] | undefined, extraKey?: string, extra?: string): Readonly<Record<string, string>> =>
+          interner.get(seriesKey + attrsKey(attrs) + (extraKey === undefined ? '' : '\x1d' + extraKey + '=' + extra), () => {
+            const t = { ...unitTags };
+            tagsOf(attrs, t);
+            if (extraKey !== undefined) t[extraKey] = extra!;
+            return t;
+          });
         const numbers = (dps: NumberPoint[] | undefined, temporality?: string) => {
           for (const dp of arr(dps)) {
             if (!dp) continue;
@@ -127,9 +178,7 @@ export function mapMetrics(req: MetricsRequestBody): MappedPoints {
               rejected++;
               continue;
             }
-            const t = tagsFor(dp.attributes);
-            if (temporality !== undefined) t.__temporality = temporality;
-            push(t, { [name]: v }, dp.timeUnixNano);
+            push(temporality === undefined ? tagsFor(dp.attributes) : tagsFor(dp.attributes, '__temporality', temporality), { [name]: v }, dp.timeUnixNano);
           }
         };
         if (m.gauge) numbers(m.gauge.dataPoints);
@@ -148,7 +197,7 @@ export function mapMetrics(req: MetricsRequestBody): MappedPoints {
             let cum = 0n;
             for (let i = 0; i < counts.length; i++) {
               cum += toBig(counts[i]);
-              push({ ...t, le: i < bounds.length ? le(num(bounds[i]) ?? 0) : '+Inf' }, { [`${name}_bucket`]: new UInt(cum) }, dp.timeUnixNano);
+              push(tagsFor(dp.attributes, 'le', i < bounds.length ? le(num(bounds[i]) ?? 0) : '+Inf'), { [`${name}_bucket`]: new UInt(cum) }, dp.timeUnixNano);
             }
           }
         } else if (m.exponentialHistogram) {
@@ -177,7 +226,7 @@ export function mapMetrics(req: MetricsRequestBody): MappedPoints {
             for (const q of arr(dp.quantileValues)) {
               const v = num(q?.value);
               if (v === undefined) continue;
-              push({ ...t, quantile: String(num(q.quantile) ?? 0) }, { [name]: v }, dp.timeUnixNano);
+              push(tagsFor(dp.attributes, 'quantile', String(num(q.quantile) ?? 0)), { [name]: v }, dp.timeUnixNano);
             }
           }
         }
