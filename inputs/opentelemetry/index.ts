@@ -12,9 +12,9 @@ import type { Input, InputContext, InputDefinition } from '../../agent/input/con
 import { RouteListener } from '../../agent/server/listener.js';
 import { BadRequest } from '../../agent/services/trace/bad-request.js';
 import { TraceReceiver } from '../../agent/services/trace/receiver.js';
-import { traceRequest, workerScript, type TraceDecoder } from '../../agent/services/trace/offthread.js';
+import { defaultWorkers, TraceThreads, traceRequest, workerScript, type TraceDecoder } from '../../agent/services/trace/offthread.js';
 import { RateLimitedLog } from '../../agent/telemetry/log.js';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { failure, grpcFailure, success, type BodyFormat } from './answer.js';
 import { schema, type OtelConfig } from './config.js';
 import { OtlpGrpcServer, type GrpcAnswer } from './grpc.js';
@@ -39,6 +39,8 @@ export class OtelInput implements Input {
   private unregister: (() => void)[] = [];
   private listener: RouteListener | undefined;
   private grpc: OtlpGrpcServer | undefined;
+  /** Worker threads that decode, map and line-encode metrics requests (metrics-worker.ts), when the metric category takes lines. */
+  private metricThreads: TraceThreads | undefined;
 
   constructor(
     private readonly cfg: OtelConfig,
@@ -94,6 +96,7 @@ export class OtelInput implements Input {
       throw e;
     }
     this.receiver.startWorkers(workerScript(import.meta.url, 'worker'), this.cfg);
+    this.startMetricWorkers();
     this.ctx.log.info({ http: h.enable ? [h.trace_api, h.metric_api, h.logs_api] : [], listen: this.listener?.address, grpc: this.grpc?.address }, 'opentelemetry input is receiving OTLP.');
   }
 
@@ -106,7 +109,21 @@ export class OtelInput implements Input {
     const g = this.grpc;
     this.grpc = undefined;
     await Promise.all([l?.stop(), g?.stop()]);
-    await this.receiver.stopWorkers();
+    const mt = this.metricThreads;
+    this.metricThreads = undefined;
+    (this.ctx.metrics.getSingleMetric(`telekit_${this.ctx.name}_metric_workers`) as Gauge | undefined)?.set(0);
+    await Promise.all([this.receiver.stopWorkers(), mt?.close()]);
+  }
+
+  /** Like the trace workers: `workers` threads at most, started as requests come, only while metric lines go to every sink as they are. */
+  private startMetricWorkers(): void {
+    const n = this.cfg.workers === 0 ? defaultWorkers() : this.cfg.workers;
+    const acc = this.ctx.acc;
+    const script = workerScript(import.meta.url, 'metrics-worker');
+    if (n <= 0 || script === undefined || !acc.addLines || !acc.tagsToAdd || acc.recordFormat?.('metric') !== 'lp') return;
+    const name = `telekit_${this.ctx.name}_metric_workers`;
+    const gauge = (this.ctx.metrics.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help: 'Worker threads decoding OTLP metrics requests (0: the main thread)', registers: [this.ctx.metrics] });
+    this.metricThreads = new TraceThreads(script, { source: this.ctx.name, opts: this.cfg, config: this.cfg, format: 'lp' }, n, 4, (e) => acc.error('metrics_worker', e), (k) => gauge.set(k));
   }
 
   private refuse(route: string, status: number, reason: string, message: string, remote: string): HttpResponse {
@@ -130,7 +147,7 @@ export class OtelInput implements Input {
       if (refused) return failure(format, refused);
       return success(signal, format, ok, rejected, rejected > 0 ? `${rejected} spans without a valid trace_id or span_id` : '');
     }
-    const r = this.takePoints(signal, route, ct, req.body, req.remoteAddress, String(ok));
+    const r = await this.take(signal, route, ct, req.body, req.remoteAddress, String(ok));
     if ('refused' in r) return failure(format, r.refused);
     return success(signal, format, ok, r.rejected, r.rejected > 0 ? `${r.rejected} data points without a name or a value` : '');
   }
@@ -148,9 +165,50 @@ export class OtelInput implements Input {
       if (refused) return grpcFailure(refused);
       return { ok: successBody(signal, rejected, rejected > 0 ? `${rejected} spans without a valid trace_id or span_id` : '') };
     }
-    const r = this.takePoints(signal, route, ct, body, peer, '0');
+    const r = await this.take(signal, route, ct, body, peer, '0');
     if ('refused' in r) return grpcFailure(r.refused);
     return { ok: successBody(signal, r.rejected, r.rejected > 0 ? `${r.rejected} data points without a name or a value` : '') };
+  }
+
+  private take(signal: 'metrics' | 'logs', route: string, ct: string, body: Buffer, remote: string, code: string): Promise<{ rejected: number } | { refused: HttpResponse }> | { rejected: number } | { refused: HttpResponse } {
+    const threads = this.metricThreads;
+    return signal === 'metrics' && threads !== undefined ? this.takeMetricLines(threads, route, ct, body, remote, code) : this.takePoints(signal, route, ct, body, remote, code);
+  }
+
+  private overloadedAnswer(route: string, category: Category, reason: string): { refused: HttpResponse } {
+    this.receiver.metrics.requests.inc({ route, code: '503', reason });
+    return { refused: { status: 503, headers: { 'retry-after': '1' }, body: reason === 'overloaded' ? `${category} queue is full, retry later` : `${category} queue is full, not kept; retry later` } };
+  }
+
+  /** Metrics in a worker thread (metrics-worker.ts): the lines come back and are queued all or none. */
+  private async takeMetricLines(threads: TraceThreads, route: string, ct: string, body: Buffer, remote: string, code: string): Promise<{ rejected: number } | { refused: HttpResponse }> {
+    const acc = this.ctx.acc;
+    if (acc.overloaded('metric') || threads.busy()) return this.overloadedAnswer(route, 'metric', 'overloaded');
+    const r = await threads.run({ route, contentType: ct, headers: {}, body }, acc.tagsToAdd!());
+    switch (r.kind) {
+      case 'ok': {
+        const total = r.ends.length;
+        const n = total === 0 ? 0 : acc.addLines!('metric', r.data, r.ends);
+        threads.recycle(r.data);
+        const rejected = r.dropped.invalid ?? 0;
+        if (rejected > 0) this.points.inc({ signal: 'metrics', result: 'invalid' }, rejected);
+        if (n < total) {
+          this.points.inc({ signal: 'metrics', result: 'queue_full' }, total - n);
+          return this.overloadedAnswer(route, 'metric', 'queue_full');
+        }
+        if (n > 0) this.points.inc({ signal: 'metrics', result: 'accepted' }, n);
+        this.receiver.metrics.requests.inc({ route, code, reason: 'ok' });
+        return { rejected };
+      }
+      case 'bad':
+        return { refused: this.refuse(route, r.status, r.reason, r.message, remote) };
+      case 'unavailable':
+        this.receiver.metrics.requests.inc({ route, code: '503', reason: 'unavailable' });
+        return { refused: { status: 503, headers: { 'retry-after': '1' }, body: `${r.message}, retry later` } };
+      default:
+        acc.error('decode', new Error(r.message));
+        return { refused: this.refuse(route, 400, 'bad_payload', `cannot decode payload: ${r.message}`, remote) };
+    }
   }
 
   /** Metrics and logs, on the main thread: back-pressure, decode, map, queue (all or none). */

@@ -139,7 +139,12 @@ function le(b: number): string {
 
 const TEMPORALITY: Record<string, string> = { '1': 'delta', '2': 'cumulative', AGGREGATION_TEMPORALITY_DELTA: 'delta', AGGREGATION_TEMPORALITY_CUMULATIVE: 'cumulative' };
 
-export function mapMetrics(req: MetricsRequestBody, interner: TagInterner = defaultInterner): MappedPoints {
+/**
+ * `coreTags`, when given, are added to every series' tags where the key is
+ * absent, as the core would (a worker thread writing lines itself passes
+ * Accumulator.tagsToAdd(); its interner must be reset when they change).
+ */
+export function mapMetrics(req: MetricsRequestBody, interner: TagInterner = defaultInterner, coreTags?: Readonly<Record<string, string>>): MappedPoints {
   const points: Point[] = [];
   let rejected = 0;
   const push = (tags: Readonly<Record<string, string>>, fields: Record<string, FieldValue>, t: unknown) => {
@@ -168,6 +173,7 @@ export function mapMetrics(req: MetricsRequestBody, interner: TagInterner = defa
             const t = { ...unitTags };
             tagsOf(attrs, t);
             if (extraKey !== undefined) t[extraKey] = extra!;
+            if (coreTags) for (const k in coreTags) if (t[k] === undefined) t[k] = coreTags[k]!;
             return t;
           });
         const numbers = (dps: NumberPoint[] | undefined, temporality?: string) => {

@@ -63,3 +63,29 @@ it('workers give the same points as the main thread, over HTTP (protobuf, JSON) 
   expect(metrics).toMatch(/^telekit_opentelemetry_worker_requests_total\{path="generic"\} 3$/m);
   expect(await (await fetch(inline.url + '/metrics')).text()).toMatch(/^telekit_opentelemetry_workers 0$/m);
 });
+
+it('metrics in worker threads give the same otel_service points as the main thread; bad bodies the same answer', async () => {
+  const metrics = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../../inputs/opentelemetry/testdata/metrics.json'), 'utf8')) as unknown;
+  for (const a of [threaded, inline]) {
+    let r = await fetch(`${a.url}/otel/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array(encodeOtlp('metrics', metrics)) });
+    expect(r.status).toBe(200);
+    r = await fetch(`${a.url}/otel/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(metrics) });
+    expect(r.status).toBe(200);
+  }
+  // 2 sums/gauges + 1 histogram stats + 3 buckets + 1 exponential + 1 summary + 1 quantile = 9 points a request
+  const key = (p: DecodedPoint) => JSON.stringify([Object.keys(p.fields).sort(), p.tags.le, p.tags.quantile, p.time?.toString()]);
+  const [t, i] = (await Promise.all([threaded, inline].map(async (a) => [...(await a.dataway.waitForPoints('metric', 18, { name: 'otel_service' }))].sort((x, y) => key(x).localeCompare(key(y)))))) as unknown as [DecodedPoint[], DecodedPoint[]];
+  expect(t).toHaveLength(18);
+  expect(t).toEqual(i);
+  expect(t.find((p) => 'orders' in p.fields)!.tags).toMatchObject({ service_name: 'shop', route: '/a', unit: '1', __temporality: 'cumulative', team: 't1', zone: 'z1', host: 'test-host' });
+  const bad = new Uint8Array([0x0a, 0xff, 0xff, 0x01]);
+  const [a, b] = await Promise.all([threaded, inline].map((x) => fetch(`${x.url}/otel/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: bad })));
+  expect(a!.status).toBe(400);
+  expect(a!.status).toBe(b!.status);
+  expect(Buffer.from(await a!.arrayBuffer())).toEqual(Buffer.from(await b!.arrayBuffer()));
+  const m = await (await fetch(threaded.url + '/metrics')).text();
+  expect(m).toMatch(/^telekit_opentelemetry_points_total\{signal="metrics",result="accepted"\} 18$/m);
+  // decoded in a metrics worker thread
+  expect(m).toMatch(/^telekit_opentelemetry_metric_workers [12]$/m);
+  expect(m).not.toMatch(/^telekit_input_errors_total\{[^}]*input="opentelemetry"/m);
+});
