@@ -53,6 +53,9 @@ export const schema = object({
   compatible_zhaoshang: optional(any()),
   threads: optional(any()),
   storage: optional(any()),
+  /** Deprecated in DataKit (older confs still carry them). */
+  ignore_attribute_keys: optional(any()),
+  pipelines: optional(any()),
   ...traceOptionShape,
 });
 
