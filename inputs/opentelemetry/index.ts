@@ -6,7 +6,7 @@
  * Traces go through the shared tracing pipeline (worker threads when the
  * sinks take lines); metrics become `otel_service` points, logs logging points.
  */
-import type { Category } from '../../agent/model/point.js';
+import type { Category, Point } from '../../agent/model/point.js';
 import type { HttpRequest, HttpResponse } from '../../agent/server/http-routes.js';
 import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
 import { RouteListener } from '../../agent/server/listener.js';
@@ -215,11 +215,8 @@ export class OtelInput implements Input {
   private takePoints(signal: 'metrics' | 'logs', route: string, ct: string, body: Buffer, remote: string, code: string): { rejected: number } | { refused: HttpResponse } {
     const category = CATEGORY[signal];
     const acc = this.ctx.acc;
-    if (acc.overloaded(category)) {
-      this.receiver.metrics.requests.inc({ route, code: '503', reason: 'overloaded' });
-      return { refused: { status: 503, headers: { 'retry-after': '1' }, body: `${category} queue is full, retry later` } };
-    }
-    let mapped: { points: import('../../agent/model/point.js').Point[]; rejected: number };
+    if (acc.overloaded(category)) return this.overloadedAnswer(route, category, 'overloaded');
+    let mapped: { points: Point[]; rejected: number };
     try {
       const req = decodeBody(signal, ct, body);
       mapped = signal === 'metrics' ? mapMetrics(req as MetricsRequestBody, this.interner) : mapLogs(req as LogsRequestBody, { maxMessage: this.cfg.log_max * 1024, decimalIds: this.cfg.compatible_ddtrace });
@@ -233,8 +230,7 @@ export class OtelInput implements Input {
     const n = points.length === 0 ? 0 : acc.add(points);
     if (n < points.length) {
       this.points.inc({ signal, result: 'queue_full' }, points.length - n);
-      this.receiver.metrics.requests.inc({ route, code: '503', reason: 'queue_full' });
-      return { refused: { status: 503, headers: { 'retry-after': '1' }, body: `${category} queue is full, not kept; retry later` } };
+      return this.overloadedAnswer(route, category, 'queue_full');
     }
     if (n > 0) this.points.inc({ signal, result: 'accepted' }, n);
     this.receiver.metrics.requests.inc({ route, code, reason: 'ok' });
