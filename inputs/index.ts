@@ -10,6 +10,7 @@ import { gitlab } from './gitlab/index.js';
 import { hostobject } from './hostobject/index.js';
 import { mem } from './mem/index.js';
 import { net } from './net/index.js';
+import { opentelemetry } from './opentelemetry/index.js';
 import { prom } from './prom/index.js';
 import { rum } from './rum/index.js';
 import { swap } from './swap/index.js';
@@ -30,6 +31,7 @@ export const inputs: readonly InputDefinition[] = [
   hostobject,
   mem,
   net,
+  opentelemetry,
   prom,
   rum,
   statsd,

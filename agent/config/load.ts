@@ -291,7 +291,7 @@ export function loadInputs(opts: LoadOptions): LoadResult {
     const v = validate(def.schema, table);
     const all = [...issues, ...(v.ok ? [] : v.issues)];
     if (all.length > 0) {
-      for (const is of all) problems.push({ severity: 'error', file: 'environment', key: envName(name, is.key), message: is.message });
+      for (const is of all) problems.push({ severity: 'error', file: 'environment', key: envName(def.envName ?? name, is.key), message: is.message });
       continue;
     }
     if (v.ok) add(def, v.value, 'ENV_DEFAULT_ENABLED_INPUTS');
@@ -312,7 +312,7 @@ function envName(input: string, key: string): string {
 export function envOverrides(def: InputDefinition, env: Env): { table: Record<string, unknown>; issues: Issue[] } {
   const table: Record<string, unknown> = {};
   const issues: Issue[] = [];
-  const prefix = `ENV_INPUT_${def.name.toUpperCase()}_`;
+  const prefix = `ENV_INPUT_${(def.envName ?? def.name).toUpperCase()}_`;
   const shape = def.schema.shape ?? {};
   // Env names are upper case; options may be camelCase (zipkin's pathV1): match case-insensitively.
   const byLower = new Map(Object.keys(shape).map((k) => [k.toLowerCase(), k]));

@@ -125,6 +125,8 @@ export interface Input {
 export interface InputDefinition<C = any> {
   /** The TOML name: `[[inputs.<name>]]`. */
   readonly name: string;
+  /** The `<NAME>` of its `ENV_INPUT_<NAME>_<OPTION>` variables when DataKit's differs from the name (opentelemetry: `OTEL`). */
+  readonly envName?: string;
   /** One line for `check-config` and the README. */
   readonly description: string;
   /** Options, types and defaults: the single source of truth for config. */

@@ -1,7 +1,8 @@
 // telekit (compiled, dist/) in its own process for bench/traces: the real
 // Agent with the ddtrace and zipkin inputs, sending to the bench's sink.
-// Reports { url } when ready, then CPU and peak RSS on request.
+// Reports { url, grpcPort } when ready, then CPU and peak RSS on request.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -21,6 +22,14 @@ fs.mkdirSync(path.join(confDir, 'ddtrace'));
 fs.mkdirSync(path.join(confDir, 'zipkin'));
 fs.writeFileSync(path.join(confDir, 'ddtrace/ddtrace.conf'), '[[inputs.ddtrace]]\n');
 fs.writeFileSync(path.join(confDir, 'zipkin/zipkin.conf'), '[[inputs.zipkin]]\n');
+// the opentelemetry input (when this build has it), its gRPC server on a free port
+const grpcPort = await new Promise((r) => {
+  const srv = net.createServer().listen(0, '127.0.0.1', () => {
+    const p = srv.address().port;
+    srv.close(() => r(p));
+  });
+});
+if (inputs.some((d) => d.name === 'opentelemetry')) fs.writeFileSync(path.join(confDir, 'otel.conf'), `[[inputs.opentelemetry]]\n[inputs.opentelemetry.grpc]\naddr = "127.0.0.1:${grpcPort}"\n`);
 const env = { ENV_DATAWAY: dataway, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench-node', ENV_DATAWAY_CONTENT_ENCODING: encoding ?? 'v1', ENV_IO_FLUSH_INTERVAL: '1s' };
 // Extra agent settings for experiments, e.g. BENCH_AGENT_ENV='{"ENV_IO_QUEUE_CAPACITY":"10000"}'
 Object.assign(env, JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}'));
@@ -38,4 +47,4 @@ process.on('message', async (m) => {
     setTimeout(() => process.exit(0), 200).unref();
   }
 });
-process.send({ type: 'ready', url: agent.httpUrl });
+process.send({ type: 'ready', url: agent.httpUrl, grpcPort });

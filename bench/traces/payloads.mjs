@@ -58,3 +58,38 @@ export function zipkinBody() {
   }
   return Buffer.from(JSON.stringify(out));
 }
+
+/** OTLP protobuf (ExportTraceServiceRequest) with the generated definitions the input decodes with. */
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const otlp = require('otlp-proto-root/build/src/generated/root.js').opentelemetry.proto.collector;
+
+/**
+ * The Envoy/Istio OTLP request (testdata: 3 spans of 2 sidecars) repeated with
+ * fresh ids: 500 spans in one request, one resource per sidecar as a sidecar
+ * (or an SDK's batch processor) sends them.
+ */
+export function otlpTraceRequest() {
+  const tmpl = JSON.parse(fs.readFileSync(path.join(here, '../../inputs/opentelemetry/testdata/istio/otlp.json'), 'utf8'));
+  const spansOf = tmpl.resourceSpans.map(() => []);
+  let n = 0;
+  for (let t = 0; n < SPANS_PER_REQUEST; t++) {
+    const tid = Buffer.from(t.toString(16).padStart(8, '0') + '9f6413ad48485a3953bb6124', 'hex');
+    const remap = (id) => Buffer.from(t.toString(16).padStart(4, '0') + id.slice(4), 'hex');
+    tmpl.resourceSpans.forEach((rs, i) => {
+      for (const s of rs.scopeSpans[0].spans) {
+        if (n >= SPANS_PER_REQUEST) break;
+        const ns = BigInt(s.startTimeUnixNano) + BigInt(t) * 1_000_000n;
+        const d = BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano);
+        spansOf[i].push({ ...s, traceId: tid, spanId: remap(s.spanId), parentSpanId: s.parentSpanId ? remap(s.parentSpanId) : undefined, startTimeUnixNano: String(ns), endTimeUnixNano: String(ns + d) });
+        n++;
+      }
+    });
+  }
+  return { resourceSpans: tmpl.resourceSpans.map((rs, i) => ({ resource: rs.resource, scopeSpans: [{ scope: rs.scopeSpans[0].scope, spans: spansOf[i] }] })) };
+}
+
+export function otlpProtoBody() {
+  const T = otlp.trace.v1.ExportTraceServiceRequest;
+  return Buffer.from(T.encode(T.fromObject(otlpTraceRequest())).finish());
+}

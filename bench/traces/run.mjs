@@ -1,6 +1,6 @@
-// bench/traces: spans/s for ddtrace v0.4 msgpack and Zipkin v2 JSON.
+// bench/traces: spans/s for ddtrace v0.4 msgpack, Zipkin v2 JSON, OTLP/HTTP protobuf and OTLP/gRPC.
 //
-//   npm run build && node --expose-gc bench/traces/run.mjs [--runs 3] [--seconds 4] [--encoding v1|v2] [--only ddtrace|zipkin]
+//   npm run build && node --expose-gc bench/traces/run.mjs [--runs 3] [--seconds 4] [--encoding v1|v2] [--only ddtrace|zipkin|otlp|otlp-grpc]
 //     [--ab <other dist/ dir>]  also runs that build end to end, alternating with this one (A/B in the same run)
 //     [--e2e-only]              skips the in-process loops
 //   (PROFILE_DIR=/tmp/x writes a CPU profile of the agent process)
@@ -25,7 +25,11 @@ import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
 import { schema as ddSchema } from '../../dist/inputs/ddtrace/config.js';
 import { ZipkinInput } from '../../dist/inputs/zipkin/index.js';
 import { schema as zkSchema } from '../../dist/inputs/zipkin/config.js';
-import { ddtraceBody, zipkinBody, SPANS_PER_REQUEST } from './payloads.mjs';
+import { OtelInput } from '../../dist/inputs/opentelemetry/index.js';
+import { schema as otelSchema } from '../../dist/inputs/opentelemetry/config.js';
+import * as grpc from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
+import { ddtraceBody, zipkinBody, otlpProtoBody, SPANS_PER_REQUEST } from './payloads.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const arg = (name, def) => {
@@ -41,7 +45,12 @@ const MAX_BODY = 1 << 20;
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
-const BODIES = { ddtrace: ddtraceBody(), zipkin: zipkinBody() };
+const BODIES = { ddtrace: ddtraceBody(), zipkin: zipkinBody(), otlp: otlpProtoBody() };
+BODIES['otlp-grpc'] = BODIES.otlp;
+const OtlpRequest = createRequire(import.meta.url)('otlp-proto-root/build/src/generated/root.js').opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+const long = (v) => (typeof v === 'object' ? (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0) : BigInt(v));
+const ROUTE = { ddtrace: '/v0.4/traces', zipkin: '/api/v2/spans', otlp: '/otel/v1/traces' };
+const CT = { ddtrace: 'application/msgpack', zipkin: 'application/json', otlp: 'application/x-protobuf' };
 const unpackr = new Unpackr({ int64AsType: 'string', mapsAsObjects: true, useRecords: false });
 
 /** The naive floor: decode, a point per span with the same tags/fields minus extras, encode, gzip. */
@@ -54,6 +63,20 @@ function floorOnce(kind, withMessage) {
         const fields = { trace_id: String(s.trace_id), span_id: String(s.span_id), parent_id: String(s.parent_id), resource: s.resource, start: BigInt(Math.floor(Number(s.start) / 1000)), duration: BigInt(Math.floor(Number(s.duration) / 1000)) };
         if (withMessage) fields.message = JSON.stringify(s);
         points.push({ category: 'tracing', name: 'ddtrace', tags: { service: s.service, operation: s.name, env: s.meta.env, version: s.meta.version, status: s.error ? 'error' : 'ok' }, fields, time: BigInt(s.start) });
+      }
+    }
+  } else if (kind.startsWith('otlp')) {
+    for (const rs of OtlpRequest.decode(body).resourceSpans) {
+      const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+      for (const ss of rs.scopeSpans) {
+        for (const s of ss.spans) {
+          const tags = { service, operation: s.name, status: s.status?.code === 2 ? 'error' : 'ok' };
+          for (const a of s.attributes) if (a.value.stringValue != null) tags[a.key.replaceAll('.', '_')] = a.value.stringValue;
+          const start = long(s.startTimeUnixNano);
+          const fields = { trace_id: Buffer.from(s.traceId).toString('hex'), span_id: Buffer.from(s.spanId).toString('hex'), parent_id: s.parentSpanId?.length ? Buffer.from(s.parentSpanId).toString('hex') : '0', resource: s.name, start: start / 1000n, duration: (long(s.endTimeUnixNano) - start) / 1000n };
+          if (withMessage) fields.message = JSON.stringify(s.attributes);
+          points.push({ category: 'tracing', name: 'opentelemetry', tags, fields, time: start });
+        }
       }
     }
   } else {
@@ -76,11 +99,11 @@ function encodeAndGzip(points) {
 
 /** telekit's handler in process (fake context: points captured), then encode + gzip. */
 async function inProcess(kind) {
-  const ctx = fakeContext(kind);
-  const input = kind === 'ddtrace' ? new DdtraceInput(ddSchema.defaultValue(), ctx) : new ZipkinInput(zkSchema.defaultValue(), ctx);
+  const ctx = fakeContext(kind.startsWith('otlp') ? 'opentelemetry' : kind);
+  const input = kind === 'ddtrace' ? new DdtraceInput(ddSchema.defaultValue(), ctx) : kind === 'zipkin' ? new ZipkinInput(zkSchema.defaultValue(), ctx) : new OtelInput({ ...otelSchema.defaultValue(), grpc: { ...otelSchema.defaultValue().grpc, addr: '' } }, ctx);
   await input.start();
-  const route = kind === 'ddtrace' ? '/v0.4/traces' : '/api/v2/spans';
-  const ct = kind === 'ddtrace' ? 'application/msgpack' : 'application/json';
+  const route = ROUTE[kind.startsWith('otlp') ? 'otlp' : kind];
+  const ct = CT[kind.startsWith('otlp') ? 'otlp' : kind];
   const h = ctx.routes.get(`POST ${route}`);
   return async () => {
     ctx.points.length = 0;
@@ -134,16 +157,25 @@ async function endToEnd(kind, sink, dist) {
   });
   const stats = () => new Promise((r) => { child.once('message', r); child.send({ type: 'stats' }); });
   const pool = new Pool(ready.url, { connections: 4, pipelining: 1 });
-  const route = kind === 'ddtrace' ? '/v0.4/traces' : '/api/v2/spans';
-  const headers = { 'content-type': kind === 'ddtrace' ? 'application/msgpack' : 'application/json' };
+  const route = ROUTE[kind];
+  const headers = { 'content-type': CT[kind] };
   let stop = false;
   let sent = 0;
   let rejected = 0;
+  // OTLP/gRPC: one HTTP/2 channel, 4 calls in flight
+  const grpcClient = kind === 'otlp-grpc' ? new grpc.Client(`127.0.0.1:${ready.grpcPort}`, grpc.credentials.createInsecure()) : undefined;
+  const bytes = (b) => b;
+  const grpcCall = () => new Promise((r) => grpcClient.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', bytes, bytes, BODIES[kind], new grpc.Metadata(), (err) => r(err ? 503 : 200)));
   const worker = async () => {
     while (!stop) {
-      const r = await pool.request({ method: 'POST', path: route, headers, body: BODIES[kind] });
-      await r.body.dump();
-      if (r.statusCode < 300) sent += SPANS_PER_REQUEST;
+      let status;
+      if (grpcClient) status = await grpcCall();
+      else {
+        const r = await pool.request({ method: 'POST', path: route, headers, body: BODIES[kind] });
+        await r.body.dump();
+        status = r.statusCode;
+      }
+      if (status < 300) sent += SPANS_PER_REQUEST;
       else {
         rejected++;
         await new Promise((x) => setTimeout(x, 5));
@@ -162,6 +194,7 @@ async function endToEnd(kind, sink, dist) {
   stop = true;
   await Promise.all(workers);
   await pool.close();
+  grpcClient?.close();
   const metrics = await (await fetch(`${ready.url}/metrics`)).text();
   const sum = (re) => metrics.split('\n').filter((l) => re.test(l)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
   const dropped = sum(/^telekit_points_dropped_total\{category="tracing"/);
@@ -176,7 +209,7 @@ console.log(`bench/traces: ${SPANS_PER_REQUEST} spans a request, ${RUNS} runs ×
 console.log('Spans per CPU-second (wall spans/s in brackets: on a shared box the CPU figures are the steadier ones).');
 console.log('| format | floor | floor+JSON.stringify message | telekit in-process | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB | 503s | dropped |');
 console.log('|---|---|---|---|---|---|---|---|---|');
-for (const kind of (arg('only', '') ? [arg('only', '')] : ['ddtrace', 'zipkin'])) {
+for (const kind of (arg('only', '') ? arg('only', '').split(',') : ['ddtrace', 'zipkin', 'otlp', 'otlp-grpc'])) {
   const fl = [], flj = [], inp = [], e2e = [], base = [];
   const run = E2E_ONLY ? undefined : await inProcess(kind);
   for (let i = 0; i < RUNS; i++) {
@@ -190,7 +223,7 @@ for (const kind of (arg('only', '') ? [arg('only', '')] : ['ddtrace', 'zipkin'])
     if (AB && i % 2 === 0) base.push(await endToEnd(kind, sink, AB));
   }
   const cell = (xs) => (xs.length === 0 ? '-' : `${fmt(median(xs.map((x) => x.cpu)))} (${fmt(median(xs.map((x) => x.wall)))})`);
-  const label = kind === 'ddtrace' ? 'ddtrace v0.4 msgpack' : 'zipkin v2 JSON';
+  const label = { ddtrace: 'ddtrace v0.4 msgpack', zipkin: 'zipkin v2 JSON', otlp: 'OTLP/HTTP protobuf', 'otlp-grpc': 'OTLP/gRPC' }[kind];
   const row = (name, runs) => {
     const m = runs.sort((a, b) => a.perCpuSec - b.perCpuSec)[runs.length >> 1];
     console.log(`| ${name} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${m.peakRssMB.toFixed(0)} | ${m.rejected} | ${m.dropped} |`);

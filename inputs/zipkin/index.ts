@@ -10,12 +10,12 @@ import { TraceReceiver } from '../../agent/services/trace/receiver.js';
 import { traceRequest, workerScript, type TraceDecoder } from '../../agent/services/trace/offthread.js';
 import { schema, type ZipkinConfig } from './config.js';
 import { ZIPKIN_HEADERS, zipkinDecoder } from './request.js';
-import { ZipkinListener } from './listener.js';
+import { RouteListener } from '../../agent/server/listener.js';
 
 export class ZipkinInput implements Input {
   readonly receiver: TraceReceiver;
   private unregister: (() => void)[] = [];
-  private listener: ZipkinListener | undefined;
+  private listener: RouteListener | undefined;
   private readonly decode: TraceDecoder;
 
   constructor(
@@ -37,7 +37,7 @@ export class ZipkinInput implements Input {
       this.unregister.push(this.ctx.http.route(['POST'], this.cfg.pathV1, (req) => this.handle(req), { bodyLimit }));
       this.unregister.push(this.ctx.http.route(['POST'], this.cfg.pathV2, (req) => this.handle(req), { bodyLimit }));
       if (this.cfg.listen !== '') {
-        this.listener = new ZipkinListener(this.cfg.listen, bodyLimit ?? 32 * 1024 * 1024, (req) => this.handle(req));
+        this.listener = new RouteListener(this.cfg.listen, bodyLimit ?? 32 * 1024 * 1024, (req) => this.handle(req));
         await this.listener.start();
       }
     } catch (e) {

@@ -16,6 +16,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 async function testConf(name: string, sample: string): Promise<string> {
   let conf = sample;
   if (name === 'statsd') conf = conf.replace(/service_address\s*=\s*"[^"]*"/, `service_address = "127.0.0.1:${await freeTcpUdpPort()}"`);
+  if (name === 'opentelemetry') conf = conf.replace(/addr = "[^"]*"/, `addr = "127.0.0.1:${await freePort()}"`);
   if (name === 'zipkin') conf = conf.replace(/^(\[\[inputs\.zipkin\]\])$/m, `$1\n  listen = "127.0.0.1:${await freePort()}"`);
   if (name === 'container') {
     const d = tempDir('telekit-logs-');

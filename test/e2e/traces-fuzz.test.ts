@@ -15,10 +15,15 @@ import { DdtraceInput } from '../../inputs/ddtrace/index.js';
 import { schema as ddSchema } from '../../inputs/ddtrace/config.js';
 import { ZipkinInput } from '../../inputs/zipkin/index.js';
 import { schema as zkSchema } from '../../inputs/zipkin/config.js';
+import { OtelInput } from '../../inputs/opentelemetry/index.js';
+import { schema as otelSchema } from '../../inputs/opentelemetry/config.js';
+import { encodeOtlp } from '../helpers/otlp-encode.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { fuzzAsync, inputs, RUNS, SEED } from '../fuzz/harness.js';
 
 const ZK_DATA = path.join(import.meta.dirname, '../../inputs/zipkin/testdata/istio');
+const OTEL_DATA = path.join(import.meta.dirname, '../../inputs/opentelemetry/testdata');
+const otelJson = (f: string) => fs.readFileSync(path.join(OTEL_DATA, f), 'utf8');
 const packr = new Packr({ useRecords: false });
 const ddSpan = { service: 's', name: 'n', resource: 'r', trace_id: 123456789012345678n, span_id: 2n, parent_id: 0n, start: 1_732_000_000_000_000_000n, duration: 1000n, error: 0, meta: { env: 'x', '_dd.p.tid': 'abcdef0000000000' }, metrics: { _sampling_priority_v1: 1 }, type: 'web' };
 const SEEDS = {
@@ -28,6 +33,9 @@ const SEEDS = {
   zkJson: [fs.readFileSync(path.join(ZK_DATA, 'v2.json'), 'utf8')],
   zkPb: [fs.readFileSync(path.join(ZK_DATA, 'v2.pb'))],
   zkThrift: [Buffer.from([12, 0, 0, 0, 1, 10, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 11, 0, 3, 0, 0, 0, 1, 0x78, 10, 0, 4, 0, 0, 0, 0, 0, 0, 0, 9, 15, 0, 8, 12, 0, 0, 0, 1, 11, 0, 1, 0, 0, 0, 1, 0x6b, 11, 0, 2, 0, 0, 0, 1, 0x76, 8, 0, 3, 0, 0, 0, 6, 0, 0])],
+  otelTraces: [encodeOtlp('traces', JSON.parse(otelJson('istio/otlp.json'))), otelJson('istio/otlp.json')],
+  otelMetrics: [encodeOtlp('metrics', JSON.parse(otelJson('metrics.json'))), otelJson('metrics.json')],
+  otelLogs: [encodeOtlp('logs', JSON.parse(otelJson('logs.json'))), otelJson('logs.json')],
   zkV1: [JSON.stringify([{ traceId: 'a1', id: 'b2', name: 'x', annotations: [{ timestamp: 1, value: 'sr', endpoint: { serviceName: 's' } }], binaryAnnotations: [{ key: 'error', value: 'e' }] }])],
 };
 const CTS = ['application/msgpack', 'application/json', 'application/x-protobuf', 'application/x-thrift', 'text/plain', ''];
@@ -41,6 +49,10 @@ const ROUTES: [string, keyof typeof SEEDS, string][] = [
   ['/api/v2/spans', 'zkPb', 'application/x-protobuf'],
   ['/api/v1/spans', 'zkV1', 'application/json'],
   ['/api/v1/spans', 'zkThrift', 'application/x-thrift'],
+  ['/otel/v1/traces', 'otelTraces', 'application/x-protobuf'],
+  ['/otel/v1/traces', 'otelTraces', 'application/json'],
+  ['/otel/v1/metrics', 'otelMetrics', 'application/x-protobuf'],
+  ['/otel/v1/logs', 'otelLogs', 'application/json'],
 ];
 
 function caseArb() {
@@ -57,18 +69,22 @@ describe('trace routes under fuzzing', () => {
     const zctx = fakeContext('zipkin');
     const dd = new DdtraceInput(ddSchema.defaultValue()!, ctx);
     const zk = new ZipkinInput(zkSchema.defaultValue()!, zctx);
+    const octx = fakeContext('opentelemetry');
+    const otel = new OtelInput({ ...otelSchema.defaultValue()!, grpc: { ...otelSchema.defaultValue()!.grpc, addr: '' } }, octx);
     await dd.start();
     await zk.start();
+    await otel.start();
     const statuses = new Map<number, number>();
     await fuzzAsync(caseArb(), async (c) => {
-      const target = c.route.startsWith('/api') ? zctx : ctx;
+      const target = c.route.startsWith('/api') ? zctx : c.route.startsWith('/otel') ? octx : ctx;
       const h = target.routes.get(`POST ${c.route}`)!;
       const r = await h({ method: 'POST', path: c.route, query: {}, headers: { 'content-type': c.ct }, body: c.body, remoteAddress: '127.0.0.1' });
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       if (!(r.status < 300 || (r.status >= 400 && r.status < 500))) throw new Error(`status ${r.status}`);
       if (r.status >= 400 && String(r.body ?? '').length < 5) throw new Error('4xx without a reason');
     }, { numRuns: RUNS * 4 });
-    expect(ctx.errors.concat(zctx.errors)).toEqual([]);
+    await otel.stop();
+    expect(ctx.errors.concat(zctx.errors, octx.errors)).toEqual([]);
     // the fuzzer reached both outcomes
     expect([...statuses.keys()].some((s) => s >= 400)).toBe(true);
     expect([...statuses.keys()].some((s) => s < 300)).toBe(true);
@@ -77,7 +93,7 @@ describe('trace routes under fuzzing', () => {
   describe('through the agent over HTTP', () => {
     let a: TestAgent;
     beforeAll(async () => {
-      a = await startTestAgent({ conf: { 'ddtrace/ddtrace.conf': '[[inputs.ddtrace]]\nmax_trace_body_mb = 1\n', 'zipkin/zipkin.conf': '[[inputs.zipkin]]\nmax_trace_body_mb = 1\n' } });
+      a = await startTestAgent({ conf: { 'ddtrace/ddtrace.conf': '[[inputs.ddtrace]]\nmax_trace_body_mb = 1\n', 'zipkin/zipkin.conf': '[[inputs.zipkin]]\nmax_trace_body_mb = 1\n', 'otel.conf': '[[inputs.opentelemetry]]\n[inputs.opentelemetry.grpc]\naddr = ""\n' } });
     });
     afterAll(async () => {
       await a?.stop();
@@ -109,6 +125,11 @@ describe('trace routes under fuzzing', () => {
       // still healthy: a valid payload goes through
       const ok = await fetch(a.url + '/v0.4/traces', { method: 'POST', headers: { 'content-type': 'application/msgpack' }, body: new Uint8Array(SEEDS.v04[0]!) });
       expect(ok.status).toBe(200);
+      // the OTLP routes answer after the fuzzing, and every refusal was counted
+      const otlpOk = await fetch(a.url + '/otel/v1/traces', { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array(SEEDS.otelTraces[0] as Buffer) });
+      expect(otlpOk.status).toBe(200);
+      const otelMetrics = await (await fetch(a.url + '/metrics')).text();
+      expect(otelMetrics).toMatch(/^telekit_opentelemetry_requests_total\{[^}]*code="4\d\d"[^}]*\} [1-9]/m);
       // ddtrace's byte-level fast path (in the worker threads) took the valid payload, and never threw on the fuzzed ones
       const metrics = await (await fetch(a.url + '/metrics')).text();
       expect(Number(metrics.match(/^telekit_ddtrace_worker_requests_total\{path="fast"\} (\d+)/m)?.[1] ?? 0)).toBeGreaterThan(0);

@@ -2,7 +2,8 @@
  * Fuzzing the input parsers that exist: statsd lines, Prometheus exposition
  * (parser and converter), CRI/docker log lines, container log annotations,
  * the `datakit/prom.instances` and `prometheus.io/*` annotations, ddtrace
- * payloads, and conf.d TOML through the real loader and registry. Random and
+ * payloads, OTLP trace/metrics/logs requests (protobuf and JSON, decoded and
+ * mapped), and conf.d TOML through the real loader and registry. Random and
  * mutated inputs must never crash a parser (only its documented errors), hang,
  * or grow memory without bound. zipkin/ddtrace HTTP routes are fuzzed in
  * test/e2e/traces-fuzz.test.ts.
@@ -33,6 +34,12 @@ import { decodeJson, decodeMsgpack, decodeV05 } from '../../inputs/ddtrace/decod
 import { BadRequest } from '../../agent/services/trace/bad-request.js';
 import { BadEvent, jobPoint, parseBody, pipelinePoint } from '../../inputs/gitlab/convert.js';
 import { gitlabMetricPoints } from '../../inputs/gitlab/metrics.js';
+import { decodeBody } from '../../inputs/opentelemetry/request.js';
+import { mapTraces, type TraceRequestBody } from '../../inputs/opentelemetry/traces.js';
+import { mapMetrics, type MetricsRequestBody } from '../../inputs/opentelemetry/metrics.js';
+import { mapLogs, type LogsRequestBody } from '../../inputs/opentelemetry/logs.js';
+import { AttrSelector } from '../../inputs/opentelemetry/select.js';
+import { encodeOtlp } from '../helpers/otlp-encode.js';
 import { fuzz, inputs, isError, RUNS } from './harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -182,6 +189,49 @@ describe('ddtrace payloads (decoders)', () => {
       }
     });
   });
+});
+
+describe('OTLP requests (opentelemetry input)', () => {
+  const data = (f: string) => fs.readFileSync(path.join(ROOT, 'inputs/opentelemetry/testdata', f), 'utf8');
+  const json = { traces: data('istio/otlp.json'), metrics: data('metrics.json'), logs: data('logs.json') };
+  const select = new AttrSelector(['reg:^istio'], false);
+  const map = (signal: keyof typeof json, req: unknown) =>
+    signal === 'traces' ? mapTraces(req as TraceRequestBody, { select, decimalIds: false, splitService: true, message: true }) : signal === 'metrics' ? mapMetrics(req as MetricsRequestBody) : mapLogs(req as LogsRequestBody, { maxMessage: 100, decimalIds: true });
+  for (const signal of ['traces', 'metrics', 'logs'] as const) {
+    it(`${signal}: protobuf and JSON bodies decode and map, throwing only BadRequest`, () => {
+      const seeds = [encodeOtlp(signal, JSON.parse(json[signal])), json[signal]];
+      fuzz(inputs(seeds, 8192), (b) => {
+        for (const ct of ['application/x-protobuf', 'application/json']) {
+          try {
+            map(signal, decodeBody(signal, ct, b));
+          } catch (e) {
+            if (!(e instanceof BadRequest)) throw e;
+          }
+        }
+      });
+    });
+    it(`${signal}: OTLP/JSON with values of the wrong type anywhere maps without throwing`, () => {
+      const WEIRD: unknown[] = [5, -1, 1e308, 'x', 'ffff', '', null, true, {}, [], { a: 1 }, [1, '2'], { low: 1, high: 2 }, { stringValue: 3 }];
+      const seed = JSON.parse(json[signal]) as unknown;
+      // each node is replaced by a weird value when its draw hits 0 (mod 9)
+      const mutate = (v: unknown, draws: number[], i: { n: number }): unknown => {
+        const d = draws[i.n++ % draws.length]!;
+        if (d % 9 === 0) return WEIRD[d % WEIRD.length];
+        if (Array.isArray(v)) return v.map((x) => mutate(x, draws, i));
+        if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mutate(x, draws, i)]));
+        return v;
+      };
+      fuzz(fc.array(fc.nat(), { minLength: 7, maxLength: 64 }), (draws) => {
+        const body = Buffer.from(JSON.stringify(mutate(seed, draws, { n: 0 })));
+        try {
+          const r = map(signal, decodeBody(signal, 'application/json', body));
+          JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+        } catch (e) {
+          if (!(e instanceof BadRequest)) throw e;
+        }
+      });
+    });
+  }
 });
 
 describe('gitlab', () => {

@@ -62,8 +62,10 @@ export class TraceReceiver {
    * A request, start to end: back-pressure, then decoding, filtering, mapping
    * and queueing, in a worker thread when there are any. Resolves undefined
    * when the spans were taken (or filtered out), else the error answer.
+   * `seen`, when given, is told the spans dropped by reason (decoder and
+   * filters) of a request that was taken, e.g. for an OTLP partial success.
    */
-  async handle(req: TraceRequest, remote: string, decode: TraceDecoder, code: string): Promise<HttpResponse | undefined> {
+  async handle(req: TraceRequest, remote: string, decode: TraceDecoder, code: string, seen?: (dropped: Readonly<Record<string, number>>) => void): Promise<HttpResponse | undefined> {
     const route = req.route;
     const busy = this.overloaded(route) ?? this.workersBusy(route);
     if (busy) return busy;
@@ -76,7 +78,9 @@ export class TraceReceiver {
         return this.reject(route, e, remote);
       }
       if (d.dropped) for (const [reason, n] of Object.entries(d.dropped)) this.countDropped(reason, n);
-      return this.accept(route, d.traces, code);
+      const refused = this.accept(route, d.traces, code);
+      if (!refused) seen?.(d.dropped ?? {});
+      return refused;
     }
     const r = await threads.run(req, this.ctx.acc.tagsToAdd!());
     switch (r.kind) {
@@ -85,6 +89,7 @@ export class TraceReceiver {
         if (r.fastError !== undefined) this.ctx.acc.error('fast_path', new Error(r.fastError));
         const answer = this.acceptLines(route, r, code);
         threads.recycle(r.data);
+        if (!answer) seen?.(r.dropped);
         return answer;
       }
       case 'bad':

@@ -1,23 +1,24 @@
 /**
- * The zipkin input's optional own HTTP server (e.g. on 9411, Zipkin's port),
- * for senders that cannot be pointed at the agent's port. It does what the
+ * An input's optional own HTTP server (zipkin on 9411, opentelemetry on 4318:
+ * the ports senders use by default), for senders that cannot be pointed at
+ * the agent's port. It does what the
  * agent's server does for routes: body limit (413), gzip/deflate bodies with a
  * decompressed-size cap (400 on bad gzip), then calls the input's handler.
  */
 import http from 'node:http';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import type { HttpRequest, HttpResponse } from '../../agent/server/http-routes.js';
+import type { HttpRequest, HttpResponse } from './http-routes.js';
 
 export function parseListen(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
   const host = i <= 0 ? '0.0.0.0' : s.slice(0, i).replace(/^\[|\]$/g, '');
   const port = Number(i < 0 ? s : s.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`zipkin: invalid listen address ${JSON.stringify(s)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid listen address ${JSON.stringify(s)}`);
   return { host, port };
 }
 
-export class ZipkinListener {
+export class RouteListener {
   private server: http.Server | undefined;
   address: string | undefined;
 

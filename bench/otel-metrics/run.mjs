@@ -1,0 +1,169 @@
+// bench/otel-metrics: OTLP metric data points per second into `otel_service` points.
+//
+//   npm run build && node --expose-gc bench/otel-metrics/run.mjs [--runs 3] [--seconds 4]
+//
+// Payload: one ExportMetricsServiceRequest as an SDK's periodic reader sends it: a resource
+// with 8 attributes (service, k8s, host), one scope, 50 sums and gauges × 20 data points
+// with 3 attributes each = 1000 number data points (OTLP/HTTP protobuf, 4 connections).
+// In one run:
+//   floor        decode (protobufjs generated code) + a minimal point per data point (name, value,
+//                point attributes as tags) + line protocol + gzip(3), one loop, no HTTP
+//   in-process   the opentelemetry input's handler (decode, map with resource/scope tags, queue) + encode + gzip
+//   end-to-end   the real Agent in its own process (bench/traces/agent-server.mjs) → metric queue →
+//                dataway sink (gzip) → a counting HTTP sink here; points/s at the sink, agent CPU, peak RSS
+// Figures: median of --runs.
+import { fork } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import { Pool } from 'undici';
+import { encodeV1 } from '../../dist/agent/delivery/sinks/encode.js';
+import { fakeContext } from '../../dist/test/helpers/fake-context.js';
+import { OtelInput } from '../../dist/inputs/opentelemetry/index.js';
+import { schema } from '../../dist/inputs/opentelemetry/config.js';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const RUNS = Number(arg('runs', 3));
+const SECONDS = Number(arg('seconds', 4));
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const MAX_BODY = 1 << 20;
+
+const Req = createRequire(import.meta.url)('otlp-proto-root/build/src/generated/root.js').opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest;
+const s = (key, v) => ({ key, value: { stringValue: v } });
+const T = 1_732_000_000_000_000_000n;
+const metrics = [];
+for (let m = 0; m < 50; m++) {
+  const dataPoints = [];
+  for (let p = 0; p < 20; p++) dataPoints.push({ attributes: [s('http.route', `/api/v1/item/${p}`), s('http.request.method', p % 2 ? 'GET' : 'POST'), s('http.response.status_code', p % 5 ? '200' : '500')], startTimeUnixNano: String(T - 60_000_000_000n), timeUnixNano: String(T + BigInt(p)), ...(m % 2 ? { asDouble: p * 1.25 + m } : { asInt: String(p * 100 + m) }) });
+  metrics.push(m % 2 ? { name: `app.gauge.${m}`, unit: 'ms', gauge: { dataPoints } } : { name: `app.requests.${m}`, unit: '{request}', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints } });
+}
+const request = { resourceMetrics: [{ resource: { attributes: [s('service.name', 'checkout'), s('service.version', '1.4.2'), s('service.instance.id', '8c6bd0e4-7d3b-4b8c'), s('k8s.pod.name', 'checkout-7d9f8b-abcde'), s('k8s.namespace.name', 'shop'), s('k8s.node.name', 'node-1'), s('host.name', 'checkout-7d9f8b-abcde'), s('telemetry.sdk.language', 'nodejs')] }, scopeMetrics: [{ scope: { name: 'checkout-meter', version: '1.0.0' }, metrics }] }] };
+const BODY = Buffer.from(Req.encode(Req.fromObject(request)).finish());
+const PER_REQUEST = 1000;
+
+function encodeAndGzip(points) {
+  let n = 0;
+  for (const b of encodeV1(points, 0n, MAX_BODY)) n += zlib.gzipSync(b.data, { level: 3 }).length;
+  return n;
+}
+
+/** The floor: decode, a point per data point with only its own attributes as tags, encode, gzip. */
+function floorOnce() {
+  const points = [];
+  for (const rm of Req.decode(BODY).resourceMetrics) {
+    for (const sm of rm.scopeMetrics) {
+      for (const m of sm.metrics) {
+        for (const dp of (m.sum ?? m.gauge).dataPoints) {
+          const tags = {};
+          for (const a of dp.attributes) tags[a.key] = a.value.stringValue;
+          const v = dp.asInt != null ? BigInt(dp.asInt.toString()) : dp.asDouble;
+          points.push({ category: 'metric', name: 'otel_service', tags, fields: { [m.name]: v }, time: (BigInt(dp.timeUnixNano.high >>> 0) << 32n) | BigInt(dp.timeUnixNano.low >>> 0) });
+        }
+      }
+    }
+  }
+  return encodeAndGzip(points);
+}
+
+async function inProcess() {
+  const ctx = fakeContext('opentelemetry');
+  const input = new OtelInput({ ...schema.defaultValue(), grpc: { ...schema.defaultValue().grpc, addr: '' } }, ctx);
+  await input.start();
+  const h = ctx.routes.get('POST /otel/v1/metrics');
+  return async () => {
+    ctx.points.length = 0;
+    const r = await h({ method: 'POST', path: '/otel/v1/metrics', query: {}, headers: { 'content-type': 'application/x-protobuf' }, body: BODY, remoteAddress: '' });
+    if (r.status >= 300 || ctx.points.length !== PER_REQUEST) throw new Error(`status ${r.status}, ${ctx.points.length} points`);
+    return encodeAndGzip(ctx.points);
+  };
+}
+
+async function loopRate(fn, ms = 1500) {
+  globalThis.gc?.();
+  for (let i = 0; i < 5; i++) await fn();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < ms) {
+    await fn();
+    n++;
+  }
+  const c = process.cpuUsage(c0);
+  return { wall: (n * PER_REQUEST) / ((performance.now() - t0) / 1000), cpu: (n * PER_REQUEST) / ((c.user + c.system) / 1e6) };
+}
+
+async function sinkServer() {
+  const state = { points: 0 };
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url.startsWith('/v1/write/metric')) state.points += Number(req.headers['x-points'] ?? 0);
+      res.writeHead(200).end('{}');
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, state, url: `http://127.0.0.1:${server.address().port}?token=tkn_bench` };
+}
+
+async function endToEnd(sink) {
+  const execArgv = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
+  const child = fork(path.join(here, '../traces/agent-server.mjs'), [sink.url, 'v1'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  const ready = await new Promise((r, j) => {
+    child.on('message', (m) => m.type === 'ready' && r(m));
+    child.on('exit', (code) => j(new Error(`agent exited (${code}) before it was ready`)));
+  });
+  const stats = () => new Promise((r) => { child.once('message', r); child.send({ type: 'stats' }); });
+  const pool = new Pool(ready.url, { connections: 4, pipelining: 1 });
+  let stop = false;
+  let rejected = 0;
+  const worker = async () => {
+    while (!stop) {
+      const r = await pool.request({ method: 'POST', path: '/otel/v1/metrics', headers: { 'content-type': 'application/x-protobuf' }, body: BODY });
+      await r.body.dump();
+      if (r.statusCode >= 300) {
+        rejected++;
+        await new Promise((x) => setTimeout(x, 5));
+      }
+    }
+  };
+  const workers = [worker(), worker(), worker(), worker()];
+  await new Promise((r) => setTimeout(r, 1000));
+  const p0 = sink.state.points;
+  const s0 = await stats();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const p1 = sink.state.points;
+  const s1 = await stats();
+  const secs = (performance.now() - t0) / 1000;
+  stop = true;
+  await Promise.all(workers);
+  await pool.close();
+  child.send({ type: 'stop' });
+  await new Promise((r) => child.on('exit', r));
+  const cpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / 1e6;
+  return { rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, rejected };
+}
+
+const sink = await sinkServer();
+console.log(`bench/otel-metrics: ${PER_REQUEST} number data points a request (${BODY.length} bytes protobuf), ${RUNS} runs × ${SECONDS}s end to end, node ${process.version}`);
+console.log('Data points per CPU-second (wall data points/s in brackets).');
+console.log('| path | floor | telekit in-process | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB | 503s |');
+console.log('|---|---|---|---|---|---|---|');
+const fl = [], inp = [], e2e = [];
+const run = await inProcess();
+for (let i = 0; i < RUNS; i++) {
+  fl.push(await loopRate(floorOnce));
+  inp.push(await loopRate(run));
+  e2e.push(await endToEnd(sink));
+}
+const cell = (xs) => `${fmt(median(xs.map((x) => x.cpu)))} (${fmt(median(xs.map((x) => x.wall)))})`;
+const m = e2e.sort((a, b) => a.perCpuSec - b.perCpuSec)[e2e.length >> 1];
+console.log(`| OTLP/HTTP protobuf, sums and gauges | ${cell(fl)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${Math.max(...e2e.map((x) => x.peakRssMB)).toFixed(0)} | ${m.rejected} |`);
+sink.server.close();
