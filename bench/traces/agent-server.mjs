@@ -28,7 +28,8 @@ const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'war
 let peakRss = 0;
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();
 process.on('message', async (m) => {
-  if (m.type === 'stats') process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss });
+  // peak: the kernel's high-water mark (ru_maxrss, KiB) or the 50 ms samples, whichever is higher
+  if (m.type === 'stats') process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss: Math.max(peakRss, process.resourceUsage().maxRSS * 1024) });
   if (m.type === 'stop') {
     await agent.stop();
     fs.rmSync(confDir, { recursive: true, force: true });
