@@ -5,10 +5,10 @@
  * pipeline.
  */
 import type { HttpRequest, HttpResponse } from '../../agent/server/http-routes.js';
-import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
+import type { Input, InputContext } from '../../agent/input/contract.js';
 import { TraceReceiver } from '../../agent/services/trace/receiver.js';
 import { traceRequest, workerScript, type TraceDecoder } from '../../agent/services/trace/offthread.js';
-import { schema, type DdtraceConfig } from './config.js';
+import type { DdtraceConfig } from './config.js';
 import { DD_HEADERS, ddDecoder } from './request.js';
 
 /** The Datadog agent version we present in `/info` (tracers gate features on it). */
@@ -80,10 +80,3 @@ export class DdtraceInput implements Input {
     return { status: 200, body: { rate_by_service: { 'service:,env:': 1 } } };
   }
 }
-
-export const ddtrace: InputDefinition<DdtraceConfig> = {
-  name: 'ddtrace',
-  description: 'Receives Datadog APM traces (v0.3/v0.4/v0.5) and writes them as tracing points',
-  schema,
-  create: (config, ctx) => new DdtraceInput(config, ctx),
-};

@@ -5,10 +5,10 @@
  * port 9411) so Envoy/Istio can send straight to the agent.
  */
 import type { HttpRequest, HttpResponse } from '../../agent/server/http-routes.js';
-import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
+import type { Input, InputContext } from '../../agent/input/contract.js';
 import { TraceReceiver } from '../../agent/services/trace/receiver.js';
 import { traceRequest, workerScript, type TraceDecoder } from '../../agent/services/trace/offthread.js';
-import { schema, type ZipkinConfig } from './config.js';
+import type { ZipkinConfig } from './config.js';
 import { ZIPKIN_HEADERS, zipkinDecoder } from './request.js';
 import { ZipkinListener } from './listener.js';
 
@@ -66,10 +66,3 @@ export class ZipkinInput implements Input {
     return (await this.receiver.handle(traceRequest(route, req, ZIPKIN_HEADERS), req.remoteAddress, this.decode, '202')) ?? { status: 202 };
   }
 }
-
-export const zipkin: InputDefinition<ZipkinConfig> = {
-  name: 'zipkin',
-  description: 'Receives Zipkin spans (v1 JSON, v2 JSON and proto3) and writes them as tracing points',
-  schema,
-  create: (config, ctx) => new ZipkinInput(config, ctx),
-};
