@@ -169,10 +169,11 @@ async function endToEnd(kind, sink, dist) {
   child.send({ type: 'stop' });
   await new Promise((r) => child.on('exit', r));
   const cpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / 1e6;
-  return { rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, rejected, dropped };
+  return { rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, atPeak: s1.atPeak, rejected, dropped };
 }
 
 const sink = await sinkServer();
+const notes = [];
 console.log(`bench/traces: ${SPANS_PER_REQUEST} spans a request, ${RUNS} runs × ${SECONDS}s end to end, dataway encoding ${ENCODING}, node ${process.version}`);
 console.log('Spans per CPU-second (wall spans/s in brackets: on a shared box the CPU figures are the steadier ones).');
 console.log('| format | floor | floor+JSON.stringify message | telekit in-process | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB (highest of runs; each run) | 503s | dropped |');
@@ -195,9 +196,12 @@ for (const kind of (arg('only', '') ? [arg('only', '')] : ['ddtrace', 'zipkin'])
   const row = (name, runs) => {
     const m = runs.sort((a, b) => a.perCpuSec - b.perCpuSec)[runs.length >> 1];
     const peak = Math.max(...runs.map((r) => r.peakRssMB));
+    const top = runs.find((r) => r.peakRssMB === peak).atPeak;
+    if (top) notes.push(`${name}: at the highest sampled RSS (${(top.rss / 2 ** 20).toFixed(0)} MiB) the main thread's V8 heap used ${(top.heapUsed / 2 ** 20).toFixed(0)} of ${(top.heapTotal / 2 ** 20).toFixed(0)} MiB reserved, external ${(top.external / 2 ** 20).toFixed(0)} MiB (ArrayBuffers ${(top.arrayBuffers / 2 ** 20).toFixed(0)}); the rest is worker isolates, code, malloc and node itself`);
     console.log(`| ${name} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${peak.toFixed(0)} (${runs.map((r) => r.peakRssMB.toFixed(0)).join(', ')}) | ${m.rejected} | ${m.dropped} |`);
   };
   row(label, e2e);
   if (AB) row(`${label}, baseline ${AB}`, base);
 }
+for (const n of notes) console.log(`- ${n}`);
 sink.server.close();

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultTraceOptions } from './options.js';
-import { TraceThreads, type JobResult } from './offthread.js';
+import { TraceThreads, workerLimits, type JobResult } from './offthread.js';
 
 const dist = path.resolve(import.meta.dirname, '../../../dist/agent/services/trace/offthread.js');
 const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trace-worker-')), 'worker.mjs');
@@ -79,5 +79,14 @@ describe('TraceThreads', () => {
     await Promise.all([0, 1, 2, 3, 4].map(() => t.run(req('/slow'), {})));
     expect(t.count).toBe(2);
     expect(counts).toEqual([1, 2]);
+  });
+});
+
+describe('worker isolates', () => {
+  it('get a small young generation unless a container limit of 1 GiB or less already sizes them', () => {
+    expect(workerLimits(0)).toEqual({ maxYoungGenerationSizeMb: 6 }); // no cgroup limit
+    expect(workerLimits(2 ** 64)).toEqual({ maxYoungGenerationSizeMb: 6 }); // "unlimited"
+    expect(workerLimits(8 * 2 ** 30)).toEqual({ maxYoungGenerationSizeMb: 6 });
+    expect(workerLimits(512 * 2 ** 20)).toEqual({}); // Node's own sizing gives 1 MiB semi-spaces there
   });
 });

@@ -102,6 +102,21 @@ export function traceRequest(route: string, req: { headers: Record<string, strin
   return { route, contentType: (headers['content-type'] ?? '').toLowerCase(), headers, body: req.body };
 }
 
+/**
+ * Each worker is a V8 isolate of its own. Node sizes an isolate's heap from the
+ * container's memory limit (cgroup), so in a pod limited to 1 GiB or less a
+ * worker's young generation is already small (1 MiB semi-spaces at 512 MiB);
+ * without such a limit it gets 16 MiB semi-spaces like a server's main thread.
+ * A job's objects live for one request, so a 6 MiB young generation (2 MiB
+ * semi-spaces) collects them as well: under trace load it took ~35 MiB off the
+ * agent's peak RSS with two workers (BENCHMARKS.md, "Memory: load only what
+ * runs, V8's budgets"). The old generation keeps Node's default.
+ */
+export function workerLimits(constrained = process.constrainedMemory?.() ?? 0): { maxYoungGenerationSizeMb?: number } {
+  const limited = constrained > 0 && constrained <= 2 ** 30;
+  return limited ? {} : { maxYoungGenerationSizeMb: 6 };
+}
+
 /** Worker threads for `workers = 0`: one per CPU, at most 4. */
 export function defaultWorkers(): number {
   return Math.min(4, Math.max(1, os.availableParallelism()));
@@ -160,7 +175,7 @@ export class TraceThreads {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.script, { workerData: this.init });
+    const worker = new Worker(this.script, { workerData: this.init, resourceLimits: workerLimits() });
     const slot: Slot = { worker, busy: 0, tagsKey: '' };
     worker.on('message', (m: { id: number; result: JobResult }) => {
       slot.busy--;
