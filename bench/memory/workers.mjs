@@ -1,6 +1,7 @@
 // What trace worker isolates cost: the agent (bench/traces/agent-server.mjs, ddtrace and
 // zipkin, a discarding dataway) idle, after one ddtrace request (one worker starts), and
-// after 80 more, 4 at a time (a second worker). RSS and threads of the agent process.
+// after 80 more, 4 at a time (a second worker), and 70 s later (idle workers end after
+// 60 s, agent/services/trace/offthread.ts). RSS and threads of the agent process.
 //
 //   npm run build && node bench/memory/workers.mjs
 //   (ARGS='--max-semi-space-size=1' passes node flags to the agent)
@@ -29,5 +30,7 @@ console.log(`3 s after one request (one worker): ${st()}`);
 for (let i = 0; i < 20; i++) await Promise.all([post(), post(), post(), post()]);
 await sleep(3000);
 console.log(`3 s after 80 requests, 4 at a time: ${st()}`);
+await sleep(70_000);
+console.log(`70 s later (idle workers ended): ${st()}`);
 child.kill();
 sink.close();

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/helpers/wait.js';
 import { defaultTraceOptions } from './options.js';
 import { TraceThreads, workerLimits, type JobResult } from './offthread.js';
 
@@ -79,6 +80,27 @@ describe('TraceThreads', () => {
     await Promise.all([0, 1, 2, 3, 4].map(() => t.run(req('/slow'), {})));
     expect(t.count).toBe(2);
     expect(counts).toEqual([1, 2]);
+  });
+});
+
+describe('idle workers', () => {
+  it('end after idleMs without a job, without an error, and the next request starts another', async () => {
+    const counts: number[] = [];
+    const errors: Error[] = [];
+    const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 2, 4, (e) => errors.push(e), (n) => counts.push(n), 100));
+    await Promise.all([0, 1, 2].map(() => t.run(req('/slow'), {})));
+    await waitFor(() => t.count === 0, { what: 'idle workers to end' });
+    expect(counts.slice(0, 2)).toEqual([1, 2]);
+    expect(counts.at(-1)).toBe(0); // 2 → 0, or 2 → 1 → 0 as each one idles
+    expect(text(await t.run(req('/x', 'after'), {}))).toContain('message="after"');
+    expect(t.count).toBe(1);
+    expect(errors).toEqual([]);
+  });
+
+  it('keep a worker that has a job', async () => {
+    const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 1, 4, () => {}, () => {}, 50));
+    const jobs = Array.from({ length: 6 }, () => t.run(req('/slow'), {})); // ~1.2 s of work on one worker, 24 idle periods
+    expect((await Promise.all(jobs)).every((r) => r.kind === 'ok')).toBe(true);
   });
 });
 
