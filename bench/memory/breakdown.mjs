@@ -4,7 +4,8 @@
 // seed's node inputs, idle, split as process.memoryUsage() and V8's heap spaces.
 //
 //   npm run build && node --expose-gc bench/memory/breakdown.mjs [idle_s=10]
-//   (INPUTS=... overrides ENV_DEFAULT_ENABLED_INPUTS; NODE flags apply as given to node)
+//   (INPUTS=... overrides ENV_DEFAULT_ENABLED_INPUTS; node flags apply as given to node;
+//    HEAP_SNAPSHOT=file writes the idle agent's heap snapshot)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,6 +66,8 @@ const code = v8.getHeapCodeStatistics();
 console.log(`code: bytecode and metadata ${f(code.bytecode_and_metadata_size)}, compiled code ${f(code.code_and_metadata_size)}, external scripts' source ${f(code.external_script_source_size)}`);
 const sm = fs.readFileSync('/proc/self/smaps_rollup', 'utf8');
 console.log(`smaps: ${['Rss', 'Anonymous', 'Shared_Clean', 'Private_Clean', 'Private_Dirty'].map((k) => `${k} ${f(Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(sm)?.[1] ?? 0) * 1024)}`).join(', ')}`);
+// HEAP_SNAPSHOT=file.heapsnapshot: the idle agent's heap (summarise with bench/memory/heap-summary.mjs)
+if (process.env.HEAP_SNAPSHOT) v8.writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
 await agent.stop();
 fs.rmSync(tmp, { recursive: true, force: true });
 process.exit(0);
