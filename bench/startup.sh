@@ -1,29 +1,52 @@
 #!/usr/bin/env bash
-# Start-up time and idle memory of the built agent: starts `telekit run` with an
-# empty conf.d and no default inputs, polls /v1/ping every 10 ms, reads VmRSS 3 s
-# after it answers. Give another checkout's directory to compare builds.
+# Start-up time and idle memory of the built agent, against a floor in the same command.
 #
 #   npm run build && bash bench/startup.sh [repo_dir=.] [runs=3]
+#     INPUTS=...   ENV_DEFAULT_ENABLED_INPUTS of the agent (default: the seed DaemonSet's node
+#                  inputs, cpu,disk,diskio,mem,swap,system,hostobject,net,container,statsd,ddtrace;
+#                  INPUTS=- for none)
+#     IDLE=10      seconds to wait after /v1/ping answers before reading RSS
+#     NODE_ARGS=   extra node flags for the agent (e.g. --max-semi-space-size=1)
+#
+# Each run starts `node bin/telekit.js run` with an empty conf.d, polls /v1/ping every 10 ms
+# (ready = exec → first answer), then after IDLE s reads VmRSS (resident now) and VmHWM (the
+# kernel's high-water mark since exec) from /proc. The floor, measured the same way in the same
+# run: a bare `node` process with an HTTP server answering /v1/ping. All memory in MiB (2^20 B).
 set -euo pipefail
 dir=$(cd "${1:-.}" && pwd)
 runs=${2:-3}
-port=19529
+inputs=${INPUTS:-cpu,disk,diskio,mem,swap,system,hostobject,net,container,statsd,ddtrace}
+idle=${IDLE:-10}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/conf.d"
-for _ in $(seq "$runs"); do
+floor='require("http").createServer((q, r) => r.end("{}")).listen(+process.env.PORT, "127.0.0.1")'
+
+measure() { # name cmd...: prints one line
+  local name=$1; shift
+  local port=$((20000 + RANDOM % 20000))
   rm -rf "$tmp/data"
-  start=$(date +%s%N)
-  ENV_HTTP_LISTEN=127.0.0.1:$port ENV_DEFAULT_ENABLED_INPUTS=- node "$dir/bin/telekit.js" run --conf-dir "$tmp/conf.d" --data-dir "$tmp/data" >"$tmp/log" 2>&1 &
-  pid=$!
+  local start; start=$(date +%s%N)
+  PORT=$port ENV_HTTP_LISTEN=127.0.0.1:$port ENV_DEFAULT_ENABLED_INPUTS=$inputs "$@" >"$tmp/log" 2>&1 &
+  local pid=$!
   until curl -s -o /dev/null "127.0.0.1:$port/v1/ping"; do
     kill -0 "$pid" 2>/dev/null || { cat "$tmp/log"; exit 1; }
     sleep 0.01
   done
-  ready=$(( ($(date +%s%N) - start) / 1000000 ))
-  sleep 3
-  rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status")
-  echo "$dir: ready in $ready ms, RSS $rss MB"
+  local ready=$(( ($(date +%s%N) - start) / 1000000 ))
+  sleep "$idle"
+  local rss hwm threads
+  rss=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
+  hwm=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
+  threads=$(awk '/Threads/ {print $2}' "/proc/$pid/status")
+  echo "$name: ready in $ready ms, RSS after ${idle} s $rss MiB, peak RSS (VmHWM) $hwm MiB, $threads threads"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
+}
+
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); node $(node -v); agent inputs: $inputs"
+for _ in $(seq "$runs"); do
+  # shellcheck disable=SC2086
+  measure "$dir agent" node ${NODE_ARGS:-} "$dir/bin/telekit.js" run --conf-dir "$tmp/conf.d" --data-dir "$tmp/data"
+  measure "floor: bare node http server" node -e "$floor"
 done

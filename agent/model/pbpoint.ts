@@ -5,7 +5,8 @@
  * The message shapes follow DataKit's point.proto (package point): tags and
  * fields share one repeated `Field` list, told apart by `is_tag`.
  */
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type { Type, Writer } from 'protobufjs';
 import { UInt, Utf8String, type FieldValue, type Point } from './point.js';
 import { setOwn, type DecodedPoint } from './lineproto.js';
 import type { LineBuf } from './linebuf.js';
@@ -39,8 +40,14 @@ message PBPoints {
 }
 `;
 
-const root = protobuf.parse(PROTO, { keepCase: true }).root;
-const PBPoints = root.lookupType('point.PBPoints');
+/**
+ * protobufjs, loaded on first use: an agent with v1 bodies (the default) and no
+ * protobuf /v1/write never loads it (~3 MiB of heap, BENCHMARKS.md "Load only what runs").
+ */
+let lib: typeof import('protobufjs') | undefined;
+const protobuf = (): typeof import('protobufjs') => (lib ??= createRequire(import.meta.url)('protobufjs') as typeof import('protobufjs'));
+let pbPoints: Type | undefined;
+const PBPoints = (): Type => (pbPoints ??= protobuf().parse(PROTO, { keepCase: true }).root.lookupType('point.PBPoints'));
 
 type PBField = { key: string; is_tag?: boolean; i?: string; u?: string; f?: number; b?: boolean; s?: string; d?: Uint8Array };
 
@@ -69,13 +76,13 @@ const T_IS_TAG = (8 << 3) | 0;
  * for fromObject() made v2 encoding 14x slower than line protocol (bench/core).
  */
 export function encodePBPoints(points: readonly Point[], defaultTime: bigint): Uint8Array {
-  const w = protobuf.Writer.create();
+  const w = protobuf().Writer.create();
   for (const p of points) writePoint(w, p, defaultTime);
   return w.finish();
 }
 
 /** One writer for all records, reset after each (its buffer is reused). */
-const recordWriter = protobuf.Writer.create();
+let recordWriter: Writer | undefined;
 
 /**
  * Appends one point to `out` as a record of a PBPoints body: its `arr` entry
@@ -85,14 +92,14 @@ const recordWriter = protobuf.Writer.create();
  * (encodePBPoints leaves such points out).
  */
 export function appendPBRecord(out: LineBuf, p: Point, defaultTime: bigint): boolean {
-  const w = recordWriter;
+  const w = (recordWriter ??= protobuf().Writer.create());
   writePoint(w, p, defaultTime);
   const ok = out.appendRecord(w.finish(true)); // a view of the writer's buffer, copied by appendRecord
   w.reset();
   return ok;
 }
 
-function writePoint(w: protobuf.Writer, p: Point, defaultTime: bigint): void {
+function writePoint(w: Writer, p: Point, defaultTime: bigint): void {
   if (p.name === '') return;
   let n = 0;
   for (const k in p.fields) if (fieldOk(p.fields[k]!)) n++;
@@ -138,7 +145,8 @@ function fieldOk(v: FieldValue): boolean {
 
 /** Decodes a PBPoints body (used by the test dataway and `/v1/write` with a protobuf body). */
 export function decodePBPoints(buf: Uint8Array): DecodedPoint[] {
-  const msg = PBPoints.toObject(PBPoints.decode(buf), { longs: String, oneofs: true, defaults: false }) as {
+  const type = PBPoints();
+  const msg = type.toObject(type.decode(buf), { longs: String, oneofs: true, defaults: false }) as {
     arr?: { name?: string; fields?: (PBField & { val?: string })[]; time?: string }[];
   };
   return (msg.arr ?? []).map((p) => {

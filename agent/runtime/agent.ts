@@ -28,7 +28,8 @@ import { RunningInput } from '../input/running-input.js';
 import { DiskBuffer, bufferSettingsFromEnv } from '../delivery/buffer/disk-buffer.js';
 import { MemoryGuard, memoryLimitFromEnv } from './memlimit.js';
 import type { K8sServices } from '../services/k8s/types.js';
-import { startK8s, type K8sRuntime } from '../services/k8s/index.js';
+import type { K8sRuntime } from '../services/k8s/index.js';
+import { findKubeApi } from '../services/k8s/detect.js';
 import { registerWriteRoutes } from './write-route.js';
 
 /** The package version, from the package.json above this file (agent/runtime/ in source, dist/agent/runtime/ when built). */
@@ -165,7 +166,10 @@ export class Agent {
     });
     let k8s: K8sRuntime | undefined;
     try {
-      k8s = await startK8s({ env, log: log.child({ component: 'k8s' }), metrics: metrics.registry });
+      const k8sLog = log.child({ component: 'k8s' });
+      // the Kubernetes client is loaded only when there is an API to talk to
+      if (findKubeApi(env)) k8s = await (await import('../services/k8s/index.js')).startK8s({ env, log: k8sLog, metrics: metrics.registry });
+      else k8sLog.info('no Kubernetes API configured; discovery off');
     } catch (e) {
       await sender.close(0);
       throw e;

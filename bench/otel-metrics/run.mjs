@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { Pool } from 'undici';
 import { encodeV1 } from '../../dist/agent/delivery/sinks/encode.js';
 import { fakeContext } from '../../dist/test/helpers/fake-context.js';
-import { OtelInput } from '../../dist/inputs/opentelemetry/index.js';
+import { OtelInput } from '../../dist/inputs/opentelemetry/input.js';
 import { schema } from '../../dist/inputs/opentelemetry/config.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);

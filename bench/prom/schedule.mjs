@@ -6,6 +6,12 @@
  * Targets are served by a child process; only the scraper's CPU is counted.
  *
  *   npm run build && node bench/prom/schedule.mjs [targets=1000] [interval_s=5] [measure_s=15]
+ *
+ * Memory, in MiB: RSS at the end of the window and peak RSS (sampled every 100 ms
+ * from the warm-up to the end of the window) of the scraping process. telekit's
+ * agent runs in this process (the targets are a child process), so its figures
+ * include this script's few MiB; the "input alone" row runs after the agent in
+ * the same process, so its RSS is not its own and is not printed.
  */
 import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,6 +37,8 @@ const urls = Array.from({ length: N }, (_, i) => `http://127.0.0.1:${port}/t/${i
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-bench-'));
 
 async function measure(name, ua, cpuNow, own, rssNow) {
+  let peak = 0;
+  const sample = rssNow ? setInterval(() => (peak = Math.max(peak, rssNow())), 100) : undefined;
   await sleep(WARM);
   const o0 = own ? await own() : 0;
   const c0 = (await counts())[ua] ?? 0;
@@ -42,8 +50,10 @@ async function measure(name, ua, cpuNow, own, rssNow) {
   const scrapes = ((await counts())[ua] ?? 0) - c0;
   if (own) console.log(`${name}: its own scrape counter advanced ${(await own()) - o0} in the window, the targets saw ${scrapes}`);
   const expected = (N / INTERVAL) * wall;
-  const rssMb = rssNow ? rssNow() / 1048576 : undefined;
-  return { rssMb, name, scrapesPerS: scrapes / wall, expectedPerS: expected / wall, cpuPct: (cpuMs / 10 / wall), cpuMsPerScrape: cpuMs / Math.max(1, scrapes), samplesPerS: (scrapes * samplesPerBody) / wall };
+  const rssMiB = rssNow ? rssNow() / 1048576 : undefined;
+  clearInterval(sample);
+  const peakMiB = rssNow ? Math.max(peak, rssNow()) / 1048576 : undefined;
+  return { rssMiB, peakMiB, name, scrapesPerS: scrapes / wall, expectedPerS: expected / wall, cpuPct: (cpuMs / 10 / wall), cpuMsPerScrape: cpuMs / Math.max(1, scrapes), samplesPerS: (scrapes * samplesPerBody) / wall };
 }
 
 const results = [];
@@ -58,6 +68,8 @@ const results = [];
   results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined, () => process.memoryUsage().rss));
   const self = (await (await fetch(`${agent.httpUrl}/metrics`)).text()).split('\n');
   if (process.env.DEBUG) console.log(process.memoryUsage());
+  // HEAP_SNAPSHOT=file.heapsnapshot: the agent's heap at the end of the window (summarise with bench/memory/heap-summary.mjs)
+  if (process.env.HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
   results.at(-1).note = self.filter((l) => /^telekit_prom_(scrapes_skipped|scrape_errors)_total/.test(l)).join(', ') || 'no skipped or failed scrapes';
   if (process.env.DEBUG) console.log(self.filter((l) => /^telekit_(prom|.*drop|.*queue)/.test(l)).join('\n'));
   await agent.stop();
@@ -74,7 +86,7 @@ const results = [];
   const input = new PromInput(config, ctx);
   await input.start();
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-  results.push(await measure('telekit prom input alone (points dropped)', 'telekit-prom', cpu, undefined, () => process.memoryUsage().rss));
+  results.push(await measure('telekit prom input alone (points dropped)', 'telekit-prom', cpu, undefined, undefined));
   await input.stop();
 }
 if (fs.existsSync('/usr/bin/vmagent') && !process.env.SKIP_VM) {
@@ -93,6 +105,6 @@ fs.rmSync(tmp, { recursive: true, force: true });
 console.log(`${N} targets, interval ${INTERVAL}s, body ${samplesPerBody} samples (node exporter), measured ${MEASURE}s after ${WARM}s warm-up`);
 for (const r of results) {
   if (r.scrapesPerS === undefined) { console.log(r.name); continue; }
-  console.log(`${r.name}: ${r.scrapesPerS.toFixed(0)} scrapes/s of ${r.expectedPerS.toFixed(0)} due, ${(r.samplesPerS / 1000).toFixed(0)}k samples/s, CPU ${r.cpuPct.toFixed(1)}% of a core, ${r.cpuMsPerScrape.toFixed(2)} ms CPU/scrape, RSS ${r.rssMb?.toFixed(0)} MB${r.note ? ` (${r.note})` : ''}`);
+  console.log(`${r.name}: ${r.scrapesPerS.toFixed(0)} scrapes/s of ${r.expectedPerS.toFixed(0)} due, ${(r.samplesPerS / 1000).toFixed(0)}k samples/s, CPU ${r.cpuPct.toFixed(1)}% of a core, ${r.cpuMsPerScrape.toFixed(2)} ms CPU/scrape${r.rssMiB === undefined ? '' : `, RSS ${r.rssMiB.toFixed(0)} MiB at the end, peak ${r.peakMiB.toFixed(0)} MiB`}${r.note ? ` (${r.note})` : ''}`);
 }
 process.exit(0);

@@ -197,6 +197,7 @@ while (Date.now() - started < SECONDS * 1000) {
   await loadTick();
   await sleep(Math.max(0, tick - (Date.now() - t0)));
 }
+const loadSeconds = (Date.now() - started) / 1000;
 stopping = true;
 clearInterval(flap);
 down = false;
@@ -240,7 +241,8 @@ console.log(`duplicates at dataway: ${out.dup}; dataway requests ${out.requests}
 console.log(`spilled to disk: ${metricSum('telekit_sink_points_total', /result="spilled"/)} points; replayed: ${metricSum('telekit_buffer_replayed_points_total', /result="sent"/)}; corrupt records: ${metricSum('telekit_buffer_corrupt_records_total')}`);
 console.log(`dropped (all reasons): ${metricSum('telekit_points_dropped_total')}  ${metrics.split('\n').filter((l) => l.startsWith('telekit_points_dropped_total')).join('; ')}`);
 console.log(`agent at the end: heap used ${(metricSum('telekit_nodejs_heap_size_used_bytes') / 2 ** 20).toFixed(0)} MiB, heap total ${(metricSum('telekit_nodejs_heap_size_total_bytes') / 2 ** 20).toFixed(0)} MiB, external ${(metricSum('telekit_nodejs_external_memory_bytes') / 2 ** 20).toFixed(0)} MiB, RSS ${(metricSum('telekit_process_resident_memory_bytes') / 2 ** 20).toFixed(0)} MiB`);
-console.log(`memory guard trips: ${metricSum('telekit_memory_overload_total')}; agent peak RSS (VmHWM): ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+const accepted = inn.write + inn.logs + inn.ddtrace + inn.zipkin + inn.statsd;
+console.log(`throughput: ${Math.round(accepted / loadSeconds)} points/s accepted over the ${loadSeconds.toFixed(1)} s of load; agent peak RSS (VmHWM, MiB): ${(peakRss / 2 ** 20).toFixed(0)}; memory guard trips: ${metricSum('telekit_memory_overload_total')}`);
 for (const d of [confDir, dataDir, logRoot]) fs.rmSync(d, { recursive: true, force: true });
 if (agentLog.includes('"level":50') || agentLog.includes('"level":60')) console.log(`agent errors:\n${agentLog.split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(0, 5).join('\n')}`);
 void stopping;

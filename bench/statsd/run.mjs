@@ -8,6 +8,10 @@
 // per packet) and with one metric per packet (hot-shots' default), then "max":
 // the sender blasts for the duration. For each: metrics received per wall
 // second, loss (sent − received), and receiver CPU per million metrics.
+// Rates (sent/s, received/s) divide by the time the load ran (the sender's
+// measured send time, not the nominal --seconds); "counting after load" is how
+// long the receiver's count kept moving once the sender stopped (its backlog,
+// up to one 250 ms report late).
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -101,7 +105,8 @@ async function runOne(kind, scenario) {
   const { metrics: sent, ms } = await send(port, scenario.pkts, scenario.perPacket, scenario.rate, SECONDS);
   // wait until everything arrived or the count stopped moving for a while
   while (state.total < sent && Date.now() - state.changedAt < 4 * REPORT_MS) await new Promise((r) => setTimeout(r, 50));
-  const busyMs = Math.max(ms, state.changedAt - t0);
+  // rates divide by the time the load ran (the sender's ms); how long the receiver kept counting after it is reported apart
+  const drainMs = Math.max(0, state.changedAt - t0 - ms);
   if (kind !== 'etsy') {
     const final = new Promise((r) => child.once('exit', r));
     child.send({ type: 'stop' });
@@ -110,7 +115,7 @@ async function runOne(kind, scenario) {
     child.kill('SIGKILL');
   }
   const cpuMs = (state.cpu.user + state.cpu.system - cpu0.user - cpu0.system) / 1000;
-  return { sent, received: state.total, perSec: state.total / (busyMs / 1000), lossPct: (100 * (sent - state.total)) / sent, cpuMsPerM: (cpuMs / Math.max(1, state.total)) * 1e6, dropped: state.dropped };
+  return { sent, sentPerSec: sent / (ms / 1000), received: state.total, perSec: state.total / (ms / 1000), drainMs, lossPct: (100 * (sent - state.total)) / sent, cpuMsPerM: (cpuMs / Math.max(1, state.total)) * 1e6, dropped: state.dropped };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -132,8 +137,9 @@ for (const sc of scenarios) {
     rows.push({
       scenario: sc.name,
       server: s,
-      'sent/s': Math.round(median(xs.map((x) => x.sent)) / SECONDS),
+      'sent/s': Math.round(median(xs.map((x) => x.sentPerSec))),
       'received/s': Math.round(median(xs.map((x) => x.perSec))),
+      'counting after load ms': Math.round(median(xs.map((x) => x.drainMs))),
       'loss %': median(xs.map((x) => x.lossPct)).toFixed(3),
       'worst loss %': Math.max(...xs.map((x) => x.lossPct)).toFixed(3),
       'cpu ms per 1M': Math.round(median(xs.map((x) => x.cpuMsPerM))),

@@ -35,9 +35,14 @@ const env = { ENV_DATAWAY: dataway, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME
 Object.assign(env, JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}'));
 const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'warn' }), watch: false, registry: inputs });
 let peakRss = 0;
-setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50).unref();
+let atPeak; // process.memoryUsage() at the highest sampled RSS: where the peak's bytes were
+setInterval(() => {
+  const m = process.memoryUsage();
+  if (m.rss > peakRss) [peakRss, atPeak] = [m.rss, m];
+}, 50).unref();
 process.on('message', async (m) => {
-  if (m.type === 'stats') process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss });
+  // peak: the kernel's high-water mark (ru_maxrss, KiB) or the 50 ms samples, whichever is higher
+  if (m.type === 'stats') process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss: Math.max(peakRss, process.resourceUsage().maxRSS * 1024), atPeak });
   if (m.type === 'stop') {
     await agent.stop();
     fs.rmSync(confDir, { recursive: true, force: true });

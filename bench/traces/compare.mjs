@@ -2,9 +2,9 @@
 // JSON.stringify messages, and telekit's input handler. Median of 7 × 400 ms, as spans per CPU-second. Usage: node bench/traces/compare.mjs ddtrace|zipkin
 import { Unpackr } from 'msgpackr';
 import { fakeContext } from '../../dist/test/helpers/fake-context.js';
-import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
+import { DdtraceInput } from '../../dist/inputs/ddtrace/input.js';
 import { schema as ddSchema } from '../../dist/inputs/ddtrace/config.js';
-import { ZipkinInput } from '../../dist/inputs/zipkin/index.js';
+import { ZipkinInput } from '../../dist/inputs/zipkin/input.js';
 import { schema as zkSchema } from '../../dist/inputs/zipkin/config.js';
 import { ddtraceBody, zipkinBody } from './payloads.mjs';
 const kind = process.argv[2];

@@ -3,7 +3,7 @@
 import zlib from 'node:zlib';
 import { ddtraceBody } from './payloads.mjs';
 import { fakeContext } from '../../dist/test/helpers/fake-context.js';
-import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
+import { DdtraceInput } from '../../dist/inputs/ddtrace/input.js';
 import { schema } from '../../dist/inputs/ddtrace/config.js';
 import { encodeV1 } from '../../dist/agent/delivery/sinks/encode.js';
 const ctx = fakeContext('ddtrace'); const input = new DdtraceInput(schema.defaultValue(), ctx); await input.start();

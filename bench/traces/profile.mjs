@@ -2,9 +2,9 @@
 import zlib from 'node:zlib';
 import { encodeV1 } from '../../dist/agent/delivery/sinks/encode.js';
 import { fakeContext } from '../../dist/test/helpers/fake-context.js';
-import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
+import { DdtraceInput } from '../../dist/inputs/ddtrace/input.js';
 import { schema as ddSchema } from '../../dist/inputs/ddtrace/config.js';
-import { ZipkinInput } from '../../dist/inputs/zipkin/index.js';
+import { ZipkinInput } from '../../dist/inputs/zipkin/input.js';
 import { schema as zkSchema } from '../../dist/inputs/zipkin/config.js';
 import { ddtraceBody, zipkinBody } from './payloads.mjs';
 

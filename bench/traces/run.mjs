@@ -12,7 +12,8 @@
 //   end-to-end   the real Agent in its own process (dist/): HTTP in (4 connections, 500 spans a request)
 //                → tracing queue → dataway sink (gzip) → a counting HTTP sink in this process.
 //                Spans/s counted at the sink (X-Points), agent CPU-seconds and peak RSS.
-// Figures: median of --runs.
+// Figures: spans/s and CPU are the median of --runs (the run with the median spans per CPU-second);
+// peak RSS is the highest of all runs (the agent's RSS sampled every 50 ms).
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
@@ -21,11 +22,11 @@ import { Pool } from 'undici';
 import { Unpackr } from 'msgpackr';
 import { encodeV1 } from '../../dist/agent/delivery/sinks/encode.js';
 import { fakeContext } from '../../dist/test/helpers/fake-context.js';
-import { DdtraceInput } from '../../dist/inputs/ddtrace/index.js';
+import { DdtraceInput } from '../../dist/inputs/ddtrace/input.js';
 import { schema as ddSchema } from '../../dist/inputs/ddtrace/config.js';
-import { ZipkinInput } from '../../dist/inputs/zipkin/index.js';
+import { ZipkinInput } from '../../dist/inputs/zipkin/input.js';
 import { schema as zkSchema } from '../../dist/inputs/zipkin/config.js';
-import { OtelInput } from '../../dist/inputs/opentelemetry/index.js';
+import { OtelInput } from '../../dist/inputs/opentelemetry/input.js';
 import { schema as otelSchema } from '../../dist/inputs/opentelemetry/config.js';
 import * as grpc from '@grpc/grpc-js';
 import { createRequire } from 'node:module';
@@ -201,13 +202,14 @@ async function endToEnd(kind, sink, dist) {
   child.send({ type: 'stop' });
   await new Promise((r) => child.on('exit', r));
   const cpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / 1e6;
-  return { rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, rejected, dropped };
+  return { rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, atPeak: s1.atPeak, rejected, dropped };
 }
 
 const sink = await sinkServer();
+const notes = [];
 console.log(`bench/traces: ${SPANS_PER_REQUEST} spans a request, ${RUNS} runs × ${SECONDS}s end to end, dataway encoding ${ENCODING}, node ${process.version}`);
 console.log('Spans per CPU-second (wall spans/s in brackets: on a shared box the CPU figures are the steadier ones).');
-console.log('| format | floor | floor+JSON.stringify message | telekit in-process | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB | 503s | dropped |');
+console.log('| format | floor | floor+JSON.stringify message | telekit in-process | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB (highest of runs; each run) | 503s | dropped |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const kind of (arg('only', '') ? arg('only', '').split(',') : ['ddtrace', 'zipkin', 'otlp', 'otlp-grpc'])) {
   const fl = [], flj = [], inp = [], e2e = [], base = [];
@@ -226,9 +228,13 @@ for (const kind of (arg('only', '') ? arg('only', '').split(',') : ['ddtrace', '
   const label = { ddtrace: 'ddtrace v0.4 msgpack', zipkin: 'zipkin v2 JSON', otlp: 'OTLP/HTTP protobuf', 'otlp-grpc': 'OTLP/gRPC' }[kind];
   const row = (name, runs) => {
     const m = runs.sort((a, b) => a.perCpuSec - b.perCpuSec)[runs.length >> 1];
-    console.log(`| ${name} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${m.peakRssMB.toFixed(0)} | ${m.rejected} | ${m.dropped} |`);
+    const peak = Math.max(...runs.map((r) => r.peakRssMB));
+    const top = runs.find((r) => r.peakRssMB === peak).atPeak;
+    if (top) notes.push(`${name}: at the highest sampled RSS (${(top.rss / 2 ** 20).toFixed(0)} MiB) the main thread's V8 heap used ${(top.heapUsed / 2 ** 20).toFixed(0)} of ${(top.heapTotal / 2 ** 20).toFixed(0)} MiB reserved, external ${(top.external / 2 ** 20).toFixed(0)} MiB (ArrayBuffers ${(top.arrayBuffers / 2 ** 20).toFixed(0)}); the rest is worker isolates, code, malloc and node itself`);
+    console.log(`| ${name} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${peak.toFixed(0)} (${runs.map((r) => r.peakRssMB.toFixed(0)).join(', ')}) | ${m.rejected} | ${m.dropped} |`);
   };
   row(label, e2e);
   if (AB) row(`${label}, baseline ${AB}`, base);
 }
+for (const n of notes) console.log(`- ${n}`);
 sink.server.close();

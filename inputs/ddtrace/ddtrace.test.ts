@@ -3,7 +3,7 @@ import { Packr } from 'msgpackr';
 import { validate } from '../../agent/config/schema.js';
 import { fakeContext, metricValue, validConfig } from '../../test/helpers/fake-context.js';
 import { schema, type DdtraceConfig } from './config.js';
-import { DdtraceInput } from './index.js';
+import { DdtraceInput } from './input.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const MSGPACK = { 'content-type': 'application/msgpack' };

@@ -9,7 +9,7 @@ import { loadInputs } from '../../agent/config/load.js';
 import { inputs as registry } from '../index.js';
 import type { Point } from '../../agent/model/point.js';
 import { schema, type OtelConfig } from './config.js';
-import { OtelInput } from './index.js';
+import { OtelInput } from './input.js';
 import { mapMetrics } from './metrics.js';
 import { logStatus } from './logs.js';
 

@@ -4,10 +4,8 @@
  * `prometheus.io/*`). See README.md.
  */
 import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
+import { lazyInput } from '../../agent/input/lazy.js';
 import { schema, type PromConfig } from './config.js';
-import { PromInput } from './input.js';
-
-export { createPromDiscovery } from './input.js';
 
 export const prom: InputDefinition<PromConfig> = {
   name: 'prom',
@@ -16,7 +14,8 @@ export const prom: InputDefinition<PromConfig> = {
   // Cluster-level scraping is elected; pod discovery is node-local and never is.
   election: (c) => c.election && !c.discover_pod_annotations && !c.discover_prometheus_annotations,
   create(config: PromConfig, ctx: InputContext): Input {
-    return new PromInput(config, ctx);
+    // the scheduler, parser and HTTP client (undici) are loaded when an instance starts (agent/input/lazy.ts)
+    return lazyInput(async () => new (await import('./input.js')).PromInput(config, ctx));
   },
 };
 

@@ -5,7 +5,8 @@ import zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import type { HttpRequest } from '../../agent/server/http-routes.js';
-import { rum, RumInput } from './index.js';
+import { rum } from './index.js';
+import { RumInput } from './input.js';
 import { schema } from './config.js';
 import { clientIp, firstAddress } from './clientip.js';
 import { decodeJson } from './body.js';
@@ -53,7 +54,8 @@ function takeLines(ctx: ReturnType<typeof fakeContext>): void {
 async function started(raw: object = {}, dataDir?: string) {
   const ctx = fakeContext('rum', { dataDir });
   if (mode === 'lines') takeLines(ctx);
-  const input = rum.create(validConfig(schema, { ipdb_path: GEO_DB, ...raw }), ctx) as RumInput;
+  // the class itself (the definition's create() defers loading it: agent/input/lazy.ts), so tests can read its state
+  const input = new RumInput(validConfig(schema, { ipdb_path: GEO_DB, ...raw }), ctx);
   await input.start();
   return { ctx, input, post: (r: HttpRequest) => Promise.resolve(ctx.routes.get(`POST ${r.path}`)!(r)) };
 }

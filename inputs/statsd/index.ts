@@ -3,14 +3,15 @@
  * what it receives and emits metric points every `interval` (README.md).
  */
 import type { InputDefinition } from '../../agent/input/contract.js';
+import { lazyInput } from '../../agent/input/lazy.js';
 import { schema, type StatsdConfig } from './config.js';
-import { StatsdInput } from './statsd.js';
 
 export const statsd: InputDefinition<StatsdConfig> = {
   name: 'statsd',
   description: 'StatsD/DogStatsD server: counters, gauges, sets, timings, histograms, distributions, events and service checks',
   schema,
-  create: (config, ctx) => new StatsdInput(config, ctx),
+  // the listener and aggregator are loaded when an instance starts (agent/input/lazy.ts)
+  create: (config, ctx) => lazyInput(async () => new (await import('./statsd.js')).StatsdInput(config, ctx)),
 };
 
 export default statsd;

@@ -5,7 +5,7 @@ import { validate } from '../../agent/config/schema.js';
 import type { Point } from '../../agent/model/point.js';
 import { fakeContext, metricValue, validConfig } from '../../test/helpers/fake-context.js';
 import { schema, type ZipkinConfig } from './config.js';
-import { ZipkinInput } from './index.js';
+import { ZipkinInput } from './input.js';
 import { ListOfSpans } from './proto.js';
 import { splitJsonArrayRanges } from './json-split.js';
 

@@ -7,8 +7,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { KubeConfig } from './client.js';
+import { findKubeApi, SERVICE_ACCOUNT_DIR } from './detect.js';
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export { SERVICE_ACCOUNT_DIR } from './detect.js';
 
 export interface LoadedKubeConfig {
   kubeConfig: KubeConfig;
@@ -19,19 +20,15 @@ export interface LoadedKubeConfig {
 }
 
 export function loadKubeConfig(env: Record<string, string | undefined>, serviceAccountDir = SERVICE_ACCOUNT_DIR): LoadedKubeConfig | undefined {
-  const kubeconfigPath = (env.KUBECONFIG ?? '')
-    .split(path.delimiter)
-    .filter(Boolean)
-    .find((p) => fs.existsSync(p));
-  if (kubeconfigPath) {
+  const where = findKubeApi(env, serviceAccountDir);
+  if (where?.kind === 'kubeconfig') {
     const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfigPath);
+    kc.loadFromFile(where.path);
     const ctx = kc.getContextObject(kc.getCurrentContext());
     return { kubeConfig: kc, source: 'kubeconfig', namespace: ctx?.namespace || 'default', server: kc.getCurrentCluster()?.server ?? '' };
   }
-  const host = env.KUBERNETES_SERVICE_HOST;
-  const tokenFile = path.join(serviceAccountDir, 'token');
-  if (host && fs.existsSync(tokenFile)) {
+  if (where?.kind === 'in-cluster') {
+    const { host, tokenFile } = where;
     const port = env.KUBERNETES_SERVICE_PORT || '443';
     const server = `https://${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
     const caFile = path.join(serviceAccountDir, 'ca.crt');

@@ -8,8 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/helpers/wait.js';
 import { defaultTraceOptions } from './options.js';
-import { TraceThreads, type JobResult } from './offthread.js';
+import { TraceThreads, workerLimits, type JobResult } from './offthread.js';
 
 const dist = path.resolve(import.meta.dirname, '../../../dist/agent/services/trace/offthread.js');
 const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trace-worker-')), 'worker.mjs');
@@ -79,5 +80,35 @@ describe('TraceThreads', () => {
     await Promise.all([0, 1, 2, 3, 4].map(() => t.run(req('/slow'), {})));
     expect(t.count).toBe(2);
     expect(counts).toEqual([1, 2]);
+  });
+});
+
+describe('idle workers', () => {
+  it('end after idleMs without a job, without an error, and the next request starts another', async () => {
+    const counts: number[] = [];
+    const errors: Error[] = [];
+    const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 2, 4, (e) => errors.push(e), (n) => counts.push(n), 100));
+    await Promise.all([0, 1, 2].map(() => t.run(req('/slow'), {})));
+    await waitFor(() => t.count === 0, { what: 'idle workers to end' });
+    expect(counts.slice(0, 2)).toEqual([1, 2]);
+    expect(counts.at(-1)).toBe(0); // 2 → 0, or 2 → 1 → 0 as each one idles
+    expect(text(await t.run(req('/x', 'after'), {}))).toContain('message="after"');
+    expect(t.count).toBe(1);
+    expect(errors).toEqual([]);
+  });
+
+  it('keep a worker that has a job', async () => {
+    const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 1, 4, () => {}, () => {}, 50));
+    const jobs = Array.from({ length: 6 }, () => t.run(req('/slow'), {})); // ~1.2 s of work on one worker, 24 idle periods
+    expect((await Promise.all(jobs)).every((r) => r.kind === 'ok')).toBe(true);
+  });
+});
+
+describe('worker isolates', () => {
+  it('get a small young generation unless a container limit of 1 GiB or less already sizes them', () => {
+    expect(workerLimits(0)).toEqual({ maxYoungGenerationSizeMb: 6 }); // no cgroup limit
+    expect(workerLimits(2 ** 64)).toEqual({ maxYoungGenerationSizeMb: 6 }); // "unlimited"
+    expect(workerLimits(8 * 2 ** 30)).toEqual({ maxYoungGenerationSizeMb: 6 });
+    expect(workerLimits(512 * 2 ** 20)).toEqual({}); // Node's own sizing gives 1 MiB semi-spaces there
   });
 });

@@ -102,6 +102,21 @@ export function traceRequest(route: string, req: { headers: Record<string, strin
   return { route, contentType: (headers['content-type'] ?? '').toLowerCase(), headers, body: req.body };
 }
 
+/**
+ * Each worker is a V8 isolate of its own. Node sizes an isolate's heap from the
+ * container's memory limit (cgroup), so in a pod limited to 1 GiB or less a
+ * worker's young generation is already small (1 MiB semi-spaces at 512 MiB);
+ * without such a limit it gets 16 MiB semi-spaces like a server's main thread.
+ * A job's objects live for one request, so a 6 MiB young generation (2 MiB
+ * semi-spaces) collects them as well: under trace load it took ~35 MiB off the
+ * agent's peak RSS with two workers (BENCHMARKS.md, "Memory: load only what
+ * runs, V8's budgets"). The old generation keeps Node's default.
+ */
+export function workerLimits(constrained = process.constrainedMemory?.() ?? 0): { maxYoungGenerationSizeMb?: number } {
+  const limited = constrained > 0 && constrained <= 2 ** 30;
+  return limited ? {} : { maxYoungGenerationSizeMb: 6 };
+}
+
 /** Worker threads for `workers = 0`: one per CPU, at most 4. */
 export function defaultWorkers(): number {
   return Math.min(4, Math.max(1, os.availableParallelism()));
@@ -128,19 +143,28 @@ interface Slot {
   worker: Worker;
   busy: number;
   tagsKey: string;
+  /** When its last job finished (or it started). */
+  idleSince: number;
+  /** Ended for idleness: its exit is not a crash. */
+  retired?: boolean;
 }
+
+/** A worker without a job for this long ends; the next request starts another. */
+export const WORKER_IDLE_MS = 60_000;
 
 /**
  * A small pool of trace workers with a bounded backlog. Workers start on
  * demand: the first with the first request, another only while every
  * running one has a job, up to `max` — a node that receives no traces pays
- * for no thread (each is a V8 isolate of ~20–25 MiB).
+ * for no thread (each is a V8 isolate of ~27–30 MiB). A worker that has had
+ * no job for `idleMs` ends, so a burst's workers do not stay resident.
  */
 export class TraceThreads {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, { slot: Slot; done: (r: JobResult) => void }>();
   private next = 1;
   private closed = false;
+  private reaper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly script: URL,
@@ -152,6 +176,8 @@ export class TraceThreads {
     private readonly onExit: (err: Error) => void,
     /** Told the number of running workers when it changes. */
     private readonly onCount: (n: number) => void = () => {},
+    /** A worker idle this long ends (0: never). */
+    private readonly idleMs = WORKER_IDLE_MS,
   ) {}
 
   /** Workers running now. */
@@ -160,17 +186,18 @@ export class TraceThreads {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.script, { workerData: this.init });
-    const slot: Slot = { worker, busy: 0, tagsKey: '' };
+    const worker = new Worker(this.script, { workerData: this.init, resourceLimits: workerLimits() });
+    const slot: Slot = { worker, busy: 0, tagsKey: '', idleSince: Date.now() };
     worker.on('message', (m: { id: number; result: JobResult }) => {
       slot.busy--;
+      if (slot.busy === 0) slot.idleSince = Date.now();
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
       w?.done(m.result);
     });
     worker.on('error', (e) => this.onExit(e));
     worker.on('exit', (code) => {
-      if (this.closed) return;
+      if (this.closed || slot.retired) return;
       const i = this.slots.indexOf(slot);
       // a worker died (a bug): its jobs fail, and a new one takes its place
       for (const [id, w] of this.waiting) {
@@ -199,6 +226,7 @@ export class TraceThreads {
       slot = this.spawn();
       this.slots.push(slot);
       this.onCount(this.slots.length);
+      this.watchIdle();
     }
     const id = this.next++;
     // a copy in a buffer of its own, transferred: the request's buffer may share memory with others
@@ -225,8 +253,29 @@ export class TraceThreads {
   recycle(data: Uint8Array): void {
     const buf = data.buffer as ArrayBuffer;
     if (this.closed || buf.byteLength < 64 << 10 || buf.byteLength > 32 << 20) return;
-    const slot = this.slots[this.next % this.slots.length]!;
-    slot.worker.postMessage({ spare: buf }, [buf]);
+    const slot = this.slots[this.next % this.slots.length];
+    slot?.worker.postMessage({ spare: buf }, [buf]);
+  }
+
+  /** Ends workers idle for `idleMs`, checking a few times per period while any runs. */
+  private watchIdle(): void {
+    if (this.idleMs <= 0 || this.reaper) return;
+    this.reaper = setInterval(() => {
+      const now = Date.now();
+      const before = this.slots.length;
+      for (const s of [...this.slots]) {
+        if (s.busy > 0 || now - s.idleSince < this.idleMs) continue;
+        s.retired = true;
+        this.slots.splice(this.slots.indexOf(s), 1);
+        void s.worker.terminate();
+      }
+      if (this.slots.length !== before) this.onCount(this.slots.length);
+      if (this.slots.length === 0) {
+        clearInterval(this.reaper);
+        this.reaper = undefined;
+      }
+    }, Math.max(10, this.idleMs / 4));
+    this.reaper.unref();
   }
 
   /** Lets the jobs in flight finish (up to `drainMs`; later ones answer 'unavailable'), then ends the workers. */
@@ -234,6 +283,8 @@ export class TraceThreads {
     const until = Date.now() + drainMs;
     while (this.waiting.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
     this.closed = true;
+    clearInterval(this.reaper);
+    this.reaper = undefined;
     for (const w of this.waiting.values()) w.done({ kind: 'unavailable', message: 'input stopped' });
     this.waiting.clear();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));

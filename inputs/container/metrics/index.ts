@@ -14,13 +14,12 @@
  */
 import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CoreV1Api } from '../../../agent/services/k8s/client.js';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Input, InputContext } from '../../../agent/input/contract.js';
 import type { Point } from '../../../agent/model/point.js';
 import type { ContainerConfig } from '../config.js';
 import { ContainerFilter } from '../filter.js';
-import { ObjectWatcher } from './informers.js';
+import type { ObjectWatcher } from './informers.js';
 import { ApiServerProxySource, KubeletClient, SA_TOKEN_FILE, ScrapeError, defaultKubeletUrl, type SummarySource } from './kubelet.js';
 import { objectPoints } from './objects.js';
 import { parseQuantity } from './quantity.js';
@@ -132,6 +131,9 @@ export class ContainerMetrics implements Input {
       const kc = this.ctx.k8s?.kubeConfig as KubeConfig | undefined;
       if (!kc) return;
       this.ctx.log.info('Leading: watching Kubernetes objects for object metrics.');
+      // the Kubernetes client is loaded only where there is an API to watch
+      const { ObjectWatcher } = await import('./informers.js');
+      if (!this.started || this.watcher || !(this.ctx.k8s?.election?.isLeader() ?? true)) return; // stopped or lost the lead meanwhile
       this.watcher = new ObjectWatcher(kc, { onError: (kind, err) => this.ctx.acc.error(`k8s_watch_${kind}`, err) });
       await this.watcher.start();
     } else if (!leader && this.watcher) {
@@ -225,6 +227,7 @@ export class ContainerMetrics implements Input {
     const nodeName = this.ctx.host.nodeName;
     if (kc && nodeName) {
       try {
+        const { CoreV1Api } = await import('../../../agent/services/k8s/client.js');
         const node = await kc.makeApiClient(CoreV1Api).readNode({ name: nodeName });
         value = parseQuantity(node.status?.capacity?.cpu);
       } catch {
