@@ -5,7 +5,6 @@ import zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import type { HttpRequest } from '../../agent/server/http-routes.js';
-import { rum } from './index.js';
 import { RumInput } from './input.js';
 import { schema } from './config.js';
 import { clientIp, firstAddress } from './clientip.js';
