@@ -1,0 +1,245 @@
+/**
+ * Pure parsers for the per-process files of /proc (proc(5)) and the host's
+ * /etc/passwd. Each takes the file's text and returns plain values, or
+ * undefined when the text is not what the kernel writes; none throws.
+ */
+
+/** The parts of /proc/<pid>/stat host_processes uses. Times are USER_HZ ticks. */
+export interface PidStat {
+  /** `comm`: up to 15 bytes of the executable's name; may hold spaces and parentheses. */
+  comm: string;
+  /** One letter: R S D Z T t W X I ... */
+  state: string;
+  ppid: number;
+  minflt: number;
+  cminflt: number;
+  majflt: number;
+  cmajflt: number;
+  utime: number;
+  stime: number;
+  numThreads: number;
+  /** Ticks after boot. */
+  starttime: number;
+  /** Bytes. */
+  vsize: number;
+  /** Pages. */
+  rss: number;
+  /** Aggregated block I/O delays (field 42), ticks; 0 when absent. */
+  blkioTicks: number;
+}
+
+/**
+ * `pid (comm) state ppid ...`. The name sits between the first `(` and the
+ * LAST `)`, since a process may call itself `a) (b`; the fields after it are
+ * space-separated numbers (proc(5)). Returns undefined on a truncated or
+ * malformed line.
+ */
+export function parsePidStat(text: string): PidStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const rest = text.slice(close + 2).split(' ');
+  // state (field 3) .. rss (field 24) must all be there
+  if (rest.length < 22) return undefined;
+  const state = rest[0]!;
+  if (state.length !== 1) return undefined;
+  const n = (i: number) => {
+    const v = Number(rest[i]);
+    return Number.isFinite(v) ? v : NaN;
+  };
+  const out: PidStat = {
+    comm: text.slice(open + 1, close),
+    state,
+    ppid: n(1),
+    minflt: n(7),
+    cminflt: n(8),
+    majflt: n(9),
+    cmajflt: n(10),
+    utime: n(11),
+    stime: n(12),
+    numThreads: n(17),
+    starttime: n(19),
+    vsize: n(20),
+    rss: n(21),
+    blkioTicks: rest.length > 39 ? n(39) || 0 : 0,
+  };
+  for (const k of ['utime', 'stime', 'starttime', 'numThreads'] as const) if (Number.isNaN(out[k])) return undefined;
+  return out;
+}
+
+/** The parts of /proc/<pid>/status read here (sizes in bytes). */
+export interface PidStatus {
+  /** Real, effective, saved and filesystem uid. */
+  uid: number;
+  voluntaryCtxtSwitches: number;
+  nonvoluntaryCtxtSwitches: number;
+  vmRss: number;
+  vmSize: number;
+  vmHwm: number;
+  vmData: number;
+  vmStk: number;
+  vmLck: number;
+  vmSwap: number;
+}
+
+/** The number after `\n<key>:` (the first one for Uid), or NaN. */
+function statusNumber(text: string, key: string): number {
+  const i = text.indexOf('\n' + key);
+  if (i < 0) return NaN;
+  let j = i + 1 + key.length;
+  while (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9) j++;
+  let k = j;
+  while (k < text.length && text.charCodeAt(k) >= 48 && text.charCodeAt(k) <= 57) k++;
+  return k > j ? Number(text.slice(j, k)) : NaN;
+}
+
+/**
+ * /proc/<pid>/status: `Key:\tvalue` lines. Only keys at a line start count
+ * (the name on the first line cannot fake one: the kernel escapes newlines in it).
+ * Memory lines are absent for kernel threads (0 here). Undefined without a Uid line.
+ */
+export function parsePidStatus(text: string): PidStatus | undefined {
+  const t = text.startsWith('\n') ? text : '\n' + text;
+  const uid = statusNumber(t, 'Uid:');
+  if (Number.isNaN(uid)) return undefined;
+  const kb = (k: string) => {
+    const v = statusNumber(t, k);
+    return Number.isNaN(v) ? 0 : v * 1024;
+  };
+  const cnt = (k: string) => {
+    const v = statusNumber(t, k);
+    return Number.isNaN(v) ? 0 : v;
+  };
+  return {
+    uid,
+    voluntaryCtxtSwitches: cnt('voluntary_ctxt_switches:'),
+    nonvoluntaryCtxtSwitches: cnt('nonvoluntary_ctxt_switches:'),
+    vmRss: kb('VmRSS:'),
+    vmSize: kb('VmSize:'),
+    vmHwm: kb('VmHWM:'),
+    vmData: kb('VmData:'),
+    vmStk: kb('VmStk:'),
+    vmLck: kb('VmLck:'),
+    vmSwap: kb('VmSwap:'),
+  };
+}
+
+export interface PidIo {
+  syscr: number;
+  syscw: number;
+  readBytes: number;
+  writeBytes: number;
+}
+
+/** /proc/<pid>/io (`key: value` lines); undefined when a counter is missing. */
+export function parsePidIo(text: string): PidIo | undefined {
+  const t = '\n' + text;
+  const out = {
+    syscr: statusNumber(t, 'syscr:'),
+    syscw: statusNumber(t, 'syscw:'),
+    readBytes: statusNumber(t, 'read_bytes:'),
+    writeBytes: statusNumber(t, 'write_bytes:'),
+  };
+  return Object.values(out).some(Number.isNaN) ? undefined : out;
+}
+
+/** /proc/<pid>/cmdline: NUL-separated arguments (a trailing NUL ends the last one). */
+export function parseCmdline(text: string): string[] {
+  if (text === '') return [];
+  const t = text.endsWith('\0') ? text.slice(0, -1) : text;
+  return t.split('\0');
+}
+
+/** Container ids are 64 characters of word characters and `+,-.` (DataKit's rule). */
+const CONTAINER_ID = /^[\w+,\-.]{64}$/;
+
+/**
+ * The container id in /proc/<pid>/cgroup, as DataKit finds it: in each
+ * `hierarchy:controllers:path` line, the part after the last `-` of a
+ * `*.scope` path element (systemd: `.../cri-containerd-<id>.scope`), else
+ * the last path element (cgroupfs: `/kubepods/.../<id>`); the first
+ * candidate that looks like an id wins. "" for a host process.
+ */
+export function containerIdFromCgroup(text: string): string {
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '') continue;
+    const parts = line.split(':');
+    if (parts.length !== 3) continue;
+    const elems = parts[2]!.split('/');
+    const scope = elems.find((e) => e.endsWith('.scope'));
+    if (scope !== undefined) {
+      const s = scope.slice(0, -'.scope'.length);
+      const h = s.lastIndexOf('-');
+      const id = h >= 0 && h < s.length - 1 ? s.slice(h + 1) : '';
+      if (CONTAINER_ID.test(id)) return id;
+    }
+    const last = elems[elems.length - 1]!;
+    if (CONTAINER_ID.test(last)) return last;
+  }
+  return '';
+}
+
+/** uid → user name from an /etc/passwd text (the first entry of a uid wins, as getpwuid returns). */
+export function parsePasswd(text: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const f = line.split(':');
+    if (f.length < 3 || f[0] === '') continue;
+    const uid = Number(f[2]);
+    if (Number.isInteger(uid) && uid >= 0 && !out.has(uid)) out.set(uid, f[0]!);
+  }
+  return out;
+}
+
+/** One listening TCP socket of /proc/<pid>/net/tcp{,6}. */
+export interface ListenSocket {
+  inode: number;
+  port: number;
+}
+
+/**
+ * The sockets in LISTEN state (`st` 0A) of a /proc/net/tcp or tcp6 table:
+ * `sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...`,
+ * the local port being the hex after the `:` of local_address.
+ */
+export function parseTcpListen(text: string): ListenSocket[] {
+  const out: ListenSocket[] = [];
+  const lines = text.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const f = lines[i]!.trim().split(/\s+/);
+    if (f.length < 10 || f[3] !== '0A') continue;
+    const c = f[1]!.lastIndexOf(':');
+    const port = parseInt(f[1]!.slice(c + 1), 16);
+    const inode = Number(f[9]);
+    if (c < 0 || !(port >= 0 && port <= 65535) || !Number.isInteger(inode) || inode <= 0) continue;
+    out.push({ inode, port });
+  }
+  return out;
+}
+
+/** `socket:[12345]` (a /proc/<pid>/fd link) → 12345, else undefined. */
+export function socketInode(link: string): number | undefined {
+  if (!link.startsWith('socket:[') || !link.endsWith(']')) return undefined;
+  const n = Number(link.slice(8, -1));
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** gopsutil's process states (the word DataKit sends in `state`) by the letter of /proc/<pid>/stat. */
+const STATES: Record<string, string> = {
+  R: 'running',
+  S: 'sleep',
+  D: 'blocked',
+  U: 'blocked',
+  I: 'idle',
+  L: 'lock',
+  T: 'stop',
+  t: 'stop',
+  W: 'wait',
+  Z: 'zombie',
+};
+
+export function stateName(letter: string): string {
+  return STATES[letter] ?? '';
+}
