@@ -12,7 +12,7 @@ import { nowNs, type Point } from '../../agent/model/point.js';
 import { hostPaths } from '../../agent/services/host/paths.js';
 import { clampInterval, PeriodicInput, type Collector } from '../../agent/services/host/periodic.js';
 import { schema, type HostProcessesConfig } from './config.js';
-import { metricPoint, objectPoint } from './points.js';
+import { messageKeys, metricPoint, objectPoint } from './points.js';
 import { CpuSamples, ProcReader, type PartialFile, type ScanResult, type SkipReason } from './reader.js';
 
 /** How long the first collection measures CPU over (later ones use the interval since the previous one). */
@@ -55,7 +55,7 @@ export class ProcessesCollector implements Collector {
     if (!this.primed) {
       this.primed = true;
       await this.reader.sampleCpu(this.cpu);
-      await new Promise((r) => setTimeout(r, PRIME_MS).unref());
+      await new Promise((r) => setTimeout(r, PRIME_MS));
     }
     const res = await this.reader.scan(
       {
@@ -86,15 +86,17 @@ export class ProcessesCollector implements Collector {
     const now = Date.now();
     if (this.kind === 'metric') return res.procs.map((p) => metricPoint(p, res.memTotal, time));
     const add = this.ctx.acc.tagsToAdd?.() ?? {};
-    return res.procs.map((p) => objectPoint(p, this.ctx.host.hostname, res.memTotal, now, time, add));
+    const keys = messageKeys(add);
+    return res.procs.map((p) => objectPoint(p, this.ctx.host.hostname, res.memTotal, now, time, add, keys));
   }
 }
 
 export class HostProcessesInput implements Input {
   private readonly loops: PeriodicInput[];
+  private readonly reader: ProcReader;
 
   constructor(cfg: HostProcessesConfig, ctx: InputContext) {
-    const reader = new ProcReader(hostPaths(cfg.host_root));
+    const reader = (this.reader = new ProcReader(hostPaths(cfg.host_root)));
     const c = makeCounters(ctx);
     this.loops = [new PeriodicInput(ctx, clampInterval(cfg.object_interval, 30_000, 15 * 60_000), new ProcessesCollector('object', cfg, reader, ctx, c))];
     if (cfg.open_metric) {
@@ -108,6 +110,7 @@ export class HostProcessesInput implements Input {
 
   async stop(): Promise<void> {
     await Promise.all(this.loops.map((l) => l.stop()));
+    this.reader.close();
   }
 }
 

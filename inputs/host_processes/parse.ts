@@ -82,46 +82,52 @@ export interface PidStatus {
   vmSwap: number;
 }
 
-/** The number after `\n<key>:` (the first one for Uid), or NaN. */
-function statusNumber(text: string, key: string): number {
-  const i = text.indexOf('\n' + key);
-  if (i < 0) return NaN;
+/** The number after `\n<key>` searched from `from` (then from the start), as [value, position] or [NaN, from]. */
+function statusNumber(text: string, key: string, from = 0): [number, number] {
+  let i = text.indexOf('\n' + key, from);
+  if (i < 0 && from > 0) i = text.indexOf('\n' + key);
+  if (i < 0) return [NaN, from];
   let j = i + 1 + key.length;
   while (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9) j++;
   let k = j;
   while (k < text.length && text.charCodeAt(k) >= 48 && text.charCodeAt(k) <= 57) k++;
-  return k > j ? Number(text.slice(j, k)) : NaN;
+  return k > j ? [Number(text.slice(j, k)), k] : [NaN, from];
 }
+
+/** The keys read from status, in the kernel's order (each search starts where the previous one ended). */
+const STATUS_KEYS = [
+  ['uid', 'Uid:', 1],
+  ['vmSize', 'VmSize:', 1024],
+  ['vmLck', 'VmLck:', 1024],
+  ['vmHwm', 'VmHWM:', 1024],
+  ['vmRss', 'VmRSS:', 1024],
+  ['vmData', 'VmData:', 1024],
+  ['vmStk', 'VmStk:', 1024],
+  ['vmSwap', 'VmSwap:', 1024],
+  ['voluntaryCtxtSwitches', 'voluntary_ctxt_switches:', 1],
+  ['nonvoluntaryCtxtSwitches', 'nonvoluntary_ctxt_switches:', 1],
+] as const;
 
 /**
  * /proc/<pid>/status: `Key:\tvalue` lines. Only keys at a line start count
  * (the name on the first line cannot fake one: the kernel escapes newlines in it).
- * Memory lines are absent for kernel threads (0 here). Undefined without a Uid line.
+ * Memory lines are absent for kernel threads (0 here; sizes in bytes). Undefined without a Uid line.
  */
 export function parsePidStatus(text: string): PidStatus | undefined {
   const t = text.startsWith('\n') ? text : '\n' + text;
-  const uid = statusNumber(t, 'Uid:');
-  if (Number.isNaN(uid)) return undefined;
-  const kb = (k: string) => {
-    const v = statusNumber(t, k);
-    return Number.isNaN(v) ? 0 : v * 1024;
-  };
-  const cnt = (k: string) => {
-    const v = statusNumber(t, k);
-    return Number.isNaN(v) ? 0 : v;
-  };
-  return {
-    uid,
-    voluntaryCtxtSwitches: cnt('voluntary_ctxt_switches:'),
-    nonvoluntaryCtxtSwitches: cnt('nonvoluntary_ctxt_switches:'),
-    vmRss: kb('VmRSS:'),
-    vmSize: kb('VmSize:'),
-    vmHwm: kb('VmHWM:'),
-    vmData: kb('VmData:'),
-    vmStk: kb('VmStk:'),
-    vmLck: kb('VmLck:'),
-    vmSwap: kb('VmSwap:'),
-  };
+  const out = {} as Record<(typeof STATUS_KEYS)[number][0], number>;
+  let pos = 0;
+  for (const [name, key, scale] of STATUS_KEYS) {
+    const [v, next] = statusNumber(t, key, pos);
+    if (Number.isNaN(v)) {
+      if (name === 'uid') return undefined;
+      out[name] = 0;
+    } else {
+      out[name] = v * scale;
+      pos = next;
+    }
+  }
+  return out;
 }
 
 export interface PidIo {
@@ -135,10 +141,10 @@ export interface PidIo {
 export function parsePidIo(text: string): PidIo | undefined {
   const t = '\n' + text;
   const out = {
-    syscr: statusNumber(t, 'syscr:'),
-    syscw: statusNumber(t, 'syscw:'),
-    readBytes: statusNumber(t, 'read_bytes:'),
-    writeBytes: statusNumber(t, 'write_bytes:'),
+    syscr: statusNumber(t, 'syscr:')[0],
+    syscw: statusNumber(t, 'syscw:')[0],
+    readBytes: statusNumber(t, 'read_bytes:')[0],
+    writeBytes: statusNumber(t, 'write_bytes:')[0],
   };
   return Object.values(out).some(Number.isNaN) ? undefined : out;
 }

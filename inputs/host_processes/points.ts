@@ -43,19 +43,51 @@ function baseTags(p: ProcInfo): Record<string, string> {
   return t;
 }
 
-/** A field as the JSON value DataKit's message holds (numbers, not line-protocol types). */
-function plain(v: FieldValue): unknown {
-  if (typeof v === 'bigint') return Number(v);
-  if (v instanceof UInt) return Number(v.value);
-  return v;
+/** Every tag and field an object may carry, plus gopsutil's `memory` and `cpu` (the message's keys besides the core's tags). */
+const OBJECT_KEYS = [
+  'name', 'process_name', 'username', 'state', 'container_id',
+  'rss', 'vms', 'mem_used_percent', 'cpu_usage', 'cpu_usage_top', 'threads', 'voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches',
+  'page_minor_faults', 'page_major_faults', 'page_children_minor_faults', 'page_children_major_faults',
+  'proc_syscr', 'proc_syscw', 'proc_read_bytes', 'proc_write_bytes', 'open_files',
+  'listen_ports', 'state_zombie', 'pid', 'started_duration', 'start_time', 'work_directory', 'cmdline',
+  'memory', 'cpu',
+];
+
+/** The message's keys in the order Go's encoding/json writes a map (sorted), each with its JSON text. */
+export function messageKeys(addTags: Readonly<Record<string, string>>): [key: string, json: string][] {
+  const keys = [...new Set([...Object.keys(addTags), ...OBJECT_KEYS])].sort();
+  return keys.map((k) => [k, JSON.stringify(k)]);
 }
+
+function jsonValue(v: FieldValue): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  if (v instanceof UInt) return String(v.value);
+  return JSON.stringify(v.toString());
+}
+
+/** Go's encoding/json escapes these (HTML-safe output); JSON.stringify does not. */
+const GO_ESCAPES = /[<>&\u2028\u2029]/g;
+const HAS_GO_ESCAPE = /[<>&\u2028\u2029]/;
+const goEscape = (c: string) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
 
 /**
  * The object. `addTags` are the tags the core will add (input tags, then the
- * global host tags): DataKit's `message` repeats every tag and field of the
- * point for full-text search, plus gopsutil's `memory` and `cpu` structures.
+ * global host tags) and `keys` {@link messageKeys} of them: DataKit's `message`
+ * repeats every tag and field of the point for full-text search, plus
+ * gopsutil's `memory` and `cpu` structures, as JSON with sorted keys (written
+ * here directly: building and sorting an object per process cost more than the rest of the point).
  */
-export function objectPoint(p: ProcInfo, hostname: string, memTotal: number, now: number, time: bigint, addTags: Readonly<Record<string, string>>): Point {
+export function objectPoint(
+  p: ProcInfo,
+  hostname: string,
+  memTotal: number,
+  now: number,
+  time: bigint,
+  addTags: Readonly<Record<string, string>>,
+  keys: readonly [string, string][] = messageKeys(addTags),
+): Point {
   const tags = baseTags(p);
   tags.name = `${hostname}_${p.pid}`;
   const state = stateName(p.stat.state);
@@ -69,29 +101,24 @@ export function objectPoint(p: ProcInfo, hostname: string, memTotal: number, now
   if (p.cwd !== undefined) fields.work_directory = p.cwd;
   fields.cmdline = p.hasCmdline ? p.cmdline : `(${p.name})`;
 
-  const msg: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(addTags)) msg[k] = v;
-  for (const [k, v] of Object.entries(tags)) msg[k] = v;
-  for (const [k, v] of Object.entries(fields)) msg[k] = plain(v);
   const s = p.status;
-  msg.memory = { rss: s.vmRss, vms: s.vmSize, hwm: s.vmHwm, data: s.vmData, stack: s.vmStk, locked: s.vmLck, swap: s.vmSwap };
-  msg.cpu = {
-    cpu: 'cpu',
-    user: p.stat.utime / HZ,
-    system: p.stat.stime / HZ,
-    idle: 0,
-    nice: 0,
-    iowait: p.stat.blkioTicks / HZ,
-    irq: 0,
-    softirq: 0,
-    steal: 0,
-    guest: 0,
-    guestNice: 0,
-  };
-  // Go's encoding/json writes map keys sorted
-  const sorted: Record<string, unknown> = {};
-  for (const k of Object.keys(msg).sort()) sorted[k] = msg[k];
-  fields.message = JSON.stringify(sorted);
+  let msg = '';
+  for (const [k, kj] of keys) {
+    let v: string;
+    const f = fields[k];
+    if (f !== undefined) v = jsonValue(f);
+    else if (k === 'memory') v = `{"rss":${s.vmRss},"vms":${s.vmSize},"hwm":${s.vmHwm},"data":${s.vmData},"stack":${s.vmStk},"locked":${s.vmLck},"swap":${s.vmSwap}}`;
+    else if (k === 'cpu') {
+      v = `{"cpu":"cpu","user":${p.stat.utime / HZ},"system":${p.stat.stime / HZ},"idle":0,"nice":0,"iowait":${p.stat.blkioTicks / HZ},"irq":0,"softirq":0,"steal":0,"guest":0,"guestNice":0}`;
+    } else {
+      const t = tags[k] ?? addTags[k];
+      if (t === undefined) continue;
+      v = JSON.stringify(t);
+    }
+    msg += (msg === '' ? '{' : ',') + kj + ':' + v;
+  }
+  msg += '}';
+  fields.message = HAS_GO_ESCAPE.test(msg) ? msg.replace(GO_ESCAPES, goEscape) : msg;
   return { category: 'object', name: MEASUREMENT, tags, fields, time };
 }
 

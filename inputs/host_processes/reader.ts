@@ -39,6 +39,23 @@ const SLICE = 128;
 const PROC_SUPER_MAGIC = 0x9fa0;
 /** Per-process facts not seen for this long are forgotten. */
 const FORGET_MS = 30 * 60_000;
+/** Files kept open per process (stat, status, io) and re-read with pread at offset 0. */
+const KEPT = ['stat', 'status', 'io'] as const;
+type KeptFile = 0 | 1 | 2;
+
+/**
+ * How many descriptors may stay open for re-reading: a quarter of the agent's
+ * soft RLIMIT_NOFILE (its own /proc/self/limits), at most 3 per process for 4,000 processes.
+ */
+function keptFdBudget(): number {
+  try {
+    const m = /Max open files\s+(\d+|unlimited)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    const soft = !m || m[1] === 'unlimited' ? 1 << 20 : Number(m[1]);
+    return Math.min(12_000, Math.floor(soft / 4));
+  } catch {
+    return 0;
+  }
+}
 
 export type SkipReason = 'exited' | 'unreadable' | 'malformed';
 /** Files whose absence only drops fields. */
@@ -115,6 +132,13 @@ export class ProcReader {
   private passwd: { mtimeMs: number; users: Map<number, string> } | undefined;
   private btime: number | undefined;
   private readonly procfs: boolean;
+  /** Descriptors of stat/status/io per pid, re-read each collection: one pread instead of open, read and close. */
+  private kept = new Map<number, { fds: [number | undefined, number | undefined, number | undefined]; mark: number }>();
+  private nKept = 0;
+  private keptBudget = keptFdBudget();
+  private mark = 0;
+  /** Scans run one at a time (the object and metric loops share the reader and its descriptors). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly paths: HostPaths) {
     let procfs = false;
@@ -153,6 +177,86 @@ export class ProcReader {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /** Reads a whole file from an open descriptor, from offset 0 (procfs regenerates the text). */
+  private pread(fd: number, enc: 'latin1' | 'utf8'): string {
+    let n = 0;
+    for (;;) {
+      const r = fs.readSync(fd, this.buf, n, this.buf.length - n, n);
+      if (r === 0) break;
+      n += r;
+      if (n === this.buf.length) {
+        const b = Buffer.allocUnsafe(this.buf.length * 2);
+        this.buf.copy(b, 0, 0, n);
+        this.buf = b;
+      }
+    }
+    return this.buf.toString(enc, 0, n);
+  }
+
+  /**
+   * Reads /proc/<pid>/<stat|status|io> through a descriptor kept open across
+   * collections. A descriptor of a process that has exited fails (ESRCH), also
+   * when its pid was reused: it is closed and the path opened again.
+   */
+  private readKept(pid: number, which: KeptFile, enc: 'latin1' | 'utf8'): string {
+    const file = `${this.paths.proc}/${pid}/${KEPT[which]}`;
+    let e = this.kept.get(pid);
+    if (!e) {
+      e = { fds: [undefined, undefined, undefined], mark: this.mark };
+      this.kept.set(pid, e);
+    }
+    e.mark = this.mark;
+    const old = e.fds[which];
+    if (old !== undefined) {
+      try {
+        return this.pread(old, enc);
+      } catch {
+        e.fds[which] = undefined;
+        this.nKept--;
+        fs.closeSync(old);
+      }
+    }
+    if (this.nKept >= this.keptBudget) return this.read(file, enc);
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      if (code === 'EMFILE' || code === 'ENFILE') {
+        this.keptBudget = 0; // out of descriptors: stop keeping any
+        this.closeKept(() => true);
+      }
+      throw new FileError(code);
+    }
+    e.fds[which] = fd;
+    this.nKept++;
+    try {
+      return this.pread(fd, enc);
+    } catch (err) {
+      e.fds[which] = undefined;
+      this.nKept--;
+      fs.closeSync(fd);
+      throw new FileError((err as NodeJS.ErrnoException).code ?? 'EIO');
+    }
+  }
+
+  private closeKept(which: (mark: number) => boolean): void {
+    for (const [pid, e] of this.kept) {
+      if (!which(e.mark)) continue;
+      for (const fd of e.fds) {
+        if (fd === undefined) continue;
+        fs.closeSync(fd);
+        this.nKept--;
+      }
+      this.kept.delete(pid);
+    }
+  }
+
+  /** Closes every kept descriptor (the input stops). */
+  close(): void {
+    this.closeKept(() => true);
   }
 
   private tryRead(file: string, enc: 'latin1' | 'utf8'): string | undefined {
@@ -209,23 +313,35 @@ export class ProcReader {
   private statOf(pid: number): PidStat | SkipReason {
     let text: string;
     try {
-      text = this.read(`${this.paths.proc}/${pid}/stat`, 'utf8');
+      text = this.readKept(pid, 0, 'utf8');
     } catch (e) {
       return e instanceof FileError && (e.code === 'EACCES' || e.code === 'EPERM') ? 'unreadable' : 'exited';
     }
     return parsePidStat(text) ?? 'malformed';
   }
 
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Reads only the CPU ticks of every process (a baseline for the first collection's usage). */
-  async sampleCpu(into: CpuSamples): Promise<void> {
+  sampleCpu(into: CpuSamples): Promise<void> {
+    return this.exclusive(() => this.sampleCpuNow(into));
+  }
+
+  private async sampleCpuNow(into: CpuSamples): Promise<void> {
     into.at = Date.now();
     into.ticks = new Map();
+    const mark = ++this.mark;
     const pids = this.pids();
     for (let i = 0; i < pids.length; i++) {
       if (i > 0 && i % SLICE === 0) await yieldLoop();
       const st = this.statOf(pids[i]!);
       if (typeof st !== 'string') into.ticks.set(`${pids[i]}:${st.starttime}`, st.utime + st.stime);
     }
+    this.closeKept((m) => m !== mark);
   }
 
   private fdCount(pid: number): number | undefined {
@@ -267,7 +383,11 @@ export class ProcReader {
   }
 
   /** Reads every process that passes the options' filters. `cpu` holds the previous collection's ticks and is replaced. */
-  async scan(o: ScanOptions, cpu: CpuSamples): Promise<ScanResult> {
+  scan(o: ScanOptions, cpu: CpuSamples): Promise<ScanResult> {
+    return this.exclusive(() => this.scanNow(o, cpu));
+  }
+
+  private async scanNow(o: ScanOptions, cpu: CpuSamples): Promise<ScanResult> {
     const skipped: Record<SkipReason, number> = { exited: 0, unreadable: 0, malformed: 0 };
     const partial: Record<PartialFile, number> = { io: 0, fd: 0, cwd: 0, net: 0 };
     const now = Date.now();
@@ -278,6 +398,7 @@ export class ProcReader {
     const prevAt = cpu.at;
     const next = new Map<string, number>();
     const procs: ProcInfo[] = [];
+    const mark = ++this.mark;
     const nets = o.listenPorts ? new Map<string, Map<number, { port: number; order: number }>>() : undefined;
     const pids = this.pids();
     for (let i = 0; i < pids.length; i++) {
@@ -302,7 +423,7 @@ export class ProcReader {
       const base = `${this.paths.proc}/${pid}/`;
       let status: PidStatus | undefined;
       try {
-        status = parsePidStatus(this.read(base + 'status', 'latin1'));
+        status = parsePidStatus(this.readKept(pid, 1, 'latin1'));
       } catch (e) {
         skipped[e instanceof FileError && (e.code === 'EACCES' || e.code === 'EPERM') ? 'unreadable' : 'exited']++;
         continue;
@@ -311,7 +432,12 @@ export class ProcReader {
         skipped.malformed++;
         continue;
       }
-      const ioText = this.tryRead(base + 'io', 'latin1');
+      let ioText: string | undefined;
+      try {
+        ioText = this.readKept(pid, 2, 'latin1');
+      } catch {
+        /* another user's process without CAP_SYS_PTRACE: no io fields */
+      }
       const io = ioText === undefined ? undefined : parsePidIo(ioText);
       if (!io) partial.io++;
       const openFiles = this.fdCount(pid);
@@ -353,6 +479,7 @@ export class ProcReader {
     }
     cpu.ticks = next;
     cpu.at = now;
+    this.closeKept((m) => m !== mark); // processes gone from /proc
     for (const [k, s] of this.statics) if (now - s.seen > FORGET_MS) this.statics.delete(k);
     return { procs, memTotal, skipped, partial };
   }
