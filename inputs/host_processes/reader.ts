@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { underRoot, type HostPaths } from '../../agent/services/host/paths.js';
+import type { HostPaths } from '../../agent/services/host/paths.js';
 import {
   containerIdFromCgroup,
   parseCmdline,
@@ -282,9 +282,9 @@ export class ProcReader {
     return m ? Number(m[1]) * 1024 : 0;
   }
 
-  /** The host's users, from HOST_ROOT's /etc/passwd (re-read when it changes). */
+  /** The host's users, from its passwd (HOST_ETC, else HOST_ROOT's /etc; re-read when it changes). */
   private users(): Map<number, string> {
-    const file = underRoot(this.paths, '/etc/passwd');
+    const file = path.join(this.paths.etc, 'passwd');
     let mtimeMs = -1;
     try {
       mtimeMs = fs.statSync(file).mtimeMs;
