@@ -1,6 +1,7 @@
 /**
  * The `telekit` command: `run` (default), `check-config`, `monitor`, `version`.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, ConfigError, VERSION } from '../agent/runtime/agent.js';
@@ -13,6 +14,7 @@ const USAGE = `usage: telekit [run|check-config|monitor|version] [options]
 
   run             start the agent (default)
   check-config    load conf.d and the environment, list the inputs that would start; exit 1 on any error
+                  --from-manifest FILE: check a DataKit DaemonSet manifest for the move to telekit instead
   monitor         show a running agent's inputs, queues and sinks, refreshing in place
   version         print the version
 
@@ -35,6 +37,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       'data-dir': { type: 'string' },
       config: { type: 'string' },
       'datakit-dir': { type: 'string' },
+      'from-manifest': { type: 'string' },
       url: { type: 'string' },
       interval: { type: 'string' },
       once: { type: 'boolean' },
@@ -55,6 +58,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stdout.write(`telekit ${VERSION}\n`);
       return 0;
     case 'check-config':
+      if (values['from-manifest'] !== undefined) return checkManifestFile(values['from-manifest']);
       return checkConfig(folders, mainConf);
     case 'run':
       return run(folders, dataDir, mainConf);
@@ -93,6 +97,20 @@ function checkConfig(folders: ConfFolders, mainConf: string | undefined): number
   for (const i of r.instances) process.stdout.write(`  ${i.def.name}[${i.instance}]  from ${path.relative(process.cwd(), i.source) || i.source}\n`);
   process.stdout.write(`dataway: ${r.settings.dataways.length > 0 ? `${r.settings.dataways.length} URL(s)` : 'none (files under <data dir>/out/)'}; listen ${r.settings.httpListen.host}:${r.settings.httpListen.port}\n`);
   return 0;
+}
+
+async function checkManifestFile(file: string): Promise<number> {
+  const { checkManifest, formatFindings, parseManifest } = await import('./manifest-check.js');
+  let docs;
+  try {
+    docs = parseManifest(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    process.stderr.write(`${file}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const found = checkManifest(docs, inputs);
+  process.stdout.write(formatFindings(file, found));
+  return found.some((f) => f.status === 'error') ? 1 : 0;
 }
 
 async function run(folders: ConfFolders, dataDir: string, mainConf: string | undefined): Promise<number | undefined> {

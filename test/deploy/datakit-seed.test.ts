@@ -18,6 +18,8 @@ import { Agent } from '../../agent/runtime/agent.js';
 import { confFolders } from '../../cli/datakit-paths.js';
 import { inputs } from '../../inputs/index.js';
 import { TestDataway } from '../helpers/dataway.js';
+// @ts-expect-error plain ESM helper without types
+import { DEFAULT_ON } from '../../scripts/default-on.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MANIFEST = path.join(import.meta.dirname, 'testdata/datakit-seed000.yaml');
@@ -92,7 +94,11 @@ describe('seed 000: DataKit\'s DaemonSet with telekit\'s image', () => {
     ]);
     expect(c.args).toBeUndefined(); // no --conf-dir: the image's defaults decide
     // the image keeps samples only in its own conf.d (as the layout above does)
-    expect(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')).toMatch(/^RUN find conf\.d -name '\*\.conf' -delete$/m);
+    const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^RUN find conf\.d -name '\*\.conf' -delete$/m);
+    // ... and starts what `npm start` starts from conf.d, from the environment instead
+    const imageDefaults = /^ENV ENV_DEFAULT_ENABLED_INPUTS=(\S+)$/m.exec(dockerfile)![1]!.split(',');
+    expect(imageDefaults.sort()).toEqual([...(DEFAULT_ON as string[])].sort());
   });
 
   it('starts every input with no warning, with the ConfigMap\'s options in effect', async () => {
