@@ -72,6 +72,19 @@ async function perCollection(c) {
   return { us: median(samples), points };
 }
 
+/** The floor: the reads a metric collection makes (stat, status, io through kept descriptors; the fd listing), nothing else. */
+function floor(proc) {
+  const pids = fs.readdirSync(proc).filter((n) => /^\d+$/.test(n));
+  const buf = Buffer.allocUnsafe(16384);
+  const fds = pids.map((p) => ['stat', 'status', 'io'].map((f) => fs.openSync(`${proc}/${p}/${f}`, 'r')));
+  const once = () => pids.forEach((p, i) => { for (const fd of fds[i]) buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0)); fs.readdirSync(`${proc}/${p}/fd`); });
+  for (let i = 0; i < 3; i++) once();
+  const samples = [];
+  for (let r = 0; r < ROUNDS; r++) { const c0 = cpuUs(); for (let i = 0; i < N; i++) once(); samples.push((cpuUs() - c0) / N); }
+  for (const f of fds.flat()) fs.closeSync(f);
+  return { us: median(samples), points: 0 };
+}
+
 function collector(kind, root, raw) {
   const ctx = fakeContext('host_processes');
   const cfg = validate(schema, { min_run_time: '0s', ...raw }).value;
@@ -115,6 +128,7 @@ try {
     const r = await perCollection(collector(kind, root, raw));
     rows.push([label, r]);
   }
+  rows.push(['floor on synthetic: only the metric\'s reads', floor(path.join(root, 'proc'))]);
   await peer('peer on synthetic, -threads=false -gather-smaps=false', path.join(root, 'proc'), LEAN);
 } finally {
   fs.rmSync(root, { recursive: true, force: true });

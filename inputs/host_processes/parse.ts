@@ -37,35 +37,32 @@ export interface PidStat {
 export function parsePidStat(text: string): PidStat | undefined {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) return undefined;
-  const rest = text.slice(close + 2).split(' ');
+  if (open < 0 || close < open || text.charCodeAt(close + 1) !== 32) return undefined;
+  // fields after the name, by position (0 = state, field 3 of proc(5)); only those read are sliced
+  const want = STAT_FIELDS;
+  const vals = new Array<number>(want.length).fill(NaN);
+  let state = '';
+  let field = 0;
+  let w = 0;
+  let i = close + 2;
+  const end = text.length;
+  while (i <= end && w < want.length) {
+    let j = text.indexOf(' ', i);
+    if (j < 0) j = end;
+    if (field === 0) state = text.slice(i, j);
+    else if (field === want[w]) vals[w++] = Number(text.slice(i, j));
+    field++;
+    i = j + 1;
+  }
   // state (field 3) .. rss (field 24) must all be there
-  if (rest.length < 22) return undefined;
-  const state = rest[0]!;
-  if (state.length !== 1) return undefined;
-  const n = (i: number) => {
-    const v = Number(rest[i]);
-    return Number.isFinite(v) ? v : NaN;
-  };
-  const out: PidStat = {
-    comm: text.slice(open + 1, close),
-    state,
-    ppid: n(1),
-    minflt: n(7),
-    cminflt: n(8),
-    majflt: n(9),
-    cmajflt: n(10),
-    utime: n(11),
-    stime: n(12),
-    numThreads: n(17),
-    starttime: n(19),
-    vsize: n(20),
-    rss: n(21),
-    blkioTicks: rest.length > 39 ? n(39) || 0 : 0,
-  };
-  for (const k of ['utime', 'stime', 'starttime', 'numThreads'] as const) if (Number.isNaN(out[k])) return undefined;
-  return out;
+  if (field < 22 || state.length !== 1) return undefined;
+  const [ppid, minflt, cminflt, majflt, cmajflt, utime, stime, numThreads, starttime, vsize, rss, blkio] = vals as [number, number, number, number, number, number, number, number, number, number, number, number];
+  if (Number.isNaN(utime) || Number.isNaN(stime) || Number.isNaN(starttime) || Number.isNaN(numThreads)) return undefined;
+  return { comm: text.slice(open + 1, close), state, ppid, minflt, cminflt, majflt, cmajflt, utime, stime, numThreads, starttime, vsize, rss, blkioTicks: blkio || 0 };
 }
+
+/** Positions (after the name; 0 = state) of ppid, minflt, cminflt, majflt, cmajflt, utime, stime, num_threads, starttime, vsize, rss, delayacct_blkio_ticks. */
+const STAT_FIELDS = [1, 7, 8, 9, 10, 11, 12, 17, 19, 20, 21, 39];
 
 /** The parts of /proc/<pid>/status read here (sizes in bytes). */
 export interface PidStatus {

@@ -440,7 +440,9 @@ export class ProcReader {
       }
       const io = ioText === undefined ? undefined : parsePidIo(ioText);
       if (!io) partial.io++;
-      const openFiles = this.fdCount(pid);
+      // with listen ports the fd listing is read anyway: count it there
+      const listing = nets ? this.fdList(pid) : undefined;
+      const openFiles = listing ? listing.length : this.fdCount(pid);
       if (openFiles === undefined) partial.fd++;
 
       const key = `${pid}:${st.starttime}`;
@@ -472,7 +474,7 @@ export class ProcReader {
         }
       }
       if (nets) {
-        info.listenPorts = this.listenPorts(pid, nets);
+        info.listenPorts = listing && this.listenPorts(pid, listing, nets);
         if (info.listenPorts === undefined) partial.net++;
       }
       procs.push(info);
@@ -489,7 +491,15 @@ export class ProcReader {
    * up in the TCP tables of its network namespace (read once per namespace
    * and collection).
    */
-  private listenPorts(pid: number, nets: Map<string, Map<number, { port: number; order: number }>>): number[] | undefined {
+  private fdList(pid: number): string[] | undefined {
+    try {
+      return fs.readdirSync(`${this.paths.proc}/${pid}/fd`);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private listenPorts(pid: number, fds: readonly string[], nets: Map<string, Map<number, { port: number; order: number }>>): number[] {
     const base = `${this.paths.proc}/${pid}/`;
     let ns: string;
     try {
@@ -505,12 +515,6 @@ export class ProcReader {
         for (const l of parseTcpListen(this.tryRead(base + 'net/' + f, 'latin1') ?? '')) table.set(l.inode, { port: l.port, order: order++ });
       }
       nets.set(ns, table);
-    }
-    let fds: string[];
-    try {
-      fds = fs.readdirSync(base + 'fd');
-    } catch {
-      return undefined;
     }
     if (table.size === 0) return [];
     const found: { port: number; order: number }[] = [];
