@@ -10,15 +10,21 @@ import type { Point } from '../../agent/model/point.js';
 import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { schema, type HostProcessesConfig } from './config.js';
-import { ProcessesCollector } from './index.js';
+import { host_processes, ProcessesCollector } from './index.js';
+import { loadInputs } from '../../agent/config/load.js';
 import { containerIdFromCgroup, parsePasswd, parsePidStat, parsePidStatus, parseTcpListen } from './parse.js';
 import { CpuSamples, fullName, ProcReader } from './reader.js';
 
 const config = (raw: object): HostProcessesConfig => validConfig(schema, raw);
 
+const readers: ProcReader[] = [];
+afterAll(() => readers.forEach((r) => r.close())); // the descriptors they keep open
+
 function collector(kind: 'object' | 'metric', raw: object, paths = hostPaths('')) {
   const ctx = fakeContext('host_processes');
-  return { ctx, c: new ProcessesCollector(kind, config(raw), new ProcReader(paths), ctx) };
+  const reader = new ProcReader(paths);
+  readers.push(reader);
+  return { ctx, c: new ProcessesCollector(kind, config(raw), reader, ctx) };
 }
 
 const passwdName = (uid: number) => parsePasswd(fs.readFileSync('/etc/passwd', 'utf8')).get(uid) ?? 'nobody';
@@ -79,7 +85,18 @@ describe('host_processes on the real /proc', () => {
 
     child.kill('SIGKILL');
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+    const pid = child.pid!;
+    const keptFor = (p: number) =>
+      fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(`/proc/${p}/`);
+        } catch {
+          return false;
+        }
+      });
+    expect(keptFor(pid).length).toBeGreaterThan(0); // stat, status (and io) stay open between collections
     await waitFor(async () => !mine(await c.collect()), { what: 'the exited child to disappear' });
+    expect(keptFor(pid)).toEqual([]); // ... and are closed once the process is gone
   });
 });
 
@@ -202,6 +219,7 @@ describe('host_processes on a synthetic /proc', () => {
     const { r } = syntheticRoot();
     try {
       const reader = new ProcReader(hostPaths(r.root));
+      readers.push(reader);
       const cpu = new CpuSamples();
       cpu.at = Date.now() - 10_000;
       cpu.ticks.set('10:100', 360_000 + 10 - 250); // 2.5 s of CPU in the last 10 s
@@ -243,5 +261,28 @@ describe('host_processes parsers', () => {
     expect(fullName('kube-controller', '/usr/bin/kube-controller-manager')).toBe('kube-controller-manager');
     expect(fullName('kube-controller', '/usr/bin/other')).toBe('kube-controller');
     expect(fullName('java', '/usr/bin/javaXYZ')).toBe('java');
+  });
+});
+
+describe('host_processes configuration', () => {
+  it('takes DataKit\'s sample ([[inputs.host_processes]], deprecated options) and its ENV_INPUT_HOST_PROCESSES_* variables', async () => {
+    const inputs = [host_processes];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-hp-conf-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'host'));
+      fs.writeFileSync(
+        path.join(dir, 'host', 'host_processes.conf'),
+        '[[inputs.host_processes]]\n  process_name = [".*nginx.*"]\n  min_run_time = "10m"\n  open_metric = true\n  enable_listen_ports = false\n  enable_open_files = false\n  only_container_processes = false\n  [inputs.host_processes.tags]\n  team = "sre"\n',
+      );
+      const r = loadInputs({ confDir: dir, env: {}, registry: inputs, defaultEnabled: [] });
+      expect(r.problems).toEqual([]);
+      expect(r.instances[0]!.config).toMatchObject({ process_name: ['.*nginx.*'], min_run_time: 600_000, open_metric: true, tags: { team: 'sre' }, object_interval: 300_000, metric_interval: 30_000 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const env = { ENV_INPUT_HOST_PROCESSES_OPEN_METRIC: 'true', ENV_INPUT_HOST_PROCESSES_PROCESS_NAME: 'nginx,java', ENV_INPUT_HOST_PROCESSES_MIN_RUN_TIME: '1m', ENV_INPUT_HOST_PROCESSES_ENABLE_LISTEN_PORTS: 'true' };
+    const e = loadInputs({ env, registry: inputs, defaultEnabled: ['host_processes'] });
+    expect(e.problems).toEqual([]);
+    expect(e.instances[0]!.config).toMatchObject({ open_metric: true, process_name: ['nginx', 'java'], min_run_time: 60_000, enable_listen_ports: true });
   });
 });
