@@ -21,7 +21,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
+# conf.d holds samples only, as DataKit's image does: inputs start from ENV_DEFAULT_ENABLED_INPUTS or from
+# mounted confs (here, or under /usr/local/datakit/conf.d as a DataKit DaemonSet mounts them), never twice.
 COPY conf.d ./conf.d
+RUN find conf.d -name '*.conf' -delete
+ENV ENV_DEFAULT_ENABLED_INPUTS=cpu,ddtrace,disk,diskio,hostobject,mem,net,statsd,swap,system,zipkin
 RUN mkdir -p data && chown node:node data
 # Non-root by default; the DaemonSet runs it as root (capabilities dropped) where /var/log/pods is root-only.
 USER node

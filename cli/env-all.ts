@@ -21,6 +21,7 @@ const OTHER_DOCS: Record<string, Omit<EnvDoc, 'name'>> = {
   HOST_ROOT: { default: '/', doc: 'Host root filesystem for the host inputs (e.g. /rootfs in a pod).' },
   HOST_PROC: { default: '/proc (or $HOST_ROOT/proc)', doc: 'Host procfs for the host inputs.' },
   HOST_SYS: { default: '/sys (or $HOST_ROOT/sys)', doc: 'Host sysfs for the host inputs.' },
+  HOST_ETC: { default: '/etc (or $HOST_ROOT/etc)', doc: 'Host /etc: host_processes reads user names from its passwd.' },
 };
 
 export function agentEnvDocs(): EnvDoc[] {

@@ -1,17 +1,20 @@
 /**
  * The `telekit` command: `run` (default), `check-config`, `monitor`, `version`.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, ConfigError, VERSION } from '../agent/runtime/agent.js';
 import { inputs } from '../inputs/index.js';
 import { formatProblem } from '../agent/config/load.js';
 import { SettingsError } from '../agent/config/env.js';
+import { confFolders, DATAKIT_DIR, type ConfFolders } from './datakit-paths.js';
 
 const USAGE = `usage: telekit [run|check-config|monitor|version] [options]
 
   run             start the agent (default)
   check-config    load conf.d and the environment, list the inputs that would start; exit 1 on any error
+                  --from-manifest FILE: check a DataKit DaemonSet manifest for the move to telekit instead
   monitor         show a running agent's inputs, queues and sinks, refreshing in place
   version         print the version
 
@@ -19,6 +22,7 @@ options:
   --conf-dir DIR  conf.d folder (ENV_CONF_DIR, default ./conf.d)
   --data-dir DIR  data folder (ENV_DATA_DIR, default ./data)
   --config FILE   optional main TOML file (ENV_MAIN_CONF)
+  --datakit-dir DIR  DataKit's folder: its conf.d is read after ours when present (default ${DATAKIT_DIR})
   --url URL       monitor: the agent's address (default http://127.0.0.1:9529)
   --interval MS   monitor: refresh period in milliseconds (default 1000)
   --once          monitor: print one snapshot and exit
@@ -32,6 +36,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
       'conf-dir': { type: 'string' },
       'data-dir': { type: 'string' },
       config: { type: 'string' },
+      'datakit-dir': { type: 'string' },
+      'from-manifest': { type: 'string' },
       url: { type: 'string' },
       interval: { type: 'string' },
       once: { type: 'boolean' },
@@ -44,7 +50,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     return 0;
   }
   const env = process.env;
-  const confDir = path.resolve(values['conf-dir'] ?? env.ENV_CONF_DIR ?? 'conf.d');
+  const folders = confFolders(values['conf-dir'] ?? env.ENV_CONF_DIR ?? 'conf.d', values['datakit-dir']);
   const dataDir = path.resolve(values['data-dir'] ?? env.ENV_DATA_DIR ?? 'data');
   const mainConf = values.config ?? (env.ENV_MAIN_CONF || undefined);
   switch (cmd) {
@@ -52,9 +58,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stdout.write(`telekit ${VERSION}\n`);
       return 0;
     case 'check-config':
-      return checkConfig(confDir, mainConf);
+      if (values['from-manifest'] !== undefined) return checkManifestFile(values['from-manifest']);
+      return checkConfig(folders, mainConf);
     case 'run':
-      return run(confDir, dataDir, mainConf);
+      return run(folders, dataDir, mainConf);
     case 'monitor': {
       const spec = './monitor.js'; // cli/monitor.ts
       const { runMonitor } = (await import(spec)) as { runMonitor: (o: { url: string; intervalMs: number; out: NodeJS.WritableStream; once?: boolean }) => Promise<void> };
@@ -67,10 +74,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
   }
 }
 
-function checkConfig(confDir: string, mainConf: string | undefined): number {
+function checkConfig(folders: ConfFolders, mainConf: string | undefined): number {
   let r;
   try {
-    r = Agent.check({ confDir, mainConf, registry: inputs });
+    r = Agent.check({ confDir: folders.confDirs, mainConf, registry: inputs });
   } catch (e) {
     if (e instanceof SettingsError) {
       process.stderr.write(`environment: error: ${e.message}\n`);
@@ -84,13 +91,29 @@ function checkConfig(confDir: string, mainConf: string | undefined): number {
     process.stderr.write(`${errors} error(s): the agent would not start\n`);
     return 1;
   }
+  process.stdout.write(`conf.d folders read: ${folders.confDirs.join(', ')}\n`);
+  if (folders.pipelineDir) process.stdout.write(`pipeline folder: ${folders.pipelineDir} (found; pipelines are not applied yet)\n`);
   process.stdout.write(`inputs that would start (${r.instances.length}):\n`);
   for (const i of r.instances) process.stdout.write(`  ${i.def.name}[${i.instance}]  from ${path.relative(process.cwd(), i.source) || i.source}\n`);
   process.stdout.write(`dataway: ${r.settings.dataways.length > 0 ? `${r.settings.dataways.length} URL(s)` : 'none (files under <data dir>/out/)'}; listen ${r.settings.httpListen.host}:${r.settings.httpListen.port}\n`);
   return 0;
 }
 
-async function run(confDir: string, dataDir: string, mainConf: string | undefined): Promise<number | undefined> {
+async function checkManifestFile(file: string): Promise<number> {
+  const { checkManifest, formatFindings, parseManifest } = await import('./manifest-check.js');
+  let docs;
+  try {
+    docs = parseManifest(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    process.stderr.write(`${file}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const found = checkManifest(docs, inputs);
+  process.stdout.write(formatFindings(file, found));
+  return found.some((f) => f.status === 'error') ? 1 : 0;
+}
+
+async function run(folders: ConfFolders, dataDir: string, mainConf: string | undefined): Promise<number | undefined> {
   // Signal handlers come first: the agent answers /v1/ping before its inputs have started, and a
   // SIGTERM in that window (a pod stopped while starting) must still stop it cleanly and flush.
   let agent: Agent | undefined;
@@ -113,7 +136,7 @@ async function run(confDir: string, dataDir: string, mainConf: string | undefine
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {
-    agent = await Agent.start({ confDir, dataDir, mainConf, registry: inputs });
+    agent = await Agent.start({ confDir: folders.confDirs, dataDir, mainConf, registry: inputs });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof SettingsError) {
       process.stderr.write(`${e.message}\n`);
@@ -122,6 +145,7 @@ async function run(confDir: string, dataDir: string, mainConf: string | undefine
     throw e;
   }
   const a = agent;
+  a.log.info({ confDirs: folders.confDirs, pipelineDir: folders.pipelineDir }, 'configuration folders read');
   process.on('uncaughtException', (e) => a.log.fatal({ err: e }, 'uncaught exception'));
   process.on('unhandledRejection', (e) => a.log.error({ err: e }, 'unhandled rejection'));
   if (signalled) shutdown(signalled);

@@ -7,6 +7,7 @@ import { cpu } from './cpu/index.js';
 import { disk } from './disk/index.js';
 import { diskio } from './diskio/index.js';
 import { gitlab } from './gitlab/index.js';
+import { host_processes } from './host_processes/index.js';
 import { hostobject } from './hostobject/index.js';
 import { mem } from './mem/index.js';
 import { net } from './net/index.js';
@@ -28,6 +29,7 @@ export const inputs: readonly InputDefinition[] = [
   disk,
   diskio,
   gitlab,
+  host_processes,
   hostobject,
   mem,
   net,

@@ -206,7 +206,8 @@ export function loadMainFile(file: string): { env: Env; raws: RawInstance[]; pro
 }
 
 export interface LoadOptions {
-  confDir?: string;
+  /** conf.d folders, read in order (telekit's, then DataKit's /usr/local/datakit/conf.d when present). */
+  confDir?: string | readonly string[];
   mainFile?: string;
   env: Env;
   registry: readonly InputDefinition[];
@@ -227,9 +228,9 @@ export function loadInputs(opts: LoadOptions): LoadResult {
     mainEnv = m.env;
     files.push(opts.mainFile);
   }
-  if (opts.confDir) {
-    if (!fs.existsSync(opts.confDir)) problems.push({ severity: 'warning', file: opts.confDir, message: 'conf.d folder does not exist' });
-    for (const file of listConfFiles(opts.confDir)) {
+  for (const confDir of typeof opts.confDir === 'string' ? [opts.confDir] : (opts.confDir ?? [])) {
+    if (!fs.existsSync(confDir)) problems.push({ severity: 'warning', file: confDir, message: 'conf.d folder does not exist' });
+    for (const file of listConfFiles(confDir)) {
       files.push(file);
       let text: string;
       try {

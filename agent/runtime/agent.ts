@@ -47,7 +47,8 @@ export const VERSION: string = (() => {
 })();
 
 export interface AgentOptions {
-  confDir?: string;
+  /** conf.d folder(s), read and watched in order. */
+  confDir?: string | readonly string[];
   dataDir: string;
   mainConf?: string;
   /** Defaults to process.env. */
@@ -360,9 +361,9 @@ export class Agent {
     if (!ok) this.log.warn({ input: r.cfg.def.name }, 'input did not stop in time');
   }
 
-  private async watch(dir: string): Promise<void> {
+  private async watch(dir: string | readonly string[]): Promise<void> {
     // ConfigMap updates swap the `..data` symlink: watch the folder (not single files) and debounce.
-    const w = chokidar.watch(dir, { ignoreInitial: true, followSymlinks: true, depth: 8 });
+    const w = chokidar.watch(typeof dir === 'string' ? dir : [...dir], { ignoreInitial: true, followSymlinks: true, depth: 8 });
     this.watcher = w;
     w.on('all', () => {
       clearTimeout(this.reloadTimer);

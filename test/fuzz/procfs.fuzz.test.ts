@@ -5,6 +5,7 @@ import * as procfs from '../../agent/services/host/procfs.js';
 import { parseCpuinfo, parseOsRelease } from '../../inputs/hostobject/hostinfo.js';
 import { parseImage } from '../../inputs/container/filter.js';
 import { parsePodDir } from '../../inputs/container/logs/discovery.js';
+import * as pid from '../../inputs/host_processes/parse.js';
 import { fuzz, inputs, RUNS } from './harness.js';
 
 const read = (f: string, fallback: string) => {
@@ -31,6 +32,14 @@ const CASES: [string, (t: string) => unknown, string][] = [
   ['os-release', parseOsRelease, read('/etc/os-release', 'NAME="Debian"\nID=debian\n')],
   ['image', parseImage, 'registry.example.com:5000/team/app:1.2@sha256:abc'],
   ['pod dir', parsePodDir, 'ns_pod-1_0123-4567'],
+  ['pid stat', pid.parsePidStat, read('/proc/self/stat', '42 (a) (b c) S 1 42 42 0 -1 0 7 8 9 10 111 222 0 0 20 0 3 0 555 4096 12 0\n')],
+  ['pid status', pid.parsePidStatus, read('/proc/self/status', 'Name:\tx\nUid:\t0\t0\t0\t0\nVmRSS:\t 10 kB\nvoluntary_ctxt_switches:\t1\n')],
+  ['pid io', pid.parsePidIo, 'rchar: 1\nwchar: 2\nsyscr: 3\nsyscw: 4\nread_bytes: 5\nwrite_bytes: 6\n'],
+  ['pid cmdline', pid.parseCmdline, 'java\0-jar\0app.jar\0'],
+  ['pid cgroup', pid.containerIdFromCgroup, `0::/kubepods.slice/cri-containerd-${'a'.repeat(64)}.scope\n12:memory:/kubepods/pod1/${'b'.repeat(64)}\n`],
+  ['net/tcp', pid.parseTcpListen, read('/proc/net/tcp', 'sl local rem st\n 0: 0100007F:0050 00000000:0000 0A 0:0 0:0 0 0 0 99 1\n')],
+  ['passwd', pid.parsePasswd, 'root:x:0:0:root:/root:/bin/bash\nalice:x:1234:1234::/home/alice:/bin/sh\n'],
+  ['fd link', pid.socketInode, 'socket:[12345]'],
 ];
 
 describe('host and container name parsers', () => {

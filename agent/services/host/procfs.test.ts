@@ -73,10 +73,10 @@ describe('procfs parsers', () => {
     expect(countUtmpUsers(utmp)).toBe(2);
   });
 
-  it('resolves host paths from the option, then HOST_PROC/HOST_SYS/HOST_ROOT', () => {
-    expect(hostPaths('', {})).toEqual({ root: '/', proc: '/proc', sys: '/sys' });
-    expect(hostPaths('', { HOST_ROOT: '/rootfs' })).toEqual({ root: '/rootfs', proc: '/rootfs/proc', sys: '/rootfs/sys' });
-    expect(hostPaths('', { HOST_PROC: '/hp', HOST_SYS: '/hs' })).toEqual({ root: '/', proc: '/hp', sys: '/hs' });
-    expect(hostPaths('/host', { HOST_PROC: '/hp' })).toEqual({ root: '/host', proc: '/host/proc', sys: '/host/sys' });
+  it('resolves host paths from the option, then HOST_PROC/HOST_SYS/HOST_ETC/HOST_ROOT', () => {
+    expect(hostPaths('', {})).toEqual({ root: '/', proc: '/proc', sys: '/sys', etc: '/etc' });
+    expect(hostPaths('', { HOST_ROOT: '/rootfs' })).toEqual({ root: '/rootfs', proc: '/rootfs/proc', sys: '/rootfs/sys', etc: '/rootfs/etc' });
+    expect(hostPaths('', { HOST_PROC: '/hp', HOST_SYS: '/hs', HOST_ETC: '/he' })).toEqual({ root: '/', proc: '/hp', sys: '/hs', etc: '/he' });
+    expect(hostPaths('/host', { HOST_PROC: '/hp', HOST_ETC: '/he' })).toEqual({ root: '/host', proc: '/host/proc', sys: '/host/sys', etc: '/host/etc' });
   });
 });

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// host_processes: CPU per collection (scan + points + line protocol) on a synthetic /proc of
+// 1,000 processes and on this machine's real /proc, beside Debian's prometheus-process-exporter
+// reading the same real /proc in the same run (CPU per scrape from its /proc/<pid>/stat).
+// Run: npm run build && node bench/host/processes.mjs   (ROUNDS=5 N=20; N_PROCS=1000)
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hostPaths } from '../../dist/agent/services/host/paths.js';
+import { encodeLine } from '../../dist/agent/model/lineproto.js';
+import { validate } from '../../dist/agent/config/schema.js';
+import { schema } from '../../dist/inputs/host_processes/config.js';
+import { ProcessesCollector } from '../../dist/inputs/host_processes/index.js';
+import { ProcReader } from '../../dist/inputs/host_processes/reader.js';
+import { fakeContext } from '../../dist/test/helpers/fake-context.js';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const N = Number(process.env.N ?? 20);
+const N_PROCS = Number(process.env.N_PROCS ?? 1000);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const cpuUs = () => { const u = process.cpuUsage(); return u.user + u.system; };
+
+/** A /proc with N_PROCS processes shaped like a node's: containerised java/nginx/pause, fds, a listening socket each. */
+function syntheticProc() {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-bench-procs-'));
+  const w = (rel, text) => { const p = path.join(root, rel); fs.mkdirSync(path.dirname(p), { recursive: true }); fs.writeFileSync(p, text); };
+  const btime = Math.floor(Date.now() / 1000) - 86400;
+  w('proc/stat', `cpu  1 2 3 4\nbtime ${btime}\n`);
+  w('proc/meminfo', 'MemTotal:       16384000 kB\n');
+  w('etc/passwd', 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\napp:x:1000:1000::/home/app:/bin/sh\n');
+  const names = ['java', 'nginx: worker process', 'pause', 'kube-controller', 'containerd-shim'];
+  let tcp = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+  for (let i = 0; i < N_PROCS; i++) {
+    const pid = 1000 + i;
+    const d = `proc/${pid}/`;
+    const id = pid.toString(16).padStart(64, 'c');
+    w(d + 'stat', `${pid} (${names[i % names.length].slice(0, 15)}) S 1 ${pid} ${pid} 0 -1 4194560 ${i * 7} 0 3 0 ${i * 13} ${i * 3} 0 0 20 0 ${1 + (i % 30)} 0 ${1000 + i} 2147483648 51200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`);
+    w(d + 'status', `Name:\tx\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t${pid}\nNgid:\t0\nPid:\t${pid}\nPPid:\t1\nTracerPid:\t0\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nFDSize:\t64\nGroups:\t\nVmPeak:\t 2097152 kB\nVmSize:\t 2097152 kB\nVmLck:\t       0 kB\nVmPin:\t       0 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  204800 kB\nRssAnon:\t  200000 kB\nRssFile:\t    4800 kB\nRssShmem:\t       0 kB\nVmData:\t  500000 kB\nVmStk:\t     132 kB\nVmExe:\t      12 kB\nVmLib:\t   20000 kB\nVmPTE:\t     600 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nThreads:\t30\nSigQ:\t0/63000\nSigPnd:\t0000000000000000\nCapEff:\t0000000000000000\nvoluntary_ctxt_switches:\t${i * 11}\nnonvoluntary_ctxt_switches:\t${i}\n`);
+    w(d + 'io', `rchar: ${i}\nwchar: ${i}\nsyscr: ${i}\nsyscw: ${i}\nread_bytes: ${i * 4096}\nwrite_bytes: ${i * 4096}\ncancelled_write_bytes: 0\n`);
+    w(d + 'cmdline', `/usr/bin/${names[i % names.length].split(':')[0]}\0-Dapp.instance=${i}\0--config\0/etc/app/config.yaml\0`);
+    w(d + 'comm', `${names[i % names.length].slice(0, 15)}\n`); // read by the peer
+    w(d + 'limits', 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1048576              1048576              files     \n');
+    w(d + 'cgroup', `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${i}.slice/cri-containerd-${id}.scope\n`);
+    fs.mkdirSync(path.join(root, d, 'fd'), { recursive: true });
+    for (let f = 0; f < 8; f++) fs.symlinkSync(f === 5 ? `socket:[${100000 + i}]` : '/dev/null', path.join(root, d, 'fd', String(f)));
+    fs.symlinkSync('/app', path.join(root, d, 'cwd'));
+    tcp += `   ${i}: 00000000:${(8000 + (i % 1000)).toString(16).toUpperCase()} 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 ${100000 + i} 1 0 100 0 0 10 0\n`;
+  }
+  // one network namespace shared by every process, as on a node without pods' own namespaces
+  w('tcp-table', tcp);
+  for (let i = 0; i < N_PROCS; i++) {
+    const d = path.join(root, `proc/${1000 + i}`);
+    fs.mkdirSync(path.join(d, 'net'));
+    fs.mkdirSync(path.join(d, 'ns'));
+    fs.symlinkSync(path.join(root, 'tcp-table'), path.join(d, 'net', 'tcp'));
+    fs.symlinkSync('net:[4026531840]', path.join(d, 'ns', 'net'));
+  }
+  return root;
+}
+
+async function perCollection(c) {
+  for (let i = 0; i < 3; i++) for (const p of await c.collect()) encodeLine(p); // prime, warm up
+  const samples = [];
+  let points = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const c0 = cpuUs();
+    for (let i = 0; i < N; i++) { const pts = await c.collect(); points = pts.length; for (const p of pts) encodeLine(p); }
+    samples.push((cpuUs() - c0) / N);
+  }
+  return { us: median(samples), points };
+}
+
+/** The floor: the reads a metric collection makes (stat, status, io through kept descriptors; the fd listing), nothing else. */
+function floor(proc) {
+  const pids = fs.readdirSync(proc).filter((n) => /^\d+$/.test(n));
+  const buf = Buffer.allocUnsafe(16384);
+  const fds = pids.map((p) => ['stat', 'status', 'io'].map((f) => fs.openSync(`${proc}/${p}/${f}`, 'r')));
+  const once = () => pids.forEach((p, i) => { for (const fd of fds[i]) buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0)); fs.readdirSync(`${proc}/${p}/fd`); });
+  for (let i = 0; i < 3; i++) once();
+  const samples = [];
+  for (let r = 0; r < ROUNDS; r++) { const c0 = cpuUs(); for (let i = 0; i < N; i++) once(); samples.push((cpuUs() - c0) / N); }
+  for (const f of fds.flat()) fs.closeSync(f);
+  return { us: median(samples), points: 0 };
+}
+
+function collector(kind, root, raw) {
+  const ctx = fakeContext('host_processes');
+  const cfg = validate(schema, { min_run_time: '0s', ...raw }).value;
+  return new ProcessesCollector(kind, cfg, new ProcReader(hostPaths(root)), ctx);
+}
+
+const fmt = (us) => `${(us / 1000).toFixed(2)} ms`;
+const root = syntheticProc();
+const rows = [];
+const peers = [];
+const conf = path.join(os.tmpdir(), `telekit-pe-${process.pid}.yaml`);
+fs.writeFileSync(conf, 'process_names:\n  - name: "{{.Comm}}"\n    cmdline:\n    - ".+"\n');
+
+/** CPU per scrape of process-exporter tracking every process (grouped by comm) under `procfs`, on a loopback port. */
+async function peer(label, procfs, flags) {
+  const port = 39256 + Math.floor(Math.random() * 500);
+  const pe = spawn('prometheus-process-exporter', [`-web.listen-address=127.0.0.1:${port}`, `-config.path=${conf}`, `-procfs=${procfs}`, ...flags], { stdio: 'ignore' });
+  const ticks = () => { const f = fs.readFileSync(`/proc/${pe.pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
+  try {
+    for (let i = 0; i < 50; i++) { try { await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(); break; } catch { await sleep(100); } }
+    for (let i = 0; i < 3; i++) await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const samples = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const t0 = ticks();
+      for (let i = 0; i < N; i++) await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      samples.push(((ticks() - t0) * 10_000) / N); // 100 Hz ticks → µs
+    }
+    peers.push([label, median(samples)]);
+  } finally {
+    pe.kill();
+  }
+}
+
+const LEAN = ['-threads=false', '-gather-smaps=false'];
+try {
+  for (const [label, kind, raw] of [
+    ['synthetic, object', 'object', {}],
+    ['synthetic, object + listen_ports', 'object', { enable_listen_ports: true }],
+    ['synthetic, metric', 'metric', { open_metric: true }],
+  ]) {
+    const r = await perCollection(collector(kind, root, raw));
+    rows.push([label, r]);
+  }
+  rows.push(['floor on synthetic: only the metric\'s reads', floor(path.join(root, 'proc'))]);
+  await peer('peer on synthetic, -threads=false -gather-smaps=false', path.join(root, 'proc'), LEAN);
+} finally {
+  fs.rmSync(root, { recursive: true, force: true });
+}
+for (const [label, kind, raw] of [
+  ['real /proc, object', 'object', {}],
+  ['real /proc, metric', 'metric', { open_metric: true }],
+]) rows.push([label, await perCollection(collector(kind, '', raw))]);
+
+await peer('peer on real /proc, -threads=false -gather-smaps=false', '/proc', LEAN);
+await peer('peer on real /proc, defaults (threads, smaps)', '/proc', []);
+fs.rmSync(conf, { force: true });
+
+const real = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
+console.log(`host_processes, median of ${ROUNDS} rounds × ${N} collections; ${N_PROCS} synthetic processes, ${real} real ones; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+for (const [label, r] of rows) console.log(`${label.padEnd(52)} ${fmt(r.us).padStart(9)} CPU per collection (${r.points} points)`);
+for (const [label, us] of peers) console.log(`${label.padEnd(52)} ${fmt(us).padStart(9)} CPU per scrape`);
+const us = (l) => rows.find(([x]) => x === l)[1].us;
+console.log(`ratio telekit/peer (lean), synthetic: metric ${(us('synthetic, metric') / peers[0][1]).toFixed(2)}, object ${(us('synthetic, object') / peers[0][1]).toFixed(2)}`);
+console.log(`ratio telekit/peer (lean), real /proc: metric ${(us('real /proc, metric') / peers[1][1]).toFixed(2)}, object ${(us('real /proc, object') / peers[1][1]).toFixed(2)}`);

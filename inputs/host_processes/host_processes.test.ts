@@ -1,0 +1,288 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fieldNumber as n } from '../../agent/services/host/fields.js';
+import { hostPaths } from '../../agent/services/host/paths.js';
+import { fakeRoot } from '../../agent/services/host/fake-root.js';
+import type { Point } from '../../agent/model/point.js';
+import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
+import { waitFor } from '../../test/helpers/wait.js';
+import { schema, type HostProcessesConfig } from './config.js';
+import { host_processes, ProcessesCollector } from './index.js';
+import { loadInputs } from '../../agent/config/load.js';
+import { containerIdFromCgroup, parsePasswd, parsePidStat, parsePidStatus, parseTcpListen } from './parse.js';
+import { CpuSamples, fullName, ProcReader } from './reader.js';
+
+const config = (raw: object): HostProcessesConfig => validConfig(schema, raw);
+
+const readers: ProcReader[] = [];
+afterAll(() => readers.forEach((r) => r.close())); // the descriptors they keep open
+
+function collector(kind: 'object' | 'metric', raw: object, paths = hostPaths('')) {
+  const ctx = fakeContext('host_processes');
+  const reader = new ProcReader(paths);
+  readers.push(reader);
+  return { ctx, c: new ProcessesCollector(kind, config(raw), reader, ctx) };
+}
+
+const passwdName = (uid: number) => parsePasswd(fs.readFileSync('/etc/passwd', 'utf8')).get(uid) ?? 'nobody';
+
+describe('host_processes on the real /proc', () => {
+  // A child with its own name (comm comes from the path it was executed by: a symlink to node),
+  // its own working directory and a TCP port it listens on.
+  let dir: string;
+  let child: ChildProcess;
+  let port: number;
+  const marker = `tkmark${process.pid}`;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-procs-'));
+    fs.symlinkSync(process.execPath, path.join(dir, 'tkprobe'));
+    child = spawn(path.join(dir, 'tkprobe'), ['-e', `require('net').createServer().listen(0,'127.0.0.1',function(){console.log(this.address().port)})`, marker], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim())));
+      child.once('exit', () => reject(new Error('probe exited')));
+    });
+  });
+
+  afterAll(() => {
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const mine = (pts: Point[]) => pts.find((p) => p.fields.pid !== undefined && n(p.fields.pid) === child.pid);
+
+  it('sends the child as an object with its pid, name, cmdline, user, cwd and listen port; nothing once it exits', async () => {
+    const { ctx, c } = collector('object', { min_run_time: '0s', enable_listen_ports: true });
+    const p = mine(await c.collect());
+    expect(p, 'the child among the objects').toBeDefined();
+    expect(p!.category).toBe('object');
+    expect(p!.name).toBe('host_processes');
+    expect(p!.tags).toMatchObject({ name: `test-host_${child.pid}`, process_name: 'tkprobe', username: passwdName(process.getuid!()) });
+    expect(['sleep', 'running']).toContain(p!.tags.state);
+    expect(p!.tags.container_id).toBeUndefined();
+    expect(p!.fields.cmdline).toBe(`${path.join(dir, 'tkprobe')} -e ${child.spawnargs[2]} ${marker}`);
+    expect(p!.fields.work_directory).toBe(fs.realpathSync(dir));
+    expect(JSON.parse(p!.fields.listen_ports as string)).toContain(port);
+    expect(p!.fields.state_zombie).toBe(false);
+    expect(n(p!.fields.rss)).toBeGreaterThan(1 << 20);
+    expect(n(p!.fields.vms)).toBeGreaterThan(n(p!.fields.rss));
+    expect(n(p!.fields.threads)).toBeGreaterThan(1);
+    expect(n(p!.fields.open_files)).toBeGreaterThan(2);
+    expect(n(p!.fields.start_time)).toBeLessThanOrEqual(Date.now());
+    expect(n(p!.fields.start_time)).toBeGreaterThan(Date.now() - 60_000);
+    expect(p!.fields.cpu_usage as number).toBeGreaterThanOrEqual(0);
+    const msg = JSON.parse(p!.fields.message as string);
+    expect(msg).toMatchObject({ pid: child.pid, process_name: 'tkprobe', name: `test-host_${child.pid}` });
+    expect(msg.memory.rss).toBe(n(p!.fields.rss));
+    expect(Object.keys(msg)).toEqual(Object.keys(msg).sort());
+    expect(ctx.errors).toEqual([]);
+
+    child.kill('SIGKILL');
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+    const pid = child.pid!;
+    const keptFor = (p: number) =>
+      fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(`/proc/${p}/`);
+        } catch {
+          return false;
+        }
+      });
+    expect(keptFor(pid).length).toBeGreaterThan(0); // stat, status (and io) stay open between collections
+    await waitFor(async () => !mine(await c.collect()), { what: 'the exited child to disappear' });
+    expect(keptFor(pid)).toEqual([]); // ... and are closed once the process is gone
+  });
+});
+
+describe('host_processes filters', () => {
+  let child: ChildProcess;
+  let dir: string;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-procs-'));
+    fs.symlinkSync(process.execPath, path.join(dir, 'tkfilter'));
+    child = spawn(path.join(dir, 'tkfilter'), ['-e', 'setInterval(()=>{},1000)'], { stdio: 'ignore' });
+    await waitFor(() => fs.existsSync(`/proc/${child.pid}/cmdline`) && fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').includes('setInterval'));
+  });
+  afterAll(() => {
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('process_name selects the metrics, not the objects', async () => {
+    const m = await collector('metric', { min_run_time: '0s', process_name: ['^tkfil'] }).c.collect();
+    expect(m.map((p) => p.tags.pid)).toEqual([String(child.pid)]);
+    expect(m[0]!.category).toBe('metric');
+    expect(m[0]!.tags).toMatchObject({ process_name: 'tkfilter', username: passwdName(process.getuid!()) });
+    expect(m[0]!.tags.cmdline).toContain('setInterval');
+    for (const f of ['cpu_usage', 'mem_used_percent', 'rss', 'vms', 'threads', 'open_files', 'voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches', 'page_minor_faults']) {
+      expect(m[0]!.fields[f], f).toBeDefined();
+    }
+    const o = await collector('object', { min_run_time: '0s', process_name: ['^tkfil'] }).c.collect();
+    expect(o.length).toBeGreaterThan(1);
+    expect(o.some((p) => p.tags.process_name === 'tkfilter')).toBe(true);
+  });
+
+  it('min_run_time leaves out younger processes', async () => {
+    const o = await collector('object', { min_run_time: '10m' }).c.collect();
+    expect(o.some((p) => n(p.fields.pid) === child.pid)).toBe(false);
+    for (const p of o) expect(n(p.fields.started_duration)).toBeGreaterThanOrEqual(600);
+    const uptime = os.uptime();
+    // the default: only processes older than 10 minutes; this machine has some unless it just booted
+    if (uptime > 700) expect(o.length).toBeGreaterThan(0);
+    const all = await collector('object', { min_run_time: '0s' }).c.collect();
+    expect(all.some((p) => n(p.fields.pid) === child.pid)).toBe(true);
+  });
+});
+
+/** A synthetic /proc: one normal process in a container, odd and broken entries around it. */
+function syntheticRoot() {
+  const btime = Math.floor(Date.now() / 1000) - 7200;
+  const stat = (pid: number, comm: string, ticks: number, start = 100) =>
+    `${pid} (${comm}) S 1 ${pid} ${pid} 0 -1 4194560 500 20 3 1 ${ticks} 10 0 0 20 0 4 0 ${start} 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 7 0 0\n`;
+  const status = (uid: number) =>
+    `Name:\tx\nState:\tS (sleeping)\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\nVmSize:\t  102400 kB\nVmHWM:\t 12000 kB\nVmRSS:\t   10240 kB\nVmData:\t 100 kB\nVmStk:\t 132 kB\nThreads:\t4\nvoluntary_ctxt_switches:\t77\nnonvoluntary_ctxt_switches:\t5\n`;
+  const id = 'a'.repeat(64);
+  const r = fakeRoot({
+    'proc/stat': `cpu  1 2 3 4\nbtime ${btime}\n`,
+    'proc/meminfo': 'MemTotal:       1024000 kB\n',
+    'etc/passwd': 'root:x:0:0:root:/root:/bin/bash\nalice:x:1234:1234::/home/alice:/bin/sh\n',
+    // a normal process, in a container, listening on 8080 (0x1F90) via fd 3
+    'proc/10/stat': stat(10, 'java', 360_000),
+    'proc/10/status': status(1234),
+    'proc/10/io': 'rchar: 1\nwchar: 2\nsyscr: 3\nsyscw: 4\nread_bytes: 5\nwrite_bytes: 6\ncancelled_write_bytes: 0\n',
+    'proc/10/cmdline': 'java\0-jar\0app.jar\0',
+    'proc/10/cgroup': `0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-${id}.scope\n`,
+    'proc/10/net/tcp': '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1234        0 5555 1 0 100 0 0 10 0\n   1: 0100007F:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 7777 1 0 100 0 0 10 0\n',
+    'proc/10/fd/0': '',
+    // a name with spaces and parentheses; no io file (another user's), unknown uid
+    'proc/11/stat': stat(11, 'a) (b c', 50),
+    'proc/11/status': status(4321),
+    'proc/11/cmdline': '',
+    'proc/11/cgroup': '0::/user.slice\n',
+    // exited between its stat and its status
+    'proc/12/stat': stat(12, 'gone', 1),
+    'proc/12/cmdline': 'gone\0',
+    // truncated stat line
+    'proc/13/stat': '13 (trunc) S 1 2 3',
+    // young (started now): filtered by min_run_time
+    'proc/14/stat': stat(14, 'young', 1, 7200 * 100 - 10),
+    'proc/14/status': status(0),
+    'proc/14/cmdline': 'young\0',
+  });
+  fs.rmSync(path.join(r.root, 'proc/10/fd/0'));
+  fs.symlinkSync('socket:[5555]', path.join(r.root, 'proc/10/fd/3'));
+  fs.symlinkSync('/dev/null', path.join(r.root, 'proc/10/fd/1'));
+  fs.symlinkSync('/srv/app', path.join(r.root, 'proc/10/cwd'));
+  fs.mkdirSync(path.join(r.root, 'proc/11/fd'));
+  return { r, id, btime };
+}
+
+describe('host_processes on a synthetic /proc', () => {
+  it('reads the fields, skips and counts the broken entries, and never throws', async () => {
+    const { r, id, btime } = syntheticRoot();
+    try {
+      const { ctx, c } = collector('object', { enable_listen_ports: true, tags: {} }, hostPaths(r.root));
+      const pts = await c.collect();
+      expect(pts.map((p) => n(p.fields.pid)).sort()).toEqual([10, 11]);
+      const java = pts.find((p) => n(p.fields.pid) === 10)!;
+      expect(java.tags).toEqual({ name: 'test-host_10', process_name: 'java', username: 'alice', state: 'sleep', container_id: id });
+      expect(java.fields).toMatchObject({ cmdline: 'java -jar app.jar', work_directory: '/srv/app', listen_ports: '[8080]', state_zombie: false });
+      expect(n(java.fields.rss)).toBe(10240 * 1024);
+      expect(java.fields.mem_used_percent).toBeCloseTo(1, 5);
+      expect(n(java.fields.proc_read_bytes)).toBe(5);
+      expect(n(java.fields.proc_syscw)).toBe(4);
+      expect(n(java.fields.voluntary_ctxt_switches)).toBe(77);
+      expect(n(java.fields.open_files)).toBe(2); // fd/1 and fd/3
+      expect(n(java.fields.start_time)).toBe(btime * 1000 + 1000);
+      const odd = pts.find((p) => n(p.fields.pid) === 11)!;
+      expect(odd.tags).toMatchObject({ process_name: 'a) (b c', username: 'nobody' });
+      expect(odd.tags.container_id).toBeUndefined();
+      expect(odd.fields.proc_syscr).toBeUndefined();
+      expect(odd.fields.listen_ports).toBe('null'); // DataKit's JSON of an empty Go slice
+      expect(n(odd.fields.open_files)).toBe(0);
+      const text = await ctx.metrics.metrics();
+      expect(text).toMatch(/telekit_host_processes_skipped_total\{reason="exited"\} 1/);
+      expect(text).toMatch(/telekit_host_processes_skipped_total\{reason="malformed"\} 1/);
+      expect(text).toMatch(/telekit_host_processes_partial_total\{file="io"\} 1/);
+    } finally {
+      r.remove();
+    }
+  });
+
+  it('measures cpu_usage over the interval, not since start', async () => {
+    const { r } = syntheticRoot();
+    try {
+      const reader = new ProcReader(hostPaths(r.root));
+      readers.push(reader);
+      const cpu = new CpuSamples();
+      cpu.at = Date.now() - 10_000;
+      cpu.ticks.set('10:100', 360_000 + 10 - 250); // 2.5 s of CPU in the last 10 s
+      const res = await reader.scan({ minRunTimeMs: 0, onlyContainer: false, needCmdline: false, cwd: false, listenPorts: false }, cpu);
+      const java = res.procs.find((p) => p.pid === 10)!;
+      expect(java.cpuUsage).toBeGreaterThan(24);
+      expect(java.cpuUsage).toBeLessThan(25.1);
+      expect(cpu.ticks.get('10:100')).toBe(360_010);
+      // only_container_processes keeps the containerised one
+      const only = await reader.scan({ minRunTimeMs: 0, onlyContainer: true, needCmdline: false, cwd: false, listenPorts: false }, new CpuSamples());
+      expect(only.procs.map((p) => p.pid)).toEqual([10]);
+    } finally {
+      r.remove();
+    }
+  });
+});
+
+describe('host_processes parsers', () => {
+  it('stat: the name between the first ( and the last ), fields after it', () => {
+    const s = parsePidStat('42 (a) (b c) R 1 42 42 0 -1 0 7 8 9 10 111 222 0 0 20 0 3 0 555 4096 12 0\n')!;
+    expect(s).toMatchObject({ comm: 'a) (b c', state: 'R', minflt: 7, cminflt: 8, majflt: 9, cmajflt: 10, utime: 111, stime: 222, numThreads: 3, starttime: 555, vsize: 4096, rss: 12 });
+    expect(parsePidStat('42 (x) S 1 2')).toBeUndefined();
+    expect(parsePidStat('42 x S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22')).toBeUndefined();
+    expect(parsePidStatus('Name:\tUid: 5\nUid:\t7\t7\t7\t7\n')!.uid).toBe(7);
+  });
+
+  it('cgroup: container ids under systemd and cgroupfs drivers, none for host processes', () => {
+    const id = 'f'.repeat(64);
+    expect(containerIdFromCgroup(`0::/system.slice/docker-${id}.scope\n`)).toBe(id);
+    expect(containerIdFromCgroup(`12:memory:/kubepods/burstable/pod1234/${id}\n`)).toBe(id);
+    expect(containerIdFromCgroup('0::/user.slice/user-0.slice/session-1.scope\n')).toBe('');
+    expect(containerIdFromCgroup('0::/\n')).toBe('');
+  });
+
+  it('net/tcp: LISTEN sockets only; passwd; long names', () => {
+    const t = 'sl local rem st\n 0: 0100007F:0050 00000000:0000 0A 0:0 0:0 0 0 0 99 1\n 1: 0100007F:0051 0100007F:9999 01 0:0 0:0 0 0 0 98 1\n';
+    expect(parseTcpListen(t)).toEqual([{ inode: 99, port: 80 }]);
+    expect(parsePasswd('a:x:1:1::/:/bin/sh\nb:x:1:1::/:/bin/sh\nbad\n').get(1)).toBe('a');
+    expect(fullName('kube-controller', '/usr/bin/kube-controller-manager')).toBe('kube-controller-manager');
+    expect(fullName('kube-controller', '/usr/bin/other')).toBe('kube-controller');
+    expect(fullName('java', '/usr/bin/javaXYZ')).toBe('java');
+  });
+});
+
+describe('host_processes configuration', () => {
+  it('takes DataKit\'s sample ([[inputs.host_processes]], deprecated options) and its ENV_INPUT_HOST_PROCESSES_* variables', async () => {
+    const inputs = [host_processes];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-hp-conf-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'host'));
+      fs.writeFileSync(
+        path.join(dir, 'host', 'host_processes.conf'),
+        '[[inputs.host_processes]]\n  process_name = [".*nginx.*"]\n  min_run_time = "10m"\n  open_metric = true\n  enable_listen_ports = false\n  enable_open_files = false\n  only_container_processes = false\n  [inputs.host_processes.tags]\n  team = "sre"\n',
+      );
+      const r = loadInputs({ confDir: dir, env: {}, registry: inputs, defaultEnabled: [] });
+      expect(r.problems).toEqual([]);
+      expect(r.instances[0]!.config).toMatchObject({ process_name: ['.*nginx.*'], min_run_time: 600_000, open_metric: true, tags: { team: 'sre' }, object_interval: 300_000, metric_interval: 30_000 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const env = { ENV_INPUT_HOST_PROCESSES_OPEN_METRIC: 'true', ENV_INPUT_HOST_PROCESSES_PROCESS_NAME: 'nginx,java', ENV_INPUT_HOST_PROCESSES_MIN_RUN_TIME: '1m', ENV_INPUT_HOST_PROCESSES_ENABLE_LISTEN_PORTS: 'true' };
+    const e = loadInputs({ env, registry: inputs, defaultEnabled: ['host_processes'] });
+    expect(e.problems).toEqual([]);
+    expect(e.instances[0]!.config).toMatchObject({ open_metric: true, process_name: ['nginx', 'java'], min_run_time: 60_000, enable_listen_ports: true });
+  });
+});
