@@ -1,0 +1,62 @@
+/**
+ * The state of one script run over one log line: the point's fields and tags,
+ * the script's own variables, and the flags functions set (drop, exit).
+ */
+import type { Value } from './value.js';
+
+export class ScriptAbort extends Error {}
+
+export class Run {
+  /** Fields of the point, `message` included until drop_origin_data(). */
+  readonly fields = new Map<string, Value>();
+  tags: Map<string, string> | undefined;
+  readonly vars = new Map<string, Value>();
+  measurement: string | undefined;
+  dropped = false;
+  exited = false;
+  /** Last JSON document parsed by json() and the text it came from. */
+  jsonText: string | undefined;
+  jsonDoc: unknown;
+  constructor(
+    message: string,
+    /** performance.now() after which loops and long inputs abort the run. */
+    readonly deadline: number,
+  ) {
+    this.fields.set('message', message);
+  }
+
+  /** A key of the point: a tag, else a field; undefined when absent. */
+  get(key: string): Value | undefined {
+    const t = this.tags?.get(key);
+    if (t !== undefined) return t;
+    return this.fields.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.fields.has(key) || (this.tags?.has(key) ?? false);
+  }
+
+  /** Sets a key: a tag stays a tag (as text), anything else is a field. */
+  set(key: string, v: Value): void {
+    if (this.tags?.has(key)) {
+      if (v === null) this.tags.delete(key);
+      else this.tags.set(key, typeof v === 'string' ? v : String(v));
+      return;
+    }
+    this.fields.set(key, v);
+  }
+
+  delete(key: string): void {
+    this.fields.delete(key);
+    this.tags?.delete(key);
+  }
+
+  setTag(key: string, v: string): void {
+    this.fields.delete(key);
+    (this.tags ??= new Map()).set(key, v);
+  }
+
+  checkDeadline(): void {
+    if (performance.now() > this.deadline) throw new ScriptAbort('time bound exceeded');
+  }
+}
