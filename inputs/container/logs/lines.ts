@@ -4,8 +4,10 @@
 import { nowNs } from '../../../agent/model/point.js';
 import { quoteStr } from '../../../agent/model/lineproto.js';
 import { LineBuf, lineHead } from '../../../agent/model/linebuf.js';
+import type { Script } from '../../../agent/services/pipeline/script.js';
 import type { RecordSink } from './assembler.js';
 import { detectStatusRange } from './parse.js';
+import { runScript } from './scripted.js';
 
 const QUOTE = Buffer.from('"');
 
@@ -30,13 +32,52 @@ export class LogLines {
   private readonly afterCount = new Map<string, Buffer>();
   private lastSec = -1;
   private lastSecBytes = Buffer.alloc(0);
+  /** The source's Pipeline script as of the last refresh(); undefined: lines are written raw. */
+  private script: Script | undefined;
+  /** Stream tags with the core's added, frozen, per stream (scripted lines are written as points). */
+  private readonly pointTags = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(
     private readonly source: string,
     private readonly tagsOf: (stream: string) => Readonly<Record<string, string>>,
     private readonly extra: Readonly<Record<string, string>>,
     private readonly withFilepath: boolean,
-  ) {}
+    /** The current script of the source (looked up again at each refresh: scripts reload). */
+    private readonly scriptOf?: () => Script | undefined,
+  ) {
+    this.refresh();
+  }
+
+  /** Picks up the source's current script; called once per read chunk, never per line. */
+  refresh(): void {
+    if (this.scriptOf !== undefined) this.script = this.scriptOf();
+  }
+
+  private tagsFor(stream: string): Readonly<Record<string, string>> {
+    let t = this.pointTags.get(stream);
+    if (t === undefined) {
+      const tags: Record<string, string> = { ...this.tagsOf(stream) };
+      for (const k in this.extra) if (tags[k] === undefined) tags[k] = this.extra[k]!;
+      this.pointTags.set(stream, (t = Object.freeze(tags)));
+    }
+    return t;
+  }
+
+  /**
+   * A record through the script; false when the script failed on it (the
+   * caller writes it raw). Dropped records count as read, not as written.
+   */
+  private scripted(script: Script, msg: string, time: bigint, stream: string, lines: number, filepath: string): boolean {
+    const r = runScript(script, msg, this.source, this.tagsFor(stream), time);
+    if (r.kind === 'failed') return false;
+    this.linesRead += lines;
+    if (r.kind === 'dropped') return true;
+    const p = r.point;
+    p.fields.log_read_lines = BigInt(this.linesRead);
+    if (this.withFilepath) p.fields.filepath = filepath;
+    if (this.buf.point(p, time)) this.records++;
+    return true;
+  }
 
   /** `source,tags message=` of a stream, as bytes. */
   private head(stream: string): Buffer {
@@ -87,6 +128,8 @@ export class LogLines {
   sinkFor(filepath: string): RecordSink {
     return {
       line: (buf, start, end, time, stream) => {
+        const script = this.script;
+        if (script !== undefined && this.scripted(script, buf.toString('utf8', start, end), BigInt(time.sec) * 1_000_000_000n + BigInt(time.ns), stream, 1, filepath)) return;
         const b = this.write(stream, buf, start, end, 1, filepath);
         if (time.sec >= 0) {
           if (time.sec !== this.lastSec) {
@@ -100,6 +143,8 @@ export class LogLines {
         b.endLine();
       },
       record: (r) => {
+        const script = this.script;
+        if (script !== undefined && this.scripted(script, typeof r.message === 'string' ? r.message : r.message.toString(), r.time ?? nowNs(), r.stream, r.lines, filepath)) return;
         const msg = typeof r.message === 'string' ? Buffer.from(r.message) : r.message.bytes;
         const b = this.write(r.stream, msg, 0, msg.length, r.lines, filepath);
         b.append(String(r.time ?? nowNs()));
