@@ -27,8 +27,10 @@ export class Run {
 
   /** A key of the point: a tag, else a field; undefined when absent. */
   get(key: string): Value | undefined {
-    const t = this.tags?.get(key);
-    if (t !== undefined) return t;
+    if (this.tags !== undefined) {
+      const t = this.tags.get(key);
+      if (t !== undefined) return t;
+    }
     return this.fields.get(key);
   }
 
@@ -38,7 +40,11 @@ export class Run {
 
   /** Sets a key: a tag stays a tag (as text), anything else is a field. */
   set(key: string, v: Value): void {
-    if (this.tags?.has(key)) {
+    if (this.tags === undefined) {
+      this.fields.set(key, v);
+      return;
+    }
+    if (this.tags.has(key)) {
       if (v === null) this.tags.delete(key);
       else this.tags.set(key, typeof v === 'string' ? v : String(v));
       return;

@@ -79,3 +79,14 @@ describe('run time', () => {
     expect(parseTimeText('nonsense', parseZone('UTC'))).toBeUndefined();
   });
 });
+
+describe('grok prefilter', () => {
+  it('finds the literals every match needs, and none under a top-level alternation', async () => {
+    const { requiredLiterals } = await import('./grok/compile.js');
+    expect(requiredLiterals('%{NOTSPACE:ip} %{NOTSPACE} \\[%{HTTPDATE:time}\\] "%{DATA:m} %{GREEDYDATA:u} HTTP/%{NUMBER:v}" %{INT:c}').sort()).toEqual([' HTTP/', ' [', '" ', '] "'].sort());
+    expect(requiredLiterals('%{date2:time} \\[%{LOGLEVEL:s}\\] %{GREEDYDATA:msg}, client: %{NOTSPACE:c}, (upstream: "%{GREEDYDATA:u}", )?host: "%{NOTSPACE:h}"')).toEqual(expect.arrayContaining([', client: ', 'host: "', '] ']));
+    expect(requiredLiterals('abc|def')).toEqual([]);
+    expect(requiredLiterals('ab?c\\d+xy')).toEqual(['xy']);
+    expect(requiredLiterals('(?i)abc')).toEqual(['abc']);
+  });
+});

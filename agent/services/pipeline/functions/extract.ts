@@ -1,6 +1,6 @@
 /** grok(), add_pattern() and json(): the functions that cut a text into keys. */
 import type { Expr } from '../ast.js';
-import { checkPatternSyntax, compileGrok, GrokError, type GrokType } from '../grok/compile.js';
+import { checkPatternSyntax, compileGrok, GrokError, requiredLiterals, type GrokType } from '../grok/compile.js';
 import type { Run } from '../runtime.js';
 import { fromJson, toJson, truthy, type Value } from '../value.js';
 import type { CompileCtx, Eval, FnSpec } from './types.js';
@@ -46,21 +46,37 @@ export const grok: FnSpec = {
       if (e instanceof GrokError) c.fail(args[1]!, e.message);
       throw e;
     }
-    const { re, captures } = g;
+    const { re } = g;
+    // only the groups that carry a key, in group order
+    const groups: number[] = [];
+    const keys: string[] = [];
+    const types: GrokType[] = [];
+    g.captures.forEach((c, i) => {
+      if (c === undefined) return;
+      groups.push(i + 1);
+      keys.push(c.key);
+      types.push(c.type);
+    });
+    const n = groups.length;
+    const lits = g.flags.includes('i') ? [] : requiredLiterals(pat);
     return (r: Run) => {
       const s = input(r);
       if (typeof s !== 'string') return false;
+      for (let i = 0; i < lits.length; i++) if (s.indexOf(lits[i]!) < 0) return false;
       if (s.length > LONG_INPUT) r.checkDeadline();
       const m = re.exec(s);
       if (m === null) return false;
-      for (let i = 0; i < captures.length; i++) {
-        const cap = captures[i];
-        if (cap === undefined) continue;
-        const raw = m[i + 1];
+      for (let i = 0; i < n; i++) {
+        const key = keys[i]!;
+        let v = m[groups[i]!];
         // a key seen in two branches: the one that took part wins
-        if (raw === undefined && r.has(cap.key)) continue;
-        const v = raw === undefined ? '' : trim ? raw.trim() : raw;
-        r.set(cap.key, cap.type === 'str' ? v : convert(v, cap.type));
+        if (v === undefined) {
+          if (!r.has(key)) r.set(key, '');
+          continue;
+        }
+        if (trim && v.length > 0 && (v.charCodeAt(0) <= 32 || v.charCodeAt(v.length - 1) <= 32)) v = v.trim();
+        const t = types[i]!;
+        r.set(key, t === 'str' ? v : convert(v, t));
       }
       return true;
     };

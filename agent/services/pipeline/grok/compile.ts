@@ -23,6 +23,7 @@ export interface GrokCapture {
 
 export interface CompiledGrok {
   re: RegExp;
+  flags: string;
   /** captures[i] is the key of group i+1 (undefined for unnamed groups). */
   captures: (GrokCapture | undefined)[];
   source: string;
@@ -210,7 +211,7 @@ export function compileGrok(pattern: string, scope: PatternScope = builtinScope)
   } catch (e) {
     throw new GrokError(`invalid grok pattern: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`);
   }
-  return { re, captures, source };
+  return { re, flags, captures, source };
 }
 
 /** Checks that a pattern body (add_pattern) is well formed, resolving references lazily at use. */
@@ -222,4 +223,69 @@ export function checkPatternSyntax(pattern: string): void {
     if (e instanceof GrokError) throw e;
     throw new GrokError(`invalid pattern: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`);
   }
+}
+
+const META = new Set(['.', '[', ']', '(', ')', '{', '}', '|', '?', '*', '+', '^', '$', '\\']);
+
+/**
+ * Literal pieces every match of a grok pattern must contain: the text at the
+ * top level of the pattern between `%{…}` references (outside groups and
+ * classes, without a quantifier after it), when the pattern has no top-level
+ * alternation. A line lacking one cannot match, so grok() skips the regular
+ * expression (an unanchored search over a line the pattern does not fit, such
+ * as an access-log pattern over an error line, costs the most).
+ */
+export function requiredLiterals(pattern: string): string[] {
+  const out: string[] = [];
+  let run = '';
+  let depth = 0;
+  const cut = () => {
+    if (run.length >= 2) out.push(run);
+    run = '';
+  };
+  for (let i = 0; i < pattern.length; ) {
+    const c = pattern[i]!;
+    if (c === '%' && pattern[i + 1] === '{') {
+      const end = pattern.indexOf('}', i);
+      if (end < 0) return [];
+      cut();
+      i = end + 1;
+      continue;
+    }
+    if (c === '\\') {
+      const d = pattern[i + 1];
+      if (d === undefined) return [];
+      if (depth === 0 && /[^A-Za-z0-9]/.test(d)) run += d;
+      else cut(); // \d, \s, \b …: not literal
+      i += 2;
+    } else if (c === '(') {
+      depth++;
+      if (depth === 1) cut();
+      i++;
+    } else if (c === ')') {
+      depth--;
+      i++;
+    } else if (c === '[') {
+      cut();
+      const end = pattern.indexOf(']', i + 2);
+      if (end < 0) return [];
+      i = end + 1;
+    } else if (c === '|') {
+      if (depth === 0) return [];
+      i++;
+    } else if (c === '?' || c === '*' || c === '{') {
+      // the char (or group) before is optional or repeated: drop it from the run
+      if (depth === 0) {
+        run = run.slice(0, -1);
+        cut();
+      }
+      i++;
+    } else {
+      if (depth === 0 && !META.has(c)) run += c;
+      else if (depth === 0) cut();
+      i++;
+    }
+  }
+  cut();
+  return out.sort((a, b) => b.length - a.length).slice(0, 4);
 }
