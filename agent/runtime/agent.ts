@@ -194,7 +194,8 @@ export class Agent {
     const tz = env.ENV_PIPELINE_TIMEZONE ? parseZone(env.ENV_PIPELINE_TIMEZONE) : undefined;
     if (env.ENV_PIPELINE_TIMEZONE && tz === undefined) log.warn({ value: env.ENV_PIPELINE_TIMEZONE }, 'ENV_PIPELINE_TIMEZONE is not a time zone: using the process zone.');
     const bound = env.ENV_PIPELINE_LINE_TIMEOUT ? parseDuration(env.ENV_PIPELINE_LINE_TIMEOUT) : undefined;
-    return new ScriptStore({ dir, log: log.child({ component: 'pipeline' }), metrics, watch: (o.watch ?? true) && fs.existsSync(dir), timezone: tz, timeBoundMs: bound });
+    const maxLen = Number(env.ENV_PIPELINE_MAX_LINE_LENGTH) || undefined;
+    return new ScriptStore({ dir, log: log.child({ component: 'pipeline' }), metrics, watch: (o.watch ?? true) && fs.existsSync(dir), timezone: tz, timeBoundMs: bound, maxLineLength: maxLen });
   }
 
   private static async makeSinks(s: AgentSettings, dataDir: string, log: Logger): Promise<Sink[]> {

@@ -60,6 +60,21 @@ describe('run time', () => {
     expect(r.ok).toBe(true);
     expect(performance.now() - t0).toBeLessThan(2000);
   });
+  it('a long line with a quadratic pattern and invalid UTF-8 does not stall; a longer one is not run', () => {
+    const s = load('grok(_, "%{GREEDYDATA:a}=%{GREEDYDATA:b};%{INT:n}")');
+    const line = (n: number) => Buffer.concat([Buffer.from('k'.repeat(n)), Buffer.from([0xff, 0xfe]), Buffer.from('=v' + 'w'.repeat(n) + ';x')]).toString('utf8');
+    const t0 = performance.now();
+    const r = s.run(line(30_000));
+    expect(performance.now() - t0).toBeLessThan(4000); // ~5 s idle without the fallback limit (quadratic), ~0.3 s with it
+    expect(r.ok && r.out.fields.has('a')).toBe(false); // no match (";x" is not an INT): the line as it was
+    const t1 = performance.now();
+    const long = s.run(line(200_000));
+    expect(performance.now() - t1).toBeLessThan(50);
+    expect(long).toMatchObject({ ok: false, timedOut: true });
+    expect(s.stats).toMatchObject({ lines: 2, failed: 0 });
+    expect(s.stats.timedOut).toBeGreaterThanOrEqual(1); // the first too when it ran past 100 ms (a loaded box)
+  });
+
   it('a loop past the time bound aborts the line and counts it', () => {
     const s = Script.compile('t.p', 't.p', 'n = 0\nfor x in [1,2,3] {\n  for y in [1,2,3] { n = n + 1 }\n}', { timeBoundMs: -1 });
     const r = s.run('x');

@@ -17,6 +17,9 @@ import type { Value } from './value.js';
 // instead of running for minutes (catastrophic backtracking in a user's grok pattern or on a
 // pathological line). Process-wide; it changes no result, only how a runaway match is run.
 v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+// V8 counts backtracks per attempt at one position (default limit 50,000): an unanchored search
+// that backtracks a little at every position of a long line is quadratic below that limit.
+v8.setFlagsFromString('--regexp-backtracks-before-fallback=10000');
 
 export interface ScriptOutput {
   /** Fields (message included unless drop_origin_data()); nil values are left out by the encoders. */
@@ -42,6 +45,12 @@ export interface ScriptStats {
 export interface ScriptOptions extends CompileOptions {
   /** Time a run may take, in ms (default 100). */
   timeBoundMs?: number;
+  /**
+   * Longest message a script is run over, in UTF-16 units (default 65,536): longer
+   * ones are sent as they are and counted with the lines past the time bound (a
+   * regular expression over half a megabyte can take seconds even when linear).
+   */
+  maxLineLength?: number;
   /** Grok patterns shared by every script (the pipeline directory's pattern/ files), under add_pattern(). */
   patterns?: PatternScope;
 }
@@ -49,6 +58,7 @@ export interface ScriptOptions extends CompileOptions {
 export class Script {
   readonly stats: ScriptStats = { lines: 0, failed: 0, timedOut: 0, dropped: 0 };
   private readonly boundMs: number;
+  private readonly maxLength: number;
 
   private constructor(
     /** The name scripts are chosen by, e.g. `nginx.p`. */
@@ -58,6 +68,7 @@ export class Script {
     opts: ScriptOptions,
   ) {
     this.boundMs = opts.timeBoundMs ?? 100;
+    this.maxLength = opts.maxLineLength ?? 65_536;
   }
 
   /** Parses and compiles; throws PipelineError (file:line:col) on any load error. */
@@ -70,6 +81,10 @@ export class Script {
   /** Runs the script over one message. */
   run(message: string): RunOutcome {
     this.stats.lines++;
+    if (message.length > this.maxLength) {
+      this.stats.timedOut++;
+      return { ok: false, error: `line of ${message.length} characters, over the ${this.maxLength} a script runs on`, timedOut: true };
+    }
     const start = performance.now();
     const r = new Run(message, start + this.boundMs);
     try {

@@ -219,6 +219,7 @@ export const PIPELINE_ENV: readonly { name: string; default: string; doc: string
   { name: 'ENV_PIPELINE_DIR', default: '(pipeline/ beside the conf.d folder)', doc: 'Folder of Pipeline scripts (`*.p`; subfolders per category), watched for changes (also `--pipeline-dir`).' },
   { name: 'ENV_PIPELINE_TIMEZONE', default: '(the process\'s zone, TZ)', doc: 'Zone of log times without one, for default_time() (`+8`, `Asia/Shanghai`, `UTC`).' },
   { name: 'ENV_PIPELINE_LINE_TIMEOUT', default: '100ms', doc: 'Time bound of one script run on one line; lines past it are sent unparsed (loops) or counted.' },
+  { name: 'ENV_PIPELINE_MAX_LINE_LENGTH', default: '65536', doc: 'Longest message (characters) a script runs on; longer ones are sent unparsed and counted with the lines past the time bound.' },
 ];
 
 /** The pipeline directory an agent uses: `--pipeline-dir`, ENV_PIPELINE_DIR, else `pipeline/` beside conf.d. */
