@@ -2,8 +2,8 @@
 import type { Expr } from '../ast.js';
 import { checkPatternSyntax, compileGrok, GrokError, requiredLiterals, type GrokType } from '../grok/compile.js';
 import type { Run } from '../runtime.js';
-import { fromJson, toJson, truthy, type Value } from '../value.js';
-import type { CompileCtx, Eval, FnSpec } from './types.js';
+import { fromJson, toJson, type Value } from '../value.js';
+import type { CompileCtx, FnSpec } from './types.js';
 
 /** Long inputs check the line's time bound before a match. */
 const LONG_INPUT = 4096;
@@ -196,4 +196,3 @@ export const json: FnSpec = {
   },
 };
 
-export const isTrue = (e: Eval) => (r: Run) => truthy(e(r));
