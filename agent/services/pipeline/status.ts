@@ -1,7 +1,7 @@
 /**
  * DataKit's log levels: a script's `status` is normalised to one of them
  * (`f`/`emerg` → emerg, `a`/`alert` → alert, `c`/`critical` → critical,
- * `e`/`error` → error, `w`/`warning` → warning, `n`/`notice` → notice,
+ * `e`/`error` → error, `w`/`warn`/`warning` → warning, `n`/`notice` → notice,
  * `i`/`info` → info, `d`/`debug`/`trace`/`verbose` → debug, `o`/`s`/`OK` → OK),
  * case-insensitively; anything else becomes `unknown`.
  */
@@ -15,6 +15,7 @@ const LEVELS: Record<string, string> = {
   e: 'error',
   error: 'error',
   w: 'warning',
+  warn: 'warning',
   warning: 'warning',
   n: 'notice',
   notice: 'notice',

@@ -4,7 +4,7 @@
  */
 import { add_pattern, grok, json } from './extract.js';
 import { add_key, cast, drop, drop_key, drop_origin_data, exit, get_key, group_between, group_in, len, lowercase, nullif, rename, set_measurement, set_tag, strfmt, trim, uppercase, url_decode } from './keys.js';
-import { default_time, parse_duration } from './time.js';
+import { default_time, duration_precision, parse_duration } from './time.js';
 import type { FnSpec } from './types.js';
 import { user_agent } from './useragent.js';
 
@@ -15,6 +15,7 @@ export const FUNCTIONS: ReadonlyMap<string, FnSpec> = new Map(
     cast,
     default_time,
     drop,
+    duration_precision,
     drop_key,
     drop_origin_data,
     exit,

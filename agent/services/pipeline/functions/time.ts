@@ -63,3 +63,25 @@ export const parse_duration: FnSpec = {
     };
   },
 };
+
+const PRECISION_NS: Record<string, bigint> = { s: 1_000_000_000n, ms: 1_000_000n, us: 1000n, ns: 1n };
+
+/** duration_precision(key, old, new): an int duration from one of s, ms, us, ns to another. */
+export const duration_precision: FnSpec = {
+  params: ['key', 'old_precision', 'new_precision'],
+  min: 3,
+  compile(args, c) {
+    const key = c.key(args[0]!);
+    const from = c.literal(args[1]!);
+    const to = c.literal(args[2]!);
+    if (from === undefined || PRECISION_NS[from] === undefined) return c.fail(args[1]!, 'precision must be "s", "ms", "us" or "ns"');
+    if (to === undefined || PRECISION_NS[to] === undefined) return c.fail(args[2]!, 'precision must be "s", "ms", "us" or "ns"');
+    const a = PRECISION_NS[from]!;
+    const b = PRECISION_NS[to]!;
+    return (r: Run) => {
+      const v = r.get(key);
+      if (typeof v === 'bigint') r.set(key, (v * a) / b);
+      return null;
+    };
+  },
+};
