@@ -34,6 +34,7 @@ export function formatOutcome(o: RunOutcome, opts: { timeIso?: boolean } = {}): 
     lines.push(`${k} = ${formatValue(v)}`);
   }
   for (const k of [...(out.tags?.keys() ?? [])].sort()) lines.push(`#${k} = ${JSON.stringify(out.tags!.get(k))}`);
+  for (const k of [...(out.droppedTags ?? [])].sort()) lines.push(`#${k} = (dropped)`);
   if (out.time !== undefined) lines.push(`@time = ${out.time}${opts.timeIso ? `  # ${new Date(Number(out.time / 1_000_000n)).toISOString()}` : ''}`);
   if (out.status !== undefined) lines.push(`@status = ${out.status}`);
   if (out.measurement !== undefined) lines.push(`@measurement = ${JSON.stringify(out.measurement)}`);

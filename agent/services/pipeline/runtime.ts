@@ -9,7 +9,10 @@ export class ScriptAbort extends Error {}
 export class Run {
   /** Fields of the point, `message` included until drop_origin_data(). */
   readonly fields = new Map<string, Value>();
+  /** Tags the script set (set_tag(), or a write to a tag of the point). */
   tags: Map<string, string> | undefined;
+  /** Tags of the point the script removed (drop_key, rename of a tag). */
+  droppedTags: Set<string> | undefined;
   readonly vars = new Map<string, Value>();
   measurement: string | undefined;
   dropped = false;
@@ -21,8 +24,16 @@ export class Run {
     message: string,
     /** performance.now() after which loops and long inputs abort the run. */
     readonly deadline: number,
+    /** The point's own tags (a container's `service`, `pod_name` …): readable, and writes stay tags. */
+    readonly baseTags?: Readonly<Record<string, string>>,
   ) {
     this.fields.set('message', message);
+  }
+
+  private baseTag(key: string): string | undefined {
+    const b = this.baseTags;
+    if (b === undefined || !Object.prototype.hasOwnProperty.call(b, key) || this.droppedTags?.has(key)) return undefined;
+    return b[key];
   }
 
   /** A key of the point: a tag, else a field; undefined when absent. */
@@ -31,22 +42,24 @@ export class Run {
       const t = this.tags.get(key);
       if (t !== undefined) return t;
     }
-    return this.fields.get(key);
+    const f = this.fields.get(key);
+    if (f !== undefined || this.baseTags === undefined) return f;
+    return this.baseTag(key);
   }
 
   has(key: string): boolean {
-    return this.fields.has(key) || (this.tags?.has(key) ?? false);
+    return this.fields.has(key) || (this.tags?.has(key) ?? false) || this.baseTag(key) !== undefined;
   }
 
   /** Sets a key: a tag stays a tag (as text), anything else is a field. */
   set(key: string, v: Value): void {
-    if (this.tags === undefined) {
+    if (this.tags === undefined && this.baseTags === undefined) {
       this.fields.set(key, v);
       return;
     }
-    if (this.tags.has(key)) {
-      if (v === null) this.tags.delete(key);
-      else this.tags.set(key, typeof v === 'string' ? v : String(v));
+    if (this.tags?.has(key) || this.baseTag(key) !== undefined) {
+      if (v === null) this.delete(key);
+      else (this.tags ??= new Map()).set(key, typeof v === 'string' ? v : String(v));
       return;
     }
     this.fields.set(key, v);
@@ -55,6 +68,7 @@ export class Run {
   delete(key: string): void {
     this.fields.delete(key);
     this.tags?.delete(key);
+    if (this.baseTag(key) !== undefined) (this.droppedTags ??= new Set()).add(key);
   }
 
   setTag(key: string, v: string): void {

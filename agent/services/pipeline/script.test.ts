@@ -105,3 +105,16 @@ describe('grok prefilter', () => {
     expect(requiredLiterals('(?i)abc')).toEqual(['abc']);
   });
 });
+
+describe("the point's own tags", () => {
+  it('are read as keys; writes to them stay tags; drop_key and rename move them', () => {
+    const s = load('if namespace == "prod" { add_key(env, "production") }\nservice = "x"\nset_tag(service, "web-" + pod_name)\ndrop_key(pod_ip)\nrename(node, node_name)\ngrok(_, "%{WORD:stream}")');
+    const r = s.run('stderr', Object.freeze({ namespace: 'prod', pod_name: 'web-1', service: 'web', pod_ip: '10.0.0.1', node_name: 'n1', stream: 'stdout' }));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.out.fields.get('env')).toBe('production');
+    expect(Object.fromEntries(r.out.tags!)).toEqual({ service: 'web-web-1', node: 'n1', stream: 'stderr' });
+    expect([...r.out.droppedTags!].sort()).toEqual(['node_name', 'pod_ip']);
+    expect(r.out.fields.has('stream')).toBe(false);
+  });
+});

@@ -25,6 +25,8 @@ export interface ScriptOutput {
   /** Fields (message included unless drop_origin_data()); nil values are left out by the encoders. */
   fields: Map<string, Value>;
   tags: Map<string, string> | undefined;
+  /** The point's own tags the script removed. */
+  droppedTags: Set<string> | undefined;
   /** From an integer `time` key (default_time()), in ns. */
   time: bigint | undefined;
   /** The normalised `status`, when the script set one. */
@@ -78,15 +80,18 @@ export class Script {
     return new Script(name, file, body, opts);
   }
 
-  /** Runs the script over one message. */
-  run(message: string): RunOutcome {
+  /**
+   * Runs the script over one message. `tags` are the point's own tags: the
+   * script reads them as keys, and what it writes to them stays a tag.
+   */
+  run(message: string, tags?: Readonly<Record<string, string>>): RunOutcome {
     this.stats.lines++;
     if (message.length > this.maxLength) {
       this.stats.timedOut++;
       return { ok: false, error: `line of ${message.length} characters, over the ${this.maxLength} a script runs on`, timedOut: true };
     }
     const start = performance.now();
-    const r = new Run(message, start + this.boundMs);
+    const r = new Run(message, start + this.boundMs, tags);
     try {
       this.body(r);
     } catch (e) {
@@ -114,7 +119,7 @@ export class Script {
       r.tags?.delete('status');
     }
     if (r.dropped) this.stats.dropped++;
-    return { ok: true, out: { fields, tags: r.tags, time, status, measurement: r.measurement, dropped: r.dropped } };
+    return { ok: true, out: { fields, tags: r.tags, droppedTags: r.droppedTags, time, status, measurement: r.measurement, dropped: r.dropped } };
   }
 }
 

@@ -24,7 +24,7 @@ export type ScriptedResult =
  * caller adds.
  */
 export function runScript(script: Script, message: string, source: string, tags: Readonly<Record<string, string>>, time: bigint): ScriptedResult {
-  const r = script.run(message);
+  const r = script.run(message, tags);
   if (!r.ok) return { kind: 'failed' };
   const o = r.out;
   if (o.dropped) return { kind: 'dropped' };
@@ -36,9 +36,10 @@ export function runScript(script: Script, message: string, source: string, tags:
   const msg = o.fields.get('message');
   fields.status = o.status ?? detectStatus(typeof msg === 'string' ? msg : message);
   let t: Record<string, string> = tags as Record<string, string>;
-  if (o.tags !== undefined && o.tags.size > 0) {
+  if ((o.tags !== undefined && o.tags.size > 0) || o.droppedTags !== undefined) {
     t = { ...tags };
-    for (const [k, v] of o.tags) {
+    for (const k of o.droppedTags ?? []) delete t[k];
+    for (const [k, v] of o.tags ?? []) {
       t[k] = v;
       delete fields[k];
     }

@@ -68,14 +68,15 @@ export const rename: FnSpec = {
     const to = keyArg(c, args[0]!);
     const from = keyArg(c, args[1]!);
     return (r: Run) => {
-      const t = r.tags?.get(from);
-      if (t !== undefined) {
-        r.tags!.delete(from);
+      if (!r.fields.has(from)) {
+        // a tag (set by the script or the point's own) stays a tag under its new name
+        const t = r.get(from);
+        if (typeof t !== 'string') return null;
+        r.delete(from);
         r.setTag(to, t);
         return null;
       }
-      const v = r.fields.get(from);
-      if (v === undefined) return null;
+      const v = r.fields.get(from)!;
       r.fields.delete(from);
       r.set(to, v);
       return null;
