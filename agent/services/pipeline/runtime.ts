@@ -32,8 +32,11 @@ export class Run {
 
   private baseTag(key: string): string | undefined {
     const b = this.baseTags;
-    if (b === undefined || !Object.prototype.hasOwnProperty.call(b, key) || this.droppedTags?.has(key)) return undefined;
-    return b[key];
+    if (b === undefined) return undefined;
+    // tags are strings: an inherited member (`toString`) is not one
+    const v = b[key];
+    if (typeof v !== 'string' || this.droppedTags?.has(key)) return undefined;
+    return v;
   }
 
   /** A key of the point: a tag, else a field; undefined when absent. */
