@@ -13,7 +13,7 @@ export const DATAKIT_DIR = '/usr/local/datakit';
 export interface ConfFolders {
   /** The conf.d folders read, in order: telekit's, then DataKit's when present. */
   confDirs: string[];
-  /** DataKit's pipeline folder when present (recorded for the pipeline feature; not read yet). */
+  /** DataKit's pipeline folder when present: scripts are read from it when telekit's own folder is absent. */
   pipelineDir: string | undefined;
 }
 
@@ -31,4 +31,14 @@ export function confFolders(confDir: string, datakitDir: string = DATAKIT_DIR): 
   if (isDir(dk) && dk !== confDirs[0]) confDirs.push(dk);
   const pl = path.resolve(datakitDir, 'pipeline');
   return { confDirs, pipelineDir: isDir(pl) ? pl : undefined };
+}
+
+/**
+ * The Pipeline scripts folder: an explicit one (`--pipeline-dir`, ENV_PIPELINE_DIR)
+ * as given; else telekit's `pipeline/` beside its conf.d when it exists; else
+ * DataKit's (`/usr/local/datakit/pipeline`, a seed's ConfigMap mount) when present.
+ */
+export function choosePipelineDir(own: string | undefined, explicit: boolean, folders: ConfFolders): string | undefined {
+  if (explicit || !folders.pipelineDir || (own !== undefined && isDir(own))) return own;
+  return folders.pipelineDir;
 }

@@ -8,14 +8,16 @@ import { Agent, ConfigError, VERSION } from '../agent/runtime/agent.js';
 import { inputs } from '../inputs/index.js';
 import { formatProblem } from '../agent/config/load.js';
 import { SettingsError } from '../agent/config/env.js';
-import { confFolders, DATAKIT_DIR, type ConfFolders } from './datakit-paths.js';
+import { choosePipelineDir, confFolders, DATAKIT_DIR, type ConfFolders } from './datakit-paths.js';
+import { loadScripts, pipelineDirOf } from '../agent/services/pipeline/store.js';
 
-const USAGE = `usage: telekit [run|check-config|monitor|version] [options]
+const USAGE = `usage: telekit [run|check-config|monitor|pipeline|version] [options]
 
   run             start the agent (default)
   check-config    load conf.d and the environment, list the inputs that would start; exit 1 on any error
                   --from-manifest FILE: check a DataKit DaemonSet manifest for the move to telekit instead
   monitor         show a running agent's inputs, queues and sinks, refreshing in place
+  pipeline S      run Pipeline script S (a file, or a name in the pipeline folder) over --text or --file
   version         print the version
 
 options:
@@ -23,6 +25,10 @@ options:
   --data-dir DIR  data folder (ENV_DATA_DIR, default ./data)
   --config FILE   optional main TOML file (ENV_MAIN_CONF)
   --datakit-dir DIR  DataKit's folder: its conf.d is read after ours when present (default ${DATAKIT_DIR})
+  --pipeline-dir DIR  Pipeline scripts (ENV_PIPELINE_DIR, default pipeline/ beside conf.d)
+  --text LINE     pipeline: the message to run the script over
+  --file FILE     pipeline: a file whose text is the message
+  --timezone TZ   pipeline: zone of times without one (+8, Asia/Shanghai; default the process's)
   --url URL       monitor: the agent's address (default http://127.0.0.1:9529)
   --interval MS   monitor: refresh period in milliseconds (default 1000)
   --once          monitor: print one snapshot and exit
@@ -41,6 +47,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
       url: { type: 'string' },
       interval: { type: 'string' },
       once: { type: 'boolean' },
+      'pipeline-dir': { type: 'string' },
+      text: { type: 'string' },
+      file: { type: 'string' },
+      timezone: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -53,15 +63,21 @@ export async function main(argv: string[]): Promise<number | undefined> {
   const folders = confFolders(values['conf-dir'] ?? env.ENV_CONF_DIR ?? 'conf.d', values['datakit-dir']);
   const dataDir = path.resolve(values['data-dir'] ?? env.ENV_DATA_DIR ?? 'data');
   const mainConf = values.config ?? (env.ENV_MAIN_CONF || undefined);
+  const pipelineDir = choosePipelineDir(pipelineDirOf(values['pipeline-dir'], env, folders.confDirs), values['pipeline-dir'] !== undefined || !!env.ENV_PIPELINE_DIR, folders);
   switch (cmd) {
     case 'version':
       process.stdout.write(`telekit ${VERSION}\n`);
       return 0;
     case 'check-config':
       if (values['from-manifest'] !== undefined) return checkManifestFile(values['from-manifest']);
-      return checkConfig(folders, mainConf);
+      return checkConfig(folders, mainConf, pipelineDir);
     case 'run':
-      return run(folders, dataDir, mainConf);
+      return run(folders, dataDir, mainConf, pipelineDir);
+    case 'pipeline': {
+      const spec = './pipeline.js'; // cli/pipeline.ts
+      const { runPipelineCommand } = (await import(spec)) as typeof import('./pipeline.js');
+      return runPipelineCommand({ script: positionals[1], text: values.text, file: values.file, timezone: values.timezone ?? (env.ENV_PIPELINE_TIMEZONE || undefined), pipelineDir, out: process.stdout, err: process.stderr });
+    }
     case 'monitor': {
       const spec = './monitor.js'; // cli/monitor.ts
       const { runMonitor } = (await import(spec)) as { runMonitor: (o: { url: string; intervalMs: number; out: NodeJS.WritableStream; once?: boolean }) => Promise<void> };
@@ -74,7 +90,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   }
 }
 
-function checkConfig(folders: ConfFolders, mainConf: string | undefined): number {
+function checkConfig(folders: ConfFolders, mainConf: string | undefined, pipelineDir: string | undefined): number {
   let r;
   try {
     r = Agent.check({ confDir: folders.confDirs, mainConf, registry: inputs });
@@ -86,16 +102,23 @@ function checkConfig(folders: ConfFolders, mainConf: string | undefined): number
     throw e;
   }
   for (const p of r.problems) process.stderr.write(formatProblem(p) + '\n');
+  // every Pipeline script is loaded: `file:line:col: message` for each that does not
+  const scripts = pipelineDir ? loadScripts(pipelineDir) : { scripts: [], files: [], errors: [] };
+  for (const e of scripts.errors) process.stderr.write(`${e.message}\n`);
   const errors = r.problems.filter((p) => p.severity === 'error').length;
   if (errors > 0) {
     process.stderr.write(`${errors} error(s): the agent would not start\n`);
     return 1;
   }
   process.stdout.write(`conf.d folders read: ${folders.confDirs.join(', ')}\n`);
-  if (folders.pipelineDir) process.stdout.write(`pipeline folder: ${folders.pipelineDir} (found; pipelines are not applied yet)\n`);
   process.stdout.write(`inputs that would start (${r.instances.length}):\n`);
   for (const i of r.instances) process.stdout.write(`  ${i.def.name}[${i.instance}]  from ${path.relative(process.cwd(), i.source) || i.source}\n`);
+  if (pipelineDir) process.stdout.write(`pipeline scripts: ${scripts.scripts.length} loaded from ${path.relative(process.cwd(), pipelineDir) || pipelineDir}\n`);
   process.stdout.write(`dataway: ${r.settings.dataways.length > 0 ? `${r.settings.dataways.length} URL(s)` : 'none (files under <data dir>/out/)'}; listen ${r.settings.httpListen.host}:${r.settings.httpListen.port}\n`);
+  if (scripts.errors.length > 0) {
+    process.stderr.write(`${scripts.errors.length} Pipeline script(s) do not load: the agent would send their sources' lines unparsed\n`);
+    return 1;
+  }
   return 0;
 }
 
@@ -113,7 +136,7 @@ async function checkManifestFile(file: string): Promise<number> {
   return found.some((f) => f.status === 'error') ? 1 : 0;
 }
 
-async function run(folders: ConfFolders, dataDir: string, mainConf: string | undefined): Promise<number | undefined> {
+async function run(folders: ConfFolders, dataDir: string, mainConf: string | undefined, pipelineDir: string | undefined): Promise<number | undefined> {
   // Signal handlers come first: the agent answers /v1/ping before its inputs have started, and a
   // SIGTERM in that window (a pod stopped while starting) must still stop it cleanly and flush.
   let agent: Agent | undefined;
@@ -136,7 +159,7 @@ async function run(folders: ConfFolders, dataDir: string, mainConf: string | und
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {
-    agent = await Agent.start({ confDir: folders.confDirs, dataDir, mainConf, registry: inputs });
+    agent = await Agent.start({ confDir: folders.confDirs, dataDir, mainConf, pipelineDir, registry: inputs });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof SettingsError) {
       process.stderr.write(`${e.message}\n`);
@@ -145,7 +168,7 @@ async function run(folders: ConfFolders, dataDir: string, mainConf: string | und
     throw e;
   }
   const a = agent;
-  a.log.info({ confDirs: folders.confDirs, pipelineDir: folders.pipelineDir }, 'configuration folders read');
+  a.log.info({ confDirs: folders.confDirs, pipelineDir }, 'configuration folders read');
   process.on('uncaughtException', (e) => a.log.fatal({ err: e }, 'uncaught exception'));
   process.on('unhandledRejection', (e) => a.log.error({ err: e }, 'unhandled rejection'));
   if (signalled) shutdown(signalled);

@@ -92,7 +92,7 @@ function mountNote(mountPath: string, vol: any, env: Record<string, string>): [S
   if (mountPath === '/var/log/pods' || mountPath === '/var/log/containers' || mountPath === '/var/lib/docker/containers') return ['ok', 'container log files, tailed by the container input'];
   if (mountPath.startsWith(`${DATAKIT_DIR}/data/ipdb`)) return ['unused', 'IP database: telekit has none (may be removed)'];
   if (mountPath.startsWith(`${DATAKIT_DIR}/python.d`)) return ['missing', 'Python inputs: telekit has none'];
-  if (mountPath.startsWith(`${DATAKIT_DIR}/pipeline`)) return ['missing', 'pipelines: the folder is found and recorded, pipelines are not applied yet'];
+  if (mountPath.startsWith(`${DATAKIT_DIR}/pipeline`)) return ['ok', 'Pipeline scripts: read from here when telekit\'s own pipeline/ folder is absent (logging scripts run on container logs; see agent/services/pipeline for the functions implemented)'];
   return ['unused', `not read by telekit${host ? ` (hostPath ${host})` : ''}`];
 }
 
@@ -107,7 +107,7 @@ const PORT_NOTES: Record<number, [Status, string]> = {
 export const ANNOTATION_FEATURES: [string, Status, string][] = [
   ['datakit/prom.instances', 'ok', 'scraped by the container input (enable_prom_instances_annotation, on by default)'],
   ['prometheus.io/scrape', 'ok', 'scraped when the container input sets enable_auto_discovery_of_prometheus_pod_annotations = true (off by default, as in DataKit)'],
-  ['datakit/logs', 'ok', 'stdout/stderr entries honoured (source, service, multiline_match, tags, disable); `pipeline` is not applied yet; entries with "type": "file" (files inside the container) are not collected yet and are skipped'],
+  ['datakit/logs', 'ok', 'stdout/stderr entries honoured (source, service, multiline_match, tags, disable, `pipeline`: the named script runs on the lines); entries with "type": "file" (files inside the container) are not collected yet and are skipped'],
   ['datakit/<container>.logs', 'ok', 'per-container form of datakit/logs, honoured'],
 ];
 

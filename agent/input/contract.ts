@@ -12,6 +12,7 @@ import type { Category, Point } from '../model/point.js';
 import type { Schema } from '../config/schema.js';
 import type { HttpRoutes } from '../server/http-routes.js';
 import type { K8sServices } from '../services/k8s/types.js';
+import type { PipelineScripts } from '../services/pipeline/types.js';
 import type { RecordFormat, Upload } from '../delivery/sinks/types.js';
 
 export interface AddOptions {
@@ -102,6 +103,8 @@ export interface InputContext {
   readonly dataDir: string;
   /** Kubernetes pod discovery and election; undefined when no API is configured. */
   readonly k8s: K8sServices | undefined;
+  /** The Pipeline scripts of the pipeline directory (agent/services/pipeline/); undefined when there is none. */
+  readonly pipelines?: PipelineScripts | undefined;
   /** The agent's prom-client registry: inputs add their own `telekit_<input>_*` metrics. */
   readonly metrics: Registry;
   /** Aborted when the input is being stopped. */

@@ -31,6 +31,10 @@ import type { K8sServices } from '../services/k8s/types.js';
 import type { K8sRuntime } from '../services/k8s/index.js';
 import { findKubeApi } from '../services/k8s/detect.js';
 import { registerWriteRoutes } from './write-route.js';
+import { pipelineDirOf, ScriptStore } from '../services/pipeline/store.js';
+import { parseZone } from '../services/pipeline/timeparse.js';
+import { parseDuration } from '../config/schema.js';
+import type { Registry } from 'prom-client';
 
 /** The package version, from the package.json above this file (agent/runtime/ in source, dist/agent/runtime/ when built). */
 export const VERSION: string = (() => {
@@ -58,6 +62,8 @@ export interface AgentOptions {
   log?: Logger;
   /** Watch conf.d and reload on change (default true when confDir is set). */
   watch?: boolean;
+  /** Folder of Pipeline scripts (default: ENV_PIPELINE_DIR, else `pipeline/` beside confDir). */
+  pipelineDir?: string;
   /** Disk buffer hook for undeliverable batches (issue 8 wires the disk queue here). */
   spill?: SpillHook;
 }
@@ -102,6 +108,8 @@ export class Agent {
 
   /** The disk buffer (absent when AgentOptions.spill replaces it) and the memory guard. */
   private reliability: { buffer: DiskBuffer | undefined; guard: MemoryGuard } | undefined;
+  /** The pipeline directory's scripts, handed to inputs (InputContext.pipelines). */
+  pipelines: ScriptStore | undefined;
 
   /**
    * Everything start() and check() derive from the options before any I/O but
@@ -177,9 +185,11 @@ export class Agent {
     }
     const agent = new Agent(o, env, settings, log, metrics, sender, server, k8s);
     agent.reliability = { buffer, guard };
+    agent.pipelines = Agent.makePipelines(o, env, log, metrics.registry);
     agent.registerCoreRoutes();
     try {
       guard.start();
+      await agent.pipelines?.start();
       await buffer?.start(sinks); // replays what a previous run left on disk
       agent.httpUrl = await server.listen(settings.httpListen.host, settings.httpListen.port);
       log.info({ listen: agent.httpUrl, sinks: sinks.map((s) => (s instanceof DatawaySink ? s.displayUrl : s.name)), version: VERSION }, 'telekit listening');
@@ -190,6 +200,16 @@ export class Agent {
     }
     if (o.confDir && (o.watch ?? true)) await agent.watch(o.confDir);
     return agent;
+  }
+
+  private static makePipelines(o: AgentOptions, env: Env, log: Logger, metrics: Registry): ScriptStore | undefined {
+    const dir = pipelineDirOf(o.pipelineDir, env, o.confDir);
+    if (dir === undefined) return undefined;
+    const tz = env.ENV_PIPELINE_TIMEZONE ? parseZone(env.ENV_PIPELINE_TIMEZONE) : undefined;
+    if (env.ENV_PIPELINE_TIMEZONE && tz === undefined) log.warn({ value: env.ENV_PIPELINE_TIMEZONE }, 'ENV_PIPELINE_TIMEZONE is not a time zone: using the process zone.');
+    const bound = env.ENV_PIPELINE_LINE_TIMEOUT ? parseDuration(env.ENV_PIPELINE_LINE_TIMEOUT) : undefined;
+    const maxLen = Number(env.ENV_PIPELINE_MAX_LINE_LENGTH) || undefined;
+    return new ScriptStore({ dir, log: log.child({ component: 'pipeline' }), metrics, watch: (o.watch ?? true) && fs.existsSync(dir), timezone: tz, timeBoundMs: bound, maxLineLength: maxLen });
   }
 
   private static async makeSinks(s: AgentSettings, dataDir: string, log: Logger): Promise<Sink[]> {
@@ -327,6 +347,7 @@ export class Agent {
       host: { hostname: this.settings.hostname, ip: this.settings.nodeIp, nodeName: this.settings.nodeName },
       dataDir: this.o.dataDir,
       k8s: this.k8s?.services,
+      pipelines: this.pipelines,
       metrics: this.metrics.registry,
       signal: r.abort.signal,
     };
@@ -413,6 +434,7 @@ export class Agent {
     this.running = [];
     await this.k8s?.stop().catch(() => undefined);
     await this.sender.uploads?.close(Math.max(0, deadline - Date.now()));
+    await this.pipelines?.stop().catch(() => undefined);
     this.reliability?.buffer?.release(); // no-drop spills must not hold the shutdown past its deadline
     await this.sender.close(Math.max(0, deadline - Date.now()));
     await this.reliability?.buffer?.close();

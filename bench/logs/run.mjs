@@ -3,6 +3,8 @@
 // reading the same CRI files to a local file.
 //
 //   npm run build && node bench/logs/run.mjs [--mib 256] [--files 4] [--runs 3] [--no-peer]
+//   node bench/logs/run.mjs --nginx [--mib 128]: nginx access and error lines through DataKit's built-in
+//     nginx.p (Pipeline), beside a floor: one precompiled RegExp doing the same match over the same lines
 //   (PROFILE_DIR=/tmp/x writes a CPU profile of each telekit child process; BENCH_AGENT_ENV='{"ENV_…":"…"}' adds agent settings)
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,14 +31,37 @@ const { values: args } = parseArgs({
     child: { type: 'string' },
     root: { type: 'string' },
     lines: { type: 'string' },
+    nginx: { type: 'boolean' },
   },
 });
+const NGINX = Boolean(args.nginx);
+const NGINX_P = new URL('../../inputs/container/testdata/nginx.p', import.meta.url).pathname;
 const MIB = Number(args.mib);
 const FILES = Number(args.files);
 const RUNS = Number(args.runs);
 
 const work = args.child ? path.dirname(args.root) : fs.mkdtempSync(path.join(os.tmpdir(), 'bench-logs-'));
 const root = args.child ? args.root : path.join(work, 'pods');
+const pipelineDir = path.join(path.dirname(root), 'pipeline');
+
+// nginx access (9 in 10) and error lines, of the shapes DataKit's nginx.p parses
+function nginxLine(rnd, i, t0) {
+  const d = new Date(t0 + i * 7);
+  const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()];
+  const p2 = (n) => String(n).padStart(2, '0');
+  if (rnd(10) === 0) {
+    return `${d.getUTCFullYear()}/${p2(d.getUTCMonth() + 1)}/${p2(d.getUTCDate())} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} [${['error', 'warn', 'alert'][rnd(3)]}] ${rnd(90) + 10}#0: *${rnd(100000)} upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.${rnd(250)}.${rnd(250)}.${rnd(250)}, server: shop.example.com, request: "GET /api/v1/items/${rnd(99999)} HTTP/1.1", upstream: "http://10.0.3.${rnd(250)}:8080/api/v1/items", host: "shop.example.com"`;
+  }
+  const uas = [
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+    'curl/8.5.0',
+    'Go-http-client/1.1',
+  ];
+  const code = [200, 200, 200, 200, 301, 304, 404, 500, 502][rnd(9)];
+  return `10.${rnd(250)}.${rnd(250)}.${rnd(250)} - - [${p2(d.getUTCDate())}/${mon}/${d.getUTCFullYear()}:${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} +0000] "${['GET', 'GET', 'POST', 'PUT'][rnd(4)]} /api/v1/items/${rnd(99999)}?page=${rnd(50)} HTTP/1.1" ${code} ${rnd(20000)} "https://shop.example.com/list?q=${rnd(1000)}" "${uas[rnd(uas.length)]}"`;
+}
 
 // ---- data: CRI lines, messages of 40..400 bytes, a level word in some ----
 function generate() {
@@ -47,7 +72,7 @@ function generate() {
   let seed = 12345;
   const rnd = (n) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
   for (let f = 0; f < FILES; f++) {
-    const dir = path.join(root, `bench_pod-${f}_uid-${f}`, 'app');
+    const dir = path.join(root, `bench_pod-${f}_uid-${f}`, NGINX ? 'nginx' : 'app');
     fs.mkdirSync(dir, { recursive: true });
     const fd = fs.openSync(path.join(dir, '0.log'), 'w');
     let written = 0;
@@ -55,9 +80,13 @@ function generate() {
     while (written < perFile) {
       let chunk = '';
       for (let i = 0; i < 2000; i++) {
-        const len = 40 + rnd(360);
-        let msg = words[rnd(4)];
-        while (msg.length < len) msg += ' ' + words[rnd(words.length)];
+        let msg;
+        if (NGINX) msg = nginxLine(rnd, lines, t0);
+        else {
+          const len = 40 + rnd(360);
+          msg = words[rnd(4)];
+          while (msg.length < len) msg += ' ' + words[rnd(words.length)];
+        }
         const ts = new Date(t0 + lines).toISOString().replace('Z', '123456Z');
         chunk += `${ts} ${rnd(10) ? 'stdout' : 'stderr'} F ${msg}\n`;
         lines++;
@@ -69,12 +98,25 @@ function generate() {
     }
     fs.closeSync(fd);
   }
+  if (NGINX) {
+    fs.mkdirSync(pipelineDir, { recursive: true });
+    fs.copyFileSync(NGINX_P, path.join(pipelineDir, 'nginx.p'));
+  }
   return { lines, bytes };
+}
+
+async function pipelines() {
+  if (!NGINX) return undefined;
+  const { ScriptStore } = await import('../../dist/agent/services/pipeline/store.js');
+  const store = new ScriptStore({ dir: pipelineDir, log: pino({ level: 'silent' }), watch: false });
+  store.load();
+  if (store.errors().length > 0) throw new Error(store.errors().map((e) => e.message).join('\n'));
+  return store;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const cfg = (dataDir) => {
-  const r = validate(schema, { enable_container_metric: false, enable_pod_metric: false, enable_k8s_metric: false, pod_logs_dir: root, docker_logs_dir: path.join(work, 'none'), logging_file_from_beginning: true });
+  const r = validate(schema, { enable_container_metric: false, enable_pod_metric: false, enable_k8s_metric: false, pod_logs_dir: root, docker_logs_dir: path.join(work, 'none'), logging_file_from_beginning: true, ...(NGINX ? { logging_auto_multiline_detection: false } : {}) });
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   return r.value;
 };
@@ -104,7 +146,7 @@ async function telekitTail(total) {
     overloaded: () => false,
     error: (k, e) => console.error('error', k, e),
   };
-  const ctx = { name: 'container', instance: 0, acc, log: pino({ level: 'silent' }), http: { route: () => () => {} }, host: { hostname: 'b', ip: '127.0.0.1', nodeName: 'b' }, dataDir, k8s: undefined, metrics: new Registry(), signal: new AbortController().signal };
+  const ctx = { name: 'container', instance: 0, acc, log: pino({ level: 'silent' }), http: { route: () => () => {} }, host: { hostname: 'b', ip: '127.0.0.1', nodeName: 'b' }, dataDir, k8s: undefined, pipelines: await pipelines(), metrics: new Registry(), signal: new AbortController().signal };
   const t0 = performance.now();
   const input = createContainerLogs(cfg(dataDir), ctx);
   await input.start();
@@ -135,9 +177,9 @@ async function telekitAgent(total) {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const confDir = fs.mkdtempSync(path.join(work, 'conf-'));
   fs.mkdirSync(path.join(confDir, 'container'));
-  fs.writeFileSync(path.join(confDir, 'container', 'container.conf'), `[inputs.container]\nenable_container_metric = false\nenable_pod_metric = false\nenable_k8s_metric = false\npod_logs_dir = ${JSON.stringify(root)}\ndocker_logs_dir = "/nonexistent"\nlogging_file_from_beginning = true\n`);
+  fs.writeFileSync(path.join(confDir, 'container', 'container.conf'), `[inputs.container]\nenable_container_metric = false\nenable_pod_metric = false\nenable_k8s_metric = false\npod_logs_dir = ${JSON.stringify(root)}\ndocker_logs_dir = "/nonexistent"\nlogging_file_from_beginning = true\n${NGINX ? 'logging_auto_multiline_detection = false\n' : ''}`);
   const dataDir = fs.mkdtempSync(path.join(work, 'data-'));
-  const env = { ENV_IO_FLUSH_INTERVAL: '100ms', ENV_DATAWAY: `http://127.0.0.1:${server.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ...JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}') };
+  const env = { ...(NGINX ? { ENV_PIPELINE_DIR: pipelineDir } : {}), ENV_IO_FLUSH_INTERVAL: '100ms', ENV_DATAWAY: `http://127.0.0.1:${server.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ...JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}') };
   const t0 = performance.now();
   const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'silent' }), watch: false, registry: inputs });
   await finished;
@@ -199,16 +241,47 @@ action(type="omfile" file="${out}" template="raw" asyncWriting="on" ioBufferSize
   return { ms };
 }
 
+// ---- floor for --nginx: the same files, split into lines, the CRI head skipped, and one precompiled
+// RegExp per line doing nginx.p's match (access or error), with its captures — no tags, no points, no output
+function regexFloor(total) {
+  const ACCESS = /^(\S+) (\S+) (\S+) \[(\d{1,2}\/\w+\/\d{4}:\d{2}:\d{2}:\d{2} [+-]?\d+)\] "(.*?) (.*) HTTP\/([\d.]+)" ([+-]?\d+) ([+-]?\d+) "(\S+)" "(.*)"|^(\d{2,4}[./]\d{1,2}[./]\d{1,2} \d{1,2}:\d{2}:\d{2}) \[(\w+)\] (.*)$/;
+  const t0 = performance.now();
+  const buf = Buffer.allocUnsafe(256 * 1024);
+  let n = 0;
+  let matched = 0;
+  for (const pd of fs.readdirSync(root)) {
+    const fd = fs.openSync(path.join(root, pd, 'nginx', '0.log'), 'r');
+    let carry = Buffer.alloc(0);
+    for (let pos = 0, k; (k = fs.readSync(fd, buf, 0, buf.length, pos)) > 0; pos += k) {
+      const data = carry.length ? Buffer.concat([carry, buf.subarray(0, k)]) : buf.subarray(0, k);
+      let s = 0;
+      for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, s)) {
+        // CRI: <time> <stream> <tag> <message>
+        const a = data.indexOf(32, s);
+        const b = data.indexOf(32, a + 1);
+        const c = data.indexOf(32, b + 1);
+        if (ACCESS.exec(data.toString('utf8', c + 1, i)) !== null) matched++;
+        n++;
+        s = i + 1;
+      }
+      carry = Buffer.from(data.subarray(s));
+    }
+    fs.closeSync(fd);
+  }
+  if (n !== total || matched !== total) throw new Error(`floor: ${matched}/${n} of ${total} lines matched`);
+  return { ms: performance.now() - t0, peakRss: process.resourceUsage().maxRSS * 1024 };
+}
+
 // Each telekit run is a fresh child process (its own heap, RSS and JIT state).
 if (args.child) {
   const total = Number(args.lines);
-  const r = args.child === 'tail' ? await telekitTail(total) : await telekitAgent(total);
+  const r = args.child === 'tail' ? await telekitTail(total) : args.child === 'regex' ? regexFloor(total) : await telekitAgent(total);
   process.stdout.write(JSON.stringify({ ...r, peakRss: Math.max(r.peakRss ?? 0, process.resourceUsage().maxRSS * 1024) }));
   process.exit(0);
 }
 function inChild(stage, total) {
   const prof = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
-  const out = execFileSync(process.execPath, [...prof, new URL(import.meta.url).pathname, '--child', stage, '--root', root, '--lines', String(total)], { maxBuffer: 1 << 20 });
+  const out = execFileSync(process.execPath, [...prof, new URL(import.meta.url).pathname, '--child', stage, '--root', root, '--lines', String(total), ...(NGINX ? ['--nginx'] : [])], { maxBuffer: 1 << 20 });
   return JSON.parse(out.toString());
 }
 
@@ -238,6 +311,17 @@ function floor() {
 }
 
 const results = {};
+if (NGINX) {
+  // one child per stage and run, alternating, so load on the shared box hits them alike
+  const runs = { regex: [], tail: [], agent: [] };
+  for (let i = 0; i < RUNS; i++) for (const st of Object.keys(runs)) if (st !== 'agent' || !args['no-agent']) runs[st].push(inChild(st, lines));
+  const floorMib = report('floor: 1 precompiled RegExp/line', runs.regex);
+  const tailMib = report('tailing + nginx.p → count', runs.tail);
+  const agentMib = runs.agent.length ? report('agent + nginx.p → local dataway', runs.agent) : undefined;
+  console.log(`ratio tailing+nginx.p/floor ${(tailMib / floorMib).toFixed(2)}x${agentMib ? `, agent+nginx.p/floor ${(agentMib / floorMib).toFixed(2)}x` : ''}`);
+  fs.rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
 report('floor: read + split lines', Array.from({ length: RUNS }, floor));
 const tail = [];
 for (let i = 0; i < RUNS; i++) tail.push(inChild('tail', lines));

@@ -147,7 +147,8 @@ describe('check-config --from-manifest', () => {
       const c = await runCli(['check-config', '--conf-dir', path.join(root, 'telekit'), '--datakit-dir', path.join(root, 'datakit')]);
       expect(c.code).toBe(0);
       expect(c.stdout).toContain(`conf.d folders read: ${path.join(root, 'telekit')}, ${path.join(root, 'datakit/conf.d')}`);
-      expect(c.stdout).toContain(`pipeline folder: ${path.join(root, 'datakit/pipeline')}`);
+      // telekit's own pipeline/ beside its conf.d is absent: DataKit's folder is the one read
+      expect(c.stdout).toContain(`pipeline scripts: 0 loaded from ${path.relative(process.cwd(), path.join(root, 'datakit/pipeline'))}`);
       expect(c.stdout).toMatch(/zipkin\[0\]/);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });

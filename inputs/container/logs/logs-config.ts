@@ -12,6 +12,8 @@ export interface ContainerLogConfig {
   removeAnsi: boolean | undefined;
   fromBeginning: boolean | undefined;
   tags: Record<string, string>;
+  /** The `pipeline` key: a script of the pipeline directory (default `<source>.p` when it exists). */
+  pipeline: string | undefined;
 }
 
 export interface ResolveResult {
@@ -56,11 +58,12 @@ function parseValue(text: string, containerName: string): ContainerLogConfig | s
     removeAnsi: typeof e.remove_ansi_escape_codes === 'boolean' ? e.remove_ansi_escape_codes : undefined,
     fromBeginning: typeof e.from_beginning === 'boolean' ? e.from_beginning : undefined,
     tags,
+    pipeline: str(e.pipeline),
   };
 }
 
 export function defaultLogConfig(containerName: string): ContainerLogConfig {
-  return { disable: false, source: containerName, service: containerName, multilineMatch: undefined, removeAnsi: undefined, fromBeginning: undefined, tags: {} };
+  return { disable: false, source: containerName, service: containerName, multilineMatch: undefined, removeAnsi: undefined, fromBeginning: undefined, tags: {}, pipeline: undefined };
 }
 
 export function resolveLogConfig(containerName: string, env: Record<string, string>, annotations: Record<string, string>): ResolveResult {

@@ -19,6 +19,9 @@ import { ReadPool } from './pool.js';
 import { Tailer, type TailStats } from './tailer.js';
 import { LogLines } from './lines.js';
 import { FileRoots } from '../../../agent/services/files/safe-open.js';
+import type { Script } from '../../../agent/services/pipeline/script.js';
+import type { PipelineScripts } from '../../../agent/services/pipeline/types.js';
+import { runScript } from './scripted.js';
 
 function counter(reg: Registry, name: string, help: string, labelNames: string[] = []): Counter {
   return (reg.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, labelNames, registers: [reg] });
@@ -51,20 +54,48 @@ function streamTags(t: LogTarget, lc: ContainerLogConfig, nodeName: string): (st
   };
 }
 
-/** Builds the point of one record (measurement = source). */
-export function makePointBuilder(t: LogTarget, lc: ContainerLogConfig, nodeName: string, withFilepath: boolean): (recs: LogRecord[], filepath: string, linesBefore: number) => Point[] {
+/**
+ * The script of a container's logs, looked up when asked (scripts reload): the
+ * `pipeline` key of its logs config, else `<source>.p` when that exists.
+ * Undefined when the agent has no pipeline directory.
+ */
+export function scriptLookup(pipelines: PipelineScripts | undefined, lc: ContainerLogConfig): (() => Script | undefined) | undefined {
+  if (pipelines === undefined) return undefined;
+  const name = lc.pipeline ?? `${lc.source}.p`;
+  return () => pipelines.get('logging', name);
+}
+
+/** Builds the point of one record (measurement = source), through the source's script when it has one. */
+export function makePointBuilder(
+  t: LogTarget,
+  lc: ContainerLogConfig,
+  nodeName: string,
+  withFilepath: boolean,
+  scriptOf?: () => Script | undefined,
+): (recs: LogRecord[], filepath: string, linesBefore: number) => Point[] {
   const tagsOf = streamTags(t, lc, nodeName);
   const source = lc.source;
   return (recs, filepath, linesBefore) => {
     const now = BigInt(Date.now()) * 1_000_000n;
-    const out: Point[] = new Array(recs.length);
+    const script = scriptOf?.();
+    const out: Point[] = [];
     let read = linesBefore;
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i]!;
       read += r.lines;
+      if (script !== undefined) {
+        const s = runScript(script, typeof r.message === 'string' ? r.message : r.message.toString(), source, tagsOf(r.stream), r.time ?? now);
+        if (s.kind === 'dropped') continue;
+        if (s.kind === 'point') {
+          s.point.fields.log_read_lines = BigInt(read);
+          if (withFilepath) s.point.fields.filepath = filepath;
+          out.push(s.point);
+          continue;
+        }
+      }
       const fields: Point['fields'] = { message: r.message, status: detectStatus(r.message), log_read_lines: BigInt(read) };
       if (withFilepath) fields.filepath = filepath;
-      out[i] = { category: 'logging', name: source, tags: tagsOf(r.stream) as Record<string, string>, fields, time: r.time ?? now };
+      out.push({ category: 'logging', name: source, tags: tagsOf(r.stream) as Record<string, string>, fields, time: r.time ?? now });
     }
     return out;
   };
@@ -149,11 +180,11 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
           removeAnsi: lc.removeAnsi ?? config.logging_remove_ansi_escape_codes,
         },
         multilineTimeoutMs: config.logging_multiline_timeout,
-        toPoints: makePointBuilder(t, lc, ctx.host.nodeName, config.logging_enable_filepath_field),
+        toPoints: makePointBuilder(t, lc, ctx.host.nodeName, config.logging_enable_filepath_field, scriptLookup(ctx.pipelines, lc)),
         // lines straight from the read buffers when the core takes them as they are
         newLines:
           ctx.acc.addLinesWait && ctx.acc.tagsToAdd && ctx.acc.takesLines?.('logging')
-            ? () => new LogLines(lc.source, streamTags(t, lc, ctx.host.nodeName), ctx.acc.tagsToAdd!(), config.logging_enable_filepath_field)
+            ? () => new LogLines(lc.source, streamTags(t, lc, ctx.host.nodeName), ctx.acc.tagsToAdd!(), config.logging_enable_filepath_field, scriptLookup(ctx.pipelines, lc))
             : undefined,
       },
       {

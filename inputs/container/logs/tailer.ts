@@ -161,6 +161,7 @@ export class Tailer {
   }
 
   private split(asm: Assembler, data: Buffer, len: number, base: number): Buffer {
+    this.lines?.refresh();
     return splitLines(asm, data, len, base, this.opts.assembler.maxBytes + 256);
   }
 

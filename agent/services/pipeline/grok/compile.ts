@@ -1,0 +1,291 @@
+/**
+ * Grok → one JavaScript RegExp, compiled once when a script is loaded.
+ *
+ * `%{NAME}` expands the named pattern, `%{NAME:key}` captures it as `key`,
+ * `%{NAME:key:type}` also converts it (`int`, `float`, `str`/`string`, `bool`).
+ * Patterns are written in Go's (RE2) syntax, as DataKit's are; the few Go-only
+ * forms are translated: `(?P<name>…)` captures, a leading `(?i)`, `(?s)`
+ * (dot matches newline, as in GREEDYLINES), `\z`/`\A`, POSIX classes and a
+ * leading `]` in a class. Captures become numbered groups mapped to their keys,
+ * not JavaScript named groups: grok lets one key appear twice (in two branches
+ * of an alternation), which JavaScript named groups do not.
+ *
+ * Matching is unanchored, like Go's FindStringSubmatch in DataKit.
+ */
+import { BUILTIN_PATTERNS } from './patterns.js';
+
+export type GrokType = 'str' | 'int' | 'float' | 'bool';
+
+export interface GrokCapture {
+  key: string;
+  type: GrokType;
+}
+
+export interface CompiledGrok {
+  re: RegExp;
+  flags: string;
+  /** captures[i] is the key of group i+1 (undefined for unnamed groups). */
+  captures: (GrokCapture | undefined)[];
+  source: string;
+}
+
+export class GrokError extends Error {}
+
+/** Patterns visible to a grok call: the script's add_pattern() scopes over the built-in library. */
+export interface PatternScope {
+  lookup(name: string): string | undefined;
+}
+
+export const builtinScope: PatternScope = { lookup: (n) => BUILTIN_PATTERNS[n] };
+
+const REF = /%\{([A-Za-z0-9_.\-@]+)(?::([^:}]*))?(?::([A-Za-z]+))?\}/g;
+const OPEN = '\u0001';
+const SEP = '\u0002';
+const CLOSE = '\u0003';
+
+function normType(t: string | undefined): GrokType {
+  switch ((t ?? '').toLowerCase()) {
+    case '':
+    case 'str':
+    case 'string':
+      return 'str';
+    case 'int':
+      return 'int';
+    case 'float':
+      return 'float';
+    case 'bool':
+      return 'bool';
+    default:
+      throw new GrokError(`unknown grok type ${JSON.stringify(t)} (int, float, str, bool)`);
+  }
+}
+
+function expand(pattern: string, scope: PatternScope, stack: string[]): string {
+  return pattern.replace(REF, (_m, name: string, key: string | undefined, type: string | undefined) => {
+    const def = scope.lookup(name);
+    if (def === undefined) throw new GrokError(`no pattern found for %{${name}}`);
+    if (stack.includes(name)) throw new GrokError(`grok pattern %{${name}} refers to itself (${[...stack, name].join(' → ')})`);
+    const body = expand(def, scope, [...stack, name]);
+    if (key) return `${OPEN}${key}${SEP}${normType(type)}${CLOSE}(${body})`;
+    return `(?:${body})`;
+  });
+}
+
+const POSIX: Record<string, string> = {
+  alpha: 'A-Za-z',
+  digit: '0-9',
+  alnum: 'A-Za-z0-9',
+  upper: 'A-Z',
+  lower: 'a-z',
+  space: '\\s',
+  punct: '!-\\/:-@\\[-`{-~',
+  xdigit: '0-9A-Fa-f',
+  word: '\\w',
+  blank: ' \\t',
+  cntrl: '\\x00-\\x1f\\x7f',
+  print: '\\x20-\\x7e',
+  graph: '\\x21-\\x7e',
+};
+
+/** Go → JavaScript, and the capture map. */
+function translate(src: string): { source: string; flags: string; captures: (GrokCapture | undefined)[] } {
+  let out = '';
+  let flags = '';
+  let dotAll = false;
+  const captures: (GrokCapture | undefined)[] = [];
+  let pendingKey: GrokCapture | undefined;
+  let i = 0;
+  const n = src.length;
+  while (i < n) {
+    const c = src[i]!;
+    if (c === OPEN) {
+      const sep = src.indexOf(SEP, i);
+      const close = src.indexOf(CLOSE, sep);
+      pendingKey = { key: src.slice(i + 1, sep), type: src.slice(sep + 1, close) as GrokType };
+      i = close + 1;
+      continue;
+    }
+    if (c === '\\') {
+      const d = src[i + 1];
+      if (d === undefined) throw new GrokError('pattern ends with a lone backslash');
+      if (d === 'z') out += '$';
+      else if (d === 'A') out += '^';
+      else if (d === 'Q') {
+        const end = src.indexOf('\\E', i + 2);
+        const lit = src.slice(i + 2, end < 0 ? n : end);
+        out += lit.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+        i = end < 0 ? n : end + 2;
+        continue;
+      } else out += c + d;
+      i += 2;
+      continue;
+    }
+    if (c === '[') {
+      // a character class, copied with Go's forms translated
+      let j = i + 1;
+      let cls = '[';
+      if (src[j] === '^') (cls += '^'), j++;
+      if (src[j] === ']') (cls += '\\]'), j++;
+      for (;;) {
+        if (j >= n) throw new GrokError('missing closing ]');
+        const d = src[j]!;
+        if (d === ']') break;
+        if (d === '\\') {
+          cls += src.slice(j, j + 2);
+          j += 2;
+          continue;
+        }
+        if (d === '[' && src[j + 1] === ':') {
+          const end = src.indexOf(':]', j + 2);
+          const cname = end > 0 ? src.slice(j + 2, end) : '';
+          const neg = cname.startsWith('^');
+          const set = POSIX[neg ? cname.slice(1) : cname];
+          if (set === undefined || neg) throw new GrokError(`unsupported character class [:${cname}:]`);
+          cls += set;
+          j = end + 2;
+          continue;
+        }
+        if (d === '[') {
+          cls += '\\[';
+          j++;
+          continue;
+        }
+        cls += d;
+        j++;
+      }
+      out += cls + ']';
+      i = j + 1;
+      continue;
+    }
+    if (c === '(') {
+      if (src[i + 1] === '?') {
+        const named = /^\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(src.slice(i, i + 80));
+        if (named) {
+          captures.push({ key: named[1]!, type: 'str' });
+          out += '(';
+          i += named[0].length;
+          pendingKey = undefined;
+          continue;
+        }
+        const fl = /^\(\?([imsU]+)\)/.exec(src.slice(i, i + 10));
+        if (fl) {
+          for (const f of fl[1]!) {
+            if (f === 'i') {
+              if (out !== '') throw new GrokError('(?i) is only supported at the start of a pattern');
+              flags += 'i';
+            } else if (f === 's') dotAll = true;
+            else if (f !== 'm') throw new GrokError(`unsupported flag (?${f})`);
+          }
+          i += fl[0].length;
+          continue;
+        }
+        if (/^\(\?[imsU-]+:/.test(src.slice(i, i + 10))) throw new GrokError('inline flag groups (?flags:…) are not supported');
+        out += '(?';
+        i += 2;
+        continue;
+      }
+      captures.push(pendingKey);
+      pendingKey = undefined;
+      out += '(';
+      i++;
+      continue;
+    }
+    if (c === '.' && dotAll) {
+      out += '[\\s\\S]';
+      i++;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  return { source: out, flags, captures };
+}
+
+/** Compiles a grok expression against the visible patterns; throws GrokError (unknown pattern, bad regex). */
+export function compileGrok(pattern: string, scope: PatternScope = builtinScope): CompiledGrok {
+  const expanded = expand(pattern, scope, []);
+  const { source, flags, captures } = translate(expanded);
+  let re: RegExp;
+  try {
+    re = new RegExp(source, flags);
+  } catch (e) {
+    throw new GrokError(`invalid grok pattern: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`);
+  }
+  return { re, flags, captures, source };
+}
+
+/** Checks that a pattern body (add_pattern) is well formed, resolving references lazily at use. */
+export function checkPatternSyntax(pattern: string): void {
+  const literal = pattern.replace(REF, '(?:)');
+  try {
+    new RegExp(translate(literal).source);
+  } catch (e) {
+    if (e instanceof GrokError) throw e;
+    throw new GrokError(`invalid pattern: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`);
+  }
+}
+
+const META = new Set(['.', '[', ']', '(', ')', '{', '}', '|', '?', '*', '+', '^', '$', '\\']);
+
+/**
+ * Literal pieces every match of a grok pattern must contain: the text at the
+ * top level of the pattern between `%{…}` references (outside groups and
+ * classes, without a quantifier after it), when the pattern has no top-level
+ * alternation. A line lacking one cannot match, so grok() skips the regular
+ * expression (an unanchored search over a line the pattern does not fit, such
+ * as an access-log pattern over an error line, costs the most).
+ */
+export function requiredLiterals(pattern: string): string[] {
+  const out: string[] = [];
+  let run = '';
+  let depth = 0;
+  const cut = () => {
+    if (run.length >= 2) out.push(run);
+    run = '';
+  };
+  for (let i = 0; i < pattern.length; ) {
+    const c = pattern[i]!;
+    if (c === '%' && pattern[i + 1] === '{') {
+      const end = pattern.indexOf('}', i);
+      if (end < 0) return [];
+      cut();
+      i = end + 1;
+      continue;
+    }
+    if (c === '\\') {
+      const d = pattern[i + 1];
+      if (d === undefined) return [];
+      if (depth === 0 && /[^A-Za-z0-9]/.test(d)) run += d;
+      else cut(); // \d, \s, \b …: not literal
+      i += 2;
+    } else if (c === '(') {
+      depth++;
+      if (depth === 1) cut();
+      i++;
+    } else if (c === ')') {
+      depth--;
+      i++;
+    } else if (c === '[') {
+      cut();
+      const end = pattern.indexOf(']', i + 2);
+      if (end < 0) return [];
+      i = end + 1;
+    } else if (c === '|') {
+      if (depth === 0) return [];
+      i++;
+    } else if (c === '?' || c === '*' || c === '{') {
+      // the char (or group) before is optional or repeated: drop it from the run
+      if (depth === 0) {
+        run = run.slice(0, -1);
+        cut();
+      }
+      i++;
+    } else {
+      if (depth === 0 && !META.has(c)) run += c;
+      else if (depth === 0) cut();
+      i++;
+    }
+  }
+  cut();
+  return out.sort((a, b) => b.length - a.length).slice(0, 4);
+}

@@ -1,0 +1,85 @@
+/**
+ * The state of one script run over one log line: the point's fields and tags,
+ * the script's own variables, and the flags functions set (drop, exit).
+ */
+import type { Value } from './value.js';
+
+export class ScriptAbort extends Error {}
+
+export class Run {
+  /** Fields of the point, `message` included until drop_origin_data(). */
+  readonly fields = new Map<string, Value>();
+  /** Tags the script set (set_tag(), or a write to a tag of the point). */
+  tags: Map<string, string> | undefined;
+  /** Tags of the point the script removed (drop_key, rename of a tag). */
+  droppedTags: Set<string> | undefined;
+  readonly vars = new Map<string, Value>();
+  measurement: string | undefined;
+  dropped = false;
+  exited = false;
+  /** Last JSON document parsed by json() and the text it came from. */
+  jsonText: string | undefined;
+  jsonDoc: unknown;
+  constructor(
+    message: string,
+    /** performance.now() after which loops and long inputs abort the run. */
+    readonly deadline: number,
+    /** The point's own tags (a container's `service`, `pod_name` …): readable, and writes stay tags. */
+    readonly baseTags?: Readonly<Record<string, string>>,
+  ) {
+    this.fields.set('message', message);
+  }
+
+  private baseTag(key: string): string | undefined {
+    const b = this.baseTags;
+    if (b === undefined) return undefined;
+    // tags are strings: an inherited member (`toString`) is not one
+    const v = b[key];
+    if (typeof v !== 'string' || this.droppedTags?.has(key)) return undefined;
+    return v;
+  }
+
+  /** A key of the point: a tag, else a field; undefined when absent. */
+  get(key: string): Value | undefined {
+    if (this.tags !== undefined) {
+      const t = this.tags.get(key);
+      if (t !== undefined) return t;
+    }
+    const f = this.fields.get(key);
+    if (f !== undefined || this.baseTags === undefined) return f;
+    return this.baseTag(key);
+  }
+
+  has(key: string): boolean {
+    return this.fields.has(key) || (this.tags?.has(key) ?? false) || this.baseTag(key) !== undefined;
+  }
+
+  /** Sets a key: a tag stays a tag (as text), anything else is a field. */
+  set(key: string, v: Value): void {
+    if (this.tags === undefined && this.baseTags === undefined) {
+      this.fields.set(key, v);
+      return;
+    }
+    if (this.tags?.has(key) || this.baseTag(key) !== undefined) {
+      if (v === null) this.delete(key);
+      else (this.tags ??= new Map()).set(key, typeof v === 'string' ? v : String(v));
+      return;
+    }
+    this.fields.set(key, v);
+  }
+
+  delete(key: string): void {
+    this.fields.delete(key);
+    this.tags?.delete(key);
+    if (this.baseTag(key) !== undefined) (this.droppedTags ??= new Set()).add(key);
+  }
+
+  setTag(key: string, v: string): void {
+    this.fields.delete(key);
+    (this.tags ??= new Map()).set(key, v);
+  }
+
+  checkDeadline(): void {
+    if (performance.now() > this.deadline) throw new ScriptAbort('time bound exceeded');
+  }
+}

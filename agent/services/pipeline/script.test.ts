@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { PipelineError } from './errors.js';
+import { compileGrok } from './grok/compile.js';
+import { Script } from './script.js';
+import { parseTimeText, parseZone } from './timeparse.js';
+
+const load = (src: string) => Script.compile('t.p', 't.p', src);
+const loadError = (src: string): PipelineError => {
+  try {
+    load(src);
+  } catch (e) {
+    if (e instanceof PipelineError) return e;
+    throw e;
+  }
+  throw new Error('expected a load error');
+};
+
+describe('load errors carry file:line:col', () => {
+  it('syntax error', () => {
+    const e = loadError('grok(_, "%{INT:a}")\nif a == 1 {\n  add_key(b, 2\n}\n');
+    expect(e.message).toBe('t.p:4:1: expected "," or ")", found "}"');
+  });
+  it('unterminated string', () => {
+    expect(loadError('x = 1\n  y = "abc\n').message).toBe('t.p:2:7: unterminated string');
+  });
+  it('unknown function is a load error, not a no-op', () => {
+    expect(loadError('json(_, a)\n  no_such_fn(a)\n').message).toBe('t.p:2:3: unknown function no_such_fn()');
+  });
+  it('bad grok pattern and unknown grok pattern', () => {
+    expect(loadError('grok(_, "%{NOPE:x}")').message).toBe('t.p:1:9: no pattern found for %{NOPE}');
+    expect(loadError('\ngrok(_, "(%{INT:x}")').message).toMatch(/^t\.p:2:9: invalid grok pattern: .*Unterminated group/);
+  });
+  it('a pattern added in another branch is not visible', () => {
+    expect(loadError('if true {\n add_pattern("cc", "x")\n} else {\n grok(_, "%{cc:c}")\n}').message).toBe('t.p:4:10: no pattern found for %{cc}');
+  });
+  it('argument counts and named arguments are checked', () => {
+    expect(loadError('cast(a)').message).toBe('t.p:1:1: cast() needs its type argument');
+    expect(loadError('drop(1)').message).toBe('t.p:1:6: drop() takes at most 0 arguments');
+    expect(loadError('json(_, a, nope = true)').message).toBe('t.p:1:19: json() has no parameter nope');
+    expect(loadError('cast(a, "number")').message).toBe('t.p:1:9: cast type must be "str", "int", "float" or "bool"');
+  });
+  it('function names are case-insensitive, as in DataKit', () => {
+    const r = load('GROK(_, "%{INT:n}")\nCast(n, "int")').run('42');
+    expect(r.ok && r.out.fields.get('n')).toBe(42n);
+  });
+});
+
+describe('run time', () => {
+  it('a failing line is reported, the script keeps counting', () => {
+    const s = load('grok(_, "%{WORD:w}")\nx = w + 1');
+    const r = s.run('hello');
+    expect(r.ok).toBe(false);
+    expect(s.run('again').ok).toBe(false);
+    expect(s.stats).toMatchObject({ lines: 2, failed: 2, timedOut: 0 });
+  });
+  it('catastrophic backtracking is bounded (V8 falls back to its linear engine)', () => {
+    const s = load('grok(_, "^(%{WORD}|a)+b$")');
+    const t0 = performance.now();
+    const r = s.run('a'.repeat(5000) + '!');
+    expect(r.ok).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+  it('a long line with a quadratic pattern and invalid UTF-8 does not stall; a longer one is not run', () => {
+    const s = load('grok(_, "%{GREEDYDATA:a}=%{GREEDYDATA:b};%{INT:n}")');
+    const line = (n: number) => Buffer.concat([Buffer.from('k'.repeat(n)), Buffer.from([0xff, 0xfe]), Buffer.from('=v' + 'w'.repeat(n) + ';x')]).toString('utf8');
+    const t0 = performance.now();
+    const r = s.run(line(30_000));
+    expect(performance.now() - t0).toBeLessThan(4000); // ~5 s idle without the fallback limit (quadratic), ~0.3 s with it
+    expect(r.ok && r.out.fields.has('a')).toBe(false); // no match (";x" is not an INT): the line as it was
+    const t1 = performance.now();
+    const long = s.run(line(200_000));
+    expect(performance.now() - t1).toBeLessThan(50);
+    expect(long).toMatchObject({ ok: false, timedOut: true });
+    expect(s.stats).toMatchObject({ lines: 2, failed: 0 });
+    expect(s.stats.timedOut).toBeGreaterThanOrEqual(1); // the first too when it ran past 100 ms (a loaded box)
+  });
+
+  it('a loop past the time bound aborts the line and counts it', () => {
+    const s = Script.compile('t.p', 't.p', 'n = 0\nfor x in [1,2,3] {\n  for y in [1,2,3] { n = n + 1 }\n}', { timeBoundMs: -1 });
+    const r = s.run('x');
+    expect(r.ok).toBe(false);
+    expect(s.stats.timedOut).toBe(1);
+  });
+  it('grok compiles to one RegExp with numbered groups, a key may repeat', () => {
+    const g = compileGrok('(?:%{INT:n}|x=%{WORD:n})');
+    expect(g.captures.map((c) => c?.key)).toEqual(['n', 'n']);
+    const s = load('grok(_, "(?:%{INT:n}|x=%{WORD:n})")');
+    const r = s.run('x=abc');
+    expect(r.ok && r.out.fields.get('n')).toBe('abc');
+  });
+  it('time text without a zone is read in the default zone', () => {
+    expect(parseTimeText('2021/04/29 16:24:38', parseZone('+08:00'))).toBe(1619684678000000000n);
+    expect(parseTimeText('2021/04/29 16:24:38', parseZone('UTC'))).toBe(1619713478000000000n);
+    expect(parseTimeText('nonsense', parseZone('UTC'))).toBeUndefined();
+  });
+});
+
+describe('grok prefilter', () => {
+  it('finds the literals every match needs, and none under a top-level alternation', async () => {
+    const { requiredLiterals } = await import('./grok/compile.js');
+    expect(requiredLiterals('%{NOTSPACE:ip} %{NOTSPACE} \\[%{HTTPDATE:time}\\] "%{DATA:m} %{GREEDYDATA:u} HTTP/%{NUMBER:v}" %{INT:c}').sort()).toEqual([' HTTP/', ' [', '" ', '] "'].sort());
+    expect(requiredLiterals('%{date2:time} \\[%{LOGLEVEL:s}\\] %{GREEDYDATA:msg}, client: %{NOTSPACE:c}, (upstream: "%{GREEDYDATA:u}", )?host: "%{NOTSPACE:h}"')).toEqual(expect.arrayContaining([', client: ', 'host: "', '] ']));
+    expect(requiredLiterals('abc|def')).toEqual([]);
+    expect(requiredLiterals('ab?c\\d+xy')).toEqual(['xy']);
+    expect(requiredLiterals('(?i)abc')).toEqual(['abc']);
+  });
+});
+
+describe("the point's own tags", () => {
+  it('are read as keys; writes to them stay tags; drop_key and rename move them', () => {
+    const s = load('if namespace == "prod" { add_key(env, "production") }\nservice = "x"\nset_tag(service, "web-" + pod_name)\ndrop_key(pod_ip)\nrename(node, node_name)\ngrok(_, "%{WORD:stream}")');
+    const r = s.run('stderr', Object.freeze({ namespace: 'prod', pod_name: 'web-1', service: 'web', pod_ip: '10.0.0.1', node_name: 'n1', stream: 'stdout' }));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.out.fields.get('env')).toBe('production');
+    expect(Object.fromEntries(r.out.tags!)).toEqual({ service: 'web-web-1', node: 'n1', stream: 'stderr' });
+    expect([...r.out.droppedTags!].sort()).toEqual(['node_name', 'pod_ip']);
+    expect(r.out.fields.has('stream')).toBe(false);
+  });
+});
