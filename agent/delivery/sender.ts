@@ -13,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import { nowNs, Utf8String, type Category, type Point } from '../model/point.js';
-import { batchSize, type Batch, type EncodedLines, type RecordFormat, type Sink } from './sinks/types.js';
+import { batchSize, type Batch, type EncodedLines, type RecordFormat, type SendResult, type Sink } from './sinks/types.js';
 import { appendPBRecord, decodePBPoints } from '../model/pbpoint.js';
 import { decodeLines, type DecodedPoint } from '../model/lineproto.js';
 import { LineBuf } from '../model/linebuf.js';
@@ -510,31 +510,63 @@ export class Sender {
     return true;
   }
 
-  /** Cuts everything and waits until all sinks are done or the deadline passes. Returns true when drained. */
-  async flush(timeoutMs: number): Promise<boolean> {
+  /**
+   * Cuts everything and waits until all sinks are done, the deadline passes or
+   * `signal` aborts. Returns true when drained.
+   */
+  async flush(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     this.cutAll();
     if (this.isIdle()) return true;
+    if (signal?.aborted) return false;
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     const drained = await Promise.race([
       new Promise<boolean>((r) => this.idleWaiters.push(() => r(true))),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), timeoutMs);
+        onAbort = () => r(false);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }),
     ]);
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
     return drained;
   }
 
   /**
-   * Flushes within the deadline, then stops: batches still queued are handed
-   * to the disk buffer (or counted as dropped), waiters are released.
+   * Flushes within the deadline (or until `signal` aborts), then stops: sends
+   * in flight are aborted, and batches not delivered go to the disk buffer
+   * (or are counted as dropped); waiters are released. Sinks get at most
+   * SINK_CLOSE_MS to close.
    */
-  async close(timeoutMs: number): Promise<void> {
+  async close(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     clearInterval(this.timer);
-    const drained = await this.flush(timeoutMs);
+    const drained = await this.flush(timeoutMs, signal);
     this.closing.abort();
     for (const list of this.waiters.values()) for (const r of list) r();
     if (!drained) await Promise.all(this.workers.map((w) => w.abandon()));
-    await Promise.all(this.o.sinks.map((s) => s.close()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.o.sinks.map((s) => s.close().catch(() => undefined))), new Promise((r) => (timer = setTimeout(r, SINK_CLOSE_MS)))]);
+    clearTimeout(timer);
   }
+}
+
+/** At shutdown, how long sinks may take to close (their sends are already aborted). */
+const SINK_CLOSE_MS = 1000;
+
+/** `p`, or a retryable failure as soon as `signal` aborts (a sink that ignores its signal must not hold the shutdown). */
+function abortable(p: Promise<SendResult>, signal: AbortSignal): Promise<SendResult> {
+  const aborted: SendResult = { ok: false, retryable: true, reason: 'aborted at shutdown' };
+  p.catch(() => undefined);
+  if (signal.aborted) return Promise.resolve(aborted);
+  let onAbort: (() => void) | undefined;
+  return Promise.race([
+    p.finally(() => signal.removeEventListener('abort', onAbort!)),
+    new Promise<SendResult>((r) => {
+      onAbort = () => r(aborted);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }),
+  ]);
 }
 
 /** A sink whose last answer took this long counts as slow for the disk buffer's in-memory threshold. */
@@ -601,7 +633,7 @@ class SinkWorker {
       const t0 = performance.now();
       let r;
       try {
-        r = await this.sink.send(job.batch, this.closing);
+        r = await abortable(this.sink.send(job.batch, this.closing), this.closing);
       } catch (e) {
         r = { ok: false as const, retryable: true as const, reason: `sink threw: ${(e as Error).message}` };
       }

@@ -403,22 +403,69 @@ export class Agent {
     return this.running.filter((r) => r.started).map((r) => r.cfg.def.name);
   }
 
-  /** Stops accepting, stops inputs (they flush into the queues), drains the queues within the deadline. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /** Set by stop(); a second signal aborts it (expedite()). */
+  private stopping: Promise<void> | undefined;
+  private readonly hurry = new AbortController();
+
+  /**
+   * Skips what is left of the shutdown's waits: in-flight sends are aborted and
+   * whatever is unsent goes to the disk buffer now (a second SIGTERM).
+   */
+  expedite(): void {
+    if (!this.hurry.signal.aborted) this.log.warn('second signal: skipping the rest of the flush; spilling what is unsent to the disk buffer');
+    this.hurry.abort();
+  }
+
+  /**
+   * Stops accepting, stops inputs (they flush into the queues), drains the
+   * queues; the deadline (ENV_SHUTDOWN_TIMEOUT, counted from the call) holds
+   * whatever the inputs, the server or the sinks do: every step waits at
+   * most until it, then in-flight sends are aborted and what is unsent is
+   * spilled to the disk buffer (replayed on the next start). expedite() moves
+   * the deadline to now.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.reloadTimer);
-    await this.watcher?.close();
-    await this.reloading.catch(() => undefined);
     const deadline = Date.now() + this.settings.shutdownTimeoutMs;
-    await this.server.close().catch(() => undefined);
-    await Promise.all(this.running.map((r) => this.stopOne(r)));
+    const hurry = this.hurry.signal;
+    /** Waits for `p` until the deadline or a second signal, whichever comes first. */
+    const bounded = async (what: string, p: Promise<unknown> | undefined): Promise<void> => {
+      if (!p) return;
+      const guarded = p.catch(() => undefined);
+      const ms = deadline - Date.now();
+      if (ms <= 0 || hurry.aborted) return;
+      let timer: NodeJS.Timeout | undefined;
+      let onHurry: (() => void) | undefined;
+      const late = await Promise.race([
+        guarded.then(() => false),
+        new Promise<boolean>((r) => {
+          timer = setTimeout(() => r(true), ms);
+          onHurry = () => r(true);
+          hurry.addEventListener('abort', onHurry, { once: true });
+        }),
+      ]);
+      clearTimeout(timer);
+      if (onHurry) hurry.removeEventListener('abort', onHurry);
+      if (late) this.log.warn({ step: what }, 'shutdown step cut short by the deadline');
+    };
+    clearTimeout(this.reloadTimer);
+    await bounded('conf.d watcher', this.watcher?.close());
+    await bounded('reload', this.reloading);
+    await bounded('http server', this.server.close());
+    await bounded('inputs', Promise.all(this.running.map((r) => this.stopOne(r))));
     this.running = [];
-    await this.k8s?.stop().catch(() => undefined);
-    this.reliability?.buffer?.release(); // no-drop spills must not hold the shutdown past its deadline
-    await this.sender.close(Math.max(0, deadline - Date.now()));
-    await this.reliability?.buffer?.close();
+    await bounded('kubernetes', this.k8s?.stop());
+    const buffer = this.reliability?.buffer;
+    buffer?.release(); // no-drop spills must not hold the shutdown past its deadline
+    buffer?.pauseReplay(); // a replay in flight would hold the sinks' connections (and the exit) open
+    await this.sender.close(Math.max(0, deadline - Date.now()), hurry);
+    await buffer?.close();
     this.reliability?.guard.stop();
-    this.log.info('telekit stopped');
+    this.log.info({ overranMs: Math.max(0, Date.now() - deadline) }, 'telekit stopped');
   }
 }

@@ -135,6 +135,11 @@ export class DatawaySink implements Sink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.close().catch(() => undefined);
+    // close() waits for requests in flight; at shutdown those were aborted, but a dataway that
+    // never answers must not hold the pool open: destroy it after a short grace
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([this.pool.close().then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 500)))]);
+    clearTimeout(timer);
+    if (!closed) await this.pool.destroy().catch(() => undefined);
   }
 }
