@@ -4,10 +4,16 @@
  * Lines are scanned without regexes or substrings; a line's series is found
  * through a cache keyed by a hash of its raw name, type and DogStatsD tags
  * (see Alias), so name mapping and tag parsing (naming.ts) run once per
- * distinct line shape, not once per line. Series are
- * bounded by `maxSeries` (new ones beyond are dropped and counted), the shape
- * cache by `aliasLimit` (cleared when full), sets by `maxSetSize`, timing
- * samples by `percentileLimit` (a uniform reservoir).
+ * distinct line shape, not once per line.
+ *
+ * Memory is bounded per flush interval, not only series counts: live series
+ * by `maxSeries` and by `maxSeriesBytes` (the bytes of their names, tag keys
+ * and values), timing samples by `percentileLimit` per series (a uniform
+ * reservoir) and `maxTimingSamples` in all, set members by `maxSetSize` per
+ * set and `maxSetMembers` in all. What a limit refuses is counted by reason
+ * (see DropReason). The line-shape cache holds at most `aliasLimit` entries
+ * and keeps, across a flush, only the shapes seen in the interval it closes,
+ * so the series of a flood are released one interval after it ends.
  *
  * Not thread-safe, not async: the input calls ingest() from the event loop.
  */
@@ -30,12 +36,24 @@ export interface AggregatorOptions extends NamingOptions {
   setCounterInt: boolean;
   maxSeries: number;
   maxSetSize: number;
+  /** Bytes of names, tag keys and values over the live series (0: no limit). */
+  maxSeriesBytes?: number;
+  /** Timing samples kept for percentiles over every series (0: no limit). */
+  maxTimingSamples?: number;
+  /** Set members over every set series (0: no limit). */
+  maxSetMembers?: number;
   /** Size of the line-shape cache; defaults to 2 × maxSeries (at least 10 000). */
   aliasLimit?: number;
 }
 
-/** Why a well-formed metric was not aggregated: `telekit_statsd_dropped_total{reason}`. */
-export type DropReason = 'series_limit' | 'set_limit' | 'distributions_disabled' | 'extensions_disabled';
+/**
+ * Why a well-formed metric (or part of it) was not aggregated: `telekit_statsd_dropped_total{reason}`.
+ * series_limit / series_bytes: a new series beyond max_series / max_series_bytes (the line is dropped);
+ * set_limit / set_members: a set member beyond max_set_size / max_set_members;
+ * timing_samples: a timing value beyond max_timing_samples, counted in count/sum/mean/min/max
+ * but not kept for percentiles.
+ */
+export type DropReason = 'series_limit' | 'series_bytes' | 'set_limit' | 'set_members' | 'timing_samples' | 'distributions_disabled' | 'extensions_disabled';
 
 /** Counts since the last {@link Aggregator.takeCounts}; the input moves them to prom-client when the registry is read. */
 export interface Counts {
@@ -55,7 +73,18 @@ class Series {
   value = 0;
   set: Set<string> | undefined;
   timing: TimingStats | undefined;
-  constructor(readonly id: SeriesId) {}
+  constructor(
+    readonly id: SeriesId,
+    /** What this series counts against maxSeriesBytes. */
+    readonly bytes: number,
+  ) {}
+}
+
+/** The bytes a series' identity holds against maxSeriesBytes: its name, tag keys and values. */
+export function seriesBytes(id: SeriesId): number {
+  let n = id.measurement.length + id.field.length;
+  for (const k in id.tags) n += k.length + id.tags[k]!.length;
+  return n;
 }
 
 const TYPE_INDEX: Readonly<Record<MetricType, number>> = { c: 0, g: 1, s: 2, ms: 3, h: 4, d: 5 };
@@ -85,13 +114,17 @@ class Alias {
 }
 
 /** Marks a cached line shape refused by the series limit (no identity kept: it costs one Alias). */
-const DROPPED = new Series({ type: 'c', measurement: '', field: '', tags: {}, key: '', group: '' });
+const DROPPED = new Series({ type: 'c', measurement: '', field: '', tags: {}, key: '', group: '' }, 0);
 DROPPED.alive = false;
 
 export class Aggregator {
   private readonly series = new Map<string, Series>();
   private aliases = new Map<number, Alias>();
   private cached = 0;
+  /** Running totals against the memory limits (maxSeriesBytes, maxTimingSamples, maxSetMembers). */
+  private liveBytes = 0;
+  private samples = 0;
+  private members = 0;
   private readonly aliasLimit: number;
   private readonly scanned = newScannedLine();
   private readonly values: number[] = [];
@@ -114,6 +147,11 @@ export class Aggregator {
   /** Entries in the line-shape cache. */
   get cacheSize(): number {
     return this.cached;
+  }
+
+  /** What the live series hold against the memory limits. */
+  get usage(): { seriesBytes: number; timingSamples: number; setMembers: number } {
+    return { seriesBytes: this.liveBytes, timingSamples: this.samples, setMembers: this.members };
   }
 
   /** Feeds newline-separated lines (one packet or one TCP chunk of whole lines); `nowMs` stamps the series' last update. */
@@ -200,10 +238,15 @@ export class Aggregator {
       case 's': {
         const set = (s.set ??= new Set());
         const members = lineValues(sc).split(':');
+        const maxMembers = this.opts.maxSetMembers || Infinity;
         for (const m of members) {
           if (set.has(m)) continue;
           if (set.size >= this.opts.maxSetSize) this.drop('set_limit');
-          else set.add(own(m)); // a copy: a slice would pin the packet
+          else if (this.members >= maxMembers) this.drop('set_members');
+          else {
+            set.add(own(m)); // a copy: a slice would pin the packet
+            this.members++;
+          }
         }
         this.typeCounts[ti]! += members.length - 1;
         break;
@@ -211,11 +254,19 @@ export class Aggregator {
       default: {
         const t = (s.timing ??= new TimingStats(this.opts.percentileLimit));
         const w = 1 / rate;
-        if (many === undefined) t.add(one, w);
-        else for (const v of many) t.add(v, w);
+        const max = this.opts.maxTimingSamples || Infinity;
+        if (many === undefined) this.sample(t, one, w, max);
+        else for (const v of many) this.sample(t, v, w, max);
       }
     }
     this.typeCounts[ti]! += many === undefined ? 1 : many.length;
+  }
+
+  /** Adds a timing value; beyond maxTimingSamples it counts in the stats but is not kept for percentiles (counted). */
+  private sample(t: TimingStats, v: number, w: number, max: number): void {
+    const r = t.add(v, w, this.samples < max);
+    if (r > 0) this.samples++;
+    else if (r < 0) this.drop('timing_samples');
   }
 
   /** Cache miss, or a series deleted by the last flush: find or create the live series for the scanned line. */
@@ -240,15 +291,18 @@ export class Aggregator {
     }
     let s = this.series.get(id.key);
     if (s === undefined) {
-      if (full) {
-        this.drop('series_limit');
+      const bytes = seriesBytes(id);
+      const tooBig = this.opts.maxSeriesBytes !== undefined && this.opts.maxSeriesBytes > 0 && this.liveBytes + bytes > this.opts.maxSeriesBytes;
+      if (full || tooBig) {
+        this.drop(full ? 'series_limit' : 'series_bytes');
         // remember the shape, cheaply, so a flood of it is not re-resolved per line
         if (known === undefined) this.cache(DROPPED);
         else known.series = DROPPED;
         return undefined;
       }
-      s = new Series(id);
+      s = new Series(id, bytes);
       this.series.set(id.key, s);
+      this.liveBytes += bytes;
     }
     if (known) known.series = s;
     else this.cache(s);
@@ -269,8 +323,8 @@ export class Aggregator {
     this.counts.malformed.set(r, (this.counts.malformed.get(r) ?? 0) + 1);
   }
 
-  private drop(r: DropReason): void {
-    this.counts.dropped.set(r, (this.counts.dropped.get(r) ?? 0) + 1);
+  private drop(r: DropReason, n = 1): void {
+    this.counts.dropped.set(r, (this.counts.dropped.get(r) ?? 0) + n);
   }
 
 
@@ -321,16 +375,34 @@ export class Aggregator {
    * max_ttl). Points carry the flush time.
    */
   flush(nowMs = Date.now()): Point[] {
-    const time = msToNs(nowMs);
-    const open = new Map<string, { p: Point; fields: number }>();
-    const timingWidth = 6 + this.opts.percentiles.length;
     const out: Point[] = [];
+    for (const chunk of this.flushChunks(nowMs)) out.push(...chunk);
+    return out;
+  }
+
+  /**
+   * flush() in chunks of at most `chunk` points, so that a flush of 100,000
+   * series never holds 100,000 point objects at once: the caller hands each
+   * chunk on (where it is encoded to bytes) before the next is built. A
+   * (measurement, tags) group that spans two chunks is emitted as two points
+   * with the same tags and time and different fields.
+   */
+  *flushChunks(nowMs = Date.now(), chunk = 5000): Generator<Point[]> {
+    const time = msToNs(nowMs);
+    let open = new Map<string, { p: Point; fields: number }>();
+    const timingWidth = 6 + this.opts.percentiles.length;
+    let out: Point[] = [];
     const o = this.opts;
     for (const [k, s] of this.series) {
       const id = s.id;
       const width = id.type === 'c' || id.type === 'g' || id.type === 's' ? 1 : timingWidth;
       let g = open.get(id.group);
       if (g === undefined || (g.fields > 0 && g.fields + width > MAX_FIELDS_PER_POINT)) {
+        if (out.length >= chunk) {
+          yield finite(out);
+          out = [];
+          open = new Map();
+        }
         g = { p: { category: 'metric', name: id.measurement, tags: { ...id.tags }, fields: {}, time }, fields: 0 };
         open.set(id.group, g);
         out.push(g.p);
@@ -355,18 +427,61 @@ export class Aggregator {
       if (this.deletes(id.type) || expired) {
         s.alive = false;
         this.series.delete(k);
+        this.release(s);
       }
     }
-    // defence in depth: parse bounds keep aggregates finite, and a non-finite field would break line protocol
-    let bad = false;
-    for (const p of out)
-      for (const k in p.fields)
-        if (typeof p.fields[k] === 'number' && !Number.isFinite(p.fields[k])) {
-          delete p.fields[k];
-          bad = true;
-        }
-    return bad ? out.filter((p) => Object.keys(p.fields).length > 0) : out;
+    this.pruneCache();
+    this.flushedAt = nowMs;
+    if (out.length > 0) yield finite(out);
   }
+
+  /** Gives a forgotten series' share of the memory limits back. */
+  private release(s: Series): void {
+    this.liveBytes -= s.bytes;
+    if (s.timing) this.samples -= s.timing.kept;
+    if (s.set) this.members -= s.set.size;
+    s.timing = undefined;
+    s.set = undefined;
+  }
+
+  /** When the previous flush ran: shapes not seen since are dropped from the cache at the next one. */
+  private flushedAt = -Infinity;
+
+  /**
+   * After a flush: the line-shape cache keeps only the shapes whose series was
+   * updated in the interval that just closed (they are likely to come again,
+   * and keeping them saves resolving their names). Shapes refused by a limit
+   * and shapes of series that went quiet go, and with them the identities of
+   * the series they pinned: after a flood, memory returns within an interval.
+   */
+  private pruneCache(): void {
+    const since = this.flushedAt;
+    const kept = new Map<number, Alias>();
+    let n = 0;
+    for (const [h, head] of this.aliases) {
+      let chain: Alias | undefined;
+      for (let a: Alias | undefined = head; a !== undefined; a = a.next) {
+        if (a.series === DROPPED || a.series.lastUpdate < since) continue;
+        chain = new Alias(a.hash2, a.nameLen, a.tagsLen, a.type, a.series, chain);
+        n++;
+      }
+      if (chain) kept.set(h, chain);
+    }
+    this.aliases = kept;
+    this.cached = n;
+  }
+}
+
+/** Defence in depth: parse bounds keep aggregates finite, and a non-finite field would break line protocol. */
+function finite(out: Point[]): Point[] {
+  let bad = false;
+  for (const p of out)
+    for (const k in p.fields)
+      if (typeof p.fields[k] === 'number' && !Number.isFinite(p.fields[k])) {
+        delete p.fields[k];
+        bad = true;
+      }
+  return bad ? out.filter((p) => Object.keys(p.fields).length > 0) : out;
 }
 
 function timingFields(f: Record<string, FieldValue>, field: string, t: TimingStats, percentiles: readonly number[]): void {

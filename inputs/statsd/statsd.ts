@@ -34,6 +34,9 @@ export function aggregatorOptions(cfg: StatsdConfig): AggregatorOptions {
     setCounterInt: cfg.set_counter_int,
     maxSeries: cfg.max_series,
     maxSetSize: cfg.max_set_size,
+    maxSeriesBytes: cfg.max_series_bytes,
+    maxTimingSamples: cfg.max_timing_samples,
+    maxSetMembers: cfg.max_set_members,
   };
 }
 
@@ -128,8 +131,8 @@ export class StatsdInput implements Input {
   /** Aggregates the current interval into points and hands them to the accumulator. */
   flush(): void {
     try {
-      const points = this.agg.flush();
-      this.add(points);
+      // in chunks: each is encoded into the sender's queue before the next one's points are built
+      for (const points of this.agg.flushChunks()) this.add(points);
       this.publish();
     } catch (e) {
       this.ctx.acc.error('flush', e);
