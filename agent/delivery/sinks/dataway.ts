@@ -88,7 +88,15 @@ export class DatawaySink implements Sink {
     }
     while (pr.next < pr.bodies.length) {
       const r = await this.post(batch.category, pr.bodies[pr.next]!, signal);
-      if (!r.ok) return r;
+      if (!r.ok) {
+        if (r.retryable) return r;
+        // the records of the bodies before this one were taken (bodies of encoded records map to
+        // them one to one; point bodies may skip unencodable points, so only the first body is sure)
+        let delivered: number | undefined = 0;
+        if (batch.lines) for (let i = 0; i < pr.next; i++) delivered += pr.bodies[i]!.points;
+        else if (pr.next > 0) delivered = undefined;
+        return { ...r, delivered };
+      }
       pr.next++;
     }
     return { ok: true };
@@ -118,7 +126,7 @@ export class DatawaySink implements Sink {
         const ra = Number(res.headers['retry-after']);
         return { ok: false, retryable: true, reason, retryAfterMs: Number.isFinite(ra) && ra > 0 ? Math.min(ra, 300) * 1000 : undefined };
       }
-      return { ok: false, retryable: false, reason };
+      return { ok: false, retryable: false, reason, status: res.statusCode };
     } catch (e) {
       const err = e as Error & { code?: string };
       return { ok: false, retryable: true, reason: `${err.code ?? err.name}: ${this.redact(err.message)}` };
