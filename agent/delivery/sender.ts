@@ -24,9 +24,10 @@ import { RateLimitedLog } from '../telemetry/log.js';
 export interface SpillHook {
   /**
    * Persists a batch that `sink` could not deliver, to be replayed later.
-   * Resolves true once durable, false if the buffer refused it (full).
+   * Resolves true once durable, false if the buffer refused it (full), or
+   * `disk_full` when the file system is out of space (ENOSPC).
    */
-  spill(sink: Sink, batch: Batch): Promise<boolean>;
+  spill(sink: Sink, batch: Batch): Promise<boolean | 'disk_full'>;
   /** Told when `sink` took a live batch, so the replay of what was spilled for it starts now, not after its backoff. */
   delivered?(sink: Sink): void;
 }
@@ -739,12 +740,13 @@ class SinkWorker {
     const { category } = batch;
     const n = batchSize(batch);
     const labels = { sink: this.sink.name, category };
-    if (spill && (await spill.spill(this.sink, withPoints(batch)).catch(() => false))) {
+    const spilled = spill ? await spill.spill(this.sink, withPoints(batch)).catch(() => false) : false;
+    if (spilled === true) {
       metrics.sinkPoints.inc({ ...labels, result: 'spilled' }, n);
       return;
     }
     metrics.sinkPoints.inc({ ...labels, result: 'dropped' }, n);
-    metrics.dropped.inc({ category, reason: this.closing.aborted ? 'shutdown' : 'retries_exhausted' }, n);
+    metrics.dropped.inc({ category, reason: spilled === 'disk_full' ? 'disk_full' : this.closing.aborted ? 'shutdown' : 'retries_exhausted' }, n);
     markLost(job);
     log.error({ sink: this.sink.name, category, points: n, reason }, 'batch could not be delivered; dropped');
   }

@@ -17,6 +17,7 @@ import { CoreMetrics } from '../telemetry/metrics.js';
 import { createLogger } from '../telemetry/log.js';
 import { readSettings, redactUrl, type AgentSettings, type Env } from '../config/env.js';
 import { loadInputs, loadMainFile, formatProblem, type ConfigProblem, type InstanceConfig } from '../config/load.js';
+import { portConflicts } from '../config/ports.js';
 import { Sender, type SpillHook } from '../delivery/sender.js';
 import type { Sink } from '../delivery/sinks/types.js';
 import { DatawaySink } from '../delivery/sinks/dataway.js';
@@ -118,7 +119,10 @@ export class Agent {
   }
 
   private static load(o: Pick<AgentOptions, 'confDir' | 'mainConf' | 'registry'>, env: Env, settings: AgentSettings) {
-    return loadInputs({ confDir: o.confDir, mainFile: o.mainConf, env, registry: o.registry, defaultEnabled: settings.defaultEnabledInputs });
+    const r = loadInputs({ confDir: o.confDir, mainFile: o.mainConf, env, registry: o.registry, defaultEnabled: settings.defaultEnabledInputs, maxInstancesPerInput: settings.maxInputInstances });
+    // before anything binds: what `run` (or a reload) would fail on, check-config reports too
+    r.problems.push(...portConflicts(r.instances, settings.httpListen));
+    return r;
   }
 
   /** Loads and validates the configuration without starting anything. */
@@ -270,27 +274,53 @@ export class Agent {
     };
   }
 
-  /** Brings the running inputs in line with `instances`: unchanged ones keep running. */
-  private async apply(instances: InstanceConfig[], initial: boolean): Promise<void> {
+  /**
+   * Brings the running inputs in line with `instances`: unchanged ones keep
+   * running. At start a failure throws. On reload, if a new instance fails to
+   * start, the change is rolled back: the instances it started are stopped and
+   * the ones it stopped are started again. Returns whether it was applied.
+   */
+  private async apply(instances: InstanceConfig[], initial: boolean): Promise<boolean> {
     const keep = new Set(instances.map((i) => i.key));
     const stopping = this.running.filter((r) => !keep.has(r.cfg.key));
     const current = new Set(this.running.map((r) => r.cfg.key));
     this.running = this.running.filter((r) => keep.has(r.cfg.key));
     await Promise.all(stopping.map((r) => this.stopOne(r)));
+    const started: Running[] = [];
     for (const cfg of instances) {
       if (current.has(cfg.key)) continue;
       const r = this.makeRunning(cfg);
       this.running.push(r);
       try {
         await this.schedule(r);
+        started.push(r);
       } catch (e) {
         this.running = this.running.filter((x) => x !== r);
         const msg = `input ${cfg.def.name}[${cfg.instance}] (${cfg.source}) failed to start: ${(e as Error).message}`;
         if (initial) throw new Error(msg);
         this.log.error(msg);
+        await this.rollback(started, stopping);
+        return false;
       }
     }
     if (stopping.length > 0 || !initial) this.log.info({ inputs: this.running.map((r) => r.cfg.def.name) }, 'inputs applied');
+    return true;
+  }
+
+  /** Undoes a reload: stops the instances it started, starts again the ones it stopped. */
+  private async rollback(started: Running[], stopped: Running[]): Promise<void> {
+    await Promise.all(started.map((r) => this.stopOne(r)));
+    this.running = this.running.filter((r) => !started.includes(r));
+    for (const old of stopped) {
+      const r = this.makeRunning(old.cfg);
+      try {
+        await this.schedule(r);
+        this.running.push(r);
+      } catch (e) {
+        this.log.error({ input: old.cfg.def.name, instance: old.cfg.instance, err: (e as Error).message }, 'input could not be restarted after a rejected reload');
+      }
+    }
+    this.log.error({ inputs: this.running.map((r) => r.cfg.def.name) }, 'configuration change rejected: an input failed to start; the previous inputs run again');
   }
 
   private makeRunning(cfg: InstanceConfig): Running {
@@ -389,9 +419,9 @@ export class Agent {
         this.log.error({ problems: loaded.problems.map(formatProblem) }, 'configuration change rejected; keeping the running configuration');
         return { ok: false, problems: loaded.problems };
       }
-      await this.apply(loaded.instances, false);
-      this.metrics.configReloads.inc({ result: 'applied' });
-      return { ok: true, problems: loaded.problems };
+      const ok = await this.apply(loaded.instances, false);
+      this.metrics.configReloads.inc({ result: ok ? 'applied' : 'rejected' });
+      return { ok, problems: loaded.problems };
     };
     const p = this.reloading.then(run, run);
     this.reloading = p;

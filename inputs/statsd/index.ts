@@ -3,13 +3,17 @@
  * what it receives and emits metric points every `interval` (README.md).
  */
 import type { InputDefinition } from '../../agent/input/contract.js';
-import { schema, type StatsdConfig } from './config.js';
+import { parseAddress, schema, type StatsdConfig } from './config.js';
 import { StatsdInput } from './statsd.js';
 
 export const statsd: InputDefinition<StatsdConfig> = {
   name: 'statsd',
   description: 'StatsD/DogStatsD server: counters, gauges, sets, timings, histograms, distributions, events and service checks',
   schema,
+  ports: (config) => {
+    const a = parseAddress(config.service_address);
+    return a ? [{ protocol: config.protocol.startsWith('udp') ? 'udp' : 'tcp', host: a.host, port: a.port, key: 'service_address' }] : [];
+  },
   create: (config, ctx) => new StatsdInput(config, ctx),
 };
 

@@ -10,7 +10,7 @@ import { TraceReceiver } from '../../agent/services/trace/receiver.js';
 import { traceRequest, workerScript, type TraceDecoder } from '../../agent/services/trace/offthread.js';
 import { schema, type ZipkinConfig } from './config.js';
 import { ZIPKIN_HEADERS, zipkinDecoder } from './request.js';
-import { ZipkinListener } from './listener.js';
+import { ZipkinListener, parseListen } from './listener.js';
 
 export class ZipkinInput implements Input {
   readonly receiver: TraceReceiver;
@@ -71,5 +71,10 @@ export const zipkin: InputDefinition<ZipkinConfig> = {
   name: 'zipkin',
   description: 'Receives Zipkin spans (v1 JSON, v2 JSON and proto3) and writes them as tracing points',
   schema,
+  ports: (config) => {
+    if (config.listen === '') return [];
+    const { host, port } = parseListen(config.listen);
+    return [{ protocol: 'tcp', host, port, key: 'listen' }];
+  },
   create: (config, ctx) => new ZipkinInput(config, ctx),
 };

@@ -202,8 +202,8 @@ export class DiskBuffer {
     return l;
   }
 
-  /** The SpillHook: persists a batch `sink` could not deliver. Resolves true once durable. */
-  async spill(sink: Sink, batch: Batch): Promise<boolean> {
+  /** The SpillHook: persists a batch `sink` could not deliver. Resolves true once durable; `disk_full` on ENOSPC. */
+  async spill(sink: Sink, batch: Batch): Promise<boolean | 'disk_full'> {
     if (this.closing.signal.aborted) return false;
     try {
       const lane = await this.lane(sink, batch.category);
@@ -212,7 +212,7 @@ export class DiskBuffer {
       if (!(e instanceof DiskQueueClosedError) && !this.closing.signal.aborted) {
         this.rl.warn(`write:${sink.name}/${batch.category}`, { sink: sink.name, category: batch.category, err: (e as Error).message }, 'disk buffer write failed; batch dropped');
       }
-      return false;
+      return (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'disk_full' : false;
     }
   }
 
