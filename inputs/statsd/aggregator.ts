@@ -69,6 +69,8 @@ const MAX_FIELDS_PER_POINT = 1000;
 class Series {
   alive = true;
   lastUpdate = 0;
+  /** Seen in an earlier interval too: its line shapes stay cached across a flush. */
+  recurring = false;
   /** Counter sum / gauge value. */
   value = 0;
   set: Set<string> | undefined;
@@ -123,6 +125,10 @@ export class Aggregator {
   private cached = 0;
   /** Running totals against the memory limits (maxSeriesBytes, maxTimingSamples, maxSetMembers). */
   private liveBytes = 0;
+  /** Series detached by a flush and not yet emitted (flushChunks). */
+  private unemitted = 0;
+  /** max_series_bytes refused a series: no new ones until a flush frees bytes. */
+  private bytesFull = false;
   private samples = 0;
   private members = 0;
   private readonly aliasLimit: number;
@@ -272,13 +278,15 @@ export class Aggregator {
   /** Cache miss, or a series deleted by the last flush: find or create the live series for the scanned line. */
   private lookup(known: Alias | undefined): Series | undefined {
     const sc = this.scanned;
-    const full = this.series.size >= this.opts.maxSeries;
+    // series of the last interval not yet emitted count too: a slow flush must not double the live set
+    const full = this.series.size + this.unemitted >= this.opts.maxSeries || this.bytesFull;
     if (full && (known === undefined || known.series === DROPPED)) {
       // At the limit, a shape not seen before (or already refused) is refused without
       // resolving it: resolving costs ~3 µs, and a cardinality flood is all new shapes.
       // (The rare new spelling of a live series, e.g. another tag order, is refused too.)
-      this.drop('series_limit');
-      if (known === undefined) this.cache(DROPPED);
+      // Nor is it cached: a flood would fill the cache with refusals, clear it, fill it
+      // again, and every round would be garbage for V8's old generation.
+      this.drop(this.series.size >= this.opts.maxSeries ? 'series_limit' : 'series_bytes');
       return undefined;
     }
     let id = known === undefined || known.series === DROPPED ? undefined : known.series.id;
@@ -294,7 +302,9 @@ export class Aggregator {
       const bytes = seriesBytes(id);
       const tooBig = this.opts.maxSeriesBytes !== undefined && this.opts.maxSeriesBytes > 0 && this.liveBytes + bytes > this.opts.maxSeriesBytes;
       if (full || tooBig) {
-        this.drop(full ? 'series_limit' : 'series_bytes');
+        // the byte budget refused one: the interval takes no new series (refused without resolving, as above)
+        if (tooBig) this.bytesFull = true;
+        this.drop(this.series.size >= this.opts.maxSeries ? 'series_limit' : 'series_bytes');
         // remember the shape, cheaply, so a flood of it is not re-resolved per line
         if (known === undefined) this.cache(DROPPED);
         else known.series = DROPPED;
@@ -303,6 +313,8 @@ export class Aggregator {
       s = new Series(id, bytes);
       this.series.set(id.key, s);
       this.liveBytes += bytes;
+      // an identity kept from the last interval, or a shape the last flush let go: a series that comes back
+      s.recurring = known !== undefined || this.pruned.has(sc.hash);
     }
     if (known) known.series = s;
     else this.cache(s);
@@ -383,17 +395,39 @@ export class Aggregator {
   /**
    * flush() in chunks of at most `chunk` points, so that a flush of 100,000
    * series never holds 100,000 point objects at once: the caller hands each
-   * chunk on (where it is encoded to bytes) before the next is built. A
-   * (measurement, tags) group that spans two chunks is emitted as two points
-   * with the same tags and time and different fields.
+   * chunk on (where it is encoded to bytes) before the next is built, and may
+   * let other work run between chunks. The interval is closed when the first
+   * chunk is asked for: the series it emits are detached then (the ones that
+   * delete_* forgets give their share of the limits back at once), so lines
+   * arriving between chunks go to the next interval. A (measurement, tags)
+   * group that spans two chunks is emitted as two points with the same tags
+   * and time and different fields.
    */
-  *flushChunks(nowMs = Date.now(), chunk = 5000): Generator<Point[]> {
+  *flushChunks(nowMs = Date.now(), chunk = 1000): Generator<Point[]> {
     const time = msToNs(nowMs);
-    let open = new Map<string, { p: Point; fields: number }>();
-    const timingWidth = 6 + this.opts.percentiles.length;
-    let out: Point[] = [];
     const o = this.opts;
+    const emit: Series[] = [];
+    this.released = 0;
     for (const [k, s] of this.series) {
+      emit.push(s);
+      const expired = o.maxTtlMs > 0 && nowMs - s.lastUpdate >= o.maxTtlMs;
+      if (this.deletes(s.id.type) || expired) {
+        s.alive = false;
+        this.series.delete(k);
+        this.release(s);
+        this.released++;
+      }
+    }
+    this.pruneCache();
+    this.flushedAt = nowMs;
+    this.bytesFull = false;
+    this.unemitted = emit.length;
+
+    let open = new Map<string, { p: Point; fields: number }>();
+    const timingWidth = 6 + o.percentiles.length;
+    let out: Point[] = [];
+    for (let i = 0; i < emit.length; i++) {
+      const s = emit[i]!;
       const id = s.id;
       const width = id.type === 'c' || id.type === 'g' || id.type === 's' ? 1 : timingWidth;
       let g = open.get(id.group);
@@ -423,15 +457,14 @@ export class Aggregator {
         default:
           if (s.timing) timingFields(f, id.field, s.timing, o.percentiles);
       }
-      const expired = o.maxTtlMs > 0 && nowMs - s.lastUpdate >= o.maxTtlMs;
-      if (this.deletes(id.type) || expired) {
-        s.alive = false;
-        this.series.delete(k);
-        this.release(s);
+      if (!s.alive) {
+        // emitted and forgotten: its samples and members go now, even if a cached shape still points at it
+        s.timing = undefined;
+        s.set = undefined;
       }
+      emit[i] = undefined as unknown as Series;
+      this.unemitted--;
     }
-    this.pruneCache();
-    this.flushedAt = nowMs;
     if (out.length > 0) yield finite(out);
   }
 
@@ -440,35 +473,45 @@ export class Aggregator {
     this.liveBytes -= s.bytes;
     if (s.timing) this.samples -= s.timing.kept;
     if (s.set) this.members -= s.set.size;
-    s.timing = undefined;
-    s.set = undefined;
   }
+
+  /** Series forgotten by the last flush. */
+  released = 0;
 
   /** When the previous flush ran: shapes not seen since are dropped from the cache at the next one. */
   private flushedAt = -Infinity;
+  /** Hashes of the shapes of one-interval series the last flush let go (a shape seen again is recurring). */
+  private pruned = new Set<number>();
 
   /**
-   * After a flush: the line-shape cache keeps only the shapes whose series was
-   * updated in the interval that just closed (they are likely to come again,
-   * and keeping them saves resolving their names). Shapes refused by a limit
-   * and shapes of series that went quiet go, and with them the identities of
-   * the series they pinned: after a flood, memory returns within an interval.
+   * After a flush: the line-shape cache keeps the shapes of live series, and of
+   * series that recur (seen in an earlier interval too) and were updated in the
+   * interval that just closed; keeping those saves resolving their names again.
+   * Shapes refused by a limit and shapes of series seen in one interval only
+   * go, and with them the identities they pinned: after a flood of new names,
+   * the memory of its series is released at the next flush. (A series seen in
+   * two intervals in a row is resolved twice, then cached.)
    */
   private pruneCache(): void {
     const since = this.flushedAt;
     const kept = new Map<number, Alias>();
+    const pruned = new Set<number>();
     let n = 0;
     for (const [h, head] of this.aliases) {
       let chain: Alias | undefined;
       for (let a: Alias | undefined = head; a !== undefined; a = a.next) {
-        if (a.series === DROPPED || a.series.lastUpdate < since) continue;
-        chain = new Alias(a.hash2, a.nameLen, a.tagsLen, a.type, a.series, chain);
-        n++;
+        const s = a.series;
+        if (s === DROPPED) continue;
+        if (s.alive || (s.recurring && s.lastUpdate >= since)) {
+          chain = new Alias(a.hash2, a.nameLen, a.tagsLen, a.type, s, chain);
+          n++;
+        } else if (s.lastUpdate >= since && pruned.size < this.opts.maxSeries) pruned.add(h);
       }
       if (chain) kept.set(h, chain);
     }
     this.aliases = kept;
     this.cached = n;
+    this.pruned = pruned;
   }
 }
 

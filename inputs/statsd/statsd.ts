@@ -10,6 +10,13 @@ import { eventPoint, serviceCheckPoint } from './dogstatsd.js';
 import { StatsdListener } from './listener.js';
 import { statsdMetrics, type StatsdMetrics } from './metrics.js';
 import { parseEvent, parseServiceCheck } from './parser.js';
+import { collectGarbage } from '../../agent/telemetry/gc.js';
+
+/** A flush that forgets this many series asks for a full GC (at most every GC_MIN_INTERVAL_MS, process-wide). */
+const GC_AFTER_RELEASED = 20_000;
+const GC_MIN_INTERVAL_MS = 5000;
+/** A flush runs at most this long (ms) before it lets the event loop take other work. */
+const FLUSH_SLICE_MS = 15;
 
 /** The aggregator's options from a validated config. */
 export function aggregatorOptions(cfg: StatsdConfig): AggregatorOptions {
@@ -98,7 +105,7 @@ export class StatsdInput implements Input {
       this.state = 'stopped';
       throw e;
     }
-    this.timer = setInterval(() => this.flush(), this.cfg.interval);
+    this.timer = setInterval(() => void this.flush(), this.cfg.interval);
     this.timer.unref();
     this.ctx.log.info(
       { protocol: this.cfg.protocol, address: this.cfg.service_address, port: this.listener.port, recvBuffer: this.listener.recvBufferSize() },
@@ -120,7 +127,7 @@ export class StatsdInput implements Input {
     this.state = 'stopping';
     if (this.timer) clearInterval(this.timer);
     await this.listener.stop(); // delivers what was queued
-    this.flush();
+    await this.flush();
     this.unpublish();
     this.metrics.series.remove({ instance: String(this.ctx.instance) });
     this.metrics.connections.remove({ instance: String(this.ctx.instance) });
@@ -128,16 +135,37 @@ export class StatsdInput implements Input {
     this.ctx.log.info('statsd stopped');
   }
 
-  /** Aggregates the current interval into points and hands them to the accumulator. */
-  flush(): void {
-    try {
-      // in chunks: each is encoded into the sender's queue before the next one's points are built
-      for (const points of this.agg.flushChunks()) this.add(points);
-      this.publish();
-    } catch (e) {
-      this.ctx.acc.error('flush', e);
-    }
+  /**
+   * Aggregates the current interval into points and hands them to the
+   * accumulator, in chunks with the event loop free between them (a flush of
+   * 100,000 series must not stall the agent's other inputs and /v1/ping).
+   * A flush still running when the next one is due makes that one wait.
+   */
+  flush(): Promise<void> {
+    const run = async () => {
+      try {
+        const chunks = this.agg.flushChunks();
+        let slice = performance.now();
+        for (let c = chunks.next(); !c.done; c = chunks.next()) {
+          this.add(c.value);
+          if (performance.now() - slice >= FLUSH_SLICE_MS) {
+            await new Promise<void>((r) => setImmediate(r));
+            slice = performance.now();
+          }
+        }
+        // A flood's series die together here, after living an interval (long enough to reach V8's old
+        // generation): collect them now rather than when the heap has grown by their size again.
+        if (this.agg.released >= GC_AFTER_RELEASED) collectGarbage(GC_MIN_INTERVAL_MS);
+        this.publish();
+      } catch (e) {
+        this.ctx.acc.error('flush', e);
+      }
+    };
+    this.flushing = this.flushing.then(run);
+    return this.flushing;
   }
+
+  private flushing: Promise<void> = Promise.resolve();
 
   private add(points: Point[]): void {
     if (points.length === 0) return;
