@@ -68,10 +68,9 @@ export const schema = object({
   read_buffer_size: int(8 * 1024 * 1024, { min: 0 }),
   /**
    * telekit: live series limit; new series beyond it are dropped (counted) until the next flush frees room.
-   * A series with its line-shape cache entries holds ~1.2 KiB of heap: 50,000 keep a flood's live set
-   * near 60 MiB, which the DaemonSet's 400 MiB soft limit leaves room for beside the other inputs.
+   * A series with its line-shape cache entries holds ~1.2 KiB of heap (~120 MiB at the limit).
    */
-  max_series: int(50_000, { min: 1 }),
+  max_series: int(100_000, { min: 1 }),
   /** telekit: distinct members kept per set series per interval. */
   max_set_size: int(100_000, { min: 1 }),
   /** telekit: bytes of metric names, tag keys and values over the live series; new series beyond are dropped (counted). */
