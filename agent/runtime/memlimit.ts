@@ -21,7 +21,7 @@
  */
 import fs from 'node:fs';
 import v8 from 'node:v8';
-import { collectGarbage } from '../telemetry/gc.js';
+import vm from 'node:vm';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { EnvDoc } from '../config/env.js';
@@ -70,6 +70,29 @@ const HOLD_TRIP = 0.5;
 const HOLD_RESUME = 0.4;
 /** While overloaded, a full GC at most this often (ms). */
 const GC_EVERY_MS = 5000;
+
+let gcFn: (() => void) | undefined | null;
+/**
+ * A full garbage collection, when the runtime allows one. While load is shed
+ * the process allocates little, so V8 may not collect at all and the heap's
+ * garbage would keep the guard tripped; one collection every few seconds
+ * (tens of ms each) lets it see the real live size.
+ */
+function collectGarbage(): void {
+  if (gcFn === undefined) {
+    try {
+      const g = (globalThis as { gc?: () => void }).gc;
+      if (g) gcFn = g;
+      else {
+        v8.setFlagsFromString('--expose-gc');
+        gcFn = vm.runInNewContext('gc') as () => void;
+      }
+    } catch {
+      gcFn = null;
+    }
+  }
+  gcFn?.();
+}
 
 function processMemory(): { rss: number; held: number } {
   const m = process.memoryUsage();
@@ -130,7 +153,6 @@ export class MemoryGuard {
     if (this.over && Date.now() - this.lastGc >= GC_EVERY_MS) {
       this.lastGc = Date.now();
       try {
-        // while load is shed little is allocated and V8 may not collect: one GC lets the guard see the live size
         (this.opts.gc ?? collectGarbage)();
       } catch {
         // best effort

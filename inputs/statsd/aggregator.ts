@@ -11,9 +11,11 @@
  * and values), timing samples by `percentileLimit` per series (a uniform
  * reservoir) and `maxTimingSamples` in all, set members by `maxSetSize` per
  * set and `maxSetMembers` in all. What a limit refuses is counted by reason
- * (see DropReason). The line-shape cache holds at most `aliasLimit` entries
- * and keeps, across a flush, only the shapes seen in the interval it closes,
- * so the series of a flood are released one interval after it ends.
+ * (see DropReason). The line-shape cache holds at most `aliasLimit` entries,
+ * never caches a refusal at the limit, and keeps across a flush only the
+ * shapes of series that recur, so the series of a flood of new names are
+ * released at the next flush. Series detached by a flush and not yet emitted
+ * count against `maxSeries`, so a slow flush does not double the live set.
  *
  * Not thread-safe, not async: the input calls ingest() from the event loop.
  */
@@ -407,7 +409,6 @@ export class Aggregator {
     const time = msToNs(nowMs);
     const o = this.opts;
     const emit: Series[] = [];
-    this.released = 0;
     for (const [k, s] of this.series) {
       emit.push(s);
       const expired = o.maxTtlMs > 0 && nowMs - s.lastUpdate >= o.maxTtlMs;
@@ -415,7 +416,6 @@ export class Aggregator {
         s.alive = false;
         this.series.delete(k);
         this.release(s);
-        this.released++;
       }
     }
     this.pruneCache();
@@ -474,9 +474,6 @@ export class Aggregator {
     if (s.timing) this.samples -= s.timing.kept;
     if (s.set) this.members -= s.set.size;
   }
-
-  /** Series forgotten by the last flush. */
-  released = 0;
 
   /** When the previous flush ran: shapes not seen since are dropped from the cache at the next one. */
   private flushedAt = -Infinity;

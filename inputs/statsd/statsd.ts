@@ -10,11 +10,7 @@ import { eventPoint, serviceCheckPoint } from './dogstatsd.js';
 import { StatsdListener } from './listener.js';
 import { statsdMetrics, type StatsdMetrics } from './metrics.js';
 import { parseEvent, parseServiceCheck } from './parser.js';
-import { collectGarbage } from '../../agent/telemetry/gc.js';
 
-/** A flush that forgets this many series asks for a full GC (at most every GC_MIN_INTERVAL_MS, process-wide). */
-const GC_AFTER_RELEASED = 20_000;
-const GC_MIN_INTERVAL_MS = 5000;
 /** A flush runs at most this long (ms) before it lets the event loop take other work. */
 const FLUSH_SLICE_MS = 15;
 
@@ -153,9 +149,6 @@ export class StatsdInput implements Input {
             slice = performance.now();
           }
         }
-        // A flood's series die together here, after living an interval (long enough to reach V8's old
-        // generation): collect them now rather than when the heap has grown by their size again.
-        if (this.agg.released >= GC_AFTER_RELEASED) collectGarbage(GC_MIN_INTERVAL_MS);
         this.publish();
       } catch (e) {
         this.ctx.acc.error('flush', e);
