@@ -32,7 +32,8 @@ import zlib from 'node:zlib';
 import { loadAll } from 'js-yaml';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = path.join(ROOT, 'bin/telekit.js');
+// ABUSE_AGENT_ROOT: another build to measure (e.g. a worktree of the base commit), for a before/after in one session
+const BIN = path.join(process.env.ABUSE_AGENT_ROOT ?? ROOT, 'bin/telekit.js');
 const MiB = 2 ** 20;
 const TARGET = { rssMiB: 400, pingMs: 100, shutdownMarginMs: 2000 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
