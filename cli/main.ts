@@ -136,6 +136,9 @@ async function checkManifestFile(file: string): Promise<number> {
   return found.some((f) => f.status === 'error') ? 1 : 0;
 }
 
+/** After ENV_SHUTDOWN_TIMEOUT, the time left for the spill to the disk buffer before the process exits regardless. */
+const HARD_EXIT_MARGIN_MS = 1500;
+
 async function run(folders: ConfFolders, dataDir: string, mainConf: string | undefined, pipelineDir: string | undefined): Promise<number | undefined> {
   // Signal handlers come first: the agent answers /v1/ping before its inputs have started, and a
   // SIGTERM in that window (a pod stopped while starting) must still stop it cleanly and flush.
@@ -144,10 +147,21 @@ async function run(folders: ConfFolders, dataDir: string, mainConf: string | und
   let stopping = false;
   const shutdown = (sig: string) => {
     signalled ??= sig;
-    if (!agent || stopping) return; // during start: handled once start() returns
-    stopping = true;
+    if (!agent) return; // during start: handled once start() returns
     const a = agent;
-    a.log.info({ signal: sig }, 'shutting down');
+    if (stopping) {
+      // a second signal: no more waiting for the dataway; spill what is unsent and exit
+      a.expedite();
+      return;
+    }
+    stopping = true;
+    a.log.info({ signal: sig, timeoutMs: a.settings.shutdownTimeoutMs }, 'shutting down');
+    // Last resort, should a step ignore the deadline: Kubernetes' grace period leaves room for this
+    // (deploy/base/daemonset.yaml), so the exit is ours, not a SIGKILL.
+    setTimeout(() => {
+      a.log.error('shutdown overran its deadline; exiting');
+      process.exit(1);
+    }, a.settings.shutdownTimeoutMs + HARD_EXIT_MARGIN_MS).unref();
     a.stop().then(
       () => process.exit(0),
       (e: Error) => {

@@ -49,7 +49,8 @@ export const CORE_ENV: readonly EnvDoc[] = [
   { name: 'ENV_IO_MAX_CACHE_COUNT', default: '1000', doc: 'A category\'s batch is sent when it holds this many points.' },
   { name: 'ENV_IO_QUEUE_CAPACITY', default: '100000', doc: 'Points per category queued or in flight before producers wait or drop.' },
   { name: 'ENV_IO_QUEUE_MAX_BYTES', default: '33554432', doc: 'Estimated bytes of points per category queued or in flight before producers wait or drop (bounds memory for large log and trace points).' },
-  { name: 'ENV_SHUTDOWN_TIMEOUT', default: '10s', doc: 'How long SIGTERM waits for queues to flush.' },
+  { name: 'ENV_SHUTDOWN_TIMEOUT', default: '10s', doc: 'How long SIGTERM waits for queues to flush; then sends in flight are aborted, what is unsent is spilled to the disk buffer (replayed on the next start) and the agent exits (a second SIGTERM: at once). Keep the pod\'s terminationGracePeriodSeconds at least 2 s longer.' },
+  { name: 'ENV_MAX_INPUT_INSTANCES', default: '64', doc: 'Most instances of one input (`[[inputs.X]]` tables); more is a configuration error.' },
   { name: 'ENV_OTLP_TRACES_ENDPOINT', default: '', doc: 'When set, tracing points are also forwarded to this OTLP/HTTP traces endpoint (e.g. http://tempo:4318/v1/traces).' },
   { name: 'ENV_OTLP_TRACES_HEADERS', default: '', doc: 'Extra headers for the OTLP endpoint: `k=v,k2=v2` (e.g. an authorization header).' },
   { name: 'ENV_OTLP_TRACES_TIMEOUT', default: '10s', doc: 'Timeout of one OTLP export.' },
@@ -86,6 +87,7 @@ export interface AgentSettings {
   queueCapacity: number;
   queueMaxBytes: number;
   shutdownTimeoutMs: number;
+  maxInputInstances: number;
   otlpTracesEndpoint: string;
   otlpTracesHeaders: Record<string, string>;
   otlpTracesTimeoutMs: number;
@@ -225,6 +227,7 @@ export function readSettings(env: Env): AgentSettings {
     queueCapacity: intEnv(env, 'ENV_IO_QUEUE_CAPACITY', 100_000, 1),
     queueMaxBytes: intEnv(env, 'ENV_IO_QUEUE_MAX_BYTES', 32 << 20, 1024),
     shutdownTimeoutMs: durationEnv(env, 'ENV_SHUTDOWN_TIMEOUT', '10s'),
+    maxInputInstances: intEnv(env, 'ENV_MAX_INPUT_INSTANCES', 64, 1),
     otlpTracesEndpoint: env.ENV_OTLP_TRACES_ENDPOINT?.trim() ?? '',
     otlpTracesHeaders: parseTagList(env.ENV_OTLP_TRACES_HEADERS ?? '', hostname, nodeIp),
     otlpTracesTimeoutMs: durationEnv(env, 'ENV_OTLP_TRACES_TIMEOUT', '10s'),

@@ -213,6 +213,8 @@ export interface LoadOptions {
   registry: readonly InputDefinition[];
   /** Names from ENV_DEFAULT_ENABLED_INPUTS (already parsed). */
   defaultEnabled: readonly string[];
+  /** More instances of one input is an error (default DEFAULT_MAX_INSTANCES). */
+  maxInstancesPerInput?: number;
 }
 
 /** Loads and validates every input instance. */
@@ -240,7 +242,9 @@ export function loadInputs(opts: LoadOptions): LoadResult {
         continue;
       }
       try {
-        raws.push(...rawInstances(toml.parse(text) as Record<string, unknown>, file, text, problems));
+        const doc = toml.parse(text) as Record<string, unknown>;
+        unknownTables(doc, file, text, problems);
+        raws.push(...rawInstances(doc, file, text, problems));
       } catch (e) {
         problems.push(tomlProblem(file, e));
       }
@@ -249,7 +253,9 @@ export function loadInputs(opts: LoadOptions): LoadResult {
   const extra = opts.env.ENV_DATAKIT_INPUTS;
   if (extra && extra.trim() !== '') {
     try {
-      raws.push(...rawInstances(toml.parse(extra) as Record<string, unknown>, 'ENV_DATAKIT_INPUTS', extra, problems));
+      const doc = toml.parse(extra) as Record<string, unknown>;
+      unknownTables(doc, 'ENV_DATAKIT_INPUTS', extra, problems);
+      raws.push(...rawInstances(doc, 'ENV_DATAKIT_INPUTS', extra, problems));
     } catch (e) {
       problems.push(tomlProblem('ENV_DATAKIT_INPUTS', e));
     }
@@ -297,7 +303,26 @@ export function loadInputs(opts: LoadOptions): LoadResult {
     }
     if (v.ok) add(def, v.value, 'ENV_DEFAULT_ENABLED_INPUTS');
   }
+  const cap = opts.maxInstancesPerInput ?? DEFAULT_MAX_INSTANCES;
+  for (const [name, n] of counts) {
+    if (n <= cap) continue;
+    const over = instances.filter((i) => i.def.name === name)[cap]!;
+    problems.push({ severity: 'error', file: over.source, key: `inputs.${name}`, message: `${n} instances, more than ENV_MAX_INPUT_INSTANCES (${cap})` });
+  }
   return { instances, problems, mainEnv, files };
+}
+
+/** Instances of one input at most, unless ENV_MAX_INPUT_INSTANCES says otherwise. */
+export const DEFAULT_MAX_INSTANCES = 64;
+
+/** A conf.d file holds `[[inputs.<name>]]` tables: anything else at the top is a mistake worth a warning (DataKit ignores it). */
+function unknownTables(doc: Record<string, unknown>, file: string, text: string, problems: ConfigProblem[]): void {
+  for (const k of Object.keys(doc)) {
+    if (k === 'inputs') continue;
+    const esc = k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const i = text.split('\n').findIndex((l) => new RegExp(`^\\s*(\\[\\[?\\s*["']?${esc}["']?\\s*[.\\]]|["']?${esc}["']?\\s*=)`).test(l));
+    problems.push({ severity: 'warning', file, line: i >= 0 ? i + 1 : undefined, key: k, message: 'unknown top-level table or key: ignored (conf.d files hold [[inputs.<name>]] tables)' });
+  }
 }
 
 function issueProblem(r: RawInstance, is: Issue): ConfigProblem {

@@ -14,19 +14,21 @@
 import type { UploadForwarder } from './uploads.js';
 import type { Logger } from 'pino';
 import { nowNs, Utf8String, type Category, type Point } from '../model/point.js';
-import { batchSize, type Batch, type EncodedLines, type RecordFormat, type Sink } from './sinks/types.js';
+import { batchSize, type Batch, type EncodedLines, type RecordFormat, type SendResult, type Sink } from './sinks/types.js';
 import { appendPBRecord, decodePBPoints } from '../model/pbpoint.js';
 import { decodeLines, type DecodedPoint } from '../model/lineproto.js';
 import { LineBuf } from '../model/linebuf.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
+import { RateLimitedLog } from '../telemetry/log.js';
 
 /** Where batches go when a sink cannot take them (the disk buffer). */
 export interface SpillHook {
   /**
    * Persists a batch that `sink` could not deliver, to be replayed later.
-   * Resolves true once durable, false if the buffer refused it (full).
+   * Resolves true once durable, false if the buffer refused it (full), or
+   * `disk_full` when the file system is out of space (ENOSPC).
    */
-  spill(sink: Sink, batch: Batch): Promise<boolean>;
+  spill(sink: Sink, batch: Batch): Promise<boolean | 'disk_full'>;
   /** Told when `sink` took a live batch, so the replay of what was spilled for it starts now, not after its backoff. */
   delivered?(sink: Sink): void;
 }
@@ -513,31 +515,63 @@ export class Sender {
     return true;
   }
 
-  /** Cuts everything and waits until all sinks are done or the deadline passes. Returns true when drained. */
-  async flush(timeoutMs: number): Promise<boolean> {
+  /**
+   * Cuts everything and waits until all sinks are done, the deadline passes or
+   * `signal` aborts. Returns true when drained.
+   */
+  async flush(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     this.cutAll();
     if (this.isIdle()) return true;
+    if (signal?.aborted) return false;
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     const drained = await Promise.race([
       new Promise<boolean>((r) => this.idleWaiters.push(() => r(true))),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), timeoutMs);
+        onAbort = () => r(false);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }),
     ]);
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
     return drained;
   }
 
   /**
-   * Flushes within the deadline, then stops: batches still queued are handed
-   * to the disk buffer (or counted as dropped), waiters are released.
+   * Flushes within the deadline (or until `signal` aborts), then stops: sends
+   * in flight are aborted, and batches not delivered go to the disk buffer
+   * (or are counted as dropped); waiters are released. Sinks get at most
+   * SINK_CLOSE_MS to close.
    */
-  async close(timeoutMs: number): Promise<void> {
+  async close(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     clearInterval(this.timer);
-    const drained = await this.flush(timeoutMs);
+    const drained = await this.flush(timeoutMs, signal);
     this.closing.abort();
     for (const list of this.waiters.values()) for (const r of list) r();
     if (!drained) await Promise.all(this.workers.map((w) => w.abandon()));
-    await Promise.all(this.o.sinks.map((s) => s.close()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.o.sinks.map((s) => s.close().catch(() => undefined))), new Promise((r) => (timer = setTimeout(r, SINK_CLOSE_MS)))]);
+    clearTimeout(timer);
   }
+}
+
+/** At shutdown, how long sinks may take to close (their sends are already aborted). */
+const SINK_CLOSE_MS = 1000;
+
+/** `p`, or a retryable failure as soon as `signal` aborts (a sink that ignores its signal must not hold the shutdown). */
+function abortable(p: Promise<SendResult>, signal: AbortSignal): Promise<SendResult> {
+  const aborted: SendResult = { ok: false, retryable: true, reason: 'aborted at shutdown' };
+  p.catch(() => undefined);
+  if (signal.aborted) return Promise.resolve(aborted);
+  let onAbort: (() => void) | undefined;
+  return Promise.race([
+    p.finally(() => signal.removeEventListener('abort', onAbort!)),
+    new Promise<SendResult>((r) => {
+      onAbort = () => r(aborted);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }),
+  ]);
 }
 
 /** A sink whose last answer took this long counts as slow for the disk buffer's in-memory threshold. */
@@ -558,7 +592,9 @@ class SinkWorker {
     private readonly o: SenderOptions,
     private readonly closing: AbortSignal,
     private readonly done: (job: Job) => void,
-  ) {}
+  ) {
+    this.rl = new RateLimitedLog(o.log);
+  }
 
   enqueue(job: Job): void {
     // Disk buffer hook (the in-memory threshold): while the sink is failing, batches beyond `concurrency`
@@ -604,7 +640,7 @@ class SinkWorker {
       const t0 = performance.now();
       let r;
       try {
-        r = await this.sink.send(job.batch, this.closing);
+        r = await abortable(this.sink.send(job.batch, this.closing), this.closing);
       } catch (e) {
         r = { ok: false as const, retryable: true as const, reason: `sink threw: ${(e as Error).message}` };
       }
@@ -619,10 +655,13 @@ class SinkWorker {
       }
       metrics.sinkRequests.inc({ ...labels, result: r.retryable ? 'retryable' : 'rejected' });
       if (!r.retryable) {
-        metrics.sinkPoints.inc({ ...labels, result: 'rejected' }, n);
-        metrics.dropped.inc({ category, reason: 'rejected' }, n);
-        markLost(job);
-        log.warn({ sink: this.sink.name, category, points: n, reason: r.reason }, 'sink rejected a batch; dropped');
+        if (r.status === 400 && r.delivered !== undefined && n - r.delivered > 1) {
+          // one client's bad point must not drop everyone's: find it by splitting
+          metrics.sinkPoints.inc({ ...labels, result: 'sent' }, r.delivered);
+          await this.isolate(job, r.delivered, r.reason);
+          return;
+        }
+        this.refuse(job, n, r.reason, n);
         return;
       }
       if (attempt >= this.o.maxRetry || this.closing.aborted) {
@@ -637,17 +676,80 @@ class SinkWorker {
     }
   }
 
-  private async giveUp(job: Job, reason: string): Promise<void> {
-    const { metrics, log, spill } = this.o;
+  /** Counts `n` points of the job as refused by the sink (dropped), logged at most once a minute per sink and category. */
+  private refuse(job: Job, n: number, reason: string, of: number): void {
+    const { metrics } = this.o;
     const { category } = job.batch;
-    const n = batchSize(job.batch);
+    metrics.sinkPoints.inc({ sink: this.sink.name, category, result: 'rejected' }, n);
+    metrics.dropped.inc({ category, reason: 'rejected' }, n);
+    markLost(job);
+    this.rl.warn(`rejected:${category}`, { sink: this.sink.name, category, points: n, batchPoints: of, reason }, 'sink refused points; dropped');
+  }
+
+  private readonly rl: RateLimitedLog;
+
+  /**
+   * After a 400 on records [from, n) of the job's batch: sends halves of that
+   * range, and halves of the halves that are refused in turn, until the
+   * refused records are single ones (counted as rejected), within
+   * ISOLATION_SENDS sends; a range still refused when they run out is refused
+   * whole. A retryable failure of a part spills (or drops) that part.
+   */
+  private async isolate(job: Job, from: number, firstReason: string): Promise<void> {
+    const batch = job.batch;
+    const n = batchSize(batch);
+    const labels = { sink: this.sink.name, category: batch.category };
+    let budget = ISOLATION_SENDS;
+    let refused = 0;
+    let reason = firstReason;
+    const tryRange = async (i: number, j: number): Promise<void> => {
+      if (budget <= 0 || this.closing.aborted) {
+        if (this.closing.aborted) await this.giveUp(job, 'shutdown', sliceBatch(batch, i, j));
+        else refused += j - i;
+        return;
+      }
+      budget--;
+      const part = sliceBatch(batch, i, j);
+      const r = await abortable(this.sink.send(part, this.closing), this.closing).catch((e: Error) => ({ ok: false as const, retryable: true as const, reason: e.message }));
+      this.o.metrics.sinkRequests.inc({ ...labels, result: r.ok ? 'ok' : r.retryable ? 'retryable' : 'rejected' });
+      if (r.ok) {
+        this.o.metrics.sinkPoints.inc({ ...labels, result: 'sent' }, j - i);
+        return;
+      }
+      if (r.retryable) return this.giveUp(job, r.reason, part);
+      reason = r.reason;
+      if (j - i === 1 || r.status !== 400 || r.delivered === undefined) {
+        refused += j - i;
+        return;
+      }
+      if (r.delivered > 0) this.o.metrics.sinkPoints.inc({ ...labels, result: 'sent' }, r.delivered);
+      const k = i + r.delivered;
+      if (j - k <= 1) {
+        refused += j - k;
+        return;
+      }
+      const mid = (k + j) >> 1;
+      await tryRange(k, mid);
+      await tryRange(mid, j);
+    };
+    const mid = (from + n) >> 1;
+    await tryRange(from, mid);
+    await tryRange(mid, n);
+    if (refused > 0) this.refuse(job, refused, reason, n);
+  }
+
+  private async giveUp(job: Job, reason: string, batch: Batch = job.batch): Promise<void> {
+    const { metrics, log, spill } = this.o;
+    const { category } = batch;
+    const n = batchSize(batch);
     const labels = { sink: this.sink.name, category };
-    if (spill && (await spill.spill(this.sink, withPoints(job.batch)).catch(() => false))) {
+    const spilled = spill ? await spill.spill(this.sink, withPoints(batch)).catch(() => false) : false;
+    if (spilled === true) {
       metrics.sinkPoints.inc({ ...labels, result: 'spilled' }, n);
       return;
     }
     metrics.sinkPoints.inc({ ...labels, result: 'dropped' }, n);
-    metrics.dropped.inc({ category, reason: this.closing.aborted ? 'shutdown' : 'retries_exhausted' }, n);
+    metrics.dropped.inc({ category, reason: spilled === 'disk_full' ? 'disk_full' : this.closing.aborted ? 'shutdown' : 'retries_exhausted' }, n);
     markLost(job);
     log.error({ sink: this.sink.name, category, points: n, reason }, 'batch could not be delivered; dropped');
   }
@@ -661,6 +763,19 @@ class SinkWorker {
     }
     await Promise.all([...this.active]);
   }
+}
+
+/** Sends a 400 on one batch may take to isolate the refused records (about 2 × log2(1000) per bad record). */
+const ISOLATION_SENDS = 40;
+
+/** Records [i, j) of a batch as a batch of their own (encoded records are views on the batch's buffer). */
+function sliceBatch(b: Batch, i: number, j: number): Batch {
+  if (!b.lines) return { category: b.category, points: b.points.slice(i, j), defaultTime: b.defaultTime };
+  const ends = b.lines.ends;
+  const start = i === 0 ? 0 : ends[i - 1]!;
+  const out: number[] = new Array<number>(j - i);
+  for (let k = i; k < j; k++) out[k - i] = ends[k]! - start;
+  return { category: b.category, points: [], lines: { data: b.lines.data.subarray(start, ends[j - 1]!), ends: out }, format: b.format, defaultTime: b.defaultTime };
 }
 
 /**

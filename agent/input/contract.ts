@@ -125,6 +125,17 @@ export interface Input {
   stop(): Promise<void>;
 }
 
+/** A socket an input instance binds beside the agent's HTTP server (checked for conflicts before anything binds). */
+export interface PortClaim {
+  protocol: 'tcp' | 'udp';
+  /** Listen address; '' (or 0.0.0.0, ::) is every address. */
+  host: string;
+  /** 0 (any free port) never conflicts. */
+  port: number;
+  /** The option that sets it, for messages (e.g. `service_address`). */
+  key: string;
+}
+
 export interface InputDefinition<C = any> {
   /** The TOML name: `[[inputs.<name>]]`. */
   readonly name: string;
@@ -141,6 +152,13 @@ export interface InputDefinition<C = any> {
    * points carry the election tags instead of the host tags.
    */
   readonly election?: (config: C) => boolean;
+  /**
+   * The ports an instance with this config binds of its own (not routes on the
+   * agent's server). The agent checks them against each other and against
+   * ENV_HTTP_LISTEN at start, in check-config and on reload, before anything
+   * binds. No I/O.
+   */
+  readonly ports?: (config: C) => PortClaim[];
   /** Builds the input. Must do no I/O: start() does. */
   create(config: C, ctx: InputContext): Input;
 }

@@ -17,6 +17,7 @@ import { CoreMetrics } from '../telemetry/metrics.js';
 import { createLogger } from '../telemetry/log.js';
 import { readSettings, redactUrl, type AgentSettings, type Env } from '../config/env.js';
 import { loadInputs, loadMainFile, formatProblem, type ConfigProblem, type InstanceConfig } from '../config/load.js';
+import { portConflicts } from '../config/ports.js';
 import { Sender, type SpillHook } from '../delivery/sender.js';
 import type { Sink } from '../delivery/sinks/types.js';
 import { DatawaySink } from '../delivery/sinks/dataway.js';
@@ -128,7 +129,10 @@ export class Agent {
   }
 
   private static load(o: Pick<AgentOptions, 'confDir' | 'mainConf' | 'registry'>, env: Env, settings: AgentSettings) {
-    return loadInputs({ confDir: o.confDir, mainFile: o.mainConf, env, registry: o.registry, defaultEnabled: settings.defaultEnabledInputs });
+    const r = loadInputs({ confDir: o.confDir, mainFile: o.mainConf, env, registry: o.registry, defaultEnabled: settings.defaultEnabledInputs, maxInstancesPerInput: settings.maxInputInstances });
+    // before anything binds: what `run` (or a reload) would fail on, check-config reports too
+    r.problems.push(...portConflicts(r.instances, settings.httpListen));
+    return r;
   }
 
   /** Loads and validates the configuration without starting anything. */
@@ -287,27 +291,53 @@ export class Agent {
     };
   }
 
-  /** Brings the running inputs in line with `instances`: unchanged ones keep running. */
-  private async apply(instances: InstanceConfig[], initial: boolean): Promise<void> {
+  /**
+   * Brings the running inputs in line with `instances`: unchanged ones keep
+   * running. At start a failure throws. On reload, if a new instance fails to
+   * start, the change is rolled back: the instances it started are stopped and
+   * the ones it stopped are started again. Returns whether it was applied.
+   */
+  private async apply(instances: InstanceConfig[], initial: boolean): Promise<boolean> {
     const keep = new Set(instances.map((i) => i.key));
     const stopping = this.running.filter((r) => !keep.has(r.cfg.key));
     const current = new Set(this.running.map((r) => r.cfg.key));
     this.running = this.running.filter((r) => keep.has(r.cfg.key));
     await Promise.all(stopping.map((r) => this.stopOne(r)));
+    const started: Running[] = [];
     for (const cfg of instances) {
       if (current.has(cfg.key)) continue;
       const r = this.makeRunning(cfg);
       this.running.push(r);
       try {
         await this.schedule(r);
+        started.push(r);
       } catch (e) {
         this.running = this.running.filter((x) => x !== r);
         const msg = `input ${cfg.def.name}[${cfg.instance}] (${cfg.source}) failed to start: ${(e as Error).message}`;
         if (initial) throw new Error(msg);
         this.log.error(msg);
+        await this.rollback(started, stopping);
+        return false;
       }
     }
     if (stopping.length > 0 || !initial) this.log.info({ inputs: this.running.map((r) => r.cfg.def.name) }, 'inputs applied');
+    return true;
+  }
+
+  /** Undoes a reload: stops the instances it started, starts again the ones it stopped. */
+  private async rollback(started: Running[], stopped: Running[]): Promise<void> {
+    await Promise.all(started.map((r) => this.stopOne(r)));
+    this.running = this.running.filter((r) => !started.includes(r));
+    for (const old of stopped) {
+      const r = this.makeRunning(old.cfg);
+      try {
+        await this.schedule(r);
+        this.running.push(r);
+      } catch (e) {
+        this.log.error({ input: old.cfg.def.name, instance: old.cfg.instance, err: (e as Error).message }, 'input could not be restarted after a rejected reload');
+      }
+    }
+    this.log.error({ inputs: this.running.map((r) => r.cfg.def.name) }, 'configuration change rejected: an input failed to start; the previous inputs run again');
   }
 
   private makeRunning(cfg: InstanceConfig): Running {
@@ -407,9 +437,9 @@ export class Agent {
         this.log.error({ problems: loaded.problems.map(formatProblem) }, 'configuration change rejected; keeping the running configuration');
         return { ok: false, problems: loaded.problems };
       }
-      await this.apply(loaded.instances, false);
-      this.metrics.configReloads.inc({ result: 'applied' });
-      return { ok: true, problems: loaded.problems };
+      const ok = await this.apply(loaded.instances, false);
+      this.metrics.configReloads.inc({ result: ok ? 'applied' : 'rejected' });
+      return { ok, problems: loaded.problems };
     };
     const p = this.reloading.then(run, run);
     this.reloading = p;
@@ -421,24 +451,71 @@ export class Agent {
     return this.running.filter((r) => r.started).map((r) => r.cfg.def.name);
   }
 
-  /** Stops accepting, stops inputs (they flush into the queues), drains the queues within the deadline. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /** Set by stop(); a second signal aborts it (expedite()). */
+  private stopping: Promise<void> | undefined;
+  private readonly hurry = new AbortController();
+
+  /**
+   * Skips what is left of the shutdown's waits: in-flight sends are aborted and
+   * whatever is unsent goes to the disk buffer now (a second SIGTERM).
+   */
+  expedite(): void {
+    if (!this.hurry.signal.aborted) this.log.warn('second signal: skipping the rest of the flush; spilling what is unsent to the disk buffer');
+    this.hurry.abort();
+  }
+
+  /**
+   * Stops accepting, stops inputs (they flush into the queues), drains the
+   * queues; the deadline (ENV_SHUTDOWN_TIMEOUT, counted from the call) holds
+   * whatever the inputs, the server or the sinks do: every step waits at
+   * most until it, then in-flight sends are aborted and what is unsent is
+   * spilled to the disk buffer (replayed on the next start). expedite() moves
+   * the deadline to now.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.reloadTimer);
-    await this.watcher?.close();
-    await this.reloading.catch(() => undefined);
     const deadline = Date.now() + this.settings.shutdownTimeoutMs;
-    await this.server.close().catch(() => undefined);
-    await Promise.all(this.running.map((r) => this.stopOne(r)));
+    const hurry = this.hurry.signal;
+    /** Waits for `p` until the deadline or a second signal, whichever comes first. */
+    const bounded = async (what: string, p: Promise<unknown> | undefined): Promise<void> => {
+      if (!p) return;
+      const guarded = p.catch(() => undefined);
+      const ms = deadline - Date.now();
+      if (ms <= 0 || hurry.aborted) return;
+      let timer: NodeJS.Timeout | undefined;
+      let onHurry: (() => void) | undefined;
+      const late = await Promise.race([
+        guarded.then(() => false),
+        new Promise<boolean>((r) => {
+          timer = setTimeout(() => r(true), ms);
+          onHurry = () => r(true);
+          hurry.addEventListener('abort', onHurry, { once: true });
+        }),
+      ]);
+      clearTimeout(timer);
+      if (onHurry) hurry.removeEventListener('abort', onHurry);
+      if (late) this.log.warn({ step: what }, 'shutdown step cut short by the deadline');
+    };
+    clearTimeout(this.reloadTimer);
+    await bounded('conf.d watcher', this.watcher?.close());
+    await bounded('reload', this.reloading);
+    await bounded('http server', this.server.close());
+    await bounded('inputs', Promise.all(this.running.map((r) => this.stopOne(r))));
     this.running = [];
-    await this.k8s?.stop().catch(() => undefined);
-    await this.sender.uploads?.close(Math.max(0, deadline - Date.now()));
-    await this.pipelines?.stop().catch(() => undefined);
-    this.reliability?.buffer?.release(); // no-drop spills must not hold the shutdown past its deadline
-    await this.sender.close(Math.max(0, deadline - Date.now()));
-    await this.reliability?.buffer?.close();
+    await bounded('kubernetes', this.k8s?.stop());
+    await bounded('uploads', this.sender.uploads?.close(Math.max(0, deadline - Date.now())));
+    await bounded('pipelines', this.pipelines?.stop());
+    const buffer = this.reliability?.buffer;
+    buffer?.release(); // no-drop spills must not hold the shutdown past its deadline
+    buffer?.pauseReplay(); // a replay in flight would hold the sinks' connections (and the exit) open
+    await this.sender.close(Math.max(0, deadline - Date.now()), hurry);
+    await buffer?.close();
     this.reliability?.guard.stop();
-    this.log.info('telekit stopped');
+    this.log.info({ overranMs: Math.max(0, Date.now() - deadline) }, 'telekit stopped');
   }
 }

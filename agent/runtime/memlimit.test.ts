@@ -26,6 +26,23 @@ describe('MemoryGuard', () => {
     expect(m).toMatch(/telekit_memory_overload_total 1/);
   });
 
+  it('asks V8 to size its heap for memory above 40% of the limit, for speed again below 30%, and on stop', () => {
+    let rss = 30;
+    const modes: boolean[] = [];
+    const g = new MemoryGuard({ limitBytes: 100, sample: () => ({ rss, held: 10 }), compact: (on) => modes.push(on) });
+    g.sample();
+    rss = 41;
+    g.sample();
+    rss = 35; // between the marks: stays
+    g.sample();
+    rss = 29;
+    g.sample();
+    rss = 70;
+    g.sample();
+    g.stop();
+    expect(modes).toEqual([true, false, true, false]);
+  });
+
   it('does not latch when RSS stays high but the process holds little (freed memory not returned to the OS)', () => {
     let m = { rss: 200, held: 90 };
     let gcs = 0;

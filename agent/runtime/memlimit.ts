@@ -30,7 +30,7 @@ export const MEMORY_ENV: readonly EnvDoc[] = [
   {
     name: 'ENV_MEMORY_LIMIT_MB',
     default: '(80% of the cgroup memory limit, else none)',
-    doc: 'Soft RSS limit in MiB: above it HTTP inputs get 503 + Retry-After, log tailing pauses, other inputs drop (counted). 0 turns it off.',
+    doc: 'Soft RSS limit in MiB: above it HTTP inputs get 503 + Retry-After, log tailing pauses, other inputs drop (counted); above 40% of it V8 sizes its heap for memory rather than speed (a burst\'s garbage is collected sooner). 0 turns it off.',
   },
 ];
 
@@ -47,6 +47,23 @@ export interface MemoryGuardOptions {
   sample?: () => { rss: number; held: number };
   /** Full GC while overloaded (default: a real one when the runtime allows it). */
   gc?: () => void;
+  /** Asks the runtime to size its heap for memory (true) or for speed (false); default: V8's optimize-for-size flag. */
+  compact?: (on: boolean) => void;
+}
+
+/**
+ * Above this share of the limit, V8 is asked to size its heap for memory
+ * rather than speed, until RSS falls below COMPACT_OFF. V8 schedules its next
+ * major GC at up to 4× the live heap it saw at the last one; under a burst
+ * (a StatsD flood's flush, a large write) that let garbage take 150–250 MiB of
+ * RSS while the live heap was 40–60 MiB (bench/abuse). In this mode its next GC
+ * comes much sooner, for some more GC CPU while it lasts.
+ */
+const COMPACT_ON = 0.4;
+const COMPACT_OFF = 0.3;
+
+function v8Compact(on: boolean): void {
+  v8.setFlagsFromString(on ? '--optimize-for-size' : '--no-optimize-for-size');
 }
 
 const HOLD_TRIP = 0.5;
@@ -85,6 +102,8 @@ function processMemory(): { rss: number; held: number } {
 export class MemoryGuard {
   private timer: NodeJS.Timeout | undefined;
   private over = false;
+  /** V8 asked to size its heap for memory (see COMPACT_ON). */
+  private compact = false;
   private last = 0;
   private peakRss = 0;
   private held = 0;
@@ -153,6 +172,15 @@ export class MemoryGuard {
       this.peakRss = rss;
       this.peakGauge?.set(rss);
     }
+    if (this.compact !== rss > limit * (this.compact ? COMPACT_OFF : COMPACT_ON)) {
+      this.compact = !this.compact;
+      try {
+        (this.opts.compact ?? v8Compact)(this.compact);
+      } catch {
+        // best effort
+      }
+      this.opts.log?.info({ rssMiB: Math.round(rss / 2 ** 20), limitMiB: Math.round(limit / 2 ** 20) }, this.compact ? 'Memory above 40% of the soft limit: V8 sizes its heap for memory' : 'Memory below 30% of the soft limit: V8 sizes its heap for speed');
+    }
     if (!this.over && rss > limit && held > limit * HOLD_TRIP) {
       this.over = true;
       this.lastGc = 0; // collect at the next sample
@@ -180,6 +208,14 @@ export class MemoryGuard {
     this.timer = undefined;
     this.over = false;
     this.gauge?.set(0);
+    if (this.compact) {
+      this.compact = false;
+      try {
+        (this.opts.compact ?? v8Compact)(false);
+      } catch {
+        // best effort
+      }
+    }
   }
 }
 

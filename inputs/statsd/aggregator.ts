@@ -4,10 +4,18 @@
  * Lines are scanned without regexes or substrings; a line's series is found
  * through a cache keyed by a hash of its raw name, type and DogStatsD tags
  * (see Alias), so name mapping and tag parsing (naming.ts) run once per
- * distinct line shape, not once per line. Series are
- * bounded by `maxSeries` (new ones beyond are dropped and counted), the shape
- * cache by `aliasLimit` (cleared when full), sets by `maxSetSize`, timing
- * samples by `percentileLimit` (a uniform reservoir).
+ * distinct line shape, not once per line.
+ *
+ * Memory is bounded per flush interval, not only series counts: live series
+ * by `maxSeries` and by `maxSeriesBytes` (the bytes of their names, tag keys
+ * and values), timing samples by `percentileLimit` per series (a uniform
+ * reservoir) and `maxTimingSamples` in all, set members by `maxSetSize` per
+ * set and `maxSetMembers` in all. What a limit refuses is counted by reason
+ * (see DropReason). The line-shape cache holds at most `aliasLimit` entries,
+ * never caches a refusal at the limit, and keeps across a flush only the
+ * shapes of series that recur, so the series of a flood of new names are
+ * released at the next flush. Series detached by a flush and not yet emitted
+ * count against `maxSeries`, so a slow flush does not double the live set.
  *
  * Not thread-safe, not async: the input calls ingest() from the event loop.
  */
@@ -30,12 +38,24 @@ export interface AggregatorOptions extends NamingOptions {
   setCounterInt: boolean;
   maxSeries: number;
   maxSetSize: number;
+  /** Bytes of names, tag keys and values over the live series (0: no limit). */
+  maxSeriesBytes?: number;
+  /** Timing samples kept for percentiles over every series (0: no limit). */
+  maxTimingSamples?: number;
+  /** Set members over every set series (0: no limit). */
+  maxSetMembers?: number;
   /** Size of the line-shape cache; defaults to 2 × maxSeries (at least 10 000). */
   aliasLimit?: number;
 }
 
-/** Why a well-formed metric was not aggregated: `telekit_statsd_dropped_total{reason}`. */
-export type DropReason = 'series_limit' | 'set_limit' | 'distributions_disabled' | 'extensions_disabled';
+/**
+ * Why a well-formed metric (or part of it) was not aggregated: `telekit_statsd_dropped_total{reason}`.
+ * series_limit / series_bytes: a new series beyond max_series / max_series_bytes (the line is dropped);
+ * set_limit / set_members: a set member beyond max_set_size / max_set_members;
+ * timing_samples: a timing value beyond max_timing_samples, counted in count/sum/mean/min/max
+ * but not kept for percentiles.
+ */
+export type DropReason = 'series_limit' | 'series_bytes' | 'set_limit' | 'set_members' | 'timing_samples' | 'distributions_disabled' | 'extensions_disabled';
 
 /** Counts since the last {@link Aggregator.takeCounts}; the input moves them to prom-client when the registry is read. */
 export interface Counts {
@@ -51,11 +71,24 @@ const MAX_FIELDS_PER_POINT = 1000;
 class Series {
   alive = true;
   lastUpdate = 0;
+  /** Seen in an earlier interval too: its line shapes stay cached across a flush. */
+  recurring = false;
   /** Counter sum / gauge value. */
   value = 0;
   set: Set<string> | undefined;
   timing: TimingStats | undefined;
-  constructor(readonly id: SeriesId) {}
+  constructor(
+    readonly id: SeriesId,
+    /** What this series counts against maxSeriesBytes. */
+    readonly bytes: number,
+  ) {}
+}
+
+/** The bytes a series' identity holds against maxSeriesBytes: its name, tag keys and values. */
+export function seriesBytes(id: SeriesId): number {
+  let n = id.measurement.length + id.field.length;
+  for (const k in id.tags) n += k.length + id.tags[k]!.length;
+  return n;
 }
 
 const TYPE_INDEX: Readonly<Record<MetricType, number>> = { c: 0, g: 1, s: 2, ms: 3, h: 4, d: 5 };
@@ -85,13 +118,21 @@ class Alias {
 }
 
 /** Marks a cached line shape refused by the series limit (no identity kept: it costs one Alias). */
-const DROPPED = new Series({ type: 'c', measurement: '', field: '', tags: {}, key: '', group: '' });
+const DROPPED = new Series({ type: 'c', measurement: '', field: '', tags: {}, key: '', group: '' }, 0);
 DROPPED.alive = false;
 
 export class Aggregator {
   private readonly series = new Map<string, Series>();
   private aliases = new Map<number, Alias>();
   private cached = 0;
+  /** Running totals against the memory limits (maxSeriesBytes, maxTimingSamples, maxSetMembers). */
+  private liveBytes = 0;
+  /** Series detached by a flush and not yet emitted (flushChunks). */
+  private unemitted = 0;
+  /** max_series_bytes refused a series: no new ones until a flush frees bytes. */
+  private bytesFull = false;
+  private samples = 0;
+  private members = 0;
   private readonly aliasLimit: number;
   private readonly scanned = newScannedLine();
   private readonly values: number[] = [];
@@ -114,6 +155,11 @@ export class Aggregator {
   /** Entries in the line-shape cache. */
   get cacheSize(): number {
     return this.cached;
+  }
+
+  /** What the live series hold against the memory limits. */
+  get usage(): { seriesBytes: number; timingSamples: number; setMembers: number } {
+    return { seriesBytes: this.liveBytes, timingSamples: this.samples, setMembers: this.members };
   }
 
   /** Feeds newline-separated lines (one packet or one TCP chunk of whole lines); `nowMs` stamps the series' last update. */
@@ -200,10 +246,15 @@ export class Aggregator {
       case 's': {
         const set = (s.set ??= new Set());
         const members = lineValues(sc).split(':');
+        const maxMembers = this.opts.maxSetMembers || Infinity;
         for (const m of members) {
           if (set.has(m)) continue;
           if (set.size >= this.opts.maxSetSize) this.drop('set_limit');
-          else set.add(own(m)); // a copy: a slice would pin the packet
+          else if (this.members >= maxMembers) this.drop('set_members');
+          else {
+            set.add(own(m)); // a copy: a slice would pin the packet
+            this.members++;
+          }
         }
         this.typeCounts[ti]! += members.length - 1;
         break;
@@ -211,23 +262,33 @@ export class Aggregator {
       default: {
         const t = (s.timing ??= new TimingStats(this.opts.percentileLimit));
         const w = 1 / rate;
-        if (many === undefined) t.add(one, w);
-        else for (const v of many) t.add(v, w);
+        const max = this.opts.maxTimingSamples || Infinity;
+        if (many === undefined) this.sample(t, one, w, max);
+        else for (const v of many) this.sample(t, v, w, max);
       }
     }
     this.typeCounts[ti]! += many === undefined ? 1 : many.length;
   }
 
+  /** Adds a timing value; beyond maxTimingSamples it counts in the stats but is not kept for percentiles (counted). */
+  private sample(t: TimingStats, v: number, w: number, max: number): void {
+    const r = t.add(v, w, this.samples < max);
+    if (r > 0) this.samples++;
+    else if (r < 0) this.drop('timing_samples');
+  }
+
   /** Cache miss, or a series deleted by the last flush: find or create the live series for the scanned line. */
   private lookup(known: Alias | undefined): Series | undefined {
     const sc = this.scanned;
-    const full = this.series.size >= this.opts.maxSeries;
+    // series of the last interval not yet emitted count too: a slow flush must not double the live set
+    const full = this.series.size + this.unemitted >= this.opts.maxSeries || this.bytesFull;
     if (full && (known === undefined || known.series === DROPPED)) {
       // At the limit, a shape not seen before (or already refused) is refused without
       // resolving it: resolving costs ~3 µs, and a cardinality flood is all new shapes.
       // (The rare new spelling of a live series, e.g. another tag order, is refused too.)
-      this.drop('series_limit');
-      if (known === undefined) this.cache(DROPPED);
+      // Nor is it cached: a flood would fill the cache with refusals, clear it, fill it
+      // again, and every round would be garbage for V8's old generation.
+      this.drop(this.series.size >= this.opts.maxSeries ? 'series_limit' : 'series_bytes');
       return undefined;
     }
     let id = known === undefined || known.series === DROPPED ? undefined : known.series.id;
@@ -240,15 +301,22 @@ export class Aggregator {
     }
     let s = this.series.get(id.key);
     if (s === undefined) {
-      if (full) {
-        this.drop('series_limit');
+      const bytes = seriesBytes(id);
+      const tooBig = this.opts.maxSeriesBytes !== undefined && this.opts.maxSeriesBytes > 0 && this.liveBytes + bytes > this.opts.maxSeriesBytes;
+      if (full || tooBig) {
+        // the byte budget refused one: the interval takes no new series (refused without resolving, as above)
+        if (tooBig) this.bytesFull = true;
+        this.drop(this.series.size >= this.opts.maxSeries ? 'series_limit' : 'series_bytes');
         // remember the shape, cheaply, so a flood of it is not re-resolved per line
         if (known === undefined) this.cache(DROPPED);
         else known.series = DROPPED;
         return undefined;
       }
-      s = new Series(id);
+      s = new Series(id, bytes);
       this.series.set(id.key, s);
+      this.liveBytes += bytes;
+      // an identity kept from the last interval, or a shape the last flush let go: a series that comes back
+      s.recurring = known !== undefined || this.pruned.has(sc.hash);
     }
     if (known) known.series = s;
     else this.cache(s);
@@ -269,8 +337,8 @@ export class Aggregator {
     this.counts.malformed.set(r, (this.counts.malformed.get(r) ?? 0) + 1);
   }
 
-  private drop(r: DropReason): void {
-    this.counts.dropped.set(r, (this.counts.dropped.get(r) ?? 0) + 1);
+  private drop(r: DropReason, n = 1): void {
+    this.counts.dropped.set(r, (this.counts.dropped.get(r) ?? 0) + n);
   }
 
 
@@ -321,16 +389,54 @@ export class Aggregator {
    * max_ttl). Points carry the flush time.
    */
   flush(nowMs = Date.now()): Point[] {
-    const time = msToNs(nowMs);
-    const open = new Map<string, { p: Point; fields: number }>();
-    const timingWidth = 6 + this.opts.percentiles.length;
     const out: Point[] = [];
+    for (const chunk of this.flushChunks(nowMs)) out.push(...chunk);
+    return out;
+  }
+
+  /**
+   * flush() in chunks of at most `chunk` points, so that a flush of 100,000
+   * series never holds 100,000 point objects at once: the caller hands each
+   * chunk on (where it is encoded to bytes) before the next is built, and may
+   * let other work run between chunks. The interval is closed when the first
+   * chunk is asked for: the series it emits are detached then (the ones that
+   * delete_* forgets give their share of the limits back at once), so lines
+   * arriving between chunks go to the next interval. A (measurement, tags)
+   * group that spans two chunks is emitted as two points with the same tags
+   * and time and different fields.
+   */
+  *flushChunks(nowMs = Date.now(), chunk = 1000): Generator<Point[]> {
+    const time = msToNs(nowMs);
     const o = this.opts;
+    const emit: Series[] = [];
     for (const [k, s] of this.series) {
+      emit.push(s);
+      const expired = o.maxTtlMs > 0 && nowMs - s.lastUpdate >= o.maxTtlMs;
+      if (this.deletes(s.id.type) || expired) {
+        s.alive = false;
+        this.series.delete(k);
+        this.release(s);
+      }
+    }
+    this.pruneCache();
+    this.flushedAt = nowMs;
+    this.bytesFull = false;
+    this.unemitted = emit.length;
+
+    let open = new Map<string, { p: Point; fields: number }>();
+    const timingWidth = 6 + o.percentiles.length;
+    let out: Point[] = [];
+    for (let i = 0; i < emit.length; i++) {
+      const s = emit[i]!;
       const id = s.id;
       const width = id.type === 'c' || id.type === 'g' || id.type === 's' ? 1 : timingWidth;
       let g = open.get(id.group);
       if (g === undefined || (g.fields > 0 && g.fields + width > MAX_FIELDS_PER_POINT)) {
+        if (out.length >= chunk) {
+          yield finite(out);
+          out = [];
+          open = new Map();
+        }
         g = { p: { category: 'metric', name: id.measurement, tags: { ...id.tags }, fields: {}, time }, fields: 0 };
         open.set(id.group, g);
         out.push(g.p);
@@ -351,22 +457,71 @@ export class Aggregator {
         default:
           if (s.timing) timingFields(f, id.field, s.timing, o.percentiles);
       }
-      const expired = o.maxTtlMs > 0 && nowMs - s.lastUpdate >= o.maxTtlMs;
-      if (this.deletes(id.type) || expired) {
-        s.alive = false;
-        this.series.delete(k);
+      if (!s.alive) {
+        // emitted and forgotten: its samples and members go now, even if a cached shape still points at it
+        s.timing = undefined;
+        s.set = undefined;
       }
+      emit[i] = undefined as unknown as Series;
+      this.unemitted--;
     }
-    // defence in depth: parse bounds keep aggregates finite, and a non-finite field would break line protocol
-    let bad = false;
-    for (const p of out)
-      for (const k in p.fields)
-        if (typeof p.fields[k] === 'number' && !Number.isFinite(p.fields[k])) {
-          delete p.fields[k];
-          bad = true;
-        }
-    return bad ? out.filter((p) => Object.keys(p.fields).length > 0) : out;
+    if (out.length > 0) yield finite(out);
   }
+
+  /** Gives a forgotten series' share of the memory limits back. */
+  private release(s: Series): void {
+    this.liveBytes -= s.bytes;
+    if (s.timing) this.samples -= s.timing.kept;
+    if (s.set) this.members -= s.set.size;
+  }
+
+  /** When the previous flush ran: shapes not seen since are dropped from the cache at the next one. */
+  private flushedAt = -Infinity;
+  /** Hashes of the shapes of one-interval series the last flush let go (a shape seen again is recurring). */
+  private pruned = new Set<number>();
+
+  /**
+   * After a flush: the line-shape cache keeps the shapes of live series, and of
+   * series that recur (seen in an earlier interval too) and were updated in the
+   * interval that just closed; keeping those saves resolving their names again.
+   * Shapes refused by a limit and shapes of series seen in one interval only
+   * go, and with them the identities they pinned: after a flood of new names,
+   * the memory of its series is released at the next flush. (A series seen in
+   * two intervals in a row is resolved twice, then cached.)
+   */
+  private pruneCache(): void {
+    const since = this.flushedAt;
+    const kept = new Map<number, Alias>();
+    const pruned = new Set<number>();
+    let n = 0;
+    for (const [h, head] of this.aliases) {
+      let chain: Alias | undefined;
+      for (let a: Alias | undefined = head; a !== undefined; a = a.next) {
+        const s = a.series;
+        if (s === DROPPED) continue;
+        if (s.alive || (s.recurring && s.lastUpdate >= since)) {
+          chain = new Alias(a.hash2, a.nameLen, a.tagsLen, a.type, s, chain);
+          n++;
+        } else if (s.lastUpdate >= since && pruned.size < this.opts.maxSeries) pruned.add(h);
+      }
+      if (chain) kept.set(h, chain);
+    }
+    this.aliases = kept;
+    this.cached = n;
+    this.pruned = pruned;
+  }
+}
+
+/** Defence in depth: parse bounds keep aggregates finite, and a non-finite field would break line protocol. */
+function finite(out: Point[]): Point[] {
+  let bad = false;
+  for (const p of out)
+    for (const k in p.fields)
+      if (typeof p.fields[k] === 'number' && !Number.isFinite(p.fields[k])) {
+        delete p.fields[k];
+        bad = true;
+      }
+  return bad ? out.filter((p) => Object.keys(p.fields).length > 0) : out;
 }
 
 function timingFields(f: Record<string, FieldValue>, field: string, t: TimingStats, percentiles: readonly number[]): void {

@@ -66,10 +66,19 @@ export const schema = object({
   save_above_key: bool(false),
   /** Socket receive buffer in bytes (SO_RCVBUF); the kernel caps it at net.core.rmem_max. */
   read_buffer_size: int(8 * 1024 * 1024, { min: 0 }),
-  /** telekit: live series limit; new series beyond it are dropped (counted) until the next flush frees room. */
+  /**
+   * telekit: live series limit; new series beyond it are dropped (counted) until the next flush frees room.
+   * A series with its line-shape cache entries holds ~1.2 KiB of heap (~120 MiB at the limit).
+   */
   max_series: int(100_000, { min: 1 }),
   /** telekit: distinct members kept per set series per interval. */
   max_set_size: int(100_000, { min: 1 }),
+  /** telekit: bytes of metric names, tag keys and values over the live series; new series beyond are dropped (counted). */
+  max_series_bytes: int(16 << 20, { min: 1024 }),
+  /** telekit: timing/histogram/distribution samples kept for percentiles over every series per interval; beyond it values still count in count/sum/mean/min/max. */
+  max_timing_samples: int(1_000_000, { min: 1 }),
+  /** telekit: set members kept over every set series per interval. */
+  max_set_members: int(500_000, { min: 1 }),
   /** telekit: longest TCP line in bytes; longer lines are dropped (counted). */
   max_line_bytes: int(65_536, { min: 64 }),
 

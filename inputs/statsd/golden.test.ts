@@ -46,7 +46,7 @@ describe.each(fs.readdirSync(root).sort())('golden %s', (name) => {
     const ctx = fakeContext('statsd');
     const input = new StatsdInput(v.value, ctx);
     input.receive([fs.readFileSync(path.join(dir, 'input.txt'))]);
-    input.flush();
+    await input.flush();
     const got = {
       points: normalize(ctx.points),
       malformed: await counts(ctx.metrics, 'telekit_statsd_malformed_total'),

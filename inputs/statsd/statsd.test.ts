@@ -48,7 +48,7 @@ describe('statsd over UDP', () => {
     const { input, ctx, port } = await startInput({});
     await sendUdp(port, 'web.hits:1|c\nweb.hits:4|c|@0.5\nweb.temp:20|g', 'web.temp:+2|g\nweb.users:a|s\nweb.users:b|s', 'web.lat:10:20:30|ms|#route:/x');
     await aggregated(ctx, 8);
-    input.flush();
+    await input.flush();
     const pts = ctx.points;
     expect(point(pts, 'web', { metric_type: 'counter' }).fields).toEqual({ hits: 9 });
     expect(point(pts, 'web', { metric_type: 'gauge' }).fields).toEqual({ temp: 22 });
@@ -64,7 +64,7 @@ describe('statsd over UDP', () => {
     await waitFor(async () => (await metricValue(ctx.metrics, 'telekit_statsd_malformed_total')) >= 5);
     expect(await metricValue(ctx.metrics, 'telekit_statsd_malformed_total', { reason: 'bad_type' })).toBe(1);
     expect(await metricValue(ctx.metrics, 'telekit_statsd_malformed_total', { reason: 'bad_value' })).toBe(1);
-    input.flush();
+    await input.flush();
     expect(point(ctx.points, 'ok').fields).toEqual({ v: 1 });
     expect(ctx.errors).toEqual([]);
   });
@@ -129,7 +129,7 @@ describe('statsd over TCP', () => {
     sock.write('c\ntcp.g:5|g');
     sock.end();
     await aggregated(ctx, 3);
-    input.flush();
+    await input.flush();
     expect(point(ctx.points, 'tcp', { metric_type: 'counter' }).fields).toEqual({ c: 3 });
     expect(point(ctx.points, 'tcp', { metric_type: 'gauge' }).fields).toEqual({ g: 5 });
   });
@@ -148,7 +148,7 @@ describe('statsd over TCP', () => {
     sock.write('after.ok:1|c\n');
     await aggregated(ctx, 1);
     sock.destroy();
-    input.flush();
+    await input.flush();
     expect(ctx.points.map((p) => p.name)).toEqual(['after']);
     expect(await metricValue(ctx.metrics, 'telekit_statsd_malformed_total')).toBe(0);
   });
@@ -185,7 +185,7 @@ describe('statsd with hot-shots', () => {
     client.check('shop.db', client.CHECKS.OK, { message: 'fine' });
     await aggregated(ctx, 11);
     await new Promise<void>((r) => client.close(() => r()));
-    input.flush();
+    await input.flush();
     const pts = ctx.points;
     expect(point(pts, 'shop', { metric_type: 'counter', region: 'eu', env: 'test' }).fields).toEqual({ orders: 9 });
     expect(point(pts, 'shop', { metric_type: 'gauge', env: 'test' }).fields).toEqual({ queue: 7 });
@@ -204,7 +204,7 @@ describe('statsd with hot-shots', () => {
     for (let i = 0; i < 500; i++) client.increment('tcp.calls', 1, { i: String(i % 5) });
     await aggregated(ctx, 500);
     await new Promise<void>((r) => client.close(() => r()));
-    input.flush();
+    await input.flush();
     const total = ctx.points.filter((p) => p.name === 'tcp').reduce((s, p) => s + (p.fields.calls as number), 0);
     expect(total).toBe(500);
     expect(ctx.points.filter((p) => p.name === 'tcp')).toHaveLength(5);

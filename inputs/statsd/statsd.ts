@@ -11,6 +11,9 @@ import { StatsdListener } from './listener.js';
 import { statsdMetrics, type StatsdMetrics } from './metrics.js';
 import { parseEvent, parseServiceCheck } from './parser.js';
 
+/** A flush runs at most this long (ms) before it lets the event loop take other work. */
+const FLUSH_SLICE_MS = 15;
+
 /** The aggregator's options from a validated config. */
 export function aggregatorOptions(cfg: StatsdConfig): AggregatorOptions {
   return {
@@ -34,6 +37,9 @@ export function aggregatorOptions(cfg: StatsdConfig): AggregatorOptions {
     setCounterInt: cfg.set_counter_int,
     maxSeries: cfg.max_series,
     maxSetSize: cfg.max_set_size,
+    maxSeriesBytes: cfg.max_series_bytes,
+    maxTimingSamples: cfg.max_timing_samples,
+    maxSetMembers: cfg.max_set_members,
   };
 }
 
@@ -95,7 +101,7 @@ export class StatsdInput implements Input {
       this.state = 'stopped';
       throw e;
     }
-    this.timer = setInterval(() => this.flush(), this.cfg.interval);
+    this.timer = setInterval(() => void this.flush(), this.cfg.interval);
     this.timer.unref();
     this.ctx.log.info(
       { protocol: this.cfg.protocol, address: this.cfg.service_address, port: this.listener.port, recvBuffer: this.listener.recvBufferSize() },
@@ -117,7 +123,7 @@ export class StatsdInput implements Input {
     this.state = 'stopping';
     if (this.timer) clearInterval(this.timer);
     await this.listener.stop(); // delivers what was queued
-    this.flush();
+    await this.flush();
     this.unpublish();
     this.metrics.series.remove({ instance: String(this.ctx.instance) });
     this.metrics.connections.remove({ instance: String(this.ctx.instance) });
@@ -125,16 +131,34 @@ export class StatsdInput implements Input {
     this.ctx.log.info('statsd stopped');
   }
 
-  /** Aggregates the current interval into points and hands them to the accumulator. */
-  flush(): void {
-    try {
-      const points = this.agg.flush();
-      this.add(points);
-      this.publish();
-    } catch (e) {
-      this.ctx.acc.error('flush', e);
-    }
+  /**
+   * Aggregates the current interval into points and hands them to the
+   * accumulator, in chunks with the event loop free between them (a flush of
+   * 100,000 series must not stall the agent's other inputs and /v1/ping).
+   * A flush still running when the next one is due makes that one wait.
+   */
+  flush(): Promise<void> {
+    const run = async () => {
+      try {
+        const chunks = this.agg.flushChunks();
+        let slice = performance.now();
+        for (let c = chunks.next(); !c.done; c = chunks.next()) {
+          this.add(c.value);
+          if (performance.now() - slice >= FLUSH_SLICE_MS) {
+            await new Promise<void>((r) => setImmediate(r));
+            slice = performance.now();
+          }
+        }
+        this.publish();
+      } catch (e) {
+        this.ctx.acc.error('flush', e);
+      }
+    };
+    this.flushing = this.flushing.then(run);
+    return this.flushing;
   }
+
+  private flushing: Promise<void> = Promise.resolve();
 
   private add(points: Point[]): void {
     if (points.length === 0) return;

@@ -12,16 +12,22 @@ export class TimingStats {
   max = -Infinity;
   private meanAcc = 0;
   private m2 = 0;
-  /** Kept samples; grows lazily up to `limit` (most series see few values per interval). */
+  /** Kept samples; grows lazily (from 4) up to `limit`: most series see few values per interval. */
   private buf: Float64Array;
   /** Values offered to the reservoir (unweighted). */
   private seen = 0;
 
   constructor(private readonly limit: number) {
-    this.buf = new Float64Array(Math.min(limit, 16));
+    this.buf = new Float64Array(Math.min(limit, 4));
   }
 
-  add(v: number, weight = 1): void {
+  /**
+   * Adds a value. `mayKeep` false: it counts in count, sum, mean, min, max and
+   * stddev, but takes no new sample slot (a full reservoir still replaces, which
+   * costs nothing). Returns 1 when the value took a new slot, -1 when it was
+   * refused one, 0 otherwise.
+   */
+  add(v: number, weight = 1, mayKeep = true): number {
     this.count += weight;
     this.sum += v * weight;
     if (v < this.min) this.min = v;
@@ -30,18 +36,27 @@ export class TimingStats {
     this.meanAcc += (weight / this.count) * d;
     this.m2 += weight * d * (v - this.meanAcc);
 
-    const n = this.seen++;
+    const n = this.seen;
     if (n < this.limit) {
+      if (!mayKeep) return -1;
+      this.seen++;
       if (n >= this.buf.length) {
         const grown = new Float64Array(Math.min(this.limit, this.buf.length * 2));
         grown.set(this.buf);
         this.buf = grown;
       }
       this.buf[n] = v;
-    } else {
-      const j = Math.floor(Math.random() * (n + 1));
-      if (j < this.limit) this.buf[j] = v;
+      return 1;
     }
+    this.seen++;
+    const j = Math.floor(Math.random() * (n + 1));
+    if (j < this.limit) this.buf[j] = v;
+    return 0;
+  }
+
+  /** Samples kept for percentiles. */
+  get kept(): number {
+    return Math.min(this.seen, this.limit);
   }
 
   get mean(): number {

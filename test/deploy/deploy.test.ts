@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { agentEnvNames } from '../../cli/env-all.js';
 import { inputs } from '../../inputs/index.js';
 import { validate } from '../../agent/config/schema.js';
+import { readSettings } from '../../agent/config/env.js';
 import toml from 'toml';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -131,6 +132,12 @@ describe('deploy/ kustomizations', () => {
       const enabled = c.env.find((e: any) => e.name === 'ENV_DEFAULT_ENABLED_INPUTS')?.value.split(',') ?? [];
       for (const n of enabled) expect(inputs.map((d) => d.name), `default input ${n}`).toContain(n.replace(/^-/, '') || 'rum'); // `-` = none, `-name` removes one
       expect(c.env.find((e: any) => e.name === 'ENV_DATAWAY').valueFrom.secretKeyRef.name).toBe(objs.find((o) => o.kind === 'Secret')!.metadata.name);
+    });
+
+    it('gives SIGTERM room: the grace period outlasts ENV_SHUTDOWN_TIMEOUT plus the 2 s spill-and-exit margin', () => {
+      const timeout = c.env.find((e: any) => e.name === 'ENV_SHUTDOWN_TIMEOUT')?.value ?? '10s';
+      const seconds = readSettings({ ENV_SHUTDOWN_TIMEOUT: timeout }).shutdownTimeoutMs / 1000;
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(seconds + 2);
     });
 
     it('grants no more than get/list/watch of what the agent reads, plus its Lease', () => {

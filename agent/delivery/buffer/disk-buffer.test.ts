@@ -138,7 +138,7 @@ describe('DiskBuffer', () => {
     expect(refused).toBe(1);
     // logging blocks instead
     let n = 0;
-    let blocked: Promise<boolean> | undefined;
+    let blocked: Promise<boolean | 'disk_full'> | undefined;
     for (; n < 200; n++) {
       const p = buf.spill(sink, batch(n * 20, 20, 'logging'));
       const r = await Promise.race([p, new Promise<'pending'>((res) => setTimeout(() => res('pending'), 50))]);

@@ -144,6 +144,8 @@ export class DiskBuffer {
   private readonly closing = new AbortController();
   /** Aborted by release(): blocked spills give up, later ones never wait. */
   private readonly unblock = new AbortController();
+  /** Aborted by pauseReplay() and close(): replay loops stop, their sends in flight are aborted. */
+  private readonly replayStop = new AbortController();
   private readonly replayed: Counter<'queue' | 'result'>;
   /** A full or failing disk fails every spill: one line a minute per kind, with the count. */
   private readonly rl: RateLimitedLog;
@@ -200,8 +202,8 @@ export class DiskBuffer {
     return l;
   }
 
-  /** The SpillHook: persists a batch `sink` could not deliver. Resolves true once durable. */
-  async spill(sink: Sink, batch: Batch): Promise<boolean> {
+  /** The SpillHook: persists a batch `sink` could not deliver. Resolves true once durable; `disk_full` on ENOSPC. */
+  async spill(sink: Sink, batch: Batch): Promise<boolean | 'disk_full'> {
     if (this.closing.signal.aborted) return false;
     try {
       const lane = await this.lane(sink, batch.category);
@@ -210,7 +212,7 @@ export class DiskBuffer {
       if (!(e instanceof DiskQueueClosedError) && !this.closing.signal.aborted) {
         this.rl.warn(`write:${sink.name}/${batch.category}`, { sink: sink.name, category: batch.category, err: (e as Error).message }, 'disk buffer write failed; batch dropped');
       }
-      return false;
+      return (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'disk_full' : false;
     }
   }
 
@@ -229,7 +231,7 @@ export class DiskBuffer {
   }
 
   private async replay(lane: Lane, key: string): Promise<void> {
-    const signal = this.closing.signal;
+    const signal = this.replayStop.signal;
     const minMs = this.o.minRetryMs ?? 1000;
     const maxMs = this.o.maxRetryMs ?? 30_000;
     let delay = minMs;
@@ -300,10 +302,20 @@ export class DiskBuffer {
     this.unblock.abort();
   }
 
+  /**
+   * At shutdown: replay stops (a send in flight is aborted; its record stays on
+   * disk) while spills are still taken, so the sender's last batches can land
+   * here without a replay holding the sinks' connections open.
+   */
+  pauseReplay(): void {
+    this.replayStop.abort();
+  }
+
   /** Stops replaying and closes the queues; blocked spills resolve false. Idempotent. */
   async close(): Promise<void> {
     if (this.closing.signal.aborted) return;
     this.unblock.abort();
+    this.replayStop.abort();
     this.closing.abort();
     const lanes = await Promise.allSettled([...this.lanes.values()]);
     for (const l of lanes) if (l.status === 'fulfilled') await l.value.queue.close();

@@ -88,7 +88,15 @@ export class DatawaySink implements Sink {
     }
     while (pr.next < pr.bodies.length) {
       const r = await this.post(batch.category, pr.bodies[pr.next]!, signal);
-      if (!r.ok) return r;
+      if (!r.ok) {
+        if (r.retryable) return r;
+        // the records of the bodies before this one were taken (bodies of encoded records map to
+        // them one to one; point bodies may skip unencodable points, so only the first body is sure)
+        let delivered: number | undefined = 0;
+        if (batch.lines) for (let i = 0; i < pr.next; i++) delivered += pr.bodies[i]!.points;
+        else if (pr.next > 0) delivered = undefined;
+        return { ...r, delivered };
+      }
       pr.next++;
     }
     return { ok: true };
@@ -118,7 +126,7 @@ export class DatawaySink implements Sink {
         const ra = Number(res.headers['retry-after']);
         return { ok: false, retryable: true, reason, retryAfterMs: Number.isFinite(ra) && ra > 0 ? Math.min(ra, 300) * 1000 : undefined };
       }
-      return { ok: false, retryable: false, reason };
+      return { ok: false, retryable: false, reason, status: res.statusCode };
     } catch (e) {
       const err = e as Error & { code?: string };
       return { ok: false, retryable: true, reason: `${err.code ?? err.name}: ${this.redact(err.message)}` };
@@ -157,6 +165,11 @@ export class DatawaySink implements Sink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.close().catch(() => undefined);
+    // close() waits for requests in flight; at shutdown those were aborted, but a dataway that
+    // never answers must not hold the pool open: destroy it after a short grace
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([this.pool.close().then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 500)))]);
+    clearTimeout(timer);
+    if (!closed) await this.pool.destroy().catch(() => undefined);
   }
 }

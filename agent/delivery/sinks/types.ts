@@ -9,8 +9,13 @@ export type SendResult =
   | { ok: true }
   /** Worth retrying later (network error, 5xx, 429). */
   | { ok: false; retryable: true; reason: string; retryAfterMs?: number }
-  /** Will never succeed (4xx other than 429): dropped and counted. */
-  | { ok: false; retryable: false; reason: string };
+  /**
+   * Will never succeed (4xx other than 429): dropped and counted. `status`: the
+   * HTTP status, if any; `delivered`: how many leading records of the batch
+   * were taken before the refusal, when the sink knows (a batch sent as several
+   * bodies). With both, a 400 on a batch is isolated by splitting it (the sender).
+   */
+  | { ok: false; retryable: false; reason: string; status?: number; delivered?: number };
 
 /**
  * How a batch's points can travel already encoded, one record each:
