@@ -172,13 +172,27 @@ describe('browser RUM with the real SDK in headless Chromium', () => {
     await tab.click('#crash');
     await tab.waitForFunction(() => document.getElementById('out')!.dataset.crashed === 'yes', { timeout: 10_000 });
     expect(await tab.evaluate(() => (window as unknown as { postJson: () => Promise<number> }).postJson())).toBe(200);
+    // The SDK keeps a click action open until the page's activity settles, and drops it if the page
+    // goes away first: hide the page (the SDK flushes what is complete) until the Pay action arrives.
+    await waitFor(
+      async () => {
+        await tab.evaluate(() => {
+          const set = (v: string) => Object.defineProperty(document, 'visibilityState', { value: v, configurable: true });
+          set('hidden');
+          document.dispatchEvent(new Event('visibilitychange'));
+          set('visible');
+        });
+        return a.dataway.points('rum').some((p) => p.name === 'action' && str(p, 'action_name') === 'Pay');
+      },
+      { timeoutMs: 15_000, intervalMs: 250, what: 'the SDK\'s Pay click action at the dataway' },
+    );
     // navigating away hides the page: the SDKs flush their batches (sendBeacon)
     await tab.goto(`${site}/next`, { waitUntil: 'load' });
     await tab.goto('about:blank');
 
     const rum = await a.dataway.waitForPoints(
       'rum',
-      (p) => ['view', 'resource', 'action', 'error'].every((m) => p.some((x) => x.name === m && x.tags.session_id !== 'manual')) && p.filter((x) => x.name === 'view').length >= 2,
+      (p) => ['view', 'resource', 'action', 'error'].every((m) => p.some((x) => x.name === m && x.tags.session_id !== 'manual')) && new Set(p.filter((x) => x.name === 'view' && x.tags.session_id !== 'manual').map((x) => x.tags.view_id)).size >= 2, // a view is sent again at each update: wait for the second page's
       { timeoutMs: 15_000 },
     );
     const own = rum.filter((p) => p.tags.session_id !== 'manual');

@@ -92,13 +92,20 @@ export class TestDataway {
     opts: { name?: string; timeoutMs?: number } = {},
   ): Promise<RecordedPoint[]> {
     const test = typeof pred === 'number' ? (p: RecordedPoint[]) => p.length >= pred : pred;
-    return waitFor(
-      () => {
-        const pts = this.points(category, opts.name);
-        return test(pts) ? pts : undefined;
-      },
-      { timeoutMs: opts.timeoutMs ?? 15_000, what: `points in ${category}${opts.name ? `/${opts.name}` : ''}` },
-    );
+    try {
+      return await waitFor(
+        () => {
+          const pts = this.points(category, opts.name);
+          return test(pts) ? pts : undefined;
+        },
+        { timeoutMs: opts.timeoutMs ?? 15_000, what: `points in ${category}${opts.name ? `/${opts.name}` : ''}` },
+      );
+    } catch (e) {
+      // say what did arrive: a timeout alone does not tell which point was missing
+      const seen = new Map<string, number>();
+      for (const p of this.points(category, opts.name)) seen.set(p.name, (seen.get(p.name) ?? 0) + 1);
+      throw new Error(`${(e as Error).message}; received ${JSON.stringify(Object.fromEntries(seen))}`);
+    }
   }
 
   clear(): void {
