@@ -120,17 +120,8 @@ export function anyJson(v: AnyValue | null | undefined): unknown {
   return null;
 }
 
-const keyCache = new Map<string, string>();
-/** Attribute key → point key: `.` becomes `_` (cached: keys repeat). */
-export function pointKey(k: string): string {
-  let v = keyCache.get(k);
-  if (v === undefined) {
-    v = k.replace(/\./g, '_');
-    if (keyCache.size > 10_000) keyCache.clear();
-    keyCache.set(k, v);
-  }
-  return v;
-}
+/** Attribute key → point key: `.` becomes `_` (the tracing inputs' shared rule). */
+export { underscoreKey as pointKey } from '../../agent/services/trace/span.js';
 
 /** The string value of attribute `key`, if any. */
 export function attr(attrs: readonly KeyValue[] | null | undefined, key: string): string | undefined {

@@ -9,7 +9,7 @@ import type { OtelConfig } from './config.js';
 import { decodeRequest, parseJsonRequest } from './proto.js';
 import { AttrSelector } from './select.js';
 import { mapTraces, type TraceRequestBody } from './traces.js';
-import type { Trace, TraceSpan } from '../../agent/services/trace/span.js';
+import { groupTraces } from '../../agent/services/trace/span.js';
 
 /** The request headers the decoder reads. */
 export const OTEL_HEADERS = ['content-type'] as const;
@@ -29,16 +29,6 @@ export function decodeBody(signal: 'traces' | 'metrics' | 'logs', contentType: s
   throw new BadRequest(415, 'unsupported_media_type', `OTLP takes application/x-protobuf or application/json, got ${contentType || 'no content type'}`);
 }
 
-/** Groups spans by trace id, keeping arrival order. */
-function groupTraces(spans: TraceSpan[]): Trace[] {
-  const by = new Map<string, Trace>();
-  for (const s of spans) {
-    const t = by.get(s.traceId);
-    if (t) t.push(s);
-    else by.set(s.traceId, [s]);
-  }
-  return [...by.values()];
-}
 
 export function otelDecoder(cfg: OtelConfig): TraceDecoder {
   const o = { select: new AttrSelector(cfg.customer_tags, cfg.customer_tags_all), decimalIds: cfg.compatible_ddtrace, splitService: cfg.split_service_name, message: !cfg.del_message };

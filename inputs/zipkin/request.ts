@@ -11,7 +11,8 @@ import type { ZipkinConfig } from './config.js';
 import { decodeProto } from './proto.js';
 import { convertV1 } from './v1.js';
 import { decodeThriftV1 } from './thrift.js';
-import { convertV2, decodeV2Json, groupTraces } from './v2.js';
+import { groupTraces } from '../../agent/services/trace/span.js';
+import { convertV2, decodeV2Json } from './v2.js';
 
 export const ZIPKIN_HEADERS = ['content-type'] as const;
 

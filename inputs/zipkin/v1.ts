@@ -7,7 +7,8 @@
 import type { FieldValue, Utf8String } from '../../agent/model/point.js';
 import { BadRequest } from '../../agent/services/trace/bad-request.js';
 import type { SpanType, TraceSpan } from '../../agent/services/trace/span.js';
-import { normId, tagKey } from './v2.js';
+import { underscoreKey } from '../../agent/services/trace/span.js';
+import { normId } from './v2.js';
 
 const MAX_TAG_VALUE = 1024;
 
@@ -75,8 +76,8 @@ export function convertV1(o: unknown, message: string | Utf8String | undefined):
     const v = typeof b.value === 'string' ? b.value : JSON.stringify(b.value ?? '');
     if (b.key === 'error') error = true;
     if (b.key === 'http.status_code') httpStatus = v;
-    if (v.length > MAX_TAG_VALUE) (fields ??= {})[tagKey(b.key)] = v;
-    else tags[tagKey(b.key)] = v;
+    if (v.length > MAX_TAG_VALUE) (fields ??= {})[underscoreKey(b.key)] = v;
+    else tags[underscoreKey(b.key)] = v;
   }
   const name = typeof s.name === 'string' ? s.name : '';
   const ts = typeof s.timestamp === 'number' ? s.timestamp : Number.isFinite(minTs) ? minTs : 0;

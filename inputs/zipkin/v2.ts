@@ -6,7 +6,7 @@
  */
 import { Utf8String, type FieldValue } from '../../agent/model/point.js';
 import { BadRequest } from '../../agent/services/trace/bad-request.js';
-import type { Trace, TraceSpan, SpanType } from '../../agent/services/trace/span.js';
+import { underscoreKey, type TraceSpan, type SpanType } from '../../agent/services/trace/span.js';
 import { splitJsonArrayRanges } from './json-split.js';
 
 export interface V2Endpoint {
@@ -52,17 +52,6 @@ export function normId(v: unknown, what: string, required: boolean): string {
   return s.length <= 16 ? s.padStart(16, '0') : s.padStart(32, '0');
 }
 
-const keyCache = new Map<string, string>();
-/** Tag key with `.` replaced by `_` (cached: keys repeat across spans). */
-export function tagKey(k: string): string {
-  let v = keyCache.get(k);
-  if (v === undefined) {
-    v = k.replace(/\./g, '_');
-    if (keyCache.size > 10_000) keyCache.clear();
-    keyCache.set(k, v);
-  }
-  return v;
-}
 
 /** Parses a v2 JSON body: the spans and, per span, its original text. */
 export function decodeV2Json(text: string, body?: Buffer): { spans: unknown[]; raw: (string | Utf8String)[] | undefined } {
@@ -112,8 +101,8 @@ export function convertV2(o: unknown, message: string | Utf8String | undefined):
       const sv = typeof v === 'string' ? v : String(v);
       if (k === 'error') error = true;
       if (k === 'http.status_code') httpStatus = sv;
-      if (sv.length > MAX_TAG_VALUE) (fields ??= {})[tagKey(k)] = sv;
-      else tags[tagKey(k)] = sv;
+      if (sv.length > MAX_TAG_VALUE) (fields ??= {})[underscoreKey(k)] = sv;
+      else tags[underscoreKey(k)] = sv;
     }
   }
   const kind = typeof s.kind === 'string' ? s.kind : '';
@@ -136,14 +125,3 @@ export function convertV2(o: unknown, message: string | Utf8String | undefined):
   };
 }
 
-/** Groups spans by trace id, keeping arrival order. */
-export function groupTraces(spans: TraceSpan[]): Trace[] {
-  if (spans.length === 0) return [];
-  const by = new Map<string, Trace>();
-  for (const s of spans) {
-    const t = by.get(s.traceId);
-    if (t) t.push(s);
-    else by.set(s.traceId, [s]);
-  }
-  return [...by.values()];
-}

@@ -45,3 +45,27 @@ export type Trace = TraceSpan[];
 export function isRootParent(id: string): boolean {
   return id === '' || id === '0' || id === '0000000000000000';
 }
+
+/** Groups spans by trace id, keeping arrival order (decoders that receive spans, not traces). */
+export function groupTraces(spans: TraceSpan[]): Trace[] {
+  if (spans.length === 0) return [];
+  const by = new Map<string, Trace>();
+  for (const s of spans) {
+    const t = by.get(s.traceId);
+    if (t) t.push(s);
+    else by.set(s.traceId, [s]);
+  }
+  return [...by.values()];
+}
+
+const keyCache = new Map<string, string>();
+/** A span attribute's key as a point key: `.` becomes `_`, as DataKit writes them (cached: keys repeat across spans). */
+export function underscoreKey(k: string): string {
+  let v = keyCache.get(k);
+  if (v === undefined) {
+    v = k.replace(/\./g, '_');
+    if (keyCache.size > 10_000) keyCache.clear();
+    keyCache.set(k, v);
+  }
+  return v;
+}
