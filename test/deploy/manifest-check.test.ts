@@ -74,6 +74,7 @@ describe('check-config --from-manifest', () => {
       'ok input ddtrace',
       'ok input zipkin',
       'change feature container logs',
+      'ok feature log files inside containers',
       'ok pod hostPID',
       'ok pod hostNetwork',
       'unused pod hostIPC',
