@@ -52,6 +52,8 @@ describe('resolveInside', () => {
     expect(reason('/..')).toBe('climbs_out');
     expect(reason('/')).toBe('climbs_out');
     expect(reason('app/a.log')).toBe('relative');
+    expect(reason('/a' + '/b'.repeat(3000))).toBe('too_long');
+    expect(reason('/app/a\0.log')).toBe('too_long');
     expect(reason('../a.log')).toBe('relative');
     expect(reason('/etc/app/a.log')).toBe('volume_unsupported');
     expect(reason('/var/host/a.log')).toBe('volume_unsupported');

@@ -23,9 +23,12 @@ import picomatch from 'picomatch';
 import type { ContainerInfo, PodInfo } from '../../../agent/services/k8s/types.js';
 
 /** Why a file entry's path is not read: a fixed set, a metric label. */
-export type PathRefusal = 'climbs_out' | 'relative' | 'volume_unsupported' | 'runtime_unsupported' | 'bad_id' | 'symlink_dir' | 'too_many_files';
+export type PathRefusal = 'climbs_out' | 'relative' | 'too_long' | 'volume_unsupported' | 'runtime_unsupported' | 'bad_id' | 'symlink_dir' | 'too_many_files' | 'too_many_entries';
 
-export const PATH_REFUSALS: readonly PathRefusal[] = ['climbs_out', 'relative', 'volume_unsupported', 'runtime_unsupported', 'bad_id', 'symlink_dir', 'too_many_files'];
+export const PATH_REFUSALS: readonly PathRefusal[] = ['climbs_out', 'relative', 'too_long', 'volume_unsupported', 'runtime_unsupported', 'bad_id', 'symlink_dir', 'too_many_files', 'too_many_entries'];
+
+/** Longest entry path accepted (Linux's PATH_MAX); also bounds what picomatch compiles. */
+export const MAX_PATH_LEN = 4096;
 
 export interface InsideDirs {
   /** containerd's task directory of the k8s.io namespace: `<dir>/<container id>/rootfs` is a container's root. */
@@ -62,6 +65,7 @@ function startsWith(a: string[], prefix: string[]): boolean {
 
 /** Where a file entry's path (a glob inside the container) is on the node. */
 export function resolveInside(entryPath: string, pod: Pick<PodInfo, 'uid' | 'volumes'>, c: Pick<ContainerInfo, 'id' | 'runtime' | 'mounts'>, dirs: InsideDirs): Resolved {
+  if (entryPath.length > MAX_PATH_LEN || entryPath.includes('\0')) return { ok: false, reason: 'too_long', detail: `a path of ${entryPath.length} characters (at most ${MAX_PATH_LEN}, no NUL)` };
   if (!entryPath.startsWith('/')) return { ok: false, reason: 'relative', detail: `${entryPath} is not an absolute path inside the container` };
   const segs = segments(entryPath);
   if (!segs || segs.length === 0) return { ok: false, reason: 'climbs_out', detail: `${entryPath} climbs out of the container (..)` };

@@ -27,6 +27,8 @@ import { hostPaths, underRoot } from '../../../agent/services/host/paths.js';
 
 /** Files one `type: file` entry's glob matches at most. */
 const MAX_FILES_PER_ENTRY = 64;
+/** `type: file` entries read per container at most. */
+const MAX_ENTRIES_PER_CONTAINER = 16;
 
 function counter(reg: Registry, name: string, help: string, labelNames: string[] = []): Counter {
   return (reg.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, labelNames, registers: [reg] });
@@ -127,7 +129,7 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
     pathsRefused: counter(
       ctx.metrics,
       'telekit_container_log_file_paths_refused_total',
-      'Paths of datakit/logs type file entries not read, by reason (climbs_out, relative, volume_unsupported, runtime_unsupported, bad_id, symlink_dir, too_many_files), at every scan that meets them.',
+      'Paths of datakit/logs type file entries not read, by reason (climbs_out, relative, too_long, volume_unsupported, runtime_unsupported, bad_id, symlink_dir, too_many_files, too_many_entries), at every scan that meets them.',
       ['reason'],
     ),
     entries: gauge(ctx.metrics, 'telekit_container_log_file_entries', 'datakit/logs type file entries at the last scan, by state (matched: files found; unmatched: no file yet; refused).', ['state']),
@@ -268,7 +270,11 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
       for (const c of pod.containers) {
         if (c.init) continue;
         const r = resolveLogConfig(c.name, c.env, pod.annotations);
-        for (const f of r.files) {
+        if (r.files.length > MAX_ENTRIES_PER_CONTAINER) {
+          state.refused += r.files.length - MAX_ENTRIES_PER_CONTAINER;
+          refusePath(`${pod.uid}/${c.name}:entries`, 'too_many_entries', `${pod.namespace}/${pod.name}/${c.name}: ${r.files.length} file entries, the first ${MAX_ENTRIES_PER_CONTAINER} are read`);
+        }
+        for (const f of r.files.slice(0, MAX_ENTRIES_PER_CONTAINER)) {
           const where = `${pod.namespace}/${pod.name}/${c.name} ${JSON.stringify(f.path.slice(0, 200))}`;
           const res = resolveInside(f.path, pod, c, insideDirs);
           if (!res.ok) {
