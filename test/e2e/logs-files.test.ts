@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestAgent, tempDir, type TestAgent } from '../helpers/agent.js';
+import { TestDataway } from '../helpers/dataway.js';
 import { waitFor } from '../helpers/wait.js';
 import { K8sApiFixture } from '../fixtures/k8s-api.js';
 import { makePod } from '../fixtures/k8s-objects.js';
@@ -148,5 +149,57 @@ describe('log files inside containers (datakit/logs type file)', () => {
     for (const s of ['evil-climb', 'evil-hostpath', 'evil-link', 'evil-dir']) expect(a.dataway.points('logging', s)).toEqual([]);
     // No stdout entry in the value: the container's stdout is not collected (DataKit's rule).
     expect(a.dataway.points('logging', 'app')).toEqual([]);
+  });
+
+  it('resumes after a restart without loss or duplicates, refuses a symlink planted while stopped, and runs the source\'s Pipeline script', async () => {
+    const host = tempDir('inside-restart-');
+    cleanups.push(() => fs.rmSync(host, { recursive: true, force: true }));
+    const taskDir = path.join(host, 'tasks');
+    const logsDir = path.join(taskDir, ID, 'rootfs/app/logs');
+    fs.mkdirSync(logsDir, { recursive: true });
+    const secret = path.join(host, 'secret.log');
+    fs.writeFileSync(secret, 'SECRET-1\n');
+    const app = path.join(logsDir, 'app.log');
+    fs.writeFileSync(app, '');
+    const pdir = path.join(host, 'pipeline');
+    fs.mkdirSync(pdir);
+    fs.writeFileSync(path.join(pdir, 'java-app.p'), 'add_key(parsed_by, "java-app.p")\n');
+    const api = await K8sApiFixture.start();
+    cleanups.push(() => api.close());
+    api.upsert(
+      'pods',
+      makePod({ name: 'orders-1', namespace: 'shop', uid: UID, node: 'node-a', containers: [{ name: 'app', id: `containerd://${ID}` }], annotations: { 'datakit/logs': JSON.stringify([{ type: 'file', path: '/app/logs/*.log', source: 'java-app' }]) } }),
+    );
+    const podLogs = path.join(host, 'pods');
+    fs.mkdirSync(podLogs);
+    const conf = containerConf(podLogs, `logging_containerd_task_dir = ${JSON.stringify(taskDir)}\nlogging_kubelet_pods_dir = ${JSON.stringify(path.join(host, 'kubelet'))}`);
+    const dataway = await TestDataway.start();
+    cleanups.push(() => dataway.close());
+    const dataDir = tempDir('inside-restart-data-');
+    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const start = async () => {
+      const a = await startTestAgent({ conf: { 'container/container.conf': conf }, env: { KUBECONFIG: await api.kubeconfigPath(), ENV_K8S_NODE_NAME: 'node-a', ENV_PIPELINE_DIR: pdir }, dataway, dataDir });
+      cleanups.push(() => a.stop());
+      return a;
+    };
+    const msgs = () => dataway.points('logging', 'java-app').map((p) => String(p.fields.message));
+    const exactly = async (n: number) => {
+      await waitFor(() => msgs().length >= n, { timeoutMs: 15_000, what: `${n} lines` });
+      expect(new Set(msgs()).size).toBe(msgs().length);
+      expect(msgs().length).toBe(n);
+    };
+
+    let a = await start();
+    append(app, 'r-', 0, 200);
+    await exactly(200);
+    expect(dataway.points('logging', 'java-app')[0]!.fields.parsed_by).toBe('java-app.p');
+    await a.stop();
+    // While stopped: more lines, and a file matching the glob that is a symlink to a host file.
+    append(app, 'r-', 200, 300);
+    fs.symlinkSync(secret, path.join(logsDir, 'z.log'));
+    a = await start();
+    await exactly(300);
+    await waitFor(async () => (await metric(a, 'telekit_container_log_files_refused_total', 'symlink')) > 0, { what: 'z.log refused' });
+    expect(dataway.points('logging').filter((p) => String(p.fields.message).includes('SECRET'))).toEqual([]);
   });
 });
