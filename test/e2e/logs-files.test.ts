@@ -201,5 +201,13 @@ describe('log files inside containers (datakit/logs type file)', () => {
     await exactly(300);
     await waitFor(async () => (await metric(a, 'telekit_container_log_files_refused_total', 'symlink')) > 0, { what: 'z.log refused' });
     expect(dataway.points('logging').filter((p) => String(p.fields.message).includes('SECRET'))).toEqual([]);
+    // The entry is disabled in the annotation: its tailer reads what is left and stops.
+    append(app, 'r-', 300, 320);
+    api.upsert(
+      'pods',
+      makePod({ name: 'orders-1', namespace: 'shop', uid: UID, node: 'node-a', containers: [{ name: 'app', id: `containerd://${ID}` }], annotations: { 'datakit/logs': JSON.stringify([{ type: 'file', path: '/app/logs/*.log', source: 'java-app', disable: true }]) } }),
+    );
+    await waitFor(async () => /telekit_container_log_open_files 0\b/.test(await (await fetch(`${a.url}/metrics`)).text()), { timeoutMs: 15_000, what: 'the tailer drained' });
+    await exactly(320);
   });
 });

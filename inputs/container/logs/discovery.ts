@@ -37,6 +37,8 @@ export interface InsideFile {
   files: FileRoots;
   /** The file's path inside the container (the `filepath` field). */
   display: (hostFile: string) => string;
+  /** The entry it was found by (pod uid, container, path): its tailer drains once the entry is gone. */
+  entry: string;
 }
 
 /** `<namespace>_<pod>_<uid>` → parts (names are DNS labels and never contain `_`). */

@@ -247,7 +247,10 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
     m.files.set(tailers.size);
     tailer.start();
     void tailer.finished.then(() => {
-      if (tailers.get(t.live) === tailer) tailers.delete(t.live);
+      if (tailers.get(t.live) === tailer) {
+        tailers.delete(t.live);
+        entryOf.delete(t.live);
+      }
       m.files.set(tailers.size);
     });
   };
@@ -263,8 +266,12 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
   };
 
   /** The files of `type: file` entries of this node's pods (pod discovery only: the entries live in pod specs). */
+  /** Entries (pod uid, container, path) resolved at the last scan, and the entry of each file tailer. */
+  let liveEntries = new Set<string>();
+  const entryOf = new Map<string, string>();
   const scanInside = async (): Promise<LogTarget[]> => {
     const out: LogTarget[] = [];
+    const entries = new Set<string>();
     const state = { matched: 0, unmatched: 0, refused: 0 };
     for (const pod of ctx.k8s?.pods.list() ?? []) {
       for (const c of pod.containers) {
@@ -283,18 +290,21 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
             refusePath(`${pod.uid}/${c.name}/${f.path}`, res.reason, `${where}: ${res.detail}`);
             continue;
           }
+          const entry = `${pod.uid}/${c.name}/${c.id}/${f.path}`;
+          entries.add(entry);
           const g = await globInside(res.root, res.glob, MAX_FILES_PER_ENTRY);
           for (const x of g.refused) refusePath(`${x.path}:${x.reason}`, x.reason, `${where}: ${insidePath(res, x.path)} is a ${x.reason === 'symlink_dir' ? 'symlinked directory (not followed)' : 'file over the limit of ' + MAX_FILES_PER_ENTRY}`);
           if (g.files.length === 0) state[g.refused.length > 0 ? 'refused' : 'unmatched']++;
           else state.matched++;
           const display = (p: string): string => insidePath(res, p);
           for (const live of g.files) {
-            out.push({ live, namespace: pod.namespace, podName: pod.name, podUid: pod.uid, containerName: c.name, containerId: c.id, image: c.image, env: c.env, pod, container: c, file: { config: f.config, files: rootsFor(res.root), display } });
+            out.push({ live, namespace: pod.namespace, podName: pod.name, podUid: pod.uid, containerName: c.name, containerId: c.id, image: c.image, env: c.env, pod, container: c, file: { config: f.config, files: rootsFor(res.root), display, entry } });
           }
         }
       }
     }
     for (const [k, v] of Object.entries(state)) m.entries.set({ state: k }, v);
+    liveEntries = entries;
     return out;
   };
 
@@ -316,12 +326,16 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
         continue;
       }
       startTailer(t, lc);
+      if (t.file) entryOf.set(t.live, t.file.entry);
     }
     // A container that is gone (its directory removed) or no longer wanted (filters, `disable`) is
     // read to its end; a live file missing for a moment (between a rename and its re-creation) is not.
     const present = new Set(targets.map((t) => t.live));
     for (const [live, tailer] of tailers) {
-      if (!wanted.has(live) && (present.has(live) || !fs.existsSync(path.dirname(live)))) tailer.drain();
+      // A file inside a container: its entry is gone (annotation changed, pod or container replaced).
+      const entry = entryOf.get(live);
+      const entryGone = entry !== undefined && !liveEntries.has(entry);
+      if (!wanted.has(live) && (present.has(live) || entryGone || !fs.existsSync(path.dirname(live)))) tailer.drain();
     }
     // Positions of families that no longer exist anywhere.
     for (const p of checkpoints.all()) {
