@@ -265,13 +265,14 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
     ctx.acc.error('file_path_refused', new Error(`datakit/logs file entry not read (${reason}): ${detail}`));
   };
 
-  /** The files of `type: file` entries of this node's pods (pod discovery only: the entries live in pod specs). */
   /** Entries (pod uid, container, path) resolved at the last scan, and the entry of each file tailer. */
   let liveEntries = new Set<string>();
   const entryOf = new Map<string, string>();
+  /** The files of `type: file` entries of this node's pods (pod discovery only: the entries live in pod specs). */
   const scanInside = async (): Promise<LogTarget[]> => {
     const out: LogTarget[] = [];
     const entries = new Set<string>();
+    const roots = new Set<string>();
     const state = { matched: 0, unmatched: 0, refused: 0 };
     for (const pod of ctx.k8s?.pods.list() ?? []) {
       for (const c of pod.containers) {
@@ -292,6 +293,7 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
           }
           const entry = `${pod.uid}/${c.name}/${c.id}/${f.path}`;
           entries.add(entry);
+          roots.add(res.root);
           const g = await globInside(res.root, res.glob, MAX_FILES_PER_ENTRY);
           for (const x of g.refused) refusePath(`${x.path}:${x.reason}`, x.reason, `${where}: ${insidePath(res, x.path)} is a ${x.reason === 'symlink_dir' ? 'symlinked directory (not followed)' : 'file over the limit of ' + MAX_FILES_PER_ENTRY}`);
           if (g.files.length === 0) state[g.refused.length > 0 ? 'refused' : 'unmatched']++;
@@ -305,6 +307,8 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
     }
     for (const [k, v] of Object.entries(state)) m.entries.set({ state: k }, v);
     liveEntries = entries;
+    // Roots of containers gone: forgotten (a running tailer keeps its own FileRoots).
+    for (const r of insideRoots.keys()) if (!roots.has(r)) insideRoots.delete(r);
     return out;
   };
 
