@@ -59,7 +59,7 @@ const ENV_OK_NOTES: Record<string, string> = {
   ENV_HTTP_LISTEN: 'HTTP inputs (ddtrace, zipkin), /v1/write, /v1/ping, /metrics',
   HOST_PROC: 'host inputs read /proc here',
   HOST_SYS: 'host inputs read /sys here',
-  HOST_ROOT: 'host inputs resolve mount points under it',
+  HOST_ROOT: 'host inputs resolve mount points under it; the container input finds containers\' rootfs and emptyDir volumes under it',
   HOST_ETC: 'host_processes reads the host\'s passwd here',
   ENV_K8S_NODE_NAME: 'the host tag and the pod discovery filter',
   ENV_K8S_NODE_IP: 'the node IP (__datakit_ip, the kubelet address)',
@@ -107,7 +107,7 @@ const PORT_NOTES: Record<number, [Status, string]> = {
 export const ANNOTATION_FEATURES: [string, Status, string][] = [
   ['datakit/prom.instances', 'ok', 'scraped by the container input (enable_prom_instances_annotation, on by default)'],
   ['prometheus.io/scrape', 'ok', 'scraped when the container input sets enable_auto_discovery_of_prometheus_pod_annotations = true (off by default, as in DataKit)'],
-  ['datakit/logs', 'ok', 'stdout/stderr entries honoured (source, service, multiline_match, tags, disable, `pipeline`: the named script runs on the lines); entries with "type": "file" (files inside the container) are not collected yet and are skipped'],
+  ['datakit/logs', 'ok', 'stdout/stderr entries honoured (source, service, multiline_match, tags, disable, `pipeline`: the named script runs on the lines); entries with "type": "file" and a path glob are collected from the container\'s own files (its emptyDir volume or containerd rootfs; see the feature "log files inside containers"), with the same rules; a path reaching outside that container is refused and counted'],
   ['datakit/<container>.logs', 'ok', 'per-container form of datakit/logs, honoured'],
 ];
 
@@ -253,12 +253,21 @@ export function checkManifest(docs: readonly Obj[], registry: readonly InputDefi
   }
 
   // ---- container logs: where telekit looks for them ----
-  const mounts = new Set((c.volumeMounts ?? []).map((m: any) => String(m.mountPath)));
+  const mounts = new Set<string>((c.volumeMounts ?? []).map((m: any) => String(m.mountPath)));
   if (inputs.has('container')) {
     if (mounts.has('/var/log/pods')) add('ok', 'feature', 'container logs', 'tailed from /var/log/pods');
     else if (env.HOST_ROOT) {
       add('change', 'feature', 'container logs', `telekit tails the kubelet's pod log files at pod_logs_dir (default /var/log/pods), which this manifest does not mount: set pod_logs_dir = "${env.HOST_ROOT}/var/log/pods" in container.conf, or mount the host's /var/log/pods read-only at /var/log/pods (and /var/lib/docker/containers on docker nodes)`);
     } else add('change', 'feature', 'container logs', 'mount the host\'s /var/log/pods read-only at /var/log/pods');
+    // datakit/logs entries of type file: containerd's task rootfs and the kubelet's emptyDir volumes, under HOST_ROOT.
+    const tasks = '/run/containerd/io.containerd.runtime.v2.task/k8s.io';
+    const under = (p: string) => (env.HOST_ROOT ? `${env.HOST_ROOT.replace(/\/$/, '')}${p}` : p);
+    const seen = (p: string) => [...mounts].some((m: string) => under(p) === m || under(p).startsWith(m.endsWith('/') ? m : `${m}/`));
+    if (seen(tasks) && seen('/var/lib/kubelet/pods')) {
+      add('ok', 'feature', 'log files inside containers', `datakit/logs "type": "file" entries are read from containerd's task rootfs (${under(tasks)}/<id>/rootfs) or the pod's emptyDir volume (${under('/var/lib/kubelet/pods')}), never outside that container's files; CRI-O and docker containers: emptyDir volumes only`);
+    } else {
+      add('change', 'feature', 'log files inside containers', `datakit/logs "type": "file" entries need the host's ${tasks} and /var/lib/kubelet/pods: mount them read-only (mountPropagation: HostToContainer) at the same paths, or mount the host's / and set HOST_ROOT`);
+    }
   }
   if (inputs.has('host_processes')) {
     add(pod.hostPID ? 'ok' : 'change', 'pod', 'hostPID', pod.hostPID ? 'host_processes sees the node\'s processes' : 'set hostPID: true for host_processes to see the node\'s processes');

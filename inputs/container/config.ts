@@ -69,6 +69,10 @@ export const schema = object({
   logging_enable_filepath_field: bool(true),
   pod_logs_dir: str('/var/log/pods'),
   docker_logs_dir: str('/var/lib/docker/containers'),
+  /** containerd's task directory (`<dir>/<container id>/rootfs`), for `type: file` entries; '' = the usual path under HOST_ROOT. */
+  logging_containerd_task_dir: str(''),
+  /** The kubelet's pods directory (emptyDir volumes), for `type: file` entries; '' = the usual path under HOST_ROOT. */
+  logging_kubelet_pods_dir: str(''),
   /** Read size per file read (bytes). */
   logging_read_buffer_size: int(256 * 1024, { min: 4096 }),
 

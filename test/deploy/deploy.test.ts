@@ -148,7 +148,7 @@ describe('deploy/ kustomizations', () => {
       expect(c.livenessProbe.httpGet.path).toBe('/v1/ping');
       expect(c.readinessProbe.httpGet.path).toBe('/v1/ping');
       expect(pod.tolerations).toContainEqual({ operator: 'Exists' });
-      for (const p of ['/var/log/pods', '/var/log/containers', '/var/lib/docker/containers']) {
+      for (const p of ['/var/log/pods', '/var/log/containers', '/var/lib/docker/containers', '/run/containerd/io.containerd.runtime.v2.task/k8s.io', '/var/lib/kubelet/pods']) {
         expect(c.volumeMounts.find((m: any) => m.mountPath === p)?.readOnly, p).toBe(true);
       }
       const data = c.volumeMounts.find((m: any) => c.args.includes(m.mountPath) && m.mountPath.endsWith('/data'));

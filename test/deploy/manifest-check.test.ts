@@ -74,6 +74,7 @@ describe('check-config --from-manifest', () => {
       'ok input ddtrace',
       'ok input zipkin',
       'change feature container logs',
+      'ok feature log files inside containers',
       'ok pod hostPID',
       'ok pod hostNetwork',
       'unused pod hostIPC',
@@ -135,7 +136,7 @@ describe('check-config --from-manifest', () => {
   it('runs from the CLI, and check-config names the conf.d folders it read', async () => {
     const r = await runCli(['check-config', '--from-manifest', SEED]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^migration check of .*: 0 error, 4 change, 2 missing, 8 unused, 53 ok$/m);
+    expect(r.stdout).toMatch(/^migration check of .*: 0 error, 4 change, 2 missing, 8 unused, 54 ok$/m);
     expect(r.stdout).toMatch(/^missing port 4317\/TCP/m);
 
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-dkdir-'));

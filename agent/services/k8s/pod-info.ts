@@ -3,7 +3,7 @@
  * resolution, container merge of spec + status. No I/O.
  */
 import type { V1ContainerStatus, V1Container, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
-import type { ContainerInfo, ContainerResources, OwnerRef, PodInfo } from './types.js';
+import type { ContainerInfo, ContainerResources, OwnerRef, PodInfo, PodVolume, VolumeMount } from './types.js';
 
 /** Characters Kubernetes uses for pod-template-hash (rand.SafeEncodeString). */
 const RS_HASH = /^(.+)-[bcdfghjklmnpqrstvwxz2456789]{5,10}$/;
@@ -96,6 +96,10 @@ function containerInfo(c: V1Container, st: V1ContainerStatus | undefined, init: 
   const resources = resourcesOf(c);
   if (resources) info.resources = resources;
   if (init) info.init = true;
+  const mounts: VolumeMount[] = (c.volumeMounts ?? [])
+    .filter((m) => typeof m?.name === 'string' && typeof m.mountPath === 'string')
+    .map((m) => ({ name: m.name, mountPath: m.mountPath, subPath: m.subPath ?? '', ...(m.subPathExpr ? { subPathExpr: true } : {}) }));
+  if (mounts.length > 0) info.mounts = mounts;
   return info;
 }
 
@@ -106,6 +110,9 @@ export function podInfoFromObject(pod: V1Pod): PodInfo {
   const byName = (list: V1ContainerStatus[] | undefined) => new Map((list ?? []).map((s) => [s.name, s]));
   const statuses = byName(pod.status?.containerStatuses);
   const initStatuses = byName(pod.status?.initContainerStatuses);
+  const volumes: PodVolume[] = (pod.spec?.volumes ?? [])
+    .filter((v) => typeof v?.name === 'string')
+    .map((v) => ({ name: v.name, kind: Object.keys(v).find((k) => k !== 'name' && (v as unknown as Record<string, unknown>)[k] != null) ?? '' }));
   return {
     uid: meta.uid ?? '',
     namespace: meta.namespace ?? '',
@@ -120,6 +127,7 @@ export function podInfoFromObject(pod: V1Pod): PodInfo {
       ...(pod.spec?.containers ?? []).map((c) => containerInfo(c, statuses.get(c.name), false)),
       ...(pod.spec?.initContainers ?? []).map((c) => containerInfo(c, initStatuses.get(c.name), true)),
     ],
+    ...(volumes.length > 0 ? { volumes } : {}),
     resourceVersion: meta.resourceVersion ?? '',
   };
 }

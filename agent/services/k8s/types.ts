@@ -22,6 +22,25 @@ export interface ContainerInfo {
   resources?: ContainerResources;
   /** True for init containers (listed after the regular ones); absent otherwise. */
   init?: boolean;
+  /** The spec's volumeMounts (`datakit/logs` entries of type file are read through them); absent when none. */
+  mounts?: VolumeMount[];
+}
+
+export interface VolumeMount {
+  /** The pod volume's name. */
+  name: string;
+  /** Where it is mounted inside the container. */
+  mountPath: string;
+  /** A sub-directory of the volume mounted instead of its root; '' for the root. */
+  subPath: string;
+  /** True when the mount uses subPathExpr (expanded by the kubelet from env: not resolvable here). */
+  subPathExpr?: boolean;
+}
+
+export interface PodVolume {
+  name: string;
+  /** The volume's source kind: `emptyDir`, `hostPath`, `configMap`, `persistentVolumeClaim`, ... (the spec's key). */
+  kind: string;
 }
 
 export interface ContainerResources {
@@ -48,6 +67,8 @@ export interface PodInfo {
   annotations: Record<string, string>;
   owner: OwnerRef | undefined;
   containers: ContainerInfo[];
+  /** The spec's volumes (name and source kind); absent when none. */
+  volumes?: PodVolume[];
   /** metadata.resourceVersion of the last update seen. */
   resourceVersion: string;
 }

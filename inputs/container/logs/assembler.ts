@@ -39,6 +39,8 @@ export interface AssemblerOptions {
    */
   autoMultiline?: readonly RegExp[] | undefined;
   removeAnsi: boolean;
+  /** Lines are plain text (a file an application writes inside its container): no CRI or docker json parsing. */
+  raw?: boolean;
 }
 
 /** Record-start patterns tried by automatic multiline detection. */
@@ -128,9 +130,11 @@ export class Assembler {
     }
     if (end > start && buf[end - 1] === 0x0d) end--; // CRLF
     const t = this.time;
-    const h = parseCriHead(buf, start, end, t);
+    const h = this.opts.raw ? undefined : parseCriHead(buf, start, end, t);
     let e: RawEntry | undefined;
-    if (h) {
+    if (this.opts.raw) {
+      e = { time: undefined, stream: '', partial: false, message: buf.toString('utf8', start, end) };
+    } else if (h) {
       if (bytes !== undefined && !cut && !h.partial && end - h.msgStart <= this.opts.maxBytes && this.takesBytes(h.stream)) {
         // A whole line that nothing rewrites: its bytes (valid UTF-8, checked per chunk) are the message.
         if (this.sink) this.sink.line(buf, h.msgStart, end, t, h.stream);

@@ -11,6 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerInfo, PodInfo, PodWatcher } from '../../../agent/services/k8s/types.js';
 import type { FileRoots, RefusalReason } from '../../../agent/services/files/safe-open.js';
+import type { ContainerLogConfig } from './logs-config.js';
 
 export interface LogTarget {
   /** The live file to tail. */
@@ -25,6 +26,19 @@ export interface LogTarget {
   env: Record<string, string>;
   pod: PodInfo | undefined;
   container: ContainerInfo | undefined;
+  /** Set for a file inside the container (a `type: file` entry, ./inside.ts); unset for stdout/stderr. */
+  file?: InsideFile;
+}
+
+export interface InsideFile {
+  /** The entry's config (source, service, tags, …). */
+  config: ContainerLogConfig;
+  /** Opens under this container's root only, symlinks refused. */
+  files: FileRoots;
+  /** The file's path inside the container (the `filepath` field). */
+  display: (hostFile: string) => string;
+  /** The entry it was found by (pod uid, container, path): its tailer drains once the entry is gone. */
+  entry: string;
 }
 
 /** `<namespace>_<pod>_<uid>` → parts (names are DNS labels and never contain `_`). */
@@ -143,7 +157,7 @@ export async function scanDockerLogs(root: string, skipKubernetes: boolean, file
 export async function keepUnderRoots(targets: LogTarget[], files: FileRoots, refused: (t: LogTarget, reason: RefusalReason, detail: string) => void): Promise<LogTarget[]> {
   const out: LogTarget[] = [];
   for (const t of targets) {
-    const r = await files.open(t.live);
+    const r = await (t.file?.files ?? files).open(t.live);
     if (r.ok) {
       await r.handle.close().catch(() => undefined);
       out.push(t);

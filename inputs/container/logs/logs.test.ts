@@ -37,7 +37,16 @@ describe('resolveLogConfig', () => {
   });
   it('reports invalid values and falls back to defaults', () => {
     expect(resolveLogConfig('x', {}, { 'datakit/logs': '{nope' })).toMatchObject({ origin: 'pod-annotation', config: { source: 'x' }, error: expect.stringContaining('invalid JSON') });
-    expect(resolveLogConfig('x', {}, { 'datakit/logs': '[{"type":"file","path":"/x"}]' }).error).toMatch(/no stdout entry/);
+    expect(resolveLogConfig('x', {}, { 'datakit/logs': '[{"type":"other"}]' }).error).toMatch(/no stdout or file entry/);
+  });
+  it('reads type file entries; with no stdout entry only the files are collected, as in DataKit', () => {
+    const only = resolveLogConfig('x', {}, { 'datakit/logs': '[{"type":"file","path":"/app/*.log","source":"java","tags":{"t":"1"}},{"type":"file","path":"/off.log","disable":true},{"type":"file"}]' });
+    expect(only.error).toBeUndefined();
+    expect(only.config.disable).toBe(true);
+    expect(only.files).toMatchObject([{ path: '/app/*.log', config: { source: 'java', service: 'java', tags: { t: '1' }, disable: false } }]);
+    const both = resolveLogConfig('x', {}, { 'datakit/logs': '[{"type":"file","path":"/a.log"},{"source":"out"}]' });
+    expect(both.config).toMatchObject({ source: 'out', disable: false });
+    expect(both.files).toMatchObject([{ path: '/a.log', config: { source: 'x' } }]);
   });
 });
 

@@ -22,13 +22,20 @@ import { FileRoots } from '../../../agent/services/files/safe-open.js';
 import type { Script } from '../../../agent/services/pipeline/script.js';
 import type { PipelineScripts } from '../../../agent/services/pipeline/types.js';
 import { runScript } from './scripted.js';
+import { globInside, insidePath, resolveInside, type InsideDirs } from './inside.js';
+import { hostPaths, underRoot } from '../../../agent/services/host/paths.js';
+
+/** Files one `type: file` entry's glob matches at most. */
+const MAX_FILES_PER_ENTRY = 64;
+/** `type: file` entries read per container at most. */
+const MAX_ENTRIES_PER_CONTAINER = 16;
 
 function counter(reg: Registry, name: string, help: string, labelNames: string[] = []): Counter {
   return (reg.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, labelNames, registers: [reg] });
 }
 
-function gauge(reg: Registry, name: string, help: string): Gauge {
-  return (reg.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [reg] });
+function gauge(reg: Registry, name: string, help: string, labelNames: string[] = []): Gauge {
+  return (reg.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, labelNames, registers: [reg] });
 }
 
 /** The tags of a container's points, one frozen object per stream (point tags; the core adds its own). */
@@ -119,6 +126,36 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
     errors: counter(ctx.metrics, 'telekit_container_log_errors_total', 'Tailing errors.', ['kind']),
     files: gauge(ctx.metrics, 'telekit_container_log_open_files', 'Log files being tailed.'),
     refused: counter(ctx.metrics, 'telekit_container_log_files_refused_total', 'Opens of log files refused on the opened descriptor (symlink out of the roots, not a regular file, …), by reason.', ['reason']),
+    pathsRefused: counter(
+      ctx.metrics,
+      'telekit_container_log_file_paths_refused_total',
+      'Paths of datakit/logs type file entries not read, by reason (climbs_out, relative, too_long, volume_unsupported, runtime_unsupported, bad_id, symlink_dir, too_many_files, too_many_entries), at every scan that meets them.',
+      ['reason'],
+    ),
+    entries: gauge(ctx.metrics, 'telekit_container_log_file_entries', 'datakit/logs type file entries at the last scan, by state (matched: files found; unmatched: no file yet; refused).', ['state']),
+  };
+  const hp = hostPaths();
+  const insideDirs: InsideDirs = {
+    containerdTaskDir: config.logging_containerd_task_dir || underRoot(hp, '/run/containerd/io.containerd.runtime.v2.task/k8s.io'),
+    kubeletPodsDir: config.logging_kubelet_pods_dir || underRoot(hp, '/var/lib/kubelet/pods'),
+  };
+  // One FileRoots per container root (rootfs or emptyDir volume): files inside a container are opened
+  // with that root as the only root and symlinks refused (a symlink there means a path in the container).
+  const insideRoots = new Map<string, FileRoots>();
+  const rootsFor = (root: string): FileRoots => {
+    let f = insideRoots.get(root);
+    if (!f) {
+      f = new FileRoots({
+        roots: [root],
+        symlinks: 'refuse',
+        onRefused: (reason, _file, detail) => {
+          m.refused.inc({ reason });
+          ctx.acc.error('file_refused', new Error(`file inside a container not read (${reason}): ${detail}`));
+        },
+      });
+      insideRoots.set(root, f);
+    }
+    return f;
   };
   // Every log file is opened through this: a regular file whose real path (of the opened descriptor) is under the roots.
   const files = new FileRoots({
@@ -146,13 +183,18 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
   const configFor = (t: LogTarget): ContainerLogConfig | undefined => {
     if (config.exclude_pause_container !== false && (t.containerName === 'POD' || (t.image && isPauseImage(t.image)))) return undefined;
     if (!filter.allows({ image: t.image, namespace: t.namespace })) return undefined;
-    const r = resolveLogConfig(t.containerName, t.env, t.pod?.annotations ?? {});
-    if (r.error && !warned.has(t.live)) {
-      warned.add(t.live);
-      ctx.acc.error('logs_config', new Error(`${r.origin} logs config of ${t.namespace}/${t.podName}/${t.containerName}: ${r.error}`));
+    let c: ContainerLogConfig;
+    if (t.file) {
+      c = { ...t.file.config };
+    } else {
+      const r = resolveLogConfig(t.containerName, t.env, t.pod?.annotations ?? {});
+      if (r.error && !warned.has(t.live)) {
+        warned.add(t.live);
+        ctx.acc.error('logs_config', new Error(`${r.origin} logs config of ${t.namespace}/${t.podName}/${t.containerName}: ${r.error}`));
+      }
+      c = r.config;
     }
-    if (r.config.disable) return undefined;
-    const c = r.config;
+    if (c.disable) return undefined;
     for (const [re, src] of sourceMap) {
       if (re.test(c.source)) {
         if (c.service === c.source) c.service = src;
@@ -178,7 +220,9 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
           multilineMaxBytes: config.logging_multiline_max_bytes,
           autoMultiline: config.logging_enable_multiline && config.logging_auto_multiline_detection ? autoPatterns : undefined,
           removeAnsi: lc.removeAnsi ?? config.logging_remove_ansi_escape_codes,
+          raw: t.file !== undefined,
         },
+        displayPath: t.file?.display,
         multilineTimeoutMs: config.logging_multiline_timeout,
         toPoints: makePointBuilder(t, lc, ctx.host.nodeName, config.logging_enable_filepath_field, scriptLookup(ctx.pipelines, lc)),
         // lines straight from the read buffers when the core takes them as they are
@@ -191,7 +235,7 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
         acc: ctx.acc,
         checkpoints,
         pool,
-        files,
+        files: t.file?.files ?? files,
         stats,
         onError: (e) => {
           m.errors.inc({ kind: 'tail' });
@@ -203,14 +247,75 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
     m.files.set(tailers.size);
     tailer.start();
     void tailer.finished.then(() => {
-      if (tailers.get(t.live) === tailer) tailers.delete(t.live);
+      if (tailers.get(t.live) === tailer) {
+        tailers.delete(t.live);
+        entryOf.delete(t.live);
+      }
       m.files.set(tailers.size);
     });
+  };
+
+  /** Refusals of entry paths, each logged once (counted at every scan). */
+  const refusedOnce = new Set<string>();
+  const refusePath = (key: string, reason: string, detail: string): void => {
+    m.pathsRefused.inc({ reason });
+    if (refusedOnce.size > 10_000) refusedOnce.clear();
+    if (refusedOnce.has(key)) return;
+    refusedOnce.add(key);
+    ctx.acc.error('file_path_refused', new Error(`datakit/logs file entry not read (${reason}): ${detail}`));
+  };
+
+  /** Entries (pod uid, container, path) resolved at the last scan, and the entry of each file tailer. */
+  let liveEntries = new Set<string>();
+  const entryOf = new Map<string, string>();
+  /** The files of `type: file` entries of this node's pods (pod discovery only: the entries live in pod specs). */
+  const scanInside = async (): Promise<LogTarget[]> => {
+    const out: LogTarget[] = [];
+    const entries = new Set<string>();
+    const roots = new Set<string>();
+    const state = { matched: 0, unmatched: 0, refused: 0 };
+    for (const pod of ctx.k8s?.pods.list() ?? []) {
+      for (const c of pod.containers) {
+        if (c.init) continue;
+        const r = resolveLogConfig(c.name, c.env, pod.annotations);
+        if (r.files.length > MAX_ENTRIES_PER_CONTAINER) {
+          state.refused += r.files.length - MAX_ENTRIES_PER_CONTAINER;
+          refusePath(`${pod.uid}/${c.name}:entries`, 'too_many_entries', `${pod.namespace}/${pod.name}/${c.name}: ${r.files.length} file entries, the first ${MAX_ENTRIES_PER_CONTAINER} are read`);
+        }
+        for (const f of r.files.slice(0, MAX_ENTRIES_PER_CONTAINER)) {
+          const where = `${pod.namespace}/${pod.name}/${c.name} ${JSON.stringify(f.path.slice(0, 200))}`;
+          const res = resolveInside(f.path, pod, c, insideDirs);
+          if (!res.ok) {
+            if (res.reason === 'not_started') continue;
+            state.refused++;
+            refusePath(`${pod.uid}/${c.name}/${f.path}`, res.reason, `${where}: ${res.detail}`);
+            continue;
+          }
+          const entry = `${pod.uid}/${c.name}/${c.id}/${f.path}`;
+          entries.add(entry);
+          roots.add(res.root);
+          const g = await globInside(res.root, res.glob, MAX_FILES_PER_ENTRY);
+          for (const x of g.refused) refusePath(`${x.path}:${x.reason}`, x.reason, `${where}: ${insidePath(res, x.path)} is a ${x.reason === 'symlink_dir' ? 'symlinked directory (not followed)' : 'file over the limit of ' + MAX_FILES_PER_ENTRY}`);
+          if (g.files.length === 0) state[g.refused.length > 0 ? 'refused' : 'unmatched']++;
+          else state.matched++;
+          const display = (p: string): string => insidePath(res, p);
+          for (const live of g.files) {
+            out.push({ live, namespace: pod.namespace, podName: pod.name, podUid: pod.uid, containerName: c.name, containerId: c.id, image: c.image, env: c.env, pod, container: c, file: { config: f.config, files: rootsFor(res.root), display, entry } });
+          }
+        }
+      }
+    }
+    for (const [k, v] of Object.entries(state)) m.entries.set({ state: k }, v);
+    liveEntries = entries;
+    // Roots of containers gone: forgotten (a running tailer keeps its own FileRoots).
+    for (const r of insideRoots.keys()) if (!roots.has(r)) insideRoots.delete(r);
+    return out;
   };
 
   const scanOnce = async (): Promise<void> => {
     const scanned = await scanPodLogs(config.pod_logs_dir, ctx.k8s?.pods);
     scanned.push(...(await scanDockerLogs(config.docker_logs_dir, fs.existsSync(config.pod_logs_dir), files)));
+    scanned.push(...(await scanInside()));
     // Refusals are counted and logged by `files`; here only the skipped target is counted.
     const targets = await keepUnderRoots(scanned, files, (_t, reason) => m.skipped.inc({ reason: reason === 'outside_roots' ? 'outside_roots' : 'refused' }));
     if (stopped) return;
@@ -225,12 +330,16 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
         continue;
       }
       startTailer(t, lc);
+      if (t.file) entryOf.set(t.live, t.file.entry);
     }
     // A container that is gone (its directory removed) or no longer wanted (filters, `disable`) is
     // read to its end; a live file missing for a moment (between a rename and its re-creation) is not.
     const present = new Set(targets.map((t) => t.live));
     for (const [live, tailer] of tailers) {
-      if (!wanted.has(live) && (present.has(live) || !fs.existsSync(path.dirname(live)))) tailer.drain();
+      // A file inside a container: its entry is gone (annotation changed, pod or container replaced).
+      const entry = entryOf.get(live);
+      const entryGone = entry !== undefined && !liveEntries.has(entry);
+      if (!wanted.has(live) && (present.has(live) || entryGone || !fs.existsSync(path.dirname(live)))) tailer.drain();
     }
     // Positions of families that no longer exist anywhere.
     for (const p of checkpoints.all()) {

@@ -39,6 +39,8 @@ export interface TailerOptions {
   multilineTimeoutMs: number;
   /** `linesBefore`: raw lines this tailer read before these records (DataKit's `log_read_lines`). */
   toPoints(records: LogRecord[], filepath: string, linesBefore: number): Point[];
+  /** The path shown in the `filepath` field for a file read (default: the path itself). */
+  displayPath?: ((file: string) => string) | undefined;
   /** When set, records are written as line protocol as they are assembled, without points (lines.ts LogLines). */
   newLines?: (() => LogLines) | undefined;
 }
@@ -124,7 +126,8 @@ export class Tailer {
     this.deps.stats.records(recs.length);
     const before = this.linesRead;
     for (const r of recs) this.linesRead += r.lines;
-    await this.deps.acc.addWait(this.opts.toPoints(recs, ident.path, before), { onAck: () => this.acks.ack(slot) });
+    const shown = this.opts.displayPath ? this.opts.displayPath(ident.path) : ident.path;
+    await this.deps.acc.addWait(this.opts.toPoints(recs, shown, before), { onAck: () => this.acks.ack(slot) });
   }
 
   /** send() in direct mode: the lines the assembler wrote since the last send. */
@@ -157,7 +160,7 @@ export class Tailer {
   // ---- reading -----------------------------------------------------------------
 
   private newAssembler(offset: number, filepath: string): Assembler {
-    return new Assembler(this.opts.assembler, offset, this.lines?.sinkFor(filepath));
+    return new Assembler(this.opts.assembler, offset, this.lines?.sinkFor(this.opts.displayPath ? this.opts.displayPath(filepath) : filepath));
   }
 
   private split(asm: Assembler, data: Buffer, len: number, base: number): Buffer {
