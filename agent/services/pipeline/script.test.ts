@@ -117,4 +117,24 @@ describe("the point's own tags", () => {
     expect([...r.out.droppedTags!].sort()).toEqual(['node_name', 'pod_ip']);
     expect(r.out.fields.has('stream')).toBe(false);
   });
+
+  it('a grok key is a tag on the streams that have it and a field on the others, line after line', () => {
+    // one call site, two streams' tags objects alternating: which keys are tags is cached per object
+    const s = load('grok(_, "%{WORD:stream} %{WORD:user}")\nuser_agent(ua)');
+    const withStream = Object.freeze({ stream: 'stdout', ua: 'curl/8.0' });
+    const without = Object.freeze({ pod_name: 'p', ua: 'curl/8.0' });
+    for (const [tags, isTag] of [[without, false], [withStream, true], [undefined, false], [without, false], [withStream, true]] as const) {
+      const r = s.run('stderr bob', tags);
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.out.fields.get('user')).toBe('bob');
+      expect(r.out.fields.has('stream')).toBe(!isTag);
+      expect(r.out.tags?.get('stream')).toBe(isTag ? 'stderr' : undefined);
+      expect(r.out.fields.get('isBot')).toBe(tags !== undefined ? true : undefined);
+    }
+    // a tag the script dropped before grok: the capture is a field again, as with set()
+    const d = load('drop_key(stream)\ngrok(_, "%{WORD:stream}")').run('stderr', withStream);
+    expect(d.ok && d.out.fields.get('stream')).toBe('stderr');
+    expect(d.ok && d.out.tags?.get('stream')).toBe(undefined);
+  });
 });
