@@ -22,7 +22,8 @@ export class Run {
   tags: Map<string, string> | undefined;
   /** Tags of the point the script removed (drop_key, rename of a tag). */
   droppedTags: Set<string> | undefined;
-  readonly vars = new Map<string, Value>();
+  /** The script's variables, made at its first assignment (most scripts have none: no Map per line). */
+  vars: Map<string, Value> | undefined;
   measurement: string | undefined;
   dropped = false;
   exited = false;
