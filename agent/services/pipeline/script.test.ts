@@ -88,6 +88,14 @@ describe('run time', () => {
     const r = s.run('x=abc');
     expect(r.ok && r.out.fields.get('n')).toBe('abc');
   });
+  it("grok's unnamed groups compile as non-capturing: one capture per key", () => {
+    // DataKit's YEAR is `(\d\d){1,2}`: an unnamed group inside; `(a|b)` only groups
+    const g = compileGrok('%{YEAR:y}-(a|b)-%{NOTSPACE}');
+    expect(g.captures.map((c) => c?.key)).toEqual(['y']);
+    expect(new RegExp(g.re.source + '|').exec('')!.length).toBe(2);
+    const r = load('grok(_, "%{YEAR:y}-(a|b)-%{NOTSPACE:rest}")').run('on 2024-b-xyz');
+    expect(r.ok && Object.fromEntries(r.out.fields)).toEqual({ message: 'on 2024-b-xyz', y: '2024', rest: 'xyz' });
+  });
   it('time text without a zone is read in the default zone', () => {
     expect(parseTimeText('2021/04/29 16:24:38', parseZone('+08:00'))).toBe(1619684678000000000n);
     expect(parseTimeText('2021/04/29 16:24:38', parseZone('UTC'))).toBe(1619713478000000000n);
