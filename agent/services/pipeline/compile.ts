@@ -196,7 +196,7 @@ export class Compiler implements CompileCtx {
           const items: Value[] = Array.isArray(v) ? [...v] : v !== null && typeof v === 'object' ? Object.keys(v) : typeof v === 'string' ? [...v] : [];
           for (const x of items) {
             r.checkDeadline();
-            r.vars.set(name, x);
+            (r.vars ??= new Map()).set(name, x);
             const sig = body(r);
             if (sig === 1 || r.exited) break;
           }
@@ -219,7 +219,7 @@ export class Compiler implements CompileCtx {
       const read = this.expr(t);
       return (r) => {
         const v = value(r);
-        r.vars.set(name, op ? arith(op, read(r), v) : v);
+        (r.vars ??= new Map()).set(name, op ? arith(op, read(r), v) : v);
         return 0;
       };
     }
@@ -256,7 +256,7 @@ export class Compiler implements CompileCtx {
         if (e.name === '_' && !e.quoted) return (r) => r.fields.get('message') ?? null;
         const name = e.name;
         return (r) => {
-          const v = r.vars.get(name);
+          const v = r.vars?.get(name);
           if (v !== undefined) return v;
           return r.get(name) ?? null;
         };
@@ -280,7 +280,7 @@ export class Compiler implements CompileCtx {
         return (r) => {
           const o = obj(r);
           if (o !== null && typeof o === 'object' && !Array.isArray(o)) return o[name] ?? null;
-          return r.vars.get(flat) ?? r.get(flat) ?? null;
+          return r.vars?.get(flat) ?? r.get(flat) ?? null;
         };
       }
       case 'index': {

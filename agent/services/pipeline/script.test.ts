@@ -88,6 +88,14 @@ describe('run time', () => {
     const r = s.run('x=abc');
     expect(r.ok && r.out.fields.get('n')).toBe('abc');
   });
+  it("grok's unnamed groups compile as non-capturing: one capture per key", () => {
+    // DataKit's YEAR is `(\d\d){1,2}`: an unnamed group inside; `(a|b)` only groups
+    const g = compileGrok('%{YEAR:y}-(a|b)-%{NOTSPACE}');
+    expect(g.captures.map((c) => c?.key)).toEqual(['y']);
+    expect(new RegExp(g.re.source + '|').exec('')!.length).toBe(2);
+    const r = load('grok(_, "%{YEAR:y}-(a|b)-%{NOTSPACE:rest}")').run('on 2024-b-xyz');
+    expect(r.ok && Object.fromEntries(r.out.fields)).toEqual({ message: 'on 2024-b-xyz', y: '2024', rest: 'xyz' });
+  });
   it('time text without a zone is read in the default zone', () => {
     expect(parseTimeText('2021/04/29 16:24:38', parseZone('+08:00'))).toBe(1619684678000000000n);
     expect(parseTimeText('2021/04/29 16:24:38', parseZone('UTC'))).toBe(1619713478000000000n);
@@ -116,5 +124,25 @@ describe("the point's own tags", () => {
     expect(Object.fromEntries(r.out.tags!)).toEqual({ service: 'web-web-1', node: 'n1', stream: 'stderr' });
     expect([...r.out.droppedTags!].sort()).toEqual(['node_name', 'pod_ip']);
     expect(r.out.fields.has('stream')).toBe(false);
+  });
+
+  it('a grok key is a tag on the streams that have it and a field on the others, line after line', () => {
+    // one call site, two streams' tags objects alternating: which keys are tags is cached per object
+    const s = load('grok(_, "%{WORD:stream} %{WORD:user}")\nuser_agent(ua)');
+    const withStream = Object.freeze({ stream: 'stdout', ua: 'curl/8.0' });
+    const without = Object.freeze({ pod_name: 'p', ua: 'curl/8.0' });
+    for (const [tags, isTag] of [[without, false], [withStream, true], [undefined, false], [without, false], [withStream, true]] as const) {
+      const r = s.run('stderr bob', tags);
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.out.fields.get('user')).toBe('bob');
+      expect(r.out.fields.has('stream')).toBe(!isTag);
+      expect(r.out.tags?.get('stream')).toBe(isTag ? 'stderr' : undefined);
+      expect(r.out.fields.get('isBot')).toBe(tags !== undefined ? true : undefined);
+    }
+    // a tag the script dropped before grok: the capture is a field again, as with set()
+    const d = load('drop_key(stream)\ngrok(_, "%{WORD:stream}")').run('stderr', withStream);
+    expect(d.ok && d.out.fields.get('stream')).toBe('stderr');
+    expect(d.ok && d.out.tags?.get('stream')).toBe(undefined);
   });
 });

@@ -65,6 +65,9 @@ export class LogLines {
 
   /** `source,tags` of a stream's scripted lines (the script kept the measurement and tags). */
   private readonly scriptHeads = new Map<string, Buffer>();
+  /** The last scripted line's time and its text (with the space before it). */
+  private lastTime: bigint | undefined;
+  private lastTimeText = '';
   /** Escaped field keys of scripted lines, with their `=`. */
   private readonly keyTexts = new Map<string, string>();
 
@@ -84,7 +87,7 @@ export class LogLines {
    * the script's map. False when the script failed on it (the caller writes it
    * raw). Dropped records count as read, not as written.
    */
-  private scripted(script: Script, msg: string, bytes: Buffer | undefined, start: number, end: number, time: bigint, stream: string, lines: number, filepath: string): boolean {
+  private scripted(script: Script, msg: string, bytes: Buffer | undefined, start: number, end: number, time: bigint | undefined, sec: number, ns: number, stream: string, lines: number, filepath: string): boolean {
     const base = this.tagsFor(stream);
     const r = script.run(msg, base);
     if (!r.ok) return false;
@@ -120,7 +123,14 @@ export class LogLines {
     }
     s += 'status=' + quoteStr(o.status ?? detectStatus(typeof m === 'string' ? m : msg)) + ',log_read_lines=' + this.linesRead + 'i';
     if (this.withFilepath) s += ',filepath=' + quoteStr(filepath);
-    b.append(s + ' ' + (o.time ?? time));
+    // the record's own time only when the script set none (scripts such as nginx.p do): no BigInt per line
+    const t = o.time ?? time ?? BigInt(sec) * 1_000_000_000n + BigInt(ns);
+    if (t !== this.lastTime) {
+      // lines of one second share default_time()'s answer: its digits too
+      this.lastTime = t;
+      this.lastTimeText = ' ' + t;
+    }
+    b.append(s + this.lastTimeText);
     b.endLine();
     this.records++;
     return true;
@@ -176,7 +186,7 @@ export class LogLines {
     return {
       line: (buf, start, end, time, stream) => {
         const script = this.script;
-        if (script !== undefined && this.scripted(script, buf.toString('utf8', start, end), buf, start, end, BigInt(time.sec) * 1_000_000_000n + BigInt(time.ns), stream, 1, filepath)) return;
+        if (script !== undefined && this.scripted(script, buf.toString('utf8', start, end), buf, start, end, undefined, time.sec, time.ns, stream, 1, filepath)) return;
         const b = this.write(stream, buf, start, end, 1, filepath);
         if (time.sec >= 0) {
           if (time.sec !== this.lastSec) {
@@ -191,7 +201,7 @@ export class LogLines {
       },
       record: (r) => {
         const script = this.script;
-        if (script !== undefined && this.scripted(script, typeof r.message === 'string' ? r.message : r.message.toString(), typeof r.message === 'string' ? undefined : r.message.bytes, 0, typeof r.message === 'string' ? 0 : r.message.bytes.length, r.time ?? nowNs(), r.stream, r.lines, filepath)) return;
+        if (script !== undefined && this.scripted(script, typeof r.message === 'string' ? r.message : r.message.toString(), typeof r.message === 'string' ? undefined : r.message.bytes, 0, typeof r.message === 'string' ? 0 : r.message.bytes.length, r.time ?? nowNs(), 0, 0, r.stream, r.lines, filepath)) return;
         const msg = typeof r.message === 'string' ? Buffer.from(r.message) : r.message.bytes;
         const b = this.write(r.stream, msg, 0, msg.length, r.lines, filepath);
         b.append(String(r.time ?? nowNs()));

@@ -1,7 +1,7 @@
 /** grok(), add_pattern() and json(): the functions that cut a text into keys. */
 import type { Expr } from '../ast.js';
 import { checkPatternSyntax, compileGrok, GrokError, requiredLiterals, type GrokType } from '../grok/compile.js';
-import type { Run } from '../runtime.js';
+import { KnownKeys, type Run } from '../runtime.js';
 import { fromJson, toJson, type Value } from '../value.js';
 import type { CompileCtx, FnSpec } from './types.js';
 
@@ -58,6 +58,7 @@ export const grok: FnSpec = {
       types.push(c.type);
     });
     const n = groups.length;
+    const known = new KnownKeys(keys);
     const lits = g.flags.includes('i') ? [] : requiredLiterals(pat);
     return (r: Run) => {
       const s = input(r);
@@ -76,7 +77,7 @@ export const grok: FnSpec = {
         }
         if (trim && v.length > 0 && (v.charCodeAt(0) <= 32 || v.charCodeAt(v.length - 1) <= 32)) v = v.trim();
         const t = types[i]!;
-        r.set(key, t === 'str' ? v : convert(v, t));
+        r.setKnown(known, i, t === 'str' ? v : convert(v, t));
       }
       return true;
     };

@@ -91,7 +91,7 @@ export const set_tag: FnSpec = {
     const key = keyArg(c, args[0]!);
     const value = args[1] !== undefined ? c.expr(args[1]) : undefined;
     return (r: Run) => {
-      const v = value !== undefined ? value(r) : (r.vars.get(key) ?? r.get(key));
+      const v = value !== undefined ? value(r) : (r.vars?.get(key) ?? r.get(key));
       if (v === undefined || v === null) return null;
       r.setTag(key, toText(v));
       return null;
@@ -211,7 +211,7 @@ export const add_key: FnSpec = {
     const key = keyArg(c, args[0]!);
     const value = args[1] !== undefined ? c.expr(args[1]) : undefined;
     return (r: Run) => {
-      const v = value !== undefined ? value(r) : (r.vars.get(key) ?? r.get(key) ?? null);
+      const v = value !== undefined ? value(r) : (r.vars?.get(key) ?? r.get(key) ?? null);
       r.set(key, v);
       return null;
     };

@@ -16,17 +16,28 @@ export const default_time: FnSpec = {
       if (z === undefined) return c.fail(args[1], `unknown timezone ${JSON.stringify(tz)}`);
       if (tz.trim() !== '') zone = z;
     }
-    // lines of the same second carry the same text: keep the last answer
+    // lines of the same second carry the same text: keep the last answers (two: a log
+    // interleaving two formats, such as nginx's access and error lines, keeps both)
     let lastText: string | undefined;
     let lastNs: bigint | undefined;
+    let prevText: string | undefined;
+    let prevNs: bigint | undefined;
     return (r: Run) => {
       const v = r.get(key);
       if (typeof v === 'bigint') return null;
       if (typeof v !== 'string') return null;
       let ns: bigint | undefined;
       if (v === lastText) ns = lastNs;
-      else {
+      else if (v === prevText) {
+        ns = prevNs;
+        prevText = lastText;
+        prevNs = lastNs;
+        lastText = v;
+        lastNs = ns;
+      } else {
         ns = parseTimeText(v, zone);
+        prevText = lastText;
+        prevNs = lastNs;
         lastText = v;
         lastNs = ns;
       }

@@ -11,7 +11,7 @@
  * per User-Agent (a log holds few distinct ones; parsing one costs ~10 µs).
  */
 import UAParser from 'ua-parser-js';
-import type { Run } from '../runtime.js';
+import { KnownKeys, type Run } from '../runtime.js';
 import type { Value } from '../value.js';
 import type { FnSpec } from './types.js';
 
@@ -50,6 +50,9 @@ export function parseUserAgent(ua: string): UaInfo {
   ];
 }
 
+/** parseUserAgent()'s keys, in its order. */
+const UA_KEYS = ['isMobile', 'isBot', 'os', 'browser', 'browserVer', 'engine', 'engineVer', 'ua'];
+
 const CACHE_MAX = 1024;
 const cache = new Map<string, UaInfo>();
 
@@ -59,6 +62,7 @@ export const user_agent: FnSpec = {
   compile(args, c) {
     const key = c.key(args[0]!);
     const prefix = args[1] !== undefined ? c.expr(args[1]) : undefined;
+    const known = new KnownKeys(UA_KEYS);
     return (r: Run) => {
       const v = r.get(key);
       if (typeof v !== 'string' || v === '') return null;
@@ -69,7 +73,9 @@ export const user_agent: FnSpec = {
         if (cache.size >= CACHE_MAX) cache.clear();
         cache.set(v, (info = parseUserAgent(v)));
       }
-      for (const [k, x] of info) if (x !== '') r.set(p + k, x);
+      if (p === '') {
+        for (let i = 0; i < info.length; i++) if (info[i]![1] !== '') r.setKnown(known, i, info[i]![1]);
+      } else for (const [k, x] of info) if (x !== '') r.set(p + k, x);
       return null;
     };
   },

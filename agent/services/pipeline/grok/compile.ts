@@ -88,7 +88,7 @@ const POSIX: Record<string, string> = {
 };
 
 /** Go → JavaScript, and the capture map. */
-function translate(src: string): { source: string; flags: string; captures: (GrokCapture | undefined)[] } {
+function translate(src: string, keyedOnly = false): { source: string; flags: string; captures: (GrokCapture | undefined)[] } {
   let out = '';
   let flags = '';
   let dotAll = false;
@@ -184,6 +184,12 @@ function translate(src: string): { source: string; flags: string; captures: (Gro
         i += 2;
         continue;
       }
+      if (pendingKey === undefined && keyedOnly) {
+        // a group that sets no key only groups: V8 then makes no substring for it per match
+        out += '(?:';
+        i++;
+        continue;
+      }
       captures.push(pendingKey);
       pendingKey = undefined;
       out += '(';
@@ -204,7 +210,10 @@ function translate(src: string): { source: string; flags: string; captures: (Gro
 /** Compiles a grok expression against the visible patterns; throws GrokError (unknown pattern, bad regex). */
 export function compileGrok(pattern: string, scope: PatternScope = builtinScope): CompiledGrok {
   const expanded = expand(pattern, scope, []);
-  const { source, flags, captures } = translate(expanded);
+  // Go's regexp has no backreferences, so grok's unnamed groups only group (the built-in
+  // patterns have dozens: YEAR's `(\d\d){1,2}` …) and compile as non-capturing; a pattern
+  // that spells `\1` keeps them all (JavaScript would read it as a backreference).
+  const { source, flags, captures } = translate(expanded, !/\\[1-9]/.test(expanded));
   let re: RegExp;
   try {
     re = new RegExp(source, flags);
