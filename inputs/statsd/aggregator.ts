@@ -437,7 +437,7 @@ export class Aggregator {
           out = [];
           open = new Map();
         }
-        g = { p: { category: 'metric', name: id.measurement, tags: { ...id.tags }, fields: {}, time }, fields: 0 };
+        g = { p: { category: 'metric', name: id.measurement, tags: { ...id.tags }, fields: newFields(), time }, fields: 0 };
         open.set(id.group, g);
         out.push(g.p);
       }
@@ -510,6 +510,18 @@ export class Aggregator {
     this.cached = n;
     this.pruned = pruned;
   }
+}
+
+/**
+ * A point's fields object in V8's dictionary mode. Field names here are the
+ * series' own (`<name>_95_percentile`, ...): on an ordinary `{}` every distinct
+ * name adds a hidden class to a transition tree that V8 clears in the atomic
+ * pause of each major GC, so a flood of new names (bench/abuse: ~170,000 series,
+ * 12 fields per timing) made every mark-compact pause 50–230 ms. A prototype-less
+ * object starts as a dictionary and creates no hidden classes.
+ */
+function newFields(): Record<string, FieldValue> {
+  return Object.create(null) as Record<string, FieldValue>;
 }
 
 /** Defence in depth: parse bounds keep aggregates finite, and a non-finite field would break line protocol. */
