@@ -22,6 +22,7 @@
 //   node bench/abuse/run.mjs --json          # also print the results as JSON
 //   ABUSE_ENV_INPUT_STATSD_MAX_SERIES=50000 node bench/abuse/run.mjs statsd   # ENV_* overrides for the agent
 //   ABUSE_NODE_ARGS='--trace-gc --cpu-prof --cpu-prof-dir=/tmp/prof' node bench/abuse/run.mjs statsd   # node flags for the agent (its output: agent.log in the data dir, kept with ABUSE_KEEP_DATA=1)
+//   ABUSE_KEEP_DATA=1 ABUSE_NODE_ARGS="--import $PWD/bench/abuse/loop-delay.mjs" node bench/abuse/run.mjs statsd   # the agent's own event-loop delay, in its agent.log
 import { fork, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
