@@ -21,6 +21,8 @@
 //   node bench/abuse/run.mjs statsd          # one case (or several, by name)
 //   node bench/abuse/run.mjs --json          # also print the results as JSON
 //   ABUSE_ENV_INPUT_STATSD_MAX_SERIES=50000 node bench/abuse/run.mjs statsd   # ENV_* overrides for the agent
+//   ABUSE_NODE_ARGS='--trace-gc --cpu-prof --cpu-prof-dir=/tmp/prof' node bench/abuse/run.mjs statsd   # node flags for the agent (its output: agent.log in the data dir, kept with ABUSE_KEEP_DATA=1)
+//   ABUSE_KEEP_DATA=1 ABUSE_NODE_ARGS="--import $PWD/bench/abuse/loop-delay.mjs" node bench/abuse/run.mjs statsd   # the agent's own event-loop delay, in its agent.log
 import { fork, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -145,7 +147,7 @@ async function startAgent({ datawayUrl, dataDir }) {
   delete env.HOST_SYS;
   const logFile = path.join(dataDir, 'agent.log');
   const out = fs.openSync(logFile, 'a');
-  const proc = spawn(process.execPath, [BIN, 'run', '--conf-dir', confDir, '--data-dir', dataDir], { cwd: ROOT, env, stdio: ['ignore', out, out] });
+  const proc = spawn(process.execPath, [...(process.env.ABUSE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []), BIN, 'run', '--conf-dir', confDir, '--data-dir', dataDir], { cwd: ROOT, env, stdio: ['ignore', out, out] });
   const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal, at: performance.now() })));
   const base = `http://127.0.0.1:${httpPort}`;
   const deadline = Date.now() + 20_000;
@@ -236,7 +238,8 @@ async function measured(name, abuse, opts = {}) {
   }
   await agent.stop();
   await dw.close();
-  fs.rmSync(agent.dataDir, { recursive: true, force: true });
+  if (process.env.ABUSE_KEEP_DATA) console.log(`${name}: agent data dir kept: ${agent.dataDir}`);
+  else fs.rmSync(agent.dataDir, { recursive: true, force: true });
   const pings = probed.pings.slice().sort((a, b) => a - b);
   const w = probed.writes;
   return {

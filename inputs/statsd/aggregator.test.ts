@@ -144,6 +144,27 @@ describe('aggregation', () => {
     a.ingest('a.b:1|c|#runtime-id:123,env:prod');
     expect(a.flush()[0]!.tags).toEqual({ metric_type: 'counter', env: 'prod' });
   });
+
+  it('detaches a big interval in steps (empty chunks first); lines arriving meanwhile are neither lost nor let past max_series', () => {
+    const a = agg({ max_series: 12_000 });
+    for (let i = 0; i < 10_000; i++) a.ingest(`m${i}.hits:1|c`);
+    const g = a.flushChunks(1_000, 250);
+    expect(g.next().value).toEqual([]); // a detach step: the caller may let other work run
+    // between steps: a series not yet detached, found through the cache, counts in this interval;
+    // new series go to the next one, and the 10,000 not yet emitted still count against max_series
+    a.ingest('m9999.hits:2|c');
+    for (let i = 0; i < 3001; i++) a.ingest(`late${i}.hits:5|c`);
+    expect(a.size).toBe(2000);
+    expect(a.takeCounts().dropped.get('series_limit')).toBe(1001);
+    const points: Point[] = [];
+    for (let c = g.next(); !c.done; c = g.next()) points.push(...c.value);
+    expect(points).toHaveLength(10_000);
+    expect(find(points, 'm9999').fields).toEqual({ hits: 3 });
+    expect(points.some((p) => p.name.startsWith('late'))).toBe(false);
+    const next = a.flush();
+    expect(next).toHaveLength(2000);
+    expect(find(next, 'late0').fields).toEqual({ hits: 5 });
+  });
 });
 
 describe('bad input', () => {

@@ -89,9 +89,10 @@ describe('statsd cardinality flood: memory limits', () => {
     expect((await dropped('series_limit')) + (await dropped('series_bytes'))).toBe(20_000 - live);
     expect(await dropped('timing_samples')).toBeGreaterThan(0);
     expect(await dropped('set_members')).toBeGreaterThan(0);
-    // one point per series here (unique names); no call hands on more than 1,000 points
+    // one point per series here (unique names); no call hands on more than 250 points (the flush's
+    // time slice is checked between calls: 1,000 timing points took 80-270 ms on a loaded box)
     expect(ctx.acc.points.length).toBe(live);
-    expect(Math.max(...ctx.acc.calls.map((c) => c.points.length))).toBeLessThanOrEqual(1000);
+    expect(Math.max(...ctx.acc.calls.map((c) => c.points.length))).toBeLessThanOrEqual(250);
     expect(ctx.acc.calls.length).toBeGreaterThan(1);
     // released: the series and their share of the limits at this flush, the line-shape cache at the next
     expect(a.size).toBe(0);
