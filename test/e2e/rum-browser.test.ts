@@ -15,17 +15,15 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { startTestAgent, tempDir, type TestAgent } from '../helpers/agent.js';
 import type { RecordedPoint } from '../helpers/dataway.js';
+import { spawnTraced } from '../helpers/dd-trace.js';
 import { waitFor } from '../helpers/wait.js';
 import { GEO_DB, MIN_JS, ORIGINAL, writeSourcemapZip } from '../../inputs/rum/testutil.js';
 
-const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const SDK_DIR = path.resolve(ROOT, '..', 'shared', 'clients', 'guance-browser-sdk');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -67,21 +65,7 @@ srv.listen(0, '127.0.0.1', () => process.stdout.write('PORT ' + srv.address().po
 `;
 
 async function tracedBackend(agentUrl: string): Promise<string> {
-  const c: ChildProcess = spawn(process.execPath, ['-r', require.resolve('dd-trace/init'), '-e', BACKEND], {
-    env: {
-      PATH: process.env.PATH,
-      DD_TRACE_AGENT_URL: agentUrl,
-      DD_SERVICE: 'e2e-api',
-      DD_ENV: 'test',
-      DD_TRACE_FLUSH_INTERVAL: '100',
-      DD_INSTRUMENTATION_TELEMETRY_ENABLED: 'false',
-      DD_REMOTE_CONFIGURATION_ENABLED: 'false',
-      DD_TRACE_STARTUP_LOGS: 'false',
-      DD_RUNTIME_METRICS_ENABLED: 'false',
-      DD_PROFILING_ENABLED: 'false',
-    },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const c = spawnTraced(BACKEND, agentUrl, { DD_SERVICE: 'e2e-api', DD_ENV: 'test' }, ['ignore', 'pipe', 'ignore']);
   closers.push(() => void c.kill('SIGKILL'));
   let out = '';
   c.stdout!.on('data', (b: Buffer) => (out += b.toString()));

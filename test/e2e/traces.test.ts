@@ -4,7 +4,7 @@
  * with @opentelemetry/exporter-zipkin, and zipkin-js — through the agent's
  * HTTP server to the test dataway.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -12,6 +12,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ZipkinExporter } from '@opentelemetry/exporter-zipkin';
 import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
+import { spawnTraced } from '../helpers/dd-trace.js';
 import type { RecordedPoint } from '../helpers/dataway.js';
 
 const require = createRequire(import.meta.url);
@@ -45,23 +46,7 @@ srv.listen(0, '127.0.0.1', () => {
 `;
 
 function tracedApp(agentUrl: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  const c = spawn(process.execPath, ['-r', require.resolve('dd-trace/init'), '-e', APP], {
-    env: {
-      PATH: process.env.PATH,
-      DD_TRACE_AGENT_URL: agentUrl,
-      DD_SERVICE: 'e2e-app',
-      DD_ENV: 'test',
-      DD_VERSION: '1.0.0',
-      DD_TRACE_FLUSH_INTERVAL: '100',
-      DD_INSTRUMENTATION_TELEMETRY_ENABLED: 'false',
-      DD_REMOTE_CONFIGURATION_ENABLED: 'false',
-      DD_TRACE_STARTUP_LOGS: 'false',
-      DD_RUNTIME_METRICS_ENABLED: 'false',
-      DD_PROFILING_ENABLED: 'false',
-      ...extraEnv,
-    },
-    stdio: 'ignore',
-  });
+  const c = spawnTraced(APP, agentUrl, { DD_SERVICE: 'e2e-app', DD_ENV: 'test', DD_VERSION: '1.0.0', ...extraEnv });
   children.push(c);
   return c;
 }
