@@ -70,7 +70,7 @@ export interface MemoryGuardOptions {
  */
 const COMPACT_ON = 0.4;
 const COMPACT_OFF = 0.3;
-const HEAP_GROWING_PERCENT = 20;
+const HEAP_GROWING_PERCENT = 10;
 
 function v8Compact(on: boolean): void {
   v8.setFlagsFromString(`--heap-growing-percent=${on ? HEAP_GROWING_PERCENT : 0}`);
