@@ -9,6 +9,17 @@ function keyArg(c: CompileCtx, e: Expr): string {
   return c.key(e);
 }
 
+/**
+ * `fn(key[, value])`: the key, and what the call writes under it: the value
+ * expression when given, else a variable of that name, else the key's own
+ * value (set_tag and add_key). `undefined` when none exists.
+ */
+function keyAndValue(args: readonly (Expr | undefined)[], c: CompileCtx): { key: string; valueOf: (r: Run) => Value | undefined } {
+  const key = keyArg(c, args[0]!);
+  const value = args[1] !== undefined ? c.expr(args[1]) : undefined;
+  return { key, valueOf: value !== undefined ? value : (r: Run) => r.vars?.get(key) ?? r.get(key) };
+}
+
 function castTo(v: Value, t: string): Value {
   switch (t) {
     case 'str':
@@ -88,10 +99,9 @@ export const set_tag: FnSpec = {
   params: ['key', 'value'],
   min: 1,
   compile(args, c) {
-    const key = keyArg(c, args[0]!);
-    const value = args[1] !== undefined ? c.expr(args[1]) : undefined;
+    const { key, valueOf } = keyAndValue(args, c);
     return (r: Run) => {
-      const v = value !== undefined ? value(r) : (r.vars?.get(key) ?? r.get(key));
+      const v = valueOf(r);
       if (v === undefined || v === null) return null;
       r.setTag(key, toText(v));
       return null;
@@ -208,11 +218,9 @@ export const add_key: FnSpec = {
   params: ['key', 'value'],
   min: 1,
   compile(args, c) {
-    const key = keyArg(c, args[0]!);
-    const value = args[1] !== undefined ? c.expr(args[1]) : undefined;
+    const { key, valueOf } = keyAndValue(args, c);
     return (r: Run) => {
-      const v = value !== undefined ? value(r) : (r.vars?.get(key) ?? r.get(key) ?? null);
-      r.set(key, v);
+      r.set(key, valueOf(r) ?? null);
       return null;
     };
   },
