@@ -70,10 +70,8 @@ const INPUT_NOTES: Record<string, string> = {
   dk: 'no `dk` input: telekit\'s own metrics are served on /metrics (Prometheus format) and /v1/stats (`telekit monitor`); to send them to the dataway, scrape 127.0.0.1:9529/metrics with [[inputs.prom]]. Remove `dk` from the list (kept, it is skipped with a warning)',
   kubernetesprometheus: 'no `kubernetesprometheus` input: the container input scrapes pods annotated `datakit/prom.instances` (on by default) and `prometheus.io/scrape` (enable_auto_discovery_of_prometheus_pod_annotations = true); Service/ServiceMonitor/PodMonitor discovery needs [[inputs.prom]] entries. Remove it from the list (kept, it is skipped with a warning)',
   ebpf: 'no eBPF input in telekit: remove it',
-  rum: 'no RUM input in telekit: remove it',
   pythond: 'no Python inputs in telekit: remove it',
   logfwdserver: 'no logfwd server in telekit: collect the files with datakit/logs annotations instead',
-  opentelemetry: 'no OTLP receiver in telekit: send OpenTelemetry traces as Zipkin (the zipkin input) instead',
 };
 
 /** Where DataKit mounts things and what telekit makes of them. */
@@ -99,7 +97,6 @@ function mountNote(mountPath: string, vol: any, env: Record<string, string>): [S
 const PORT_NOTES: Record<number, [Status, string]> = {
   9529: ['ok', 'HTTP: ddtrace, zipkin, /v1/write, /v1/ping, /metrics'],
   8125: ['ok', 'StatsD (UDP; telekit also listens on TCP)'],
-  4317: ['missing', 'OTLP/gRPC: telekit has no OTLP receiver; send traces to zipkin (/api/v2/spans) instead, or drop the port'],
   9533: ['missing', 'logfwd: telekit has no logfwd server; drop the port'],
 };
 
@@ -257,7 +254,7 @@ export function checkManifest(docs: readonly Obj[], registry: readonly InputDefi
   if (inputs.has('container')) {
     if (mounts.has('/var/log/pods')) add('ok', 'feature', 'container logs', 'tailed from /var/log/pods');
     else if (env.HOST_ROOT) {
-      add('change', 'feature', 'container logs', `telekit tails the kubelet's pod log files at pod_logs_dir (default /var/log/pods), which this manifest does not mount: set pod_logs_dir = "${env.HOST_ROOT}/var/log/pods" in container.conf, or mount the host's /var/log/pods read-only at /var/log/pods (and /var/lib/docker/containers on docker nodes)`);
+      add('ok', 'feature', 'container logs', `this manifest mounts no log directory: with pod_logs_dir and docker_logs_dir left at their defaults, telekit reads them under HOST_ROOT (${env.HOST_ROOT}/var/log/pods, ${env.HOST_ROOT}/var/lib/docker/containers), as DataKit does`);
     } else add('change', 'feature', 'container logs', 'mount the host\'s /var/log/pods read-only at /var/log/pods');
     // datakit/logs entries of type file: containerd's task rootfs and the kubelet's emptyDir volumes, under HOST_ROOT.
     const tasks = '/run/containerd/io.containerd.runtime.v2.task/k8s.io';
@@ -292,7 +289,11 @@ export function checkManifest(docs: readonly Obj[], registry: readonly InputDefi
   if (c.securityContext?.privileged) add('ok', 'pod', 'securityContext.privileged', 'works; telekit only reads host files, so read-only mounts and dropped capabilities suffice');
   if (c.resources?.limits?.memory) add('ok', 'pod', 'resources.limits.memory', 'telekit\'s soft memory limit defaults to 80% of the cgroup limit (ENV_MEMORY_LIMIT_MB)');
   for (const p of c.ports ?? []) {
-    const [st, note] = PORT_NOTES[Number(p.containerPort)] ?? ['unused', 'no telekit listener on this port'];
+    const port = Number(p.containerPort);
+    const otlp: [Status, string] = inputs.has('opentelemetry')
+      ? ['ok', 'OTLP/gRPC: the opentelemetry input ([inputs.opentelemetry.grpc] addr, default 0.0.0.0:4317)']
+      : ['unused', 'OTLP/gRPC: telekit listens here when the opentelemetry input is enabled (add it to ENV_DEFAULT_ENABLED_INPUTS or mount its conf); harmless otherwise'];
+    const [st, note] = port === 4317 ? otlp : (PORT_NOTES[port] ?? ['unused', 'no telekit listener on this port']);
     add(st, 'port', `${p.containerPort}/${p.protocol ?? 'TCP'}${p.name ? ` (${p.name})` : ''}`, note);
   }
 

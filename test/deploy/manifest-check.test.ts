@@ -73,7 +73,7 @@ describe('check-config --from-manifest', () => {
       'ok input statsd',
       'ok input ddtrace',
       'ok input zipkin',
-      'change feature container logs',
+      'ok feature container logs',
       'ok feature log files inside containers',
       'ok pod hostPID',
       'ok pod hostNetwork',
@@ -87,7 +87,7 @@ describe('check-config --from-manifest', () => {
       'ok pod resources.limits.memory',
       'ok port 9529/TCP (http-port)',
       'ok port 8125/UDP (statsd-port)',
-      'missing port 4317/TCP (otel-grpc-port)',
+      'unused port 4317/TCP (otel-grpc-port)',
       'missing port 9533/TCP (logfwd-port)',
       'ok annotation datakit/prom.instances',
       'ok annotation prometheus.io/scrape',
@@ -136,8 +136,8 @@ describe('check-config --from-manifest', () => {
   it('runs from the CLI, and check-config names the conf.d folders it read', async () => {
     const r = await runCli(['check-config', '--from-manifest', SEED]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^migration check of .*: 0 error, 4 change, 2 missing, 8 unused, 54 ok$/m);
-    expect(r.stdout).toMatch(/^missing port 4317\/TCP/m);
+    expect(r.stdout).toMatch(/^migration check of .*: 0 error, 3 change, 1 missing, 9 unused, 55 ok$/m);
+    expect(r.stdout).toMatch(/^unused +port 4317\/TCP/m);
 
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-dkdir-'));
     try {

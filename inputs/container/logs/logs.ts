@@ -23,7 +23,7 @@ import type { Script } from '../../../agent/services/pipeline/script.js';
 import type { PipelineScripts } from '../../../agent/services/pipeline/types.js';
 import { runScript } from './scripted.js';
 import { globInside, insidePath, resolveInside, type InsideDirs } from './inside.js';
-import { hostPaths, underRoot } from '../../../agent/services/host/paths.js';
+import { hostPaths, underRoot, type HostPaths } from '../../../agent/services/host/paths.js';
 
 /** Files one `type: file` entry's glob matches at most. */
 const MAX_FILES_PER_ENTRY = 64;
@@ -108,6 +108,17 @@ export function makePointBuilder(
   };
 }
 
+/**
+ * DataKit's manifest mounts the host's / at /rootfs (HOST_ROOT) and no log directory, and DataKit reads
+ * pod logs under it. A log directory left at its default that is absent here but present under the
+ * host root is read there, so that manifest works unchanged. A directory set in the config is used as set.
+ */
+export function logDirUnderRoot(configured: string, dflt: string, hp: HostPaths, exists: (p: string) => boolean = fs.existsSync): string {
+  if (configured !== dflt || hp.root === '/' || exists(configured)) return configured;
+  const under = underRoot(hp, dflt);
+  return exists(under) ? under : configured;
+}
+
 export function createContainerLogs(config: ContainerConfig, ctx: InputContext): Input {
   const log = ctx.log.child({ part: 'logs' });
   const filter = new ContainerFilter(config.container_include_log, config.container_exclude_log);
@@ -135,6 +146,8 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
     entries: gauge(ctx.metrics, 'telekit_container_log_file_entries', 'datakit/logs type file entries at the last scan, by state (matched: files found; unmatched: no file yet; refused).', ['state']),
   };
   const hp = hostPaths();
+  const podLogsDir = logDirUnderRoot(config.pod_logs_dir, '/var/log/pods', hp);
+  const dockerLogsDir = logDirUnderRoot(config.docker_logs_dir, '/var/lib/docker/containers', hp);
   const insideDirs: InsideDirs = {
     containerdTaskDir: config.logging_containerd_task_dir || underRoot(hp, '/run/containerd/io.containerd.runtime.v2.task/k8s.io'),
     kubeletPodsDir: config.logging_kubelet_pods_dir || underRoot(hp, '/var/lib/kubelet/pods'),
@@ -159,7 +172,7 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
   };
   // Every log file is opened through this: a regular file whose real path (of the opened descriptor) is under the roots.
   const files = new FileRoots({
-    roots: [config.pod_logs_dir, config.docker_logs_dir],
+    roots: [podLogsDir, dockerLogsDir],
     symlinks: 'within-roots',
     onRefused: (reason, _file, detail) => {
       m.refused.inc({ reason });
@@ -313,8 +326,8 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
   };
 
   const scanOnce = async (): Promise<void> => {
-    const scanned = await scanPodLogs(config.pod_logs_dir, ctx.k8s?.pods);
-    scanned.push(...(await scanDockerLogs(config.docker_logs_dir, fs.existsSync(config.pod_logs_dir), files)));
+    const scanned = await scanPodLogs(podLogsDir, ctx.k8s?.pods);
+    scanned.push(...(await scanDockerLogs(dockerLogsDir, fs.existsSync(podLogsDir), files)));
     scanned.push(...(await scanInside()));
     // Refusals are counted and logged by `files`; here only the skipped target is counted.
     const targets = await keepUnderRoots(scanned, files, (_t, reason) => m.skipped.inc({ reason: reason === 'outside_roots' ? 'outside_roots' : 'refused' }));
@@ -388,7 +401,7 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
       await scan();
       timer = setInterval(() => void scan(), config.logging_search_interval);
       timer.unref();
-      log.info({ podLogsDir: config.pod_logs_dir, files: tailers.size }, 'Container log tailing started.');
+      log.info({ podLogsDir, dockerLogsDir, files: tailers.size }, 'Container log tailing started.');
     },
     async stop() {
       if (stopped) return;
