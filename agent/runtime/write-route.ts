@@ -1,6 +1,6 @@
 /**
- * `POST /v1/write/<category>`: line protocol (or DataKit's protobuf points)
- * from SDKs and other agents.
+ * `POST /v1/write/<category>`: line protocol (or DataKit's protobuf points, or
+ * its JSON form, `application/json`) from SDKs and other agents.
  *
  * All or nothing, as DataKit: a malformed line answers 400 with its number,
  * the reason and the line, and nothing of the body is queued. A large body
@@ -17,6 +17,13 @@ import { CATEGORIES, nowNs, type Category, type Point } from '../model/point.js'
 import { DECODE_SLICE_MS, LineDecoder, LineProtocolError, PRECISION_NS, type DecodedPoint } from '../model/lineproto.js';
 import { LineBuf } from '../model/linebuf.js';
 import { decodePBPoints } from '../model/pbpoint.js';
+import { decodeJsonPoints, isJsonBody, JsonPointsError } from '../model/jsonpoints.js';
+
+/**
+ * DataKit's JSON body form is parsed in one go (JSON.parse cannot yield): bodies above this are
+ * refused with 413 and a hint, so that one parse stays within a few tens of milliseconds.
+ */
+export const MAX_JSON_BODY_BYTES = 4 << 20;
 
 /** Text decoded between two looks at the clock: 16 short lines, or fewer long ones (a line of 1,000 tags is ~10-20 KB). */
 const STEP_CHARS = 4096;
@@ -38,6 +45,11 @@ export function registerWriteRoutes(http: HttpRoutes, writer: RunningInput): () 
           if (points.some((p) => Object.keys(p.fields).length === 0)) throw new HttpError(400, 'a point has no fields');
           total = points.length;
           accepted = await addInSlices(writer, points);
+        } else if (isJsonBody(req.headers['content-type'] as string | undefined)) {
+          if (req.body.length > MAX_JSON_BODY_BYTES) throw new HttpError(413, `a JSON body is limited to ${MAX_JSON_BODY_BYTES} bytes; send line protocol for larger batches`);
+          const points = decodeJsonPoints(req.body.toString('utf8'), precision).map((d) => toPoint(category, d));
+          total = points.length;
+          accepted = await addInSlices(writer, points);
         } else if (writer.takesLines(category)) {
           const lines = await encodeInSlices(req.body.toString('utf8'), precision, category, writer.tagsToAdd());
           total = lines.ends.length;
@@ -50,6 +62,7 @@ export function registerWriteRoutes(http: HttpRoutes, writer: RunningInput): () 
       } catch (e) {
         if (e instanceof HttpError) throw e;
         if (e instanceof LineProtocolError) throw new HttpError(400, e.detail());
+        if (e instanceof JsonPointsError) throw new HttpError(400, e.message);
         throw new HttpError(400, `invalid body: ${(e as Error).message}`);
       }
       if (accepted < total) return { status: 503, headers: { 'retry-after': '1' }, body: { error: `queue for ${category} is full; retry later` } };

@@ -31,6 +31,35 @@ describe('agent → dataway', () => {
     expect(String(req.headers['user-agent'])).toMatch(/^telekit\/.+\/test-host$/);
   });
 
+  it('takes DataKit\'s JSON body form on /v1/write/<category> (the browser logs SDK\'s sendContentTypeByJson)', async () => {
+    t = await startTestAgent();
+    const json = { 'content-type': 'application/json; charset=utf-8' };
+    const body = JSON.stringify([
+      { measurement: 'browser', tags: { service: 'web', status: 'info', empty: null }, fields: { message: 'hello', n: 3, ok: true, obj: { a: 1 } }, time: 1700000000000 },
+      { measurement: 'browser', tags: { service: 'web' }, fields: { message: 'second' } },
+    ]);
+    const r = await post(`${t.url}/v1/write/logging?precision=ms`, body, json);
+    expect(r.status).toBe(200);
+    const [a, b] = await t.dataway.waitForPoints('logging', 2);
+    expect(a).toMatchObject({ name: 'browser', tags: { service: 'web', status: 'info', host: 'test-host' }, fields: { message: 'hello', n: 3, ok: true, obj: '{"a":1}' }, time: 1700000000000000000n });
+    expect(a!.tags).not.toHaveProperty('empty');
+    expect(b!.fields.message).toBe('second');
+    // bad forms: 400 with the element and the reason, nothing queued
+    for (const [bad, reason] of [
+      ['[{"measurement":"m","fields":{}}]', /element 0: no fields/],
+      ['[{"fields":{"a":1}}]', /element 0: missing measurement/],
+      ['[{"measurement":"m","fields":{"a":1},"time":9300000000000000000}]', /element 0: time out of range/],
+      ['[{"measurement":', /invalid JSON/],
+    ] as const) {
+      const res = await post(`${t.url}/v1/write/logging`, bad, json);
+      expect(res.status).toBe(400);
+      expect(await res.text()).toMatch(reason);
+    }
+    const big = await post(`${t.url}/v1/write/logging`, `[${'{"measurement":"m","fields":{"a":1}},'.repeat(130_000)}{"measurement":"m","fields":{"a":1}}]`, json);
+    expect(big.status).toBe(413);
+    expect(t.dataway.points('logging')).toHaveLength(2);
+  });
+
   it('keeps a point\'s own tag over a global tag', async () => {
     t = await startTestAgent({ env: { ENV_GLOBAL_HOST_TAGS: 'cluster=global' } });
     await post(`${t.url}/v1/write/metric`, 'm,cluster=mine v=1\n');
