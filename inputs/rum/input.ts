@@ -37,6 +37,11 @@ class Refusal extends Error {
   }
 }
 
+/** The SDKs whose stacks are JavaScript (sourcemaps apply); no sdk_name counts as web. */
+function isWebSdk(sdk: string | undefined): boolean {
+  return sdk === undefined || sdk === 'df_web_rum_sdk' || sdk === 'df_miniapp_rum_sdk' || sdk === 'df_uniapp_rum_sdk';
+}
+
 function header(req: HttpRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -123,6 +128,7 @@ export class RumInput implements Input {
         if (fast.ends.length === 0) throw new Refusal(400, 'empty', 'no points in the body');
         if (this.ctx.acc.addLines!('rum', fast.data, fast.ends) < fast.ends.length) return this.dropped();
         counts = fast.counts;
+        if (fast.zipNotFound > 0) this.metrics.sourcemaps.inc({ status: 'zip_not_found' }, fast.zipNotFound);
       } else {
         const points = this.convert(body, ct, precision, geo);
         if (this.ctx.acc.add(points) < points.length) return this.dropped();
@@ -188,6 +194,9 @@ export class RumInput implements Input {
             this.resolveStack(p.fields, p.tags);
           }
         : undefined,
+      sourcemapFor: this.sourcemaps
+        ? (appId, env, version, sdk) => (!isWebSdk(sdk) ? 'skip' : this.sourcemaps!.has(appId ?? '', env ?? '', version ?? '') ? 'decode' : 'zip_not_found')
+        : undefined,
       nowNs: nowNs(),
     };
   }
@@ -227,8 +236,7 @@ export class RumInput implements Input {
   }
 
   private resolveStack(fields: Point['fields'], tags: Record<string, string>): void {
-    const sdk = tags.sdk_name;
-    if (sdk !== undefined && sdk !== 'df_web_rum_sdk' && sdk !== 'df_miniapp_rum_sdk' && sdk !== 'df_uniapp_rum_sdk') return;
+    if (!isWebSdk(tags.sdk_name)) return;
     const stack = fields.error_stack;
     const r = this.sourcemaps!.resolve(typeof stack === 'string' ? stack : '', tags.app_id ?? '', tags.env ?? '', tags.version ?? '');
     this.metrics.sourcemaps.inc({ status: r.status });
