@@ -136,11 +136,26 @@ export interface PortClaim {
   key: string;
 }
 
+/** An agent-wide variable that sets an input option (InputDefinition.agentEnv); `default` and `doc` go to the README's table. */
+export interface AgentEnvOption {
+  readonly env: string;
+  readonly option: string;
+  readonly default: string;
+  readonly doc: string;
+}
+
 export interface InputDefinition<C = any> {
   /** The TOML name: `[[inputs.<name>]]`. */
   readonly name: string;
   /** The `<NAME>` of its `ENV_INPUT_<NAME>_<OPTION>` variables when DataKit's differs from the name (opentelemetry: `OTEL`). */
   readonly envName?: string;
+  /**
+   * Options DataKit sets agent-wide rather than in the input's table
+   * (datakit.conf's `[http_api] rum_origin_ip_header`, `ENV_RUM_ORIGIN_IP_HEADER`):
+   * a set variable is the option's value for every instance that does not set
+   * the option itself (config/load.ts; the main file's keys become these variables).
+   */
+  readonly agentEnv?: readonly AgentEnvOption[];
   /** One line for `check-config` and the README. */
   readonly description: string;
   /** Options, types and defaults: the single source of truth for config. */
