@@ -167,7 +167,7 @@ export class Agent {
       spill: o.spill ?? buffer,
     });
     sender.pressure = () => guard.overloaded();
-    sender.uploads = new UploadForwarder({ sinks, registry: metrics.registry, log: log.child({ component: 'uploads' }), maxRetry: settings.maxRetry, retryDelayMs: settings.retryDelayMs });
+    sender.uploads = new UploadForwarder({ sinks, registry: metrics.registry, log: log.child({ component: 'uploads' }), maxRetry: settings.maxRetry, retryDelayMs: settings.retryDelayMs, spill: buffer });
     const server = new AgentServer({
       bodyLimit: settings.httpBodyLimit,
       bodyBudget: settings.httpBodyBudget,

@@ -5,10 +5,12 @@
  * under data/out/ by the file sink.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../test/helpers/agent.js';
 import { waitFor } from '../../test/helpers/wait.js';
+import { TestDataway } from '../../test/helpers/dataway.js';
 import { GEO_DB } from './testutil.js';
 
 const running: TestAgent[] = [];
@@ -96,6 +98,41 @@ describe('rum input in the agent', () => {
     expect(got.headers['content-type']).toBe(ct);
     expect(got.headers['x-global-tags']).toBe('host=test-host');
     expect(got.body.equals(Buffer.from(body))).toBe(true);
+  });
+
+  it('keeps session replay in the disk buffer while the dataway is down, across a restart, and delivers it when it is back', async () => {
+    const dataway = await TestDataway.start();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-rum-replay-'));
+    const conf = { 'rum/rum.conf': `[[inputs.rum]]\nipdb_path = ${JSON.stringify(GEO_DB)}\n` };
+    try {
+      const a = await startTestAgent({ conf, dataway, dataDir, env: { ENV_DATAWAY_MAX_RETRY_COUNT: '2' } });
+      dataway.respond((r) => (r.path === '/v1/write/rum/replay' ? { status: 503 } : undefined)); // down for replay
+      const bodies = [await replayBody('shop_web'), await replayBody('shop_web')];
+      for (const { body, ct } of bodies) expect((await fetch(`${a.url}/v1/write/rum/replay`, { method: 'POST', headers: { 'content-type': ct }, body })).status).toBe(200);
+      const spilled = async () => /telekit_uploads_total\{kind="rum_replay",sink="dataway\[0\]",result="spilled"\} 2/.test(await (await fetch(`${a.url}/metrics`)).text());
+      await waitFor(async () => (await spilled()) || undefined, { what: 'both uploads spilled to disk' });
+      // the agent restarts on the same data directory while the dataway is still down, then it comes back
+      await a.stop();
+      expect(dataway.requests.filter((r) => r.path === '/v1/write/rum/replay' && r.status === 200)).toEqual([]);
+      dataway.respond(undefined);
+      const b = await startTestAgent({ conf, dataway, dataDir });
+      running.push(b);
+      const got = await waitFor(
+        () => {
+          const ok = dataway.requests.filter((r) => r.path === '/v1/write/rum/replay' && r.status === 200);
+          return ok.length >= 2 ? ok : undefined;
+        },
+        { what: 'the replays delivered from the disk buffer' },
+      );
+      expect(got.map((r) => r.body.equals(Buffer.from(bodies[0]!.body)) || r.body.equals(Buffer.from(bodies[1]!.body)))).toEqual([true, true]);
+      expect(got[0]!.headers['content-type']).toMatch(/^multipart\/form-data; ?boundary=/);
+      expect(got[0]!.headers['x-global-tags']).toBe('host=test-host');
+      await b.stop();
+      running.splice(running.indexOf(b), 1);
+    } finally {
+      await dataway.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('writes session replay under data/out/rum_replay/ with the file sink', async () => {
