@@ -8,7 +8,8 @@
 // request); the same bodies to the generic /v1/write/logging route (the peer:
 // HTTP, decode, queue, encode, send without the rum checks and tags); and the
 // floor: a bare node:http server in this process that reads each body and
-// answers 200 (the per-request HTTP cost of this runtime, nothing forwarded).
+// answers 200 (the per-request HTTP cost of this runtime, nothing forwarded);
+// and the agent's own HTTP layer with a route that only answers 200.
 // The load generator's CPU per point is reported next to the server's (it must
 // not be the bottleneck). Then the location lookup alone (cache miss and hit).
 // Usage: npm run build && node bench/rum/run.mjs   (SECONDS=8 RUNS=3)
@@ -26,6 +27,10 @@ const DIST = path.resolve(ROOT, process.env.DIST ?? 'dist');
 const { Agent } = await import(path.join(DIST, 'agent/runtime/agent.js'));
 const { inputs } = await import(path.join(DIST, 'inputs/index.js'));
 const { GeoLocator } = await import(path.join(DIST, 'inputs/rum/geo.js'));
+// BASE_DIST=<folder>: one more phase, the rum route served by that build (e.g. the base commit), in the same command
+const base = process.env.BASE_DIST
+  ? { Agent: (await import(path.join(path.resolve(ROOT, process.env.BASE_DIST), 'agent/runtime/agent.js'))).Agent, inputs: (await import(path.join(path.resolve(ROOT, process.env.BASE_DIST), 'inputs/index.js'))).inputs }
+  : undefined;
 
 const SECONDS = Number(process.env.SECONDS ?? 8);
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -89,24 +94,33 @@ async function bareServer() {
   };
 }
 
-async function agentServer(cacheSize) {
+/** The agent's HTTP layer alone: an agent with a route that reads the body and answers 200 `{}` (admission, CORS, budget, metrics; no RUM work, nothing queued). */
+async function agentNoop() {
+  const a = await agentServer(65_536);
+  let requests = 0;
+  a.route(['POST'], '/noop', () => (requests++, { status: 200, body: {} }));
+  return { ...a, points: () => requests * POINTS_PER_BODY };
+}
+
+async function agentServer(cacheSize, build = { Agent, inputs }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-rum-bench-'));
   const confDir = path.join(dir, 'conf.d');
   fs.mkdirSync(path.join(confDir, 'rum'), { recursive: true });
   fs.writeFileSync(path.join(confDir, 'rum', 'rum.conf'), `[[inputs.rum]]\nipdb_path = ${JSON.stringify(DB)}\nip_cache_size = ${cacheSize}\n`);
-  const agent = await Agent.start({
-    confDir, dataDir: path.join(dir, 'data'), watch: false, registry: inputs, log: pino({ level: 'silent' }),
+  const agent = await build.Agent.start({
+    confDir, dataDir: path.join(dir, 'data'), watch: false, registry: build.inputs, log: pino({ level: 'silent' }),
     env: { ENV_DATAWAY: datawayUrl, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ENV_MEMORY_LIMIT_MB: '0' },
   });
   return {
     httpUrl: agent.httpUrl,
+    route: (...args) => agent.server.route(...args),
     points: undefined, // counted at the dataway
     stop: async () => { await agent.stop(); fs.rmSync(dir, { recursive: true, force: true }); },
   };
 }
 
 async function phase(label, routePath, cacheSize) {
-  const target = cacheSize === 'bare' ? await bareServer() : await agentServer(cacheSize);
+  const target = cacheSize === 'bare' ? await bareServer() : cacheSize === 'noop' ? await agentNoop() : cacheSize === 'base' ? await agentServer(65_536, base) : await agentServer(cacheSize);
   const count = async () => {
     const m = await ask({ type: 'count' }, 'count');
     return { points: target.points ? target.points() : m.counted, clientUs: m.cpuUs };
@@ -147,9 +161,11 @@ for (let r = 0; r < RUNS; r++) {
     ['rum, address cache off (a lookup per request)', '/v1/write/rum?precision=ms', 0],
     ['peer: /v1/write/logging, same bodies', '/v1/write/logging?precision=ms', 65_536],
     ['floor: bare node:http server, reads the body and answers 200', '/v1/write/rum?precision=ms', 'bare'],
+    ["the agent's HTTP layer alone: a route that answers 200, nothing queued", '/noop?precision=ms', 'noop'],
+    ...(base ? [[`rum, enrichment on, built from ${process.env.BASE_DIST}`, '/v1/write/rum?precision=ms', 'base']] : []),
   ];
-  // ONLY=0 runs the first phase alone (for profiling)
-  for (const [label, p, cache] of process.env.ONLY ? [phases[Number(process.env.ONLY)]] : phases) {
+  // ONLY=0 runs the first phase alone (for profiling); ONLY=3,4 those two
+  for (const [label, p, cache] of process.env.ONLY ? process.env.ONLY.split(',').map((i) => phases[Number(i)]) : phases) {
     const x = await phase(label, p, cache);
     peakRss = Math.max(peakRss, x.rss);
     if (!results.has(label)) results.set(label, []);
