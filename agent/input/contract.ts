@@ -109,6 +109,12 @@ export interface InputContext {
   readonly metrics: Registry;
   /** Aborted when the input is being stopped. */
   readonly signal: AbortSignal;
+  /**
+   * True when `token` is the workspace token of the agent's first dataway:
+   * DataKit's check for its management routes (`PUT /v1/sourcemap`). False
+   * when no dataway (or no token) is configured.
+   */
+  readonly checkToken?: (token: string) => boolean;
 }
 
 export interface Input {

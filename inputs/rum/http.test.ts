@@ -11,7 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../test/helpers/agent.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { TestDataway } from '../../test/helpers/dataway.js';
-import { GEO_DB } from './testutil.js';
+import { zipSync, strToU8 } from 'fflate';
+import { GEO_DB, makeSourcemap, ORIGINAL, THROW_COLUMN } from './testutil.js';
 
 const running: TestAgent[] = [];
 afterEach(async () => {
@@ -133,6 +134,42 @@ describe('rum input in the agent', () => {
       await dataway.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it("serves DataKit's sourcemap API: PUT stores the zip (checked, dataway token), error stacks resolve with it, DELETE removes it", async () => {
+    const a = await agent();
+    const zip = zipSync({ 'static/js/app.min.js.map': strToU8(makeSourcemap('app.min.js')) });
+    const put = (query: string, file: Uint8Array | string = zip) => {
+      const form = new FormData();
+      form.append('file', new Blob([typeof file === 'string' ? file : Buffer.from(file)]), 'sourcemap.zip');
+      return fetch(`${a.url}/v1/sourcemap?${query}`, { method: 'PUT', body: form });
+    };
+    const q = 'app_id=shop_web&env=prod&version=1.4.2&platform=web';
+    const bad = await put(`${q}&token=tkn_wrong`);
+    expect(bad.status).toBe(403);
+    expect(await bad.json()).toMatchObject({ success: false, errorMsg: expect.stringContaining('token') });
+    expect((await put(`${q}&token=tkn_test`, 'not a zip')).status).toBe(400);
+    expect((await put('app_id=shop_web&env=prod&version=1.4.2&platform=android&token=tkn_test')).status).toBe(400);
+    expect((await put('app_id=..&env=/etc&version=x&token=tkn_test')).status).toBe(400);
+    const ok = await put(`${q}&token=tkn_test`);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ success: true, content: expect.stringContaining('shop_web-prod-1.4.2.zip') });
+    expect(fs.existsSync(path.join(a.dataDir, 'rum', 'web', 'shop_web-prod-1.4.2.zip'))).toBe(true);
+
+    const stack = `Error: boom\\n  at boom @ https://shop.example.com/static/js/app.min.js:1:${THROW_COLUMN}`;
+    const line = `error,sdk_name=df_web_rum_sdk,app_id=shop_web,env=prod,version=1.4.2 error_message="boom",error_stack="${stack}" ${T}`;
+    expect((await fetch(`${a.url}/v1/write/rum?precision=ms`, { method: 'POST', body: line })).status).toBe(200);
+    const [p] = await a.dataway.waitForPoints('rum', 1);
+    expect(String(p!.fields.error_stack_source)).toContain(`${ORIGINAL.source}:${ORIGINAL.throwLine}:5`);
+
+    const del = (query: string) => fetch(`${a.url}/v1/sourcemap?${query}`, { method: 'DELETE' });
+    expect((await del(`${q}&token=tkn_wrong`)).status).toBe(403);
+    expect((await del(`${q}&token=tkn_test`)).status).toBe(200);
+    expect(fs.existsSync(path.join(a.dataDir, 'rum', 'web', 'shop_web-prod-1.4.2.zip'))).toBe(false);
+    expect((await del(`${q}&token=tkn_test`)).status).toBe(404);
+    const text = await (await fetch(`${a.url}/metrics`)).text();
+    expect(text).toMatch(/telekit_rum_sourcemap_api_total\{result="uploaded"\} 1/);
+    expect(text).toMatch(/telekit_rum_sourcemap_api_total\{result="bad_token"\} 2/);
   });
 
   it('writes session replay under data/out/rum_replay/ with the file sink', async () => {

@@ -21,9 +21,12 @@ import { GeoLocator, type GeoTags } from './geo.js';
 import { RumMetrics, type RumResult } from './metrics.js';
 import { replayForm, ReplayRefusal, REPLAY_PATH } from './replay.js';
 import { Sourcemaps } from './sourcemap.js';
+import { SourcemapApi, SOURCEMAP_PATH } from './sourcemap-api.js';
 import { schema, type RumConfig } from './config.js';
 
 const MIB = 1 << 20;
+/** Largest sourcemap zip accepted by PUT /v1/sourcemap (the server's ENV_HTTP_BODY_LIMIT caps it too). */
+const SOURCEMAP_MAX_BYTES = 256 * MIB;
 /** The tags every point gets from its request's client address. */
 const ENRICH_KEYS: ReadonlySet<string> = new Set(['ip', 'city', 'province', 'country', 'isp']);
 
@@ -76,6 +79,16 @@ export class RumInput implements Input {
     for (const p of this.cfg.endpoints) this.unregister.push(this.ctx.http.route(['POST'], p, (req) => this.handle(req), { bodyLimit: limit }));
     const replayLimit = this.cfg.max_replay_body_mb * MIB;
     for (const p of this.cfg.session_replay_endpoints) this.unregister.push(this.ctx.http.route(['POST'], p, (req) => this.handleReplay(req), { bodyLimit: replayLimit }));
+    if (this.sourcemaps) {
+      const dir = path.join(this.ctx.dataDir, 'rum', 'web');
+      const api = new SourcemapApi(dir, this.sourcemaps, this.ctx.checkToken ?? (() => false), (result) => this.metrics.sourcemapApi.inc({ result }), SOURCEMAP_MAX_BYTES);
+      try {
+        this.unregister.push(this.ctx.http.route(['PUT'], SOURCEMAP_PATH, (req) => api.upload(req), { bodyLimit: SOURCEMAP_MAX_BYTES }));
+        this.unregister.push(this.ctx.http.route(['DELETE'], SOURCEMAP_PATH, (req) => api.remove(req)));
+      } catch {
+        this.ctx.log.info('Another [[inputs.rum]] serves /v1/sourcemap.');
+      }
+    }
     this.ctx.log.info({ endpoints: this.cfg.endpoints, replay: this.cfg.session_replay_endpoints }, 'Listening for RUM SDK batches.');
   }
 

@@ -301,7 +301,7 @@ describe('rum input: session replay', () => {
     expect(ctx.routes.size).toBe(0);
     await input.stop();
     await input.start();
-    expect([...ctx.routes.keys()].sort()).toEqual(['POST /v1/write/rum', 'POST /v1/write/rum/replay']);
+    expect([...ctx.routes.keys()].sort()).toEqual(['DELETE /v1/sourcemap', 'POST /v1/write/rum', 'POST /v1/write/rum/replay', 'PUT /v1/sourcemap']);
   });
 });
 });

@@ -62,6 +62,11 @@ export class Sourcemaps {
     return resolved > 0 ? { source, status: 'ok' } : { status: 'map_not_found' };
   }
 
+  /** Drops what is known of a zip (after an upload or delete through the API): read again at its next use. */
+  forget(name: string): void {
+    this.zips.delete(name);
+  }
+
   /** Whether a zip (good or bad) was uploaded for this build: the cheap check before decoding an error point (stat once per 30 s). */
   has(appId: string, env: string, version: string): boolean {
     const z = this.zip(zipName(appId, env, version));
