@@ -55,7 +55,8 @@ export interface Accumulator {
    * encoded as records in the category's {@link recordFormat} (line protocol
    * where it has none, then decoded back to points: correct but slow), the
    * tags of {@link tagsToAdd} applied, all queued or none like add().
-   * `ends[i]` is the offset just after record i.
+   * `ends[i]` is the offset just after record i. `data` is copied (or
+   * decoded) before it returns: the caller may reuse it.
    */
   addLines?(category: Category, data: Uint8Array, ends: ArrayLike<number>, opts?: AddOptions): number;
   /** addLines() that waits while the queue is full, like addWait(); `data` may be reused once it resolves. */

@@ -161,6 +161,24 @@ describe('rum fast path', () => {
     expect(asked).toHaveLength(3); // asked for error lines only
   });
 
+  it('writes into the kept scratch buffer between calls (growing it), and keeps none over 1 MiB', () => {
+    const o = options(PRECISION_NS.ms!);
+    o.scratch = { buf: undefined };
+    const small = 'view,app_id=a x=1 1700000000000\n';
+    const r1 = fastLines(Buffer.from(small), o, PRECISION_NS.ms!)!;
+    const kept = o.scratch.buf!;
+    expect(r1.data.buffer).toBe(kept.buffer);
+    const first = Buffer.from(r1.data);
+    const r2 = fastLines(Buffer.from(small.replace('x=1', 'x=2')), o, PRECISION_NS.ms!)!;
+    expect(r2.data.buffer).toBe(kept.buffer); // reused, not reallocated
+    expect(decodeLines(r2.data.toString())[0]!.fields.x).toBe(2);
+    expect(decodeLines(first.toString())[0]!.fields.x).toBe(1);
+    const big = small.repeat(30_000); // ~1 MiB of input: a bigger buffer, not kept
+    const r3 = fastLines(Buffer.from(big), o, PRECISION_NS.ms!)!;
+    expect(r3.ends).toHaveLength(30_000);
+    expect(o.scratch.buf).toBe(kept);
+  });
+
   it('refuses unknown measurements and missing app ids with the line number', () => {
     expect(() => fastLines(Buffer.from('view,app_id=a x=1\ncpu,app_id=a x=1'), options(1n), 1n)).toThrow('line 2: cpu');
     expect(() => fastLines(Buffer.from('view x=1'), options(1n), 1n)).toThrow('line 1: no app_id');

@@ -168,6 +168,8 @@ export class RumInput implements Input {
   }
 
   private readonly enrichText = new WeakMap<GeoTags, Buffer>();
+  /** fastLines' output buffer, reused: addLines copies the records before it returns. */
+  private readonly scratch: { buf: Buffer | undefined } = { buf: undefined };
   private globalsText: { key: string; globals: Map<string, Buffer>; firstBytes: Uint8Array } | undefined;
 
   private fastOptions(geo: GeoTags, precisionZeros: string): FastOptions {
@@ -211,6 +213,7 @@ export class RumInput implements Input {
         ? (appId, env, version, sdk) => (!isWebSdk(sdk) ? 'skip' : this.sourcemaps!.has(appId ?? '', env ?? '', version ?? '') ? 'decode' : 'zip_not_found')
         : undefined,
       nowNs: nowNs(),
+      scratch: this.scratch,
     };
   }
 
