@@ -10,6 +10,7 @@ import { K8S_ENV } from '../agent/services/k8s/index.js';
 import { HOST_ENV } from '../agent/services/host/paths.js';
 import { CORS_ENV } from '../agent/server/cors.js';
 import { PIPELINE_ENV } from '../agent/services/pipeline/store.js';
+import { inputs } from '../inputs/index.js';
 
 /** Docs of the names that Kubernetes discovery and the host inputs read (their modules list names only). */
 const OTHER_DOCS: Record<string, Omit<EnvDoc, 'name'>> = {
@@ -27,6 +28,8 @@ const OTHER_DOCS: Record<string, Omit<EnvDoc, 'name'>> = {
 
 export function agentEnvDocs(): EnvDoc[] {
   const out = new Map<string, EnvDoc>([...CORE_ENV, ...CORS_ENV, ...BUFFER_ENV, ...MEMORY_ENV, ...PIPELINE_ENV].map((e) => [e.name, e]));
+  // agent-wide variables that set input options (InputDefinition.agentEnv)
+  for (const def of inputs) for (const a of def.agentEnv ?? []) if (!out.has(a.env)) out.set(a.env, { name: a.env, default: a.default, doc: a.doc });
   for (const name of [...K8S_ENV, ...HOST_ENV]) {
     if (!out.has(name)) out.set(name, { name, ...(OTHER_DOCS[name] ?? { default: '', doc: '' }) });
   }

@@ -155,7 +155,7 @@ function canonical(v: unknown): string {
 
 const MAIN_KEYS: Record<string, Record<string, string>> = {
   dataway: { urls: 'ENV_DATAWAY', url: 'ENV_DATAWAY', content_encoding: 'ENV_DATAWAY_CONTENT_ENCODING', timeout: 'ENV_DATAWAY_TIMEOUT', max_retry_count: 'ENV_DATAWAY_MAX_RETRY_COUNT', retry_delay: 'ENV_DATAWAY_RETRY_DELAY', max_raw_body_size: 'ENV_DATAWAY_MAX_RAW_BODY_SIZE' },
-  http_api: { listen: 'ENV_HTTP_LISTEN', body_limit: 'ENV_HTTP_BODY_LIMIT' },
+  http_api: { listen: 'ENV_HTTP_LISTEN', body_limit: 'ENV_HTTP_BODY_LIMIT', rum_origin_ip_header: 'ENV_RUM_ORIGIN_IP_HEADER', rum_app_id_white_list: 'ENV_RUM_APP_ID_WHITE_LIST' },
   election: { enable: 'ENV_ENABLE_ELECTION', namespace: 'ENV_NAMESPACE' },
   io: { flush_interval: 'ENV_IO_FLUSH_INTERVAL', max_cache_count: 'ENV_IO_MAX_CACHE_COUNT', queue_capacity: 'ENV_IO_QUEUE_CAPACITY' },
   log: { level: 'ENV_LOG_LEVEL' },
@@ -279,7 +279,13 @@ export function loadInputs(opts: LoadOptions): LoadResult {
       problems.push({ severity: 'error', file: r.file, line: locate(r.text, r.name, r.nth), key: `inputs.${r.name}`, message: `[inputs.${r.name}] may appear only once` });
       continue;
     }
-    const v = validate(def.schema, r.table);
+    const agentWide = agentEnvOptions(def, opts.env);
+    if (agentWide.issues.length > 0) {
+      for (const is of agentWide.issues) problems.push({ severity: 'error', file: 'environment', key: is.key, message: is.message });
+      continue;
+    }
+    const table = typeof r.table === 'object' && r.table !== null && !Array.isArray(r.table) ? { ...agentWide.table, ...(r.table as Record<string, unknown>) } : r.table;
+    const v = validate(def.schema, table);
     if (!v.ok) {
       for (const is of v.issues) problems.push(issueProblem(r, is));
       continue;
@@ -294,8 +300,13 @@ export function loadInputs(opts: LoadOptions): LoadResult {
       continue;
     }
     if ((counts.get(name) ?? 0) > 0) continue; // conf.d configures it already
+    const agentWide = agentEnvOptions(def, opts.env);
+    if (agentWide.issues.length > 0) {
+      for (const is of agentWide.issues) problems.push({ severity: 'error', file: 'environment', key: is.key, message: is.message });
+      continue;
+    }
     const { table, issues } = envOverrides(def, opts.env);
-    const v = validate(def.schema, table);
+    const v = validate(def.schema, { ...agentWide.table, ...table });
     const all = [...issues, ...(v.ok ? [] : v.issues)];
     if (all.length > 0) {
       for (const is of all) problems.push({ severity: 'error', file: 'environment', key: envName(def.envName ?? name, is.key), message: is.message });
@@ -332,6 +343,25 @@ function issueProblem(r: RawInstance, is: Issue): ConfigProblem {
 
 function envName(input: string, key: string): string {
   return `ENV_INPUT_${input.toUpperCase()}_${key.split('.')[0]!.replace(/\[\d+\]/g, '').toUpperCase()}`;
+}
+
+/**
+ * The options an input's agent-wide variables set (InputDefinition.agentEnv),
+ * typed through the schema; an instance's own option wins over them.
+ */
+export function agentEnvOptions(def: InputDefinition, env: Env): { table: Record<string, unknown>; issues: Issue[] } {
+  const table: Record<string, unknown> = {};
+  const issues: Issue[] = [];
+  for (const a of def.agentEnv ?? []) {
+    const v = env[a.env];
+    const field = def.schema.shape?.[a.option];
+    if (v === undefined || v.trim() === '' || !field) continue;
+    const found: Issue[] = [];
+    const x = field.fromEnv(v, a.option, found);
+    for (const is of found) issues.push({ key: a.env, message: is.message });
+    if (x !== undefined && found.length === 0) table[a.option] = x;
+  }
+  return { table, issues };
 }
 
 /** Builds an input table from `ENV_INPUT_<NAME>_<OPTION>` variables, typed through the schema. */

@@ -87,4 +87,66 @@ describe('UploadForwarder', () => {
     await f.close(50);
     expect(await counts(registry)).toMatchObject({ 'queue/dropped': 1 });
   });
+
+  describe('with a disk buffer (spill)', () => {
+    /** A spill that records what it took (false: full). */
+    function spill(accept = true) {
+      const got: { sink: string; n: string }[] = [];
+      return { got, spillUpload: async (s: Sink, u: Upload) => (got.push({ sink: s.name, n: u.tags.n! }), accept) };
+    }
+    const down = (n: number): SendResult[] => Array.from({ length: n }, () => ({ ok: false, retryable: true, reason: 'HTTP 503' }));
+
+    it('spills an upload still failing after the last retry instead of dropping it; a failing sink gets one attempt per new upload', async () => {
+      const registry = new Registry();
+      const a = sink('dataway[0]', down(4));
+      const sp = spill();
+      const f = new UploadForwarder(opts([a], registry, { concurrency: 1, spill: sp }));
+      f.add(upload(1));
+      f.add(upload(2));
+      await f.close(5000);
+      expect(a.got.map((u) => u.tags.n)).toEqual(['1', '1', '1', '2']); // 3 tries, then 1 while failing
+      expect(sp.got).toEqual([{ sink: 'dataway[0]', n: '1' }, { sink: 'dataway[0]', n: '2' }]);
+      expect(await counts(registry)).toMatchObject({ 'dataway[0]/spilled': 2, 'dataway[0]/retried': 2 });
+      expect((await counts(registry))['dataway[0]/dropped']).toBeUndefined();
+    });
+
+    it('a success clears the failing state: the next upload gets its retries again', async () => {
+      const registry = new Registry();
+      const a = sink('dataway[0]', [...down(3), { ok: true }, ...down(1), { ok: true }]);
+      const f = new UploadForwarder(opts([a], registry, { concurrency: 1, spill: spill() }));
+      for (const n of [1, 2, 3]) f.add(upload(n));
+      await f.close(5000);
+      // 1: three failures, spilled; 2: one attempt (failing), ok; 3: a failure, retried, ok
+      expect(a.got.map((u) => u.tags.n)).toEqual(['1', '1', '1', '2', '3', '3']);
+      expect(await counts(registry)).toMatchObject({ 'dataway[0]/spilled': 1, 'dataway[0]/sent': 2 });
+    });
+
+    it('never spills permanent failures; drops (counted) when the buffer refuses', async () => {
+      const registry = new Registry();
+      const a = sink('dataway[0]', [{ ok: false, retryable: false, reason: 'HTTP 400' }, ...down(3)]);
+      const sp = spill(false);
+      const f = new UploadForwarder(opts([a], registry, { concurrency: 1, spill: sp }));
+      f.add(upload(1));
+      f.add(upload(2));
+      await f.close(5000);
+      expect(sp.got.map((x) => x.n)).toEqual(['2']);
+      expect(await counts(registry)).toMatchObject({ 'dataway[0]/dropped': 2 });
+    });
+
+    it('at the close deadline, spills what is still queued and what was in flight', async () => {
+      const registry = new Registry();
+      const a: Sink & { got: Upload[] } = {
+        ...sink('dataway[0]'),
+        // never answers until aborted, then fails retryably (as the dataway sink does)
+        upload: (u, signal) => new Promise<SendResult>((r) => signal!.addEventListener('abort', () => r({ ok: false, retryable: true, reason: 'aborted' }), { once: true })),
+      };
+      const sp = spill();
+      const f = new UploadForwarder(opts([a], registry, { concurrency: 1, spill: sp }));
+      f.add(upload(1));
+      f.add(upload(2));
+      await f.close(50);
+      expect(sp.got.map((x) => x.n).sort()).toEqual(['1', '2']);
+      expect(await counts(registry)).toMatchObject({ 'dataway[0]/spilled': 2 });
+    });
+  });
 });

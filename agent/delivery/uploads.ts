@@ -6,8 +6,14 @@
  * dropped and counted. Producers get `false` when the queue is full and answer
  * 503, so a burst of uploads never holds more than the queue's bytes.
  *
- * Uploads do not go through the disk buffer: one that still fails after the
- * last retry is dropped and counted (`telekit_uploads_total{result="dropped"}`).
+ * Nothing is lost while a sink is down: with a disk buffer (`spill`), an
+ * upload still failing after the last retry goes to disk (`result="spilled"`)
+ * and is replayed when the sink answers again (buffer/disk-buffer.ts). While a
+ * sink is failing (its last attempt failed retryably), a new upload gets one
+ * attempt before it is spilled, so a down dataway does not hold the queue for
+ * a whole backoff per upload. At close, what is still queued or in flight is
+ * spilled too. Without a buffer, or when it is full, the upload is dropped and
+ * counted (`result="dropped"`); a permanent failure (4xx) is always dropped.
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -25,6 +31,14 @@ export interface UploadOptions {
   maxCount?: number;
   /** Uploads sent at once (default 2). */
   concurrency?: number;
+  /** Where uploads that cannot be delivered go (the disk buffer); none: they are dropped. */
+  spill?: UploadSpill;
+}
+
+/** The disk buffer as the forwarder sees it (DiskBuffer implements it). */
+export interface UploadSpill {
+  /** Persists an upload `sink` could not deliver; true once durable, false (or `disk_full`) when refused. */
+  spillUpload(sink: Sink, u: Upload): Promise<boolean | 'disk_full'>;
 }
 
 function metric<T>(registry: Registry, name: string, make: () => T): T {
@@ -41,10 +55,12 @@ export class UploadForwarder {
   private readonly sinks: readonly Sink[];
   private readonly results: Counter<'kind' | 'sink' | 'result'>;
   private readonly queued: Gauge;
+  /** Sinks whose last attempt failed retryably: one attempt, then the disk. */
+  private readonly failing = new Set<Sink>();
 
   constructor(private readonly o: UploadOptions) {
     this.sinks = o.sinks.filter((s) => typeof s.upload === 'function');
-    this.results = metric(o.registry, 'telekit_uploads_total', () => new Counter({ name: 'telekit_uploads_total', help: 'Raw uploads (session replay) by kind, sink and result (sent, retried, dropped, queue_full)', labelNames: ['kind', 'sink', 'result'], registers: [o.registry] }));
+    this.results = metric(o.registry, 'telekit_uploads_total', () => new Counter({ name: 'telekit_uploads_total', help: 'Raw uploads (session replay) by kind, sink and result (sent, retried, spilled, dropped, queue_full)', labelNames: ['kind', 'sink', 'result'], registers: [o.registry] }));
     this.queued = metric(o.registry, 'telekit_upload_queue_bytes', () => new Gauge({ name: 'telekit_upload_queue_bytes', help: 'Bytes of raw uploads queued or being sent', registers: [o.registry] }));
   }
 
@@ -81,6 +97,7 @@ export class UploadForwarder {
   }
 
   private async deliverTo(sink: Sink, u: Upload): Promise<void> {
+    const attempts = this.failing.has(sink) && this.o.spill ? 1 : this.o.maxRetry;
     for (let attempt = 0; ; attempt++) {
       let r: SendResult;
       try {
@@ -89,10 +106,13 @@ export class UploadForwarder {
         r = { ok: false, retryable: true, reason: (e as Error).message };
       }
       if (r.ok) {
+        this.failing.delete(sink);
         this.results.inc({ kind: u.kind, sink: sink.name, result: 'sent' });
         return;
       }
-      if (!r.retryable || attempt + 1 >= this.o.maxRetry || this.abort.signal.aborted) {
+      if (r.retryable) this.failing.add(sink);
+      if (!r.retryable || attempt + 1 >= attempts || this.abort.signal.aborted) {
+        if (r.retryable && (await this.spill(sink, u))) return;
         this.results.inc({ kind: u.kind, sink: sink.name, result: 'dropped' });
         this.o.log.warn({ sink: sink.name, kind: u.kind, reason: r.reason, attempts: attempt + 1 }, 'upload dropped');
         return;
@@ -108,7 +128,19 @@ export class UploadForwarder {
     }
   }
 
-  /** Stops accepting, waits for the queue to drain until the deadline, then abandons what is left (counted). */
+  /** To the disk buffer; true (counted `spilled`) once durable. */
+  private async spill(sink: Sink, u: Upload): Promise<boolean> {
+    if (!this.o.spill) return false;
+    const ok = (await this.o.spill.spillUpload(sink, u).catch(() => false)) === true;
+    if (ok) this.results.inc({ kind: u.kind, sink: sink.name, result: 'spilled' });
+    return ok;
+  }
+
+  /**
+   * Stops accepting, waits for the queue to drain until the deadline, then
+   * spills what is left to the disk buffer (or drops it, counted) and aborts
+   * the uploads in flight (which spill when they fail).
+   */
   async close(timeoutMs: number): Promise<void> {
     this.closing = true;
     if (this.active > 0 || this.queue.length > 0) {
@@ -116,7 +148,19 @@ export class UploadForwarder {
       await Promise.race([new Promise<void>((r) => (this.idle = r)), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
       clearTimeout(timer);
     }
-    for (const u of this.queue.splice(0)) this.results.inc({ kind: u.kind, sink: 'queue', result: 'dropped' });
+    const left = this.queue.splice(0);
+    const inFlight = this.active > 0 ? new Promise<void>((r) => (this.idle = r)) : Promise.resolve();
     this.abort.abort();
+    for (const u of left) {
+      let kept = false;
+      for (const s of this.sinks) kept = (await this.spill(s, u)) || kept;
+      if (!kept) this.results.inc({ kind: u.kind, sink: 'queue', result: 'dropped' });
+      this.bytes -= u.body.length;
+    }
+    this.queued.set(Math.max(0, this.bytes));
+    // the aborted uploads spill (or count their drop) as they end; bounded by the sinks' abort handling
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([inFlight, new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+    clearTimeout(timer);
   }
 }

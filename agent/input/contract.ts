@@ -55,7 +55,8 @@ export interface Accumulator {
    * encoded as records in the category's {@link recordFormat} (line protocol
    * where it has none, then decoded back to points: correct but slow), the
    * tags of {@link tagsToAdd} applied, all queued or none like add().
-   * `ends[i]` is the offset just after record i.
+   * `ends[i]` is the offset just after record i. `data` is copied (or
+   * decoded) before it returns: the caller may reuse it.
    */
   addLines?(category: Category, data: Uint8Array, ends: ArrayLike<number>, opts?: AddOptions): number;
   /** addLines() that waits while the queue is full, like addWait(); `data` may be reused once it resolves. */
@@ -109,6 +110,12 @@ export interface InputContext {
   readonly metrics: Registry;
   /** Aborted when the input is being stopped. */
   readonly signal: AbortSignal;
+  /**
+   * True when `token` is the workspace token of the agent's first dataway:
+   * DataKit's check for its management routes (`PUT /v1/sourcemap`). False
+   * when no dataway (or no token) is configured.
+   */
+  readonly checkToken?: (token: string) => boolean;
 }
 
 export interface Input {
@@ -136,11 +143,26 @@ export interface PortClaim {
   key: string;
 }
 
+/** An agent-wide variable that sets an input option (InputDefinition.agentEnv); `default` and `doc` go to the README's table. */
+export interface AgentEnvOption {
+  readonly env: string;
+  readonly option: string;
+  readonly default: string;
+  readonly doc: string;
+}
+
 export interface InputDefinition<C = any> {
   /** The TOML name: `[[inputs.<name>]]`. */
   readonly name: string;
   /** The `<NAME>` of its `ENV_INPUT_<NAME>_<OPTION>` variables when DataKit's differs from the name (opentelemetry: `OTEL`). */
   readonly envName?: string;
+  /**
+   * Options DataKit sets agent-wide rather than in the input's table
+   * (datakit.conf's `[http_api] rum_origin_ip_header`, `ENV_RUM_ORIGIN_IP_HEADER`):
+   * a set variable is the option's value for every instance that does not set
+   * the option itself (config/load.ts; the main file's keys become these variables).
+   */
+  readonly agentEnv?: readonly AgentEnvOption[];
   /** One line for `check-config` and the README. */
   readonly description: string;
   /** Options, types and defaults: the single source of truth for config. */

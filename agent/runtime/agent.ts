@@ -7,6 +7,7 @@
  * stop() stops accepting (server, inputs), flushes queues within the shutdown
  * deadline, then closes sinks. Several agents may run in one process (tests).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -167,7 +168,7 @@ export class Agent {
       spill: o.spill ?? buffer,
     });
     sender.pressure = () => guard.overloaded();
-    sender.uploads = new UploadForwarder({ sinks, registry: metrics.registry, log: log.child({ component: 'uploads' }), maxRetry: settings.maxRetry, retryDelayMs: settings.retryDelayMs });
+    sender.uploads = new UploadForwarder({ sinks, registry: metrics.registry, log: log.child({ component: 'uploads' }), maxRetry: settings.maxRetry, retryDelayMs: settings.retryDelayMs, spill: buffer });
     const server = new AgentServer({
       bodyLimit: settings.httpBodyLimit,
       bodyBudget: settings.httpBodyBudget,
@@ -380,6 +381,7 @@ export class Agent {
       pipelines: this.pipelines,
       metrics: this.metrics.registry,
       signal: r.abort.signal,
+      checkToken: (token) => datawayTokenIs(this.settings.dataways[0], token),
     };
     r.input = cfg.def.create(cfg.config, ctx);
     r.started = true;
@@ -518,4 +520,19 @@ export class Agent {
     this.reliability?.guard.stop();
     this.log.info({ overranMs: Math.max(0, Date.now() - deadline) }, 'telekit stopped');
   }
+}
+
+/** Whether `token` is the `token` query parameter of a dataway URL (compared in constant time). */
+function datawayTokenIs(url: string | undefined, token: string): boolean {
+  if (url === undefined || token === '') return false;
+  let want: string | null;
+  try {
+    want = new URL(url).searchParams.get('token');
+  } catch {
+    return false;
+  }
+  if (!want) return false;
+  const a = Buffer.from(want);
+  const b = Buffer.from(token);
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
 }

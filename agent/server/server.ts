@@ -24,7 +24,7 @@ import { BodyBudget, type Reservation } from './body-budget.js';
 import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes, RouteOptions } from './http-routes.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
 import { redactUrl } from '../telemetry/redact.js';
-import { installCors } from './cors.js';
+import { installCors, type Cors } from './cors.js';
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
@@ -85,6 +85,9 @@ export class AgentServer implements HttpRoutes {
   /** path → method → entry */
   private readonly table = new Map<string, Map<string, Entry>>();
   readonly budget: BodyBudget | undefined;
+  private readonly cors: Cors;
+  /** Set when fastify starts closing: requests then go through fastify (503 while closing). */
+  private closing = false;
 
   constructor(private readonly o: ServerOptions) {
     const t = o.timeouts;
@@ -94,12 +97,15 @@ export class AgentServer implements HttpRoutes {
       return503OnClosing: true,
       forceCloseConnections: 'idle',
       // Node checks request and header timeouts every connectionsCheckingInterval (30 s by default).
+      // Input routes are served by the lean path (serveDirect) before fastify sees the request.
       serverFactory: (handler) =>
         http.createServer(
           t
             ? { requestTimeout: t.requestMs, headersTimeout: Math.min(t.headersMs, t.requestMs || t.headersMs), keepAliveTimeout: t.idleMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor((t.requestMs || t.headersMs) / 4))) }
             : {},
-          handler,
+          (req, res) => {
+            if (!this.serveDirect(req, res)) handler(req, res);
+          },
         ),
     });
     if (t) this.app.server.setTimeout(t.requestMs); // a socket silent this long is closed, even inside a handler
@@ -108,7 +114,11 @@ export class AgentServer implements HttpRoutes {
       const budget = this.budget;
       new Gauge({ name: 'telekit_http_body_bytes_in_flight', help: 'Request body bytes held in memory across all connections (bounded by ENV_HTTP_MAX_BODY_BYTES_IN_FLIGHT).', registers: [o.metrics.registry], collect() { this.set(budget.inFlight); } });
     }
-    installCors(this.app, { origins: o.corsOrigins ?? [], registry: o.metrics.registry });
+    this.cors = installCors(this.app, { origins: o.corsOrigins ?? [], registry: o.metrics.registry });
+    this.app.addHook('preClose', (done) => {
+      this.closing = true;
+      done();
+    });
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', (req, payload, done) => this.readBody(req, payload, done));
     this.app.addHook('onRequest', (req, reply, done) => this.admit(req, reply, done));
@@ -251,6 +261,25 @@ export class AgentServer implements HttpRoutes {
     return out;
   }
 
+  /** Runs a route's handler on a read body: the answer, with handler errors mapped (HttpError → its status, others 500). */
+  private async respond(entry: Entry, method: string, path: string, qs: string, headers: http.IncomingHttpHeaders, raw: Buffer, remoteAddress: string, budget: Reservation | undefined): Promise<HttpResponse> {
+    try {
+      if (method !== 'GET' && method !== 'HEAD' && this.o.overloaded()) {
+        throw Object.assign(new HttpError(503, 'agent is over its memory limit; retry later'), { retryAfter: 1 });
+      }
+      const body = await AgentServer.decodeBody(raw, headers['content-encoding'], entry.bodyLimit, budget);
+      const hreq: HttpRequest = { method, path, query: qs === '' ? {} : Object.fromEntries(new URLSearchParams(qs)), headers, body, remoteAddress };
+      return await entry.handler(hreq);
+    } catch (e) {
+      if (e instanceof HttpError) {
+        return { status: e.status, body: { error: e.message }, headers: 'retryAfter' in e ? { 'retry-after': String((e as { retryAfter: number }).retryAfter) } : undefined };
+      }
+      this.o.log.error({ err: e, path }, 'HTTP input handler failed');
+      return { status: 500, body: { error: 'internal error' } };
+    }
+  }
+
+  /** fastify's route for input paths: used by inject() and while closing (the sockets' requests take serveDirect). */
   private async dispatch(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const [path, qs] = splitUrl(req.url);
     const byMethod = this.table.get(path);
@@ -261,23 +290,8 @@ export class AgentServer implements HttpRoutes {
       void reply.code(status).send({ error: status === 404 ? `no route for ${req.method} ${path}` : `method ${req.method} not allowed on ${path}` });
       return;
     }
-    let res: HttpResponse;
-    try {
-      if (req.method !== 'GET' && req.method !== 'HEAD' && this.o.overloaded()) {
-        throw Object.assign(new HttpError(503, 'agent is over its memory limit; retry later'), { retryAfter: 1 });
-      }
-      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const body = await AgentServer.decodeBody(raw, req.headers['content-encoding'], entry.bodyLimit, req.budget);
-      const hreq: HttpRequest = { method: req.method, path, query: Object.fromEntries(new URLSearchParams(qs)), headers: req.headers, body, remoteAddress: req.ip };
-      res = await entry.handler(hreq);
-    } catch (e) {
-      if (e instanceof HttpError) {
-        res = { status: e.status, body: { error: e.message }, headers: 'retryAfter' in e ? { 'retry-after': String((e as { retryAfter: number }).retryAfter) } : undefined };
-      } else {
-        this.o.log.error({ err: e, path }, 'HTTP input handler failed');
-        res = { status: 500, body: { error: 'internal error' } };
-      }
-    }
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const res = await this.respond(entry, req.method, path, qs, req.headers, raw, req.ip, req.budget);
     this.o.metrics.httpRequests.inc({ route: path, code: String(res.status) });
     reply.code(res.status);
     if (res.headers) void reply.headers(res.headers);
@@ -285,6 +299,119 @@ export class AgentServer implements HttpRoutes {
     if (b === undefined) void reply.send();
     else if (typeof b === 'string' || Buffer.isBuffer(b)) void reply.send(b);
     else void reply.type('application/json').send(JSON.stringify(b));
+  }
+
+  /**
+   * The lean path for input routes on the socket: the same admission (CORS
+   * headers, 413 on the declared length, load shedding, the body budget), body
+   * limit and handler as fastify's route, without fastify's routing, hooks and
+   * reply machinery — a RUM beacon or a trace batch is one small request among
+   * thousands a second, and that per-request cost was a large share of the
+   * agent's CPU (bench/rum). False: not an input route (or a preflight, or the
+   * server is closing): fastify serves it.
+   */
+  private serveDirect(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    if (this.closing || req.method === 'OPTIONS') return false;
+    const url = req.url ?? '/';
+    const [path, qs] = splitUrl(url);
+    const entry = this.table.get(path)?.get(req.method ?? '');
+    if (!entry) return false;
+    const h = req.headers;
+    const extra: Record<string, string> = {};
+    const origin = h.origin;
+    if (typeof origin === 'string' && origin !== '') {
+      extra.vary = 'Origin';
+      if (this.cors.allows(origin)) {
+        extra['access-control-allow-origin'] = origin;
+        extra['access-control-allow-credentials'] = 'true';
+      }
+    }
+    const send = (r: HttpResponse, close = false) => {
+      this.o.metrics.httpRequests.inc({ route: path, code: String(r.status) });
+      const headers: Record<string, string> = { ...extra, ...r.headers };
+      if (close) headers.connection = 'close';
+      const b = r.body;
+      let payload: string | Buffer;
+      if (b === undefined) payload = '';
+      else if (typeof b === 'string') {
+        payload = b;
+        headers['content-type'] ??= 'text/plain; charset=utf-8';
+      } else if (Buffer.isBuffer(b)) {
+        payload = b;
+        headers['content-type'] ??= 'application/octet-stream';
+      } else {
+        payload = JSON.stringify(b);
+        headers['content-type'] = 'application/json; charset=utf-8';
+      }
+      headers['content-length'] = String(Buffer.byteLength(payload));
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(r.status, headers);
+      res.end(payload);
+    };
+    const refuse = (status: number, message: string, retryAfter?: number) => {
+      req.pause();
+      send({ status, body: { error: message }, headers: retryAfter ? { 'retry-after': String(retryAfter) } : undefined }, true);
+    };
+    const hasBody = h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
+    const limit = entry.bodyLimit;
+    const declared = h['content-length'] !== undefined ? Number(h['content-length']) : undefined;
+    let budget: Reservation | undefined;
+    if (hasBody) {
+      if (declared !== undefined && declared > limit) return (refuse(413, `body of ${declared} bytes exceeds the limit of ${limit} for this route`), true);
+      if (this.o.overloaded()) return (refuse(503, 'agent is over its memory limit; retry later', 1), true);
+      if (this.budget) {
+        const r = (budget = this.budget.open());
+        res.once('close', () => r.release());
+        if (declared !== undefined && !r.grow(declared)) return (refuse(503, `too many request bytes in flight (${this.budget.inFlight} of ${this.budget.o.totalBytes}); retry later`, 1), true);
+      }
+    }
+    const run = (raw: Buffer) => {
+      void this.respond(entry, req.method!, path, qs, h, raw, req.socket.remoteAddress ?? '', budget).then((r) => send(r));
+    };
+    if (!hasBody) {
+      req.resume();
+      req.once('end', () => run(Buffer.alloc(0)));
+      return true;
+    }
+    const fixed = declared !== undefined && Number.isSafeInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
+    if (declared !== undefined && !fixed) return (refuse(400, `invalid Content-Length ${JSON.stringify(h['content-length'])}`), true);
+    const chunks: Buffer[] = [];
+    let got = 0;
+    let finished = false;
+    const finish = () => {
+      finished = true;
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('close', onClose);
+    };
+    const fail = (status: number, message: string, retryAfter?: number) => {
+      if (finished) return;
+      finish();
+      refuse(status, message, retryAfter);
+    };
+    const onData = (c: Buffer) => {
+      if (got + c.length > limit) return fail(413, `body exceeds the limit of ${limit} bytes for this route`);
+      if (fixed) {
+        if (got + c.length > fixed.length) return fail(400, 'body longer than its Content-Length');
+        c.copy(fixed, got);
+      } else {
+        if (budget && !budget.grow(c.length)) return fail(503, 'too many request bytes in flight; retry later', 1);
+        chunks.push(c);
+      }
+      got += c.length;
+    };
+    const onEnd = () => {
+      if (finished) return;
+      if (fixed && got !== fixed.length) return fail(400, `body of ${got} bytes, ${fixed.length} declared`);
+      finish();
+      run(fixed ?? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got)));
+    };
+    const onClose = () => fail(400, 'connection closed before the body was complete');
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+    req.on('error', () => undefined); // an aborted body: 'close' answers it (or nobody is left to answer)
+    return true;
   }
 
   async listen(host: string, port: number): Promise<string> {

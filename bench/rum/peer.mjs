@@ -1,6 +1,8 @@
 // bench/rum's other process: the load generator (keep-alive POSTs of SDK-shaped
 // batches, X-Forwarded-For from a pool of client addresses) and a counting
-// dataway (reads X-Points, drains the body). Driven by messages from run.mjs.
+// dataway (reads X-Points, drains the body). Driven by messages from run.mjs;
+// `count` answers with the points counted, the requests answered and this
+// process's CPU time (load generator and dataway together).
 import http from 'node:http';
 import { Pool } from 'undici';
 
@@ -40,6 +42,9 @@ async function load({ url, path, bodies: texts, ips, connections, pointsPerBody 
 process.on('message', (m) => {
   if (m.type === 'load') void load(m).then(() => process.send({ type: 'stopped', sent }));
   else if (m.type === 'stop') stop = true;
-  else if (m.type === 'count') process.send({ type: 'count', counted });
+  else if (m.type === 'count') {
+    const u = process.cpuUsage();
+    process.send({ type: 'count', counted, requests: sent.requests, cpuUs: u.user + u.system });
+  }
   else if (m.type === 'exit') server.close(() => process.exit(0));
 });

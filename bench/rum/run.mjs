@@ -4,27 +4,39 @@
 // GeoLite2-City-shaped mmdb, app-id and measurement checks), fed SDK-shaped
 // line-protocol batches from many client addresses by a load generator in a
 // child process that is also the dataway; points/s counted at the dataway.
-// In the same run: the same bodies to the generic /v1/write/logging route (the
-// floor: HTTP, decode, queue, encode, send without the rum checks and tags),
-// and the rum route with the address cache off (a lookup per request).
-// Then the location lookup alone: µs per lookup (cache miss and hit).
+// In the same run: the rum route with the address cache off (a lookup per
+// request); the same bodies to the generic /v1/write/logging route (the peer:
+// HTTP, decode, queue, encode, send without the rum checks and tags); and the
+// floor: a bare node:http server in this process that reads each body and
+// answers 200 (the per-request HTTP cost of this runtime, nothing forwarded);
+// and the agent's own HTTP layer with a route that only answers 200.
+// The load generator's CPU per point is reported next to the server's (it must
+// not be the bottleneck). Then the location lookup alone (cache miss and hit).
 // Usage: npm run build && node bench/rum/run.mjs   (SECONDS=8 RUNS=3)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
 import { fork, execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const ROOT = path.resolve(here, '..', '..');
-const { Agent } = await import(path.join(ROOT, 'dist/agent/runtime/agent.js'));
-const { inputs } = await import(path.join(ROOT, 'dist/inputs/index.js'));
-const { GeoLocator } = await import(path.join(ROOT, 'dist/inputs/rum/geo.js'));
+// DIST=<folder>: another build (e.g. a copy of dist/ at the base commit, kept inside the worktree for node_modules)
+const DIST = path.resolve(ROOT, process.env.DIST ?? 'dist');
+const { Agent } = await import(path.join(DIST, 'agent/runtime/agent.js'));
+const { inputs } = await import(path.join(DIST, 'inputs/index.js'));
+const { GeoLocator } = await import(path.join(DIST, 'inputs/rum/geo.js'));
+// BASE_DIST=<folder>: one more phase, the rum route served by that build (e.g. the base commit), in the same command
+const base = process.env.BASE_DIST
+  ? { Agent: (await import(path.join(path.resolve(ROOT, process.env.BASE_DIST), 'agent/runtime/agent.js'))).Agent, inputs: (await import(path.join(path.resolve(ROOT, process.env.BASE_DIST), 'inputs/index.js'))).inputs }
+  : undefined;
 
 const SECONDS = Number(process.env.SECONDS ?? 8);
 const RUNS = Number(process.env.RUNS ?? 3);
 const WARMUP_MS = 2000;
 const IPS = 20_000;
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 16);
 // The SDK cuts a batch at 50 messages or 16 KiB (batchMessagesLimit, batchBytesLimit): ~20 of these lines.
 const POINTS_PER_BODY = 20;
 
@@ -61,32 +73,83 @@ const peer = fork(path.join(here, 'peer.mjs'), { stdio: ['ignore', 'inherit', 'i
 const ask = (msg, type) => new Promise((r) => { const h = (m) => { if (m.type === type) { peer.off('message', h); r(m); } }; peer.on('message', h); peer.send(msg); });
 const { url: datawayUrl } = await new Promise((r) => peer.once('message', r));
 
-async function phase(label, routePath, cacheSize) {
+/** The floor: a bare node:http server in this process that reads each body and answers 200 `{}` (no routing, no checks, nothing forwarded). */
+async function bareServer() {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      Buffer.concat(chunks);
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    httpUrl: `http://127.0.0.1:${server.address().port}`,
+    points: () => requests * POINTS_PER_BODY,
+    stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+/** The agent's HTTP layer alone: an agent with a route that reads the body and answers 200 `{}` (admission, CORS, budget, metrics; no RUM work, nothing queued). */
+async function agentNoop() {
+  const a = await agentServer(65_536);
+  let requests = 0;
+  a.route(['POST'], '/noop', () => (requests++, { status: 200, body: {} }));
+  return { ...a, points: () => requests * POINTS_PER_BODY };
+}
+
+async function agentServer(cacheSize, build = { Agent, inputs }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-rum-bench-'));
   const confDir = path.join(dir, 'conf.d');
   fs.mkdirSync(path.join(confDir, 'rum'), { recursive: true });
   fs.writeFileSync(path.join(confDir, 'rum', 'rum.conf'), `[[inputs.rum]]\nipdb_path = ${JSON.stringify(DB)}\nip_cache_size = ${cacheSize}\n`);
-  const agent = await Agent.start({
-    confDir, dataDir: path.join(dir, 'data'), watch: false, registry: inputs, log: pino({ level: 'silent' }),
+  const agent = await build.Agent.start({
+    confDir, dataDir: path.join(dir, 'data'), watch: false, registry: build.inputs, log: pino({ level: 'silent' }),
     env: { ENV_DATAWAY: datawayUrl, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ENV_MEMORY_LIMIT_MB: '0' },
   });
+  return {
+    httpUrl: agent.httpUrl,
+    route: (...args) => agent.server.route(...args),
+    points: undefined, // counted at the dataway
+    stop: async () => { await agent.stop(); fs.rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+async function phase(label, routePath, cacheSize) {
+  const target = cacheSize === 'bare' ? await bareServer() : cacheSize === 'noop' ? await agentNoop() : cacheSize === 'base' ? await agentServer(65_536, base) : await agentServer(cacheSize);
+  const count = async () => {
+    const m = await ask({ type: 'count' }, 'count');
+    return { points: target.points ? target.points() : m.counted, clientUs: m.cpuUs };
+  };
   const cpu0 = process.cpuUsage();
-  const done = ask({ type: 'load', url: agent.httpUrl, path: routePath, bodies: bodies.map((b) => b.toString()), ips, connections: 8, pointsPerBody: POINTS_PER_BODY }, 'stopped');
+  const done = ask({ type: 'load', url: target.httpUrl, path: routePath, bodies: bodies.map((b) => b.toString()), ips, connections: CONNECTIONS, pointsPerBody: POINTS_PER_BODY }, 'stopped');
   await new Promise((r) => setTimeout(r, WARMUP_MS));
-  const c0 = (await ask({ type: 'count' }, 'count')).counted;
+  const c0 = await count();
   const t0 = Date.now();
   const u0 = process.cpuUsage(cpu0);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  const c1 = (await ask({ type: 'count' }, 'count')).counted;
+  const c1 = await count();
   const u1 = process.cpuUsage(cpu0);
   const secs = (Date.now() - t0) / 1000;
   peer.send({ type: 'stop' });
   const { sent } = await done;
-  await agent.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-  const rate = (c1 - c0) / secs;
-  const cpuPerPoint = ((u1.user + u1.system - u0.user - u0.system) / (c1 - c0)) * 1000; // ns of agent CPU per point
-  return { label, rate, cpuPerPoint, refused: sent.refused, rss: process.memoryUsage().rss };
+  await target.stop();
+  const points = c1.points - c0.points;
+  const rate = points / secs;
+  const agentUs = u1.user + u1.system - u0.user - u0.system;
+  return {
+    label,
+    rate,
+    cpuPerPoint: (agentUs / points) * 1000, // ns of server CPU (all threads: HTTP, checks, gzip, POST) per point
+    clientPerPoint: ((c1.clientUs - c0.clientUs) / points) * 1000, // ns of load generator (+ dataway) CPU per point
+    serverCores: agentUs / 1e6 / secs,
+    refused: sent.refused,
+    rss: process.memoryUsage().rss,
+  };
 }
 
 const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -96,23 +159,28 @@ for (let r = 0; r < RUNS; r++) {
   const phases = [
     ['rum, enrichment on (address cache 65,536)', '/v1/write/rum?precision=ms', 65_536],
     ['rum, address cache off (a lookup per request)', '/v1/write/rum?precision=ms', 0],
-    ['floor: /v1/write/logging, same bodies', '/v1/write/logging?precision=ms', 65_536],
+    ['peer: /v1/write/logging, same bodies', '/v1/write/logging?precision=ms', 65_536],
+    ['floor: bare node:http server, reads the body and answers 200', '/v1/write/rum?precision=ms', 'bare'],
+    ["the agent's HTTP layer alone: a route that answers 200, nothing queued", '/noop?precision=ms', 'noop'],
+    ...(base ? [[`rum, enrichment on, built from ${process.env.BASE_DIST}`, '/v1/write/rum?precision=ms', 'base']] : []),
   ];
-  // ONLY=0 runs the first phase alone (for profiling)
-  for (const [label, p, cache] of process.env.ONLY ? [phases[Number(process.env.ONLY)]] : phases) {
+  // ONLY=0 runs the first phase alone (for profiling); ONLY=3,4 those two
+  for (const [label, p, cache] of process.env.ONLY ? process.env.ONLY.split(',').map((i) => phases[Number(i)]) : phases) {
     const x = await phase(label, p, cache);
     peakRss = Math.max(peakRss, x.rss);
     if (!results.has(label)) results.set(label, []);
     results.get(label).push(x);
   }
 }
-console.log(`${POINTS_PER_BODY} points per body (${bodies[0].length} bytes), ${IPS.toLocaleString('en')} client addresses, 8 connections, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, ${RUNS} runs; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log('| route | points/s (median) | runs | agent CPU ns/point | 503s |');
-console.log('|---|---|---|---|---|');
-const floor = med((results.get('floor: /v1/write/logging, same bodies') ?? [...results.values()][0]).map((x) => x.rate));
+console.log(`${POINTS_PER_BODY} points per body (${bodies[0].length} bytes), ${IPS.toLocaleString('en')} client addresses, ${CONNECTIONS} connections, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, ${RUNS} runs; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log('| server | points/s (median) | runs | server CPU µs/point | points per server CPU-second | server cores busy | client CPU µs/point | 503s |');
+console.log('|---|---|---|---|---|---|---|---|');
+const floorLabel = 'floor: bare node:http server, reads the body and answers 200';
+const floor = med((results.get(floorLabel) ?? [...results.values()][0]).map((x) => x.rate));
 for (const [label, xs] of results) {
   const m = med(xs.map((x) => x.rate));
-  console.log(`| ${label} | ${Math.round(m).toLocaleString('en')} (${(m / floor).toFixed(2)}× floor) | ${xs.map((x) => Math.round(x.rate / 1000) + 'k').join(', ')} | ${Math.round(med(xs.map((x) => x.cpuPerPoint)))} | ${xs.reduce((a, x) => a + x.refused, 0)} |`);
+  const cpp = med(xs.map((x) => x.cpuPerPoint));
+  console.log(`| ${label} | ${Math.round(m).toLocaleString('en')} (${(m / floor).toFixed(2)}× floor) | ${xs.map((x) => Math.round(x.rate / 1000) + 'k').join(', ')} | ${(cpp / 1000).toFixed(1)} | ${Math.round(1e9 / cpp).toLocaleString('en')} | ${med(xs.map((x) => x.serverCores)).toFixed(2)} | ${(med(xs.map((x) => x.clientPerPoint)) / 1000).toFixed(1)} | ${xs.reduce((a, x) => a + x.refused, 0)} |`);
 }
 console.log(`peak RSS of the agent process ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
 

@@ -136,6 +136,49 @@ describe('rum fast path', () => {
     expect(r.counts).toEqual(new Map([['view', 1], ['error', 1]]));
   });
 
+  it('leaves error lines as bytes when their build has no sourcemap zip (sourcemapFor), and counts them', () => {
+    const asked: unknown[] = [];
+    const run = (answer: 'decode' | 'zip_not_found' | 'skip') => {
+      const o = options(PRECISION_NS.ms!);
+      const decoded: string[] = [];
+      o.onError = (p) => {
+        decoded.push(p.name);
+        Object.assign(p.tags, ENRICH, GLOBALS);
+      };
+      o.sourcemapFor = (...a) => {
+        asked.push(a);
+        return answer;
+      };
+      const b = 'error,sdk_name=df_web_rum_sdk,app_id=a,env=prod,version=1.2 error_stack="at f @ http://h/app.js:1:2" 1700000000001\nview,app_id=a,env=x x=1 1700000000002\n';
+      const r = fastLines(Buffer.from(b), o, PRECISION_NS.ms!)!;
+      expect(decodeLines(r.data.toString())).toEqual(expected(decodeLines(b, PRECISION_NS.ms!)));
+      return { decoded, zipNotFound: r.zipNotFound };
+    };
+    expect(run('zip_not_found')).toEqual({ decoded: [], zipNotFound: 1 });
+    expect(run('skip')).toEqual({ decoded: [], zipNotFound: 0 });
+    expect(run('decode')).toEqual({ decoded: ['error'], zipNotFound: 0 });
+    expect(asked[0]).toEqual(['a', 'prod', '1.2', 'df_web_rum_sdk']);
+    expect(asked).toHaveLength(3); // asked for error lines only
+  });
+
+  it('writes into the kept scratch buffer between calls (growing it), and keeps none over 1 MiB', () => {
+    const o = options(PRECISION_NS.ms!);
+    o.scratch = { buf: undefined };
+    const small = 'view,app_id=a x=1 1700000000000\n';
+    const r1 = fastLines(Buffer.from(small), o, PRECISION_NS.ms!)!;
+    const kept = o.scratch.buf!;
+    expect(r1.data.buffer).toBe(kept.buffer);
+    const first = Buffer.from(r1.data);
+    const r2 = fastLines(Buffer.from(small.replace('x=1', 'x=2')), o, PRECISION_NS.ms!)!;
+    expect(r2.data.buffer).toBe(kept.buffer); // reused, not reallocated
+    expect(decodeLines(r2.data.toString())[0]!.fields.x).toBe(2);
+    expect(decodeLines(first.toString())[0]!.fields.x).toBe(1);
+    const big = small.repeat(30_000); // ~1 MiB of input: a bigger buffer, not kept
+    const r3 = fastLines(Buffer.from(big), o, PRECISION_NS.ms!)!;
+    expect(r3.ends).toHaveLength(30_000);
+    expect(o.scratch.buf).toBe(kept);
+  });
+
   it('refuses unknown measurements and missing app ids with the line number', () => {
     expect(() => fastLines(Buffer.from('view,app_id=a x=1\ncpu,app_id=a x=1'), options(1n), 1n)).toThrow('line 2: cpu');
     expect(() => fastLines(Buffer.from('view x=1'), options(1n), 1n)).toThrow('line 1: no app_id');

@@ -12,7 +12,8 @@
  * a location tag already present, `\r`, unsigned or very long integers,
  * negative or long timestamps — makes it return `undefined`, and the caller
  * takes the general path, which also produces the 400 answers. `error` lines
- * (sourcemaps) are decoded one by one with the general decoder.
+ * of a build with an uploaded sourcemap zip are decoded one by one with the
+ * general decoder (to resolve their stack); the others stay bytes.
  * `inputs/rum/fastpath.test.ts` checks both paths give the same points.
  */
 import { decodeLines, encodeLines } from '../../agent/model/lineproto.js';
@@ -46,11 +47,24 @@ export interface FastOptions {
    * error lines stay on the fast path.
    */
   onError?: (p: Point) => void;
+  /**
+   * Asked per `error` line with its app_id, env, version and sdk_name tags
+   * (undefined when absent or escaped): `decode` sends it to `onError`;
+   * `zip_not_found` (no sourcemap uploaded for that build) and `skip` (not a
+   * web SDK) leave it on the fast path, as sent. Undefined: always `decode`.
+   */
+  sourcemapFor?: (appId: string | undefined, env: string | undefined, version: string | undefined, sdk: string | undefined) => 'decode' | 'zip_not_found' | 'skip';
   /** 1 for the first byte of every enrichment and global key (keys compared only then). */
   firstBytes: Uint8Array;
   /** Refuses a line whose measurement is not accepted. */
   refuseMeasurement: (name: string, line: number) => void;
   nowNs: bigint;
+  /**
+   * A buffer kept between calls for the output (grown here, kept while ≤ 1 MiB):
+   * the result's `data` then lives in it, valid until the next call. A fresh
+   * ~20 KB buffer per request was external memory enough to drive V8's full GCs.
+   */
+  scratch?: { buf: Buffer | undefined };
 }
 
 export interface FastResult {
@@ -58,13 +72,18 @@ export interface FastResult {
   ends: number[];
   /** Lines per measurement, for the points counter. */
   counts: Map<string, number>;
+  /** `error` lines left as sent because no sourcemap zip exists for their build. */
+  zipNotFound: number;
 }
+
+/** Output buffers kept for reuse up to this size. */
+const SCRATCH_MAX = 1 << 20;
 
 class Out {
   buf: Buffer;
   off = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  constructor(size: number, reuse?: Buffer) {
+    this.buf = reuse !== undefined && reuse.length >= size ? reuse : Buffer.allocUnsafe(size);
   }
   room(n: number): void {
     if (this.off + n <= this.buf.length) return;
@@ -145,11 +164,12 @@ export function fastLines(b: Buffer, o: FastOptions, precision: bigint): FastRes
   for (let i = b.indexOf(NL); i >= 0; i = b.indexOf(NL, i + 1)) newlines++;
   let globalsLen = 0;
   for (const v of o.globals.values()) globalsLen += v.length;
-  const out = new Out(n + (newlines + 1) * (o.enrich.length + globalsLen + o.precisionZeros.length + 24) + 16);
+  const out = new Out(n + (newlines + 1) * (o.enrich.length + globalsLen + o.precisionZeros.length + 24) + 16, o.scratch?.buf);
   const ends: number[] = [];
   const counts = new Map<string, number>();
   const missing: Buffer[] = [];
   let lineNo = 1;
+  let zipNotFound = 0;
   let i = 0;
   while (i < n) {
     const c = b[i]!;
@@ -179,6 +199,11 @@ export function fastLines(b: Buffer, o: FastOptions, precision: bigint): FastRes
     if (!o.measurements.has(name)) o.refuseMeasurement(name, lineNo);
     // tags
     let appId: string | undefined;
+    // an error line's build (env, version) and SDK, for sourcemapFor; '\\' marks an escaped value
+    const isError = name === 'error' && o.onError !== undefined && o.sourcemapFor !== undefined;
+    let env: string | undefined;
+    let version: string | undefined;
+    let sdk: string | undefined;
     missing.length = 0;
     for (const v of o.globals.values()) missing.push(v);
     while (b[i] === COMMA) {
@@ -207,6 +232,12 @@ export function fastLines(b: Buffer, o: FastOptions, precision: bigint): FastRes
       }
       if (i === vs || i >= n) return undefined;
       const klen = ke - ks;
+      if (isError && (klen === 3 || klen === 7 || klen === 8)) {
+        const key = b.toString('latin1', ks, ke);
+        if (key === 'env') env = b.toString('utf8', vs, i);
+        else if (key === 'version') version = b.toString('utf8', vs, i);
+        else if (key === 'sdk_name') sdk = b.toString('utf8', vs, i);
+      }
       // app_id, the location keys, the global keys: compared only when the length could match
       if (klen === 6 && b[ks] === 97 && b.toString('latin1', ks, ke) === 'app_id') {
         appId = b.toString('utf8', vs, i);
@@ -279,11 +310,18 @@ export function fastLines(b: Buffer, o: FastOptions, precision: bigint): FastRes
     }
     const lineEnd = i;
     counts.set(name, (counts.get(name) ?? 0) + 1);
-    if (name === 'error' && o.onError) {
+    let decode = name === 'error' && o.onError !== undefined;
+    if (decode && isError) {
+      const escaped = env?.includes('\\') || version?.includes('\\') || sdk?.includes('\\');
+      const how = escaped ? 'decode' : o.sourcemapFor!(appId, env, version, sdk);
+      if (how === 'zip_not_found') zipNotFound++;
+      decode = how === 'decode';
+    }
+    if (decode) {
       // the general decoder for this line, then sourcemaps, then the same tags the fast path adds
       const [d] = decodeLines(b.toString('utf8', start, lineEnd), precision);
       const p: Point = { category: 'rum', name: d!.name, tags: d!.tags, fields: d!.fields, time: d!.time };
-      o.onError(p);
+      o.onError!(p);
       out.utf8(encodeLines([p], o.nowNs)); // one record with its newline
       ends.push(out.off);
       lineNo += 1 + lineBreaks;
@@ -305,5 +343,6 @@ export function fastLines(b: Buffer, o: FastOptions, precision: bigint): FastRes
     lineNo += 1 + lineBreaks;
     if (i < n) i++; // the newline
   }
-  return { data: out.buf.subarray(0, out.off), ends, counts };
+  if (o.scratch && out.buf.length <= SCRATCH_MAX) o.scratch.buf = out.buf;
+  return { data: out.buf.subarray(0, out.off), ends, counts, zipNotFound };
 }

@@ -5,11 +5,14 @@
  * under data/out/ by the file sink.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../test/helpers/agent.js';
 import { waitFor } from '../../test/helpers/wait.js';
-import { GEO_DB } from './testutil.js';
+import { TestDataway } from '../../test/helpers/dataway.js';
+import { zipSync, strToU8 } from 'fflate';
+import { GEO_DB, makeSourcemap, ORIGINAL, THROW_COLUMN } from './testutil.js';
 
 const running: TestAgent[] = [];
 afterEach(async () => {
@@ -96,6 +99,77 @@ describe('rum input in the agent', () => {
     expect(got.headers['content-type']).toBe(ct);
     expect(got.headers['x-global-tags']).toBe('host=test-host');
     expect(got.body.equals(Buffer.from(body))).toBe(true);
+  });
+
+  it('keeps session replay in the disk buffer while the dataway is down, across a restart, and delivers it when it is back', async () => {
+    const dataway = await TestDataway.start();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-rum-replay-'));
+    const conf = { 'rum/rum.conf': `[[inputs.rum]]\nipdb_path = ${JSON.stringify(GEO_DB)}\n` };
+    try {
+      const a = await startTestAgent({ conf, dataway, dataDir, env: { ENV_DATAWAY_MAX_RETRY_COUNT: '2' } });
+      dataway.respond((r) => (r.path === '/v1/write/rum/replay' ? { status: 503 } : undefined)); // down for replay
+      const bodies = [await replayBody('shop_web'), await replayBody('shop_web')];
+      for (const { body, ct } of bodies) expect((await fetch(`${a.url}/v1/write/rum/replay`, { method: 'POST', headers: { 'content-type': ct }, body })).status).toBe(200);
+      const spilled = async () => /telekit_uploads_total\{kind="rum_replay",sink="dataway\[0\]",result="spilled"\} 2/.test(await (await fetch(`${a.url}/metrics`)).text());
+      await waitFor(async () => (await spilled()) || undefined, { what: 'both uploads spilled to disk' });
+      // the agent restarts on the same data directory while the dataway is still down, then it comes back
+      await a.stop();
+      expect(dataway.requests.filter((r) => r.path === '/v1/write/rum/replay' && r.status === 200)).toEqual([]);
+      dataway.respond(undefined);
+      const b = await startTestAgent({ conf, dataway, dataDir });
+      running.push(b);
+      const got = await waitFor(
+        () => {
+          const ok = dataway.requests.filter((r) => r.path === '/v1/write/rum/replay' && r.status === 200);
+          return ok.length >= 2 ? ok : undefined;
+        },
+        { what: 'the replays delivered from the disk buffer' },
+      );
+      expect(got.map((r) => r.body.equals(Buffer.from(bodies[0]!.body)) || r.body.equals(Buffer.from(bodies[1]!.body)))).toEqual([true, true]);
+      expect(got[0]!.headers['content-type']).toMatch(/^multipart\/form-data; ?boundary=/);
+      expect(got[0]!.headers['x-global-tags']).toBe('host=test-host');
+      await b.stop();
+      running.splice(running.indexOf(b), 1);
+    } finally {
+      await dataway.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("serves DataKit's sourcemap API: PUT stores the zip (checked, dataway token), error stacks resolve with it, DELETE removes it", async () => {
+    const a = await agent();
+    const zip = zipSync({ 'static/js/app.min.js.map': strToU8(makeSourcemap('app.min.js')) });
+    const put = (query: string, file: Uint8Array | string = zip) => {
+      const form = new FormData();
+      form.append('file', new Blob([typeof file === 'string' ? file : Buffer.from(file)]), 'sourcemap.zip');
+      return fetch(`${a.url}/v1/sourcemap?${query}`, { method: 'PUT', body: form });
+    };
+    const q = 'app_id=shop_web&env=prod&version=1.4.2&platform=web';
+    const bad = await put(`${q}&token=tkn_wrong`);
+    expect(bad.status).toBe(403);
+    expect(await bad.json()).toMatchObject({ success: false, errorMsg: expect.stringContaining('token') });
+    expect((await put(`${q}&token=tkn_test`, 'not a zip')).status).toBe(400);
+    expect((await put('app_id=shop_web&env=prod&version=1.4.2&platform=android&token=tkn_test')).status).toBe(400);
+    expect((await put('app_id=..&env=/etc&version=x&token=tkn_test')).status).toBe(400);
+    const ok = await put(`${q}&token=tkn_test`);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ success: true, content: expect.stringContaining('shop_web-prod-1.4.2.zip') });
+    expect(fs.existsSync(path.join(a.dataDir, 'rum', 'web', 'shop_web-prod-1.4.2.zip'))).toBe(true);
+
+    const stack = `Error: boom\\n  at boom @ https://shop.example.com/static/js/app.min.js:1:${THROW_COLUMN}`;
+    const line = `error,sdk_name=df_web_rum_sdk,app_id=shop_web,env=prod,version=1.4.2 error_message="boom",error_stack="${stack}" ${T}`;
+    expect((await fetch(`${a.url}/v1/write/rum?precision=ms`, { method: 'POST', body: line })).status).toBe(200);
+    const [p] = await a.dataway.waitForPoints('rum', 1);
+    expect(String(p!.fields.error_stack_source)).toContain(`${ORIGINAL.source}:${ORIGINAL.throwLine}:5`);
+
+    const del = (query: string) => fetch(`${a.url}/v1/sourcemap?${query}`, { method: 'DELETE' });
+    expect((await del(`${q}&token=tkn_wrong`)).status).toBe(403);
+    expect((await del(`${q}&token=tkn_test`)).status).toBe(200);
+    expect(fs.existsSync(path.join(a.dataDir, 'rum', 'web', 'shop_web-prod-1.4.2.zip'))).toBe(false);
+    expect((await del(`${q}&token=tkn_test`)).status).toBe(404);
+    const text = await (await fetch(`${a.url}/metrics`)).text();
+    expect(text).toMatch(/telekit_rum_sourcemap_api_total\{result="uploaded"\} 1/);
+    expect(text).toMatch(/telekit_rum_sourcemap_api_total\{result="bad_token"\} 2/);
   });
 
   it('writes session replay under data/out/rum_replay/ with the file sink', async () => {

@@ -21,9 +21,12 @@ import { GeoLocator, type GeoTags } from './geo.js';
 import { RumMetrics, type RumResult } from './metrics.js';
 import { replayForm, ReplayRefusal, REPLAY_PATH } from './replay.js';
 import { Sourcemaps } from './sourcemap.js';
+import { SourcemapApi, SOURCEMAP_PATH } from './sourcemap-api.js';
 import { schema, type RumConfig } from './config.js';
 
 const MIB = 1 << 20;
+/** Largest sourcemap zip accepted by PUT /v1/sourcemap (the server's ENV_HTTP_BODY_LIMIT caps it too). */
+const SOURCEMAP_MAX_BYTES = 256 * MIB;
 /** The tags every point gets from its request's client address. */
 const ENRICH_KEYS: ReadonlySet<string> = new Set(['ip', 'city', 'province', 'country', 'isp']);
 
@@ -35,6 +38,11 @@ class Refusal extends Error {
   ) {
     super(message);
   }
+}
+
+/** The SDKs whose stacks are JavaScript (sourcemaps apply); no sdk_name counts as web. */
+function isWebSdk(sdk: string | undefined): boolean {
+  return sdk === undefined || sdk === 'df_web_rum_sdk' || sdk === 'df_miniapp_rum_sdk' || sdk === 'df_uniapp_rum_sdk';
 }
 
 function header(req: HttpRequest, name: string): string | undefined {
@@ -71,6 +79,16 @@ export class RumInput implements Input {
     for (const p of this.cfg.endpoints) this.unregister.push(this.ctx.http.route(['POST'], p, (req) => this.handle(req), { bodyLimit: limit }));
     const replayLimit = this.cfg.max_replay_body_mb * MIB;
     for (const p of this.cfg.session_replay_endpoints) this.unregister.push(this.ctx.http.route(['POST'], p, (req) => this.handleReplay(req), { bodyLimit: replayLimit }));
+    if (this.sourcemaps) {
+      const dir = path.join(this.ctx.dataDir, 'rum', 'web');
+      const api = new SourcemapApi(dir, this.sourcemaps, this.ctx.checkToken ?? (() => false), (result) => this.metrics.sourcemapApi.inc({ result }), SOURCEMAP_MAX_BYTES);
+      try {
+        this.unregister.push(this.ctx.http.route(['PUT'], SOURCEMAP_PATH, (req) => api.upload(req), { bodyLimit: SOURCEMAP_MAX_BYTES }));
+        this.unregister.push(this.ctx.http.route(['DELETE'], SOURCEMAP_PATH, (req) => api.remove(req)));
+      } catch {
+        this.ctx.log.info('Another [[inputs.rum]] serves /v1/sourcemap.');
+      }
+    }
     this.ctx.log.info({ endpoints: this.cfg.endpoints, replay: this.cfg.session_replay_endpoints }, 'Listening for RUM SDK batches.');
   }
 
@@ -123,6 +141,7 @@ export class RumInput implements Input {
         if (fast.ends.length === 0) throw new Refusal(400, 'empty', 'no points in the body');
         if (this.ctx.acc.addLines!('rum', fast.data, fast.ends) < fast.ends.length) return this.dropped();
         counts = fast.counts;
+        if (fast.zipNotFound > 0) this.metrics.sourcemaps.inc({ status: 'zip_not_found' }, fast.zipNotFound);
       } else {
         const points = this.convert(body, ct, precision, geo);
         if (this.ctx.acc.add(points) < points.length) return this.dropped();
@@ -149,6 +168,8 @@ export class RumInput implements Input {
   }
 
   private readonly enrichText = new WeakMap<GeoTags, Buffer>();
+  /** fastLines' output buffer, reused: addLines copies the records before it returns. */
+  private readonly scratch: { buf: Buffer | undefined } = { buf: undefined };
   private globalsText: { key: string; globals: Map<string, Buffer>; firstBytes: Uint8Array } | undefined;
 
   private fastOptions(geo: GeoTags, precisionZeros: string): FastOptions {
@@ -188,7 +209,11 @@ export class RumInput implements Input {
             this.resolveStack(p.fields, p.tags);
           }
         : undefined,
+      sourcemapFor: this.sourcemaps
+        ? (appId, env, version, sdk) => (!isWebSdk(sdk) ? 'skip' : this.sourcemaps!.has(appId ?? '', env ?? '', version ?? '') ? 'decode' : 'zip_not_found')
+        : undefined,
       nowNs: nowNs(),
+      scratch: this.scratch,
     };
   }
 
@@ -227,8 +252,7 @@ export class RumInput implements Input {
   }
 
   private resolveStack(fields: Point['fields'], tags: Record<string, string>): void {
-    const sdk = tags.sdk_name;
-    if (sdk !== undefined && sdk !== 'df_web_rum_sdk' && sdk !== 'df_miniapp_rum_sdk' && sdk !== 'df_uniapp_rum_sdk') return;
+    if (!isWebSdk(tags.sdk_name)) return;
     const stack = fields.error_stack;
     const r = this.sourcemaps!.resolve(typeof stack === 'string' ? stack : '', tags.app_id ?? '', tags.env ?? '', tags.version ?? '');
     this.metrics.sourcemaps.inc({ status: r.status });

@@ -26,11 +26,14 @@ export class RumMetrics {
   readonly clientIp: Counter<'source' | 'locate'>;
   /** Sourcemap resolution of error points by status. */
   readonly sourcemaps: Counter<'status'>;
+  /** Calls of the sourcemap API (PUT/DELETE /v1/sourcemap) by result. */
+  readonly sourcemapApi: Counter<'result'>;
 
   constructor(registry: Registry) {
     this.requests = counter(registry, 'telekit_rum_requests_total', 'RUM requests by endpoint (rum, replay) and result', ['endpoint', 'result']);
     this.points = counter(registry, 'telekit_rum_points_total', 'RUM points accepted by measurement', ['measurement']);
     this.clientIp = counter(registry, 'telekit_rum_client_ip_total', 'RUM requests by client address source and location lookup status', ['source', 'locate']);
+    this.sourcemapApi = counter(registry, 'telekit_rum_sourcemap_api_total', 'Calls of PUT/DELETE /v1/sourcemap by result (uploaded, deleted, bad_request, bad_token, bad_zip, not_found, failed)', ['result']);
     this.sourcemaps = counter(registry, 'telekit_rum_sourcemap_total', 'RUM error points by sourcemap status (ok, no_stack, zip_not_found, bad_zip, map_not_found)', ['status']);
   }
 }

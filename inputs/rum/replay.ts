@@ -3,7 +3,8 @@
  * (a `segment` file plus its metadata as form values: app_id, env, version,
  * session_id, view_id, …). They are checked (size, form, app id) and forwarded
  * as they came to the dataway's `/v1/write/rum/replay`, through the core's
- * upload queue (retries; with the file sink, files under `data/out/rum_replay/`).
+ * upload queue (retries, then the disk buffer while the dataway is down; with
+ * the file sink, files under `data/out/rum_replay/`).
  * The form is parsed with undici's FormData parser (Node's fetch).
  */
 export const REPLAY_PATH = '/v1/write/rum/replay';

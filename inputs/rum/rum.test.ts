@@ -5,8 +5,11 @@ import zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import type { HttpRequest } from '../../agent/server/http-routes.js';
+import os from 'node:os';
 import { RumInput } from './input.js';
-import { schema } from './config.js';
+import { schema, type RumConfig } from './config.js';
+import { rum } from './index.js';
+import { loadInputs, loadMainFile } from '../../agent/config/load.js';
 import { clientIp, firstAddress } from './clientip.js';
 import { decodeJson } from './body.js';
 import { decodeLines } from '../../agent/model/lineproto.js';
@@ -298,8 +301,62 @@ describe('rum input: session replay', () => {
     expect(ctx.routes.size).toBe(0);
     await input.stop();
     await input.start();
-    expect([...ctx.routes.keys()].sort()).toEqual(['POST /v1/write/rum', 'POST /v1/write/rum/replay']);
+    expect([...ctx.routes.keys()].sort()).toEqual(['DELETE /v1/sourcemap', 'POST /v1/write/rum', 'POST /v1/write/rum/replay', 'PUT /v1/sourcemap']);
   });
 });
 });
 }
+
+describe("DataKit's agent-wide RUM settings (ENV_RUM_*, datakit.conf [http_api])", () => {
+  const registry = [rum];
+  const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-rum-env-'));
+
+  it('reads ENV_RUM_ORIGIN_IP_HEADER and ENV_RUM_APP_ID_WHITE_LIST (comma-separated) into every instance that does not set them', () => {
+    const confDir = tmp();
+    fs.writeFileSync(path.join(confDir, 'rum.conf'), '[[inputs.rum]]\n\n[[inputs.rum]]\nendpoints = ["/b"]\nsession_replay_endpoints = []\nrum_origin_ip_header = "X-Own"\n');
+    const r = loadInputs({ confDir, env: { ENV_RUM_ORIGIN_IP_HEADER: 'X-Real-Client', ENV_RUM_APP_ID_WHITE_LIST: 'shop_web, admin_web' }, registry, defaultEnabled: [] });
+    expect(r.problems).toEqual([]);
+    expect(r.instances.map((i) => i.config)).toMatchObject([
+      { rum_origin_ip_header: 'X-Real-Client', rum_app_id_white_list: ['shop_web', 'admin_web'] },
+      { rum_origin_ip_header: 'X-Own', rum_app_id_white_list: ['shop_web', 'admin_web'] }, // the instance's own option wins
+    ]);
+    const enabled = loadInputs({ env: { ENV_RUM_APP_ID_WHITE_LIST: 'a' }, registry, defaultEnabled: ['rum'] });
+    expect(enabled.instances[0]!.config).toMatchObject({ rum_origin_ip_header: 'X-Forwarded-For', rum_app_id_white_list: ['a'] });
+  });
+
+  it("maps datakit.conf's [http_api] rum_origin_ip_header and rum_app_id_white_list; the environment wins over the file", () => {
+    const dir = tmp();
+    const main = path.join(dir, 'datakit.conf');
+    fs.writeFileSync(main, '[http_api]\nlisten = "0.0.0.0:9529"\nrum_origin_ip_header = "CF-Connecting-IP"\nrum_app_id_white_list = ["shop_web", "admin_web"]\n\n[[inputs.rum]]\n');
+    const fileEnv = loadMainFile(main).env;
+    expect(fileEnv).toMatchObject({ ENV_RUM_ORIGIN_IP_HEADER: 'CF-Connecting-IP', ENV_RUM_APP_ID_WHITE_LIST: 'shop_web,admin_web' });
+    const r = loadInputs({ mainFile: main, env: fileEnv, registry, defaultEnabled: [] });
+    expect(r.problems).toEqual([]);
+    expect(r.instances[0]!.config).toMatchObject({ rum_origin_ip_header: 'CF-Connecting-IP', rum_app_id_white_list: ['shop_web', 'admin_web'] });
+    const env = loadInputs({ mainFile: main, env: { ...fileEnv, ENV_RUM_ORIGIN_IP_HEADER: 'X-From-Env' }, registry, defaultEnabled: [] });
+    expect(env.instances[0]!.config).toMatchObject({ rum_origin_ip_header: 'X-From-Env' });
+  });
+
+  it('the settings take effect: the whitelist refuses, the header gives the address', async () => {
+    const confDir = tmp();
+    fs.writeFileSync(path.join(confDir, 'rum.conf'), `[[inputs.rum]]\nipdb_path = ${JSON.stringify(GEO_DB)}\n`);
+    const r = loadInputs({ confDir, env: { ENV_RUM_ORIGIN_IP_HEADER: 'X-Client', ENV_RUM_APP_ID_WHITE_LIST: 'other_app' }, registry, defaultEnabled: [] });
+    const ctx = fakeContext('rum');
+    const input = new RumInput(r.instances[0]!.config as RumConfig, ctx);
+    await input.start();
+    const post = (x: HttpRequest) => Promise.resolve(ctx.routes.get(`POST ${x.path}`)!(x));
+    const refused = await post(req(VIEW));
+    expect(refused.status).toBe(403);
+    expect(JSON.stringify(refused.body)).toContain('rum_app_id_white_list');
+    const ok = await post(req(VIEW.replace('app_id=shop_web', 'app_id=other_app'), { headers: { 'x-client': '203.0.113.9', 'x-forwarded-for': '198.51.100.1' } }));
+    expect(ok.status).toBe(200);
+    expect(ctx.points[0]!.tags.ip).toBe('203.0.113.9');
+    await input.stop();
+  });
+
+  it('reports a malformed variable against its name', () => {
+    const r = loadInputs({ env: { ENV_RUM_APP_ID_WHITE_LIST: '["a"' }, registry, defaultEnabled: ['rum'] });
+    expect(r.instances).toEqual([]);
+    expect(r.problems[0]).toMatchObject({ severity: 'error', key: 'ENV_RUM_APP_ID_WHITE_LIST' });
+  });
+});

@@ -47,9 +47,9 @@ export class Sourcemaps {
 
   /** The stack with every frame that a map knows rewritten, and how it went. */
   resolve(stack: string, appId: string, env: string, version: string): { source?: string; status: SourcemapStatus; error?: string } {
-    if (stack === '' || !stack.includes('@ ')) return { status: 'no_stack' };
     const z = this.zip(zipName(appId, env, version));
     if (!z.maps) return { status: z.error ? 'bad_zip' : 'zip_not_found', error: z.error };
+    if (stack === '' || !stack.includes('@ ')) return { status: 'no_stack' };
     let resolved = 0;
     const source = stack.replace(FRAME, (whole, url: string, line: string, col: string) => {
       const c = this.consumer(z.maps!, url);
@@ -60,6 +60,17 @@ export class Sourcemaps {
       return `@ ${pos.source}:${pos.line}:${(pos.column ?? 0) + 1}`;
     });
     return resolved > 0 ? { source, status: 'ok' } : { status: 'map_not_found' };
+  }
+
+  /** Drops what is known of a zip (after an upload or delete through the API): read again at its next use. */
+  forget(name: string): void {
+    this.zips.delete(name);
+  }
+
+  /** Whether a zip (good or bad) was uploaded for this build: the cheap check before decoding an error point (stat once per 30 s). */
+  has(appId: string, env: string, version: string): boolean {
+    const z = this.zip(zipName(appId, env, version));
+    return z.maps !== undefined || z.error !== undefined;
   }
 
   /** The map of a script URL: `<url path>.map` without the leading `/`, else the entry that path ends with. */

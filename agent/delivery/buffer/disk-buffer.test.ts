@@ -5,8 +5,8 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { UInt, type Category, type Point } from '../../model/point.js';
-import type { Batch, SendResult, Sink } from '../sinks/types.js';
-import { DiskBuffer, bufferSettingsFromEnv, decodeRecord, encodeRecord } from './disk-buffer.js';
+import type { Batch, SendResult, Sink, Upload } from '../sinks/types.js';
+import { DiskBuffer, bufferSettingsFromEnv, decodeRecord, decodeUploadRecord, encodeRecord, encodeUploadRecord } from './disk-buffer.js';
 
 const log = pino({ level: 'silent' });
 let dir: string;
@@ -162,5 +162,57 @@ describe('DiskBuffer', () => {
     expect([...bufferSettingsFromEnv({ ENV_DATAWAY_WAL_NO_DROP_CATEGORIES: 'L,T, metric,CO' }, '/d').noDrop].sort()).toEqual(['custom_object', 'logging', 'metric', 'tracing']);
     expect(() => bufferSettingsFromEnv({ ENV_DATAWAY_WAL_NO_DROP_CATEGORIES: 'X' }, '/d')).toThrow(/unknown category/);
     expect(() => bufferSettingsFromEnv({ ENV_DATAWAY_WAL_CAPACITY: 'big' }, '/d')).toThrow(/WAL_CAPACITY/);
+  });
+});
+
+describe('DiskBuffer: raw uploads (session replay)', () => {
+  const up = (n: number): Upload => ({ kind: 'rum_replay', path: '/v1/write/rum/replay', headers: { 'content-type': 'multipart/form-data; boundary=b' }, body: Buffer.from(`segment ${n} \u0000\u00ff`, 'latin1'), tags: { app_id: 'a', n: String(n) }, globalTags: { host: 'h' } });
+
+  class UploadSink extends FakeSink {
+    readonly uploads: Upload[] = [];
+    async upload(u: Upload): Promise<SendResult> {
+      this.attempts++;
+      if (this.down) return { ok: false, retryable: true, reason: 'down' };
+      this.uploads.push(u);
+      return { ok: true };
+    }
+  }
+
+  it('round-trips an upload through a record: path, headers, tags and the body byte for byte', () => {
+    const u = up(1);
+    const { meta, upload } = decodeUploadRecord(encodeUploadRecord('dataway[0]', u));
+    expect(meta).toMatchObject({ sink: 'dataway[0]', kind: 'rum_replay' });
+    expect(upload).toEqual(u);
+    expect(() => decodeUploadRecord(encodeRecord('dataway[0]', batch(0, 1)))).toThrow();
+  });
+
+  it('keeps uploads a sink could not take on disk, in order, and replays them through sink.upload when it answers; a restart replays what is left', async () => {
+    const sink = new UploadSink();
+    const b1 = new DiskBuffer({ settings: settings(), metrics: new Registry(), log, minRetryMs: 5, maxRetryMs: 20, sync: false });
+    await b1.start([sink]);
+    expect(await b1.spillUpload(sink, up(1))).toBe(true);
+    expect(await b1.spillUpload(sink, up(2))).toBe(true);
+    await waitFor(() => sink.attempts >= 2); // the replay tries, the sink is down
+    await b1.close();
+    expect(await fsp.readdir(path.join(dir, 'dataway_0_'))).toEqual(['uploads']);
+
+    const sink2 = new UploadSink();
+    sink2.down = false;
+    const registry = new Registry();
+    const b2 = new DiskBuffer({ settings: settings(), metrics: registry, log, minRetryMs: 5, maxRetryMs: 20, sync: false });
+    await b2.start([sink2]);
+    await waitFor(() => sink2.uploads.length === 2);
+    expect(sink2.uploads).toEqual([up(1), up(2)]);
+    expect(sink2.got).toEqual([]); // not sent as points
+    const m = await registry.getSingleMetric('telekit_buffer_replayed_points_total')!.get();
+    expect(m.values.find((v) => v.labels.queue === 'dataway[0]/uploads' && v.labels.result === 'sent')?.value).toBe(2);
+    await b2.close();
+  });
+
+  it('refuses uploads for a sink without upload()', async () => {
+    const sink = new FakeSink();
+    const b = new DiskBuffer({ settings: settings(), metrics: new Registry(), log, sync: false });
+    expect(await b.spillUpload(sink, up(1))).toBe(false);
+    await b.close();
   });
 });

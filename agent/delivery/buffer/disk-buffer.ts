@@ -17,6 +17,11 @@
  *
  * Records older than 12 h (`maxAgeMs`) are dropped at replay, counted (DataKit does the same).
  *
+ * Raw uploads (session replay) a sink could not deliver go to one more queue
+ * per sink, `<path>/<sink>/uploads/` (record `u8 2 | u32le metaLength | meta
+ * JSON {sink, kind, path, headers, tags, globalTags, at} | body`), replayed
+ * through `sink.upload` the same way (agent/delivery/uploads.ts spills them).
+ *
  * Capacity per queue: `ENV_DATAWAY_WAL_CAPACITY` (default 2 GiB). When full,
  * the newest batch is refused (counted as dropped by the sender), except for
  * the categories in `ENV_DATAWAY_WAL_NO_DROP_CATEGORIES`, whose spill waits
@@ -28,7 +33,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { CATEGORIES, isCategory, type Category, type Point } from '../../model/point.js';
 import { decodePBPoints, encodePBPoints } from '../../model/pbpoint.js';
-import type { Batch, SendResult, Sink } from '../sinks/types.js';
+import type { Batch, SendResult, Sink, Upload } from '../sinks/types.js';
 import type { EnvDoc } from '../../config/env.js';
 import { RateLimitedLog } from '../../telemetry/log.js';
 import { DiskQueue, DiskQueueClosedError } from './disk-queue.js';
@@ -114,6 +119,39 @@ export function decodeRecord(rec: Buffer): { meta: Meta; batch: Batch } {
   return { meta, batch: { category: meta.category, points, defaultTime: 0n } };
 }
 
+/** The folder (and lane) of a sink's raw uploads, beside its category folders. */
+export const UPLOADS_LANE = 'uploads';
+
+interface UploadMeta {
+  sink: string;
+  kind: string;
+  path: string;
+  headers: Record<string, string>;
+  tags: Record<string, string>;
+  globalTags: Record<string, string>;
+  at: number;
+}
+
+/** Encodes a raw upload (session replay) as one disk record: `u8 2 | u32le metaLength | meta JSON | body as it came`. */
+export function encodeUploadRecord(sinkName: string, u: Upload): Buffer {
+  const meta: UploadMeta = { sink: sinkName, kind: u.kind, path: u.path, headers: { ...u.headers }, tags: { ...u.tags }, globalTags: { ...u.globalTags }, at: Date.now() };
+  const m = Buffer.from(JSON.stringify(meta));
+  const head = Buffer.alloc(5);
+  head.writeUInt8(2, 0);
+  head.writeUInt32LE(m.length, 1);
+  return Buffer.concat([head, m, u.body]);
+}
+
+/** Decodes an upload record; throws on anything malformed. */
+export function decodeUploadRecord(rec: Buffer): { meta: UploadMeta; upload: Upload } {
+  if (rec.length < 5 || rec.readUInt8(0) !== 2) throw new Error('not an upload record');
+  const mlen = rec.readUInt32LE(1);
+  if (5 + mlen > rec.length) throw new Error('record meta out of bounds');
+  const meta = JSON.parse(rec.subarray(5, 5 + mlen).toString('utf8')) as UploadMeta;
+  if (typeof meta.kind !== 'string' || typeof meta.path !== 'string' || !meta.path.startsWith('/') || typeof meta.headers !== 'object' || meta.headers === null) throw new Error('bad upload record meta');
+  return { meta, upload: { kind: meta.kind, path: meta.path, headers: meta.headers, tags: meta.tags ?? {}, globalTags: meta.globalTags ?? {}, body: Buffer.from(rec.subarray(5 + mlen)) } };
+}
+
 export interface DiskBufferOptions {
   settings: BufferSettings;
   metrics: Registry;
@@ -168,7 +206,10 @@ export class DiskBuffer {
       } catch {
         continue;
       }
-      for (const n of names) if (isCategory(n) && sink.accepts(n)) await this.lane(sink, n);
+      for (const n of names) {
+        if (isCategory(n) && sink.accepts(n)) await this.lane(sink, n);
+        else if (n === UPLOADS_LANE && typeof sink.upload === 'function') await this.lane(sink, UPLOADS_LANE);
+      }
     }
   }
 
@@ -179,14 +220,14 @@ export class DiskBuffer {
     return n;
   }
 
-  private lane(sink: Sink, category: Category): Promise<Lane> {
+  private lane(sink: Sink, category: Category | typeof UPLOADS_LANE): Promise<Lane> {
     const key = `${sink.name}/${category}`;
     let l = this.lanes.get(key);
     if (!l) {
       l = (async () => {
         const queue = await DiskQueue.open(path.join(this.o.settings.path, safeName(sink.name), category), {
           maxBytes: this.o.settings.capacityBytes,
-          onFull: this.o.settings.noDrop.has(category) ? 'block' : 'drop-newest',
+          onFull: category !== UPLOADS_LANE && this.o.settings.noDrop.has(category) ? 'block' : 'drop-newest',
           name: key,
           metrics: this.o.metrics,
           log: this.o.log,
@@ -211,6 +252,24 @@ export class DiskBuffer {
     } catch (e) {
       if (!(e instanceof DiskQueueClosedError) && !this.closing.signal.aborted) {
         this.rl.warn(`write:${sink.name}/${batch.category}`, { sink: sink.name, category: batch.category, err: (e as Error).message }, 'disk buffer write failed; batch dropped');
+      }
+      return (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'disk_full' : false;
+    }
+  }
+
+  /**
+   * The UploadSpill hook: persists a raw upload (session replay) `sink` could
+   * not deliver, in `<path>/<sink>/uploads/`; replayed through `sink.upload`
+   * like batches. Resolves true once durable, false when full, `disk_full` on ENOSPC.
+   */
+  async spillUpload(sink: Sink, u: Upload): Promise<boolean | 'disk_full'> {
+    if (this.closing.signal.aborted || typeof sink.upload !== 'function') return false;
+    try {
+      const lane = await this.lane(sink, UPLOADS_LANE);
+      return await lane.queue.append(encodeUploadRecord(sink.name, u), this.unblock.signal);
+    } catch (e) {
+      if (!(e instanceof DiskQueueClosedError) && !this.closing.signal.aborted) {
+        this.rl.warn(`write:${sink.name}/${UPLOADS_LANE}`, { sink: sink.name, kind: u.kind, err: (e as Error).message }, 'disk buffer write failed; upload dropped');
       }
       return (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'disk_full' : false;
     }
@@ -248,17 +307,25 @@ export class DiskBuffer {
         await lane.queue.waitForData(60_000, signal);
         continue;
       }
-      let decoded;
+      // a record: a batch of points (v1), or a raw upload (v2) in the uploads lane
+      let decoded: { at: number | undefined; count: number; send: () => Promise<SendResult> };
       try {
-        decoded = decodeRecord(rec);
+        if (rec[0] === 2) {
+          const { meta, upload } = decodeUploadRecord(rec);
+          const sink = lane.sink;
+          decoded = { at: meta.at, count: 1, send: () => sink.upload!(upload, signal) };
+        } else {
+          const { meta, batch } = decodeRecord(rec);
+          decoded = { at: meta.at, count: batch.points.length, send: () => lane.sink.send(batch, signal) };
+        }
       } catch (e) {
         this.replayed.inc({ queue: key, result: 'corrupt' });
         this.rl.warn(`decode:${key}`, { queue: key, err: (e as Error).message }, 'disk buffer record could not be decoded; skipped');
         await lane.queue.ack().catch(() => undefined);
         continue;
       }
-      if (decoded.meta.at !== undefined && Date.now() - decoded.meta.at > (this.o.maxAgeMs ?? 12 * 3600_000)) {
-        this.replayed.inc({ queue: key, result: 'expired' }, decoded.batch.points.length);
+      if (decoded.at !== undefined && Date.now() - decoded.at > (this.o.maxAgeMs ?? 12 * 3600_000)) {
+        this.replayed.inc({ queue: key, result: 'expired' }, decoded.count);
         await lane.queue.ack().catch(() => undefined);
         continue;
       }
@@ -266,11 +333,11 @@ export class DiskBuffer {
         this.o.log.info({ queue: key, records: lane.queue.length, bytes: lane.queue.bytes }, 'replaying the disk buffer');
         announced = true;
       }
-      const r: SendResult = await lane.sink.send(decoded.batch, signal).catch((e: Error) => ({ ok: false, retryable: true, reason: e.message }));
+      const r: SendResult = await decoded.send().catch((e: Error) => ({ ok: false, retryable: true, reason: e.message }));
       if (signal.aborted) return;
       if (r.ok || !r.retryable) {
-        this.replayed.inc({ queue: key, result: r.ok ? 'sent' : 'rejected' }, decoded.batch.points.length);
-        if (!r.ok) this.rl.warn(`rejected:${key}`, { queue: key, reason: r.reason, points: decoded.batch.points.length }, 'sink rejected a replayed batch; dropped');
+        this.replayed.inc({ queue: key, result: r.ok ? 'sent' : 'rejected' }, decoded.count);
+        if (!r.ok) this.rl.warn(`rejected:${key}`, { queue: key, reason: r.reason, points: decoded.count }, 'sink rejected a replayed batch; dropped');
         await lane.queue.ack().catch(() => undefined);
         delay = minMs;
         continue;
