@@ -45,7 +45,7 @@ function fast(w: OtlpLineWriter, req: TraceRequest, tags: Record<string, string>
 const request = (body: Uint8Array): TraceRequest => ({ route: '/otel/v1/traces', contentType: 'application/x-protobuf', headers: {}, body: Buffer.from(body) });
 
 const KEYS = ['http.method', 'http.status_code', 'http.url', 'http.route', 'db.system', 'db.statement', 'rpc.system', 'messaging.system', 'error.msg', 'error_message', 'span_kind', 'service.name', 'k8s.pod.name', 'istio.mesh_id', 'component', 'node_id', 'message', 'trace_id', 'project', '', '0', '7', '__proto__', 'a b,c=d', 'quo"te\\', 'ünï.cödé', 'exception.message', 'exception.stacktrace', 'exception.type'];
-const STRINGS = ['GET', '200', 'prod', '', 'a,b=c d', 'back\\slash', 'quote"d', 'new\nline\r', 'tab\there\u0001\u001f', 'ünïcödé', '日本語', '😀 emoji', 'x'.repeat(40), 'L'.repeat(1030), 'é'.repeat(600)];
+const STRINGS = ['GET', '200', 'prod', '', 'a,b=c d', 'back\\slash', 'quote"d', 'new\nline\r', 'tab\there\u0001\u001f', 'ünïcödé', '日本語', '😀 emoji', 'x'.repeat(40), 'L'.repeat(1030), 'é'.repeat(600), 'lone\ud800surrogate'];
 
 const str = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...STRINGS) }, { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) });
 const anyValue = fc.oneof(
@@ -64,7 +64,7 @@ const attrs = fc.array(kv, { maxLength: 8 });
 const idPool = fc.constantFrom('00000000000000000000000000000001', '463ac35c9f6413ad48485a3953bb6124', '0000000000000000', 'a2fb4a1d1a96d312', 'b0c1d2e3f4a5b6c7', '0011223344556677', '');
 const bytesId = fc.oneof({ weight: 6, arbitrary: idPool }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 9 }).map((b) => Buffer.from(b).toString('hex')) }).map((h) => Buffer.from(h, 'hex'));
 const u64 = fc.oneof(fc.constantFrom('0', '1732000000100000000', '1732000000148210000', '999', '18446744073709551615', '9007199254740993000'), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String));
-const event = fc.record({ timeUnixNano: u64, name: fc.constantFrom('exception', 'log', '', 'ev"1'), attributes: attrs }, { requiredKeys: [] });
+const event = fc.record({ timeUnixNano: u64, name: fc.constantFrom('exception', 'log', '', 'ev"1', 'x\udc00'), attributes: attrs }, { requiredKeys: [] });
 const span = fc.record(
   {
     traceId: bytesId,

@@ -239,6 +239,8 @@ export class OtlpLineWriter {
   private nDoubles = 0;
   private evStarts: number[] = [];
   private body: Buffer = Buffer.alloc(0);
+  /** Set when a string copied as bytes was not valid UTF-8: the request goes to the generic path. */
+  private bad = false;
   private dv: DataView = viewOf(this.body);
   // varint64 results
   private lo = 0;
@@ -394,6 +396,7 @@ export class OtlpLineWriter {
     return p;
   }
 
+  /** Whether body[a, e) is valid UTF-8. */
   private utf8(a: number, e: number): boolean {
     const b = this.body;
     for (let i = a; i < e; i++) if (b[i]! >= 0x80) return isUtf8(b.subarray(a, e));
@@ -496,7 +499,6 @@ export class OtlpLineWriter {
         if (a < 0) return false;
         p = this.lo;
         if (no === 1) {
-          if (!this.utf8(a, p)) return false;
           c[KV_KS]![i] = a;
           c[KV_KE]![i] = p;
         } else {
@@ -528,7 +530,6 @@ export class OtlpLineWriter {
           const a = this.ld(p, end);
           if (a < 0) return false;
           p = this.lo;
-          if (!this.utf8(a, p)) return false;
           t = V_STR;
           c[KV_A]![i] = a;
           c[KV_B]![i] = p;
@@ -633,7 +634,6 @@ export class OtlpLineWriter {
           if (a < 0) return false;
           p = this.lo;
           const col = no === 1 ? SP_TS : no === 2 ? SP_SS : no === 4 ? SP_PS : SP_NS;
-          if (no === 5 && !this.utf8(a, p)) return false;
           c[col]![i] = a;
           c[col + 1]![i] = p;
           break;
@@ -707,7 +707,6 @@ export class OtlpLineWriter {
         const a = this.ld(p, end);
         if (a < 0) return false;
         p = this.lo;
-        if (!this.utf8(a, p)) return false;
         c[SP_MS]![i] = a;
         c[SP_ME]![i] = p;
       } else if (no === 3) {
@@ -750,7 +749,6 @@ export class OtlpLineWriter {
         if (a < 0) return false;
         p = this.lo;
         if (no === 2) {
-          if (!this.utf8(a, p)) return false;
           c[E_NS]![e] = a;
           c[E_NE]![e] = p;
         } else if (!this.keyValue(a, p)) return false;
@@ -861,14 +859,20 @@ export class OtlpLineWriter {
     this.w += (this.d as unknown as { utf8Write(s: string, o: number): number }).utf8Write(s, this.w);
   }
 
-  /** body[a, e) as a JSON string's content, escaped for line protocol. */
+  /**
+   * body[a, e) as a JSON string's content, escaped for line protocol. Bytes
+   * that are not valid UTF-8 would be U+FFFD on the generic path: such a
+   * request is left to it (`bad`).
+   */
   private jsonStr(a: number, e: number): void {
     this.room((e - a) * 7);
     const d = this.d;
     const b = this.body;
     let w = this.w;
+    let high = 0;
     for (let i = a; i < e; i++) {
       const ch = b[i]!;
+      high |= ch;
       if (ch >= 0x20 && ch !== 0x22 && ch !== 0x5c) d[w++] = ch;
       else {
         const x = JLP[ch]!;
@@ -876,6 +880,7 @@ export class OtlpLineWriter {
       }
     }
     this.w = w;
+    if (high >= 0x80 && !isUtf8(b.subarray(a, e))) this.bad = true;
   }
 
   /** A JSON string (quotes included) of body[a, e), escaped for line protocol. */
@@ -1006,6 +1011,7 @@ export class OtlpLineWriter {
     this.out = out;
     this.d = out.data;
     this.w = out.off;
+    this.bad = false;
     const sp = this.spans.cols;
     const n = this.spans.n;
     const body = this.body;
@@ -1046,6 +1052,7 @@ export class OtlpLineWriter {
       this.spanTypes(trace, types, scopeCache);
       for (const i of trace) if (!this.line(i, scopeCache[sp[SP_SCOPE]![i]!]!, types[i]!, nowText)) return undefined;
     }
+    if (this.bad) return undefined;
     out.off = this.w;
     return rejected > 0 ? { invalid: rejected } : {};
   }
@@ -1156,22 +1163,22 @@ export class OtlpLineWriter {
     const ns = sp[SP_NS]![i]!;
     const ne = sp[SP_NE]![i]!;
     const name = ns === ne ? '' : this.body.toString('utf8', ns, ne);
+    if (!this.utf8(ns, ne)) return false; // the resource field copies its bytes
     let head = '';
     if (ctx.service !== '') head += ',service=' + escapeKey(ctx.service);
     if (this.source !== '') head += ',source=' + this.escKey(this.source);
     if (name !== '') head += ',operation=' + escapeKey(name);
     head += ',source_type=' + SOURCE_TYPES[src] + ',span_type=' + (spanType === '' ? 'entry' : spanType) + (sp[SP_CODE]![i] === 2 ? ',status=error' : ',status=ok');
-    const ignoreAny = this.pipeline.tagIgnored.bind(this.pipeline);
-    const written = new Set<string>();
+    const pl = this.pipeline;
     for (const k in tags) {
-      if (FIXED_TAGS.has(k) || ignoreAny(k)) continue;
-      written.add(k);
+      if (FIXED_TAGS.has(k) || pl.tagIgnored(k)) continue;
       const v = tags[k]!;
       if (k === '' || v === '') continue;
       head += ',' + this.escKey(k) + '=' + escapeKey(v);
     }
     this.text(head);
-    for (const [k, bytes] of this.core) if (!FIXED_TAGS.has(k) && !written.has(k)) this.put(bytes);
+    // the core's tags where the point has none (a span tag that ignore_tags removed does not count)
+    for (const [k, bytes] of this.core) if (!FIXED_TAGS.has(k) && !(Object.hasOwn(tags, k) && !pl.tagIgnored(k))) this.put(bytes);
     // fields
     this.put(F_TRACE);
     this.hex(sp[SP_TS]![i]!, sp[SP_TE]![i]!);
