@@ -18,7 +18,7 @@ const T = require('otlp-proto-root/build/src/generated/root.js').opentelemetry.p
 const NOW = 1_700_000_000_000_000_000n;
 const CORE = { host: 'node-1', env: 'core-env', cluster: 'c 1', 'a,b': 'x=y', span_kind: 'core' };
 
-/** The generic path as a trace worker runs it: decoder, pipeline, core tags, LineBuf.point. */
+/** The generic path as a trace worker runs it: decoder, pipeline, core tags, LineBuf.point. Texts are latin1, one char per byte: compared byte for byte. */
 function generic(cfg: OtelConfig, pipeline: TraceProcessor, req: TraceRequest, tags: Record<string, string>): { text: string; dropped: Record<string, number>; lines: number } {
   const d = otelDecoder(cfg)(req);
   const { points, dropped } = pipeline.process(d.traces);
@@ -29,7 +29,7 @@ function generic(cfg: OtelConfig, pipeline: TraceProcessor, req: TraceRequest, t
   }
   const all: Record<string, number> = { ...d.dropped };
   for (const [k, v] of Object.entries(dropped)) all[k] = (all[k] ?? 0) + (v ?? 0);
-  return { text: out.data.toString('utf8', 0, out.off), dropped: all, lines: out.ends.length };
+  return { text: out.data.toString('latin1', 0, out.off), dropped: all, lines: out.ends.length };
 }
 
 function fast(w: OtlpLineWriter, req: TraceRequest, tags: Record<string, string>): { text: string; dropped: Record<string, number>; lines: number } | undefined {
@@ -39,7 +39,7 @@ function fast(w: OtlpLineWriter, req: TraceRequest, tags: Record<string, string>
     expect(out.off).toBe(0); // nothing written when it declines
     return undefined;
   }
-  return { text: out.data.toString('utf8', 0, out.off), dropped, lines: out.ends.length };
+  return { text: out.data.toString('latin1', 0, out.off), dropped, lines: out.ends.length };
 }
 
 const request = (body: Uint8Array): TraceRequest => ({ route: '/otel/v1/traces', contentType: 'application/x-protobuf', headers: {}, body: Buffer.from(body) });
