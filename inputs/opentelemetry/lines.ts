@@ -250,6 +250,9 @@ export class OtlpLineWriter {
   private coreFor: Record<string, string> | undefined;
   private core: [string, Buffer][] = [];
   private readonly escKeys = new Map<string, string>();
+  private readonly rest: (KeyInfo | undefined)[] = [];
+  /** Trace ids → their group (groupTraces' order: first appearance). */
+  private readonly traceIds = new BytesMap();
   // the line being written
   private out!: LineBuf;
   private d: Buffer = Buffer.alloc(0);
@@ -928,8 +931,25 @@ export class OtlpLineWriter {
     this.put(P_END_OBJ);
   }
 
+  /** The uint64 hi·2^32 + lo in decimal: a division by 10^6 in 32-bit limbs keeps every step exact. */
   private u64(hi: number, lo: number): void {
-    this.text(hi === 0 ? String(lo) : ((BigInt(hi) << 32n) | BigInt(lo)).toString());
+    if (hi < 0x20_0000) {
+      this.text(String(hi * 0x1_0000_0000 + lo));
+      return;
+    }
+    const qh = Math.floor(hi / 1e6);
+    const t = (hi - qh * 1e6) * 0x1_0000_0000 + lo; // < 2^52
+    let ql = Math.floor(t / 1e6);
+    let r = t - ql * 1e6;
+    if (r < 0) {
+      ql--;
+      r += 1e6;
+    } else if (r >= 1e6) {
+      ql++;
+      r -= 1e6;
+    }
+    const head = qh * 0x1_0000_0000 + ql;
+    this.text(head === 0 ? String(r) : String(head) + String(r).padStart(6, '0'));
   }
 
   /** Integers written as BigInt(Math.trunc(n)) would be. */
@@ -1015,11 +1035,13 @@ export class OtlpLineWriter {
     const sp = this.spans.cols;
     const n = this.spans.n;
     const body = this.body;
-    // group by trace id, in order of first appearance (groupTraces)
-    const traces = new Map<string, number[]>();
+    // group by trace id, in order of first appearance (groupTraces): a list per trace through `next`
+    const ids = this.traceIds;
+    ids.clear();
+    const heads: number[] = [];
+    const tails: number[] = [];
+    const next = new Int32Array(n).fill(-1);
     let rejected = 0;
-    let lastKey = '';
-    let last: number[] | undefined;
     for (let i = 0; i < n; i++) {
       const ta = sp[SP_TS]![i]!;
       const te = sp[SP_TE]![i]!;
@@ -1027,23 +1049,25 @@ export class OtlpLineWriter {
         rejected++;
         continue;
       }
-      const key = body.toString('latin1', ta, te);
-      if (last !== undefined && key === lastKey) {
-        last.push(i);
+      if (te - ta > BytesMap.MAX_KEY) return undefined; // not a real trace id: the generic path
+      const h = BytesMap.hash(body, this.dv, ta, te);
+      const g = ids.get(body, ta, te, h);
+      if (g >= 0) {
+        next[tails[g]!] = i;
+        tails[g] = i;
         continue;
       }
-      let t = traces.get(key);
-      if (t === undefined) {
-        t = [i];
-        traces.set(key, t);
-      } else t.push(i);
-      last = t;
-      lastKey = key;
+      if (!ids.set(body, ta, te, h, heads.length)) return undefined; // more traces than the map holds
+      heads.push(i);
+      tails.push(i);
     }
     const scopeCache: (ScopeCtx | undefined)[] = [];
     const types: string[] = [];
     const nowText = ` ${now}\n`;
-    for (const trace of traces.values()) {
+    const trace: number[] = [];
+    for (const first of heads) {
+      trace.length = 0;
+      for (let i = first; i >= 0; i = next[i]!) trace.push(i);
       for (const i of trace) {
         const ctx = this.scopeCtx(sp[SP_SCOPE]![i]!, scopeCache);
         if (ctx === undefined) return undefined;
@@ -1127,12 +1151,17 @@ export class OtlpLineWriter {
     const k1 = sp[SP_KV1]![i]!;
     let src = SRC_NONE;
     let restAt = -1;
+    // the span's attributes that stay in the message, by row − k0
+    const rest = this.rest;
+    rest.length = 0;
+    rest.length = k1 - k0;
     for (let k = k0; k < k1; k++) {
       const info = kvc[KV_KE]![k] === kvc[KV_KS]![k] ? undefined : this.key(k);
       if (src === SRC_NONE && info !== undefined && info.src !== SRC_NONE) src = info.src;
       if (info === undefined) continue;
       if (info.tag === undefined) {
         if (restAt < 0) restAt = k;
+        rest[k - k0] = info;
         continue;
       }
       if (indexLike(info.tag)) return false;
@@ -1214,9 +1243,8 @@ export class OtlpLineWriter {
       this.put(ctx.rest);
       if (restAt >= 0) {
         for (let k = restAt; k < k1; k++) {
-          if (kvc[KV_KE]![k] === kvc[KV_KS]![k]) continue;
-          const info = this.key(k);
-          if (info.tag !== undefined) continue;
+          const info = rest[k - k0];
+          if (info === undefined) continue;
           if (!first) this.put(COMMA);
           first = false;
           this.kvJson(k, info);
