@@ -87,6 +87,8 @@ interface KeyInfo {
   tag: string | undefined;
   /** `{"key":<key>,"value":` as JSON, escaped for line protocol. */
   json: Buffer;
+  /** `{"key":<key>,"value":{"stringValue":"`, escaped: the common case in one piece. */
+  jsonStr: Buffer;
   src: number;
 }
 
@@ -775,7 +777,7 @@ export class OtlpLineWriter {
     const id = this.keys.get(this.body, a, e, h);
     if (id >= 0) return this.infos[id]!;
     const text = this.body.toString('utf8', a, e);
-    const info: KeyInfo = { text, tag: this.select.tagKey(text), json: lp('{"key":' + JSON.stringify(text) + ',"value":'), src: SRC_OF.get(text) ?? SRC_NONE };
+    const info: KeyInfo = { text, tag: this.select.tagKey(text), json: lp('{"key":' + JSON.stringify(text) + ',"value":'), jsonStr: lp('{"key":' + JSON.stringify(text) + ',"value":{"stringValue":"'), src: SRC_OF.get(text) ?? SRC_NONE };
     if (e - a > BytesMap.MAX_KEY) return info; // not cached
     if (!this.keys.set(this.body, a, e, h, this.infos.length)) {
       this.keys.clear();
@@ -926,6 +928,14 @@ export class OtlpLineWriter {
   }
 
   private kvJson(k: number, info: KeyInfo): void {
+    const c = this.kv.cols;
+    if (c[KV_T]![k] === V_STR) {
+      // one piece before the value, one after
+      this.put(info.jsonStr);
+      this.jsonStr(c[KV_A]![k]!, c[KV_B]![k]!);
+      this.put(P_STR_END);
+      return;
+    }
     this.put(info.json);
     this.jsonValue(k);
     this.put(P_END_OBJ);
@@ -1153,17 +1163,19 @@ export class OtlpLineWriter {
     let restAt = -1;
     // the span's attributes that stay in the message, by row − k0
     const rest = this.rest;
-    rest.length = 0;
-    rest.length = k1 - k0;
     for (let k = k0; k < k1; k++) {
       const info = kvc[KV_KE]![k] === kvc[KV_KS]![k] ? undefined : this.key(k);
       if (src === SRC_NONE && info !== undefined && info.src !== SRC_NONE) src = info.src;
-      if (info === undefined) continue;
+      if (info === undefined) {
+        rest[k - k0] = undefined; // an empty key: skipped
+        continue;
+      }
       if (info.tag === undefined) {
         if (restAt < 0) restAt = k;
         rest[k - k0] = info;
         continue;
       }
+      rest[k - k0] = undefined;
       if (indexLike(info.tag)) return false;
       putAttr(info.tag, this.anyOf(k), tags, fields);
     }
@@ -1312,6 +1324,7 @@ export class OtlpLineWriter {
 
 const COMMA = Buffer.from(',');
 const P_END_OBJ = lp('}');
+const P_STR_END = lp('"}}');
 const P_END_EV = lp(']}');
 const P_END_MSG = Buffer.from('}"');
 const P_KEY = lp('{"key":');
