@@ -157,6 +157,8 @@ export class OtelInput implements Input {
   /** An OTLP/gRPC Export call. */
   async handleGrpc(signal: Signal, body: Buffer, md: Record<string, string>, peer: string): Promise<GrpcAnswer> {
     const route = `grpc:${signal}`;
+    const max = this.cfg.grpc.max_payload;
+    if (body.length > max) return grpcFailure(this.refuse(route, 413, 'too_large', `message of ${body.length} bytes exceeds max_payload (${max})`, peer));
     for (const [k, v] of this.expected) {
       if (md[k] !== v) return grpcFailure(this.refuse(route, 400, 'missing_header', `expected header ${k} is missing or has another value`, peer));
     }
