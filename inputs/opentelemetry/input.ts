@@ -27,6 +27,15 @@ import { bodyFormat, decodeBody, otelDecoder, OTEL_HEADERS } from './request.js'
 export const STANDARD_PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' };
 
 const CATEGORY: Record<'metrics' | 'logs', Category> = { metrics: 'metric', logs: 'logging' };
+/**
+ * Young generation of the metrics and logs workers, MiB, where the container's
+ * memory is not limited to 1 GiB or less (workerLimits). protobufjs decoding
+ * and the points make ~10 objects per data point: with the trace workers' 6 MiB
+ * the metrics workers spent half their time in scavenges; 32 MiB doubled
+ * data points per agent CPU-second for ~+30 MiB of peak RSS (BENCHMARKS.md,
+ * "opentelemetry", metrics).
+ */
+const YOUNG_MB = 32;
 
 export class OtelInput implements Input {
   readonly receiver: TraceReceiver;
@@ -125,7 +134,7 @@ export class OtelInput implements Input {
     // `metric_workers` keeps its name from before logs had workers
     const name = `telekit_${this.ctx.name}_${signal === 'metrics' ? 'metric' : 'logs'}_workers`;
     const gauge = (this.ctx.metrics.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help: `Worker threads decoding OTLP ${signal} requests (0: the main thread)`, registers: [this.ctx.metrics] });
-    this.lineThreads[signal] = new TraceThreads(script, { source: this.ctx.name, opts: this.cfg, config: this.cfg, format: 'lp' }, n, 4, (e) => acc.error(`${signal}_worker`, e), (k) => gauge.set(k));
+    this.lineThreads[signal] = new TraceThreads(script, { source: this.ctx.name, opts: this.cfg, config: this.cfg, format: 'lp' }, n, 4, (e) => acc.error(`${signal}_worker`, e), (k) => gauge.set(k), undefined, YOUNG_MB);
   }
 
   private refuse(route: string, status: number, reason: string, message: string, remote: string): HttpResponse {
