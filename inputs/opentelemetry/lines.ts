@@ -236,7 +236,7 @@ export class OtlpLineWriter {
   private readonly res = new Cols(3, 1 << 16);
   private readonly scopes = new Cols(4, 1 << 16);
   private readonly spans = new Cols(22, MAX_SPANS);
-  private readonly events = new Cols(6, 1 << 20);
+  private readonly events = new Cols(6, 1 << 18);
   private doubles = new Float64Array(64);
   private nDoubles = 0;
   private evStarts: number[] = [];
