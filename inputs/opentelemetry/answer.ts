@@ -22,7 +22,8 @@ export function success(signal: Signal, format: BodyFormat, status: number, reje
 }
 
 function rpcCode(httpStatus: number): number {
-  if (httpStatus === 429) return grpcStatus.RESOURCE_EXHAUSTED;
+  // 413: gRPC's code for a message over the size limit (no RetryInfo: exporters do not retry it)
+  if (httpStatus === 429 || httpStatus === 413) return grpcStatus.RESOURCE_EXHAUSTED;
   if (httpStatus >= 500) return grpcStatus.UNAVAILABLE;
   return grpcStatus.INVALID_ARGUMENT;
 }

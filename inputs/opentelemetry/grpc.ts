@@ -2,7 +2,8 @@
  * The OTLP/gRPC server (the input's own listener, default 0.0.0.0:4317) with
  * the three Export services. Messages stay bytes here: the input decodes them
  * (trace requests in the worker threads), so the generic gRPC layer only
- * frames, limits (`max_payload`) and inflates (`grpc-encoding: gzip`) them.
+ * frames, limits and inflates (`grpc-encoding: gzip`) them; the input refuses
+ * and counts a message over `max_payload` (grpc-js only one over grpcCeiling).
  * A refusal is a gRPC status: INVALID_ARGUMENT for bad input, UNAVAILABLE
  * with a google.rpc.RetryInfo for back-pressure, so exporters retry.
  */
@@ -23,6 +24,14 @@ const SERVICES: Record<Signal, string> = {
 
 const bytes = (b: Buffer): Buffer => b;
 
+/**
+ * The message size grpc-js itself refuses (RESOURCE_EXHAUSTED, before any
+ * handler runs, so not counted): max_payload plus as much again, at most 4 MiB more.
+ */
+export function grpcCeiling(maxPayload: number): number {
+  return Math.min(2 ** 31 - 1, maxPayload + Math.min(maxPayload, 4 << 20));
+}
+
 export class OtlpGrpcServer {
   private server: grpc.Server | undefined;
   port: number | undefined;
@@ -38,7 +47,9 @@ export class OtlpGrpcServer {
   async start(): Promise<void> {
     const { host, port } = parseListen(this.addr);
     const server = new grpc.Server({
-      'grpc.max_receive_message_length': this.maxPayload,
+      // above max_payload, so that the input sees (counts and refuses) a message over it; grpc-js refuses,
+      // uncounted, only what is over this ceiling
+      'grpc.max_receive_message_length': grpcCeiling(this.maxPayload),
       'grpc.max_send_message_length': 1 << 20,
     });
     for (const signal of this.signals) {

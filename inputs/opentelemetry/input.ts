@@ -27,6 +27,15 @@ import { bodyFormat, decodeBody, otelDecoder, OTEL_HEADERS } from './request.js'
 export const STANDARD_PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' };
 
 const CATEGORY: Record<'metrics' | 'logs', Category> = { metrics: 'metric', logs: 'logging' };
+/**
+ * Young generation of the metrics and logs workers, MiB, where the container's
+ * memory is not limited to 1 GiB or less (workerLimits). protobufjs decoding
+ * and the points make ~10 objects per data point: with the trace workers' 6 MiB
+ * the metrics workers spent half their time in scavenges; 32 MiB doubled
+ * data points per agent CPU-second for ~+30 MiB of peak RSS (BENCHMARKS.md,
+ * "opentelemetry", metrics).
+ */
+const YOUNG_MB = 32;
 
 export class OtelInput implements Input {
   readonly receiver: TraceReceiver;
@@ -39,8 +48,8 @@ export class OtelInput implements Input {
   private unregister: (() => void)[] = [];
   private listener: RouteListener | undefined;
   private grpc: OtlpGrpcServer | undefined;
-  /** Worker threads that decode, map and line-encode metrics requests (metrics-worker.ts), when the metric category takes lines. */
-  private metricThreads: TraceThreads | undefined;
+  /** Worker threads that decode, map and line-encode metrics and logs requests (metrics-worker.ts, logs-worker.ts), when the category takes lines. */
+  private lineThreads: Partial<Record<'metrics' | 'logs', TraceThreads>> = {};
 
   constructor(
     private readonly cfg: OtelConfig,
@@ -96,7 +105,8 @@ export class OtelInput implements Input {
       throw e;
     }
     this.receiver.startWorkers(workerScript(import.meta.url, 'worker'), this.cfg);
-    this.startMetricWorkers();
+    this.startLineWorkers('metrics');
+    this.startLineWorkers('logs');
     this.ctx.log.info({ http: h.enable ? [h.trace_api, h.metric_api, h.logs_api] : [], listen: this.listener?.address, grpc: this.grpc?.address }, 'opentelemetry input is receiving OTLP.');
   }
 
@@ -109,21 +119,22 @@ export class OtelInput implements Input {
     const g = this.grpc;
     this.grpc = undefined;
     await Promise.all([l?.stop(), g?.stop()]);
-    const mt = this.metricThreads;
-    this.metricThreads = undefined;
-    (this.ctx.metrics.getSingleMetric(`telekit_${this.ctx.name}_metric_workers`) as Gauge | undefined)?.set(0);
-    await Promise.all([this.receiver.stopWorkers(), mt?.close()]);
+    const lt = this.lineThreads;
+    this.lineThreads = {};
+    for (const s of ['metric', 'logs']) (this.ctx.metrics.getSingleMetric(`telekit_${this.ctx.name}_${s}_workers`) as Gauge | undefined)?.set(0);
+    await Promise.all([this.receiver.stopWorkers(), lt.metrics?.close(), lt.logs?.close()]);
   }
 
-  /** Like the trace workers: `workers` threads at most, started as requests come, only while metric lines go to every sink as they are. */
-  private startMetricWorkers(): void {
+  /** Like the trace workers: `workers` threads at most, started as requests come, only while the category's lines go to every sink as they are. */
+  private startLineWorkers(signal: 'metrics' | 'logs'): void {
     const n = this.cfg.workers === 0 ? defaultWorkers() : this.cfg.workers;
     const acc = this.ctx.acc;
-    const script = workerScript(import.meta.url, 'metrics-worker');
-    if (n <= 0 || script === undefined || !acc.addLines || !acc.tagsToAdd || acc.recordFormat?.('metric') !== 'lp') return;
-    const name = `telekit_${this.ctx.name}_metric_workers`;
-    const gauge = (this.ctx.metrics.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help: 'Worker threads decoding OTLP metrics requests (0: the main thread)', registers: [this.ctx.metrics] });
-    this.metricThreads = new TraceThreads(script, { source: this.ctx.name, opts: this.cfg, config: this.cfg, format: 'lp' }, n, 4, (e) => acc.error('metrics_worker', e), (k) => gauge.set(k));
+    const script = workerScript(import.meta.url, `${signal}-worker`);
+    if (n <= 0 || script === undefined || !acc.addLines || !acc.tagsToAdd || acc.recordFormat?.(CATEGORY[signal]) !== 'lp') return;
+    // `metric_workers` keeps its name from before logs had workers
+    const name = `telekit_${this.ctx.name}_${signal === 'metrics' ? 'metric' : 'logs'}_workers`;
+    const gauge = (this.ctx.metrics.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help: `Worker threads decoding OTLP ${signal} requests (0: the main thread)`, registers: [this.ctx.metrics] });
+    this.lineThreads[signal] = new TraceThreads(script, { source: this.ctx.name, opts: this.cfg, config: this.cfg, format: 'lp' }, n, 4, (e) => acc.error(`${signal}_worker`, e), (k) => gauge.set(k), undefined, YOUNG_MB);
   }
 
   private refuse(route: string, status: number, reason: string, message: string, remote: string): HttpResponse {
@@ -155,6 +166,8 @@ export class OtelInput implements Input {
   /** An OTLP/gRPC Export call. */
   async handleGrpc(signal: Signal, body: Buffer, md: Record<string, string>, peer: string): Promise<GrpcAnswer> {
     const route = `grpc:${signal}`;
+    const max = this.cfg.grpc.max_payload;
+    if (body.length > max) return grpcFailure(this.refuse(route, 413, 'too_large', `message of ${body.length} bytes exceeds max_payload (${max})`, peer));
     for (const [k, v] of this.expected) {
       if (md[k] !== v) return grpcFailure(this.refuse(route, 400, 'missing_header', `expected header ${k} is missing or has another value`, peer));
     }
@@ -171,8 +184,8 @@ export class OtelInput implements Input {
   }
 
   private take(signal: 'metrics' | 'logs', route: string, ct: string, body: Buffer, remote: string, code: string): Promise<{ rejected: number } | { refused: HttpResponse }> | { rejected: number } | { refused: HttpResponse } {
-    const threads = this.metricThreads;
-    return signal === 'metrics' && threads !== undefined ? this.takeMetricLines(threads, route, ct, body, remote, code) : this.takePoints(signal, route, ct, body, remote, code);
+    const threads = this.lineThreads[signal];
+    return threads !== undefined ? this.takeLines(signal, threads, route, ct, body, remote, code) : this.takePoints(signal, route, ct, body, remote, code);
   }
 
   private overloadedAnswer(route: string, category: Category, reason: string): { refused: HttpResponse } {
@@ -180,23 +193,24 @@ export class OtelInput implements Input {
     return { refused: { status: 503, headers: { 'retry-after': '1' }, body: reason === 'overloaded' ? `${category} queue is full, retry later` : `${category} queue is full, not kept; retry later` } };
   }
 
-  /** Metrics in a worker thread (metrics-worker.ts): the lines come back and are queued all or none. */
-  private async takeMetricLines(threads: TraceThreads, route: string, ct: string, body: Buffer, remote: string, code: string): Promise<{ rejected: number } | { refused: HttpResponse }> {
+  /** Metrics or logs in a worker thread (metrics-worker.ts, logs-worker.ts): the lines come back and are queued all or none. */
+  private async takeLines(signal: 'metrics' | 'logs', threads: TraceThreads, route: string, ct: string, body: Buffer, remote: string, code: string): Promise<{ rejected: number } | { refused: HttpResponse }> {
     const acc = this.ctx.acc;
-    if (acc.overloaded('metric') || threads.busy()) return this.overloadedAnswer(route, 'metric', 'overloaded');
+    const category = CATEGORY[signal];
+    if (acc.overloaded(category) || threads.busy()) return this.overloadedAnswer(route, category, 'overloaded');
     const r = await threads.run({ route, contentType: ct, headers: {}, body }, acc.tagsToAdd!());
     switch (r.kind) {
       case 'ok': {
         const total = r.ends.length;
-        const n = total === 0 ? 0 : acc.addLines!('metric', r.data, r.ends);
+        const n = total === 0 ? 0 : acc.addLines!(category, r.data, r.ends);
         threads.recycle(r.data);
         const rejected = r.dropped.invalid ?? 0;
-        if (rejected > 0) this.points.inc({ signal: 'metrics', result: 'invalid' }, rejected);
+        if (rejected > 0) this.points.inc({ signal, result: 'invalid' }, rejected);
         if (n < total) {
-          this.points.inc({ signal: 'metrics', result: 'queue_full' }, total - n);
-          return this.overloadedAnswer(route, 'metric', 'queue_full');
+          this.points.inc({ signal, result: 'queue_full' }, total - n);
+          return this.overloadedAnswer(route, category, 'queue_full');
         }
-        if (n > 0) this.points.inc({ signal: 'metrics', result: 'accepted' }, n);
+        if (n > 0) this.points.inc({ signal, result: 'accepted' }, n);
         this.receiver.metrics.requests.inc({ route, code, reason: 'ok' });
         return { rejected };
       }
@@ -211,7 +225,7 @@ export class OtelInput implements Input {
     }
   }
 
-  /** Metrics and logs, on the main thread: back-pressure, decode, map, queue (all or none). */
+  /** Metrics and logs on the main thread (no workers, or a sink that needs points): back-pressure, decode, map, queue (all or none). */
   private takePoints(signal: 'metrics' | 'logs', route: string, ct: string, body: Buffer, remote: string, code: string): { rejected: number } | { refused: HttpResponse } {
     const category = CATEGORY[signal];
     const acc = this.ctx.acc;

@@ -161,8 +161,18 @@ describe('OTLP/gRPC', () => {
     r = await call(port, traceMethod, Buffer.from([0x0a, 0xff, 0xff, 0x01]));
     expect(r.err?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(r.err?.details).toContain('invalid OTLP traces protobuf');
+    // over max_payload: refused and counted by the input, metrics and logs alike
     r = await call(port, traceMethod, Buffer.alloc(100 * 1024, 1));
     expect(r.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(r.err?.details).toContain('exceeds max_payload');
+    r = await call(port, '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export', Buffer.alloc(64 * 1024 + 1, 1));
+    expect(r.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(await metricValue(ctx, 'telekit_opentelemetry_requests_total', { route: 'grpc:traces', code: '413', reason: 'too_large' })).toBe(1);
+    expect(await metricValue(ctx, 'telekit_opentelemetry_requests_total', { route: 'grpc:metrics', code: '413', reason: 'too_large' })).toBe(1);
+    // over grpc-js's own ceiling (twice max_payload here): still refused, before the input
+    r = await call(port, traceMethod, Buffer.alloc(200 * 1024, 1));
+    expect(r.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(await metricValue(ctx, 'telekit_opentelemetry_requests_total', { route: 'grpc:traces', code: '413', reason: 'too_large' })).toBe(1);
     ctx.acc.overload = true;
     r = await call(port, '/opentelemetry.proto.collector.logs.v1.LogsService/Export', encodeOtlp('logs', { resourceLogs: [] }));
     expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);

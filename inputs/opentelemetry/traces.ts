@@ -59,9 +59,9 @@ export interface TraceMapOptions {
   message: boolean;
 }
 
-const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
+export const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
 /** As the zipkin input: SERVER/CONSUMER start a service's part of the trace, CLIENT/PRODUCER leave it; others are derived from the trace. */
-const KIND_TYPE: readonly SpanType[] = ['', '', 'entry', 'exit', 'exit', 'entry'];
+export const KIND_TYPE: readonly SpanType[] = ['', '', 'entry', 'exit', 'exit', 'entry'];
 const JSON_KINDS: Record<string, number> = { SPAN_KIND_UNSPECIFIED: 0, SPAN_KIND_INTERNAL: 1, SPAN_KIND_SERVER: 2, SPAN_KIND_CLIENT: 3, SPAN_KIND_PRODUCER: 4, SPAN_KIND_CONSUMER: 5 };
 const MAX_TAG_VALUE = 1024;
 const ERROR = 2;
@@ -161,15 +161,19 @@ function split(attrs: readonly KeyValue[], select: AttrSelector, tags: Record<st
       rest?.push(kvJson(kv.key, kv.value));
       continue;
     }
-    const v = kv.value;
-    if (v?.stringValue != null || t === 'http_status_code') {
-      const s = anyString(v) ?? '';
-      if (s.length > MAX_TAG_VALUE) fields[t] = s;
-      else tags[t] = s;
-    } else {
-      const f = anyField(v);
-      if (f !== undefined) fields[t] = f;
-    }
+    putAttr(t, kv.value, tags, fields);
+  }
+}
+
+/** A promoted attribute's value as tag `t` (strings up to 1024 units) or as a field (numbers, booleans, long strings). */
+export function putAttr(t: string, v: AnyValue | null | undefined, tags: Record<string, string>, fields: Record<string, FieldValue>): void {
+  if (v?.stringValue != null || t === 'http_status_code') {
+    const s = anyString(v) ?? '';
+    if (s.length > MAX_TAG_VALUE) fields[t] = s;
+    else tags[t] = s;
+  } else {
+    const f = anyField(v);
+    if (f !== undefined) fields[t] = f;
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * OTLP trace requests in the trace worker threads: an agent decoding in
- * workers and one decoding on the main thread give the same points at the
- * dataway (protobuf and JSON, over HTTP and gRPC), with the core's tags.
+ * OTLP requests in worker threads: an agent decoding in workers and one
+ * decoding on the main thread give the same points at the dataway (traces,
+ * metrics and logs; protobuf and JSON, over HTTP and gRPC), with the core's tags.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -60,7 +60,9 @@ it('workers give the same points as the main thread, over HTTP (protobuf, JSON) 
   expect(t[0]!.tags).toMatchObject({ team: 't1', zone: 'z1', host: 'test-host', istio_canonical_service: 'productpage' });
   const metrics = await (await fetch(threaded.url + '/metrics')).text();
   expect(metrics).toMatch(/^telekit_opentelemetry_workers [12]$/m);
-  expect(metrics).toMatch(/^telekit_opentelemetry_worker_requests_total\{path="generic"\} 3$/m);
+  // protobuf (HTTP and gRPC) through the byte-level fast path (lines.ts), JSON through the generic one
+  expect(metrics).toMatch(/^telekit_opentelemetry_worker_requests_total\{path="fast"\} 2$/m);
+  expect(metrics).toMatch(/^telekit_opentelemetry_worker_requests_total\{path="generic"\} 1$/m);
   expect(await (await fetch(inline.url + '/metrics')).text()).toMatch(/^telekit_opentelemetry_workers 0$/m);
 });
 
@@ -87,5 +89,33 @@ it('metrics in worker threads give the same otel_service points as the main thre
   expect(m).toMatch(/^telekit_opentelemetry_points_total\{signal="metrics",result="accepted"\} 18$/m);
   // decoded in a metrics worker thread
   expect(m).toMatch(/^telekit_opentelemetry_metric_workers [12]$/m);
+  expect(m).not.toMatch(/^telekit_input_errors_total\{[^}]*input="opentelemetry"/m);
+});
+
+it('logs in worker threads give the same logging points as the main thread; bad bodies the same answer', async () => {
+  const logs = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../../inputs/opentelemetry/testdata/logs.json'), 'utf8')) as { resourceLogs: { scopeLogs: { logRecords: unknown[] }[] }[] };
+  let records = 0;
+  for (const rl of logs.resourceLogs) for (const sl of rl.scopeLogs) records += sl.logRecords.length;
+  for (const a of [threaded, inline]) {
+    let r = await fetch(`${a.url}/otel/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array(encodeOtlp('logs', logs)) });
+    expect(r.status).toBe(200);
+    r = await fetch(`${a.url}/otel/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(logs) });
+    expect(r.status).toBe(200);
+  }
+  const key = (p: DecodedPoint) => JSON.stringify([p.name, p.fields.message, p.time?.toString()]);
+  const [t, i] = (await Promise.all([threaded, inline].map(async (a) => [...(await a.dataway.waitForPoints('logging', 2 * records))].sort((x, y) => key(x).localeCompare(key(y)))))) as unknown as [DecodedPoint[], DecodedPoint[]];
+  expect(t).toHaveLength(2 * records);
+  expect(t).toEqual(i);
+  expect(t[0]!.tags).toMatchObject({ team: 't1', zone: 'z1' });
+  const bad = new Uint8Array([0x0a, 0xff, 0xff, 0x01]);
+  const [a, b] = await Promise.all([threaded, inline].map((x) => fetch(`${x.url}/otel/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: bad })));
+  expect(a!.status).toBe(400);
+  expect(a!.status).toBe(b!.status);
+  expect(Buffer.from(await a!.arrayBuffer())).toEqual(Buffer.from(await b!.arrayBuffer()));
+  const m = await (await fetch(threaded.url + '/metrics')).text();
+  expect(m).toMatch(new RegExp(`^telekit_opentelemetry_points_total\\{signal="logs",result="accepted"\\} ${2 * records}$`, 'm'));
+  // decoded in a logs worker thread
+  expect(m).toMatch(/^telekit_opentelemetry_logs_workers [12]$/m);
+  expect(await (await fetch(inline.url + '/metrics')).text()).not.toMatch(/^telekit_opentelemetry_logs_workers [12]$/m);
   expect(m).not.toMatch(/^telekit_input_errors_total\{[^}]*input="opentelemetry"/m);
 });

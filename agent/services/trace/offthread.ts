@@ -112,9 +112,9 @@ export function traceRequest(route: string, req: { headers: Record<string, strin
  * agent's peak RSS with two workers (BENCHMARKS.md, "Memory: load only what
  * runs, V8's budgets"). The old generation keeps Node's default.
  */
-export function workerLimits(constrained = process.constrainedMemory?.() ?? 0): { maxYoungGenerationSizeMb?: number } {
+export function workerLimits(constrained = process.constrainedMemory?.() ?? 0, youngMb = 6): { maxYoungGenerationSizeMb?: number } {
   const limited = constrained > 0 && constrained <= 2 ** 30;
-  return limited ? {} : { maxYoungGenerationSizeMb: 6 };
+  return limited ? {} : { maxYoungGenerationSizeMb: youngMb };
 }
 
 /** Worker threads for `workers = 0`: one per CPU, at most 4. */
@@ -178,6 +178,8 @@ export class TraceThreads {
     private readonly onCount: (n: number) => void = () => {},
     /** A worker idle this long ends (0: never). */
     private readonly idleMs = WORKER_IDLE_MS,
+    /** The workers' young generation (MiB) where the container's memory is not limited (workerLimits). */
+    private readonly youngMb = 6,
   ) {}
 
   /** Workers running now. */
@@ -186,7 +188,7 @@ export class TraceThreads {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.script, { workerData: this.init, resourceLimits: workerLimits() });
+    const worker = new Worker(this.script, { workerData: this.init, resourceLimits: workerLimits(undefined, this.youngMb) });
     const slot: Slot = { worker, busy: 0, tagsKey: '', idleSince: Date.now() };
     worker.on('message', (m: { id: number; result: JobResult }) => {
       slot.busy--;
