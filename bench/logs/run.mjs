@@ -109,7 +109,8 @@ function generate() {
 async function pipelines() {
   if (!NGINX) return undefined;
   const { ScriptStore } = await import('../../dist/agent/services/pipeline/store.js');
-  const store = new ScriptStore({ dir: pipelineDir, log: pino({ level: 'silent' }), watch: false });
+  const workers = Number(JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}').ENV_PIPELINE_WORKERS ?? 0);
+  const store = new ScriptStore({ dir: pipelineDir, log: pino({ level: 'silent' }), watch: false, workers });
   store.load();
   if (store.errors().length > 0) throw new Error(store.errors().map((e) => e.message).join('\n'));
   return store;
@@ -180,7 +181,8 @@ async function telekitAgent(total, script = NGINX) {
   fs.mkdirSync(path.join(confDir, 'container'));
   fs.writeFileSync(path.join(confDir, 'container', 'container.conf'), `[inputs.container]\nenable_container_metric = false\nenable_pod_metric = false\nenable_k8s_metric = false\npod_logs_dir = ${JSON.stringify(root)}\ndocker_logs_dir = "/nonexistent"\nlogging_file_from_beginning = true\n${NGINX ? 'logging_auto_multiline_detection = false\n' : ''}`);
   const dataDir = fs.mkdtempSync(path.join(work, 'data-'));
-  const env = { ...(script ? { ENV_PIPELINE_DIR: pipelineDir } : {}), ENV_IO_FLUSH_INTERVAL: '100ms', ENV_DATAWAY: `http://127.0.0.1:${server.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ...JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}') };
+  // without the script: an empty pipeline directory (the default one, beside conf.d, is where nginx.p is)
+  const env = { ...(NGINX ? { ENV_PIPELINE_DIR: script ? pipelineDir : fs.mkdtempSync(path.join(work, 'no-pipeline-')) } : {}), ENV_IO_FLUSH_INTERVAL: '100ms', ENV_DATAWAY: `http://127.0.0.1:${server.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ...JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}') };
   const t0 = performance.now();
   const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'silent' }), watch: false, registry: inputs });
   await finished;
