@@ -19,7 +19,7 @@ import { ReadPool } from './pool.js';
 import { Tailer, type TailStats } from './tailer.js';
 import { LogLines, type LinesThreads } from './lines.js';
 import { defaultScriptWorkers, ScriptThreads } from './script-pool.js';
-import { workerScript } from '../../../agent/services/trace/offthread.js';
+import { workerScript } from '../../../agent/services/threads.js';
 import { FileRoots } from '../../../agent/services/files/safe-open.js';
 import type { Script } from '../../../agent/services/pipeline/script.js';
 import type { PipelineScripts } from '../../../agent/services/pipeline/types.js';

@@ -17,7 +17,7 @@ import { decodeLines } from '../../../agent/model/lineproto.js';
 import type { Input } from '../../../agent/input/contract.js';
 import { Script } from '../../../agent/services/pipeline/script.js';
 import { ScriptStore } from '../../../agent/services/pipeline/store.js';
-import { workerScript } from '../../../agent/services/trace/offthread.js';
+import { workerScript } from '../../../agent/services/threads.js';
 import { waitFor } from '../../../test/helpers/wait.js';
 import { validConfig } from '../../../test/helpers/fake-context.js';
 import { schema } from '../config.js';

@@ -19,7 +19,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Script, ScriptRecipe, ScriptStats } from '../../../agent/services/pipeline/script.js';
-import { workerLimits } from '../../../agent/services/trace/offthread.js';
+import { workerLimits } from '../../../agent/services/threads.js';
 
 /** Jobs posted to one worker at a time (one running, one waiting in its inbox). */
 const PER_WORKER = 2;
