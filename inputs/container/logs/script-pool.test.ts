@@ -212,4 +212,28 @@ describe('Pipeline scripts in worker threads (container logs)', () => {
       await pool.close();
     }
   });
+
+  it('ends a worker that does not answer a batch in time; the batch goes out raw', async () => {
+    // a worker that takes batches and never answers
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'script-pool-mute-'));
+    dirs.push(dir);
+    const mute = path.join(dir, 'mute.mjs');
+    fs.writeFileSync(mute, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n");
+    const script = Script.compile('app.p', 'app.p', SCRIPT, { timeBoundMs: 0 });
+    const crashes: Error[] = [];
+    const pool = new ScriptThreads({ script: new URL(`file://${mute}`), max: 1, jobTimeoutMs: 100, onCrash: (e) => crashes.push(e) });
+    let raw = 0;
+    const lines = new LogLines('app', (stream) => Object.freeze({ stream }), { host: 'n' }, false, () => script, { pool, onRaw: (n) => (raw += n) });
+    const b = Buffer.from('kind-1');
+    lines.sinkFor('/f').line(b, 0, b.length, { sec: 1_700_000_000, ns: 0 }, 'stdout');
+    try {
+      const r = await lines.runBatch(lines.takeBatches()[0]!);
+      expect(crashes.map((e) => e.message)).toEqual(['script worker did not answer a batch of 1 lines within 100 ms']);
+      expect(raw).toBe(1);
+      expect(decodeLines(Buffer.from(r.data).toString('utf8', 0, r.ends[0])).map((p) => p.fields.message)).toEqual(['kind-1']);
+      expect(pool.count).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
 });

@@ -25,7 +25,10 @@ import { workerLimits } from '../../../agent/services/threads.js';
 const PER_WORKER = 2;
 /** Young generation of a script worker, MiB (see spawn()). */
 const SCRIPT_WORKER_YOUNG_MB = 32;
-/** A worker that does not answer a job for this long is ended (every line has its own time bound). */
+/**
+ * A worker that does not answer a job within this long, plus twice the time bound of each of its
+ * lines, is ended (every line has its own bound: only a bug or a stuck regular expression gets here).
+ */
 export const JOB_TIMEOUT_MS = 30_000;
 
 /** Script workers for `ENV_PIPELINE_WORKERS=0`: one per CPU, at most 4. */
@@ -245,8 +248,10 @@ export class ScriptThreads {
   private arm(slot: Slot): void {
     clearTimeout(slot.timer);
     slot.timer = undefined;
-    if (slot.jobs.size === 0) return;
-    slot.timer = setTimeout(() => this.lost(slot, new Error(`script worker did not answer within ${this.o.jobTimeoutMs ?? JOB_TIMEOUT_MS} ms`)), this.o.jobTimeoutMs ?? JOB_TIMEOUT_MS);
+    const oldest = this.jobs.get(slot.jobs.values().next().value ?? -1);
+    if (oldest === undefined) return;
+    const ms = (this.o.jobTimeoutMs ?? JOB_TIMEOUT_MS) + 2 * oldest.msg.ends.length * Math.max(0, oldest.msg.recipe.timeBoundMs);
+    slot.timer = setTimeout(() => this.lost(slot, new Error(`script worker did not answer a batch of ${oldest.msg.ends.length} lines within ${ms} ms`)), ms);
     slot.timer.unref();
   }
 
