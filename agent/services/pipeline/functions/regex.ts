@@ -5,11 +5,11 @@ import type { Expr } from '../ast.js';
 import type { CompileCtx, FnSpec } from './types.js';
 
 /** The regular expression of a string literal argument, compiled at load; a bad one is a load error. */
-function literalRegexp(c: CompileCtx, e: Expr, global: boolean): { re: RegExp; names: Map<string, number> } {
+function literalRegexp(c: CompileCtx, e: Expr, global: boolean, capturing = true): { re: RegExp; names: Map<string, number> } {
   const src = c.literal(e);
   if (src === undefined) return c.fail(e, 'the regular expression must be a string literal');
   try {
-    return compileGoRegexp(src, global);
+    return compileGoRegexp(src, global, capturing);
   } catch (err) {
     if (err instanceof GrokError) c.fail(e, err.message);
     throw err;
@@ -98,6 +98,63 @@ export const match: FnSpec = {
       if (typeof v !== 'string') return false;
       if (v.length > 4096) r.checkDeadline();
       return re.test(v);
+    };
+  },
+};
+
+/** Go's strings.Trim with a cutset ('' trims nothing). */
+function trimSet(s: string, set: ReadonlySet<string>): string {
+  if (set.size === 0) return s;
+  let a = 0;
+  let b = s.length;
+  while (a < b && set.has(s[a]!)) a++;
+  while (b > a && set.has(s[b - 1]!)) b--;
+  return s.slice(a, b);
+}
+
+function literalOr(c: CompileCtx, e: Expr | undefined, dflt: string, what: string): string {
+  if (e === undefined) return dflt;
+  const v = c.literal(e);
+  if (v === undefined) return c.fail(e, `${what} must be a string literal`);
+  return v;
+}
+
+/**
+ * kv_split(key, field_split_pattern = " ", value_split_pattern = "=", trim_key = "", trim_value = "",
+ * include_keys = [], prefix = ""): the key's text split into fields by one regular expression, each
+ * field into key and value by the other (at its first match), keys and values trimmed of the given
+ * characters; only keys in include_keys are set (none when it is empty), as strings, under `prefix`.
+ * True when a key was set.
+ */
+export const kv_split: FnSpec = {
+  params: ['key', 'field_split_pattern', 'value_split_pattern', 'trim_key', 'trim_value', 'include_keys', 'prefix'],
+  min: 1,
+  compile(args, c) {
+    const key = c.key(args[0]!);
+    // groups do not capture: String.split() would put their text among the fields (Go's Split does not)
+    const fieldRe = args[1] === undefined ? { re: / /g } : literalRegexp(c, args[1], true, false);
+    const valueRe = args[2] === undefined ? { re: /=/ } : literalRegexp(c, args[2], false);
+    const trimKey = new Set(literalOr(c, args[3], '', 'trim_key'));
+    const trimValue = new Set(literalOr(c, args[4], '', 'trim_value'));
+    const include = args[5] === undefined ? undefined : c.expr(args[5]);
+    const prefix = literalOr(c, args[6], '', 'the prefix');
+    return (r: Run) => {
+      const v = r.get(key);
+      const keys = include?.(r);
+      if (typeof v !== 'string' || !Array.isArray(keys) || keys.length === 0) return false;
+      const wanted = new Set(keys.filter((k): k is string => typeof k === 'string'));
+      if (v.length > 4096) r.checkDeadline();
+      let any = false;
+      for (const field of v.split(fieldRe.re)) {
+        if (field === '') continue;
+        const m = valueRe.re.exec(field);
+        if (m === null) continue;
+        const k = trimSet(field.slice(0, m.index), trimKey);
+        if (k === '' || !wanted.has(k)) continue;
+        r.set(prefix + k, trimSet(field.slice(m.index + m[0].length), trimValue));
+        any = true;
+      }
+      return any;
     };
   },
 };

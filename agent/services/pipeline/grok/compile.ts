@@ -227,8 +227,8 @@ export function compileGrok(pattern: string, scope: PatternScope = builtinScope)
  * A plain Go regular expression (replace(), match()) as a JavaScript one,
  * every group capturing; throws GrokError when it does not compile.
  */
-export function compileGoRegexp(src: string, global = false): { re: RegExp; names: Map<string, number> } {
-  const { source, flags, captures } = translate(src, false);
+export function compileGoRegexp(src: string, global = false, capturing = true): { re: RegExp; names: Map<string, number> } {
+  const { source, flags, captures } = translate(src, !capturing);
   // `(?P<name>…)` is a plain group here: its name maps to its number
   const names = new Map<string, number>();
   captures.forEach((c, i) => {
