@@ -236,4 +236,38 @@ describe('Pipeline scripts in worker threads (container logs)', () => {
       await pool.close();
     }
   });
+
+  it.skipIf(WORKER === undefined)('stops reading while the core has not accepted the batches out (back-pressure, no unbounded buffering)', async () => {
+    const s = setup();
+    const f = path.join(s.logs.dir('ns', 'web-1', 'app'), '0.log');
+    append(f, 'kind-', 0, 2000); // ~100 KB: ~25 reads of 4 KiB
+    const ctx = Object.assign(fakeCtx(), { pipelines: s.store, dataDir: s.dataDir });
+    const acc = ctx.acc as unknown as Record<string, unknown>;
+    const held: (() => void)[] = [];
+    let release = false;
+    let calls = 0;
+    acc.tagsToAdd = () => ({ host: 'node-1' });
+    acc.takesLines = () => true;
+    // the core takes nothing until released
+    acc.addLinesWait = (_c: string, _d: Uint8Array, _e: ArrayLike<number>, o?: { onAck?: () => void }) => {
+      calls++;
+      o?.onAck?.();
+      return release ? Promise.resolve() : new Promise<void>((r) => held.push(r));
+    };
+    const input = createContainerLogs(validConfig(schema, { enable_container_metric: false, enable_k8s_metric: false, pod_logs_dir: s.root, docker_logs_dir: path.join(s.root, '_docker'), logging_file_from_beginning: true, logging_auto_multiline_detection: false, logging_read_buffer_size: 4096 }), ctx);
+    started.push(input);
+    await input.start();
+    const script = s.store.get('logging', 'app.p')!;
+    // the first batch is at the core; the second came back from a worker
+    await waitFor(() => calls === 1 && script.stats.lines > 0 && held.length === 1, { what: 'the first batch at the core' });
+    const first = script.stats.lines;
+    await waitFor(() => script.stats.lines > first, { what: 'the second batch back from a worker' });
+    const bytes = (await ctx.metrics.getSingleMetric('telekit_container_log_bytes_total')!.get()).values[0]!.value;
+    // two reads, then the tailer waits for the core: nothing more read, nothing buffered
+    expect(bytes).toBeLessThanOrEqual(2 * 4096);
+    expect(calls).toBe(1);
+    release = true;
+    for (const r of held.splice(0)) r();
+    await waitFor(() => script.stats.lines >= 2000, { what: 'the rest once released' });
+  });
 });
