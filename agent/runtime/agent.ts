@@ -214,7 +214,9 @@ export class Agent {
     if (env.ENV_PIPELINE_TIMEZONE && tz === undefined) log.warn({ value: env.ENV_PIPELINE_TIMEZONE }, 'ENV_PIPELINE_TIMEZONE is not a time zone: using the process zone.');
     const bound = env.ENV_PIPELINE_LINE_TIMEOUT ? parseDuration(env.ENV_PIPELINE_LINE_TIMEOUT) : undefined;
     const maxLen = Number(env.ENV_PIPELINE_MAX_LINE_LENGTH) || undefined;
-    return new ScriptStore({ dir, log: log.child({ component: 'pipeline' }), metrics, watch: (o.watch ?? true) && fs.existsSync(dir), timezone: tz, timeBoundMs: bound, maxLineLength: maxLen });
+    const workers = env.ENV_PIPELINE_WORKERS ? Number(env.ENV_PIPELINE_WORKERS) : 0;
+    if (!Number.isInteger(workers) || workers < -1) log.warn({ value: env.ENV_PIPELINE_WORKERS }, 'ENV_PIPELINE_WORKERS is not an integer of -1 or more: one worker per CPU.');
+    return new ScriptStore({ dir, log: log.child({ component: 'pipeline' }), metrics, watch: (o.watch ?? true) && fs.existsSync(dir), timezone: tz, timeBoundMs: bound, maxLineLength: maxLen, workers: Number.isInteger(workers) && workers >= -1 ? workers : 0 });
   }
 
   private static async makeSinks(s: AgentSettings, dataDir: string, log: Logger): Promise<Sink[]> {

@@ -4,7 +4,8 @@
 //
 //   npm run build && node bench/logs/run.mjs [--mib 256] [--files 4] [--runs 3] [--no-peer]
 //   node bench/logs/run.mjs --nginx [--mib 128]: nginx access and error lines through DataKit's built-in
-//     nginx.p (Pipeline), beside a floor: one precompiled RegExp doing the same match over the same lines
+//     nginx.p (Pipeline), beside a floor: one precompiled RegExp doing the same match over the same lines,
+//     and the same lines through the agent without the script (the raw path)
 //   (PROFILE_DIR=/tmp/x writes a CPU profile of each telekit child process; BENCH_AGENT_ENV='{"ENV_…":"…"}' adds agent settings)
 import fs from 'node:fs';
 import os from 'node:os';
@@ -108,7 +109,8 @@ function generate() {
 async function pipelines() {
   if (!NGINX) return undefined;
   const { ScriptStore } = await import('../../dist/agent/services/pipeline/store.js');
-  const store = new ScriptStore({ dir: pipelineDir, log: pino({ level: 'silent' }), watch: false });
+  const workers = Number(JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}').ENV_PIPELINE_WORKERS ?? 0);
+  const store = new ScriptStore({ dir: pipelineDir, log: pino({ level: 'silent' }), watch: false, workers });
   store.load();
   if (store.errors().length > 0) throw new Error(store.errors().map((e) => e.message).join('\n'));
   return store;
@@ -157,7 +159,7 @@ async function telekitTail(total) {
 }
 
 // ---- telekit, whole agent: to a local dataway that counts X-Points ----
-async function telekitAgent(total) {
+async function telekitAgent(total, script = NGINX) {
   let n = 0;
   let first;
   let done;
@@ -179,7 +181,8 @@ async function telekitAgent(total) {
   fs.mkdirSync(path.join(confDir, 'container'));
   fs.writeFileSync(path.join(confDir, 'container', 'container.conf'), `[inputs.container]\nenable_container_metric = false\nenable_pod_metric = false\nenable_k8s_metric = false\npod_logs_dir = ${JSON.stringify(root)}\ndocker_logs_dir = "/nonexistent"\nlogging_file_from_beginning = true\n${NGINX ? 'logging_auto_multiline_detection = false\n' : ''}`);
   const dataDir = fs.mkdtempSync(path.join(work, 'data-'));
-  const env = { ...(NGINX ? { ENV_PIPELINE_DIR: pipelineDir } : {}), ENV_IO_FLUSH_INTERVAL: '100ms', ENV_DATAWAY: `http://127.0.0.1:${server.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ...JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}') };
+  // without the script: an empty pipeline directory (the default one, beside conf.d, is where nginx.p is)
+  const env = { ...(NGINX ? { ENV_PIPELINE_DIR: script ? pipelineDir : fs.mkdtempSync(path.join(work, 'no-pipeline-')) } : {}), ENV_IO_FLUSH_INTERVAL: '100ms', ENV_DATAWAY: `http://127.0.0.1:${server.address().port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-', ...JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}') };
   const t0 = performance.now();
   const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'silent' }), watch: false, registry: inputs });
   await finished;
@@ -275,7 +278,7 @@ function regexFloor(total) {
 // Each telekit run is a fresh child process (its own heap, RSS and JIT state).
 if (args.child) {
   const total = Number(args.lines);
-  const r = args.child === 'tail' ? await telekitTail(total) : args.child === 'regex' ? regexFloor(total) : await telekitAgent(total);
+  const r = args.child === 'tail' ? await telekitTail(total) : args.child === 'regex' ? regexFloor(total) : args.child === 'raw' ? await telekitAgent(total, false) : await telekitAgent(total);
   process.stdout.write(JSON.stringify({ ...r, peakRss: Math.max(r.peakRss ?? 0, process.resourceUsage().maxRSS * 1024) }));
   process.exit(0);
 }
@@ -313,12 +316,14 @@ function floor() {
 const results = {};
 if (NGINX) {
   // one child per stage and run, alternating, so load on the shared box hits them alike
-  const runs = { regex: [], tail: [], agent: [] };
-  for (let i = 0; i < RUNS; i++) for (const st of Object.keys(runs)) if (st !== 'agent' || !args['no-agent']) runs[st].push(inChild(st, lines));
+  const runs = { regex: [], tail: [], agent: [], raw: [] };
+  for (let i = 0; i < RUNS; i++) for (const st of Object.keys(runs)) if ((st !== 'agent' && st !== 'raw') || !args['no-agent']) runs[st].push(inChild(st, lines));
   const floorMib = report('floor: 1 precompiled RegExp/line', runs.regex);
   const tailMib = report('tailing + nginx.p → count', runs.tail);
   const agentMib = runs.agent.length ? report('agent + nginx.p → local dataway', runs.agent) : undefined;
-  console.log(`ratio tailing+nginx.p/floor ${(tailMib / floorMib).toFixed(2)}x${agentMib ? `, agent+nginx.p/floor ${(agentMib / floorMib).toFixed(2)}x` : ''}`);
+  // the same lines through the same agent without the script (the raw path)
+  const rawMib = runs.raw.length ? report('agent, no script → local dataway', runs.raw) : undefined;
+  console.log(`ratio tailing+nginx.p/floor ${(tailMib / floorMib).toFixed(2)}x${agentMib ? `, agent+nginx.p/floor ${(agentMib / floorMib).toFixed(2)}x, agent+nginx.p/agent raw ${(agentMib / rawMib).toFixed(2)}x, agent raw/floor ${(rawMib / floorMib).toFixed(2)}x` : ''}`);
   fs.rmSync(work, { recursive: true, force: true });
   process.exit(0);
 }

@@ -30,6 +30,10 @@ describe('load errors carry file:line:col', () => {
     expect(loadError('grok(_, "%{NOPE:x}")').message).toBe('t.p:1:9: no pattern found for %{NOPE}');
     expect(loadError('\ngrok(_, "(%{INT:x}")').message).toMatch(/^t\.p:2:9: invalid grok pattern: .*Unterminated group/);
   });
+  it('a bad regular expression of replace() or match() is a load error', () => {
+    expect(loadError('replace(a, "([0-9]", "x")').message).toMatch(/^t\.p:1:12: invalid regular expression: .*Unterminated group/);
+    expect(loadError('x = match(a, "b")').message).toBe('t.p:1:11: the regular expression must be a string literal');
+  });
   it('a pattern added in another branch is not visible', () => {
     expect(loadError('if true {\n add_pattern("cc", "x")\n} else {\n grok(_, "%{cc:c}")\n}').message).toBe('t.p:4:10: no pattern found for %{cc}');
   });

@@ -11,6 +11,7 @@ import type { PatternScope } from './grok/compile.js';
 import { parse } from './parser.js';
 import { Run, ScriptAbort } from './runtime.js';
 import { normalizeStatus } from './status.js';
+import { parseZone } from './timeparse.js';
 import type { Value } from './value.js';
 
 // A regular expression that backtracks past V8's limit finishes on V8's linear-time engine
@@ -57,8 +58,28 @@ export interface ScriptOptions extends CompileOptions {
   patterns?: PatternScope;
 }
 
+/**
+ * What a worker thread needs to compile the same script (structured-clone
+ * safe: a zone by its name, no functions).
+ */
+export interface ScriptRecipe {
+  /** Unique per compiled script in this process: a reload makes a new one. */
+  id: number;
+  name: string;
+  file: string;
+  source: string;
+  timeBoundMs: number;
+  maxLineLength: number;
+  /** The zone's text for parseZone() ('' for the process's local zone), or minutes east of UTC. */
+  timezone: string | number | undefined;
+}
+
+let nextId = 1;
+
 export class Script {
   readonly stats: ScriptStats = { lines: 0, failed: 0, timedOut: 0, dropped: 0 };
+  /** See ScriptRecipe.id. */
+  readonly id = nextId++;
   private readonly boundMs: number;
   private readonly maxLength: number;
 
@@ -68,6 +89,9 @@ export class Script {
     readonly file: string,
     private readonly body: Exec,
     opts: ScriptOptions,
+    private readonly source: string,
+    /** Undefined when the script cannot be compiled elsewhere from its text alone (shared patterns). */
+    private readonly zone: string | number | undefined | null,
   ) {
     this.boundMs = opts.timeBoundMs ?? 100;
     this.maxLength = opts.maxLineLength ?? 65_536;
@@ -77,7 +101,29 @@ export class Script {
   static compile(name: string, file: string, source: string, opts: ScriptOptions = {}): Script {
     const ast = parse(source, file);
     const body = new Compiler(file, opts, opts.patterns).block(ast);
-    return new Script(name, file, body, opts);
+    const z = opts.timezone;
+    const zone = opts.patterns !== undefined ? null : z === undefined ? undefined : z.kind === 'fixed' ? z.minutes : z.kind === 'iana' ? z.name : '';
+    return new Script(name, file, body, opts, source, zone);
+  }
+
+  /** How a worker thread compiles the same script; undefined when it cannot (the script then runs where it is). */
+  recipe(): ScriptRecipe | undefined {
+    if (this.zone === null) return undefined;
+    return { id: this.id, name: this.name, file: this.file, source: this.source, timeBoundMs: this.boundMs, maxLineLength: this.maxLength, timezone: this.zone };
+  }
+
+  /** The script of a recipe (in a worker thread): same text, same options. */
+  static fromRecipe(r: ScriptRecipe): Script {
+    const timezone = r.timezone === undefined ? undefined : typeof r.timezone === 'number' ? ({ kind: 'fixed', minutes: r.timezone } as const) : parseZone(r.timezone);
+    return Script.compile(r.name, r.file, r.source, { timeBoundMs: r.timeBoundMs, maxLineLength: r.maxLineLength, ...(timezone ? { timezone } : {}) });
+  }
+
+  /** Adds counts of runs made elsewhere (a worker thread's copy of this script). */
+  addStats(s: ScriptStats): void {
+    this.stats.lines += s.lines;
+    this.stats.failed += s.failed;
+    this.stats.timedOut += s.timedOut;
+    this.stats.dropped += s.dropped;
   }
 
   /**

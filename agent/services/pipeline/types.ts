@@ -7,4 +7,9 @@ export interface PipelineScripts {
    * there is none. Ask again for each batch: a reload replaces scripts.
    */
   get(category: string, name: string): Script | undefined;
+  /**
+   * Worker threads an input may run scripts in: 0 = its own choice (one per
+   * CPU), -1 = none (on the thread that reads), n = at most n. Absent: 0.
+   */
+  readonly workers?: number;
 }

@@ -2,14 +2,25 @@
  * Container log records written straight as line protocol (direct mode).
  */
 import { nowNs } from '../../../agent/model/point.js';
-import { escapeKey, fieldText, quoteStr } from '../../../agent/model/lineproto.js';
+import { quoteStr } from '../../../agent/model/lineproto.js';
 import { LineBuf, lineHead } from '../../../agent/model/linebuf.js';
 import type { Script } from '../../../agent/services/pipeline/script.js';
-import { toJson } from '../../../agent/services/pipeline/value.js';
 import type { RecordSink } from './assembler.js';
-import { detectStatus, detectStatusRange } from './parse.js';
+import { detectStatusRange } from './parse.js';
+import { ScriptBatch, type LinesContext, type ScriptThreads } from './script-pool.js';
+import { FAILED, ScriptedWriter, WRITTEN } from './scripted-lines.js';
 
 const QUOTE = Buffer.from('"');
+
+let nextCtxId = 1;
+const NO_BATCHES: readonly ScriptBatch[] = [];
+
+/** The script workers a LogLines batches its scripted records for. */
+export interface LinesThreads {
+  pool: ScriptThreads;
+  /** A batch's records were sent as they were (its worker died, or the pool closed). */
+  onRaw(records: number, reason: string): void;
+}
 
 /**
  * A container's records written straight as line protocol, without points:
@@ -34,6 +45,14 @@ export class LogLines {
   private lastSecBytes = Buffer.alloc(0);
   /** The source's Pipeline script as of the last refresh(); undefined: lines are written raw. */
   private script: Script | undefined;
+  /** Writes scripted lines (and, for batches back from a dead worker, raw ones). */
+  private readonly writer: ScriptedWriter;
+  /** Records of the current script go to `batch` (script workers), not to `buf`. */
+  private threaded = false;
+  private batch: ScriptBatch | undefined;
+  private readonly batches: ScriptBatch[] = [];
+  /** Identifies this writer's stream context in the workers. */
+  private readonly ctxId = nextCtxId++;
   /** Stream tags with the core's added, frozen, per stream (scripted lines are written as points). */
   private readonly pointTags = new Map<string, Readonly<Record<string, string>>>();
 
@@ -44,13 +63,20 @@ export class LogLines {
     private readonly withFilepath: boolean,
     /** The current script of the source (looked up again at each refresh: scripts reload). */
     private readonly scriptOf?: () => Script | undefined,
+    /** Script worker threads: scripted records are batched for them instead of run here. */
+    private readonly threads?: LinesThreads,
   ) {
+    this.writer = new ScriptedWriter(source, (stream) => this.tagsFor(stream), withFilepath);
     this.refresh();
   }
 
   /** Picks up the source's current script; called once per read chunk, never per line. */
   refresh(): void {
-    if (this.scriptOf !== undefined) this.script = this.scriptOf();
+    if (this.scriptOf !== undefined) {
+      this.script = this.scriptOf();
+      // a script that cannot be compiled from its text alone runs here
+      this.threaded = this.threads !== undefined && this.script !== undefined && this.script.recipe() !== undefined;
+    }
   }
 
   private tagsFor(stream: string): Readonly<Record<string, string>> {
@@ -63,77 +89,63 @@ export class LogLines {
     return t;
   }
 
-  /** `source,tags` of a stream's scripted lines (the script kept the measurement and tags). */
-  private readonly scriptHeads = new Map<string, Buffer>();
-  /** The last scripted line's time and its text (with the space before it). */
-  private lastTime: bigint | undefined;
-  private lastTimeText = '';
-  /** Escaped field keys of scripted lines, with their `=`. */
-  private readonly keyTexts = new Map<string, string>();
-
-  private keyText(k: string): string {
-    let t = this.keyTexts.get(k);
-    if (t === undefined) {
-      if (this.keyTexts.size > 1024) this.keyTexts.clear();
-      this.keyTexts.set(k, (t = escapeKey(k) + '='));
-    }
-    return t;
+  /**
+   * A record through the script, written as the line its point would be
+   * (scripted-lines.ts). False when the script failed on it (the caller
+   * writes it raw). Dropped records count as read, not as written.
+   */
+  private scripted(script: Script, msg: string, bytes: Buffer | undefined, start: number, end: number, time: bigint | undefined, sec: number, ns: number, stream: string, lines: number, filepath: string): boolean {
+    const read = this.linesRead + lines;
+    const r = this.writer.scripted(this.buf, script, msg, bytes, start, end, time, sec, ns, stream, read, filepath);
+    if (r === FAILED) return false;
+    this.linesRead = read;
+    if (r === WRITTEN) this.records++;
+    return true;
   }
 
   /**
-   * A record through the script, written as the line its point would be
-   * (scripted.ts runScript, the points path): the message from the read
-   * buffer's bytes when the script left it as it was, the other fields from
-   * the script's map. False when the script failed on it (the caller writes it
-   * raw). Dropped records count as read, not as written.
+   * A record for the script workers: copied into the batch of this read,
+   * with its `log_read_lines`. Lines come back from runBatch().
    */
-  private scripted(script: Script, msg: string, bytes: Buffer | undefined, start: number, end: number, time: bigint | undefined, sec: number, ns: number, stream: string, lines: number, filepath: string): boolean {
-    const base = this.tagsFor(stream);
-    const r = script.run(msg, base);
-    if (!r.ok) return false;
+  private batched(script: Script, buf: Buffer, start: number, end: number, sec: number, ns: number, stream: string, lines: number, filepath: string): void {
+    let b = this.batch;
+    if (b === undefined || b.script !== script) {
+      // a batch has one script: records after a reload start a new one (sent after this one)
+      if (b !== undefined) this.batches.push(b);
+      this.batch = b = new ScriptBatch(script);
+    }
     this.linesRead += lines;
-    const o = r.out;
-    if (o.dropped) return true;
-    const b = this.buf;
-    let own: Map<string, string> | undefined;
-    if ((o.tags === undefined || o.tags.size === 0) && o.droppedTags === undefined && o.measurement === undefined) {
-      let h = this.scriptHeads.get(stream);
-      if (h === undefined) this.scriptHeads.set(stream, (h = lineHead(this.source, base)));
-      b.appendBytes(h);
-    } else {
-      const t: Record<string, string> = { ...base };
-      for (const k of o.droppedTags ?? []) delete t[k];
-      for (const [k, v] of o.tags ?? []) t[k] = v;
-      own = o.tags;
-      b.appendBytes(lineHead(o.measurement ?? this.source, t));
+    b.add(buf, start, end, sec, ns, stream, this.linesRead, filepath);
+  }
+
+  /** The batches of records waiting for a script worker, in order (empty when none). */
+  takeBatches(): readonly ScriptBatch[] {
+    if (this.batch === undefined) return NO_BATCHES;
+    this.batches.push(this.batch);
+    this.batch = undefined;
+    return this.batches.splice(0);
+  }
+
+  /**
+   * A batch's lines: from a worker, or, when the worker died or the pool is
+   * closed, the records as they were (counted by `onRaw`).
+   */
+  async runBatch(batch: ScriptBatch): Promise<{ data: Uint8Array; ends: ArrayLike<number>; written: number; recycle?: () => void }> {
+    const t = this.threads!;
+    const streams: LinesContext['tags'] = {};
+    for (const s of batch.streams) streams[s] = this.tagsFor(s);
+    const r = await t.pool.run(batch, batch.script.recipe()!, { id: this.ctxId, source: this.source, withFilepath: this.withFilepath, tags: streams });
+    if (r.ok) {
+      batch.script.addStats(r.stats);
+      return { data: r.data, ends: r.ends, written: r.written, recycle: () => t.pool.recycle(r.data) };
     }
-    const m = o.fields.get('message');
-    const rawMessage = m === msg && bytes !== undefined;
-    let s = ' ';
-    if (rawMessage) {
-      b.append(' message="');
-      b.appendEscaped(bytes, start, end);
-      s = '",';
+    const out = new LineBuf(Math.max(64 << 10, batch.bytes * 2));
+    for (let i = 0; i < batch.size; i++) {
+      const m = batch.message(i);
+      this.writer.raw(out, m.data, m.start, m.end, batch.sec[i]!, batch.ns[i]!, batch.streams[batch.stream[i]!]!, batch.reads[i]!, batch.files[batch.file[i]!]!);
     }
-    for (const [k, v] of o.fields) {
-      if (v === null || k === '' || (rawMessage && k === 'message') || k === 'log_read_lines' || k === 'filepath' || own?.has(k)) continue;
-      const t = typeof v === 'object' ? quoteStr(toJson(v)) : fieldText(v);
-      if (t === undefined) continue;
-      s += this.keyText(k) + t + ',';
-    }
-    s += 'status=' + quoteStr(o.status ?? detectStatus(typeof m === 'string' ? m : msg)) + ',log_read_lines=' + this.linesRead + 'i';
-    if (this.withFilepath) s += ',filepath=' + quoteStr(filepath);
-    // the record's own time only when the script set none (scripts such as nginx.p do): no BigInt per line
-    const t = o.time ?? time ?? BigInt(sec) * 1_000_000_000n + BigInt(ns);
-    if (t !== this.lastTime) {
-      // lines of one second share default_time()'s answer: its digits too
-      this.lastTime = t;
-      this.lastTimeText = ' ' + t;
-    }
-    b.append(s + this.lastTimeText);
-    b.endLine();
-    this.records++;
-    return true;
+    t.onRaw(batch.size, r.reason);
+    return { data: out.data, ends: out.ends, written: batch.size };
   }
 
   /** `source,tags message=` of a stream, as bytes. */
@@ -186,7 +198,10 @@ export class LogLines {
     return {
       line: (buf, start, end, time, stream) => {
         const script = this.script;
-        if (script !== undefined && this.scripted(script, buf.toString('utf8', start, end), buf, start, end, undefined, time.sec, time.ns, stream, 1, filepath)) return;
+        if (script !== undefined) {
+          if (this.threaded) return this.batched(script, buf, start, end, time.sec, time.ns, stream, 1, filepath);
+          if (this.scripted(script, buf.toString('utf8', start, end), buf, start, end, undefined, time.sec, time.ns, stream, 1, filepath)) return;
+        }
         const b = this.write(stream, buf, start, end, 1, filepath);
         if (time.sec >= 0) {
           if (time.sec !== this.lastSec) {
@@ -201,6 +216,11 @@ export class LogLines {
       },
       record: (r) => {
         const script = this.script;
+        if (script !== undefined && this.threaded) {
+          const bytes = typeof r.message === 'string' ? Buffer.from(r.message) : r.message.bytes;
+          const t = r.time ?? nowNs();
+          return this.batched(script, bytes, 0, bytes.length, Number(t / 1_000_000_000n), Number(t % 1_000_000_000n), r.stream, r.lines, filepath);
+        }
         if (script !== undefined && this.scripted(script, typeof r.message === 'string' ? r.message : r.message.toString(), typeof r.message === 'string' ? undefined : r.message.bytes, 0, typeof r.message === 'string' ? 0 : r.message.bytes.length, r.time ?? nowNs(), 0, 0, r.stream, r.lines, filepath)) return;
         const msg = typeof r.message === 'string' ? Buffer.from(r.message) : r.message.bytes;
         const b = this.write(r.stream, msg, 0, msg.length, r.lines, filepath);

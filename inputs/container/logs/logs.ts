@@ -17,7 +17,9 @@ import { resolveLogConfig, type ContainerLogConfig } from './logs-config.js';
 import { detectStatus } from './parse.js';
 import { ReadPool } from './pool.js';
 import { Tailer, type TailStats } from './tailer.js';
-import { LogLines } from './lines.js';
+import { LogLines, type LinesThreads } from './lines.js';
+import { defaultScriptWorkers, ScriptThreads } from './script-pool.js';
+import { workerScript } from '../../../agent/services/threads.js';
 import { FileRoots } from '../../../agent/services/files/safe-open.js';
 import type { Script } from '../../../agent/services/pipeline/script.js';
 import type { PipelineScripts } from '../../../agent/services/pipeline/types.js';
@@ -143,6 +145,9 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
       'Paths of datakit/logs type file entries not read, by reason (climbs_out, relative, too_long, volume_unsupported, runtime_unsupported, bad_id, symlink_dir, too_many_files, too_many_entries), at every scan that meets them.',
       ['reason'],
     ),
+    scriptWorkers: gauge(ctx.metrics, 'telekit_container_log_script_workers', 'Worker threads running Pipeline scripts of container logs.'),
+    scriptWorkerCrashes: counter(ctx.metrics, 'telekit_container_log_script_worker_crashes_total', 'Script worker threads that died or did not answer (replaced; their batches are sent unparsed).'),
+    scriptRawLines: counter(ctx.metrics, 'telekit_container_log_script_raw_lines_total', 'Records sent unparsed because the script worker running them died or was stopped.'),
     entries: gauge(ctx.metrics, 'telekit_container_log_file_entries', 'datakit/logs type file entries at the last scan, by state (matched: files found; unmatched: no file yet; refused).', ['state']),
   };
   const hp = hostPaths();
@@ -184,6 +189,24 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
     records: (n) => m.records.inc(n),
     parseErrors: (n) => m.parseErrors.inc(n),
     event: (kind) => m.events.inc({ kind }),
+  };
+  // Script worker threads (script-pool.ts), made with the first tailer of a source that may have a script;
+  // each worker starts with the first batch that needs it.
+  let threads: ScriptThreads | undefined;
+  const maxThreads = ctx.pipelines === undefined || ctx.pipelines.workers === -1 ? 0 : ctx.pipelines.workers || defaultScriptWorkers();
+  const workerUrl = maxThreads > 0 ? workerScript(import.meta.url, 'script-worker') : undefined;
+  const linesThreads = (): LinesThreads | undefined => {
+    if (workerUrl === undefined || stopped) return undefined;
+    threads ??= new ScriptThreads({
+      script: workerUrl,
+      max: maxThreads,
+      onCrash: (e) => {
+        m.scriptWorkerCrashes.inc();
+        ctx.acc.error('script_worker', e);
+      },
+      onCount: (n) => m.scriptWorkers.set(n),
+    });
+    return { pool: threads, onRaw: (n) => m.scriptRawLines.inc(n) };
   };
   let initialDone = false;
   let timer: NodeJS.Timeout | undefined;
@@ -241,7 +264,7 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
         // lines straight from the read buffers when the core takes them as they are
         newLines:
           ctx.acc.addLinesWait && ctx.acc.tagsToAdd && ctx.acc.takesLines?.('logging')
-            ? () => new LogLines(lc.source, streamTags(t, lc, ctx.host.nodeName), ctx.acc.tagsToAdd!(), config.logging_enable_filepath_field, scriptLookup(ctx.pipelines, lc))
+            ? () => new LogLines(lc.source, streamTags(t, lc, ctx.host.nodeName), ctx.acc.tagsToAdd!(), config.logging_enable_filepath_field, scriptLookup(ctx.pipelines, lc), linesThreads())
             : undefined,
       },
       {
@@ -412,6 +435,8 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
       await Promise.all([...tailers.values()].map((t) => t.stop()));
       tailers.clear();
       m.files.set(0);
+      await threads?.close();
+      threads = undefined;
       await checkpoints.flush();
       checkpoints.syncWrites = true;
     },

@@ -17,7 +17,8 @@ import type { Accumulator } from '../../../agent/input/contract.js';
 import type { Point } from '../../../agent/model/point.js';
 import { Assembler, splitLines, type AssemblerOptions, type LogRecord } from './assembler.js';
 import type { LogLines } from './lines.js';
-import { AckedPositions, type Ident } from './acks.js';
+import { AckedPositions, type Ident, type Slot } from './acks.js';
+import type { ScriptBatch } from './script-pool.js';
 import { positionKey, type Checkpoints, type Position } from './checkpoint.js';
 import { FP_LEN, fpMatches, listFamily, type Member } from './family.js';
 import type { ReadPool } from './pool.js';
@@ -56,6 +57,8 @@ export interface TailerDeps {
 }
 
 const POLL_MIN_MS = 25;
+/** Handoffs of scripted batches a tailer may have out at the script workers before it waits (direct mode). */
+const MAX_OUT = 2;
 const POLL_MAX_MS = 500;
 
 export class Tailer {
@@ -68,6 +71,8 @@ export class Tailer {
   /** Direct mode (TailerOptions.newLines): where assemblers write their records. */
   private readonly lines: LogLines | undefined;
   private done: Promise<void> | undefined;
+  /** Handoffs of scripted batches not yet accepted by the core, oldest first. */
+  private readonly out: Promise<void>[] = [];
 
   constructor(
     readonly opts: TailerOptions,
@@ -78,7 +83,10 @@ export class Tailer {
   }
 
   start(): void {
-    this.done ??= this.run().catch((e) => this.deps.onError(e));
+    // batches still at the script workers are handed to the core before the tailer is done
+    this.done ??= this.run()
+      .catch((e) => this.deps.onError(e))
+      .then(() => this.flushOut());
   }
 
   /** Stops promptly; positions already acknowledged stay saved, later acks still advance them. */
@@ -138,7 +146,11 @@ export class Tailer {
     }
     const b = lines.buf;
     const n = b.ends.length;
-    const slot = this.acks.sent(ident, asm.safeOffset(), n === 0);
+    const batches = lines.takeBatches();
+    // batches out at the script workers: these lines go after theirs
+    if (n > 0 && this.out.length > 0) await this.flushOut();
+    const slot = this.acks.sent(ident, asm.safeOffset(), n === 0 && batches.length === 0);
+    if (batches.length > 0) return this.sendBatches(lines, batches, slot);
     if (n === 0) return;
     this.deps.stats.records(lines.records);
     lines.records = 0;
@@ -147,6 +159,42 @@ export class Tailer {
     } finally {
       b.reset(); // the core copied the lines (or dropped them at shutdown)
     }
+  }
+
+  /**
+   * Scripted records of one read, parsed in the script workers: handed to the
+   * core in the order they were read, after every earlier send; the position
+   * is acknowledged when the core acknowledges the last of them. Returns at
+   * once unless MAX_OUT handoffs are already out (back-pressure on reading).
+   */
+  private async sendBatches(lines: LogLines, batches: readonly ScriptBatch[], slot: Slot): Promise<void> {
+    const jobs = batches.map((b) => lines.runBatch(b));
+    const prev = this.out.length > 0 ? this.out[this.out.length - 1]! : undefined;
+    const handoff = (async () => {
+      if (prev !== undefined) await prev;
+      // the position waits for the core's acks of every part (one more until all are handed over)
+      let unacked = 1;
+      const acked = (): void => {
+        if (--unacked === 0) this.acks.ack(slot);
+      };
+      for (const job of jobs) {
+        const r = await job;
+        if (r.written > 0) this.deps.stats.records(r.written);
+        if (r.ends.length === 0) continue;
+        unacked++;
+        await this.deps.acc.addLinesWait!('logging', r.data, r.ends, { onAck: acked });
+        r.recycle?.();
+      }
+      acked();
+    })().catch((e) => this.deps.onError(e));
+    this.out.push(handoff);
+    void handoff.finally(() => this.out.splice(this.out.indexOf(handoff), 1));
+    if (this.out.length >= MAX_OUT) await this.out[0];
+  }
+
+  /** Waits until every batch out at the script workers was handed to the core. */
+  private async flushOut(): Promise<void> {
+    while (this.out.length > 0) await this.out[this.out.length - 1];
   }
 
   private finish(ident: Ident): void {

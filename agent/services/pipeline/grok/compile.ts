@@ -223,6 +223,24 @@ export function compileGrok(pattern: string, scope: PatternScope = builtinScope)
   return { re, flags, captures, source };
 }
 
+/**
+ * A plain Go regular expression (replace(), match()) as a JavaScript one,
+ * every group capturing; throws GrokError when it does not compile.
+ */
+export function compileGoRegexp(src: string, global = false, capturing = true): { re: RegExp; names: Map<string, number> } {
+  const { source, flags, captures } = translate(src, !capturing);
+  // `(?P<name>…)` is a plain group here: its name maps to its number
+  const names = new Map<string, number>();
+  captures.forEach((c, i) => {
+    if (c !== undefined && !names.has(c.key)) names.set(c.key, i + 1);
+  });
+  try {
+    return { re: new RegExp(source, flags + (global ? 'g' : '')), names };
+  } catch (e) {
+    throw new GrokError(`invalid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`);
+  }
+}
+
 /** Checks that a pattern body (add_pattern) is well formed, resolving references lazily at use. */
 export function checkPatternSyntax(pattern: string): void {
   const literal = pattern.replace(REF, '(?:)');
