@@ -173,11 +173,13 @@ type KeyTable<K extends string> = WantedKey<K>[][];
 /**
  * For each line of `b[0..end)` whose key (the bytes before its `:`) is in
  * `keys`, the number after the separating spaces and tabs goes to `out`.
- * Only keys at a line start count; the first line with a key wins.
+ * Only keys at a line start count; the first line with a key wins. Stops
+ * after `want` keys were found; returns where it stopped.
  */
-function keyValues<K extends string>(b: Bytes, end: number, keys: KeyTable<K>, out: Record<K, number>): void {
-  let i = 0;
-  while (i < end) {
+function keyValues<K extends string>(b: Bytes, start: number, end: number, keys: KeyTable<K>, out: Record<K, number>, want = Infinity): number {
+  let found = 0;
+  let i = start;
+  while (i < end && found < want) {
     let j = i;
     while (j < end && b[j] !== 58 && b[j] !== 10) j++;
     const cands = j < end && b[j] === 58 ? keys[j - i] : undefined;
@@ -195,7 +197,10 @@ function keyValues<K extends string>(b: Bytes, end: number, keys: KeyTable<K>, o
         let v = j + 1;
         while (v < end && (b[v] === 32 || b[v] === 9)) v++;
         const n = numberAt(b, v, end);
-        if (!Number.isNaN(n) && n >= 0 && out[k.name] < 0) out[k.name] = n * k.scale;
+        if (!Number.isNaN(n) && n >= 0 && out[k.name] < 0) {
+          out[k.name] = n * k.scale;
+          found++;
+        }
         j = numEnd;
         break;
       }
@@ -203,6 +208,7 @@ function keyValues<K extends string>(b: Bytes, end: number, keys: KeyTable<K>, o
     while (j < end && b[j] !== 10) j++;
     i = j + 1;
   }
+  return i;
 }
 
 function keyTable<K extends string>(entries: [string, K, number][]): KeyTable<K> {
@@ -211,7 +217,8 @@ function keyTable<K extends string>(entries: [string, K, number][]): KeyTable<K>
   return t;
 }
 
-const STATUS_KEYS = keyTable<keyof PidStatus>([
+/** status's keys up to the memory lines (Uid comes first, the Vm lines together after it) ... */
+const STATUS_HEAD = keyTable<keyof PidStatus>([
   ['Uid', 'uid', 1],
   ['VmSize', 'vmSize', 1024],
   ['VmLck', 'vmLck', 1024],
@@ -220,9 +227,16 @@ const STATUS_KEYS = keyTable<keyof PidStatus>([
   ['VmData', 'vmData', 1024],
   ['VmStk', 'vmStk', 1024],
   ['VmSwap', 'vmSwap', 1024],
+]);
+const STATUS_HEAD_N = 8;
+const NL_UID = Buffer.from('\nUid:');
+/** ... and the context switches, status's last lines. */
+const STATUS_TAIL = keyTable<keyof PidStatus>([
   ['voluntary_ctxt_switches', 'voluntaryCtxtSwitches', 1],
   ['nonvoluntary_ctxt_switches', 'nonvoluntaryCtxtSwitches', 1],
 ]);
+/** How many lines from its end status's tail search starts (the kernel writes the two context-switch lines last). */
+const TAIL_LINES = 3;
 
 /**
  * /proc/<pid>/status: `Key:\tvalue` lines. Only keys at a line start count
@@ -232,7 +246,22 @@ const STATUS_KEYS = keyTable<keyof PidStatus>([
 export function parsePidStatus(text: string | Bytes, len?: number, out: PidStatus = newPidStatus()): PidStatus | undefined {
   const b = bytesOf(text);
   out.uid = out.voluntaryCtxtSwitches = out.nonvoluntaryCtxtSwitches = out.vmRss = out.vmSize = out.vmHwm = out.vmData = out.vmStk = out.vmLck = out.vmSwap = -1;
-  keyValues(b, Math.min(len ?? b.length, b.length), STATUS_KEYS, out);
+  const end = Math.min(len ?? b.length, b.length);
+  // Half of status (signal masks, capabilities, cpu and memory node lists) sits between the
+  // memory lines and the context switches: read up to the last memory line, then the last lines.
+  // the first lines (Name, Umask, State, Tgid, Ngid, Pid, PPid, TracerPid) are skipped by a native search
+  let from = b[0] === 85 ? 0 : b.indexOf(NL_UID);
+  from = from < 0 || from + NL_UID.length > end ? 0 : from + 1;
+  const mid = keyValues(b, from, end, STATUS_HEAD, out, STATUS_HEAD_N);
+  let tail = mid;
+  for (let x = end - 2, nl = 0; x >= mid; x--) {
+    if (b[x] === 10 && ++nl === TAIL_LINES) {
+      tail = x + 1;
+      break;
+    }
+  }
+  keyValues(b, tail, end, STATUS_TAIL, out, 2);
+  if (out.voluntaryCtxtSwitches < 0 || out.nonvoluntaryCtxtSwitches < 0) keyValues(b, from, end, STATUS_TAIL, out, 2); // not where the kernel writes them
   if (out.uid < 0) return undefined;
   // kernel threads have no memory lines: 0
   if (out.voluntaryCtxtSwitches < 0) out.voluntaryCtxtSwitches = 0;
@@ -269,7 +298,7 @@ const IO_KEYS = keyTable<keyof PidIo>([
 export function parsePidIo(text: string | Bytes, len?: number, out: PidIo = newPidIo()): PidIo | undefined {
   const b = bytesOf(text);
   out.syscr = out.syscw = out.readBytes = out.writeBytes = -1;
-  keyValues(b, Math.min(len ?? b.length, b.length), IO_KEYS, out);
+  keyValues(b, 0, Math.min(len ?? b.length, b.length), IO_KEYS, out, 4);
   return out.syscr < 0 || out.syscw < 0 || out.readBytes < 0 || out.writeBytes < 0 ? undefined : out;
 }
 
