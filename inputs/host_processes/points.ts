@@ -15,30 +15,65 @@ import { stateName } from './parse.js';
 
 export const MEASUREMENT = 'host_processes';
 
+/**
+ * Integer fields by slot. A process's counters mostly stay the same between
+ * collections (most processes sleep): each process keeps its last value per
+ * slot with the field value and the JSON made of it, and reuses them while the
+ * number is the same, instead of a new bigint, wrapper and string per field and point.
+ */
+const RSS = 0, VMS = 1, THREADS = 2, VCS = 3, NVCS = 4, MINFLT = 5, MAJFLT = 6, CMINFLT = 7, CMAJFLT = 8, SYSCR = 9, SYSCW = 10, READ_BYTES = 11, WRITE_BYTES = 12, OPEN_FILES = 13, PID = 14, START_TIME = 15, STARTED = 16; // prettier-ignore
+const SLOTS = 17;
+/** Which slots are unsigned (`uint`); the others are signed (`int`). */
+const UNSIGNED = [true, true, false, false, false, true, true, true, true, true, true, true, true, false, false, false, false];
+
+class Values {
+  readonly nums = new Float64Array(SLOTS).fill(NaN);
+  readonly fields: FieldValue[] = new Array<FieldValue>(SLOTS);
+  readonly json: (string | undefined)[] = new Array<string | undefined>(SLOTS);
+
+  /** The field value of slot `k` for the number `n`. */
+  field(k: number, n: number): FieldValue {
+    if (this.nums[k] !== n) this.set(k, n);
+    return this.fields[k]!;
+  }
+
+  /** The JSON text of slot `k` for the number `n` (the same digits as the field's). */
+  text(k: number, n: number): string {
+    if (this.nums[k] !== n) this.set(k, n);
+    return (this.json[k] ??= UNSIGNED[k] ? uintJson(n) : intJson(n));
+  }
+
+  private set(k: number, n: number): void {
+    this.nums[k] = n;
+    this.fields[k] = UNSIGNED[k] ? uint(n) : int(n);
+    this.json[k] = undefined;
+  }
+}
+
 /** The figures objects and metrics share (DataKit's Parse()). */
-function common(p: ProcInfo, memTotal: number): Record<string, FieldValue> {
+function common(p: ProcInfo, memTotal: number, v: Values): Record<string, FieldValue> {
   const f: Record<string, FieldValue> = {
-    rss: uint(p.status.vmRss),
-    vms: uint(p.status.vmSize),
+    rss: v.field(RSS, p.status.vmRss),
+    vms: v.field(VMS, p.status.vmSize),
     mem_used_percent: memUsedPercent(p, memTotal),
     cpu_usage: p.cpuUsage,
     // DataKit's "average over the collection interval": the same figure as cpu_usage here
     cpu_usage_top: p.cpuUsage,
-    threads: int(p.stat.numThreads),
-    voluntary_ctxt_switches: int(p.status.voluntaryCtxtSwitches),
-    nonvoluntary_ctxt_switches: int(p.status.nonvoluntaryCtxtSwitches),
-    page_minor_faults: uint(p.stat.minflt),
-    page_major_faults: uint(p.stat.majflt),
-    page_children_minor_faults: uint(p.stat.cminflt),
-    page_children_major_faults: uint(p.stat.cmajflt),
+    threads: v.field(THREADS, p.stat.numThreads),
+    voluntary_ctxt_switches: v.field(VCS, p.status.voluntaryCtxtSwitches),
+    nonvoluntary_ctxt_switches: v.field(NVCS, p.status.nonvoluntaryCtxtSwitches),
+    page_minor_faults: v.field(MINFLT, p.stat.minflt),
+    page_major_faults: v.field(MAJFLT, p.stat.majflt),
+    page_children_minor_faults: v.field(CMINFLT, p.stat.cminflt),
+    page_children_major_faults: v.field(CMAJFLT, p.stat.cmajflt),
   };
   if (p.io) {
-    f.proc_syscr = uint(p.io.syscr);
-    f.proc_syscw = uint(p.io.syscw);
-    f.proc_read_bytes = uint(p.io.readBytes);
-    f.proc_write_bytes = uint(p.io.writeBytes);
+    f.proc_syscr = v.field(SYSCR, p.io.syscr);
+    f.proc_syscw = v.field(SYSCW, p.io.syscw);
+    f.proc_read_bytes = v.field(READ_BYTES, p.io.readBytes);
+    f.proc_write_bytes = v.field(WRITE_BYTES, p.io.writeBytes);
   }
-  if (p.openFiles !== undefined) f.open_files = int(p.openFiles);
+  if (p.openFiles !== undefined) f.open_files = v.field(OPEN_FILES, p.openFiles);
   return f;
 }
 
@@ -53,6 +88,9 @@ function baseTags(p: ProcInfo): Record<string, string> {
 /** What a process's points reuse between collections, valid while its `version` is the same. */
 interface Memo {
   version: number;
+  /** Integer fields of the metric's and the object's points (each kind its own: they are read at different times). */
+  metricValues?: Values;
+  objectValues?: Values;
   metricTags?: Readonly<Record<string, string>>;
   objectTags?: Readonly<Record<string, string>>;
   objectState?: string;
@@ -126,7 +164,7 @@ function intJson(n: number): string {
 const uintJson = (n: number) => (Number.isFinite(n) && n > 0 ? intJson(n) : '0');
 
 /** The JSON of one of the object's own keys for process `p`, or undefined when it has none. */
-function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: NonNullable<Memo['json']>, state: string, memTotal: number, now: number): string | undefined {
+function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: NonNullable<Memo['json']>, v: Values, state: string, memTotal: number, now: number): string | undefined {
   const s = p.status;
   const st = p.stat;
   switch (k) {
@@ -135,28 +173,28 @@ function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: NonNullable<Memo['json']
     case 'username': return j.username;
     case 'state': return STATE_JSON.get(state) ?? goJson(state);
     case 'container_id': return j.containerId;
-    case 'rss': return uintJson(s.vmRss);
-    case 'vms': return uintJson(s.vmSize);
+    case 'rss': return v.text(RSS, s.vmRss);
+    case 'vms': return v.text(VMS, s.vmSize);
     case 'mem_used_percent': return floatJson(memUsedPercent(p, memTotal));
     case 'cpu_usage':
     case 'cpu_usage_top': return floatJson(p.cpuUsage);
-    case 'threads': return intJson(st.numThreads);
-    case 'voluntary_ctxt_switches': return intJson(s.voluntaryCtxtSwitches);
-    case 'nonvoluntary_ctxt_switches': return intJson(s.nonvoluntaryCtxtSwitches);
-    case 'page_minor_faults': return uintJson(st.minflt);
-    case 'page_major_faults': return uintJson(st.majflt);
-    case 'page_children_minor_faults': return uintJson(st.cminflt);
-    case 'page_children_major_faults': return uintJson(st.cmajflt);
-    case 'proc_syscr': return p.io && uintJson(p.io.syscr);
-    case 'proc_syscw': return p.io && uintJson(p.io.syscw);
-    case 'proc_read_bytes': return p.io && uintJson(p.io.readBytes);
-    case 'proc_write_bytes': return p.io && uintJson(p.io.writeBytes);
-    case 'open_files': return p.openFiles === undefined ? undefined : intJson(p.openFiles);
+    case 'threads': return v.text(THREADS, st.numThreads);
+    case 'voluntary_ctxt_switches': return v.text(VCS, s.voluntaryCtxtSwitches);
+    case 'nonvoluntary_ctxt_switches': return v.text(NVCS, s.nonvoluntaryCtxtSwitches);
+    case 'page_minor_faults': return v.text(MINFLT, st.minflt);
+    case 'page_major_faults': return v.text(MAJFLT, st.majflt);
+    case 'page_children_minor_faults': return v.text(CMINFLT, st.cminflt);
+    case 'page_children_major_faults': return v.text(CMAJFLT, st.cmajflt);
+    case 'proc_syscr': return p.io && v.text(SYSCR, p.io.syscr);
+    case 'proc_syscw': return p.io && v.text(SYSCW, p.io.syscw);
+    case 'proc_read_bytes': return p.io && v.text(READ_BYTES, p.io.readBytes);
+    case 'proc_write_bytes': return p.io && v.text(WRITE_BYTES, p.io.writeBytes);
+    case 'open_files': return p.openFiles === undefined ? undefined : v.text(OPEN_FILES, p.openFiles);
     case 'listen_ports': return p.listenPorts === undefined ? undefined : goJson(listenPortsText(p.listenPorts));
     case 'state_zombie': return state === 'zombie' ? 'true' : 'false';
-    case 'pid': return String(p.pid);
-    case 'started_duration': return intJson(startedDuration(p, now));
-    case 'start_time': return intJson(p.startMs);
+    case 'pid': return v.text(PID, p.pid);
+    case 'started_duration': return v.text(STARTED, Math.trunc(startedDuration(p, now)));
+    case 'start_time': return v.text(START_TIME, p.startMs);
     case 'work_directory':
       if (p.cwd === undefined) return undefined;
       if (m.cwd !== p.cwd) {
@@ -202,23 +240,26 @@ export function objectPoint(p: ProcInfo, hostname: string, memTotal: number, now
     containerId: p.containerId === '' ? undefined : goJson(p.containerId),
     cmdline: goJson(objectCmdline(p)),
   });
-  const fields = common(p, memTotal);
+  const v = (m.objectValues ??= new Values());
+  const fields = common(p, memTotal, v);
   if (p.listenPorts !== undefined) fields.listen_ports = listenPortsText(p.listenPorts);
   fields.state_zombie = state === 'zombie';
-  fields.pid = int(p.pid);
-  fields.started_duration = int(startedDuration(p, now));
-  fields.start_time = int(p.startMs);
+  fields.pid = v.field(PID, p.pid);
+  fields.started_duration = v.field(STARTED, Math.trunc(startedDuration(p, now)));
+  fields.start_time = v.field(START_TIME, p.startMs);
   if (p.cwd !== undefined) fields.work_directory = p.cwd;
   fields.cmdline = objectCmdline(p);
 
   let msg = '{';
   for (const step of plan.steps) {
-    const v = (step.key === undefined ? undefined : ownJson(step.key, p, m, j, state, memTotal, now)) ?? step.fallback;
-    if (v === undefined) continue;
+    const t = (step.key === undefined ? undefined : ownJson(step.key, p, m, j, v, state, memTotal, now)) ?? step.fallback;
+    if (t === undefined) continue;
     if (msg.length > 1) msg += ',';
-    msg += step.head + v;
+    msg += step.head + t;
   }
-  fields.message = msg + '}';
+  msg += '}';
+  msg.charCodeAt(0); // flattens the 60 concatenations into one string now, while it is young
+  fields.message = msg;
   return { category: 'object', name: MEASUREMENT, tags: m.objectTags, fields, time };
 }
 
@@ -231,5 +272,5 @@ export function metricPoint(p: ProcInfo, memTotal: number, time: bigint): Point 
     tags.cmdline = p.cmdline;
     m.metricTags = Object.freeze(tags);
   }
-  return { category: 'metric', name: MEASUREMENT, tags: m.metricTags, fields: common(p, memTotal), time };
+  return { category: 'metric', name: MEASUREMENT, tags: m.metricTags, fields: common(p, memTotal, (m.metricValues ??= new Values())), time };
 }
