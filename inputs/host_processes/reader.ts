@@ -206,7 +206,9 @@ export class ProcReader {
   private nKept = 0;
   private keptBudget = keptFdBudget();
   private mark = 0;
+  /** Each loop's CpuSamples → its slot in every Proc's `prev`. */
   private slots = new WeakMap<CpuSamples, number>();
+  private nSlots = 0;
   /** Scans run one at a time (the object and metric loops share the reader and its descriptors). */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -227,7 +229,6 @@ export class ProcReader {
     }
     return s;
   }
-  private nSlots = 0;
 
   /** Reads a whole small file by path into the buffer; returns its length. Throws a FileError with the errno code. */
   private read(file: string): number {
