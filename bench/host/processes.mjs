@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// host_processes: CPU per collection (scan + points + line protocol) on a synthetic /proc of
-// 1,000 processes and on this machine's real /proc, beside Debian's prometheus-process-exporter
-// reading the same real /proc in the same run (CPU per scrape from its /proc/<pid>/stat).
+// host_processes: CPU per collection (scan + points + line protocol) on
+//  - this machine's real /proc with N_PROCS real processes added (`sleep` children of one shell,
+//    killed at the end): procfs, so the fd count is the size of /proc/<pid>/fd (Linux >= 6.2);
+//  - a synthetic /proc of N_PROCS processes as regular files: not procfs, so the fd count is a
+//    listing of the fd directory (the path on older kernels);
+//  - this machine's real /proc as it is;
+// each beside Debian's prometheus-process-exporter reading the same tree in the same run (CPU per
+// scrape from its /proc/<pid>/stat), and beside a floor: only the reads a metric collection makes.
 // Run: npm run build && node bench/host/processes.mjs   (ROUNDS=5 N=20; N_PROCS=1000)
 import fs from 'node:fs';
 import os from 'node:os';
@@ -72,23 +77,50 @@ async function perCollection(c) {
   return { us: median(samples), points };
 }
 
-/** The floor: the reads a metric collection makes (stat, status, io through kept descriptors; the fd listing), nothing else. */
-function floor(proc) {
+/**
+ * The floor: the syscalls a metric collection makes, nothing else — the /proc listing, one pread each
+ * of stat, status and io through kept descriptors, and the fd count: an fstat of a kept fd directory
+ * on procfs (`bySize`), else a listing of it.
+ */
+function floor(proc, bySize) {
   const pids = fs.readdirSync(proc).filter((n) => /^\d+$/.test(n));
   const buf = Buffer.allocUnsafe(16384);
-  const fds = pids.map((p) => ['stat', 'status', 'io'].map((f) => fs.openSync(`${proc}/${p}/${f}`, 'r')));
-  const once = () => pids.forEach((p, i) => { for (const fd of fds[i]) buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0)); fs.readdirSync(`${proc}/${p}/fd`); });
+  const open = (p, f, flags = 'r') => { try { return fs.openSync(`${proc}/${p}/${f}`, flags); } catch { return -1; } };
+  const fds = pids.map((p) => [...['stat', 'status', 'io'].map((f) => open(p, f)), bySize ? open(p, 'fd', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1]);
+  const once = () => {
+    fs.readdirSync(proc);
+    for (let i = 0; i < pids.length; i++) {
+      const f = fds[i];
+      for (let k = 0; k < 3; k++) if (f[k] >= 0) try { fs.readSync(f[k], buf, 0, buf.length, 0); } catch { /* exited */ }
+      try { if (bySize) { if (f[3] >= 0) fs.fstatSync(f[3]); } else fs.readdirSync(`${proc}/${pids[i]}/fd`); } catch { /* exited */ }
+    }
+  };
   for (let i = 0; i < 3; i++) once();
   const samples = [];
   for (let r = 0; r < ROUNDS; r++) { const c0 = cpuUs(); for (let i = 0; i < N; i++) once(); samples.push((cpuUs() - c0) / N); }
-  for (const f of fds.flat()) fs.closeSync(f);
+  for (const f of fds.flat()) if (f >= 0) fs.closeSync(f);
   return { us: median(samples), points: 0 };
 }
 
-function collector(kind, root, raw) {
+/** N_PROCS real processes: `sleep` children of one shell (its own process group, killed by the caller). */
+async function realProcesses() {
+  const sh = spawn('sh', ['-c', `i=0; while [ $i -lt ${N_PROCS} ]; do sleep 86400 & i=$((i+1)); done; echo started; wait`], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  const kill = () => { try { process.kill(-sh.pid, 'SIGKILL'); } catch { /* gone */ } };
+  process.once('exit', kill);
+  await new Promise((resolve, reject) => { sh.stdout.once('data', resolve); sh.once('exit', () => reject(new Error('the shell starting the processes exited'))); });
+  return kill;
+}
+
+/** CPU per collection of one collector on its own reader (closed afterwards: it keeps descriptors open). */
+async function measure(kind, root, raw) {
   const ctx = fakeContext('host_processes');
   const cfg = validate(schema, { min_run_time: '0s', ...raw }).value;
-  return new ProcessesCollector(kind, cfg, new ProcReader(hostPaths(root)), ctx);
+  const reader = new ProcReader(hostPaths(root));
+  try {
+    return await perCollection(new ProcessesCollector(kind, cfg, reader, ctx));
+  } finally {
+    reader.close();
+  }
 }
 
 const fmt = (us) => `${(us / 1000).toFixed(2)} ms`;
@@ -100,7 +132,7 @@ fs.writeFileSync(conf, 'process_names:\n  - name: "{{.Comm}}"\n    cmdline:\n   
 
 /** CPU per scrape of process-exporter tracking every process (grouped by comm) under `procfs`, on a loopback port. */
 async function peer(label, procfs, flags) {
-  const port = 39256 + Math.floor(Math.random() * 500);
+  const port = 19700 + Math.floor(Math.random() * 100); // this helper's port range
   const pe = spawn('prometheus-process-exporter', [`-web.listen-address=127.0.0.1:${port}`, `-config.path=${conf}`, `-procfs=${procfs}`, ...flags], { stdio: 'ignore' });
   const ticks = () => { const f = fs.readFileSync(`/proc/${pe.pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
   try {
@@ -119,33 +151,50 @@ async function peer(label, procfs, flags) {
 }
 
 const LEAN = ['-threads=false', '-gather-smaps=false'];
+const counting = (root) => { const r = new ProcReader(hostPaths(root)); r.close(); return r.fdCounting; };
+// 1. this machine's /proc with N_PROCS real processes added
+const kill = await realProcesses();
+let realN;
 try {
+  realN = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
+  const how = counting('');
   for (const [label, kind, raw] of [
-    ['synthetic, object', 'object', {}],
+    [`real +${N_PROCS}, metric (fd count: ${how})`, 'metric', { open_metric: true }],
+    [`real +${N_PROCS}, object (fd count: ${how})`, 'object', {}],
+  ]) rows.push([label, await measure(kind, '', raw)]);
+  rows.push([`floor on real +${N_PROCS}: only the metric's syscalls`, floor('/proc', how === 'size')]);
+  await peer(`peer on real +${N_PROCS}, lean`, '/proc', LEAN);
+} finally {
+  kill();
+}
+// 2. the synthetic tree
+try {
+  const how = counting(root);
+  for (const [label, kind, raw] of [
+    [`synthetic, metric (fd count: ${how})`, 'metric', { open_metric: true }],
+    [`synthetic, object (fd count: ${how})`, 'object', {}],
     ['synthetic, object + listen_ports', 'object', { enable_listen_ports: true }],
-    ['synthetic, metric', 'metric', { open_metric: true }],
-  ]) {
-    const r = await perCollection(collector(kind, root, raw));
-    rows.push([label, r]);
-  }
-  rows.push(['floor on synthetic: only the metric\'s reads', floor(path.join(root, 'proc'))]);
-  await peer('peer on synthetic, -threads=false -gather-smaps=false', path.join(root, 'proc'), LEAN);
+  ]) rows.push([label, await measure(kind, root, raw)]);
+  rows.push(['floor on synthetic: only the metric\'s syscalls', floor(path.join(root, 'proc'), how === 'size')]);
+  await peer('peer on synthetic, lean', path.join(root, 'proc'), LEAN);
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
 }
+// 3. this machine's /proc as it is
 for (const [label, kind, raw] of [
-  ['real /proc, object', 'object', {}],
   ['real /proc, metric', 'metric', { open_metric: true }],
-]) rows.push([label, await perCollection(collector(kind, '', raw))]);
-
-await peer('peer on real /proc, -threads=false -gather-smaps=false', '/proc', LEAN);
+  ['real /proc, object', 'object', {}],
+]) rows.push([label, await measure(kind, '', raw)]);
+await peer('peer on real /proc, lean', '/proc', LEAN);
 await peer('peer on real /proc, defaults (threads, smaps)', '/proc', []);
 fs.rmSync(conf, { force: true });
 
 const real = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
-console.log(`host_processes, median of ${ROUNDS} rounds × ${N} collections; ${N_PROCS} synthetic processes, ${real} real ones; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`host_processes, median of ${ROUNDS} rounds × ${N} collections; ${realN} processes with the ${N_PROCS} added, ${N_PROCS} synthetic, ${real} real; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 for (const [label, r] of rows) console.log(`${label.padEnd(52)} ${fmt(r.us).padStart(9)} CPU per collection (${r.points} points)`);
 for (const [label, us] of peers) console.log(`${label.padEnd(52)} ${fmt(us).padStart(9)} CPU per scrape`);
-const us = (l) => rows.find(([x]) => x === l)[1].us;
-console.log(`ratio telekit/peer (lean), synthetic: metric ${(us('synthetic, metric') / peers[0][1]).toFixed(2)}, object ${(us('synthetic, object') / peers[0][1]).toFixed(2)}`);
-console.log(`ratio telekit/peer (lean), real /proc: metric ${(us('real /proc, metric') / peers[1][1]).toFixed(2)}, object ${(us('real /proc, object') / peers[1][1]).toFixed(2)}`);
+const us = (prefix) => rows.find(([x]) => x.startsWith(prefix))[1].us;
+const pe = (prefix) => peers.find(([x]) => x.startsWith(prefix))[1];
+for (const [what, tree, peerLabel] of [[`real +${N_PROCS}`, `real +${N_PROCS}`, `peer on real +${N_PROCS}`], ['synthetic', 'synthetic', 'peer on synthetic'], ['real /proc', 'real /proc', 'peer on real /proc, lean']]) {
+  console.log(`ratio telekit/peer (lean), ${what}: metric ${(us(`${tree}, metric`) / pe(peerLabel)).toFixed(2)}, object ${(us(`${tree}, object`) / pe(peerLabel)).toFixed(2)}`);
+}

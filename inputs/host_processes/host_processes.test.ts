@@ -13,7 +13,7 @@ import { schema, type HostProcessesConfig } from './config.js';
 import { host_processes, ProcessesCollector } from './index.js';
 import { loadInputs } from '../../agent/config/load.js';
 import { containerIdFromCgroup, parsePasswd, parsePidStat, parsePidStatus, parseTcpListen } from './parse.js';
-import { CpuSamples, fullName, ProcReader } from './reader.js';
+import { CpuSamples, fullName, ProcReader, type ProcInfo } from './reader.js';
 
 const config = (raw: object): HostProcessesConfig => validConfig(schema, raw);
 
@@ -180,7 +180,7 @@ function syntheticRoot() {
   fs.symlinkSync('/dev/null', path.join(r.root, 'proc/10/fd/1'));
   fs.symlinkSync('/srv/app', path.join(r.root, 'proc/10/cwd'));
   fs.mkdirSync(path.join(r.root, 'proc/11/fd'));
-  return { r, id, btime };
+  return { r, id, btime, stat };
 }
 
 describe('host_processes on a synthetic /proc', () => {
@@ -215,22 +215,55 @@ describe('host_processes on a synthetic /proc', () => {
     }
   });
 
-  it('measures cpu_usage over the interval, not since start', async () => {
+  it('writes the message as the sorted JSON of every tag (the core tags included) and field, plus memory and cpu, escaped as Go does', async () => {
     const { r } = syntheticRoot();
+    try {
+      const { ctx, c } = collector('object', { enable_listen_ports: true }, hostPaths(r.root));
+      const add = { host: 'test-host', team: 'a<b>&c', name: 'the process tag wins', proc_syscr: 'when the process has none' };
+      Object.assign(ctx.acc, { tagsToAdd: () => add });
+      for (let round = 0; round < 2; round++) {
+        // twice: the second collection reuses each process's cached tags and JSON
+        for (const p of await c.collect()) {
+          const raw = p.fields.message as string;
+          const msg = JSON.parse(raw);
+          const expected: Record<string, unknown> = { ...add, ...p.tags };
+          for (const [k, v] of Object.entries(p.fields)) if (k !== 'message') expected[k] = typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number' ? v : n(v);
+          const { memory, cpu, ...rest } = msg;
+          expect(rest).toEqual(expected);
+          expect(memory).toEqual({ rss: n(p.fields.rss), vms: n(p.fields.vms), hwm: 12000 * 1024, data: 100 * 1024, stack: 132 * 1024, locked: 0, swap: 0 });
+          expect(cpu).toMatchObject({ cpu: 'cpu', user: expect.any(Number), system: 0.1, iowait: 0.07 });
+          expect(Object.keys(msg)).toEqual(Object.keys(msg).sort());
+          expect(raw).toContain('"team":"a\\u003cb\\u003e\\u0026c"');
+        }
+      }
+    } finally {
+      r.remove();
+    }
+  });
+
+  it('measures cpu_usage over the interval, not since start', async () => {
+    const { r, stat } = syntheticRoot();
     try {
       const reader = new ProcReader(hostPaths(r.root));
       readers.push(reader);
       const cpu = new CpuSamples();
-      cpu.at = Date.now() - 10_000;
-      cpu.ticks.set('10:100', 360_000 + 10 - 250); // 2.5 s of CPU in the last 10 s
-      const res = await reader.scan({ minRunTimeMs: 0, onlyContainer: false, needCmdline: false, cwd: false, listenPorts: false }, cpu);
-      const java = res.procs.find((p) => p.pid === 10)!;
+      const opts = { minRunTimeMs: 0, onlyContainer: false, needCmdline: false, cwd: false, listenPorts: false };
+      const usage = (p: ProcInfo) => ({ pid: p.pid, cpuUsage: p.cpuUsage });
+      // the first collection, 10 s ago, read 360_010 ticks; now 2.5 s of CPU more
+      const t0 = Date.now() - 10_000;
+      expect((await reader.scan({ ...opts, now: t0 }, cpu, usage)).items.find((p) => p.pid === 10)).toBeDefined();
+      fs.writeFileSync(path.join(r.root, 'proc/10/stat'), stat(10, 'java', 360_000 + 250));
+      const res = await reader.scan({ ...opts, now: t0 + 10_000 }, cpu, usage);
+      const java = res.items.find((p) => p.pid === 10)!;
       expect(java.cpuUsage).toBeGreaterThan(24);
       expect(java.cpuUsage).toBeLessThan(25.1);
-      expect(cpu.ticks.get('10:100')).toBe(360_010);
+      // another loop (its own samples) has no previous collection: usage since start
+      const other = (await reader.scan(opts, new CpuSamples(), usage)).items.find((p) => p.pid === 10)!;
+      expect(other.cpuUsage).toBeGreaterThan(100 * ((360_260 / 100) / (7200 - 1)) * 0.99);
+      expect(other.cpuUsage).toBeLessThan(100 * ((360_260 / 100) / (7200 - 1)) * 1.01);
       // only_container_processes keeps the containerised one
-      const only = await reader.scan({ minRunTimeMs: 0, onlyContainer: true, needCmdline: false, cwd: false, listenPorts: false }, new CpuSamples());
-      expect(only.procs.map((p) => p.pid)).toEqual([10]);
+      const only = await reader.scan({ ...opts, onlyContainer: true }, new CpuSamples(), usage);
+      expect(only.items.map((p) => p.pid)).toEqual([10]);
     } finally {
       r.remove();
     }

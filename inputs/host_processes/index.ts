@@ -12,8 +12,8 @@ import { nowNs, type Point } from '../../agent/model/point.js';
 import { hostPaths } from '../../agent/services/host/paths.js';
 import { clampInterval, PeriodicInput, type Collector } from '../../agent/services/host/periodic.js';
 import { schema, type HostProcessesConfig } from './config.js';
-import { messageKeys, metricPoint, objectPoint } from './points.js';
-import { CpuSamples, ProcReader, type PartialFile, type ScanResult, type SkipReason } from './reader.js';
+import { messagePlan, metricPoint, objectPoint } from './points.js';
+import { CpuSamples, ProcReader, type PartialFile, type ProcInfo, type ScanResult, type SkipReason } from './reader.js';
 
 /** How long the first collection measures CPU over (later ones use the interval since the previous one). */
 export const PRIME_MS = 500;
@@ -50,8 +50,8 @@ export class ProcessesCollector implements Collector {
     this.match = kind === 'metric' && res.length > 0 ? (n) => res.some((r) => r.test(n)) : undefined;
   }
 
-  /** The processes as they are now, with usage over the time since the previous call. */
-  async scan(): Promise<ScanResult> {
+  /** The processes as they are now, each made into a `T` by `make`, with usage over the time since the previous call. */
+  async scan<T>(make: (p: ProcInfo, memTotal: number) => T): Promise<ScanResult<T>> {
     if (!this.primed) {
       this.primed = true;
       await this.reader.sampleCpu(this.cpu);
@@ -67,6 +67,7 @@ export class ProcessesCollector implements Collector {
         listenPorts: this.kind === 'object' && this.cfg.enable_listen_ports,
       },
       this.cpu,
+      make,
     );
     for (const [reason, n] of Object.entries(res.skipped) as [SkipReason, number][]) {
       if (n === 0) continue;
@@ -81,13 +82,13 @@ export class ProcessesCollector implements Collector {
   }
 
   async collect(): Promise<Point[]> {
-    const res = await this.scan();
     const time = nowNs();
     const now = Date.now();
-    if (this.kind === 'metric') return res.procs.map((p) => metricPoint(p, res.memTotal, time));
-    const add = this.ctx.acc.tagsToAdd?.() ?? {};
-    const keys = messageKeys(add);
-    return res.procs.map((p) => objectPoint(p, this.ctx.host.hostname, res.memTotal, now, time, add, keys));
+    // the points are made while each process is read: the reader's views are valid only then
+    if (this.kind === 'metric') return (await this.scan((p, memTotal) => metricPoint(p, memTotal, time))).items;
+    const plan = messagePlan(this.ctx.acc.tagsToAdd?.() ?? {});
+    const host = this.ctx.host.hostname;
+    return (await this.scan((p, memTotal) => objectPoint(p, host, memTotal, now, time, plan))).items;
   }
 }
 

@@ -4,10 +4,15 @@
  * Cost is what matters on a busy node (1,000+ processes every 30 s), so the
  * files are read synchronously into one reused buffer (an async read costs
  * several times the CPU of the read itself), in slices of {@link SLICE}
- * processes between which the event loop runs. Per collection a process costs
- * stat, then (when old enough) status, io and an fd count; cmdline and cgroup
- * are read once per process (pid + start time): by `min_run_time` (10 min) a
- * process has long since rewritten its title and joined its cgroup.
+ * processes between which the event loop runs, and parsed where they lie
+ * (parse.ts reads bytes). Each process has one record kept across collections
+ * ({@link Proc}, by pid, renewed when its start time changes): per collection a
+ * process costs one pread each of stat and (when it passes the filters)
+ * status and io through descriptors kept open, and an fd count — on procfs of
+ * Linux ≥ 6.2 the size of its `fd` directory (an fstat of a kept descriptor),
+ * else a listing of it. cmdline and cgroup are read once per process: by
+ * `min_run_time` (10 min) a process has long since rewritten its title and
+ * joined its cgroup. Objects also read the working directory (it can change).
  *
  * A process may exit between any two reads, and some files are unreadable
  * (another user's io, hidepid): such processes are skipped and counted by
@@ -19,6 +24,9 @@ import path from 'node:path';
 import type { HostPaths } from '../../agent/services/host/paths.js';
 import {
   containerIdFromCgroup,
+  newPidIo,
+  newPidStat,
+  newPidStatus,
   parseCmdline,
   parsePasswd,
   parsePidIo,
@@ -37,52 +45,84 @@ export const HZ = 100;
 const SLICE = 128;
 /** procfs's f_type (statfs). */
 const PROC_SUPER_MAGIC = 0x9fa0;
-/** Per-process facts not seen for this long are forgotten. */
-const FORGET_MS = 30 * 60_000;
-/** Files kept open per process (stat, status, io) and re-read with pread at offset 0. */
-const KEPT = ['stat', 'status', 'io'] as const;
-type KeptFile = 0 | 1 | 2;
+/** The descriptors kept per process: its stat, status and io files, and its fd directory (fstat'ed for the count). */
+const STAT = 0;
+const STATUS = 1;
+const IO = 2;
+const FD_DIR = 3;
+type Kept = typeof STAT | typeof STATUS | typeof IO | typeof FD_DIR;
+const KEPT_NAMES = ['stat', 'status', 'io', 'fd'] as const;
+/** A kept slot without a descriptor: not opened (yet), or refused for this process (io and fd of another user's process; retried when the pid is reused). */
+const NONE = -1;
+const DENIED = -2;
 
 /**
  * How many descriptors may stay open for re-reading: a quarter of the agent's
- * soft RLIMIT_NOFILE (its own /proc/self/limits), at most 3 per process for 4,000 processes.
+ * soft RLIMIT_NOFILE (its own /proc/self/limits), at most 4 per process for 4,000 processes.
  */
 function keptFdBudget(): number {
   try {
     const m = /Max open files\s+(\d+|unlimited)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
     const soft = !m || m[1] === 'unlimited' ? 1 << 20 : Number(m[1]);
-    return Math.min(12_000, Math.floor(soft / 4));
+    return Math.min(16_000, Math.floor(soft / 4));
   } catch {
     return 0;
   }
+}
+
+/**
+ * Whether the size of a `/proc/<pid>/fd` directory is its number of open
+ * descriptors (procfs on Linux ≥ 6.2), checked once on the agent's own: it
+ * always has some open, so an older kernel (size 0) or a tree that is not
+ * procfs (a test's, a directory's block size) falls back to listing.
+ */
+function fdCountBySize(proc: string): boolean {
+  try {
+    if (fs.statfsSync(proc).type !== PROC_SUPER_MAGIC) return false;
+    for (const self of [path.join(proc, 'self', 'fd'), '/proc/self/fd']) {
+      try {
+        const size = fs.statSync(self).size;
+        const listed = fs.readdirSync(self).length; // one more while the listing is open
+        return size > 0 && Math.abs(size - listed) <= 1;
+      } catch {
+        /* the next one */
+      }
+    }
+  } catch {
+    /* not there yet: reads fail and are counted */
+  }
+  return false;
 }
 
 export type SkipReason = 'exited' | 'unreadable' | 'malformed';
 /** Files whose absence only drops fields. */
 export type PartialFile = 'io' | 'fd' | 'cwd' | 'net';
 
+/** What a collection knows of a process. A view: valid only inside the scan's callback. */
 export interface ProcInfo {
-  pid: number;
+  readonly pid: number;
   /** The process name: `comm`, completed from the command line when the kernel cut it at 15 bytes. */
-  name: string;
+  readonly name: string;
   /** Arguments joined by spaces ("" for kernel threads). */
-  cmdline: string;
+  readonly cmdline: string;
   /** Whether /proc/<pid>/cmdline could be read at all. */
-  hasCmdline: boolean;
-  containerId: string;
-  username: string;
-  stat: PidStat;
-  status: PidStatus;
-  io: PidIo | undefined;
-  openFiles: number | undefined;
+  readonly hasCmdline: boolean;
+  readonly containerId: string;
+  readonly username: string;
+  /** Changes whenever name or username does (the pid and start time stay): points.ts keys its per-process caches on it. */
+  readonly version: number;
+  readonly stat: PidStat;
+  readonly status: PidStatus;
+  readonly io: PidIo | undefined;
+  readonly openFiles: number | undefined;
   /** Start time, ms since the epoch. */
-  startMs: number;
+  readonly startMs: number;
   /** Percent of one CPU over the interval (or since start for a process younger than the interval). */
-  cpuUsage: number;
+  readonly cpuUsage: number;
   /** Only read for objects. */
-  cwd?: string | undefined;
+  readonly cwd: string | undefined;
   /** Only read when listen ports are asked for: the LISTEN ports of its sockets (tcp, then tcp6 order). */
-  listenPorts?: number[] | undefined;
+  readonly listenPorts: number[] | undefined;
 }
 
 export interface ScanOptions {
@@ -94,29 +134,20 @@ export interface ScanOptions {
   needCmdline: boolean;
   cwd: boolean;
   listenPorts: boolean;
+  /** The collection's time (ms since the epoch); now by default (tests set it). */
+  now?: number;
 }
 
-export interface ScanResult {
-  procs: ProcInfo[];
+export interface ScanResult<T> {
+  /** What the scan's callback made of each process that passed the filters. */
+  items: T[];
   memTotal: number;
   skipped: Record<SkipReason, number>;
   partial: Record<PartialFile, number>;
 }
 
-interface Static {
-  cmdline: string;
-  /** The first argument (for {@link fullName}). */
-  arg0: string;
-  hasCmdline: boolean;
-  containerId: string;
-  seen: number;
-}
-
-/** CPU ticks per process key at one instant: what the next collection's usage is measured against. */
-export class CpuSamples {
-  at = 0;
-  ticks = new Map<string, number>();
-}
+/** One loop's CPU samples: each process's ticks are kept with the time they were read, per loop (the object and metric loops run at different intervals). */
+export class CpuSamples {}
 
 class FileError extends Error {
   constructor(readonly code: string) {
@@ -124,39 +155,88 @@ class FileError extends Error {
   }
 }
 
+const errCode = (e: unknown) => (e instanceof FileError ? e.code : ((e as NodeJS.ErrnoException).code ?? 'EIO'));
+const denied = (code: string) => code === 'EACCES' || code === 'EPERM';
+
 const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/** A process as the reader keeps it between collections. */
+class Proc implements ProcInfo {
+  /** stat's start time (ticks after boot) of the process these facts are about; -1 before the first read. */
+  start = -1;
+  readonly fds: number[] = [NONE, NONE, NONE, NONE];
+  /** The scan that last saw the pid in /proc. */
+  mark = 0;
+  /** cmdline and cgroup were read. */
+  loaded = false;
+  cmdline = '';
+  arg0 = '';
+  hasCmdline = false;
+  containerId = '';
+  comm = '';
+  name = '';
+  uid = -1;
+  users: Map<number, string> | undefined;
+  username = 'nobody';
+  version = 0;
+  /** The last `match` asked and its answer for `name`. */
+  matchFn: ((name: string) => boolean) | undefined;
+  matched = false;
+  readonly stat = newPidStat();
+  readonly status = newPidStatus();
+  readonly ioRec = newPidIo();
+  io: PidIo | undefined;
+  openFiles: number | undefined;
+  startMs = 0;
+  cpuUsage = 0;
+  cwd: string | undefined;
+  listenPorts: number[] | undefined;
+  /** Per CpuSamples slot: the ticks (utime + stime) and when they were read (2 numbers a slot). */
+  prev: number[] = [];
+
+  constructor(readonly pid: number) {}
+}
 
 export class ProcReader {
   private buf = Buffer.allocUnsafe(16 * 1024);
-  private statics = new Map<string, Static>();
+  private procs = new Map<number, Proc>();
   private passwd: { mtimeMs: number; users: Map<number, string> } | undefined;
   private btime: number | undefined;
-  private readonly procfs: boolean;
-  /** Descriptors of stat/status/io per pid, re-read each collection: one pread instead of open, read and close. */
-  private kept = new Map<number, { fds: [number | undefined, number | undefined, number | undefined]; mark: number }>();
+  private readonly fdBySize: boolean;
   private nKept = 0;
   private keptBudget = keptFdBudget();
   private mark = 0;
+  /** Each loop's CpuSamples → its slot in every Proc's `prev`. */
+  private slots = new WeakMap<CpuSamples, number>();
+  private nSlots = 0;
   /** Scans run one at a time (the object and metric loops share the reader and its descriptors). */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly paths: HostPaths) {
-    let procfs = false;
-    try {
-      procfs = fs.statfsSync(paths.proc).type === PROC_SUPER_MAGIC;
-    } catch {
-      /* not there yet: reads fail and are counted */
-    }
-    this.procfs = procfs;
+    this.fdBySize = fdCountBySize(paths.proc);
   }
 
-  /** Reads a whole small file, growing the shared buffer if needed. Throws a FileError with the errno code. */
-  private read(file: string, enc: 'latin1' | 'utf8'): string {
+  /** How this reader counts open files: `size` of the fd directory (procfs, Linux ≥ 6.2) or a `listing` of it. */
+  get fdCounting(): 'size' | 'listing' {
+    return this.fdBySize ? 'size' : 'listing';
+  }
+
+  private slot(cpu: CpuSamples): number {
+    let s = this.slots.get(cpu);
+    if (s === undefined) {
+      s = (this.nSlots++) * 2;
+      this.slots.set(cpu, s);
+    }
+    return s;
+  }
+
+  /** Reads a whole small file by path into the buffer; returns its length. Throws a FileError with the errno code. */
+  private read(file: string): number {
     let fd: number;
     try {
       fd = fs.openSync(file, 'r');
     } catch (e) {
-      throw new FileError((e as NodeJS.ErrnoException).code ?? 'EIO');
+      throw new FileError(errCode(e));
     }
     try {
       let n = 0;
@@ -166,111 +246,127 @@ export class ProcReader {
         n += r;
         if (n === this.buf.length) {
           if (n >= 4 << 20) break; // a command line is at most a few MiB
-          const b = Buffer.allocUnsafe(this.buf.length * 2);
-          this.buf.copy(b, 0, 0, n);
-          this.buf = b;
+          this.grow(n);
         }
       }
-      return this.buf.toString(enc, 0, n);
+      return n;
     } catch (e) {
-      throw new FileError((e as NodeJS.ErrnoException).code ?? 'EIO');
+      throw new FileError(errCode(e));
     } finally {
       fs.closeSync(fd);
     }
   }
 
-  /** Reads a whole file from an open descriptor, from offset 0 (procfs regenerates the text). */
-  private pread(fd: number, enc: 'latin1' | 'utf8'): string {
-    let n = 0;
-    for (;;) {
-      const r = fs.readSync(fd, this.buf, n, this.buf.length - n, n);
-      if (r === 0) break;
-      n += r;
-      if (n === this.buf.length) {
-        const b = Buffer.allocUnsafe(this.buf.length * 2);
-        this.buf.copy(b, 0, 0, n);
-        this.buf = b;
-      }
+  private grow(n: number): void {
+    const b = Buffer.allocUnsafe(this.buf.length * 2);
+    this.buf.copy(b, 0, 0, n);
+    this.buf = b;
+  }
+
+  private text(file: string, enc: 'latin1' | 'utf8'): string | undefined {
+    try {
+      return this.buf.toString(enc, 0, this.read(file));
+    } catch {
+      return undefined;
     }
-    return this.buf.toString(enc, 0, n);
   }
 
   /**
-   * Reads /proc/<pid>/<stat|status|io> through a descriptor kept open across
-   * collections. A descriptor of a process that has exited fails (ESRCH), also
-   * when its pid was reused: it is closed and the path opened again.
+   * Reads a whole procfs file from an open descriptor at offset 0 (procfs
+   * regenerates the text). One read: a seq_file gives all of its text to a
+   * read with room for it, so a short read is the end (a second, empty read
+   * would cost another syscall per file); regular files (a test's tree) too.
    */
-  private readKept(pid: number, which: KeptFile, enc: 'latin1' | 'utf8'): string {
-    const file = `${this.paths.proc}/${pid}/${KEPT[which]}`;
-    let e = this.kept.get(pid);
-    if (!e) {
-      e = { fds: [undefined, undefined, undefined], mark: this.mark };
-      this.kept.set(pid, e);
+  private pread(fd: number): number {
+    let n = fs.readSync(fd, this.buf, 0, this.buf.length, 0);
+    while (n === this.buf.length) {
+      this.grow(n);
+      const r = fs.readSync(fd, this.buf, n, this.buf.length - n, n);
+      if (r === 0) break;
+      n += r;
     }
-    e.mark = this.mark;
-    const old = e.fds[which];
-    if (old !== undefined) {
-      try {
-        return this.pread(old, enc);
-      } catch {
-        e.fds[which] = undefined;
-        this.nKept--;
-        fs.closeSync(old);
-      }
+    return n;
+  }
+
+  private closeFd(e: Proc, which: Kept): void {
+    const fd = e.fds[which]!;
+    if (fd >= 0) {
+      fs.closeSync(fd);
+      this.nKept--;
     }
-    if (this.nKept >= this.keptBudget) return this.read(file, enc);
+    e.fds[which] = NONE;
+  }
+
+  /** Opens a kept descriptor, or returns undefined when over the budget (read by path then). Throws a FileError. */
+  private openKept(e: Proc, which: Kept): number | undefined {
+    if (this.nKept >= this.keptBudget) return undefined;
+    const file = `${this.paths.proc}/${e.pid}/${KEPT_NAMES[which]}`;
     let fd: number;
     try {
-      fd = fs.openSync(file, 'r');
+      fd = fs.openSync(file, which === FD_DIR ? fs.constants.O_RDONLY | fs.constants.O_DIRECTORY : 'r');
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      const code = errCode(err);
       if (code === 'EMFILE' || code === 'ENFILE') {
         this.keptBudget = 0; // out of descriptors: stop keeping any
-        this.closeKept(() => true);
+        this.closeAll();
+        return undefined;
       }
+      if (denied(code) && (which === IO || which === FD_DIR)) e.fds[which] = DENIED;
       throw new FileError(code);
     }
     e.fds[which] = fd;
     this.nKept++;
+    return fd;
+  }
+
+  /**
+   * Reads /proc/<pid>/<stat|status|io> into the buffer through a descriptor
+   * kept open across collections; returns the length. A descriptor of a
+   * process that has exited fails (ESRCH), also when its pid was reused: it
+   * is closed and the path opened again.
+   */
+  private readKept(e: Proc, which: typeof STAT | typeof STATUS | typeof IO): number {
+    const old = e.fds[which]!;
+    if (old >= 0) {
+      try {
+        return this.pread(old);
+      } catch {
+        this.closeFd(e, which);
+      }
+    } else if (old === DENIED) throw new FileError('EACCES');
+    const fd = this.openKept(e, which);
+    if (fd === undefined) return this.read(`${this.paths.proc}/${e.pid}/${KEPT_NAMES[which]}`);
     try {
-      return this.pread(fd, enc);
+      return this.pread(fd);
     } catch (err) {
-      e.fds[which] = undefined;
-      this.nKept--;
-      fs.closeSync(fd);
-      throw new FileError((err as NodeJS.ErrnoException).code ?? 'EIO');
+      this.closeFd(e, which);
+      throw new FileError(errCode(err));
     }
   }
 
-  private closeKept(which: (mark: number) => boolean): void {
-    for (const [pid, e] of this.kept) {
-      if (!which(e.mark)) continue;
-      for (const fd of e.fds) {
-        if (fd === undefined) continue;
-        fs.closeSync(fd);
-        this.nKept--;
-      }
-      this.kept.delete(pid);
-    }
+  private closeAll(): void {
+    for (const e of this.procs.values()) for (let k = 0; k < 4; k++) this.closeFd(e, k as Kept);
   }
 
   /** Closes every kept descriptor (the input stops). */
   close(): void {
-    this.closeKept(() => true);
+    this.closeAll();
+    this.procs.clear();
   }
 
-  private tryRead(file: string, enc: 'latin1' | 'utf8'): string | undefined {
-    try {
-      return this.read(file, enc);
-    } catch {
-      return undefined;
+  /** Forgets the processes whose pid was not in /proc at scan `mark`, closing their descriptors. */
+  private sweep(mark: number): void {
+    for (const [pid, e] of this.procs) {
+      if (e.mark === mark) continue;
+      for (let k = 0; k < 4; k++) this.closeFd(e, k as Kept);
+      this.procs.delete(pid);
     }
   }
 
   /** Boot time in seconds since the epoch (read once). */
   bootTime(): number {
     if (this.btime === undefined) {
-      const m = /\nbtime (\d+)/.exec('\n' + (this.tryRead(path.join(this.paths.proc, 'stat'), 'latin1') ?? ''));
+      const m = /\nbtime (\d+)/.exec('\n' + (this.text(path.join(this.paths.proc, 'stat'), 'latin1') ?? ''));
       if (!m) return 0; // try again next time
       this.btime = Number(m[1]);
     }
@@ -278,7 +374,7 @@ export class ProcReader {
   }
 
   private memTotal(): number {
-    const m = /MemTotal:\s+(\d+)/.exec(this.tryRead(path.join(this.paths.proc, 'meminfo'), 'latin1') ?? '');
+    const m = /MemTotal:\s+(\d+)/.exec(this.text(path.join(this.paths.proc, 'meminfo'), 'latin1') ?? '');
     return m ? Number(m[1]) * 1024 : 0;
   }
 
@@ -292,7 +388,7 @@ export class ProcReader {
       /* no passwd: every user is unknown */
     }
     if (!this.passwd || this.passwd.mtimeMs !== mtimeMs) {
-      this.passwd = { mtimeMs, users: parsePasswd(mtimeMs < 0 ? '' : (this.tryRead(file, 'utf8') ?? '')) };
+      this.passwd = { mtimeMs, users: parsePasswd(mtimeMs < 0 ? '' : (this.text(file, 'utf8') ?? '')) };
     }
     return this.passwd.users;
   }
@@ -310,14 +406,40 @@ export class ProcReader {
     return out;
   }
 
-  private statOf(pid: number): PidStat | SkipReason {
-    let text: string;
-    try {
-      text = this.readKept(pid, 0, 'utf8');
-    } catch (e) {
-      return e instanceof FileError && (e.code === 'EACCES' || e.code === 'EPERM') ? 'unreadable' : 'exited';
+  /** The process's record for this scan, its stat read (or why it was not). */
+  private statOf(pid: number, mark: number): Proc | SkipReason {
+    let e = this.procs.get(pid);
+    if (e === undefined) {
+      e = new Proc(pid);
+      this.procs.set(pid, e);
     }
-    return parsePidStat(text) ?? 'malformed';
+    e.mark = mark;
+    let n: number;
+    try {
+      n = this.readKept(e, STAT);
+    } catch (err) {
+      return denied(errCode(err)) ? 'unreadable' : 'exited';
+    }
+    if (!parsePidStat(this.buf, n, e.stat)) return 'malformed';
+    if (e.stat.starttime !== e.start) {
+      if (e.start !== -1) this.renew(e);
+      e.start = e.stat.starttime;
+    }
+    return e;
+  }
+
+  /** The pid now belongs to another process (its stat was read afresh): forget the old one's facts and descriptors. */
+  private renew(e: Proc): void {
+    this.closeFd(e, STATUS);
+    this.closeFd(e, IO);
+    this.closeFd(e, FD_DIR);
+    e.loaded = false;
+    e.comm = '';
+    e.uid = -1;
+    e.users = undefined;
+    e.matchFn = undefined;
+    e.prev = [];
+    e.version++;
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -332,165 +454,178 @@ export class ProcReader {
   }
 
   private async sampleCpuNow(into: CpuSamples): Promise<void> {
-    into.at = Date.now();
-    into.ticks = new Map();
+    const slot = this.slot(into);
+    const now = Date.now();
     const mark = ++this.mark;
     const pids = this.pids();
     for (let i = 0; i < pids.length; i++) {
       if (i > 0 && i % SLICE === 0) await yieldLoop();
-      const st = this.statOf(pids[i]!);
-      if (typeof st !== 'string') into.ticks.set(`${pids[i]}:${st.starttime}`, st.utime + st.stime);
+      const e = this.statOf(pids[i]!, mark);
+      if (typeof e === 'string') continue;
+      e.prev[slot] = e.stat.utime + e.stat.stime;
+      e.prev[slot + 1] = now;
     }
-    this.closeKept((m) => m !== mark);
+    this.sweep(mark);
   }
 
-  private fdCount(pid: number): number | undefined {
-    const dir = `${this.paths.proc}/${pid}/fd`;
-    try {
-      if (this.procfs) {
-        // Linux ≥ 6.2 reports the number of open fds as the size of /proc/<pid>/fd.
-        const size = fs.statSync(dir).size;
-        if (size > 0) return size;
+  private fdCount(e: Proc): number | undefined {
+    if (!this.fdBySize) return this.fdList(e.pid)?.length;
+    // Linux ≥ 6.2 reports the number of open fds as the size of /proc/<pid>/fd.
+    let fd = e.fds[FD_DIR]!;
+    if (fd >= 0) {
+      try {
+        return fs.fstatSync(fd).size;
+      } catch {
+        this.closeFd(e, FD_DIR); // exited
       }
-      return fs.readdirSync(dir).length;
+    }
+    if (fd !== DENIED) {
+      try {
+        const kept = this.openKept(e, FD_DIR);
+        if (kept !== undefined) return fs.fstatSync(kept).size;
+      } catch (err) {
+        if (!denied(errCode(err))) return undefined; // exited
+      }
+    }
+    try {
+      return fs.statSync(`${this.paths.proc}/${e.pid}/fd`).size; // stat needs no permission on the directory
     } catch {
       return undefined;
     }
   }
 
-  private staticOf(pid: number, st: PidStat, now: number): Static | undefined {
-    const key = `${pid}:${st.starttime}`;
-    let s = this.statics.get(key);
-    if (!s) {
-      const base = `${this.paths.proc}/${pid}/`;
-      let args: string[] | undefined;
-      try {
-        args = parseCmdline(this.read(base + 'cmdline', 'utf8'));
-      } catch (e) {
-        if (e instanceof FileError && (e.code === 'ENOENT' || e.code === 'ESRCH')) return undefined;
-      }
-      s = {
-        cmdline: args?.join(' ') ?? '',
-        arg0: args?.[0] ?? '',
-        hasCmdline: args !== undefined,
-        containerId: containerIdFromCgroup(this.tryRead(base + 'cgroup', 'latin1') ?? ''),
-        seen: now,
-      };
-      this.statics.set(key, s);
+  /** cmdline and container id, once per process. False when it has exited. */
+  private load(e: Proc): boolean {
+    const base = `${this.paths.proc}/${e.pid}/`;
+    let args: string[] | undefined;
+    try {
+      args = parseCmdline(this.buf.toString('utf8', 0, this.read(base + 'cmdline')));
+    } catch (err) {
+      const code = errCode(err);
+      if (code === 'ENOENT' || code === 'ESRCH') return false;
     }
-    s.seen = now;
-    return s;
+    e.cmdline = args?.join(' ') ?? '';
+    e.arg0 = args?.[0] ?? '';
+    e.hasCmdline = args !== undefined;
+    e.containerId = containerIdFromCgroup(this.text(base + 'cgroup', 'latin1') ?? '');
+    e.loaded = true;
+    e.version++;
+    return true;
   }
 
-  /** Reads every process that passes the options' filters. `cpu` holds the previous collection's ticks and is replaced. */
-  scan(o: ScanOptions, cpu: CpuSamples): Promise<ScanResult> {
-    return this.exclusive(() => this.scanNow(o, cpu));
+  /**
+   * Reads every process that passes the options' filters and hands each to
+   * `make` (a view valid during the call); `cpu` holds each process's ticks of
+   * the loop's previous collection, and is updated.
+   */
+  scan<T>(o: ScanOptions, cpu: CpuSamples, make: (p: ProcInfo, memTotal: number) => T): Promise<ScanResult<T>> {
+    return this.exclusive(() => this.scanNow(o, cpu, make));
   }
 
-  private async scanNow(o: ScanOptions, cpu: CpuSamples): Promise<ScanResult> {
+  private async scanNow<T>(o: ScanOptions, cpu: CpuSamples, make: (p: ProcInfo, memTotal: number) => T): Promise<ScanResult<T>> {
     const skipped: Record<SkipReason, number> = { exited: 0, unreadable: 0, malformed: 0 };
     const partial: Record<PartialFile, number> = { io: 0, fd: 0, cwd: 0, net: 0 };
-    const now = Date.now();
+    const now = o.now ?? Date.now();
+    const slot = this.slot(cpu);
     const btimeMs = this.bootTime() * 1000;
     const users = this.users();
     const memTotal = this.memTotal();
-    const prev = cpu.ticks;
-    const prevAt = cpu.at;
-    const next = new Map<string, number>();
-    const procs: ProcInfo[] = [];
+    const items: T[] = [];
     const mark = ++this.mark;
     const nets = o.listenPorts ? new Map<string, Map<number, { port: number; order: number }>>() : undefined;
     const pids = this.pids();
     for (let i = 0; i < pids.length; i++) {
       if (i > 0 && i % SLICE === 0) await yieldLoop();
-      const pid = pids[i]!;
-      const st = this.statOf(pid);
-      if (typeof st === 'string') {
-        skipped[st]++;
+      const e = this.statOf(pids[i]!, mark);
+      if (typeof e === 'string') {
+        skipped[e]++;
         continue;
       }
+      const st = e.stat;
       const startMs = btimeMs + (st.starttime * 1000) / HZ;
+      const ticks = st.utime + st.stime;
+      const before = e.prev[slot];
+      const beforeAt = e.prev[slot + 1];
+      e.prev[slot] = ticks;
+      e.prev[slot + 1] = now;
       if (now - startMs <= o.minRunTimeMs) continue;
-      const s = this.staticOf(pid, st, now);
-      if (!s) {
+      if (!e.loaded && !this.load(e)) {
         skipped.exited++;
         continue;
       }
-      if (o.onlyContainer && s.containerId === '') continue;
-      if (o.needCmdline && s.cmdline === '') continue;
-      const name = fullName(st.comm, s.arg0);
-      if (o.match && !o.match(name)) continue;
-      const base = `${this.paths.proc}/${pid}/`;
-      let status: PidStatus | undefined;
+      if (o.onlyContainer && e.containerId === '') continue;
+      if (o.needCmdline && e.cmdline === '') continue;
+      if (st.comm !== e.comm) {
+        e.comm = st.comm;
+        const name = fullName(st.comm, e.arg0);
+        if (name !== e.name) {
+          e.name = name;
+          e.matchFn = undefined;
+          e.version++;
+        }
+      }
+      if (o.match) {
+        if (e.matchFn !== o.match) {
+          e.matchFn = o.match;
+          e.matched = o.match(e.name);
+        }
+        if (!e.matched) continue;
+      }
+      let n: number;
       try {
-        status = parsePidStatus(this.readKept(pid, 1, 'latin1'));
-      } catch (e) {
-        skipped[e instanceof FileError && (e.code === 'EACCES' || e.code === 'EPERM') ? 'unreadable' : 'exited']++;
+        n = this.readKept(e, STATUS);
+      } catch (err) {
+        skipped[denied(errCode(err)) ? 'unreadable' : 'exited']++;
         continue;
       }
+      const status = parsePidStatus(this.buf, n, e.status);
       if (!status) {
         skipped.malformed++;
         continue;
       }
-      let ioText: string | undefined;
+      if (status.uid !== e.uid || users !== e.users) {
+        e.uid = status.uid;
+        e.users = users;
+        const username = users.get(status.uid) ?? 'nobody';
+        if (username !== e.username) {
+          e.username = username;
+          e.version++;
+        }
+      }
+      e.io = undefined;
       try {
-        ioText = this.readKept(pid, 2, 'latin1');
+        e.io = parsePidIo(this.buf, this.readKept(e, IO), e.ioRec);
       } catch {
         /* another user's process without CAP_SYS_PTRACE: no io fields */
       }
-      const io = ioText === undefined ? undefined : parsePidIo(ioText);
-      if (!io) partial.io++;
+      if (!e.io) partial.io++;
       // with listen ports the fd listing is read anyway: count it there
-      const listing = nets ? this.fdList(pid) : undefined;
-      const openFiles = listing ? listing.length : this.fdCount(pid);
-      if (openFiles === undefined) partial.fd++;
-
-      const key = `${pid}:${st.starttime}`;
-      const ticks = st.utime + st.stime;
-      next.set(key, ticks);
-      const before = prev.get(key);
-      let cpuUsage: number;
-      if (before !== undefined && now > prevAt && ticks >= before) cpuUsage = (100 * 1000 * (ticks - before)) / HZ / (now - prevAt);
-      else cpuUsage = now > startMs ? (100 * 1000 * ticks) / HZ / (now - startMs) : 0; // started within the interval
-      const info: ProcInfo = {
-        pid,
-        name,
-        cmdline: s.cmdline,
-        hasCmdline: s.hasCmdline,
-        containerId: s.containerId,
-        username: users.get(status.uid) ?? 'nobody',
-        stat: st,
-        status,
-        io,
-        openFiles,
-        startMs: Math.round(startMs),
-        cpuUsage,
-      };
+      const listing = nets ? this.fdList(e.pid) : undefined;
+      e.openFiles = listing ? listing.length : this.fdCount(e);
+      if (e.openFiles === undefined) partial.fd++;
+      if (before !== undefined && beforeAt !== undefined && now > beforeAt && ticks >= before) e.cpuUsage = (100 * 1000 * (ticks - before)) / HZ / (now - beforeAt);
+      else e.cpuUsage = now > startMs ? (100 * 1000 * ticks) / HZ / (now - startMs) : 0; // started within the interval
+      e.startMs = Math.round(startMs);
+      e.cwd = undefined;
       if (o.cwd) {
         try {
-          info.cwd = fs.readlinkSync(base + 'cwd');
+          e.cwd = fs.readlinkSync(`${this.paths.proc}/${e.pid}/cwd`);
         } catch {
           partial.cwd++;
         }
       }
+      e.listenPorts = undefined;
       if (nets) {
-        info.listenPorts = listing && this.listenPorts(pid, listing, nets);
-        if (info.listenPorts === undefined) partial.net++;
+        e.listenPorts = listing && this.listenPorts(e.pid, listing, nets);
+        if (e.listenPorts === undefined) partial.net++;
       }
-      procs.push(info);
+      items.push(make(e, memTotal));
     }
-    cpu.ticks = next;
-    cpu.at = now;
-    this.closeKept((m) => m !== mark); // processes gone from /proc
-    for (const [k, s] of this.statics) if (now - s.seen > FORGET_MS) this.statics.delete(k);
-    return { procs, memTotal, skipped, partial };
+    this.sweep(mark); // processes gone from /proc
+    return { items, memTotal, skipped, partial };
   }
 
-  /**
-   * The LISTEN ports of the process's sockets: its fds' socket inodes looked
-   * up in the TCP tables of its network namespace (read once per namespace
-   * and collection).
-   */
+  /** The names in the process's fd directory, or undefined when it cannot be listed. */
   private fdList(pid: number): string[] | undefined {
     try {
       return fs.readdirSync(`${this.paths.proc}/${pid}/fd`);
@@ -499,6 +634,11 @@ export class ProcReader {
     }
   }
 
+  /**
+   * The LISTEN ports of the process's sockets: its fds' socket inodes looked
+   * up in the TCP tables of its network namespace (read once per namespace
+   * and collection).
+   */
   private listenPorts(pid: number, fds: readonly string[], nets: Map<string, Map<number, { port: number; order: number }>>): number[] {
     const base = `${this.paths.proc}/${pid}/`;
     let ns: string;
@@ -512,7 +652,7 @@ export class ProcReader {
       table = new Map();
       let order = 0;
       for (const f of ['tcp', 'tcp6']) {
-        for (const l of parseTcpListen(this.tryRead(base + 'net/' + f, 'latin1') ?? '')) table.set(l.inode, { port: l.port, order: order++ });
+        for (const l of parseTcpListen(this.text(base + 'net/' + f, 'latin1') ?? '')) table.set(l.inode, { port: l.port, order: order++ });
       }
       nets.set(ns, table);
     }

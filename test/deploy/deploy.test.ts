@@ -134,6 +134,21 @@ describe('deploy/ kustomizations', () => {
       expect(c.env.find((e: any) => e.name === 'ENV_DATAWAY').valueFrom.secretKeyRef.name).toBe(objs.find((o) => o.kind === 'Secret')!.metadata.name);
     });
 
+    it('runs host_processes as the DataKit seed does, from the host /proc and only the host passwd: no hostPID, no added capability', () => {
+      const env = (n: string) => c.env.find((e: any) => e.name === n)?.value;
+      if (!env('ENV_DEFAULT_ENABLED_INPUTS')?.split(',').includes('host_processes')) return; // an overlay that turns it off
+      const mountOf = (p: string) => c.volumeMounts.find((m: any) => m.mountPath === p);
+      const proc = mountOf(env('HOST_PROC'));
+      expect(pod.volumes.find((v: any) => v.name === proc.name).hostPath.path).toBe('/proc');
+      const passwd = mountOf(`${env('HOST_ETC')}/passwd`);
+      expect(passwd.readOnly).toBe(true);
+      expect(pod.volumes.find((v: any) => v.name === passwd.name).hostPath).toEqual({ path: '/etc/passwd', type: 'File' });
+      // nothing else of the host's /etc (shadow, keys) is mounted
+      expect(c.volumeMounts.filter((m: any) => m.mountPath.startsWith(env('HOST_ETC'))).map((m: any) => m.mountPath)).toEqual([`${env('HOST_ETC')}/passwd`]);
+      expect(pod.hostPID).toBeUndefined();
+      expect(c.securityContext.capabilities).toEqual({ drop: ['ALL'] });
+    });
+
     it('gives SIGTERM room: the grace period outlasts ENV_SHUTDOWN_TIMEOUT plus the 2 s spill-and-exit margin', () => {
       const timeout = c.env.find((e: any) => e.name === 'ENV_SHUTDOWN_TIMEOUT')?.value ?? '10s';
       const seconds = readSettings({ ENV_SHUTDOWN_TIMEOUT: timeout }).shutdownTimeoutMs / 1000;

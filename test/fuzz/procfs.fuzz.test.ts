@@ -48,6 +48,18 @@ describe('host and container name parsers', () => {
     procfs.parseMountinfo('22 27 0:21 / /proc rw,relatime shared:1 master:2 propagate_from:3 -\n');
   });
 
+  // The pid parsers read the kernel's bytes in place (a prefix of the reader's buffer) into a record reused across calls.
+  const BYTE_CASES: [string, (b: Buffer, len: number) => unknown, string][] = [
+    ['pid stat', (() => { const out = pid.newPidStat(); return (b: Buffer, n: number) => pid.parsePidStat(b, n, out); })(), CASES[15]![2]],
+    ['pid status', (() => { const out = pid.newPidStatus(); return (b: Buffer, n: number) => pid.parsePidStatus(b, n, out); })(), CASES[16]![2]],
+    ['pid io', (() => { const out = pid.newPidIo(); return (b: Buffer, n: number) => pid.parsePidIo(b, n, out); })(), CASES[17]![2]],
+  ];
+  for (const [name, fn, seed] of BYTE_CASES) {
+    it(`${name} (bytes, a prefix of a larger buffer): never throws`, () => {
+      fuzz(inputs([seed]), (b) => fn(Buffer.concat([b, Buffer.from(' 9 9 9)\nUid:\t1\n')]), b.length), { numRuns: Math.ceil(RUNS / 2) });
+    });
+  }
+
   for (const [name, fn, seed] of CASES) {
     it(`${name}: never throws`, () => {
       fuzz(inputs([seed]), (b) => fn(b.toString('utf8')), { numRuns: Math.ceil(RUNS / 2) });
