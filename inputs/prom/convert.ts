@@ -16,8 +16,11 @@
  * A Converter is kept per target: name mappings and filter verdicts are cached
  * across scrapes because the set of metric names is stable.
  */
+import type { LineBuf } from '../../agent/model/linebuf.js';
+import { escapeKey, escapeName } from '../../agent/model/lineproto.js';
 import type { Point } from '../../agent/model/point.js';
 import { ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
+import { addField, isIndexKey, LineHeads, type HeadCache, type Rec } from './lines.js';
 
 export interface ConvertOptions {
   metric_types: readonly string[];
@@ -42,6 +45,15 @@ interface Mapping {
   skip: boolean;
   /** The family it was made for: filters and info detection read its name and type, which a later body may change. */
   family: Family;
+  /** Lines mode: the escaped measurement, and the escaped field key with its `=`. */
+  escName: string;
+  keyEq: string;
+  /**
+   * Lines mode cannot write this sample as the core would write its point
+   * (the point would have an empty measurement or field key, or a field key
+   * JS orders first, an array index): the scrape goes the points way.
+   */
+  odd: boolean;
 }
 
 /**
@@ -65,7 +77,7 @@ interface Positional {
 }
 
 /** A label set seen in a scrape: its tags, and its points in the current scrape (`gen`). */
-interface Series {
+interface Series extends HeadCache {
   /** Tags before info tags; null when ignore_tag_kv_match drops the series, undefined when its labels are malformed. */
   tags: Readonly<Record<string, string>> | null | undefined;
   gen: number;
@@ -76,8 +88,19 @@ interface Series {
   /** tags plus the info labels of generation infoGen */
   merged?: Readonly<Record<string, string>>;
   infoGen?: number;
+  /** Lines mode: the first measurement's line being built, then the others (see convertLines). */
+  r0?: Rec | undefined;
+  rmore?: Map<string, Rec> | undefined;
 }
 const MAX_CACHE = 100_000;
+
+/** What convertLines() wrote. */
+export interface LinesResult {
+  /** Lines written (one per point the points way would make). */
+  lines: number;
+  stats: ParseStats;
+  filtered: number;
+}
 
 export interface ConvertResult {
   points: Point[];
@@ -118,7 +141,7 @@ export class Converter {
   /** The measurement/field mapping of a metric name in its family, or a skip when filtered out. */
   private map(name: string, family: Family): Mapping {
     const o = this.o;
-    const skip = (): Mapping => ({ measurement: '', field: '', info: false, skip: true, family });
+    const skip = (): Mapping => ({ measurement: '', field: '', info: false, skip: true, family, escName: '', keyEq: '', odd: false });
     if (this.types !== undefined && !this.types.has(family.type)) return skip();
     if (this.keep.length > 0 && !this.keep.some((r) => r.test(name) || r.test(family.name))) return skip();
     if (this.ignore.length > 0 && this.ignore.some((r) => r.test(name) || r.test(family.name))) return skip();
@@ -143,7 +166,8 @@ export class Converter {
     }
     if (o.keep_exist_metric_name) field = name;
     const info = family.type === 'info' || (name.endsWith('_info') && (family.type === 'gauge' || family.type === 'untyped' || family.type === 'unknown'));
-    return { measurement, field, info, skip: false, family };
+    const odd = measurement === '' || field === '' || isIndexKey(field);
+    return { measurement, field, info, skip: false, family, escName: escapeName(measurement), keyEq: escapeKey(field) + '=', odd };
   }
 
   /** Builds the tags of a label set, or null when ignore_tag_kv_match drops it. */
@@ -177,6 +201,48 @@ export class Converter {
     return template(t);
   }
 
+  /** The mapping of the sample resolve() last looked at. */
+  private m: Mapping | undefined;
+
+  /**
+   * The series of sample i (undefined when its metric is filtered out), its
+   * mapping left in `this.m`. The parser hands over strings it owns (its
+   * previous-body cache), not slices of the body, so caching them here keeps
+   * no body alive. Positional cache: a target's bodies repeat their lines in
+   * the same order, so sample i usually has the name and labels of sample i
+   * of the previous scrape; comparing two strings is much cheaper than hashing
+   * them into the maps.
+   */
+  private resolve(i: number, name: string, family: Family, rawLabels: string, base: Readonly<Record<string, string>>): Series | undefined {
+    const pos = this.pos;
+    const at = pos[i];
+    if (at !== undefined && at.raw === rawLabels && at.name === name && at.m.family === family) {
+      this.m = at.m;
+      return at.s;
+    }
+    let m = this.names.get(name);
+    if (m === undefined || m.family !== family) {
+      m = this.map(name, family);
+      this.names.set(name, m);
+    }
+    this.m = m;
+    let s: Series | undefined;
+    if (!m.skip) {
+      s = this.series.get(rawLabels);
+      if (s === undefined) {
+        s = { tags: this.tags(rawLabels, base), gen: 0, m0: '', p0: undefined, more: undefined };
+        this.series.set(rawLabels, s);
+      }
+    }
+    if (at !== undefined) {
+      at.name = name;
+      at.raw = rawLabels;
+      at.m = m;
+      at.s = s;
+    } else if (i === pos.length && i < MAX_CACHE) pos.push({ name, raw: rawLabels, m, s });
+    return s;
+  }
+
   /**
    * Parses and converts one scrape body. `base` tags are added to every point
    * (labels win); `timeNs` stamps points without an honoured timestamp.
@@ -188,7 +254,6 @@ export class Converter {
       this.lastBase = base;
     }
     const gen = ++this.gen;
-    const names = this.names;
     const allSeries = this.series;
     const points: Point[] = [];
     /** The series of each point, and whether it is an info metric's point. */
@@ -200,42 +265,12 @@ export class Converter {
     let seen = 0;
     /** Samples carrying their own timestamp: keyed by measurement, labels and time (rare). */
     let stampedPoints: Map<string, Point> | undefined;
-    // The parser hands over strings it owns (its previous-body cache), not slices
-    // of this body, so caching them here keeps no body alive.
-    // Positional cache: a target's bodies repeat their lines in the same order, so
-    // sample i usually has the name and labels of sample i of the previous scrape;
-    // comparing two strings is much cheaper than hashing them into the maps.
     const pos = this.pos;
     let i = 0;
     const parser = openMetrics ? (this.omParser ??= new ExpositionParser(true, true)) : (this.textParser ??= new ExpositionParser(false, true));
     const stats = parser.parse(text, (name, family, rawLabels, value, tsMs) => {
-      let m: Mapping | undefined;
-      let s: Series | undefined;
-      const at = pos[i];
-      if (at !== undefined && at.raw === rawLabels && at.name === name && at.m.family === family) {
-        m = at.m;
-        s = at.s;
-      } else {
-        m = names.get(name);
-        if (m === undefined || m.family !== family) {
-          m = this.map(name, family);
-          names.set(name, m);
-        }
-        if (!m.skip) {
-          s = allSeries.get(rawLabels);
-          if (s === undefined) {
-            s = { tags: this.tags(rawLabels, base), gen: 0, m0: '', p0: undefined, more: undefined };
-            allSeries.set(rawLabels, s);
-          }
-        }
-        if (at !== undefined) {
-          at.name = name;
-          at.raw = rawLabels;
-          at.m = m;
-          at.s = s;
-        } else if (i === pos.length && i < MAX_CACHE) pos.push({ name, raw: rawLabels, m, s });
-      }
-      i++;
+      const s = this.resolve(i++, name, family, rawLabels, base);
+      const m = this.m!;
       if (s === undefined) {
         filtered++;
         return;
@@ -301,15 +336,103 @@ export class Converter {
     }
     return { points, stats, filtered };
   }
+  private readonly heads = new LineHeads();
+
   /**
-   * Gives every point its series' frozen template, with the labels of the
-   * scrape's info metrics added to the non-info points (existing tags win).
-   * The merged template is cached per series until the info labels change.
+   * convert(), written straight into `out` as the lines the core would write
+   * for the points once it added `add` (Accumulator.tagsToAdd) to their tags.
+   * Returns undefined, writing nothing, for a scrape whose points lines mode
+   * cannot reproduce exactly (samples with their own timestamps, a field key
+   * given twice in a point, empty or array-index keys): convert() it instead.
    */
-  private finishTags(points: Point[], series: Series[], info: boolean[], base: Readonly<Record<string, string>>): void {
+  convertLines(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint, add: Readonly<Record<string, string>>, out: LineBuf): LinesResult | undefined {
+    if (this.names.size > MAX_CACHE) this.names.clear();
+    if (base !== this.lastBase) {
+      this.series.clear();
+      this.lastBase = base;
+    }
+    const gen = ++this.gen;
+    const allSeries = this.series;
+    const recs: Rec[] = [];
+    const honor = this.o.honor_timestamps;
+    let filtered = 0;
+    let invalid = 0;
+    let seen = 0;
+    let odd = false;
+    let i = 0;
+    const parser = openMetrics ? (this.omParser ??= new ExpositionParser(true, true)) : (this.textParser ??= new ExpositionParser(false, true));
+    const stats = parser.parse(text, (name, family, rawLabels, value, tsMs) => {
+      const s = this.resolve(i++, name, family, rawLabels, base);
+      const m = this.m!;
+      if (s === undefined || s.tags === null) {
+        filtered++;
+        return;
+      }
+      if (s.tags === undefined) {
+        invalid++;
+        return;
+      }
+      if (odd || m.odd || (honor && tsMs === tsMs)) {
+        odd = true;
+        return;
+      }
+      if (s.gen !== gen) {
+        s.gen = gen;
+        s.r0 = undefined;
+        s.rmore = undefined;
+        seen++;
+      }
+      let r: Rec | undefined;
+      if (s.r0 !== undefined && s.m0 === m.measurement) r = s.r0;
+      else {
+        if (s.r0 !== undefined) {
+          s.rmore ??= new Map();
+          r = s.rmore.get(m.measurement);
+        }
+        if (r === undefined) {
+          r = { s, measurement: m.measurement, escName: m.escName, info: m.info, keys: [], vals: [], set: undefined };
+          if (s.r0 === undefined) {
+            s.r0 = r;
+            s.m0 = m.measurement;
+          } else s.rmore!.set(m.measurement, r);
+          recs.push(r);
+        }
+      }
+      if (!addField(r, m.keyEq, value)) odd = true;
+    });
+    // forget series gone for good (bounded memory across scrapes)
+    if (allSeries.size > 2 * seen + 1000) {
+      for (const [k, s] of allSeries) if (s.gen !== gen) allSeries.delete(k);
+      this.pos.length = 0;
+    }
+    if (this.pos.length > i + 1000) this.pos.length = i;
+    for (const r of recs) {
+      (r.s as Series).r0 = undefined;
+      (r.s as Series).rmore = undefined;
+    }
+    if (odd) return undefined;
+    const extra = this.infoLabels(recs.map((r) => r.s), recs.map((r) => r.info), base);
+    const heads = this.heads;
+    heads.update(this.infoGen, extra, add);
+    const time = ' ' + timeNs;
+    for (const r of recs) heads.write(r, time, out);
+    if (invalid > 0) {
+      stats.samples -= invalid;
+      stats.invalid += invalid;
+    }
+    return { lines: recs.length, stats, filtered };
+  }
+
+  /**
+   * The labels of the scrape's info metrics (`info[j]`: the point of
+   * `series[j]` is an info metric's), which the other points get as tags
+   * where they lack the key; undefined when there are none. Bumps infoGen
+   * when they differ from the previous scrape's.
+   */
+  private infoLabels(series: readonly HeadCache[], info: readonly boolean[], base: Readonly<Record<string, string>>): Record<string, string> | undefined {
     let extra: Record<string, string> | undefined;
     if (!this.o.disable_info_tag) {
-      for (let j = 0; j < points.length; j++) {
+      for (let j = 0; j < series.length; j++) {
         if (!info[j]) continue;
         const t = series[j]!.tags!;
         extra ??= {};
@@ -321,6 +444,16 @@ export class Converter {
       this.infoSig = sig;
       this.infoGen++;
     }
+    return extra;
+  }
+
+  /**
+   * Gives every point its series' frozen template, with the labels of the
+   * scrape's info metrics added to the non-info points (existing tags win).
+   * The merged template is cached per series until the info labels change.
+   */
+  private finishTags(points: Point[], series: Series[], info: boolean[], base: Readonly<Record<string, string>>): void {
+    const extra = this.infoLabels(series, info, base);
     const gen = this.infoGen;
     for (let j = 0; j < points.length; j++) {
       const s = series[j]!;
