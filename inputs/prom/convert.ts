@@ -19,7 +19,7 @@
 import type { LineBuf } from '../../agent/model/linebuf.js';
 import { escapeKey, escapeName } from '../../agent/model/lineproto.js';
 import type { Point } from '../../agent/model/point.js';
-import { ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
+import { detach, ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
 import { addField, isIndexKey, LineHeads, type HeadCache, type Rec } from './lines.js';
 
 export interface ConvertOptions {
@@ -43,8 +43,9 @@ interface Mapping {
   info: boolean;
   /** filtered out by metric_types or the name filters */
   skip: boolean;
-  /** The family it was made for: filters and info detection read its name and type, which a later body may change. */
-  family: Family;
+  /** The name and type of the family it was made for: filters and info detection read them, and a later body may change them. */
+  fname: string;
+  ftype: string;
   /** Lines mode: the escaped measurement, and the escaped field key with its `=`. */
   escName: string;
   keyEq: string;
@@ -65,15 +66,6 @@ interface Mapping {
  */
 function template(o: Record<string, string>): Readonly<Record<string, string>> {
   return Object.freeze(JSON.parse(JSON.stringify(o)) as Record<string, string>);
-}
-
-/** What sample i of the previous scrape was. */
-interface Positional {
-  name: string;
-  raw: string;
-  m: Mapping;
-  /** undefined when the metric is filtered out */
-  s: Series | undefined;
 }
 
 /** A label set seen in a scrape: its tags, and its points in the current scrape (`gen`). */
@@ -109,39 +101,39 @@ export interface ConvertResult {
   filtered: number;
 }
 
-export class Converter {
+/**
+ * Metric name → measurement/field mapping under one config: shared by the
+ * converters of every target of an instance (a thousand node exporters have
+ * the same few hundred names), kept until it holds MAX_CACHE names.
+ */
+class NameTable {
   private readonly names = new Map<string, Mapping>();
   private readonly keep: RegExp[];
   private readonly ignore: RegExp[];
   private readonly types: Set<string> | undefined;
-  private readonly tagsIgnore: Set<string>;
-  private readonly kvMatch: Map<string, RegExp[]>;
-  private readonly renames: [string, string][];
-  private readonly labelBuf: string[] = [];
-  /** Raw label text → its series, kept across scrapes: the set of series is stable. */
-  private readonly series = new Map<string, Series>();
-  private readonly pos: Positional[] = [];
-  private textParser: ExpositionParser | undefined;
-  private infoSig = '';
-  private infoGen = 0;
-  private omParser: ExpositionParser | undefined;
-  private gen = 0;
-  private lastBase: Readonly<Record<string, string>> | undefined;
 
   constructor(private readonly o: ConvertOptions) {
     this.keep = o.metric_name_filter.map((r) => new RegExp(r));
     this.ignore = o.metric_name_filter_ignore.map((r) => new RegExp(r));
     const types = o.metric_types.map((t) => t.toLowerCase());
     this.types = types.length > 0 ? new Set(types.flatMap((t) => (t === 'untyped' ? ['untyped', 'unknown'] : [t]))) : undefined;
-    this.tagsIgnore = new Set(o.tags_ignore);
-    this.kvMatch = new Map(Object.entries(o.ignore_tag_kv_match).map(([k, rs]) => [k, rs.map((r) => new RegExp(r))]));
-    this.renames = Object.entries(o.tags_rename.mapping);
+  }
+
+  get(name: string, family: Family): Mapping {
+    let m = this.names.get(name);
+    if (m === undefined || m.fname !== family.name || m.ftype !== family.type) {
+      if (this.names.size >= MAX_CACHE) this.names.clear();
+      m = this.map(name, family);
+      this.names.set(detach(name), m);
+    }
+    return m;
   }
 
   /** The measurement/field mapping of a metric name in its family, or a skip when filtered out. */
   private map(name: string, family: Family): Mapping {
     const o = this.o;
-    const skip = (): Mapping => ({ measurement: '', field: '', info: false, skip: true, family, escName: '', keyEq: '', odd: false });
+    const fam = { fname: family.name, ftype: family.type };
+    const skip = (): Mapping => ({ measurement: '', field: '', info: false, skip: true, ...fam, escName: '', keyEq: '', odd: false });
     if (this.types !== undefined && !this.types.has(family.type)) return skip();
     if (this.keep.length > 0 && !this.keep.some((r) => r.test(name) || r.test(family.name))) return skip();
     if (this.ignore.length > 0 && this.ignore.some((r) => r.test(name) || r.test(family.name))) return skip();
@@ -167,7 +159,46 @@ export class Converter {
     if (o.keep_exist_metric_name) field = name;
     const info = family.type === 'info' || (name.endsWith('_info') && (family.type === 'gauge' || family.type === 'untyped' || family.type === 'unknown'));
     const odd = measurement === '' || field === '' || isIndexKey(field);
-    return { measurement, field, info, skip: false, family, escName: escapeName(measurement), keyEq: escapeKey(field) + '=', odd };
+    // flat copies: slices and concatenations would keep their parts (or a whole body) alive
+    measurement = detach(measurement);
+    field = detach(field);
+    return { measurement, field, info, skip: false, ...fam, escName: detach(escapeName(measurement)), keyEq: detach(escapeKey(field) + '='), odd };
+  }
+}
+
+/** The name table of each config object (converters of one instance share its config). */
+const tables = new WeakMap<ConvertOptions, NameTable>();
+
+export class Converter {
+  private readonly names: NameTable;
+  private readonly tagsIgnore: Set<string>;
+  private readonly kvMatch: Map<string, RegExp[]>;
+  private readonly renames: [string, string][];
+  private readonly labelBuf: string[] = [];
+  /** Raw label text → its series, kept across scrapes: the set of series is stable. */
+  private readonly series = new Map<string, Series>();
+  /**
+   * Positional cache: a target's bodies repeat their lines in the same order,
+   * so sample i is usually the same line of the parser's (the same object) as
+   * sample i of the previous scrape, and has the same mapping and series.
+   */
+  private readonly posLine: (object | undefined)[] = [];
+  private readonly posM: Mapping[] = [];
+  private readonly posS: (Series | undefined)[] = [];
+  private textParser: ExpositionParser | undefined;
+  private infoSig = '';
+  private infoGen = 0;
+  private omParser: ExpositionParser | undefined;
+  private gen = 0;
+  private lastBase: Readonly<Record<string, string>> | undefined;
+
+  constructor(private readonly o: ConvertOptions) {
+    let names = tables.get(o);
+    if (names === undefined) tables.set(o, (names = new NameTable(o)));
+    this.names = names;
+    this.tagsIgnore = new Set(o.tags_ignore);
+    this.kvMatch = new Map(Object.entries(o.ignore_tag_kv_match).map(([k, rs]) => [k, rs.map((r) => new RegExp(r))]));
+    this.renames = Object.entries(o.tags_rename.mapping);
   }
 
   /** Builds the tags of a label set, or null when ignore_tag_kv_match drops it. */
@@ -206,25 +237,17 @@ export class Converter {
 
   /**
    * The series of sample i (undefined when its metric is filtered out), its
-   * mapping left in `this.m`. The parser hands over strings it owns (its
-   * previous-body cache), not slices of the body, so caching them here keeps
-   * no body alive. Positional cache: a target's bodies repeat their lines in
-   * the same order, so sample i usually has the name and labels of sample i
-   * of the previous scrape; comparing two strings is much cheaper than hashing
-   * them into the maps.
+   * mapping left in `this.m`. `line` is the parser's object for the sample's
+   * line (its series text), undefined when it keeps none. The parser hands
+   * over strings it owns (its previous-body cache), not slices of the body,
+   * so caching them here keeps no body alive.
    */
-  private resolve(i: number, name: string, family: Family, rawLabels: string, base: Readonly<Record<string, string>>): Series | undefined {
-    const pos = this.pos;
-    const at = pos[i];
-    if (at !== undefined && at.raw === rawLabels && at.name === name && at.m.family === family) {
-      this.m = at.m;
-      return at.s;
+  private resolve(i: number, line: object | undefined, name: string, family: Family, rawLabels: string, base: Readonly<Record<string, string>>): Series | undefined {
+    if (line !== undefined && this.posLine[i] === line) {
+      this.m = this.posM[i];
+      return this.posS[i];
     }
-    let m = this.names.get(name);
-    if (m === undefined || m.family !== family) {
-      m = this.map(name, family);
-      this.names.set(name, m);
-    }
+    const m = this.names.get(name, family);
     this.m = m;
     let s: Series | undefined;
     if (!m.skip) {
@@ -234,13 +257,19 @@ export class Converter {
         this.series.set(rawLabels, s);
       }
     }
-    if (at !== undefined) {
-      at.name = name;
-      at.raw = rawLabels;
-      at.m = m;
-      at.s = s;
-    } else if (i === pos.length && i < MAX_CACHE) pos.push({ name, raw: rawLabels, m, s });
+    if (line !== undefined && i <= this.posLine.length && i < MAX_CACHE) {
+      this.posLine[i] = line;
+      this.posM[i] = m;
+      this.posS[i] = s;
+    }
     return s;
+  }
+
+  /** Empties the positional cache, or trims it to `n` samples. */
+  private trimPos(n: number): void {
+    this.posLine.length = n;
+    this.posM.length = n;
+    this.posS.length = n;
   }
 
   /**
@@ -248,9 +277,9 @@ export class Converter {
    * (labels win); `timeNs` stamps points without an honoured timestamp.
    */
   convert(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint): ConvertResult {
-    if (this.names.size > MAX_CACHE) this.names.clear();
     if (base !== this.lastBase) {
       this.series.clear();
+      this.trimPos(0);
       this.lastBase = base;
     }
     const gen = ++this.gen;
@@ -265,11 +294,10 @@ export class Converter {
     let seen = 0;
     /** Samples carrying their own timestamp: keyed by measurement, labels and time (rare). */
     let stampedPoints: Map<string, Point> | undefined;
-    const pos = this.pos;
     let i = 0;
     const parser = openMetrics ? (this.omParser ??= new ExpositionParser(true, true)) : (this.textParser ??= new ExpositionParser(false, true));
-    const stats = parser.parse(text, (name, family, rawLabels, value, tsMs) => {
-      const s = this.resolve(i++, name, family, rawLabels, base);
+    const stats = parser.parse(text, (name, family, rawLabels, value, tsMs, line) => {
+      const s = this.resolve(i++, line, name, family, rawLabels, base);
       const m = this.m!;
       if (s === undefined) {
         filtered++;
@@ -326,9 +354,9 @@ export class Converter {
     // forget series gone for good (bounded memory across scrapes)
     if (allSeries.size > 2 * seen + 1000) {
       for (const [k, s] of allSeries) if (s.gen !== gen) allSeries.delete(k);
-      this.pos.length = 0;
+      this.trimPos(0);
     }
-    if (pos.length > i + 1000) pos.length = i;
+    if (this.posLine.length > i + 1000) this.trimPos(i);
     this.finishTags(points, pointSeries, pointInfo, base);
     if (invalid > 0) {
       stats.samples -= invalid;
@@ -346,9 +374,9 @@ export class Converter {
    * given twice in a point, empty or array-index keys): convert() it instead.
    */
   convertLines(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint, add: Readonly<Record<string, string>>, out: LineBuf): LinesResult | undefined {
-    if (this.names.size > MAX_CACHE) this.names.clear();
     if (base !== this.lastBase) {
       this.series.clear();
+      this.trimPos(0);
       this.lastBase = base;
     }
     const gen = ++this.gen;
@@ -361,8 +389,8 @@ export class Converter {
     let odd = false;
     let i = 0;
     const parser = openMetrics ? (this.omParser ??= new ExpositionParser(true, true)) : (this.textParser ??= new ExpositionParser(false, true));
-    const stats = parser.parse(text, (name, family, rawLabels, value, tsMs) => {
-      const s = this.resolve(i++, name, family, rawLabels, base);
+    const stats = parser.parse(text, (name, family, rawLabels, value, tsMs, line) => {
+      const s = this.resolve(i++, line, name, family, rawLabels, base);
       const m = this.m!;
       if (s === undefined || s.tags === null) {
         filtered++;
@@ -403,9 +431,9 @@ export class Converter {
     // forget series gone for good (bounded memory across scrapes)
     if (allSeries.size > 2 * seen + 1000) {
       for (const [k, s] of allSeries) if (s.gen !== gen) allSeries.delete(k);
-      this.pos.length = 0;
+      this.trimPos(0);
     }
-    if (this.pos.length > i + 1000) this.pos.length = i;
+    if (this.posLine.length > i + 1000) this.trimPos(i);
     for (const r of recs) {
       (r.s as Series).r0 = undefined;
       (r.s as Series).rmore = undefined;

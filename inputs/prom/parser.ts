@@ -30,9 +30,12 @@ export interface Family {
 
 /**
  * One sample. `rawLabels` is the text between the braces (empty without labels);
- * `tsMs` is the sample's timestamp in milliseconds, or NaN when absent.
+ * `tsMs` is the sample's timestamp in milliseconds, or NaN when absent. `line`:
+ * a parser that remembers bodies gives each distinct series text (`name{labels}`
+ * of a family) one object, the same across bodies, so the caller can key its
+ * own per-line caches by it; undefined otherwise.
  */
-export type SampleHandler = (name: string, family: Family, rawLabels: string, value: number, tsMs: number) => void;
+export type SampleHandler = (name: string, family: Family, rawLabels: string, value: number, tsMs: number, line: object | undefined) => void;
 
 export interface ParseStats {
   /** Samples handed to the handler. */
@@ -96,8 +99,12 @@ export class ExpositionParser {
   private curSuffixes: readonly string[] = [];
   /** The series text of each sample line of the previous body (see parse()). */
   private readonly lines: Line[] = [];
-  /** The same lines by series text, to recognise lines that moved. */
-  private readonly byPrefix = new Map<string, Line>();
+  /**
+   * The previous body's lines by series text, to recognise lines that moved:
+   * built by a parse that meets the first line not in its place, dropped at
+   * its end (a body whose lines are all in place keeps no map).
+   */
+  private byPrefix: Map<string, Line> | undefined;
   /**
    * The families declared by the `# TYPE` lines of the previous body, in order
    * (see comment()). Emptied when a declaration changes (typesGen).
@@ -193,6 +200,8 @@ export class ExpositionParser {
       let rawLabels: string;
       let family: Family;
       const line = this.lines[li];
+      /** the line object handed to onSample */
+      let memo: Line | undefined;
       let c: number;
       if (
         line !== undefined &&
@@ -205,6 +214,7 @@ export class ExpositionParser {
         name = line.name;
         rawLabels = line.raw;
         family = line.family;
+        memo = line;
         p += line.prefix.length;
       } else {
         const lineStart = p;
@@ -244,6 +254,8 @@ export class ExpositionParser {
         if (this.remember && li < MAX_LINES) {
           // a line that moved (series added or removed above it) is found by its text
           const text0 = text.slice(lineStart, prefixEnd);
+          // li not yet overwritten: the map holds every line of the previous body
+          this.byPrefix ??= new Map(this.lines.map((l) => [l.prefix, l]));
           let e = this.byPrefix.get(text0);
           if (e !== undefined && e.family === family && e.gen === this.typesGen) {
             // reuse its strings
@@ -258,6 +270,7 @@ export class ExpositionParser {
           else if (li === this.lines.length) this.lines.push(e);
           name = e.name;
           rawLabels = e.raw;
+          memo = e;
         }
       }
       li++;
@@ -297,17 +310,13 @@ export class ExpositionParser {
       }
       // anything left is an OpenMetrics exemplar (`# {...} v [ts]`): ignored
       stats.samples++;
-      onSample(name, family, rawLabels, value, tsMs);
+      onSample(name, family, rawLabels, value, tsMs, memo);
       i = next;
     }
     if (this.remember) {
       if (this.lines.length > li) this.lines.length = li;
       if (this.typeLines.length > this.ti) this.typeLines.length = this.ti;
-      // forget lines gone for good (bounded by twice the current body)
-      if (this.byPrefix.size > 2 * this.lines.length + 1000) {
-        this.byPrefix.clear();
-        for (const l of this.lines) this.byPrefix.set(l.prefix, l);
-      }
+      this.byPrefix = undefined;
     }
     return stats;
   }
