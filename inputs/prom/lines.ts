@@ -13,6 +13,7 @@
  */
 import { tagTextOf } from '../../agent/model/lineproto.js';
 import type { LineBuf } from '../../agent/model/linebuf.js';
+import { detach } from './parser.js';
 
 /** What lines mode keeps per series (part of the converter's series). */
 export interface HeadCache {
@@ -99,12 +100,12 @@ export class LineHeads {
     for (const k in add) keys.add(k);
     this.keys = keys;
     this.ok = ![...keys].some(isIndexKey);
-    this.sufInfo = tagTextOf(add);
+    this.sufInfo = detach(tagTextOf(add));
     if (extra === undefined) this.sufOther = this.sufInfo;
     else {
       const rest: Record<string, string> = {};
       for (const k in add) if (extra[k] === undefined) rest[k] = add[k]!;
-      this.sufOther = tagTextOf(extra) + tagTextOf(rest);
+      this.sufOther = detach(tagTextOf(extra) + tagTextOf(rest));
     }
   }
 
@@ -126,12 +127,12 @@ export class LineHeads {
       let own: string | undefined;
       if (s.own0M === r.measurement) own = s.own0!;
       else if (s.own0 === undefined) {
-        own = s.own0 = r.escName + tagTextOf(s.tags!);
+        own = s.own0 = detach(r.escName + tagTextOf(s.tags!));
         s.own0M = r.measurement;
       } else {
         s.owns ??= new Map();
         own = s.owns.get(r.measurement);
-        if (own === undefined) s.owns.set(r.measurement, (own = r.escName + tagTextOf(s.tags!)));
+        if (own === undefined) s.owns.set(r.measurement, (own = detach(r.escName + tagTextOf(s.tags!))));
       }
       return own + (r.info ? this.sufInfo : this.sufOther);
     }
@@ -146,7 +147,7 @@ export class LineHeads {
       const t: Record<string, string> = { ...s.tags };
       if (this.extra !== undefined && !r.info) for (const k in this.extra) if (t[k] === undefined) t[k] = this.extra[k]!;
       for (const k in this.add) if (t[k] === undefined) t[k] = this.add[k]!;
-      s.full.set(key, (h = r.escName + tagTextOf(t)));
+      s.full.set(key, (h = detach(r.escName + tagTextOf(t))));
     }
     return h;
   }
