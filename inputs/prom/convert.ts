@@ -382,6 +382,8 @@ export class Converter {
     const gen = ++this.gen;
     const allSeries = this.series;
     const recs: Rec[] = [];
+    /** the series of the info metrics' lines, in order */
+    const infoSeries: Series[] = [];
     const honor = this.o.honor_timestamps;
     let filtered = 0;
     let invalid = 0;
@@ -424,6 +426,7 @@ export class Converter {
             s.m0 = m.measurement;
           } else s.rmore!.set(m.measurement, r);
           recs.push(r);
+          if (r.info) infoSeries.push(s);
         }
       }
       if (!addField(r, m.keyEq, value)) odd = true;
@@ -439,7 +442,7 @@ export class Converter {
       (r.s as Series).rmore = undefined;
     }
     if (odd) return undefined;
-    const extra = this.infoLabels(recs.map((r) => r.s), recs.map((r) => r.info), base);
+    const extra = this.infoLabels(infoSeries, base);
     const heads = this.heads;
     heads.update(this.infoGen, extra, add);
     const time = ' ' + timeNs;
@@ -457,12 +460,11 @@ export class Converter {
    * where they lack the key; undefined when there are none. Bumps infoGen
    * when they differ from the previous scrape's.
    */
-  private infoLabels(series: readonly HeadCache[], info: readonly boolean[], base: Readonly<Record<string, string>>): Record<string, string> | undefined {
+  private infoLabels(infoSeries: readonly HeadCache[], base: Readonly<Record<string, string>>): Record<string, string> | undefined {
     let extra: Record<string, string> | undefined;
     if (!this.o.disable_info_tag) {
-      for (let j = 0; j < series.length; j++) {
-        if (!info[j]) continue;
-        const t = series[j]!.tags!;
+      for (const s of infoSeries) {
+        const t = s.tags!;
         extra ??= {};
         for (const k in t) if (extra[k] === undefined && base[k] === undefined) extra[k] = t[k]!;
       }
@@ -481,7 +483,10 @@ export class Converter {
    * The merged template is cached per series until the info labels change.
    */
   private finishTags(points: Point[], series: Series[], info: boolean[], base: Readonly<Record<string, string>>): void {
-    const extra = this.infoLabels(series, info, base);
+    const extra = this.infoLabels(
+      series.filter((_, j) => info[j]),
+      base,
+    );
     const gen = this.infoGen;
     for (let j = 0; j < points.length; j++) {
       const s = series[j]!;

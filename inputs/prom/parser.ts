@@ -90,6 +90,25 @@ export function detach(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
+/**
+ * Series texts and family names, one flat copy shared by the parsers of every
+ * target: a thousand node exporters repeat the same lines. Bounded: emptied
+ * when full (parsers keep the copies they hold).
+ */
+const sharedText = new Map<string, string>();
+const MAX_SHARED = 1 << 18;
+
+/** The shared flat copy of `s` (see {@link detach}). */
+export function shared(s: string): string {
+  let t = sharedText.get(s);
+  if (t === undefined) {
+    if (sharedText.size >= MAX_SHARED) sharedText.clear();
+    t = detach(s);
+    sharedText.set(t, t);
+  }
+  return t;
+}
+
 export class ExpositionParser {
   /** Declared families by name. */
   private readonly types = new Map<string, Family>();
@@ -157,9 +176,9 @@ export class ExpositionParser {
         }
       }
     }
-    if (f === undefined && claimed) return { name: detach(name), type: 'untyped', provisional: true };
-    f ??= { name: detach(name), type: 'untyped' };
-    this.resolved.set(f.name === name ? f.name : detach(name), f);
+    if (f === undefined && claimed) return { name: shared(name), type: 'untyped', provisional: true };
+    f ??= { name: shared(name), type: 'untyped' };
+    this.resolved.set(f.name === name ? f.name : shared(name), f);
     return f;
   }
 
@@ -261,9 +280,10 @@ export class ExpositionParser {
             // reuse its strings
           } else {
             // name and labels are kept as slices of the flat prefix: one copy per line
-            const prefix = detach(text0);
+            const prefix = shared(text0);
             const rawAt = rawLabels === '' ? 0 : p - 1 - rawLabels.length - lineStart;
-            e = { prefix, name: prefix.slice(0, name.length), raw: rawLabels === '' ? '' : prefix.slice(rawAt, rawAt + rawLabels.length), family, gen: this.typesGen };
+            // the name is most often the family's (a gauge, a counter's `_total` in text 0.0.4): no slice of its own
+            e = { prefix, name: family.name === name ? family.name : prefix.slice(0, name.length), raw: rawLabels === '' ? '' : prefix.slice(rawAt, rawAt + rawLabels.length), family, gen: this.typesGen };
             this.byPrefix.set(prefix, e);
           }
           if (li < this.lines.length) this.lines[li] = e;
@@ -362,7 +382,7 @@ export class ExpositionParser {
           this.resolved.clear();
           this.typeLines.length = 0;
         }
-        f = { name: detach(name), type };
+        f = { name: shared(name), type };
         this.types.set(f.name, f);
       }
     }
