@@ -129,6 +129,8 @@ export class ExpositionParser {
    * (see comment()). Emptied when a declaration changes (typesGen).
    */
   private readonly typeLines: Family[] = [];
+  /** Their lines' text, shared by every parser (see shared()). */
+  private readonly typeTexts: string[] = [];
   /** index of the next `# TYPE` line in the current body */
   private ti = 0;
   /** Bumped when a `# TYPE` changes: cached lines of older generations are re-resolved. */
@@ -226,7 +228,8 @@ export class ExpositionParser {
         line !== undefined &&
         line.gen === this.typesGen &&
         ((line.family.type === 'untyped' && line.family.provisional !== true) || line.family.seen === this.parseGen) &&
-        text.startsWith(line.prefix, p) &&
+        // a slice compared is about twice as fast as startsWith(prefix, p) in V8 (node 20)
+        text.slice(p, p + line.prefix.length) === line.prefix &&
         ((c = text.charCodeAt(p + line.prefix.length)) === SPACE || c === TAB)
       ) {
         // same series text as this line of the previous body: no scanning, no slicing
@@ -335,7 +338,7 @@ export class ExpositionParser {
     }
     if (this.remember) {
       if (this.lines.length > li) this.lines.length = li;
-      if (this.typeLines.length > this.ti) this.typeLines.length = this.ti;
+      if (this.typeLines.length > this.ti) this.typeLines.length = this.typeTexts.length = this.ti;
       this.byPrefix = undefined;
     }
     return stats;
@@ -348,13 +351,14 @@ export class ExpositionParser {
     while (q < eol && text.charCodeAt(q) === SPACE) q++;
     const c = text.charCodeAt(q);
     if (c === 69 /* E */) return this.openMetrics && text.startsWith('EOF', q);
-    if (c !== 84 /* T */ || !text.startsWith('TYPE', q)) return false;
+    // T Y P E
+    if (c !== 84 || text.charCodeAt(q + 1) !== 89 || text.charCodeAt(q + 2) !== 80 || text.charCodeAt(q + 3) !== 69) return false;
     const ti = this.ti;
     const f0 = this.typeLines[ti];
-    if (f0 !== undefined && eol - p === 8 + f0.name.length + f0.type.length && text.startsWith('# TYPE ', p)) {
-      // `# TYPE name type` as the previous body had it at this position: the same declaration
-      const n = p + 7 + f0.name.length;
-      if (text.startsWith(f0.name, p + 7) && text.charCodeAt(n) === SPACE && text.startsWith(f0.type, n + 1)) {
+    if (f0 !== undefined) {
+      // the same text as the previous body's `# TYPE` line at this position: the same declaration
+      const t0 = this.typeTexts[ti]!;
+      if (eol - p === t0.length && text.slice(p, eol) === t0) {
         this.ti++;
         return this.declared(f0);
       }
@@ -381,14 +385,17 @@ export class ExpositionParser {
           this.typesGen++;
           this.resolved.clear();
           this.typeLines.length = 0;
+          this.typeTexts.length = 0;
         }
         f = { name: shared(name), type };
         this.types.set(f.name, f);
       }
     }
     if (this.remember && ti < MAX_LINES) {
-      if (ti < this.typeLines.length) this.typeLines[ti] = f;
-      else if (ti === this.typeLines.length) this.typeLines.push(f);
+      if (ti <= this.typeLines.length) {
+        this.typeLines[ti] = f;
+        this.typeTexts[ti] = shared(text.slice(p, eol));
+      }
       this.ti++;
     }
     return this.declared(f);
