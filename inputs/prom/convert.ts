@@ -187,6 +187,8 @@ export class Converter {
   private readonly posS: (Series | undefined)[] = [];
   private textParser: ExpositionParser | undefined;
   private infoSig = '';
+  /** The info series of the last scrape and their labels (see infoLabels). */
+  private lastInfo: { series: readonly HeadCache[]; extra: Record<string, string> | undefined } | undefined;
   private infoGen = 0;
   private omParser: ExpositionParser | undefined;
   private gen = 0;
@@ -280,6 +282,7 @@ export class Converter {
     if (base !== this.lastBase) {
       this.series.clear();
       this.trimPos(0);
+      this.lastInfo = undefined;
       this.lastBase = base;
     }
     const gen = ++this.gen;
@@ -377,6 +380,7 @@ export class Converter {
     if (base !== this.lastBase) {
       this.series.clear();
       this.trimPos(0);
+      this.lastInfo = undefined;
       this.lastBase = base;
     }
     const gen = ++this.gen;
@@ -461,6 +465,9 @@ export class Converter {
    * when they differ from the previous scrape's.
    */
   private infoLabels(infoSeries: readonly HeadCache[], base: Readonly<Record<string, string>>): Record<string, string> | undefined {
+    // the same info series as the previous scrape (their tags are frozen, and base is the series'): the same labels
+    const last = this.lastInfo;
+    if (last !== undefined && last.series.length === infoSeries.length && last.series.every((s, j) => s === infoSeries[j])) return last.extra;
     let extra: Record<string, string> | undefined;
     if (!this.o.disable_info_tag) {
       for (const s of infoSeries) {
@@ -474,6 +481,7 @@ export class Converter {
       this.infoSig = sig;
       this.infoGen++;
     }
+    this.lastInfo = { series: infoSeries, extra };
     return extra;
   }
 

@@ -115,8 +115,8 @@ export class LineHeads {
     return true;
   }
 
-  /** `measurement,tags` of a line, escaped: what the core writes for the point's decorated tags. */
-  head(r: Rec): string {
+  /** Writes `measurement,tags` of a line, escaped: what the core writes for the point's decorated tags. */
+  private writeHead(r: Rec, out: LineBuf): void {
     const s = r.s;
     if (s.plainGen !== this.gen) {
       s.plainGen = this.gen;
@@ -134,7 +134,10 @@ export class LineHeads {
         own = s.owns.get(r.measurement);
         if (own === undefined) s.owns.set(r.measurement, (own = detach(r.escName + tagTextOf(s.tags!))));
       }
-      return own + (r.info ? this.sufInfo : this.sufOther);
+      // two flat strings written one after the other: no concatenated copy to flatten
+      out.append(own);
+      out.append(r.info ? this.sufInfo : this.sufOther);
+      return;
     }
     if (s.fullGen !== this.gen || s.full === undefined) {
       s.fullGen = this.gen;
@@ -149,16 +152,17 @@ export class LineHeads {
       for (const k in this.add) if (t[k] === undefined) t[k] = this.add[k]!;
       s.full.set(key, (h = detach(r.escName + tagTextOf(t))));
     }
-    return h;
+    out.append(h);
   }
 
   /** Writes a line; `time` is ` <ns>`. */
   write(r: Rec, time: string, out: LineBuf): void {
+    this.writeHead(r, out);
     const keys = r.keys;
     const vals = r.vals;
-    let line = this.head(r) + ' ' + keys[0]! + vals[0]!;
-    for (let j = 1; j < keys.length; j++) line += ',' + keys[j]! + vals[j]!;
-    out.append(line + time);
+    let fields = ' ' + keys[0]! + vals[0]!;
+    for (let j = 1; j < keys.length; j++) fields += ',' + keys[j]! + vals[j]!;
+    out.append(fields + time);
     out.endLine();
   }
 }
