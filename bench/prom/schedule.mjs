@@ -90,18 +90,19 @@ const results = [];
   await agent.stop();
 }
 if (!process.env.SKIP_ALONE) {
-  // the prom input alone (scheduler, undici GET, parse, convert), points dropped: the input's share of the agent's cost
+  // the prom input alone (scheduler, GET, parse, lines written), lines dropped: the input's share of the agent's cost
   const { PromInput } = await import('../../dist/inputs/prom/input.js');
   const { validate } = await import('../../dist/agent/config/schema.js');
   const { schema } = await import('../../dist/inputs/prom/config.js');
   const { Registry } = await import('prom-client');
   const config = validate(schema, { urls, interval: `${INTERVAL}s`, timeout: `${INTERVAL}s`, max_concurrent_scrapes: 32 }).value;
-  const acc = { add: (p) => (Array.isArray(p) ? p.length : 1), addWait: async () => {}, overloaded: () => false, error: () => {} };
+  // takes lines as the agent's core does with line-protocol sinks (lines mode), and drops them
+  const acc = { add: (p) => (Array.isArray(p) ? p.length : 1), addWait: async () => {}, overloaded: () => false, error: () => {}, takesLines: () => true, tagsToAdd: () => ({ host: 'bench' }), addLines: (_c, _d, ends) => ends.length };
   const ctx = { name: 'prom', instance: 0, acc, log: pino({ level: 'silent' }), http: { route: () => () => {} }, host: { hostname: 'bench', ip: '127.0.0.1', nodeName: '' }, dataDir: tmp, k8s: undefined, metrics: new Registry(), signal: new AbortController().signal };
   const input = new PromInput(config, ctx);
   await input.start();
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-  results.push(await measure('telekit prom input alone (points dropped)', 'telekit-prom', cpu, undefined, undefined));
+  results.push(await measure('telekit prom input alone (lines dropped)', 'telekit-prom', cpu, undefined, undefined));
   await input.stop();
 }
 if (fs.existsSync('/usr/bin/vmagent') && !process.env.SKIP_VM) {
