@@ -179,10 +179,12 @@ export class Converter {
   private readonly series = new Map<string, Series>();
   /**
    * Positional cache: a target's bodies repeat their lines in the same order,
-   * so sample i is usually the same line of the parser's (the same object) as
-   * sample i of the previous scrape, and has the same mapping and series.
+   * so sample i is usually the same series text of the parser's (the same
+   * object) in the same family as sample i of the previous scrape, and has the
+   * same mapping and series.
    */
   private readonly posLine: (object | undefined)[] = [];
+  private readonly posFam: Family[] = [];
   private readonly posM: Mapping[] = [];
   private readonly posS: (Series | undefined)[] = [];
   private textParser: ExpositionParser | undefined;
@@ -245,7 +247,7 @@ export class Converter {
    * so caching them here keeps no body alive.
    */
   private resolve(i: number, line: object | undefined, name: string, family: Family, rawLabels: string, base: Readonly<Record<string, string>>): Series | undefined {
-    if (line !== undefined && this.posLine[i] === line) {
+    if (line !== undefined && this.posLine[i] === line && this.posFam[i] === family) {
       this.m = this.posM[i];
       return this.posS[i];
     }
@@ -261,6 +263,7 @@ export class Converter {
     }
     if (line !== undefined && i <= this.posLine.length && i < MAX_CACHE) {
       this.posLine[i] = line;
+      this.posFam[i] = family;
       this.posM[i] = m;
       this.posS[i] = s;
     }
@@ -270,6 +273,7 @@ export class Converter {
   /** Empties the positional cache, or trims it to `n` samples. */
   private trimPos(n: number): void {
     this.posLine.length = n;
+    this.posFam.length = n;
     this.posM.length = n;
     this.posS.length = n;
   }

@@ -31,9 +31,9 @@ export interface Family {
 /**
  * One sample. `rawLabels` is the text between the braces (empty without labels);
  * `tsMs` is the sample's timestamp in milliseconds, or NaN when absent. `line`:
- * a parser that remembers bodies gives each distinct series text (`name{labels}`
- * of a family) one object, the same across bodies, so the caller can key its
- * own per-line caches by it; undefined otherwise.
+ * a parser that remembers bodies gives each distinct series text (`name{labels}`)
+ * one object, the same across bodies and parsers, so the caller can key its
+ * own per-line caches by it (with the family); undefined otherwise.
  */
 export type SampleHandler = (name: string, family: Family, rawLabels: string, value: number, tsMs: number, line: object | undefined) => void;
 
@@ -69,13 +69,11 @@ const COMMA = 44;
 const CR = 13;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-interface Line {
-  /** The line's text up to the value: `name{labels}`. */
-  prefix: string;
-  name: string;
-  raw: string;
-  family: Family;
-  gen: number;
+/** A series text, `name{labels}` up to the value, and its parts: one object shared by every parser (see seriesText()). */
+interface SeriesText {
+  readonly prefix: string;
+  readonly name: string;
+  readonly raw: string;
 }
 
 const MAX_LINES = 200_000;
@@ -109,6 +107,21 @@ export function shared(s: string): string {
   return t;
 }
 
+const seriesTexts = new Map<string, SeriesText>();
+
+/** The shared record of series text `text0` (a slice of a body), whose name is `nameLen` long and labels at [rawAt, rawAt + rawLen). */
+function seriesText(text0: string, nameLen: number, rawAt: number, rawLen: number): SeriesText {
+  let st = seriesTexts.get(text0);
+  if (st === undefined) {
+    if (seriesTexts.size >= MAX_SHARED) seriesTexts.clear();
+    const prefix = detach(text0);
+    // the name is most often a family's (a gauge, a counter's `_total` in text 0.0.4): its shared copy
+    st = { prefix, name: shared(prefix.slice(0, nameLen)), raw: rawLen === 0 ? '' : prefix.slice(rawAt, rawAt + rawLen) };
+    seriesTexts.set(prefix, st);
+  }
+  return st;
+}
+
 export class ExpositionParser {
   /** Declared families by name. */
   private readonly types = new Map<string, Family>();
@@ -116,14 +129,14 @@ export class ExpositionParser {
   private readonly resolved = new Map<string, Family>();
   private cur: Family | undefined;
   private curSuffixes: readonly string[] = [];
-  /** The series text of each sample line of the previous body (see parse()). */
-  private readonly lines: Line[] = [];
   /**
-   * The previous body's lines by series text, to recognise lines that moved:
-   * built by a parse that meets the first line not in its place, dropped at
-   * its end (a body whose lines are all in place keeps no map).
+   * The series text of each sample line of the previous body (see parse()),
+   * its family and the typesGen it was resolved in. A line that moved is
+   * found by its text in the shared table.
    */
-  private byPrefix: Map<string, Line> | undefined;
+  private readonly lines: SeriesText[] = [];
+  private readonly lineFams: Family[] = [];
+  private readonly lineGens: number[] = [];
   /**
    * The families declared by the `# TYPE` lines of the previous body, in order
    * (see comment()). Emptied when a declaration changes (typesGen).
@@ -221,13 +234,14 @@ export class ExpositionParser {
       let rawLabels: string;
       let family: Family;
       const line = this.lines[li];
-      /** the line object handed to onSample */
-      let memo: Line | undefined;
+      /** the series text object handed to onSample */
+      let memo: SeriesText | undefined;
       let c: number;
+      let f0: Family;
       if (
         line !== undefined &&
-        line.gen === this.typesGen &&
-        ((line.family.type === 'untyped' && line.family.provisional !== true) || line.family.seen === this.parseGen) &&
+        this.lineGens[li] === this.typesGen &&
+        (((f0 = this.lineFams[li]!).type === 'untyped' && f0.provisional !== true) || f0.seen === this.parseGen) &&
         // a slice compared is about twice as fast as startsWith(prefix, p) in V8 (node 20)
         text.slice(p, p + line.prefix.length) === line.prefix &&
         ((c = text.charCodeAt(p + line.prefix.length)) === SPACE || c === TAB)
@@ -235,7 +249,7 @@ export class ExpositionParser {
         // same series text as this line of the previous body: no scanning, no slicing
         name = line.name;
         rawLabels = line.raw;
-        family = line.family;
+        family = f0;
         memo = line;
         p += line.prefix.length;
       } else {
@@ -274,23 +288,15 @@ export class ExpositionParser {
         }
         family = this.family(name);
         if (this.remember && li < MAX_LINES) {
-          // a line that moved (series added or removed above it) is found by its text
-          const text0 = text.slice(lineStart, prefixEnd);
-          // li not yet overwritten: the map holds every line of the previous body
-          this.byPrefix ??= new Map(this.lines.map((l) => [l.prefix, l]));
-          let e = this.byPrefix.get(text0);
-          if (e !== undefined && e.family === family && e.gen === this.typesGen) {
-            // reuse its strings
-          } else {
-            // name and labels are kept as slices of the flat prefix: one copy per line
-            const prefix = shared(text0);
-            const rawAt = rawLabels === '' ? 0 : p - 1 - rawLabels.length - lineStart;
-            // the name is most often the family's (a gauge, a counter's `_total` in text 0.0.4): no slice of its own
-            e = { prefix, name: family.name === name ? family.name : prefix.slice(0, name.length), raw: rawLabels === '' ? '' : prefix.slice(rawAt, rawAt + rawLabels.length), family, gen: this.typesGen };
-            this.byPrefix.set(prefix, e);
+          // a new or moved line: its text's shared record (name and labels as slices of one flat copy,
+          // so that what callers keep of them keeps no body alive)
+          const rawAt = rawLabels === '' ? 0 : p - 1 - rawLabels.length - lineStart;
+          const e = seriesText(text.slice(lineStart, prefixEnd), name.length, rawAt, rawLabels.length);
+          if (li <= this.lines.length) {
+            this.lines[li] = e;
+            this.lineFams[li] = family;
+            this.lineGens[li] = this.typesGen;
           }
-          if (li < this.lines.length) this.lines[li] = e;
-          else if (li === this.lines.length) this.lines.push(e);
           name = e.name;
           rawLabels = e.raw;
           memo = e;
@@ -337,9 +343,8 @@ export class ExpositionParser {
       i = next;
     }
     if (this.remember) {
-      if (this.lines.length > li) this.lines.length = li;
+      if (this.lines.length > li) this.lines.length = this.lineFams.length = this.lineGens.length = li;
       if (this.typeLines.length > this.ti) this.typeLines.length = this.typeTexts.length = this.ti;
-      this.byPrefix = undefined;
     }
     return stats;
   }
