@@ -13,49 +13,16 @@
  * - the labels of `*_info` / `info` metrics become tags of the other points
  *   (unless `disable_info_tag`).
  *
- * A Converter is kept per target: name mappings and filter verdicts are cached
- * across scrapes because the set of metric names is stable.
+ * A Converter is kept per target; name mappings and filter verdicts are kept
+ * per config (names.ts) because the set of metric names is stable.
  */
 import type { LineBuf } from '../../agent/model/linebuf.js';
-import { escapeKey, escapeName } from '../../agent/model/lineproto.js';
 import type { Point } from '../../agent/model/point.js';
-import { detach, ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
-import { addField, isIndexKey, LineHeads, type HeadCache, type Rec } from './lines.js';
+import { ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
+import { addField, LineHeads, type HeadCache, type Rec } from './lines.js';
+import { namesOf, type ConvertOptions, type Mapping, type NameTable } from './names.js';
 
-export interface ConvertOptions {
-  metric_types: readonly string[];
-  metric_name_filter: readonly string[];
-  metric_name_filter_ignore: readonly string[];
-  measurement_prefix: string;
-  measurement_name: string;
-  measurements: readonly { prefix: string; name: string }[];
-  keep_exist_metric_name: boolean;
-  honor_timestamps: boolean;
-  tags_ignore: readonly string[];
-  ignore_tag_kv_match: Readonly<Record<string, readonly string[]>>;
-  tags_rename: { overwrite_exist_tags: boolean; mapping: Readonly<Record<string, string>> };
-  disable_info_tag: boolean;
-}
-
-interface Mapping {
-  measurement: string;
-  field: string;
-  info: boolean;
-  /** filtered out by metric_types or the name filters */
-  skip: boolean;
-  /** The name and type of the family it was made for: filters and info detection read them, and a later body may change them. */
-  fname: string;
-  ftype: string;
-  /** Lines mode: the escaped measurement, and the escaped field key with its `=`. */
-  escName: string;
-  keyEq: string;
-  /**
-   * Lines mode cannot write this sample as the core would write its point
-   * (the point would have an empty measurement or field key, or a field key
-   * JS orders first, an array index): the scrape goes the points way.
-   */
-  odd: boolean;
-}
+export type { ConvertOptions } from './names.js';
 
 /**
  * A series' tags template: rebuilt in a fast V8 shape (objects whose keys were
@@ -101,74 +68,6 @@ export interface ConvertResult {
   filtered: number;
 }
 
-/**
- * Metric name → measurement/field mapping under one config: shared by the
- * converters of every target of an instance (a thousand node exporters have
- * the same few hundred names), kept until it holds MAX_CACHE names.
- */
-class NameTable {
-  private readonly names = new Map<string, Mapping>();
-  private readonly keep: RegExp[];
-  private readonly ignore: RegExp[];
-  private readonly types: Set<string> | undefined;
-
-  constructor(private readonly o: ConvertOptions) {
-    this.keep = o.metric_name_filter.map((r) => new RegExp(r));
-    this.ignore = o.metric_name_filter_ignore.map((r) => new RegExp(r));
-    const types = o.metric_types.map((t) => t.toLowerCase());
-    this.types = types.length > 0 ? new Set(types.flatMap((t) => (t === 'untyped' ? ['untyped', 'unknown'] : [t]))) : undefined;
-  }
-
-  get(name: string, family: Family): Mapping {
-    let m = this.names.get(name);
-    if (m === undefined || m.fname !== family.name || m.ftype !== family.type) {
-      if (this.names.size >= MAX_CACHE) this.names.clear();
-      m = this.map(name, family);
-      this.names.set(detach(name), m);
-    }
-    return m;
-  }
-
-  /** The measurement/field mapping of a metric name in its family, or a skip when filtered out. */
-  private map(name: string, family: Family): Mapping {
-    const o = this.o;
-    const fam = { fname: family.name, ftype: family.type };
-    const skip = (): Mapping => ({ measurement: '', field: '', info: false, skip: true, ...fam, escName: '', keyEq: '', odd: false });
-    if (this.types !== undefined && !this.types.has(family.type)) return skip();
-    if (this.keep.length > 0 && !this.keep.some((r) => r.test(name) || r.test(family.name))) return skip();
-    if (this.ignore.length > 0 && this.ignore.some((r) => r.test(name) || r.test(family.name))) return skip();
-    let measurement: string | undefined;
-    let field = name;
-    for (const r of o.measurements) {
-      if (r.prefix !== '' && name.startsWith(r.prefix)) {
-        measurement = o.measurement_prefix + r.name;
-        field = name.slice(r.prefix.length).replace(/^_/, '') || name;
-        break;
-      }
-    }
-    if (measurement === undefined) {
-      if (o.measurement_name !== '') {
-        measurement = o.measurement_name;
-      } else {
-        const n = name.startsWith('_') ? name.slice(1) : name;
-        const i = n.indexOf('_');
-        measurement = o.measurement_prefix + (i < 0 ? n : n.slice(0, i));
-        field = i < 0 ? n : n.slice(i + 1);
-      }
-    }
-    if (o.keep_exist_metric_name) field = name;
-    const info = family.type === 'info' || (name.endsWith('_info') && (family.type === 'gauge' || family.type === 'untyped' || family.type === 'unknown'));
-    const odd = measurement === '' || field === '' || isIndexKey(field);
-    // flat copies: slices and concatenations would keep their parts (or a whole body) alive
-    measurement = detach(measurement);
-    field = detach(field);
-    return { measurement, field, info, skip: false, ...fam, escName: detach(escapeName(measurement)), keyEq: detach(escapeKey(field) + '='), odd };
-  }
-}
-
-/** The name table of each config object (converters of one instance share its config). */
-const tables = new WeakMap<ConvertOptions, NameTable>();
-
 export class Converter {
   private readonly names: NameTable;
   private readonly tagsIgnore: Set<string>;
@@ -197,9 +96,7 @@ export class Converter {
   private lastBase: Readonly<Record<string, string>> | undefined;
 
   constructor(private readonly o: ConvertOptions) {
-    let names = tables.get(o);
-    if (names === undefined) tables.set(o, (names = new NameTable(o)));
-    this.names = names;
+    this.names = namesOf(o);
     this.tagsIgnore = new Set(o.tags_ignore);
     this.kvMatch = new Map(Object.entries(o.ignore_tag_kv_match).map(([k, rs]) => [k, rs.map((r) => new RegExp(r))]));
     this.renames = Object.entries(o.tags_rename.mapping);
