@@ -36,7 +36,22 @@ const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
 const urls = Array.from({ length: N }, (_, i) => `http://127.0.0.1:${port}/t/${i}`);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-bench-'));
 
-async function measure(name, ua, cpuNow, own, rssNow) {
+/** CPU_PROFILE=file.cpuprofile: a CPU profile of the agent's measurement window (summarise with bench/prom/profile-summary.mjs). */
+async function profiled(file, during) {
+  if (!file) return during();
+  const { Session } = await import('node:inspector/promises');
+  const s = new Session();
+  s.connect();
+  await s.post('Profiler.enable');
+  await s.post('Profiler.setSamplingInterval', { interval: 200 });
+  await s.post('Profiler.start');
+  await during();
+  const { profile } = await s.post('Profiler.stop');
+  fs.writeFileSync(file, JSON.stringify(profile));
+  s.disconnect();
+}
+
+async function measure(name, ua, cpuNow, own, rssNow, profile) {
   let peak = 0;
   const sample = rssNow ? setInterval(() => (peak = Math.max(peak, rssNow())), 100) : undefined;
   await sleep(WARM);
@@ -44,7 +59,7 @@ async function measure(name, ua, cpuNow, own, rssNow) {
   const c0 = (await counts())[ua] ?? 0;
   const t0 = cpuNow();
   const w0 = Date.now();
-  await sleep(MEASURE);
+  await profiled(profile, () => sleep(MEASURE));
   const cpuMs = cpuNow() - t0;
   const wall = (Date.now() - w0) / 1000;
   const scrapes = ((await counts())[ua] ?? 0) - c0;
@@ -65,7 +80,7 @@ const results = [];
   const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, registry: inputs, log: pino({ level: 'silent' }), env: { ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
   const own = async () => Number(((await (await fetch(`${agent.httpUrl}/metrics`)).text()).match(/^telekit_prom_scrapes_total\{result="ok"\} (\d+)/m) ?? [])[1] ?? 0);
-  results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined, () => process.memoryUsage().rss));
+  results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined, () => process.memoryUsage().rss, process.env.CPU_PROFILE));
   const self = (await (await fetch(`${agent.httpUrl}/metrics`)).text()).split('\n');
   if (process.env.DEBUG) console.log(process.memoryUsage());
   // HEAP_SNAPSHOT=file.heapsnapshot: the agent's heap at the end of the window (summarise with bench/memory/heap-summary.mjs)
@@ -74,19 +89,20 @@ const results = [];
   if (process.env.DEBUG) console.log(self.filter((l) => /^telekit_(prom|.*drop|.*queue)/.test(l)).join('\n'));
   await agent.stop();
 }
-{
-  // the prom input alone (scheduler, undici GET, parse, convert), points dropped: the input's share of the agent's cost
+if (!process.env.SKIP_ALONE) {
+  // the prom input alone (scheduler, GET, parse, lines written), lines dropped: the input's share of the agent's cost
   const { PromInput } = await import('../../dist/inputs/prom/input.js');
   const { validate } = await import('../../dist/agent/config/schema.js');
   const { schema } = await import('../../dist/inputs/prom/config.js');
   const { Registry } = await import('prom-client');
   const config = validate(schema, { urls, interval: `${INTERVAL}s`, timeout: `${INTERVAL}s`, max_concurrent_scrapes: 32 }).value;
-  const acc = { add: (p) => (Array.isArray(p) ? p.length : 1), addWait: async () => {}, overloaded: () => false, error: () => {} };
+  // takes lines as the agent's core does with line-protocol sinks (lines mode), and drops them
+  const acc = { add: (p) => (Array.isArray(p) ? p.length : 1), addWait: async () => {}, overloaded: () => false, error: () => {}, takesLines: () => true, tagsToAdd: () => ({ host: 'bench' }), addLines: (_c, _d, ends) => ends.length };
   const ctx = { name: 'prom', instance: 0, acc, log: pino({ level: 'silent' }), http: { route: () => () => {} }, host: { hostname: 'bench', ip: '127.0.0.1', nodeName: '' }, dataDir: tmp, k8s: undefined, metrics: new Registry(), signal: new AbortController().signal };
   const input = new PromInput(config, ctx);
   await input.start();
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-  results.push(await measure('telekit prom input alone (points dropped)', 'telekit-prom', cpu, undefined, undefined));
+  results.push(await measure('telekit prom input alone (lines dropped)', 'telekit-prom', cpu, undefined, undefined));
   await input.stop();
 }
 if (fs.existsSync('/usr/bin/vmagent') && !process.env.SKIP_VM) {

@@ -13,36 +13,16 @@
  * - the labels of `*_info` / `info` metrics become tags of the other points
  *   (unless `disable_info_tag`).
  *
- * A Converter is kept per target: name mappings and filter verdicts are cached
- * across scrapes because the set of metric names is stable.
+ * A Converter is kept per target; name mappings and filter verdicts are kept
+ * per config (names.ts) because the set of metric names is stable.
  */
+import type { LineBuf } from '../../agent/model/linebuf.js';
 import type { Point } from '../../agent/model/point.js';
 import { ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
+import { addField, LineHeads, type HeadCache, type Rec } from './lines.js';
+import { namesOf, type ConvertOptions, type Mapping, type NameTable } from './names.js';
 
-export interface ConvertOptions {
-  metric_types: readonly string[];
-  metric_name_filter: readonly string[];
-  metric_name_filter_ignore: readonly string[];
-  measurement_prefix: string;
-  measurement_name: string;
-  measurements: readonly { prefix: string; name: string }[];
-  keep_exist_metric_name: boolean;
-  honor_timestamps: boolean;
-  tags_ignore: readonly string[];
-  ignore_tag_kv_match: Readonly<Record<string, readonly string[]>>;
-  tags_rename: { overwrite_exist_tags: boolean; mapping: Readonly<Record<string, string>> };
-  disable_info_tag: boolean;
-}
-
-interface Mapping {
-  measurement: string;
-  field: string;
-  info: boolean;
-  /** filtered out by metric_types or the name filters */
-  skip: boolean;
-  /** The family it was made for: filters and info detection read its name and type, which a later body may change. */
-  family: Family;
-}
+export type { ConvertOptions } from './names.js';
 
 /**
  * A series' tags template: rebuilt in a fast V8 shape (objects whose keys were
@@ -55,17 +35,8 @@ function template(o: Record<string, string>): Readonly<Record<string, string>> {
   return Object.freeze(JSON.parse(JSON.stringify(o)) as Record<string, string>);
 }
 
-/** What sample i of the previous scrape was. */
-interface Positional {
-  name: string;
-  raw: string;
-  m: Mapping;
-  /** undefined when the metric is filtered out */
-  s: Series | undefined;
-}
-
 /** A label set seen in a scrape: its tags, and its points in the current scrape (`gen`). */
-interface Series {
+interface Series extends HeadCache {
   /** Tags before info tags; null when ignore_tag_kv_match drops the series, undefined when its labels are malformed. */
   tags: Readonly<Record<string, string>> | null | undefined;
   gen: number;
@@ -76,8 +47,19 @@ interface Series {
   /** tags plus the info labels of generation infoGen */
   merged?: Readonly<Record<string, string>>;
   infoGen?: number;
+  /** Lines mode: the first measurement's line being built, then the others (see convertLines). */
+  r0?: Rec | undefined;
+  rmore?: Map<string, Rec> | undefined;
 }
 const MAX_CACHE = 100_000;
+
+/** What convertLines() wrote. */
+export interface LinesResult {
+  /** Lines written (one per point the points way would make). */
+  lines: number;
+  stats: ParseStats;
+  filtered: number;
+}
 
 export interface ConvertResult {
   points: Point[];
@@ -87,63 +69,37 @@ export interface ConvertResult {
 }
 
 export class Converter {
-  private readonly names = new Map<string, Mapping>();
-  private readonly keep: RegExp[];
-  private readonly ignore: RegExp[];
-  private readonly types: Set<string> | undefined;
+  private readonly names: NameTable;
   private readonly tagsIgnore: Set<string>;
   private readonly kvMatch: Map<string, RegExp[]>;
   private readonly renames: [string, string][];
   private readonly labelBuf: string[] = [];
   /** Raw label text → its series, kept across scrapes: the set of series is stable. */
   private readonly series = new Map<string, Series>();
-  private readonly pos: Positional[] = [];
+  /**
+   * Positional cache: a target's bodies repeat their lines in the same order,
+   * so sample i is usually the same series text of the parser's (the same
+   * object) in the same family as sample i of the previous scrape, and has the
+   * same mapping and series.
+   */
+  private readonly posLine: (object | undefined)[] = [];
+  private readonly posFam: Family[] = [];
+  private readonly posM: Mapping[] = [];
+  private readonly posS: (Series | undefined)[] = [];
   private textParser: ExpositionParser | undefined;
   private infoSig = '';
+  /** The info series of the last scrape and their labels (see infoLabels). */
+  private lastInfo: { series: readonly HeadCache[]; extra: Record<string, string> | undefined } | undefined;
   private infoGen = 0;
   private omParser: ExpositionParser | undefined;
   private gen = 0;
   private lastBase: Readonly<Record<string, string>> | undefined;
 
   constructor(private readonly o: ConvertOptions) {
-    this.keep = o.metric_name_filter.map((r) => new RegExp(r));
-    this.ignore = o.metric_name_filter_ignore.map((r) => new RegExp(r));
-    const types = o.metric_types.map((t) => t.toLowerCase());
-    this.types = types.length > 0 ? new Set(types.flatMap((t) => (t === 'untyped' ? ['untyped', 'unknown'] : [t]))) : undefined;
+    this.names = namesOf(o);
     this.tagsIgnore = new Set(o.tags_ignore);
     this.kvMatch = new Map(Object.entries(o.ignore_tag_kv_match).map(([k, rs]) => [k, rs.map((r) => new RegExp(r))]));
     this.renames = Object.entries(o.tags_rename.mapping);
-  }
-
-  /** The measurement/field mapping of a metric name in its family, or a skip when filtered out. */
-  private map(name: string, family: Family): Mapping {
-    const o = this.o;
-    const skip = (): Mapping => ({ measurement: '', field: '', info: false, skip: true, family });
-    if (this.types !== undefined && !this.types.has(family.type)) return skip();
-    if (this.keep.length > 0 && !this.keep.some((r) => r.test(name) || r.test(family.name))) return skip();
-    if (this.ignore.length > 0 && this.ignore.some((r) => r.test(name) || r.test(family.name))) return skip();
-    let measurement: string | undefined;
-    let field = name;
-    for (const r of o.measurements) {
-      if (r.prefix !== '' && name.startsWith(r.prefix)) {
-        measurement = o.measurement_prefix + r.name;
-        field = name.slice(r.prefix.length).replace(/^_/, '') || name;
-        break;
-      }
-    }
-    if (measurement === undefined) {
-      if (o.measurement_name !== '') {
-        measurement = o.measurement_name;
-      } else {
-        const n = name.startsWith('_') ? name.slice(1) : name;
-        const i = n.indexOf('_');
-        measurement = o.measurement_prefix + (i < 0 ? n : n.slice(0, i));
-        field = i < 0 ? n : n.slice(i + 1);
-      }
-    }
-    if (o.keep_exist_metric_name) field = name;
-    const info = family.type === 'info' || (name.endsWith('_info') && (family.type === 'gauge' || family.type === 'untyped' || family.type === 'unknown'));
-    return { measurement, field, info, skip: false, family };
   }
 
   /** Builds the tags of a label set, or null when ignore_tag_kv_match drops it. */
@@ -177,18 +133,60 @@ export class Converter {
     return template(t);
   }
 
+  /** The mapping of the sample resolve() last looked at. */
+  private m: Mapping | undefined;
+
+  /**
+   * The series of sample i (undefined when its metric is filtered out), its
+   * mapping left in `this.m`. `line` is the parser's object for the sample's
+   * line (its series text), undefined when it keeps none. The parser hands
+   * over strings it owns (its previous-body cache), not slices of the body,
+   * so caching them here keeps no body alive.
+   */
+  private resolve(i: number, line: object | undefined, name: string, family: Family, rawLabels: string, base: Readonly<Record<string, string>>): Series | undefined {
+    if (line !== undefined && this.posLine[i] === line && this.posFam[i] === family) {
+      this.m = this.posM[i];
+      return this.posS[i];
+    }
+    const m = this.names.get(name, family);
+    this.m = m;
+    let s: Series | undefined;
+    if (!m.skip) {
+      s = this.series.get(rawLabels);
+      if (s === undefined) {
+        s = { tags: this.tags(rawLabels, base), gen: 0, m0: '', p0: undefined, more: undefined };
+        this.series.set(rawLabels, s);
+      }
+    }
+    if (line !== undefined && i <= this.posLine.length && i < MAX_CACHE) {
+      this.posLine[i] = line;
+      this.posFam[i] = family;
+      this.posM[i] = m;
+      this.posS[i] = s;
+    }
+    return s;
+  }
+
+  /** Empties the positional cache, or trims it to `n` samples. */
+  private trimPos(n: number): void {
+    this.posLine.length = n;
+    this.posFam.length = n;
+    this.posM.length = n;
+    this.posS.length = n;
+  }
+
   /**
    * Parses and converts one scrape body. `base` tags are added to every point
    * (labels win); `timeNs` stamps points without an honoured timestamp.
    */
   convert(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint): ConvertResult {
-    if (this.names.size > MAX_CACHE) this.names.clear();
     if (base !== this.lastBase) {
       this.series.clear();
+      this.trimPos(0);
+      this.lastInfo = undefined;
       this.lastBase = base;
     }
     const gen = ++this.gen;
-    const names = this.names;
     const allSeries = this.series;
     const points: Point[] = [];
     /** The series of each point, and whether it is an info metric's point. */
@@ -200,42 +198,11 @@ export class Converter {
     let seen = 0;
     /** Samples carrying their own timestamp: keyed by measurement, labels and time (rare). */
     let stampedPoints: Map<string, Point> | undefined;
-    // The parser hands over strings it owns (its previous-body cache), not slices
-    // of this body, so caching them here keeps no body alive.
-    // Positional cache: a target's bodies repeat their lines in the same order, so
-    // sample i usually has the name and labels of sample i of the previous scrape;
-    // comparing two strings is much cheaper than hashing them into the maps.
-    const pos = this.pos;
     let i = 0;
     const parser = openMetrics ? (this.omParser ??= new ExpositionParser(true, true)) : (this.textParser ??= new ExpositionParser(false, true));
-    const stats = parser.parse(text, (name, family, rawLabels, value, tsMs) => {
-      let m: Mapping | undefined;
-      let s: Series | undefined;
-      const at = pos[i];
-      if (at !== undefined && at.raw === rawLabels && at.name === name && at.m.family === family) {
-        m = at.m;
-        s = at.s;
-      } else {
-        m = names.get(name);
-        if (m === undefined || m.family !== family) {
-          m = this.map(name, family);
-          names.set(name, m);
-        }
-        if (!m.skip) {
-          s = allSeries.get(rawLabels);
-          if (s === undefined) {
-            s = { tags: this.tags(rawLabels, base), gen: 0, m0: '', p0: undefined, more: undefined };
-            allSeries.set(rawLabels, s);
-          }
-        }
-        if (at !== undefined) {
-          at.name = name;
-          at.raw = rawLabels;
-          at.m = m;
-          at.s = s;
-        } else if (i === pos.length && i < MAX_CACHE) pos.push({ name, raw: rawLabels, m, s });
-      }
-      i++;
+    const stats = parser.parse(text, (name, family, rawLabels, value, tsMs, line) => {
+      const s = this.resolve(i++, line, name, family, rawLabels, base);
+      const m = this.m!;
       if (s === undefined) {
         filtered++;
         return;
@@ -291,9 +258,9 @@ export class Converter {
     // forget series gone for good (bounded memory across scrapes)
     if (allSeries.size > 2 * seen + 1000) {
       for (const [k, s] of allSeries) if (s.gen !== gen) allSeries.delete(k);
-      this.pos.length = 0;
+      this.trimPos(0);
     }
-    if (pos.length > i + 1000) pos.length = i;
+    if (this.posLine.length > i + 1000) this.trimPos(i);
     this.finishTags(points, pointSeries, pointInfo, base);
     if (invalid > 0) {
       stats.samples -= invalid;
@@ -301,17 +268,111 @@ export class Converter {
     }
     return { points, stats, filtered };
   }
+  private readonly heads = new LineHeads();
+
   /**
-   * Gives every point its series' frozen template, with the labels of the
-   * scrape's info metrics added to the non-info points (existing tags win).
-   * The merged template is cached per series until the info labels change.
+   * convert(), written straight into `out` as the lines the core would write
+   * for the points once it added `add` (Accumulator.tagsToAdd) to their tags.
+   * Returns undefined, writing nothing, for a scrape whose points lines mode
+   * cannot reproduce exactly (samples with their own timestamps, a field key
+   * given twice in a point, empty or array-index keys): convert() it instead.
    */
-  private finishTags(points: Point[], series: Series[], info: boolean[], base: Readonly<Record<string, string>>): void {
+  convertLines(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint, add: Readonly<Record<string, string>>, out: LineBuf): LinesResult | undefined {
+    if (base !== this.lastBase) {
+      this.series.clear();
+      this.trimPos(0);
+      this.lastInfo = undefined;
+      this.lastBase = base;
+    }
+    const gen = ++this.gen;
+    const allSeries = this.series;
+    const recs: Rec[] = [];
+    /** the series of the info metrics' lines, in order */
+    const infoSeries: Series[] = [];
+    const honor = this.o.honor_timestamps;
+    let filtered = 0;
+    let invalid = 0;
+    let seen = 0;
+    let odd = false;
+    let i = 0;
+    const parser = openMetrics ? (this.omParser ??= new ExpositionParser(true, true)) : (this.textParser ??= new ExpositionParser(false, true));
+    const stats = parser.parse(text, (name, family, rawLabels, value, tsMs, line) => {
+      const s = this.resolve(i++, line, name, family, rawLabels, base);
+      const m = this.m!;
+      if (s === undefined || s.tags === null) {
+        filtered++;
+        return;
+      }
+      if (s.tags === undefined) {
+        invalid++;
+        return;
+      }
+      if (odd || m.odd || (honor && tsMs === tsMs)) {
+        odd = true;
+        return;
+      }
+      if (s.gen !== gen) {
+        s.gen = gen;
+        s.r0 = undefined;
+        s.rmore = undefined;
+        seen++;
+      }
+      let r: Rec | undefined;
+      if (s.r0 !== undefined && s.m0 === m.measurement) r = s.r0;
+      else {
+        if (s.r0 !== undefined) {
+          s.rmore ??= new Map();
+          r = s.rmore.get(m.measurement);
+        }
+        if (r === undefined) {
+          r = { s, measurement: m.measurement, escName: m.escName, info: m.info, keys: [], vals: [], set: undefined };
+          if (s.r0 === undefined) {
+            s.r0 = r;
+            s.m0 = m.measurement;
+          } else s.rmore!.set(m.measurement, r);
+          recs.push(r);
+          if (r.info) infoSeries.push(s);
+        }
+      }
+      if (!addField(r, m.keyEq, value)) odd = true;
+    });
+    // forget series gone for good (bounded memory across scrapes)
+    if (allSeries.size > 2 * seen + 1000) {
+      for (const [k, s] of allSeries) if (s.gen !== gen) allSeries.delete(k);
+      this.trimPos(0);
+    }
+    if (this.posLine.length > i + 1000) this.trimPos(i);
+    for (const r of recs) {
+      (r.s as Series).r0 = undefined;
+      (r.s as Series).rmore = undefined;
+    }
+    if (odd) return undefined;
+    const extra = this.infoLabels(infoSeries, base);
+    const heads = this.heads;
+    heads.update(this.infoGen, extra, add);
+    const time = ' ' + timeNs;
+    for (const r of recs) heads.write(r, time, out);
+    if (invalid > 0) {
+      stats.samples -= invalid;
+      stats.invalid += invalid;
+    }
+    return { lines: recs.length, stats, filtered };
+  }
+
+  /**
+   * The labels of the scrape's info metrics (`info[j]`: the point of
+   * `series[j]` is an info metric's), which the other points get as tags
+   * where they lack the key; undefined when there are none. Bumps infoGen
+   * when they differ from the previous scrape's.
+   */
+  private infoLabels(infoSeries: readonly HeadCache[], base: Readonly<Record<string, string>>): Record<string, string> | undefined {
+    // the same info series as the previous scrape (their tags are frozen, and base is the series'): the same labels
+    const last = this.lastInfo;
+    if (last !== undefined && last.series.length === infoSeries.length && last.series.every((s, j) => s === infoSeries[j])) return last.extra;
     let extra: Record<string, string> | undefined;
     if (!this.o.disable_info_tag) {
-      for (let j = 0; j < points.length; j++) {
-        if (!info[j]) continue;
-        const t = series[j]!.tags!;
+      for (const s of infoSeries) {
+        const t = s.tags!;
         extra ??= {};
         for (const k in t) if (extra[k] === undefined && base[k] === undefined) extra[k] = t[k]!;
       }
@@ -321,6 +382,20 @@ export class Converter {
       this.infoSig = sig;
       this.infoGen++;
     }
+    this.lastInfo = { series: infoSeries, extra };
+    return extra;
+  }
+
+  /**
+   * Gives every point its series' frozen template, with the labels of the
+   * scrape's info metrics added to the non-info points (existing tags win).
+   * The merged template is cached per series until the info labels change.
+   */
+  private finishTags(points: Point[], series: Series[], info: boolean[], base: Readonly<Record<string, string>>): void {
+    const extra = this.infoLabels(
+      series.filter((_, j) => info[j]),
+      base,
+    );
     const gen = this.infoGen;
     for (let j = 0; j < points.length; j++) {
       const s = series[j]!;

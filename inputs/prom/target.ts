@@ -8,10 +8,11 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Dispatcher } from 'undici';
 import type { Accumulator, AddOptions } from '../../agent/input/contract.js';
+import { LineBuf } from '../../agent/model/linebuf.js';
 import { nowNs } from '../../agent/model/point.js';
 import { redactUrl } from '../../agent/telemetry/redact.js';
 import type { PromConfig } from './config.js';
-import { Converter } from './convert.js';
+import { Converter, type ConvertResult, type LinesResult } from './convert.js';
 import type { Job } from './scheduler.js';
 import { scrape, tokenFile } from './scrape.js';
 
@@ -77,6 +78,18 @@ export function instanceOf(url: string): string {
   }
 }
 
+/**
+ * Where lines mode writes a scrape before the core copies it into its batch
+ * (synchronously, in Accumulator.addLines): one buffer for every target.
+ */
+let scratch = new LineBuf(256 << 10);
+const SCRATCH_KEEP = 4 << 20;
+
+/** Whether the core takes the metric category's lines as they are (every sink takes line protocol). */
+function takesLines(acc: Accumulator): boolean {
+  return acc.addLines !== undefined && acc.tagsToAdd !== undefined && acc.takesLines?.('metric') === true;
+}
+
 /** Builds the job scraping `url` with `config`; `tags` are added to every point (labels win). */
 export function makeJob(key: string, url: string, config: PromConfig, tags: Readonly<Record<string, string>>, env: TargetEnv): Job {
   const converter = new Converter(config);
@@ -106,10 +119,14 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
         return;
       }
       const time = nowNs();
-      let res;
+      let res: ConvertResult | LinesResult | undefined;
+      const out = scratch;
       try {
-        res = converter.convert(r.text, r.openMetrics, frozenBase, time);
+        // lines mode: the scrape written as the core would write its points, without them (lines.ts)
+        if (takesLines(acc)) res = converter.convertLines(r.text, r.openMetrics, frozenBase, time, acc.tagsToAdd!(addOpts), out);
+        res ??= converter.convert(r.text, r.openMetrics, frozenBase, time);
       } catch (e) {
+        out.reset();
         metrics.scrapes.inc({ result: 'error' });
         metrics.errors.inc({ reason: 'decode' });
         rl.warn('convert', { url: shownUrl, err: (e as Error).message }, 'Could not convert a scrape.');
@@ -122,7 +139,11 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
         metrics.invalidLines.inc(res.stats.invalid);
         rl.warn('invalid', { url: shownUrl, lines: res.stats.invalid, first: res.stats.firstError }, 'Skipped malformed exposition lines.');
       }
-      if (res.points.length > 0 && !signal.aborted) acc.add(res.points, addOpts);
+      if ('lines' in res) {
+        if (res.lines > 0 && !signal.aborted) acc.addLines!('metric', out.data, out.ends, addOpts);
+        out.reset();
+        if (out.data.length > SCRATCH_KEEP) scratch = new LineBuf(256 << 10);
+      } else if (res.points.length > 0 && !signal.aborted) acc.add(res.points, addOpts);
       metrics.duration.observe((performance.now() - started) / 1000);
     },
   };

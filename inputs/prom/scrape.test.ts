@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import zlib from 'node:zlib';
+import type { AddressInfo } from 'node:net';
+import { makeDispatcher, scrape, type ScrapeRequest } from './scrape.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function serve(h: http.RequestListener): Promise<string> {
+  const s = http.createServer(h);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => s.close(r)));
+  cleanups.push(() => s.closeAllConnections());
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+}
+
+const req = (url: string, o: Partial<ScrapeRequest> = {}): ScrapeRequest => ({ url, timeoutMs: 2000, maxBytes: 4096, headers: {}, ...o });
+
+describe('scrape()', () => {
+  it('decodes gzip, tells OpenMetrics apart, sends the bearer token and headers', async () => {
+    let seen: http.IncomingHttpHeaders = {};
+    const url = await serve((q, res) => {
+      seen = q.headers;
+      res.writeHead(200, { 'content-type': 'application/openmetrics-text; version=1.0.0', 'content-encoding': 'gzip' });
+      res.end(zlib.gzipSync('a_b 1\n# EOF\n'));
+    });
+    const d = makeDispatcher(undefined, 2);
+    cleanups.push(() => d.close());
+    const r = await scrape(d, req(`${url}/m?x=1`, { headers: { 'x-extra': 'y' }, token: () => 'tok' }), new AbortController().signal);
+    expect(r).toEqual({ ok: true, text: 'a_b 1\n# EOF\n', openMetrics: true, bytes: 12 });
+    expect(seen).toMatchObject({ authorization: 'Bearer tok', 'x-extra': 'y', 'accept-encoding': 'gzip', 'user-agent': 'telekit-prom' });
+  });
+
+  it('fails an error status, a body over the limit (declared or streamed) and keeps the connection usable', async () => {
+    const url = await serve((q, res) => {
+      if (q.url === '/500') return void res.writeHead(500).end('boom');
+      if (q.url === '/declared') return void res.end('x'.repeat(5000));
+      if (q.url === '/chunked') {
+        res.write('x'.repeat(3000));
+        setImmediate(() => res.end('y'.repeat(3000)));
+        return;
+      }
+      res.end('a_b 1\n');
+    });
+    const d = makeDispatcher(undefined, 1);
+    cleanups.push(() => d.close());
+    const stop = new AbortController().signal;
+    expect(await scrape(d, req(`${url}/500`), stop)).toEqual({ ok: false, reason: 'http_status', message: 'HTTP 500' });
+    expect(await scrape(d, req(`${url}/ok`), stop)).toMatchObject({ ok: true, text: 'a_b 1\n' });
+    expect(await scrape(d, req(`${url}/declared`), stop)).toMatchObject({ ok: false, reason: 'too_large', message: 'content-length 5000 over 4096 bytes' });
+    expect(await scrape(d, req(`${url}/chunked`), stop)).toMatchObject({ ok: false, reason: 'too_large', message: 'body over 4096 bytes' });
+    expect(await scrape(d, req(`${url}/ok`), stop)).toMatchObject({ ok: true, text: 'a_b 1\n' });
+    expect(await scrape(d, req('ftp://x/y'), stop)).toMatchObject({ ok: false, reason: 'invalid_url' });
+  });
+
+  it('times out, and a stop ends a scrape in flight as aborted', async () => {
+    const url = await serve(() => undefined); // never answers
+    const d = makeDispatcher(undefined, 4);
+    cleanups.push(() => d.destroy());
+    expect(await scrape(d, req(url, { timeoutMs: 100 }), new AbortController().signal)).toMatchObject({ ok: false, reason: 'timeout' });
+    const stop = new AbortController();
+    const pending = scrape(d, req(url, { timeoutMs: 60_000 }), stop.signal);
+    setImmediate(() => stop.abort());
+    expect(await pending).toEqual({ ok: false, reason: 'aborted', message: 'stopped' });
+    expect(await scrape(d, req(url), stop.signal)).toEqual({ ok: false, reason: 'aborted', message: 'stopped' });
+    expect(await scrape(d, req('http://127.0.0.1:1/'), new AbortController().signal)).toMatchObject({ ok: false, reason: 'connect' });
+  });
+});
