@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Build stage: the README's install command (`npm ci`, whose prepare script runs the build: tsc, then the
-# Kubernetes client bundle of scripts/bundle-k8s.mjs).
+# Kubernetes client bundle of scripts/bundle-k8s.mjs, then the agent's bundle of scripts/bundle.mjs that bin/telekit.js runs).
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
@@ -8,7 +8,7 @@ COPY agent agent
 COPY cli cli
 COPY inputs inputs
 COPY bin bin
-COPY scripts/bundle-k8s.mjs scripts/
+COPY scripts/bundle-k8s.mjs scripts/bundle.mjs scripts/
 RUN npm ci
 
 # Runtime: production dependencies and the compiled output only.

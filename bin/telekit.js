@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The telekit command. The TypeScript sources are compiled to dist/ by `npm ci`/`npm run build` (the prepare script).
-import { main } from '../dist/cli/main.js';
+// The telekit command. The TypeScript sources are compiled to dist/ by `npm ci`/`npm run build` (the prepare script),
+// and dist/cli/main.js with what it imports is bundled into dist/bundle/ (scripts/bundle.mjs: faster start, less memory).
+import { main } from '../dist/bundle/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -74,13 +74,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
     case 'run':
       return run(folders, dataDir, mainConf, pipelineDir);
     case 'pipeline': {
-      const spec = './pipeline.js'; // cli/pipeline.ts
-      const { runPipelineCommand } = (await import(spec)) as typeof import('./pipeline.js');
+      // imported by name so that scripts/bundle.mjs follows it into a chunk of its own
+      const { runPipelineCommand } = await import('./pipeline.js');
       return runPipelineCommand({ script: positionals[1], text: values.text, file: values.file, timezone: values.timezone ?? (env.ENV_PIPELINE_TIMEZONE || undefined), pipelineDir, out: process.stdout, err: process.stderr });
     }
     case 'monitor': {
-      const spec = './monitor.js'; // cli/monitor.ts
-      const { runMonitor } = (await import(spec)) as { runMonitor: (o: { url: string; intervalMs: number; out: NodeJS.WritableStream; once?: boolean }) => Promise<void> };
+      const { runMonitor } = await import('./monitor.js');
       await runMonitor({ url: values.url ?? 'http://127.0.0.1:9529', intervalMs: Number(values.interval ?? 1000), out: process.stdout, once: values.once });
       return 0;
     }
