@@ -9,7 +9,7 @@
  */
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { Pool } from 'undici';
+import { HttpPool, type HttpAnswer } from './http-pool.js';
 import type { Category } from '../../model/point.js';
 import type { Batch, RecordFormat, SendResult, Sink, Upload } from './types.js';
 import { CONTENT_TYPES, encodeV1, encodeRecords, encodeV2, type Body } from './encode.js';
@@ -37,7 +37,7 @@ interface Progress {
 
 export class DatawaySink implements Sink {
   readonly name: string;
-  private readonly pool: Pool;
+  private readonly pool: HttpPool;
   private readonly basePath: string;
   private readonly query: string;
   private readonly progress = new WeakMap<Batch, Progress>();
@@ -51,12 +51,11 @@ export class DatawaySink implements Sink {
     this.basePath = u.pathname.replace(/\/+$/, '');
     this.query = u.search;
     this.secrets = [...u.searchParams.values(), decodeURIComponent(u.password), decodeURIComponent(u.username)].filter((v) => v.length >= 4);
-    this.pool = new Pool(u.origin, {
+    this.pool = new HttpPool(u.origin, {
       connections: o.connections,
-      keepAliveTimeout: 30_000,
-      headersTimeout: o.timeoutMs,
-      bodyTimeout: o.timeoutMs,
-      connectTimeout: Math.min(o.timeoutMs, 10_000),
+      keepAliveMs: 30_000,
+      idleTimeoutMs: o.timeoutMs,
+      connectTimeoutMs: Math.min(o.timeoutMs, 10_000),
     });
   }
 
@@ -107,26 +106,25 @@ export class DatawaySink implements Sink {
     // chunkSize: a 1 MiB body compresses to ~100 KiB; in 16 KiB chunks (the default) that is a main-thread round trip per chunk.
     const data = await gzip(body.data, { level: this.o.gzipLevel, chunkSize: GZIP_CHUNK });
     try {
-      const res = await this.pool.request({
-        method: 'POST',
-        path: this.writePath(category),
-        headers: {
+      const res: HttpAnswer = await this.pool.request(
+        'POST',
+        this.writePath(category),
+        {
           'content-type': CONTENT_TYPES[this.o.encoding],
           'content-encoding': 'gzip',
           'x-points': String(body.points),
           'user-agent': this.o.userAgent,
         },
-        body: data,
+        data,
         signal,
-      });
-      const text = await res.body.text().catch(() => '');
-      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
-      const reason = `HTTP ${res.statusCode}: ${this.redact(text.slice(0, 200))}`;
-      if (res.statusCode === 429 || res.statusCode >= 500) {
+      );
+      if (res.status >= 200 && res.status < 300) return { ok: true };
+      const reason = `HTTP ${res.status}: ${this.redact(res.text.slice(0, 200))}`;
+      if (res.status === 429 || res.status >= 500) {
         const ra = Number(res.headers['retry-after']);
         return { ok: false, retryable: true, reason, retryAfterMs: Number.isFinite(ra) && ra > 0 ? Math.min(ra, 300) * 1000 : undefined };
       }
-      return { ok: false, retryable: false, reason, status: res.statusCode };
+      return { ok: false, retryable: false, reason, status: res.status };
     } catch (e) {
       const err = e as Error & { code?: string };
       return { ok: false, retryable: true, reason: `${err.code ?? err.name}: ${this.redact(err.message)}` };
@@ -143,11 +141,10 @@ export class DatawaySink implements Sink {
     const gt = Object.entries(u.globalTags).map(([k, v]) => `${k}=${v}`).join(',');
     if (gt !== '') headers['x-global-tags'] = gt;
     try {
-      const res = await this.pool.request({ method: 'POST', path: `${this.basePath}${u.path}${this.query}`, headers, body: u.body, signal });
-      const text = await res.body.text().catch(() => '');
-      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
-      const reason = `HTTP ${res.statusCode}: ${this.redact(text.slice(0, 200))}`;
-      if (res.statusCode === 429 || res.statusCode >= 500) return { ok: false, retryable: true, reason };
+      const res = await this.pool.request('POST', `${this.basePath}${u.path}${this.query}`, headers, u.body, signal);
+      if (res.status >= 200 && res.status < 300) return { ok: true };
+      const reason = `HTTP ${res.status}: ${this.redact(res.text.slice(0, 200))}`;
+      if (res.status === 429 || res.status >= 500) return { ok: false, retryable: true, reason };
       return { ok: false, retryable: false, reason };
     } catch (e) {
       const err = e as Error & { code?: string };
@@ -170,6 +167,6 @@ export class DatawaySink implements Sink {
     let timer: NodeJS.Timeout | undefined;
     const closed = await Promise.race([this.pool.close().then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 500)))]);
     clearTimeout(timer);
-    if (!closed) await this.pool.destroy().catch(() => undefined);
+    if (!closed) this.pool.destroy();
   }
 }

@@ -7,7 +7,6 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Agent, request } from 'undici';
 
 export interface CpuStats {
   time?: string;
@@ -98,6 +97,30 @@ export function isSummary(v: unknown): v is Summary {
 /** A Summary larger than this is refused (110 pods make ~256 KiB). */
 const MAX_SUMMARY_BYTES = 64 * 1024 * 1024;
 
+/**
+ * `GET url` over node:http(s): the answer's status and body text, at most
+ * {@link MAX_SUMMARY_BYTES}. Connection and timeout failures throw
+ * ScrapeError('connect') with `what` in the message.
+ */
+function getText(url: URL, opts: https.RequestOptions, timeoutMs: number, what: string, signal?: AbortSignal): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(url, { ...opts, method: 'GET', headers: { ...opts.headers, accept: 'application/json' }, timeout: timeoutMs, signal }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_SUMMARY_BYTES) req.destroy(new ScrapeError('decode', `${what}: answer larger than ${MAX_SUMMARY_BYTES} bytes`));
+        else chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (e) => reject(e instanceof ScrapeError ? e : new ScrapeError('connect', `${what}: ${e.message}`)));
+    });
+    req.on('timeout', () => req.destroy(new ScrapeError('connect', `${what}: timed out after ${timeoutMs} ms`)));
+    req.on('error', (e) => reject(e instanceof ScrapeError ? e : new ScrapeError('connect', `${what}: ${e.message}`)));
+    req.end();
+  });
+}
+
 export const SA_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export interface KubeletClientOptions {
@@ -124,16 +147,13 @@ export class ScrapeError extends Error {
 
 export class KubeletClient implements SummarySource {
   readonly describe: string;
-  private readonly dispatcher: Agent;
+  private readonly agent: https.Agent | http.Agent;
   private token: { value: string | undefined; readAt: number } | undefined;
 
   constructor(private readonly opts: KubeletClientOptions) {
     this.describe = opts.url;
-    this.dispatcher = new Agent({
-      connect: { rejectUnauthorized: opts.tlsVerify ?? false },
-      keepAliveTimeout: 120_000,
-      connections: 2,
-    });
+    const agentOpts = { keepAlive: true, timeout: 120_000, maxSockets: 2 };
+    this.agent = opts.url.startsWith('https:') ? new https.Agent({ ...agentOpts, rejectUnauthorized: opts.tlsVerify ?? false }) : new http.Agent(agentOpts);
   }
 
   private async bearer(): Promise<string | undefined> {
@@ -155,24 +175,13 @@ export class KubeletClient implements SummarySource {
   async summary(signal?: AbortSignal): Promise<Summary> {
     const token = await this.bearer();
     const url = this.opts.url.replace(/\/+$/, '') + '/stats/summary';
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 10_000);
-    let res;
-    try {
-      res = await request(url, {
-        dispatcher: this.dispatcher,
-        headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (e) {
-      throw new ScrapeError('connect', `kubelet ${url}: ${(e as Error).message}`);
-    }
-    if (res.statusCode !== 200) {
-      const text = (await res.body.text().catch(() => '')).slice(0, 200);
-      throw new ScrapeError('http_status', `kubelet ${url} answered ${res.statusCode}: ${text}`);
-    }
+    const timeoutMs = this.opts.timeoutMs ?? 10_000;
+    const deadline = AbortSignal.timeout(timeoutMs); // the whole exchange, not only silences
+    const res = await getText(new URL(url), { agent: this.agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, timeoutMs, `kubelet ${url}`, signal ? AbortSignal.any([signal, deadline]) : deadline);
+    if (res.status !== 200) throw new ScrapeError('http_status', `kubelet ${url} answered ${res.status}: ${res.text.slice(0, 200)}`);
     let body: unknown;
     try {
-      body = await res.body.json();
+      body = JSON.parse(res.text);
     } catch (e) {
       throw new ScrapeError('decode', `kubelet ${url}: invalid JSON: ${(e as Error).message}`);
     }
@@ -181,7 +190,7 @@ export class KubeletClient implements SummarySource {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close().catch(() => undefined);
+    this.agent.destroy();
   }
 }
 
@@ -222,26 +231,9 @@ export class ApiServerProxySource implements SummarySource {
     const url = new URL(`${server.replace(/\/+$/, '')}/api/v1/nodes/${encodeURIComponent(this.nodeName)}/proxy/stats/summary`);
     const opts: https.RequestOptions = {};
     await this.kc.applyToHTTPSOptions(opts);
-    const text = await new Promise<string>((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? https : http).request(url, { ...opts, method: 'GET', headers: { ...opts.headers, accept: 'application/json' }, timeout: this.timeoutMs, signal }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_SUMMARY_BYTES) req.destroy(new ScrapeError('decode', `${this.describe}: answer larger than ${MAX_SUMMARY_BYTES} bytes`));
-          else chunks.push(c);
-        });
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) reject(new ScrapeError('http_status', `${this.describe} answered ${res.statusCode}: ${body.slice(0, 200)}`));
-          else resolve(body);
-        });
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new ScrapeError('connect', `${this.describe}: timed out after ${this.timeoutMs} ms`)));
-      req.on('error', (e) => reject(e instanceof ScrapeError ? e : new ScrapeError('connect', `${this.describe}: ${e.message}`)));
-      req.end();
-    });
+    const res = await getText(url, opts, this.timeoutMs, this.describe, signal);
+    if (res.status !== 200) throw new ScrapeError('http_status', `${this.describe} answered ${res.status}: ${res.text.slice(0, 200)}`);
+    const text = res.text;
     let body: unknown;
     try {
       body = JSON.parse(text);
