@@ -40,7 +40,7 @@ const metaUrl = {
   },
 };
 
-await build({
+const result = await build({
   entryPoints: { main: path.join(dist, 'cli/main.js') },
   outdir,
   bundle: true,
@@ -55,6 +55,7 @@ await build({
   legalComments: 'none',
   logLevel: 'error',
   plugins: [metaUrl],
+  metafile: !!process.env.BUNDLE_META,
   external: [
     // native add-ons (msgpackr's optional accelerator)
     'msgpackr-extract',
@@ -75,3 +76,5 @@ await build({
     js: "import { createRequire as __telekitBundleRequire } from 'node:module'; const require = __telekitBundleRequire(import.meta.url); const __telekitDist = new URL('../', import.meta.url);",
   },
 });
+// BUNDLE_META=file: esbuild's metafile (which input bytes went into which output), for bench/memory/bundle-report.mjs
+if (process.env.BUNDLE_META) fs.writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile));

@@ -147,9 +147,10 @@ function rawInstances(doc: Record<string, unknown>, file: string, text: string, 
   return out;
 }
 
+/** Keys in code-unit order (not `localeCompare`: a collator pages ~2 MiB of ICU data into every agent for an order nobody reads). */
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : x,
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
   );
 }
 
