@@ -7,6 +7,8 @@
 #                  INPUTS=- for none)
 #     IDLE=10      seconds to wait after /v1/ping answers before reading RSS
 #     NODE_ARGS=   extra node flags for the agent (e.g. --max-semi-space-size=1)
+#     AB=DIR       also starts the agent of another checkout (its bin/telekit.js, built), in the same
+#                  rounds: a baseline measured in the same command
 #
 # Each run starts `node bin/telekit.js run` with an empty conf.d, polls /v1/ping every 10 ms
 # (ready = exec → first answer), then after IDLE s reads VmRSS (resident now) and VmHWM (the
@@ -44,9 +46,21 @@ measure() { # name cmd...: prints one line
   wait "$pid" 2>/dev/null || true
 }
 
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); node $(node -v); agent inputs: $inputs"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); node $(node -v); agent inputs: $inputs; node flags: ${NODE_ARGS:-none}"
 for _ in $(seq "$runs"); do
   # shellcheck disable=SC2086
   measure "$dir agent" node ${NODE_ARGS:-} "$dir/bin/telekit.js" run --conf-dir "$tmp/conf.d" --data-dir "$tmp/data"
+  # shellcheck disable=SC2086
+  [ -n "${AB:-}" ] && measure "$AB agent (baseline)" node ${NODE_ARGS:-} "$AB/bin/telekit.js" run --conf-dir "$tmp/conf.d" --data-dir "$tmp/data"
   measure "floor: bare node http server" node -e "$floor"
-done
+done 2>&1 | tee "$tmp/out"
+# medians per command
+node -e '
+const rows = {};
+for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n")) {
+  const m = /^(.*): ready in (\d+) ms, RSS after \d+ s ([\d.]+) MiB/.exec(l);
+  if (m) (rows[m[1]] ??= []).push([+m[2], +m[3]]);
+}
+const med = (xs) => xs.sort((a, b) => a - b)[(xs.length - 1) >> 1];
+for (const [k, v] of Object.entries(rows)) console.log(`median of ${v.length}, ${k}: ready in ${med(v.map((x) => x[0]))} ms, RSS after idle ${med(v.map((x) => x[1]))} MiB`);
+' "$tmp/out"
