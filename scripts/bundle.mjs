@@ -88,3 +88,5 @@ for (const input of fs.readdirSync(path.join(dist, 'inputs'))) {
   for (const f of fs.readdirSync(d)) if (/(^|-)worker\.js$/.test(f)) workers[`inputs/${input}/${f.slice(0, -3)}`] = path.join(d, f);
 }
 await build({ ...common, entryPoints: workers, outdir: path.join(outdir, 'workers') });
+// BUNDLE_META=file: esbuild's metafile of the agent's bundle (which input bytes went into which output file)
+if (process.env.BUNDLE_META) fs.writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile));
