@@ -70,8 +70,9 @@ export class FileSink implements Sink {
     const base = path.join(dir, `${Date.now()}-${process.pid}-${++this.uploads}`);
     try {
       await fs.mkdir(dir, { recursive: true });
-      await fs.writeFile(`${base}.json`, JSON.stringify({ path: u.path, headers: u.headers, tags: u.tags }));
-      await fs.writeFile(`${base}.bin`, u.body);
+      // each file appears whole (written aside, then renamed), the body last: a reader that sees a .bin sees its .json too
+      await writeWhole(`${base}.json`, JSON.stringify({ path: u.path, headers: u.headers, tags: u.tags }));
+      await writeWhole(`${base}.bin`, u.body);
       return { ok: true };
     } catch (e) {
       return { ok: false, retryable: true, reason: (e as Error).message };
@@ -88,4 +89,11 @@ export class FileSink implements Sink {
   async close(): Promise<void> {
     await this.chain;
   }
+}
+
+/** Writes `file` so that it appears only whole: into a temporary name beside it, then renamed. */
+async function writeWhole(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp`;
+  await fs.writeFile(tmp, data);
+  await fs.rename(tmp, file);
 }
