@@ -121,6 +121,8 @@ export class Aggregator {
   /** A set's members: one as a string, more as a Set. */
   private sets: Array<string | Set<string> | undefined> = [];
   private readonly timings: TimingTable;
+  /** Where a flush sorts a timing series' samples (percentile_limit long). */
+  private readonly scratch: Float64Array;
   private freeSlots: number[] = [];
   private nextSlot = 0;
   private used = 0;
@@ -128,6 +130,7 @@ export class Aggregator {
   constructor(private readonly opts: AggregatorOptions) {
     this.shapes = new ShapeCache(opts.aliasLimit ?? Math.max(10_000, 2 * opts.maxSeries), (s) => this.unref(s));
     this.timings = new TimingTable(opts.percentileLimit);
+    this.scratch = new Float64Array(opts.percentileLimit);
   }
 
   /** Live series. */
@@ -517,7 +520,9 @@ export class Aggregator {
 
     let open = new Map<string, { p: Point; fields: number }>();
     const timingWidth = 6 + o.percentiles.length;
+    const names = timingSuffixes(o.percentiles);
     let out: Point[] = [];
+    let skipped = false;
     for (let i = 0; i < n; i++) {
       const s = emit[i]!;
       const key = this.keys[s]!;
@@ -528,7 +533,8 @@ export class Aggregator {
       let g = open.get(group);
       if (g === undefined || (g.fields > 0 && g.fields + width > MAX_FIELDS_PER_POINT)) {
         if (out.length >= chunk) {
-          yield finite(out);
+          yield skipped ? withFields(out) : out;
+          skipped = false;
           out = [];
           open = new Map();
         }
@@ -538,19 +544,27 @@ export class Aggregator {
       }
       g.fields += width;
       const f = g.p.fields;
+      // Defence in depth: parse bounds keep aggregates finite, and a non-finite field would break
+      // line protocol; a field that is not is left out (checked here, not by another pass over the points)
       switch (kind) {
-        case 0:
-          f[id.field] = o.setCounterInt ? BigInt(Math.trunc(this.value[s]!)) : this.value[s]!;
+        case 0: {
+          const v = this.value[s]!;
+          if (Number.isFinite(v)) f[id.field] = o.setCounterInt ? BigInt(Math.trunc(v)) : v;
+          else skipped = true;
           break;
-        case 1:
-          f[id.field] = this.value[s]!;
+        }
+        case 1: {
+          const v = this.value[s]!;
+          if (Number.isFinite(v)) f[id.field] = v;
+          else skipped = true;
           break;
+        }
         case 2:
           f[id.field] = BigInt(this.setSize(s));
           break;
         default: {
           const r = this.timingRow[s]!;
-          if (r >= 0) timingFields(f, id.field, this.timings, r, o.percentiles);
+          if (r >= 0 && !timingFields(f, id.field, this.timings, r, names, this.scratch)) skipped = true;
         }
       }
       // emitted and forgotten: its samples and members go now, even if a cached shape still keeps its identity
@@ -559,7 +573,7 @@ export class Aggregator {
       this.unref(s);
       this.unemitted--;
     }
-    if (out.length > 0) yield finite(out);
+    if (out.length > 0) yield skipped ? withFields(out) : out;
     this.shrinkSlots();
   }
 
@@ -610,32 +624,47 @@ function newFields(): Record<string, FieldValue> {
   return Object.create(null) as Record<string, FieldValue>;
 }
 
-/** Defence in depth: parse bounds keep aggregates finite, and a non-finite field would break line protocol. */
-function finite(out: Point[]): Point[] {
-  let bad = false;
-  for (const p of out)
-    for (const k in p.fields)
-      if (typeof p.fields[k] === 'number' && !Number.isFinite(p.fields[k])) {
-        delete p.fields[k];
-        bad = true;
-      }
-  return bad ? out.filter((p) => Object.keys(p.fields).length > 0) : out;
+/** The points of `out` that kept a field (a field that was not finite is left out). */
+function withFields(out: Point[]): Point[] {
+  return out.filter((p) => {
+    for (const _ in p.fields) return true;
+    return false;
+  });
 }
 
-function timingFields(f: Record<string, FieldValue>, field: string, t: TimingTable, r: number, percentiles: readonly number[]): void {
-  f[`${field}_count`] = BigInt(Math.round(t.countOf(r)));
-  f[`${field}_sum`] = t.sumOf(r);
-  f[`${field}_mean`] = t.meanOf(r);
-  f[`${field}_lower`] = t.minOf(r);
-  f[`${field}_upper`] = t.maxOf(r);
-  f[`${field}_stddev`] = t.stddevOf(r);
-  const sorted = t.sortedSamples(r);
-  for (const p of percentiles) f[`${field}_${p}_percentile`] = percentileOf(sorted, p);
+/** A timing series' field suffixes (`_count` ... `_<p>_percentile`), made once per flush rather than per series. */
+interface TimingSuffixes {
+  percentiles: readonly number[];
+  names: readonly string[];
 }
 
-/** Nearest rank as Telegraf/DataKit compute it: sorted[floor(n × p / 100)], clamped. */
-export function percentileOf(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.floor((sorted.length * p) / 100)));
+function timingSuffixes(percentiles: readonly number[]): TimingSuffixes {
+  return { percentiles, names: percentiles.map((p) => `_${p}_percentile`) };
+}
+
+/** Writes a timing series' fields; false when one was left out (not finite). */
+function timingFields(f: Record<string, FieldValue>, field: string, t: TimingTable, r: number, sfx: TimingSuffixes, scratch: Float64Array): boolean {
+  let ok = true;
+  const put = (name: string, v: number): void => {
+    if (Number.isFinite(v)) f[field + name] = v;
+    else ok = false;
+  };
+  const count = t.countOf(r);
+  if (Number.isFinite(count)) f[field + '_count'] = BigInt(Math.round(count));
+  else ok = false;
+  put('_sum', t.sumOf(r));
+  put('_mean', t.meanOf(r));
+  put('_lower', t.minOf(r));
+  put('_upper', t.maxOf(r));
+  put('_stddev', t.stddevOf(r));
+  const n = t.sortedSamples(r, scratch);
+  for (let i = 0; i < sfx.names.length; i++) put(sfx.names[i]!, percentileOf(scratch, sfx.percentiles[i]!, n));
+  return ok;
+}
+
+/** Nearest rank as Telegraf/DataKit compute it: sorted[floor(n × p / 100)], clamped (over the first `n` of `sorted`). */
+export function percentileOf(sorted: Float64Array, p: number, n = sorted.length): number {
+  if (n === 0) return 0;
+  const i = Math.min(n - 1, Math.max(0, Math.floor((n * p) / 100)));
   return sorted[i]!;
 }
