@@ -19,8 +19,10 @@
  *
  * Not thread-safe, not async: the input calls ingest() from the event loop.
  */
+import { LineBuf } from '../../agent/model/linebuf.js';
+import { escapeKey, escapeName, tagTextOf } from '../../agent/model/lineproto.js';
 import { msToNs, type FieldValue, type Point } from '../../agent/model/point.js';
-import { decodeKey, decodeTags, own, resolveSeries, type NamingOptions } from './naming.js';
+import { decodeKey, decodeTags, own, resolveSeries, type DecodedKey, type NamingOptions } from './naming.js';
 import { lineName, lineTags, lineValues, newScannedLine, parseValueAt, scanLine, type MalformedReason } from './parser.js';
 import { REFUSED, ShapeCache, TYPE_INDEX } from './shapes.js';
 import { TimingTable } from './timing.js';
@@ -490,7 +492,22 @@ export class Aggregator {
    * and time and different fields.
    */
   *flushChunks(nowMs = Date.now(), chunk = 1000): Generator<Point[]> {
-    const time = msToNs(nowMs);
+    yield* this.flushWith(nowMs, chunk, new PointWriter(msToNs(nowMs)));
+  }
+
+  /**
+   * flushChunks() written as line protocol, each point one line with `tagsToAdd`
+   * (the accumulator's input and global tags) added for the keys it lacks, as the
+   * core would add them to a point: the same bytes as the points encoded, without
+   * building them (a flush of 100,000 timing series made 1.2 million property keys,
+   * each interned by V8). Each chunk is a LineBuf that is reused for the next one:
+   * hand it on (Accumulator.addLines copies it) before asking for the next.
+   */
+  *flushLines(nowMs: number, chunk: number, tagsToAdd: Readonly<Record<string, string>>): Generator<LineBuf> {
+    yield* this.flushWith(nowMs, chunk, new LineWriter(msToNs(nowMs), tagsToAdd));
+  }
+
+  private *flushWith<T>(nowMs: number, chunk: number, w: ChunkWriter<T>): Generator<T> {
     const o = this.opts;
     // The interval closes at once: its series are swapped out and new lines start the next
     // interval's. Detaching them (100,000 at the limit) is done in steps with an empty chunk
@@ -512,69 +529,79 @@ export class Aggregator {
         this.release(s);
         this.unref(s); // the map's reference
       } else this.series.set(k, s);
-      if (n % DETACH_STEP === 0) yield [];
+      if (n % DETACH_STEP === 0) yield w.take();
     }
     this.pruneCache();
     this.flushedAt = nowMs;
     this.bytesFull = false;
 
-    let open = new Map<string, { p: Point; fields: number }>();
+    // Series are grouped per (measurement, tags) within a chunk of at most `chunk` points, then
+    // written group by group; a series stays pending (its aggregates kept) until written.
+    let open = new Map<string, Group>();
+    let groups: Group[] = [];
     const timingWidth = 6 + o.percentiles.length;
     const names = timingSuffixes(o.percentiles);
-    let out: Point[] = [];
-    let skipped = false;
     for (let i = 0; i < n; i++) {
       const s = emit[i]!;
       const key = this.keys[s]!;
       const id = decodeKey(key);
-      const kind = this.kind[s]!;
-      const width = kind < TIMING_KIND ? 1 : timingWidth;
+      const width = this.kind[s]! < TIMING_KIND ? 1 : timingWidth;
       const group = key.slice(id.group);
       let g = open.get(group);
       if (g === undefined || (g.fields > 0 && g.fields + width > MAX_FIELDS_PER_POINT)) {
-        if (out.length >= chunk) {
-          yield skipped ? withFields(out) : out;
-          skipped = false;
-          out = [];
+        if (groups.length >= chunk) {
+          yield this.writeGroups(groups, w, names);
+          groups = [];
           open = new Map();
         }
-        g = { p: { category: 'metric', name: id.measurement, tags: decodeTags(key, id), fields: newFields(), time }, fields: 0 };
+        g = { id, key, slots: [], fields: 0 };
         open.set(group, g);
-        out.push(g.p);
+        groups.push(g);
       }
       g.fields += width;
-      const f = g.p.fields;
-      // Defence in depth: parse bounds keep aggregates finite, and a non-finite field would break
-      // line protocol; a field that is not is left out (checked here, not by another pass over the points)
-      switch (kind) {
-        case 0: {
-          const v = this.value[s]!;
-          if (Number.isFinite(v)) f[id.field] = o.setCounterInt ? BigInt(Math.trunc(v)) : v;
-          else skipped = true;
-          break;
-        }
-        case 1: {
-          const v = this.value[s]!;
-          if (Number.isFinite(v)) f[id.field] = v;
-          else skipped = true;
-          break;
-        }
-        case 2:
-          f[id.field] = BigInt(this.setSize(s));
-          break;
-        default: {
-          const r = this.timingRow[s]!;
-          if (r >= 0 && !timingFields(f, id.field, this.timings, r, names, this.scratch)) skipped = true;
-        }
-      }
-      // emitted and forgotten: its samples and members go now, even if a cached shape still keeps its identity
-      if ((this.flags[s]! & LIVE) === 0) this.dropAggregates(s);
-      this.flags[s]! &= ~PENDING;
-      this.unref(s);
-      this.unemitted--;
+      g.slots.push(s);
     }
-    if (out.length > 0) yield skipped ? withFields(out) : out;
+    if (groups.length > 0) yield this.writeGroups(groups, w, names);
     this.shrinkSlots();
+  }
+
+  /** Writes a chunk's points, then lets its series go (their aggregates, when forgotten). */
+  private writeGroups<T>(groups: Group[], w: ChunkWriter<T>, names: TimingSuffixes): T {
+    const o = this.opts;
+    for (const g of groups) {
+      w.begin(g.id.measurement, decodeTags(g.key, g.id));
+      for (const s of g.slots) {
+        const field = s === g.slots[0] ? g.id.field : decodeKey(this.keys[s]!).field;
+        // Defence in depth: parse bounds keep aggregates finite, and a non-finite field would
+        // break line protocol; one that is not is left out (checked here, not by another pass)
+        switch (this.kind[s]!) {
+          case 0: {
+            const v = this.value[s]!;
+            if (Number.isFinite(v)) w.field(field, o.setCounterInt ? BigInt(Math.trunc(v)) : v);
+            break;
+          }
+          case 1: {
+            const v = this.value[s]!;
+            if (Number.isFinite(v)) w.field(field, v);
+            break;
+          }
+          case 2:
+            w.field(field, BigInt(this.setSize(s)));
+            break;
+          default: {
+            const r = this.timingRow[s]!;
+            if (r >= 0) timingFields(w, field, this.timings, r, names, this.scratch);
+          }
+        }
+        // emitted and forgotten: its samples and members go now, even if a cached shape still keeps its identity
+        if ((this.flags[s]! & LIVE) === 0) this.dropAggregates(s);
+        this.flags[s]! &= ~PENDING;
+        this.unref(s);
+        this.unemitted--;
+      }
+      w.end();
+    }
+    return w.take();
   }
 
   /** Gives a forgotten series' share of the memory limits back. */
@@ -624,14 +651,6 @@ function newFields(): Record<string, FieldValue> {
   return Object.create(null) as Record<string, FieldValue>;
 }
 
-/** The points of `out` that kept a field (a field that was not finite is left out). */
-function withFields(out: Point[]): Point[] {
-  return out.filter((p) => {
-    for (const _ in p.fields) return true;
-    return false;
-  });
-}
-
 /** A timing series' field suffixes (`_count` ... `_<p>_percentile`), made once per flush rather than per series. */
 interface TimingSuffixes {
   percentiles: readonly number[];
@@ -642,24 +661,115 @@ function timingSuffixes(percentiles: readonly number[]): TimingSuffixes {
   return { percentiles, names: percentiles.map((p) => `_${p}_percentile`) };
 }
 
-/** Writes a timing series' fields; false when one was left out (not finite). */
-function timingFields(f: Record<string, FieldValue>, field: string, t: TimingTable, r: number, sfx: TimingSuffixes, scratch: Float64Array): boolean {
-  let ok = true;
-  const put = (name: string, v: number): void => {
-    if (Number.isFinite(v)) f[field + name] = v;
-    else ok = false;
-  };
+/** Writes a timing series' fields (those not finite are left out). */
+function timingFields(w: ChunkWriter<unknown>, field: string, t: TimingTable, r: number, sfx: TimingSuffixes, scratch: Float64Array): void {
   const count = t.countOf(r);
-  if (Number.isFinite(count)) f[field + '_count'] = BigInt(Math.round(count));
-  else ok = false;
-  put('_sum', t.sumOf(r));
-  put('_mean', t.meanOf(r));
-  put('_lower', t.minOf(r));
-  put('_upper', t.maxOf(r));
-  put('_stddev', t.stddevOf(r));
+  if (Number.isFinite(count)) w.field(field + '_count', BigInt(Math.round(count)));
+  finiteField(w, field + '_sum', t.sumOf(r));
+  finiteField(w, field + '_mean', t.meanOf(r));
+  finiteField(w, field + '_lower', t.minOf(r));
+  finiteField(w, field + '_upper', t.maxOf(r));
+  finiteField(w, field + '_stddev', t.stddevOf(r));
   const n = t.sortedSamples(r, scratch);
-  for (let i = 0; i < sfx.names.length; i++) put(sfx.names[i]!, percentileOf(scratch, sfx.percentiles[i]!, n));
-  return ok;
+  for (let i = 0; i < sfx.names.length; i++) finiteField(w, field + sfx.names[i]!, percentileOf(scratch, sfx.percentiles[i]!, n));
+}
+
+function finiteField(w: ChunkWriter<unknown>, name: string, v: number): void {
+  if (Number.isFinite(v)) w.field(name, v);
+}
+
+/** A chunk's points being written: as Point objects, or as line protocol. */
+interface ChunkWriter<T> {
+  begin(measurement: string, tags: Record<string, string>): void;
+  field(name: string, v: number | bigint): void;
+  end(): void;
+  /** The chunk written since the last take() (possibly empty), and a new one begins. */
+  take(): T;
+}
+
+interface Group {
+  id: DecodedKey;
+  key: string;
+  slots: number[];
+  fields: number;
+}
+
+class PointWriter implements ChunkWriter<Point[]> {
+  private out: Point[] = [];
+  private p: Point | undefined;
+  private any = false;
+  constructor(private readonly time: bigint) {}
+
+  begin(measurement: string, tags: Record<string, string>): void {
+    this.p = { category: 'metric', name: measurement, tags, fields: newFields(), time: this.time };
+    this.any = false;
+  }
+
+  field(name: string, v: number | bigint): void {
+    this.p!.fields[name] = v;
+    this.any = true;
+  }
+
+  end(): void {
+    if (this.any) this.out.push(this.p!);
+    this.p = undefined;
+  }
+
+  take(): Point[] {
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+}
+
+/**
+ * Writes what LineBuf.point() would write for the point PointWriter builds once
+ * the core has added `tagsToAdd` to it (its own tags first, then the added ones,
+ * for the keys it lacks): the same escaping (lineproto.ts) and number text.
+ */
+class LineWriter implements ChunkWriter<LineBuf> {
+  private readonly buf = new LineBuf(64 << 10);
+  private line = '';
+  private sep = ' ';
+  private skip = false;
+  private readonly tail: string;
+  private taken = false;
+  constructor(
+    time: bigint,
+    private readonly tagsToAdd: Readonly<Record<string, string>>,
+  ) {
+    this.tail = ' ' + time;
+  }
+
+  begin(measurement: string, tags: Record<string, string>): void {
+    if (this.taken) {
+      this.buf.reset();
+      this.taken = false;
+    }
+    const add = this.tagsToAdd;
+    for (const k in add) if (tags[k] === undefined) tags[k] = add[k]!;
+    this.skip = measurement === '';
+    this.line = escapeName(measurement) + tagTextOf(tags);
+    this.sep = ' ';
+  }
+
+  field(name: string, v: number | bigint): void {
+    if (name === '') return;
+    this.line += this.sep + escapeKey(name) + '=' + (typeof v === 'bigint' ? `${v}i` : String(v));
+    this.sep = ',';
+  }
+
+  end(): void {
+    if (this.skip || this.sep === ' ') return;
+    this.buf.append(this.line + this.tail);
+    this.buf.endLine();
+  }
+
+  take(): LineBuf {
+    if (this.taken) this.buf.reset();
+    this.taken = true;
+    return this.buf;
+  }
 }
 
 /** Nearest rank as Telegraf/DataKit compute it: sorted[floor(n × p / 100)], clamped (over the first `n` of `sorted`). */

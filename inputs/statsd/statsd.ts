@@ -3,6 +3,7 @@
  * (aggregator.ts) that is flushed to the accumulator every `interval`.
  */
 import type { Input, InputContext } from '../../agent/input/contract.js';
+import type { LineBuf } from '../../agent/model/linebuf.js';
 import type { Point } from '../../agent/model/point.js';
 import { Aggregator, type AggregatorOptions } from './aggregator.js';
 import { parseAddress, parseMappings, type StatsdConfig } from './config.js';
@@ -146,10 +147,15 @@ export class StatsdInput implements Input {
   flush(): Promise<void> {
     const run = async () => {
       try {
-        const chunks = this.agg.flushChunks(Date.now(), FLUSH_CHUNK_POINTS);
+        const acc = this.ctx.acc;
+        // where every sink takes line protocol as it is, the flush writes lines, not points
+        const lines = acc.addLines !== undefined && acc.tagsToAdd !== undefined && acc.takesLines?.('metric') === true && acc.recordFormat?.('metric') === 'lp';
+        const now = Date.now();
+        const chunks = lines ? this.agg.flushLines(now, FLUSH_CHUNK_POINTS, acc.tagsToAdd!()) : this.agg.flushChunks(now, FLUSH_CHUNK_POINTS);
         let slice = performance.now();
         for (let c = chunks.next(); !c.done; c = chunks.next()) {
-          this.add(c.value);
+          if (Array.isArray(c.value)) this.add(c.value);
+          else this.addLines(c.value);
           if (performance.now() - slice >= FLUSH_SLICE_MS) {
             await new Promise<void>((r) => setImmediate(r));
             slice = performance.now();
@@ -165,6 +171,13 @@ export class StatsdInput implements Input {
   }
 
   private flushing: Promise<void> = Promise.resolve();
+
+  private addLines(buf: LineBuf): void {
+    const n = buf.ends.length;
+    if (n === 0) return;
+    this.ctx.acc.addLines!('metric', buf.data, buf.ends);
+    this.metrics.points.inc({ category: 'metric' }, n);
+  }
 
   private add(points: Point[]): void {
     if (points.length === 0) return;
