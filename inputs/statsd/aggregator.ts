@@ -664,24 +664,25 @@ function timingSuffixes(percentiles: readonly number[]): TimingSuffixes {
 /** Writes a timing series' fields (those not finite are left out). */
 function timingFields(w: ChunkWriter<unknown>, field: string, t: TimingTable, r: number, sfx: TimingSuffixes, scratch: Float64Array): void {
   const count = t.countOf(r);
-  if (Number.isFinite(count)) w.field(field + '_count', BigInt(Math.round(count)));
-  finiteField(w, field + '_sum', t.sumOf(r));
-  finiteField(w, field + '_mean', t.meanOf(r));
-  finiteField(w, field + '_lower', t.minOf(r));
-  finiteField(w, field + '_upper', t.maxOf(r));
-  finiteField(w, field + '_stddev', t.stddevOf(r));
+  if (Number.isFinite(count)) w.field(field, BigInt(Math.round(count)), '_count');
+  finiteField(w, field, '_sum', t.sumOf(r));
+  finiteField(w, field, '_mean', t.meanOf(r));
+  finiteField(w, field, '_lower', t.minOf(r));
+  finiteField(w, field, '_upper', t.maxOf(r));
+  finiteField(w, field, '_stddev', t.stddevOf(r));
   const n = t.sortedSamples(r, scratch);
-  for (let i = 0; i < sfx.names.length; i++) finiteField(w, field + sfx.names[i]!, percentileOf(scratch, sfx.percentiles[i]!, n));
+  for (let i = 0; i < sfx.names.length; i++) finiteField(w, field, sfx.names[i]!, percentileOf(scratch, sfx.percentiles[i]!, n));
 }
 
-function finiteField(w: ChunkWriter<unknown>, name: string, v: number): void {
-  if (Number.isFinite(v)) w.field(name, v);
+function finiteField(w: ChunkWriter<unknown>, field: string, suffix: string, v: number): void {
+  if (Number.isFinite(v)) w.field(field, v, suffix);
 }
 
 /** A chunk's points being written: as Point objects, or as line protocol. */
 interface ChunkWriter<T> {
   begin(measurement: string, tags: Record<string, string>): void;
-  field(name: string, v: number | bigint): void;
+  /** A field named `field` + `suffix` (a suffix needs no escaping: `_count`, `_99.9_percentile`). */
+  field(field: string, v: number | bigint, suffix?: string): void;
   end(): void;
   /** The chunk written since the last take() (possibly empty), and a new one begins. */
   take(): T;
@@ -705,8 +706,8 @@ class PointWriter implements ChunkWriter<Point[]> {
     this.any = false;
   }
 
-  field(name: string, v: number | bigint): void {
-    this.p!.fields[name] = v;
+  field(field: string, v: number | bigint, suffix?: string): void {
+    this.p!.fields[suffix === undefined ? field : field + suffix] = v;
     this.any = true;
   }
 
@@ -753,11 +754,19 @@ class LineWriter implements ChunkWriter<LineBuf> {
     this.sep = ' ';
   }
 
-  field(name: string, v: number | bigint): void {
-    if (name === '') return;
-    this.line += this.sep + escapeKey(name) + '=' + (typeof v === 'bigint' ? `${v}i` : String(v));
+  field(field: string, v: number | bigint, suffix?: string): void {
+    if (field !== this.lastField) {
+      // a timing series writes 6 + percentiles fields of one name: escaped once
+      this.lastField = field;
+      this.escaped = escapeKey(field);
+    }
+    if (suffix === undefined && field === '') return;
+    this.line += this.sep + this.escaped + (suffix ?? '') + '=' + (typeof v === 'bigint' ? `${v}i` : String(v));
     this.sep = ',';
   }
+
+  private lastField = '';
+  private escaped = '';
 
   end(): void {
     if (this.skip || this.sep === ' ') return;
