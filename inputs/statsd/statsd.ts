@@ -9,6 +9,7 @@ import { Aggregator, type AggregatorOptions } from './aggregator.js';
 import { parseAddress, parseMappings, type StatsdConfig } from './config.js';
 import { eventPoint, serviceCheckPoint } from './dogstatsd.js';
 import { StatsdListener } from './listener.js';
+import { udpDrops } from './kernel-drops.js';
 import { statsdMetrics, type StatsdMetrics } from './metrics.js';
 import { parseEvent, parseServiceCheck } from './parser.js';
 
@@ -20,6 +21,8 @@ const FLUSH_SLICE_MS = 15;
  * in the StatsD flood (bench/abuse); 250 keeps one within the slice.
  */
 const FLUSH_CHUNK_POINTS = 250;
+/** The kernel's drop count of the UDP socket is read at most this often (ms): a read of /proc/self/net/udp lists every UDP socket of the node. */
+const KERNEL_DROPS_EVERY_MS = 5000;
 
 /** The aggregator's options from a validated config. */
 export function aggregatorOptions(cfg: StatsdConfig): AggregatorOptions {
@@ -222,8 +225,24 @@ export class StatsdInput implements Input {
     return out;
   }
 
+  /** The kernel's drop count for the UDP socket when last read, and when. */
+  private kernelDrops = 0;
+  private kernelReadAt = -Infinity;
+
+  /** Packets the kernel dropped since the last read (its receive buffer was full): `dropped_total{reason="kernel_buffer"}`. */
+  private readKernelDrops(): void {
+    const now = performance.now();
+    if (this.protocolLabel !== 'udp' || this.state !== 'running' || now - this.kernelReadAt < KERNEL_DROPS_EVERY_MS) return;
+    this.kernelReadAt = now;
+    const d = udpDrops(this.listener.port);
+    if (d === undefined) return;
+    if (d > this.kernelDrops) this.metrics.dropped.inc({ reason: 'kernel_buffer' }, d - this.kernelDrops);
+    this.kernelDrops = d;
+  }
+
   /** Moves the hot path's plain counts into prom-client (on every read of the registry and every flush). */
   private publish(): void {
+    this.readKernelDrops();
     const c = this.agg.takeCounts();
     if (this.packets > 0) this.metrics.packets.inc({ protocol: this.protocolLabel }, this.packets);
     this.packets = 0;
