@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validate } from '../../agent/config/schema.js';
 import type { Point } from '../../agent/model/point.js';
+import { LineBuf } from '../../agent/model/linebuf.js';
 import { Aggregator, percentileOf } from './aggregator.js';
 import { schema } from './config.js';
 import { newScannedLine, scanLine } from './parser.js';
@@ -298,5 +299,43 @@ describe('against a naive model', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('flushLines', () => {
+  it('writes the bytes the points would be encoded to, with the core\'s tags added, in the same chunks', () => {
+    const input = [
+      'jvm.heap.used:5|g|#pod:a,env:prod',
+      'jvm.heap.max:9|g|#env:prod,pod:a',
+      'req,region=eu.count:2|c|@0.5',
+      'we ird.na=me,x:1|c|#sp ace:a=b,comma:c\\,d,host:web-1',
+      'lat.t:10:20:30:40:50|ms|#env:prod',
+      'lat.t:1e-7|h',
+      'users.u:a:b:c|s|#é:ü',
+      'g.neg:-0.5|g',
+      'big.c:1e99|c',
+    ].join('\n');
+    const tagsToAdd = { env: 'staging', cluster: 'k 1', host: 'node-1' };
+    for (const conf of [{}, { set_counter_int: true, percentiles: [50, 99.9] }]) {
+      const a = agg(conf);
+      const b = agg(conf);
+      a.ingest(input);
+      b.ingest(input);
+      const now = 1_700_000_000_123;
+      const expected: string[] = [];
+      for (const chunk of a.flushChunks(now, 2)) {
+        const buf = new LineBuf(1024);
+        for (const p of chunk) {
+          for (const k in tagsToAdd) if (p.tags[k] === undefined) p.tags[k] = tagsToAdd[k as keyof typeof tagsToAdd];
+          buf.point(p, 0n);
+        }
+        expected.push(buf.data.subarray(0, buf.off).toString());
+      }
+      const got: string[] = [];
+      for (const buf of b.flushLines(now, 2, tagsToAdd)) got.push(buf.data.subarray(0, buf.off).toString());
+      expect(got).toEqual(expected);
+      expect(expected.join('').split('\n').length).toBeGreaterThan(6);
+      expect(b.slots).toBe(0);
+    }
   });
 });

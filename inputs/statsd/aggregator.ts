@@ -19,10 +19,13 @@
  *
  * Not thread-safe, not async: the input calls ingest() from the event loop.
  */
-import { msToNs, type FieldValue, type Point } from '../../agent/model/point.js';
-import { own, resolveSeries, type NamingOptions, type SeriesId } from './naming.js';
-import { lineName, lineTags, lineValues, newScannedLine, parseValueAt, scanLine, type MalformedReason, type MetricType, type ScannedLine } from './parser.js';
-import { TimingStats } from './timing.js';
+import type { LineBuf } from '../../agent/model/linebuf.js';
+import { msToNs, type Point } from '../../agent/model/point.js';
+import { LineWriter, PointWriter, timingFields, timingSuffixes, type ChunkWriter, type TimingSuffixes } from './emit.js';
+import { decodeKey, decodeTags, own, resolveSeries, type DecodedKey, type NamingOptions } from './naming.js';
+import { lineName, lineTags, lineValues, newScannedLine, parseValueAt, scanLine, type MalformedReason } from './parser.js';
+import { REFUSED, ShapeCache, TYPE_INDEX } from './shapes.js';
+import { TimingTable } from './timing.js';
 
 export interface AggregatorOptions extends NamingOptions {
   ddExtensions: boolean;
@@ -71,63 +74,18 @@ const DETACH_STEP = 5000;
 /** Fields per point at most (DataKit's dataway limit is 1024); a timing series brings 6 + percentiles. */
 const MAX_FIELDS_PER_POINT = 1000;
 
-class Series {
-  alive = true;
-  lastUpdate = 0;
-  /** Seen in an earlier interval too: its line shapes stay cached across a flush. */
-  recurring = false;
-  /** Counter sum / gauge value. */
-  value = 0;
-  set: Set<string> | undefined;
-  timing: TimingStats | undefined;
-  constructor(
-    readonly id: SeriesId,
-    /** What this series counts against maxSeriesBytes. */
-    readonly bytes: number,
-  ) {}
-}
+/** Slot flags. */
+const LIVE = 1; // in the current interval's series map
+const RECURRING = 2; // seen in an earlier interval too: its line shapes stay cached across a flush
+const PENDING = 4; // detached by a flush and not yet emitted
 
-/** The bytes a series' identity holds against maxSeriesBytes: its name, tag keys and values. */
-export function seriesBytes(id: SeriesId): number {
-  let n = id.measurement.length + id.field.length;
-  for (const k in id.tags) n += k.length + id.tags[k]!.length;
-  return n;
-}
-
-const TYPE_INDEX: Readonly<Record<MetricType, number>> = { c: 0, g: 1, s: 2, ms: 3, h: 4, d: 5 };
 const COUNT_LABELS = ['c', 'g', 's', 'ms', 'h', 'd', 'event', 'service_check'] as const;
-
-/**
- * A line-shape cache entry: a (name, type, tags) text seen on the wire and its
- * series. Entries are found by the hash scanLine computes and confirmed by a
- * second, independent hash plus the lengths and the type, so the hot path
- * neither builds a key string nor compares text (hashing a fresh substring
- * for a Map, or String#startsWith, costs more than the rest of the line). A
- * wrong match would need both 32-bit hashes to collide.
- */
-class Alias {
-  constructor(
-    readonly hash2: number,
-    readonly nameLen: number,
-    readonly tagsLen: number,
-    readonly type: MetricType,
-    public series: Series,
-    readonly next: Alias | undefined,
-  ) {}
-
-  matches(l: ScannedLine): boolean {
-    return this.hash2 === l.hash2 && this.type === l.type && this.nameLen === l.nameEnd - l.nameStart && this.tagsLen === l.tagsEnd - l.tagsStart;
-  }
-}
-
-/** Marks a cached line shape refused by the series limit (no identity kept: it costs one Alias). */
-const DROPPED = new Series({ type: 'c', measurement: '', field: '', tags: {}, key: '', group: '' }, 0);
-DROPPED.alive = false;
+const TIMING_KIND = 3; // TYPE_INDEX of ms; h and d follow
 
 export class Aggregator {
-  private series = new Map<string, Series>();
-  private aliases = new Map<number, Alias>();
-  private cached = 0;
+  /** The live series of the interval: key → slot. */
+  private series = new Map<string, number>();
+  private readonly shapes: ShapeCache;
   /** Running totals against the memory limits (maxSeriesBytes, maxTimingSamples, maxSetMembers). */
   private liveBytes = 0;
   /** Series detached by a flush and not yet emitted (flushChunks). */
@@ -136,7 +94,6 @@ export class Aggregator {
   private bytesFull = false;
   private samples = 0;
   private members = 0;
-  private readonly aliasLimit: number;
   private readonly scanned = newScannedLine();
   private readonly values: number[] = [];
   private readonly typeCounts = new Float64Array(COUNT_LABELS.length);
@@ -146,8 +103,36 @@ export class Aggregator {
   /** Wall clock for lastUpdate: set once per ingest() call, not per line. */
   private now = Date.now();
 
+  // ---- series slots: one row per series in parallel arrays (no object per series) ----
+  // A slot lives while something refers to it (`refs`): the interval's map, a flush that has
+  // not emitted it yet, and each cached line shape that points at it (a shape keeps the
+  // identity of a series that recurs, so it is not resolved again after the flush that
+  // forgot its aggregates). Freed slots are reused; when none is in use the arrays go.
+  private cap = 0;
+  private keys: Array<string | undefined> = [];
+  private kind = new Uint8Array(0);
+  private flags = new Uint8Array(0);
+  /** Counter sum / gauge value. */
+  private value = new Float64Array(0);
+  private last = new Float64Array(0);
+  /** What a series counts against maxSeriesBytes. */
+  private bytes = new Int32Array(0);
+  private refs = new Int32Array(0);
+  /** A timing series' row in `timings`, else -1. */
+  private timingRow = new Int32Array(0);
+  /** A set's members: one as a string, more as a Set. */
+  private sets: Array<string | Set<string> | undefined> = [];
+  private readonly timings: TimingTable;
+  /** Where a flush sorts a timing series' samples (percentile_limit long). */
+  private readonly scratch: Float64Array;
+  private freeSlots: number[] = [];
+  private nextSlot = 0;
+  private used = 0;
+
   constructor(private readonly opts: AggregatorOptions) {
-    this.aliasLimit = opts.aliasLimit ?? Math.max(10_000, 2 * opts.maxSeries);
+    this.shapes = new ShapeCache(opts.aliasLimit ?? Math.max(10_000, 2 * opts.maxSeries), (s) => this.unref(s));
+    this.timings = new TimingTable(opts.percentileLimit);
+    this.scratch = new Float64Array(opts.percentileLimit);
   }
 
   /** Live series. */
@@ -157,7 +142,12 @@ export class Aggregator {
 
   /** Entries in the line-shape cache. */
   get cacheSize(): number {
-    return this.cached;
+    return this.shapes.size;
+  }
+
+  /** Series slots in use (live, awaiting emission, or kept by a cached shape). */
+  get slots(): number {
+    return this.used;
   }
 
   /** What the live series hold against the memory limits. */
@@ -226,114 +216,208 @@ export class Aggregator {
       }
     }
 
-    let a = this.aliases.get(sc.hash);
-    while (a !== undefined && !a.matches(sc)) a = a.next;
-    let s = a?.series;
-    if (s === undefined || !s.alive) {
-      s = this.lookup(a);
-      if (s === undefined) return;
+    const e = this.shapes.find(sc);
+    let s = e >= 0 ? this.shapes.slotOf(e) : -1;
+    if (s < 0 || (this.flags[s]! & LIVE) === 0) {
+      s = this.lookup(e);
+      if (s < 0) return;
     }
-    s.lastUpdate = this.now;
+    this.last[s] = this.now;
     const rate = sc.rate;
     const ti = TYPE_INDEX[type];
     switch (type) {
       case 'c':
-        if (many === undefined) s.value += one / rate;
-        else for (const v of many) s.value += v / rate;
+        if (many === undefined) this.value[s]! += one / rate;
+        else for (const v of many) this.value[s]! += v / rate;
         break;
       case 'g':
         // DogStatsD packs `g:1:2:3` as successive values: the last one stands
-        if (many === undefined) s.value = delta ? s.value + one : one;
-        else for (const v of many) s.value = delta ? s.value + v : v;
+        if (many === undefined) this.value[s] = delta ? this.value[s]! + one : one;
+        else for (const v of many) this.value[s] = delta ? this.value[s]! + v : v;
         break;
       case 's': {
-        const set = (s.set ??= new Set());
         const members = lineValues(sc).split(':');
-        const maxMembers = this.opts.maxSetMembers || Infinity;
-        for (const m of members) {
-          if (set.has(m)) continue;
-          if (set.size >= this.opts.maxSetSize) this.drop('set_limit');
-          else if (this.members >= maxMembers) this.drop('set_members');
-          else {
-            set.add(own(m)); // a copy: a slice would pin the packet
-            this.members++;
-          }
-        }
+        for (const m of members) this.addMember(s, m);
         this.typeCounts[ti]! += members.length - 1;
         break;
       }
       default: {
-        const t = (s.timing ??= new TimingStats(this.opts.percentileLimit));
+        let r = this.timingRow[s]!;
+        if (r < 0) this.timingRow[s] = r = this.timings.alloc();
         const w = 1 / rate;
         const max = this.opts.maxTimingSamples || Infinity;
-        if (many === undefined) this.sample(t, one, w, max);
-        else for (const v of many) this.sample(t, v, w, max);
+        if (many === undefined) this.sample(r, one, w, max);
+        else for (const v of many) this.sample(r, v, w, max);
       }
     }
     this.typeCounts[ti]! += many === undefined ? 1 : many.length;
   }
 
-  /** Adds a timing value; beyond maxTimingSamples it counts in the stats but is not kept for percentiles (counted). */
-  private sample(t: TimingStats, v: number, w: number, max: number): void {
-    const r = t.add(v, w, this.samples < max);
-    if (r > 0) this.samples++;
-    else if (r < 0) this.drop('timing_samples');
+  /** Adds a distinct member to a set, within max_set_size and max_set_members (counted when refused). */
+  private addMember(s: number, m: string): void {
+    const cur = this.sets[s];
+    const size = cur === undefined ? 0 : typeof cur === 'string' ? 1 : cur.size;
+    if (size > 0 && (typeof cur === 'string' ? cur === m : cur!.has(m))) return;
+    if (size >= this.opts.maxSetSize) return this.drop('set_limit');
+    if (this.members >= (this.opts.maxSetMembers || Infinity)) return this.drop('set_members');
+    m = own(m); // a copy: a slice would pin the packet
+    if (cur === undefined) this.sets[s] = m;
+    else if (typeof cur === 'string') this.sets[s] = new Set([cur, m]);
+    else cur.add(m);
+    this.members++;
   }
 
-  /** Cache miss, or a series deleted by the last flush: find or create the live series for the scanned line. */
-  private lookup(known: Alias | undefined): Series | undefined {
+  private setSize(s: number): number {
+    const cur = this.sets[s];
+    return cur === undefined ? 0 : typeof cur === 'string' ? 1 : cur.size;
+  }
+
+  /** Adds a timing value; beyond maxTimingSamples it counts in the stats but is not kept for percentiles (counted). */
+  private sample(r: number, v: number, w: number, max: number): void {
+    const res = this.timings.add(r, v, w, this.samples < max);
+    if (res > 0) this.samples++;
+    else if (res < 0) this.drop('timing_samples');
+  }
+
+  /**
+   * Cache miss, a refused shape, or a series the last flush forgot: finds or
+   * creates the live series for the scanned line. `e` is its shape's cache
+   * entry, or -1. Returns the slot, or -1 when the line is refused.
+   */
+  private lookup(e: number): number {
     const sc = this.scanned;
     // series of the last interval not yet emitted count too: a slow flush must not double the live set
     const full = this.series.size + this.unemitted >= this.opts.maxSeries || this.bytesFull;
-    if (full && (known === undefined || known.series === DROPPED)) {
+    const known = e >= 0 ? this.shapes.slotOf(e) : -1;
+    if (full && known < 0) {
       // At the limit, a shape not seen before (or already refused) is refused without
       // resolving it: resolving costs ~3 µs, and a cardinality flood is all new shapes.
       // (The rare new spelling of a live series, e.g. another tag order, is refused too.)
       // Nor is it cached: a flood would fill the cache with refusals, clear it, fill it
       // again, and every round would be garbage for V8's old generation.
       this.drop(this.series.size + this.unemitted >= this.opts.maxSeries ? 'series_limit' : 'series_bytes');
-      return undefined;
+      return -1;
     }
-    let id = known === undefined || known.series === DROPPED ? undefined : known.series.id;
-    if (id === undefined) {
-      id = resolveSeries(lineName(sc), sc.type, lineTags(sc), this.opts);
+    let key: string;
+    let bytes: number;
+    if (known >= 0) {
+      // an identity kept from an earlier interval
+      key = this.keys[known]!;
+      bytes = this.bytes[known]!;
+    } else {
+      const id = resolveSeries(lineName(sc), sc.type, lineTags(sc), this.opts);
       if (id === undefined) {
         this.malformed('bad_name');
-        return undefined;
+        return -1;
       }
+      key = id.key;
+      bytes = id.bytes;
     }
-    let s = this.series.get(id.key);
+    let s = this.series.get(key);
     if (s === undefined) {
-      const bytes = seriesBytes(id);
       const tooBig = this.opts.maxSeriesBytes !== undefined && this.opts.maxSeriesBytes > 0 && this.liveBytes + bytes > this.opts.maxSeriesBytes;
       if (full || tooBig) {
         // the byte budget refused one: the interval takes no new series (refused without resolving, as above)
         if (tooBig) this.bytesFull = true;
         this.drop(this.series.size + this.unemitted >= this.opts.maxSeries ? 'series_limit' : 'series_bytes');
         // remember the shape, cheaply, so a flood of it is not re-resolved per line
-        if (known === undefined) this.cache(DROPPED);
-        else known.series = DROPPED;
-        return undefined;
+        if (e < 0) this.shapes.add(sc, REFUSED);
+        else this.shapes.retarget(e, REFUSED);
+        return -1;
       }
-      s = new Series(id, bytes);
-      this.series.set(id.key, s);
-      this.liveBytes += bytes;
+      if (known >= 0 && (this.flags[known]! & PENDING) === 0) {
+        // the kept identity's slot itself (its aggregates went with the flush that emitted them)
+        s = known;
+        this.value[s] = 0;
+      } else s = this.allocSlot(key, TYPE_INDEX[sc.type], bytes);
       // an identity kept from the last interval, or a shape the last flush let go: a series that comes back
-      s.recurring = known !== undefined || this.pruned.has(sc.hash);
+      this.flags[s] = LIVE | (e >= 0 || this.pruned.has(sc.hash) ? RECURRING : 0);
+      this.refs[s]!++;
+      this.series.set(key, s);
+      this.liveBytes += bytes;
     }
-    if (known) known.series = s;
-    else this.cache(s);
+    if (e < 0) {
+      this.refs[s]!++;
+      this.shapes.add(sc, s);
+    } else if (this.shapes.slotOf(e) !== s) {
+      this.refs[s]!++;
+      this.shapes.retarget(e, s);
+    }
     return s;
   }
 
-  private cache(s: Series): void {
-    if (this.cached >= this.aliasLimit) {
-      this.aliases = new Map();
-      this.cached = 0;
+  private allocSlot(key: string, kind: number, bytes: number): number {
+    let s: number;
+    if (this.freeSlots.length > 0) s = this.freeSlots.pop()!;
+    else {
+      s = this.nextSlot++;
+      if (s >= this.cap) this.growSlots();
+      this.keys.push(undefined);
+      this.sets.push(undefined);
     }
-    const sc = this.scanned;
-    this.aliases.set(sc.hash, new Alias(sc.hash2, sc.nameEnd - sc.nameStart, sc.tagsEnd - sc.tagsStart, sc.type, s, this.aliases.get(sc.hash)));
-    this.cached++;
+    this.keys[s] = key;
+    this.kind[s] = kind;
+    this.flags[s] = 0;
+    this.value[s] = 0;
+    this.last[s] = 0;
+    this.bytes[s] = bytes;
+    this.refs[s] = 0;
+    this.timingRow[s] = -1;
+    this.used++;
+    return s;
+  }
+
+  private growSlots(): void {
+    const cap = Math.max(256, this.cap * 2);
+    const grow = <T extends Uint8Array | Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.kind = grow(this.kind, (n) => new Uint8Array(n));
+    this.flags = grow(this.flags, (n) => new Uint8Array(n));
+    this.value = grow(this.value, (n) => new Float64Array(n));
+    this.last = grow(this.last, (n) => new Float64Array(n));
+    this.bytes = grow(this.bytes, (n) => new Int32Array(n));
+    this.refs = grow(this.refs, (n) => new Int32Array(n));
+    this.timingRow = grow(this.timingRow, (n) => new Int32Array(n));
+    this.cap = cap;
+  }
+
+  /** Gives up one reference on a slot; the last one frees it. */
+  private unref(s: number): void {
+    if (--this.refs[s]! > 0) return;
+    this.dropAggregates(s);
+    this.keys[s] = undefined;
+    this.freeSlots.push(s);
+    this.used--;
+  }
+
+  /** Every slot free: the arrays go too, so the memory of a flood returns. */
+  private shrinkSlots(): void {
+    if (this.used > 0 || this.cap === 0) return;
+    this.cap = 0;
+    this.nextSlot = 0;
+    this.freeSlots = [];
+    this.keys = [];
+    this.sets = [];
+    this.kind = new Uint8Array(0);
+    this.flags = new Uint8Array(0);
+    this.value = new Float64Array(0);
+    this.last = new Float64Array(0);
+    this.bytes = new Int32Array(0);
+    this.refs = new Int32Array(0);
+    this.timingRow = new Int32Array(0);
+  }
+
+  /** Frees a series' samples and members (they have been emitted, or the series is gone). */
+  private dropAggregates(s: number): void {
+    const r = this.timingRow[s]!;
+    if (r >= 0) {
+      this.timings.release(r);
+      this.timingRow[s] = -1;
+    }
+    this.sets[s] = undefined;
   }
 
   private malformed(r: MalformedReason): void {
@@ -343,7 +427,6 @@ export class Aggregator {
   private drop(r: DropReason, n = 1): void {
     this.counts.dropped.set(r, (this.counts.dropped.get(r) ?? 0) + n);
   }
-
 
   /** Records a malformed line found outside ingest() (e.g. an over-long TCP line or a bad event). */
   countMalformed(r: MalformedReason): void {
@@ -373,13 +456,13 @@ export class Aggregator {
     return s;
   }
 
-  private deletes(t: MetricType): boolean {
-    switch (t) {
-      case 'c':
+  private deletes(kind: number): boolean {
+    switch (kind) {
+      case 0:
         return this.opts.deleteCounters;
-      case 'g':
+      case 1:
         return this.opts.deleteGauges;
-      case 's':
+      case 2:
         return this.opts.deleteSets;
       default:
         return this.opts.deleteTimings;
@@ -409,80 +492,124 @@ export class Aggregator {
    * and time and different fields.
    */
   *flushChunks(nowMs = Date.now(), chunk = 1000): Generator<Point[]> {
-    const time = msToNs(nowMs);
+    yield* this.flushWith(nowMs, chunk, new PointWriter(msToNs(nowMs)));
+  }
+
+  /**
+   * flushChunks() written as line protocol, each point one line with `tagsToAdd`
+   * (the accumulator's input and global tags) added for the keys it lacks, as the
+   * core would add them to a point: the same bytes as the points encoded, without
+   * building them (a flush of 100,000 timing series made 1.2 million property keys,
+   * each interned by V8). Each chunk is a LineBuf that is reused for the next one:
+   * hand it on (Accumulator.addLines copies it) before asking for the next.
+   */
+  *flushLines(nowMs: number, chunk: number, tagsToAdd: Readonly<Record<string, string>>): Generator<LineBuf> {
+    yield* this.flushWith(nowMs, chunk, new LineWriter(msToNs(nowMs), tagsToAdd));
+  }
+
+  private *flushWith<T>(nowMs: number, chunk: number, w: ChunkWriter<T>): Generator<T> {
     const o = this.opts;
     // The interval closes at once: its series are swapped out and new lines start the next
-    // interval's. Detaching them (100,000 at the limit, 40-100 ms on a loaded box) is done in
-    // steps with an empty chunk between, so the caller's time slice covers it too. Until a series
-    // is visited, a line that finds it through the line-shape cache still counts in this interval;
-    // one that resolves it again starts a new series, and the old one is then emitted and dropped.
+    // interval's. Detaching them (100,000 at the limit) is done in steps with an empty chunk
+    // between, so the caller's time slice covers it too. Until a series is visited, a line that
+    // finds it through the line-shape cache still counts in this interval; one that resolves it
+    // again starts a new series, and the old one is then emitted and dropped.
     const closing = this.series;
     this.series = new Map();
     this.unemitted = closing.size;
-    const emit: Series[] = [];
+    const emit = new Int32Array(closing.size);
+    let n = 0;
     for (const [k, s] of closing) {
-      emit.push(s);
-      const expired = o.maxTtlMs > 0 && nowMs - s.lastUpdate >= o.maxTtlMs;
-      if (this.deletes(s.id.type) || expired || this.series.has(k)) {
-        s.alive = false;
+      emit[n++] = s;
+      this.flags[s]! |= PENDING;
+      this.refs[s]!++;
+      const expired = o.maxTtlMs > 0 && nowMs - this.last[s]! >= o.maxTtlMs;
+      if (this.deletes(this.kind[s]!) || expired || this.series.has(k)) {
+        this.flags[s]! &= ~LIVE;
         this.release(s);
+        this.unref(s); // the map's reference
       } else this.series.set(k, s);
-      if (emit.length % DETACH_STEP === 0) yield [];
+      if (n % DETACH_STEP === 0) yield w.take();
     }
     this.pruneCache();
     this.flushedAt = nowMs;
     this.bytesFull = false;
 
-    let open = new Map<string, { p: Point; fields: number }>();
+    // Series are grouped per (measurement, tags) within a chunk of at most `chunk` points, then
+    // written group by group; a series stays pending (its aggregates kept) until written.
+    let open = new Map<string, Group>();
+    let groups: Group[] = [];
     const timingWidth = 6 + o.percentiles.length;
-    let out: Point[] = [];
-    for (let i = 0; i < emit.length; i++) {
+    const names = timingSuffixes(o.percentiles);
+    for (let i = 0; i < n; i++) {
       const s = emit[i]!;
-      const id = s.id;
-      const width = id.type === 'c' || id.type === 'g' || id.type === 's' ? 1 : timingWidth;
-      let g = open.get(id.group);
+      const key = this.keys[s]!;
+      const id = decodeKey(key);
+      const width = this.kind[s]! < TIMING_KIND ? 1 : timingWidth;
+      const group = key.slice(id.group);
+      let g = open.get(group);
       if (g === undefined || (g.fields > 0 && g.fields + width > MAX_FIELDS_PER_POINT)) {
-        if (out.length >= chunk) {
-          yield finite(out);
-          out = [];
+        if (groups.length >= chunk) {
+          yield this.writeGroups(groups, w, names);
+          groups = [];
           open = new Map();
         }
-        g = { p: { category: 'metric', name: id.measurement, tags: { ...id.tags }, fields: newFields(), time }, fields: 0 };
-        open.set(id.group, g);
-        out.push(g.p);
+        g = { id, key, slots: [], fields: 0 };
+        open.set(group, g);
+        groups.push(g);
       }
       g.fields += width;
-      const p = g.p;
-      const f = p.fields;
-      switch (id.type) {
-        case 'c':
-          f[id.field] = o.setCounterInt ? BigInt(Math.trunc(s.value)) : s.value;
-          break;
-        case 'g':
-          f[id.field] = s.value;
-          break;
-        case 's':
-          f[id.field] = BigInt(s.set?.size ?? 0);
-          break;
-        default:
-          if (s.timing) timingFields(f, id.field, s.timing, o.percentiles);
-      }
-      if (!s.alive) {
-        // emitted and forgotten: its samples and members go now, even if a cached shape still points at it
-        s.timing = undefined;
-        s.set = undefined;
-      }
-      emit[i] = undefined as unknown as Series;
-      this.unemitted--;
+      g.slots.push(s);
     }
-    if (out.length > 0) yield finite(out);
+    if (groups.length > 0) yield this.writeGroups(groups, w, names);
+    this.shrinkSlots();
+  }
+
+  /** Writes a chunk's points, then lets its series go (their aggregates, when forgotten). */
+  private writeGroups<T>(groups: Group[], w: ChunkWriter<T>, names: TimingSuffixes): T {
+    const o = this.opts;
+    for (const g of groups) {
+      w.begin(g.id.measurement, decodeTags(g.key, g.id));
+      for (const s of g.slots) {
+        const field = s === g.slots[0] ? g.id.field : decodeKey(this.keys[s]!).field;
+        // Defence in depth: parse bounds keep aggregates finite, and a non-finite field would
+        // break line protocol; one that is not is left out (checked here, not by another pass)
+        switch (this.kind[s]!) {
+          case 0: {
+            const v = this.value[s]!;
+            if (Number.isFinite(v)) w.field(field, o.setCounterInt ? BigInt(Math.trunc(v)) : v);
+            break;
+          }
+          case 1: {
+            const v = this.value[s]!;
+            if (Number.isFinite(v)) w.field(field, v);
+            break;
+          }
+          case 2:
+            w.field(field, BigInt(this.setSize(s)));
+            break;
+          default: {
+            const r = this.timingRow[s]!;
+            if (r >= 0) timingFields(w, field, this.timings, r, names, this.scratch);
+          }
+        }
+        // emitted and forgotten: its samples and members go now, even if a cached shape still keeps its identity
+        if ((this.flags[s]! & LIVE) === 0) this.dropAggregates(s);
+        this.flags[s]! &= ~PENDING;
+        this.unref(s);
+        this.unemitted--;
+      }
+      w.end();
+    }
+    return w.take();
   }
 
   /** Gives a forgotten series' share of the memory limits back. */
-  private release(s: Series): void {
-    this.liveBytes -= s.bytes;
-    if (s.timing) this.samples -= s.timing.kept;
-    if (s.set) this.members -= s.set.size;
+  private release(s: number): void {
+    this.liveBytes -= this.bytes[s]!;
+    const r = this.timingRow[s]!;
+    if (r >= 0) this.samples -= this.timings.kept(r);
+    this.members -= this.setSize(s);
   }
 
   /** When the previous flush ran: shapes not seen since are dropped from the cache at the next one. */
@@ -495,71 +622,28 @@ export class Aggregator {
    * series that recur (seen in an earlier interval too) and were updated in the
    * interval that just closed; keeping those saves resolving their names again.
    * Shapes refused by a limit and shapes of series seen in one interval only
-   * go, and with them the identities they pinned: after a flood of new names,
+   * go, and with them the identities they kept: after a flood of new names,
    * the memory of its series is released at the next flush. (A series seen in
    * two intervals in a row is resolved twice, then cached.)
    */
   private pruneCache(): void {
     const since = this.flushedAt;
-    const kept = new Map<number, Alias>();
     const pruned = new Set<number>();
-    let n = 0;
-    for (const [h, head] of this.aliases) {
-      let chain: Alias | undefined;
-      for (let a: Alias | undefined = head; a !== undefined; a = a.next) {
-        const s = a.series;
-        if (s === DROPPED) continue;
-        if (s.alive || (s.recurring && s.lastUpdate >= since)) {
-          chain = new Alias(a.hash2, a.nameLen, a.tagsLen, a.type, s, chain);
-          n++;
-        } else if (s.lastUpdate >= since && pruned.size < this.opts.maxSeries) pruned.add(h);
-      }
-      if (chain) kept.set(h, chain);
-    }
-    this.aliases = kept;
-    this.cached = n;
+    this.shapes.prune(
+      (s) => (this.flags[s]! & LIVE) !== 0 || ((this.flags[s]! & RECURRING) !== 0 && this.last[s]! >= since),
+      (hash, s) => {
+        if (this.last[s]! >= since && pruned.size < this.opts.maxSeries) pruned.add(hash);
+      },
+    );
     this.pruned = pruned;
   }
 }
 
-/**
- * A point's fields object in V8's dictionary mode. Field names here are the
- * series' own (`<name>_95_percentile`, ...): on an ordinary `{}` every distinct
- * name adds a hidden class to a transition tree that V8 clears in the atomic
- * pause of each major GC, so a flood of new names (bench/abuse: ~170,000 series,
- * 12 fields per timing) made every mark-compact pause 50–230 ms. A prototype-less
- * object starts as a dictionary and creates no hidden classes.
- */
-function newFields(): Record<string, FieldValue> {
-  return Object.create(null) as Record<string, FieldValue>;
+interface Group {
+  id: DecodedKey;
+  key: string;
+  slots: number[];
+  fields: number;
 }
 
-/** Defence in depth: parse bounds keep aggregates finite, and a non-finite field would break line protocol. */
-function finite(out: Point[]): Point[] {
-  let bad = false;
-  for (const p of out)
-    for (const k in p.fields)
-      if (typeof p.fields[k] === 'number' && !Number.isFinite(p.fields[k])) {
-        delete p.fields[k];
-        bad = true;
-      }
-  return bad ? out.filter((p) => Object.keys(p.fields).length > 0) : out;
-}
-
-function timingFields(f: Record<string, FieldValue>, field: string, t: TimingStats, percentiles: readonly number[]): void {
-  f[`${field}_count`] = BigInt(Math.round(t.count));
-  f[`${field}_sum`] = t.sum;
-  f[`${field}_mean`] = t.mean;
-  f[`${field}_lower`] = t.min;
-  f[`${field}_upper`] = t.max;
-  f[`${field}_stddev`] = t.stddev;
-  const sorted = t.sortedSamples();
-  for (const p of percentiles) f[`${field}_${p}_percentile`] = percentileOf(sorted, p);
-}
-
-/** Nearest rank as Telegraf/DataKit compute it: sorted[floor(n × p / 100)], clamped. */
-export function percentileOf(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.floor((sorted.length * p) / 100)));
-  return sorted[i]!;
-}
+export { percentileOf } from './emit.js';

@@ -68,7 +68,7 @@ export const schema = object({
   read_buffer_size: int(8 * 1024 * 1024, { min: 0 }),
   /**
    * telekit: live series limit; new series beyond it are dropped (counted) until the next flush frees room.
-   * A series with its line-shape cache entries holds ~1.2 KiB of heap (~120 MiB at the limit).
+   * A series with its line-shape cache entries holds ~0.3 KiB (~30 MiB at the limit).
    */
   max_series: int(100_000, { min: 1 }),
   /** telekit: distinct members kept per set series per interval. */

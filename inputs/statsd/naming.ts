@@ -32,10 +32,101 @@ export interface SeriesId {
   measurement: string;
   field: string;
   tags: Readonly<Record<string, string>>;
-  /** Identity of the series: type, measurement, field and sorted tags. */
+  /**
+   * Identity of the series, and all the aggregator keeps of it: type, field,
+   * measurement and sorted tags, serialized once (see {@link decodeKey}).
+   * A flat string of its own: it pins no packet.
+   */
   key: string;
-  /** Series sharing this (measurement + sorted tags) are emitted as one point. */
-  group: string;
+  /** What the series counts against max_series_bytes: its name, tag keys and values. */
+  bytes: number;
+}
+
+/** The key's first character, per type. */
+const TYPE_CHAR: Record<MetricType, string> = { c: 'c', g: 'g', s: 's', ms: 'm', h: 'h', d: 'd' };
+const CHAR_TYPE: Readonly<Record<string, MetricType>> = { c: 'c', g: 'g', s: 's', m: 'ms', h: 'h', d: 'd' };
+
+/** Single-character lengths below 128, made once. */
+const SHORT_LEN = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
+
+/**
+ * A length as base-128 digits, low first, the high bit marking "more": one
+ * character below 128, and every character below 256, so a key of Latin-1
+ * text stays a one-byte string.
+ */
+function lenPrefix(n: number): string {
+  if (n < 128) return SHORT_LEN[n]!;
+  let s = '';
+  while (n >= 128) {
+    s += String.fromCharCode(128 | (n & 127));
+    n >>>= 7;
+  }
+  return s + String.fromCharCode(n);
+}
+
+/**
+ * Serializes a series identity: the type's character, then field, measurement
+ * and each sorted tag key and value, each preceded by its length. Lengths
+ * rather than separators, so any text (even control characters in a name)
+ * decodes back unchanged and two identities never share a key.
+ */
+export function encodeKey(type: MetricType, field: string, measurement: string, tags: Readonly<Record<string, string>>): string {
+  const parts = [TYPE_CHAR[type], lenPrefix(field.length), field, lenPrefix(measurement.length), measurement];
+  for (const k of Object.keys(tags).sort()) parts.push(lenPrefix(k.length), k, lenPrefix(tags[k]!.length), tags[k]!);
+  // join() copies into one flat string: no rope of slices of the packet the parts came from
+  return parts.join('');
+}
+
+/** A key decoded: `group` is where measurement and tags start (series with the same key suffix share a point). */
+export interface DecodedKey {
+  type: MetricType;
+  field: string;
+  measurement: string;
+  group: number;
+}
+
+/** Reads a length prefix at `at`; returns the length, and the position after it in `pos.at`. */
+function readLen(key: string, pos: { at: number }): number {
+  let n = 0;
+  let shift = 0;
+  for (;;) {
+    const c = key.charCodeAt(pos.at++);
+    n += (c & 127) * 2 ** shift;
+    if (!(c >= 128)) return n; // (NaN past the end: stop too)
+    shift += 7;
+  }
+}
+
+const cursor = { at: 0 };
+
+/** Decodes a key's type, field and measurement (the tags: {@link decodeTags}). */
+export function decodeKey(key: string): DecodedKey {
+  const type = CHAR_TYPE[key[0]!]!;
+  cursor.at = 1;
+  let n = readLen(key, cursor);
+  const field = key.slice(cursor.at, cursor.at + n);
+  cursor.at += n;
+  const group = cursor.at;
+  n = readLen(key, cursor);
+  const measurement = key.slice(cursor.at, cursor.at + n);
+  return { type, field, measurement, group };
+}
+
+/** The tags of a key, in sorted order. */
+export function decodeTags(key: string, d: DecodedKey): Record<string, string> {
+  const tags: Record<string, string> = {};
+  cursor.at = d.group;
+  const m = readLen(key, cursor); // the measurement
+  cursor.at += m;
+  while (cursor.at < key.length) {
+    let n = readLen(key, cursor);
+    const k = key.slice(cursor.at, cursor.at + n);
+    cursor.at += n;
+    n = readLen(key, cursor);
+    tags[k] = key.slice(cursor.at, cursor.at + n);
+    cursor.at += n;
+  }
+  return tags;
 }
 
 /**
@@ -64,9 +155,7 @@ export function splitName(name: string, opts: Pick<NamingOptions, 'separator' | 
  * its DogStatsD tag text into a series identity. Undefined when the name is empty.
  */
 export function resolveSeries(bucket: string, type: MetricType, dogTags: string, opts: NamingOptions): SeriesId | undefined {
-  // the inputs are slices of a received packet: copy what is kept, or each series would pin a whole packet
-  bucket = own(bucket);
-  dogTags = own(dogTags);
+  // the inputs may be slices of a received packet: only the key is kept, and it is a flat copy
   const tags: Record<string, string> = {};
   let name = splitBucketTags(bucket, tags).trim();
   if (name === '') return undefined;
@@ -83,9 +172,7 @@ export function resolveSeries(bucket: string, type: MetricType, dogTags: string,
   for (const k of opts.dropTags) delete tags[k];
   if (opts.separator !== '.') name = name.replaceAll('.', opts.separator);
   const { measurement, field } = splitName(name, opts);
-  const sorted = Object.keys(tags).sort();
-  let tagKey = '';
-  for (const k of sorted) tagKey += `\u0000${k}\u0001${tags[k]}`;
-  const group = measurement + tagKey;
-  return { type, measurement, field, tags, key: `${type}\u0002${field}\u0002${group}`, group };
+  let bytes = measurement.length + field.length;
+  for (const k in tags) bytes += k.length + tags[k]!.length;
+  return { type, measurement, field, tags, key: encodeKey(type, field, measurement, tags), bytes };
 }

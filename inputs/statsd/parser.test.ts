@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { lineName, lineTags, lineValues, newScannedLine, parseDogTags, parseEvent, parseNumber, parseServiceCheck, scanLine, splitBucketTags } from './parser.js';
-import { resolveSeries, splitName, type NamingOptions } from './naming.js';
+import { decodeKey, decodeTags, resolveSeries, splitName, type NamingOptions } from './naming.js';
 
 describe('scanLine', () => {
   const scan = (line: string, dd = true) => {
@@ -119,6 +119,24 @@ describe('naming', () => {
     const o = { ...opts, dropTags: new Set(['runtime-id']), hostKey: 'host_key', sourceKey: 'source_key' };
     const id = resolveSeries('a.b', 'c', 'runtime-id:1,host_key:web-1,source_key:tomcat,x:y', o)!;
     expect(id.tags).toEqual({ metric_type: 'counter', host: 'web-1', source: 'tomcat', x: 'y' });
+  });
+
+  it('keeps an identity in one key that decodes back unchanged, whatever the text', () => {
+    const long = 'x'.repeat(300);
+    for (const [bucket, tags] of [
+      ['jvm.heap.used', 'env:prod,pod:a'],
+      ['we\u0000ird\u0001.na\u0002me', 'k\u0000:v\u0001,é:ü,数:据'],
+      [`m.${long}`, `${long}:${long}`],
+    ] as const) {
+      const id = resolveSeries(bucket, 'ms', tags, opts)!;
+      const d = decodeKey(id.key);
+      expect(d).toMatchObject({ type: 'ms', field: id.field, measurement: id.measurement });
+      expect(decodeTags(id.key, d)).toEqual(id.tags);
+      expect(Object.keys(decodeTags(id.key, d))).toEqual(Object.keys(id.tags).sort());
+      expect(id.bytes).toBe(id.measurement.length + id.field.length + Object.entries(id.tags).reduce((n, [k, v]) => n + k.length + v.length, 0));
+    }
+    // lengths, not separators: text that looks like a separator cannot make two identities one
+    expect(resolveSeries('a.b', 'c', 'x:1\u0001y', opts)!.key).not.toBe(resolveSeries('a.b', 'c', 'x\u00011:y', opts)!.key);
   });
 
   it('gives the same identity whatever the tag order', () => {

@@ -230,3 +230,17 @@ describe('statsd sample.conf and README', () => {
     expect(!v.ok && v.issues.map((i) => i.key).sort()).toEqual(['metric_mapping', 'metric_separator', 'protocol', 'service_address']);
   });
 });
+
+describe('packets the kernel drops', () => {
+  it.runIf(process.platform === 'linux')('counts them as dropped_total{reason="kernel_buffer"} (the socket\'s receive buffer overflowed while the event loop was busy)', async () => {
+    const { ctx, port } = await startInput({ read_buffer_size: 4096 });
+    const dropped = () => metricValue(ctx.metrics, 'telekit_statsd_dropped_total', { reason: 'kernel_buffer' });
+    // a child sends 2,000 packets of ~1 KiB while this process's event loop is blocked in spawnSync:
+    // a 4 KiB receive buffer (doubled by the kernel) cannot hold them
+    const { spawnSync } = await import('node:child_process');
+    const send = `const s=require('dgram').createSocket('udp4');const b=Buffer.from('k.x:1|c\\n'.repeat(120));let sent=0,done=0;const loop=()=>{for(let i=0;i<100&&sent<2000;i++,sent++)s.send(b,${port},'127.0.0.1',()=>{if(++done===2000)s.close()});if(sent<2000)setImmediate(loop)};loop();`;
+    expect(spawnSync(process.execPath, ['-e', send], { timeout: 30_000 }).status).toBe(0);
+    await waitFor(async () => (await dropped()) > 0, { what: 'kernel drops counted' });
+    expect(await dropped()).toBeLessThanOrEqual(2000);
+  });
+});

@@ -3,11 +3,13 @@
  * (aggregator.ts) that is flushed to the accumulator every `interval`.
  */
 import type { Input, InputContext } from '../../agent/input/contract.js';
+import type { LineBuf } from '../../agent/model/linebuf.js';
 import type { Point } from '../../agent/model/point.js';
 import { Aggregator, type AggregatorOptions } from './aggregator.js';
 import { parseAddress, parseMappings, type StatsdConfig } from './config.js';
 import { eventPoint, serviceCheckPoint } from './dogstatsd.js';
 import { StatsdListener } from './listener.js';
+import { udpDrops } from './kernel-drops.js';
 import { statsdMetrics, type StatsdMetrics } from './metrics.js';
 import { parseEvent, parseServiceCheck } from './parser.js';
 
@@ -19,6 +21,8 @@ const FLUSH_SLICE_MS = 15;
  * in the StatsD flood (bench/abuse); 250 keeps one within the slice.
  */
 const FLUSH_CHUNK_POINTS = 250;
+/** The kernel's drop count of the UDP socket is read at most this often (ms): a read of /proc/self/net/udp lists every UDP socket of the node. */
+const KERNEL_DROPS_EVERY_MS = 5000;
 
 /** The aggregator's options from a validated config. */
 export function aggregatorOptions(cfg: StatsdConfig): AggregatorOptions {
@@ -146,10 +150,15 @@ export class StatsdInput implements Input {
   flush(): Promise<void> {
     const run = async () => {
       try {
-        const chunks = this.agg.flushChunks(Date.now(), FLUSH_CHUNK_POINTS);
+        const acc = this.ctx.acc;
+        // where every sink takes line protocol as it is, the flush writes lines, not points
+        const lines = acc.addLines !== undefined && acc.tagsToAdd !== undefined && acc.takesLines?.('metric') === true && acc.recordFormat?.('metric') === 'lp';
+        const now = Date.now();
+        const chunks = lines ? this.agg.flushLines(now, FLUSH_CHUNK_POINTS, acc.tagsToAdd!()) : this.agg.flushChunks(now, FLUSH_CHUNK_POINTS);
         let slice = performance.now();
         for (let c = chunks.next(); !c.done; c = chunks.next()) {
-          this.add(c.value);
+          if (Array.isArray(c.value)) this.add(c.value);
+          else this.addLines(c.value);
           if (performance.now() - slice >= FLUSH_SLICE_MS) {
             await new Promise<void>((r) => setImmediate(r));
             slice = performance.now();
@@ -165,6 +174,13 @@ export class StatsdInput implements Input {
   }
 
   private flushing: Promise<void> = Promise.resolve();
+
+  private addLines(buf: LineBuf): void {
+    const n = buf.ends.length;
+    if (n === 0) return;
+    this.ctx.acc.addLines!('metric', buf.data, buf.ends);
+    this.metrics.points.inc({ category: 'metric' }, n);
+  }
 
   private add(points: Point[]): void {
     if (points.length === 0) return;
@@ -209,8 +225,24 @@ export class StatsdInput implements Input {
     return out;
   }
 
+  /** The kernel's drop count for the UDP socket when last read, and when. */
+  private kernelDrops = 0;
+  private kernelReadAt = -Infinity;
+
+  /** Packets the kernel dropped since the last read (its receive buffer was full): `dropped_total{reason="kernel_buffer"}`. */
+  private readKernelDrops(): void {
+    const now = performance.now();
+    if (this.protocolLabel !== 'udp' || this.state !== 'running' || now - this.kernelReadAt < KERNEL_DROPS_EVERY_MS) return;
+    this.kernelReadAt = now;
+    const d = udpDrops(this.listener.port);
+    if (d === undefined) return;
+    if (d > this.kernelDrops) this.metrics.dropped.inc({ reason: 'kernel_buffer' }, d - this.kernelDrops);
+    this.kernelDrops = d;
+  }
+
   /** Moves the hot path's plain counts into prom-client (on every read of the registry and every flush). */
   private publish(): void {
+    this.readKernelDrops();
     const c = this.agg.takeCounts();
     if (this.packets > 0) this.metrics.packets.inc({ protocol: this.protocolLabel }, this.packets);
     this.packets = 0;
