@@ -18,6 +18,7 @@ import { batchSize, type Batch, type EncodedLines, type RecordFormat, type SendR
 import { appendPBRecord, decodePBPoints } from '../model/pbpoint.js';
 import { decodeLines, type DecodedPoint } from '../model/lineproto.js';
 import { LineBuf } from '../model/linebuf.js';
+import { isolateRefused } from './isolate.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
 import { RateLimitedLog } from '../telemetry/log.js';
 
@@ -688,54 +689,18 @@ class SinkWorker {
 
   private readonly rl: RateLimitedLog;
 
-  /**
-   * After a 400 on records [from, n) of the job's batch: sends halves of that
-   * range, and halves of the halves that are refused in turn, until the
-   * refused records are single ones (counted as rejected), within
-   * ISOLATION_SENDS sends; a range still refused when they run out is refused
-   * whole. A retryable failure of a part spills (or drops) that part.
-   */
+  /** After a 400 on records [from, n) of the job's batch: isolates the refused records (isolate.ts); parts that fail retryably spill (or drop). */
   private async isolate(job: Job, from: number, firstReason: string): Promise<void> {
     const batch = job.batch;
-    const n = batchSize(batch);
     const labels = { sink: this.sink.name, category: batch.category };
-    let budget = ISOLATION_SENDS;
-    let refused = 0;
-    let reason = firstReason;
-    const tryRange = async (i: number, j: number): Promise<void> => {
-      if (budget <= 0 || this.closing.aborted) {
-        if (this.closing.aborted) await this.giveUp(job, 'shutdown', sliceBatch(batch, i, j));
-        else refused += j - i;
-        return;
-      }
-      budget--;
-      const part = sliceBatch(batch, i, j);
-      const r = await abortable(this.sink.send(part, this.closing), this.closing).catch((e: Error) => ({ ok: false as const, retryable: true as const, reason: e.message }));
-      this.o.metrics.sinkRequests.inc({ ...labels, result: r.ok ? 'ok' : r.retryable ? 'retryable' : 'rejected' });
-      if (r.ok) {
-        this.o.metrics.sinkPoints.inc({ ...labels, result: 'sent' }, j - i);
-        return;
-      }
-      if (r.retryable) return this.giveUp(job, r.reason, part);
-      reason = r.reason;
-      if (j - i === 1 || r.status !== 400 || r.delivered === undefined) {
-        refused += j - i;
-        return;
-      }
-      if (r.delivered > 0) this.o.metrics.sinkPoints.inc({ ...labels, result: 'sent' }, r.delivered);
-      const k = i + r.delivered;
-      if (j - k <= 1) {
-        refused += j - k;
-        return;
-      }
-      const mid = (k + j) >> 1;
-      await tryRange(k, mid);
-      await tryRange(mid, j);
-    };
-    const mid = (from + n) >> 1;
-    await tryRange(from, mid);
-    await tryRange(mid, n);
-    if (refused > 0) this.refuse(job, refused, reason, n);
+    const { metrics } = this.o;
+    const out = await isolateRefused(batch, from, firstReason, (part) => abortable(this.sink.send(part, this.closing), this.closing), {
+      stopped: () => this.closing.aborted,
+      onResult: (r) => metrics.sinkRequests.inc({ ...labels, result: r.ok ? 'ok' : r.retryable ? 'retryable' : 'rejected' }),
+    });
+    if (out.sent > 0) metrics.sinkPoints.inc({ ...labels, result: 'sent' }, out.sent);
+    for (const f of out.failed) await this.giveUp(job, f.reason, f.batch);
+    if (out.refused > 0) this.refuse(job, out.refused, out.reason, batchSize(batch));
   }
 
   private async giveUp(job: Job, reason: string, batch: Batch = job.batch): Promise<void> {
@@ -763,19 +728,6 @@ class SinkWorker {
     }
     await Promise.all([...this.active]);
   }
-}
-
-/** Sends a 400 on one batch may take to isolate the refused records (about 2 × log2(1000) per bad record). */
-const ISOLATION_SENDS = 40;
-
-/** Records [i, j) of a batch as a batch of their own (encoded records are views on the batch's buffer). */
-function sliceBatch(b: Batch, i: number, j: number): Batch {
-  if (!b.lines) return { category: b.category, points: b.points.slice(i, j), defaultTime: b.defaultTime };
-  const ends = b.lines.ends;
-  const start = i === 0 ? 0 : ends[i - 1]!;
-  const out: number[] = new Array<number>(j - i);
-  for (let k = i; k < j; k++) out[k - i] = ends[k]! - start;
-  return { category: b.category, points: [], lines: { data: b.lines.data.subarray(start, ends[j - 1]!), ends: out }, format: b.format, defaultTime: b.defaultTime };
 }
 
 /**

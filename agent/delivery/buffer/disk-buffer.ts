@@ -13,7 +13,9 @@
  * sink (`sink.send`, bypassing the sender, so a replayed batch is never spilled
  * twice). A retryable failure waits with exponential backoff and jitter (1 s to
  * 30 s; the replay loop is also the sink's health probe); a permanent one drops
- * the record (counted). What is on disk at start-up is replayed too.
+ * the record (counted), except a 400 that names how many records it took: then,
+ * as on the live path, the refused records are isolated by splitting the batch
+ * (isolate.ts) and only they are dropped. What is on disk at start-up is replayed too.
  *
  * Records older than 12 h (`maxAgeMs`) are dropped at replay, counted (DataKit does the same).
  *
@@ -37,6 +39,7 @@ import type { Batch, SendResult, Sink, Upload } from '../sinks/types.js';
 import type { EnvDoc } from '../../config/env.js';
 import { RateLimitedLog } from '../../telemetry/log.js';
 import { DiskQueue, DiskQueueClosedError } from './disk-queue.js';
+import { isolateRefused } from '../isolate.js';
 import { parseBytes } from './util.js';
 
 export const BUFFER_ENV: readonly EnvDoc[] = [
@@ -193,7 +196,7 @@ export class DiskBuffer {
     const name = 'telekit_buffer_replayed_points_total';
     this.replayed =
       (o.metrics.getSingleMetric(name) as Counter<'queue' | 'result'> | undefined) ??
-      new Counter({ name, help: 'Points read back from the disk buffer, by result (sent, rejected, expired, corrupt)', labelNames: ['queue', 'result'], registers: [o.metrics] });
+      new Counter({ name, help: 'Points read back from the disk buffer, by result (sent, rejected, expired, corrupt; requeued or dropped: parts of a batch refused with 400 that then failed retryably)', labelNames: ['queue', 'result'], registers: [o.metrics] });
   }
 
   /** Opens the queues already on disk for these sinks and starts replaying them. */
@@ -308,7 +311,7 @@ export class DiskBuffer {
         continue;
       }
       // a record: a batch of points (v1), or a raw upload (v2) in the uploads lane
-      let decoded: { at: number | undefined; count: number; send: () => Promise<SendResult> };
+      let decoded: { at: number | undefined; count: number; send: () => Promise<SendResult>; batch?: Batch };
       try {
         if (rec[0] === 2) {
           const { meta, upload } = decodeUploadRecord(rec);
@@ -316,7 +319,7 @@ export class DiskBuffer {
           decoded = { at: meta.at, count: 1, send: () => sink.upload!(upload, signal) };
         } else {
           const { meta, batch } = decodeRecord(rec);
-          decoded = { at: meta.at, count: batch.points.length, send: () => lane.sink.send(batch, signal) };
+          decoded = { at: meta.at, count: batch.points.length, send: () => lane.sink.send(batch, signal), batch };
         }
       } catch (e) {
         this.replayed.inc({ queue: key, result: 'corrupt' });
@@ -335,6 +338,12 @@ export class DiskBuffer {
       }
       const r: SendResult = await decoded.send().catch((e: Error) => ({ ok: false, retryable: true, reason: e.message }));
       if (signal.aborted) return;
+      if (!r.ok && !r.retryable && r.status === 400 && r.delivered !== undefined && decoded.batch && decoded.count - r.delivered > 1) {
+        // as on the live path: one client's bad point must not drop the others' in the same batch
+        await this.isolateReplayed(lane, key, decoded.batch, r.delivered, r.reason, signal);
+        delay = minMs;
+        continue;
+      }
       if (r.ok || !r.retryable) {
         this.replayed.inc({ queue: key, result: r.ok ? 'sent' : 'rejected' }, decoded.count);
         if (!r.ok) this.rl.warn(`rejected:${key}`, { queue: key, reason: r.reason, points: decoded.count }, 'sink rejected a replayed batch; dropped');
@@ -358,6 +367,27 @@ export class DiskBuffer {
         lane.wake = done;
       });
     }
+  }
+
+  /**
+   * A replayed batch refused with 400 after `delivered` records: the refused
+   * records are isolated by splitting (isolate.ts) and counted as rejected, the
+   * rest counted as sent; parts that fail retryably (or that shutdown cut off)
+   * are appended to the lane again before the record is acknowledged, so
+   * nothing deliverable is lost.
+   */
+  private async isolateReplayed(lane: Lane, key: string, batch: Batch, delivered: number, reason: string, signal: AbortSignal): Promise<void> {
+    const out = await isolateRefused(batch, delivered, reason, (part) => lane.sink.send(part, signal), { stopped: () => signal.aborted });
+    this.replayed.inc({ queue: key, result: 'sent' }, delivered + out.sent);
+    if (out.refused > 0) {
+      this.replayed.inc({ queue: key, result: 'rejected' }, out.refused);
+      this.rl.warn(`rejected:${key}`, { queue: key, reason: out.reason, points: out.refused, batchPoints: batch.points.length }, 'sink rejected points of a replayed batch; dropped');
+    }
+    for (const f of out.failed) {
+      const again = await lane.queue.append(encodeRecord(lane.sink.name, f.batch), this.unblock.signal).catch(() => false);
+      this.replayed.inc({ queue: key, result: again === true ? 'requeued' : 'dropped' }, f.batch.points.length);
+    }
+    await lane.queue.ack().catch(() => undefined);
   }
 
   /**
