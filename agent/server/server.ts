@@ -173,46 +173,13 @@ export class AgentServer implements HttpRoutes {
     done();
   }
 
-  /** Reads a body into one Buffer, counting chunked bodies against the budget as they arrive. */
+  /** Reads a body into one Buffer (collectBody), for fastify's content-type parser. */
   private readBody(req: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: Buffer) => void): void {
-    const limit = req.limit ?? this.o.bodyLimit;
     const declared = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
-    const fixed = declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
-    const chunks: Buffer[] = [];
-    let got = 0;
-    let finished = false;
-    const finish = (err: Error | null, body?: Buffer) => {
-      if (finished) return;
-      finished = true;
-      payload.removeListener('data', onData);
-      payload.removeListener('end', onEnd);
-      payload.removeListener('error', onError);
-      payload.removeListener('close', onClose);
-      if (err) payload.pause();
-      done(err, body);
-    };
-    const fail = (status: number, message: string, retryAfter?: number) => finish(Object.assign(new HttpError(status, message), { statusCode: status, retryAfter, close: true }));
-    const onData = (c: Buffer) => {
-      if (got + c.length > limit) return fail(413, `body exceeds the limit of ${limit} bytes for this route`);
-      if (fixed) {
-        if (got + c.length > fixed.length) return fail(400, 'body longer than its Content-Length');
-        c.copy(fixed, got);
-      } else {
-        if (req.budget && !req.budget.grow(c.length)) return fail(503, 'too many request bytes in flight; retry later', 1);
-        chunks.push(c);
-      }
-      got += c.length;
-    };
-    const onEnd = () => {
-      if (fixed && got !== fixed.length) return fail(400, `body of ${got} bytes, ${fixed.length} declared`);
-      finish(null, fixed ?? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got)));
-    };
-    const onError = (e: Error) => finish(Object.assign(e, { statusCode: 400 }));
-    const onClose = () => fail(400, 'connection closed before the body was complete');
-    payload.on('data', onData);
-    payload.on('end', onEnd);
-    payload.on('error', onError);
-    payload.on('close', onClose);
+    collectBody(payload, { limit: req.limit ?? this.o.bodyLimit, declared, budget: req.budget }, (f, body) => {
+      if (f) return done(Object.assign(new HttpError(f.status, f.message), { statusCode: f.status, retryAfter: f.retryAfter, close: true }));
+      done(null, body);
+    });
   }
 
   private routeLabel(req: FastifyRequest): string {
@@ -373,44 +340,8 @@ export class AgentServer implements HttpRoutes {
       req.once('end', () => run(Buffer.alloc(0)));
       return true;
     }
-    const fixed = declared !== undefined && Number.isSafeInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
-    if (declared !== undefined && !fixed) return (refuse(400, `invalid Content-Length ${JSON.stringify(h['content-length'])}`), true);
-    const chunks: Buffer[] = [];
-    let got = 0;
-    let finished = false;
-    const finish = () => {
-      finished = true;
-      req.removeListener('data', onData);
-      req.removeListener('end', onEnd);
-      req.removeListener('close', onClose);
-    };
-    const fail = (status: number, message: string, retryAfter?: number) => {
-      if (finished) return;
-      finish();
-      refuse(status, message, retryAfter);
-    };
-    const onData = (c: Buffer) => {
-      if (got + c.length > limit) return fail(413, `body exceeds the limit of ${limit} bytes for this route`);
-      if (fixed) {
-        if (got + c.length > fixed.length) return fail(400, 'body longer than its Content-Length');
-        c.copy(fixed, got);
-      } else {
-        if (budget && !budget.grow(c.length)) return fail(503, 'too many request bytes in flight; retry later', 1);
-        chunks.push(c);
-      }
-      got += c.length;
-    };
-    const onEnd = () => {
-      if (finished) return;
-      if (fixed && got !== fixed.length) return fail(400, `body of ${got} bytes, ${fixed.length} declared`);
-      finish();
-      run(fixed ?? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got)));
-    };
-    const onClose = () => fail(400, 'connection closed before the body was complete');
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('close', onClose);
-    req.on('error', () => undefined); // an aborted body: 'close' answers it (or nobody is left to answer)
+    if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) return (refuse(400, `invalid Content-Length ${JSON.stringify(h['content-length'])}`), true);
+    collectBody(req, { limit, declared, budget }, (f, body) => (f ? refuse(f.status, f.message, f.retryAfter) : run(body!)));
     return true;
   }
 
@@ -431,6 +362,59 @@ export class AgentServer implements HttpRoutes {
       clearTimeout(t);
     }
   }
+}
+
+/** Why a body was not read whole: the answer to give. */
+interface BodyFailure {
+  status: number;
+  message: string;
+  retryAfter?: number;
+}
+
+/**
+ * Reads a request body into one Buffer and calls `done` once: a declared
+ * length is read into one allocation of that size (a longer or shorter body
+ * is a 400); a chunked body is counted against the budget as it arrives (503
+ * past it); past the route's limit, 413. On a failure the stream is left
+ * paused and its listeners removed.
+ */
+function collectBody(stream: NodeJS.ReadableStream, o: { limit: number; declared?: number; budget?: Reservation }, done: (f: BodyFailure | null, body?: Buffer) => void): void {
+  const { limit, budget } = o;
+  const fixed = o.declared !== undefined ? Buffer.allocUnsafe(o.declared) : undefined;
+  const chunks: Buffer[] = [];
+  let got = 0;
+  let finished = false;
+  const finish = (f: BodyFailure | null, body?: Buffer) => {
+    if (finished) return;
+    finished = true;
+    stream.removeListener('data', onData);
+    stream.removeListener('end', onEnd);
+    stream.removeListener('close', onClose);
+    if (f) stream.pause();
+    done(f, body);
+  };
+  const fail = (status: number, message: string, retryAfter?: number) => finish({ status, message, retryAfter });
+  const onData = (c: Buffer) => {
+    if (got + c.length > limit) return fail(413, `body exceeds the limit of ${limit} bytes for this route`);
+    if (fixed) {
+      if (got + c.length > fixed.length) return fail(400, 'body longer than its Content-Length');
+      c.copy(fixed, got);
+    } else {
+      if (budget && !budget.grow(c.length)) return fail(503, 'too many request bytes in flight; retry later', 1);
+      chunks.push(c);
+    }
+    got += c.length;
+  };
+  const onEnd = () => {
+    if (fixed && got !== fixed.length) return fail(400, `body of ${got} bytes, ${fixed.length} declared`);
+    finish(null, fixed ?? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got)));
+  };
+  const onClose = () => fail(400, 'connection closed before the body was complete');
+  stream.on('data', onData);
+  stream.on('end', onEnd);
+  stream.on('close', onClose);
+  // an aborted body: 'close' answers it (or nobody is left to answer); a decoding error is a 400
+  stream.on('error', (e: Error) => fail(400, `body could not be read: ${e.message}`));
 }
 
 function splitUrl(url: string): [string, string] {

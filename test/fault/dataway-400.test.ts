@@ -27,6 +27,17 @@ async function metric(url: string, name: string, labels: Record<string, string>)
   return sum;
 }
 
+/** Three clients write 600 points (seq 0-599) at once; client b's body holds one bad point, `evil`. Returns the answers' statuses. */
+async function writeThreeClients(url: string): Promise<number[]> {
+  const body = (client: string, from: number, n: number) => Array.from({ length: n }, (_, i) => `w,client=${client} seq=${from + i}i`).join('\n');
+  const answers = await Promise.all([
+    fetch(`${url}/v1/write/metric`, { method: 'POST', body: body('a', 0, 200) }),
+    fetch(`${url}/v1/write/metric`, { method: 'POST', body: `${body('b', 200, 150)}\nevil,client=b seq=-1i\n${body('b', 350, 50)}` }),
+    fetch(`${url}/v1/write/metric`, { method: 'POST', body: body('c', 400, 200) }),
+  ]);
+  return answers.map((a) => a.status);
+}
+
 describe('a dataway 400 on a batch', () => {
   it('drops only the refused point: the batch is split until it is isolated, counted and logged with the reason', async () => {
     const dw = await TestDataway.start();
@@ -45,13 +56,7 @@ describe('a dataway 400 on a batch', () => {
     const t = await startTestAgent({ dataway: dw, env: { ENV_IO_FLUSH_INTERVAL: '1s' }, extra: { log } });
     cleanups.push(() => t.stop());
     // three clients write within one flush interval: one batch, one bad point among 600
-    const body = (client: string, from: number, n: number) => Array.from({ length: n }, (_, i) => `w,client=${client} seq=${from + i}i`).join('\n');
-    const answers = await Promise.all([
-      fetch(`${t.url}/v1/write/metric`, { method: 'POST', body: body('a', 0, 200) }),
-      fetch(`${t.url}/v1/write/metric`, { method: 'POST', body: `${body('b', 200, 150)}\nevil,client=b seq=-1i\n${body('b', 350, 50)}` }),
-      fetch(`${t.url}/v1/write/metric`, { method: 'POST', body: body('c', 400, 200) }),
-    ]);
-    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(await writeThreeClients(t.url)).toEqual([200, 200, 200]);
     await waitFor(async () => (await metric(t.url, 'telekit_points_dropped_total', { reason: 'rejected' })) > 0, { what: 'the refusal counted' });
     const got = new Set(dw.points('metric', 'w').map((p) => Number(p.fields.seq as bigint)));
     expect(got.size).toBe(600);
@@ -69,13 +74,7 @@ describe('a dataway 400 on a batch', () => {
     dw.respond((r) => (down ? { status: 503 } : r.body.toString().includes('evil') ? { status: 400, body: '{"error_code":"datakit.invalidLinePoint","message":"bad point: evil"}' } : undefined));
     const t = await startTestAgent({ dataway: dw, env: { ENV_IO_FLUSH_INTERVAL: '1s', ENV_DATAWAY_MAX_RETRY_COUNT: '1' } });
     cleanups.push(() => t.stop());
-    const body = (client: string, from: number, n: number) => Array.from({ length: n }, (_, i) => `w,client=${client} seq=${from + i}i`).join('\n');
-    const answers = await Promise.all([
-      fetch(`${t.url}/v1/write/metric`, { method: 'POST', body: body('a', 0, 200) }),
-      fetch(`${t.url}/v1/write/metric`, { method: 'POST', body: `${body('b', 200, 150)}\nevil,client=b seq=-1i\n${body('b', 350, 50)}` }),
-      fetch(`${t.url}/v1/write/metric`, { method: 'POST', body: body('c', 400, 200) }),
-    ]);
-    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(await writeThreeClients(t.url)).toEqual([200, 200, 200]);
     await waitFor(async () => (await metric(t.url, 'telekit_sink_points_total', { result: 'spilled' })) >= 601, { what: 'the batch spilled to the disk buffer' });
     down = false;
     await waitFor(async () => (await metric(t.url, 'telekit_buffer_replayed_points_total', { result: 'rejected' })) > 0, { what: 'the replayed refusal counted', timeoutMs: 20_000 });
