@@ -9,8 +9,11 @@
  * spells them (`AppleWebKit`, `Intel Mac OS X 11_1_0`, `Windows 7`), so those are
  * read from the string's product token and platform comment. Answers are cached
  * per User-Agent (a log holds few distinct ones; parsing one costs ~10 µs).
+ * ua-parser-js is loaded at the first call, not with the script store: an
+ * agent whose scripts never call user_agent() does not hold its tables (~1 MiB).
  */
-import UAParser from 'ua-parser-js';
+import { createRequire } from 'node:module';
+import type UAParserType from 'ua-parser-js';
 import { KnownKeys, type Run } from '../runtime.js';
 import type { Value } from '../value.js';
 import type { FnSpec } from './types.js';
@@ -20,8 +23,11 @@ const BOT = /bot|crawl|spider|slurp|curl|wget|python-requests|go-http-client|htt
 
 type UaInfo = [string, Value][];
 
+let UAParser: typeof UAParserType | undefined;
+const loadParser = (): typeof UAParserType => (UAParser ??= createRequire(import.meta.url)('ua-parser-js') as typeof UAParserType);
+
 export function parseUserAgent(ua: string): UaInfo {
-  const r = new UAParser(ua).getResult();
+  const r = new (loadParser())(ua).getResult();
   const comment = /\(([^)]*)\)/.exec(ua)?.[1] ?? '';
   const parts = comment.split(';').map((s) => s.trim()).filter((s) => s !== '');
   let platform = parts[0] ?? '';
