@@ -246,11 +246,12 @@ describe('Pipeline scripts in worker threads (container logs)', () => {
     const held: (() => void)[] = [];
     let release = false;
     let calls = 0;
+    let firstLines = 0;
     acc.tagsToAdd = () => ({ host: 'node-1' });
     acc.takesLines = () => true;
     // the core takes nothing until released
-    acc.addLinesWait = (_c: string, _d: Uint8Array, _e: ArrayLike<number>, o?: { onAck?: () => void }) => {
-      calls++;
+    acc.addLinesWait = (_c: string, _d: Uint8Array, e: ArrayLike<number>, o?: { onAck?: () => void }) => {
+      if (++calls === 1) firstLines = e.length;
       o?.onAck?.();
       return release ? Promise.resolve() : new Promise<void>((r) => held.push(r));
     };
@@ -258,16 +259,21 @@ describe('Pipeline scripts in worker threads (container logs)', () => {
     started.push(input);
     await input.start();
     const script = s.store.get('logging', 'app.p')!;
-    // the first batch is at the core; the second came back from a worker
-    await waitFor(() => calls === 1 && script.stats.lines > 0 && held.length === 1, { what: 'the first batch at the core' });
-    const first = script.stats.lines;
-    await waitFor(() => script.stats.lines > first, { what: 'the second batch back from a worker' });
-    const bytes = (await ctx.metrics.getSingleMetric('telekit_container_log_bytes_total')!.get()).values[0]!.value;
-    // two reads, then the tailer waits for the core: nothing more read, nothing buffered
-    expect(bytes).toBeLessThanOrEqual(2 * 4096);
-    expect(calls).toBe(1);
-    release = true;
-    for (const r of held.splice(0)) r();
+    const releaseAll = () => {
+      release = true;
+      for (const r of held.splice(0)) r();
+    };
+    try {
+      // the first batch is at the core; the second came back from a worker (it may have before the first reached the core)
+      await waitFor(() => calls === 1 && held.length === 1, { what: 'the first batch at the core' });
+      await waitFor(() => script.stats.lines > firstLines, { what: 'the second batch back from a worker' });
+      const bytes = (await ctx.metrics.getSingleMetric('telekit_container_log_bytes_total')!.get()).values[0]!.value;
+      // two reads, then the tailer waits for the core: nothing more read, nothing buffered
+      expect(bytes).toBeLessThanOrEqual(2 * 4096);
+      expect(calls).toBe(1);
+    } finally {
+      releaseAll();
+    }
     await waitFor(() => script.stats.lines >= 2000, { what: 'the rest once released' });
   });
 });
