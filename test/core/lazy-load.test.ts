@@ -50,7 +50,8 @@ describe('an agent loads only what it runs', () => {
   });
 
   it('loads an input\'s code when it runs, and protobuf once a point is queued for v2 bodies', async () => {
-    const r = await loaded({ ENV_DEFAULT_ENABLED_INPUTS: 'ddtrace,statsd', ENV_DATAWAY_CONTENT_ENCODING: 'v2', ENV_DATAWAY: 'http://127.0.0.1:9/?token=tkn_lazy', TEST_WRITE: '1' });
+    // statsd on an ephemeral port: the default 8125 may be held by another process on a shared machine
+    const r = await loaded({ ENV_DEFAULT_ENABLED_INPUTS: 'ddtrace,statsd', ENV_INPUT_STATSD_SERVICE_ADDRESS: '127.0.0.1:0', ENV_DATAWAY_CONTENT_ENCODING: 'v2', ENV_DATAWAY: 'http://127.0.0.1:9/?token=tkn_lazy', TEST_WRITE: '1' });
     expect(r.running.sort()).toEqual(['ddtrace', 'statsd']);
     expect(has(r.modules, /dist\/inputs\/ddtrace\/input\.js$/)).toHaveLength(1);
     expect(has(r.modules, /dist\/inputs\/statsd\/statsd\.js$/)).toHaveLength(1);

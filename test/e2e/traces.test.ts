@@ -147,7 +147,7 @@ describe('zipkin with the OpenTelemetry SDK and zipkin-js', () => {
 describe('tracing inputs as the seeds deploy them', () => {
   it('ENV_DEFAULT_ENABLED_INPUTS=…,ddtrace enables ddtrace with defaults; zipkin.conf from a ConfigMap with [inputs.zipkin.tags]', async () => {
     const a = await startTestAgent({
-      env: { ENV_DEFAULT_ENABLED_INPUTS: 'statsd,ddtrace', ENV_GLOBAL_HOST_TAGS: 'host=__datakit_hostname,cluster_name_k8s=k8s-istio' },
+      env: { ENV_DEFAULT_ENABLED_INPUTS: 'statsd,ddtrace', ENV_INPUT_STATSD_SERVICE_ADDRESS: '127.0.0.1:0', ENV_GLOBAL_HOST_TAGS: 'host=__datakit_hostname,cluster_name_k8s=k8s-istio' },
       conf: { 'zipkin/zipkin.conf': '[[inputs.zipkin]]\npathV1 = "/api/v1/spans"\npathV2 = "/api/v2/spans"\n[inputs.zipkin.tags]\nmesh = "istio"\n' },
     });
     running.push(a);
