@@ -12,18 +12,15 @@
 //   end-to-end   the real Agent in its own process (bench/traces/agent-server.mjs) → metric queue →
 //                dataway sink (gzip) → a counting HTTP sink here; points/s at the sink, agent CPU, peak RSS
 // Figures: median of --runs.
-import { fork } from 'node:child_process';
-import http from 'node:http';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import { Pool } from 'undici';
+import { countingSink, loopRate, measureWindow, startAgent } from '../traces/measure.mjs';
 import { encodeV1 } from '../../dist/agent/delivery/sinks/encode.js';
 import { fakeContext } from '../../dist/test/helpers/fake-context.js';
 import { OtelInput } from '../../dist/inputs/opentelemetry/input.js';
 import { schema } from '../../dist/inputs/opentelemetry/config.js';
 
-const here = path.dirname(new URL(import.meta.url).pathname);
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : def;
@@ -84,74 +81,21 @@ async function inProcess() {
   };
 }
 
-async function loopRate(fn, ms = 1500) {
-  globalThis.gc?.();
-  for (let i = 0; i < 5; i++) await fn();
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < ms) {
-    await fn();
-    n++;
-  }
-  const c = process.cpuUsage(c0);
-  return { wall: (n * PER_REQUEST) / ((performance.now() - t0) / 1000), cpu: (n * PER_REQUEST) / ((c.user + c.system) / 1e6) };
-}
-
-async function sinkServer() {
-  const state = { points: 0 };
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      if (req.url.startsWith('/v1/write/metric')) state.points += Number(req.headers['x-points'] ?? 0);
-      res.writeHead(200).end('{}');
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { server, state, url: `http://127.0.0.1:${server.address().port}?token=tkn_bench` };
-}
-
 async function endToEnd(sink) {
   const execArgv = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
-  const child = fork(path.join(here, '../traces/agent-server.mjs'), [sink.url, 'v1'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
-  const ready = await new Promise((r, j) => {
-    child.on('message', (m) => m.type === 'ready' && r(m));
-    child.on('exit', (code) => j(new Error(`agent exited (${code}) before it was ready`)));
+  const agent = await startAgent(sink, 'v1', { execArgv });
+  const pool = new Pool(agent.ready.url, { connections: 4, pipelining: 1 });
+  const m = await measureWindow(agent, sink, SECONDS, async () => {
+    const r = await pool.request({ method: 'POST', path: '/otel/v1/metrics', headers: { 'content-type': 'application/x-protobuf' }, body: BODY });
+    await r.body.dump();
+    return r.statusCode;
   });
-  const stats = () => new Promise((r) => { child.once('message', r); child.send({ type: 'stats' }); });
-  const pool = new Pool(ready.url, { connections: 4, pipelining: 1 });
-  let stop = false;
-  let rejected = 0;
-  const worker = async () => {
-    while (!stop) {
-      const r = await pool.request({ method: 'POST', path: '/otel/v1/metrics', headers: { 'content-type': 'application/x-protobuf' }, body: BODY });
-      await r.body.dump();
-      if (r.statusCode >= 300) {
-        rejected++;
-        await new Promise((x) => setTimeout(x, 5));
-      }
-    }
-  };
-  const workers = [worker(), worker(), worker(), worker()];
-  await new Promise((r) => setTimeout(r, 1000));
-  const p0 = sink.state.points;
-  const s0 = await stats();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  const p1 = sink.state.points;
-  const s1 = await stats();
-  const secs = (performance.now() - t0) / 1000;
-  stop = true;
-  await Promise.all(workers);
   await pool.close();
-  child.send({ type: 'stop' });
-  await new Promise((r) => child.on('exit', r));
-  const cpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / 1e6;
-  return { rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, rejected };
+  await agent.stop();
+  return m;
 }
 
-const sink = await sinkServer();
+const sink = await countingSink('metric');
 console.log(`bench/otel-metrics: ${PER_REQUEST} number data points a request (${BODY.length} bytes protobuf), ${RUNS} runs × ${SECONDS}s end to end, node ${process.version}`);
 console.log('Data points per CPU-second (wall data points/s in brackets).');
 console.log('| path | floor | telekit in-process | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB | 503s |');
@@ -159,8 +103,8 @@ console.log('|---|---|---|---|---|---|---|');
 const fl = [], inp = [], e2e = [];
 const run = await inProcess();
 for (let i = 0; i < RUNS; i++) {
-  fl.push(await loopRate(floorOnce));
-  inp.push(await loopRate(run));
+  fl.push(await loopRate(floorOnce, PER_REQUEST));
+  inp.push(await loopRate(run, PER_REQUEST));
   e2e.push(await endToEnd(sink));
 }
 const cell = (xs) => `${fmt(median(xs.map((x) => x.cpu)))} (${fmt(median(xs.map((x) => x.wall)))})`;

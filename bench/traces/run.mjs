@@ -14,9 +14,6 @@
 //                Spans/s counted at the sink (X-Points), agent CPU-seconds and peak RSS.
 // Figures: spans/s and CPU are the median of --runs (the run with the median spans per CPU-second);
 // peak RSS is the highest of all runs (the agent's RSS sampled every 50 ms).
-import { fork } from 'node:child_process';
-import http from 'node:http';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import { Pool } from 'undici';
 import { Unpackr } from 'msgpackr';
@@ -31,8 +28,8 @@ import { schema as otelSchema } from '../../dist/inputs/opentelemetry/config.js'
 import * as grpc from '@grpc/grpc-js';
 import { createRequire } from 'node:module';
 import { ddtraceBody, zipkinBody, otlpProtoBody, SPANS_PER_REQUEST } from './payloads.mjs';
+import { countingSink, loopRate, measureWindow, startAgent } from './measure.mjs';
 
-const here = path.dirname(new URL(import.meta.url).pathname);
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : def;
@@ -114,98 +111,33 @@ async function inProcess(kind) {
   };
 }
 
-/** Spans per wall second and per CPU-second of this process, over ~1.5 s of repeated work. */
-async function loopRate(fn, ms = 1500) {
-  globalThis.gc?.();
-  for (let i = 0; i < 5; i++) await fn(); // warm
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < ms) {
-    await fn();
-    n++;
-  }
-  const c = process.cpuUsage(c0);
-  const spans = n * SPANS_PER_REQUEST;
-  return { wall: spans / ((performance.now() - t0) / 1000), cpu: spans / ((c.user + c.system) / 1e6) };
-}
-
-/** A counting dataway: X-Points of /v1/write/tracing, body discarded. */
-async function sinkServer() {
-  const state = { points: 0, bodies: 0 };
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      if (req.url.startsWith('/v1/write/tracing')) {
-        state.points += Number(req.headers['x-points'] ?? 0);
-        state.bodies++;
-      }
-      res.writeHead(200).end('{}');
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { server, state, url: `http://127.0.0.1:${server.address().port}?token=tkn_bench` };
-}
-
 async function endToEnd(kind, sink, dist) {
   const execArgv = [...(process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []), ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const env = dist ? { ...process.env, AGENT_DIST: dist } : process.env;
-  const child = fork(path.join(here, 'agent-server.mjs'), [sink.url, ENCODING], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv, env });
-  const ready = await new Promise((r, j) => {
-    child.on('message', (m) => m.type === 'ready' && r(m));
-    child.on('exit', (code) => j(new Error(`agent exited (${code}) before it was ready`)));
-  });
-  const stats = () => new Promise((r) => { child.once('message', r); child.send({ type: 'stats' }); });
-  const pool = new Pool(ready.url, { connections: 4, pipelining: 1 });
+  const agent = await startAgent(sink, ENCODING, { execArgv, env: dist ? { ...process.env, AGENT_DIST: dist } : process.env });
+  const pool = new Pool(agent.ready.url, { connections: 4, pipelining: 1 });
   const route = ROUTE[kind];
   const headers = { 'content-type': CT[kind] };
-  let stop = false;
-  let sent = 0;
-  let rejected = 0;
   // OTLP/gRPC: one HTTP/2 channel, 4 calls in flight
-  const grpcClient = kind === 'otlp-grpc' ? new grpc.Client(`127.0.0.1:${ready.grpcPort}`, grpc.credentials.createInsecure()) : undefined;
+  const grpcClient = kind === 'otlp-grpc' ? new grpc.Client(`127.0.0.1:${agent.ready.grpcPort}`, grpc.credentials.createInsecure()) : undefined;
   const bytes = (b) => b;
   const grpcCall = () => new Promise((r) => grpcClient.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', bytes, bytes, BODIES[kind], new grpc.Metadata(), (err) => r(err ? 503 : 200)));
-  const worker = async () => {
-    while (!stop) {
-      let status;
-      if (grpcClient) status = await grpcCall();
-      else {
-        const r = await pool.request({ method: 'POST', path: route, headers, body: BODIES[kind] });
-        await r.body.dump();
-        status = r.statusCode;
-      }
-      if (status < 300) sent += SPANS_PER_REQUEST;
-      else {
-        rejected++;
-        await new Promise((x) => setTimeout(x, 5));
-      }
-    }
+  const send = async () => {
+    if (grpcClient) return grpcCall();
+    const r = await pool.request({ method: 'POST', path: route, headers, body: BODIES[kind] });
+    await r.body.dump();
+    return r.statusCode;
   };
-  const workers = [worker(), worker(), worker(), worker()];
-  await new Promise((r) => setTimeout(r, 1000)); // warm-up
-  const p0 = sink.state.points;
-  const s0 = await stats();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  const p1 = sink.state.points;
-  const s1 = await stats();
-  const secs = (performance.now() - t0) / 1000;
-  stop = true;
-  await Promise.all(workers);
+  const m = await measureWindow(agent, sink, SECONDS, send);
   await pool.close();
   grpcClient?.close();
-  const metrics = await (await fetch(`${ready.url}/metrics`)).text();
+  const metrics = await (await fetch(`${agent.ready.url}/metrics`)).text();
   const sum = (re) => metrics.split('\n').filter((l) => re.test(l)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
   const dropped = sum(/^telekit_points_dropped_total\{category="tracing"/);
-  child.send({ type: 'stop' });
-  await new Promise((r) => child.on('exit', r));
-  const cpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / 1e6;
-  return { rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, atPeak: s1.atPeak, rejected, dropped };
+  await agent.stop();
+  return { ...m, dropped };
 }
 
-const sink = await sinkServer();
+const sink = await countingSink('tracing');
 const notes = [];
 console.log(`bench/traces: ${SPANS_PER_REQUEST} spans a request, ${RUNS} runs × ${SECONDS}s end to end, dataway encoding ${ENCODING}, node ${process.version}`);
 console.log('Spans per CPU-second (wall spans/s in brackets: on a shared box the CPU figures are the steadier ones).');
@@ -216,9 +148,9 @@ for (const kind of (arg('only', '') ? arg('only', '').split(',') : ['ddtrace', '
   const run = E2E_ONLY ? undefined : await inProcess(kind);
   for (let i = 0; i < RUNS; i++) {
     if (run) {
-      fl.push(await loopRate(() => floorOnce(kind, false)));
-      flj.push(await loopRate(() => floorOnce(kind, true)));
-      inp.push(await loopRate(run));
+      fl.push(await loopRate(() => floorOnce(kind, false), SPANS_PER_REQUEST));
+      flj.push(await loopRate(() => floorOnce(kind, true), SPANS_PER_REQUEST));
+      inp.push(await loopRate(run, SPANS_PER_REQUEST));
     }
     if (AB && i % 2 === 1) base.push(await endToEnd(kind, sink, AB));
     e2e.push(await endToEnd(kind, sink));
