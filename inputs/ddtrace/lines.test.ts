@@ -4,6 +4,7 @@ import { LineBuf } from '../../agent/model/linebuf.js';
 import { TraceProcessor } from '../../agent/services/trace/processor.js';
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
 import { validConfig } from '../../test/helpers/fake-context.js';
+import { genericLines } from '../../test/helpers/trace-generic.js';
 import { schema, type DdtraceConfig } from './config.js';
 import { DdLineWriter } from './lines.js';
 import { ddDecoder } from './request.js';
@@ -14,16 +15,8 @@ const CORE = { host: 'node-1', env: 'core-env', cluster: 'c 1', 'a,b': 'x=y' };
 
 /** The generic path as a trace worker runs it: decoder, pipeline, core tags, LineBuf.point. */
 function generic(cfg: DdtraceConfig, pipeline: TraceProcessor, req: TraceRequest, tags: Record<string, string>): { text: string; dropped: Record<string, number> } {
-  const d = ddDecoder(cfg)(req);
-  const { points, dropped } = pipeline.process(d.traces);
-  const out = new LineBuf(1 << 16);
-  for (const p of points) {
-    for (const k in tags) if (p.tags[k] === undefined) p.tags[k] = tags[k]!;
-    out.point(p, NOW);
-  }
-  const all: Record<string, number> = { ...d.dropped };
-  for (const [k, v] of Object.entries(dropped)) all[k] = (all[k] ?? 0) + (v ?? 0);
-  return { text: out.data.toString('utf8', 0, out.off), dropped: all };
+  const { out, dropped } = genericLines(ddDecoder(cfg), pipeline, req, tags, NOW);
+  return { text: out.data.toString('utf8', 0, out.off), dropped };
 }
 
 function fast(w: DdLineWriter, req: TraceRequest, tags: Record<string, string> = {}): { text: string; dropped: Record<string, number>; lines: number } | undefined {

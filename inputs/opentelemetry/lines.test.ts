@@ -5,6 +5,7 @@ import { LineBuf } from '../../agent/model/linebuf.js';
 import { TraceProcessor } from '../../agent/services/trace/processor.js';
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
 import { validConfig } from '../../test/helpers/fake-context.js';
+import { genericLines } from '../../test/helpers/trace-generic.js';
 import { schema, type OtelConfig } from './config.js';
 import { OtlpLineWriter } from './lines.js';
 import { otelDecoder } from './request.js';
@@ -20,16 +21,8 @@ const CORE = { host: 'node-1', env: 'core-env', cluster: 'c 1', 'a,b': 'x=y', sp
 
 /** The generic path as a trace worker runs it: decoder, pipeline, core tags, LineBuf.point. Texts are latin1, one char per byte: compared byte for byte. */
 function generic(cfg: OtelConfig, pipeline: TraceProcessor, req: TraceRequest, tags: Record<string, string>): { text: string; dropped: Record<string, number>; lines: number } {
-  const d = otelDecoder(cfg)(req);
-  const { points, dropped } = pipeline.process(d.traces);
-  const out = new LineBuf(1 << 16);
-  for (const p of points) {
-    for (const k in tags) if (p.tags[k] === undefined) p.tags[k] = tags[k]!;
-    out.point(p, NOW);
-  }
-  const all: Record<string, number> = { ...d.dropped };
-  for (const [k, v] of Object.entries(dropped)) all[k] = (all[k] ?? 0) + (v ?? 0);
-  return { text: out.data.toString('latin1', 0, out.off), dropped: all, lines: out.ends.length };
+  const { out, dropped } = genericLines(otelDecoder(cfg), pipeline, req, tags, NOW);
+  return { text: out.data.toString('latin1', 0, out.off), dropped, lines: out.ends.length };
 }
 
 function fast(w: OtlpLineWriter, req: TraceRequest, tags: Record<string, string>): { text: string; dropped: Record<string, number>; lines: number } | undefined {
