@@ -175,18 +175,23 @@ export class Converter {
     this.posS.length = n;
   }
 
-  /**
-   * Parses and converts one scrape body. `base` tags are added to every point
-   * (labels win); `timeNs` stamps points without an honoured timestamp.
-   */
-  convert(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint): ConvertResult {
+  /** Starts a scrape: series are forgotten when the base tags change (a new target); returns the scrape's generation. */
+  private begin(base: Readonly<Record<string, string>>): number {
     if (base !== this.lastBase) {
       this.series.clear();
       this.trimPos(0);
       this.lastInfo = undefined;
       this.lastBase = base;
     }
-    const gen = ++this.gen;
+    return ++this.gen;
+  }
+
+  /**
+   * Parses and converts one scrape body. `base` tags are added to every point
+   * (labels win); `timeNs` stamps points without an honoured timestamp.
+   */
+  convert(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint): ConvertResult {
+    const gen = this.begin(base);
     const allSeries = this.series;
     const points: Point[] = [];
     /** The series of each point, and whether it is an info metric's point. */
@@ -278,13 +283,7 @@ export class Converter {
    * given twice in a point, empty or array-index keys): convert() it instead.
    */
   convertLines(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint, add: Readonly<Record<string, string>>, out: LineBuf): LinesResult | undefined {
-    if (base !== this.lastBase) {
-      this.series.clear();
-      this.trimPos(0);
-      this.lastInfo = undefined;
-      this.lastBase = base;
-    }
-    const gen = ++this.gen;
+    const gen = this.begin(base);
     const allSeries = this.series;
     const recs: Rec[] = [];
     /** the series of the info metrics' lines, in order */
