@@ -198,6 +198,15 @@ describe('summaryToPoints', () => {
     expect(rates.size).toBe(0);
   });
 
+  it('writes no percentage that overflows: a denominator near zero leaves the field out (the fuzz test\'s counterexample)', () => {
+    const s = { node: { memory: { workingSetBytes: 0, availableBytes: 5e-324 } }, pods: [{ podRef: { name: 'p', namespace: 'n', uid: 'u' }, memory: { workingSetBytes: -8.881784197001253e-18 } }] };
+    const r = run(new RateTracker(), s, opts({ podInfo: () => undefined }));
+    const pod = r.points.find((p) => p.name === 'kube_pod')!;
+    expect(pod.fields.mem_usage).toBeDefined();
+    expect(pod.fields.mem_used_percent).toBeUndefined();
+    for (const p of r.points) for (const v of Object.values(p.fields)) if (typeof v === 'number') expect(Number.isFinite(v)).toBe(true);
+  });
+
   it('rejects payloads that are not a Summary', () => {
     expect(isSummary(null)).toBe(false);
     expect(isSummary([])).toBe(false);

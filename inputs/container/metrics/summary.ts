@@ -36,7 +36,12 @@ const ms = (s: string | undefined, fallback: number): number => {
   return Number.isFinite(t) ? t : fallback;
 };
 const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const pct = (a: number, b: number): number => (a / b) * 100;
+/** Sets `f[key]` to a as a percentage of b, when b is positive and the result finite (a tiny b would overflow to ±Infinity). */
+function setPct(f: Record<string, FieldValue>, key: string, a: number, b: number | undefined): void {
+  if (b === undefined || !(b > 0)) return;
+  const v = (a / b) * 100;
+  if (Number.isFinite(v)) f[key] = v;
+}
 
 /** CPU cores used between two samples (usageCoreNanoSeconds is cumulative). */
 function cpuCores(rates: RateTracker, key: string, cpu: CpuStats | undefined, epoch: string, nowMs: number): number | undefined {
@@ -53,9 +58,9 @@ function addCpu(f: Record<string, FieldValue>, coresIn: number | undefined, cpuC
   const cores = coresIn;
   f.cpu_usage = cores * 100;
   f.cpu_usage_millicores = int(Math.round(cores * 1000));
-  if (cpuCount !== undefined && cpuCount > 0) f.cpu_usage_base100 = (cores * 100) / cpuCount;
-  if (limit !== undefined && limit > 0) f.cpu_usage_base_limit = pct(cores, limit);
-  if (request !== undefined && request > 0) f.cpu_usage_base_request = pct(cores, request);
+  setPct(f, 'cpu_usage_base100', cores, cpuCount);
+  setPct(f, 'cpu_usage_base_limit', cores, limit);
+  setPct(f, 'cpu_usage_base_request', cores, request);
 }
 
 function addMemory(f: Record<string, FieldValue>, workingSet: number | undefined, rss: number | undefined, capacity: number | undefined, limit: number | undefined, request: number | undefined): void {
@@ -65,9 +70,9 @@ function addMemory(f: Record<string, FieldValue>, workingSet: number | undefined
   if (num(rss)) f.mem_rss = int(rss);
   if (!num(workingSet)) return;
   f.mem_usage = int(workingSet);
-  if (capacity !== undefined && capacity > 0) f.mem_used_percent = pct(workingSet, capacity);
-  if (limit !== undefined && limit > 0) f.mem_used_percent_base_limit = pct(workingSet, limit);
-  if (request !== undefined && request > 0) f.mem_used_percent_base_request = pct(workingSet, request);
+  setPct(f, 'mem_used_percent', workingSet, capacity);
+  setPct(f, 'mem_used_percent_base_limit', workingSet, limit);
+  setPct(f, 'mem_used_percent_base_request', workingSet, request);
 }
 
 function ownerTags(tags: Record<string, string>, pod: PodInfo | undefined): void {
