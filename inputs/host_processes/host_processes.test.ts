@@ -13,7 +13,8 @@ import { schema, type HostProcessesConfig } from './config.js';
 import { host_processes, ProcessesCollector } from './index.js';
 import { loadInputs } from '../../agent/config/load.js';
 import { containerIdFromCgroup, parsePasswd, parsePidStat, parsePidStatus, parseTcpListen } from './parse.js';
-import { CpuSamples, fullName, ProcReader, type ProcInfo } from './reader.js';
+import { fullName, type ProcInfo } from './proc.js';
+import { CpuSamples, ProcReader } from './reader.js';
 
 const config = (raw: object): HostProcessesConfig => validConfig(schema, raw);
 
