@@ -79,20 +79,20 @@ async function perCollection(c) {
 
 /**
  * The floor: the syscalls a metric collection makes, nothing else — the /proc listing, one pread each
- * of stat, status and io through kept descriptors, and the fd count: an fstat of a kept fd directory
- * on procfs (`bySize`), else a listing of it.
+ * of stat, status, io and cmdline through kept descriptors, and the fd count: an fstat of a kept fd
+ * directory on procfs (`bySize`), else a listing of it.
  */
 function floor(proc, bySize) {
   const pids = fs.readdirSync(proc).filter((n) => /^\d+$/.test(n));
   const buf = Buffer.allocUnsafe(16384);
   const open = (p, f, flags = 'r') => { try { return fs.openSync(`${proc}/${p}/${f}`, flags); } catch { return -1; } };
-  const fds = pids.map((p) => [...['stat', 'status', 'io'].map((f) => open(p, f)), bySize ? open(p, 'fd', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1]);
+  const fds = pids.map((p) => [...['stat', 'status', 'io', 'cmdline'].map((f) => open(p, f)), bySize ? open(p, 'fd', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1]);
   const once = () => {
     fs.readdirSync(proc);
     for (let i = 0; i < pids.length; i++) {
       const f = fds[i];
-      for (let k = 0; k < 3; k++) if (f[k] >= 0) try { fs.readSync(f[k], buf, 0, buf.length, 0); } catch { /* exited */ }
-      try { if (bySize) { if (f[3] >= 0) fs.fstatSync(f[3]); } else fs.readdirSync(`${proc}/${pids[i]}/fd`); } catch { /* exited */ }
+      for (let k = 0; k < 4; k++) if (f[k] >= 0) try { fs.readSync(f[k], buf, 0, buf.length, 0); } catch { /* exited */ }
+      try { if (bySize) { if (f[4] >= 0) fs.fstatSync(f[4]); } else fs.readdirSync(`${proc}/${pids[i]}/fd`); } catch { /* exited */ }
     }
   };
   for (let i = 0; i < 3; i++) once();
@@ -104,7 +104,8 @@ function floor(proc, bySize) {
 
 /**
  * Where the floor goes, per process: the CPU (user + system) of each syscall a collection makes per
- * process, alone, over every process of `proc` — a pread of each kept file, the fstat of the kept fd
+ * process, alone, over every process of `proc` — a pread of each kept file (cmdline included: it is
+ * re-read each collection, a process may rewrite its title), the fstat of the kept fd
  * directory, the readlink of cwd (objects only) — and of statm, the smallest file with memory figures
  * (it has no uid, context switches, high-water mark, locked or swap: status stays needed).
  */
@@ -122,7 +123,7 @@ function perFile(proc) {
     out.push([label, median(samples)]);
   };
   const open = (f, flags = 'r') => (p) => { try { return fs.openSync(`${proc}/${p}/${f}`, flags); } catch { return -1; } };
-  for (const f of ['stat', 'status', 'io', 'statm']) time(`pread ${f}`, open(f), (fd) => fd >= 0 && fs.readSync(fd, buf, 0, buf.length, 0));
+  for (const f of ['stat', 'status', 'io', 'cmdline', 'statm']) time(`pread ${f}`, open(f), (fd) => fd >= 0 && fs.readSync(fd, buf, 0, buf.length, 0));
   time('fstat of the kept fd directory', open('fd', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY), (fd) => fd >= 0 && fs.fstatSync(fd));
   time('readlink cwd (objects)', () => -1, (_fd, p) => fs.readlinkSync(`${proc}/${p}/cwd`));
   const z = fs.openSync('/dev/zero', 'r');

@@ -2,9 +2,9 @@
  * The reader's access to procfs files: one reused buffer (sync reads: an
  * async read costs several times the CPU of the read itself), whole small
  * files read by path, and per process up to four descriptors kept open across
- * collections — its `stat`, `status` and `io` (re-read with one `pread` at
- * offset 0: procfs regenerates the text) and its `fd` directory (fstat'ed:
- * on procfs of Linux ≥ 6.2 its size is the number of open descriptors).
+ * collections — its `stat`, `status`, `io` and `cmdline` (re-read with one
+ * `pread` at offset 0: procfs regenerates the text) and its `fd` directory
+ * (fstat'ed: on procfs of Linux ≥ 6.2 its size is the number of open descriptors).
  *
  * A descriptor of a process that has exited fails (ESRCH), also when its pid
  * was reused: it is closed and the path opened again. At most a quarter of the
@@ -16,13 +16,17 @@ import path from 'node:path';
 
 /** procfs's f_type (statfs). */
 const PROC_SUPER_MAGIC = 0x9fa0;
-/** The descriptors kept per process: its stat, status and io files, and its fd directory (fstat'ed for the count). */
+/** The descriptors kept per process: its stat, status, io and cmdline files, and its fd directory (fstat'ed for the count). */
 export const STAT = 0;
 export const STATUS = 1;
 export const IO = 2;
 export const FD_DIR = 3;
-export type Kept = typeof STAT | typeof STATUS | typeof IO | typeof FD_DIR;
-const KEPT_NAMES = ['stat', 'status', 'io', 'fd'] as const;
+export const CMDLINE = 4;
+export type Kept = typeof STAT | typeof STATUS | typeof IO | typeof FD_DIR | typeof CMDLINE;
+/** Files read through {@link ProcFiles.readKept}. */
+export type KeptFile = typeof STAT | typeof STATUS | typeof IO | typeof CMDLINE;
+const KEPT_NAMES = ['stat', 'status', 'io', 'fd', 'cmdline'] as const;
+const N_KEPT = KEPT_NAMES.length;
 /** A kept slot without a descriptor: not opened (yet), or refused for this process (io and fd of another user's process; retried when the pid is reused). */
 export const NONE = -1;
 const DENIED = -2;
@@ -33,7 +37,7 @@ export interface Holder {
   readonly fds: number[];
 }
 
-export const newSlots = (): number[] => [NONE, NONE, NONE, NONE];
+export const newSlots = (): number[] => new Array<number>(N_KEPT).fill(NONE);
 
 export class FileError extends Error {
   constructor(readonly code: string) {
@@ -46,7 +50,7 @@ export const denied = (code: string): boolean => code === 'EACCES' || code === '
 
 /**
  * How many descriptors may stay open for re-reading: a quarter of the agent's
- * soft RLIMIT_NOFILE (its own /proc/self/limits), at most 4 per process for 4,000 processes.
+ * soft RLIMIT_NOFILE (its own /proc/self/limits), at most 16,000 (5 per process for 3,200 processes).
  */
 function keptFdBudget(): number {
   try {
@@ -168,7 +172,7 @@ export class ProcFiles {
 
   /** Closes every kept descriptor of `h`. */
   closeHolder(h: Holder): void {
-    for (let k = 0; k < 4; k++) this.close(h, k as Kept);
+    for (let k = 0; k < N_KEPT; k++) this.close(h, k as Kept);
   }
 
   /** Opens a kept descriptor, or returns undefined when over the budget (read by path then). Throws a FileError. */
@@ -194,10 +198,10 @@ export class ProcFiles {
   }
 
   /**
-   * Reads /proc/<pid>/<stat|status|io> into the buffer through a descriptor
-   * kept open across collections; returns the length. Throws a FileError.
+   * Reads /proc/<pid>/<stat|status|io|cmdline> into the buffer through a
+   * descriptor kept open across collections; returns the length. Throws a FileError.
    */
-  readKept(h: Holder, which: typeof STAT | typeof STATUS | typeof IO): number {
+  readKept(h: Holder, which: KeptFile): number {
     const old = h.fds[which]!;
     if (old >= 0) {
       try {

@@ -14,7 +14,7 @@ export interface ProcInfo {
   readonly pid: number;
   /** The process name: `comm`, completed from the command line when the kernel cut it at 15 bytes. */
   readonly name: string;
-  /** Arguments joined by spaces ("" for kernel threads). */
+  /** Arguments joined by spaces, empty ones left out ("" for kernel threads). */
   readonly cmdline: string;
   /** Whether /proc/<pid>/cmdline could be read at all. */
   readonly hasCmdline: boolean;
@@ -44,8 +44,10 @@ export class Proc implements ProcInfo, Holder {
   readonly fds = newSlots();
   /** The scan that last saw the pid in /proc. */
   mark = 0;
-  /** cmdline and cgroup were read. */
+  /** The cgroup (container id) was read. */
   loaded = false;
+  /** The bytes of /proc/<pid>/cmdline the fields below were made of (undefined: not read yet, or unreadable). */
+  cmdRaw: Buffer | undefined;
   cmdline = '';
   arg0 = '';
   hasCmdline = false;
@@ -76,11 +78,30 @@ export class Proc implements ProcInfo, Holder {
   /** The pid now belongs to another process: forget what was known of the old one (its descriptors are closed by the caller). */
   renew(): void {
     this.loaded = false;
+    this.cmdRaw = undefined;
+    this.hasCmdline = false;
     this.comm = '';
     this.uid = -1;
     this.users = undefined;
     this.matchFn = undefined;
     this.prev = [];
+    this.version++;
+  }
+
+  /**
+   * Sets the command line from its arguments (undefined: unreadable), as read
+   * from `raw`; a new first argument makes the name be made again.
+   */
+  setCmdline(args: string[] | undefined, raw: Buffer | undefined): void {
+    this.cmdRaw = raw;
+    // gopsutil's Cmdline: the non-empty arguments (a rewritten title leaves NULs behind it) joined by spaces
+    this.cmdline = args === undefined ? '' : args.filter((x) => x !== '').join(' ');
+    this.hasCmdline = args !== undefined;
+    const arg0 = args?.[0] ?? '';
+    if (arg0 !== this.arg0) {
+      this.arg0 = arg0;
+      this.comm = ''; // the name is made again at the next setComm
+    }
     this.version++;
   }
 

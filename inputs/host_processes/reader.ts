@@ -9,10 +9,11 @@
  * per collection a process costs one pread each of stat and (when it passes
  * the filters) status and io through descriptors kept open, and an fd count —
  * on procfs of Linux ≥ 6.2 the size of its `fd` directory (an fstat of a kept
- * descriptor), else a listing of it. cmdline and cgroup are read once per
- * process: by `min_run_time` (10 min) a process has long since rewritten its
- * title and joined its cgroup. Objects also read the working directory (it
- * can change), and with listen ports the process's sockets (ports.ts).
+ * descriptor), else a listing of it — and a pread of its cmdline (a process
+ * may rewrite its title at any time, as nginx and postgres do: it is parsed
+ * again only when its bytes change). The cgroup is read once per process (a
+ * process stays in its container). Objects also read the working directory
+ * (it can change), and with listen ports the process's sockets (ports.ts).
  *
  * A process may exit between any two reads, and some files are unreadable
  * (another user's io, hidepid): such processes are skipped and counted by
@@ -21,7 +22,7 @@
  */
 import fs from 'node:fs';
 import type { HostPaths } from '../../agent/services/host/paths.js';
-import { denied, errCode, FD_DIR, IO, ProcFiles, STAT, STATUS } from './files.js';
+import { CMDLINE, denied, errCode, FD_DIR, IO, ProcFiles, STAT, STATUS } from './files.js';
 import { containerIdFromCgroup, parseCmdline, parsePidIo, parsePidStat, parsePidStatus } from './parse.js';
 import { listenPorts, type NetTables } from './ports.js';
 import { HZ, Proc, type ProcInfo } from './proc.js';
@@ -139,6 +140,7 @@ export class ProcReader {
         this.files.close(e, STATUS);
         this.files.close(e, IO);
         this.files.close(e, FD_DIR);
+        this.files.close(e, CMDLINE);
         e.renew();
       }
       e.start = e.stat.starttime;
@@ -172,22 +174,30 @@ export class ProcReader {
     this.sweep(mark);
   }
 
-  /** cmdline and container id, once per process. False when it has exited. */
+  /**
+   * The command line, read every collection (DataKit does: a process may
+   * rewrite its title at any time) and parsed again only when its bytes
+   * changed; the container id once per process. False when it has exited.
+   */
   private load(e: Proc): boolean {
-    const base = `${this.paths.proc}/${e.pid}/`;
-    let args: string[] | undefined;
+    let n: number | undefined;
     try {
-      args = parseCmdline(this.files.buf.toString('utf8', 0, this.files.read(base + 'cmdline')));
+      n = this.files.readKept(e, CMDLINE);
     } catch (err) {
       const code = errCode(err);
       if (code === 'ENOENT' || code === 'ESRCH') return false;
     }
-    e.cmdline = args?.join(' ') ?? '';
-    e.arg0 = args?.[0] ?? '';
-    e.hasCmdline = args !== undefined;
-    e.containerId = containerIdFromCgroup(this.files.text(base + 'cgroup', 'latin1') ?? '');
-    e.loaded = true;
-    e.version++;
+    const buf = this.files.buf;
+    if (n === undefined) {
+      if (!e.loaded || e.hasCmdline) e.setCmdline(undefined, undefined);
+    } else if (!e.loaded || e.cmdRaw === undefined || e.cmdRaw.length !== n || buf.compare(e.cmdRaw, 0, n, 0, n) !== 0) {
+      e.setCmdline(parseCmdline(buf.toString('utf8', 0, n)), Buffer.from(buf.subarray(0, n)));
+    }
+    if (!e.loaded) {
+      e.containerId = containerIdFromCgroup(this.files.text(`${this.paths.proc}/${e.pid}/cgroup`, 'latin1') ?? '');
+      e.loaded = true;
+      e.version++;
+    }
     return true;
   }
 
@@ -228,7 +238,7 @@ export class ProcReader {
       e.prev[slot] = ticks;
       e.prev[slot + 1] = now;
       if (now - startMs <= o.minRunTimeMs) continue;
-      if (!e.loaded && !this.load(e)) {
+      if (!this.load(e)) {
         skipped.exited++;
         continue;
       }
