@@ -1,7 +1,7 @@
 /**
  * The reader's access to procfs files: one reused buffer (sync reads: an
  * async read costs several times the CPU of the read itself), whole small
- * files read by path, and per process up to four descriptors kept open across
+ * files read by path, and per process up to five descriptors kept open across
  * collections — its `stat`, `status`, `io` and `cmdline` (re-read with one
  * `pread` at offset 0: procfs regenerates the text) and its `fd` directory
  * (fstat'ed: on procfs of Linux ≥ 6.2 its size is the number of open descriptors).
