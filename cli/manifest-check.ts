@@ -104,7 +104,7 @@ const PORT_NOTES: Record<number, [Status, string]> = {
 export const ANNOTATION_FEATURES: [string, Status, string][] = [
   ['datakit/prom.instances', 'ok', 'scraped by the container input (enable_prom_instances_annotation, on by default)'],
   ['prometheus.io/scrape', 'ok', 'scraped when the container input sets enable_auto_discovery_of_prometheus_pod_annotations = true (off by default, as in DataKit)'],
-  ['datakit/logs', 'ok', 'stdout/stderr entries honoured (source, service, multiline_match, tags, disable, `pipeline`: the named script runs on the lines); entries with "type": "file" and a path glob are collected from the container\'s own files (its emptyDir volume or containerd rootfs; see the feature "log files inside containers"), with the same rules; a path reaching outside that container is refused and counted'],
+  ['datakit/logs', 'ok', 'stdout/stderr entries honoured (source, service, multiline_match, tags, disable, `pipeline`: the named script runs on the lines); entries with "type": "file" and a path glob are collected from the container\'s own files (its emptyDir volume or its root filesystem: containerd\'s task rootfs, docker\'s or CRI-O\'s overlay layer; see the feature "log files inside containers"), with the same rules; a path reaching outside that container is refused and counted'],
   ['datakit/<container>.logs', 'ok', 'per-container form of datakit/logs, honoured'],
 ];
 
@@ -261,7 +261,7 @@ export function checkManifest(docs: readonly Obj[], registry: readonly InputDefi
     const under = (p: string) => (env.HOST_ROOT ? `${env.HOST_ROOT.replace(/\/$/, '')}${p}` : p);
     const seen = (p: string) => [...mounts].some((m: string) => under(p) === m || under(p).startsWith(m.endsWith('/') ? m : `${m}/`));
     if (seen(tasks) && seen('/var/lib/kubelet/pods')) {
-      add('ok', 'feature', 'log files inside containers', `datakit/logs "type": "file" entries are read from containerd's task rootfs (${under(tasks)}/<id>/rootfs) or the pod's emptyDir volume (${under('/var/lib/kubelet/pods')}), never outside that container's files; CRI-O and docker containers: emptyDir volumes only`);
+      add('ok', 'feature', 'log files inside containers', `datakit/logs "type": "file" entries are read from containerd's task rootfs (${under(tasks)}/<id>/rootfs) or the pod's emptyDir volume (${under('/var/lib/kubelet/pods')}), never outside that container's files; docker (overlay2) and CRI-O containers from their overlay layer (${under('/var/lib/docker')}/overlay2/<layer>/merged, ${under('/var/lib/containers/storage')}/overlay/<layer>/merged: mount those read-only with mountPropagation: HostToContainer where the host's / is not mounted)`);
     } else {
       add('change', 'feature', 'log files inside containers', `datakit/logs "type": "file" entries need the host's ${tasks} and /var/lib/kubelet/pods: mount them read-only (mountPropagation: HostToContainer) at the same paths, or mount the host's / and set HOST_ROOT`);
     }

@@ -7,7 +7,7 @@
 //  - this machine's real /proc as it is;
 // each beside Debian's prometheus-process-exporter reading the same tree in the same run (CPU per
 // scrape from its /proc/<pid>/stat), and beside a floor: only the reads a metric collection makes.
-// Run: npm run build && node bench/host/processes.mjs   (ROUNDS=5 N=20; N_PROCS=1000)
+// Run: npm run build && node bench/host/processes.mjs   (ROUNDS=5 N=20; N_PROCS=1000; PORT_BASE=19400: the peer listens on one of the 100 ports from there)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,20 +79,20 @@ async function perCollection(c) {
 
 /**
  * The floor: the syscalls a metric collection makes, nothing else — the /proc listing, one pread each
- * of stat, status and io through kept descriptors, and the fd count: an fstat of a kept fd directory
- * on procfs (`bySize`), else a listing of it.
+ * of stat, status, io and cmdline through kept descriptors, and the fd count: an fstat of a kept fd
+ * directory on procfs (`bySize`), else a listing of it.
  */
 function floor(proc, bySize) {
   const pids = fs.readdirSync(proc).filter((n) => /^\d+$/.test(n));
   const buf = Buffer.allocUnsafe(16384);
   const open = (p, f, flags = 'r') => { try { return fs.openSync(`${proc}/${p}/${f}`, flags); } catch { return -1; } };
-  const fds = pids.map((p) => [...['stat', 'status', 'io'].map((f) => open(p, f)), bySize ? open(p, 'fd', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1]);
+  const fds = pids.map((p) => [...['stat', 'status', 'io', 'cmdline'].map((f) => open(p, f)), bySize ? open(p, 'fd', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY) : -1]);
   const once = () => {
     fs.readdirSync(proc);
     for (let i = 0; i < pids.length; i++) {
       const f = fds[i];
-      for (let k = 0; k < 3; k++) if (f[k] >= 0) try { fs.readSync(f[k], buf, 0, buf.length, 0); } catch { /* exited */ }
-      try { if (bySize) { if (f[3] >= 0) fs.fstatSync(f[3]); } else fs.readdirSync(`${proc}/${pids[i]}/fd`); } catch { /* exited */ }
+      for (let k = 0; k < 4; k++) if (f[k] >= 0) try { fs.readSync(f[k], buf, 0, buf.length, 0); } catch { /* exited */ }
+      try { if (bySize) { if (f[4] >= 0) fs.fstatSync(f[4]); } else fs.readdirSync(`${proc}/${pids[i]}/fd`); } catch { /* exited */ }
     }
   };
   for (let i = 0; i < 3; i++) once();
@@ -100,6 +100,36 @@ function floor(proc, bySize) {
   for (let r = 0; r < ROUNDS; r++) { const c0 = cpuUs(); for (let i = 0; i < N; i++) once(); samples.push((cpuUs() - c0) / N); }
   for (const f of fds.flat()) if (f >= 0) fs.closeSync(f);
   return { us: median(samples), points: 0 };
+}
+
+/**
+ * Where the floor goes, per process: the CPU (user + system) of each syscall a collection makes per
+ * process, alone, over every process of `proc` — a pread of each kept file (cmdline included: it is
+ * re-read each collection, a process may rewrite its title), the fstat of the kept fd
+ * directory, the readlink of cwd (objects only) — and of statm, the smallest file with memory figures
+ * (it has no uid, context switches, high-water mark, locked or swap: status stays needed).
+ */
+function perFile(proc) {
+  const pids = fs.readdirSync(proc).filter((n) => /^\d+$/.test(n));
+  const buf = Buffer.allocUnsafe(16384);
+  const out = [];
+  const time = (label, prepare, op) => {
+    const h = pids.map(prepare);
+    const once = () => { for (let i = 0; i < pids.length; i++) try { op(h[i], pids[i]); } catch { /* exited, or refused */ } };
+    once();
+    const samples = [];
+    for (let r = 0; r < ROUNDS; r++) { const c0 = cpuUs(); for (let i = 0; i < N; i++) once(); samples.push((cpuUs() - c0) / N / pids.length); }
+    for (const fd of h) if (typeof fd === 'number' && fd >= 0) fs.closeSync(fd);
+    out.push([label, median(samples)]);
+  };
+  const open = (f, flags = 'r') => (p) => { try { return fs.openSync(`${proc}/${p}/${f}`, flags); } catch { return -1; } };
+  for (const f of ['stat', 'status', 'io', 'cmdline', 'statm']) time(`pread ${f}`, open(f), (fd) => fd >= 0 && fs.readSync(fd, buf, 0, buf.length, 0));
+  time('fstat of the kept fd directory', open('fd', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY), (fd) => fd >= 0 && fs.fstatSync(fd));
+  time('readlink cwd (objects)', () => -1, (_fd, p) => fs.readlinkSync(`${proc}/${p}/cwd`));
+  const z = fs.openSync('/dev/zero', 'r');
+  time('readSync of 64 bytes of /dev/zero (a syscall from Node)', () => -1, () => fs.readSync(z, buf, 0, 64, null));
+  fs.closeSync(z);
+  return out;
 }
 
 /** N_PROCS real processes: `sleep` children of one shell (its own process group, killed by the caller). */
@@ -126,13 +156,15 @@ async function measure(kind, root, raw) {
 const fmt = (us) => `${(us / 1000).toFixed(2)} ms`;
 const root = syntheticProc();
 const rows = [];
+/** µs of CPU per process of each syscall, on the real +N_PROCS tree. */
+const files = [];
 const peers = [];
 const conf = path.join(os.tmpdir(), `telekit-pe-${process.pid}.yaml`);
 fs.writeFileSync(conf, 'process_names:\n  - name: "{{.Comm}}"\n    cmdline:\n    - ".+"\n');
 
 /** CPU per scrape of process-exporter tracking every process (grouped by comm) under `procfs`, on a loopback port. */
 async function peer(label, procfs, flags) {
-  const port = 19700 + Math.floor(Math.random() * 100); // this helper's port range
+  const port = Number(process.env.PORT_BASE ?? 19400) + Math.floor(Math.random() * 100); // a free range of 100 ports (PORT_BASE)
   const pe = spawn('prometheus-process-exporter', [`-web.listen-address=127.0.0.1:${port}`, `-config.path=${conf}`, `-procfs=${procfs}`, ...flags], { stdio: 'ignore' });
   const ticks = () => { const f = fs.readFileSync(`/proc/${pe.pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
   try {
@@ -163,6 +195,7 @@ try {
     [`real +${N_PROCS}, object (fd count: ${how})`, 'object', {}],
   ]) rows.push([label, await measure(kind, '', raw)]);
   rows.push([`floor on real +${N_PROCS}: only the metric's syscalls`, floor('/proc', how === 'size')]);
+  files.push(...perFile('/proc'));
   await peer(`peer on real +${N_PROCS}, lean`, '/proc', LEAN);
 } finally {
   kill();
@@ -192,6 +225,7 @@ fs.rmSync(conf, { force: true });
 const real = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
 console.log(`host_processes, median of ${ROUNDS} rounds × ${N} collections; ${realN} processes with the ${N_PROCS} added, ${N_PROCS} synthetic, ${real} real; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 for (const [label, r] of rows) console.log(`${label.padEnd(52)} ${fmt(r.us).padStart(9)} CPU per collection (${r.points} points)`);
+for (const [label, us] of files) console.log(`  per process: ${label.padEnd(56)} ${us.toFixed(2).padStart(6)} µs CPU`);
 for (const [label, us] of peers) console.log(`${label.padEnd(52)} ${fmt(us).padStart(9)} CPU per scrape`);
 const us = (prefix) => rows.find(([x]) => x.startsWith(prefix))[1].us;
 const pe = (prefix) => peers.find(([x]) => x.startsWith(prefix))[1];

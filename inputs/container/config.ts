@@ -73,6 +73,10 @@ export const schema = object({
   logging_containerd_task_dir: str(''),
   /** The kubelet's pods directory (emptyDir volumes), for `type: file` entries; '' = the usual path under HOST_ROOT. */
   logging_kubelet_pods_dir: str(''),
+  /** docker's data root (`<dir>/overlay2/<layer>/merged` is a container's root), for `type: file` entries; '' = /var/lib/docker under HOST_ROOT. */
+  logging_docker_data_dir: str(''),
+  /** CRI-O's containers/storage root (`<dir>/overlay/<layer>/merged`), for `type: file` entries; '' = /var/lib/containers/storage under HOST_ROOT. */
+  logging_crio_storage_dir: str(''),
   /** Read size per file read (bytes). */
   logging_read_buffer_size: int(256 * 1024, { min: 4096 }),
 

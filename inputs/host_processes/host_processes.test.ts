@@ -13,7 +13,8 @@ import { schema, type HostProcessesConfig } from './config.js';
 import { host_processes, ProcessesCollector } from './index.js';
 import { loadInputs } from '../../agent/config/load.js';
 import { containerIdFromCgroup, parsePasswd, parsePidStat, parsePidStatus, parseTcpListen } from './parse.js';
-import { CpuSamples, fullName, ProcReader, type ProcInfo } from './reader.js';
+import { fullName, type ProcInfo } from './proc.js';
+import { CpuSamples, ProcReader } from './reader.js';
 
 const config = (raw: object): HostProcessesConfig => validConfig(schema, raw);
 
@@ -97,6 +98,46 @@ describe('host_processes on the real /proc', () => {
     expect(keptFor(pid).length).toBeGreaterThan(0); // stat, status (and io) stay open between collections
     await waitFor(async () => !mine(await c.collect()), { what: 'the exited child to disappear' });
     expect(keptFor(pid)).toEqual([]); // ... and are closed once the process is gone
+  });
+});
+
+describe('host_processes and a process that rewrites its title (as nginx and postgres do)', () => {
+  let dir: string;
+  let child: ChildProcess;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telekit-procs-'));
+    fs.symlinkSync(process.execPath, path.join(dir, 'tktitle'));
+    const script = `process.stdin.once('data',()=>{process.title='tkretitled: worker';console.log('renamed')});setInterval(()=>{},1000);console.log('up')`;
+    child = spawn(path.join(dir, 'tktitle'), ['-e', script, 'padding-so-the-new-title-fits'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((resolve, reject) => {
+      child.stdout!.once('data', resolve);
+      child.once('exit', () => reject(new Error('child exited')));
+    });
+  });
+  afterAll(() => {
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const mine = (pts: Point[]) => pts.find((p) => p.fields.pid !== undefined && n(p.fields.pid) === child.pid);
+  const mineMetric = (pts: Point[]) => pts.find((p) => p.tags.pid === String(child.pid));
+
+  it('sends the new title as cmdline (and name, the kernel having cut comm) from the next collection on, in objects and metrics', async () => {
+    const objects = collector('object', { min_run_time: '0s' }).c;
+    const metrics = collector('metric', { min_run_time: '0s', open_metric: true }).c;
+    const before = mine(await objects.collect());
+    expect(before!.fields.cmdline).toBe(`${path.join(dir, 'tktitle')} -e ${child.spawnargs[2]} padding-so-the-new-title-fits`);
+    expect(before!.tags.process_name).toBe('tktitle');
+    expect(mineMetric(await metrics.collect())!.tags.cmdline).toBe(before!.fields.cmdline);
+
+    child.stdin!.write('go\n');
+    await waitFor(() => fs.readFileSync(`/proc/${child.pid}/cmdline`, 'latin1').startsWith('tkretitled: worker\0'), { what: 'the child to rewrite its title' });
+    const after = mine(await objects.collect());
+    // gopsutil's Cmdline: the NULs left behind the shorter title are not arguments
+    expect(after!.fields.cmdline).toBe('tkretitled: worker');
+    expect(JSON.parse(after!.fields.message as string).cmdline).toBe('tkretitled: worker');
+    expect(after!.tags.process_name).toBe('tkretitled: worker'); // comm is "tkretitled: wor" (15 bytes), completed from the title
+    const m = mineMetric(await metrics.collect());
+    expect(m!.tags).toMatchObject({ cmdline: 'tkretitled: worker', process_name: 'tkretitled: worker' });
   });
 });
 

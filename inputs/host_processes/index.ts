@@ -13,7 +13,8 @@ import { hostPaths } from '../../agent/services/host/paths.js';
 import { clampInterval, PeriodicInput, type Collector } from '../../agent/services/host/periodic.js';
 import { schema, type HostProcessesConfig } from './config.js';
 import { messagePlan, metricPoint, objectPoint } from './points.js';
-import { CpuSamples, ProcReader, type PartialFile, type ProcInfo, type ScanResult, type SkipReason } from './reader.js';
+import type { ProcInfo } from './proc.js';
+import { CpuSamples, ProcReader, type PartialFile, type ScanResult, type SkipReason } from './reader.js';
 
 /** How long the first collection measures CPU over (later ones use the interval since the previous one). */
 export const PRIME_MS = 500;

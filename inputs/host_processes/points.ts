@@ -10,7 +10,7 @@
  */
 import { int, type FieldValue, type Point } from '../../agent/model/point.js';
 import { uint } from '../../agent/services/host/fields.js';
-import { HZ, type ProcInfo } from './reader.js';
+import { HZ, type ProcInfo } from './proc.js';
 import { stateName } from './parse.js';
 
 export const MEASUREMENT = 'host_processes';

@@ -1,7 +1,8 @@
 /**
  * Log files inside containers end to end (issue 21): a pod from the fixture
  * API server annotated with `datakit/logs` entries of `"type": "file"`; its
- * container's root filesystem (containerd's task `rootfs`) and an emptyDir
+ * container's root filesystem (containerd's task `rootfs`; docker's and CRI-O's
+ * overlay layers, found through their maps) and an emptyDir
  * volume laid out under a temp "host"; the application writes and rotates its
  * files; the lines arrive at the test dataway with the entry's source, service
  * and tags. Entries whose path reaches outside the container (`../../`, a host
@@ -209,5 +210,64 @@ describe('log files inside containers (datakit/logs type file)', () => {
     );
     await waitFor(async () => /telekit_container_log_open_files 0\b/.test(await (await fetch(`${a.url}/metrics`)).text()), { timeoutMs: 15_000, what: 'the tailer drained' });
     await exactly(320);
+  });
+
+  it("reads docker's and CRI-O's container root filesystems through the runtimes' layer maps; a layer id that climbs out reads nothing and is counted", async () => {
+    const host = tempDir('inside-layers-');
+    cleanups.push(() => fs.rmSync(host, { recursive: true, force: true }));
+    const docker = path.join(host, 'var/lib/docker');
+    const crio = path.join(host, 'var/lib/containers/storage');
+    const mountId = (id: string, layer: string) => {
+      fs.mkdirSync(path.join(docker, 'image/overlay2/layerdb/mounts', id), { recursive: true });
+      fs.writeFileSync(path.join(docker, 'image/overlay2/layerdb/mounts', id, 'mount-id'), layer);
+    };
+    mountId('d0c4e1', '9f8e7d6c5b4a');
+    mountId('e4e4e4', '../../../../etc'); // a map that would lead out: refused
+    const dockerLogs = path.join(docker, 'overlay2/9f8e7d6c5b4a/merged/app/logs');
+    const crioLogs = path.join(crio, 'overlay/aaa111/merged/var/log/app');
+    fs.mkdirSync(dockerLogs, { recursive: true });
+    fs.mkdirSync(crioLogs, { recursive: true });
+    fs.mkdirSync(path.join(host, 'etc'));
+    fs.writeFileSync(path.join(host, 'etc/shadow.log'), 'SECRET-1\n');
+    fs.mkdirSync(path.join(crio, 'overlay-containers'), { recursive: true });
+    fs.writeFileSync(path.join(crio, 'overlay-containers/containers.json'), JSON.stringify([{ id: 'c71c71', names: ['k8s_app'], layer: 'aaa111' }]));
+    const d = path.join(dockerLogs, 'app.log');
+    const c = path.join(crioLogs, 'app.log');
+    fs.writeFileSync(d, '');
+    fs.writeFileSync(c, '');
+
+    const api = await K8sApiFixture.start();
+    cleanups.push(() => api.close());
+    const pod = (name: string, uid: string, id: string, entries: object[]) =>
+      api.upsert('pods', makePod({ name, namespace: 'shop', uid, node: 'node-a', containers: [{ name: 'app', id }], annotations: { 'datakit/logs': JSON.stringify(entries) } }));
+    pod('on-docker', 'uid-d', 'docker://d0c4e1', [{ type: 'file', path: '/app/logs/*.log', source: 'docker-app', tags: { rt: 'docker' } }]);
+    pod('on-crio', 'uid-c', 'cri-o://c71c71', [{ type: 'file', path: '/var/log/app/app.log', source: 'crio-app', service: 'svc-c' }]);
+    pod('evil', 'uid-e', 'docker://e4e4e4', [{ type: 'file', path: '/shadow.log', source: 'evil-layer' }]);
+    const podLogs = path.join(host, 'var/log/pods');
+    fs.mkdirSync(podLogs, { recursive: true });
+    const extra = [
+      `logging_containerd_task_dir = ${JSON.stringify(path.join(host, 'tasks'))}`,
+      `logging_kubelet_pods_dir = ${JSON.stringify(path.join(host, 'kubelet'))}`,
+      `logging_docker_data_dir = ${JSON.stringify(docker)}`,
+      `logging_crio_storage_dir = ${JSON.stringify(crio)}`,
+      'logging_file_from_beginning = true',
+    ].join('\n');
+    const a = await startTestAgent({
+      conf: { 'container/container.conf': containerConf(podLogs, extra) },
+      env: { KUBECONFIG: await api.kubeconfigPath(), ENV_K8S_NODE_NAME: 'node-a' },
+    });
+    cleanups.push(() => a.stop());
+
+    const msgs = (source: string) => a.dataway.points('logging', source).map((p) => String(p.fields.message));
+    append(d, 'd-', 0, 100);
+    append(c, 'c-', 0, 100);
+    await waitFor(() => msgs('docker-app').length >= 100 && msgs('crio-app').length >= 100, { timeoutMs: 15_000, what: '100 lines from each runtime' });
+    expect(msgs('docker-app')).toEqual(Array.from({ length: 100 }, (_, i) => `d-${i}`));
+    expect(msgs('crio-app')).toEqual(Array.from({ length: 100 }, (_, i) => `c-${i}`));
+    expect(a.dataway.points('logging', 'docker-app')[0]!).toMatchObject({ tags: { rt: 'docker', container_id: 'd0c4e1', pod_name: 'on-docker' }, fields: { filepath: '/app/logs/app.log' } });
+    expect(a.dataway.points('logging', 'crio-app')[0]!).toMatchObject({ tags: { service: 'svc-c', container_id: 'c71c71', pod_name: 'on-crio' }, fields: { filepath: '/var/log/app/app.log' } });
+    await waitFor(async () => (await metric(a, 'telekit_container_log_file_paths_refused_total', 'runtime_unsupported')) > 0, { what: 'the climbing layer id counted' });
+    expect(a.dataway.points('logging', 'evil-layer')).toEqual([]);
+    expect(a.dataway.points('logging').filter((p) => String(p.fields.message).includes('SECRET'))).toEqual([]);
   });
 });

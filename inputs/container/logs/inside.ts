@@ -3,10 +3,12 @@
  * where a path inside a container is on the node, and which files a glob
  * matches there, without ever leaving that container's files.
  *
- * - {@link resolveInside} (pure): a path under one of the container's
+ * - {@link resolveInside}: a path under one of the container's
  *   `emptyDir` volume mounts is read from the volume's directory under the
  *   kubelet's pods directory; any other path from the container's root
- *   filesystem as the runtime exposes it (containerd's task `rootfs`). The
+ *   filesystem as the runtime exposes it (containerd's task `rootfs`; docker's
+ *   and CRI-O's overlay `merged` directory, found by rootfs.ts in the
+ *   runtime's own id → layer map: the only I/O here). The
  *   result is a root directory (owned by the kubelet or the runtime, never by
  *   the workload) and a glob relative to it. A `..` segment, a relative path,
  *   a mount of another volume kind or an unsupported runtime is refused with a
@@ -21,6 +23,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { ContainerInfo, PodInfo } from '../../../agent/services/k8s/types.js';
+import type { RuntimeRootfs } from './rootfs.js';
 
 /** Why a file entry's path is not read: a fixed set, a metric label. */
 export type PathRefusal = 'climbs_out' | 'relative' | 'too_long' | 'volume_unsupported' | 'runtime_unsupported' | 'bad_id' | 'symlink_dir' | 'too_many_files' | 'too_many_entries';
@@ -35,6 +38,8 @@ export interface InsideDirs {
   containerdTaskDir: string;
   /** The kubelet's pods directory: `<dir>/<pod uid>/volumes/kubernetes.io~empty-dir/<volume>`. */
   kubeletPodsDir: string;
+  /** docker's and CRI-O's container roots; without it, their containers' filesystems are not read. */
+  layered?: Pick<RuntimeRootfs, 'rootOf'>;
 }
 
 export type Resolved =
@@ -89,11 +94,15 @@ export function resolveInside(entryPath: string, pod: Pick<PodInfo, 'uid' | 'vol
     return { ok: true, kind: 'volume', root, glob: [...sub, ...segs.slice(best.segs.length)].join('/'), insideRoot: '/' + best.segs.join('/') };
   }
   if (!c.id) return { ok: false, reason: 'not_started', detail: 'the container has no id yet' };
-  if (c.runtime !== 'containerd') {
+  const layered = (c.runtime === 'docker' || c.runtime === 'cri-o') && dirs.layered !== undefined;
+  if (c.runtime !== 'containerd' && !layered) {
     return { ok: false, reason: 'runtime_unsupported', detail: `${entryPath}: the root filesystem of ${c.runtime || 'unknown'} containers is not read; mount an emptyDir volume at the log directory` };
   }
   if (!ID_RE.test(c.id)) return { ok: false, reason: 'bad_id', detail: `container id ${c.id} is not a plain id` };
-  return { ok: true, kind: 'rootfs', root: path.join(dirs.containerdTaskDir, c.id, 'rootfs'), glob: segs.join('/'), insideRoot: '/' };
+  if (c.runtime === 'containerd') return { ok: true, kind: 'rootfs', root: path.join(dirs.containerdTaskDir, c.id, 'rootfs'), glob: segs.join('/'), insideRoot: '/' };
+  const r = dirs.layered!.rootOf(c.runtime, c.id);
+  if (!r.ok) return { ok: false, reason: 'runtime_unsupported', detail: `${entryPath}: ${r.detail}; mount an emptyDir volume at the log directory` };
+  return { ok: true, kind: 'rootfs', root: r.root, glob: segs.join('/'), insideRoot: '/' };
 }
 
 export interface GlobResult {

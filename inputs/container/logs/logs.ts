@@ -25,6 +25,7 @@ import type { Script } from '../../../agent/services/pipeline/script.js';
 import type { PipelineScripts } from '../../../agent/services/pipeline/types.js';
 import { runScript } from './scripted.js';
 import { globInside, insidePath, resolveInside, type InsideDirs } from './inside.js';
+import { RuntimeRootfs } from './rootfs.js';
 import { hostPaths, underRoot, type HostPaths } from '../../../agent/services/host/paths.js';
 
 /** Files one `type: file` entry's glob matches at most. */
@@ -156,6 +157,10 @@ export function createContainerLogs(config: ContainerConfig, ctx: InputContext):
   const insideDirs: InsideDirs = {
     containerdTaskDir: config.logging_containerd_task_dir || underRoot(hp, '/run/containerd/io.containerd.runtime.v2.task/k8s.io'),
     kubeletPodsDir: config.logging_kubelet_pods_dir || underRoot(hp, '/var/lib/kubelet/pods'),
+    layered: new RuntimeRootfs({
+      dockerDataDir: config.logging_docker_data_dir || underRoot(hp, '/var/lib/docker'),
+      crioStorageDir: config.logging_crio_storage_dir || underRoot(hp, '/var/lib/containers/storage'),
+    }),
   };
   // One FileRoots per container root (rootfs or emptyDir volume): files inside a container are opened
   // with that root as the only root and symlinks refused (a symlink there means a path in the container).
