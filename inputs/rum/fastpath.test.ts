@@ -193,6 +193,19 @@ describe('rum fast path', () => {
     );
   });
 
+  it('reads numbers and booleans as the general decoder does (any short token of their characters)', () => {
+    const token = fc.string({ minLength: 1, maxLength: 7, unit: fc.constantFrom('0', '1', '9', '.', 'e', 'E', '+', '-', 'i', 'u', 't', 'T', 'r', 'u', 'e', 'f', 'F', 'a', 'l', 's', 'R', 'U', 'A', 'L', 'S') });
+    let accepted = 0;
+    fc.assert(
+      fc.property(token, fc.constantFrom('', ',y=1', ' 1700000000000'), (tok, after) => {
+        if (check(`view,app_id=a x=${tok}${after}\nview,app_id=a x=${tok}`, PRECISION_NS.ms!)) accepted++;
+      }),
+      { numRuns: 3000 },
+    );
+    for (const tok of ['1', '-1.5', '+.5', '1e5', '-2E-3', '12i', '-123456789012345678i', 'true', 'F', 'FALSE', 'True']) expect(check(`view,app_id=a x=${tok} 1`, 1n), tok).toBe(true);
+    expect(accepted).toBeGreaterThan(100);
+  });
+
   it('reads hand-made edge cases as the general decoder does, or leaves them to it', () => {
     const common = 'app_id=shop_web,sdk_name=df_web_rum_sdk,userAgent=Mozilla/5.0\\ (X11;\\ Linux),view_url=https://h/a?b\\=c\\,d';
     // [body, precision, whether the fast path must take it]

@@ -208,40 +208,53 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** A non-string field value the general decoder reads the same way: a float, an int (`i`) of at most 18 digits, or a boolean. */
-function plainValue(b: Buffer, s: number, e: number): boolean {
-  const n = e - s;
-  if (n === 0) return false;
-  const c0 = b[s]!;
+const BOOLEANS = ['t', 'T', 'true', 'True', 'TRUE', 'f', 'F', 'false', 'False', 'FALSE'].map((w) => Buffer.from(w));
+
+/**
+ * The end of a non-string field value at `s` that the general decoder reads
+ * the same way — a float, an int (`i`) of at most 18 digits, or a boolean —
+ * followed by `,`, a space, a line end or the body's end; -1 otherwise. One
+ * pass: the value is parsed as it is found.
+ */
+function plainEnd(b: Buffer, s: number, n: number): number {
+  let i = s;
+  const c0 = s < n ? b[s]! : -1;
   if (c0 === 116 || c0 === 84 || c0 === 102 || c0 === 70) {
     // t T true True TRUE f F false False FALSE
-    const w = b.toString('latin1', s, e);
-    return w === 't' || w === 'T' || w === 'true' || w === 'True' || w === 'TRUE' || w === 'f' || w === 'F' || w === 'false' || w === 'False' || w === 'FALSE';
+    while (i < n && PLAIN_STOP[b[i]!] === 0) i++;
+    const len = i - s;
+    for (const w of BOOLEANS) {
+      if (w.length !== len) continue;
+      let k = 0;
+      while (k < len && b[s + k] === w[k]) k++;
+      if (k === len) return i;
+    }
+    return -1;
   }
-  let i = s;
-  if (b[e - 1] === 105 /* i */) {
-    if (b[i] === 45) i++;
-    if (e - 1 - i < 1 || e - 1 - i > 18) return false;
-    for (; i < e - 1; i++) if (!isDigit(b[i]!)) return false;
-    return true;
-  }
-  // [-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?
-  if (b[i] === 45 || b[i] === 43) i++;
-  let digits = 0;
-  while (i < e && isDigit(b[i]!)) (i++, digits++);
-  if (i < e && b[i] === 46) {
+  // [-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?  or  -?\d{1,18}i
+  if (c0 === 45 || c0 === 43) i++;
+  const ds = i;
+  while (i < n && isDigit(b[i]!)) i++;
+  let digits = i - ds;
+  if (i < n && b[i] === 105 /* i */) {
+    if (c0 === 43 || digits < 1 || digits > 18) return -1;
     i++;
-    while (i < e && isDigit(b[i]!)) (i++, digits++);
+    return i >= n || PLAIN_STOP[b[i]!] === 1 ? i : -1;
   }
-  if (digits === 0) return false;
-  if (i < e && (b[i] === 101 || b[i] === 69)) {
+  if (i < n && b[i] === 46) {
+    const f = ++i;
+    while (i < n && isDigit(b[i]!)) i++;
+    digits += i - f;
+  }
+  if (digits === 0) return -1;
+  if (i < n && (b[i] === 101 || b[i] === 69)) {
     i++;
-    if (i < e && (b[i] === 45 || b[i] === 43)) i++;
-    let ed = 0;
-    while (i < e && isDigit(b[i]!)) (i++, ed++);
-    if (ed === 0) return false;
+    if (i < n && (b[i] === 45 || b[i] === 43)) i++;
+    const es = i;
+    while (i < n && isDigit(b[i]!)) i++;
+    if (i === es) return -1;
   }
-  return i === e;
+  return i >= n || PLAIN_STOP[b[i]!] === 1 ? i : -1;
 }
 
 /** int64's largest value: a 19-digit nanosecond timestamp above it is out of range. */
@@ -499,9 +512,8 @@ export function fastLines(b: Buffer, o: FastOptions, precision: bigint): FastRes
         }
         i++;
       } else {
-        const vs = i;
-        while (i < n && PLAIN_STOP[b[i]!] === 0) i++;
-        if (!plainValue(b, vs, i)) return undefined;
+        i = plainEnd(b, i, n);
+        if (i < 0) return undefined;
       }
       if (i < n && b[i] === COMMA) {
         i++;
