@@ -19,6 +19,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { fork, execFileSync } from 'node:child_process';
 import { pino } from 'pino';
+import { body } from './bodies.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const ROOT = path.resolve(here, '..', '..');
@@ -27,6 +28,8 @@ const DIST = path.resolve(ROOT, process.env.DIST ?? 'dist');
 const { Agent } = await import(path.join(DIST, 'agent/runtime/agent.js'));
 const { inputs } = await import(path.join(DIST, 'inputs/index.js'));
 const { GeoLocator } = await import(path.join(DIST, 'inputs/rum/geo.js'));
+// the fast path's count of tags taken over from the previous line (builds before it have none)
+const { prefixStats } = await import(path.join(DIST, 'inputs/rum/fastpath.js'));
 // BASE_DIST=<folder>: one more phase, the rum route served by that build (e.g. the base commit), in the same command
 const base = process.env.BASE_DIST
   ? { Agent: (await import(path.join(path.resolve(ROOT, process.env.BASE_DIST), 'agent/runtime/agent.js'))).Agent, inputs: (await import(path.join(path.resolve(ROOT, process.env.BASE_DIST), 'inputs/index.js'))).inputs }
@@ -52,22 +55,7 @@ if (!fs.existsSync(DB)) {
 }
 const ips = Array.from({ length: IPS }, (_, i) => `${1 + (Math.floor(i / 65536) % 200)}.${Math.floor(i / 256) % 256}.${i % 256}.${1 + (i % 250)}`);
 
-// SDK-shaped batches: the measurements and tag/field sets dataflux-rum.js writes (sdk, app, session, view, browser, device tags).
-function body(seed) {
-  const t = Date.now();
-  const common = `sdk_name=df_web_rum_sdk,sdk_version=3.2.27,app_id=shop_web,env=prod,version=1.4.2,service=shop-web,source=browser,session_id=${seed}-s,session_type=user,view_id=${seed}-v,view_url=https://shop.example.com/cart,view_host=shop.example.com,view_path=/cart,view_path_group=/cart,view_url_query={},browser=Chrome,browser_version=120.0.0.0,browser_version_major=120,os=Linux,os_version=x86_64,os_version_major=x86_64,device=PC,userAgent=Mozilla/5.0\\ (X11;\\ Linux\\ x86_64),screen_size=1920*1080,network_type=4g,is_signin=F`;
-  const lines = [];
-  for (let i = 0; i < POINTS_PER_BODY; i++) {
-    const k = i % 10;
-    if (k < 4) lines.push(`resource,${common},resource_url=https://api.example.com/cart/${i},resource_url_host=api.example.com,resource_url_path=/cart/${i},resource_type=fetch,resource_method=GET,resource_status=200,resource_status_group=2xx,trace_id=${seed}${i},span_id=${i} resource_size=1234,resource_dns=0,resource_tcp=0,resource_ssl=0,resource_ttfb=12.3,resource_trans=1.2,resource_first_byte=13.1,duration=17.4 ${t + i}`);
-    else if (k < 6) lines.push(`action,${common},action_id=${seed}-a${i},action_name=Pay,action_type=click duration=12,action_long_task_count=0,action_resource_count=1,action_error_count=0 ${t + i}`);
-    else if (k < 8) lines.push(`view,${common},view_loading_type=initial_load,view_apdex_level=1 loading_time=1234,first_contentful_paint=321,largest_contentful_paint=654,cumulative_layout_shift=0.01,dom_interactive=400,dom_complete=900,load_event=950,view_error_count=1,view_resource_count=12,view_action_count=3,view_long_task_count=0,time_spent=5000,is_active=true ${t + i}`);
-    else if (k === 8) lines.push(`long_task,${common},long_task_id=${seed}-l${i} duration=73 ${t + i}`);
-    else lines.push(`error,${common},error_source=source,error_type=TypeError,error_handling=unhandled error_message="Cannot read properties of undefined (reading 'id')",error_stack="TypeError: Cannot read properties of undefined\n  at render @ https://shop.example.com/static/js/app.min.js:1:2345\n  at go @ https://shop.example.com/static/js/app.min.js:1:999" ${t + i}`);
-  }
-  return Buffer.from(lines.join('\n'));
-}
-const bodies = Array.from({ length: 64 }, (_, i) => body(i));
+const bodies = Array.from({ length: 64 }, (_, i) => body(i, POINTS_PER_BODY));
 
 const peer = fork(path.join(here, 'peer.mjs'), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const ask = (msg, type) => new Promise((r) => { const h = (m) => { if (m.type === type) { peer.off('message', h); r(m); } }; peer.on('message', h); peer.send(msg); });
@@ -183,6 +171,7 @@ for (const [label, xs] of results) {
   console.log(`| ${label} | ${Math.round(m).toLocaleString('en')} (${(m / floor).toFixed(2)}× floor) | ${xs.map((x) => Math.round(x.rate / 1000) + 'k').join(', ')} | ${(cpp / 1000).toFixed(1)} | ${Math.round(1e9 / cpp).toLocaleString('en')} | ${med(xs.map((x) => x.serverCores)).toFixed(2)} | ${(med(xs.map((x) => x.clientPerPoint)) / 1000).toFixed(1)} | ${xs.reduce((a, x) => a + x.refused, 0)} |`);
 }
 console.log(`peak RSS of the agent process ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+if (prefixStats) console.log(`fast path: ${((100 * prefixStats.kept) / Math.max(1, prefixStats.kept + prefixStats.scanned)).toFixed(0)}% of the lines' tags taken over from the previous line (compared, not scanned)`);
 
 // The location lookup alone.
 peer.send({ type: 'exit' });
@@ -197,5 +186,11 @@ for (let r = 0; r < 5; r++) {
   miss.push(time((i) => geo.locate(ips[(i * 7919) % IPS]), 100_000));
   hit.push(time((i) => cached.locate(ips[(i * 7919) % IPS]), 100_000));
 }
-const perMiss = med(miss), perHit = med(hit);
-console.log(`location lookup: ${perMiss.toFixed(2)} µs per miss (maxmind read + tags), ${perHit.toFixed(3)} µs per cache hit; per point at ${POINTS_PER_BODY} points per request: ${((perMiss / POINTS_PER_BODY) * 1000).toFixed(0)} ns (miss) / ${((perHit / POINTS_PER_BODY) * 1000).toFixed(0)} ns (hit); database ${path.basename(DB)} ${(fs.statSync(DB).size / 2 ** 20).toFixed(1)} MiB`);
+// a database record seen for the first time (a fresh locator, 1,000 addresses of distinct cities): the record is decoded
+const cold = [];
+for (let r = 0; r < 5; r++) {
+  const fresh = await GeoLocator.open(DB, '', 0);
+  cold.push(time((i) => fresh.locate(ips[i]), 1000));
+}
+const perMiss = med(miss), perHit = med(hit), perCold = med(cold);
+console.log(`location lookup: ${perMiss.toFixed(2)} µs per address not in the cache (tree walk; its record decoded before), ${perCold.toFixed(2)} µs when the record is new too (maxmind decode), ${perHit.toFixed(3)} µs per cache hit; per point at ${POINTS_PER_BODY} points per request: ${((perMiss / POINTS_PER_BODY) * 1000).toFixed(0)} ns (miss) / ${((perCold / POINTS_PER_BODY) * 1000).toFixed(0)} ns (new record) / ${((perHit / POINTS_PER_BODY) * 1000).toFixed(0)} ns (hit); database ${path.basename(DB)} ${(fs.statSync(DB).size / 2 ** 20).toFixed(1)} MiB`);

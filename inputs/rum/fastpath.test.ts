@@ -8,22 +8,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeLines, LineProtocolError, PRECISION_NS, type DecodedPoint } from '../../agent/model/lineproto.js';
-import { fastLines, type FastOptions } from './fastpath.js';
+import { fastLines, keyTable, prefixStats, type FastOptions } from './fastpath.js';
 
 const ENRICH = { ip: '203.0.113.7', city: 'Test ville', province: 'P,1', country: 'Testland', isp: 'ISP=1' };
 const GLOBALS = { host: 'node-1', cluster_name_k8s: 'k8s' };
 const esc = (s: string) => s.replace(/[\\,= ]/g, '\\$&');
 const NOW = 1_700_000_000_000_000_000n;
 
-function options(precision: bigint, measurements = ['view', 'resource', 'action', 'error', 'long_task']): FastOptions {
-  const firstBytes = new Uint8Array(256);
-  for (const k of [...Object.keys(ENRICH), ...Object.keys(GLOBALS)]) firstBytes[k.charCodeAt(0)] = 1;
+function options(precision: bigint, measurements = MEASUREMENTS): FastOptions {
   return {
     precisionZeros: String(precision).slice(1),
     enrich: Buffer.from(Object.entries(ENRICH).map(([k, v]) => `,${k}=${esc(v)}`).join('')),
-    enrichKeys: new Set(Object.keys(ENRICH)),
-    globals: new Map(Object.entries(GLOBALS).map(([k, v]) => [k, Buffer.from(`,${k}=${esc(v)}`)])),
-    firstBytes,
+    keys: keyTable(Object.keys(ENRICH), new Map(Object.entries(GLOBALS).map(([k, v]) => [k, Buffer.from(`,${k}=${esc(v)}`)]))),
     measurements: new Set(measurements),
     checkAppId: (id, line) => {
       if (!id) throw new Error(`line ${line}: no app_id`);
@@ -44,21 +40,42 @@ function expected(input: DecodedPoint[]): DecodedPoint[] {
   });
 }
 
-function check(body: string, precision: bigint): boolean {
-  let fast;
-  try {
-    fast = fastLines(Buffer.from(body), options(precision), precision);
-  } catch {
-    // a refusal (measurement, app_id): the general path refuses those too, checked below
-    return false;
+const MEASUREMENTS = ['view', 'resource', 'action', 'error', 'long_task'];
+
+/** What the rum input refuses in decoded points (the general path's checks), or undefined. */
+function refusal(points: DecodedPoint[]): string | undefined {
+  for (const p of points) {
+    if (!MEASUREMENTS.includes(p.name)) return `measurement ${p.name}`;
+    if (!p.tags.app_id) return 'no app_id';
   }
-  if (!fast) return false;
-  let general: DecodedPoint[];
+  return undefined;
+}
+
+/**
+ * Feeds a body to both paths: when the fast path takes it, the general decoder
+ * must take it too, with nothing the input refuses, and read the same points;
+ * when the fast path refuses it (measurement, app_id), the general path must
+ * refuse it too. True when the fast path took it.
+ */
+function check(body: string, precision: bigint): boolean {
+  let general: DecodedPoint[] | undefined;
+  let generalError: unknown;
   try {
     general = decodeLines(body, precision);
   } catch (e) {
-    throw new Error(`fast path accepted what the decoder refuses (${(e as LineProtocolError).message}): ${JSON.stringify(body)}`);
+    generalError = e;
   }
+  let fast;
+  try {
+    fast = fastLines(Buffer.from(body), options(precision), precision);
+  } catch (e) {
+    if (general && refusal(general) === undefined) throw new Error(`fast path refused (${(e as Error).message}) what the general path takes: ${JSON.stringify(body)}`);
+    return false;
+  }
+  if (!fast) return false;
+  if (!general) throw new Error(`fast path accepted what the decoder refuses (${(generalError as LineProtocolError).message}): ${JSON.stringify(body)}`);
+  const refused = refusal(general);
+  if (refused) throw new Error(`fast path accepted what the general path refuses (${refused}): ${JSON.stringify(body)}`);
   const out = decodeLines(fast.data.toString('utf8'));
   expect(fast.ends).toHaveLength(out.length);
   expect(out).toEqual(expected(general));
@@ -92,6 +109,37 @@ const line = fc
   });
 const body = fc.array(line, { minLength: 1, maxLength: 6 }).map((ls) => ls.join('\n'));
 
+/**
+ * Bodies like the SDK's batches: every line starts with the same common tags
+ * (so the fast path takes them over from the previous line by comparing
+ * bytes), then tags of its own, some equal to the previous line's.
+ */
+const sdkBody = fc
+  .record({
+    common: fc.dictionary(word, tagValue, { minKeys: 1, maxKeys: 8 }),
+    lines: fc.array(
+      fc.record({
+        name: fc.constantFrom('view', 'resource', 'action', 'long_task'),
+        own: fc.dictionary(word, fc.constantFrom('1', '2', 'a\\,b', 'x\\ y', 'same'), { maxKeys: 3 }),
+        fields: fc.dictionary(word, fieldValue, { minKeys: 1, maxKeys: 3 }),
+        time: fc.option(fc.bigInt({ min: 0n, max: 9_999_999_999_999n }), { nil: undefined }),
+        appLast: fc.boolean(),
+      }),
+      { minLength: 2, maxLength: 8 },
+    ),
+  })
+  .map(({ common, lines }) =>
+    lines
+      .map((l) => {
+        const tags = Object.entries(l.appLast ? { ...common, ...l.own, app_id: 'shop_web' } : { app_id: 'shop_web', ...common, ...l.own })
+          .map(([k, v]) => `,${k}=${v}`)
+          .join('');
+        const fields = Object.entries(l.fields).map(([k, v]) => `${k}=${v}`).join(',');
+        return `${l.name}${tags} ${fields}${l.time === undefined ? '' : ` ${l.time}`}`;
+      })
+      .join('\n'),
+  );
+
 describe('rum fast path', () => {
   it('reads SDK-like bodies as the general decoder does, plus the location and missing global tags', () => {
     let accepted = 0;
@@ -115,6 +163,78 @@ describe('rum fast path', () => {
       }),
       { numRuns: 1500 },
     );
+  });
+
+  it('reads batches whose lines share their first tags (taken over from the previous line) as the general decoder does', () => {
+    let accepted = 0;
+    const kept0 = prefixStats.kept;
+    fc.assert(
+      fc.property(sdkBody, fc.constantFrom('ms', 'ns'), (b, p) => {
+        if (check(b, PRECISION_NS[p]!)) accepted++;
+      }),
+      { numRuns: 400 },
+    );
+    expect(accepted).toBeGreaterThan(100);
+    expect(prefixStats.kept - kept0, 'tags taken over from the previous line').toBeGreaterThan(500);
+  });
+
+  it('never accepts a batch the general decoder refuses, nor reads it differently, when one line of shared tags is changed', () => {
+    const mutated = fc.tuple(sdkBody, fc.nat(), fc.constantFrom('\\', '"', ',', '=', ' ', '\n', '\r', 'x', '', 'é', 'i', '.'), fc.boolean()).map(([b, at, ch, replace]) => {
+      // insert, replace or delete after the first line: the changed line is compared with a good one
+      const first = b.indexOf('\n') + 1;
+      const i = first + (at % (b.length - first + 1));
+      return b.slice(0, i) + ch + b.slice(i + (ch === '' || replace ? 1 : 0));
+    });
+    fc.assert(
+      fc.property(mutated, (b) => {
+        check(b, PRECISION_NS.ms!);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('reads numbers and booleans as the general decoder does (any short token of their characters)', () => {
+    const token = fc.string({ minLength: 1, maxLength: 7, unit: fc.constantFrom('0', '1', '9', '.', 'e', 'E', '+', '-', 'i', 'u', 't', 'T', 'r', 'u', 'e', 'f', 'F', 'a', 'l', 's', 'R', 'U', 'A', 'L', 'S') });
+    let accepted = 0;
+    fc.assert(
+      fc.property(token, fc.constantFrom('', ',y=1', ' 1700000000000'), (tok, after) => {
+        if (check(`view,app_id=a x=${tok}${after}\nview,app_id=a x=${tok}`, PRECISION_NS.ms!)) accepted++;
+      }),
+      { numRuns: 3000 },
+    );
+    for (const tok of ['1', '-1.5', '+.5', '1e5', '-2E-3', '12i', '-123456789012345678i', 'true', 'F', 'FALSE', 'True']) expect(check(`view,app_id=a x=${tok} 1`, 1n), tok).toBe(true);
+    expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('reads hand-made edge cases as the general decoder does, or leaves them to it', () => {
+    const common = 'app_id=shop_web,sdk_name=df_web_rum_sdk,userAgent=Mozilla/5.0\\ (X11;\\ Linux),view_url=https://h/a?b\\=c\\,d';
+    // [body, precision, whether the fast path must take it]
+    const cases: [string, string, boolean][] = [
+      [`view,${common} x=1 1700000000000\nview,${common} x=2 1700000000001`, 'ms', true],
+      [`view,${common},k=v\\ w x=1i 1700000000000\naction,${common},k=v\\,w y="a b" 1700000000001`, 'ms', true],
+      [`view,${common} msg="say \\"hi\\", a\\\\b",n=1 1700000000000123456\nview,${common} msg="two\nlines" 1700000000000123457`, 'ns', true],
+      [`view,${common} x=1\nview,${common} x=2`, 'ms', true], // no timestamps: now
+      [`view,${common}  x=1   1700000000000  \n\n# comment\nview,${common} x=2 1700000000001`, 'ms', true], // extra spaces
+      [`view,${common},trail=a\\\\ x=1 1\nview,${common},trail=a\\\\,b=c x=1 2`, 'ms', true], // an escaped backslash before the tag's end
+      [`view,${common},host=mine x=1 1\nview,${common} x=1 2`, 'ms', true], // a global key present on one line only
+      [`view,${common} x=1 1\nview,${common.replace('shop_web', 'other')} x=1 2`, 'ms', true],
+      [`view,${common} x=1 1\nview,${common},ip=1.2.3.4 x=1 2`, 'ms', false], // a location tag already there
+      [`view,${common} x=1 1\nview,${common}\\x x=1 2`, 'ms', false], // an escape the fast path does not read
+      [`view,${common} x=1 1\nview,${common},k=a=b x=1 2`, 'ms', false],
+      [`view,${common} x=1 1\nview,${common} x=1 -2`, 'ms', false],
+      [`view,${common} x=1 1\nview,${common} x="open 2`, 'ms', false],
+      [`view,${common} x=1 1\nview,${common}`, 'ms', false],
+      [`view,${common} x=1 1\nview,${common} x=5u 2`, 'ms', false],
+      [`view,${common} x=1 1\nview,${common}\r\n`, 'ms', false],
+      [`view,${common} x=1 99999999999999`, 'ms', false], // past int64 nanoseconds
+    ];
+    for (const [b, p, fast] of cases) expect(check(b, PRECISION_NS[p]!), b).toBe(fast);
+    // refusals name the line, on the fast path as on the general one
+    const o = options(PRECISION_NS.ms!);
+    expect(() => fastLines(Buffer.from(`view,${common} x=1 1\ncpu,${common} x=1 2`), o, PRECISION_NS.ms!)).toThrow('line 2: cpu');
+    expect(() => fastLines(Buffer.from(`view,${common} x=1 1\n\nview,${common.replace('app_id=shop_web,', '')} x=1 2`), o, PRECISION_NS.ms!)).toThrow('line 3: no app_id');
+    const refusing = { ...o, checkAppId: (id: string | undefined, line: number) => { if (id !== 'shop_web') throw new Error(`line ${line}: ${id} refused`); } };
+    expect(() => fastLines(Buffer.from(`view,${common} x=1 1\nview,${common},app_id=evil x=1 2`), refusing, PRECISION_NS.ms!)).toThrow('line 2: evil refused');
   });
 
   it('takes the general decoder for error lines (sourcemaps) and leaves other lines as bytes', () => {

@@ -15,6 +15,17 @@
  * of a build with an uploaded sourcemap zip are decoded one by one with the
  * general decoder (to resolve their stack); the others stay bytes.
  * `inputs/rum/fastpath.test.ts` checks both paths give the same points.
+ *
+ * What makes it cheap (bench/rum; a byte loop in JS costs ~1 ns a byte here,
+ * a native Buffer call ~50–150 ns): the SDK writes its ~30 common tags (sdk,
+ * app, session, device, view) first and in the same order on every line of a
+ * batch, so a line whose tags start with the same bytes as the previous
+ * line's, up to the end of one of its tags, is read the same way up to there:
+ * that prefix is compared with one native `compare` instead of being scanned
+ * again, and what the previous line's scan found in it (app_id, the build
+ * tags, which global keys are present) is taken over. Bytes are classified by
+ * lookup tables, names and app ids are decoded once per run of equal bytes,
+ * and each record is written with at most four copies.
  */
 import { decodeLines, encodeLines } from '../../agent/model/lineproto.js';
 import type { Point } from '../../agent/model/point.js';
@@ -29,15 +40,80 @@ const CR = 13;
 const HASH = 35;
 const TAB = 9;
 
+function table(...bytes: number[]): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const c of bytes) t[c] = 1;
+  return t;
+}
+/** Bytes that end a measurement (`,` or space) or send the line to the general path. */
+const NAME_STOP = table(COMMA, SP, BS, NL, CR, QUOTE);
+/** Bytes that end a tag or field key (`=`) or send the line to the general path. */
+const KEY_STOP = table(EQ, BS, COMMA, SP, NL, CR, QUOTE);
+/** Bytes that end or escape a tag value. */
+const TAG_VALUE_STOP = table(BS, COMMA, SP, EQ, NL, CR);
+/** Bytes that matter inside a string field. */
+const STRING_STOP = table(BS, QUOTE, NL);
+/** Bytes that end a non-string field value. */
+const PLAIN_STOP = table(COMMA, SP, NL, CR);
+
+/** Key flags: what a tag key is to the fast path. */
+const F_APP = 1;
+const F_ENV = 2;
+const F_VERSION = 4;
+const F_SDK = 8;
+const F_ENRICH = 16;
+
+interface KeyEntry {
+  readonly bytes: Buffer;
+  readonly flags: number;
+  /** Index of the global tag with this key, or -1. */
+  readonly g: number;
+}
+
+/** The tag keys the fast path looks for (app_id, the build tags, the location keys, the global keys), by first byte. */
+export interface KeyTable {
+  readonly byFirst: readonly (readonly KeyEntry[] | undefined)[];
+  /** The global tags' escaped `,k=v`, in order: a line lacking key g gets `globals[g]`. */
+  readonly globals: readonly Buffer[];
+  /** All of `globals`, concatenated. */
+  readonly allGlobals: Buffer;
+}
+
+/** Builds the key table once per set of global tags (`,k=v` texts by key) and location keys. */
+export function keyTable(enrichKeys: Iterable<string>, globals: ReadonlyMap<string, Buffer>): KeyTable {
+  const entries = new Map<string, { flags: number; g: number }>();
+  const add = (k: string, flags: number, g = -1) => {
+    const e = entries.get(k) ?? { flags: 0, g: -1 };
+    e.flags |= flags;
+    if (g >= 0) e.g = g;
+    entries.set(k, e);
+  };
+  add('app_id', F_APP);
+  add('env', F_ENV);
+  add('version', F_VERSION);
+  add('sdk_name', F_SDK);
+  for (const k of enrichKeys) add(k, F_ENRICH);
+  const texts: Buffer[] = [];
+  for (const [k, text] of globals) {
+    add(k, 0, texts.length);
+    texts.push(text);
+  }
+  const byFirst: KeyEntry[][] = [];
+  for (let c = 0; c < 256; c++) byFirst.push([]);
+  for (const [k, e] of entries) {
+    const bytes = Buffer.from(k);
+    if (bytes.length > 0) byFirst[bytes[0]!]!.push({ bytes, flags: e.flags, g: e.g });
+  }
+  return { byFirst: byFirst.map((l) => (l.length > 0 ? l : undefined)), globals: texts, allGlobals: Buffer.concat(texts) };
+}
+
 /** What a request adds to each line, and what the caller checks. */
 export interface FastOptions {
   precisionZeros: string;
   /** `,ip=…,city=…,province=…,country=…,isp=…` */
   enrich: Buffer;
-  /** The tags the location adds (a line carrying one of them takes the general path). */
-  enrichKeys: ReadonlySet<string>;
-  /** The core's global tags: key → `,k=v`, added when the line lacks the key. */
-  globals: ReadonlyMap<string, Buffer>;
+  /** The keys of `enrich` (a line carrying one takes the general path) and of the core's global tags (added when the line lacks them). */
+  keys: KeyTable;
   measurements: ReadonlySet<string>;
   /** Checks a line's app_id; returns a refusal to throw, or undefined. */
   checkAppId: (appId: string | undefined, line: number) => void;
@@ -54,8 +130,6 @@ export interface FastOptions {
    * web SDK) leave it on the fast path, as sent. Undefined: always `decode`.
    */
   sourcemapFor?: (appId: string | undefined, env: string | undefined, version: string | undefined, sdk: string | undefined) => 'decode' | 'zip_not_found' | 'skip';
-  /** 1 for the first byte of every enrichment and global key (keys compared only then). */
-  firstBytes: Uint8Array;
   /** Refuses a line whose measurement is not accepted. */
   refuseMeasurement: (name: string, line: number) => void;
   nowNs: bigint;
@@ -79,11 +153,18 @@ export interface FastResult {
 /** Output buffers kept for reuse up to this size. */
 const SCRATCH_MAX = 1 << 20;
 
+/**
+ * The output, in a buffer that also holds a copy of the body and of the texts
+ * a record gets (location, global tags, zeros): every piece of a record is
+ * then moved with `copyWithin` (a Buffer.copy of a range makes a view object
+ * per call), a few bytes with a JS loop.
+ */
 class Out {
   buf: Buffer;
-  off = 0;
-  constructor(size: number, reuse?: Buffer) {
+  off: number;
+  constructor(size: number, start: number, reuse?: Buffer) {
     this.buf = reuse !== undefined && reuse.length >= size ? reuse : Buffer.allocUnsafe(size);
+    this.off = start;
   }
   room(n: number): void {
     if (this.off + n <= this.buf.length) return;
@@ -91,13 +172,31 @@ class Out {
     this.buf.copy(b, 0, 0, this.off);
     this.buf = b;
   }
-  copy(src: Buffer, s: number, e: number): void {
-    this.room(e - s);
-    this.off += src.copy(this.buf, this.off, s, e);
+  /** Appends a text (at setup: the body and the record texts). */
+  put(src: Uint8Array): number {
+    const at = this.off;
+    this.room(src.length);
+    this.buf.set(src, at);
+    this.off += src.length;
+    return at;
   }
-  str(s: string): void {
-    this.room(s.length * 3);
-    this.off += this.buf.write(s, this.off, 'latin1');
+  /** Appends buf[s, e) (the body's bytes or a record text). */
+  copy(s: number, e: number): void {
+    const len = e - s;
+    this.room(len);
+    const buf = this.buf;
+    if (len <= 24) {
+      let o = this.off;
+      for (let k = s; k < e; k++) buf[o++] = buf[k]!;
+      this.off = o;
+    } else {
+      buf.copyWithin(this.off, s, e);
+      this.off += len;
+    }
+  }
+  byte(c: number): void {
+    this.room(1);
+    this.buf[this.off++] = c;
   }
   utf8(s: string): void {
     this.room(Buffer.byteLength(s));
@@ -105,71 +204,147 @@ class Out {
   }
 }
 
-/** Bytes that end or escape a tag value, and those that matter inside a string field: one table load per byte. */
-const TAG_VALUE_STOP = new Uint8Array(256);
-for (const c of [BS, COMMA, SP, EQ, NL, CR]) TAG_VALUE_STOP[c] = 1;
-const STRING_STOP = new Uint8Array(256);
-for (const c of [BS, QUOTE, NL]) STRING_STOP[c] = 1;
-
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** A non-string field value the general decoder reads the same way: a float, an int (`i`) of at most 18 digits, or a boolean. */
-function plainValue(b: Buffer, s: number, e: number): boolean {
-  const n = e - s;
-  if (n === 0) return false;
-  const c0 = b[s]!;
+const BOOLEANS = ['t', 'T', 'true', 'True', 'TRUE', 'f', 'F', 'false', 'False', 'FALSE'].map((w) => Buffer.from(w));
+
+/**
+ * The end of a non-string field value at `s` that the general decoder reads
+ * the same way — a float, an int (`i`) of at most 18 digits, or a boolean —
+ * followed by `,`, a space, a line end or the body's end; -1 otherwise. One
+ * pass: the value is parsed as it is found.
+ */
+function plainEnd(b: Buffer, s: number, n: number): number {
+  let i = s;
+  const c0 = s < n ? b[s]! : -1;
   if (c0 === 116 || c0 === 84 || c0 === 102 || c0 === 70) {
     // t T true True TRUE f F false False FALSE
-    const w = b.toString('latin1', s, e);
-    return w === 't' || w === 'T' || w === 'true' || w === 'True' || w === 'TRUE' || w === 'f' || w === 'F' || w === 'false' || w === 'False' || w === 'FALSE';
+    while (i < n && PLAIN_STOP[b[i]!] === 0) i++;
+    const len = i - s;
+    for (const w of BOOLEANS) {
+      if (w.length !== len) continue;
+      let k = 0;
+      while (k < len && b[s + k] === w[k]) k++;
+      if (k === len) return i;
+    }
+    return -1;
   }
-  let i = s;
-  if (b[e - 1] === 105 /* i */) {
-    if (b[i] === 45) i++;
-    if (e - 1 - i < 1 || e - 1 - i > 18) return false;
-    for (; i < e - 1; i++) if (!isDigit(b[i]!)) return false;
-    return true;
-  }
-  // [-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?
-  if (b[i] === 45 || b[i] === 43) i++;
-  let digits = 0;
-  while (i < e && isDigit(b[i]!)) (i++, digits++);
-  if (i < e && b[i] === 46) {
+  // [-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?  or  -?\d{1,18}i
+  if (c0 === 45 || c0 === 43) i++;
+  const ds = i;
+  while (i < n && isDigit(b[i]!)) i++;
+  let digits = i - ds;
+  if (i < n && b[i] === 105 /* i */) {
+    if (c0 === 43 || digits < 1 || digits > 18) return -1;
     i++;
-    while (i < e && isDigit(b[i]!)) (i++, digits++);
+    return i >= n || PLAIN_STOP[b[i]!] === 1 ? i : -1;
   }
-  if (digits === 0) return false;
-  if (i < e && (b[i] === 101 || b[i] === 69)) {
+  if (i < n && b[i] === 46) {
+    const f = ++i;
+    while (i < n && isDigit(b[i]!)) i++;
+    digits += i - f;
+  }
+  if (digits === 0) return -1;
+  if (i < n && (b[i] === 101 || b[i] === 69)) {
     i++;
-    if (i < e && (b[i] === 45 || b[i] === 43)) i++;
-    let ed = 0;
-    while (i < e && isDigit(b[i]!)) (i++, ed++);
-    if (ed === 0) return false;
+    if (i < n && (b[i] === 45 || b[i] === 43)) i++;
+    const es = i;
+    while (i < n && isDigit(b[i]!)) i++;
+    if (i === es) return -1;
   }
-  return i === e;
+  return i >= n || PLAIN_STOP[b[i]!] === 1 ? i : -1;
+}
+
+/** int64's largest value: a 19-digit nanosecond timestamp above it is out of range. */
+const INT64_MAX_DIGITS = '9223372036854775807';
+
+/*
+ * The previous line's tags (fastLines runs to completion, so one set per
+ * thread): where each tag ends, relative to the line's first comma, and the
+ * tags that matter (app_id, env, version, sdk_name, global keys), in order.
+ * A line whose first tags are byte-equal to the previous line's keeps these
+ * entries and overwrites those after them.
+ */
+const MAX_TAGS = 1024;
+const tagEnds = new Int32Array(MAX_TAGS);
+const MAX_SPECIAL = 64;
+/** Tag index, flags, global index, value start and end (relative to the first comma), whether the value has a `\`. */
+const specAt = new Int32Array(MAX_SPECIAL);
+const specFlags = new Int32Array(MAX_SPECIAL);
+const specG = new Int32Array(MAX_SPECIAL);
+const specVs = new Int32Array(MAX_SPECIAL);
+const specVe = new Int32Array(MAX_SPECIAL);
+const specEsc = new Uint8Array(MAX_SPECIAL);
+/** The value decoded, once per entry (app_id on every line; the build tags for error lines). */
+const specStr: (string | undefined)[] = new Array<string | undefined>(MAX_SPECIAL).fill(undefined);
+/** Tags taken over from the previous line instead of being scanned, and tags scanned (tests and bench/rum read them). */
+export const prefixStats = { kept: 0, scanned: 0 };
+/** Per global tag, the line that last had its key (a stamp), grown as needed. */
+let seenGlobal = new Int32Array(16);
+let stamp = 0;
+
+/**
+ * Whether the line with tags at `ts` starts with the reference line's first
+ * `j` tags (its tags at `refTs`): the bytes up to the end of tag j are equal
+ * and tag j ends there too. Then they parse the same up to there (same bytes,
+ * same escapes before the boundary).
+ */
+function samePrefix(b: Buffer, n: number, ts: number, refTs: number, j: number): boolean {
+  const e = tagEnds[j - 1]!;
+  const p = ts + e;
+  if (p >= n) return false;
+  const c = b[p];
+  if ((c !== COMMA && c !== SP) || b[p - 1] !== b[refTs + e - 1] || b[ts + 1] !== b[refTs + 1]) return false;
+  return b.compare(b, refTs, refTs + e, ts, p) === 0;
 }
 
 /**
  * Checks and enriches a line-protocol body; undefined when a line needs the
  * general decoder. Throws what `checkAppId` / `refuseMeasurement` throw.
  */
-/** int64's largest value: a 19-digit nanosecond timestamp above it is out of range. */
-const INT64_MAX_DIGITS = '9223372036854775807';
-
 export function fastLines(b: Buffer, o: FastOptions, precision: bigint): FastResult | undefined {
   const n = b.length;
+  const keys = o.keys;
+  const nGlobals = keys.globals.length;
+  if (seenGlobal.length < nGlobals) seenGlobal = new Int32Array(nGlobals * 2);
   let newlines = 0;
   for (let i = b.indexOf(NL); i >= 0; i = b.indexOf(NL, i + 1)) newlines++;
-  let globalsLen = 0;
-  for (const v of o.globals.values()) globalsLen += v.length;
-  const out = new Out(n + (newlines + 1) * (o.enrich.length + globalsLen + o.precisionZeros.length + 24) + 16, o.scratch?.buf);
+  const zerosLen = o.precisionZeros.length;
+  const nowText = String(o.nowNs);
+  const textsLen = o.enrich.length * 2 + keys.allGlobals.length * 2 + zerosLen + nowText.length;
+  // the body (records are copied from it), then the texts records get, then the records
+  const out = new Out(n + textsLen + n + (newlines + 1) * (o.enrich.length + keys.allGlobals.length + zerosLen + 24) + 16, 0, o.scratch?.buf);
+  out.put(b);
+  /** The enrichment and every global tag: what most lines get. */
+  const allAt = out.put(o.enrich);
+  out.put(keys.allGlobals);
+  const allEnd = out.off;
+  const enrichAt = out.put(o.enrich);
+  const globalAt: number[] = [];
+  for (const g of keys.globals) globalAt.push(out.put(g));
+  const zerosAt = out.put(Buffer.from(o.precisionZeros, 'latin1'));
+  const nowAt = out.put(Buffer.from(nowText, 'latin1'));
+  const base = out.off;
   const ends: number[] = [];
   const counts = new Map<string, number>();
-  const missing: Buffer[] = [];
+  let runName = '';
+  let runCount = 0;
   let lineNo = 1;
   let zipNotFound = 0;
+  // the previous line: its name's bytes and its tags (reference for the prefix)
+  let prevNameStart = -1;
+  let prevNameLen = 0;
+  let prevName = '';
+  let refTs = -1;
+  let refCount = 0;
+  let refSpec = 0;
+  /** Tags the last partial match kept (the batch's common tags): tried first. */
+  let hint = 0;
+  /** Lines in a row whose tags shared no prefix with the previous line's: after two, no more comparing. */
+  let misses = 0;
+  const byFirst = keys.byFirst;
   let i = 0;
   while (i < n) {
     const c = b[i]!;
@@ -188,132 +363,190 @@ export function fastLines(b: Buffer, o: FastOptions, precision: bigint): FastRes
     }
     const start = i;
     // measurement
-    while (i < n) {
-      const x = b[i]!;
-      if (x === COMMA || x === SP) break;
-      if (x === BS || x === NL || x === CR || x === QUOTE) return undefined;
-      i++;
+    while (i < n && NAME_STOP[b[i]!] === 0) i++;
+    if (i === start || i >= n || (b[i] !== COMMA && b[i] !== SP)) return undefined;
+    const nameLen = i - start;
+    let name = prevName;
+    let same = nameLen === prevNameLen;
+    for (let k = 0; same && k < nameLen; k++) same = b[start + k] === b[prevNameStart + k];
+    if (!same) {
+      name = b.toString('utf8', start, i);
+      if (!o.measurements.has(name)) o.refuseMeasurement(name, lineNo);
+      prevName = name;
+      prevNameLen = nameLen;
     }
-    if (i === start || i >= n) return undefined;
-    const name = b.toString('utf8', start, i);
-    if (!o.measurements.has(name)) o.refuseMeasurement(name, lineNo);
-    // tags
-    let appId: string | undefined;
-    // an error line's build (env, version) and SDK, for sourcemapFor; '\\' marks an escaped value
-    const isError = name === 'error' && o.onError !== undefined && o.sourcemapFor !== undefined;
-    let env: string | undefined;
-    let version: string | undefined;
-    let sdk: string | undefined;
-    missing.length = 0;
-    for (const v of o.globals.values()) missing.push(v);
-    while (b[i] === COMMA) {
-      const ks = ++i;
-      while (i < n && b[i] !== EQ) {
-        const x = b[i]!;
-        if (x === BS || x === COMMA || x === SP || x === NL || x === CR || x === QUOTE) return undefined;
-        i++;
+    prevNameStart = start;
+    // tags: first what this line shares with the previous line's, then the rest
+    const ts = i;
+    let t = 0;
+    let nspec = 0;
+    let keptTags = 0;
+    if (refCount > 0 && misses < 2 && b[i] === COMMA) {
+      let j = 0;
+      if (samePrefix(b, n, ts, refTs, refCount)) j = refCount;
+      else {
+        let lo = 0;
+        let hi = refCount - 1;
+        if (hint > 0 && hint <= hi) {
+          if (samePrefix(b, n, ts, refTs, hint)) lo = hi = hint;
+          else hi = hint - 1;
+        }
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if (samePrefix(b, n, ts, refTs, mid)) lo = mid;
+          else hi = mid - 1;
+        }
+        j = lo;
+        if (j > 0) hint = j;
       }
-      if (i === ks || i >= n) return undefined;
+      misses = j > 0 ? 0 : misses + 1;
+      if (j > 0) {
+        t = keptTags = j;
+        i = ts + tagEnds[j - 1]!;
+        nspec = refSpec;
+        while (nspec > 0 && specAt[nspec - 1]! >= j) nspec--;
+      }
+    }
+    while (i < n && b[i] === COMMA) {
+      const ks = ++i;
+      while (i < n && KEY_STOP[b[i]!] === 0) i++;
+      if (i === ks || i >= n || b[i] !== EQ) return undefined;
       const ke = i++;
       const vs = i;
+      let esc = 0;
       while (i < n) {
         while (i < n && TAG_VALUE_STOP[b[i]!] === 0) i++;
         if (i >= n) break;
         const x = b[i]!;
         if (x === BS) {
-          const y = b[i + 1];
+          const y = i + 1 < n ? b[i + 1] : -1;
           if (y !== SP && y !== COMMA && y !== EQ && y !== BS) return undefined;
+          esc = 1;
           i += 2;
           continue;
         }
         if (x === COMMA || x === SP) break;
-        if (x === EQ || x === NL || x === CR) return undefined;
-        i++;
+        return undefined; // `=`, `\n`, `\r`
       }
       if (i === vs || i >= n) return undefined;
-      const klen = ke - ks;
-      if (isError && (klen === 3 || klen === 7 || klen === 8)) {
-        const key = b.toString('latin1', ks, ke);
-        if (key === 'env') env = b.toString('utf8', vs, i);
-        else if (key === 'version') version = b.toString('utf8', vs, i);
-        else if (key === 'sdk_name') sdk = b.toString('utf8', vs, i);
-      }
-      // app_id, the location keys, the global keys: compared only when the length could match
-      if (klen === 6 && b[ks] === 97 && b.toString('latin1', ks, ke) === 'app_id') {
-        appId = b.toString('utf8', vs, i);
-        if (appId.includes('\\')) return undefined;
-      } else if (o.firstBytes[b[ks]!] === 1) {
-        // a key that could be a location or global tag (by its first byte): compare it
-        const key = b.toString('utf8', ks, ke);
-        if (o.enrichKeys.has(key)) return undefined;
-        const v = o.globals.get(key);
-        if (v) {
-          const idx = missing.indexOf(v);
-          if (idx >= 0) missing.splice(idx, 1);
+      // app_id, the build tags, the location keys, the global keys
+      const cands = byFirst[b[ks]!];
+      if (cands !== undefined) {
+        const klen = ke - ks;
+        for (let ci = 0; ci < cands.length; ci++) {
+          const e = cands[ci]!;
+          const kb = e.bytes;
+          if (kb.length !== klen) continue;
+          let q = 1;
+          while (q < klen && b[ks + q] === kb[q]) q++;
+          if (q !== klen) continue;
+          if ((e.flags & F_ENRICH) !== 0 || ((e.flags & F_APP) !== 0 && esc === 1)) return undefined;
+          if (nspec === MAX_SPECIAL) return undefined;
+          specAt[nspec] = t;
+          specFlags[nspec] = e.flags;
+          specG[nspec] = e.g;
+          specVs[nspec] = vs - ts;
+          specVe[nspec] = i - ts;
+          specEsc[nspec] = esc;
+          specStr[nspec] = undefined;
+          nspec++;
+          break;
         }
       }
+      if (t < MAX_TAGS) tagEnds[t] = i - ts;
+      t++;
     }
     const tagsEnd = i;
-    if (b[i] !== SP) return undefined;
+    if (i >= n || b[i] !== SP) return undefined;
+    prefixStats.kept += keptTags;
+    prefixStats.scanned += t - keptTags;
+    refTs = ts;
+    refCount = t < MAX_TAGS ? t : MAX_TAGS;
+    refSpec = nspec;
+    // what the tags say: the last app_id, env, version, sdk_name; which global keys are present
+    if (++stamp === 0x7fffffff) {
+      seenGlobal.fill(0);
+      stamp = 1;
+    }
+    let present = 0;
+    let appId: string | undefined;
+    let envAt = -1;
+    let versionAt = -1;
+    let sdkAt = -1;
+    for (let s = 0; s < nspec; s++) {
+      const f = specFlags[s]!;
+      if ((f & F_APP) !== 0) appId = specStr[s] ??= b.toString('utf8', ts + specVs[s]!, ts + specVe[s]!);
+      if ((f & F_ENV) !== 0) envAt = s;
+      if ((f & F_VERSION) !== 0) versionAt = s;
+      if ((f & F_SDK) !== 0) sdkAt = s;
+      const g = specG[s]!;
+      if (g >= 0 && seenGlobal[g] !== stamp) {
+        seenGlobal[g] = stamp;
+        present++;
+      }
+    }
     o.checkAppId(appId, lineNo);
-    while (b[i] === SP) i++;
+    while (i < n && b[i] === SP) i++;
     const fieldsStart = i;
     // fields
-    let first = true;
     let lineBreaks = 0;
-    while (i < n && (first || b[i] === COMMA)) {
-      if (!first) i++;
-      first = false;
+    for (;;) {
       const ks = i;
-      while (i < n && b[i] !== EQ) {
-        const x = b[i]!;
-        if (x === BS || x === COMMA || x === SP || x === NL || x === CR || x === QUOTE) return undefined;
-        i++;
-      }
-      if (i === ks || i >= n) return undefined;
+      while (i < n && KEY_STOP[b[i]!] === 0) i++;
+      if (i === ks || i >= n || b[i] !== EQ) return undefined;
       i++;
-      if (b[i] === QUOTE) {
+      if (i < n && b[i] === QUOTE) {
         i++;
         for (;;) {
           while (i < n && STRING_STOP[b[i]!] === 0) i++;
           if (i >= n) return undefined;
           const x = b[i]!;
-          if (x === BS && (b[i + 1] === QUOTE || b[i + 1] === BS)) {
-            i += 2;
+          if (x === QUOTE) break;
+          if (x === BS) {
+            const y = i + 1 < n ? b[i + 1] : -1;
+            i += y === QUOTE || y === BS ? 2 : 1;
             continue;
           }
-          if (x === QUOTE) break;
-          if (x === NL) lineBreaks++;
+          lineBreaks++; // a newline inside the string
           i++;
         }
         i++;
       } else {
-        const vs = i;
-        while (i < n && b[i] !== COMMA && b[i] !== SP && b[i] !== NL && b[i] !== CR) i++;
-        if (!plainValue(b, vs, i)) return undefined;
+        i = plainEnd(b, i, n);
+        if (i < 0) return undefined;
       }
+      if (i < n && b[i] === COMMA) {
+        i++;
+        continue;
+      }
+      break;
     }
-    if (first) return undefined;
     const fieldsEnd = i;
-    while (b[i] === SP) i++;
-    let ts = -1;
-    let te = -1;
+    while (i < n && b[i] === SP) i++;
+    let tsStart = -1;
+    let tsEnd = -1;
     if (i < n && b[i] !== NL) {
-      ts = i;
+      tsStart = i;
       while (i < n && isDigit(b[i]!)) i++;
-      te = i;
-      const digits = te - ts + o.precisionZeros.length;
+      tsEnd = i;
+      const digits = tsEnd - tsStart + zerosLen;
       // past int64 nanoseconds the general decoder refuses the line: leave it to it
-      if (te === ts || digits > 19 || (digits === 19 && b.toString('latin1', ts, te) + o.precisionZeros > INT64_MAX_DIGITS)) return undefined;
-      while (b[i] === SP) i++;
+      if (tsEnd === tsStart || digits > 19 || (digits === 19 && b[tsStart]! >= 57 /* 9 */ && b.toString('latin1', tsStart, tsEnd) + o.precisionZeros > INT64_MAX_DIGITS)) return undefined;
+      while (i < n && b[i] === SP) i++;
       if (i < n && b[i] !== NL) return undefined;
     }
     const lineEnd = i;
-    counts.set(name, (counts.get(name) ?? 0) + 1);
+    if (name === runName) runCount++;
+    else {
+      if (runCount > 0) counts.set(runName, (counts.get(runName) ?? 0) + runCount);
+      runName = name;
+      runCount = 1;
+    }
     let decode = name === 'error' && o.onError !== undefined;
-    if (decode && isError) {
-      const escaped = env?.includes('\\') || version?.includes('\\') || sdk?.includes('\\');
-      const how = escaped ? 'decode' : o.sourcemapFor!(appId, env, version, sdk);
+    if (decode && o.sourcemapFor !== undefined) {
+      const str = (s: number) => (s < 0 ? undefined : (specStr[s] ??= b.toString('utf8', ts + specVs[s]!, ts + specVe[s]!)));
+      const escaped = (envAt >= 0 && specEsc[envAt] === 1) || (versionAt >= 0 && specEsc[versionAt] === 1) || (sdkAt >= 0 && specEsc[sdkAt] === 1);
+      const how = escaped ? 'decode' : o.sourcemapFor(appId, str(envAt), str(versionAt), str(sdkAt));
       if (how === 'zip_not_found') zipNotFound++;
       decode = how === 'decode';
     }
@@ -323,26 +556,33 @@ export function fastLines(b: Buffer, o: FastOptions, precision: bigint): FastRes
       const p: Point = { category: 'rum', name: d!.name, tags: d!.tags, fields: d!.fields, time: d!.time };
       o.onError!(p);
       out.utf8(encodeLines([p], o.nowNs)); // one record with its newline
-      ends.push(out.off);
+      ends.push(out.off - base);
       lineNo += 1 + lineBreaks;
       if (i < n) i++;
       continue;
     }
-    out.copy(b, start, tagsEnd);
-    out.copy(o.enrich, 0, o.enrich.length);
-    for (const m of missing) out.copy(m, 0, m.length);
-    out.str(' ');
-    out.copy(b, fieldsStart, fieldsEnd);
-    out.str(' ');
-    if (ts >= 0) {
-      out.copy(b, ts, te);
-      out.str(o.precisionZeros);
-    } else out.str(String(o.nowNs));
-    out.str('\n');
-    ends.push(out.off);
+    // the record: tags, the location and missing global tags, fields, time in ns
+    out.copy(start, tagsEnd);
+    if (present === 0) out.copy(allAt, allEnd);
+    else {
+      out.copy(enrichAt, enrichAt + o.enrich.length);
+      for (let g = 0; g < nGlobals; g++) if (seenGlobal[g] !== stamp) out.copy(globalAt[g]!, globalAt[g]! + keys.globals[g]!.length);
+    }
+    if (fieldsStart === tagsEnd + 1 && tsStart === fieldsEnd + 1) out.copy(tagsEnd, tsEnd); // ` fields time` as sent
+    else {
+      out.byte(SP);
+      out.copy(fieldsStart, fieldsEnd);
+      out.byte(SP);
+      if (tsStart >= 0) out.copy(tsStart, tsEnd);
+    }
+    if (tsStart >= 0) out.copy(zerosAt, zerosAt + zerosLen);
+    else out.copy(nowAt, nowAt + nowText.length);
+    out.byte(NL);
+    ends.push(out.off - base);
     lineNo += 1 + lineBreaks;
     if (i < n) i++; // the newline
   }
+  if (runCount > 0) counts.set(runName, (counts.get(runName) ?? 0) + runCount);
   if (o.scratch && out.buf.length <= SCRATCH_MAX) o.scratch.buf = out.buf;
-  return { data: out.buf.subarray(0, out.off), ends, counts, zipNotFound };
+  return { data: out.buf.subarray(base, out.off), ends, counts, zipNotFound };
 }

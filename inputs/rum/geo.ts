@@ -8,11 +8,33 @@
  *
  * One lookup per request, kept in a bounded LRU keyed by the address: the tags
  * object is frozen and shared by every point of every request from that client.
+ * An address not in it costs a walk of the database's search tree: the records
+ * the walk ends at are decoded once and kept (maxmind's decoder cache, bounded,
+ * keyed by the record's offset; a city's record is shared by all its networks),
+ * and so is the location read from them (`place`, shared by their tags objects).
  */
 import fs from 'node:fs/promises';
 import { Reader, type Response as MmdbRecord } from 'maxmind';
 
-export type GeoTags = Readonly<{ ip: string; city: string; province: string; country: string; isp: string }>;
+/** Decoded records kept per database (by offset in the file): a city database holds ~100k–500k. */
+const RECORD_CACHE_MAX = 65_536;
+
+/** The decoder cache maxmind's Reader takes (`{ get, set }` by data offset), bounded: the oldest entry goes first. */
+class RecordCache {
+  private readonly m = new Map<string | number, unknown>();
+  constructor(private readonly max: number) {}
+  get(k: string | number): unknown {
+    return this.m.get(k);
+  }
+  set(k: string | number, v: unknown): void {
+    if (this.m.size >= this.max) this.m.delete(this.m.keys().next().value!);
+    this.m.set(k, v);
+  }
+}
+
+export type GeoTags = Readonly<{ ip: string; city: string; province: string; country: string; isp: string; place?: Place }>;
+/** The location part of GeoTags, one frozen object per pair of database records (shared by the addresses they cover). */
+export type Place = Readonly<{ city: string; province: string; country: string; isp: string }>;
 export type LocateStatus = 'ok' | 'not_found' | 'no_database' | 'bad_ip';
 
 interface Names {
@@ -46,7 +68,7 @@ export class GeoLocator {
 
   /** Opens the databases (empty paths: none). Rejects when a file is missing or not an mmdb. */
   static async open(cityPath: string, ispPath: string, cacheSize: number): Promise<GeoLocator> {
-    const read = async (p: string) => (p ? new Reader<MmdbRecord>(await fs.readFile(p)) : undefined);
+    const read = async (p: string) => (p ? new Reader<MmdbRecord>(await fs.readFile(p), { cache: new RecordCache(RECORD_CACHE_MAX) }) : undefined);
     return new GeoLocator(await read(cityPath), await read(ispPath), cacheSize);
   }
 
@@ -71,6 +93,29 @@ export class GeoLocator {
     return r;
   }
 
+  /** Records (the decoder's cached objects) → their place, kept while the records are. */
+  private readonly places = new WeakMap<object, WeakMap<object, Place>>();
+  private static readonly NONE = {};
+
+  private place(rec: GeoRecord | null, ispRec: GeoRecord | null): Place {
+    const a = rec ?? GeoLocator.NONE;
+    const b = ispRec ?? GeoLocator.NONE;
+    let byIsp = this.places.get(a);
+    if (!byIsp) this.places.set(a, (byIsp = new WeakMap()));
+    let p = byIsp.get(b);
+    if (!p) {
+      const isp = ispRec?.isp ?? ispRec?.autonomous_system_organization ?? rec?.isp ?? rec?.autonomous_system_organization ?? rec?.traits?.isp;
+      p = Object.freeze({
+        city: name(rec?.city) ?? UNKNOWN,
+        province: name(rec?.subdivisions?.[0]) ?? UNKNOWN,
+        country: name(rec?.country) ?? rec?.country?.iso_code ?? UNKNOWN,
+        isp: isp ?? UNKNOWN,
+      });
+      byIsp.set(b, p);
+    }
+    return p;
+  }
+
   private lookup(ip: string): { tags: GeoTags; status: LocateStatus } {
     const unknown = (status: LocateStatus) => ({ tags: Object.freeze({ ip, city: UNKNOWN, province: UNKNOWN, country: UNKNOWN, isp: UNKNOWN }), status });
     if (ip === '') return unknown('bad_ip');
@@ -85,14 +130,8 @@ export class GeoLocator {
       return unknown('bad_ip');
     }
     if (!rec && !ispRec) return unknown('not_found');
-    const isp = ispRec?.isp ?? ispRec?.autonomous_system_organization ?? rec?.isp ?? rec?.autonomous_system_organization ?? rec?.traits?.isp;
-    const tags = Object.freeze({
-      ip,
-      city: name(rec?.city) ?? UNKNOWN,
-      province: name(rec?.subdivisions?.[0]) ?? UNKNOWN,
-      country: name(rec?.country) ?? rec?.country?.iso_code ?? UNKNOWN,
-      isp: isp ?? UNKNOWN,
-    });
+    const place = this.place(rec, ispRec);
+    const tags = Object.freeze({ ip, city: place.city, province: place.province, country: place.country, isp: place.isp, place });
     return { tags, status: 'ok' };
   }
 }

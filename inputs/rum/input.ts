@@ -15,9 +15,9 @@ import type { Input, InputContext } from '../../agent/input/contract.js';
 import { escapeKey, PRECISION_NS } from '../../agent/model/lineproto.js';
 import { nowNs, type Point } from '../../agent/model/point.js';
 import { BadBody, decodeBody, isJson } from './body.js';
-import { fastLines, type FastOptions } from './fastpath.js';
+import { fastLines, keyTable, type FastOptions, type KeyTable } from './fastpath.js';
 import { clientIp } from './clientip.js';
-import { GeoLocator, type GeoTags } from './geo.js';
+import { GeoLocator, type GeoTags, type Place } from './geo.js';
 import { RumMetrics, type RumResult } from './metrics.js';
 import { replayForm, ReplayRefusal, REPLAY_PATH } from './replay.js';
 import { Sourcemaps } from './sourcemap.js';
@@ -168,14 +168,21 @@ export class RumInput implements Input {
   }
 
   private readonly enrichText = new WeakMap<GeoTags, Buffer>();
+  private readonly placeText = new WeakMap<Place, string>();
   /** fastLines' output buffer, reused: addLines copies the records before it returns. */
   private readonly scratch: { buf: Buffer | undefined } = { buf: undefined };
-  private globalsText: { key: string; globals: Map<string, Buffer>; firstBytes: Uint8Array } | undefined;
+  private globalsText: { key: string; keys: KeyTable } | undefined;
 
   private fastOptions(geo: GeoTags, precisionZeros: string): FastOptions {
     let enrich = this.enrichText.get(geo);
     if (!enrich) {
-      enrich = Buffer.from(`,ip=${escapeKey(geo.ip || 'unknown')},city=${escapeKey(geo.city)},province=${escapeKey(geo.province)},country=${escapeKey(geo.country)},isp=${escapeKey(geo.isp)}`);
+      // the location's escaped text is kept per place (shared by the addresses of a city), the address's per address
+      let place = geo.place ? this.placeText.get(geo.place) : undefined;
+      if (place === undefined) {
+        place = `,city=${escapeKey(geo.city)},province=${escapeKey(geo.province)},country=${escapeKey(geo.country)},isp=${escapeKey(geo.isp)}`;
+        if (geo.place) this.placeText.set(geo.place, place);
+      }
+      enrich = Buffer.from(`,ip=${escapeKey(geo.ip || 'unknown')}${place}`);
       this.enrichText.set(geo, enrich);
     }
     const add = this.ctx.acc.tagsToAdd!();
@@ -184,21 +191,13 @@ export class RumInput implements Input {
     if (this.globalsText?.key !== key) {
       // the core's tags change only on reload: their escaped text is kept until then
       const globals = new Map<string, Buffer>();
-      const firstBytes = new Uint8Array(256);
-      for (const k of ENRICH_KEYS) firstBytes[k.charCodeAt(0)] = 1;
-      for (const [k, v] of Object.entries(add)) {
-        globals.set(k, Buffer.from(`,${escapeKey(k)}=${escapeKey(v)}`));
-        firstBytes[Buffer.from(k)[0] ?? 0] = 1;
-      }
-      this.globalsText = { key, globals, firstBytes };
+      for (const [k, v] of Object.entries(add)) globals.set(k, Buffer.from(`,${escapeKey(k)}=${escapeKey(v)}`));
+      this.globalsText = { key, keys: keyTable(ENRICH_KEYS, globals) };
     }
-    const { globals, firstBytes } = this.globalsText;
     return {
       precisionZeros,
       enrich,
-      enrichKeys: ENRICH_KEYS,
-      globals,
-      firstBytes,
+      keys: this.globalsText.keys,
       measurements: this.measurements,
       checkAppId: (appId, line) => this.checkAppId(appId, `line ${line}`),
       refuseMeasurement: (name, line) => this.refuseMeasurement(name, `line ${line}`),

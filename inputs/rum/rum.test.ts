@@ -360,3 +360,43 @@ describe("DataKit's agent-wide RUM settings (ENV_RUM_*, datakit.conf [http_api])
     expect(r.problems[0]).toMatchObject({ severity: 'error', key: 'ENV_RUM_APP_ID_WHITE_LIST' });
   });
 });
+
+describe('rum input: the fast path and the general path answer alike', () => {
+  const common = 'sdk_name=df_web_rum_sdk,app_id=shop_web,env=prod,version=1.4.2,session_id=s-1,userAgent=Mozilla/5.0\\ (X11;\\ Linux),view_url=https://h/a?b\\=c\\,d';
+  const bodies = [
+    // an SDK batch: every line starts with the same tags
+    [`view,${common},view_id=v-1 loading_time=1234 ${T0}`, `resource,${common},view_id=v-1,resource_url=http://api/x resource_size=42,duration=17.5 ${T0 + 1}`, `action,${common},view_id=v-2,action_name=Pay\\ now duration=12i,ok=true ${T0 + 2}`, `long_task,${common},view_id=v-2 duration=73 ${T0 + 3}`].join('\n'),
+    // quoted fields with spaces, escaped quotes and a newline; escapes in tags
+    `error,${common},k=a\\,b\\=c\\ d error_message="say \\"hi\\", now",error_stack="Error: x\n  at f @ http://h/app.js:1:2" ${T0}\nview,${common} x=1 ${T0 + 1}`,
+    // extra spaces, blank lines, a comment
+    `view,${common}  loading_time=1   ${T0}  \n\n# note\nview,${common} loading_time=2 ${T0 + 1}`,
+    // a refused measurement, a refused and a missing app_id, on the second line
+    `view,${common} x=1 ${T0}\ncpu,${common} usage=1 ${T0 + 1}`,
+    `view,${common} x=1 ${T0}\nview,${common.replace('app_id=shop_web', 'app_id=evil')} x=1 ${T0 + 1}`,
+    `view,${common} x=1 ${T0}\nview,${common.replace('app_id=shop_web,', '')} x=1 ${T0 + 1}`,
+    // malformed: a tag without a value, an unclosed string, a bad number, a location tag sent by the client
+    `view,${common} x=1 ${T0}\nview,${common},k= x=1 ${T0 + 1}`,
+    `view,${common} x=1 ${T0}\nview,${common} x="open ${T0 + 1}`,
+    `view,${common} x=1 ${T0}\nview,${common} x=1.2.3 ${T0 + 1}`,
+    `view,${common},city=Paris x=1 ${T0}`,
+  ];
+
+  it('gives the same answer and the same points for each body', async () => {
+    const saved = mode;
+    try {
+      for (const body of bodies) {
+        const answers = [];
+        for (const m of MODES) {
+          mode = m;
+          const { ctx, input, post } = await started({ rum_app_id_white_list: ['shop_web'] });
+          const res = await post(req(body, { headers: { 'x-forwarded-for': '203.0.113.7' } }));
+          answers.push({ status: res.status, error: res.status === 200 ? undefined : String((res.body as { error: string }).error).replace(/^(line|point) \d+: /, ''), points: ctx.points.map((p) => ({ name: p.name, tags: p.tags, fields: p.fields, time: p.time })) });
+          await input.stop();
+        }
+        expect(answers[1], body).toEqual(answers[0]);
+      }
+    } finally {
+      mode = saved;
+    }
+  });
+});
