@@ -156,3 +156,46 @@ describe("the point's own tags", () => {
     expect(d.ok && d.out.tags?.get('stream')).toBe(undefined);
   });
 });
+
+describe('two grok() calls over one input, the second writing every key of the first (nginx.p), run as one', () => {
+  // `y = 1` between the calls keeps them apart: the reference is the script's order, call by call
+  const pair = (a: string, b: string, between = '') => `grok(_, ${JSON.stringify(a)})\n${between}grok(_, ${JSON.stringify(b)})\n`;
+  const cases: [string, string, string[]][] = [
+    // the second repeats the first and adds keys: it matches (first skipped), or only the first does
+    ['%{INT:a} %{WORD:b}', '%{INT:a} %{WORD:b} %{WORD:c}', ['1 x y', '1 x', 'no', '  7 q r  ']],
+    // the first's key in an optional group of the second: when it does not take part, both run
+    ['%{INT:a}-%{WORD:b}', '(%{INT:a}-)?%{WORD:b}!%{WORD:c}', ['1-x!y', 'x!y', '1-x', '-x!y']],
+    // typed captures, a key the second writes in another type, and the second's keys in another order
+    ['%{INT:a:int} %{WORD:b}', '%{WORD:c}=%{WORD:b} %{INT:a}', ['k=v 5', '5 v', '5 v k=w 6']],
+  ];
+  for (const [a, b, lines] of cases) {
+    it(`${a} then ${b}`, () => {
+      const fused = load(pair(a, b));
+      const apart = load(pair(a, b, 'y = 1\n'));
+      // a key of the point's own tags written by both calls stays a tag, as call by call
+      for (const tags of [undefined, { b: 'tag', service: 's' }]) {
+        for (const line of lines) {
+          const x = fused.run(line, tags);
+          const y = apart.run(line, tags);
+          expect(x.ok && y.ok).toBe(true);
+          if (!x.ok || !y.ok) continue;
+          expect([...x.out.fields]).toEqual([...y.out.fields]);
+          expect([...(x.out.tags ?? [])]).toEqual([...(y.out.tags ?? [])]);
+        }
+      }
+    });
+  }
+  it('nginx.p: the access line sets the second pattern\'s keys, an error line the error pattern\'s', () => {
+    const s = load(
+      'add_pattern("access_common", "%{NOTSPACE:client_ip} %{NOTSPACE:http_ident} \\\\[%{HTTPDATE:time}\\\\] \\"%{DATA:http_method} %{GREEDYDATA:http_url} HTTP/%{NUMBER:http_version}\\" %{INT:status_code}")\n' +
+        'grok(_, "%{access_common}")\n' +
+        'add_pattern("x", "y")\n' +
+        'grok(_, \'%{access_common} "%{NOTSPACE:referrer}"\')\n',
+    );
+    const r = s.run('1.2.3.4 - [01/May/2024:10:00:00 +0000] "GET /a HTTP/1.1" 200 "ref"');
+    expect(r.ok && [...r.out.fields.keys()]).toEqual(['message', 'client_ip', 'http_ident', 'time', 'http_method', 'http_url', 'http_version', 'status_code', 'referrer']);
+    const r2 = s.run('1.2.3.4 - [01/May/2024:10:00:00 +0000] "GET /a HTTP/1.1" 200');
+    expect(r2.ok && r2.out.fields.get('status_code')).toBe('200');
+    expect(r2.ok && r2.out.fields.has('referrer')).toBe(false);
+  });
+});
