@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineError } from './errors.js';
-import { compileGrok } from './grok/compile.js';
+import { backtrackGuard, compileGrok } from './grok/compile.js';
 import { Script } from './script.js';
 import { parseTimeText, parseZone } from './timeparse.js';
 
@@ -197,5 +197,47 @@ describe('two grok() calls over one input, the second writing every key of the f
     const r2 = s.run('1.2.3.4 - [01/May/2024:10:00:00 +0000] "GET /a HTTP/1.1" 200');
     expect(r2.ok && r2.out.fields.get('status_code')).toBe('200');
     expect(r2.ok && r2.out.fields.has('referrer')).toBe(false);
+  });
+});
+
+describe('a backtracking pattern tried on its tail first (backtrackGuard)', () => {
+  const patterns = [
+    '%{DATA:m} %{GREEDYDATA:u} HTTP/%{NUMBER:v}", host: "%{NOTSPACE:h}"',
+    '%{GREEDYDATA:a}, client: %{NOTSPACE:c}, request: "%{DATA:m} %{GREEDYDATA:u} HTTP/%{NUMBER:v}"(, upstream: "%{GREEDYDATA:up}")?',
+    '(?i)%{DATA:a}=%{GREEDYDATA:b} END%{INT:n}$',
+    '%{DATA:a}[|]%{GREEDYDATA:b}\\(x\\)?%{WORD:w}',
+  ];
+  const lines = [
+    'GET /a b HTTP/1.1", host: "h"',
+    'GET /a b HTTP/1.1", upstream: "u", host: "h"',
+    'oops, client: 1.2.3.4, request: "GET /x HTTP/1.0", upstream: "http://u"',
+    'oops, client: 1.2.3.4, request: "GET /x HTTP/1.0"',
+    'k=v w end42',
+    'k=v w END4x',
+    'a|b(x)word',
+    'a|b(x)',
+    '',
+  ];
+  it('is a necessary condition: every line the pattern matches passes it', () => {
+    let guarded = 0;
+    for (const p of patterns) {
+      const g = compileGrok(p);
+      const guard = backtrackGuard(g.source, g.flags);
+      if (guard === undefined) continue;
+      guarded++;
+      for (const l of lines) if (g.re.test(l)) expect(guard.test(l)).toBe(true);
+    }
+    expect(guarded).toBeGreaterThanOrEqual(3);
+  });
+  it('a script gives the same fields whether the tail test ran or not', () => {
+    const src = `grok(_, ${JSON.stringify(patterns[0])})\n`;
+    const s = load(src);
+    // a failing line arms the tail test for the next ones; the reference script is fresh each time
+    for (const l of [lines[1], lines[0], lines[1], lines[1], lines[0], lines[0]]) {
+      const x = s.run(l!);
+      const y = load(src).run(l!);
+      expect(x.ok && y.ok && [...x.out.fields]).toEqual(y.ok && [...y.out.fields]);
+    }
+    expect(backtrackGuard(compileGrok(patterns[0]!).source, '')?.test(lines[1]!)).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 /** grok(), add_pattern() and json(): the functions that cut a text into keys. */
 import type { Expr } from '../ast.js';
-import { checkPatternSyntax, compileGrok, GrokError, requiredLiterals, type GrokType } from '../grok/compile.js';
+import { backtrackGuard, checkPatternSyntax, compileGrok, GrokError, requiredLiterals, type GrokType } from '../grok/compile.js';
 import { KnownKeys, type Run } from '../runtime.js';
 import { fromJson, toJson, type Value } from '../value.js';
 import type { CompileCtx, FnSpec } from './types.js';
@@ -89,10 +89,17 @@ export const grok: FnSpec = {
     const n = groups.length;
     const known = new KnownKeys(keys);
     const lits = g.flags.includes('i') ? [] : requiredLiterals(pat);
+    // a pattern whose failing search backtracks a lot is tried on its tail first, while the last
+    // search here failed (a call site that matches pays nothing for it)
+    const guard = backtrackGuard(g.source, g.flags);
+    let lastFailed = false;
     const match = (r: Run, s: string): RegExpExecArray | null => {
       for (let i = 0; i < lits.length; i++) if (s.indexOf(lits[i]!) < 0) return null;
       if (s.length > LONG_INPUT) r.checkDeadline();
-      return re.exec(s);
+      if (lastFailed && guard !== undefined && !guard.test(s)) return null;
+      const m = re.exec(s);
+      lastFailed = m === null;
+      return m;
     };
     const apply = (r: Run, m: RegExpExecArray): void => {
       for (let i = 0; i < n; i++) {
