@@ -159,6 +159,28 @@ async function telekitTail(total) {
   return { ms, peakRss: process.resourceUsage().maxRSS * 1024 };
 }
 
+// CPU seconds of this process's threads before the agent stops (its workers end with it): the main thread,
+// then the others, most first (Node names none of them: the script workers are the busiest, then libuv's pool,
+// where gzip runs, and V8's helpers)
+function threadCpu() {
+  const tick = 100; // USER_HZ
+  let main = 0;
+  const others = [];
+  for (const t of fs.readdirSync('/proc/self/task')) {
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const s = (Number(f[11]) + Number(f[12])) / tick;
+    if (Number(t) === process.pid) main = s;
+    else others.push(s);
+  }
+  return { main, others: others.sort((a, b) => b - a).filter((x) => x >= 0.05) };
+}
+
 // ---- telekit, whole agent: to a local dataway that counts X-Points ----
 async function telekitAgent(total, script = NGINX, regexPerLine = false) {
   // the end-to-end floor: the agent without a script, the floor's RegExp run over each message on the
@@ -199,12 +221,13 @@ async function telekitAgent(total, script = NGINX, regexPerLine = false) {
   const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'silent' }), watch: false, registry: inputs });
   await finished;
   const t1 = performance.now();
+  const threads = threadCpu();
   await agent.stop();
   server.close();
   // steady: from the first body at the sink to the last, without the agent's start-up
   if (regexPerLine && matched !== total) throw new Error(`end-to-end floor: ${matched} of ${total} lines matched`);
   const cpu = process.cpuUsage();
-  return { cpuS: (cpu.user + cpu.system) / 1e6, ms: t1 - t0, startMs: first.t - t0, steadyLinesPerSec: (total - first.n) / ((t1 - first.t) / 1000), peakRss: process.resourceUsage().maxRSS * 1024 };
+  return { cpuS: (cpu.user + cpu.system) / 1e6, threads, ms: t1 - t0, startMs: first.t - t0, steadyLinesPerSec: (total - first.n) / ((t1 - first.t) / 1000), peakRss: process.resourceUsage().maxRSS * 1024 };
 }
 
 // ---- peer: rsyslogd imfile → omfile ----
@@ -307,7 +330,10 @@ console.log(`data: ${FILES} CRI files, ${mib.toFixed(0)} MiB, ${lines} lines (av
 const report = (name, runs) => {
   const ms = median(runs.map((r) => r.ms));
   const extra = runs[0].peakRss ? `, peak RSS ${(Math.max(...runs.map((r) => r.peakRss)) / 1024 / 1024).toFixed(0)} MiB` : '';
-  const cpu = runs[0].cpuS ? `, process CPU ${median(runs.map((r) => r.cpuS)).toFixed(2)} s` : '';
+  // the run of median process CPU: its threads
+  const mid = runs.find((r) => r.cpuS === median(runs.map((x) => x.cpuS)));
+  const threads = mid?.threads ? ` (main thread ${mid.threads.main.toFixed(2)}; others ${mid.threads.others.map((x) => x.toFixed(2)).join(', ')})` : '';
+  const cpu = runs[0].cpuS ? `, process CPU ${median(runs.map((r) => r.cpuS)).toFixed(2)} s${threads}` : '';
   const steady = runs[0].steadyLinesPerSec ? `${cpu}; steady state (first body at the sink → last) ${(median(runs.map((r) => r.steadyLinesPerSec)) * (bytes / lines) / 1048576).toFixed(1)} MiB/s, start-up ${median(runs.map((r) => r.startMs)).toFixed(0)} ms` : '';
   console.log(`${name.padEnd(34)} median ${(ms / 1000).toFixed(2)} s  ${(mib / (ms / 1000)).toFixed(1)} MiB/s  ${Math.round(lines / (ms / 1000))} lines/s  (runs: ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s${extra})${steady}`);
   return mib / (ms / 1000);
