@@ -31,7 +31,8 @@ function castTo(v: Value, t: string): Value {
       if (typeof v === 'boolean') return v ? 1n : 0n;
       if (typeof v === 'string') {
         const s = v.trim();
-        if (/^[+-]?\d+$/.test(s)) return BigInt(s);
+        // below 10^15 the text is exact as a double: BigInt of a number is ~3x cheaper than of a text
+        if (/^[+-]?\d+$/.test(s)) return s.length <= 15 ? BigInt(Number(s)) : BigInt(s);
         const n = Number(s);
         return Number.isFinite(n) ? BigInt(Math.trunc(n)) : 0n;
       }
