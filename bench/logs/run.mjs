@@ -5,7 +5,8 @@
 //   npm run build && node bench/logs/run.mjs [--mib 256] [--files 4] [--runs 3] [--no-peer]
 //   node bench/logs/run.mjs --nginx [--mib 128]: nginx access and error lines through DataKit's built-in
 //     nginx.p (Pipeline), beside a floor: one precompiled RegExp doing the same match over the same lines,
-//     and the same lines through the agent without the script (the raw path)
+//     and the same lines through the agent without the script (the raw path), and an end-to-end floor: that
+//     agent without a script running the floor's RegExp over each message where it writes the raw line
 //   (PROFILE_DIR=/tmp/x writes a CPU profile of each telekit child process; BENCH_AGENT_ENV='{"ENV_…":"…"}' adds agent settings)
 import fs from 'node:fs';
 import os from 'node:os';
@@ -158,8 +159,41 @@ async function telekitTail(total) {
   return { ms, peakRss: process.resourceUsage().maxRSS * 1024 };
 }
 
+// CPU seconds of this process's threads before the agent stops (its workers end with it): the main thread,
+// then the others, most first (Node names none of them: the script workers are the busiest, then libuv's pool,
+// where gzip runs, and V8's helpers)
+function threadCpu() {
+  const tick = 100; // USER_HZ
+  let main = 0;
+  const others = [];
+  for (const t of fs.readdirSync('/proc/self/task')) {
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const s = (Number(f[11]) + Number(f[12])) / tick;
+    if (Number(t) === process.pid) main = s;
+    else others.push(s);
+  }
+  return { main, others: others.sort((a, b) => b - a).filter((x) => x >= 0.05) };
+}
+
 // ---- telekit, whole agent: to a local dataway that counts X-Points ----
-async function telekitAgent(total, script = NGINX) {
+async function telekitAgent(total, script = NGINX, regexPerLine = false) {
+  // the end-to-end floor: the agent without a script, the floor's RegExp run over each message on the
+  // reading thread where the raw path writes it (its captures are not sent: the raw line is)
+  let matched = 0;
+  if (regexPerLine) {
+    const { LogLines } = await import('../../dist/inputs/container/logs/lines.js');
+    const write = LogLines.prototype.write;
+    LogLines.prototype.write = function (stream, msg, start, end, lines, filepath) {
+      if (ACCESS.exec(msg.toString('utf8', start, end)) !== null) matched++;
+      return write.call(this, stream, msg, start, end, lines, filepath);
+    };
+  }
   let n = 0;
   let first;
   let done;
@@ -187,11 +221,13 @@ async function telekitAgent(total, script = NGINX) {
   const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'silent' }), watch: false, registry: inputs });
   await finished;
   const t1 = performance.now();
+  const threads = threadCpu();
   await agent.stop();
   server.close();
   // steady: from the first body at the sink to the last, without the agent's start-up
+  if (regexPerLine && matched !== total) throw new Error(`end-to-end floor: ${matched} of ${total} lines matched`);
   const cpu = process.cpuUsage();
-  return { cpuS: (cpu.user + cpu.system) / 1e6, ms: t1 - t0, startMs: first.t - t0, steadyLinesPerSec: (total - first.n) / ((t1 - first.t) / 1000), peakRss: process.resourceUsage().maxRSS * 1024 };
+  return { cpuS: (cpu.user + cpu.system) / 1e6, threads, ms: t1 - t0, startMs: first.t - t0, steadyLinesPerSec: (total - first.n) / ((t1 - first.t) / 1000), peakRss: process.resourceUsage().maxRSS * 1024 };
 }
 
 // ---- peer: rsyslogd imfile → omfile ----
@@ -246,8 +282,8 @@ action(type="omfile" file="${out}" template="raw" asyncWriting="on" ioBufferSize
 
 // ---- floor for --nginx: the same files, split into lines, the CRI head skipped, and one precompiled
 // RegExp per line doing nginx.p's match (access or error), with its captures — no tags, no points, no output
+const ACCESS = /^(\S+) (\S+) (\S+) \[(\d{1,2}\/\w+\/\d{4}:\d{2}:\d{2}:\d{2} [+-]?\d+)\] "(.*?) (.*) HTTP\/([\d.]+)" ([+-]?\d+) ([+-]?\d+) "(\S+)" "(.*)"|^(\d{2,4}[./]\d{1,2}[./]\d{1,2} \d{1,2}:\d{2}:\d{2}) \[(\w+)\] (.*)$/;
 function regexFloor(total) {
-  const ACCESS = /^(\S+) (\S+) (\S+) \[(\d{1,2}\/\w+\/\d{4}:\d{2}:\d{2}:\d{2} [+-]?\d+)\] "(.*?) (.*) HTTP\/([\d.]+)" ([+-]?\d+) ([+-]?\d+) "(\S+)" "(.*)"|^(\d{2,4}[./]\d{1,2}[./]\d{1,2} \d{1,2}:\d{2}:\d{2}) \[(\w+)\] (.*)$/;
   const t0 = performance.now();
   const buf = Buffer.allocUnsafe(256 * 1024);
   let n = 0;
@@ -278,7 +314,7 @@ function regexFloor(total) {
 // Each telekit run is a fresh child process (its own heap, RSS and JIT state).
 if (args.child) {
   const total = Number(args.lines);
-  const r = args.child === 'tail' ? await telekitTail(total) : args.child === 'regex' ? regexFloor(total) : args.child === 'raw' ? await telekitAgent(total, false) : await telekitAgent(total);
+  const r = args.child === 'tail' ? await telekitTail(total) : args.child === 'regex' ? regexFloor(total) : args.child === 'raw' ? await telekitAgent(total, false) : args.child === 'e2e-floor' ? await telekitAgent(total, false, true) : await telekitAgent(total);
   process.stdout.write(JSON.stringify({ ...r, peakRss: Math.max(r.peakRss ?? 0, process.resourceUsage().maxRSS * 1024) }));
   process.exit(0);
 }
@@ -294,7 +330,10 @@ console.log(`data: ${FILES} CRI files, ${mib.toFixed(0)} MiB, ${lines} lines (av
 const report = (name, runs) => {
   const ms = median(runs.map((r) => r.ms));
   const extra = runs[0].peakRss ? `, peak RSS ${(Math.max(...runs.map((r) => r.peakRss)) / 1024 / 1024).toFixed(0)} MiB` : '';
-  const cpu = runs[0].cpuS ? `, process CPU ${median(runs.map((r) => r.cpuS)).toFixed(2)} s` : '';
+  // the run of median process CPU: its threads
+  const mid = runs.find((r) => r.cpuS === median(runs.map((x) => x.cpuS)));
+  const threads = mid?.threads ? ` (main thread ${mid.threads.main.toFixed(2)}; others ${mid.threads.others.map((x) => x.toFixed(2)).join(', ')})` : '';
+  const cpu = runs[0].cpuS ? `, process CPU ${median(runs.map((r) => r.cpuS)).toFixed(2)} s${threads}` : '';
   const steady = runs[0].steadyLinesPerSec ? `${cpu}; steady state (first body at the sink → last) ${(median(runs.map((r) => r.steadyLinesPerSec)) * (bytes / lines) / 1048576).toFixed(1)} MiB/s, start-up ${median(runs.map((r) => r.startMs)).toFixed(0)} ms` : '';
   console.log(`${name.padEnd(34)} median ${(ms / 1000).toFixed(2)} s  ${(mib / (ms / 1000)).toFixed(1)} MiB/s  ${Math.round(lines / (ms / 1000))} lines/s  (runs: ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s${extra})${steady}`);
   return mib / (ms / 1000);
@@ -316,14 +355,18 @@ function floor() {
 const results = {};
 if (NGINX) {
   // one child per stage and run, alternating, so load on the shared box hits them alike
-  const runs = { regex: [], tail: [], agent: [], raw: [] };
-  for (let i = 0; i < RUNS; i++) for (const st of Object.keys(runs)) if ((st !== 'agent' && st !== 'raw') || !args['no-agent']) runs[st].push(inChild(st, lines));
+  const runs = { regex: [], tail: [], agent: [], raw: [], 'e2e-floor': [] };
+  const agentStage = (st) => st === 'agent' || st === 'raw' || st === 'e2e-floor';
+  for (let i = 0; i < RUNS; i++) for (const st of Object.keys(runs)) if (!agentStage(st) || !args['no-agent']) runs[st].push(inChild(st, lines));
   const floorMib = report('floor: 1 precompiled RegExp/line', runs.regex);
   const tailMib = report('tailing + nginx.p → count', runs.tail);
   const agentMib = runs.agent.length ? report('agent + nginx.p → local dataway', runs.agent) : undefined;
   // the same lines through the same agent without the script (the raw path)
   const rawMib = runs.raw.length ? report('agent, no script → local dataway', runs.raw) : undefined;
+  // the end-to-end floor: the same agent, no script, the floor's RegExp per line where the raw line is written
+  const e2eMib = runs['e2e-floor'].length ? report('e2e floor: agent + 1 RegExp/line', runs['e2e-floor']) : undefined;
   console.log(`ratio tailing+nginx.p/floor ${(tailMib / floorMib).toFixed(2)}x${agentMib ? `, agent+nginx.p/floor ${(agentMib / floorMib).toFixed(2)}x, agent+nginx.p/agent raw ${(agentMib / rawMib).toFixed(2)}x, agent raw/floor ${(rawMib / floorMib).toFixed(2)}x` : ''}`);
+  if (e2eMib) console.log(`ratio agent+nginx.p/e2e floor ${(agentMib / e2eMib).toFixed(2)}x, e2e floor/floor ${(e2eMib / floorMib).toFixed(2)}x`);
   fs.rmSync(work, { recursive: true, force: true });
   process.exit(0);
 }

@@ -5,6 +5,7 @@
  */
 import type { Expr, Stmt } from './ast.js';
 import { PipelineError } from './errors.js';
+import { grokSite } from './functions/extract.js';
 import { FUNCTIONS } from './functions/index.js';
 import type { CompileCtx, Eval } from './functions/types.js';
 import { builtinScope, type PatternScope } from './grok/compile.js';
@@ -97,6 +98,60 @@ function indexOf(obj: Value, i: Value): Value {
   return null;
 }
 
+/** A statement that does nothing when run: add_pattern() acts when the script is compiled. */
+function runsNothing(s: Stmt): boolean {
+  return s.type === 'expr' && s.expr.type === 'call' && s.expr.name.toLowerCase() === 'add_pattern';
+}
+
+/**
+ * Two grok() statements over the same input where the second's keys start
+ * with every key of the first, in its order (DataKit's nginx.p: the access
+ * pattern, then the same pattern with referrer and agent), run as one: the
+ * second's pattern first, and when it matched with each of the first's keys
+ * taking part, the first is skipped — everything it would have written is
+ * overwritten, and new keys land in the same order whether it matched or not:
+ * the point ends up with the same keys, values, tags and order as running
+ * both. Otherwise the first runs, then the second's match (already made) is
+ * written: the script's order.
+ * Sound because the first cannot change the input (it writes no key the input
+ * is read from) and a grok's match depends on its input alone.
+ */
+function fuseGroks(stmts: Stmt[], evals: (Eval | undefined)[], execs: (Exec | undefined)[]): void {
+  for (let i = 0; i < stmts.length; i++) {
+    const a = evals[i] !== undefined ? grokSite(evals[i]!) : undefined;
+    if (a === undefined || a.inputKey === undefined) continue;
+    let j = i + 1;
+    while (j < stmts.length && runsNothing(stmts[j]!)) j++;
+    const b = j < stmts.length && evals[j] !== undefined ? grokSite(evals[j]!) : undefined;
+    if (b === undefined || b.inputKey !== a.inputKey || b.inputIsMessage !== a.inputIsMessage) continue;
+    if (new Set(a.keys).size !== a.keys.length || new Set(b.keys).size !== b.keys.length) continue;
+    if (a.keys.includes(a.inputKey)) continue;
+    // the second's keys start with the first's, in its order: whether the first matched or not, new keys
+    // land in the same order
+    if (!a.keys.every((k, x) => b.keys[x] === k)) continue;
+    const inB = a.keys.map((_k, x) => x);
+    const { input } = b;
+    execs[i] = (r) => {
+      const s = input(r);
+      if (typeof s !== 'string') return 0;
+      const m = b.match(r, s);
+      if (m !== null) {
+        let all = true;
+        for (let k = 0; k < inB.length; k++) if (!b.took(m, inB[k]!)) all = false;
+        if (all) {
+          b.apply(r, m);
+          return 0;
+        }
+      }
+      a.run(r);
+      if (m !== null) b.apply(r, m);
+      return 0;
+    };
+    execs[j] = undefined;
+    i = j;
+  }
+}
+
 export class Compiler implements CompileCtx {
   private scopes: Map<string, string>[] = [new Map()];
   readonly defaultZone: Zone;
@@ -146,7 +201,17 @@ export class Compiler implements CompileCtx {
   }
 
   block(stmts: Stmt[]): Exec {
-    const execs = stmts.map((s) => this.stmt(s));
+    // compiled in order (add_pattern() scopes the grok calls after it)
+    const evals = stmts.map((s) => (s.type === 'expr' ? this.expr(s.expr) : undefined));
+    const execs: (Exec | undefined)[] = stmts.map((s, i) => {
+      const e = evals[i];
+      return e !== undefined ? (r: Run) => (e(r), 0) : this.stmt(s);
+    });
+    fuseGroks(stmts, evals, execs);
+    return this.sequence(execs.filter((x): x is Exec => x !== undefined));
+  }
+
+  private sequence(execs: Exec[]): Exec {
     if (execs.length === 1) {
       const only = execs[0]!;
       return (r) => only(r);

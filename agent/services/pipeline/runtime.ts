@@ -116,6 +116,27 @@ export class Run {
     this.set(key, v);
   }
 
+  /**
+   * get() of a key a call site knows at compile time: a key that is neither a
+   * field nor a tag the script set is looked up in the point's own tags only
+   * when it names one (worked out once per tags object, as setKnown()).
+   */
+  getKnown(memo: KnownKeys, i: number): Value | undefined {
+    const key = memo.keys[i]!;
+    if (this.tags !== undefined) {
+      const t = this.tags.get(key);
+      if (t !== undefined) return t;
+    }
+    const f = this.fields.get(key);
+    const b = this.baseTags;
+    if (f !== undefined || b === undefined) return f;
+    if (memo.base !== b) {
+      memo.base = b;
+      for (let j = 0; j < memo.keys.length; j++) memo.isTag[j] = typeof b[memo.keys[j]!] === 'string';
+    }
+    return memo.isTag[i] ? this.baseTag(key) : undefined;
+  }
+
   checkDeadline(): void {
     if (performance.now() > this.deadline) throw new ScriptAbort('time bound exceeded');
   }

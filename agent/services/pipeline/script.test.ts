@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineError } from './errors.js';
-import { compileGrok } from './grok/compile.js';
+import { backtrackGuard, compileGrok } from './grok/compile.js';
 import { Script } from './script.js';
 import { parseTimeText, parseZone } from './timeparse.js';
 
@@ -154,5 +154,90 @@ describe("the point's own tags", () => {
     const d = load('drop_key(stream)\ngrok(_, "%{WORD:stream}")').run('stderr', withStream);
     expect(d.ok && d.out.fields.get('stream')).toBe('stderr');
     expect(d.ok && d.out.tags?.get('stream')).toBe(undefined);
+  });
+});
+
+describe('two grok() calls over one input, the second writing every key of the first (nginx.p), run as one', () => {
+  // `y = 1` between the calls keeps them apart: the reference is the script's order, call by call
+  const pair = (a: string, b: string, between = '') => `grok(_, ${JSON.stringify(a)})\n${between}grok(_, ${JSON.stringify(b)})\n`;
+  const cases: [string, string, string[]][] = [
+    // the second repeats the first and adds keys: it matches (first skipped), or only the first does
+    ['%{INT:a} %{WORD:b}', '%{INT:a} %{WORD:b} %{WORD:c}', ['1 x y', '1 x', 'no', '  7 q r  ']],
+    // the first's key in an optional group of the second: when it does not take part, both run
+    ['%{INT:a}-%{WORD:b}', '(%{INT:a}-)?%{WORD:b}!%{WORD:c}', ['1-x!y', 'x!y', '1-x', '-x!y']],
+    // typed captures, a key the second writes in another type, and the second's keys in another order
+    ['%{INT:a:int} %{WORD:b}', '%{WORD:c}=%{WORD:b} %{INT:a}', ['k=v 5', '5 v', '5 v k=w 6']],
+  ];
+  for (const [a, b, lines] of cases) {
+    it(`${a} then ${b}`, () => {
+      const fused = load(pair(a, b));
+      const apart = load(pair(a, b, 'y = 1\n'));
+      // a key of the point's own tags written by both calls stays a tag, as call by call
+      for (const tags of [undefined, { b: 'tag', service: 's' }]) {
+        for (const line of lines) {
+          const x = fused.run(line, tags);
+          const y = apart.run(line, tags);
+          expect(x.ok && y.ok).toBe(true);
+          if (!x.ok || !y.ok) continue;
+          expect([...x.out.fields]).toEqual([...y.out.fields]);
+          expect([...(x.out.tags ?? [])]).toEqual([...(y.out.tags ?? [])]);
+        }
+      }
+    });
+  }
+  it('nginx.p: the access line sets the second pattern\'s keys, an error line the error pattern\'s', () => {
+    const s = load(
+      'add_pattern("access_common", "%{NOTSPACE:client_ip} %{NOTSPACE:http_ident} \\\\[%{HTTPDATE:time}\\\\] \\"%{DATA:http_method} %{GREEDYDATA:http_url} HTTP/%{NUMBER:http_version}\\" %{INT:status_code}")\n' +
+        'grok(_, "%{access_common}")\n' +
+        'add_pattern("x", "y")\n' +
+        'grok(_, \'%{access_common} "%{NOTSPACE:referrer}"\')\n',
+    );
+    const r = s.run('1.2.3.4 - [01/May/2024:10:00:00 +0000] "GET /a HTTP/1.1" 200 "ref"');
+    expect(r.ok && [...r.out.fields.keys()]).toEqual(['message', 'client_ip', 'http_ident', 'time', 'http_method', 'http_url', 'http_version', 'status_code', 'referrer']);
+    const r2 = s.run('1.2.3.4 - [01/May/2024:10:00:00 +0000] "GET /a HTTP/1.1" 200');
+    expect(r2.ok && r2.out.fields.get('status_code')).toBe('200');
+    expect(r2.ok && r2.out.fields.has('referrer')).toBe(false);
+  });
+});
+
+describe('a backtracking pattern tried on its tail first (backtrackGuard)', () => {
+  const patterns = [
+    '%{DATA:m} %{GREEDYDATA:u} HTTP/%{NUMBER:v}", host: "%{NOTSPACE:h}"',
+    '%{GREEDYDATA:a}, client: %{NOTSPACE:c}, request: "%{DATA:m} %{GREEDYDATA:u} HTTP/%{NUMBER:v}"(, upstream: "%{GREEDYDATA:up}")?',
+    '(?i)%{DATA:a}=%{GREEDYDATA:b} END%{INT:n}$',
+    '%{DATA:a}[|]%{GREEDYDATA:b}\\(x\\)?%{WORD:w}',
+  ];
+  const lines = [
+    'GET /a b HTTP/1.1", host: "h"',
+    'GET /a b HTTP/1.1", upstream: "u", host: "h"',
+    'oops, client: 1.2.3.4, request: "GET /x HTTP/1.0", upstream: "http://u"',
+    'oops, client: 1.2.3.4, request: "GET /x HTTP/1.0"',
+    'k=v w end42',
+    'k=v w END4x',
+    'a|b(x)word',
+    'a|b(x)',
+    '',
+  ];
+  it('is a necessary condition: every line the pattern matches passes it', () => {
+    let guarded = 0;
+    for (const p of patterns) {
+      const g = compileGrok(p);
+      const guard = backtrackGuard(g.source, g.flags);
+      if (guard === undefined) continue;
+      guarded++;
+      for (const l of lines) if (g.re.test(l)) expect(guard.test(l)).toBe(true);
+    }
+    expect(guarded).toBeGreaterThanOrEqual(3);
+  });
+  it('a script gives the same fields whether the tail test ran or not', () => {
+    const src = `grok(_, ${JSON.stringify(patterns[0])})\n`;
+    const s = load(src);
+    // a failing line arms the tail test for the next ones; the reference script is fresh each time
+    for (const l of [lines[1], lines[0], lines[1], lines[1], lines[0], lines[0]]) {
+      const x = s.run(l!);
+      const y = load(src).run(l!);
+      expect(x.ok && y.ok && [...x.out.fields]).toEqual(y.ok && [...y.out.fields]);
+    }
+    expect(backtrackGuard(compileGrok(patterns[0]!).source, '')?.test(lines[1]!)).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 /** grok(), add_pattern() and json(): the functions that cut a text into keys. */
 import type { Expr } from '../ast.js';
-import { checkPatternSyntax, compileGrok, GrokError, requiredLiterals, type GrokType } from '../grok/compile.js';
+import { backtrackGuard, checkPatternSyntax, compileGrok, GrokError, requiredLiterals, type GrokType } from '../grok/compile.js';
 import { KnownKeys, type Run } from '../runtime.js';
 import { fromJson, toJson, type Value } from '../value.js';
 import type { CompileCtx, FnSpec } from './types.js';
@@ -29,6 +29,35 @@ function constBool(c: CompileCtx, e: Expr | undefined, dflt: boolean): boolean {
   if (e === undefined) return dflt;
   if (e.type === 'bool') return e.value;
   return c.fail(e, 'expected true or false');
+}
+
+/**
+ * A compiled grok() call site, for the compiler's fusion of two calls over the
+ * same input (compile.ts fuseGroks): its keys, its match and how it writes one.
+ */
+export interface GrokSite {
+  /** The key the input is read from (`message` for `_`), when it is an identifier. */
+  inputKey: string | undefined;
+  /** Whether the input is `_` (the message as it is now), not a variable or key of that name. */
+  inputIsMessage: boolean;
+  input: (r: Run) => Value;
+  /** Keys in group order (a key may repeat when it is in two alternatives). */
+  keys: readonly string[];
+  /** The literal pre-check and the regular expression over `s`; null when it does not match. */
+  match(r: Run, s: string): RegExpExecArray | null;
+  /** Writes a match's keys. */
+  apply(r: Run, m: RegExpExecArray): void;
+  /** Whether key i took part in the match. */
+  took(m: RegExpExecArray, i: number): boolean;
+  /** The call as the script runs it. */
+  run: (r: Run) => Value;
+}
+
+const sites = new WeakMap<(r: Run) => Value, GrokSite>();
+
+/** The grok() call site an argument's compiled form is, if it is one. */
+export function grokSite(e: (r: Run) => Value): GrokSite | undefined {
+  return sites.get(e);
 }
 
 export const grok: FnSpec = {
@@ -60,13 +89,19 @@ export const grok: FnSpec = {
     const n = groups.length;
     const known = new KnownKeys(keys);
     const lits = g.flags.includes('i') ? [] : requiredLiterals(pat);
-    return (r: Run) => {
-      const s = input(r);
-      if (typeof s !== 'string') return false;
-      for (let i = 0; i < lits.length; i++) if (s.indexOf(lits[i]!) < 0) return false;
+    // a pattern whose failing search backtracks a lot is tried on its tail first, while the last
+    // search here failed (a call site that matches pays nothing for it)
+    const guard = backtrackGuard(g.source, g.flags);
+    let lastFailed = false;
+    const match = (r: Run, s: string): RegExpExecArray | null => {
+      for (let i = 0; i < lits.length; i++) if (s.indexOf(lits[i]!) < 0) return null;
       if (s.length > LONG_INPUT) r.checkDeadline();
+      if (lastFailed && guard !== undefined && !guard.test(s)) return null;
       const m = re.exec(s);
-      if (m === null) return false;
+      lastFailed = m === null;
+      return m;
+    };
+    const apply = (r: Run, m: RegExpExecArray): void => {
       for (let i = 0; i < n; i++) {
         const key = keys[i]!;
         let v = m[groups[i]!];
@@ -79,8 +114,27 @@ export const grok: FnSpec = {
         const t = types[i]!;
         r.setKnown(known, i, t === 'str' ? v : convert(v, t));
       }
+    };
+    const run = (r: Run): Value => {
+      const s = input(r);
+      if (typeof s !== 'string') return false;
+      const m = match(r, s);
+      if (m === null) return false;
+      apply(r, m);
       return true;
     };
+    const a0 = args[0]!;
+    sites.set(run, {
+      inputKey: a0.type === 'ident' ? (a0.name === '_' && !a0.quoted ? 'message' : a0.name) : undefined,
+      inputIsMessage: a0.type === 'ident' && a0.name === '_' && !a0.quoted,
+      input,
+      keys,
+      match,
+      apply,
+      took: (m, i) => m[groups[i]!] !== undefined,
+      run,
+    });
+    return run;
   },
 };
 

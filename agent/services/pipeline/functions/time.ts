@@ -1,5 +1,5 @@
 /** default_time() and parse_duration(). */
-import type { Run } from '../runtime.js';
+import { KnownKeys, type Run } from '../runtime.js';
 import { parseTimeText, parseZone, type Zone } from '../timeparse.js';
 import type { FnSpec } from './types.js';
 
@@ -22,8 +22,9 @@ export const default_time: FnSpec = {
     let lastNs: bigint | undefined;
     let prevText: string | undefined;
     let prevNs: bigint | undefined;
+    const known = new KnownKeys([key]);
     return (r: Run) => {
-      const v = r.get(key);
+      const v = r.getKnown(known, 0);
       if (typeof v === 'bigint') return null;
       if (typeof v !== 'string') return null;
       let ns: bigint | undefined;
@@ -42,7 +43,7 @@ export const default_time: FnSpec = {
         lastNs = ns;
       }
       if (ns === undefined) throw new Error(`default_time: cannot parse ${JSON.stringify(v.length > 64 ? v.slice(0, 64) + '…' : v)} as a time`);
-      r.set(key, ns);
+      r.setKnown(known, 0, ns);
       return null;
     };
   },

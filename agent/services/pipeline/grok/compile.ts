@@ -316,3 +316,90 @@ export function requiredLiterals(pattern: string): string[] {
   cut();
   return out.sort((a, b) => b.length - a.length).slice(0, 4);
 }
+
+/** An unbounded any-character run: `.*`, `.+`, `[\s\S]*` (GREEDYDATA, DATA), lazy or not. */
+const WILDCARD = /(?:\.|\[\\s\\S\])[*+]/;
+
+/**
+ * Splits a translated pattern's top level into items (a character, an escape,
+ * a class or a group, each with its quantifier); undefined when it has a
+ * top-level alternation or is not well formed.
+ */
+function topLevelItems(src: string): string[] | undefined {
+  const items: string[] = [];
+  let i = 0;
+  const n = src.length;
+  const skipClass = (j: number): number => {
+    j++;
+    if (src[j] === '^') j++;
+    if (src[j] === ']') j++;
+    while (j < n && src[j] !== ']') j += src[j] === '\\' ? 2 : 1;
+    return j + 1;
+  };
+  while (i < n) {
+    const start = i;
+    const c = src[i]!;
+    if (c === '|') return undefined;
+    if (c === '\\') i += 2;
+    else if (c === '[') i = skipClass(i);
+    else if (c === '(') {
+      let depth = 0;
+      while (i < n) {
+        const d = src[i]!;
+        if (d === '\\') i += 2;
+        else if (d === '[') i = skipClass(i);
+        else {
+          if (d === '(') depth++;
+          else if (d === ')') depth--;
+          i++;
+          if (depth === 0) break;
+        }
+      }
+      if (depth !== 0) return undefined;
+    } else i++;
+    if (i > n) return undefined;
+    // its quantifier, and a lazy one's `?`
+    let quantified = false;
+    if (src[i] === '{') {
+      const q = /^\{\d*(?:,\d*)?\}/.exec(src.slice(i, i + 24));
+      if (q) (i += q[0].length), (quantified = true);
+    } else if (src[i] === '*' || src[i] === '+' || src[i] === '?') i++, (quantified = true);
+    if (quantified && src[i] === '?') i++;
+    items.push(src.slice(start, i));
+  }
+  return items;
+}
+
+/**
+ * A cheaper test every match of a pattern must pass, for patterns where V8's
+ * backtracking makes a failing search costly: two or more unbounded runs
+ * (`%{DATA} %{GREEDYDATA} HTTP/%{NUMBER}", host: …` over a line that has the
+ * literals but not in that shape backtracks over every split of the text
+ * between them). The pattern's top level is cut at every item holding such a
+ * run; what follows the last one (`HTTP/%{NUMBER}", host: "%{NOTSPACE}"`) must
+ * match somewhere in the line for the whole to match, and has no unbounded run
+ * to backtrack over. Undefined when there is no such part (one run, an
+ * alternation at the top, a backreference).
+ */
+export function backtrackGuard(source: string, flags: string): RegExp | undefined {
+  if (/\\[1-9]/.test(source)) return undefined;
+  const items = topLevelItems(source);
+  if (items === undefined) return undefined;
+  let runs = 0;
+  let last = -1;
+  items.forEach((it, i) => {
+    if (WILDCARD.test(it)) {
+      runs++;
+      last = i;
+    }
+  });
+  if (runs < 2) return undefined;
+  const tail = items.slice(last + 1).join('');
+  // a literal of a few characters is already in requiredLiterals()
+  if (tail.length < 8) return undefined;
+  try {
+    return new RegExp(tail, flags);
+  } catch {
+    return undefined;
+  }
+}
