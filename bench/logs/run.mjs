@@ -22,6 +22,7 @@ import { schema } from '../../dist/inputs/container/config.js';
 import { createContainerLogs } from '../../dist/inputs/container/logs/logs.js';
 import { Agent } from '../../dist/agent/runtime/agent.js';
 import { inputs } from '../../dist/inputs/index.js';
+import { nginxLine } from './nginx-lines.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,25 +46,6 @@ const RUNS = Number(args.runs);
 const work = args.child ? path.dirname(args.root) : fs.mkdtempSync(path.join(os.tmpdir(), 'bench-logs-'));
 const root = args.child ? args.root : path.join(work, 'pods');
 const pipelineDir = path.join(path.dirname(root), 'pipeline');
-
-// nginx access (9 in 10) and error lines, of the shapes DataKit's nginx.p parses
-function nginxLine(rnd, i, t0) {
-  const d = new Date(t0 + i * 7);
-  const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()];
-  const p2 = (n) => String(n).padStart(2, '0');
-  if (rnd(10) === 0) {
-    return `${d.getUTCFullYear()}/${p2(d.getUTCMonth() + 1)}/${p2(d.getUTCDate())} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} [${['error', 'warn', 'alert'][rnd(3)]}] ${rnd(90) + 10}#0: *${rnd(100000)} upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.${rnd(250)}.${rnd(250)}.${rnd(250)}, server: shop.example.com, request: "GET /api/v1/items/${rnd(99999)} HTTP/1.1", upstream: "http://10.0.3.${rnd(250)}:8080/api/v1/items", host: "shop.example.com"`;
-  }
-  const uas = [
-    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
-    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',
-    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
-    'curl/8.5.0',
-    'Go-http-client/1.1',
-  ];
-  const code = [200, 200, 200, 200, 301, 304, 404, 500, 502][rnd(9)];
-  return `10.${rnd(250)}.${rnd(250)}.${rnd(250)} - - [${p2(d.getUTCDate())}/${mon}/${d.getUTCFullYear()}:${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} +0000] "${['GET', 'GET', 'POST', 'PUT'][rnd(4)]} /api/v1/items/${rnd(99999)}?page=${rnd(50)} HTTP/1.1" ${code} ${rnd(20000)} "https://shop.example.com/list?q=${rnd(1000)}" "${uas[rnd(uas.length)]}"`;
-}
 
 // ---- data: CRI lines, messages of 40..400 bytes, a level word in some ----
 function generate() {

@@ -7,6 +7,7 @@
 //   DIST=/path/to/other/dist node bench/logs/script-micro.mjs   (another build, for an A/B)
 //   node bench/logs/script-micro.mjs --dump > out.txt            (the lines written, to compare two builds byte for byte)
 import fs from 'node:fs';
+import { nginxLine } from './nginx-lines.mjs';
 
 const D = process.env.DIST ?? new URL('../../dist', import.meta.url).pathname;
 const { Script } = await import(D + '/agent/services/pipeline/script.js');
@@ -14,24 +15,6 @@ const { ScriptedWriter, FAILED } = await import(D + '/inputs/container/logs/scri
 const { LineBuf } = await import(D + '/agent/model/linebuf.js');
 
 const src = fs.readFileSync(new URL('../../inputs/container/testdata/nginx.p', import.meta.url), 'utf8');
-// bench/logs/run.mjs's nginx lines: 9 in 10 access lines, 5 User-Agents, error lines with an upstream
-function nginxLine(rnd, i, t0) {
-  const d = new Date(t0 + i * 7);
-  const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()];
-  const p2 = (n) => String(n).padStart(2, '0');
-  if (rnd(10) === 0) {
-    return `${d.getUTCFullYear()}/${p2(d.getUTCMonth() + 1)}/${p2(d.getUTCDate())} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} [${['error', 'warn', 'alert'][rnd(3)]}] ${rnd(90) + 10}#0: *${rnd(100000)} upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.${rnd(250)}.${rnd(250)}.${rnd(250)}, server: shop.example.com, request: "GET /api/v1/items/${rnd(99999)} HTTP/1.1", upstream: "http://10.0.3.${rnd(250)}:8080/api/v1/items", host: "shop.example.com"`;
-  }
-  const uas = [
-    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
-    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',
-    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
-    'curl/8.5.0',
-    'Go-http-client/1.1',
-  ];
-  const code = [200, 200, 200, 200, 301, 304, 404, 500, 502][rnd(9)];
-  return `10.${rnd(250)}.${rnd(250)}.${rnd(250)} - - [${p2(d.getUTCDate())}/${mon}/${d.getUTCFullYear()}:${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} +0000] "${['GET', 'GET', 'POST', 'PUT'][rnd(4)]} /api/v1/items/${rnd(99999)}?page=${rnd(50)} HTTP/1.1" ${code} ${rnd(20000)} "https://shop.example.com/list?q=${rnd(1000)}" "${uas[rnd(uas.length)]}"`;
-}
 let seed = 12345;
 const rnd = (n) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
 const N = 1000;
