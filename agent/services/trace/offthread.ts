@@ -325,14 +325,14 @@ export function serveTraceJobs(makeDecoder: (config: unknown) => TraceDecoder, m
     }
     if (decoded) {
       try {
+        const { points, dropped } = pipeline.process(decoded.traces);
         const now = nowNs();
-        // each point written as it is made: none outlives its span's line
-        const dropped = pipeline.each(decoded.traces, (p) => {
+        for (const p of points) {
           const t = p.tags;
           for (const k in tags) if (t[k] === undefined) t[k] = tags[k]!;
           if (pb) appendPBRecord(lines, p, now);
           else lines.point(p, now);
-        });
+        }
         const all: Record<string, number> = { ...decoded.dropped };
         for (const [k, v] of Object.entries(dropped)) all[k] = (all[k] ?? 0) + (v ?? 0);
         answer(lines, all, 'generic', job.id, fastError);

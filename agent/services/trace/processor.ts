@@ -63,16 +63,6 @@ export class TraceProcessor {
 
   process(traces: readonly Trace[]): ProcessResult {
     const points: Point[] = [];
-    const dropped = this.each(traces, (p) => points.push(p));
-    return { points, dropped };
-  }
-
-  /**
-   * What process() does, handing each point to `use` as it is made instead of
-   * collecting them (a worker writes each one into its lines at once, so a
-   * request's points die young). Returns the spans dropped, by reason.
-   */
-  each(traces: readonly Trace[], use: (p: Point) => void): Partial<Record<DropReason, number>> {
     const dropped: Partial<Record<DropReason, number>> = {};
     for (const trace of traces) {
       if (trace.length === 0) continue;
@@ -82,9 +72,9 @@ export class TraceProcessor {
         continue;
       }
       deriveSpanTypes(trace);
-      for (const s of trace) use(this.toPoint(s));
+      for (const s of trace) points.push(this.toPoint(s));
     }
-    return dropped;
+    return { points, dropped };
   }
 
   toPoint(s: TraceSpan): Point {
