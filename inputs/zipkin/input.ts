@@ -12,6 +12,17 @@ import type { ZipkinConfig } from './config.js';
 import { ZIPKIN_HEADERS, zipkinDecoder } from './request.js';
 import { RouteListener } from '../../agent/server/listener.js';
 
+/**
+ * Young generation (MiB) of the zipkin input's trace workers where no container
+ * limit sizes it. The JSON path keeps a request's converted spans (their tags
+ * and strings) alive until the whole request is grouped into traces, ~3 MiB for
+ * 500 spans: with the trace workers' default 6 MiB (2 MiB semi-spaces) they are
+ * promoted and collected by full GCs. 16 MiB took ~20 % off a worker's CPU per
+ * span (BENCHMARKS.md, "Traces", session 7); ddtrace's byte-level path
+ * allocates little and keeps the default.
+ */
+const WORKER_YOUNG_MB = 16;
+
 export class ZipkinInput implements Input {
   readonly receiver: TraceReceiver;
   private unregister: (() => void)[] = [];
@@ -44,7 +55,7 @@ export class ZipkinInput implements Input {
       await this.stop();
       throw e;
     }
-    this.receiver.startWorkers(workerScript(import.meta.url, 'worker'), this.cfg);
+    this.receiver.startWorkers(workerScript(import.meta.url, 'worker'), this.cfg, WORKER_YOUNG_MB);
     this.ctx.log.info({ pathV1: this.cfg.pathV1, pathV2: this.cfg.pathV2, listen: this.listener?.address }, 'zipkin input is receiving spans.');
   }
 

@@ -168,6 +168,25 @@ describe('zipkin bad input', () => {
     for (const v of Object.values(p.tags)) expect(typeof v).toBe('string');
   });
 
+  it('parses spans one at a time with the answers of a whole-body parse', async () => {
+    const { ctx } = await started();
+    const answer = async (body: string) => {
+      const r = await ctx.call('POST', '/api/v2/spans', body, JSON_CT);
+      return `${r.status} ${String(r.body)}`;
+    };
+    // a later span that is not JSON: the whole body's parse error, even when an earlier span is invalid too
+    expect(await answer('[{"traceId":"1","id":"1"},{"traceId":}]')).toMatch(/^400 .*invalid JSON/);
+    expect(await answer('[{"traceId":"zz","id":"1"},{"traceId":}]')).toMatch(/^400 .*invalid JSON/);
+    // every span JSON: the first span that does not convert
+    expect(await answer('[{"traceId":"1","id":"1"},{"traceId":"zz","id":"1"},{"id":"2"}]')).toMatch(/^400 .*traceId "zz" is not a hex id/);
+    expect(ctx.points).toHaveLength(0);
+    // each message is its span's own text, also in a body that is not ASCII
+    const spans = ['{"traceId":"1","id":"1","name":"caf\u00e9 é"}', '{ "traceId": "1", "id": "2", "parentId": "1", "name": "ü" }'];
+    expect(await answer(` [ ${spans.join(' ,\n')} ] `)).toMatch(/^202/);
+    expect(ctx.points.map((p) => String(p.fields.message))).toEqual(spans);
+    expect(ctx.points.map((p) => p.tags.operation)).toEqual(['café é', 'ü']);
+  });
+
   it('accepts an empty list', async () => {
     const { ctx } = await started();
     expect((await ctx.call('POST', '/api/v2/spans', '[]', JSON_CT)).status).toBe(202);

@@ -36,8 +36,10 @@ export class TraceReceiver {
    * Starts the input's worker threads (agent/services/trace/offthread.ts) when the
    * `workers` option allows, there is a compiled worker script, and lines go
    * to every sink as they are. Otherwise requests are handled on this thread.
+   * `youngMb`: the workers' young generation where no container limit sizes it
+   * (workerLimits; TraceThreads' default otherwise).
    */
-  startWorkers(script: URL | undefined, config: unknown): void {
+  startWorkers(script: URL | undefined, config: unknown, youngMb?: number): void {
     const n = this.opts.workers === 0 ? defaultWorkers() : this.opts.workers;
     const acc = this.ctx.acc;
     if (n <= 0 || script === undefined || !acc.addLines || !acc.tagsToAdd) return;
@@ -47,7 +49,7 @@ export class TraceReceiver {
       this.ctx.log.info('Decoding traces on the main thread: a sink of the tracing category needs points (OTLP forwarding, or sinks that take different formats), which the worker threads do not write; expect about a third of the throughput (BENCHMARKS.md).');
       return;
     }
-    this.threads = new TraceThreads(script, { source: this.ctx.name, opts: this.opts, config, format }, n, 4, (e) => acc.error('worker', e), (k) => this.metrics.workers.set(k));
+    this.threads = new TraceThreads(script, { source: this.ctx.name, opts: this.opts, config, format }, n, 4, (e) => acc.error('worker', e), (k) => this.metrics.workers.set(k), undefined, youngMb);
     this.ctx.log.info({ maxWorkers: n }, 'Decoding traces in worker threads (started as requests come).');
   }
 
