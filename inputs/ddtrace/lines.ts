@@ -33,7 +33,7 @@ import { FIXED_TAGS, type TraceProcessor } from '../../agent/services/trace/proc
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
 import type { TraceSpan } from '../../agent/services/trace/span.js';
 import { BytesMap } from '../../agent/services/trace/bytes-map.js';
-import { F_DURATION, F_MESSAGE, F_PARENT, F_RESOURCE, F_SPAN, F_START, F_TRACE, HEX, indexLike, putBytes as put } from '../../agent/services/trace/span-line.js';
+import { F_DURATION, F_MESSAGE, F_PARENT, F_RESOURCE, F_SPAN, F_START, F_TRACE, HEX, indexLike, putBytes as put, tagValue } from '../../agent/services/trace/span-line.js';
 import type { DdtraceConfig } from './config.js';
 import { DdConverter, SOURCE_TYPES, type ConvertOptions } from './convert.js';
 import { writeU64, writeUint } from '../../agent/services/trace/digits.js';
@@ -100,11 +100,6 @@ const USE_ORIGIN = 8; // _dd.origin
 const USE_TID = 16; // _dd.p.tid
 const USE_BAD = 32; // the fast path does not model it
 
-/** Tag values: 0 copied, 1 backslash before, 2 written as an escaped space (`\n`, `\r` become spaces first). */
-const TAG_ESC = new Uint8Array(256);
-for (const c of ',= \\') TAG_ESC[c.charCodeAt(0)] = 1;
-TAG_ESC[10] = 2;
-TAG_ESC[13] = 2;
 const EMPTY = Buffer.alloc(0);
 
 /** Growable typed arrays of per-span and per-entry state (struct of arrays). */
@@ -1094,22 +1089,6 @@ const CUSTOM_TYPE = Buffer.from(',source_type=custom');
 const SPAN_KINDS = [Buffer.from(',span_type=entry'), Buffer.from(',span_type=local'), Buffer.from(',span_type=exit')];
 const STATUS_OK = Buffer.from(',status=ok');
 const STATUS_ERROR = Buffer.from(',status=error');
-
-/** `key` then body[a, b) escaped as a tag value; nothing for an empty value. */
-function tagValue(d: Buffer, w: number, key: Buffer, body: Buffer, a: number, b: number): number {
-  if (a === b) return w;
-  w = put(d, w, key);
-  for (let k = a; k < b; k++) {
-    const c = body[k]!;
-    const x = TAG_ESC[c]!;
-    if (x === 0) d[w++] = c;
-    else {
-      d[w++] = 0x5c;
-      d[w++] = x === 1 ? c : 0x20;
-    }
-  }
-  return w;
-}
 
 /** 16 lower-case hex digits of hi·2^32 + lo. */
 function hex64(d: Buffer, w: number, hi: number, lo: number): number {

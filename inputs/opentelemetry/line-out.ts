@@ -16,10 +16,13 @@ export class LineOut {
   out!: LineBuf;
   d: Buffer = Buffer.alloc(0);
   w = 0;
+  /** A DataView of `d`. */
+  odv: DataView = new DataView(this.d.buffer, this.d.byteOffset, 0);
 
   begin(out: LineBuf): void {
     this.out = out;
     this.d = out.data;
+    this.odv = out.view();
     this.w = out.off;
   }
 
@@ -35,6 +38,7 @@ export class LineOut {
     out.off = this.w;
     out.reserve(n);
     this.d = out.data;
+    this.odv = out.view();
   }
 
   put(b: Buffer): void {
@@ -55,7 +59,7 @@ export class LineOut {
   /** The uint64 hi·2^32 + lo in decimal. */
   u64(hi: number, lo: number): void {
     this.room(20);
-    this.w = writeU64(this.d, this.out.view(), this.w, hi, lo);
+    this.w = writeU64(this.d, this.odv, this.w, hi, lo);
   }
 
   /** Integers written as BigInt(Math.trunc(n)) would be. */
@@ -65,7 +69,7 @@ export class LineOut {
       return;
     }
     this.room(20);
-    this.w = writeUint(this.d, this.out.view(), this.w, n);
+    this.w = writeUint(this.d, this.odv, this.w, n);
   }
 
   /** b[a, e) as lower-case hex. */

@@ -39,7 +39,7 @@ import { escapeKey, escapeName, fieldText } from '../../agent/model/lineproto.js
 import { BytesMap } from '../../agent/services/trace/bytes-map.js';
 import { FIXED_TAGS, type TraceProcessor } from '../../agent/services/trace/processor.js';
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
-import { F_DURATION, F_MESSAGE, F_PARENT, F_RESOURCE, F_SPAN, F_START, F_TRACE, indexLike } from '../../agent/services/trace/span-line.js';
+import { F_DURATION, F_MESSAGE, F_PARENT, F_RESOURCE, F_SPAN, F_START, F_TRACE, indexLike, tagValue } from '../../agent/services/trace/span-line.js';
 import type { OtelConfig } from './config.js';
 import { LineOut } from './line-out.js';
 import { AttrSelector } from './select.js';
@@ -87,6 +87,10 @@ interface KeyInfo {
   /** `{"key":<key>,"value":{"stringValue":"`, escaped: the common case in one piece. */
   jsonStr: Buffer;
   src: number;
+  /** `,<tag>=` escaped, for a promoted key. */
+  tagPiece: Buffer;
+  /** The promoted tag is not written (a fixed tag, ignored by ignore_tags, or empty). */
+  tagSkip: boolean;
 }
 
 const P_ATTRS = lp('{"attributes":[');
@@ -112,6 +116,10 @@ const EX_TYPE = Buffer.from('exception.type');
 
 interface ScopeCtx {
   service: string;
+  /** `,service=<service>` escaped (empty for an empty service). */
+  serviceTag: Buffer;
+  /** No tags or fields from the resource and scope: a span's tags may be written straight from its attributes (see line()). */
+  plain: boolean;
   tags: Record<string, string>;
   fields: Record<string, FieldValue>;
   /** The resource's and scope's message attributes, JSON escaped for line protocol, comma-separated. */
@@ -136,10 +144,15 @@ export class OtlpLineWriter extends LineOut {
   private bad = false;
   private readonly measurement: Buffer;
   private readonly source: string;
+  private readonly sourceTag: Buffer;
   private coreFor: Record<string, string> | undefined;
   private core: [string, Buffer][] = [];
   private readonly escKeys = new Map<string, string>();
   private readonly rest: (KeyInfo | undefined)[] = [];
+  /** A span's promoted attributes: their rows and keys. */
+  private readonly prom: number[] = [];
+  private readonly promInfo: KeyInfo[] = [];
+  private readonly spanKindSkip: boolean;
   /** Trace ids → their group (groupTraces' order: first appearance). */
   private readonly traceIds = new BytesMap();
 
@@ -153,6 +166,8 @@ export class OtlpLineWriter extends LineOut {
     this.supported = !cfg.compatible_ddtrace && !cfg.split_service_name;
     this.source = pipeline.source;
     this.measurement = Buffer.from(escapeName(pipeline.source));
+    this.sourceTag = Buffer.from(this.source === '' ? '' : ',source=' + escapeKey(this.source));
+    this.spanKindSkip = FIXED_TAGS.has('span_kind') || pipeline.tagIgnored('span_kind');
   }
 
   /**
@@ -204,7 +219,16 @@ export class OtlpLineWriter extends LineOut {
     const id = this.keys.get(this.body, a, e, h);
     if (id >= 0) return this.infos[id]!;
     const text = this.body.toString('utf8', a, e);
-    const info: KeyInfo = { text, tag: this.select.tagKey(text), json: lp('{"key":' + JSON.stringify(text) + ',"value":'), jsonStr: lp('{"key":' + JSON.stringify(text) + ',"value":{"stringValue":"'), src: SRC_OF.get(text) ?? SRC_NONE };
+    const tag = this.select.tagKey(text);
+    const info: KeyInfo = {
+      text,
+      tag,
+      json: lp('{"key":' + JSON.stringify(text) + ',"value":'),
+      jsonStr: lp('{"key":' + JSON.stringify(text) + ',"value":{"stringValue":"'),
+      src: SRC_OF.get(text) ?? SRC_NONE,
+      tagPiece: Buffer.from(tag === undefined ? '' : ',' + escapeKey(tag) + '='),
+      tagSkip: tag === undefined || tag === '' || FIXED_TAGS.has(tag) || this.pipeline.tagIgnored(tag),
+    };
     if (e - a > BytesMap.MAX_KEY) return info; // not cached
     if (!this.keys.set(this.body, a, e, h, this.infos.length)) {
       this.keys.clear();
@@ -346,7 +370,8 @@ export class OtlpLineWriter extends LineOut {
     const rest = Buffer.from(this.d.subarray(start, this.w));
     this.w = start;
     if (!ok) return undefined;
-    const ctx: ScopeCtx = { service: service || 'unknown_service', tags, fields, rest };
+    const svc = service || 'unknown_service';
+    const ctx: ScopeCtx = { service: svc, serviceTag: Buffer.from(svc === '' ? '' : ',service=' + escapeKey(svc)), plain: Object.keys(tags).length === 0 && Object.keys(fields).length === 0, tags, fields, rest };
     cache[s] = ctx;
     return ctx;
   }
@@ -467,12 +492,14 @@ export class OtlpLineWriter extends LineOut {
   private line(i: number, ctx: ScopeCtx, spanType: string, nowText: string): boolean {
     const sp = this.spans.cols;
     const kvc = this.kv.cols;
-    const tags: Record<string, string> = { ...ctx.tags };
-    const fields: Record<string, FieldValue> = { ...ctx.fields };
     const k0 = sp[SP_KV0]![i]!;
     const k1 = sp[SP_KV1]![i]!;
     let src = SRC_NONE;
     let restAt = -1;
+    const prom = this.prom;
+    const promInfo = this.promInfo;
+    prom.length = 0;
+    promInfo.length = 0;
     // the span's attributes that stay in the message, by row − k0
     const rest = this.rest;
     for (let k = k0; k < k1; k++) {
@@ -489,10 +516,22 @@ export class OtlpLineWriter extends LineOut {
       }
       rest[k - k0] = undefined;
       if (indexLike(info.tag)) return false;
-      putAttr(info.tag, this.scan.anyOf(k), tags, fields);
+      prom.push(k);
+      promInfo.push(info);
     }
     const kind = sp[SP_KIND]![i]!;
-    tags.span_kind = KINDS[kind] ?? 'unspecified';
+    // Plain: the promoted attributes are tags with distinct keys, so the tags are written from their bytes in
+    // attribute order, then span_kind, as the tags object would enumerate them; else that object is built.
+    const plain = ctx.plain && this.plainTags();
+    let tags: Record<string, string> | undefined;
+    let fields: Record<string, FieldValue>;
+    if (plain) fields = {};
+    else {
+      tags = { ...ctx.tags };
+      fields = { ...ctx.fields };
+      for (let j = 0; j < prom.length; j++) putAttr(promInfo[j]!.tag!, this.scan.anyOf(prom[j]!), tags, fields);
+      tags.span_kind = KINDS[kind] ?? 'unspecified';
+    }
     // exception events
     const ev = this.events.cols;
     const e0 = sp[SP_EV0]![i]!;
@@ -509,29 +548,43 @@ export class OtlpLineWriter extends LineOut {
         if (ty !== undefined) fields.error_type = ty;
       } else keptEvents++;
     }
-    for (const k in tags) if (indexLike(k)) return false;
+    if (tags !== undefined) for (const k in tags) if (indexLike(k)) return false;
     for (const k in fields) if (indexLike(k)) return false;
     // measurement and the pipeline's tags
     this.put(this.measurement);
     const ns = sp[SP_NS]![i]!;
     const ne = sp[SP_NE]![i]!;
-    const name = ns === ne ? '' : this.body.toString('utf8', ns, ne);
-    if (!this.scan.utf8(ns, ne)) return false; // the resource field copies its bytes
-    let head = '';
-    if (ctx.service !== '') head += ',service=' + escapeKey(ctx.service);
-    if (this.source !== '') head += ',source=' + this.escKey(this.source);
-    if (name !== '') head += ',operation=' + escapeKey(name);
-    head += ',source_type=' + SOURCE_TYPES[src] + ',span_type=' + (spanType === '' ? 'entry' : spanType) + (sp[SP_CODE]![i] === 2 ? ',status=error' : ',status=ok');
+    if (!this.scan.utf8(ns, ne)) return false; // the resource field and the operation tag copy its bytes
+    this.put(ctx.serviceTag);
+    this.put(this.sourceTag);
+    this.room(2 * (ne - ns) + TAG_OPERATION.length);
+    this.w = tagValue(this.d, this.w, TAG_OPERATION, this.body, ns, ne);
+    this.put(SOURCE_TYPE_TAGS[src]!);
+    this.put(spanType === 'local' ? SPAN_LOCAL : spanType === 'exit' ? SPAN_EXIT : SPAN_ENTRY);
+    this.put(sp[SP_CODE]![i] === 2 ? STATUS_ERROR : STATUS_OK);
     const pl = this.pipeline;
-    for (const k in tags) {
-      if (FIXED_TAGS.has(k) || pl.tagIgnored(k)) continue;
-      const v = tags[k]!;
-      if (k === '' || v === '') continue;
-      head += ',' + this.escKey(k) + '=' + escapeKey(v);
+    if (tags === undefined) {
+      for (let j = 0; j < prom.length; j++) {
+        const info = promInfo[j]!;
+        if (info.tagSkip) continue;
+        const a = kvc[KV_A]![prom[j]!]!;
+        const e = kvc[KV_B]![prom[j]!]!;
+        this.room(info.tagPiece.length + 2 * (e - a));
+        this.w = tagValue(this.d, this.w, info.tagPiece, this.body, a, e);
+      }
+      if (!this.spanKindSkip) this.put(SPAN_KIND_TAGS[kind] ?? SPAN_KIND_UNSPECIFIED);
+    } else {
+      let head = '';
+      for (const k in tags) {
+        if (FIXED_TAGS.has(k) || pl.tagIgnored(k)) continue;
+        const v = tags[k]!;
+        if (k === '' || v === '') continue;
+        head += ',' + this.escKey(k) + '=' + escapeKey(v);
+      }
+      if (head !== '') this.text(head);
     }
-    this.text(head);
     // the core's tags where the point has none (a span tag that ignore_tags removed does not count)
-    for (const [k, bytes] of this.core) if (!FIXED_TAGS.has(k) && !(Object.hasOwn(tags, k) && !pl.tagIgnored(k))) this.put(bytes);
+    for (const [k, bytes] of this.core) if (!FIXED_TAGS.has(k) && !(this.hasTag(tags, k) && !pl.tagIgnored(k))) this.put(bytes);
     // fields
     this.put(F_TRACE);
     this.hex(this.body, sp[SP_TS]![i]!, sp[SP_TE]![i]!);
@@ -541,7 +594,7 @@ export class OtlpLineWriter extends LineOut {
     this.id(sp[SP_PS]![i]!, sp[SP_PE]![i]!);
     this.put(F_RESOURCE);
     this.room(2 * (ne - ns));
-    this.w = escapeStrInto(this.d, this.out.view(), this.w, this.body, this.dv, ns, ne);
+    this.w = escapeStrInto(this.d, this.odv, this.w, this.body, this.dv, ns, ne);
     this.put(F_START);
     const shi = sp[SP_ST_HI]![i]! >>> 0;
     const slo = sp[SP_ST_LO]![i]! >>> 0;
@@ -626,6 +679,36 @@ export class OtlpLineWriter extends LineOut {
     return true;
   }
 
+  /**
+   * Whether the span's promoted attributes (`prom`) can be written as tags
+   * from their bytes: each a string of at most 1024 bytes (so at most 1024
+   * UTF-16 units: putAttr makes it a tag) in valid UTF-8, their tag keys
+   * distinct and none `span_kind` (which the tags object would overwrite in place).
+   */
+  private plainTags(): boolean {
+    const kvc = this.kv.cols;
+    const prom = this.prom;
+    const infos = this.promInfo;
+    for (let j = 0; j < prom.length; j++) {
+      const k = prom[j]!;
+      const tag = infos[j]!.tag!;
+      if (kvc[KV_T]![k] !== V_STR || tag === 'span_kind') return false;
+      const a = kvc[KV_A]![k]!;
+      const e = kvc[KV_B]![k]!;
+      if (e - a > 1024 || !this.scan.utf8(a, e)) return false;
+      for (let x = 0; x < j; x++) if (infos[x]!.tag === tag) return false;
+    }
+    return true;
+  }
+
+  /** Whether the span's tags have key `k`: the tags object, or (plain) its promoted keys and span_kind. */
+  private hasTag(tags: Record<string, string> | undefined, k: string): boolean {
+    if (tags !== undefined) return Object.hasOwn(tags, k);
+    if (k === 'span_kind') return true;
+    for (const info of this.promInfo) if (info.tag === k) return true;
+    return false;
+  }
+
   /** The first attribute named `name` of rows [k0, k1) as a string (attr() in attrs.ts). */
   private attrStr(k0: number, k1: number, name: Buffer): string | undefined {
     for (let k = k0; k < k1; k++) if (this.scan.keyIs(k, name)) return this.scan.str(k);
@@ -641,6 +724,15 @@ const P_END_MSG = Buffer.from('}"');
 const P_KEY = lp('{"key":');
 const P_VALUE = lp(',"value":');
 const F_INT = Buffer.from('i');
+const TAG_OPERATION = Buffer.from(',operation=');
+const SPAN_KIND_TAGS = KINDS.map((k) => Buffer.from(',span_kind=' + escapeKey(k)));
+const SPAN_KIND_UNSPECIFIED = Buffer.from(',span_kind=unspecified');
+const SOURCE_TYPE_TAGS = SOURCE_TYPES.map((t) => Buffer.from(',source_type=' + t));
+const SPAN_ENTRY = Buffer.from(',span_type=entry');
+const SPAN_LOCAL = Buffer.from(',span_type=local');
+const SPAN_EXIT = Buffer.from(',span_type=exit');
+const STATUS_OK = Buffer.from(',status=ok');
+const STATUS_ERROR = Buffer.from(',status=error');
 const BASE_FIELDS = new Set(['trace_id', 'span_id', 'parent_id', 'resource', 'start', 'duration']);
 
 /** ⌊(hi·2^32 + lo) / 1000⌋ as a double, rounded once as Number(bigint) rounds. */

@@ -30,3 +30,25 @@ export function putBytes(d: Buffer, w: number, b: Buffer): number {
   else d.set(b, w);
   return w + n;
 }
+
+/** Tag values: 0 copied, 1 backslash before, 2 written as an escaped space (`\n`, `\r` become spaces first), as lineproto.ts escapeKey. */
+const TAG_ESC = new Uint8Array(256);
+for (const c of ',= \\') TAG_ESC[c.charCodeAt(0)] = 1;
+TAG_ESC[10] = 2;
+TAG_ESC[13] = 2;
+
+/** `key` then body[a, b) (UTF-8) escaped as a tag value at d[w] (room for 2·(b − a) bytes made); nothing for an empty value. Returns the end. */
+export function tagValue(d: Buffer, w: number, key: Buffer, body: Buffer, a: number, b: number): number {
+  if (a === b) return w;
+  w = putBytes(d, w, key);
+  for (let k = a; k < b; k++) {
+    const c = body[k]!;
+    const x = TAG_ESC[c]!;
+    if (x === 0) d[w++] = c;
+    else {
+      d[w++] = 0x5c;
+      d[w++] = x === 1 ? c : 0x20;
+    }
+  }
+  return w;
+}
