@@ -1,6 +1,7 @@
 // bench/otel-metrics: OTLP metric data points per second into `otel_service` points.
 //
-//   npm run build && node --expose-gc bench/otel-metrics/run.mjs [--runs 3] [--seconds 4]
+//   npm run build && node --expose-gc bench/otel-metrics/run.mjs [--runs 3] [--seconds 4] [--ab <other dist/ dir>]
+//   (--ab also runs that build end to end, alternating with this one)
 //
 // Payload: one ExportMetricsServiceRequest as an SDK's periodic reader sends it: a resource
 // with 8 attributes (service, k8s, host), one scope, 50 sums and gauges × 20 data points
@@ -96,9 +97,9 @@ async function inProcess() {
   };
 }
 
-async function endToEnd(sink) {
+async function endToEnd(sink, dist) {
   const execArgv = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
-  const agent = await startAgent(sink, 'v1', { execArgv });
+  const agent = await startAgent(sink, 'v1', { execArgv, env: dist ? { ...process.env, AGENT_DIST: dist } : process.env });
   const pool = new Pool(agent.ready.url, { connections: 4, pipelining: 1 });
   const m = await measureWindow(agent, sink, SECONDS, async () => {
     const r = await pool.request({ method: 'POST', path: '/otel/v1/metrics', headers: { 'content-type': 'application/x-protobuf' }, body: BODY });
@@ -115,15 +116,22 @@ console.log(`bench/otel-metrics: ${PER_REQUEST} number data points a request (${
 console.log('Data points per CPU-second (wall data points/s in brackets).');
 console.log('| path | floor | byte-level reader (one thread) | telekit in-process (main thread) | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB | 503s |');
 console.log('|---|---|---|---|---|---|---|---|');
-const fl = [], rd = [], inp = [], e2e = [];
+const AB = arg('ab', '');
+const fl = [], rd = [], inp = [], e2e = [], base = [];
 const run = await inProcess();
 for (let i = 0; i < RUNS; i++) {
   fl.push(await loopRate(floorOnce, PER_REQUEST));
   rd.push(await loopRate(readerOnce, PER_REQUEST));
   inp.push(await loopRate(run, PER_REQUEST));
+  if (AB && i % 2 === 1) base.push(await endToEnd(sink, AB));
   e2e.push(await endToEnd(sink));
+  if (AB && i % 2 === 0) base.push(await endToEnd(sink, AB));
 }
 const cell = (xs) => `${fmt(median(xs.map((x) => x.cpu)))} (${fmt(median(xs.map((x) => x.wall)))})`;
-const m = e2e.sort((a, b) => a.perCpuSec - b.perCpuSec)[e2e.length >> 1];
-console.log(`| OTLP/HTTP protobuf, sums and gauges | ${cell(fl)} | ${cell(rd)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${Math.max(...e2e.map((x) => x.peakRssMB)).toFixed(0)} | ${m.rejected} |`);
+const row = (label, runs) => {
+  const m = runs.sort((a, b) => a.perCpuSec - b.perCpuSec)[runs.length >> 1];
+  console.log(`| ${label} | ${cell(fl)} | ${cell(rd)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${Math.max(...runs.map((x) => x.peakRssMB)).toFixed(0)} | ${m.rejected} |`);
+};
+row('OTLP/HTTP protobuf, sums and gauges', e2e);
+if (AB) row(`the same, end to end with ${AB}`, base);
 sink.server.close();
