@@ -379,7 +379,12 @@ export class MetricLineWriter extends WireReader {
    */
   private keyAttr(a: number, e: number): void {
     const n = this.keyLen;
-    if (n + (e - a) <= MAX_SERIES_KEY) this.body.copy(this.key, n, a, e);
+    if (n + (e - a) <= MAX_SERIES_KEY) {
+      // attributes are tens of bytes: a loop beats Buffer.copy's call
+      const key = this.key;
+      const body = this.body;
+      for (let i = a, o = n; i < e; i++, o++) key[o] = body[i]!;
+    }
     this.keyLen = n + (e - a);
   }
 
