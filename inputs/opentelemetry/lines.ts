@@ -32,22 +32,17 @@
  *   that needs the span objects (sampler, keep_rare_resource, close_resource,
  *   omit_err_status).
  */
-import { isUtf8 } from 'node:buffer';
 import { escapeStrInto, type LineBuf } from '../../agent/model/linebuf.js';
 import type { FieldValue } from '../../agent/model/point.js';
 import { escapeKey, escapeName, fieldText } from '../../agent/model/lineproto.js';
 import { BytesMap } from '../../agent/services/trace/bytes-map.js';
 import { FIXED_TAGS, type TraceProcessor } from '../../agent/services/trace/processor.js';
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
-import { F_DURATION, F_MESSAGE, F_PARENT, F_RESOURCE, F_SPAN, F_START, F_TRACE, indexLike, tagValue } from '../../agent/services/trace/span-line.js';
+import { F_DURATION, F_PARENT, F_RESOURCE, F_SPAN, F_START, F_TRACE, indexLike, tagValue } from '../../agent/services/trace/span-line.js';
 import type { OtelConfig } from './config.js';
-import { LineOut } from './line-out.js';
+import { COMMA, lp, SpanJsonOut, type JsonKey } from './span-json.js';
 import { AttrSelector } from './select.js';
-import {
-  E_KV0, E_KV1, E_NE, E_NS, E_T_HI, E_T_LO, KV_A, KV_B, KV_KE, KV_KS, KV_T, R_KV0, R_KV1, S_KV0, S_KV1, S_RES,
-  SP_CODE, SP_EN_HI, SP_EN_LO, SP_EV0, SP_EV1, SP_KIND, SP_KV0, SP_KV1, SP_ME, SP_MS, SP_NE, SP_NS, SP_PE, SP_PS, SP_SCOPE, SP_SE, SP_SS, SP_ST_HI, SP_ST_LO, SP_TE, SP_TS,
-  SpanScan, V_BOOL, V_DOUBLE, V_INT, V_STR,
-} from './spans.js';
+import { E_KV0, E_KV1, E_NE, E_NS, KV_A, KV_B, KV_KE, KV_KS, KV_T, R_KV0, R_KV1, S_KV0, S_KV1, S_RES, SP_CODE, SP_EN_HI, SP_EN_LO, SP_EV0, SP_EV1, SP_KIND, SP_KV0, SP_KV1, SP_NE, SP_NS, SP_PE, SP_PS, SP_SCOPE, SP_SE, SP_SS, SP_ST_HI, SP_ST_LO, SP_TE, SP_TS, V_STR } from './spans.js';
 import { KIND_TYPE, KINDS, putAttr } from './traces.js';
 import { zero } from './wire.js';
 
@@ -64,28 +59,10 @@ const SRC_OF = new Map<string, number>([
   ['messaging.system', 3],
 ]);
 
-/** Bytes that JSON escapes, and how each is written once the JSON is escaped again for line protocol. */
-const JLP: (Buffer | undefined)[] = [];
-for (let c = 0; c < 0x20; c++) {
-  const short = { 8: 'b', 9: 't', 10: 'n', 12: 'f', 13: 'r' }[c];
-  JLP[c] = Buffer.from('\\\\' + (short ?? 'u' + c.toString(16).padStart(4, '0')), 'latin1');
-}
-JLP[0x22] = Buffer.from('\\\\\\"', 'latin1');
-JLP[0x5c] = Buffer.from('\\\\\\\\', 'latin1');
-
-/** JSON text escaped for a line-protocol string field: `"` and `\` get a backslash. */
-function lp(json: string): Buffer {
-  return Buffer.from(json.replace(/[\\"]/g, '\\$&'));
-}
-
-interface KeyInfo {
+interface KeyInfo extends JsonKey {
   text: string;
   /** The tag key it is promoted to, or undefined (it stays in the message). */
   tag: string | undefined;
-  /** `{"key":<key>,"value":` as JSON, escaped for line protocol. */
-  json: Buffer;
-  /** `{"key":<key>,"value":{"stringValue":"`, escaped: the common case in one piece. */
-  jsonStr: Buffer;
   src: number;
   /** `,<tag>=` escaped, for a promoted key. */
   tagPiece: Buffer;
@@ -93,21 +70,6 @@ interface KeyInfo {
   tagSkip: boolean;
 }
 
-const P_ATTRS = lp('{"attributes":[');
-const P_EVENTS = lp('],"events":[');
-const P_END_ATTRS = lp(']');
-const P_EV_TIME = lp('{"timeUnixNano":"');
-const P_EV_NAME = lp('","name":');
-const P_EV_ATTRS = lp(',"attributes":[');
-const P_STATUS = lp(',"status":{"message":');
-const P_STR = lp('{"stringValue":');
-const P_INT = lp('{"intValue":"');
-const P_INT_END = lp('"}');
-const P_DOUBLE = lp('{"doubleValue":');
-const P_BOOL_T = lp('{"boolValue":true}');
-const P_BOOL_F = lp('{"boolValue":false}');
-const P_EMPTY = lp('{}');
-const P_QUOTE = lp('"');
 const EXCEPTION = Buffer.from('exception');
 const SERVICE_NAME = Buffer.from('service.name');
 const EX_MESSAGE = Buffer.from('exception.message');
@@ -126,29 +88,24 @@ interface ScopeCtx {
   rest: Buffer;
 }
 
-export class OtlpLineWriter extends LineOut {
+export class OtlpLineWriter extends SpanJsonOut {
   private readonly select: AttrSelector;
   private readonly message: boolean;
   private readonly supported: boolean;
   private readonly keys = new BytesMap();
   private readonly infos: KeyInfo[] = [];
-  private readonly scan = new SpanScan();
   private readonly kv = this.scan.kv;
   private readonly res = this.scan.res;
   private readonly scopes = this.scan.scopes;
   private readonly spans = this.scan.spans;
   private readonly events = this.scan.events;
-  private body: Buffer = Buffer.alloc(0);
   private dv: DataView = this.scan.view;
-  /** Set when a string copied as bytes was not valid UTF-8: the request goes to the generic path. */
-  private bad = false;
   private readonly measurement: Buffer;
   private readonly source: string;
   private readonly sourceTag: Buffer;
   private coreFor: Record<string, string> | undefined;
   private core: [string, Buffer][] = [];
   private readonly escKeys = new Map<string, string>();
-  private readonly rest: (KeyInfo | undefined)[] = [];
   /** A span's promoted attributes: their rows and keys. */
   private readonly prom: number[] = [];
   private readonly promInfo: KeyInfo[] = [];
@@ -240,83 +197,6 @@ export class OtlpLineWriter extends LineOut {
   }
 
   // ---- writing ----
-
-  /**
-   * body[a, e) as a JSON string's content, escaped for line protocol. Bytes
-   * that are not valid UTF-8 would be U+FFFD on the generic path: such a
-   * request is left to it (`bad`).
-   */
-  private jsonStr(a: number, e: number): void {
-    this.room((e - a) * 7);
-    const d = this.d;
-    const b = this.body;
-    let w = this.w;
-    let high = 0;
-    for (let i = a; i < e; i++) {
-      const ch = b[i]!;
-      high |= ch;
-      if (ch >= 0x20 && ch !== 0x22 && ch !== 0x5c) d[w++] = ch;
-      else {
-        const x = JLP[ch]!;
-        for (let k = 0; k < x.length; k++) d[w++] = x[k]!;
-      }
-    }
-    this.w = w;
-    if (high >= 0x80 && !isUtf8(b.subarray(a, e))) this.bad = true;
-  }
-
-  /** A JSON string (quotes included) of body[a, e), escaped for line protocol. */
-  private jsonQuoted(a: number, e: number): void {
-    this.put(P_QUOTE);
-    this.jsonStr(a, e);
-    this.put(P_QUOTE);
-  }
-
-  /** A value as OTLP/JSON writes it (traces.ts kvJson / plain). */
-  private jsonValue(k: number): void {
-    const c = this.kv.cols;
-    switch (c[KV_T]![k]) {
-      case V_STR:
-        this.put(P_STR);
-        this.jsonQuoted(c[KV_A]![k]!, c[KV_B]![k]!);
-        this.put(P_END_OBJ);
-        return;
-      case V_INT: {
-        const hi = c[KV_B]![k]!;
-        const lo = c[KV_A]![k]!;
-        this.put(P_INT);
-        this.text(hi === 0 && lo >= 0 ? String(lo) : this.scan.int(k).toString());
-        this.put(P_INT_END);
-        return;
-      }
-      case V_DOUBLE: {
-        const v = this.scan.doubles[c[KV_A]![k]!]!;
-        this.put(P_DOUBLE);
-        this.text(Number.isFinite(v) ? String(v) : 'null');
-        this.put(P_END_OBJ);
-        return;
-      }
-      case V_BOOL:
-        this.put(c[KV_A]![k] !== 0 ? P_BOOL_T : P_BOOL_F);
-        return;
-      default:
-        this.put(P_EMPTY);
-    }
-  }
-
-  private kvJson(k: number, info: KeyInfo): void {
-    const c = this.kv.cols;
-    if (c[KV_T]![k] === V_STR) {
-      // one piece before the value, one after
-      this.put(info.jsonStr);
-      this.jsonStr(c[KV_A]![k]!, c[KV_B]![k]!);
-      this.put(P_STR_END);
-      return;
-    }
-    this.put(info.json);
-    this.jsonValue(k);
-    this.put(P_END_OBJ);
-  }
 
   /** An id as idHex writes it: `0` when empty or all zero. */
   private id(a: number, e: number): void {
@@ -613,53 +493,7 @@ export class OtlpLineWriter extends LineOut {
       this.uint(div1000(dhi, dlo));
     } else this.text('0');
     this.put(F_INT);
-    if (this.message) {
-      this.put(F_MESSAGE);
-      this.put(P_ATTRS);
-      let first = ctx.rest.length === 0;
-      this.put(ctx.rest);
-      if (restAt >= 0) {
-        for (let k = restAt; k < k1; k++) {
-          const info = rest[k - k0];
-          if (info === undefined) continue;
-          if (!first) this.put(COMMA);
-          first = false;
-          this.kvJson(k, info);
-        }
-      }
-      if (keptEvents > 0) {
-        this.put(P_EVENTS);
-        let firstEv = true;
-        for (let e = e0; e < e1; e++) {
-          if (ev[E_NS]![e]! < 0) continue;
-          if (!firstEv) this.put(COMMA);
-          firstEv = false;
-          this.put(P_EV_TIME);
-          this.u64(ev[E_T_HI]![e]! >>> 0, ev[E_T_LO]![e]! >>> 0);
-          this.put(P_EV_NAME);
-          this.jsonQuoted(ev[E_NS]![e]!, ev[E_NE]![e]!);
-          this.put(P_EV_ATTRS);
-          const a1 = ev[E_KV1]![e]!;
-          for (let k = ev[E_KV0]![e]!; k < a1; k++) {
-            if (k > ev[E_KV0]![e]!) this.put(COMMA);
-            this.put(P_KEY);
-            this.jsonQuoted(kvc[KV_KS]![k]!, kvc[KV_KE]![k]!);
-            this.put(P_VALUE);
-            this.jsonValue(k);
-            this.put(P_END_OBJ);
-          }
-          this.put(P_END_EV);
-        }
-      }
-      this.put(P_END_ATTRS);
-      const ms = sp[SP_MS]![i]!;
-      if (ms >= 0 && sp[SP_ME]![i]! > ms) {
-        this.put(P_STATUS);
-        this.jsonQuoted(ms, sp[SP_ME]![i]!);
-        this.put(P_END_OBJ);
-      }
-      this.put(P_END_MSG);
-    }
+    if (this.message) this.writeMessage(i, ctx.rest, restAt, k0, k1, keptEvents);
     let extra = '';
     for (const k in fields) {
       if (k === '' || BASE_FIELDS.has(k) || (this.message && k === 'message')) continue;
@@ -716,13 +550,6 @@ export class OtlpLineWriter extends LineOut {
   }
 }
 
-const COMMA = Buffer.from(',');
-const P_END_OBJ = lp('}');
-const P_STR_END = lp('"}}');
-const P_END_EV = lp(']}');
-const P_END_MSG = Buffer.from('}"');
-const P_KEY = lp('{"key":');
-const P_VALUE = lp(',"value":');
 const F_INT = Buffer.from('i');
 const TAG_OPERATION = Buffer.from(',operation=');
 const SPAN_KIND_TAGS = KINDS.map((k) => Buffer.from(',span_kind=' + escapeKey(k)));

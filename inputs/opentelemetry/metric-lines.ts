@@ -28,16 +28,14 @@ import { escapeKey, escapeName, tagTextOf } from '../../agent/model/lineproto.js
 import { BytesMap } from '../../agent/services/trace/bytes-map.js';
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
 import type { KeyValue } from './attrs.js';
-import { LineOut } from './line-out.js';
-import { le, METRIC_MEASUREMENT, scopeTags, seriesTags, tagsOf, TEMPORALITY } from './metrics.js';
+import { MAX_SERIES_KEY, MetricPointReader, decodeExact, NOT, valid, type Ctx, type Names, type ProtoType } from './metric-points.js';
+import { METRIC_MEASUREMENT, scopeTags, seriesTags, tagsOf, TEMPORALITY } from './metrics.js';
 import { protoType } from './proto.js';
-import { schemaOf, U32, WireReader, WT_VARINT, type Schema } from './wire.js';
+import { schemaOf, U32, WT_VARINT, type Schema } from './wire.js';
 
 const KeyValueT = protoType('opentelemetry.proto.common.v1.KeyValue');
 const ResourceT = protoType('opentelemetry.proto.resource.v1.Resource');
 const ScopeT = protoType('opentelemetry.proto.common.v1.InstrumentationScope');
-const ExemplarT = protoType('opentelemetry.proto.metrics.v1.Exemplar');
-const BucketsT = protoType('opentelemetry.proto.metrics.v1.ExponentialHistogramDataPoint.Buckets');
 
 // data kinds (Metric's oneof, by field number)
 const GAUGE = 5;
@@ -53,71 +51,29 @@ const S_SM = schemaOf({ 3: 2 });
 const S_METRIC = schemaOf({ 2: 2 });
 const S_GAUGE = schemaOf({});
 const S_SUM = schemaOf({ 3: WT_VARINT | U32 });
-const S_DP = schemaOf({ 2: 1, 8: WT_VARINT | U32 });
-const S_HDP = schemaOf({ 2: 1, 10: WT_VARINT | U32 });
-const S_EDP = schemaOf({ 2: 1, 7: 1, 10: WT_VARINT | U32, 14: 1 });
-const S_QV = schemaOf({});
 
 /** Series (line heads) kept across requests; past this the cache starts over. */
 const MAX_SERIES = 1 << 15;
-/** Bytes of a series key (its attributes' encoding) that are cached. */
-const MAX_SERIES_KEY = 4096;
-
-/** The text of a metric's fields: ` name=`, ` name_count=`, `,name_sum=`, …, escaped. */
-interface Names {
-  value: Buffer;
-  count: Buffer;
-  sum: Buffer;
-  min: Buffer;
-  max: Buffer;
-  avg: Buffer;
-  bucket: Buffer;
-}
-
-/** A metric's tags before its data points': resource, scope, unit (and a sum's temporality). */
-interface Ctx {
-  id: number;
-  tags: Readonly<Record<string, string>>;
-  extraKey: string | undefined;
-  extra: string | undefined;
-}
 
 interface Known {
   id: number;
   value: unknown;
 }
 
-export class MetricLineWriter extends WireReader {
-  private readonly o = new LineOut();
+export class MetricLineWriter extends MetricPointReader {
   private readonly measurement = escapeName(METRIC_MEASUREMENT);
   private readonly series = new BytesMap(1 << 17, MAX_SERIES_KEY, 8 << 20);
   private heads: Buffer[] = [];
-  private readonly key = Buffer.allocUnsafe(MAX_SERIES_KEY);
-  private keyLen = 0;
-  private readonly keyDv = new DataView(this.key.buffer, this.key.byteOffset, this.key.length);
   private readonly resources = new Map<string, Known>();
   private readonly scopes = new Map<string, Known>();
   private readonly ctxs = new Map<string, Ctx>();
   private readonly names = new Map<string, Names>();
   private nextId = 1;
   private coreFor: Readonly<Record<string, string>> | undefined;
-  private nowText = '';
-  private rejected = 0;
   // the ranges each level collects before it writes (a field may come after the ones it qualifies)
   private readonly scopeRanges: number[] = [];
   private readonly metricRanges: number[] = [];
   private readonly dpRanges: number[] = [];
-  // a data point's values
-  private tLo = 0;
-  private tHi = 0;
-  private cLo = 0;
-  private cHi = 0;
-  private readonly counts: bigint[] = [];
-  private readonly bounds: number[] = [];
-  private readonly quantiles: number[] = [];
-  private readonly attrs: number[] = [];
-  private dbl = 0;
-
   /**
    * Writes the request's data points as lines into `out` and returns the
    * points refused by reason (`invalid`: no value, no name); undefined, having
@@ -337,7 +293,7 @@ export class MetricLineWriter extends WireReader {
     for (let k = 0; k < dps.length; k += 2) {
       const a = dps[k]!;
       const e = dps[k + 1]!;
-      const ok = kind === GAUGE || kind === SUM ? this.numberPoint(a, e, ctx, name, names) : kind === HISTOGRAM ? this.histogramPoint(a, e, ctx, name, names) : kind === EXP_HISTOGRAM ? this.expPoint(a, e, ctx, name, names) : this.summaryPoint(a, e, ctx, name, names);
+      const ok = kind === GAUGE || kind === SUM ? this.numberPoint(a, e, ctx, name, names) : kind === HISTOGRAM || kind === EXP_HISTOGRAM ? this.histogramPoint(a, e, ctx, name, names, kind === EXP_HISTOGRAM) : this.summaryPoint(a, e, ctx, name, names);
       if (!ok) return false;
     }
     return true;
@@ -371,22 +327,6 @@ export class MetricLineWriter extends WireReader {
 
   // ---- series ----
 
-  /**
-   * A series key is the data point's attribute fields as encoded (tag to end
-   * of value, in order), then the context's id, the extra tag's kind and
-   * value, and the attributes' length: `keyLen` is the attributes' part while
-   * a data point is read.
-   */
-  private keyAttr(a: number, e: number): void {
-    const n = this.keyLen;
-    if (n + (e - a) <= MAX_SERIES_KEY) {
-      // attributes are tens of bytes: a loop beats Buffer.copy's call
-      const key = this.key;
-      const body = this.body;
-      for (let i = a, o = n; i < e; i++, o++) key[o] = body[i]!;
-    }
-    this.keyLen = n + (e - a);
-  }
 
   /**
    * The series' line head (measurement and tags, escaped), by its key: built
@@ -395,7 +335,7 @@ export class MetricLineWriter extends WireReader {
    * decode (the generic path answers 400). `kind` 0: the data point's own
    * series; 1 with tag `le`, 2 with tag `quantile` (`extraKey`, `extra`).
    */
-  private head(ctx: Ctx, attrs: number[], kind: number, extraKey: string | undefined, extra: string): Buffer | undefined {
+  protected head(ctx: Ctx, attrs: number[], kind: number, extraKey: string | undefined, extra: string): Buffer | undefined {
     const n = this.keyLen;
     const key = this.key;
     let len = n + 9 + extra.length;
@@ -429,468 +369,4 @@ export class MetricLineWriter extends WireReader {
     return head;
   }
 
-  // ---- data points ----
-
-  /** The time and end of a line: ` <time>\n`, `now` when the data point has none. */
-  private time(): void {
-    const o = this.o;
-    if (this.tHi === 0 && this.tLo === 0) o.text(this.nowText);
-    else {
-      o.byte(0x20);
-      o.u64(this.tHi, this.tLo);
-      o.byte(0x0a);
-    }
-    o.endLine();
-  }
-
-  /** A double at p (wire type 1) into `dbl`: the end or NO. */
-  private double(p: number, end: number, wt: number): number {
-    if (wt !== 1 || p + 8 > end) return -1;
-    this.dbl = this.dv.getFloat64(p, true);
-    return p + 8;
-  }
-
-  /** NumberDataPoint { start 2, time 3, as_double 4, exemplars 5, as_int 6, attributes 7, flags 8 }. */
-  private numberPoint(p: number, end: number, ctx: Ctx, name: string, names: Names): boolean {
-    const attrs = this.attrs;
-    attrs.length = 0;
-    this.keyLen = 0;
-    this.tLo = 0;
-    this.tHi = 0;
-    let hasInt = false;
-    let hasDouble = false;
-    let iLo = 0;
-    let iHi = 0;
-    let d = 0;
-    while (p < end) {
-      const from = p;
-      p = this.v32(p, end);
-      if (p < 0) return false;
-      const no = this.lo >>> 3;
-      const wt = this.lo & 7;
-      switch (no) {
-        case 7: {
-          const a = this.ld(p, end, wt);
-          if (a < 0) return false;
-          p = this.lo;
-          attrs.push(a, p);
-          this.keyAttr(from, p);
-          break;
-        }
-        case 3:
-          p = this.fixed64(p, end, wt);
-          if (p < 0) return false;
-          this.tLo = this.lo;
-          this.tHi = this.hi;
-          break;
-        case 4:
-          p = this.double(p, end, wt);
-          if (p < 0) return false;
-          d = this.dbl;
-          hasDouble = true;
-          break;
-        case 6:
-          p = this.fixed64(p, end, wt);
-          if (p < 0) return false;
-          iLo = this.lo;
-          iHi = this.hi;
-          hasInt = true;
-          break;
-        case 5: {
-          const a = this.ld(p, end, wt);
-          if (a < 0) return false;
-          p = this.lo;
-          if (!valid(ExemplarT, this.body, a, p)) return false;
-          break;
-        }
-        default:
-          p = this.skipField(p, end, wt, no, S_DP);
-          if (p < 0) return false;
-      }
-    }
-    const head = this.head(ctx, attrs, 0, undefined, '');
-    if (head === undefined) return false;
-    if (name === '' || (!hasInt && (!hasDouble || !Number.isFinite(d)))) {
-      this.rejected++;
-      return true;
-    }
-    const o = this.o;
-    o.put(head);
-    o.put(names.value);
-    if (hasInt) {
-      if (iHi < 0x8000_0000) o.u64(iHi, iLo);
-      else o.text(BigInt.asIntN(64, (BigInt(iHi) << 32n) | BigInt(iLo)).toString());
-      o.byte(0x69); // i
-    } else o.text(String(d));
-    this.time();
-    return true;
-  }
-
-  /** Count (fixed64 in `cLo`/`cHi`) as an unsigned field: `<piece><count>u`. */
-  private countField(piece: Buffer): void {
-    const o = this.o;
-    o.put(piece);
-    o.u64(this.cHi, this.cLo);
-    o.byte(0x75); // u
-  }
-
-  private numField(piece: Buffer, present: boolean, v: number): void {
-    if (!present || !Number.isFinite(v)) return;
-    this.o.put(piece);
-    this.o.text(String(v));
-  }
-
-  /**
-   * The fields histograms and exponential histograms share (start 2, time 3,
-   * count 4, sum 5), read into `tLo`/`tHi`, `cLo`/`cHi`; returns the end, or
-   * NO, or `p` itself when field `no` is not one of them.
-   */
-  private common(p: number, end: number, no: number, wt: number): number {
-    switch (no) {
-      case 2:
-        return this.fixed64(p, end, wt);
-      case 3:
-        p = this.fixed64(p, end, wt);
-        if (p >= 0) {
-          this.tLo = this.lo;
-          this.tHi = this.hi;
-        }
-        return p;
-      case 4:
-        p = this.fixed64(p, end, wt);
-        if (p >= 0) {
-          this.cLo = this.lo;
-          this.cHi = this.hi;
-        }
-        return p;
-      default:
-        return -2;
-    }
-  }
-
-  /** HistogramDataPoint { time 3, count 4, sum 5, bucket_counts 6, explicit_bounds 7, exemplars 8, attributes 9, flags 10, min 11, max 12 }. */
-  private histogramPoint(p: number, end: number, ctx: Ctx, name: string, names: Names): boolean {
-    const attrs = this.attrs;
-    attrs.length = 0;
-    this.keyLen = 0;
-    this.tLo = this.tHi = this.cLo = this.cHi = 0;
-    const counts = this.counts;
-    const bounds = this.bounds;
-    counts.length = 0;
-    bounds.length = 0;
-    let sum = 0;
-    let min = 0;
-    let max = 0;
-    let has = 0; // 1 sum, 2 min, 4 max
-    while (p < end) {
-      const from = p;
-      p = this.v32(p, end);
-      if (p < 0) return false;
-      const no = this.lo >>> 3;
-      const wt = this.lo & 7;
-      const c = this.common(p, end, no, wt);
-      if (c !== -2) {
-        if (c < 0) return false;
-        p = c;
-        continue;
-      }
-      switch (no) {
-        case 9: {
-          const a = this.ld(p, end, wt);
-          if (a < 0) return false;
-          p = this.lo;
-          attrs.push(a, p);
-          this.keyAttr(from, p);
-          break;
-        }
-        case 5:
-        case 11:
-        case 12:
-          p = this.double(p, end, wt);
-          if (p < 0) return false;
-          if (no === 5) sum = this.dbl;
-          else if (no === 11) min = this.dbl;
-          else max = this.dbl;
-          has |= no === 5 ? 1 : no === 11 ? 2 : 4;
-          break;
-        case 6:
-        case 7:
-          p = this.packed64(p, end, wt, no === 6 ? counts : undefined, no === 7 ? bounds : undefined);
-          if (p < 0) return false;
-          break;
-        case 8: {
-          const a = this.ld(p, end, wt);
-          if (a < 0) return false;
-          p = this.lo;
-          if (!valid(ExemplarT, this.body, a, p)) return false;
-          break;
-        }
-        default:
-          p = this.skipField(p, end, wt, no, S_HDP);
-          if (p < 0) return false;
-      }
-    }
-    const head = this.head(ctx, attrs, 0, undefined, '');
-    if (head === undefined) return false;
-    if (name === '') {
-      this.rejected++;
-      return true;
-    }
-    const o = this.o;
-    o.put(head);
-    this.countField(names.count);
-    this.numField(names.sum, (has & 1) !== 0, sum);
-    this.numField(names.min, (has & 2) !== 0, min);
-    this.numField(names.max, (has & 4) !== 0, max);
-    this.time();
-    if (counts.length <= 1 || bounds.length === 0) return true;
-    let cum = 0n;
-    for (let i = 0; i < counts.length; i++) {
-      cum += counts[i]!;
-      const b = i < bounds.length ? bounds[i]! : 0;
-      const h = this.head(ctx, attrs, 1, 'le', i < bounds.length ? le(Number.isFinite(b) ? b : 0) : '+Inf');
-      if (h === undefined) return false;
-      o.put(h);
-      o.put(names.bucket);
-      o.text(cum.toString());
-      o.byte(0x75);
-      this.time();
-    }
-    return true;
-  }
-
-  /**
-   * A repeated fixed64 (into `counts`, as uint64) or double (into `doubles`)
-   * field, packed (wire type 2) or one value (wire type 1), as protobufjs
-   * reads it.
-   */
-  private packed64(p: number, end: number, wt: number, counts: bigint[] | undefined, doubles: number[] | undefined): number {
-    let a = p;
-    let e: number;
-    if (wt === 2) {
-      a = this.ld(p, end, wt);
-      if (a < 0) return -1;
-      e = this.lo;
-      if ((e - a) % 8 !== 0) return -1; // protobufjs would read past the list
-    } else if (wt === 1) {
-      e = a + 8;
-      if (e > end) return -1;
-    } else return -1;
-    const dv = this.dv;
-    for (let q = a; q < e; q += 8) {
-      if (counts) counts.push((BigInt(dv.getUint32(q + 4, true)) << 32n) | BigInt(dv.getUint32(q, true)));
-      else doubles!.push(dv.getFloat64(q, true));
-    }
-    return e;
-  }
-
-  /** ExponentialHistogramDataPoint { attributes 1, time 3, count 4, sum 5, scale 6, zero_count 7, positive 8, negative 9, flags 10, exemplars 11, min 12, max 13, zero_threshold 14 }. */
-  private expPoint(p: number, end: number, ctx: Ctx, name: string, names: Names): boolean {
-    const attrs = this.attrs;
-    attrs.length = 0;
-    this.keyLen = 0;
-    this.tLo = this.tHi = this.cLo = this.cHi = 0;
-    let sum = 0;
-    let min = 0;
-    let max = 0;
-    let has = 0;
-    while (p < end) {
-      const from = p;
-      p = this.v32(p, end);
-      if (p < 0) return false;
-      const no = this.lo >>> 3;
-      const wt = this.lo & 7;
-      const c = this.common(p, end, no, wt);
-      if (c !== -2) {
-        if (c < 0) return false;
-        p = c;
-        continue;
-      }
-      switch (no) {
-        case 1: {
-          const a = this.ld(p, end, wt);
-          if (a < 0) return false;
-          p = this.lo;
-          attrs.push(a, p);
-          this.keyAttr(from, p);
-          break;
-        }
-        case 5:
-        case 12:
-        case 13:
-          p = this.double(p, end, wt);
-          if (p < 0) return false;
-          if (no === 5) sum = this.dbl;
-          else if (no === 12) min = this.dbl;
-          else max = this.dbl;
-          has |= no === 5 ? 1 : no === 12 ? 2 : 4;
-          break;
-        case 6:
-          // sint32, read by protobufjs as uint32
-          if (wt !== 0) return false;
-          p = this.enumAt(p, end);
-          if (p < 0) return false;
-          break;
-        case 8:
-        case 9:
-        case 11: {
-          const a = this.ld(p, end, wt);
-          if (a < 0) return false;
-          p = this.lo;
-          if (!valid(no === 11 ? ExemplarT : BucketsT, this.body, a, p)) return false;
-          break;
-        }
-        default:
-          p = this.skipField(p, end, wt, no, S_EDP);
-          if (p < 0) return false;
-      }
-    }
-    const head = this.head(ctx, attrs, 0, undefined, '');
-    if (head === undefined) return false;
-    if (name === '') {
-      this.rejected++;
-      return true;
-    }
-    const o = this.o;
-    o.put(head);
-    this.countField(names.count);
-    this.numField(names.sum, (has & 1) !== 0, sum);
-    this.numField(names.min, (has & 2) !== 0, min);
-    this.numField(names.max, (has & 4) !== 0, max);
-    if (this.cHi !== 0 || this.cLo !== 0) {
-      // DataKit writes the average as text with three decimals
-      const count = this.cHi * 0x1_0000_0000 + this.cLo;
-      const s = (has & 1) !== 0 && Number.isFinite(sum) ? sum : 0;
-      o.put(names.avg);
-      o.text((s / count).toFixed(3));
-      o.byte(0x22);
-    }
-    this.time();
-    return true;
-  }
-
-  /** SummaryDataPoint { time 3, count 4, sum 5, quantile_values 6, attributes 7, flags 8 }. */
-  private summaryPoint(p: number, end: number, ctx: Ctx, name: string, names: Names): boolean {
-    const attrs = this.attrs;
-    attrs.length = 0;
-    this.keyLen = 0;
-    this.tLo = this.tHi = this.cLo = this.cHi = 0;
-    const qs = this.quantiles; // quantile, value; NaN for absent
-    qs.length = 0;
-    let sum = 0;
-    let hasSum = false;
-    while (p < end) {
-      const from = p;
-      p = this.v32(p, end);
-      if (p < 0) return false;
-      const no = this.lo >>> 3;
-      const wt = this.lo & 7;
-      const c = this.common(p, end, no, wt);
-      if (c !== -2) {
-        if (c < 0) return false;
-        p = c;
-        continue;
-      }
-      switch (no) {
-        case 7: {
-          const a = this.ld(p, end, wt);
-          if (a < 0) return false;
-          p = this.lo;
-          attrs.push(a, p);
-          this.keyAttr(from, p);
-          break;
-        }
-        case 5:
-          p = this.double(p, end, wt);
-          if (p < 0) return false;
-          sum = this.dbl;
-          hasSum = true;
-          break;
-        case 6: {
-          const a = this.ld(p, end, wt);
-          if (a < 0) return false;
-          p = this.lo;
-          if (!this.quantile(a, p)) return false;
-          break;
-        }
-        default:
-          p = this.skipField(p, end, wt, no, S_SUMMARY);
-          if (p < 0) return false;
-      }
-    }
-    const head = this.head(ctx, attrs, 0, undefined, '');
-    if (head === undefined) return false;
-    if (name === '') {
-      this.rejected++;
-      return true;
-    }
-    const o = this.o;
-    o.put(head);
-    this.countField(names.count);
-    this.numField(names.sum, hasSum, sum);
-    this.time();
-    for (let k = 0; k < qs.length; k += 2) {
-      const v = qs[k + 1]!;
-      if (!Number.isFinite(v)) continue; // absent or not finite: no point (num())
-      const q = qs[k]!;
-      const h = this.head(ctx, attrs, 2, 'quantile', String(Number.isFinite(q) ? q : 0));
-      if (h === undefined) return false;
-      o.put(h);
-      o.put(names.value);
-      o.text(String(v));
-      this.time();
-    }
-    return true;
-  }
-
-  /** ValueAtQuantile { quantile 1, value 2 } into `quantiles` (NaN for absent). */
-  private quantile(p: number, end: number): boolean {
-    let q = NaN;
-    let v = NaN;
-    while (p < end) {
-      p = this.v32(p, end);
-      if (p < 0) return false;
-      const no = this.lo >>> 3;
-      const wt = this.lo & 7;
-      if (no === 1 || no === 2) {
-        p = this.double(p, end, wt);
-        if (p < 0) return false;
-        if (no === 1) q = this.dbl;
-        else v = this.dbl;
-      } else {
-        p = this.skipField(p, end, wt, no, S_QV);
-        if (p < 0) return false;
-      }
-    }
-    this.quantiles.push(q, v);
-    return true;
-  }
-}
-
-const S_SUMMARY = schemaOf({ 2: 1, 8: WT_VARINT | U32 });
-
-type ProtoType = ReturnType<typeof protoType>;
-
-const NOT = Symbol('not decoded');
-
-/**
- * body[a, e) decoded as a `type` by protobufjs as the generic path decodes it
- * inside the request, or NOT. Inside the request, protobufjs reads a field
- * that overruns its message on into the next bytes, where a request of its
- * own would end: such a message is refused here first, read through a plain
- * Uint8Array (whose reader throws past its end, where a Buffer's clamps
- * strings), then decoded from the Buffer (whose strings are what the generic
- * path's are).
- */
-function decodeExact(type: ProtoType, body: Buffer, a: number, e: number): unknown {
-  try {
-    type.decode(new Uint8Array(body.buffer, body.byteOffset + a, e - a));
-    return type.decode(body.subarray(a, e));
-  } catch {
-    return NOT;
-  }
-}
-
-function valid(type: ProtoType, body: Buffer, a: number, e: number): boolean {
-  return decodeExact(type, body, a, e) !== NOT;
 }
