@@ -1,6 +1,7 @@
 // bench/otel-metrics: OTLP metric data points per second into `otel_service` points.
 //
-//   npm run build && node --expose-gc bench/otel-metrics/run.mjs [--runs 3] [--seconds 4]
+//   npm run build && node --expose-gc bench/otel-metrics/run.mjs [--runs 3] [--seconds 4] [--ab <other dist/ dir>]
+//   (--ab also runs that build end to end, alternating with this one)
 //
 // Payload: one ExportMetricsServiceRequest as an SDK's periodic reader sends it: a resource
 // with 8 attributes (service, k8s, host), one scope, 50 sums and gauges × 20 data points
@@ -8,6 +9,8 @@
 // In one run:
 //   floor        decode (protobufjs generated code) + a minimal point per data point (name, value,
 //                point attributes as tags) + line protocol + gzip(3), one loop, no HTTP
+//   reader       the metrics workers' byte-level reader (inputs/opentelemetry/metric-lines.ts) on one
+//                thread: protobuf bytes → line protocol, then gzip(3), one loop, no HTTP
 //   in-process   the opentelemetry input's handler (decode, map with resource/scope tags, queue) + encode + gzip
 //   end-to-end   the real Agent in its own process (bench/traces/agent-server.mjs) → metric queue →
 //                dataway sink (gzip) → a counting HTTP sink here; points/s at the sink, agent CPU, peak RSS
@@ -20,6 +23,8 @@ import { encodeV1 } from '../../dist/agent/delivery/sinks/encode.js';
 import { fakeContext } from '../../dist/test/helpers/fake-context.js';
 import { OtelInput } from '../../dist/inputs/opentelemetry/input.js';
 import { schema } from '../../dist/inputs/opentelemetry/config.js';
+import { MetricLineWriter } from '../../dist/inputs/opentelemetry/metric-lines.js';
+import { LineBuf } from '../../dist/agent/model/linebuf.js';
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -68,6 +73,17 @@ function floorOnce() {
   return encodeAndGzip(points);
 }
 
+/** The byte-level reader as a metrics worker runs it, then gzip as the sink would. */
+const reader = new MetricLineWriter();
+const readerOut = new LineBuf(1 << 20);
+const readerReq = { route: '/otel/v1/metrics', contentType: 'application/x-protobuf', headers: {}, body: BODY };
+const CORE_TAGS = { host: 'node-1' };
+function readerOnce() {
+  readerOut.reset();
+  if (reader.write(readerReq, readerOut, CORE_TAGS, 1n) === undefined || readerOut.ends.length !== PER_REQUEST) throw new Error('the reader declined the bench request');
+  return zlib.gzipSync(readerOut.data.subarray(0, readerOut.off), { level: 3 }).length;
+}
+
 async function inProcess() {
   const ctx = fakeContext('opentelemetry');
   const input = new OtelInput({ ...schema.defaultValue(), grpc: { ...schema.defaultValue().grpc, addr: '' } }, ctx);
@@ -81,9 +97,9 @@ async function inProcess() {
   };
 }
 
-async function endToEnd(sink) {
+async function endToEnd(sink, dist) {
   const execArgv = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
-  const agent = await startAgent(sink, 'v1', { execArgv });
+  const agent = await startAgent(sink, 'v1', { execArgv, env: dist ? { ...process.env, AGENT_DIST: dist } : process.env });
   const pool = new Pool(agent.ready.url, { connections: 4, pipelining: 1 });
   const m = await measureWindow(agent, sink, SECONDS, async () => {
     const r = await pool.request({ method: 'POST', path: '/otel/v1/metrics', headers: { 'content-type': 'application/x-protobuf' }, body: BODY });
@@ -98,16 +114,24 @@ async function endToEnd(sink) {
 const sink = await countingSink('metric');
 console.log(`bench/otel-metrics: ${PER_REQUEST} number data points a request (${BODY.length} bytes protobuf), ${RUNS} runs × ${SECONDS}s end to end, node ${process.version}`);
 console.log('Data points per CPU-second (wall data points/s in brackets).');
-console.log('| path | floor | telekit in-process | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB | 503s |');
-console.log('|---|---|---|---|---|---|---|');
-const fl = [], inp = [], e2e = [];
+console.log('| path | floor | byte-level reader (one thread) | telekit in-process (main thread) | telekit end-to-end | end-to-end agent CPU (cores) | agent peak RSS MiB | 503s |');
+console.log('|---|---|---|---|---|---|---|---|');
+const AB = arg('ab', '');
+const fl = [], rd = [], inp = [], e2e = [], base = [];
 const run = await inProcess();
 for (let i = 0; i < RUNS; i++) {
   fl.push(await loopRate(floorOnce, PER_REQUEST));
+  rd.push(await loopRate(readerOnce, PER_REQUEST));
   inp.push(await loopRate(run, PER_REQUEST));
+  if (AB && i % 2 === 1) base.push(await endToEnd(sink, AB));
   e2e.push(await endToEnd(sink));
+  if (AB && i % 2 === 0) base.push(await endToEnd(sink, AB));
 }
 const cell = (xs) => `${fmt(median(xs.map((x) => x.cpu)))} (${fmt(median(xs.map((x) => x.wall)))})`;
-const m = e2e.sort((a, b) => a.perCpuSec - b.perCpuSec)[e2e.length >> 1];
-console.log(`| OTLP/HTTP protobuf, sums and gauges | ${cell(fl)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${Math.max(...e2e.map((x) => x.peakRssMB)).toFixed(0)} | ${m.rejected} |`);
+const row = (label, runs) => {
+  const m = runs.sort((a, b) => a.perCpuSec - b.perCpuSec)[runs.length >> 1];
+  console.log(`| ${label} | ${cell(fl)} | ${cell(rd)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${Math.max(...runs.map((x) => x.peakRssMB)).toFixed(0)} | ${m.rejected} |`);
+};
+row('OTLP/HTTP protobuf, sums and gauges', e2e);
+if (AB) row(`the same, end to end with ${AB}`, base);
 sink.server.close();

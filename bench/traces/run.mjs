@@ -3,6 +3,8 @@
 //   npm run build && node --expose-gc bench/traces/run.mjs [--runs 3] [--seconds 4] [--encoding v1|v2] [--only ddtrace|zipkin|otlp|otlp-grpc]
 //     [--ab <other dist/ dir>]  also runs that build end to end, alternating with this one (A/B in the same run)
 //     [--e2e-only]              skips the in-process loops
+//     [--in-flight N]           requests in flight end to end (4)
+//     [--grpc-channels N]       OTLP/gRPC: HTTP/2 connections the calls are spread over (1)
 //   (PROFILE_DIR=/tmp/x writes a CPU profile of the agent process)
 //
 // In one run, for each format:
@@ -117,19 +119,22 @@ async function endToEnd(kind, sink, dist) {
   const pool = new Pool(agent.ready.url, { connections: 4, pipelining: 1 });
   const route = ROUTE[kind];
   const headers = { 'content-type': CT[kind] };
-  // OTLP/gRPC: one HTTP/2 channel, 4 calls in flight
-  const grpcClient = kind === 'otlp-grpc' ? new grpc.Client(`127.0.0.1:${agent.ready.grpcPort}`, grpc.credentials.createInsecure()) : undefined;
+  // OTLP/gRPC: --grpc-channels HTTP/2 connections (default 1), 4 calls in flight over them
+  const channels = kind === 'otlp-grpc' ? Number(arg('grpc-channels', 1)) : 0;
+  const grpcClients = Array.from({ length: channels }, () => new grpc.Client(`127.0.0.1:${agent.ready.grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+  const grpcClient = grpcClients[0];
+  let nextClient = 0;
   const bytes = (b) => b;
-  const grpcCall = () => new Promise((r) => grpcClient.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', bytes, bytes, BODIES[kind], new grpc.Metadata(), (err) => r(err ? 503 : 200)));
+  const grpcCall = () => new Promise((r) => grpcClients[nextClient++ % channels].makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', bytes, bytes, BODIES[kind], new grpc.Metadata(), (err) => r(err ? 503 : 200)));
   const send = async () => {
     if (grpcClient) return grpcCall();
     const r = await pool.request({ method: 'POST', path: route, headers, body: BODIES[kind] });
     await r.body.dump();
     return r.statusCode;
   };
-  const m = await measureWindow(agent, sink, SECONDS, send);
+  const m = await measureWindow(agent, sink, SECONDS, send, Number(arg('in-flight', 4)));
   await pool.close();
-  grpcClient?.close();
+  for (const c of grpcClients) c.close();
   const metrics = await (await fetch(`${agent.ready.url}/metrics`)).text();
   const sum = (re) => metrics.split('\n').filter((l) => re.test(l)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
   const dropped = sum(/^telekit_points_dropped_total\{category="tracing"/);
@@ -162,6 +167,7 @@ for (const kind of (arg('only', '') ? arg('only', '').split(',') : ['ddtrace', '
     const m = runs.sort((a, b) => a.perCpuSec - b.perCpuSec)[runs.length >> 1];
     const peak = Math.max(...runs.map((r) => r.peakRssMB));
     const top = runs.find((r) => r.peakRssMB === peak).atPeak;
+    notes.push(`${name}: the bench process (clients, counting sink) used ${runs.map((r) => r.benchCpuPerSec.toFixed(2)).join(', ')} cores`);
     if (top) notes.push(`${name}: at the highest sampled RSS (${(top.rss / 2 ** 20).toFixed(0)} MiB) the main thread's V8 heap used ${(top.heapUsed / 2 ** 20).toFixed(0)} of ${(top.heapTotal / 2 ** 20).toFixed(0)} MiB reserved, external ${(top.external / 2 ** 20).toFixed(0)} MiB (ArrayBuffers ${(top.arrayBuffers / 2 ** 20).toFixed(0)}); the rest is worker isolates, code, malloc and node itself`);
     console.log(`| ${name} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${peak.toFixed(0)} (${runs.map((r) => r.peakRssMB.toFixed(0)).join(', ')}) | ${m.rejected} | ${m.dropped} |`);
   };

@@ -33,9 +33,11 @@ import { FIXED_TAGS, type TraceProcessor } from '../../agent/services/trace/proc
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
 import type { TraceSpan } from '../../agent/services/trace/span.js';
 import { BytesMap } from '../../agent/services/trace/bytes-map.js';
+import { F_DURATION, F_MESSAGE, F_PARENT, F_RESOURCE, F_SPAN, F_START, F_TRACE, HEX, indexLike, putBytes as put, tagValue } from '../../agent/services/trace/span-line.js';
 import type { DdtraceConfig } from './config.js';
 import { DdConverter, SOURCE_TYPES, type ConvertOptions } from './convert.js';
-import { HEX, startIds, writeSpanEscaped, writeU64, writeUint, type Arena } from './msgjson.js';
+import { writeU64, writeUint } from '../../agent/services/trace/digits.js';
+import { startIds, writeSpanEscaped, type Arena } from './msgjson.js';
 import { convertOptions, requestTags } from './request.js';
 
 /** Spans of one request the fast path takes (bounds its arrays). */
@@ -98,18 +100,7 @@ const USE_ORIGIN = 8; // _dd.origin
 const USE_TID = 16; // _dd.p.tid
 const USE_BAD = 32; // the fast path does not model it
 
-/** Tag values: 0 copied, 1 backslash before, 2 written as an escaped space (`\n`, `\r` become spaces first). */
-const TAG_ESC = new Uint8Array(256);
-for (const c of ',= \\') TAG_ESC[c.charCodeAt(0)] = 1;
-TAG_ESC[10] = 2;
-TAG_ESC[13] = 2;
 const EMPTY = Buffer.alloc(0);
-const INDEX_LIKE = /^(?:0|[1-9][0-9]*)$/;
-
-/** Array-index-like keys (JS objects enumerate them first, whatever the insertion order). */
-function indexLike(k: string): boolean {
-  return INDEX_LIKE.test(k) && Number(k) < 0xffff_ffff;
-}
 
 /** Growable typed arrays of per-span and per-entry state (struct of arrays). */
 class Spans {
@@ -1098,36 +1089,6 @@ const CUSTOM_TYPE = Buffer.from(',source_type=custom');
 const SPAN_KINDS = [Buffer.from(',span_type=entry'), Buffer.from(',span_type=local'), Buffer.from(',span_type=exit')];
 const STATUS_OK = Buffer.from(',status=ok');
 const STATUS_ERROR = Buffer.from(',status=error');
-const F_TRACE = Buffer.from(' trace_id="');
-const F_SPAN = Buffer.from('",span_id="');
-const F_PARENT = Buffer.from('",parent_id="');
-const F_RESOURCE = Buffer.from('",resource="');
-const F_START = Buffer.from('",start=');
-const F_DURATION = Buffer.from('i,duration=');
-const F_MESSAGE = Buffer.from(',message="');
-
-function put(d: Buffer, w: number, b: Buffer): number {
-  const n = b.length;
-  if (n < 24) for (let k = 0; k < n; k++) d[w + k] = b[k]!;
-  else d.set(b, w);
-  return w + n;
-}
-
-/** `key` then body[a, b) escaped as a tag value; nothing for an empty value. */
-function tagValue(d: Buffer, w: number, key: Buffer, body: Buffer, a: number, b: number): number {
-  if (a === b) return w;
-  w = put(d, w, key);
-  for (let k = a; k < b; k++) {
-    const c = body[k]!;
-    const x = TAG_ESC[c]!;
-    if (x === 0) d[w++] = c;
-    else {
-      d[w++] = 0x5c;
-      d[w++] = x === 1 ? c : 0x20;
-    }
-  }
-  return w;
-}
 
 /** 16 lower-case hex digits of hi·2^32 + lo. */
 function hex64(d: Buffer, w: number, hi: number, lo: number): number {

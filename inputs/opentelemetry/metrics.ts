@@ -62,7 +62,7 @@ export interface MappedPoints {
   rejected: number;
 }
 
-function tagsOf(attrs: readonly KeyValue[] | null | undefined, into: Record<string, string>): void {
+export function tagsOf(attrs: readonly KeyValue[] | null | undefined, into: Record<string, string>): void {
   for (const kv of arr(attrs as KeyValue[])) {
     if (!kv || typeof kv.key !== 'string' || kv.key === '') continue;
     let s = anyString(kv.value);
@@ -116,7 +116,7 @@ export class TagInterner {
 
 const defaultInterner = new TagInterner();
 
-function num(v: unknown): number | undefined {
+export function num(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
   if (typeof v === 'string' && v !== '') {
     const n = Number(v);
@@ -131,13 +131,30 @@ function time(v: unknown): bigint | undefined {
 }
 
 /** Go's strconv.FormatFloat(f, 'f', -1, 64): shortest decimal, never an exponent. */
-function le(b: number): string {
+export function le(b: number): string {
   const s = String(b);
   if (!s.includes('e')) return s;
   return b.toFixed(20).replace(/\.?0+$/, '');
 }
 
-const TEMPORALITY: Record<string, string> = { '1': 'delta', '2': 'cumulative', AGGREGATION_TEMPORALITY_DELTA: 'delta', AGGREGATION_TEMPORALITY_CUMULATIVE: 'cumulative' };
+export const TEMPORALITY: Record<string, string> = { '1': 'delta', '2': 'cumulative', AGGREGATION_TEMPORALITY_DELTA: 'delta', AGGREGATION_TEMPORALITY_CUMULATIVE: 'cumulative' };
+
+/** A scope's tags: the resource's, the scope's attributes, `scope_name`. */
+export function scopeTags(resTags: Readonly<Record<string, string>>, scope: { name?: string; attributes?: KeyValue[] } | null | undefined): Record<string, string> {
+  const base: Record<string, string> = { ...resTags };
+  tagsOf(scope?.attributes, base);
+  if (typeof scope?.name === 'string' && scope.name !== '') base.scope_name = scope.name;
+  return base;
+}
+
+/** A series' tags: the metric's (`unitTags`), the data point's attributes, then `extraKey` (temporality, le, quantile), then the core's where absent. */
+export function seriesTags(unitTags: Readonly<Record<string, string>>, attrs: readonly KeyValue[] | null | undefined, extraKey: string | undefined, extra: string | undefined, coreTags: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const t = { ...unitTags };
+  tagsOf(attrs, t);
+  if (extraKey !== undefined) t[extraKey] = extra!;
+  if (coreTags) for (const k in coreTags) if (t[k] === undefined) t[k] = coreTags[k]!;
+  return t;
+}
 
 /**
  * `coreTags`, when given, are added to every series' tags where the key is
@@ -157,9 +174,7 @@ export function mapMetrics(req: MetricsRequestBody, interner: TagInterner = defa
     const resKey = attrsKey(rm.resource?.attributes);
     for (const sm of arr(rm.scopeMetrics)) {
       if (!sm) continue;
-      const base: Record<string, string> = { ...resTags };
-      tagsOf(sm.scope?.attributes, base);
-      if (typeof sm.scope?.name === 'string' && sm.scope.name !== '') base.scope_name = sm.scope.name;
+      const base = scopeTags(resTags, sm.scope);
       const scopeKey = resKey + '\x1d' + attrsKey(sm.scope?.attributes) + '\x1d' + (typeof sm.scope?.name === 'string' ? sm.scope.name : '');
       for (const m of arr(sm.metrics)) {
         if (!m) continue;
@@ -169,13 +184,7 @@ export function mapMetrics(req: MetricsRequestBody, interner: TagInterner = defa
         const seriesKey = interner.scopeId(scopeKey + '\x1d' + unit);
         /** The series' frozen tags: the metric's, the data point's attributes, then `extra` (temporality, le, quantile). */
         const tagsFor = (attrs: KeyValue[] | undefined, extraKey?: string, extra?: string): Readonly<Record<string, string>> =>
-          interner.get(seriesKey + attrsKey(attrs) + (extraKey === undefined ? '' : '\x1d' + extraKey + '=' + extra), () => {
-            const t = { ...unitTags };
-            tagsOf(attrs, t);
-            if (extraKey !== undefined) t[extraKey] = extra!;
-            if (coreTags) for (const k in coreTags) if (t[k] === undefined) t[k] = coreTags[k]!;
-            return t;
-          });
+          interner.get(seriesKey + attrsKey(attrs) + (extraKey === undefined ? '' : '\x1d' + extraKey + '=' + extra), () => seriesTags(unitTags, attrs, extraKey, extra, coreTags));
         const numbers = (dps: NumberPoint[] | undefined, temporality?: string) => {
           for (const dp of arr(dps)) {
             if (!dp) continue;

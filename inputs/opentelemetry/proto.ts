@@ -123,3 +123,11 @@ export function encodeStatus(code: number, message: string, retryAfterS?: number
   }
   return Buffer.from(out);
 }
+
+/** A message type of the OTLP root by its full name (`opentelemetry.proto.common.v1.KeyValue`). */
+export function protoType(name: string): PbType {
+  let t: unknown = root;
+  for (const part of name.split('.')) t = (t as Record<string, unknown> | undefined)?.[part];
+  if (typeof (t as PbType | undefined)?.decode !== 'function') throw new Error(`no OTLP protobuf type ${name}`);
+  return t as PbType;
+}
