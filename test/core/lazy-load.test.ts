@@ -39,7 +39,7 @@ afterEach(() => {
 });
 
 describe('an agent loads only what it runs', () => {
-  it('with host inputs only: no trace receivers or workers, no Kubernetes client, protobuf, msgpack, OTLP exporter or schema compiler', async () => {
+  it('with host inputs only: no trace receivers or workers, no Kubernetes client, protobuf, msgpack, OTLP exporter, schema compiler or TOML parser', async () => {
     const r = await loaded({ ENV_DEFAULT_ENABLED_INPUTS: HOST_INPUTS });
     expect(r.running.sort()).toEqual(HOST_INPUTS.split(',').sort());
     expect(has(r.modules, /dist\/inputs\/cpu\/index\.js$/)).toHaveLength(1); // the list is real
@@ -49,6 +49,7 @@ describe('an agent loads only what it runs', () => {
     expect(has(r.modules, OTLP)).toEqual([]);
     expect(has(r.modules, MSGPACK)).toEqual([]);
     expect(has(r.modules, FASTIFY_UNUSED)).toEqual([]);
+    expect(has(r.modules, /node_modules\/toml\//)).toEqual([]); // no conf file to parse
     expect(has(r.modules, /node_modules\/fastify\/fastify\.js$/).length).toBeGreaterThan(0); // the server runs
     expect(has(r.modules, /dist\/inputs\/(statsd|prom|container)\/(?!index|config|filter)/)).toEqual([]);
   });
