@@ -29,7 +29,8 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const bodyFile = path.join(here, 'node-exporter.txt');
 const samplesPerBody = fs.readFileSync(bodyFile, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).length;
 
-const targets = fork(path.join(here, 'targets.mjs'), [bodyFile]);
+// the targets run with node's defaults, not with the flags given to this process (the agent's)
+const targets = fork(path.join(here, 'targets.mjs'), [bodyFile], { execArgv: [] });
 const port = await new Promise((r) => targets.once('message', (m) => r(m.port)));
 const counts = () => new Promise((r) => { targets.once('message', (m) => r(m.counts)); targets.send('counts'); });
 const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
@@ -82,7 +83,30 @@ const results = [];
   const own = async () => Number(((await (await fetch(`${agent.httpUrl}/metrics`)).text()).match(/^telekit_prom_scrapes_total\{result="ok"\} (\d+)/m) ?? [])[1] ?? 0);
   results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined, () => process.memoryUsage().rss, process.env.CPU_PROFILE));
   const self = (await (await fetch(`${agent.httpUrl}/metrics`)).text()).split('\n');
-  if (process.env.DEBUG) console.log(process.memoryUsage());
+  if (process.env.DEBUG) {
+    // the agent's memory at the end of the window, in MiB: process.memoryUsage(), V8's spaces (used / committed), after a full GC when run with --expose-gc
+    const v8 = await import('node:v8');
+    const m = (o) => Object.entries(o).map(([k, v]) => `${k} ${(v / 1048576).toFixed(1)}`).join(', ');
+    console.log(`memoryUsage (MiB): ${m(process.memoryUsage())}`);
+    console.log(`V8 spaces (MiB used / committed): ${v8.getHeapSpaceStatistics().filter((s) => s.space_size).map((s) => `${s.space_name} ${(s.space_used_size / 1048576).toFixed(1)} / ${(s.space_size / 1048576).toFixed(1)}`).join(', ')}`);
+    // resident memory by mapping: the node binary and libraries (files), malloc's main heap ([heap]), other anonymous mappings (V8's pages, malloc's thread arenas, big buffers)
+    const rssBy = () => {
+      const by = {};
+      let kind = '';
+      for (const l of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+        const h = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(l);
+        if (h) kind = h[1] === '' ? 'anonymous' : h[1].startsWith('/') ? 'files' : h[1];
+        else if (l.startsWith('Rss:')) by[kind] = (by[kind] ?? 0) + Number(l.split(/\s+/)[1]) / 1024;
+      }
+      return Object.entries(by).filter(([, v]) => v >= 0.1).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+    };
+    console.log(`RSS by mapping (MiB): ${rssBy()}`);
+    if (global.gc) {
+      global.gc();
+      global.gc();
+      console.log(`after a full GC (MiB): ${m(process.memoryUsage())}; RSS by mapping: ${rssBy()}`);
+    }
+  }
   // HEAP_SNAPSHOT=file.heapsnapshot: the agent's heap at the end of the window (summarise with bench/memory/heap-summary.mjs)
   if (process.env.HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
   results.at(-1).note = self.filter((l) => /^telekit_prom_(scrapes_skipped|scrape_errors)_total/.test(l)).join(', ') || 'no skipped or failed scrapes';
