@@ -7,6 +7,12 @@
  *
  *   npm run build && node bench/prom/schedule.mjs [targets=1000] [interval_s=5] [measure_s=15]
  *
+ * The agent runs in this process, so node flags given here are its flags. This box has no cgroup
+ * limit (V8: 16 MiB semi-spaces, a ~4 GiB heap); what Node and the agent derive from the DaemonSet's
+ * 384 MiB limit is reproduced by
+ *   ENV_MEMORY_LIMIT_MB=307 node --max-semi-space-size=1 --max-old-space-size=192 bench/prom/schedule.mjs ...
+ * (ENV_* variables of this process are passed to the agent).
+ *
  * Memory, in MiB: RSS at the end of the window and peak RSS (sampled every 100 ms
  * from the warm-up to the end of the window) of the scraping process. telekit's
  * agent runs in this process (the targets are a child process), so its figures
@@ -72,13 +78,15 @@ async function measure(name, ua, cpuNow, own, rssNow, profile) {
   return { rssMiB, peakMiB, name, scrapesPerS: scrapes / wall, expectedPerS: expected / wall, cpuPct: (cpuMs / 10 / wall), cpuMsPerScrape: cpuMs / Math.max(1, scrapes), samplesPerS: (scrapes * samplesPerBody) / wall };
 }
 
+// ENV_* variables of this process reach the agent (e.g. ENV_MEMORY_LIMIT_MB=307, what the DaemonSet's 384 MiB limit sets)
+const agentEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ENV_')));
 const results = [];
 {
   // telekit: the whole agent (scheduler, scrape, parse, convert, batch, encode, gzip, send)
   const confDir = path.join(tmp, 'conf.d');
   fs.mkdirSync(path.join(confDir, 'prom'), { recursive: true });
   fs.writeFileSync(path.join(confDir, 'prom', 'bench.conf'), `[[inputs.prom]]\nurls = ${JSON.stringify(urls)}\ninterval = "${INTERVAL}s"\ntimeout = "${INTERVAL}s"\nmax_concurrent_scrapes = 32\n`);
-  const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, registry: inputs, log: pino({ level: 'silent' }), env: { ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
+  const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, registry: inputs, log: pino({ level: 'silent' }), env: { ...agentEnv, ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
   const own = async () => Number(((await (await fetch(`${agent.httpUrl}/metrics`)).text()).match(/^telekit_prom_scrapes_total\{result="ok"\} (\d+)/m) ?? [])[1] ?? 0);
   results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined, () => process.memoryUsage().rss, process.env.CPU_PROFILE));
