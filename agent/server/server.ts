@@ -36,7 +36,11 @@ const gunzip = promisify(zlib.gunzip);
  * The bundle (scripts/bundle.mjs) keeps both packages external, so they are not even parsed.
  */
 type CompilerFactory = (...args: unknown[]) => unknown;
-const load = createRequire(import.meta.url);
+/** fastify's own dependencies, resolved from fastify's folder as fastify itself would (not hoisted by npm everywhere). */
+const load = (id: string): unknown => {
+  const here = createRequire(import.meta.url);
+  return createRequire(here.resolve('fastify'))(id);
+};
 let validatorSelector: CompilerFactory | undefined;
 let serializerSelector: CompilerFactory | undefined;
 const lazyCompilers = {
