@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { loadAll } from 'js-yaml';
-import toml from 'toml';
+import { parseToml } from '../agent/config/toml.js';
 import { validate } from '../agent/config/schema.js';
 import type { InputDefinition } from '../agent/input/contract.js';
 import { agentEnvNames } from './env-all.js';
@@ -124,7 +124,7 @@ function envOf(c: any): Record<string, string> {
 function confInputs(text: string, registry: readonly InputDefinition[]): { name: string; problems: string[] }[] | string {
   let doc: { inputs?: Record<string, unknown> };
   try {
-    doc = toml.parse(text) as typeof doc;
+    doc = parseToml(text) as typeof doc;
   } catch (e) {
     return `invalid TOML: ${(e as Error).message}`;
   }

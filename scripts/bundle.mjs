@@ -68,6 +68,11 @@ const common = {
     'otlp-proto-root/*',
     'protobufjs',
     'protobufjs/*',
+    // loaded only when used: fastify's schema compilers on a route with a schema (none of the agent's:
+    // agent/server/server.ts), light-my-request by inject() (tests); ~430 KiB of code an agent never runs
+    '@fastify/ajv-compiler',
+    '@fastify/fast-json-stringify-compiler',
+    'light-my-request',
   ],
   // dist/ is the folder above bundle/ (output files sit at different depths below it). The bundled
   // CommonJS dependencies call require() for Node's modules and the external packages.

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import toml from 'toml';
+import { parseToml } from './toml.js';
 import type { InputDefinition } from '../input/contract.js';
 import { validate, type Issue } from './schema.js';
 import type { Env } from './env.js';
@@ -198,7 +198,7 @@ export function loadMainFile(file: string): { env: Env; raws: RawInstance[]; pro
   }
   let doc: Record<string, unknown>;
   try {
-    doc = toml.parse(text) as Record<string, unknown>;
+    doc = parseToml(text) as Record<string, unknown>;
   } catch (e) {
     problems.push(tomlProblem(file, e));
     return { env: {}, raws: [], problems };
@@ -243,7 +243,7 @@ export function loadInputs(opts: LoadOptions): LoadResult {
         continue;
       }
       try {
-        const doc = toml.parse(text) as Record<string, unknown>;
+        const doc = parseToml(text) as Record<string, unknown>;
         unknownTables(doc, file, text, problems);
         raws.push(...rawInstances(doc, file, text, problems));
       } catch (e) {
@@ -254,7 +254,7 @@ export function loadInputs(opts: LoadOptions): LoadResult {
   const extra = opts.env.ENV_DATAKIT_INPUTS;
   if (extra && extra.trim() !== '') {
     try {
-      const doc = toml.parse(extra) as Record<string, unknown>;
+      const doc = parseToml(extra) as Record<string, unknown>;
       unknownTables(doc, 'ENV_DATAKIT_INPUTS', extra, problems);
       raws.push(...rawInstances(doc, 'ENV_DATAKIT_INPUTS', extra, problems));
     } catch (e) {

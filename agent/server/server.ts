@@ -15,6 +15,7 @@
  * `buildServer()` returns the app without binding: tests may use `inject()`.
  */
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -27,6 +28,25 @@ import { redactUrl } from '../telemetry/redact.js';
 import { installCors, type Cors } from './cors.js';
 
 const gunzip = promisify(zlib.gunzip);
+
+/**
+ * fastify's schema compilers (ajv and fast-json-stringify, ~390 KiB of code and ~1.2 MiB of heap once loaded),
+ * loaded on the first route that has a schema. None of the agent's routes has one, so an agent never loads them:
+ * fastify would otherwise require both when the app is built (BENCHMARKS.md, "Memory: the idle agent, session 7").
+ * The bundle (scripts/bundle.mjs) keeps both packages external, so they are not even parsed.
+ */
+type CompilerFactory = (...args: unknown[]) => unknown;
+/** fastify's own dependencies, resolved from fastify's folder as fastify itself would (not hoisted by npm everywhere). */
+const load = (id: string): unknown => {
+  const here = createRequire(import.meta.url);
+  return createRequire(here.resolve('fastify'))(id);
+};
+let validatorSelector: CompilerFactory | undefined;
+let serializerSelector: CompilerFactory | undefined;
+const lazyCompilers = {
+  buildValidator: (...a: unknown[]) => (validatorSelector ??= (load('@fastify/ajv-compiler') as () => CompilerFactory)())(...a),
+  buildSerializer: (...a: unknown[]) => (serializerSelector ??= (load('@fastify/fast-json-stringify-compiler') as () => CompilerFactory)())(...a),
+};
 const inflate = promisify(zlib.inflate);
 
 export interface ServerTimeouts {
@@ -94,6 +114,7 @@ export class AgentServer implements HttpRoutes {
     this.app = Fastify({
       logger: false,
       bodyLimit: o.bodyLimit,
+      schemaController: { compilersFactory: lazyCompilers as never },
       return503OnClosing: true,
       forceCloseConnections: 'idle',
       // Node checks request and header timeouts every connectionsCheckingInterval (30 s by default).

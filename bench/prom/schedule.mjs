@@ -7,6 +7,12 @@
  *
  *   npm run build && node bench/prom/schedule.mjs [targets=1000] [interval_s=5] [measure_s=15]
  *
+ * The agent runs in this process, so node flags given here are its flags. This box has no cgroup
+ * limit (V8: 16 MiB semi-spaces, a ~4 GiB heap); what Node and the agent derive from the DaemonSet's
+ * 384 MiB limit is reproduced by
+ *   ENV_MEMORY_LIMIT_MB=307 node --max-semi-space-size=1 --max-old-space-size=192 bench/prom/schedule.mjs ...
+ * (ENV_* variables of this process are passed to the agent).
+ *
  * Memory, in MiB: RSS at the end of the window and peak RSS (sampled every 100 ms
  * from the warm-up to the end of the window) of the scraping process. telekit's
  * agent runs in this process (the targets are a child process), so its figures
@@ -29,7 +35,8 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const bodyFile = path.join(here, 'node-exporter.txt');
 const samplesPerBody = fs.readFileSync(bodyFile, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).length;
 
-const targets = fork(path.join(here, 'targets.mjs'), [bodyFile]);
+// the targets run with node's defaults, not with the flags given to this process (the agent's)
+const targets = fork(path.join(here, 'targets.mjs'), [bodyFile], { execArgv: [] });
 const port = await new Promise((r) => targets.once('message', (m) => r(m.port)));
 const counts = () => new Promise((r) => { targets.once('message', (m) => r(m.counts)); targets.send('counts'); });
 const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
@@ -71,18 +78,43 @@ async function measure(name, ua, cpuNow, own, rssNow, profile) {
   return { rssMiB, peakMiB, name, scrapesPerS: scrapes / wall, expectedPerS: expected / wall, cpuPct: (cpuMs / 10 / wall), cpuMsPerScrape: cpuMs / Math.max(1, scrapes), samplesPerS: (scrapes * samplesPerBody) / wall };
 }
 
+// ENV_* variables of this process reach the agent (e.g. ENV_MEMORY_LIMIT_MB=307, what the DaemonSet's 384 MiB limit sets)
+const agentEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ENV_')));
 const results = [];
 {
   // telekit: the whole agent (scheduler, scrape, parse, convert, batch, encode, gzip, send)
   const confDir = path.join(tmp, 'conf.d');
   fs.mkdirSync(path.join(confDir, 'prom'), { recursive: true });
   fs.writeFileSync(path.join(confDir, 'prom', 'bench.conf'), `[[inputs.prom]]\nurls = ${JSON.stringify(urls)}\ninterval = "${INTERVAL}s"\ntimeout = "${INTERVAL}s"\nmax_concurrent_scrapes = 32\n`);
-  const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, registry: inputs, log: pino({ level: 'silent' }), env: { ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
+  const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, registry: inputs, log: pino({ level: 'silent' }), env: { ...agentEnv, ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
   const own = async () => Number(((await (await fetch(`${agent.httpUrl}/metrics`)).text()).match(/^telekit_prom_scrapes_total\{result="ok"\} (\d+)/m) ?? [])[1] ?? 0);
   results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined, () => process.memoryUsage().rss, process.env.CPU_PROFILE));
   const self = (await (await fetch(`${agent.httpUrl}/metrics`)).text()).split('\n');
-  if (process.env.DEBUG) console.log(process.memoryUsage());
+  if (process.env.DEBUG) {
+    // the agent's memory at the end of the window, in MiB: process.memoryUsage(), V8's spaces (used / committed), after a full GC when run with --expose-gc
+    const v8 = await import('node:v8');
+    const m = (o) => Object.entries(o).map(([k, v]) => `${k} ${(v / 1048576).toFixed(1)}`).join(', ');
+    console.log(`memoryUsage (MiB): ${m(process.memoryUsage())}`);
+    console.log(`V8 spaces (MiB used / committed): ${v8.getHeapSpaceStatistics().filter((s) => s.space_size).map((s) => `${s.space_name} ${(s.space_used_size / 1048576).toFixed(1)} / ${(s.space_size / 1048576).toFixed(1)}`).join(', ')}`);
+    // resident memory by mapping: the node binary and libraries (files), malloc's main heap ([heap]), other anonymous mappings (V8's pages, malloc's thread arenas, big buffers)
+    const rssBy = () => {
+      const by = {};
+      let kind = '';
+      for (const l of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+        const h = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(l);
+        if (h) kind = h[1] === '' ? 'anonymous' : h[1].startsWith('/') ? 'files' : h[1];
+        else if (l.startsWith('Rss:')) by[kind] = (by[kind] ?? 0) + Number(l.split(/\s+/)[1]) / 1024;
+      }
+      return Object.entries(by).filter(([, v]) => v >= 0.1).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+    };
+    console.log(`RSS by mapping (MiB): ${rssBy()}`);
+    if (global.gc) {
+      global.gc();
+      global.gc();
+      console.log(`after a full GC (MiB): ${m(process.memoryUsage())}; RSS by mapping: ${rssBy()}`);
+    }
+  }
   // HEAP_SNAPSHOT=file.heapsnapshot: the agent's heap at the end of the window (summarise with bench/memory/heap-summary.mjs)
   if (process.env.HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
   results.at(-1).note = self.filter((l) => /^telekit_prom_(scrapes_skipped|scrape_errors)_total/.test(l)).join(', ') || 'no skipped or failed scrapes';

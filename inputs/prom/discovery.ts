@@ -9,7 +9,7 @@
  *
  * Only Running pods with an IP produce instances.
  */
-import toml from 'toml';
+import { parseToml } from '../../agent/config/toml.js';
 import type { PodInfo } from '../../agent/services/k8s/types.js';
 import { validate } from '../../agent/config/schema.js';
 import { schema, type PromConfig } from './config.js';
@@ -60,7 +60,7 @@ export function annotationInstances(pod: PodInfo): PodInstancesResult {
   if (raw === undefined || pod.phase !== 'Running' || pod.ip === '') return { instances: [], errors: [] };
   let doc: unknown;
   try {
-    doc = toml.parse(resolveVars(raw, pod));
+    doc = parseToml(resolveVars(raw, pod));
   } catch (e) {
     const err = e as Error & { line?: number; column?: number };
     return { instances: [], errors: [`${ANNOTATION}: invalid TOML${err.line ? ` at line ${err.line}` : ''}: ${err.message}`] };

@@ -29,6 +29,8 @@ const TRACE = /dist\/agent\/services\/trace\/(?!options)|dist\/inputs\/(ddtrace|
 const PROTOBUF = /node_modules\/protobufjs\//;
 const OTLP = /node_modules\/@opentelemetry\/(?!api\/)/; // @opentelemetry/api is prom-client's (exemplars)
 const MSGPACK = /node_modules\/msgpackr\//;
+// fastify's schema compilers and inject(): no route of the agent has a schema (agent/server/server.ts)
+const FASTIFY_UNUSED = /node_modules\/(ajv|ajv-formats|light-my-request|@fastify\/(ajv-compiler|fast-json-stringify-compiler))\//;
 
 beforeAll(() => assertBuilt());
 afterEach(() => {
@@ -37,7 +39,7 @@ afterEach(() => {
 });
 
 describe('an agent loads only what it runs', () => {
-  it('with host inputs only: no trace receivers or workers, no Kubernetes client, protobuf, msgpack or OTLP exporter', async () => {
+  it('with host inputs only: no trace receivers or workers, no Kubernetes client, protobuf, msgpack, OTLP exporter, schema compiler or TOML parser', async () => {
     const r = await loaded({ ENV_DEFAULT_ENABLED_INPUTS: HOST_INPUTS });
     expect(r.running.sort()).toEqual(HOST_INPUTS.split(',').sort());
     expect(has(r.modules, /dist\/inputs\/cpu\/index\.js$/)).toHaveLength(1); // the list is real
@@ -46,6 +48,9 @@ describe('an agent loads only what it runs', () => {
     expect(has(r.modules, PROTOBUF)).toEqual([]);
     expect(has(r.modules, OTLP)).toEqual([]);
     expect(has(r.modules, MSGPACK)).toEqual([]);
+    expect(has(r.modules, FASTIFY_UNUSED)).toEqual([]);
+    expect(has(r.modules, /node_modules\/toml\//)).toEqual([]); // no conf file to parse
+    expect(has(r.modules, /node_modules\/fastify\/fastify\.js$/).length).toBeGreaterThan(0); // the server runs
     expect(has(r.modules, /dist\/inputs\/(statsd|prom|container)\/(?!index|config|filter)/)).toEqual([]);
   });
 
