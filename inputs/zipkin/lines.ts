@@ -76,7 +76,9 @@ const SPAN_KEYS = new Map<string, number>([
   ['debug', K_DEBUG],
   ['shared', K_SHARED],
 ]);
-const ENDPOINT_KEYS = new Set(['serviceName', 'ipv4', 'ipv6', 'port']);
+/** Span keys by length: [bytes, K_*, ...]. */
+const KEYS_BY_LEN: (Buffer | number)[][] = [];
+for (const [name, k] of SPAN_KEYS) (KEYS_BY_LEN[name.length] ??= []).push(Buffer.from(name), k);
 
 // span types: 0 = derive (deriveSpanTypes), else as written
 const TYPE_NAMES = ['', 'entry', 'exit', 'local'];
@@ -116,6 +118,8 @@ const FIXED_FIELD_HASH = FIXED_FIELDS.map(keyHashOf);
 /** Thrown inside the reader when the body is outside what this path models; caught in write(). */
 const DECLINE = new Error('zipkin fast path declines');
 
+const EMPTY = Buffer.alloc(0);
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 const ZERO16 = '0000000000000000';
 const ZERO32 = ZERO16 + ZERO16;
 
@@ -132,7 +136,8 @@ export class ZipkinLineWriter {
   private readonly pathV1: string;
 
   // the request being read
-  private b: Buffer = Buffer.alloc(0);
+  private b: Buffer = EMPTY;
+  private bv: DataView = EMPTY_VIEW;
   private i = 0;
   private arena: Buffer = Buffer.allocUnsafe(4096);
   private an = 0;
@@ -193,6 +198,7 @@ export class ZipkinLineWriter {
     const body = req.body;
     if (!isUtf8(body)) return undefined;
     this.b = body;
+    this.bv = viewOf(body);
     this.i = 0;
     this.an = 0;
     this.n = 0;
@@ -205,7 +211,8 @@ export class ZipkinLineWriter {
     }
     this.group();
     this.emit(out, now, isAscii(body));
-    this.b = Buffer.alloc(0);
+    this.b = EMPTY;
+    this.bv = EMPTY_VIEW;
     return {};
   }
 
@@ -388,11 +395,6 @@ export class ZipkinLineWriter {
     return u;
   }
 
-  /** The last string as a JS string, for span and endpoint keys (latin1: only ASCII ones are known). */
-  private keyText(): string {
-    return this.sa >= 0 ? this.b.toString('latin1', this.sa, this.sb) : this.arena.toString('latin1', ~this.sa, ~this.sb);
-  }
-
   /** Whether the last string equals ASCII `s`. */
   private strIs(s: string): boolean {
     const buf = this.sa >= 0 ? this.b : this.arena;
@@ -545,6 +547,22 @@ export class ZipkinLineWriter {
     this.i = i;
   }
 
+  /** The last string as a span key (K_*), 0 for any other: by length and bytes, no string. */
+  private spanKey(): number {
+    const buf = this.sa >= 0 ? this.b : this.arena;
+    const a = this.sa >= 0 ? this.sa : ~this.sa;
+    const e = this.sa >= 0 ? this.sb : ~this.sb;
+    const cands = KEYS_BY_LEN[e - a];
+    if (cands === undefined) return 0;
+    for (let c = 0; c < cands.length; c += 2) {
+      const name = cands[c] as Buffer;
+      let k = 0;
+      while (k < name.length && buf[a + k] === name[k]) k++;
+      if (k === name.length) return cands[c + 1] as number;
+    }
+    return 0;
+  }
+
   private readSpan(): void {
     const b = this.b;
     if (this.n >= MAX_SPANS) throw DECLINE;
@@ -569,7 +587,7 @@ export class ZipkinLineWriter {
     if (b[this.i] === 0x7d) throw DECLINE; // no traceId: the generic path answers 400
     for (;;) {
       this.str();
-      const k = SPAN_KEYS.get(this.keyText()) ?? 0;
+      const k = this.spanKey();
       if (k === 0 || (seen & (1 << k)) !== 0) throw DECLINE;
       seen |= 1 << k;
       this.expect(0x3a);
@@ -653,10 +671,10 @@ export class ZipkinLineWriter {
     else
       for (;;) {
         this.str();
-        const key = this.keyText();
-        if (!ENDPOINT_KEYS.has(key)) throw DECLINE;
+        const sn = this.strIs('serviceName');
+        if (!sn && !this.strIs('ipv4') && !this.strIs('port') && !this.strIs('ipv6')) throw DECLINE;
         this.expect(0x3a);
-        if (key === 'serviceName') {
+        if (sn) {
           if ((seen & 1) !== 0) throw DECLINE;
           seen |= 1;
           if (!this.isNull()) {
@@ -901,10 +919,8 @@ export class ZipkinLineWriter {
       const na = this.nameA[s]!;
       const nb = this.nameB[s]!;
       if (na !== nb) {
-        const nbuf = na >= 0 ? b : this.arena;
-        const x = na >= 0 ? na : ~na;
-        const y = na >= 0 ? nb : ~nb;
-        w = escapeStrInto(d, dv, w, nbuf, viewOf(nbuf), x, y);
+        if (na >= 0) w = escapeStrInto(d, dv, w, b, this.bv, na, nb);
+        else w = escapeStrInto(d, dv, w, this.arena, viewOf(this.arena), ~na, ~nb);
       }
       w = put(d, w, F_START);
       const ts = this.ts[s]!;
@@ -995,7 +1011,7 @@ export class ZipkinLineWriter {
       const y = va >= 0 ? this.vB[t]! : ~this.vB[t]!;
       w = this.key(d, w, t, 0x2c, 0x3d);
       d[w++] = 0x22;
-      w = escapeStrInto(d, dv, w, vbuf, viewOf(vbuf), x, y);
+      w = escapeStrInto(d, dv, w, vbuf, va >= 0 ? this.bv : viewOf(vbuf), x, y);
       d[w++] = 0x22;
     }
     return w;
@@ -1003,7 +1019,7 @@ export class ZipkinLineWriter {
 
   private message(d: Buffer, dv: DataView, w: number, a: number, e: number): number {
     w = put(d, w, F_MESSAGE);
-    w = escapeStrInto(d, dv, w, this.b, viewOf(this.b), a, e);
+    w = escapeStrInto(d, dv, w, this.b, this.bv, a, e);
     d[w++] = 0x22;
     return w;
   }
