@@ -227,6 +227,7 @@ describe('zipkin v2 JSON fast path: the generic path\'s bytes', () => {
     expect(compare({}, request(istio, 'application/x-protobuf')).kind).toBe('declined');
     expect(compare({}, request(istio, 'text/plain')).kind).toBe('declined');
     expect(compare({}, request(istio), { '1': 'x' }).kind).toBe('declined');
+    expect(compare({}, request(istio), { constructor: 'x' }).kind).toBe('declined');
   });
 
   it('declines what it does not model, writing nothing', () => {

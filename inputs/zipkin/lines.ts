@@ -26,7 +26,7 @@
  *   order such keys first), `__proto__`, or that equals another key of the span
  *   once `.` becomes `_`; an over-long value (a field) named like a fixed field;
  * - a lone surrogate in a `\u` escape; a core tag key that is all digits,
- *   `__proto__` or empty;
+ *   empty, or a property of Object.prototype (`constructor`, `__proto__`...);
  * - more than {@link MAX_SPANS} spans or {@link MAX_TAGS} tags.
  */
 import { isAscii, isUtf8 } from 'node:buffer';
@@ -226,7 +226,8 @@ export class ZipkinLineWriter {
     this.coreHash = [];
     this.coreLen = 0;
     for (const k in tags) {
-      if (k === '' || k === '__proto__' || /^[0-9]+$/.test(k)) return false;
+      // `k in Object.prototype` (constructor, toString...): the generic path's `tags[k] === undefined` is false for them
+      if (k === '' || k in Object.prototype || /^[0-9]+$/.test(k)) return false;
       const v = tags[k]!;
       // a key with `.` can never equal a span's key (its `.` became `_`); a fixed tag is always there
       if (FIXED_TAG_NAMES.includes(k)) continue;
