@@ -36,6 +36,7 @@ import type { TraceProcessor } from '../../agent/services/trace/processor.js';
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
 import { F_DURATION, F_MESSAGE, F_PARENT, F_RESOURCE, F_SPAN, F_START, F_TRACE, putBytes as put } from '../../agent/services/trace/span-line.js';
 import { writeUint } from '../../agent/services/trace/digits.js';
+import { BytesMap } from '../../agent/services/trace/bytes-map.js';
 import type { ZipkinConfig } from './config.js';
 
 /** Spans of one request the fast path takes (bounds its arrays). */
@@ -102,18 +103,17 @@ for (let i = 0; i < 16; i++) {
   HEXV['0123456789ABCDEF'.charCodeAt(i)] = i;
 }
 
-/** Hash of a key as its point key (`.` as `_`). */
-function keyHashOf(s: string): number {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    h = (Math.imul(h, 31) + (c === 0x2e ? 0x5f : c)) | 0;
-  }
-  return h;
-}
-
-const FIXED_TAG_HASH = FIXED_TAG_NAMES.map(keyHashOf);
-const FIXED_FIELD_HASH = FIXED_FIELDS.map(keyHashOf);
+// what a tag key is (KeyInfo flags)
+/** Not written as a point tag: one the pipeline sets itself, or the empty key. */
+const KF_SKIP = 1;
+/** Left to the generic path: all digits (JS objects order such keys first), `__proto__`. */
+const KF_DECLINE = 2;
+const KF_ERROR = 4;
+/** Named like a field the point has before a long value's field. */
+const KF_FIXED_FIELD = 8;
+const KF_EMPTY = 16;
+/** Tag keys longer than this are left to the generic path (the key cache's bound). */
+const MAX_KEY = 256;
 
 /** Thrown inside the reader when the body is outside what this path models; caught in write(). */
 const DECLINE = new Error('zipkin fast path declines');
@@ -166,19 +166,28 @@ export class ZipkinLineWriter {
 
   // tags, parallel arrays (reused)
   private nt = 0;
-  private kA: number[] = [];
-  private kB: number[] = [];
+  /** The key's id in the key cache. */
+  private kid: number[] = [];
   private vA: number[] = [];
   private vB: number[] = [];
-  private kh: number[] = [];
   private long: boolean[] = [];
 
   // core tags (the job's), cached by identity
   private coreOf: Record<string, string> | undefined;
   private coreOk = false;
   private coreBytes: Buffer[] = [];
-  private coreKeys: Buffer[] = [];
-  private coreHash: number[] = [];
+  private coreNames: string[] = [];
+  /** Each core tag key's point-key id (canon), for this request. */
+  private coreCanon: number[] = [];
+
+  // tag keys seen, by their bytes: the escaped point key, flags, and an id of the point key
+  // (`.` as `_`: two keys with the same id are the same tag), so no string is made per key
+  private keys = new BytesMap(1 << 12, MAX_KEY, 1 << 18);
+  private keysFull = false;
+  private kEsc: Buffer[] = [];
+  private kFlags: number[] = [];
+  private kCanon: number[] = [];
+  private canon = new Map<string, number>();
   private coreLen = 0;
 
   constructor(cfg: ZipkinConfig, pipeline: TraceProcessor) {
@@ -197,6 +206,8 @@ export class ZipkinLineWriter {
     if (!this.core(tags)) return undefined;
     const body = req.body;
     if (!isUtf8(body)) return undefined;
+    if (this.keysFull || this.keys.size > 1500) this.resetKeys();
+    for (let c = 0; c < this.coreNames.length; c++) this.coreCanon[c] = this.canonOf(this.coreNames[c]!);
     this.b = body;
     this.bv = viewOf(body);
     this.i = 0;
@@ -222,8 +233,7 @@ export class ZipkinLineWriter {
     this.coreOf = tags;
     this.coreOk = false;
     this.coreBytes = [];
-    this.coreKeys = [];
-    this.coreHash = [];
+    this.coreNames = [];
     this.coreLen = 0;
     for (const k in tags) {
       // `k in Object.prototype` (constructor, toString...): the generic path's `tags[k] === undefined` is false for them
@@ -233,8 +243,8 @@ export class ZipkinLineWriter {
       if (FIXED_TAG_NAMES.includes(k)) continue;
       const text = v === '' ? Buffer.alloc(0) : Buffer.from(',' + escapeKey(k) + '=' + escapeKey(v));
       this.coreBytes.push(text);
-      this.coreKeys.push(Buffer.from(k));
-      this.coreHash.push(k.includes('.') ? NaN : keyHashOf(k));
+      // a key with `.` can never be a span's (its `.` became `_`): its id matches none of theirs
+      this.coreNames.push(k);
       this.coreLen += text.length;
     }
     this.coreOk = true;
@@ -709,35 +719,24 @@ export class ZipkinLineWriter {
     for (;;) {
       if (this.nt >= MAX_TAGS) throw DECLINE;
       this.str();
-      const ka = this.sa;
-      const kb = this.sb;
-      const kbuf = ka >= 0 ? b : this.arena;
-      const x = ka >= 0 ? ka : ~ka;
-      const y = ka >= 0 ? kb : ~kb;
-      let h = 0;
-      let digits = true;
-      for (let k = x; k < y; k++) {
-        const c = kbuf[k]!;
-        if (c < 0x30 || c > 0x39) digits = false;
-        h = (Math.imul(h, 31) + (c === 0x2e ? 0x5f : c)) | 0;
-      }
-      if ((digits && y > x) || (y - x === 9 && kbuf.toString('latin1', x, y) === '__proto__')) throw DECLINE;
-      if (y - x === 5 && kbuf[x] === 0x65 && kbuf.toString('latin1', x, y) === 'error') err = true;
+      const id = this.keyId();
+      const f = this.kFlags[id]!;
+      if ((f & KF_DECLINE) !== 0) throw DECLINE;
+      if ((f & KF_ERROR) !== 0) err = true;
+      const cn = this.kCanon[id]!;
       // another key of this span that is the same once `.` becomes `_`: JS object order and last-wins, left to the generic path
-      for (let t = from; t < this.nt; t++) if (this.kh[t] === h && this.sameKey(t, kbuf, x, y)) throw DECLINE;
+      for (let t = from; t < this.nt; t++) if (this.kCanon[this.kid[t]!] === cn) throw DECLINE;
       this.expect(0x3a);
       if (b[this.i] !== 0x22) throw DECLINE; // String(v) of a non-string: left to the generic path
       this.str();
       const t = this.nt++;
-      this.kA[t] = ka;
-      this.kB[t] = kb;
+      this.kid[t] = id;
       this.vA[t] = this.sa;
       this.vB[t] = this.sb;
-      this.kh[t] = h;
       const vlen = this.sa >= 0 ? this.sb - this.sa : ~this.sb - ~this.sa;
       const long = vlen > MAX_TAG_VALUE && this.utf16Length() > MAX_TAG_VALUE;
       this.long[t] = long;
-      if (long) for (let f = 0; f < FIXED_FIELDS.length; f++) if (FIXED_FIELD_HASH[f] === h && this.keyEquals(kbuf, x, y, FIXED_FIELDS[f]!)) throw DECLINE;
+      if (long && (f & KF_FIXED_FIELD) !== 0) throw DECLINE;
       this.ws();
       const c = b[this.i++];
       if (c === 0x7d) return err;
@@ -759,31 +758,51 @@ export class ZipkinLineWriter {
     return n;
   }
 
-  /** Whether tag t's key equals buf[x, y) once `.` becomes `_` in both. */
-  private sameKey(t: number, buf: Buffer, x: number, y: number): boolean {
-    const ka = this.kA[t]!;
-    const tb = ka >= 0 ? this.b : this.arena;
-    const a = ka >= 0 ? ka : ~ka;
-    const e = ka >= 0 ? this.kB[t]! : ~this.kB[t]!;
-    if (e - a !== y - x) return false;
-    for (let k = 0; k < y - x; k++) {
-      let c = tb[a + k]!;
-      let d = buf[x + k]!;
-      if (c === 0x2e) c = 0x5f;
-      if (d === 0x2e) d = 0x5f;
-      if (c !== d) return false;
+  /** The last string (a tag key) as a key id: from the cache, else its info is made once. */
+  private keyId(): number {
+    const buf = this.sa >= 0 ? this.b : this.arena;
+    const x = this.sa >= 0 ? this.sa : ~this.sa;
+    const y = this.sa >= 0 ? this.sb : ~this.sb;
+    if (y - x > MAX_KEY) throw DECLINE;
+    const h = BytesMap.hash(buf, this.sa >= 0 ? this.bv : viewOf(buf), x, y);
+    const id = this.keys.get(buf, x, y, h);
+    if (id >= 0) return id;
+    const raw = buf.toString('utf8', x, y);
+    const key = raw.replaceAll('.', '_');
+    let f = 0;
+    if (key === '' || FIXED_TAG_NAMES.includes(key)) f |= KF_SKIP;
+    if (key === '') f |= KF_EMPTY;
+    if (/^[0-9]+$/.test(key) || key === '__proto__') f |= KF_DECLINE;
+    if (raw === 'error') f |= KF_ERROR;
+    if (FIXED_FIELDS.includes(key)) f |= KF_FIXED_FIELD;
+    const n = this.kEsc.length;
+    if (!this.keys.set(buf, x, y, h, n)) {
+      this.keysFull = true;
+      throw DECLINE; // the cache is full: this request goes the generic way, the next one starts a new cache
     }
-    return true;
+    this.kEsc.push(Buffer.from(',' + escapeKey(key) + '='));
+    this.kFlags.push(f);
+    this.kCanon.push(this.canonOf(key));
+    return n;
   }
 
-  /** Whether buf[x, y) with `.` as `_` equals ASCII `s`. */
-  private keyEquals(buf: Buffer, x: number, y: number, s: string): boolean {
-    if (y - x !== s.length) return false;
-    for (let k = 0; k < s.length; k++) {
-      const c = buf[x + k]!;
-      if ((c === 0x2e ? 0x5f : c) !== s.charCodeAt(k)) return false;
+  /** An id per point key. */
+  private canonOf(key: string): number {
+    let c = this.canon.get(key);
+    if (c === undefined) {
+      c = this.canon.size;
+      this.canon.set(key, c);
     }
-    return true;
+    return c;
+  }
+
+  private resetKeys(): void {
+    this.keys = new BytesMap(1 << 12, MAX_KEY, 1 << 18);
+    this.keysFull = false;
+    this.kEsc = [];
+    this.kFlags = [];
+    this.kCanon = [];
+    this.canon.clear();
   }
 
   // ---- grouping and span types ----
@@ -894,11 +913,12 @@ export class ZipkinLineWriter {
           longs = true;
           continue;
         }
-        if (this.fixedTag(t)) continue;
+        const id = this.kid[t]!;
+        if ((this.kFlags[id]! & KF_SKIP) !== 0) continue;
         const va = this.vA[t]!;
         const vb = this.vB[t]!;
         if (va === vb) continue;
-        w = this.key(d, w, t, 0x2c, 0x3d);
+        w = put(d, w, this.kEsc[id]!);
         const vbuf = va >= 0 ? b : this.arena;
         const x = va >= 0 ? va : ~va;
         const y = va >= 0 ? vb : ~vb;
@@ -957,47 +977,11 @@ export class ZipkinLineWriter {
     return a >= 0 ? escTag(d, w, this.b, a, e) : escTag(d, w, this.arena, ~a, ~e);
   }
 
-  /** Tag t's key as a point key (`.` as `_`, escaped), after `pre`, then `post`. */
-  private key(d: Buffer, w: number, t: number, pre: number, post: number): number {
-    const ka = this.kA[t]!;
-    const kbuf = ka >= 0 ? this.b : this.arena;
-    const x = ka >= 0 ? ka : ~ka;
-    const y = ka >= 0 ? this.kB[t]! : ~this.kB[t]!;
-    d[w++] = pre;
-    for (let k = x; k < y; k++) {
-      let c = kbuf[k]!;
-      if (c === 0x2e) c = 0x5f;
-      const e = TAG_ESC[c]!;
-      if (e === 0) d[w++] = c;
-      else {
-        d[w++] = 0x5c;
-        d[w++] = e === 1 ? c : 0x20;
-      }
-    }
-    d[w++] = post;
-    return w;
-  }
-
-  /** Whether tag t is one the pipeline sets itself (or has an empty key: never written). */
-  private fixedTag(t: number): boolean {
-    const ka = this.kA[t]!;
-    if (ka === this.kB[t]) return true;
-    const h = this.kh[t]!;
-    for (let f = 0; f < FIXED_TAG_HASH.length; f++) {
-      if (FIXED_TAG_HASH[f] !== h) continue;
-      const kbuf = ka >= 0 ? this.b : this.arena;
-      if (this.keyEquals(kbuf, ka >= 0 ? ka : ~ka, ka >= 0 ? this.kB[t]! : ~this.kB[t]!, FIXED_TAG_NAMES[f]!)) return true;
-    }
-    return false;
-  }
-
   /** Whether one of tags [t0, t1) has core tag c's key (as a point key). */
   private hasKey(t0: number, t1: number, c: number): boolean {
-    const h = this.coreHash[c]!;
-    if (h !== h) return false; // NaN: a key with `.`
-    const k = this.coreKeys[c]!;
+    const cn = this.coreCanon[c]!;
     // a long value is a field, not a point tag: the core tag is still added
-    for (let t = t0; t < t1; t++) if (this.kh[t] === h && !this.long[t] && this.sameKey(t, k, 0, k.length)) return true;
+    for (let t = t0; t < t1; t++) if (this.kCanon[this.kid[t]!] === cn && !this.long[t]) return true;
     return false;
   }
 
@@ -1005,12 +989,12 @@ export class ZipkinLineWriter {
   private longFields(d: Buffer, dv: DataView, w: number, t0: number, t1: number): number {
     for (let t = t0; t < t1; t++) {
       // fields: the pipeline's tag names do not apply, an empty key is left out
-      if (!this.long[t] || this.kA[t] === this.kB[t]) continue;
+      if (!this.long[t] || (this.kFlags[this.kid[t]!]! & KF_EMPTY) !== 0) continue;
       const va = this.vA[t]!;
       const vbuf = va >= 0 ? this.b : this.arena;
       const x = va >= 0 ? va : ~va;
       const y = va >= 0 ? this.vB[t]! : ~this.vB[t]!;
-      w = this.key(d, w, t, 0x2c, 0x3d);
+      w = put(d, w, this.kEsc[this.kid[t]!]!);
       d[w++] = 0x22;
       w = escapeStrInto(d, dv, w, vbuf, va >= 0 ? this.bv : viewOf(vbuf), x, y);
       d[w++] = 0x22;
