@@ -160,6 +160,11 @@ export class ZipkinLineWriter {
   private tagFrom: number[] = [];
   private tagTo: number[] = [];
   private traceId: string[] = [];
+  /** Span and parent ids as ranges (arena ones as ~offsets); an empty parent range is "0". Strings only when span types are derived. */
+  private sidA: number[] = [];
+  private sidE: number[] = [];
+  private pidA: number[] = [];
+  private pidE: number[] = [];
   private spanId: string[] = [];
   private parentId: string[] = [];
   private next: number[] = [];
@@ -480,6 +485,55 @@ export class ZipkinLineWriter {
     return len < 16 ? ZERO16.slice(len) + s : ZERO32.slice(len) + s;
   }
 
+  /** A hex id's range, checked as normId checks it: sets sa/sb (an empty range for null or "", allowed only where `optional`). */
+  private idRange(optional: boolean): void {
+    if (this.isNull()) {
+      if (!optional) throw DECLINE;
+      this.sa = this.sb = 0;
+      return;
+    }
+    this.str();
+    const b = this.sa >= 0 ? this.b : this.arena;
+    const a = this.sa >= 0 ? this.sa : ~this.sa;
+    const e = this.sa >= 0 ? this.sb : ~this.sb;
+    const len = e - a;
+    if (len === 0) {
+      if (!optional) throw DECLINE;
+      this.sa = this.sb = 0;
+      return;
+    }
+    if (len > 32) throw DECLINE;
+    for (let k = a; k < e; k++) if (HEXV[b[k]!]! < 0) throw DECLINE;
+  }
+
+  /** An id range as normId's string. */
+  private idText(ra: number, re: number): string {
+    if (ra === re) return '0';
+    const b = ra >= 0 ? this.b : this.arena;
+    const a = ra >= 0 ? ra : ~ra;
+    const e = ra >= 0 ? re : ~re;
+    const len = e - a;
+    const s = b.toString('latin1', a, e).toLowerCase();
+    if (len === 16 || len === 32) return s;
+    return len < 16 ? ZERO16.slice(len) + s : ZERO32.slice(len) + s;
+  }
+
+  /** An id range written as normId's string (hex digits: `| 0x20` lower-cases A–F and keeps 0–9). */
+  private writeId(d: Buffer, w: number, ra: number, re: number): number {
+    if (ra === re) {
+      d[w] = 0x30;
+      return w + 1;
+    }
+    const b = ra >= 0 ? this.b : this.arena;
+    const a = ra >= 0 ? ra : ~ra;
+    const e = ra >= 0 ? re : ~re;
+    const len = e - a;
+    const pad = len < 16 ? 16 - len : len < 32 && len !== 16 ? 32 - len : 0;
+    for (let k = 0; k < pad; k++) d[w++] = 0x30;
+    for (let k = a; k < e; k++) d[w++] = b[k]! | 0x20;
+    return w;
+  }
+
   /** Skips any JSON value, checking its grammar. */
   private skip(depth: number): void {
     if (depth > MAX_DEPTH) throw DECLINE;
@@ -584,8 +638,10 @@ export class ZipkinLineWriter {
     this.ws();
     let seen = 0;
     let traceId: string | undefined;
-    let spanId: string | undefined;
-    let parentId = '0';
+    let sidA = 0;
+    let sidE = 0;
+    let pidA = 0;
+    let pidE = 0;
     let svcA = 0;
     let svcB = 0;
     let nameA = 0;
@@ -607,10 +663,14 @@ export class ZipkinLineWriter {
           traceId = this.id(false);
           break;
         case K_ID:
-          spanId = this.id(false);
+          this.idRange(false);
+          sidA = this.sa;
+          sidE = this.sb;
           break;
         case K_PARENT:
-          parentId = this.id(true);
+          this.idRange(true);
+          pidA = this.sa;
+          pidE = this.sb;
           break;
         case K_KIND:
           if (!this.isNull()) {
@@ -650,7 +710,7 @@ export class ZipkinLineWriter {
       if (c !== 0x2c) throw DECLINE;
       this.ws();
     }
-    if (traceId === undefined || spanId === undefined) throw DECLINE;
+    if (traceId === undefined || (seen & (1 << K_ID)) === 0) throw DECLINE;
     this.msgA[s] = start;
     this.msgB[s] = this.i;
     this.svcA[s] = svcA;
@@ -664,8 +724,10 @@ export class ZipkinLineWriter {
     this.tagFrom[s] = tagFrom;
     this.tagTo[s] = this.nt;
     this.traceId[s] = traceId;
-    this.spanId[s] = spanId;
-    this.parentId[s] = parentId;
+    this.sidA[s] = sidA;
+    this.sidE[s] = sidE;
+    this.pidA[s] = pidA;
+    this.pidE[s] = pidE;
     this.n = s + 1;
   }
 
@@ -841,6 +903,10 @@ export class ZipkinLineWriter {
     if (!need) return;
     const sid = this.spanId;
     const pid = this.parentId;
+    for (const s of trace) {
+      sid[s] = this.idText(this.sidA[s]!, this.sidE[s]!);
+      pid[s] = this.idText(this.pidA[s]!, this.pidE[s]!);
+    }
     if (trace.length <= 16) {
       for (const s of trace) {
         if (type[s] !== 0) continue;
@@ -933,9 +999,9 @@ export class ZipkinLineWriter {
       w = put(d, w, F_TRACE);
       w = putAscii(d, w, this.traceId[s]!);
       w = put(d, w, F_SPAN);
-      w = putAscii(d, w, this.spanId[s]!);
+      w = this.writeId(d, w, this.sidA[s]!, this.sidE[s]!);
       w = put(d, w, F_PARENT);
-      w = putAscii(d, w, this.parentId[s]!);
+      w = this.writeId(d, w, this.pidA[s]!, this.pidE[s]!);
       w = put(d, w, F_RESOURCE);
       const na = this.nameA[s]!;
       const nb = this.nameB[s]!;
