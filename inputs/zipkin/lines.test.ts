@@ -212,6 +212,15 @@ describe('zipkin v2 JSON fast path: the generic path\'s bytes', () => {
     expect(declined).toBeGreaterThan(100);
   });
 
+  it('every prefix of a payload (a truncated body) ends, declined or the same bytes', () => {
+    // a number at the very end of the body once looped for ever past it (the agent's fuzz test found it)
+    const body = '[{"traceId":"463ac35c9f6413ad48485a3953bb6124","id":"a2fb4a1d1a96d312","kind":"SERVER","name":"n\\u00e9","timestamp":1732000000100000,"duration":48210,"localEndpoint":{"serviceName":"s","port":9080},"annotations":[{"timestamp":1.5e15,"value":"x"}],"tags":{"a.b":"c","error":""}}]';
+    let fast = 0;
+    for (let n = 0; n <= body.length; n++) if (compare({}, request(body.slice(0, n))).kind === 'fast') fast++;
+    expect(fast).toBe(1);
+    for (const tail of ['1', '-', '1e', '"', '"\\', '"\\u12', 't', 'nul']) expect(compare({}, request('[{"traceId":"1","id":"1","timestamp":' + tail)).kind).toBe('declined');
+  });
+
   it('declines options it does not implement, the v1 route and proto3', () => {
     const istio = fs.readFileSync(path.join(TESTDATA, 'istio/v2.json'));
     for (const raw of [

@@ -446,8 +446,9 @@ export class ZipkinLineWriter {
     const a = i;
     let v = 0;
     for (;;) {
-      const c = b[i]!;
-      if (c < 0x30 || c > 0x39) break;
+      const c = b[i];
+      // undefined past the end: `undefined < 0x30` is false, so it is tested for itself
+      if (c === undefined || c < 0x30 || c > 0x39) break;
       v = v * 10 + (c - 0x30);
       i++;
     }
