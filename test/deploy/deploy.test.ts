@@ -128,7 +128,9 @@ describe('deploy/ kustomizations', () => {
         const def = m && inputs.find((d) => d.name.toUpperCase() === m[1]);
         return !!def && !!def.schema.shape?.[m[2]!.toLowerCase()];
       };
-      for (const e of c.env) expect(known.has(e.name) || inputOpt(e.name), `env ${e.name} is read by the agent`).toBe(true);
+      // NODE_OPTIONS is node's own, and only V8's heap budgets may be set there (README "Resources")
+      const nodeOpt = (e: { name: string; value?: string }) => e.name === 'NODE_OPTIONS' && /^(--max-(semi|old)-space-size=\d+ ?)+$/.test(e.value ?? '');
+      for (const e of c.env) expect(known.has(e.name) || inputOpt(e.name) || nodeOpt(e), `env ${e.name} is read by the agent`).toBe(true);
       const enabled = c.env.find((e: any) => e.name === 'ENV_DEFAULT_ENABLED_INPUTS')?.value.split(',') ?? [];
       for (const n of enabled) expect(inputs.map((d) => d.name), `default input ${n}`).toContain(n.replace(/^-/, '') || 'rum'); // `-` = none, `-name` removes one
       expect(c.env.find((e: any) => e.name === 'ENV_DATAWAY').valueFrom.secretKeyRef.name).toBe(objs.find((o) => o.kind === 'Secret')!.metadata.name);
