@@ -7,7 +7,7 @@
 //   DIST=/path/to/other/dist node bench/logs/script-micro.mjs   (another build, for an A/B)
 //   node bench/logs/script-micro.mjs --dump > out.txt            (the lines written, to compare two builds byte for byte)
 import fs from 'node:fs';
-import { nginxLine } from './nginx-lines.mjs';
+import { nginxSample, streamTags } from './nginx-lines.mjs';
 
 const D = process.env.DIST ?? new URL('../../dist', import.meta.url).pathname;
 const { Script } = await import(D + '/agent/services/pipeline/script.js');
@@ -15,23 +15,12 @@ const { ScriptedWriter, FAILED } = await import(D + '/inputs/container/logs/scri
 const { LineBuf } = await import(D + '/agent/model/linebuf.js');
 
 const src = fs.readFileSync(new URL('../../inputs/container/testdata/nginx.p', import.meta.url), 'utf8');
-let seed = 12345;
-const rnd = (n) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
 const N = 1000;
-const t0 = Date.parse('2024-05-01T10:00:00Z');
-const msgs = [];
-for (let i = 0; i < N; i++) {
-  msgs.push(nginxLine(rnd, i, t0));
-  rnd(10); // run.mjs draws the stream here
-}
-const buf = Buffer.from(msgs.join(''));
-const ends = [];
-let o = 0;
-for (const m of msgs) ends.push((o += Buffer.byteLength(m)));
+const { msgs, buf, ends } = nginxSample(N);
 
 const script = Script.compile('nginx.p', 'nginx.p', src, {});
 // a container's tags, frozen and shared by a stream's lines, as the input gives them
-const tags = Object.freeze({ host: 'bench', container_name: 'nginx', namespace: 'default', pod_name: 'bench_pod-0', service: 'nginx', image: 'nginx:1', container_id: 'abc', container_type: 'kubernetes', pod_ip: '10.0.0.1', deployment: 'x', node_name: 'b' });
+const tags = streamTags;
 const writer = new ScriptedWriter('nginx', () => tags, false);
 const FLOOR = /^(\S+) (\S+) (\S+) \[(\d{1,2}\/\w+\/\d{4}:\d{2}:\d{2}:\d{2} [+-]?\d+)\] "(.*?) (.*) HTTP\/([\d.]+)" ([+-]?\d+) ([+-]?\d+) "(\S+)" "(.*)"|^(\d{2,4}[./]\d{1,2}[./]\d{1,2} \d{1,2}:\d{2}:\d{2}) \[(\w+)\] (.*)$/;
 

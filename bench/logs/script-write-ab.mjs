@@ -6,7 +6,7 @@
 //   npm run build && cp -a dist dist-base   (then change, npm run build)
 //   BUILDS=dist-base,dist node bench/logs/script-write-ab.mjs [rounds=20]   (dist folders relative to the repo)
 import fs from 'node:fs';
-import { nginxLine } from './nginx-lines.mjs';
+import { nginxSample, streamTags } from './nginx-lines.mjs';
 
 const W = new URL('../..', import.meta.url).pathname;
 const { Script } = await import(W + 'dist/agent/services/pipeline/script.js');
@@ -17,21 +17,10 @@ for (const d of (process.env.BUILDS ?? 'dist').split(',')) {
   builds.push({ d, ScriptedWriter, LineBuf });
 }
 const src = fs.readFileSync(W + 'inputs/container/testdata/nginx.p', 'utf8');
-let seed = 12345;
-const rnd = (n) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
 const N = 1000;
-const t0 = Date.parse('2024-05-01T10:00:00Z');
-const msgs = [];
-for (let i = 0; i < N; i++) {
-  msgs.push(nginxLine(rnd, i, t0));
-  rnd(10); // run.mjs draws the stream here
-}
-const buf = Buffer.from(msgs.join(''));
-const ends = [];
-let o = 0;
-for (const m of msgs) ends.push((o += Buffer.byteLength(m)));
+const { msgs, buf, ends } = nginxSample(N);
 const script = Script.compile('nginx.p', 'nginx.p', src, {});
-const tags = Object.freeze({ host: 'bench', container_name: 'nginx', namespace: 'default', pod_name: 'bench_pod-0', service: 'nginx', image: 'nginx:1', container_id: 'abc', container_type: 'kubernetes', pod_ip: '10.0.0.1', deployment: 'x', node_name: 'b' });
+const tags = streamTags;
 const strs = [];
 const results = [];
 for (let i = 0, s = 0; i < N; s = ends[i++]) {
