@@ -14,7 +14,7 @@
 import type { UploadForwarder } from './uploads.js';
 import type { Logger } from 'pino';
 import { nowNs, Utf8String, type Category, type Point } from '../model/point.js';
-import { batchSize, type Batch, type EncodedLines, type RecordFormat, type SendResult, type Sink } from './sinks/types.js';
+import { batchSize, type Batch, type RecordFormat, type SendResult, type Sink } from './sinks/types.js';
 import { appendPBRecord, decodePBPoints } from '../model/pbpoint.js';
 import { decodeLines, type DecodedPoint } from '../model/lineproto.js';
 import { LineBuf } from '../model/linebuf.js';

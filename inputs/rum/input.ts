@@ -22,7 +22,7 @@ import { RumMetrics, type RumResult } from './metrics.js';
 import { replayForm, ReplayRefusal, REPLAY_PATH } from './replay.js';
 import { Sourcemaps } from './sourcemap.js';
 import { SourcemapApi, SOURCEMAP_PATH } from './sourcemap-api.js';
-import { schema, type RumConfig } from './config.js';
+import type { RumConfig } from './config.js';
 
 const MIB = 1 << 20;
 /** Largest sourcemap zip accepted by PUT /v1/sourcemap (the server's ENV_HTTP_BODY_LIMIT caps it too). */

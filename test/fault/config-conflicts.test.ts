@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { startTestAgent, tempDir, writeConf } from '../helpers/agent.js';
-import { freePort, freeTcpUdpPort, waitFor } from '../helpers/wait.js';
+import { freeTcpUdpPort, waitFor } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {

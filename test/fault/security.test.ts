@@ -10,7 +10,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { startTestAgent, tempDir, type TestAgent } from '../helpers/agent.js';
+import { startTestAgent, tempDir } from '../helpers/agent.js';
 import { TestDataway } from '../helpers/dataway.js';
 import { waitFor } from '../helpers/wait.js';
 import { readSettings } from '../../agent/config/env.js';

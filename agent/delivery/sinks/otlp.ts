@@ -30,7 +30,6 @@ export interface OtlpSinkConfig {
   timeoutMs?: number;
 }
 
-const HEX32 = /^[0-9a-f]{32}$/;
 const HEX = /^[0-9a-f]+$/;
 const DEC = /^[0-9]+$/;
 /** Tags that become structure rather than attributes. */

@@ -16,7 +16,7 @@ import { validConfig } from '../../../test/helpers/fake-context.js';
 import { schema } from '../config.js';
 import { createContainerLogs } from './logs.js';
 import { fakeCtx } from '../testdata/fake-context.js';
-import { PodLogs, cri, dockerLine } from '../testdata/logfiles.js';
+import { PodLogs, cri } from '../testdata/logfiles.js';
 
 const started: Input[] = [];
 afterEach(async () => {

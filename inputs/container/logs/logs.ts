@@ -7,7 +7,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Input, InputContext } from '../../../agent/input/contract.js';
-import { nowNs, type Point } from '../../../agent/model/point.js';
+import type { Point } from '../../../agent/model/point.js';
 import { AUTO_MULTILINE_PATTERNS, type LogRecord } from './assembler.js';
 import { Checkpoints } from './checkpoint.js';
 import type { ContainerConfig } from '../config.js';
