@@ -38,7 +38,7 @@ import { escapeStrInto, viewOf, type LineBuf } from '../../agent/model/linebuf.j
 import { escapeKey, escapeName } from '../../agent/model/lineproto.js';
 import type { TraceProcessor } from '../../agent/services/trace/processor.js';
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
-import { F_DURATION, F_MESSAGE, F_PARENT, F_RESOURCE, F_SPAN, F_START, F_TRACE, putBytes as put } from '../../agent/services/trace/span-line.js';
+import { F_DURATION, F_MESSAGE, F_PARENT, F_RESOURCE, F_SPAN, F_START, F_TRACE, escapeTagBytes, putBytes as put } from '../../agent/services/trace/span-line.js';
 import { writeUint } from '../../agent/services/trace/digits.js';
 import { BytesMap } from '../../agent/services/trace/bytes-map.js';
 import type { ZipkinConfig } from './config.js';
@@ -95,11 +95,7 @@ const T_LOCAL = 3;
 const FIXED_FIELDS = ['trace_id', 'span_id', 'parent_id', 'resource', 'start', 'duration', 'message'];
 const FIXED_TAG_NAMES = ['service', 'source', 'operation', 'source_type', 'span_type', 'status'];
 
-/** Tag keys and values: 0 copied, 1 backslash before, 2 an escaped space (lineproto.ts escapeKey); `.` in keys is `_`. */
-const TAG_ESC = new Uint8Array(256);
-for (const c of ',= \\') TAG_ESC[c.charCodeAt(0)] = 1;
-TAG_ESC[10] = 2;
-TAG_ESC[13] = 2;
+// tag values are escaped by span-line.ts escapeTagBytes, as ddtrace's and OTLP's writers escape them
 
 const HEXV = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) {
@@ -993,7 +989,7 @@ export class ZipkinLineWriter {
         const vbuf = va >= 0 ? b : this.arena;
         const x = va >= 0 ? va : ~va;
         const y = va >= 0 ? vb : ~vb;
-        w = escTag(d, w, vbuf, x, y);
+        w = escapeTagBytes(d, w, vbuf, x, y);
       }
       const core = this.coreBytes;
       for (let c = 0; c < core.length; c++) {
@@ -1045,7 +1041,7 @@ export class ZipkinLineWriter {
   private tagOf(d: Buffer, w: number, key: Buffer, a: number, e: number): number {
     if (a === e) return w;
     w = put(d, w, key);
-    return a >= 0 ? escTag(d, w, this.b, a, e) : escTag(d, w, this.arena, ~a, ~e);
+    return a >= 0 ? escapeTagBytes(d, w, this.b, a, e) : escapeTagBytes(d, w, this.arena, ~a, ~e);
   }
 
   /** Whether one of tags [t0, t1) has core tag c's key (as a point key). */
@@ -1087,19 +1083,6 @@ const OPERATION_KEY = Buffer.from(',operation=');
 const TYPE_BYTES = TYPE_NAMES.map((t) => Buffer.from(t === '' ? 'entry' : t));
 const STATUS_OK = Buffer.from(',status=ok');
 const STATUS_ERROR = Buffer.from(',status=error');
-
-function escTag(d: Buffer, w: number, src: Buffer, a: number, e: number): number {
-  for (let k = a; k < e; k++) {
-    const c = src[k]!;
-    const x = TAG_ESC[c]!;
-    if (x === 0) d[w++] = c;
-    else {
-      d[w++] = 0x5c;
-      d[w++] = x === 1 ? c : 0x20;
-    }
-  }
-  return w;
-}
 
 function putAscii(d: Buffer, w: number, s: string): number {
   for (let k = 0; k < s.length; k++) d[w + k] = s.charCodeAt(k);

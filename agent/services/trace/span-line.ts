@@ -37,12 +37,10 @@ for (const c of ',= \\') TAG_ESC[c.charCodeAt(0)] = 1;
 TAG_ESC[10] = 2;
 TAG_ESC[13] = 2;
 
-/** `key` then body[a, b) (UTF-8) escaped as a tag value at d[w] (room for 2·(b − a) bytes made); nothing for an empty value. Returns the end. */
-export function tagValue(d: Buffer, w: number, key: Buffer, body: Buffer, a: number, b: number): number {
-  if (a === b) return w;
-  w = putBytes(d, w, key);
+/** src[a, b) (UTF-8) escaped as a tag value at d[w] (room for 2·(b − a) bytes made). Returns the end. */
+export function escapeTagBytes(d: Buffer, w: number, src: Buffer, a: number, b: number): number {
   for (let k = a; k < b; k++) {
-    const c = body[k]!;
+    const c = src[k]!;
     const x = TAG_ESC[c]!;
     if (x === 0) d[w++] = c;
     else {
@@ -51,4 +49,10 @@ export function tagValue(d: Buffer, w: number, key: Buffer, body: Buffer, a: num
     }
   }
   return w;
+}
+
+/** `key` then body[a, b) (UTF-8) escaped as a tag value at d[w] (room for 2·(b − a) bytes made); nothing for an empty value. Returns the end. */
+export function tagValue(d: Buffer, w: number, key: Buffer, body: Buffer, a: number, b: number): number {
+  if (a === b) return w;
+  return escapeTagBytes(d, putBytes(d, w, key), body, a, b);
 }
