@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
-import { LineBuf } from '../../agent/model/linebuf.js';
 import { TraceProcessor } from '../../agent/services/trace/processor.js';
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
 import { validConfig } from '../../test/helpers/fake-context.js';
-import { genericLines } from '../../test/helpers/trace-generic.js';
+import { fastLines, genericLines } from '../../test/helpers/trace-generic.js';
+import { rng, type Rng } from '../../test/helpers/rng.js';
 import { schema, type DdtraceConfig } from './config.js';
 import { DdLineWriter } from './lines.js';
 import { ddDecoder } from './request.js';
@@ -19,35 +19,11 @@ function generic(cfg: DdtraceConfig, pipeline: TraceProcessor, req: TraceRequest
   return { text: out.data.toString('utf8', 0, out.off), dropped };
 }
 
-function fast(w: DdLineWriter, req: TraceRequest, tags: Record<string, string> = {}): { text: string; dropped: Record<string, number>; lines: number } | undefined {
-  const out = new LineBuf(64);
-  const dropped = w.write(req, out, tags, NOW);
-  if (dropped === undefined) {
-    expect(out.off).toBe(0); // nothing written when it declines
-    return undefined;
-  }
-  return { text: out.data.toString('utf8', 0, out.off), dropped, lines: out.ends.length };
-}
+const fast = (w: DdLineWriter, req: TraceRequest, tags: Record<string, string> = {}) => fastLines(w, req, tags, NOW);
 
 function request(body: Buffer, headers: Record<string, string> = {}, route = '/v0.4/traces'): TraceRequest {
   return { route, contentType: 'application/msgpack', headers, body };
 }
-
-/** A seeded PRNG (mulberry32), so a failure can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number): number => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  return { next, int, pick, chance: (p: number) => next() < p };
-}
-type Rng = ReturnType<typeof rng>;
 
 const STRINGS = ['web', 'reviews', '', 'a,b=c d', 'back\\slash', 'quote"d', 'new\nline\r', 'ünïcödé', '日本語', '😀 emoji', 'GET /users/:id', 'x'.repeat(40)];
 const META_KEYS = ['env', 'version', 'project', 'http.method', 'http.status_code', 'http.url', 'http.route', 'span.kind', 'component', 'db.type', 'db.system', 'db.name', 'out.host', 'peer.service', 'runtime-id', 'language', 'error.message', 'error.msg', 'error.stack', 'error.type', '_dd.origin', '_dd.p.tid', '_dd.p.dm', 'custom.key', 'x.tag', 'other', 'status', '123', 'resource', 'message'];

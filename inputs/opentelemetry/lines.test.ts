@@ -5,7 +5,7 @@ import { LineBuf } from '../../agent/model/linebuf.js';
 import { TraceProcessor } from '../../agent/services/trace/processor.js';
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
 import { validConfig } from '../../test/helpers/fake-context.js';
-import { genericLines } from '../../test/helpers/trace-generic.js';
+import { fastLines, genericLines } from '../../test/helpers/trace-generic.js';
 import { schema, type OtelConfig } from './config.js';
 import { OtlpLineWriter } from './lines.js';
 import { otelDecoder } from './request.js';
@@ -25,15 +25,7 @@ function generic(cfg: OtelConfig, pipeline: TraceProcessor, req: TraceRequest, t
   return { text: out.data.toString('latin1', 0, out.off), dropped, lines: out.ends.length };
 }
 
-function fast(w: OtlpLineWriter, req: TraceRequest, tags: Record<string, string>): { text: string; dropped: Record<string, number>; lines: number } | undefined {
-  const out = new LineBuf(64);
-  const dropped = w.write(req, out, tags, NOW);
-  if (dropped === undefined) {
-    expect(out.off).toBe(0); // nothing written when it declines
-    return undefined;
-  }
-  return { text: out.data.toString('latin1', 0, out.off), dropped, lines: out.ends.length };
-}
+const fast = (w: OtlpLineWriter, req: TraceRequest, tags: Record<string, string>) => fastLines(w, req, tags, NOW, 'latin1');
 
 const request = (body: Uint8Array): TraceRequest => ({ route: '/otel/v1/traces', contentType: 'application/x-protobuf', headers: {}, body: Buffer.from(body) });
 

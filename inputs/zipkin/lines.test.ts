@@ -7,11 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LineBuf } from '../../agent/model/linebuf.js';
 import { TraceProcessor } from '../../agent/services/trace/processor.js';
 import type { TraceRequest } from '../../agent/services/trace/offthread.js';
 import { validConfig } from '../../test/helpers/fake-context.js';
-import { genericLines } from '../../test/helpers/trace-generic.js';
+import { fastLines, genericLines } from '../../test/helpers/trace-generic.js';
+import { rng, type Rng } from '../../test/helpers/rng.js';
 import { schema, type ZipkinConfig } from './config.js';
 import { ZipkinLineWriter } from './lines.js';
 import { zipkinDecoder } from './request.js';
@@ -30,13 +30,9 @@ function request(body: Buffer | string, ct = 'application/json', route = '/api/v
 function compare(raw: Record<string, unknown>, req: TraceRequest, tags: Record<string, string> = CORE): Outcome {
   const cfg: ZipkinConfig = validConfig(schema, raw);
   const w = new ZipkinLineWriter(cfg, new TraceProcessor('zipkin', cfg));
-  const out = new LineBuf(64);
-  const dropped = w.write(req, out, tags, NOW);
-  if (dropped === undefined) {
-    expect(out.off).toBe(0); // nothing written when it declines
-    return { kind: 'declined' };
-  }
-  const text = out.data.toString('utf8', 0, out.off);
+  const f = fastLines(w, req, tags, NOW);
+  if (f === undefined) return { kind: 'declined' };
+  const { text, dropped } = f;
   let g: ReturnType<typeof genericLines>;
   try {
     g = genericLines(zipkinDecoder(cfg), new TraceProcessor('zipkin', cfg), req, tags, NOW);
@@ -46,25 +42,9 @@ function compare(raw: Record<string, unknown>, req: TraceRequest, tags: Record<s
   const gt = g.out.data.toString('utf8', 0, g.out.off);
   if (text !== gt) expect({ body: req.body.toString(), fast: text.split('\n') }).toEqual({ body: req.body.toString(), fast: gt.split('\n') });
   expect(dropped).toEqual(g.dropped);
-  expect(out.ends).toEqual(g.out.ends);
-  return { kind: 'fast', text, dropped, lines: out.ends.length };
+  expect(f.ends).toEqual(g.out.ends);
+  return { kind: 'fast', text, dropped, lines: f.lines };
 }
-
-/** A seeded PRNG (mulberry32), so a failure can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number): number => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  return { next, int, pick, chance: (p: number) => next() < p };
-}
-type Rng = ReturnType<typeof rng>;
 
 const STRINGS = ['web', 'reviews', '', 'a,b=c d', 'back\\slash', 'quote"d', 'new\nline\r', 'tab\there', 'ünïcödé', '日本語', '😀 emoji', 'GET /users/:id', 'x'.repeat(40), 'sl/ash', '\u0001ctl', '\u2028sep'];
 const TAG_KEYS = ['http.method', 'http.status_code', 'http.url', 'component', 'node_id', 'guid:x-request-id', 'peer.address', 'error', 'istio.mesh_id', 'custom.key', 'custom_key', 'a,b', 'sp ace', 'eq=', 'service', 'span.type', 'span_type', 'status', 'source', 'resource', 'message', 'trace_id', 'host', 'env', '', '123', 'ünï.key', 'dot.key', 'empty', 'constructor', 'toString'];
