@@ -270,6 +270,13 @@ export function loadInputs(opts: LoadOptions): LoadResult {
     instances.push({ def, config, source, instance: n, key: `${def.name}:${canonical(config)}` });
   };
 
+  /** An input's options from agent-wide variables, or undefined (each problem reported) when one of them is bad. */
+  const agentWideOptions = (def: InputDefinition): Record<string, unknown> | undefined => {
+    const { table, issues } = agentEnvOptions(def, opts.env);
+    for (const is of issues) problems.push({ severity: 'error', file: 'environment', key: is.key, message: is.message });
+    return issues.length > 0 ? undefined : table;
+  };
+
   for (const r of raws) {
     const def = opts.registry.find((d) => d.name === r.name);
     if (!def) {
@@ -280,12 +287,9 @@ export function loadInputs(opts: LoadOptions): LoadResult {
       problems.push({ severity: 'error', file: r.file, line: locate(r.text, r.name, r.nth), key: `inputs.${r.name}`, message: `[inputs.${r.name}] may appear only once` });
       continue;
     }
-    const agentWide = agentEnvOptions(def, opts.env);
-    if (agentWide.issues.length > 0) {
-      for (const is of agentWide.issues) problems.push({ severity: 'error', file: 'environment', key: is.key, message: is.message });
-      continue;
-    }
-    const table = typeof r.table === 'object' && r.table !== null && !Array.isArray(r.table) ? { ...agentWide.table, ...(r.table as Record<string, unknown>) } : r.table;
+    const agentWide = agentWideOptions(def);
+    if (agentWide === undefined) continue;
+    const table = typeof r.table === 'object' && r.table !== null && !Array.isArray(r.table) ? { ...agentWide, ...(r.table as Record<string, unknown>) } : r.table;
     const v = validate(def.schema, table);
     if (!v.ok) {
       for (const is of v.issues) problems.push(issueProblem(r, is));
@@ -301,13 +305,10 @@ export function loadInputs(opts: LoadOptions): LoadResult {
       continue;
     }
     if ((counts.get(name) ?? 0) > 0) continue; // conf.d configures it already
-    const agentWide = agentEnvOptions(def, opts.env);
-    if (agentWide.issues.length > 0) {
-      for (const is of agentWide.issues) problems.push({ severity: 'error', file: 'environment', key: is.key, message: is.message });
-      continue;
-    }
+    const agentWide = agentWideOptions(def);
+    if (agentWide === undefined) continue;
     const { table, issues } = envOverrides(def, opts.env);
-    const v = validate(def.schema, { ...agentWide.table, ...table });
+    const v = validate(def.schema, { ...agentWide, ...table });
     const all = [...issues, ...(v.ok ? [] : v.issues)];
     if (all.length > 0) {
       for (const is of all) problems.push({ severity: 'error', file: 'environment', key: envName(def.envName ?? name, is.key), message: is.message });
