@@ -33,6 +33,24 @@ if (inputs.some((d) => d.name === 'opentelemetry')) fs.writeFileSync(path.join(c
 const env = { ENV_DATAWAY: dataway, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench-node', ENV_DATAWAY_CONTENT_ENCODING: encoding ?? 'v1', ENV_IO_FLUSH_INTERVAL: '1s' };
 // Extra agent settings for experiments, e.g. BENCH_AGENT_ENV='{"ENV_IO_QUEUE_CAPACITY":"10000"}'
 Object.assign(env, JSON.parse(process.env.BENCH_AGENT_ENV ?? '{}'));
+// the threads that exist before the agent starts (main, V8's platform threads, libuv's pool once used); threads
+// started later are the agent's (trace workers, and libuv's pool if nothing used it before)
+const taskCpu = () => {
+  // per thread: utime + stime in clock ticks (fields 14, 15 of /proc/self/task/<tid>/stat); Linux only
+  const out = {};
+  try {
+    for (const t of fs.readdirSync('/proc/self/task')) {
+      const st = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out[t] = Number(f[11]) + Number(f[12]);
+    }
+  } catch {
+    // not Linux: no per-thread figures
+  }
+  return out;
+};
+await new Promise((r) => fs.readFile(process.argv[1], r)); // libuv's pool exists from here on
+const early = Object.keys(taskCpu());
 const agent = await Agent.start({ confDir, dataDir, env, log: pino({ level: 'warn' }), watch: false, registry: inputs });
 let peakRss = 0;
 let atPeak; // process.memoryUsage() at the highest sampled RSS: where the peak's bytes were
@@ -44,7 +62,7 @@ setInterval(() => {
 }, 50).unref();
 process.on('message', async (m) => {
   // peak: the kernel's high-water mark (ru_maxrss, KiB) or the 50 ms samples, whichever is higher
-  if (m.type === 'stats') process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss: Math.max(peakRss, process.resourceUsage().maxRSS * 1024), atPeak });
+  if (m.type === 'stats') process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss: Math.max(peakRss, process.resourceUsage().maxRSS * 1024), atPeak, threads: taskCpu(), early, pid: process.pid });
   if (m.type === 'stop') {
     await agent.stop();
     fs.rmSync(confDir, { recursive: true, force: true });

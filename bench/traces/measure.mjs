@@ -85,6 +85,15 @@ export async function measureWindow(agent, sink, seconds, send, loopCount = 4) {
   stop = true;
   await Promise.all(loops);
   const cpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / 1e6;
+  // per thread (clock ticks of 10 ms): main (tid = pid), the threads started before the agent (V8's platform threads,
+  // libuv's pool: gzip), and the agent's own (trace workers); in seconds over the window
+  const threads = { main: 0, early: 0, late: 0, earlyEach: [], lateEach: [] };
+  for (const [tid, t] of Object.entries(s1.threads ?? {})) {
+    const d = (t - (s0.threads?.[tid] ?? 0)) / 100;
+    if (Number(tid) === s1.pid) threads.main += d;
+    else if (s1.early.includes(tid)) (threads.early += d, threads.earlyEach.push(d));
+    else (threads.late += d, threads.lateEach.push(d));
+  }
   // the bench process (clients and the counting sink): near 1 core, it is what limits the rate
-  return { benchCpuPerSec: (c1.user + c1.system) / 1e6 / secs, rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, atPeak: s1.atPeak, rejected };
+  return { benchCpuPerSec: (c1.user + c1.system) / 1e6 / secs, rate: (p1 - p0) / secs, cpuPerSec: cpu / secs, perCpuSec: (p1 - p0) / cpu, peakRssMB: s1.peakRss / 2 ** 20, atPeak: s1.atPeak, rejected, points: p1 - p0, threads };
 }

@@ -168,6 +168,9 @@ for (const kind of (arg('only', '') ? arg('only', '').split(',') : ['ddtrace', '
     const peak = Math.max(...runs.map((r) => r.peakRssMB));
     const top = runs.find((r) => r.peakRssMB === peak).atPeak;
     notes.push(`${name}: the bench process (clients, counting sink) used ${runs.map((r) => r.benchCpuPerSec.toFixed(2)).join(', ')} cores`);
+    const t = m.threads;
+    const us = (s) => ((s / m.points) * 1e6).toFixed(2);
+    if (t && m.points > 0) notes.push(`${name}: agent CPU a span (µs, the median run, by thread): main ${us(t.main)}, trace workers ${us(t.late)} (${t.lateEach.map(us).join(' + ')}), V8 platform threads and libuv's pool (gzip) ${us(t.early)} (${t.earlyEach.filter((x) => x > 0).map(us).join(' + ')}); total ${us(t.main + t.early + t.late)}`);
     if (top) notes.push(`${name}: at the highest sampled RSS (${(top.rss / 2 ** 20).toFixed(0)} MiB) the main thread's V8 heap used ${(top.heapUsed / 2 ** 20).toFixed(0)} of ${(top.heapTotal / 2 ** 20).toFixed(0)} MiB reserved, external ${(top.external / 2 ** 20).toFixed(0)} MiB (ArrayBuffers ${(top.arrayBuffers / 2 ** 20).toFixed(0)}); the rest is worker isolates, code, malloc and node itself`);
     console.log(`| ${name} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${peak.toFixed(0)} (${runs.map((r) => r.peakRssMB.toFixed(0)).join(', ')}) | ${m.rejected} | ${m.dropped} |`);
   };
