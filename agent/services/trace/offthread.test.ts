@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/helpers/wait.js';
 import { defaultTraceOptions } from './options.js';
-import { TraceThreads, workerLimits, type JobResult } from './offthread.js';
+import { HAND_OVER_MIN, TraceThreads, workerLimits, type JobResult } from './offthread.js';
 
 const dist = path.resolve(import.meta.dirname, '../../../dist/agent/services/trace/offthread.js');
 const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trace-worker-')), 'worker.mjs');
@@ -44,6 +44,24 @@ describe('TraceThreads', () => {
     expect(r.kind).toBe('ok');
     expect(text(r)).toMatch(/^zipkin,service=s,source=zipkin,operation=op,source_type=web,span_type=entry,status=ok,host=h1 trace_id="1",span_id="9",parent_id="0",resource="r",start=1i,duration=2i,message="hello \\"x\\"" 1000\n$/);
     expect(r.kind === 'ok' && r.dropped).toEqual({ sampled: 1 });
+  });
+
+  it('hands a large body that owns its memory to the worker without a copy, and copies one that shares it', async () => {
+    const t = start();
+    const big = 'a'.repeat(HAND_OVER_MIN);
+    const owned = { ...req('/x'), body: Buffer.allocUnsafe(big.length + 1) };
+    owned.body.write(`${big}b`);
+    const r1 = await t.run(owned, {});
+    expect(text(r1)).toContain(`span_id="${big.length + 1}"`);
+    expect(text(r1)).toContain(`${big}b"`);
+    expect(owned.body.length).toBe(0); // transferred: detached here
+    // a view into a larger buffer: the rest of that buffer is someone else's, so it is copied and stays readable
+    const whole = Buffer.from(`${big}c-and-more`);
+    const slice = { ...req('/x'), body: whole.subarray(0, big.length + 1) };
+    const r2 = await t.run(slice, {});
+    expect(text(r2)).toContain(`${big}c"`);
+    expect(whole.toString()).toBe(`${big}c-and-more`);
+    expect(slice.body.length).toBe(big.length + 1);
   });
 
   it('answers unavailable (a 503 upstream) when a worker dies, and replaces it', async () => {
