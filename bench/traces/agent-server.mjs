@@ -20,8 +20,10 @@ const confDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-traces-conf-'));
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-traces-data-'));
 fs.mkdirSync(path.join(confDir, 'ddtrace'));
 fs.mkdirSync(path.join(confDir, 'zipkin'));
-fs.writeFileSync(path.join(confDir, 'ddtrace/ddtrace.conf'), '[[inputs.ddtrace]]\n');
-fs.writeFileSync(path.join(confDir, 'zipkin/zipkin.conf'), '[[inputs.zipkin]]\n');
+// BENCH_TRACE_CONF: lines added to both trace inputs' configuration, e.g. BENCH_TRACE_CONF='workers = 1'
+const extra = process.env.BENCH_TRACE_CONF ? `${process.env.BENCH_TRACE_CONF}\n` : '';
+fs.writeFileSync(path.join(confDir, 'ddtrace/ddtrace.conf'), `[[inputs.ddtrace]]\n${extra}`);
+fs.writeFileSync(path.join(confDir, 'zipkin/zipkin.conf'), `[[inputs.zipkin]]\n${extra}`);
 // the opentelemetry input (when this build has it), its gRPC server on a free port
 const grpcPort = await new Promise((r) => {
   const srv = net.createServer().listen(0, '127.0.0.1', () => {

@@ -88,13 +88,15 @@ describe('TraceThreads', () => {
     expect(t.busy()).toBe(false);
   });
 
-  it('starts workers as requests come, another only while every one has a job, up to the most', async () => {
+  it('starts workers as requests come, another only while every one is behind (a job waiting), up to the most', async () => {
     const counts: number[] = [];
     const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 2, 4, () => {}, (n) => counts.push(n)));
     expect(t.count).toBe(0);
     await t.run(req('/x'), {});
     await t.run(req('/x'), {});
     expect(t.count).toBe(1); // one at a time: the first worker was always free
+    await Promise.all([0, 1].map(() => t.run(req('/slow'), {})));
+    expect(t.count).toBe(1); // one job waiting behind one running: not yet behind
     await Promise.all([0, 1, 2, 3, 4].map(() => t.run(req('/slow'), {})));
     expect(t.count).toBe(2);
     expect(counts).toEqual([1, 2]);
@@ -113,6 +115,21 @@ describe('idle workers', () => {
     expect(text(await t.run(req('/x', 'after'), {}))).toContain('message="after"');
     expect(t.count).toBe(1);
     expect(errors).toEqual([]);
+  });
+
+  it('are not kept busy by a load the first worker keeps up with: jobs fill the first worker, the second idles and ends', async () => {
+    const counts: number[] = [];
+    const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 2, 4, () => {}, (n) => counts.push(n), 100));
+    await Promise.all([0, 1, 2, 3].map(() => t.run(req('/slow'), {})));
+    expect(counts.slice(0, 2)).toEqual([1, 2]); // (the second may have idled out already: the loop below would start it again if pairs needed it)
+    // two requests in flight at a time, as long as it takes (at most 5 s): the second worker gets none and ends
+    const until = Date.now() + 5000;
+    while (t.count > 1 && Date.now() < until) {
+      const rs = await Promise.all([t.run(req('/x'), {}), t.run(req('/x'), {})]);
+      expect(rs.every((r) => r.kind === 'ok')).toBe(true);
+    }
+    expect(t.count).toBe(1);
+    expect(counts.filter((n) => n === 2)).toHaveLength(1); // never started again
   });
 
   it('keep a worker that has a job', async () => {

@@ -139,15 +139,24 @@ interface Slot {
   retired?: boolean;
 }
 
+/**
+ * A worker with this many jobs (one running, one waiting) is behind: the next job goes to another, started if need be.
+ * At 1 (a second worker as soon as the first had a job) four connections in flight always kept two workers; one kept
+ * up with the load, with less CPU a span and 20-35 MiB less RSS (BENCHMARKS.md, Traces, session 8).
+ */
+export const BEHIND = 2;
+
 /** A worker without a job for this long ends; the next request starts another. */
 export const WORKER_IDLE_MS = 60_000;
 
 /**
  * A small pool of trace workers with a bounded backlog. Workers start on
  * demand: the first with the first request, another only while every
- * running one has a job, up to `max` — a node that receives no traces pays
- * for no thread (each is a V8 isolate of ~27–30 MiB). A worker that has had
- * no job for `idleMs` ends, so a burst's workers do not stay resident.
+ * running one is behind (BEHIND), up to `max` — a node that receives no
+ * traces pays for no thread (each is a V8 isolate of ~27–30 MiB). Jobs go to
+ * the first worker that is not behind, so a worker the load does not need
+ * gets none, and one that has had no job for `idleMs` ends: a burst's
+ * workers do not stay resident.
  */
 export class TraceThreads {
   private readonly slots: Slot[] = [];
@@ -213,13 +222,18 @@ export class TraceThreads {
 
   /** Runs a request in a worker. The request's body is handed over (handOver): the caller must not read it afterwards. */
   run(req: TraceRequest, tags: Readonly<Record<string, string>>): Promise<JobResult> {
-    let slot = this.slots[0];
-    for (const s of this.slots) if (s.busy < slot!.busy) slot = s;
-    if (slot === undefined || (slot.busy > 0 && this.slots.length < this.max)) {
+    // Fill first: the first worker that is not behind takes the job, so a worker the load does not need gets none, idles
+    // and ends; another starts only when every running one is behind, up to `max`; past that, the least busy one.
+    let slot = this.slots.find((s) => s.busy < BEHIND);
+    if (slot === undefined && this.slots.length < this.max) {
       slot = this.spawn();
       this.slots.push(slot);
       this.onCount(this.slots.length);
       this.watchIdle();
+    }
+    if (slot === undefined) {
+      slot = this.slots[0]!;
+      for (const s of this.slots) if (s.busy < slot.busy) slot = s;
     }
     const id = this.next++;
     const body = handOver(req.body);
