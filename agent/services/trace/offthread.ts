@@ -141,8 +141,8 @@ interface Slot {
 
 /**
  * A worker with this many jobs (one running, one waiting) is behind: the next job goes to another, started if need be.
- * At 1 (a second worker as soon as the first had a job) four connections in flight always kept two workers; one kept
- * up with the load, with less CPU a span and 20-35 MiB less RSS (BENCHMARKS.md, Traces, session 8).
+ * At 1 (a second worker as soon as the first had a job) two requests in flight kept two workers awake where one kept up,
+ * and one does it with less CPU a span and 30-40 MiB less RSS (BENCHMARKS.md, Traces, session 8).
  */
 export const BEHIND = 2;
 
