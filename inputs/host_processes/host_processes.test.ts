@@ -266,8 +266,8 @@ describe('host_processes on a synthetic /proc', () => {
       const { ctx, c } = collector('object', { enable_listen_ports: true }, hostPaths(r.root));
       const add = { host: 'test-host', team: 'a<b>&c', name: 'the process tag wins', proc_syscr: 'when the process has none' };
       Object.assign(ctx.acc, { tagsToAdd: () => add });
-      for (let round = 0; round < 2; round++) {
-        // twice: the second collection reuses each process's cached tags and JSON
+      for (let round = 0; round < 3; round++) {
+        // again: the next collections reuse each process's cached tags and JSON
         for (const p of await c.collect()) {
           const raw = p.fields.message as string;
           const msg = JSON.parse(raw);
@@ -280,6 +280,9 @@ describe('host_processes on a synthetic /proc', () => {
           expect(Object.keys(msg)).toEqual(Object.keys(msg).sort());
           expect(raw).toContain('"team":"a\\u003cb\\u003e\\u0026c"');
         }
+        // the next collection sees new counters: the message must too (each process keeps its message's runs)
+        const status = fs.readFileSync(path.join(r.root, 'proc/10/status'), 'utf8');
+        fs.writeFileSync(path.join(r.root, 'proc/10/status'), status.replace(/voluntary_ctxt_switches:\t\d+/, `voluntary_ctxt_switches:\t${100 + round}`));
       }
     } finally {
       r.remove();
