@@ -5,7 +5,7 @@
 //  - a synthetic /proc of N_PROCS processes as regular files: not procfs, so the fd count is a
 //    listing of the fd directory (the path on older kernels);
 //  - this machine's real /proc as it is;
-// objects as lines (the agent's path where every sink takes line protocol, the default v1 dataway), and as points once;
+// as lines (the agent's path where every sink takes line protocol, the default v1 dataway), and as points once;
 // each beside Debian's prometheus-process-exporter reading the same tree in the same run (CPU per
 // scrape from its /proc/<pid>/stat), and beside floors: only the reads a metric collection makes, from Node,
 // and (proc-floor.c, when `cc` is there) the metric's and the object's syscalls from C, without Node.
@@ -246,7 +246,8 @@ try {
   realN = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
   const how = counting('');
   for (const [label, kind, raw, lines] of [
-    [`real +${N_PROCS}, metric (fd count: ${how})`, 'metric', { open_metric: true }],
+    [`real +${N_PROCS}, metric (fd count: ${how})`, 'metric', { open_metric: true }, true],
+    [`real +${N_PROCS}, metric as points (v2/OTLP sinks)`, 'metric', { open_metric: true }],
     [`real +${N_PROCS}, object (fd count: ${how})`, 'object', {}, true],
     [`real +${N_PROCS}, object as points (v2/OTLP sinks)`, 'object', {}],
   ]) rows.push([label, await measure(kind, '', raw, lines)]);
@@ -269,7 +270,7 @@ try {
 try {
   const how = counting(root);
   for (const [label, kind, raw, lines] of [
-    [`synthetic, metric (fd count: ${how})`, 'metric', { open_metric: true }],
+    [`synthetic, metric (fd count: ${how})`, 'metric', { open_metric: true }, true],
     [`synthetic, object (fd count: ${how})`, 'object', {}, true],
     ['synthetic, object as points (v2/OTLP sinks)', 'object', {}],
     ['synthetic, object + listen_ports', 'object', { enable_listen_ports: true }, true],
@@ -281,7 +282,7 @@ try {
 }
 // 3. this machine's /proc as it is
 for (const [label, kind, raw, lines] of [
-  ['real /proc, metric', 'metric', { open_metric: true }],
+  ['real /proc, metric', 'metric', { open_metric: true }, true],
   ['real /proc, object', 'object', {}, true],
 ]) rows.push([label, await measure(kind, '', raw, lines)]);
 await peer('peer on real /proc, lean', '/proc', LEAN);
@@ -291,7 +292,7 @@ fs.rmSync(conf, { force: true });
 const real = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
 console.log(`host_processes, median of ${ROUNDS} rounds × ${N} collections; ${realN} processes with the ${N_PROCS} added, ${N_PROCS} synthetic, ${real} real; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 if (budgetNote) console.log(budgetNote);
-for (const [label, r] of rows) console.log(`${label.padEnd(58)} ${fmt(r.us).padStart(9)} CPU per collection${label.includes('floor') ? '' : ` (${r.points} ${label.includes('object') && !label.includes('points') ? 'lines' : 'points'})`}${label.startsWith('real +') || label.includes('on real +') ? `, ${fmt((r.us * 1000) / realN)} per 1,000 processes` : ''}`);
+for (const [label, r] of rows) console.log(`${label.padEnd(58)} ${fmt(r.us).padStart(9)} CPU per collection${label.includes('floor') ? '' : ` (${r.points} ${label.includes('points') ? 'points' : 'lines'})`}${label.startsWith('real +') || label.includes('on real +') ? `, ${fmt((r.us * 1000) / realN)} per 1,000 processes` : ''}`);
 for (const [label, us] of files) console.log(`  per process: ${label.padEnd(56)} ${us.toFixed(2).padStart(6)} µs CPU`);
 for (const [label, us] of peers) console.log(`${label.padEnd(58)} ${fmt(us).padStart(9)} CPU per scrape`);
 const us = (prefix) => rows.find(([x]) => x.startsWith(prefix))[1].us;

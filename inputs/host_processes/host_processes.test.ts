@@ -11,7 +11,8 @@ import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { schema, type HostProcessesConfig } from './config.js';
 import { host_processes, ProcessesCollector } from './index.js';
-import { addedTags, messagePlan, objectLine, objectPoint } from './points.js';
+import { addedTags, metricLine, objectLine } from './lines.js';
+import { messagePlan, metricPoint, objectPoint } from './points.js';
 import { decodeLines, encodeLine } from '../../agent/model/lineproto.js';
 import { nowNs } from '../../agent/model/point.js';
 import type { HostPaths } from '../../agent/services/host/paths.js';
@@ -325,12 +326,12 @@ function decoratedLine(p: Point, add: Record<string, string>): string {
   return encodeLine({ ...p, tags })!;
 }
 
-describe('host_processes objects as lines (sinks that take line protocol as it is)', () => {
+describe('host_processes objects and metrics as lines (sinks that take line protocol as it is)', () => {
   // tags the core adds, with every character line protocol and Go's JSON escape
   const add = { host: 'node 1,a=b', team: 'a<b>&c "q" \\ \u2028 é', name: 'the process tag wins' };
   const opts = { minRunTimeMs: 0, onlyContainer: false, needCmdline: false, cwd: true, listenPorts: true };
 
-  /** Every process of `paths` made into its object line and its point in the same scan: the line must be the point's, byte for byte. */
+  /** Every process of `paths` made into its object and metric lines and points in the same scan: each line must be its point's, byte for byte. */
   async function same(paths: HostPaths, rounds: number): Promise<number> {
     const reader = new ProcReader(paths);
     readers.push(reader);
@@ -342,8 +343,16 @@ describe('host_processes objects as lines (sinks that take line protocol as it i
       // again: the next collections reuse each process's cached head, escaped JSON and field texts
       const now = Date.now();
       const time = nowNs();
-      const res = await reader.scan(opts, cpu, (p, memTotal) => ({ line: objectLine(p, 'test-host', memTotal, now, String(time), plan, added), point: objectPoint(p, 'test-host', memTotal, now, time, plan) }));
-      for (const { line, point } of res.items) expect(line).toBe(decoratedLine(point, add));
+      const res = await reader.scan(opts, cpu, (p, memTotal) => ({
+        line: objectLine(p, 'test-host', memTotal, now, String(time), plan, added),
+        point: objectPoint(p, 'test-host', memTotal, now, time, plan),
+        metricLine: metricLine(p, memTotal, String(time), added),
+        metric: metricPoint(p, memTotal, time),
+      }));
+      for (const { line, point, metricLine, metric } of res.items) {
+        expect(line).toBe(decoratedLine(point, add));
+        expect(metricLine).toBe(decoratedLine(metric, add));
+      }
       n += res.items.length;
     }
     return n;
@@ -367,17 +376,18 @@ describe('host_processes objects as lines (sinks that take line protocol as it i
     }
   });
 
-  it('go to the accumulator as lines where every sink takes line protocol, decoding to the same tags and fields', async () => {
+  it.each(['object', 'metric'] as const)('go to the accumulator as lines where every sink takes line protocol (%s), decoding to the same tags and fields', async (kind) => {
     const { r } = syntheticRoot();
     try {
-      const lines = collector('object', { enable_listen_ports: true, min_run_time: '0s' }, hostPaths(r.root));
-      const points = collector('object', { enable_listen_ports: true, min_run_time: '0s' }, hostPaths(r.root));
+      const raw = { enable_listen_ports: true, min_run_time: '0s', open_metric: true };
+      const lines = collector(kind, raw, hostPaths(r.root));
+      const points = collector(kind, raw, hostPaths(r.root));
       let text = '';
       Object.assign(lines.ctx.acc, {
         tagsToAdd: () => add,
-        recordFormat: (c: string) => (c === 'object' ? 'lp' : undefined),
+        recordFormat: (c: string) => (c === kind ? 'lp' : undefined),
         addLines: (category: string, data: Uint8Array, ends: ArrayLike<number>) => {
-          expect(category).toBe('object');
+          expect(category).toBe(kind);
           text += Buffer.from(data.subarray(0, ends[ends.length - 1])).toString('utf8');
           return ends.length;
         },
@@ -388,11 +398,12 @@ describe('host_processes objects as lines (sinks that take line protocol as it i
       // started_duration and the CPU figures depend on the moment of each collection
       const norm = (d: { tags: Record<string, string>; fields: Record<string, unknown> }) => {
         const { started_duration: _s, cpu_usage: _c, cpu_usage_top: _t, message, ...fields } = d.fields;
+        if (message === undefined) return { tags: d.tags, fields };
         const { started_duration: _ms, cpu_usage: _mc, cpu_usage_top: _mt, cpu: _cpu, ...msg } = JSON.parse(message as string);
         return { tags: d.tags, fields, msg };
       };
       const got = decodeLines(text).map(norm);
-      expect(got).toHaveLength(3);
+      expect(got).toHaveLength(kind === 'object' ? 3 : 2); // metrics: only processes with a command line
       expect(got).toEqual(decodeLines(pts.map((p) => decoratedLine(p, add)).join('\n')).map(norm));
     } finally {
       r.remove();

@@ -13,11 +13,12 @@ import { nowNs, type Point } from '../../agent/model/point.js';
 import { hostPaths } from '../../agent/services/host/paths.js';
 import { clampInterval, PeriodicInput, type Collector } from '../../agent/services/host/periodic.js';
 import { schema, type HostProcessesConfig } from './config.js';
-import { addedTags, messagePlan, metricPoint, objectLine, objectPoint } from './points.js';
+import { addedTags, metricLine, objectLine } from './lines.js';
+import { messagePlan, metricPoint, objectPoint } from './points.js';
 import type { ProcInfo } from './proc.js';
 import { CpuSamples, ProcReader, type PartialFile, type ScanResult, type SkipReason } from './reader.js';
 
-/** Objects are handed over as lines in chunks of about this many bytes (~100 processes). */
+/** Lines are handed over in chunks of about this many bytes (~100 objects, ~1,000 metrics). */
 const LINES_BYTES = 256 << 10;
 
 /** How long the first collection measures CPU over (later ones use the interval since the previous one). */
@@ -87,31 +88,32 @@ export class ProcessesCollector implements Collector {
   }
 
   /**
-   * The points of one collection. Objects go to the accumulator as lines
+   * The points of one collection. They go to the accumulator as lines
    * instead (and none is returned) where every sink of the category takes
-   * line protocol as it is: the same text the core would write of the points.
+   * line protocol as it is: the same text the core would write of the points (lines.ts).
    */
   async collect(): Promise<Point[]> {
     const time = nowNs();
     const now = Date.now();
-    // the points are made while each process is read: the reader's views are valid only then
-    if (this.kind === 'metric') return (await this.scan((p, memTotal) => metricPoint(p, memTotal, time))).items;
     const acc = this.ctx.acc;
+    const category = this.kind === 'metric' ? 'metric' : 'object';
     const add = acc.tagsToAdd?.() ?? {};
-    const plan = messagePlan(add);
     const host = this.ctx.host.hostname;
-    if (acc.addLines === undefined || acc.tagsToAdd === undefined || acc.recordFormat?.('object') !== 'lp') {
+    const plan = this.kind === 'object' ? messagePlan(add) : undefined;
+    // the points are made while each process is read: the reader's views are valid only then
+    if (acc.addLines === undefined || acc.tagsToAdd === undefined || acc.recordFormat?.(category) !== 'lp') {
+      if (plan === undefined) return (await this.scan((p, memTotal) => metricPoint(p, memTotal, time))).items;
       return (await this.scan((p, memTotal) => objectPoint(p, host, memTotal, now, time, plan))).items;
     }
     const added = addedTags(add);
     const t = String(time);
-    const buf = new LineBuf(LINES_BYTES);
+    const buf = new LineBuf(LINES_BYTES + (16 << 10));
     const flush = () => {
-      if (buf.ends.length > 0) acc.addLines!('object', buf.data, buf.ends);
+      if (buf.ends.length > 0) acc.addLines!(category, buf.data, buf.ends);
       buf.reset();
     };
     await this.scan((p, memTotal) => {
-      buf.append(objectLine(p, host, memTotal, now, t, plan, added));
+      buf.append(plan === undefined ? metricLine(p, memTotal, t, added) : objectLine(p, host, memTotal, now, t, plan, added));
       buf.endLine();
       if (buf.off >= LINES_BYTES) flush();
       return 0;

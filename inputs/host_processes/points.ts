@@ -8,7 +8,6 @@
  * state or host name) changes: the core escapes a frozen tags object's text
  * once, not once per point (lineproto.ts, linebuf.ts).
  */
-import { escapeName, quoteStr, tagTextOf } from '../../agent/model/lineproto.js';
 import { int, type FieldValue, type Point } from '../../agent/model/point.js';
 import { uint } from '../../agent/services/host/fields.js';
 import { HZ, type ProcInfo } from './proc.js';
@@ -22,12 +21,12 @@ export const MEASUREMENT = 'host_processes';
  * slot with the field value and the JSON made of it, and reuses them while the
  * number is the same, instead of a new bigint, wrapper and string per field and point.
  */
-const RSS = 0, VMS = 1, THREADS = 2, VCS = 3, NVCS = 4, MINFLT = 5, MAJFLT = 6, CMINFLT = 7, CMAJFLT = 8, SYSCR = 9, SYSCW = 10, READ_BYTES = 11, WRITE_BYTES = 12, OPEN_FILES = 13, PID = 14, START_TIME = 15, STARTED = 16; // prettier-ignore
+export const RSS = 0, VMS = 1, THREADS = 2, VCS = 3, NVCS = 4, MINFLT = 5, MAJFLT = 6, CMINFLT = 7, CMAJFLT = 8, SYSCR = 9, SYSCW = 10, READ_BYTES = 11, WRITE_BYTES = 12, OPEN_FILES = 13, PID = 14, START_TIME = 15, STARTED = 16; // prettier-ignore
 const SLOTS = 17;
 /** Which slots are unsigned (`uint`); the others are signed (`int`). */
-const UNSIGNED = [true, true, false, false, false, true, true, true, true, true, true, true, true, false, false, false, false];
+export const UNSIGNED = [true, true, false, false, false, true, true, true, true, true, true, true, true, false, false, false, false];
 
-class Values {
+export class Values {
   readonly nums = new Float64Array(SLOTS).fill(NaN);
   readonly fields: FieldValue[] = new Array<FieldValue>(SLOTS);
   readonly json: (string | undefined)[] = new Array<string | undefined>(SLOTS);
@@ -78,7 +77,7 @@ function common(p: ProcInfo, memTotal: number, v: Values): Record<string, FieldV
   return f;
 }
 
-const memUsedPercent = (p: ProcInfo, memTotal: number) => (memTotal > 0 ? (100 * p.status.vmRss) / memTotal : 0);
+export const memUsedPercent = (p: ProcInfo, memTotal: number) => (memTotal > 0 ? (100 * p.status.vmRss) / memTotal : 0);
 
 function baseTags(p: ProcInfo): Record<string, string> {
   const t: Record<string, string> = { process_name: p.name, username: p.username };
@@ -96,7 +95,7 @@ interface JsonSet {
 }
 
 /** What a process's points reuse between collections, valid while its `version` is the same. */
-interface Memo {
+export interface Memo {
   version: number;
   /** Integer fields of the metric's and the object's points (each kind its own: they are read at different times). */
   metricValues?: Values;
@@ -120,10 +119,13 @@ interface Memo {
   lineHeadTags?: object;
   lineHeadAdd?: string;
   cmdlineField?: string;
+  /** The metric line's measurement and tags, for which added tags (lines.ts). */
+  metricLineHead?: string;
+  metricLineAdd?: string;
 }
 const memos = new WeakMap<ProcInfo, Memo>();
 
-function memoOf(p: ProcInfo): Memo {
+export function memoOf(p: ProcInfo): Memo {
   let m = memos.get(p);
   if (m === undefined || m.version !== p.version) {
     m = { version: p.version };
@@ -247,7 +249,7 @@ function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: JsonSet, v: Values, stat
 }
 
 /** Keeps the working directory `cwd` and its JSON (the escaped forms are made when first asked for). */
-function cwdSeen(m: Memo, cwd: string): void {
+export function cwdSeen(m: Memo, cwd: string): void {
   if (m.cwd === cwd) return;
   m.cwd = cwd;
   m.cwdJson = goJson(cwd);
@@ -256,7 +258,7 @@ function cwdSeen(m: Memo, cwd: string): void {
 }
 
 /** DataKit's `message`: every step of the plan with the process's value or the core's tag (with `lp`, its line-protocol escaped text). */
-function message(plan: MessagePlan, p: ProcInfo, m: Memo, j: JsonSet, v: Values, state: string, memTotal: number, now: number, lp: boolean): string {
+export function message(plan: MessagePlan, p: ProcInfo, m: Memo, j: JsonSet, v: Values, state: string, memTotal: number, now: number, lp: boolean): string {
   let msg = '{';
   for (const step of plan.steps) {
     const t = (step.key === undefined ? undefined : ownJson(step.key, p, m, j, v, state, memTotal, now, lp)) ?? (lp ? step.fallbackLp : step.fallback);
@@ -270,12 +272,12 @@ function message(plan: MessagePlan, p: ProcInfo, m: Memo, j: JsonSet, v: Values,
 const STATE_JSON = new Map(['running', 'sleep', 'blocked', 'idle', 'lock', 'stop', 'wait', 'zombie', ''].map((s) => [s, JSON.stringify(s)]));
 const STATE_JSON_LP = new Map([...STATE_JSON].map(([s, j]) => [s, lpEscape(j)]));
 /** DataKit's JSON of the ports (of an empty Go slice: null). */
-const listenPortsText = (ports: readonly number[]) => (ports.length ? JSON.stringify(ports) : 'null');
-const startedDuration = (p: ProcInfo, now: number) => Math.max(0, (now - p.startMs) / 1000);
-const objectCmdline = (p: ProcInfo) => (p.hasCmdline ? p.cmdline : `(${p.name})`);
+export const listenPortsText = (ports: readonly number[]) => (ports.length ? JSON.stringify(ports) : 'null');
+export const startedDuration = (p: ProcInfo, now: number) => Math.max(0, (now - p.startMs) / 1000);
+export const objectCmdline = (p: ProcInfo) => (p.hasCmdline ? p.cmdline : `(${p.name})`);
 
 /** A process's memo with its object tags and message JSON up to date for `hostname`; the state's name. */
-function objectMemo(p: ProcInfo, hostname: string): { m: Memo; state: string } {
+export function objectMemo(p: ProcInfo, hostname: string): { m: Memo; state: string } {
   const m = memoOf(p);
   const state = stateName(p.stat.state);
   if (m.objectTags === undefined || m.objectState !== state || m.objectHost !== hostname) {
@@ -322,67 +324,19 @@ export function objectPoint(p: ProcInfo, hostname: string, memTotal: number, now
   return { category: 'object', name: MEASUREMENT, tags: m.objectTags!, fields, time };
 }
 
-/** The tags the core adds to an object ({@link objectLine}): by key, and a text that changes whenever they do. */
-export interface AddedTags {
-  tags: Readonly<Record<string, string>>;
-  key: string;
-}
-
-export const addedTags = (tags: Readonly<Record<string, string>>): AddedTags => ({ tags, key: JSON.stringify(Object.entries(tags)) });
-
-const numText = (v: Values, k: number, n: number) => v.text(k, n) + (UNSIGNED[k] ? 'u' : 'i');
-/** A float field: left out of the line when it is not finite (the core's rule). */
-const floatField = (key: string, n: number) => (Number.isFinite(n) ? `,${key}=${n}` : '');
-
-/**
- * The object as the line the core would write of {@link objectPoint}'s point
- * once it added `add` (the input's and the global tags, to the keys the
- * point lacks), without its newline; `time` is the point's time as text. For
- * sinks that take line protocol as it is (the dataway's default v1 body):
- * no point, no fields object, and the message is written escaped from pieces
- * each process keeps escaped, instead of being escaped whole every collection.
- */
-export function objectLine(p: ProcInfo, hostname: string, memTotal: number, now: number, time: string, plan: MessagePlan, add: AddedTags): string {
-  const { m, state } = objectMemo(p, hostname);
-  const v = m.objectValues!;
-  if (m.lineHead === undefined || m.lineHeadTags !== m.objectTags || m.lineHeadAdd !== add.key) {
-    const tags: Record<string, string> = { ...m.objectTags };
-    for (const k in add.tags) if (tags[k] === undefined) tags[k] = add.tags[k]!;
-    m.lineHead = escapeName(MEASUREMENT) + tagTextOf(tags) + ' ';
-    m.lineHeadTags = m.objectTags;
-    m.lineHeadAdd = add.key;
-  }
-  const json = m.json!;
-  if (m.jsonLpOf !== json) {
-    m.jsonLpOf = json;
-    m.jsonLp = { name: lpEscape(json.name), processName: lpEscape(json.processName), username: lpEscape(json.username), containerId: json.containerId === undefined ? undefined : lpEscape(json.containerId), cmdline: lpEscape(json.cmdline) };
-    m.cmdlineField = quoteStr(objectCmdline(p));
-  }
-  const s = p.status;
-  const st = p.stat;
-  const mem = memUsedPercent(p, memTotal);
-  let line = m.lineHead + 'rss=' + numText(v, RSS, s.vmRss) + ',vms=' + numText(v, VMS, s.vmSize) + floatField('mem_used_percent', mem) + floatField('cpu_usage', p.cpuUsage) + floatField('cpu_usage_top', p.cpuUsage);
-  line += ',threads=' + numText(v, THREADS, st.numThreads) + ',voluntary_ctxt_switches=' + numText(v, VCS, s.voluntaryCtxtSwitches) + ',nonvoluntary_ctxt_switches=' + numText(v, NVCS, s.nonvoluntaryCtxtSwitches);
-  line += ',page_minor_faults=' + numText(v, MINFLT, st.minflt) + ',page_major_faults=' + numText(v, MAJFLT, st.majflt) + ',page_children_minor_faults=' + numText(v, CMINFLT, st.cminflt) + ',page_children_major_faults=' + numText(v, CMAJFLT, st.cmajflt);
-  if (p.io) line += ',proc_syscr=' + numText(v, SYSCR, p.io.syscr) + ',proc_syscw=' + numText(v, SYSCW, p.io.syscw) + ',proc_read_bytes=' + numText(v, READ_BYTES, p.io.readBytes) + ',proc_write_bytes=' + numText(v, WRITE_BYTES, p.io.writeBytes);
-  if (p.openFiles !== undefined) line += ',open_files=' + numText(v, OPEN_FILES, p.openFiles);
-  if (p.listenPorts !== undefined) line += ',listen_ports=' + quoteStr(listenPortsText(p.listenPorts));
-  line += (state === 'zombie' ? ',state_zombie=true,pid=' : ',state_zombie=false,pid=') + numText(v, PID, p.pid) + ',started_duration=' + numText(v, STARTED, Math.trunc(startedDuration(p, now))) + ',start_time=' + numText(v, START_TIME, p.startMs);
-  if (p.cwd !== undefined) {
-    cwdSeen(m, p.cwd);
-    line += ',work_directory=' + (m.cwdField ??= quoteStr(p.cwd));
-  }
-  return line + ',cmdline=' + m.cmdlineField + ',message="' + message(plan, p, m, m.jsonLp!, v, state, memTotal, now, true) + '" ' + time;
-}
-
 /** The metric: the shared figures, with pid and cmdline as tags (DataKit's choice). */
 export function metricPoint(p: ProcInfo, memTotal: number, time: bigint): Point {
   const m = memoOf(p);
+  return { category: 'metric', name: MEASUREMENT, tags: metricTags(p, m), fields: common(p, memTotal, (m.metricValues ??= new Values())), time };
+}
+
+/** The metric's tags, one frozen object per process (and version). */
+export function metricTags(p: ProcInfo, m: Memo): Readonly<Record<string, string>> {
   if (m.metricTags === undefined) {
     const tags = baseTags(p);
     tags.pid = String(p.pid);
     tags.cmdline = p.cmdline;
     m.metricTags = Object.freeze(tags);
   }
-  return { category: 'metric', name: MEASUREMENT, tags: m.metricTags, fields: common(p, memTotal, (m.metricValues ??= new Values())), time };
+  return m.metricTags;
 }
