@@ -5,16 +5,19 @@
 //  - a synthetic /proc of N_PROCS processes as regular files: not procfs, so the fd count is a
 //    listing of the fd directory (the path on older kernels);
 //  - this machine's real /proc as it is;
+// as lines (the agent's path where every sink takes line protocol, the default v1 dataway), and as points once;
 // each beside Debian's prometheus-process-exporter reading the same tree in the same run (CPU per
-// scrape from its /proc/<pid>/stat), and beside a floor: only the reads a metric collection makes.
+// scrape from its /proc/<pid>/stat), and beside floors: only the reads a metric collection makes, from Node,
+// and (proc-floor.c, when `cc` is there) the metric's and the object's syscalls from C, without Node.
 // Run: npm run build && node bench/host/processes.mjs   (ROUNDS=5 N=20; N_PROCS=1000; PORT_BASE=19400: the peer listens on one of the 100 ports from there)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostPaths } from '../../dist/agent/services/host/paths.js';
 import { encodeLine } from '../../dist/agent/model/lineproto.js';
+import { LineBuf } from '../../dist/agent/model/linebuf.js';
 import { validate } from '../../dist/agent/config/schema.js';
 import { schema } from '../../dist/inputs/host_processes/config.js';
 import { ProcessesCollector } from '../../dist/inputs/host_processes/index.js';
@@ -65,13 +68,14 @@ function syntheticProc() {
   return root;
 }
 
-async function perCollection(c) {
+/** `lines()`: the lines handed to the accumulator since it was last called (objects as lines). */
+async function perCollection(c, lines = () => 0) {
   for (let i = 0; i < 3; i++) for (const p of await c.collect()) encodeLine(p); // prime, warm up
   const samples = [];
   let points = 0;
   for (let r = 0; r < ROUNDS; r++) {
     const c0 = cpuUs();
-    for (let i = 0; i < N; i++) { const pts = await c.collect(); points = pts.length; for (const p of pts) encodeLine(p); }
+    for (let i = 0; i < N; i++) { const pts = await c.collect(); points = pts.length + lines(); for (const p of pts) encodeLine(p); }
     samples.push((cpuUs() - c0) / N);
   }
   return { us: median(samples), points };
@@ -132,6 +136,33 @@ function perFile(proc) {
   return out;
 }
 
+/**
+ * The kernel's floor without Node (proc-floor.c, built with `cc` when there is one): the same
+ * syscalls over every process of `proc` through kept descriptors, from C. Its rows and per-process
+ * figures, or nothing without a C compiler.
+ */
+function cFloor(proc) {
+  const bin = path.join(os.tmpdir(), `telekit-proc-floor-${process.pid}`);
+  try {
+    execFileSync('cc', ['-O2', '-o', bin, new URL('./proc-floor.c', import.meta.url).pathname], { stdio: 'ignore' });
+  } catch {
+    return { rows: [], files: [] };
+  }
+  try {
+    const out = execFileSync(bin, [proc, String(ROUNDS), String(N)], { encoding: 'utf8' });
+    const val = (re) => Number(re.exec(out)?.[1]);
+    return {
+      rows: [
+        [`C floor on real +${N_PROCS}: the metric's syscalls, no Node`, { us: val(/^metric ([\d.]+)$/m), points: 0 }],
+        [`C floor on real +${N_PROCS}: the object's syscalls, no Node`, { us: val(/^object ([\d.]+)$/m), points: 0 }],
+      ],
+      files: [...out.matchAll(/^per-process (\S+) ([\d.]+)$/gm)].map(([, f, us]) => [`from C: ${f === 'fd' ? 'fstat of the kept fd directory' : f === 'cwd' ? 'readlink cwd' : `pread ${f}`}`, Number(us)]),
+    };
+  } finally {
+    fs.rmSync(bin, { force: true });
+  }
+}
+
 /** N_PROCS real processes: `sleep` children of one shell (its own process group, killed by the caller). */
 async function realProcesses() {
   const sh = spawn('sh', ['-c', `i=0; while [ $i -lt ${N_PROCS} ]; do sleep 86400 & i=$((i+1)); done; echo started; wait`], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -141,13 +172,36 @@ async function realProcesses() {
   return kill;
 }
 
-/** CPU per collection of one collector on its own reader (closed afterwards: it keeps descriptors open). */
-async function measure(kind, root, raw) {
+/**
+ * CPU per collection of one collector on its own reader (closed afterwards: it keeps descriptors open).
+ * `lines`: the accumulator takes line protocol as it is (the agent's path with the default v1 dataway):
+ * objects are handed over as lines, copied into a buffer as the sender's queue does.
+ */
+async function measure(kind, root, raw, lines = false, budget = undefined) {
   const ctx = fakeContext('host_processes');
+  let n = 0;
+  if (lines) {
+    const queue = new LineBuf(8 << 20);
+    Object.assign(ctx.acc, {
+      tagsToAdd: () => ({}), // as the points' rows: no tag added
+      recordFormat: () => 'lp',
+      addLines: (_category, data, ends) => {
+        if (queue.off > 4 << 20) queue.reset();
+        queue.pushLines(data, ends);
+        n += ends.length;
+        return ends.length;
+      },
+    });
+  }
   const cfg = validate(schema, { min_run_time: '0s', ...raw }).value;
   const reader = new ProcReader(hostPaths(root));
+  if (budget !== undefined) reader.files.budget = budget; // the kept-descriptor budget of files.ts (private: the bench's lever)
   try {
-    return await perCollection(new ProcessesCollector(kind, cfg, reader, ctx));
+    return await perCollection(new ProcessesCollector(kind, cfg, reader, ctx), () => {
+      const k = n;
+      n = 0;
+      return k;
+    });
   } finally {
     reader.close();
   }
@@ -187,15 +241,27 @@ const counting = (root) => { const r = new ProcReader(hostPaths(root)); r.close(
 // 1. this machine's /proc with N_PROCS real processes added
 const kill = await realProcesses();
 let realN;
+let budgetNote = '';
 try {
   realN = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
   const how = counting('');
-  for (const [label, kind, raw] of [
-    [`real +${N_PROCS}, metric (fd count: ${how})`, 'metric', { open_metric: true }],
-    [`real +${N_PROCS}, object (fd count: ${how})`, 'object', {}],
-  ]) rows.push([label, await measure(kind, '', raw)]);
+  for (const [label, kind, raw, lines] of [
+    [`real +${N_PROCS}, metric (fd count: ${how})`, 'metric', { open_metric: true }, true],
+    [`real +${N_PROCS}, metric as points (v2/OTLP sinks)`, 'metric', { open_metric: true }],
+    [`real +${N_PROCS}, object (fd count: ${how})`, 'object', {}, true],
+    [`real +${N_PROCS}, object as points (v2/OTLP sinks)`, 'object', {}],
+  ]) rows.push([label, await measure(kind, '', raw, lines)]);
+  // five descriptors per process, at most a quarter of RLIMIT_NOFILE (and 16,000): past that, files are opened by path
+  const budget = new ProcReader(hostPaths('')).files.budget;
+  if (budget < realN * 5) {
+    budgetNote = `descriptor budget ${budget} (a quarter of this process's RLIMIT_NOFILE) < ${realN} processes × 5: ${Math.ceil(realN - budget / 5)} processes read by path`;
+    rows.push([`real +${N_PROCS}, object, budget 16,000 (RLIMIT_NOFILE ≥ 64k)`, await measure('object', '', {}, true, 16_000)]);
+  }
   rows.push([`floor on real +${N_PROCS}: only the metric's syscalls`, floor('/proc', how === 'size')]);
   files.push(...perFile('/proc'));
+  const c = cFloor('/proc');
+  rows.push(...c.rows);
+  files.push(...c.files);
   await peer(`peer on real +${N_PROCS}, lean`, '/proc', LEAN);
 } finally {
   kill();
@@ -203,30 +269,32 @@ try {
 // 2. the synthetic tree
 try {
   const how = counting(root);
-  for (const [label, kind, raw] of [
-    [`synthetic, metric (fd count: ${how})`, 'metric', { open_metric: true }],
-    [`synthetic, object (fd count: ${how})`, 'object', {}],
-    ['synthetic, object + listen_ports', 'object', { enable_listen_ports: true }],
-  ]) rows.push([label, await measure(kind, root, raw)]);
+  for (const [label, kind, raw, lines] of [
+    [`synthetic, metric (fd count: ${how})`, 'metric', { open_metric: true }, true],
+    [`synthetic, object (fd count: ${how})`, 'object', {}, true],
+    ['synthetic, object as points (v2/OTLP sinks)', 'object', {}],
+    ['synthetic, object + listen_ports', 'object', { enable_listen_ports: true }, true],
+  ]) rows.push([label, await measure(kind, root, raw, lines)]);
   rows.push(['floor on synthetic: only the metric\'s syscalls', floor(path.join(root, 'proc'), how === 'size')]);
   await peer('peer on synthetic, lean', path.join(root, 'proc'), LEAN);
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
 }
 // 3. this machine's /proc as it is
-for (const [label, kind, raw] of [
-  ['real /proc, metric', 'metric', { open_metric: true }],
-  ['real /proc, object', 'object', {}],
-]) rows.push([label, await measure(kind, '', raw)]);
+for (const [label, kind, raw, lines] of [
+  ['real /proc, metric', 'metric', { open_metric: true }, true],
+  ['real /proc, object', 'object', {}, true],
+]) rows.push([label, await measure(kind, '', raw, lines)]);
 await peer('peer on real /proc, lean', '/proc', LEAN);
 await peer('peer on real /proc, defaults (threads, smaps)', '/proc', []);
 fs.rmSync(conf, { force: true });
 
 const real = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
 console.log(`host_processes, median of ${ROUNDS} rounds × ${N} collections; ${realN} processes with the ${N_PROCS} added, ${N_PROCS} synthetic, ${real} real; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-for (const [label, r] of rows) console.log(`${label.padEnd(52)} ${fmt(r.us).padStart(9)} CPU per collection (${r.points} points)`);
+if (budgetNote) console.log(budgetNote);
+for (const [label, r] of rows) console.log(`${label.padEnd(58)} ${fmt(r.us).padStart(9)} CPU per collection${label.includes('floor') ? '' : ` (${r.points} ${label.includes('points') ? 'points' : 'lines'})`}${label.startsWith('real +') || label.includes('on real +') ? `, ${fmt((r.us * 1000) / realN)} per 1,000 processes` : ''}`);
 for (const [label, us] of files) console.log(`  per process: ${label.padEnd(56)} ${us.toFixed(2).padStart(6)} µs CPU`);
-for (const [label, us] of peers) console.log(`${label.padEnd(52)} ${fmt(us).padStart(9)} CPU per scrape`);
+for (const [label, us] of peers) console.log(`${label.padEnd(58)} ${fmt(us).padStart(9)} CPU per scrape`);
 const us = (prefix) => rows.find(([x]) => x.startsWith(prefix))[1].us;
 const pe = (prefix) => peers.find(([x]) => x.startsWith(prefix))[1];
 for (const [what, tree, peerLabel] of [[`real +${N_PROCS}`, `real +${N_PROCS}`, `peer on real +${N_PROCS}`], ['synthetic', 'synthetic', 'peer on synthetic'], ['real /proc', 'real /proc', 'peer on real /proc, lean']]) {

@@ -11,6 +11,11 @@ import { fakeContext, validConfig } from '../../test/helpers/fake-context.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { schema, type HostProcessesConfig } from './config.js';
 import { host_processes, ProcessesCollector } from './index.js';
+import { addedTags, metricLine, objectLine } from './lines.js';
+import { messagePlan, metricPoint, objectPoint } from './points.js';
+import { decodeLines, encodeLine } from '../../agent/model/lineproto.js';
+import { nowNs } from '../../agent/model/point.js';
+import type { HostPaths } from '../../agent/services/host/paths.js';
 import { loadInputs } from '../../agent/config/load.js';
 import { containerIdFromCgroup, parsePasswd, parsePidStat, parsePidStatus, parseTcpListen } from './parse.js';
 import { fullName, type ProcInfo } from './proc.js';
@@ -262,8 +267,8 @@ describe('host_processes on a synthetic /proc', () => {
       const { ctx, c } = collector('object', { enable_listen_ports: true }, hostPaths(r.root));
       const add = { host: 'test-host', team: 'a<b>&c', name: 'the process tag wins', proc_syscr: 'when the process has none' };
       Object.assign(ctx.acc, { tagsToAdd: () => add });
-      for (let round = 0; round < 2; round++) {
-        // twice: the second collection reuses each process's cached tags and JSON
+      for (let round = 0; round < 3; round++) {
+        // again: the next collections reuse each process's cached tags and JSON
         for (const p of await c.collect()) {
           const raw = p.fields.message as string;
           const msg = JSON.parse(raw);
@@ -276,6 +281,9 @@ describe('host_processes on a synthetic /proc', () => {
           expect(Object.keys(msg)).toEqual(Object.keys(msg).sort());
           expect(raw).toContain('"team":"a\\u003cb\\u003e\\u0026c"');
         }
+        // the next collection sees new counters: the message must too (each process keeps its message's runs)
+        const status = fs.readFileSync(path.join(r.root, 'proc/10/status'), 'utf8');
+        fs.writeFileSync(path.join(r.root, 'proc/10/status'), status.replace(/voluntary_ctxt_switches:\t\d+/, `voluntary_ctxt_switches:\t${100 + round}`));
       }
     } finally {
       r.remove();
@@ -305,6 +313,98 @@ describe('host_processes on a synthetic /proc', () => {
       // only_container_processes keeps the containerised one
       const only = await reader.scan({ ...opts, onlyContainer: true }, new CpuSamples(), usage);
       expect(only.items.map((p) => p.pid)).toEqual([10]);
+    } finally {
+      r.remove();
+    }
+  });
+});
+
+/** The point as the core would write it once it added `add` to the keys the point lacks (running-input.ts). */
+function decoratedLine(p: Point, add: Record<string, string>): string {
+  const tags: Record<string, string> = { ...p.tags };
+  for (const k in add) if (tags[k] === undefined) tags[k] = add[k]!;
+  return encodeLine({ ...p, tags })!;
+}
+
+describe('host_processes objects and metrics as lines (sinks that take line protocol as it is)', () => {
+  // tags the core adds, with every character line protocol and Go's JSON escape
+  const add = { host: 'node 1,a=b', team: 'a<b>&c "q" \\ \u2028 é', name: 'the process tag wins' };
+  const opts = { minRunTimeMs: 0, onlyContainer: false, needCmdline: false, cwd: true, listenPorts: true };
+
+  /** Every process of `paths` made into its object and metric lines and points in the same scan: each line must be its point's, byte for byte. */
+  async function same(paths: HostPaths, rounds: number): Promise<number> {
+    const reader = new ProcReader(paths);
+    readers.push(reader);
+    const cpu = new CpuSamples();
+    const plan = messagePlan(add);
+    const added = addedTags(add);
+    let n = 0;
+    for (let round = 0; round < rounds; round++) {
+      // again: the next collections reuse each process's cached head, escaped JSON and field texts
+      const now = Date.now();
+      const time = nowNs();
+      const res = await reader.scan(opts, cpu, (p, memTotal) => ({
+        line: objectLine(p, 'test-host', memTotal, now, String(time), plan, added),
+        point: objectPoint(p, 'test-host', memTotal, now, time, plan),
+        metricLine: metricLine(p, memTotal, String(time), added),
+        metric: metricPoint(p, memTotal, time),
+      }));
+      for (const { line, point, metricLine, metric } of res.items) {
+        expect(line).toBe(decoratedLine(point, add));
+        expect(metricLine).toBe(decoratedLine(metric, add));
+      }
+      n += res.items.length;
+    }
+    return n;
+  }
+
+  it('are the text the core writes of the points, on the real /proc', async () => {
+    expect(await same(hostPaths(''), 3)).toBeGreaterThan(3);
+  });
+
+  it('are the text the core writes of the points, with quotes, backslashes, spaces and newlines in names, command lines and directories', async () => {
+    const { r } = syntheticRoot();
+    try {
+      fs.writeFileSync(path.join(r.root, 'proc/10/cmdline'), 'java\0-Dx="a b"\0C:\\tmp\\\0line\nbreak\0<&>\0');
+      fs.writeFileSync(path.join(r.root, 'etc/passwd'), 'al"ice, =x:x:1234:1234::/home/alice:/bin/sh\n');
+      fs.rmSync(path.join(r.root, 'proc/10/cwd'));
+      fs.symlinkSync('/srv/"odd" dir\\x,y=z', path.join(r.root, 'proc/10/cwd'));
+      fs.writeFileSync(path.join(r.root, 'proc/11/stat'), fs.readFileSync(path.join(r.root, 'proc/11/stat'), 'utf8').replace('(a) (b c)', '(a"b\\c = d,e)'));
+      expect(await same(hostPaths(r.root), 2)).toBe(6); // 10, 11 and the young 14, twice
+    } finally {
+      r.remove();
+    }
+  });
+
+  it.each(['object', 'metric'] as const)('go to the accumulator as lines where every sink takes line protocol (%s), decoding to the same tags and fields', async (kind) => {
+    const { r } = syntheticRoot();
+    try {
+      const raw = { enable_listen_ports: true, min_run_time: '0s', open_metric: true };
+      const lines = collector(kind, raw, hostPaths(r.root));
+      const points = collector(kind, raw, hostPaths(r.root));
+      let text = '';
+      Object.assign(lines.ctx.acc, {
+        tagsToAdd: () => add,
+        recordFormat: (c: string) => (c === kind ? 'lp' : undefined),
+        addLines: (category: string, data: Uint8Array, ends: ArrayLike<number>) => {
+          expect(category).toBe(kind);
+          text += Buffer.from(data.subarray(0, ends[ends.length - 1])).toString('utf8');
+          return ends.length;
+        },
+      });
+      Object.assign(points.ctx.acc, { tagsToAdd: () => add });
+      expect(await lines.c.collect()).toEqual([]);
+      const pts = await points.c.collect();
+      // started_duration and the CPU figures depend on the moment of each collection
+      const norm = (d: { tags: Record<string, string>; fields: Record<string, unknown> }) => {
+        const { started_duration: _s, cpu_usage: _c, cpu_usage_top: _t, message, ...fields } = d.fields;
+        if (message === undefined) return { tags: d.tags, fields };
+        const { started_duration: _ms, cpu_usage: _mc, cpu_usage_top: _mt, cpu: _cpu, ...msg } = JSON.parse(message as string);
+        return { tags: d.tags, fields, msg };
+      };
+      const got = decodeLines(text).map(norm);
+      expect(got).toHaveLength(kind === 'object' ? 3 : 2); // metrics: only processes with a command line
+      expect(got).toEqual(decodeLines(pts.map((p) => decoratedLine(p, add)).join('\n')).map(norm));
     } finally {
       r.remove();
     }

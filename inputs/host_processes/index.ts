@@ -8,13 +8,18 @@
  */
 import { Counter } from 'prom-client';
 import type { Input, InputContext, InputDefinition } from '../../agent/input/contract.js';
+import { LineBuf } from '../../agent/model/linebuf.js';
 import { nowNs, type Point } from '../../agent/model/point.js';
 import { hostPaths } from '../../agent/services/host/paths.js';
 import { clampInterval, PeriodicInput, type Collector } from '../../agent/services/host/periodic.js';
 import { schema, type HostProcessesConfig } from './config.js';
+import { addedTags, metricLine, objectLine } from './lines.js';
 import { messagePlan, metricPoint, objectPoint } from './points.js';
 import type { ProcInfo } from './proc.js';
 import { CpuSamples, ProcReader, type PartialFile, type ScanResult, type SkipReason } from './reader.js';
+
+/** Lines are handed over in chunks of about this many bytes (~100 objects, ~1,000 metrics). */
+const LINES_BYTES = 256 << 10;
 
 /** How long the first collection measures CPU over (later ones use the interval since the previous one). */
 export const PRIME_MS = 500;
@@ -82,14 +87,39 @@ export class ProcessesCollector implements Collector {
     return res;
   }
 
+  /**
+   * The points of one collection. They go to the accumulator as lines
+   * instead (and none is returned) where every sink of the category takes
+   * line protocol as it is: the same text the core would write of the points (lines.ts).
+   */
   async collect(): Promise<Point[]> {
     const time = nowNs();
     const now = Date.now();
-    // the points are made while each process is read: the reader's views are valid only then
-    if (this.kind === 'metric') return (await this.scan((p, memTotal) => metricPoint(p, memTotal, time))).items;
-    const plan = messagePlan(this.ctx.acc.tagsToAdd?.() ?? {});
+    const acc = this.ctx.acc;
+    const category = this.kind === 'metric' ? 'metric' : 'object';
+    const add = acc.tagsToAdd?.() ?? {};
     const host = this.ctx.host.hostname;
-    return (await this.scan((p, memTotal) => objectPoint(p, host, memTotal, now, time, plan))).items;
+    const plan = this.kind === 'object' ? messagePlan(add) : undefined;
+    // the points are made while each process is read: the reader's views are valid only then
+    if (acc.addLines === undefined || acc.tagsToAdd === undefined || acc.recordFormat?.(category) !== 'lp') {
+      if (plan === undefined) return (await this.scan((p, memTotal) => metricPoint(p, memTotal, time))).items;
+      return (await this.scan((p, memTotal) => objectPoint(p, host, memTotal, now, time, plan))).items;
+    }
+    const added = addedTags(add);
+    const t = String(time);
+    const buf = new LineBuf(LINES_BYTES + (16 << 10));
+    const flush = () => {
+      if (buf.ends.length > 0) acc.addLines!(category, buf.data, buf.ends);
+      buf.reset();
+    };
+    await this.scan((p, memTotal) => {
+      buf.append(plan === undefined ? metricLine(p, memTotal, t, added) : objectLine(p, host, memTotal, now, t, plan, added));
+      buf.endLine();
+      if (buf.off >= LINES_BYTES) flush();
+      return 0;
+    });
+    flush();
+    return [];
   }
 }
 

@@ -21,12 +21,12 @@ export const MEASUREMENT = 'host_processes';
  * slot with the field value and the JSON made of it, and reuses them while the
  * number is the same, instead of a new bigint, wrapper and string per field and point.
  */
-const RSS = 0, VMS = 1, THREADS = 2, VCS = 3, NVCS = 4, MINFLT = 5, MAJFLT = 6, CMINFLT = 7, CMAJFLT = 8, SYSCR = 9, SYSCW = 10, READ_BYTES = 11, WRITE_BYTES = 12, OPEN_FILES = 13, PID = 14, START_TIME = 15, STARTED = 16; // prettier-ignore
+export const RSS = 0, VMS = 1, THREADS = 2, VCS = 3, NVCS = 4, MINFLT = 5, MAJFLT = 6, CMINFLT = 7, CMAJFLT = 8, SYSCR = 9, SYSCW = 10, READ_BYTES = 11, WRITE_BYTES = 12, OPEN_FILES = 13, PID = 14, START_TIME = 15, STARTED = 16; // prettier-ignore
 const SLOTS = 17;
 /** Which slots are unsigned (`uint`); the others are signed (`int`). */
-const UNSIGNED = [true, true, false, false, false, true, true, true, true, true, true, true, true, false, false, false, false];
+export const UNSIGNED = [true, true, false, false, false, true, true, true, true, true, true, true, true, false, false, false, false];
 
-class Values {
+export class Values {
   readonly nums = new Float64Array(SLOTS).fill(NaN);
   readonly fields: FieldValue[] = new Array<FieldValue>(SLOTS);
   readonly json: (string | undefined)[] = new Array<string | undefined>(SLOTS);
@@ -77,7 +77,7 @@ function common(p: ProcInfo, memTotal: number, v: Values): Record<string, FieldV
   return f;
 }
 
-const memUsedPercent = (p: ProcInfo, memTotal: number) => (memTotal > 0 ? (100 * p.status.vmRss) / memTotal : 0);
+export const memUsedPercent = (p: ProcInfo, memTotal: number) => (memTotal > 0 ? (100 * p.status.vmRss) / memTotal : 0);
 
 function baseTags(p: ProcInfo): Record<string, string> {
   const t: Record<string, string> = { process_name: p.name, username: p.username };
@@ -85,8 +85,17 @@ function baseTags(p: ProcInfo): Record<string, string> {
   return t;
 }
 
+/** The JSON of a process's strings in the message, as Go writes them (or that, escaped for a line-protocol string). */
+interface JsonSet {
+  name: string;
+  processName: string;
+  username: string;
+  containerId: string | undefined;
+  cmdline: string;
+}
+
 /** What a process's points reuse between collections, valid while its `version` is the same. */
-interface Memo {
+export interface Memo {
   version: number;
   /** Integer fields of the metric's and the object's points (each kind its own: they are read at different times). */
   metricValues?: Values;
@@ -96,14 +105,27 @@ interface Memo {
   objectState?: string;
   objectHost?: string;
   /** Go-escaped JSON of the tags and of the command line, for the message. */
-  json?: { name: string; processName: string; username: string; containerId: string | undefined; cmdline: string };
-  /** The last working directory seen and its JSON. */
+  json?: JsonSet;
+  /** `json` escaped for a line-protocol string, and the `json` it was made of. */
+  jsonLp?: JsonSet;
+  jsonLpOf?: JsonSet;
+  /** The last working directory seen, its JSON, that escaped (lines), and its field's text (lines). */
   cwd?: string;
   cwdJson?: string;
+  cwdJsonLp?: string | undefined;
+  cwdField?: string | undefined;
+  /** The object line's measurement and tags (`host_processes,k=v,... `), for which tags and added tags; its cmdline field's text. */
+  lineHead?: string;
+  lineHeadTags?: object;
+  lineHeadAdd?: string;
+  cmdlineField?: string;
+  /** The metric line's measurement and tags, for which added tags (lines.ts). */
+  metricLineHead?: string;
+  metricLineAdd?: string;
 }
 const memos = new WeakMap<ProcInfo, Memo>();
 
-function memoOf(p: ProcInfo): Memo {
+export function memoOf(p: ProcInfo): Memo {
   let m = memos.get(p);
   if (m === undefined || m.version !== p.version) {
     m = { version: p.version };
@@ -129,20 +151,28 @@ type ObjectKey = (typeof OBJECT_KEYS)[number];
  * process's own tag or field overrides when it lacks one, that tag's JSON.
  */
 export interface MessagePlan {
-  steps: { key: ObjectKey | undefined; head: string; fallback: string | undefined }[];
+  steps: { key: ObjectKey | undefined; head: string; fallback: string | undefined; headLp: string; fallbackLp: string | undefined }[];
 }
 
 export function messagePlan(addTags: Readonly<Record<string, string>>): MessagePlan {
   const own = new Set<string>(OBJECT_KEYS);
   const keys = [...new Set([...Object.keys(addTags), ...OBJECT_KEYS])].sort();
   return {
-    steps: keys.map((k) => ({
-      key: own.has(k) ? (k as ObjectKey) : undefined,
-      head: goJson(k) + ':',
-      fallback: addTags[k] === undefined ? undefined : goJson(addTags[k]),
-    })),
+    steps: keys.map((k) => {
+      const head = goJson(k) + ':';
+      const fallback = addTags[k] === undefined ? undefined : goJson(addTags[k]);
+      return { key: own.has(k) ? (k as ObjectKey) : undefined, head, fallback, headLp: lpEscape(head), fallbackLp: fallback === undefined ? undefined : lpEscape(fallback) };
+    }),
   };
 }
+
+/**
+ * A string as the content of a line-protocol string field (`"` and `\` get a
+ * backslash): what the core's quoteStr writes between the quotes. Escaping is
+ * per character, so the message's escaped text is its escaped pieces joined.
+ */
+export const lpEscape = (s: string): string => (s.indexOf('"') < 0 && s.indexOf('\\') < 0 ? s : s.replace(LP_SPECIAL, '\\$&'));
+const LP_SPECIAL = /["\\]/g;
 
 /** Go's encoding/json escapes these (HTML-safe output); JSON.stringify does not. */
 const GO_ESCAPES = /[<>&\u2028\u2029]/g;
@@ -163,15 +193,18 @@ function intJson(n: number): string {
 }
 const uintJson = (n: number) => (Number.isFinite(n) && n > 0 ? intJson(n) : '0');
 
-/** The JSON of one of the object's own keys for process `p`, or undefined when it has none. */
-function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: NonNullable<Memo['json']>, v: Values, state: string, memTotal: number, now: number): string | undefined {
+/**
+ * The JSON of one of the object's own keys for process `p`, or undefined when
+ * it has none; with `lp`, escaped for a line-protocol string (`j` then is the escaped set).
+ */
+function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: JsonSet, v: Values, state: string, memTotal: number, now: number, lp: boolean): string | undefined {
   const s = p.status;
   const st = p.stat;
   switch (k) {
     case 'name': return j.name;
     case 'process_name': return j.processName;
     case 'username': return j.username;
-    case 'state': return STATE_JSON.get(state) ?? goJson(state);
+    case 'state': return (lp ? STATE_JSON_LP : STATE_JSON).get(state) ?? (lp ? lpEscape(goJson(state)) : goJson(state));
     case 'container_id': return j.containerId;
     case 'rss': return v.text(RSS, s.vmRss);
     case 'vms': return v.text(VMS, s.vmSize);
@@ -190,38 +223,61 @@ function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: NonNullable<Memo['json']
     case 'proc_read_bytes': return p.io && v.text(READ_BYTES, p.io.readBytes);
     case 'proc_write_bytes': return p.io && v.text(WRITE_BYTES, p.io.writeBytes);
     case 'open_files': return p.openFiles === undefined ? undefined : v.text(OPEN_FILES, p.openFiles);
-    case 'listen_ports': return p.listenPorts === undefined ? undefined : goJson(listenPortsText(p.listenPorts));
+    case 'listen_ports': {
+      if (p.listenPorts === undefined) return undefined;
+      const t = goJson(listenPortsText(p.listenPorts));
+      return lp ? lpEscape(t) : t;
+    }
     case 'state_zombie': return state === 'zombie' ? 'true' : 'false';
     case 'pid': return v.text(PID, p.pid);
     case 'started_duration': return v.text(STARTED, Math.trunc(startedDuration(p, now)));
     case 'start_time': return v.text(START_TIME, p.startMs);
     case 'work_directory':
       if (p.cwd === undefined) return undefined;
-      if (m.cwd !== p.cwd) {
-        m.cwd = p.cwd;
-        m.cwdJson = goJson(p.cwd);
-      }
-      return m.cwdJson;
+      cwdSeen(m, p.cwd);
+      return lp ? (m.cwdJsonLp ??= lpEscape(m.cwdJson!)) : m.cwdJson;
     case 'cmdline': return j.cmdline;
-    case 'memory': return `{"rss":${s.vmRss},"vms":${s.vmSize},"hwm":${s.vmHwm},"data":${s.vmData},"stack":${s.vmStk},"locked":${s.vmLck},"swap":${s.vmSwap}}`;
-    case 'cpu': return `{"cpu":"cpu","user":${st.utime / HZ},"system":${st.stime / HZ},"idle":0,"nice":0,"iowait":${st.blkioTicks / HZ},"irq":0,"softirq":0,"steal":0,"guest":0,"guestNice":0}`;
+    case 'memory': {
+      const q = lp ? '\\"' : '"';
+      return `{${q}rss${q}:${s.vmRss},${q}vms${q}:${s.vmSize},${q}hwm${q}:${s.vmHwm},${q}data${q}:${s.vmData},${q}stack${q}:${s.vmStk},${q}locked${q}:${s.vmLck},${q}swap${q}:${s.vmSwap}}`;
+    }
+    case 'cpu': {
+      const q = lp ? '\\"' : '"';
+      return `{${q}cpu${q}:${q}cpu${q},${q}user${q}:${st.utime / HZ},${q}system${q}:${st.stime / HZ},${q}idle${q}:0,${q}nice${q}:0,${q}iowait${q}:${st.blkioTicks / HZ},${q}irq${q}:0,${q}softirq${q}:0,${q}steal${q}:0,${q}guest${q}:0,${q}guestNice${q}:0}`;
+    }
   }
 }
 
-const STATE_JSON = new Map(['running', 'sleep', 'blocked', 'idle', 'lock', 'stop', 'wait', 'zombie', ''].map((s) => [s, JSON.stringify(s)]));
-/** DataKit's JSON of the ports (of an empty Go slice: null). */
-const listenPortsText = (ports: readonly number[]) => (ports.length ? JSON.stringify(ports) : 'null');
-const startedDuration = (p: ProcInfo, now: number) => Math.max(0, (now - p.startMs) / 1000);
-const objectCmdline = (p: ProcInfo) => (p.hasCmdline ? p.cmdline : `(${p.name})`);
+/** Keeps the working directory `cwd` and its JSON (the escaped forms are made when first asked for). */
+export function cwdSeen(m: Memo, cwd: string): void {
+  if (m.cwd === cwd) return;
+  m.cwd = cwd;
+  m.cwdJson = goJson(cwd);
+  m.cwdJsonLp = undefined;
+  m.cwdField = undefined;
+}
 
-/**
- * The object. `plan` is {@link messagePlan} of the tags the core will add
- * (input tags, then the global host tags): DataKit's `message` repeats every
- * tag and field of the point for full-text search, plus gopsutil's `memory`
- * and `cpu` structures, as JSON with sorted keys (written here directly:
- * building and sorting an object per process cost more than the rest of the point).
- */
-export function objectPoint(p: ProcInfo, hostname: string, memTotal: number, now: number, time: bigint, plan: MessagePlan): Point {
+/** DataKit's `message`: every step of the plan with the process's value or the core's tag (with `lp`, its line-protocol escaped text). */
+export function message(plan: MessagePlan, p: ProcInfo, m: Memo, j: JsonSet, v: Values, state: string, memTotal: number, now: number, lp: boolean): string {
+  let msg = '{';
+  for (const step of plan.steps) {
+    const t = (step.key === undefined ? undefined : ownJson(step.key, p, m, j, v, state, memTotal, now, lp)) ?? (lp ? step.fallbackLp : step.fallback);
+    if (t === undefined) continue;
+    if (msg.length > 1) msg += ',';
+    msg += lp ? step.headLp + t : step.head + t;
+  }
+  return msg + '}';
+}
+
+const STATE_JSON = new Map(['running', 'sleep', 'blocked', 'idle', 'lock', 'stop', 'wait', 'zombie', ''].map((s) => [s, JSON.stringify(s)]));
+const STATE_JSON_LP = new Map([...STATE_JSON].map(([s, j]) => [s, lpEscape(j)]));
+/** DataKit's JSON of the ports (of an empty Go slice: null). */
+export const listenPortsText = (ports: readonly number[]) => (ports.length ? JSON.stringify(ports) : 'null');
+export const startedDuration = (p: ProcInfo, now: number) => Math.max(0, (now - p.startMs) / 1000);
+export const objectCmdline = (p: ProcInfo) => (p.hasCmdline ? p.cmdline : `(${p.name})`);
+
+/** A process's memo with its object tags and message JSON up to date for `hostname`; the state's name. */
+export function objectMemo(p: ProcInfo, hostname: string): { m: Memo; state: string } {
   const m = memoOf(p);
   const state = stateName(p.stat.state);
   if (m.objectTags === undefined || m.objectState !== state || m.objectHost !== hostname) {
@@ -233,14 +289,27 @@ export function objectPoint(p: ProcInfo, hostname: string, memTotal: number, now
     if (m.objectHost !== hostname) m.json = undefined;
     m.objectHost = hostname;
   }
-  const j = (m.json ??= {
+  m.json ??= {
     name: goJson(`${hostname}_${p.pid}`),
     processName: goJson(p.name),
     username: goJson(p.username),
     containerId: p.containerId === '' ? undefined : goJson(p.containerId),
     cmdline: goJson(objectCmdline(p)),
-  });
-  const v = (m.objectValues ??= new Values());
+  };
+  m.objectValues ??= new Values();
+  return { m, state };
+}
+
+/**
+ * The object. `plan` is {@link messagePlan} of the tags the core will add
+ * (input tags, then the global host tags): DataKit's `message` repeats every
+ * tag and field of the point for full-text search, plus gopsutil's `memory`
+ * and `cpu` structures, as JSON with sorted keys (written here directly:
+ * building and sorting an object per process cost more than the rest of the point).
+ */
+export function objectPoint(p: ProcInfo, hostname: string, memTotal: number, now: number, time: bigint, plan: MessagePlan): Point {
+  const { m, state } = objectMemo(p, hostname);
+  const v = m.objectValues!;
   const fields = common(p, memTotal, v);
   if (p.listenPorts !== undefined) fields.listen_ports = listenPortsText(p.listenPorts);
   fields.state_zombie = state === 'zombie';
@@ -249,28 +318,25 @@ export function objectPoint(p: ProcInfo, hostname: string, memTotal: number, now
   fields.start_time = v.field(START_TIME, p.startMs);
   if (p.cwd !== undefined) fields.work_directory = p.cwd;
   fields.cmdline = objectCmdline(p);
-
-  let msg = '{';
-  for (const step of plan.steps) {
-    const t = (step.key === undefined ? undefined : ownJson(step.key, p, m, j, v, state, memTotal, now)) ?? step.fallback;
-    if (t === undefined) continue;
-    if (msg.length > 1) msg += ',';
-    msg += step.head + t;
-  }
-  msg += '}';
+  const msg = message(plan, p, m, m.json!, v, state, memTotal, now, false);
   msg.charCodeAt(0); // flattens the 60 concatenations into one string now, while it is young
   fields.message = msg;
-  return { category: 'object', name: MEASUREMENT, tags: m.objectTags, fields, time };
+  return { category: 'object', name: MEASUREMENT, tags: m.objectTags!, fields, time };
 }
 
 /** The metric: the shared figures, with pid and cmdline as tags (DataKit's choice). */
 export function metricPoint(p: ProcInfo, memTotal: number, time: bigint): Point {
   const m = memoOf(p);
+  return { category: 'metric', name: MEASUREMENT, tags: metricTags(p, m), fields: common(p, memTotal, (m.metricValues ??= new Values())), time };
+}
+
+/** The metric's tags, one frozen object per process (and version). */
+export function metricTags(p: ProcInfo, m: Memo): Readonly<Record<string, string>> {
   if (m.metricTags === undefined) {
     const tags = baseTags(p);
     tags.pid = String(p.pid);
     tags.cmdline = p.cmdline;
     m.metricTags = Object.freeze(tags);
   }
-  return { category: 'metric', name: MEASUREMENT, tags: m.metricTags, fields: common(p, memTotal, (m.metricValues ??= new Values())), time };
+  return m.metricTags;
 }
