@@ -18,8 +18,8 @@ export interface Family {
   readonly name: string;
   /** Lower-case type from `# TYPE` (`counter`, `gauge`, `histogram`, `summary`, `info`, ...) or `untyped`. */
   readonly type: string;
-  /** The parse (body) in which its `# TYPE` line was last seen. */
-  seen?: number;
+  /** The parse (body) in which its `# TYPE` line was last seen (0: none). Created with the family, so a family is one object without a separate property store. */
+  seen: number;
   /**
    * Untyped only for now: a family of an earlier body would claim the name if
    * its `# TYPE` line came later in this body. Not cached, so that the samples
@@ -32,10 +32,10 @@ export interface Family {
  * One sample. `rawLabels` is the text between the braces (empty without labels);
  * `tsMs` is the sample's timestamp in milliseconds, or NaN when absent. `line`:
  * a parser that remembers bodies gives each distinct series text (`name{labels}`)
- * one object, the same across bodies and parsers, so the caller can key its
- * own per-line caches by it (with the family); undefined otherwise.
+ * one object, the same across bodies and parsers, on which the caller can keep
+ * what it derives from the text (`memo`); undefined otherwise.
  */
-export type SampleHandler = (name: string, family: Family, rawLabels: string, value: number, tsMs: number, line: object | undefined) => void;
+export type SampleHandler = (name: string, family: Family, rawLabels: string, value: number, tsMs: number, line: SeriesText | undefined) => void;
 
 export interface ParseStats {
   /** Samples handed to the handler. */
@@ -70,10 +70,15 @@ const CR = 13;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** A series text, `name{labels}` up to the value, and its parts: one object shared by every parser (see seriesText()). */
-interface SeriesText {
+export interface SeriesText {
   readonly prefix: string;
   readonly name: string;
   readonly raw: string;
+  /**
+   * What a caller derived from this text (the converter: its name mapping and label set under
+   * one config), shared by every target whose body has the line; the caller checks it still applies.
+   */
+  memo: unknown;
 }
 
 const MAX_LINES = 200_000;
@@ -116,7 +121,7 @@ function seriesText(text0: string, nameLen: number, rawAt: number, rawLen: numbe
     if (seriesTexts.size >= MAX_SHARED) seriesTexts.clear();
     const prefix = detach(text0);
     // the name is most often a family's (a gauge, a counter's `_total` in text 0.0.4): its shared copy
-    st = { prefix, name: shared(prefix.slice(0, nameLen)), raw: rawLen === 0 ? '' : prefix.slice(rawAt, rawAt + rawLen) };
+    st = { prefix, name: shared(prefix.slice(0, nameLen)), raw: rawLen === 0 ? '' : prefix.slice(rawAt, rawAt + rawLen), memo: undefined };
     seriesTexts.set(prefix, st);
   }
   return st;
@@ -191,8 +196,8 @@ export class ExpositionParser {
         }
       }
     }
-    if (f === undefined && claimed) return { name: shared(name), type: 'untyped', provisional: true };
-    f ??= { name: shared(name), type: 'untyped' };
+    if (f === undefined && claimed) return { name: shared(name), type: 'untyped', seen: 0, provisional: true };
+    f ??= { name: shared(name), type: 'untyped', seen: 0 };
     this.resolved.set(f.name === name ? f.name : shared(name), f);
     return f;
   }
@@ -392,7 +397,7 @@ export class ExpositionParser {
           this.typeLines.length = 0;
           this.typeTexts.length = 0;
         }
-        f = { name: shared(name), type };
+        f = { name: shared(name), type, seen: 0 };
         this.types.set(f.name, f);
       }
     }
