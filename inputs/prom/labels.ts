@@ -42,7 +42,8 @@ export class LabelTable {
     let ls = this.sets.get(raw);
     if (ls === undefined) {
       if (this.sets.size >= MAX_SETS) this.sets.clear();
-      ls = { tags: this.tags(raw), own0: undefined, own0M: undefined, owns: undefined, plainKeys: undefined, plain: false, stamp: 0, m0: '', r0: undefined, rmore: undefined };
+      const tags = this.tags(raw);
+      ls = { tags, keysId: tags ? Object.keys(tags).sort().join('\x00') : '', own0: undefined, own0M: undefined, owns: undefined, plainKeys: undefined, plain: false, stamp: 0, m0: '', r0: undefined, rmore: undefined };
       // a flat copy: the text may be a slice of a body
       this.sets.set(detach(raw), ls);
     }

@@ -26,6 +26,8 @@ export interface LabelSet {
   own0: string | undefined;
   own0M: string | undefined;
   owns: Map<string, string> | undefined;
+  /** Its tags' keys, sorted, `\x00` between them: label sets with the same keys take the same suffix (LineHeads). */
+  readonly keysId: string;
   /** Whether the labels have none of the keys of key set `plainKeys` (LineHeads). */
   plainKeys: string | undefined;
   plain: boolean;
@@ -85,36 +87,39 @@ export function addField(r: Rec, keyEq: string, value: number): boolean {
 
 /**
  * Line heads of one converter (one target): the text after a label set's own
- * part, and the heads of the series that cannot share it.
+ * part (`measurement,labels`, shared by every target of the config).
  *
  * The points way gives a series the tags `{labels, base}` (convert.ts; base:
  * the target's tags, `instance`, where the labels lack the key), then the
  * scrape's info labels (non-info points), then the core's tags
  * (running-input.ts decorate), each only where the key is not there yet; the
- * core writes them in that order (JS orders array-index keys first). When the
- * labels have none of the other keys and none of those is an array index, the
- * head is the label set's own text (`measurement,labels`, shared by every
- * target) followed by one suffix per converter: base, info labels, core's tags.
+ * core writes them in that order (JS orders array-index keys first). So when
+ * none of the base, info and core's keys is an array index, a head is the label
+ * set's own text followed by a suffix that depends only on which of those keys
+ * the labels carry: one suffix for the label sets that carry none (most), one
+ * per key set for the others (a node exporter's `device` series carry a key of
+ * its disk's info metric). Otherwise heads are built whole, per label set.
  */
 export class LineHeads {
-  /** Bumped when the base tags, the info labels or the core's tags change: the heads built whole are dropped. */
+  /** Bumped when the base tags, the info labels or the core's tags change: suffixes and whole heads are dropped. */
   private gen = 0;
   private infoGen = -1;
   private addSig: string | undefined;
-  private base: Readonly<Record<string, string>> | undefined;
+  private base: Readonly<Record<string, string>> = {};
   private extra: Readonly<Record<string, string>> | undefined;
   private add: Readonly<Record<string, string>> = {};
-  /** Keys of the base tags and the suffix; a label set carrying one of them is not plain. */
+  /** Keys of the base tags, the info labels and the core's tags: a label set carrying none of them takes the common suffix. */
   private keys = new Set<string>();
   /** The key set as one shared string (see keySets): a label set's verdict is for this set. */
   private keysId = '';
-  /** No array-index key among them, and the base shares no key with the suffix: plain label sets are written as own text + suffix. */
+  /** No array-index key among them: heads are own text + suffix. */
   private ok = true;
   private sufInfo = '';
   private sufOther = '';
-  /** Heads of the label sets that are not plain, whole, by measurement (`\x01` appended for info lines), of generation fullGen. */
+  /** Suffixes of the label sets that carry some of the keys, by their key set (LabelSet.keysId): [other lines, info lines]. */
+  private bySet = new Map<string, [string, string]>();
+  /** Heads built whole (not ok), by label set and measurement (`\x01` appended for info lines). */
   private full = new Map<LabelSet, Map<string, string>>();
-  private fullGen = -1;
 
   /** Once per scrape: the target's base tags, the info labels (of generation `infoGen`) and the tags the core adds. */
   update(base: Readonly<Record<string, string>>, infoGen: number, extra: Readonly<Record<string, string>> | undefined, add: Readonly<Record<string, string>>): void {
@@ -126,16 +131,14 @@ export class LineHeads {
     this.extra = extra;
     this.add = add;
     this.gen++;
+    this.bySet.clear();
+    this.full.clear();
     const keys = new Set<string>();
     for (const k in base) keys.add(k);
-    let shared = false;
     for (const k in extra) keys.add(k);
-    for (const k in add) {
-      if (base[k] !== undefined) shared = true;
-      keys.add(k);
-    }
+    for (const k in add) keys.add(k);
     this.keys = keys;
-    this.ok = !shared && ![...keys].some(isIndexKey);
+    this.ok = ![...keys].some(isIndexKey);
     const id = [...keys].sort().join('\x00');
     let kid = keySets.get(id);
     if (kid === undefined) {
@@ -143,17 +146,25 @@ export class LineHeads {
       keySets.set(id, (kid = id));
     }
     this.keysId = kid;
-    const baseText = tagTextOf(base);
-    this.sufInfo = detach(baseText + tagTextOf(add));
-    if (extra === undefined) this.sufOther = this.sufInfo;
-    else {
-      const rest: Record<string, string> = {};
-      for (const k in add) if (extra[k] === undefined) rest[k] = add[k]!;
-      this.sufOther = detach(baseText + tagTextOf(extra) + tagTextOf(rest));
-    }
+    this.sufOther = this.suffixFor(undefined, false);
+    this.sufInfo = this.suffixFor(undefined, true);
   }
 
-  private plain(ls: LabelSet): boolean {
+  /**
+   * The tags a line of a label set with tags `labels` (undefined: none) gets after them, as the points way
+   * adds them (see the class); with `whole`, the labels and those tags in the order JS gives the object.
+   */
+  private suffixFor(labels: Readonly<Record<string, string>> | undefined, info: boolean, whole = false): string {
+    const t: Record<string, string> = whole ? { ...labels } : {};
+    const has = (k: string) => t[k] !== undefined || (labels !== undefined && labels[k] !== undefined);
+    for (const k in this.base) if (!has(k)) t[k] = this.base[k]!;
+    if (this.extra !== undefined && !info) for (const k in this.extra) if (!has(k)) t[k] = this.extra[k]!;
+    for (const k in this.add) if (!has(k)) t[k] = this.add[k]!;
+    return detach(tagTextOf(t));
+  }
+
+  /** The suffix of a line of label set `ls`. */
+  private suffix(ls: LabelSet, info: boolean): string {
     if (ls.plainKeys !== this.keysId) {
       ls.plainKeys = this.keysId;
       let plain = true;
@@ -165,13 +176,19 @@ export class LineHeads {
       }
       ls.plain = plain;
     }
-    return ls.plain;
+    if (ls.plain) return info ? this.sufInfo : this.sufOther;
+    let s = this.bySet.get(ls.keysId);
+    if (s === undefined) {
+      if (this.bySet.size >= 1000) this.bySet.clear();
+      this.bySet.set(ls.keysId, (s = [this.suffixFor(ls.tags!, false), this.suffixFor(ls.tags!, true)]));
+    }
+    return info ? s[1] : s[0];
   }
 
   /** Writes `measurement,tags` of a line, escaped: what the core writes for the point's decorated tags. */
   private writeHead(r: Rec, out: LineBuf): void {
     const ls = r.ls;
-    if (this.ok && this.plain(ls)) {
+    if (this.ok) {
       let own: string | undefined;
       if (ls.own0M === r.measurement) own = ls.own0!;
       else if (ls.own0 === undefined) {
@@ -184,26 +201,14 @@ export class LineHeads {
       }
       // two flat strings written one after the other: no concatenated copy to flatten
       out.append(own);
-      out.append(r.info ? this.sufInfo : this.sufOther);
+      out.append(this.suffix(ls, r.info));
       return;
-    }
-    if (this.fullGen !== this.gen) {
-      this.fullGen = this.gen;
-      this.full.clear();
     }
     let heads = this.full.get(ls);
     if (heads === undefined) this.full.set(ls, (heads = new Map()));
     const key = r.info ? r.measurement + '\x01' : r.measurement;
     let h = heads.get(key);
-    if (h === undefined) {
-      // as the points way builds it: the labels, the base tags (convert.ts), the info labels (finishTags), the core's (running-input.ts decorate)
-      const t: Record<string, string> = { ...ls.tags };
-      const base = this.base!;
-      for (const k in base) if (t[k] === undefined) t[k] = base[k]!;
-      if (this.extra !== undefined && !r.info) for (const k in this.extra) if (t[k] === undefined) t[k] = this.extra[k]!;
-      for (const k in this.add) if (t[k] === undefined) t[k] = this.add[k]!;
-      heads.set(key, (h = detach(r.escName + tagTextOf(t))));
-    }
+    if (h === undefined) heads.set(key, (h = detach(r.escName + this.suffixFor(ls.tags!, r.info, true))));
     out.append(h);
   }
 
