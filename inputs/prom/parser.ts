@@ -135,24 +135,22 @@ export class ExpositionParser {
   private cur: Family | undefined;
   private curSuffixes: readonly string[] = [];
   /**
-   * The series text of each sample line of the previous body (see parse()),
-   * its family and the typesGen it was resolved in. A line that moved is
-   * found by its text in the shared table.
+   * The series text of each sample line of the previous body (see parse())
+   * and its family. A line that moved is found by its text in the shared
+   * table. Emptied when a declaration changes: every line kept was resolved
+   * under the declarations that hold.
    */
   private readonly lines: SeriesText[] = [];
   private readonly lineFams: Family[] = [];
-  private readonly lineGens: number[] = [];
   /**
    * The families declared by the `# TYPE` lines of the previous body, in order
-   * (see comment()). Emptied when a declaration changes (typesGen).
+   * (see comment()). Emptied when a declaration changes.
    */
   private readonly typeLines: Family[] = [];
   /** Their lines' text, shared by every parser (see shared()). */
   private readonly typeTexts: string[] = [];
   /** index of the next `# TYPE` line in the current body */
   private ti = 0;
-  /** Bumped when a `# TYPE` changes: cached lines of older generations are re-resolved. */
-  private typesGen = 0;
   /** Counts parse() calls: families declared in an older body do not apply. */
   private parseGen = 0;
 
@@ -245,7 +243,6 @@ export class ExpositionParser {
       let f0: Family;
       if (
         line !== undefined &&
-        this.lineGens[li] === this.typesGen &&
         (((f0 = this.lineFams[li]!).type === 'untyped' && f0.provisional !== true) || f0.seen === this.parseGen) &&
         // a slice compared is about twice as fast as startsWith(prefix, p) in V8 (node 20)
         text.slice(p, p + line.prefix.length) === line.prefix &&
@@ -300,7 +297,6 @@ export class ExpositionParser {
           if (li <= this.lines.length) {
             this.lines[li] = e;
             this.lineFams[li] = family;
-            this.lineGens[li] = this.typesGen;
           }
           name = e.name;
           rawLabels = e.raw;
@@ -348,7 +344,7 @@ export class ExpositionParser {
       i = next;
     }
     if (this.remember) {
-      if (this.lines.length > li) this.lines.length = this.lineFams.length = this.lineGens.length = li;
+      if (this.lines.length > li) this.lines.length = this.lineFams.length = li;
       if (this.typeLines.length > this.ti) this.typeLines.length = this.typeTexts.length = this.ti;
     }
     return stats;
@@ -392,7 +388,8 @@ export class ExpositionParser {
         // sample names that were resolved without it
         const claims = f === undefined && (this.resolved.has(name) || ALL_SUFFIXES.some((x) => this.resolved.has(name + x)));
         if (f !== undefined || claims) {
-          this.typesGen++;
+          // the lines kept before this one in this body too: none is stored again until the next body
+          this.lines.length = this.lineFams.length = 0;
           this.resolved.clear();
           this.typeLines.length = 0;
           this.typeTexts.length = 0;
