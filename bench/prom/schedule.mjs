@@ -10,8 +10,9 @@
  * The agent runs in this process, so node flags given here are its flags. This box has no cgroup
  * limit (V8: 16 MiB semi-spaces, a ~4 GiB heap); what Node and the agent derive from the DaemonSet's
  * 384 MiB limit is reproduced by
- *   ENV_MEMORY_LIMIT_MB=307 node --max-semi-space-size=1 --max-old-space-size=192 bench/prom/schedule.mjs ...
- * (ENV_* variables of this process are passed to the agent).
+ *   ENV_MEMORY_LIMIT_MB=307 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 --max-old-space-size=192 bench/prom/schedule.mjs ...
+ * (ENV_* variables of this process are passed to the agent; --max-semi-space-size=2 is deploy/base's NODE_OPTIONS,
+ * MALLOC_MMAP_THRESHOLD_ the image's glibc setting, Dockerfile).
  *
  * Memory, in MiB: RSS at the end of the window and peak RSS (sampled every 100 ms
  * from the warm-up to the end of the window) of the scraping process. telekit's
