@@ -10,8 +10,9 @@
  * The agent runs in this process, so node flags given here are its flags. This box has no cgroup
  * limit (V8: 16 MiB semi-spaces, a ~4 GiB heap); what Node and the agent derive from the DaemonSet's
  * 384 MiB limit is reproduced by
- *   ENV_MEMORY_LIMIT_MB=307 node --max-semi-space-size=1 --max-old-space-size=192 bench/prom/schedule.mjs ...
- * (ENV_* variables of this process are passed to the agent).
+ *   ENV_MEMORY_LIMIT_MB=307 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 --max-old-space-size=192 bench/prom/schedule.mjs ...
+ * (ENV_* variables of this process are passed to the agent; --max-semi-space-size=2 is deploy/base's NODE_OPTIONS,
+ * MALLOC_MMAP_THRESHOLD_ the image's glibc setting, Dockerfile).
  *
  * Memory, in MiB: RSS at the end of the window and peak RSS (sampled every 100 ms
  * from the warm-up to the end of the window) of the scraping process. telekit's
@@ -45,6 +46,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-bench-'));
 
 /** CPU_PROFILE=file.cpuprofile: a CPU profile of the agent's measurement window (summarise with bench/prom/profile-summary.mjs). */
 async function profiled(file, during) {
+  if (process.env.ALLOC_PROFILE) return allocProfiled(process.env.ALLOC_PROFILE, during);
   if (!file) return during();
   const { Session } = await import('node:inspector/promises');
   const s = new Session();
@@ -54,6 +56,25 @@ async function profiled(file, during) {
   await s.post('Profiler.start');
   await during();
   const { profile } = await s.post('Profiler.stop');
+  fs.writeFileSync(file, JSON.stringify(profile));
+  s.disconnect();
+}
+
+/**
+ * ALLOC_PROFILE=file.heapprofile: V8's sampling heap profile of the agent's measurement window, every allocation
+ * (also those a scavenge or a mark-compact collected; ALLOC_PROMOTED=1: only those that outlived the young generation, whether a mark-compact
+ * collected them later or not; ALLOC_SURVIVORS=1: only those still alive at the end), by the
+ * function that allocated it (summarise with bench/prom/alloc-summary.mjs; the interval is one sample per 16 KiB).
+ */
+async function allocProfiled(file, during) {
+  const { Session } = await import('node:inspector/promises');
+  const s = new Session();
+  s.connect();
+  const major = !process.env.ALLOC_SURVIVORS;
+  const minor = major && !process.env.ALLOC_PROMOTED;
+  await s.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: major, includeObjectsCollectedByMinorGC: minor });
+  await during();
+  const { profile } = await s.post('HeapProfiler.stopSampling');
   fs.writeFileSync(file, JSON.stringify(profile));
   s.disconnect();
 }

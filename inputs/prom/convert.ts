@@ -13,31 +13,36 @@
  * - the labels of `*_info` / `info` metrics become tags of the other points
  *   (unless `disable_info_tag`).
  *
- * A Converter is kept per target; name mappings and filter verdicts are kept
- * per config (names.ts) because the set of metric names is stable.
+ * A Converter is kept per target; name mappings and filter verdicts (names.ts)
+ * and label sets with their tags and line text (labels.ts) are kept per config,
+ * because the set of metric names and label texts is stable and shared by the
+ * targets: a target keeps its base tags and suffix (lines.ts LineHeads), and
+ * the points way its series' templates.
  */
 import type { LineBuf } from '../../agent/model/linebuf.js';
 import type { Point } from '../../agent/model/point.js';
-import { ExpositionParser, parseLabels, type Family, type ParseStats } from './parser.js';
-import { addField, LineHeads, type HeadCache, type Rec } from './lines.js';
+import { ExpositionParser, type Family, type ParseStats, type SeriesText } from './parser.js';
+import { addField, LineHeads, type Rec } from './lines.js';
+import { labelsOf, template, type LabelSet, type LabelTable } from './labels.js';
 import { namesOf, type ConvertOptions, type Mapping, type NameTable } from './names.js';
 
 export type { ConvertOptions } from './names.js';
 
 /**
- * A series' tags template: rebuilt in a fast V8 shape (objects whose keys were
- * added one by one become slow dictionaries past a dozen keys) and frozen.
- * Every point of the series shares it: the core then decorates it once
- * (agent/input/running-input.ts decorateFrozen) and the encoder writes its escaped text from a
- * cache (linebuf.ts), instead of a copy, a decoration and an escape per point.
+ * What a series text resolves to under one config: its name's mapping and its
+ * label set (undefined when the metric is filtered out). Kept on the parser's
+ * shared series text (SeriesText.memo), so every target of the config finds it
+ * there: a target keeps nothing per line of its own but the parser's two slots.
  */
-function template(o: Record<string, string>): Readonly<Record<string, string>> {
-  return Object.freeze(JSON.parse(JSON.stringify(o)) as Record<string, string>);
+interface Resolved {
+  readonly names: NameTable;
+  readonly m: Mapping;
+  readonly ls: LabelSet | undefined;
 }
 
-/** A label set seen in a scrape: its tags, and its points in the current scrape (`gen`). */
-interface Series extends HeadCache {
-  /** Tags before info tags; null when ignore_tag_kv_match drops the series, undefined when its labels are malformed. */
+/** The points way: a label set in one target, with the target's base tags, and its points in the current scrape (`gen`). */
+interface Series {
+  /** The label set's tags plus the base tags where the labels lack the key, frozen (see template()); null or undefined as the label set's. */
   tags: Readonly<Record<string, string>> | null | undefined;
   gen: number;
   /** The first measurement's point (the common case), then the others. */
@@ -45,13 +50,12 @@ interface Series extends HeadCache {
   p0: Point | undefined;
   more: Map<string, Point> | undefined;
   /** tags plus the info labels of generation infoGen */
-  merged?: Readonly<Record<string, string>>;
-  infoGen?: number;
-  /** Lines mode: the first measurement's line being built, then the others (see convertLines). */
-  r0?: Rec | undefined;
-  rmore?: Map<string, Rec> | undefined;
+  merged: Readonly<Record<string, string>> | undefined;
+  infoGen: number;
 }
-const MAX_CACHE = 100_000;
+
+/** Stamps convertLines' scrapes (LabelSet.stamp): label sets are shared by converters, a scrape's scratch on them is its own. */
+let stamps = 0;
 
 /** What convertLines() wrote. */
 export interface LinesResult {
@@ -70,26 +74,13 @@ export interface ConvertResult {
 
 export class Converter {
   private readonly names: NameTable;
-  private readonly tagsIgnore: Set<string>;
-  private readonly kvMatch: Map<string, RegExp[]>;
-  private readonly renames: [string, string][];
-  private readonly labelBuf: string[] = [];
-  /** Raw label text → its series, kept across scrapes: the set of series is stable. */
-  private readonly series = new Map<string, Series>();
-  /**
-   * Positional cache: a target's bodies repeat their lines in the same order,
-   * so sample i is usually the same series text of the parser's (the same
-   * object) in the same family as sample i of the previous scrape, and has the
-   * same mapping and series.
-   */
-  private readonly posLine: (object | undefined)[] = [];
-  private readonly posFam: Family[] = [];
-  private readonly posM: Mapping[] = [];
-  private readonly posS: (Series | undefined)[] = [];
+  private readonly labels: LabelTable;
+  /** The points way's series of this target by label set (see Series); lines mode keeps none. */
+  private readonly series = new Map<LabelSet, Series>();
   private textParser: ExpositionParser | undefined;
   private infoSig = '';
   /** The info series of the last scrape and their labels (see infoLabels). */
-  private lastInfo: { series: readonly HeadCache[]; extra: Record<string, string> | undefined } | undefined;
+  private lastInfo: { series: readonly object[]; extra: Record<string, string> | undefined } | undefined;
   private infoGen = 0;
   private omParser: ExpositionParser | undefined;
   private gen = 0;
@@ -97,89 +88,46 @@ export class Converter {
 
   constructor(private readonly o: ConvertOptions) {
     this.names = namesOf(o);
-    this.tagsIgnore = new Set(o.tags_ignore);
-    this.kvMatch = new Map(Object.entries(o.ignore_tag_kv_match).map(([k, rs]) => [k, rs.map((r) => new RegExp(r))]));
-    this.renames = Object.entries(o.tags_rename.mapping);
+    this.labels = labelsOf(o);
   }
-
-  /** Builds the tags of a label set, or null when ignore_tag_kv_match drops it. */
-  private tags(rawLabels: string, base: Readonly<Record<string, string>>): Readonly<Record<string, string>> | null | undefined {
-    const t: Record<string, string> = {};
-    if (rawLabels !== '') {
-      const buf = this.labelBuf;
-      const n = parseLabels(rawLabels, buf);
-      if (n < 0) return undefined;
-      const ignore = this.tagsIgnore;
-      const kv = this.kvMatch;
-      for (let i = 0; i < n; i += 2) {
-        const k = buf[i]!;
-        const v = buf[i + 1]!;
-        if (kv.size > 0) {
-          const rs = kv.get(k);
-          if (rs !== undefined && rs.some((r) => r.test(v))) return null;
-        }
-        if (ignore.size > 0 && ignore.has(k)) continue;
-        t[k] = v;
-      }
-    }
-    for (const [from, to] of this.renames) {
-      const v = t[from];
-      if (v === undefined || from === to) continue;
-      if (t[to] !== undefined && !this.o.tags_rename.overwrite_exist_tags) continue;
-      t[to] = v;
-      delete t[from];
-    }
-    for (const k in base) if (t[k] === undefined) t[k] = base[k]!;
-    return template(t);
-  }
-
-  /** The mapping of the sample resolve() last looked at. */
-  private m: Mapping | undefined;
 
   /**
-   * The series of sample i (undefined when its metric is filtered out), its
-   * mapping left in `this.m`. `line` is the parser's object for the sample's
-   * line (its series text), undefined when it keeps none. The parser hands
-   * over strings it owns (its previous-body cache), not slices of the body,
-   * so caching them here keeps no body alive.
+   * The mapping and label set of a sample. `line` is the parser's shared object
+   * for the sample's series text, undefined when it keeps none; its memo is
+   * checked against this config and the sample's family (a later body may
+   * declare the name's family differently).
    */
-  private resolve(i: number, line: object | undefined, name: string, family: Family, rawLabels: string, base: Readonly<Record<string, string>>): Series | undefined {
-    if (line !== undefined && this.posLine[i] === line && this.posFam[i] === family) {
-      this.m = this.posM[i];
-      return this.posS[i];
+  private resolve(line: SeriesText | undefined, name: string, family: Family, rawLabels: string): Resolved {
+    if (line !== undefined) {
+      const r = line.memo as Resolved | undefined;
+      if (r !== undefined && r.names === this.names && r.m.fname === family.name && r.m.ftype === family.type) return r;
     }
     const m = this.names.get(name, family);
-    this.m = m;
-    let s: Series | undefined;
-    if (!m.skip) {
-      s = this.series.get(rawLabels);
-      if (s === undefined) {
-        s = { tags: this.tags(rawLabels, base), gen: 0, m0: '', p0: undefined, more: undefined };
-        this.series.set(rawLabels, s);
-      }
-    }
-    if (line !== undefined && i <= this.posLine.length && i < MAX_CACHE) {
-      this.posLine[i] = line;
-      this.posFam[i] = family;
-      this.posM[i] = m;
-      this.posS[i] = s;
-    }
-    return s;
+    const r: Resolved = { names: this.names, m, ls: m.skip ? undefined : this.labels.get(rawLabels) };
+    if (line !== undefined) line.memo = r;
+    return r;
   }
 
-  /** Empties the positional cache, or trims it to `n` samples. */
-  private trimPos(n: number): void {
-    this.posLine.length = n;
-    this.posFam.length = n;
-    this.posM.length = n;
-    this.posS.length = n;
+  /** The points way's series of label set `ls` in this target. */
+  private seriesOf(ls: LabelSet, base: Readonly<Record<string, string>>): Series {
+    let s = this.series.get(ls);
+    if (s === undefined) {
+      let tags = ls.tags;
+      if (tags) {
+        const t: Record<string, string> = { ...tags };
+        for (const k in base) if (t[k] === undefined) t[k] = base[k]!;
+        tags = template(t);
+      }
+      s = { tags, gen: 0, m0: '', p0: undefined, more: undefined, merged: undefined, infoGen: 0 };
+      this.series.set(ls, s);
+    }
+    return s;
   }
 
   /** Starts a scrape: series are forgotten when the base tags change (a new target); returns the scrape's generation. */
   private begin(base: Readonly<Record<string, string>>): number {
     if (base !== this.lastBase) {
       this.series.clear();
-      this.trimPos(0);
       this.lastInfo = undefined;
       this.lastBase = base;
     }
@@ -203,15 +151,14 @@ export class Converter {
     let seen = 0;
     /** Samples carrying their own timestamp: keyed by measurement, labels and time (rare). */
     let stampedPoints: Map<string, Point> | undefined;
-    let i = 0;
     const parser = openMetrics ? (this.omParser ??= new ExpositionParser(true, true)) : (this.textParser ??= new ExpositionParser(false, true));
     const stats = parser.parse(text, (name, family, rawLabels, value, tsMs, line) => {
-      const s = this.resolve(i++, line, name, family, rawLabels, base);
-      const m = this.m!;
-      if (s === undefined) {
+      const { m, ls } = this.resolve(line, name, family, rawLabels);
+      if (ls === undefined) {
         filtered++;
         return;
       }
+      const s = this.seriesOf(ls, base);
       if (s.tags === undefined) {
         invalid++;
         return;
@@ -261,11 +208,7 @@ export class Converter {
       p.fields[m.field] = value;
     });
     // forget series gone for good (bounded memory across scrapes)
-    if (allSeries.size > 2 * seen + 1000) {
-      for (const [k, s] of allSeries) if (s.gen !== gen) allSeries.delete(k);
-      this.trimPos(0);
-    }
-    if (this.posLine.length > i + 1000) this.trimPos(i);
+    if (allSeries.size > 2 * seen + 1000) for (const [k, s] of allSeries) if (s.gen !== gen) allSeries.delete(k);
     this.finishTags(points, pointSeries, pointInfo, base);
     if (invalid > 0) {
       stats.samples -= invalid;
@@ -283,26 +226,23 @@ export class Converter {
    * given twice in a point, empty or array-index keys): convert() it instead.
    */
   convertLines(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint, add: Readonly<Record<string, string>>, out: LineBuf): LinesResult | undefined {
-    const gen = this.begin(base);
-    const allSeries = this.series;
+    this.begin(base);
+    const stamp = ++stamps;
     const recs: Rec[] = [];
-    /** the series of the info metrics' lines, in order */
-    const infoSeries: Series[] = [];
+    /** the label sets of the info metrics' lines, in order */
+    const infoSeries: LabelSet[] = [];
     const honor = this.o.honor_timestamps;
     let filtered = 0;
     let invalid = 0;
-    let seen = 0;
     let odd = false;
-    let i = 0;
     const parser = openMetrics ? (this.omParser ??= new ExpositionParser(true, true)) : (this.textParser ??= new ExpositionParser(false, true));
     const stats = parser.parse(text, (name, family, rawLabels, value, tsMs, line) => {
-      const s = this.resolve(i++, line, name, family, rawLabels, base);
-      const m = this.m!;
-      if (s === undefined || s.tags === null) {
+      const { m, ls } = this.resolve(line, name, family, rawLabels);
+      if (ls === undefined || ls.tags === null) {
         filtered++;
         return;
       }
-      if (s.tags === undefined) {
+      if (ls.tags === undefined) {
         invalid++;
         return;
       }
@@ -310,47 +250,42 @@ export class Converter {
         odd = true;
         return;
       }
-      if (s.gen !== gen) {
-        s.gen = gen;
-        s.r0 = undefined;
-        s.rmore = undefined;
-        seen++;
+      if (ls.stamp !== stamp) {
+        ls.stamp = stamp;
+        ls.r0 = undefined;
+        ls.rmore = undefined;
       }
       let r: Rec | undefined;
-      if (s.r0 !== undefined && s.m0 === m.measurement) r = s.r0;
+      if (ls.r0 !== undefined && ls.m0 === m.measurement) r = ls.r0;
       else {
-        if (s.r0 !== undefined) {
-          s.rmore ??= new Map();
-          r = s.rmore.get(m.measurement);
+        if (ls.r0 !== undefined) {
+          ls.rmore ??= new Map();
+          r = ls.rmore.get(m.measurement);
         }
         if (r === undefined) {
-          r = { s, measurement: m.measurement, escName: m.escName, info: m.info, keys: [], vals: [], set: undefined };
-          if (s.r0 === undefined) {
-            s.r0 = r;
-            s.m0 = m.measurement;
-          } else s.rmore!.set(m.measurement, r);
+          r = { ls, measurement: m.measurement, escName: m.escName, info: m.info, keys: [], vals: [], set: undefined };
+          if (ls.r0 === undefined) {
+            ls.r0 = r;
+            ls.m0 = m.measurement;
+          } else ls.rmore!.set(m.measurement, r);
           recs.push(r);
-          if (r.info) infoSeries.push(s);
+          if (r.info) infoSeries.push(ls);
         }
       }
       if (!addField(r, m.keyEq, value)) odd = true;
     });
-    // forget series gone for good (bounded memory across scrapes)
-    if (allSeries.size > 2 * seen + 1000) {
-      for (const [k, s] of allSeries) if (s.gen !== gen) allSeries.delete(k);
-      this.trimPos(0);
-    }
-    if (this.posLine.length > i + 1000) this.trimPos(i);
+    // the label sets are shared: what this scrape left on them is not kept
     for (const r of recs) {
-      (r.s as Series).r0 = undefined;
-      (r.s as Series).rmore = undefined;
+      r.ls.r0 = undefined;
+      r.ls.rmore = undefined;
     }
     if (odd) return undefined;
     const extra = this.infoLabels(infoSeries, base);
     const heads = this.heads;
-    heads.update(this.infoGen, extra, add);
+    heads.update(base, this.infoGen, extra, add);
     const time = ' ' + timeNs;
     for (const r of recs) heads.write(r, time, out);
+    heads.trim(recs.length);
     if (invalid > 0) {
       stats.samples -= invalid;
       stats.invalid += invalid;
@@ -364,7 +299,7 @@ export class Converter {
    * where they lack the key; undefined when there are none. Bumps infoGen
    * when they differ from the previous scrape's.
    */
-  private infoLabels(infoSeries: readonly HeadCache[], base: Readonly<Record<string, string>>): Record<string, string> | undefined {
+  private infoLabels(infoSeries: readonly { readonly tags: Readonly<Record<string, string>> | null | undefined }[], base: Readonly<Record<string, string>>): Record<string, string> | undefined {
     // the same info series as the previous scrape (their tags are frozen, and base is the series'): the same labels
     const last = this.lastInfo;
     if (last !== undefined && last.series.length === infoSeries.length && last.series.every((s, j) => s === infoSeries[j])) return last.extra;

@@ -139,6 +139,33 @@ describe('lines mode writes what the core writes for the points', () => {
     expectSame(['a_b{x="1"} 1\n'], { tags_rename: { mapping: { x: '12' } } });
   });
 
+  it('targets of one config share label sets but not their own tags', () => {
+    // label sets and name mappings are shared by every converter of a config object; each target's base tags
+    // (an instance, a team that some series also carry as a label, an array-index key, a key the core adds) are its own
+    const config = validConfig(schema, {});
+    const bases = ([{ instance: '10.0.0.1:9100' }, { instance: '10.0.0.2:9100', team: 'base' }, { instance: 'i', '9': 'nine' }, { host: 'mine' }, {}] as Record<string, string>[]).map((b) => Object.freeze(b));
+    const a = '# TYPE x_info gauge\nx_info{version="1"} 1\nx_up{team="c"} 1\nx_y 2\nx_up{instance="own",le="0.5"} 3\nx_z{a="1"} 4\n';
+    const targets = bases.map((base) => ({ base, viaPoints: new Converter(config), viaLines: new Converter(config), ...core({ zone: 'z' }, () => ({ host: 'node-1' })) }));
+    for (const body of [a, NODE, a, a.replace('version="1"', 'version="2"'), NODE]) {
+      for (const t of targets) {
+        const pr = t.viaPoints.convert(body, false, t.base, T);
+        t.acc.add(pr.points);
+        const out = new LineBuf(64);
+        const lr = t.viaLines.convertLines(body, false, t.base, T, t.acc.tagsToAdd(), out);
+        expect(lr).toBeDefined();
+        t.acc.addLines('metric', out.data, out.ends);
+      }
+    }
+    for (const t of targets) {
+      expect(t.got.lines).toBe(t.got.points);
+      expect(t.got.lineCount).toBe(t.got.pointCount);
+    }
+    expect(targets[0]!.got.lines).toContain('x,team=c,instance=10.0.0.1:9100,version=1,zone=z,host=node-1 up=1 ');
+    expect(targets[1]!.got.lines).toContain('x,team=c,instance=10.0.0.2:9100,version=1,zone=z,host=node-1 up=1 ');
+    expect(targets[1]!.got.lines).toContain('x,instance=10.0.0.2:9100,team=base,version=1,zone=z,host=node-1 y=2 ');
+    expect(targets[2]!.got.lines).toContain('x,9=nine,team=c,instance=i,version=2,zone=z,host=node-1 up=1 ');
+  });
+
   it('goes the points way for what it cannot write exactly', () => {
     const cases = [
       'a_b{x="1"} 1 1700000000000\n', // a sample with its own timestamp

@@ -15,25 +15,36 @@ import { tagTextOf } from '../../agent/model/lineproto.js';
 import type { LineBuf } from '../../agent/model/linebuf.js';
 import { detach } from './parser.js';
 
-/** What lines mode keeps per series (part of the converter's series). */
-export interface HeadCache {
-  /** The series' tags (labels, renames, base tags), frozen. */
+/** One label text (`a="1",b="2"`) under one config, shared by every target. */
+export interface LabelSet {
+  /**
+   * The labels after tags_ignore and tags_rename, frozen, in a fast V8 shape (labels.ts template()); null when
+   * ignore_tag_kv_match drops the series, undefined when the text is not a valid label set.
+   */
   readonly tags: Readonly<Record<string, string>> | null | undefined;
-  /** `measurement,own tags` escaped, for the series' first measurement (own0M), then for others. */
-  own0?: string;
-  own0M?: string;
-  owns?: Map<string, string>;
-  /** Whether the series' heads are own text + the shared suffix, as of suffix generation plainGen. */
-  plainGen?: number;
-  plain?: boolean;
-  /** Whole heads when not plain, by measurement (`\x01` appended for info lines), of suffix generation fullGen. */
-  fullGen?: number;
-  full?: Map<string, string>;
+  /** Lines mode: `measurement,labels` escaped, for measurement own0M, then for others (owns). */
+  own0: string | undefined;
+  own0M: string | undefined;
+  owns: Map<string, string> | undefined;
+  /** Its tags' keys, sorted, `\x00` between them: label sets with the same keys take the same suffix (LineHeads). */
+  readonly keysId: string;
+  /** Whether the labels have none of the keys of key set `plainKeys` (LineHeads). */
+  plainKeys: string | undefined;
+  plain: boolean;
+  /**
+   * Scratch of the scrape being converted (`stamp`, convert.ts convertLines, which runs to its end
+   * without yielding): the line of its first measurement (m0), then of the others.
+   */
+  stamp: number;
+  m0: string;
+  r0: Rec | undefined;
+  rmore: Map<string, Rec> | undefined;
 }
 
 /** A line being built: one series' fields for one measurement in one scrape. */
 export interface Rec {
-  s: HeadCache;
+  /** The series' label set (shared by every target of the config). */
+  ls: LabelSet;
   measurement: string;
   escName: string;
   /** An info metric's line: it gets no info labels. */
@@ -44,6 +55,9 @@ export interface Rec {
   /** The keys as a set, once there are many (the unlabelled series: a hundred and more fields). */
   set: Set<string> | undefined;
 }
+
+/** Key sets of LineHeads, one string per distinct set, so that label sets compare their verdict's key set by identity. */
+const keySets = new Map<string, string>();
 
 /** Whether `k` is an array index, which JS objects order before other keys. */
 export function isIndexKey(k: string): boolean {
@@ -71,88 +85,136 @@ export function addField(r: Rec, keyEq: string, value: number): boolean {
   return true;
 }
 
-/** Line heads of one converter: the suffix shared by its series, and their own parts. */
+/**
+ * Line heads of one converter (one target): the text after a label set's own
+ * part (`measurement,labels`, shared by every target of the config).
+ *
+ * The points way gives a series the tags `{labels, base}` (convert.ts; base:
+ * the target's tags, `instance`, where the labels lack the key), then the
+ * scrape's info labels (non-info points), then the core's tags
+ * (running-input.ts decorate), each only where the key is not there yet; the
+ * core writes them in that order (JS orders array-index keys first). So when
+ * none of the base, info and core's keys is an array index, a head is the label
+ * set's own text followed by a suffix that depends only on which of those keys
+ * the labels carry: one suffix for the label sets that carry none (most), one
+ * per key set for the others (a node exporter's `device` series carry a key of
+ * its disk's info metric). Otherwise heads are built whole, per label set.
+ */
 export class LineHeads {
-  /** Bumped when the info labels or the core's tags change: series check and build their heads again. */
+  /** Bumped when the base tags, the info labels or the core's tags change: suffixes and whole heads are dropped. */
   private gen = 0;
   private infoGen = -1;
   private addSig: string | undefined;
+  private base: Readonly<Record<string, string>> = {};
   private extra: Readonly<Record<string, string>> | undefined;
   private add: Readonly<Record<string, string>> = {};
-  /** Keys of the suffix; a series carrying one of them is not plain. */
+  /** Keys of the base tags, the info labels and the core's tags: a label set carrying none of them takes the common suffix. */
   private keys = new Set<string>();
-  /** No array-index key in the suffix (those are ordered first: every head is built whole). */
+  /** The key set as one shared string (see keySets): a label set's verdict is for this set. */
+  private keysId = '';
+  /** No array-index key among them: heads are own text + suffix. */
   private ok = true;
   private sufInfo = '';
   private sufOther = '';
+  /** Suffixes of the label sets that carry some of the keys, by their key set (LabelSet.keysId): [other lines, info lines]. */
+  private bySet = new Map<string, [string, string]>();
+  /** Heads built whole (not ok), by label set and measurement (`\x01` appended for info lines). */
+  private full = new Map<LabelSet, Map<string, string>>();
 
-  /** Once per scrape: the info labels (of generation `infoGen`) and the tags the core adds. */
-  update(infoGen: number, extra: Readonly<Record<string, string>> | undefined, add: Readonly<Record<string, string>>): void {
+  /** Once per scrape: the target's base tags, the info labels (of generation `infoGen`) and the tags the core adds. */
+  update(base: Readonly<Record<string, string>>, infoGen: number, extra: Readonly<Record<string, string>> | undefined, add: Readonly<Record<string, string>>): void {
     const sig = JSON.stringify(add);
-    if (infoGen === this.infoGen && sig === this.addSig) return;
+    if (base === this.base && infoGen === this.infoGen && sig === this.addSig) return;
+    this.base = base;
     this.infoGen = infoGen;
     this.addSig = sig;
     this.extra = extra;
     this.add = add;
     this.gen++;
+    this.bySet.clear();
+    this.full.clear();
     const keys = new Set<string>();
+    for (const k in base) keys.add(k);
     for (const k in extra) keys.add(k);
     for (const k in add) keys.add(k);
     this.keys = keys;
     this.ok = ![...keys].some(isIndexKey);
-    this.sufInfo = detach(tagTextOf(add));
-    if (extra === undefined) this.sufOther = this.sufInfo;
-    else {
-      const rest: Record<string, string> = {};
-      for (const k in add) if (extra[k] === undefined) rest[k] = add[k]!;
-      this.sufOther = detach(tagTextOf(extra) + tagTextOf(rest));
+    const id = [...keys].sort().join('\x00');
+    let kid = keySets.get(id);
+    if (kid === undefined) {
+      if (keySets.size >= 1000) keySets.clear();
+      keySets.set(id, (kid = id));
     }
+    this.keysId = kid;
+    this.sufOther = this.suffixFor(undefined, false);
+    this.sufInfo = this.suffixFor(undefined, true);
   }
 
-  private plain(tags: Readonly<Record<string, string>>): boolean {
-    if (!this.ok) return false;
-    for (const k in tags) if (this.keys.has(k)) return false;
-    return true;
+  /**
+   * The tags a line of a label set with tags `labels` (undefined: none) gets after them, as the points way
+   * adds them (see the class); with `whole`, the labels and those tags in the order JS gives the object.
+   */
+  private suffixFor(labels: Readonly<Record<string, string>> | undefined, info: boolean, whole = false): string {
+    const t: Record<string, string> = whole ? { ...labels } : {};
+    const has = (k: string) => t[k] !== undefined || (labels !== undefined && labels[k] !== undefined);
+    for (const k in this.base) if (!has(k)) t[k] = this.base[k]!;
+    if (this.extra !== undefined && !info) for (const k in this.extra) if (!has(k)) t[k] = this.extra[k]!;
+    for (const k in this.add) if (!has(k)) t[k] = this.add[k]!;
+    return detach(tagTextOf(t));
+  }
+
+  /** The suffix of a line of label set `ls`. */
+  private suffix(ls: LabelSet, info: boolean): string {
+    if (ls.plainKeys !== this.keysId) {
+      ls.plainKeys = this.keysId;
+      let plain = true;
+      for (const k in ls.tags) {
+        if (this.keys.has(k)) {
+          plain = false;
+          break;
+        }
+      }
+      ls.plain = plain;
+    }
+    if (ls.plain) return info ? this.sufInfo : this.sufOther;
+    let s = this.bySet.get(ls.keysId);
+    if (s === undefined) {
+      if (this.bySet.size >= 1000) this.bySet.clear();
+      this.bySet.set(ls.keysId, (s = [this.suffixFor(ls.tags!, false), this.suffixFor(ls.tags!, true)]));
+    }
+    return info ? s[1] : s[0];
   }
 
   /** Writes `measurement,tags` of a line, escaped: what the core writes for the point's decorated tags. */
   private writeHead(r: Rec, out: LineBuf): void {
-    const s = r.s;
-    if (s.plainGen !== this.gen) {
-      s.plainGen = this.gen;
-      s.plain = this.plain(s.tags!);
-      s.full = undefined;
-    }
-    if (s.plain) {
+    const ls = r.ls;
+    if (this.ok) {
       let own: string | undefined;
-      if (s.own0M === r.measurement) own = s.own0!;
-      else if (s.own0 === undefined) {
-        own = s.own0 = detach(r.escName + tagTextOf(s.tags!));
-        s.own0M = r.measurement;
+      if (ls.own0M === r.measurement) own = ls.own0!;
+      else if (ls.own0 === undefined) {
+        own = ls.own0 = detach(r.escName + tagTextOf(ls.tags!));
+        ls.own0M = r.measurement;
       } else {
-        s.owns ??= new Map();
-        own = s.owns.get(r.measurement);
-        if (own === undefined) s.owns.set(r.measurement, (own = detach(r.escName + tagTextOf(s.tags!))));
+        ls.owns ??= new Map();
+        own = ls.owns.get(r.measurement);
+        if (own === undefined) ls.owns.set(r.measurement, (own = detach(r.escName + tagTextOf(ls.tags!))));
       }
       // two flat strings written one after the other: no concatenated copy to flatten
       out.append(own);
-      out.append(r.info ? this.sufInfo : this.sufOther);
+      out.append(this.suffix(ls, r.info));
       return;
     }
-    if (s.fullGen !== this.gen || s.full === undefined) {
-      s.fullGen = this.gen;
-      s.full = new Map();
-    }
+    let heads = this.full.get(ls);
+    if (heads === undefined) this.full.set(ls, (heads = new Map()));
     const key = r.info ? r.measurement + '\x01' : r.measurement;
-    let h = s.full.get(key);
-    if (h === undefined) {
-      // as the points way builds it: the series' tags, the info labels (convert.ts finishTags), the core's (running-input.ts decorate)
-      const t: Record<string, string> = { ...s.tags };
-      if (this.extra !== undefined && !r.info) for (const k in this.extra) if (t[k] === undefined) t[k] = this.extra[k]!;
-      for (const k in this.add) if (t[k] === undefined) t[k] = this.add[k]!;
-      s.full.set(key, (h = detach(r.escName + tagTextOf(t))));
-    }
+    let h = heads.get(key);
+    if (h === undefined) heads.set(key, (h = detach(r.escName + this.suffixFor(ls.tags!, r.info, true))));
     out.append(h);
+  }
+
+  /** Forgets the whole heads of label sets gone from the target's bodies (called when it keeps many more than a scrape writes). */
+  trim(lines: number): void {
+    if (this.full.size > 2 * lines + 1000) this.full.clear();
   }
 
   /** Writes a line; `time` is ` <ns>`. */

@@ -18,8 +18,8 @@ export interface Family {
   readonly name: string;
   /** Lower-case type from `# TYPE` (`counter`, `gauge`, `histogram`, `summary`, `info`, ...) or `untyped`. */
   readonly type: string;
-  /** The parse (body) in which its `# TYPE` line was last seen. */
-  seen?: number;
+  /** The parse (body) in which its `# TYPE` line was last seen (0: none). Created with the family, so a family is one object without a separate property store. */
+  seen: number;
   /**
    * Untyped only for now: a family of an earlier body would claim the name if
    * its `# TYPE` line came later in this body. Not cached, so that the samples
@@ -32,10 +32,10 @@ export interface Family {
  * One sample. `rawLabels` is the text between the braces (empty without labels);
  * `tsMs` is the sample's timestamp in milliseconds, or NaN when absent. `line`:
  * a parser that remembers bodies gives each distinct series text (`name{labels}`)
- * one object, the same across bodies and parsers, so the caller can key its
- * own per-line caches by it (with the family); undefined otherwise.
+ * one object, the same across bodies and parsers, on which the caller can keep
+ * what it derives from the text (`memo`); undefined otherwise.
  */
-export type SampleHandler = (name: string, family: Family, rawLabels: string, value: number, tsMs: number, line: object | undefined) => void;
+export type SampleHandler = (name: string, family: Family, rawLabels: string, value: number, tsMs: number, line: SeriesText | undefined) => void;
 
 export interface ParseStats {
   /** Samples handed to the handler. */
@@ -70,10 +70,15 @@ const CR = 13;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** A series text, `name{labels}` up to the value, and its parts: one object shared by every parser (see seriesText()). */
-interface SeriesText {
+export interface SeriesText {
   readonly prefix: string;
   readonly name: string;
   readonly raw: string;
+  /**
+   * What a caller derived from this text (the converter: its name mapping and label set under
+   * one config), shared by every target whose body has the line; the caller checks it still applies.
+   */
+  memo: unknown;
 }
 
 const MAX_LINES = 200_000;
@@ -116,7 +121,7 @@ function seriesText(text0: string, nameLen: number, rawAt: number, rawLen: numbe
     if (seriesTexts.size >= MAX_SHARED) seriesTexts.clear();
     const prefix = detach(text0);
     // the name is most often a family's (a gauge, a counter's `_total` in text 0.0.4): its shared copy
-    st = { prefix, name: shared(prefix.slice(0, nameLen)), raw: rawLen === 0 ? '' : prefix.slice(rawAt, rawAt + rawLen) };
+    st = { prefix, name: shared(prefix.slice(0, nameLen)), raw: rawLen === 0 ? '' : prefix.slice(rawAt, rawAt + rawLen), memo: undefined };
     seriesTexts.set(prefix, st);
   }
   return st;
@@ -130,24 +135,22 @@ export class ExpositionParser {
   private cur: Family | undefined;
   private curSuffixes: readonly string[] = [];
   /**
-   * The series text of each sample line of the previous body (see parse()),
-   * its family and the typesGen it was resolved in. A line that moved is
-   * found by its text in the shared table.
+   * The series text of each sample line of the previous body (see parse())
+   * and its family. A line that moved is found by its text in the shared
+   * table. Emptied when a declaration changes: every line kept was resolved
+   * under the declarations that hold.
    */
   private readonly lines: SeriesText[] = [];
   private readonly lineFams: Family[] = [];
-  private readonly lineGens: number[] = [];
   /**
    * The families declared by the `# TYPE` lines of the previous body, in order
-   * (see comment()). Emptied when a declaration changes (typesGen).
+   * (see comment()). Emptied when a declaration changes.
    */
   private readonly typeLines: Family[] = [];
   /** Their lines' text, shared by every parser (see shared()). */
   private readonly typeTexts: string[] = [];
   /** index of the next `# TYPE` line in the current body */
   private ti = 0;
-  /** Bumped when a `# TYPE` changes: cached lines of older generations are re-resolved. */
-  private typesGen = 0;
   /** Counts parse() calls: families declared in an older body do not apply. */
   private parseGen = 0;
 
@@ -191,8 +194,8 @@ export class ExpositionParser {
         }
       }
     }
-    if (f === undefined && claimed) return { name: shared(name), type: 'untyped', provisional: true };
-    f ??= { name: shared(name), type: 'untyped' };
+    if (f === undefined && claimed) return { name: shared(name), type: 'untyped', seen: 0, provisional: true };
+    f ??= { name: shared(name), type: 'untyped', seen: 0 };
     this.resolved.set(f.name === name ? f.name : shared(name), f);
     return f;
   }
@@ -240,7 +243,6 @@ export class ExpositionParser {
       let f0: Family;
       if (
         line !== undefined &&
-        this.lineGens[li] === this.typesGen &&
         (((f0 = this.lineFams[li]!).type === 'untyped' && f0.provisional !== true) || f0.seen === this.parseGen) &&
         // a slice compared is about twice as fast as startsWith(prefix, p) in V8 (node 20)
         text.slice(p, p + line.prefix.length) === line.prefix &&
@@ -295,7 +297,6 @@ export class ExpositionParser {
           if (li <= this.lines.length) {
             this.lines[li] = e;
             this.lineFams[li] = family;
-            this.lineGens[li] = this.typesGen;
           }
           name = e.name;
           rawLabels = e.raw;
@@ -343,7 +344,7 @@ export class ExpositionParser {
       i = next;
     }
     if (this.remember) {
-      if (this.lines.length > li) this.lines.length = this.lineFams.length = this.lineGens.length = li;
+      if (this.lines.length > li) this.lines.length = this.lineFams.length = li;
       if (this.typeLines.length > this.ti) this.typeLines.length = this.typeTexts.length = this.ti;
     }
     return stats;
@@ -387,12 +388,13 @@ export class ExpositionParser {
         // sample names that were resolved without it
         const claims = f === undefined && (this.resolved.has(name) || ALL_SUFFIXES.some((x) => this.resolved.has(name + x)));
         if (f !== undefined || claims) {
-          this.typesGen++;
+          // the lines kept before this one in this body too: none is stored again until the next body
+          this.lines.length = this.lineFams.length = 0;
           this.resolved.clear();
           this.typeLines.length = 0;
           this.typeTexts.length = 0;
         }
-        f = { name: shared(name), type };
+        f = { name: shared(name), type, seen: 0 };
         this.types.set(f.name, f);
       }
     }
