@@ -26,6 +26,7 @@ import type { HttpHandler, HttpResponse, HttpRoutes, RouteOptions } from './http
 import type { CoreMetrics } from '../telemetry/metrics.js';
 import { redactUrl } from '../telemetry/redact.js';
 import { installCors, type Cors } from './cors.js';
+import { TallyCells } from '../telemetry/tally.js';
 
 const gunzip = promisify(zlib.gunzip);
 
@@ -106,6 +107,8 @@ export class AgentServer implements HttpRoutes {
   private readonly table = new Map<string, Map<string, Entry>>();
   readonly budget: BodyBudget | undefined;
   private readonly cors: Cors;
+  /** telekit_http_requests_total of the lean path (`<code> <route>`), kept as numbers until read. */
+  private readonly requestsBy: TallyCells<'route' | 'code'>;
   /** Set when fastify starts closing: requests then go through fastify (503 while closing). */
   private closing = false;
 
@@ -130,6 +133,7 @@ export class AgentServer implements HttpRoutes {
         ),
     });
     if (t) this.app.server.setTimeout(t.requestMs); // a socket silent this long is closed, even inside a handler
+    this.requestsBy = new TallyCells(o.metrics.httpRequests, (k) => ({ code: k.slice(0, k.indexOf(' ')), route: k.slice(k.indexOf(' ') + 1) }));
     this.budget = o.bodyBudget ? new BodyBudget({ totalBytes: o.bodyBudget }) : undefined;
     if (this.budget) {
       const budget = this.budget;
@@ -336,7 +340,7 @@ export class AgentServer implements HttpRoutes {
       }
     }
     const send = (r: HttpResponse, close = false) => {
-      this.o.metrics.httpRequests.inc({ route: path, code: String(r.status) });
+      this.requestsBy.inc(`${r.status} ${path}`);
       const headers: Record<string, string> = { ...extra, ...r.headers };
       if (close) headers.connection = 'close';
       const b = r.body;
