@@ -86,8 +86,8 @@ async function bareServer() {
 }
 
 /** The agent's HTTP layer alone: an agent with a route that reads the body and answers 200 `{}` (admission, CORS, budget, metrics; no RUM work, nothing queued). */
-async function agentNoop() {
-  const a = await agentServer(65_536);
+async function agentNoop(build) {
+  const a = await agentServer(65_536, build);
   let requests = 0;
   a.route(['POST'], '/noop', () => (requests++, { status: 200, body: {} }));
   return { ...a, points: () => requests * POINTS_PER_BODY };
@@ -121,7 +121,7 @@ function mainThreadUs() {
 }
 
 async function phase(label, routePath, cacheSize) {
-  const target = cacheSize === 'bare' ? await bareServer() : cacheSize === 'noop' ? await agentNoop() : cacheSize === 'base' ? await agentServer(65_536, base) : await agentServer(cacheSize);
+  const target = cacheSize === 'bare' ? await bareServer() : cacheSize === 'noop' ? await agentNoop() : cacheSize === 'noop-base' ? await agentNoop(base) : cacheSize === 'base' ? await agentServer(65_536, base) : await agentServer(cacheSize);
   const count = async () => {
     const m = await ask({ type: 'count' }, 'count');
     return { points: target.points ? target.points() : m.counted, clientUs: m.cpuUs };
@@ -166,9 +166,14 @@ for (let r = 0; r < RUNS; r++) {
     ['peer: /v1/write/logging, same bodies', '/v1/write/logging?precision=ms', 65_536],
     ['floor: bare node:http server, reads the body and answers 200', '/v1/write/rum?precision=ms', 'bare'],
     ["the agent's HTTP layer alone: a route that answers 200, nothing queued", '/noop?precision=ms', 'noop'],
-    ...(base ? [[`rum, enrichment on, built from ${process.env.BASE_DIST}`, '/v1/write/rum?precision=ms', 'base']] : []),
+    ...(base
+      ? [
+          [`rum, enrichment on, built from ${process.env.BASE_DIST}`, '/v1/write/rum?precision=ms', 'base'],
+          [`the agent's HTTP layer alone, built from ${process.env.BASE_DIST}`, '/noop?precision=ms', 'noop-base'],
+        ]
+      : []),
   ];
-  // ONLY=0 runs the first phase alone (for profiling); ONLY=3,4 those two
+  // ONLY=0 runs the first phase alone (for profiling); ONLY=3,4 those two; ONLY=0,5,5,0 alternates the rum phase with BASE_DIST's
   for (const [label, p, cache] of process.env.ONLY ? process.env.ONLY.split(',').map((i) => phases[Number(i)]) : phases) {
     const x = await phase(label, p, cache);
     peakRss = Math.max(peakRss, x.rss);
