@@ -47,7 +47,7 @@ export class Tally<L extends string> {
     if (!e) {
       // in the counter's label order, as inc() with an object literal would write them
       const ordered: Partial<Record<L, string>> = {};
-      for (const k of (this.counter as unknown as { labelNames: L[] }).labelNames) if (labels[k] !== undefined) ordered[k] = labels[k];
+      for (const k of (this.counter as unknown as { labelNames?: L[] }).labelNames ?? (Object.keys(labels) as L[])) if (labels[k] !== undefined) ordered[k] = labels[k];
       e = { labels: ordered, cell: { n: 0 } };
       this.cells.set(key, e);
     }
