@@ -50,6 +50,16 @@ function header(req: HttpRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Whether `tags` has these names with these values, in this order (the global tags of the last request). */
+function sameTags(tags: Readonly<Record<string, string>>, names: readonly string[], values: readonly string[]): boolean {
+  let i = 0;
+  for (const k in tags) {
+    if (names[i] !== k || values[i] !== tags[k]) return false;
+    i++;
+  }
+  return i === names.length;
+}
+
 export class RumInput implements Input {
   private unregister: (() => void)[] = [];
   private accepting = false;
@@ -171,7 +181,7 @@ export class RumInput implements Input {
   private readonly placeText = new WeakMap<Place, string>();
   /** fastLines' output buffer, reused: addLines copies the records before it returns. */
   private readonly scratch: { buf: Buffer | undefined } = { buf: undefined };
-  private globalsText: { key: string; keys: KeyTable } | undefined;
+  private globalsText: { names: string[]; values: string[]; keys: KeyTable } | undefined;
 
   private fastOptions(geo: GeoTags, precisionZeros: string): FastOptions {
     let enrich = this.enrichText.get(geo);
@@ -186,13 +196,11 @@ export class RumInput implements Input {
       this.enrichText.set(geo, enrich);
     }
     const add = this.ctx.acc.tagsToAdd!();
-    let key = '';
-    for (const k in add) key += `${k}\u0000${add[k]}\u0001`;
-    if (this.globalsText?.key !== key) {
+    if (!this.globalsText || !sameTags(add, this.globalsText.names, this.globalsText.values)) {
       // the core's tags change only on reload: their escaped text is kept until then
       const globals = new Map<string, Buffer>();
       for (const [k, v] of Object.entries(add)) globals.set(k, Buffer.from(`,${escapeKey(k)}=${escapeKey(v)}`));
-      this.globalsText = { key, keys: keyTable(ENRICH_KEYS, globals) };
+      this.globalsText = { names: Object.keys(add), values: Object.values(add), keys: keyTable(ENRICH_KEYS, globals) };
     }
     return {
       precisionZeros,
