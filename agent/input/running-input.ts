@@ -11,6 +11,7 @@ import type { Sender } from '../delivery/sender.js';
 import type { RecordFormat, Upload } from '../delivery/sinks/types.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
 import { RateLimitedLog } from '../telemetry/log.js';
+import { TallyCells } from '../telemetry/tally.js';
 import { redactUrl } from '../telemetry/redact.js';
 import { BoundedWeakCache } from '../model/weakcache.js';
 
@@ -35,7 +36,11 @@ export class RunningInput implements Accumulator {
     log: Logger,
   ) {
     this.rl = new RateLimitedLog(log);
+    this.pointsIn = new TallyCells(metrics.inputPoints, (category) => ({ input: name, category }));
   }
+
+  /** telekit_input_points_total by category (a call per request on HTTP inputs: agent/telemetry/tally.ts). */
+  private readonly pointsIn: TallyCells<'input' | 'category'>;
 
   /** The global tags for a call's options: host or election tags (`base`), minus `omit`ted keys (`gt`). */
   private globals(opts: AddOptions | undefined): { base: Readonly<Record<string, string>>; omit: readonly string[] | undefined; gt: Readonly<Record<string, string>> } {
@@ -135,7 +140,7 @@ export class RunningInput implements Accumulator {
 
   private countIn(category: Category, n: number): void {
     this.points += n;
-    this.metrics.inputPoints.inc({ input: this.name, category }, n);
+    this.pointsIn.inc(category, n);
   }
 
   /** An ack that fires once `n` parts have acked. */

@@ -3,6 +3,7 @@
  * fastify's; inject() still takes fastify's. Both must answer alike: the same
  * status, body, CORS and retry headers, limits and error mapping.
  */
+import net from 'node:net';
 import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { pino } from 'pino';
 import { request } from 'undici';
 import { CoreMetrics } from '../telemetry/metrics.js';
 import { AgentServer, HttpError } from './server.js';
+import { waitFor } from '../../test/helpers/wait.js';
 import type { HttpRequest } from './http-routes.js';
 
 const servers: AgentServer[] = [];
@@ -95,6 +97,35 @@ describe('input routes on the socket (the lean path) answer as fastify does', ()
     expect(shed.statusCode).toBe(503);
     expect(shed.headers['retry-after']).toBe('1');
     await shed.body.dump();
+  });
+
+  it('reads a declared body that arrives in several chunks whole, byte for byte, and one that arrives at once as it is', async () => {
+    const { s, url, seen } = await server();
+    const sockets: net.Socket[] = [];
+    s.app.server.on('connection', (c: net.Socket) => sockets.push(c));
+    const body = Buffer.from(Array.from({ length: 900 }, (_, i) => (i * 7) % 256));
+    const client = net.connect(Number(new URL(url).port), '127.0.0.1');
+    let answer = '';
+    client.on('data', (d) => (answer += d.toString('latin1')));
+    const head = `POST /in?a=1 HTTP/1.1\r\nhost: x\r\ncontent-length: ${body.length}\r\n\r\n`;
+    // each part is written after the server has read the one before: the body reaches the route in three chunks
+    const parts = [body.subarray(0, 100), body.subarray(100, 550), body.subarray(550)];
+    let sent = head.length;
+    client.write(head);
+    for (const part of parts) {
+      client.write(part);
+      sent += part.length;
+      await waitFor(() => sockets[0] !== undefined && sockets[0].bytesRead >= sent, { what: 'the server to read the part' });
+    }
+    await waitFor(() => answer.includes('{"n":900}'), { what: 'the answer' });
+    client.destroy();
+    const one = await request(url + '/in?a=1', { method: 'POST', body });
+    expect(await one.body.json()).toEqual({ n: 900 });
+    expect(seen).toHaveLength(2);
+    expect(seen[0]!.body.equals(body)).toBe(true);
+    expect(seen[1]!.body.equals(body)).toBe(true);
+    expect(seen[0]!.query).toEqual({ a: '1' });
+    expect(seen[1]!.query).not.toBe(seen[0]!.query); // each request its own query object
   });
 
   it('leaves paths without an input route, wrong methods and preflights to fastify', async () => {

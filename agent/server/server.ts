@@ -22,10 +22,11 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { Gauge } from 'prom-client';
 import type { Logger } from 'pino';
 import { BodyBudget, type Reservation } from './body-budget.js';
-import type { HttpHandler, HttpRequest, HttpResponse, HttpRoutes, RouteOptions } from './http-routes.js';
+import type { HttpHandler, HttpResponse, HttpRoutes, RouteOptions } from './http-routes.js';
 import type { CoreMetrics } from '../telemetry/metrics.js';
 import { redactUrl } from '../telemetry/redact.js';
 import { installCors, type Cors } from './cors.js';
+import { TallyCells } from '../telemetry/tally.js';
 
 const gunzip = promisify(zlib.gunzip);
 
@@ -106,6 +107,8 @@ export class AgentServer implements HttpRoutes {
   private readonly table = new Map<string, Map<string, Entry>>();
   readonly budget: BodyBudget | undefined;
   private readonly cors: Cors;
+  /** telekit_http_requests_total of the lean path (`<code> <route>`), kept as numbers until read. */
+  private readonly requestsBy: TallyCells<'route' | 'code'>;
   /** Set when fastify starts closing: requests then go through fastify (503 while closing). */
   private closing = false;
 
@@ -130,6 +133,7 @@ export class AgentServer implements HttpRoutes {
         ),
     });
     if (t) this.app.server.setTimeout(t.requestMs); // a socket silent this long is closed, even inside a handler
+    this.requestsBy = new TallyCells(o.metrics.httpRequests, (k) => ({ code: k.slice(0, k.indexOf(' ')), route: k.slice(k.indexOf(' ') + 1) }));
     this.budget = o.bodyBudget ? new BodyBudget({ totalBytes: o.bodyBudget }) : undefined;
     if (this.budget) {
       const budget = this.budget;
@@ -228,7 +232,7 @@ export class AgentServer implements HttpRoutes {
    */
   static async decodeBody(raw: Buffer, encoding: string | undefined, limit: number, budget?: Reservation): Promise<Buffer> {
     const enc = (encoding ?? '').trim().toLowerCase();
-    if (enc === '' || enc === 'identity') {
+    if (isIdentity(enc)) {
       if (raw.length > limit) throw new HttpError(413, `body of ${raw.length} bytes exceeds the limit of ${limit}`);
       return raw;
     }
@@ -249,22 +253,43 @@ export class AgentServer implements HttpRoutes {
     return out;
   }
 
-  /** Runs a route's handler on a read body: the answer, with handler errors mapped (HttpError → its status, others 500). */
-  private async respond(entry: Entry, method: string, path: string, qs: string, headers: http.IncomingHttpHeaders, raw: Buffer, remoteAddress: string, budget: Reservation | undefined): Promise<HttpResponse> {
+  /**
+   * Runs a route's handler on a read body: the answer, with handler errors
+   * mapped (HttpError → its status, others 500). Synchronous when the body
+   * needs no inflating and the handler answers at once (a beacon: no promise
+   * and no microtask between its last byte and its answer).
+   */
+  private respond(entry: Entry, method: string, path: string, qs: string, headers: http.IncomingHttpHeaders, raw: Buffer, remoteAddress: string, budget: Reservation | undefined): HttpResponse | Promise<HttpResponse> {
     try {
       if (method !== 'GET' && method !== 'HEAD' && this.o.overloaded()) {
         throw Object.assign(new HttpError(503, 'agent is over its memory limit; retry later'), { retryAfter: 1 });
       }
-      const body = await AgentServer.decodeBody(raw, headers['content-encoding'], entry.bodyLimit, budget);
-      const hreq: HttpRequest = { method, path, query: qs === '' ? {} : Object.fromEntries(new URLSearchParams(qs)), headers, body, remoteAddress };
-      return await entry.handler(hreq);
+      const encoding = headers['content-encoding'];
+      if (encoding !== undefined && !isIdentity(encoding)) return this.respondInflated(entry, method, path, qs, headers, raw, remoteAddress, budget, encoding);
+      if (raw.length > entry.bodyLimit) throw new HttpError(413, `body of ${raw.length} bytes exceeds the limit of ${entry.bodyLimit}`);
+      const r = entry.handler({ method, path, query: parseQuery(qs), headers, body: raw, remoteAddress });
+      return r instanceof Promise ? r.catch((e: unknown) => this.failure(e, path)) : r;
     } catch (e) {
-      if (e instanceof HttpError) {
-        return { status: e.status, body: { error: e.message }, headers: 'retryAfter' in e ? { 'retry-after': String((e as { retryAfter: number }).retryAfter) } : undefined };
-      }
-      this.o.log.error({ err: e, path }, 'HTTP input handler failed');
-      return { status: 500, body: { error: 'internal error' } };
+      return this.failure(e, path);
     }
+  }
+
+  private async respondInflated(entry: Entry, method: string, path: string, qs: string, headers: http.IncomingHttpHeaders, raw: Buffer, remoteAddress: string, budget: Reservation | undefined, encoding: string): Promise<HttpResponse> {
+    try {
+      const body = await AgentServer.decodeBody(raw, encoding, entry.bodyLimit, budget);
+      return await entry.handler({ method, path, query: parseQuery(qs), headers, body, remoteAddress });
+    } catch (e) {
+      return this.failure(e, path);
+    }
+  }
+
+  /** A handler's error as the answer: HttpError → its status (and Retry-After), anything else 500 (logged). */
+  private failure(e: unknown, path: string): HttpResponse {
+    if (e instanceof HttpError) {
+      return { status: e.status, body: { error: e.message }, headers: 'retryAfter' in e ? { 'retry-after': String((e as { retryAfter: number }).retryAfter) } : undefined };
+    }
+    this.o.log.error({ err: e, path }, 'HTTP input handler failed');
+    return { status: 500, body: { error: 'internal error' } };
   }
 
   /** fastify's route for input paths: used by inject() and while closing (the sockets' requests take serveDirect). */
@@ -315,7 +340,7 @@ export class AgentServer implements HttpRoutes {
       }
     }
     const send = (r: HttpResponse, close = false) => {
-      this.o.metrics.httpRequests.inc({ route: path, code: String(r.status) });
+      this.requestsBy.inc(`${r.status} ${path}`);
       const headers: Record<string, string> = { ...extra, ...r.headers };
       if (close) headers.connection = 'close';
       const b = r.body;
@@ -354,7 +379,9 @@ export class AgentServer implements HttpRoutes {
       }
     }
     const run = (raw: Buffer) => {
-      void this.respond(entry, req.method!, path, qs, h, raw, req.socket.remoteAddress ?? '', budget).then((r) => send(r));
+      const r = this.respond(entry, req.method!, path, qs, h, raw, req.socket.remoteAddress ?? '', budget);
+      if (r instanceof Promise) void r.then(send);
+      else send(r);
     };
     if (!hasBody) {
       req.resume();
@@ -400,8 +427,11 @@ interface BodyFailure {
  * paused and its listeners removed.
  */
 function collectBody(stream: NodeJS.ReadableStream, o: { limit: number; declared?: number; budget?: Reservation }, done: (f: BodyFailure | null, body?: Buffer) => void): void {
-  const { limit, budget } = o;
-  const fixed = o.declared !== undefined ? Buffer.allocUnsafe(o.declared) : undefined;
+  const { limit, budget, declared } = o;
+  // A declared body that arrives as one chunk (a beacon of a few KiB usually does) is that chunk, not copied;
+  // from a second chunk on, the chunks are copied into one allocation of the declared size.
+  let first: Buffer | undefined;
+  let fixed: Buffer | undefined;
   const chunks: Buffer[] = [];
   let got = 0;
   let finished = false;
@@ -417,9 +447,16 @@ function collectBody(stream: NodeJS.ReadableStream, o: { limit: number; declared
   const fail = (status: number, message: string, retryAfter?: number) => finish({ status, message, retryAfter });
   const onData = (c: Buffer) => {
     if (got + c.length > limit) return fail(413, `body exceeds the limit of ${limit} bytes for this route`);
-    if (fixed) {
-      if (got + c.length > fixed.length) return fail(400, 'body longer than its Content-Length');
-      c.copy(fixed, got);
+    if (declared !== undefined) {
+      if (got + c.length > declared) return fail(400, 'body longer than its Content-Length');
+      if (got === 0) first = c;
+      else {
+        if (!fixed) {
+          fixed = Buffer.allocUnsafe(declared);
+          first!.copy(fixed, 0);
+        }
+        c.copy(fixed, got);
+      }
     } else {
       if (budget && !budget.grow(c.length)) return fail(503, 'too many request bytes in flight; retry later', 1);
       chunks.push(c);
@@ -427,8 +464,11 @@ function collectBody(stream: NodeJS.ReadableStream, o: { limit: number; declared
     got += c.length;
   };
   const onEnd = () => {
-    if (fixed && got !== fixed.length) return fail(400, `body of ${got} bytes, ${fixed.length} declared`);
-    finish(null, fixed ?? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got)));
+    if (declared !== undefined) {
+      if (got !== declared) return fail(400, `body of ${got} bytes, ${declared} declared`);
+      return finish(null, fixed ?? first ?? Buffer.alloc(0));
+    }
+    finish(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got));
   };
   const onClose = () => fail(400, 'connection closed before the body was complete');
   stream.on('data', onData);
@@ -436,6 +476,30 @@ function collectBody(stream: NodeJS.ReadableStream, o: { limit: number; declared
   stream.on('close', onClose);
   // an aborted body: 'close' answers it (or nobody is left to answer); a decoding error is a 400
   stream.on('error', (e: Error) => fail(400, `body could not be read: ${e.message}`));
+}
+
+/** No Content-Encoding to undo ('' or identity, any case and spacing). */
+function isIdentity(encoding: string): boolean {
+  if (encoding === '' || encoding === 'identity') return true;
+  const enc = encoding.trim().toLowerCase();
+  return enc === '' || enc === 'identity';
+}
+
+/** Parsed query strings of input routes (`precision=ms` on every beacon), kept while few; each request gets its own copy. */
+const queries = new Map<string, Readonly<Record<string, string>>>();
+const QUERIES_MAX = 256;
+
+/** A query string as an object (the last value of a repeated key), as `Object.fromEntries(new URLSearchParams(qs))`. */
+function parseQuery(qs: string): Record<string, string> {
+  if (qs === '') return {};
+  const known = queries.get(qs);
+  if (known !== undefined) return { ...known };
+  const q = Object.fromEntries(new URLSearchParams(qs));
+  if (qs.length <= 256) {
+    if (queries.size >= QUERIES_MAX) queries.clear();
+    queries.set(qs, q);
+  }
+  return { ...q };
 }
 
 function splitUrl(url: string): [string, string] {

@@ -11,8 +11,11 @@
 // answers 200 (the per-request HTTP cost of this runtime, nothing forwarded);
 // and the agent's own HTTP layer with a route that only answers 200.
 // The load generator's CPU per point is reported next to the server's (it must
-// not be the bottleneck). Then the location lookup alone (cache miss and hit).
-// Usage: npm run build && node bench/rum/run.mjs   (SECONDS=8 RUNS=3)
+// not be the bottleneck), and the server's main thread's share (the HTTP server,
+// the handler and the queue run there; gzip and V8's helpers do not): on this
+// 2-core box the main thread is what limits points/s. Then the location lookup
+// alone (cache miss and hit).
+// Usage: npm run build && node bench/rum/run.mjs   (SECONDS=8 RUNS=3; CLIENT=request: the older load generator, peer.mjs)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,8 +86,8 @@ async function bareServer() {
 }
 
 /** The agent's HTTP layer alone: an agent with a route that reads the body and answers 200 `{}` (admission, CORS, budget, metrics; no RUM work, nothing queued). */
-async function agentNoop() {
-  const a = await agentServer(65_536);
+async function agentNoop(build) {
+  const a = await agentServer(65_536, build);
   let requests = 0;
   a.route(['POST'], '/noop', () => (requests++, { status: 200, body: {} }));
   return { ...a, points: () => requests * POINTS_PER_BODY };
@@ -107,8 +110,18 @@ async function agentServer(cacheSize, build = { Agent, inputs }) {
   };
 }
 
+/** The main thread's CPU time in µs (Linux /proc, 10 ms ticks; undefined elsewhere): the HTTP server, the handler and the queue run there, gzip and GC helpers do not. */
+function mainThreadUs() {
+  try {
+    const f = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 async function phase(label, routePath, cacheSize) {
-  const target = cacheSize === 'bare' ? await bareServer() : cacheSize === 'noop' ? await agentNoop() : cacheSize === 'base' ? await agentServer(65_536, base) : await agentServer(cacheSize);
+  const target = cacheSize === 'bare' ? await bareServer() : cacheSize === 'noop' ? await agentNoop() : cacheSize === 'noop-base' ? await agentNoop(base) : cacheSize === 'base' ? await agentServer(65_536, base) : await agentServer(cacheSize);
   const count = async () => {
     const m = await ask({ type: 'count' }, 'count');
     return { points: target.points ? target.points() : m.counted, clientUs: m.cpuUs };
@@ -119,9 +132,11 @@ async function phase(label, routePath, cacheSize) {
   const c0 = await count();
   const t0 = Date.now();
   const u0 = process.cpuUsage(cpu0);
+  const m0 = mainThreadUs();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const c1 = await count();
   const u1 = process.cpuUsage(cpu0);
+  const m1 = mainThreadUs();
   const secs = (Date.now() - t0) / 1000;
   peer.send({ type: 'stop' });
   const { sent } = await done;
@@ -133,6 +148,7 @@ async function phase(label, routePath, cacheSize) {
     label,
     rate,
     cpuPerPoint: (agentUs / points) * 1000, // ns of server CPU (all threads: HTTP, checks, gzip, POST) per point
+    mainPerPoint: m0 === undefined ? NaN : ((m1 - m0) / points) * 1000, // ns of the main thread's CPU (Linux: /proc) per point
     clientPerPoint: ((c1.clientUs - c0.clientUs) / points) * 1000, // ns of load generator (+ dataway) CPU per point
     serverCores: agentUs / 1e6 / secs,
     refused: sent.refused,
@@ -150,9 +166,14 @@ for (let r = 0; r < RUNS; r++) {
     ['peer: /v1/write/logging, same bodies', '/v1/write/logging?precision=ms', 65_536],
     ['floor: bare node:http server, reads the body and answers 200', '/v1/write/rum?precision=ms', 'bare'],
     ["the agent's HTTP layer alone: a route that answers 200, nothing queued", '/noop?precision=ms', 'noop'],
-    ...(base ? [[`rum, enrichment on, built from ${process.env.BASE_DIST}`, '/v1/write/rum?precision=ms', 'base']] : []),
+    ...(base
+      ? [
+          [`rum, enrichment on, built from ${process.env.BASE_DIST}`, '/v1/write/rum?precision=ms', 'base'],
+          [`the agent's HTTP layer alone, built from ${process.env.BASE_DIST}`, '/noop?precision=ms', 'noop-base'],
+        ]
+      : []),
   ];
-  // ONLY=0 runs the first phase alone (for profiling); ONLY=3,4 those two
+  // ONLY=0 runs the first phase alone (for profiling); ONLY=3,4 those two; ONLY=0,5,5,0 alternates the rum phase with BASE_DIST's
   for (const [label, p, cache] of process.env.ONLY ? process.env.ONLY.split(',').map((i) => phases[Number(i)]) : phases) {
     const x = await phase(label, p, cache);
     peakRss = Math.max(peakRss, x.rss);
@@ -161,14 +182,14 @@ for (let r = 0; r < RUNS; r++) {
   }
 }
 console.log(`${POINTS_PER_BODY} points per body (${bodies[0].length} bytes), ${IPS.toLocaleString('en')} client addresses, ${CONNECTIONS} connections, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, ${RUNS} runs; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log('| server | points/s (median) | runs | server CPU µs/point | points per server CPU-second | server cores busy | client CPU µs/point | 503s |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('| server | points/s (median) | runs | server CPU µs/point | of it main thread | points per server CPU-second | server cores busy | client CPU µs/point | 503s |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 const floorLabel = 'floor: bare node:http server, reads the body and answers 200';
 const floor = med((results.get(floorLabel) ?? [...results.values()][0]).map((x) => x.rate));
 for (const [label, xs] of results) {
   const m = med(xs.map((x) => x.rate));
   const cpp = med(xs.map((x) => x.cpuPerPoint));
-  console.log(`| ${label} | ${Math.round(m).toLocaleString('en')} (${(m / floor).toFixed(2)}× floor) | ${xs.map((x) => Math.round(x.rate / 1000) + 'k').join(', ')} | ${(cpp / 1000).toFixed(1)} | ${Math.round(1e9 / cpp).toLocaleString('en')} | ${med(xs.map((x) => x.serverCores)).toFixed(2)} | ${(med(xs.map((x) => x.clientPerPoint)) / 1000).toFixed(1)} | ${xs.reduce((a, x) => a + x.refused, 0)} |`);
+  console.log(`| ${label} | ${Math.round(m).toLocaleString('en')} (${(m / floor).toFixed(2)}× floor) | ${xs.map((x) => Math.round(x.rate / 1000) + 'k').join(', ')} | ${(cpp / 1000).toFixed(1)} | ${(med(xs.map((x) => x.mainPerPoint)) / 1000).toFixed(1)} | ${Math.round(1e9 / cpp).toLocaleString('en')} | ${med(xs.map((x) => x.serverCores)).toFixed(2)} | ${(med(xs.map((x) => x.clientPerPoint)) / 1000).toFixed(1)} | ${xs.reduce((a, x) => a + x.refused, 0)} |`);
 }
 console.log(`peak RSS of the agent process ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
 if (prefixStats) console.log(`fast path: ${((100 * prefixStats.kept) / Math.max(1, prefixStats.kept + prefixStats.scanned)).toFixed(0)}% of the lines' tags taken over from the previous line (compared, not scanned)`);

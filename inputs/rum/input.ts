@@ -50,6 +50,16 @@ function header(req: HttpRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Whether `tags` has these names with these values, in this order (the global tags of the last request). */
+function sameTags(tags: Readonly<Record<string, string>>, names: readonly string[], values: readonly string[]): boolean {
+  let i = 0;
+  for (const k in tags) {
+    if (names[i] !== k || values[i] !== tags[k]) return false;
+    i++;
+  }
+  return i === names.length;
+}
+
 export class RumInput implements Input {
   private unregister: (() => void)[] = [];
   private accepting = false;
@@ -98,7 +108,7 @@ export class RumInput implements Input {
   }
 
   private reply(endpoint: 'rum' | 'replay', result: RumResult, status: number, body?: object, headers?: Record<string, string>): HttpResponse {
-    this.metrics.requests.inc({ endpoint, result });
+    this.metrics.requestsBy.inc(`${endpoint} ${result}`);
     return { status, body, headers };
   }
 
@@ -132,7 +142,7 @@ export class RumInput implements Input {
       if (body.length === 0) throw new Refusal(400, 'empty', 'empty body');
       const { ip, source } = clientIp(req.headers, req.remoteAddress, this.ipHeader);
       const { tags: geo, status } = this.geo!.locate(ip);
-      this.metrics.clientIp.inc({ source, locate: status });
+      this.metrics.clientIpBy.inc(`${source} ${status}`);
       const ct = header(req, 'content-type');
       const zeros = String(precision).slice(1); // ?precision=ms → 000000 (m and h are no powers of ten: general path)
       const fast = !isJson(ct) && /^0*$/.test(zeros) && this.takesLines() ? fastLines(body, this.fastOptions(geo, zeros), precision) : undefined;
@@ -148,7 +158,7 @@ export class RumInput implements Input {
         counts = new Map();
         for (const p of points) counts.set(p.name, (counts.get(p.name) ?? 0) + 1);
       }
-      for (const [measurement, n] of counts) this.metrics.points.inc({ measurement }, n);
+      for (const [measurement, n] of counts) this.metrics.pointsBy.inc(measurement, n);
       return this.reply('rum', 'accepted', 200, {});
     } catch (e) {
       if (e instanceof Refusal) return this.reply('rum', e.result, e.status, { error: e.message });
@@ -171,7 +181,7 @@ export class RumInput implements Input {
   private readonly placeText = new WeakMap<Place, string>();
   /** fastLines' output buffer, reused: addLines copies the records before it returns. */
   private readonly scratch: { buf: Buffer | undefined } = { buf: undefined };
-  private globalsText: { key: string; keys: KeyTable } | undefined;
+  private globalsText: { names: string[]; values: string[]; keys: KeyTable } | undefined;
 
   private fastOptions(geo: GeoTags, precisionZeros: string): FastOptions {
     let enrich = this.enrichText.get(geo);
@@ -186,21 +196,19 @@ export class RumInput implements Input {
       this.enrichText.set(geo, enrich);
     }
     const add = this.ctx.acc.tagsToAdd!();
-    let key = '';
-    for (const k in add) key += `${k}\u0000${add[k]}\u0001`;
-    if (this.globalsText?.key !== key) {
+    if (!this.globalsText || !sameTags(add, this.globalsText.names, this.globalsText.values)) {
       // the core's tags change only on reload: their escaped text is kept until then
       const globals = new Map<string, Buffer>();
       for (const [k, v] of Object.entries(add)) globals.set(k, Buffer.from(`,${escapeKey(k)}=${escapeKey(v)}`));
-      this.globalsText = { key, keys: keyTable(ENRICH_KEYS, globals) };
+      this.globalsText = { names: Object.keys(add), values: Object.values(add), keys: keyTable(ENRICH_KEYS, globals) };
     }
     return {
       precisionZeros,
       enrich,
       keys: this.globalsText.keys,
       measurements: this.measurements,
-      checkAppId: (appId, line) => this.checkAppId(appId, `line ${line}`),
-      refuseMeasurement: (name, line) => this.refuseMeasurement(name, `line ${line}`),
+      checkAppId: this.checkLineAppId,
+      refuseMeasurement: this.refuseLineMeasurement,
       onError: this.sourcemaps
         ? (p) => {
             this.enrich(p.tags, geo);
@@ -208,13 +216,17 @@ export class RumInput implements Input {
             this.resolveStack(p.fields, p.tags);
           }
         : undefined,
-      sourcemapFor: this.sourcemaps
-        ? (appId, env, version, sdk) => (!isWebSdk(sdk) ? 'skip' : this.sourcemaps!.has(appId ?? '', env ?? '', version ?? '') ? 'decode' : 'zip_not_found')
-        : undefined,
+      sourcemapFor: this.sourcemaps ? this.sourcemapFor : undefined,
       nowNs: nowNs(),
       scratch: this.scratch,
     };
   }
+
+  // fastLines' callbacks, made once (not per request)
+  private readonly checkLineAppId = (appId: string | undefined, line: number): void => this.checkAppId(appId, `line ${line}`);
+  private readonly refuseLineMeasurement = (name: string, line: number): never => this.refuseMeasurement(name, `line ${line}`);
+  private readonly sourcemapFor = (appId: string | undefined, env: string | undefined, version: string | undefined, sdk: string | undefined): 'decode' | 'zip_not_found' | 'skip' =>
+    !isWebSdk(sdk) ? 'skip' : this.sourcemaps!.has(appId ?? '', env ?? '', version ?? '') ? 'decode' : 'zip_not_found';
 
   private checkAppId(appId: string | undefined, where: string): void {
     if (appId === undefined || appId === '') throw new Refusal(400, 'missing_app_id', `${where}: no app_id tag`);

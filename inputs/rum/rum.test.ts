@@ -400,3 +400,33 @@ describe('rum input: the fast path and the general path answer alike', () => {
     }
   });
 });
+
+describe('rum input: the core tags on the fast path', () => {
+  it('follows the core tags when they change between requests (a value, a tag added, a tag removed)', async () => {
+    const saved = mode;
+    mode = 'lines';
+    try {
+      const { ctx, input, post } = await started();
+      let core: Record<string, string> = { host: 'node-a' };
+      (ctx.acc as unknown as Record<string, unknown>).tagsToAdd = () => ({ ...core });
+      const seen: Record<string, string>[] = [];
+      const cores: Record<string, string>[] = [{ host: 'node-a' }, { host: 'node-b' }, { host: 'node-b', zone: 'z1' }, { host: 'node-b' }, { zone: 'z1' }];
+      for (const next of cores) {
+        core = next;
+        expect((await post(req(VIEW))).status).toBe(200);
+        const t = ctx.points.at(-1)!.tags;
+        seen.push({ host: t.host ?? '-', zone: t.zone ?? '-' });
+      }
+      expect(seen).toEqual([
+        { host: 'node-a', zone: '-' },
+        { host: 'node-b', zone: '-' },
+        { host: 'node-b', zone: 'z1' },
+        { host: 'node-b', zone: '-' },
+        { host: '-', zone: 'z1' },
+      ]);
+      await input.stop();
+    } finally {
+      mode = saved;
+    }
+  });
+});
