@@ -247,14 +247,19 @@ function plainEnd(b: Buffer, s: number, n: number): number {
     digits += i - f;
   }
   if (digits === 0) return -1;
+  let exp = false;
   if (i < n && (b[i] === 101 || b[i] === 69)) {
     i++;
     if (i < n && (b[i] === 45 || b[i] === 43)) i++;
     const es = i;
     while (i < n && isDigit(b[i]!)) i++;
     if (i === es) return -1;
+    exp = true;
   }
-  return i >= n || PLAIN_STOP[b[i]!] === 1 ? i : -1;
+  if (i < n && PLAIN_STOP[b[i]!] !== 1) return -1;
+  // a float past double's range (1e309, or 309+ digits) is the decoder's to refuse
+  if ((exp || digits > 300) && !Number.isFinite(Number(b.toString('latin1', s, i)))) return -1;
+  return i;
 }
 
 /** int64's largest value: a 19-digit nanosecond timestamp above it is out of range. */
