@@ -6,6 +6,7 @@
  */
 import { escapeKey, fieldText, quoteStr } from '../../../agent/model/lineproto.js';
 import { lineHead, type LineBuf } from '../../../agent/model/linebuf.js';
+import { MESSAGE } from '../../../agent/services/pipeline/fields.js';
 import type { Script } from '../../../agent/services/pipeline/script.js';
 import { toJson } from '../../../agent/services/pipeline/value.js';
 import { detectStatus, detectStatusRange } from './parse.js';
@@ -68,7 +69,8 @@ export class ScriptedWriter {
       own = o.tags;
       b.appendBytes(lineHead(o.measurement ?? this.source, t));
     }
-    const m = o.fields.get('message');
+    const f = o.fields;
+    const m = f.getSlot(MESSAGE);
     const rawMessage = m === msg && bytes !== undefined;
     let s = ' ';
     if (rawMessage) {
@@ -76,8 +78,13 @@ export class ScriptedWriter {
       b.appendEscaped(bytes, start, end);
       s = '",';
     }
-    for (const [k, v] of o.fields) {
-      if (v === null || k === '' || (rawMessage && k === 'message') || k === 'log_read_lines' || k === 'filepath' || own?.has(k)) continue;
+    const { order, vals, pos } = f;
+    for (let j = 0; j < order.length; j++) {
+      const slot = order[j]!;
+      const v = vals[slot];
+      if (v === undefined || v === null || pos[slot] !== j || (rawMessage && slot === MESSAGE)) continue;
+      const k = f.keyOf(slot);
+      if (k === '' || k === 'log_read_lines' || k === 'filepath' || own?.has(k)) continue;
       const t = typeof v === 'object' ? quoteStr(toJson(v)) : fieldText(v);
       if (t === undefined) continue;
       s += this.keyText(k) + t + ',';

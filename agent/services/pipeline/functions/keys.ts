@@ -1,5 +1,5 @@
 /** Functions that change, move, type or drop the keys of the point. */
-import { KnownKeys, type Run } from '../runtime.js';
+import type { Run } from '../runtime.js';
 import { equal, isNumber, toText, typeOf, type Value } from '../value.js';
 import type { CompileCtx, FnSpec } from './types.js';
 import type { Expr } from '../ast.js';
@@ -64,7 +64,7 @@ export const cast: FnSpec = {
     const key = keyArg(c, args[0]!);
     const t = c.literal(args[1]!);
     if (t === undefined || !['str', 'string', 'int', 'float', 'bool'].includes(t)) return c.fail(args[1]!, 'cast type must be "str", "int", "float" or "bool"');
-    const known = new KnownKeys([key]);
+    const known = c.known([key]);
     return (r: Run) => {
       const v = r.getKnown(known, 0);
       if (v === undefined || v === null) return null;
@@ -161,7 +161,7 @@ export const nullif: FnSpec = {
   compile(args, c) {
     const key = keyArg(c, args[0]!);
     const value = c.expr(args[1]!);
-    const known = new KnownKeys([key]);
+    const known = c.known([key]);
     return (r: Run) => {
       const v = r.getKnown(known, 0);
       if (v !== undefined && equal(v, value(r))) r.delete(key);
@@ -178,7 +178,7 @@ export const group_in: FnSpec = {
     const list = c.expr(args[1]!);
     const value = c.expr(args[2]!);
     const target = args[3] !== undefined ? keyArg(c, args[3]) : key;
-    const known = new KnownKeys([key, target]);
+    const known = c.known([key, target]);
     return (r: Run) => {
       const v = r.getKnown(known, 0);
       if (v === undefined) return null;
@@ -206,7 +206,7 @@ export const group_between: FnSpec = {
     const hi = c.expr(range.items[1]!);
     const value = c.expr(args[2]!);
     const target = args[3] !== undefined ? keyArg(c, args[3]) : key;
-    const known = new KnownKeys([key, target]);
+    const known = c.known([key, target]);
     return (r: Run) => {
       const v = r.getKnown(known, 0);
       if (v === undefined || !isNumber(v)) return null;

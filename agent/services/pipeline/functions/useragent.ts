@@ -14,7 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import type UAParserType from 'ua-parser-js';
-import { KnownKeys, type Run } from '../runtime.js';
+import type { Run } from '../runtime.js';
 import type { Value } from '../value.js';
 import type { FnSpec } from './types.js';
 
@@ -68,7 +68,7 @@ export const user_agent: FnSpec = {
   compile(args, c) {
     const key = c.key(args[0]!);
     const prefix = args[1] !== undefined ? c.expr(args[1]) : undefined;
-    const known = new KnownKeys(UA_KEYS);
+    const known = c.known(UA_KEYS);
     return (r: Run) => {
       const v = r.get(key);
       if (typeof v !== 'string' || v === '') return null;
