@@ -146,6 +146,20 @@ export class Run {
     return memo.isTag[i] ? this.baseTag(memo.keys[i]!) : undefined;
   }
 
+  /** delete() of a key a call site knows at compile time (its slot; the point's own tags as getKnown()). */
+  deleteKnown(memo: KnownKeys, i: number): void {
+    this.fields.deleteSlot(memo.slots[i]!);
+    const key = memo.keys[i]!;
+    this.tags?.delete(key);
+    const b = this.baseTags;
+    if (b === undefined) return;
+    if (memo.base !== b) {
+      memo.base = b;
+      for (let j = 0; j < memo.keys.length; j++) memo.isTag[j] = typeof b[memo.keys[j]!] === 'string';
+    }
+    if (memo.isTag[i] && this.baseTag(key) !== undefined) (this.droppedTags ??= new Set()).add(key);
+  }
+
   checkDeadline(): void {
     if (performance.now() > this.deadline) throw new ScriptAbort('time bound exceeded');
   }
