@@ -3,7 +3,7 @@
 // reading the same CRI files to a local file.
 //
 //   npm run build && node bench/logs/run.mjs [--mib 256] [--files 4] [--runs 3] [--no-peer]
-//   node bench/logs/run.mjs --nginx [--mib 128]: nginx access and error lines through DataKit's built-in
+//   node bench/logs/run.mjs --nginx [--mib 128] [--stages regex,tail,agent,raw,e2e-floor]: nginx access and error lines through DataKit's built-in
 //     nginx.p (Pipeline), beside a floor: one precompiled RegExp doing the same match over the same lines,
 //     and the same lines through the agent without the script (the raw path), and an end-to-end floor: that
 //     agent without a script running the floor's RegExp over each message where it writes the raw line
@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     root: { type: 'string' },
     lines: { type: 'string' },
     nginx: { type: 'boolean' },
+    stages: { type: 'string' },
   },
 });
 const NGINX = Boolean(args.nginx);
@@ -339,16 +340,18 @@ if (NGINX) {
   // one child per stage and run, alternating, so load on the shared box hits them alike
   const runs = { regex: [], tail: [], agent: [], raw: [], 'e2e-floor': [] };
   const agentStage = (st) => st === 'agent' || st === 'raw' || st === 'e2e-floor';
-  for (let i = 0; i < RUNS; i++) for (const st of Object.keys(runs)) if (!agentStage(st) || !args['no-agent']) runs[st].push(inChild(st, lines));
-  const floorMib = report('floor: 1 precompiled RegExp/line', runs.regex);
-  const tailMib = report('tailing + nginx.p → count', runs.tail);
+  // --stages agent,e2e-floor: only those (an A/B of two builds runs one stage of each in turn)
+  const only = args.stages?.split(',');
+  for (let i = 0; i < RUNS; i++) for (const st of Object.keys(runs)) if ((!agentStage(st) || !args['no-agent']) && (only === undefined || only.includes(st))) runs[st].push(inChild(st, lines));
+  const floorMib = runs.regex.length ? report('floor: 1 precompiled RegExp/line', runs.regex) : undefined;
+  const tailMib = runs.tail.length ? report('tailing + nginx.p → count', runs.tail) : undefined;
   const agentMib = runs.agent.length ? report('agent + nginx.p → local dataway', runs.agent) : undefined;
   // the same lines through the same agent without the script (the raw path)
   const rawMib = runs.raw.length ? report('agent, no script → local dataway', runs.raw) : undefined;
   // the end-to-end floor: the same agent, no script, the floor's RegExp per line where the raw line is written
   const e2eMib = runs['e2e-floor'].length ? report('e2e floor: agent + 1 RegExp/line', runs['e2e-floor']) : undefined;
-  console.log(`ratio tailing+nginx.p/floor ${(tailMib / floorMib).toFixed(2)}x${agentMib ? `, agent+nginx.p/floor ${(agentMib / floorMib).toFixed(2)}x, agent+nginx.p/agent raw ${(agentMib / rawMib).toFixed(2)}x, agent raw/floor ${(rawMib / floorMib).toFixed(2)}x` : ''}`);
-  if (e2eMib) console.log(`ratio agent+nginx.p/e2e floor ${(agentMib / e2eMib).toFixed(2)}x, e2e floor/floor ${(e2eMib / floorMib).toFixed(2)}x`);
+  if (floorMib && tailMib) console.log(`ratio tailing+nginx.p/floor ${(tailMib / floorMib).toFixed(2)}x${agentMib && rawMib ? `, agent+nginx.p/floor ${(agentMib / floorMib).toFixed(2)}x, agent+nginx.p/agent raw ${(agentMib / rawMib).toFixed(2)}x, agent raw/floor ${(rawMib / floorMib).toFixed(2)}x` : ''}`);
+  if (e2eMib && agentMib) console.log(`ratio agent+nginx.p/e2e floor ${(agentMib / e2eMib).toFixed(2)}x${floorMib ? `, e2e floor/floor ${(e2eMib / floorMib).toFixed(2)}x` : ''}`);
   fs.rmSync(work, { recursive: true, force: true });
   process.exit(0);
 }

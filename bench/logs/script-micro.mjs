@@ -6,6 +6,7 @@
 //   npm run build && node bench/logs/script-micro.mjs [rounds=300]
 //   DIST=/path/to/other/dist node bench/logs/script-micro.mjs   (another build, for an A/B)
 //   node bench/logs/script-micro.mjs --dump > out.txt            (the lines written, to compare two builds byte for byte)
+//   ONLY='line protocol' node --cpu-prof bench/logs/script-micro.mjs   (one of the three, e.g. for a profile)
 import fs from 'node:fs';
 import { nginxSample, streamTags } from './nginx-lines.mjs';
 
@@ -64,7 +65,7 @@ for (const [name, f] of [
   ['floor: 1 RegExp/line', floor],
   ['nginx.p (Script.run)', scriptOnly],
   ['nginx.p + line protocol', scriptAndEncode],
-]) {
+].filter(([name]) => process.env.ONLY === undefined || name.includes(process.env.ONLY))) {
   for (let i = 0; i < 30; i++) f();
   const xs = [];
   for (let k = 0; k < 5; k++) {

@@ -9,7 +9,8 @@ import { grokSite } from './functions/extract.js';
 import { FUNCTIONS } from './functions/index.js';
 import type { CompileCtx, Eval } from './functions/types.js';
 import { builtinScope, type PatternScope } from './grok/compile.js';
-import type { Run } from './runtime.js';
+import { KeyTable, MESSAGE } from './fields.js';
+import { KnownKeys, type Run } from './runtime.js';
 import { LOCAL, type Zone } from './timeparse.js';
 import { equal, isNumber, toText, truthy, type Value } from './value.js';
 
@@ -156,6 +157,8 @@ export class Compiler implements CompileCtx {
   private scopes: Map<string, string>[] = [new Map()];
   readonly defaultZone: Zone;
   readonly patterns: PatternScope;
+  /** The slots of the keys the script names (fields.ts). */
+  readonly table = new KeyTable();
 
   constructor(
     private readonly file: string,
@@ -184,18 +187,29 @@ export class Compiler implements CompileCtx {
     this.scopes[this.scopes.length - 1]!.set(name, pattern);
   }
 
+  known(keys: readonly string[]): KnownKeys {
+    return new KnownKeys(keys, this.table);
+  }
+
   literal(e: Expr): string | undefined {
     return e.type === 'str' ? e.value : undefined;
   }
 
   key(e: Expr, what = 'a key'): string {
+    const k = this.keyText(e, what);
+    // every key the script names has its slot: only keys made at run time are looked up per run
+    this.table.slot(k);
+    return k;
+  }
+
+  private keyText(e: Expr, what: string): string {
     switch (e.type) {
       case 'ident':
         return e.name === '_' && !e.quoted ? 'message' : e.name;
       case 'str':
         return e.value;
       case 'attr':
-        return `${this.key(e.obj, what)}.${e.name}`;
+        return `${this.keyText(e.obj, what)}.${e.name}`;
     }
     return this.fail(e, `expected ${what} (a name such as status_code or \`my key\`)`);
   }
@@ -318,7 +332,7 @@ export class Compiler implements CompileCtx {
       case 'nil':
         return () => null;
       case 'ident': {
-        if (e.name === '_' && !e.quoted) return (r) => r.fields.get('message') ?? null;
+        if (e.name === '_' && !e.quoted) return (r) => r.fields.getSlot(MESSAGE) ?? null;
         const name = e.name;
         return (r) => {
           const v = r.vars?.get(name);

@@ -2,22 +2,31 @@
  * The state of one script run over one log line: the point's fields and tags,
  * the script's own variables, and the flags functions set (drop, exit).
  */
+import { Fields, type KeyTable } from './fields.js';
 import type { Value } from './value.js';
 
 export class ScriptAbort extends Error {}
 
-/** A call site's keys for Run.setKnown(), with which of them are tags of the last tags object seen. */
+/**
+ * A call site's keys for Run.setKnown(), their slots in the script's KeyTable,
+ * and which of them are tags of the last tags object seen.
+ */
 export class KnownKeys {
   base: Readonly<Record<string, string>> | undefined;
   readonly isTag: boolean[];
-  constructor(readonly keys: readonly string[]) {
+  readonly slots: number[];
+  constructor(
+    readonly keys: readonly string[],
+    table: KeyTable,
+  ) {
     this.isTag = keys.map(() => false);
+    this.slots = keys.map((k) => table.slot(k));
   }
 }
 
 export class Run {
   /** Fields of the point, `message` included until drop_origin_data(). */
-  readonly fields = new Map<string, Value>();
+  readonly fields: Fields;
   /** Tags the script set (set_tag(), or a write to a tag of the point). */
   tags: Map<string, string> | undefined;
   /** Tags of the point the script removed (drop_key, rename of a tag). */
@@ -35,9 +44,11 @@ export class Run {
     /** performance.now() after which loops and long inputs abort the run. */
     readonly deadline: number,
     /** The point's own tags (a container's `service`, `pod_name` …): readable, and writes stay tags. */
+    table: KeyTable,
     readonly baseTags?: Readonly<Record<string, string>>,
   ) {
-    this.fields.set('message', message);
+    this.fields = new Fields(table);
+    this.fields.setSlot(0, message);
   }
 
   private baseTag(key: string): string | undefined {
@@ -97,11 +108,10 @@ export class Run {
    * the fields map straight away. Same outcome as set().
    */
   setKnown(memo: KnownKeys, i: number, v: Value): void {
-    const key = memo.keys[i]!;
     if (this.tags === undefined) {
       const b = this.baseTags;
       if (b === undefined) {
-        this.fields.set(key, v);
+        this.fields.setSlot(memo.slots[i]!, v);
         return;
       }
       if (memo.base !== b) {
@@ -109,11 +119,11 @@ export class Run {
         for (let j = 0; j < memo.keys.length; j++) memo.isTag[j] = typeof b[memo.keys[j]!] === 'string';
       }
       if (!memo.isTag[i]) {
-        this.fields.set(key, v);
+        this.fields.setSlot(memo.slots[i]!, v);
         return;
       }
     }
-    this.set(key, v);
+    this.set(memo.keys[i]!, v);
   }
 
   /**
@@ -122,19 +132,32 @@ export class Run {
    * when it names one (worked out once per tags object, as setKnown()).
    */
   getKnown(memo: KnownKeys, i: number): Value | undefined {
-    const key = memo.keys[i]!;
     if (this.tags !== undefined) {
-      const t = this.tags.get(key);
+      const t = this.tags.get(memo.keys[i]!);
       if (t !== undefined) return t;
     }
-    const f = this.fields.get(key);
+    const f = this.fields.getSlot(memo.slots[i]!);
     const b = this.baseTags;
     if (f !== undefined || b === undefined) return f;
     if (memo.base !== b) {
       memo.base = b;
       for (let j = 0; j < memo.keys.length; j++) memo.isTag[j] = typeof b[memo.keys[j]!] === 'string';
     }
-    return memo.isTag[i] ? this.baseTag(key) : undefined;
+    return memo.isTag[i] ? this.baseTag(memo.keys[i]!) : undefined;
+  }
+
+  /** delete() of a key a call site knows at compile time (its slot; the point's own tags as getKnown()). */
+  deleteKnown(memo: KnownKeys, i: number): void {
+    this.fields.deleteSlot(memo.slots[i]!);
+    const key = memo.keys[i]!;
+    this.tags?.delete(key);
+    const b = this.baseTags;
+    if (b === undefined) return;
+    if (memo.base !== b) {
+      memo.base = b;
+      for (let j = 0; j < memo.keys.length; j++) memo.isTag[j] = typeof b[memo.keys[j]!] === 'string';
+    }
+    if (memo.isTag[i] && this.baseTag(key) !== undefined) (this.droppedTags ??= new Set()).add(key);
   }
 
   checkDeadline(): void {

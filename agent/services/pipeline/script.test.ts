@@ -157,6 +157,47 @@ describe("the point's own tags", () => {
   });
 });
 
+describe('functions with constant arguments compiled once', () => {
+  it('cast(…, "int") gives the same integers for digits alone as for any other text', () => {
+    const cases: [string, bigint][] = [
+      ['007', 7n],
+      [' 12 ', 12n],
+      ['+5', 5n],
+      ['-3', -3n],
+      ['1e3', 1000n],
+      ['999999999999999', 999999999999999n],
+      ['12345678901234567', 12345678901234567n],
+      ['abc', 0n],
+      ['', 0n],
+      ['4.7', 4n],
+    ];
+    for (const [text, want] of cases) {
+      const f = load(`add_key(v, ${JSON.stringify(text)})\ncast(v, "int")`).run('m');
+      expect(f.ok && f.out.fields.get('v')).toBe(want);
+    }
+  });
+
+  it('nullif with a literal drops a field, or the point’s own tag, only when equal', () => {
+    const s = load('nullif(a, "-")\nnullif(pod, "p1")\nnullif(n, 3)');
+    const r = s.run('m', Object.freeze({ pod: 'p1', a: 'x' }));
+    expect(r.ok && [...r.out.droppedTags!]).toEqual(['pod']);
+    const r2 = load('add_key(a, "-")\nadd_key(b, "-")\nadd_key(n, 3)\nnullif(a, "-")\nnullif(n, 3)\nnullif(b, "+")').run('m', Object.freeze({ pod: 'p2' }));
+    expect(r2.ok && [...r2.out.fields.keys()]).toEqual(['message', 'b']);
+    expect(r2.ok && r2.out.droppedTags).toBe(undefined);
+  });
+
+  it('group_in and group_between with literal lists and ranges', () => {
+    for (const [s0, c, want] of [
+      ['warn', 250n, { s: 'warning', c: 250n, u: 'OK' }],
+      ['error', 399n, { s: 'error', c: 399n, t: 'E', u: 'redir' }],
+      ['x', 299.5, { s: 'x', c: 299.5 }],
+    ] as const) {
+      const both = load(`add_key(s, ${JSON.stringify(s0)})\nadd_key(c, ${c})\ngroup_in(s, ["warn", "notice"], "warning")\ngroup_in(s, ["error", 3], "E", t)\ngroup_between(c, [200, 299], "OK", u)\ngroup_between(c, [300, 399.5], "redir", u)`).run('m');
+      expect(both.ok && Object.fromEntries([...both.out.fields].filter(([k]) => k !== 'message'))).toEqual(want);
+    }
+  });
+});
+
 describe('two grok() calls over one input, the second writing every key of the first (nginx.p), run as one', () => {
   // `y = 1` between the calls keeps them apart: the reference is the script's order, call by call
   const pair = (a: string, b: string, between = '') => `grok(_, ${JSON.stringify(a)})\n${between}grok(_, ${JSON.stringify(b)})\n`;

@@ -7,12 +7,12 @@
 import v8 from 'node:v8';
 import { Compiler, type CompileOptions, type Exec } from './compile.js';
 import { PipelineError } from './errors.js';
+import { STATUS, TIME, type Fields, type KeyTable } from './fields.js';
 import type { PatternScope } from './grok/compile.js';
 import { parse } from './parser.js';
 import { Run, ScriptAbort } from './runtime.js';
 import { normalizeStatus } from './status.js';
 import { parseZone } from './timeparse.js';
-import type { Value } from './value.js';
 
 // A regular expression that backtracks past V8's limit finishes on V8's linear-time engine
 // instead of running for minutes (catastrophic backtracking in a user's grok pattern or on a
@@ -24,7 +24,7 @@ v8.setFlagsFromString('--regexp-backtracks-before-fallback=10000');
 
 export interface ScriptOutput {
   /** Fields (message included unless drop_origin_data()); nil values are left out by the encoders. */
-  fields: Map<string, Value>;
+  fields: Fields;
   tags: Map<string, string> | undefined;
   /** The point's own tags the script removed. */
   droppedTags: Set<string> | undefined;
@@ -88,6 +88,8 @@ export class Script {
     readonly name: string,
     readonly file: string,
     private readonly body: Exec,
+    /** The slots of the keys the script names: its runs' fields (fields.ts). */
+    readonly keyTable: KeyTable,
     opts: ScriptOptions,
     private readonly source: string,
     /** Undefined when the script cannot be compiled elsewhere from its text alone (shared patterns). */
@@ -100,10 +102,11 @@ export class Script {
   /** Parses and compiles; throws PipelineError (file:line:col) on any load error. */
   static compile(name: string, file: string, source: string, opts: ScriptOptions = {}): Script {
     const ast = parse(source, file);
-    const body = new Compiler(file, opts, opts.patterns).block(ast);
+    const c = new Compiler(file, opts, opts.patterns);
+    const body = c.block(ast);
     const z = opts.timezone;
     const zone = opts.patterns !== undefined ? null : z === undefined ? undefined : z.kind === 'fixed' ? z.minutes : z.kind === 'iana' ? z.name : '';
-    return new Script(name, file, body, opts, source, zone);
+    return new Script(name, file, body, c.table, opts, source, zone);
   }
 
   /** How a worker thread compiles the same script; undefined when it cannot (the script then runs where it is). */
@@ -137,7 +140,7 @@ export class Script {
       return { ok: false, error: `line of ${message.length} characters, over the ${this.maxLength} a script runs on`, timedOut: true };
     }
     const start = performance.now();
-    const r = new Run(message, start + this.boundMs, tags);
+    const r = new Run(message, start + this.boundMs, this.keyTable, tags);
     try {
       this.body(r);
     } catch (e) {
@@ -152,16 +155,16 @@ export class Script {
     }
     const fields = r.fields;
     let time: bigint | undefined;
-    const t = fields.get('time');
+    const t = fields.getSlot(TIME);
     if (typeof t === 'bigint') {
       time = t;
-      fields.delete('time');
+      fields.deleteSlot(TIME);
     }
     let status: string | undefined;
-    const s = fields.get('status') ?? r.tags?.get('status');
+    const s = fields.getSlot(STATUS) ?? r.tags?.get('status');
     if (s !== undefined && s !== null) {
       status = normalizeStatus(typeof s === 'string' ? s : String(s));
-      fields.delete('status');
+      fields.deleteSlot(STATUS);
       r.tags?.delete('status');
     }
     if (r.dropped) this.stats.dropped++;

@@ -6,6 +6,7 @@
  */
 import { escapeKey, fieldText, quoteStr } from '../../../agent/model/lineproto.js';
 import { lineHead, type LineBuf } from '../../../agent/model/linebuf.js';
+import { MESSAGE, type KeyTable } from '../../../agent/services/pipeline/fields.js';
 import type { Script } from '../../../agent/services/pipeline/script.js';
 import { toJson } from '../../../agent/services/pipeline/value.js';
 import { detectStatus, detectStatusRange } from './parse.js';
@@ -16,6 +17,16 @@ export const DROPPED = 1;
 export const WRITTEN = 2;
 export type ScriptedOutcome = typeof FAILED | typeof DROPPED | typeof WRITTEN;
 
+/** A key that is never written as a field of a scripted line (`log_read_lines`, `filepath`, ''). */
+const SKIP = Buffer.alloc(0);
+const MESSAGE_HEAD = Buffer.from(' message="');
+const QUOTE_COMMA = Buffer.from('",');
+const SPACE = Buffer.from(' ');
+const COMMA = Buffer.from(',');
+const INT_SUFFIX = Buffer.from('i');
+const STATUS_KEY = Buffer.from('status=');
+const READ_LINES_KEY = Buffer.from(',log_read_lines=');
+
 export class ScriptedWriter {
   /** `source,tags` of a stream's scripted lines (the script kept the measurement and tags). */
   private readonly scriptHeads = new Map<string, Buffer>();
@@ -23,9 +34,12 @@ export class ScriptedWriter {
   private readonly rawHeads = new Map<string, Buffer>();
   /** The last scripted line's time and its text (with the space before it). */
   private lastTime: bigint | undefined;
-  private lastTimeText = '';
-  /** Escaped field keys of scripted lines, with their `=`. */
-  private readonly keyTexts = new Map<string, string>();
+  private lastTimeText: Buffer = Buffer.alloc(0);
+  /** Escaped field keys of scripted lines made at run time, with their `=`, as UTF-8. */
+  private readonly keyTexts = new Map<string, Buffer>();
+  /** The same for the keys of the last script's KeyTable, by slot (SKIP: a key never written). */
+  private table: KeyTable | undefined;
+  private tableKeys: Buffer[] = [];
 
   constructor(
     private readonly source: string,
@@ -34,13 +48,20 @@ export class ScriptedWriter {
     private readonly withFilepath: boolean,
   ) {}
 
-  private keyText(k: string): string {
+  private keyBytes(k: string): Buffer {
     let t = this.keyTexts.get(k);
     if (t === undefined) {
       if (this.keyTexts.size > 1024) this.keyTexts.clear();
-      this.keyTexts.set(k, (t = escapeKey(k) + '='));
+      this.keyTexts.set(k, (t = Buffer.from(escapeKey(k) + '=')));
     }
     return t;
+  }
+
+  /** The key bytes of a table's slots (SKIP for keys a scripted line never carries as fields). */
+  private keysOf(table: KeyTable): Buffer[] {
+    if (table === this.table) return this.tableKeys;
+    this.table = table;
+    return (this.tableKeys = table.keys.map((k) => (k === '' || k === 'log_read_lines' || k === 'filepath' ? SKIP : Buffer.from(escapeKey(k) + '='))));
   }
 
   /**
@@ -68,30 +89,61 @@ export class ScriptedWriter {
       own = o.tags;
       b.appendBytes(lineHead(o.measurement ?? this.source, t));
     }
-    const m = o.fields.get('message');
+    const f = o.fields;
+    const m = f.getSlot(MESSAGE);
     const rawMessage = m === msg && bytes !== undefined;
-    let s = ' ';
     if (rawMessage) {
-      b.append(' message="');
+      b.appendSmall(MESSAGE_HEAD);
       b.appendEscaped(bytes, start, end);
-      s = '",';
+      b.appendSmall(QUOTE_COMMA);
+    } else b.appendSmall(SPACE);
+    const keys = this.keysOf(f.table);
+    const { order, vals, pos } = f;
+    for (let j = 0; j < order.length; j++) {
+      const slot = order[j]!;
+      const v = vals[slot];
+      if (v === undefined || v === null || pos[slot] !== j || (rawMessage && slot === MESSAGE)) continue;
+      let key = slot < keys.length ? keys[slot]! : undefined;
+      if (key === SKIP) continue;
+      if (own !== undefined && own.has(f.keyOf(slot))) continue;
+      if (typeof v === 'number' && !Number.isFinite(v)) continue;
+      if (key === undefined) {
+        const k = f.keyOf(slot);
+        if (k === '' || k === 'log_read_lines' || k === 'filepath') continue;
+        key = this.keyBytes(k);
+      }
+      b.appendSmall(key);
+      switch (typeof v) {
+        case 'string':
+          b.appendQuoted(v);
+          break;
+        case 'bigint':
+          b.appendAscii(v.toString());
+          b.appendSmall(INT_SUFFIX);
+          break;
+        case 'number':
+        case 'boolean':
+          b.appendAscii(fieldText(v)!);
+          break;
+        default:
+          b.appendQuoted(toJson(v));
+      }
+      b.appendSmall(COMMA);
     }
-    for (const [k, v] of o.fields) {
-      if (v === null || k === '' || (rawMessage && k === 'message') || k === 'log_read_lines' || k === 'filepath' || own?.has(k)) continue;
-      const t = typeof v === 'object' ? quoteStr(toJson(v)) : fieldText(v);
-      if (t === undefined) continue;
-      s += this.keyText(k) + t + ',';
-    }
-    s += 'status=' + quoteStr(o.status ?? detectStatus(typeof m === 'string' ? m : msg)) + ',log_read_lines=' + linesRead + 'i';
-    if (this.withFilepath) s += ',filepath=' + quoteStr(filepath);
+    b.appendSmall(STATUS_KEY);
+    b.appendQuoted(o.status ?? detectStatus(typeof m === 'string' ? m : msg));
+    b.appendSmall(READ_LINES_KEY);
+    b.appendUint(linesRead);
+    b.appendSmall(INT_SUFFIX);
+    if (this.withFilepath) b.append(',filepath=' + quoteStr(filepath));
     // the record's own time only when the script set none (scripts such as nginx.p do): no BigInt per line
     const t = o.time ?? time ?? BigInt(sec) * 1_000_000_000n + BigInt(ns);
     if (t !== this.lastTime) {
       // lines of one second share default_time()'s answer: its digits too
       this.lastTime = t;
-      this.lastTimeText = ' ' + t;
+      this.lastTimeText = Buffer.from(' ' + t);
     }
-    b.append(s + this.lastTimeText);
+    b.appendSmall(this.lastTimeText);
     b.endLine();
     return WRITTEN;
   }

@@ -5,6 +5,7 @@
  * encoding; sources without a script never come here.
  */
 import type { FieldValue, Point } from '../../../agent/model/point.js';
+import { MESSAGE } from '../../../agent/services/pipeline/fields.js';
 import type { Script } from '../../../agent/services/pipeline/script.js';
 import { toJson } from '../../../agent/services/pipeline/value.js';
 import { detectStatus } from './parse.js';
@@ -29,11 +30,15 @@ export function runScript(script: Script, message: string, source: string, tags:
   const o = r.out;
   if (o.dropped) return { kind: 'dropped' };
   const fields: Record<string, FieldValue> = {};
-  for (const [k, v] of o.fields) {
-    if (v === null) continue;
-    fields[k] = typeof v === 'object' ? toJson(v) : v;
+  const f = o.fields;
+  const { order, vals, pos } = f;
+  for (let j = 0; j < order.length; j++) {
+    const slot = order[j]!;
+    const v = vals[slot];
+    if (v === undefined || v === null || pos[slot] !== j) continue;
+    fields[f.keyOf(slot)] = typeof v === 'object' ? toJson(v) : v;
   }
-  const msg = o.fields.get('message');
+  const msg = f.getSlot(MESSAGE);
   fields.status = o.status ?? detectStatus(typeof msg === 'string' ? msg : message);
   let t: Record<string, string> = tags as Record<string, string>;
   if ((o.tags !== undefined && o.tags.size > 0) || o.droppedTags !== undefined) {

@@ -1,7 +1,7 @@
 /** grok(), add_pattern() and json(): the functions that cut a text into keys. */
 import type { Expr } from '../ast.js';
 import { backtrackGuard, checkPatternSyntax, compileGrok, GrokError, requiredLiterals, type GrokType } from '../grok/compile.js';
-import { KnownKeys, type Run } from '../runtime.js';
+import type { Run } from '../runtime.js';
 import { fromJson, toJson, type Value } from '../value.js';
 import type { CompileCtx, FnSpec } from './types.js';
 
@@ -87,7 +87,7 @@ export const grok: FnSpec = {
       types.push(c.type);
     });
     const n = groups.length;
-    const known = new KnownKeys(keys);
+    const known = c.known(keys);
     const lits = g.flags.includes('i') ? [] : requiredLiterals(pat);
     // a pattern whose failing search backtracks a lot is tried on its tail first, while the last
     // search here failed (a call site that matches pays nothing for it)

@@ -1,8 +1,31 @@
 /** Functions that change, move, type or drop the keys of the point. */
-import { KnownKeys, type Run } from '../runtime.js';
+import type { Run } from '../runtime.js';
 import { equal, isNumber, toText, typeOf, type Value } from '../value.js';
 import type { CompileCtx, FnSpec } from './types.js';
 import type { Expr } from '../ast.js';
+
+/** The value of a literal argument (a string, number, bool or nil, or a list of them), known at compile time. */
+function constant(e: Expr): { v: Value } | undefined {
+  switch (e.type) {
+    case 'str':
+    case 'int':
+    case 'float':
+    case 'bool':
+      return { v: e.value };
+    case 'nil':
+      return { v: null };
+    case 'list': {
+      const items: Value[] = [];
+      for (const x of e.items) {
+        const c = constant(x);
+        if (c === undefined) return undefined;
+        items.push(c.v);
+      }
+      return { v: items };
+    }
+  }
+  return undefined;
+}
 
 /** A key argument, or the key named by a string value (DataKit accepts both where a new key is written). */
 function keyArg(c: CompileCtx, e: Expr): string {
@@ -18,6 +41,23 @@ function keyAndValue(args: readonly (Expr | undefined)[], c: CompileCtx): { key:
   const key = keyArg(c, args[0]!);
   const value = args[1] !== undefined ? c.expr(args[1]) : undefined;
   return { key, valueOf: value !== undefined ? value : (r: Run) => r.vars?.get(key) ?? r.get(key) };
+}
+
+/**
+ * cast(…, "int") of a text of digits alone, the common case (a status code, a size), without
+ * trim(), a RegExp and Number(): undefined for anything else, which castTo() takes.
+ */
+function digitsToInt(s: string): bigint | undefined {
+  const n = s.length;
+  // below 10^15 the value is exact as a double
+  if (n === 0 || n > 15) return undefined;
+  let x = 0;
+  for (let i = 0; i < n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    x = x * 10 + d;
+  }
+  return BigInt(x);
 }
 
 function castTo(v: Value, t: string): Value {
@@ -64,7 +104,15 @@ export const cast: FnSpec = {
     const key = keyArg(c, args[0]!);
     const t = c.literal(args[1]!);
     if (t === undefined || !['str', 'string', 'int', 'float', 'bool'].includes(t)) return c.fail(args[1]!, 'cast type must be "str", "int", "float" or "bool"');
-    const known = new KnownKeys([key]);
+    const known = c.known([key]);
+    if (t === 'int') {
+      return (r: Run) => {
+        const v = r.getKnown(known, 0);
+        if (v === undefined || v === null) return null;
+        r.setKnown(known, 0, (typeof v === 'string' ? digitsToInt(v) : undefined) ?? castTo(v, t));
+        return null;
+      };
+    }
     return (r: Run) => {
       const v = r.getKnown(known, 0);
       if (v === undefined || v === null) return null;
@@ -161,10 +209,19 @@ export const nullif: FnSpec = {
   compile(args, c) {
     const key = keyArg(c, args[0]!);
     const value = c.expr(args[1]!);
-    const known = new KnownKeys([key]);
+    const known = c.known([key]);
+    const k = constant(args[1]!);
+    if (k !== undefined) {
+      const x = k.v;
+      return (r: Run) => {
+        const v = r.getKnown(known, 0);
+        if (v !== undefined && equal(v, x)) r.deleteKnown(known, 0);
+        return null;
+      };
+    }
     return (r: Run) => {
       const v = r.getKnown(known, 0);
-      if (v !== undefined && equal(v, value(r))) r.delete(key);
+      if (v !== undefined && equal(v, value(r))) r.deleteKnown(known, 0);
       return null;
     };
   },
@@ -178,7 +235,23 @@ export const group_in: FnSpec = {
     const list = c.expr(args[1]!);
     const value = c.expr(args[2]!);
     const target = args[3] !== undefined ? keyArg(c, args[3]) : key;
-    const known = new KnownKeys([key, target]);
+    const known = c.known([key, target]);
+    // a list written out in the script (["warn", "notice"]) is made once, not per line
+    const k = constant(args[1]!);
+    if (k !== undefined && Array.isArray(k.v)) {
+      const l = k.v;
+      return (r: Run) => {
+        const v = r.getKnown(known, 0);
+        if (v === undefined) return null;
+        for (let i = 0; i < l.length; i++) {
+          if (equal(v, l[i]!)) {
+            r.setKnown(known, 1, value(r));
+            break;
+          }
+        }
+        return null;
+      };
+    }
     return (r: Run) => {
       const v = r.getKnown(known, 0);
       if (v === undefined) return null;
@@ -206,7 +279,19 @@ export const group_between: FnSpec = {
     const hi = c.expr(range.items[1]!);
     const value = c.expr(args[2]!);
     const target = args[3] !== undefined ? keyArg(c, args[3]) : key;
-    const known = new KnownKeys([key, target]);
+    const known = c.known([key, target]);
+    const klo = constant(range.items[0]!);
+    const khi = constant(range.items[1]!);
+    if (klo !== undefined && khi !== undefined && isNumber(klo.v) && isNumber(khi.v)) {
+      const a = klo.v;
+      const b = khi.v;
+      return (r: Run) => {
+        const v = r.getKnown(known, 0);
+        if (v === undefined || !isNumber(v)) return null;
+        if (v >= a && v <= b) r.setKnown(known, 1, value(r));
+        return null;
+      };
+    }
     return (r: Run) => {
       const v = r.getKnown(known, 0);
       if (v === undefined || !isNumber(v)) return null;

@@ -1,5 +1,5 @@
 /** default_time() and parse_duration(). */
-import { KnownKeys, type Run } from '../runtime.js';
+import type { Run } from '../runtime.js';
 import { parseTimeText, parseZone, type Zone } from '../timeparse.js';
 import type { FnSpec } from './types.js';
 
@@ -22,7 +22,7 @@ export const default_time: FnSpec = {
     let lastNs: bigint | undefined;
     let prevText: string | undefined;
     let prevNs: bigint | undefined;
-    const known = new KnownKeys([key]);
+    const known = c.known([key]);
     return (r: Run) => {
       const v = r.getKnown(known, 0);
       if (typeof v === 'bigint') return null;

@@ -1,7 +1,7 @@
 /** The contract between the compiler and the built-in functions. */
 import type { Expr } from '../ast.js';
 import type { PatternScope } from '../grok/compile.js';
-import type { Run } from '../runtime.js';
+import type { KnownKeys, Run } from '../runtime.js';
 import type { Zone } from '../timeparse.js';
 import type { Value } from '../value.js';
 
@@ -16,6 +16,8 @@ export interface CompileCtx {
    * (the key "a.b"), `_` (message), or a string literal where DataKit takes one.
    */
   key(e: Expr, what?: string): string;
+  /** Keys the call site reads or writes by index (Run.getKnown/setKnown): each gets its slot in the script's KeyTable. */
+  known(keys: readonly string[]): KnownKeys;
   /** A string literal's value, or undefined when the argument is not one. */
   literal(e: Expr): string | undefined;
   /** A load error at the argument. */

@@ -14,7 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import type UAParserType from 'ua-parser-js';
-import { KnownKeys, type Run } from '../runtime.js';
+import type { Run } from '../runtime.js';
 import type { Value } from '../value.js';
 import type { FnSpec } from './types.js';
 
@@ -62,23 +62,43 @@ const UA_KEYS = ['isMobile', 'isBot', 'os', 'browser', 'browserVer', 'engine', '
 const CACHE_MAX = 1024;
 const cache = new Map<string, UaInfo>();
 
+/**
+ * In front of the Map: a few recent answers by a cheap hash of the text (its length and three
+ * of its characters), checked by comparing the text. A Map lookup hashes the whole text (a
+ * User-Agent is ~100 characters, a new string per line) before it compares it.
+ */
+const RECENT = 64;
+const recentKeys: (string | undefined)[] = new Array<string | undefined>(RECENT).fill(undefined);
+const recentInfo: (UaInfo | undefined)[] = new Array<UaInfo | undefined>(RECENT).fill(undefined);
+
+function lookup(v: string): UaInfo {
+  const n = v.length;
+  const h = (n * 31 + v.charCodeAt(n >> 1) * 7 + v.charCodeAt(n >> 2) * 3 + v.charCodeAt(n - 1)) & (RECENT - 1);
+  if (recentKeys[h] === v) return recentInfo[h]!;
+  let info = cache.get(v);
+  if (info === undefined) {
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(v, (info = parseUserAgent(v)));
+  }
+  recentKeys[h] = v;
+  recentInfo[h] = info;
+  return info;
+}
+
 export const user_agent: FnSpec = {
   params: ['key', 'prefix'],
   min: 1,
   compile(args, c) {
     const key = c.key(args[0]!);
     const prefix = args[1] !== undefined ? c.expr(args[1]) : undefined;
-    const known = new KnownKeys(UA_KEYS);
+    const known = c.known(UA_KEYS);
+    const source = c.known([key]);
     return (r: Run) => {
-      const v = r.get(key);
+      const v = r.getKnown(source, 0);
       if (typeof v !== 'string' || v === '') return null;
       const p = prefix !== undefined ? prefix(r) : '';
       if (typeof p !== 'string') throw new Error('user_agent: the prefix must be a string');
-      let info = cache.get(v);
-      if (info === undefined) {
-        if (cache.size >= CACHE_MAX) cache.clear();
-        cache.set(v, (info = parseUserAgent(v)));
-      }
+      const info = lookup(v);
       if (p === '') {
         for (let i = 0; i < info.length; i++) if (info[i]![1] !== '') r.setKnown(known, i, info[i]![1]);
       } else for (const [k, x] of info) if (x !== '') r.set(p + k, x);
