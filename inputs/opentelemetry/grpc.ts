@@ -84,6 +84,9 @@ export class OtlpGrpcServer {
       // uncounted, only what is over this ceiling
       'grpc.max_receive_message_length': grpcCeiling(this.maxPayload),
       'grpc.max_send_message_length': 1 << 20,
+      // channelz (grpc-js's per-call and per-session statistics for its admin service, which nothing here serves)
+      // costs timestamps and counters on every message
+      'grpc.enable_channelz': 0,
     });
     widenWindows(server);
     for (const signal of this.signals) {
