@@ -30,6 +30,7 @@ const owners = [
   ['HTTP out', /http-pool|sinks\/dataway|_http_client|_http_agent/],
   ['sender', /delivery\/sender|linebuf|running-input/],
   ['hand-off', /offthread|internal\/worker|messageport|MessagePort|worker_threads|receiver\.js|ValueSerializer|ValueDeserializer/],
+  ['gRPC in (grpc-js, HTTP/2)', /@grpc\/grpc-js|internal\/http2|nghttp2|Http2/],
   ['HTTP in', /_http_server|_http_incoming|server\/server|server\.js/],
   ['self-metrics', /prom-client|telemetry/],
 ];

@@ -119,9 +119,10 @@ async function endToEnd(kind, sink, dist) {
   const pool = new Pool(agent.ready.url, { connections: 4, pipelining: 1 });
   const route = ROUTE[kind];
   const headers = { 'content-type': CT[kind] };
-  // OTLP/gRPC: --grpc-channels HTTP/2 connections (default 1), 4 calls in flight over them
+  // OTLP/gRPC: --grpc-channels HTTP/2 connections (default 1), 4 calls in flight over them; the client's channelz
+  // statistics off (they cost this process timestamps and counters per call, on the box the agent runs on)
   const channels = kind === 'otlp-grpc' ? Number(arg('grpc-channels', 1)) : 0;
-  const grpcClients = Array.from({ length: channels }, () => new grpc.Client(`127.0.0.1:${agent.ready.grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+  const grpcClients = Array.from({ length: channels }, () => new grpc.Client(`127.0.0.1:${agent.ready.grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_channelz': 0 }));
   const grpcClient = grpcClients[0];
   let nextClient = 0;
   const bytes = (b) => b;
@@ -164,9 +165,10 @@ for (const kind of (arg('only', '') ? arg('only', '').split(',') : ['ddtrace', '
   const cell = (xs) => (xs.length === 0 ? '-' : `${fmt(median(xs.map((x) => x.cpu)))} (${fmt(median(xs.map((x) => x.wall)))})`);
   const label = { ddtrace: 'ddtrace v0.4 msgpack', zipkin: 'zipkin v2 JSON', otlp: 'OTLP/HTTP protobuf', 'otlp-grpc': 'OTLP/gRPC' }[kind];
   const row = (name, runs) => {
-    const m = runs.sort((a, b) => a.perCpuSec - b.perCpuSec)[runs.length >> 1];
+    const m = [...runs].sort((a, b) => a.perCpuSec - b.perCpuSec)[runs.length >> 1];
     const peak = Math.max(...runs.map((r) => r.peakRssMB));
     const top = runs.find((r) => r.peakRssMB === peak).atPeak;
+    notes.push(`${name}: each run in order, spans/s (agent cores, spans per agent CPU-s): ${runs.map((r) => `${fmt(r.rate)} (${r.cpuPerSec.toFixed(2)}, ${fmt(r.perCpuSec)})`).join('; ')}; median spans/s ${fmt(median(runs.map((r) => r.rate)))}`);
     notes.push(`${name}: the bench process (clients, counting sink) used ${runs.map((r) => r.benchCpuPerSec.toFixed(2)).join(', ')} cores`);
     const t = m.threads;
     const us = (s) => ((s / m.points) * 1e6).toFixed(2);

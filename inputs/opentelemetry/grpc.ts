@@ -7,6 +7,7 @@
  * A refusal is a gRPC status: INVALID_ARGUMENT for bad input, UNAVAILABLE
  * with a google.rpc.RetryInfo for back-pressure, so exporters retry.
  */
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { parseListen } from '../../agent/server/listener.js';
 import type { Signal } from './proto.js';
@@ -32,6 +33,38 @@ export function grpcCeiling(maxPayload: number): number {
   return Math.min(2 ** 31 - 1, maxPayload + Math.min(maxPayload, 4 << 20));
 }
 
+/**
+ * HTTP/2 receive windows of the server: a call's stream may have 1 MiB unread, a connection 4 MiB.
+ * Node's (nghttp2's) defaults are 64 KiB each and grpc-js sets none for a server, so a 280 KB
+ * export crossed in ~5 WINDOW_UPDATE round trips, each a turn of both event loops, and every
+ * call on the connection shared one 64 KiB window.
+ */
+export const STREAM_WINDOW = 1 << 20;
+export const SESSION_WINDOW = 4 << 20;
+
+/** grpc-js's Server makes its node:http2 server in this (private) method; there is no option for the windows. */
+interface Http2Factory {
+  createHttp2Server?: (credentials: grpc.ServerCredentials) => Http2Server;
+}
+
+/**
+ * Gives every HTTP/2 server grpc-js makes for `server` the receive windows above: the stream window in the
+ * SETTINGS a new session starts with, the connection window as the session starts. Should grpc-js no
+ * longer make its servers in createHttp2Server, the server keeps Node's defaults (and the test that a
+ * client sees the windows fails).
+ */
+function widenWindows(server: grpc.Server): void {
+  const s = server as unknown as Http2Factory;
+  const make = s.createHttp2Server;
+  if (typeof make !== 'function') return;
+  s.createHttp2Server = (credentials) => {
+    const h2 = make.call(server, credentials);
+    h2.updateSettings({ initialWindowSize: STREAM_WINDOW });
+    h2.on('session', (session: ServerHttp2Session) => session.setLocalWindowSize(SESSION_WINDOW));
+    return h2;
+  };
+}
+
 export class OtlpGrpcServer {
   private server: grpc.Server | undefined;
   port: number | undefined;
@@ -51,7 +84,11 @@ export class OtlpGrpcServer {
       // uncounted, only what is over this ceiling
       'grpc.max_receive_message_length': grpcCeiling(this.maxPayload),
       'grpc.max_send_message_length': 1 << 20,
+      // channelz (grpc-js's per-call and per-session statistics for its admin service, which nothing here serves)
+      // costs timestamps and counters on every message
+      'grpc.enable_channelz': 0,
     });
+    widenWindows(server);
     for (const signal of this.signals) {
       const def: grpc.ServiceDefinition = {
         Export: { path: SERVICES[signal], requestStream: false, responseStream: false, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: bytes, responseDeserialize: bytes, originalName: 'export' },

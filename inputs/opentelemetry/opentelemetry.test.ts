@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
@@ -11,6 +12,7 @@ import type { Point } from '../../agent/model/point.js';
 import { schema, type OtelConfig } from './config.js';
 import { OtelInput } from './input.js';
 import { mapMetrics } from './metrics.js';
+import { SESSION_WINDOW, STREAM_WINDOW } from './grpc.js';
 import { logStatus } from './logs.js';
 
 const TESTDATA = path.join(import.meta.dirname, 'testdata');
@@ -180,6 +182,25 @@ describe('OTLP/gRPC', () => {
     expect(details.toString('latin1')).toContain('type.googleapis.com/google.rpc.RetryInfo');
     expect(await metricValue(ctx, 'telekit_opentelemetry_requests_total', { route: 'grpc:traces', code: '400', reason: 'bad_payload' })).toBe(1);
     expect(await metricValue(ctx, 'telekit_opentelemetry_requests_total', { route: 'grpc:logs', code: '503' })).toBe(1);
+  });
+});
+
+describe('OTLP/gRPC receive windows', () => {
+  it('a client may send 1 MiB a call and 4 MiB a connection before it waits for a WINDOW_UPDATE (Node\'s default: 64 KiB each)', async () => {
+    const { i } = await input({ grpc: { addr: '127.0.0.1:0' } });
+    const session = http2.connect(`http://127.0.0.1:${i.grpcPort!}`);
+    try {
+      const settings = await new Promise<http2.Settings>((resolve, reject) => {
+        session.once('remoteSettings', resolve);
+        session.once('error', reject);
+      });
+      expect(settings.initialWindowSize).toBe(STREAM_WINDOW);
+      // the server widens the connection window as the session starts: its WINDOW_UPDATE is in before its PING ack
+      await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+      expect(session.state.remoteWindowSize).toBe(SESSION_WINDOW);
+    } finally {
+      session.destroy();
+    }
   });
 });
 

@@ -46,7 +46,7 @@ describe('TraceThreads', () => {
     expect(r.kind === 'ok' && r.dropped).toEqual({ sampled: 1 });
   });
 
-  it('hands a large body that owns its memory to the worker without a copy, and copies one that shares it', async () => {
+  it('hands a large body that owns its memory (behind at most a short prefix) to the worker without a copy, and copies one that shares it', async () => {
     const t = start();
     const big = 'a'.repeat(HAND_OVER_MIN);
     const owned = { ...req('/x'), body: Buffer.allocUnsafe(big.length + 1) };
@@ -62,6 +62,14 @@ describe('TraceThreads', () => {
     expect(text(r2)).toContain(`${big}c"`);
     expect(whole.toString()).toBe(`${big}c-and-more`);
     expect(slice.body.length).toBe(big.length + 1);
+    // the tail of one allocation behind a short prefix (grpc-js's framed message): transferred, read from its offset
+    const framed = Buffer.allocUnsafe(5 + big.length + 1);
+    framed.write(`12345${big}d`);
+    const tail = { ...req('/x'), body: framed.subarray(5) };
+    const r3 = await t.run(tail, {});
+    expect(text(r3)).toContain(`span_id="${big.length + 1}"`);
+    expect(text(r3)).toContain(`message="${big}d"`);
+    expect(framed.length).toBe(0);
   });
 
   it('answers unavailable (a 503 upstream) when a worker dies, and replaces it', async () => {

@@ -108,17 +108,25 @@ export function traceRequest(route: string, req: { headers: Record<string, strin
 export const HAND_OVER_MIN = 64 << 10;
 
 /**
+ * At most this many bytes of a handed-over body's ArrayBuffer may lie before it: a gRPC message is the tail
+ * of grpc-js's framed message, one allocation with the 5-byte message prefix ahead of the protobuf.
+ */
+export const HAND_OVER_PREFIX = 16;
+
+/**
  * The bytes of a request body in memory a worker can own. A large body that
- * owns its ArrayBuffer whole (the HTTP server reads a body of a declared
- * length into one allocation of that length) is given as it is: transferring
- * it detaches `body`, which the caller no longer reads. Anything else (small
- * bodies from Node's shared pool, a slice of a larger buffer) is copied into a
- * buffer of its own. A 253 KB trace body copied cost the main thread an
- * allocation, its page faults and a copy per request.
+ * owns its ArrayBuffer (the HTTP server reads a body of a declared length into
+ * one allocation of that length; grpc-js assembles a message into one
+ * allocation behind its 5-byte prefix) is given as it is: transferring the
+ * ArrayBuffer detaches `body`, which the caller no longer reads, and the few
+ * bytes before it. Anything else (small bodies from Node's shared pool, a
+ * slice of a larger buffer with bytes after it) is copied into a buffer of its
+ * own. A 253 KB trace body copied cost the main thread an allocation, its page
+ * faults and a copy per request.
  */
 export function handOver(body: Buffer): Uint8Array<ArrayBuffer> {
   const ab = body.buffer;
-  if (body.length >= HAND_OVER_MIN && body.byteOffset === 0 && ab.byteLength === body.length && ab instanceof ArrayBuffer) return new Uint8Array(ab);
+  if (body.length >= HAND_OVER_MIN && body.byteOffset <= HAND_OVER_PREFIX && ab.byteLength === body.byteOffset + body.length && ab instanceof ArrayBuffer) return new Uint8Array(ab, body.byteOffset, body.length);
   const copy = new Uint8Array(body.length);
   copy.set(body);
   return copy;
