@@ -2,7 +2,7 @@
  * The state of one script run over one log line: the point's fields and tags,
  * the script's own variables, and the flags functions set (drop, exit).
  */
-import { Fields, type KeyTable } from './fields.js';
+import { Fields, MESSAGE, type KeyTable } from './fields.js';
 import type { Value } from './value.js';
 
 export class ScriptAbort extends Error {}
@@ -21,6 +21,13 @@ export class KnownKeys {
   ) {
     this.isTag = keys.map(() => false);
     this.slots = keys.map((k) => table.slot(k));
+  }
+
+  /** Works out which keys are tags of `b` when `b` is not the tags object seen last. */
+  see(b: Readonly<Record<string, string>>): void {
+    if (this.base === b) return;
+    this.base = b;
+    for (let j = 0; j < this.keys.length; j++) this.isTag[j] = typeof b[this.keys[j]!] === 'string';
   }
 }
 
@@ -48,7 +55,7 @@ export class Run {
     readonly baseTags?: Readonly<Record<string, string>>,
   ) {
     this.fields = new Fields(table);
-    this.fields.setSlot(0, message);
+    this.fields.setSlot(MESSAGE, message);
   }
 
   private baseTag(key: string): string | undefined {
@@ -114,10 +121,7 @@ export class Run {
         this.fields.setSlot(memo.slots[i]!, v);
         return;
       }
-      if (memo.base !== b) {
-        memo.base = b;
-        for (let j = 0; j < memo.keys.length; j++) memo.isTag[j] = typeof b[memo.keys[j]!] === 'string';
-      }
+      memo.see(b);
       if (!memo.isTag[i]) {
         this.fields.setSlot(memo.slots[i]!, v);
         return;
@@ -139,10 +143,7 @@ export class Run {
     const f = this.fields.getSlot(memo.slots[i]!);
     const b = this.baseTags;
     if (f !== undefined || b === undefined) return f;
-    if (memo.base !== b) {
-      memo.base = b;
-      for (let j = 0; j < memo.keys.length; j++) memo.isTag[j] = typeof b[memo.keys[j]!] === 'string';
-    }
+    memo.see(b);
     return memo.isTag[i] ? this.baseTag(memo.keys[i]!) : undefined;
   }
 
@@ -153,10 +154,7 @@ export class Run {
     this.tags?.delete(key);
     const b = this.baseTags;
     if (b === undefined) return;
-    if (memo.base !== b) {
-      memo.base = b;
-      for (let j = 0; j < memo.keys.length; j++) memo.isTag[j] = typeof b[memo.keys[j]!] === 'string';
-    }
+    memo.see(b);
     if (memo.isTag[i] && this.baseTag(key) !== undefined) (this.droppedTags ??= new Set()).add(key);
   }
 

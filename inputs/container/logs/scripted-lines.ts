@@ -17,8 +17,13 @@ export const DROPPED = 1;
 export const WRITTEN = 2;
 export type ScriptedOutcome = typeof FAILED | typeof DROPPED | typeof WRITTEN;
 
-/** A key that is never written as a field of a scripted line (`log_read_lines`, `filepath`, ''). */
+/** The key bytes of a key that is never written as a field of a scripted line (see neverField). */
 const SKIP = Buffer.alloc(0);
+
+/** Keys the writer adds itself (`log_read_lines`, `filepath`) or cannot write (''): never taken from the script's fields. */
+function neverField(k: string): boolean {
+  return k === '' || k === 'log_read_lines' || k === 'filepath';
+}
 const MESSAGE_HEAD = Buffer.from(' message="');
 const QUOTE_COMMA = Buffer.from('",');
 const SPACE = Buffer.from(' ');
@@ -61,7 +66,7 @@ export class ScriptedWriter {
   private keysOf(table: KeyTable): Buffer[] {
     if (table === this.table) return this.tableKeys;
     this.table = table;
-    return (this.tableKeys = table.keys.map((k) => (k === '' || k === 'log_read_lines' || k === 'filepath' ? SKIP : Buffer.from(escapeKey(k) + '='))));
+    return (this.tableKeys = table.keys.map((k) => (neverField(k) ? SKIP : Buffer.from(escapeKey(k) + '='))));
   }
 
   /**
@@ -98,18 +103,18 @@ export class ScriptedWriter {
       b.appendSmall(QUOTE_COMMA);
     } else b.appendSmall(SPACE);
     const keys = this.keysOf(f.table);
-    const { order, vals, pos } = f;
+    const { order, vals } = f;
     for (let j = 0; j < order.length; j++) {
       const slot = order[j]!;
       const v = vals[slot];
-      if (v === undefined || v === null || pos[slot] !== j || (rawMessage && slot === MESSAGE)) continue;
+      if (v === undefined || v === null || !f.live(j) || (rawMessage && slot === MESSAGE)) continue;
       let key = slot < keys.length ? keys[slot]! : undefined;
       if (key === SKIP) continue;
       if (own !== undefined && own.has(f.keyOf(slot))) continue;
       if (typeof v === 'number' && !Number.isFinite(v)) continue;
       if (key === undefined) {
         const k = f.keyOf(slot);
-        if (k === '' || k === 'log_read_lines' || k === 'filepath') continue;
+        if (neverField(k)) continue;
         key = this.keyBytes(k);
       }
       b.appendSmall(key);

@@ -30,15 +30,11 @@ export function runScript(script: Script, message: string, source: string, tags:
   const o = r.out;
   if (o.dropped) return { kind: 'dropped' };
   const fields: Record<string, FieldValue> = {};
-  const f = o.fields;
-  const { order, vals, pos } = f;
-  for (let j = 0; j < order.length; j++) {
-    const slot = order[j]!;
-    const v = vals[slot];
-    if (v === undefined || v === null || pos[slot] !== j) continue;
-    fields[f.keyOf(slot)] = typeof v === 'object' ? toJson(v) : v;
+  for (const [k, v] of o.fields) {
+    if (v === null) continue;
+    fields[k] = typeof v === 'object' ? toJson(v) : v;
   }
-  const msg = f.getSlot(MESSAGE);
+  const msg = o.fields.getSlot(MESSAGE);
   fields.status = o.status ?? detectStatus(typeof msg === 'string' ? msg : message);
   let t: Record<string, string> = tags as Record<string, string>;
   if ((o.tags !== undefined && o.tags.size > 0) || o.droppedTags !== undefined) {
