@@ -144,6 +144,13 @@ export class ZipkinLineWriter {
   // the last string read: [sa, sb) in the body, or ~sa..~sb in the arena
   private sa = 0;
   private sb = 0;
+  /**
+   * Where the body has a `"` or a `\\` (the bytes a line-protocol string escapes), in order: the reader
+   * records each string's quotes and escapes as it scans them, so the message is written by copying the
+   * runs between them, without looking at each byte again. Every such byte of valid JSON is in a string.
+   */
+  private specials = new Int32Array(1 << 14);
+  private ns = 0;
 
   // spans, parallel arrays (reused)
   private n = 0;
@@ -159,6 +166,9 @@ export class ZipkinLineWriter {
   private err: boolean[] = [];
   private tagFrom: number[] = [];
   private tagTo: number[] = [];
+  /** The span's specials: [specFrom, specTo) of `specials`. */
+  private specFrom: number[] = [];
+  private specTo: number[] = [];
   private traceId: string[] = [];
   /** Span and parent ids as ranges (arena ones as ~offsets); an empty parent range is "0". Strings only when span types are derived. */
   private sidA: number[] = [];
@@ -193,6 +203,12 @@ export class ZipkinLineWriter {
   private kFlags: number[] = [];
   private kCanon: number[] = [];
   private canon = new Map<string, number>();
+  /**
+   * A mark per point-key id: `stamp` when the span being read (or written) has that key, so the same key
+   * twice in a span, and a core tag's key among a span's tags, are found without comparing every pair.
+   */
+  private mark = new Int32Array(1 << 8);
+  private stamp = 0;
   private coreLen = 0;
 
   constructor(cfg: ZipkinConfig, pipeline: TraceProcessor) {
@@ -219,6 +235,7 @@ export class ZipkinLineWriter {
     this.an = 0;
     this.n = 0;
     this.nt = 0;
+    this.ns = 0;
     try {
       this.readArray();
     } catch (e) {
@@ -307,9 +324,22 @@ export class ZipkinLineWriter {
       if (c < 0x20) throw DECLINE;
       j++;
     }
+    let q = this.ns;
+    if (q + 2 > this.specials.length) this.moreSpecials(2);
+    const sp = this.specials;
+    sp[q++] = a - 1;
+    sp[q++] = j;
+    this.ns = q;
     this.sa = a;
     this.sb = j;
     this.i = j + 1;
+  }
+
+  /** Room for `n` more specials. */
+  private moreSpecials(n: number): void {
+    const bigger = new Int32Array(Math.max(this.specials.length * 2, this.ns + n));
+    bigger.set(this.specials.subarray(0, this.ns));
+    this.specials = bigger;
   }
 
   private room(n: number): void {
@@ -327,6 +357,11 @@ export class ZipkinLineWriter {
     let end = a;
     while (end < n && b[end] !== 0x22) end += b[end] === 0x5c ? 2 : 1;
     this.room(end - a);
+    // the quotes, each escape's backslash and an escaped `"` or `\\`: at most one a byte
+    if (this.ns + (end - a) + 2 > this.specials.length) this.moreSpecials(end - a + 2);
+    const sp = this.specials;
+    let q = this.ns;
+    sp[q++] = a - 1;
     const d = this.arena;
     const start = this.an;
     let w = start;
@@ -341,6 +376,8 @@ export class ZipkinLineWriter {
         continue;
       }
       const e = b[j + 1];
+      sp[q++] = j;
+      if (e === 0x22 || e === 0x5c) sp[q++] = j + 1;
       j += 2;
       switch (e) {
         case 0x22:
@@ -371,6 +408,7 @@ export class ZipkinLineWriter {
             if (b[j] !== 0x5c || b[j + 1] !== 0x75) throw DECLINE;
             const lo = this.hex4(j + 2);
             if (lo < 0xdc00 || lo > 0xdfff) throw DECLINE;
+            sp[q++] = j;
             j += 6;
             u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
           }
@@ -394,6 +432,8 @@ export class ZipkinLineWriter {
           throw DECLINE;
       }
     }
+    sp[q++] = j;
+    this.ns = q;
     this.an = w;
     this.sa = ~start;
     this.sb = ~w;
@@ -652,6 +692,7 @@ export class ZipkinLineWriter {
     let dur = 0;
     let err = false;
     const tagFrom = this.nt;
+    const specFrom = this.ns;
     if (b[this.i] === 0x7d) throw DECLINE; // no traceId: the generic path answers 400
     for (;;) {
       this.str();
@@ -724,6 +765,8 @@ export class ZipkinLineWriter {
     this.err[s] = err;
     this.tagFrom[s] = tagFrom;
     this.tagTo[s] = this.nt;
+    this.specFrom[s] = specFrom;
+    this.specTo[s] = this.ns;
     this.traceId[s] = traceId;
     this.sidA[s] = sidA;
     this.sidE[s] = sidE;
@@ -774,7 +817,7 @@ export class ZipkinLineWriter {
     this.i++;
     this.ws();
     let err = false;
-    const from = this.nt;
+    const stamp = this.nextStamp();
     if (b[this.i] === 0x7d) {
       this.i++;
       return false;
@@ -788,7 +831,8 @@ export class ZipkinLineWriter {
       if ((f & KF_ERROR) !== 0) err = true;
       const cn = this.kCanon[id]!;
       // another key of this span that is the same once `.` becomes `_`: JS object order and last-wins, left to the generic path
-      for (let t = from; t < this.nt; t++) if (this.kCanon[this.kid[t]!] === cn) throw DECLINE;
+      if (this.mark[cn] === stamp) throw DECLINE;
+      this.mark[cn] = stamp;
       this.expect(0x3a);
       if (b[this.i] !== 0x22) throw DECLINE; // String(v) of a non-string: left to the generic path
       this.str();
@@ -855,8 +899,22 @@ export class ZipkinLineWriter {
     if (c === undefined) {
       c = this.canon.size;
       this.canon.set(key, c);
+      if (c >= this.mark.length) {
+        const bigger = new Int32Array(this.mark.length * 2);
+        bigger.set(this.mark);
+        this.mark = bigger;
+      }
     }
     return c;
+  }
+
+  /** A stamp no key is marked with yet. */
+  private nextStamp(): number {
+    if (this.stamp === 0x7fff_ffff) {
+      this.mark.fill(0);
+      this.stamp = 0;
+    }
+    return ++this.stamp;
   }
 
   private resetKeys(): void {
@@ -974,6 +1032,8 @@ export class ZipkinLineWriter {
       const t0 = this.tagFrom[s]!;
       const t1 = this.tagTo[s]!;
       let longs = false;
+      const stamp = this.nextStamp();
+      const mark = this.mark;
       for (let t = t0; t < t1; t++) {
         // a long value is a field, whatever its name
         if (this.long[t]) {
@@ -981,6 +1041,8 @@ export class ZipkinLineWriter {
           continue;
         }
         const id = this.kid[t]!;
+        // a core tag with this key is not added (a long value is a field, not a point tag: it does not count)
+        mark[this.kCanon[id]!] = stamp;
         if ((this.kFlags[id]! & KF_SKIP) !== 0) continue;
         const va = this.vA[t]!;
         const vb = this.vB[t]!;
@@ -994,7 +1056,7 @@ export class ZipkinLineWriter {
       const core = this.coreBytes;
       for (let c = 0; c < core.length; c++) {
         const text = core[c]!;
-        if (text.length === 0 || this.hasKey(t0, t1, c)) continue;
+        if (text.length === 0 || mark[this.coreCanon[c]!] === stamp) continue;
         w = put(d, w, text);
       }
       w = put(d, w, F_TRACE);
@@ -1019,9 +1081,9 @@ export class ZipkinLineWriter {
       // LineBuf.point writes a Utf8String message (an ASCII body's) after the other fields, a string one in order
       if (ascii) {
         if (longs) w = this.longFields(d, dv, w, t0, t1);
-        if (this.keep) w = this.message(d, dv, w, ma, mb);
+        if (this.keep) w = this.message(d, dv, w, s);
       } else {
-        if (this.keep) w = this.message(d, dv, w, ma, mb);
+        if (this.keep) w = this.message(d, dv, w, s);
         if (longs) w = this.longFields(d, dv, w, t0, t1);
       }
       d[w++] = 0x20;
@@ -1044,14 +1106,6 @@ export class ZipkinLineWriter {
     return a >= 0 ? escapeTagBytes(d, w, this.b, a, e) : escapeTagBytes(d, w, this.arena, ~a, ~e);
   }
 
-  /** Whether one of tags [t0, t1) has core tag c's key (as a point key). */
-  private hasKey(t0: number, t1: number, c: number): boolean {
-    const cn = this.coreCanon[c]!;
-    // a long value is a field, not a point tag: the core tag is still added
-    for (let t = t0; t < t1; t++) if (this.kCanon[this.kid[t]!] === cn && !this.long[t]) return true;
-    return false;
-  }
-
   /** The long tag values as string fields, in tag order. */
   private longFields(d: Buffer, dv: DataView, w: number, t0: number, t1: number): number {
     for (let t = t0; t < t1; t++) {
@@ -1069,9 +1123,30 @@ export class ZipkinLineWriter {
     return w;
   }
 
-  private message(d: Buffer, dv: DataView, w: number, a: number, e: number): number {
+  /**
+   * The span's text as the message, escaped: the runs between its specials copied 4 bytes at a time, a backslash
+   * before each special. A run's copy may write up to 3 bytes past its end (the next piece overwrites them; the
+   * line's reserve has room) and read up to 3 past it: a special is always followed by at least the span's `}` and
+   * the array's `]`, so the reads stay in the body.
+   */
+  private message(d: Buffer, dv: DataView, w: number, s: number): number {
     w = put(d, w, F_MESSAGE);
-    w = escapeStrInto(d, dv, w, this.b, this.bv, a, e);
+    const b = this.b;
+    const bv = this.bv;
+    const sp = this.specials;
+    let i = this.msgA[s]!;
+    const q1 = this.specTo[s]!;
+    for (let q = this.specFrom[s]!; q < q1; q++) {
+      const p = sp[q]!;
+      const len = p - i;
+      for (let k = 0; k < len; k += 4) dv.setUint32(w + k, bv.getUint32(i + k, true), true);
+      w += len;
+      d[w++] = 0x5c;
+      d[w++] = b[p]!;
+      i = p + 1;
+    }
+    const e = this.msgB[s]!;
+    while (i < e) d[w++] = b[i++]!;
     d[w++] = 0x22;
     return w;
   }
