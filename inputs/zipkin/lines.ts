@@ -97,6 +97,18 @@ const FIXED_TAG_NAMES = ['service', 'source', 'operation', 'source_type', 'span_
 
 // tag values are escaped by span-line.ts escapeTagBytes, as ddtrace's and OTLP's writers escape them
 
+/**
+ * What str() does with a byte inside a string: 0 copy, 1 copy (a byte a tag value escapes: `,` `=` space),
+ * 2 stop (`"`, `\\`, a control character: the end, an escape, or a decline).
+ */
+const STR_CLASS = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STR_CLASS[c] = 2;
+STR_CLASS[0x22] = 2;
+STR_CLASS[0x5c] = 2;
+STR_CLASS[0x2c] = 1;
+STR_CLASS[0x3d] = 1;
+STR_CLASS[0x20] = 1;
+
 const HEXV = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) {
   HEXV['0123456789abcdef'.charCodeAt(i)] = i;
@@ -144,6 +156,8 @@ export class ZipkinLineWriter {
   // the last string read: [sa, sb) in the body, or ~sa..~sb in the arena
   private sa = 0;
   private sb = 0;
+  /** Whether the last string is in the body and has no byte a tag value escapes (then it is copied as it is). */
+  private plain = false;
   /**
    * Where the body has a `"` or a `\\` (the bytes a line-protocol string escapes), in order: the reader
    * records each string's quotes and escapes as it scans them, so the message is written by copying the
@@ -186,6 +200,8 @@ export class ZipkinLineWriter {
   private vA: number[] = [];
   private vB: number[] = [];
   private long: boolean[] = [];
+  /** The value has nothing to escape as a tag value (str()'s `plain`). */
+  private vPlain: boolean[] = [];
 
   // core tags (the job's), cached by identity
   private coreOf: Record<string, string> | undefined;
@@ -199,7 +215,12 @@ export class ZipkinLineWriter {
   // (`.` as `_`: two keys with the same id are the same tag), so no string is made per key
   private keys = new BytesMap(1 << 12, MAX_KEY, 1 << 18);
   private keysFull = false;
-  private kEsc: Buffer[] = [];
+  /** Each key's `,key=` (the escaped point key) at kOff[id] in kStore, kLen[id] bytes; 4 spare bytes at the end for copyWords(). */
+  private kStore = Buffer.allocUnsafe(1 << 14);
+  private kStoreView = viewOf(this.kStore);
+  private kUsed = 0;
+  private kOff: number[] = [];
+  private kLen: number[] = [];
   private kFlags: number[] = [];
   private kCanon: number[] = [];
   private canon = new Map<string, number>();
@@ -315,15 +336,20 @@ export class ZipkinLineWriter {
     let j = this.i;
     if (b[j] !== 0x22) throw DECLINE;
     const a = ++j;
-    const n = b.length;
+    let plain = true;
     for (;;) {
-      if (j >= n) throw DECLINE;
-      const c = b[j]!;
-      if (c === 0x22) break;
-      if (c === 0x5c) return this.strEscaped(a);
-      if (c < 0x20) throw DECLINE;
-      j++;
+      // past the end b[j] is undefined, and so is its class: the checks below decline
+      const x = STR_CLASS[b[j]!];
+      if (x === 0) j++;
+      else if (x === 1) {
+        plain = false;
+        j++;
+      } else break;
     }
+    const c = b[j];
+    if (c === 0x5c) return this.strEscaped(a);
+    if (c !== 0x22) throw DECLINE;
+    this.plain = plain;
     let q = this.ns;
     if (q + 2 > this.specials.length) this.moreSpecials(2);
     const sp = this.specials;
@@ -434,6 +460,7 @@ export class ZipkinLineWriter {
     }
     sp[q++] = j;
     this.ns = q;
+    this.plain = false;
     this.an = w;
     this.sa = ~start;
     this.sb = ~w;
@@ -840,6 +867,7 @@ export class ZipkinLineWriter {
       this.kid[t] = id;
       this.vA[t] = this.sa;
       this.vB[t] = this.sb;
+      this.vPlain[t] = this.plain;
       const vlen = this.sa >= 0 ? this.sb - this.sa : ~this.sb - ~this.sa;
       const long = vlen > MAX_TAG_VALUE && this.utf16Length() > MAX_TAG_VALUE;
       this.long[t] = long;
@@ -882,12 +910,22 @@ export class ZipkinLineWriter {
     if (/^[0-9]+$/.test(key) || key === '__proto__') f |= KF_DECLINE;
     if (raw === 'error') f |= KF_ERROR;
     if (FIXED_FIELDS.includes(key)) f |= KF_FIXED_FIELD;
-    const n = this.kEsc.length;
+    const n = this.kOff.length;
     if (!this.keys.set(buf, x, y, h, n)) {
       this.keysFull = true;
       throw DECLINE; // the cache is full: this request goes the generic way, the next one starts a new cache
     }
-    this.kEsc.push(Buffer.from(',' + escapeKey(key) + '='));
+    const esc = ',' + escapeKey(key) + '=';
+    const len = Buffer.byteLength(esc);
+    if (this.kUsed + len + 4 > this.kStore.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.kStore.length * 2, this.kUsed + len + 4));
+      this.kStore.copy(bigger, 0, 0, this.kUsed);
+      this.kStore = bigger;
+      this.kStoreView = viewOf(bigger);
+    }
+    this.kOff.push(this.kUsed);
+    this.kLen.push(len);
+    this.kUsed += this.kStore.write(esc, this.kUsed);
     this.kFlags.push(f);
     this.kCanon.push(this.canonOf(key));
     return n;
@@ -920,7 +958,9 @@ export class ZipkinLineWriter {
   private resetKeys(): void {
     this.keys = new BytesMap(1 << 12, MAX_KEY, 1 << 18);
     this.keysFull = false;
-    this.kEsc = [];
+    this.kOff = [];
+    this.kLen = [];
+    this.kUsed = 0;
     this.kFlags = [];
     this.kCanon = [];
     this.canon.clear();
@@ -1047,11 +1087,12 @@ export class ZipkinLineWriter {
         const va = this.vA[t]!;
         const vb = this.vB[t]!;
         if (va === vb) continue;
-        w = put(d, w, this.kEsc[id]!);
-        const vbuf = va >= 0 ? b : this.arena;
-        const x = va >= 0 ? va : ~va;
-        const y = va >= 0 ? vb : ~vb;
-        w = escapeTagBytes(d, w, vbuf, x, y);
+        w = copyWords(dv, w, this.kStoreView, this.kOff[id]!, this.kLen[id]!);
+        // a value in the body with nothing to escape is copied as it is: its closing quote is followed by at least the
+        // tags' `}`, the span's `}` and the array's `]`, so copyWords() reads inside the body
+        if (this.vPlain[t]) w = copyWords(dv, w, this.bv, va, vb - va);
+        else if (va >= 0) w = escapeTagBytes(d, w, b, va, vb);
+        else w = escapeTagBytes(d, w, this.arena, ~va, ~vb);
       }
       const core = this.coreBytes;
       for (let c = 0; c < core.length; c++) {
@@ -1115,7 +1156,7 @@ export class ZipkinLineWriter {
       const vbuf = va >= 0 ? this.b : this.arena;
       const x = va >= 0 ? va : ~va;
       const y = va >= 0 ? this.vB[t]! : ~this.vB[t]!;
-      w = put(d, w, this.kEsc[this.kid[t]!]!);
+      w = copyWords(dv, w, this.kStoreView, this.kOff[this.kid[t]!]!, this.kLen[this.kid[t]!]!);
       d[w++] = 0x22;
       w = escapeStrInto(d, dv, w, vbuf, va >= 0 ? this.bv : viewOf(vbuf), x, y);
       d[w++] = 0x22;
@@ -1158,6 +1199,15 @@ const OPERATION_KEY = Buffer.from(',operation=');
 const TYPE_BYTES = TYPE_NAMES.map((t) => Buffer.from(t === '' ? 'entry' : t));
 const STATUS_OK = Buffer.from(',status=ok');
 const STATUS_ERROR = Buffer.from(',status=error');
+
+/**
+ * src[a, a + len) copied to dst at w, 4 bytes at a time: up to 3 bytes past the end are read (the caller
+ * knows they are there) and written (the next piece overwrites them; the line's reserve has room). Returns the end.
+ */
+function copyWords(dst: DataView, w: number, src: DataView, a: number, len: number): number {
+  for (let k = 0; k < len; k += 4) dst.setUint32(w + k, src.getUint32(a + k, true), true);
+  return w + len;
+}
 
 function putAscii(d: Buffer, w: number, s: string): number {
   for (let k = 0; k < s.length; k++) d[w + k] = s.charCodeAt(k);
