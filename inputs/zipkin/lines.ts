@@ -143,8 +143,8 @@ export function zipkinFastPathApplies(pipeline: TraceProcessor): boolean {
 export class ZipkinLineWriter {
   private readonly enabled: boolean;
   private readonly keep: boolean;
-  private readonly head: Buffer;
-  private readonly sourceTag: Buffer;
+  /** The fixed pieces (P_*). */
+  private readonly fixed = new Pieces();
   private readonly pathV1: string;
 
   // the request being read
@@ -174,6 +174,8 @@ export class ZipkinLineWriter {
   private svcB: number[] = [];
   private nameA: number[] = [];
   private nameB: number[] = [];
+  /** Bit 0: the service, bit 1: the name has nothing to escape as a tag value (str()'s `plain`). */
+  private plainSN: number[] = [];
   private type: number[] = [];
   private ts: number[] = [];
   private dur: number[] = [];
@@ -183,7 +185,9 @@ export class ZipkinLineWriter {
   /** The span's specials: [specFrom, specTo) of `specials`. */
   private specFrom: number[] = [];
   private specTo: number[] = [];
-  private traceId: string[] = [];
+  /** The trace id's range (arena ones as ~offsets): written from the bytes; a string only where a trace starts (group()). */
+  private tidA: number[] = [];
+  private tidE: number[] = [];
   /** Span and parent ids as ranges (arena ones as ~offsets); an empty parent range is "0". Strings only when span types are derived. */
   private sidA: number[] = [];
   private sidE: number[] = [];
@@ -206,7 +210,8 @@ export class ZipkinLineWriter {
   // core tags (the job's), cached by identity
   private coreOf: Record<string, string> | undefined;
   private coreOk = false;
-  private coreBytes: Buffer[] = [];
+  /** `,key=value` of each core tag (empty for an empty value), by its index in coreNames. */
+  private coreText = new Pieces();
   private coreNames: string[] = [];
   /** Each core tag key's point-key id (canon), for this request. */
   private coreCanon: number[] = [];
@@ -215,12 +220,8 @@ export class ZipkinLineWriter {
   // (`.` as `_`: two keys with the same id are the same tag), so no string is made per key
   private keys = new BytesMap(1 << 12, MAX_KEY, 1 << 18);
   private keysFull = false;
-  /** Each key's `,key=` (the escaped point key) at kOff[id] in kStore, kLen[id] bytes; 4 spare bytes at the end for copyWords(). */
-  private kStore = Buffer.allocUnsafe(1 << 14);
-  private kStoreView = viewOf(this.kStore);
-  private kUsed = 0;
-  private kOff: number[] = [];
-  private kLen: number[] = [];
+  /** Each key's `,key=` (the escaped point key), by the key's id. */
+  private kEsc = new Pieces();
   private kFlags: number[] = [];
   private kCanon: number[] = [];
   private canon = new Map<string, number>();
@@ -236,8 +237,10 @@ export class ZipkinLineWriter {
     this.enabled = zipkinFastPathApplies(pipeline);
     this.keep = !cfg.del_message;
     this.pathV1 = cfg.pathV1;
-    this.head = Buffer.from(escapeName(pipeline.source));
-    this.sourceTag = Buffer.from(',source=' + escapeKey(pipeline.source));
+    const f = this.fixed;
+    const src = ',source=' + escapeKey(pipeline.source);
+    for (const text of [escapeName(pipeline.source), ',service=', src, src + ',operation=', ...[F_TRACE, F_SPAN, F_PARENT, F_RESOURCE, F_START, F_DURATION, F_MESSAGE].map((b) => b.toString())]) f.add(text);
+    for (const t of TYPE_NAMES) for (const status of ['ok', 'error']) f.add(`,source_type=custom,span_type=${t === '' ? 'entry' : t},status=${status}`);
   }
 
   /** Writes the request's lines into `out` and returns the spans dropped (none: no filter runs here), or undefined, having written nothing. */
@@ -275,7 +278,7 @@ export class ZipkinLineWriter {
     if (tags === this.coreOf) return this.coreOk;
     this.coreOf = tags;
     this.coreOk = false;
-    this.coreBytes = [];
+    this.coreText.clear();
     this.coreNames = [];
     this.coreLen = 0;
     for (const k in tags) {
@@ -284,11 +287,11 @@ export class ZipkinLineWriter {
       const v = tags[k]!;
       // a key with `.` can never equal a span's key (its `.` became `_`); a fixed tag is always there
       if (FIXED_TAG_NAMES.includes(k)) continue;
-      const text = v === '' ? Buffer.alloc(0) : Buffer.from(',' + escapeKey(k) + '=' + escapeKey(v));
-      this.coreBytes.push(text);
+      const text = v === '' ? '' : ',' + escapeKey(k) + '=' + escapeKey(v);
+      this.coreText.add(text);
       // a key with `.` can never be a span's (its `.` became `_`): its id matches none of theirs
       this.coreNames.push(k);
-      this.coreLen += text.length;
+      this.coreLen += Buffer.byteLength(text);
     }
     this.coreOk = true;
     return true;
@@ -525,34 +528,6 @@ export class ZipkinLineWriter {
     return v;
   }
 
-  /** A hex id as normId gives it; undefined for null or "" (allowed only where `optional`). */
-  private id(optional: boolean): string {
-    if (this.isNull()) {
-      if (optional) return '0';
-      throw DECLINE;
-    }
-    this.str();
-    const b = this.sa >= 0 ? this.b : this.arena;
-    const a = this.sa >= 0 ? this.sa : ~this.sa;
-    const e = this.sa >= 0 ? this.sb : ~this.sb;
-    const len = e - a;
-    if (len === 0) {
-      if (optional) return '0';
-      throw DECLINE;
-    }
-    if (len > 32) throw DECLINE;
-    let upper = false;
-    for (let k = a; k < e; k++) {
-      const c = b[k]!;
-      if (HEXV[c]! < 0) throw DECLINE;
-      if (c >= 0x41 && c <= 0x46) upper = true;
-    }
-    let s = b.toString('latin1', a, e);
-    if (upper) s = s.toLowerCase();
-    if (len === 16 || len === 32) return s;
-    return len < 16 ? ZERO16.slice(len) + s : ZERO32.slice(len) + s;
-  }
-
   /** A hex id's range, checked as normId checks it: sets sa/sb (an empty range for null or "", allowed only where `optional`). */
   private idRange(optional: boolean): void {
     if (this.isNull()) {
@@ -705,7 +680,8 @@ export class ZipkinLineWriter {
     this.i++;
     this.ws();
     let seen = 0;
-    let traceId: string | undefined;
+    let tidA = 0;
+    let tidE = 0;
     let sidA = 0;
     let sidE = 0;
     let pidA = 0;
@@ -714,6 +690,7 @@ export class ZipkinLineWriter {
     let svcB = 0;
     let nameA = 0;
     let nameB = 0;
+    let plainSN = 3;
     let type = 0;
     let ts = 0;
     let dur = 0;
@@ -729,7 +706,9 @@ export class ZipkinLineWriter {
       this.expect(0x3a);
       switch (k) {
         case K_TRACE:
-          traceId = this.id(false);
+          this.idRange(false);
+          tidA = this.sa;
+          tidE = this.sb;
           break;
         case K_ID:
           this.idRange(false);
@@ -752,6 +731,7 @@ export class ZipkinLineWriter {
             this.str();
             nameA = this.sa;
             nameB = this.sb;
+            if (!this.plain) plainSN &= ~2;
           }
           break;
         case K_TS:
@@ -765,6 +745,7 @@ export class ZipkinLineWriter {
             this.endpoint();
             svcA = this.sa;
             svcB = this.sb;
+            if (!this.plain) plainSN &= ~1;
           }
           break;
         case K_TAGS:
@@ -779,13 +760,14 @@ export class ZipkinLineWriter {
       if (c !== 0x2c) throw DECLINE;
       this.ws();
     }
-    if (traceId === undefined || (seen & (1 << K_ID)) === 0) throw DECLINE;
+    if ((seen & (1 << K_TRACE)) === 0 || (seen & (1 << K_ID)) === 0) throw DECLINE;
     this.msgA[s] = start;
     this.msgB[s] = this.i;
     this.svcA[s] = svcA;
     this.svcB[s] = svcB;
     this.nameA[s] = nameA;
     this.nameB[s] = nameB;
+    this.plainSN[s] = plainSN;
     this.type[s] = type;
     this.ts[s] = ts;
     this.dur[s] = dur;
@@ -794,7 +776,8 @@ export class ZipkinLineWriter {
     this.tagTo[s] = this.nt;
     this.specFrom[s] = specFrom;
     this.specTo[s] = this.ns;
-    this.traceId[s] = traceId;
+    this.tidA[s] = tidA;
+    this.tidE[s] = tidE;
     this.sidA[s] = sidA;
     this.sidE[s] = sidE;
     this.pidA[s] = pidA;
@@ -810,6 +793,7 @@ export class ZipkinLineWriter {
     this.ws();
     let sa = 0;
     let sb = 0;
+    let plain = true;
     let seen = 0;
     if (b[this.i] === 0x7d) this.i++;
     else
@@ -825,6 +809,7 @@ export class ZipkinLineWriter {
             this.str();
             sa = this.sa;
             sb = this.sb;
+            plain = this.plain;
           }
         } else this.skip(2);
         this.ws();
@@ -835,6 +820,7 @@ export class ZipkinLineWriter {
       }
     this.sa = sa;
     this.sb = sb;
+    this.plain = plain;
   }
 
   /** The tags object: records each tag; returns whether `error` is among them. */
@@ -910,22 +896,12 @@ export class ZipkinLineWriter {
     if (/^[0-9]+$/.test(key) || key === '__proto__') f |= KF_DECLINE;
     if (raw === 'error') f |= KF_ERROR;
     if (FIXED_FIELDS.includes(key)) f |= KF_FIXED_FIELD;
-    const n = this.kOff.length;
+    const n = this.kEsc.off.length;
     if (!this.keys.set(buf, x, y, h, n)) {
       this.keysFull = true;
       throw DECLINE; // the cache is full: this request goes the generic way, the next one starts a new cache
     }
-    const esc = ',' + escapeKey(key) + '=';
-    const len = Buffer.byteLength(esc);
-    if (this.kUsed + len + 4 > this.kStore.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.kStore.length * 2, this.kUsed + len + 4));
-      this.kStore.copy(bigger, 0, 0, this.kUsed);
-      this.kStore = bigger;
-      this.kStoreView = viewOf(bigger);
-    }
-    this.kOff.push(this.kUsed);
-    this.kLen.push(len);
-    this.kUsed += this.kStore.write(esc, this.kUsed);
+    this.kEsc.add(',' + escapeKey(key) + '=');
     this.kFlags.push(f);
     this.kCanon.push(this.canonOf(key));
     return n;
@@ -958,9 +934,7 @@ export class ZipkinLineWriter {
   private resetKeys(): void {
     this.keys = new BytesMap(1 << 12, MAX_KEY, 1 << 18);
     this.keysFull = false;
-    this.kOff = [];
-    this.kLen = [];
-    this.kUsed = 0;
+    this.kEsc.clear();
     this.kFlags = [];
     this.kCanon = [];
     this.canon.clear();
@@ -970,20 +944,55 @@ export class ZipkinLineWriter {
 
   /** Orders spans as groupTraces does (by trace, in order of first arrival) in `order`, and derives span types. */
   private order: number[] = [];
+  private traceOf: number[] = [];
+
+  /** Whether two ranges (arena ones as ~offsets) hold the same bytes. */
+  private sameRange(a: number, ae: number, c: number, ce: number): boolean {
+    const x = a >= 0 ? this.b : this.arena;
+    const y = c >= 0 ? this.b : this.arena;
+    if (a < 0) {
+      a = ~a;
+      ae = ~ae;
+    }
+    if (c < 0) {
+      c = ~c;
+      ce = ~ce;
+    }
+    const len = ae - a;
+    if (ce - c !== len) return false;
+    for (let k = 0; k < len; k++) if (x[a + k] !== y[c + k]) return false;
+    return true;
+  }
   private group(): void {
     const n = this.n;
     const order = this.order;
     order.length = 0;
-    const last = new Map<string, number>();
+    // each trace's first and last span so far, by the trace's index; a trace's index by its id (normId's string)
+    const byId = new Map<string, number>();
     const heads: number[] = [];
+    const tails: number[] = [];
+    const traceOf = this.traceOf;
     const next = this.next;
     for (let s = 0; s < n; s++) {
       next[s] = -1;
-      const id = this.traceId[s]!;
-      const l = last.get(id);
-      if (l === undefined) heads.push(s);
-      else next[l] = s;
-      last.set(id, s);
+      let t: number | undefined;
+      // the same id bytes as the span before (a trace's spans usually come together): the same trace, no string
+      if (s > 0 && this.sameRange(this.tidA[s - 1]!, this.tidE[s - 1]!, this.tidA[s]!, this.tidE[s]!)) t = traceOf[s - 1]!;
+      else {
+        const id = this.idText(this.tidA[s]!, this.tidE[s]!);
+        t = byId.get(id);
+        if (t === undefined) {
+          t = heads.length;
+          byId.set(id, t);
+          heads.push(s);
+          tails.push(s);
+          traceOf[s] = t;
+          continue;
+        }
+      }
+      traceOf[s] = t;
+      next[tails[t]!] = s;
+      tails[t] = s;
     }
     const trace: number[] = [];
     for (const h of heads) {
@@ -1058,17 +1067,21 @@ export class ZipkinLineWriter {
       // a bound on the whole line (later pieces must not grow the buffer: LineBuf keeps only finished lines when it does):
       // service, name and tags come from the span's text and at most double when escaped, the name twice
       // more (operation and resource), the message doubles; ids (padded) and fixed pieces fit in the rest
-      out.reserve(6 * (mb - ma) + this.head.length + this.sourceTag.length + this.coreLen + 640);
+      const fixed = this.fixed;
+      out.reserve(6 * (mb - ma) + fixed.used + this.coreLen + 640);
       const d = out.data;
       const dv = out.view();
       let w = out.off;
-      w = put(d, w, this.head);
-      w = this.tagOf(d, w, SERVICE_KEY, this.svcA[s]!, this.svcB[s]!);
-      w = put(d, w, this.sourceTag);
-      w = this.tagOf(d, w, OPERATION_KEY, this.nameA[s]!, this.nameB[s]!);
-      w = put(d, w, SOURCE_TYPE);
-      w = put(d, w, TYPE_BYTES[this.type[s]!]!);
-      w = put(d, w, this.err[s] ? STATUS_ERROR : STATUS_OK);
+      w = fixed.put(dv, w, P_HEAD);
+      const sa = this.svcA[s]!;
+      const sb = this.svcB[s]!;
+      const plainSN = this.plainSN[s]!;
+      if (sa !== sb) w = this.tagValue(d, dv, fixed.put(dv, w, P_SERVICE), sa, sb, (plainSN & 1) !== 0);
+      const na = this.nameA[s]!;
+      const nb = this.nameB[s]!;
+      if (na !== nb) w = this.tagValue(d, dv, fixed.put(dv, w, P_SOURCE_OPERATION), na, nb, (plainSN & 2) !== 0);
+      else w = fixed.put(dv, w, P_SOURCE);
+      w = fixed.put(dv, w, P_TYPES + 2 * this.type[s]! + (this.err[s] ? 1 : 0));
       const t0 = this.tagFrom[s]!;
       const t1 = this.tagTo[s]!;
       let longs = false;
@@ -1087,36 +1100,28 @@ export class ZipkinLineWriter {
         const va = this.vA[t]!;
         const vb = this.vB[t]!;
         if (va === vb) continue;
-        w = copyWords(dv, w, this.kStoreView, this.kOff[id]!, this.kLen[id]!);
+        w = this.kEsc.put(dv, w, id);
         // a value in the body with nothing to escape is copied as it is: its closing quote is followed by at least the
         // tags' `}`, the span's `}` and the array's `]`, so copyWords() reads inside the body
         if (this.vPlain[t]) w = copyWords(dv, w, this.bv, va, vb - va);
         else if (va >= 0) w = escapeTagBytes(d, w, b, va, vb);
         else w = escapeTagBytes(d, w, this.arena, ~va, ~vb);
       }
-      const core = this.coreBytes;
-      for (let c = 0; c < core.length; c++) {
-        const text = core[c]!;
-        if (text.length === 0 || mark[this.coreCanon[c]!] === stamp) continue;
-        w = put(d, w, text);
-      }
-      w = put(d, w, F_TRACE);
-      w = putAscii(d, w, this.traceId[s]!);
-      w = put(d, w, F_SPAN);
+      const core = this.coreText;
+      for (let c = 0; c < core.len.length; c++) if (core.len[c] !== 0 && mark[this.coreCanon[c]!] !== stamp) w = core.put(dv, w, c);
+      w = fixed.put(dv, w, P_TRACE);
+      w = this.writeId(d, w, this.tidA[s]!, this.tidE[s]!);
+      w = fixed.put(dv, w, P_SPAN);
       w = this.writeId(d, w, this.sidA[s]!, this.sidE[s]!);
-      w = put(d, w, F_PARENT);
+      w = fixed.put(dv, w, P_PARENT);
       w = this.writeId(d, w, this.pidA[s]!, this.pidE[s]!);
-      w = put(d, w, F_RESOURCE);
-      const na = this.nameA[s]!;
-      const nb = this.nameB[s]!;
-      if (na !== nb) {
-        if (na >= 0) w = escapeStrInto(d, dv, w, b, this.bv, na, nb);
-        else w = escapeStrInto(d, dv, w, this.arena, viewOf(this.arena), ~na, ~nb);
-      }
-      w = put(d, w, F_START);
+      w = fixed.put(dv, w, P_RESOURCE);
+      // a string in the body has no `"` or `\\` (str() takes those to the arena): copied as it is
+      if (na !== nb) w = na >= 0 ? copyWords(dv, w, this.bv, na, nb - na) : escapeStrInto(d, dv, w, this.arena, viewOf(this.arena), ~na, ~nb);
+      w = fixed.put(dv, w, P_START);
       const ts = this.ts[s]!;
       w = writeUint(d, dv, w, ts);
-      w = put(d, w, F_DURATION);
+      w = fixed.put(dv, w, P_DURATION);
       w = writeUint(d, dv, w, this.dur[s]!);
       d[w++] = 0x69; // i
       // LineBuf.point writes a Utf8String message (an ASCII body's) after the other fields, a string one in order
@@ -1140,10 +1145,12 @@ export class ZipkinLineWriter {
     }
   }
 
-  /** `,key=value` of a fixed tag from a string (nothing when empty). */
-  private tagOf(d: Buffer, w: number, key: Buffer, a: number, e: number): number {
-    if (a === e) return w;
-    w = put(d, w, key);
+  /**
+   * A string (a range, arena ones as ~offsets) escaped as a tag value; copied as it is when `plain` (then it is in the
+   * body, and its closing quote is followed by at least the span's `}` and the array's `]`: copyWords() reads inside).
+   */
+  private tagValue(d: Buffer, dv: DataView, w: number, a: number, e: number, plain: boolean): number {
+    if (plain) return copyWords(dv, w, this.bv, a, e - a);
     return a >= 0 ? escapeTagBytes(d, w, this.b, a, e) : escapeTagBytes(d, w, this.arena, ~a, ~e);
   }
 
@@ -1156,7 +1163,7 @@ export class ZipkinLineWriter {
       const vbuf = va >= 0 ? this.b : this.arena;
       const x = va >= 0 ? va : ~va;
       const y = va >= 0 ? this.vB[t]! : ~this.vB[t]!;
-      w = copyWords(dv, w, this.kStoreView, this.kOff[this.kid[t]!]!, this.kLen[this.kid[t]!]!);
+      w = this.kEsc.put(dv, w, this.kid[t]!);
       d[w++] = 0x22;
       w = escapeStrInto(d, dv, w, vbuf, va >= 0 ? this.bv : viewOf(vbuf), x, y);
       d[w++] = 0x22;
@@ -1171,7 +1178,7 @@ export class ZipkinLineWriter {
    * the array's `]`, so the reads stay in the body.
    */
   private message(d: Buffer, dv: DataView, w: number, s: number): number {
-    w = put(d, w, F_MESSAGE);
+    w = this.fixed.put(dv, w, P_MESSAGE);
     const b = this.b;
     const bv = this.bv;
     const sp = this.specials;
@@ -1193,12 +1200,59 @@ export class ZipkinLineWriter {
   }
 }
 
-const SERVICE_KEY = Buffer.from(',service=');
-const SOURCE_TYPE = Buffer.from(',source_type=custom,span_type=');
-const OPERATION_KEY = Buffer.from(',operation=');
-const TYPE_BYTES = TYPE_NAMES.map((t) => Buffer.from(t === '' ? 'entry' : t));
-const STATUS_OK = Buffer.from(',status=ok');
-const STATUS_ERROR = Buffer.from(',status=error');
+
+/**
+ * Byte strings the lines are made of (fixed pieces, escaped keys, core tags), kept in one buffer so that
+ * copyWords() copies them: 4 spare bytes after the last one.
+ */
+class Pieces {
+  data = Buffer.allocUnsafe(1 << 10);
+  view = viewOf(this.data);
+  used = 0;
+  readonly off: number[] = [];
+  readonly len: number[] = [];
+
+  /** Adds `text` (UTF-8); returns its id. */
+  add(text: string): number {
+    const len = Buffer.byteLength(text);
+    if (this.used + len + 4 > this.data.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.data.length * 2, this.used + len + 4));
+      this.data.copy(bigger, 0, 0, this.used);
+      this.data = bigger;
+      this.view = viewOf(bigger);
+    }
+    this.off.push(this.used);
+    this.len.push(len);
+    this.used += this.data.write(text, this.used);
+    return this.off.length - 1;
+  }
+
+  clear(): void {
+    this.used = 0;
+    this.off.length = 0;
+    this.len.length = 0;
+  }
+
+  /** Piece `id` at dst[w]; returns the end (see copyWords: up to 3 bytes past it are written). */
+  put(dst: DataView, w: number, id: number): number {
+    return copyWords(dst, w, this.view, this.off[id]!, this.len[id]!);
+  }
+}
+
+// the fixed pieces' ids (the order the constructor adds them in)
+const P_HEAD = 0;
+const P_SERVICE = 1;
+const P_SOURCE = 2;
+const P_SOURCE_OPERATION = 3;
+const P_TRACE = 4;
+const P_SPAN = 5;
+const P_PARENT = 6;
+const P_RESOURCE = 7;
+const P_START = 8;
+const P_DURATION = 9;
+const P_MESSAGE = 10;
+/** `,source_type=custom,span_type=<type>,status=<ok|error>`: P_TYPES + 2·type + (error ? 1 : 0). */
+const P_TYPES = 11;
 
 /**
  * src[a, a + len) copied to dst at w, 4 bytes at a time: up to 3 bytes past the end are read (the caller
@@ -1207,9 +1261,4 @@ const STATUS_ERROR = Buffer.from(',status=error');
 function copyWords(dst: DataView, w: number, src: DataView, a: number, len: number): number {
   for (let k = 0; k < len; k += 4) dst.setUint32(w + k, src.getUint32(a + k, true), true);
   return w + len;
-}
-
-function putAscii(d: Buffer, w: number, s: string): number {
-  for (let k = 0; k < s.length; k++) d[w + k] = s.charCodeAt(k);
-  return w + s.length;
 }
