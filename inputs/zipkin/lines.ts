@@ -222,6 +222,15 @@ export class ZipkinLineWriter {
   private keysFull = false;
   /** Each key's `,key=` (the escaped point key), by the key's id. */
   private kEsc = new Pieces();
+  /** Each key's bytes as the body has them (unescaped), by the key's id. */
+  private kRaw = new Pieces();
+  /**
+   * The key that came after each key in the last tags object it was in (-1: none yet), and the first key of the last
+   * tags object: spans of a kind carry the same tags in the same order, so a key is first compared with the one
+   * expected, and only looked up by its hash when it is another.
+   */
+  private kNext: number[] = [];
+  private kFirst = -1;
   private kFlags: number[] = [];
   private kCanon: number[] = [];
   private canon = new Map<string, number>();
@@ -302,6 +311,8 @@ export class ZipkinLineWriter {
   private ws(): void {
     const b = this.b;
     let i = this.i;
+    // most JSON has no whitespace between tokens
+    if (b[i]! > 0x20) return;
     for (;;) {
       const c = b[i];
       if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
@@ -835,10 +846,19 @@ export class ZipkinLineWriter {
       this.i++;
       return false;
     }
+    let prev = -1;
     for (;;) {
       if (this.nt >= MAX_TAGS) throw DECLINE;
       this.str();
-      const id = this.keyId();
+      const guess = prev < 0 ? this.kFirst : this.kNext[prev]!;
+      let id: number;
+      if (guess >= 0 && this.sa >= 0 && this.kRaw.equals(guess, this.bv, this.sa, this.sb)) id = guess;
+      else {
+        id = this.keyId();
+        if (prev < 0) this.kFirst = id;
+        else this.kNext[prev] = id;
+      }
+      prev = id;
       const f = this.kFlags[id]!;
       if ((f & KF_DECLINE) !== 0) throw DECLINE;
       if ((f & KF_ERROR) !== 0) err = true;
@@ -902,6 +922,8 @@ export class ZipkinLineWriter {
       throw DECLINE; // the cache is full: this request goes the generic way, the next one starts a new cache
     }
     this.kEsc.add(',' + escapeKey(key) + '=');
+    this.kRaw.add(raw);
+    this.kNext.push(-1);
     this.kFlags.push(f);
     this.kCanon.push(this.canonOf(key));
     return n;
@@ -935,6 +957,9 @@ export class ZipkinLineWriter {
     this.keys = new BytesMap(1 << 12, MAX_KEY, 1 << 18);
     this.keysFull = false;
     this.kEsc.clear();
+    this.kRaw.clear();
+    this.kNext = [];
+    this.kFirst = -1;
     this.kFlags = [];
     this.kCanon = [];
     this.canon.clear();
@@ -1225,6 +1250,18 @@ class Pieces {
     this.len.push(len);
     this.used += this.data.write(text, this.used);
     return this.off.length - 1;
+  }
+
+  /** Whether piece `id` holds the bytes src[a, e) (src's DataView). */
+  equals(id: number, src: DataView, a: number, e: number): boolean {
+    const len = e - a;
+    if (this.len[id] !== len) return false;
+    const v = this.view;
+    const o = this.off[id]!;
+    let k = 0;
+    for (; k + 4 <= len; k += 4) if (v.getUint32(o + k, true) !== src.getUint32(a + k, true)) return false;
+    for (; k < len; k++) if (v.getUint8(o + k) !== src.getUint8(a + k)) return false;
+    return true;
   }
 
   clear(): void {
