@@ -46,6 +46,22 @@ describe('TraceThreads', () => {
     expect(r.kind === 'ok' && r.dropped).toEqual({ sampled: 1 });
   });
 
+  it('gives the lines back in shared memory, transferring nothing out of the worker (a detached buffer slows its typed arrays), also when they outgrew the buffer', async () => {
+    const t = start();
+    const r1 = await t.run(req('/x'), {});
+    expect(r1.kind === 'ok' && r1.data.buffer instanceof SharedArrayBuffer).toBe(true);
+    t.recycle(r1.kind === 'ok' ? r1.data : new Uint8Array());
+    // a message longer than the first buffer (256 KiB): LineBuf grows into ordinary memory, and the lines are copied back
+    const long = 'y'.repeat(300 << 10);
+    const r2 = await t.run(req('/x', long), {});
+    expect(r2.kind === 'ok' && r2.data.buffer instanceof SharedArrayBuffer).toBe(true);
+    expect(text(r2)).toContain(`span_id="${long.length}"`);
+    expect(text(r2).endsWith(`message="${long}" 1000\n`)).toBe(true);
+    expect(r2.kind === 'ok' && Array.from(r2.ends)).toEqual([r2.kind === 'ok' ? r2.data.length : -1]);
+    const r3 = await t.run(req('/x'), {});
+    expect(text(r3)).toContain('message="hello \\"x\\""');
+  });
+
   it('hands a large body that owns its memory (behind at most a short prefix) to the worker without a copy, and copies one that shares it', async () => {
     const t = start();
     const big = 'a'.repeat(HAND_OVER_MIN);
