@@ -127,6 +127,27 @@ describe('TraceThreads', () => {
   });
 });
 
+describe('spare buffers', () => {
+  it('go back to the worker whose lines they held, which writes its next lines into them', async () => {
+    const t = (threads = new TraceThreads(pathToFileURL(script), { source: 'zipkin', opts: defaultTraceOptions(), config: {}, format: 'lp' as const }, 2, 4, () => {}, () => {}, 0));
+    await Promise.all([0, 1, 2, 3, 4].map(() => t.run(req('/slow'), {})));
+    expect(t.count).toBe(2);
+    // one job at a time: the first worker takes every one; each result's buffer is marked past its lines, given back, and
+    // the next result is in the same memory when the spare went to that worker (not round the two)
+    let reused = 0;
+    let r = await t.run(req('/x'), {});
+    for (let i = 0; i < 6; i++) {
+      if (r.kind !== 'ok') throw new Error(r.kind);
+      const mem = new Uint8Array(r.data.buffer);
+      mem[mem.length - 1] = 0xab;
+      t.recycle(r.data);
+      r = await t.run(req('/x'), {});
+      if (r.kind === 'ok' && new Uint8Array(r.data.buffer).at(-1) === 0xab) reused++;
+    }
+    expect(reused).toBe(6);
+  });
+});
+
 describe('idle workers', () => {
   it('end after idleMs without a job, without an error, and the next request starts another', async () => {
     const counts: number[] = [];

@@ -169,6 +169,8 @@ export const WORKER_IDLE_MS = 60_000;
 export class TraceThreads {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, { slot: Slot; done: (r: JobResult) => void }>();
+  /** The worker each result's buffer came from: a spare goes back to it (recycle). */
+  private readonly owners = new WeakMap<ArrayBufferLike, Slot>();
   private next = 1;
   private closed = false;
   private reaper: NodeJS.Timeout | undefined;
@@ -202,6 +204,7 @@ export class TraceThreads {
       if (slot.busy === 0) slot.idleSince = Date.now();
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
+      if (m.result.kind === 'ok') this.owners.set(m.result.data.buffer, slot);
       w?.done(m.result);
     });
     worker.on('error', (e) => this.onExit(e));
@@ -267,8 +270,11 @@ export class TraceThreads {
     const buf = data.buffer;
     // a worker's lines are in shared memory (serveTraceJobs): posted back as they are, nothing to transfer
     if (this.closed || !(buf instanceof SharedArrayBuffer) || buf.byteLength < 64 << 10 || buf.byteLength > 32 << 20) return;
-    const slot = this.slots[this.next % this.slots.length];
-    slot?.worker.postMessage({ spare: buf });
+    // to the worker it came from: each worker then gets back as many buffers as it gave, where spares sent round the
+    // workers left the busier one short (a new buffer a job) and the other over its four (dropped), and the shared
+    // memory of dropped buffers stayed until both isolates collected them (peak RSS +50 MiB end to end)
+    const slot = this.owners.get(buf);
+    if (slot !== undefined && !slot.retired && this.slots.includes(slot)) slot.worker.postMessage({ spare: buf });
   }
 
   /** Ends workers idle for `idleMs`, checking a few times per period while any runs. */
