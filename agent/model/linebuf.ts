@@ -220,7 +220,13 @@ export class LineBuf {
     const start = from === 0 ? 0 : ends[from - 1]!;
     const len = ends[to - 1]! - start;
     this.room(len);
-    this.data.set(data.subarray(start, start + len), this.off);
+    const src = data.subarray(start, start + len);
+    // From shared memory (a trace worker's lines, offthread.ts), TypedArray set() copies with V8's relaxed atomic
+    // memmove, ~10x a memcpy (220 against 20 µs for 756 KB); Buffer fill() with a view as long as the range copies it
+    // with one memcpy.
+    if (data.buffer instanceof SharedArrayBuffer) {
+      if (len > 0) this.data.fill(src, this.off, this.off + len);
+    } else this.data.set(src, this.off);
     const shift = this.off - start;
     for (let i = from; i < to; i++) this.ends.push(ends[i]! + shift);
     this.off += len;

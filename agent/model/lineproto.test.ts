@@ -164,5 +164,18 @@ describe('LineBuf (the queue-time writer)', () => {
     expect(b.data.toString('utf8', 0, b.off)).toBe('first\nb v=2 2\nc v=3 3\n');
     expect(b.ends).toEqual([6, 14, 22]);
   });
+
+  it('appends lines from shared memory (a trace worker\'s) the same way, into a buffer that grows', () => {
+    const text = 'a v=1 1\nb v=2 2\nc v=3 3\n';
+    const shared = new Uint8Array(new SharedArrayBuffer(64), 8, text.length);
+    shared.set(Buffer.from(text));
+    const b = new LineBuf(4);
+    b.append('first');
+    b.endLine();
+    b.pushLines(shared, [8, 16, 24], 1, 3);
+    b.pushLines(shared, [8, 16, 24], 0, 1);
+    expect(b.data.toString('utf8', 0, b.off)).toBe('first\nb v=2 2\nc v=3 3\na v=1 1\n');
+    expect(b.ends).toEqual([6, 14, 22, 30]);
+  });
 });
 

@@ -33,9 +33,12 @@ async function once(kind, youngMb, dist) {
   const s = setup[kind];
   const script = await scriptOf(dist, kind);
   const t = new TraceThreads(script, { source: kind, opts: s.cfg, config: s.cfg, format: 'lp' }, 1, 4, (e) => { throw e; }, () => {}, 0, youngMb);
-  const req = { route: s.route, contentType: s.ct, headers: {}, body: s.body };
+  // a body per job that owns its ArrayBuffer, as the HTTP server reads one: run() transfers it (handOver), so it is
+  // detached afterwards; the allocation and copy stand for the server's read
   const job = async () => {
-    const r = await t.run(req, tags);
+    const body = Buffer.allocUnsafeSlow(s.body.length);
+    s.body.copy(body);
+    const r = await t.run({ route: s.route, contentType: s.ct, headers: {}, body }, tags);
     if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
     t.recycle(r.data);
   };

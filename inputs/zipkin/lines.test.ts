@@ -176,6 +176,17 @@ describe('zipkin v2 JSON fast path: the generic path\'s bytes', () => {
     expect(compare({}, request('[{"traceId":"1","id":"1"}]')).kind).toBe('fast');
   });
 
+  it('one trace id in several spellings (case, leading zeros, escapes) is one trace, next to each other or not', () => {
+    // the writer takes a span with the same id bytes as the span before it into that span's trace without a string;
+    // any other spelling of the same id must still find its trace
+    const ids = ['abc', 'ABC', '0000000000000abc', '0000000000000ABC', '\\u0061bc', 'def', 'abc', '00000000000000000000000000000abc'];
+    const spans = ids.map((t, i) => `{"traceId":"${t}","id":"${(i + 1).toString(16)}","parentId":"${i > 0 ? i.toString(16) : ''}","localEndpoint":{"serviceName":"s${i % 2}"},"timestamp":${1732000000000000 + i}}`);
+    for (const order of [spans, [...spans].reverse(), [spans[0], spans[5], spans[1], spans[2], spans[5], spans[3], spans[4], spans[6], spans[7]]]) {
+      const o = compare({}, request(`[${order.join(',')}]`));
+      expect(o.kind === 'fast' && o.lines).toBe(order.length);
+    }
+  });
+
   it('random spans: missing fields, unicode, escapes, large ids, shared spans, annotations, endpoints, error tags, long values', () => {
     let fast = 0;
     let declined = 0;

@@ -31,7 +31,10 @@
  *   cache (the next request starts a new one);
  * - more than {@link MAX_SPANS} spans or {@link MAX_TAGS} tags.
  * A worker's CPU a span on the bench body: 8.2 µs against the generic path's
- * 11.3 (BENCHMARKS.md, "Traces", session 7, r22z).
+ * 11.3 (BENCHMARKS.md, "Traces", session 7, r22z); 3.9 µs in one thread at
+ * session 10 (s10zip): the message copied in runs between the quotes the
+ * reader found, values with nothing to escape and every fixed piece copied 4
+ * bytes at a time, tag keys compared with the one expected before any hash.
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import { escapeStrInto, viewOf, type LineBuf } from '../../agent/model/linebuf.js';
@@ -97,6 +100,18 @@ const FIXED_TAG_NAMES = ['service', 'source', 'operation', 'source_type', 'span_
 
 // tag values are escaped by span-line.ts escapeTagBytes, as ddtrace's and OTLP's writers escape them
 
+/**
+ * What str() does with a byte inside a string: 0 copy, 1 copy (a byte a tag value escapes: `,` `=` space),
+ * 2 stop (`"`, `\\`, a control character: the end, an escape, or a decline).
+ */
+const STR_CLASS = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STR_CLASS[c] = 2;
+STR_CLASS[0x22] = 2;
+STR_CLASS[0x5c] = 2;
+STR_CLASS[0x2c] = 1;
+STR_CLASS[0x3d] = 1;
+STR_CLASS[0x20] = 1;
+
 const HEXV = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) {
   HEXV['0123456789abcdef'.charCodeAt(i)] = i;
@@ -131,8 +146,8 @@ export function zipkinFastPathApplies(pipeline: TraceProcessor): boolean {
 export class ZipkinLineWriter {
   private readonly enabled: boolean;
   private readonly keep: boolean;
-  private readonly head: Buffer;
-  private readonly sourceTag: Buffer;
+  /** The fixed pieces (P_*). */
+  private readonly fixed = new Pieces();
   private readonly pathV1: string;
 
   // the request being read
@@ -144,6 +159,15 @@ export class ZipkinLineWriter {
   // the last string read: [sa, sb) in the body, or ~sa..~sb in the arena
   private sa = 0;
   private sb = 0;
+  /** Whether the last string is in the body and has no byte a tag value escapes (then it is copied as it is). */
+  private plain = false;
+  /**
+   * Where the body has a `"` or a `\\` (the bytes a line-protocol string escapes), in order: the reader
+   * records each string's quotes and escapes as it scans them, so the message is written by copying the
+   * runs between them, without looking at each byte again. Every such byte of valid JSON is in a string.
+   */
+  private specials = new Int32Array(1 << 14);
+  private ns = 0;
 
   // spans, parallel arrays (reused)
   private n = 0;
@@ -153,13 +177,20 @@ export class ZipkinLineWriter {
   private svcB: number[] = [];
   private nameA: number[] = [];
   private nameB: number[] = [];
+  /** Bit 0: the service, bit 1: the name has nothing to escape as a tag value (str()'s `plain`). */
+  private plainSN: number[] = [];
   private type: number[] = [];
   private ts: number[] = [];
   private dur: number[] = [];
   private err: boolean[] = [];
   private tagFrom: number[] = [];
   private tagTo: number[] = [];
-  private traceId: string[] = [];
+  /** The span's specials: [specFrom, specTo) of `specials`. */
+  private specFrom: number[] = [];
+  private specTo: number[] = [];
+  /** The trace id's range (arena ones as ~offsets): written from the bytes; a string only where a trace starts (group()). */
+  private tidA: number[] = [];
+  private tidE: number[] = [];
   /** Span and parent ids as ranges (arena ones as ~offsets); an empty parent range is "0". Strings only when span types are derived. */
   private sidA: number[] = [];
   private sidE: number[] = [];
@@ -176,11 +207,14 @@ export class ZipkinLineWriter {
   private vA: number[] = [];
   private vB: number[] = [];
   private long: boolean[] = [];
+  /** The value has nothing to escape as a tag value (str()'s `plain`). */
+  private vPlain: boolean[] = [];
 
   // core tags (the job's), cached by identity
   private coreOf: Record<string, string> | undefined;
   private coreOk = false;
-  private coreBytes: Buffer[] = [];
+  /** `,key=value` of each core tag (empty for an empty value), by its index in coreNames. */
+  private coreText = new Pieces();
   private coreNames: string[] = [];
   /** Each core tag key's point-key id (canon), for this request. */
   private coreCanon: number[] = [];
@@ -189,18 +223,36 @@ export class ZipkinLineWriter {
   // (`.` as `_`: two keys with the same id are the same tag), so no string is made per key
   private keys = new BytesMap(1 << 12, MAX_KEY, 1 << 18);
   private keysFull = false;
-  private kEsc: Buffer[] = [];
+  /** Each key's `,key=` (the escaped point key), by the key's id. */
+  private kEsc = new Pieces();
+  /** Each key's bytes as the body has them (unescaped), by the key's id. */
+  private kRaw = new Pieces();
+  /**
+   * The key that came after each key in the last tags object it was in (-1: none yet), and the first key of the last
+   * tags object: spans of a kind carry the same tags in the same order, so a key is first compared with the one
+   * expected, and only looked up by its hash when it is another.
+   */
+  private kNext: number[] = [];
+  private kFirst = -1;
   private kFlags: number[] = [];
   private kCanon: number[] = [];
   private canon = new Map<string, number>();
+  /**
+   * A mark per point-key id: `stamp` when the span being read (or written) has that key, so the same key
+   * twice in a span, and a core tag's key among a span's tags, are found without comparing every pair.
+   */
+  private mark = new Int32Array(1 << 8);
+  private stamp = 0;
   private coreLen = 0;
 
   constructor(cfg: ZipkinConfig, pipeline: TraceProcessor) {
     this.enabled = zipkinFastPathApplies(pipeline);
     this.keep = !cfg.del_message;
     this.pathV1 = cfg.pathV1;
-    this.head = Buffer.from(escapeName(pipeline.source));
-    this.sourceTag = Buffer.from(',source=' + escapeKey(pipeline.source));
+    const f = this.fixed;
+    const src = ',source=' + escapeKey(pipeline.source);
+    for (const text of [escapeName(pipeline.source), ',service=', src, src + ',operation=', ...[F_TRACE, F_SPAN, F_PARENT, F_RESOURCE, F_START, F_DURATION, F_MESSAGE].map((b) => b.toString())]) f.add(text);
+    for (const t of TYPE_NAMES) for (const status of ['ok', 'error']) f.add(`,source_type=custom,span_type=${t === '' ? 'entry' : t},status=${status}`);
   }
 
   /** Writes the request's lines into `out` and returns the spans dropped (none: no filter runs here), or undefined, having written nothing. */
@@ -219,6 +271,7 @@ export class ZipkinLineWriter {
     this.an = 0;
     this.n = 0;
     this.nt = 0;
+    this.ns = 0;
     try {
       this.readArray();
     } catch (e) {
@@ -237,7 +290,7 @@ export class ZipkinLineWriter {
     if (tags === this.coreOf) return this.coreOk;
     this.coreOf = tags;
     this.coreOk = false;
-    this.coreBytes = [];
+    this.coreText.clear();
     this.coreNames = [];
     this.coreLen = 0;
     for (const k in tags) {
@@ -246,11 +299,11 @@ export class ZipkinLineWriter {
       const v = tags[k]!;
       // a key with `.` can never equal a span's key (its `.` became `_`); a fixed tag is always there
       if (FIXED_TAG_NAMES.includes(k)) continue;
-      const text = v === '' ? Buffer.alloc(0) : Buffer.from(',' + escapeKey(k) + '=' + escapeKey(v));
-      this.coreBytes.push(text);
+      const text = v === '' ? '' : ',' + escapeKey(k) + '=' + escapeKey(v);
+      this.coreText.add(text);
       // a key with `.` can never be a span's (its `.` became `_`): its id matches none of theirs
       this.coreNames.push(k);
-      this.coreLen += text.length;
+      this.coreLen += Buffer.byteLength(text);
     }
     this.coreOk = true;
     return true;
@@ -261,6 +314,8 @@ export class ZipkinLineWriter {
   private ws(): void {
     const b = this.b;
     let i = this.i;
+    // most JSON has no whitespace between tokens
+    if (b[i]! > 0x20) return;
     for (;;) {
       const c = b[i];
       if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
@@ -298,18 +353,36 @@ export class ZipkinLineWriter {
     let j = this.i;
     if (b[j] !== 0x22) throw DECLINE;
     const a = ++j;
-    const n = b.length;
+    let plain = true;
     for (;;) {
-      if (j >= n) throw DECLINE;
-      const c = b[j]!;
-      if (c === 0x22) break;
-      if (c === 0x5c) return this.strEscaped(a);
-      if (c < 0x20) throw DECLINE;
-      j++;
+      // past the end b[j] is undefined, and so is its class: the checks below decline
+      const x = STR_CLASS[b[j]!];
+      if (x === 0) j++;
+      else if (x === 1) {
+        plain = false;
+        j++;
+      } else break;
     }
+    const c = b[j];
+    if (c === 0x5c) return this.strEscaped(a);
+    if (c !== 0x22) throw DECLINE;
+    this.plain = plain;
+    let q = this.ns;
+    if (q + 2 > this.specials.length) this.moreSpecials(2);
+    const sp = this.specials;
+    sp[q++] = a - 1;
+    sp[q++] = j;
+    this.ns = q;
     this.sa = a;
     this.sb = j;
     this.i = j + 1;
+  }
+
+  /** Room for `n` more specials. */
+  private moreSpecials(n: number): void {
+    const bigger = new Int32Array(Math.max(this.specials.length * 2, this.ns + n));
+    bigger.set(this.specials.subarray(0, this.ns));
+    this.specials = bigger;
   }
 
   private room(n: number): void {
@@ -327,6 +400,11 @@ export class ZipkinLineWriter {
     let end = a;
     while (end < n && b[end] !== 0x22) end += b[end] === 0x5c ? 2 : 1;
     this.room(end - a);
+    // the quotes, each escape's backslash and an escaped `"` or `\\`: at most one a byte
+    if (this.ns + (end - a) + 2 > this.specials.length) this.moreSpecials(end - a + 2);
+    const sp = this.specials;
+    let q = this.ns;
+    sp[q++] = a - 1;
     const d = this.arena;
     const start = this.an;
     let w = start;
@@ -341,6 +419,8 @@ export class ZipkinLineWriter {
         continue;
       }
       const e = b[j + 1];
+      sp[q++] = j;
+      if (e === 0x22 || e === 0x5c) sp[q++] = j + 1;
       j += 2;
       switch (e) {
         case 0x22:
@@ -371,6 +451,7 @@ export class ZipkinLineWriter {
             if (b[j] !== 0x5c || b[j + 1] !== 0x75) throw DECLINE;
             const lo = this.hex4(j + 2);
             if (lo < 0xdc00 || lo > 0xdfff) throw DECLINE;
+            sp[q++] = j;
             j += 6;
             u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
           }
@@ -394,6 +475,9 @@ export class ZipkinLineWriter {
           throw DECLINE;
       }
     }
+    sp[q++] = j;
+    this.ns = q;
+    this.plain = false;
     this.an = w;
     this.sa = ~start;
     this.sb = ~w;
@@ -456,34 +540,6 @@ export class ZipkinLineWriter {
     if (i === a || i - a > 16 || (b[a] === 0x30 && i - a > 1) || c === 0x2e || c === 0x65 || c === 0x45 || v > Number.MAX_SAFE_INTEGER) throw DECLINE;
     this.i = i;
     return v;
-  }
-
-  /** A hex id as normId gives it; undefined for null or "" (allowed only where `optional`). */
-  private id(optional: boolean): string {
-    if (this.isNull()) {
-      if (optional) return '0';
-      throw DECLINE;
-    }
-    this.str();
-    const b = this.sa >= 0 ? this.b : this.arena;
-    const a = this.sa >= 0 ? this.sa : ~this.sa;
-    const e = this.sa >= 0 ? this.sb : ~this.sb;
-    const len = e - a;
-    if (len === 0) {
-      if (optional) return '0';
-      throw DECLINE;
-    }
-    if (len > 32) throw DECLINE;
-    let upper = false;
-    for (let k = a; k < e; k++) {
-      const c = b[k]!;
-      if (HEXV[c]! < 0) throw DECLINE;
-      if (c >= 0x41 && c <= 0x46) upper = true;
-    }
-    let s = b.toString('latin1', a, e);
-    if (upper) s = s.toLowerCase();
-    if (len === 16 || len === 32) return s;
-    return len < 16 ? ZERO16.slice(len) + s : ZERO32.slice(len) + s;
   }
 
   /** A hex id's range, checked as normId checks it: sets sa/sb (an empty range for null or "", allowed only where `optional`). */
@@ -638,7 +694,8 @@ export class ZipkinLineWriter {
     this.i++;
     this.ws();
     let seen = 0;
-    let traceId: string | undefined;
+    let tidA = 0;
+    let tidE = 0;
     let sidA = 0;
     let sidE = 0;
     let pidA = 0;
@@ -647,11 +704,13 @@ export class ZipkinLineWriter {
     let svcB = 0;
     let nameA = 0;
     let nameB = 0;
+    let plainSN = 3;
     let type = 0;
     let ts = 0;
     let dur = 0;
     let err = false;
     const tagFrom = this.nt;
+    const specFrom = this.ns;
     if (b[this.i] === 0x7d) throw DECLINE; // no traceId: the generic path answers 400
     for (;;) {
       this.str();
@@ -661,7 +720,9 @@ export class ZipkinLineWriter {
       this.expect(0x3a);
       switch (k) {
         case K_TRACE:
-          traceId = this.id(false);
+          this.idRange(false);
+          tidA = this.sa;
+          tidE = this.sb;
           break;
         case K_ID:
           this.idRange(false);
@@ -684,6 +745,7 @@ export class ZipkinLineWriter {
             this.str();
             nameA = this.sa;
             nameB = this.sb;
+            if (!this.plain) plainSN &= ~2;
           }
           break;
         case K_TS:
@@ -697,6 +759,7 @@ export class ZipkinLineWriter {
             this.endpoint();
             svcA = this.sa;
             svcB = this.sb;
+            if (!this.plain) plainSN &= ~1;
           }
           break;
         case K_TAGS:
@@ -711,20 +774,24 @@ export class ZipkinLineWriter {
       if (c !== 0x2c) throw DECLINE;
       this.ws();
     }
-    if (traceId === undefined || (seen & (1 << K_ID)) === 0) throw DECLINE;
+    if ((seen & (1 << K_TRACE)) === 0 || (seen & (1 << K_ID)) === 0) throw DECLINE;
     this.msgA[s] = start;
     this.msgB[s] = this.i;
     this.svcA[s] = svcA;
     this.svcB[s] = svcB;
     this.nameA[s] = nameA;
     this.nameB[s] = nameB;
+    this.plainSN[s] = plainSN;
     this.type[s] = type;
     this.ts[s] = ts;
     this.dur[s] = dur;
     this.err[s] = err;
     this.tagFrom[s] = tagFrom;
     this.tagTo[s] = this.nt;
-    this.traceId[s] = traceId;
+    this.specFrom[s] = specFrom;
+    this.specTo[s] = this.ns;
+    this.tidA[s] = tidA;
+    this.tidE[s] = tidE;
     this.sidA[s] = sidA;
     this.sidE[s] = sidE;
     this.pidA[s] = pidA;
@@ -740,6 +807,7 @@ export class ZipkinLineWriter {
     this.ws();
     let sa = 0;
     let sb = 0;
+    let plain = true;
     let seen = 0;
     if (b[this.i] === 0x7d) this.i++;
     else
@@ -755,6 +823,7 @@ export class ZipkinLineWriter {
             this.str();
             sa = this.sa;
             sb = this.sb;
+            plain = this.plain;
           }
         } else this.skip(2);
         this.ws();
@@ -765,6 +834,7 @@ export class ZipkinLineWriter {
       }
     this.sa = sa;
     this.sb = sb;
+    this.plain = plain;
   }
 
   /** The tags object: records each tag; returns whether `error` is among them. */
@@ -774,21 +844,31 @@ export class ZipkinLineWriter {
     this.i++;
     this.ws();
     let err = false;
-    const from = this.nt;
+    const stamp = this.nextStamp();
     if (b[this.i] === 0x7d) {
       this.i++;
       return false;
     }
+    let prev = -1;
     for (;;) {
       if (this.nt >= MAX_TAGS) throw DECLINE;
       this.str();
-      const id = this.keyId();
+      const guess = prev < 0 ? this.kFirst : this.kNext[prev]!;
+      let id: number;
+      if (guess >= 0 && this.sa >= 0 && this.kRaw.equals(guess, this.bv, this.sa, this.sb)) id = guess;
+      else {
+        id = this.keyId();
+        if (prev < 0) this.kFirst = id;
+        else this.kNext[prev] = id;
+      }
+      prev = id;
       const f = this.kFlags[id]!;
       if ((f & KF_DECLINE) !== 0) throw DECLINE;
       if ((f & KF_ERROR) !== 0) err = true;
       const cn = this.kCanon[id]!;
       // another key of this span that is the same once `.` becomes `_`: JS object order and last-wins, left to the generic path
-      for (let t = from; t < this.nt; t++) if (this.kCanon[this.kid[t]!] === cn) throw DECLINE;
+      if (this.mark[cn] === stamp) throw DECLINE;
+      this.mark[cn] = stamp;
       this.expect(0x3a);
       if (b[this.i] !== 0x22) throw DECLINE; // String(v) of a non-string: left to the generic path
       this.str();
@@ -796,6 +876,7 @@ export class ZipkinLineWriter {
       this.kid[t] = id;
       this.vA[t] = this.sa;
       this.vB[t] = this.sb;
+      this.vPlain[t] = this.plain;
       const vlen = this.sa >= 0 ? this.sb - this.sa : ~this.sb - ~this.sa;
       const long = vlen > MAX_TAG_VALUE && this.utf16Length() > MAX_TAG_VALUE;
       this.long[t] = long;
@@ -838,12 +919,14 @@ export class ZipkinLineWriter {
     if (/^[0-9]+$/.test(key) || key === '__proto__') f |= KF_DECLINE;
     if (raw === 'error') f |= KF_ERROR;
     if (FIXED_FIELDS.includes(key)) f |= KF_FIXED_FIELD;
-    const n = this.kEsc.length;
+    const n = this.kEsc.off.length;
     if (!this.keys.set(buf, x, y, h, n)) {
       this.keysFull = true;
       throw DECLINE; // the cache is full: this request goes the generic way, the next one starts a new cache
     }
-    this.kEsc.push(Buffer.from(',' + escapeKey(key) + '='));
+    this.kEsc.add(',' + escapeKey(key) + '=');
+    this.kRaw.add(raw);
+    this.kNext.push(-1);
     this.kFlags.push(f);
     this.kCanon.push(this.canonOf(key));
     return n;
@@ -855,14 +938,31 @@ export class ZipkinLineWriter {
     if (c === undefined) {
       c = this.canon.size;
       this.canon.set(key, c);
+      if (c >= this.mark.length) {
+        const bigger = new Int32Array(this.mark.length * 2);
+        bigger.set(this.mark);
+        this.mark = bigger;
+      }
     }
     return c;
+  }
+
+  /** A stamp no key is marked with yet. */
+  private nextStamp(): number {
+    if (this.stamp === 0x7fff_ffff) {
+      this.mark.fill(0);
+      this.stamp = 0;
+    }
+    return ++this.stamp;
   }
 
   private resetKeys(): void {
     this.keys = new BytesMap(1 << 12, MAX_KEY, 1 << 18);
     this.keysFull = false;
-    this.kEsc = [];
+    this.kEsc.clear();
+    this.kRaw.clear();
+    this.kNext = [];
+    this.kFirst = -1;
     this.kFlags = [];
     this.kCanon = [];
     this.canon.clear();
@@ -872,20 +972,55 @@ export class ZipkinLineWriter {
 
   /** Orders spans as groupTraces does (by trace, in order of first arrival) in `order`, and derives span types. */
   private order: number[] = [];
+  private traceOf: number[] = [];
+
+  /** Whether two ranges (arena ones as ~offsets) hold the same bytes. */
+  private sameRange(a: number, ae: number, c: number, ce: number): boolean {
+    const x = a >= 0 ? this.b : this.arena;
+    const y = c >= 0 ? this.b : this.arena;
+    if (a < 0) {
+      a = ~a;
+      ae = ~ae;
+    }
+    if (c < 0) {
+      c = ~c;
+      ce = ~ce;
+    }
+    const len = ae - a;
+    if (ce - c !== len) return false;
+    for (let k = 0; k < len; k++) if (x[a + k] !== y[c + k]) return false;
+    return true;
+  }
   private group(): void {
     const n = this.n;
     const order = this.order;
     order.length = 0;
-    const last = new Map<string, number>();
+    // each trace's first and last span so far, by the trace's index; a trace's index by its id (normId's string)
+    const byId = new Map<string, number>();
     const heads: number[] = [];
+    const tails: number[] = [];
+    const traceOf = this.traceOf;
     const next = this.next;
     for (let s = 0; s < n; s++) {
       next[s] = -1;
-      const id = this.traceId[s]!;
-      const l = last.get(id);
-      if (l === undefined) heads.push(s);
-      else next[l] = s;
-      last.set(id, s);
+      let t: number | undefined;
+      // the same id bytes as the span before (a trace's spans usually come together): the same trace, no string
+      if (s > 0 && this.sameRange(this.tidA[s - 1]!, this.tidE[s - 1]!, this.tidA[s]!, this.tidE[s]!)) t = traceOf[s - 1]!;
+      else {
+        const id = this.idText(this.tidA[s]!, this.tidE[s]!);
+        t = byId.get(id);
+        if (t === undefined) {
+          t = heads.length;
+          byId.set(id, t);
+          heads.push(s);
+          tails.push(s);
+          traceOf[s] = t;
+          continue;
+        }
+      }
+      traceOf[s] = t;
+      next[tails[t]!] = s;
+      tails[t] = s;
     }
     const trace: number[] = [];
     for (const h of heads) {
@@ -960,20 +1095,26 @@ export class ZipkinLineWriter {
       // a bound on the whole line (later pieces must not grow the buffer: LineBuf keeps only finished lines when it does):
       // service, name and tags come from the span's text and at most double when escaped, the name twice
       // more (operation and resource), the message doubles; ids (padded) and fixed pieces fit in the rest
-      out.reserve(6 * (mb - ma) + this.head.length + this.sourceTag.length + this.coreLen + 640);
+      const fixed = this.fixed;
+      out.reserve(6 * (mb - ma) + fixed.used + this.coreLen + 640);
       const d = out.data;
       const dv = out.view();
       let w = out.off;
-      w = put(d, w, this.head);
-      w = this.tagOf(d, w, SERVICE_KEY, this.svcA[s]!, this.svcB[s]!);
-      w = put(d, w, this.sourceTag);
-      w = this.tagOf(d, w, OPERATION_KEY, this.nameA[s]!, this.nameB[s]!);
-      w = put(d, w, SOURCE_TYPE);
-      w = put(d, w, TYPE_BYTES[this.type[s]!]!);
-      w = put(d, w, this.err[s] ? STATUS_ERROR : STATUS_OK);
+      w = fixed.put(dv, w, P_HEAD);
+      const sa = this.svcA[s]!;
+      const sb = this.svcB[s]!;
+      const plainSN = this.plainSN[s]!;
+      if (sa !== sb) w = this.tagValue(d, dv, fixed.put(dv, w, P_SERVICE), sa, sb, (plainSN & 1) !== 0);
+      const na = this.nameA[s]!;
+      const nb = this.nameB[s]!;
+      if (na !== nb) w = this.tagValue(d, dv, fixed.put(dv, w, P_SOURCE_OPERATION), na, nb, (plainSN & 2) !== 0);
+      else w = fixed.put(dv, w, P_SOURCE);
+      w = fixed.put(dv, w, P_TYPES + 2 * this.type[s]! + (this.err[s] ? 1 : 0));
       const t0 = this.tagFrom[s]!;
       const t1 = this.tagTo[s]!;
       let longs = false;
+      const stamp = this.nextStamp();
+      const mark = this.mark;
       for (let t = t0; t < t1; t++) {
         // a long value is a field, whatever its name
         if (this.long[t]) {
@@ -981,47 +1122,42 @@ export class ZipkinLineWriter {
           continue;
         }
         const id = this.kid[t]!;
+        // a core tag with this key is not added (a long value is a field, not a point tag: it does not count)
+        mark[this.kCanon[id]!] = stamp;
         if ((this.kFlags[id]! & KF_SKIP) !== 0) continue;
         const va = this.vA[t]!;
         const vb = this.vB[t]!;
         if (va === vb) continue;
-        w = put(d, w, this.kEsc[id]!);
-        const vbuf = va >= 0 ? b : this.arena;
-        const x = va >= 0 ? va : ~va;
-        const y = va >= 0 ? vb : ~vb;
-        w = escapeTagBytes(d, w, vbuf, x, y);
+        w = this.kEsc.put(dv, w, id);
+        // a value in the body with nothing to escape is copied as it is: its closing quote is followed by at least the
+        // tags' `}`, the span's `}` and the array's `]`, so copyWords() reads inside the body
+        if (this.vPlain[t]) w = copyWords(dv, w, this.bv, va, vb - va);
+        else if (va >= 0) w = escapeTagBytes(d, w, b, va, vb);
+        else w = escapeTagBytes(d, w, this.arena, ~va, ~vb);
       }
-      const core = this.coreBytes;
-      for (let c = 0; c < core.length; c++) {
-        const text = core[c]!;
-        if (text.length === 0 || this.hasKey(t0, t1, c)) continue;
-        w = put(d, w, text);
-      }
-      w = put(d, w, F_TRACE);
-      w = putAscii(d, w, this.traceId[s]!);
-      w = put(d, w, F_SPAN);
+      const core = this.coreText;
+      for (let c = 0; c < core.len.length; c++) if (core.len[c] !== 0 && mark[this.coreCanon[c]!] !== stamp) w = core.put(dv, w, c);
+      w = fixed.put(dv, w, P_TRACE);
+      w = this.writeId(d, w, this.tidA[s]!, this.tidE[s]!);
+      w = fixed.put(dv, w, P_SPAN);
       w = this.writeId(d, w, this.sidA[s]!, this.sidE[s]!);
-      w = put(d, w, F_PARENT);
+      w = fixed.put(dv, w, P_PARENT);
       w = this.writeId(d, w, this.pidA[s]!, this.pidE[s]!);
-      w = put(d, w, F_RESOURCE);
-      const na = this.nameA[s]!;
-      const nb = this.nameB[s]!;
-      if (na !== nb) {
-        if (na >= 0) w = escapeStrInto(d, dv, w, b, this.bv, na, nb);
-        else w = escapeStrInto(d, dv, w, this.arena, viewOf(this.arena), ~na, ~nb);
-      }
-      w = put(d, w, F_START);
+      w = fixed.put(dv, w, P_RESOURCE);
+      // a string in the body has no `"` or `\\` (str() takes those to the arena): copied as it is
+      if (na !== nb) w = na >= 0 ? copyWords(dv, w, this.bv, na, nb - na) : escapeStrInto(d, dv, w, this.arena, viewOf(this.arena), ~na, ~nb);
+      w = fixed.put(dv, w, P_START);
       const ts = this.ts[s]!;
       w = writeUint(d, dv, w, ts);
-      w = put(d, w, F_DURATION);
+      w = fixed.put(dv, w, P_DURATION);
       w = writeUint(d, dv, w, this.dur[s]!);
       d[w++] = 0x69; // i
       // LineBuf.point writes a Utf8String message (an ASCII body's) after the other fields, a string one in order
       if (ascii) {
         if (longs) w = this.longFields(d, dv, w, t0, t1);
-        if (this.keep) w = this.message(d, dv, w, ma, mb);
+        if (this.keep) w = this.message(d, dv, w, s);
       } else {
-        if (this.keep) w = this.message(d, dv, w, ma, mb);
+        if (this.keep) w = this.message(d, dv, w, s);
         if (longs) w = this.longFields(d, dv, w, t0, t1);
       }
       d[w++] = 0x20;
@@ -1037,19 +1173,13 @@ export class ZipkinLineWriter {
     }
   }
 
-  /** `,key=value` of a fixed tag from a string (nothing when empty). */
-  private tagOf(d: Buffer, w: number, key: Buffer, a: number, e: number): number {
-    if (a === e) return w;
-    w = put(d, w, key);
+  /**
+   * A string (a range, arena ones as ~offsets) escaped as a tag value; copied as it is when `plain` (then it is in the
+   * body, and its closing quote is followed by at least the span's `}` and the array's `]`: copyWords() reads inside).
+   */
+  private tagValue(d: Buffer, dv: DataView, w: number, a: number, e: number, plain: boolean): number {
+    if (plain) return copyWords(dv, w, this.bv, a, e - a);
     return a >= 0 ? escapeTagBytes(d, w, this.b, a, e) : escapeTagBytes(d, w, this.arena, ~a, ~e);
-  }
-
-  /** Whether one of tags [t0, t1) has core tag c's key (as a point key). */
-  private hasKey(t0: number, t1: number, c: number): boolean {
-    const cn = this.coreCanon[c]!;
-    // a long value is a field, not a point tag: the core tag is still added
-    for (let t = t0; t < t1; t++) if (this.kCanon[this.kid[t]!] === cn && !this.long[t]) return true;
-    return false;
   }
 
   /** The long tag values as string fields, in tag order. */
@@ -1061,7 +1191,7 @@ export class ZipkinLineWriter {
       const vbuf = va >= 0 ? this.b : this.arena;
       const x = va >= 0 ? va : ~va;
       const y = va >= 0 ? this.vB[t]! : ~this.vB[t]!;
-      w = put(d, w, this.kEsc[this.kid[t]!]!);
+      w = this.kEsc.put(dv, w, this.kid[t]!);
       d[w++] = 0x22;
       w = escapeStrInto(d, dv, w, vbuf, va >= 0 ? this.bv : viewOf(vbuf), x, y);
       d[w++] = 0x22;
@@ -1069,22 +1199,106 @@ export class ZipkinLineWriter {
     return w;
   }
 
-  private message(d: Buffer, dv: DataView, w: number, a: number, e: number): number {
-    w = put(d, w, F_MESSAGE);
-    w = escapeStrInto(d, dv, w, this.b, this.bv, a, e);
+  /**
+   * The span's text as the message, escaped: the runs between its specials copied 4 bytes at a time, a backslash
+   * before each special. A run's copy may write up to 3 bytes past its end (the next piece overwrites them; the
+   * line's reserve has room) and read up to 3 past it: a special is always followed by at least the span's `}` and
+   * the array's `]`, so the reads stay in the body.
+   */
+  private message(d: Buffer, dv: DataView, w: number, s: number): number {
+    w = this.fixed.put(dv, w, P_MESSAGE);
+    const b = this.b;
+    const bv = this.bv;
+    const sp = this.specials;
+    let i = this.msgA[s]!;
+    const q1 = this.specTo[s]!;
+    for (let q = this.specFrom[s]!; q < q1; q++) {
+      const p = sp[q]!;
+      const len = p - i;
+      for (let k = 0; k < len; k += 4) dv.setUint32(w + k, bv.getUint32(i + k, true), true);
+      w += len;
+      d[w++] = 0x5c;
+      d[w++] = b[p]!;
+      i = p + 1;
+    }
+    const e = this.msgB[s]!;
+    while (i < e) d[w++] = b[i++]!;
     d[w++] = 0x22;
     return w;
   }
 }
 
-const SERVICE_KEY = Buffer.from(',service=');
-const SOURCE_TYPE = Buffer.from(',source_type=custom,span_type=');
-const OPERATION_KEY = Buffer.from(',operation=');
-const TYPE_BYTES = TYPE_NAMES.map((t) => Buffer.from(t === '' ? 'entry' : t));
-const STATUS_OK = Buffer.from(',status=ok');
-const STATUS_ERROR = Buffer.from(',status=error');
 
-function putAscii(d: Buffer, w: number, s: string): number {
-  for (let k = 0; k < s.length; k++) d[w + k] = s.charCodeAt(k);
-  return w + s.length;
+/**
+ * Byte strings the lines are made of (fixed pieces, escaped keys, core tags), kept in one buffer so that
+ * copyWords() copies them: 4 spare bytes after the last one.
+ */
+class Pieces {
+  data = Buffer.allocUnsafe(1 << 10);
+  view = viewOf(this.data);
+  used = 0;
+  readonly off: number[] = [];
+  readonly len: number[] = [];
+
+  /** Adds `text` (UTF-8); returns its id. */
+  add(text: string): number {
+    const len = Buffer.byteLength(text);
+    if (this.used + len + 4 > this.data.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.data.length * 2, this.used + len + 4));
+      this.data.copy(bigger, 0, 0, this.used);
+      this.data = bigger;
+      this.view = viewOf(bigger);
+    }
+    this.off.push(this.used);
+    this.len.push(len);
+    this.used += this.data.write(text, this.used);
+    return this.off.length - 1;
+  }
+
+  /** Whether piece `id` holds the bytes src[a, e) (src's DataView). */
+  equals(id: number, src: DataView, a: number, e: number): boolean {
+    const len = e - a;
+    if (this.len[id] !== len) return false;
+    const v = this.view;
+    const o = this.off[id]!;
+    let k = 0;
+    for (; k + 4 <= len; k += 4) if (v.getUint32(o + k, true) !== src.getUint32(a + k, true)) return false;
+    for (; k < len; k++) if (v.getUint8(o + k) !== src.getUint8(a + k)) return false;
+    return true;
+  }
+
+  clear(): void {
+    this.used = 0;
+    this.off.length = 0;
+    this.len.length = 0;
+  }
+
+  /** Piece `id` at dst[w]; returns the end (see copyWords: up to 3 bytes past it are written). */
+  put(dst: DataView, w: number, id: number): number {
+    return copyWords(dst, w, this.view, this.off[id]!, this.len[id]!);
+  }
+}
+
+// the fixed pieces' ids (the order the constructor adds them in)
+const P_HEAD = 0;
+const P_SERVICE = 1;
+const P_SOURCE = 2;
+const P_SOURCE_OPERATION = 3;
+const P_TRACE = 4;
+const P_SPAN = 5;
+const P_PARENT = 6;
+const P_RESOURCE = 7;
+const P_START = 8;
+const P_DURATION = 9;
+const P_MESSAGE = 10;
+/** `,source_type=custom,span_type=<type>,status=<ok|error>`: P_TYPES + 2·type + (error ? 1 : 0). */
+const P_TYPES = 11;
+
+/**
+ * src[a, a + len) copied to dst at w, 4 bytes at a time: up to 3 bytes past the end are read (the caller
+ * knows they are there) and written (the next piece overwrites them; the line's reserve has room). Returns the end.
+ */
+function copyWords(dst: DataView, w: number, src: DataView, a: number, len: number): number {
+  for (let k = 0; k < len; k += 4) dst.setUint32(w + k, src.getUint32(a + k, true), true);
+  return w + len;
 }

@@ -169,6 +169,8 @@ export const WORKER_IDLE_MS = 60_000;
 export class TraceThreads {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, { slot: Slot; done: (r: JobResult) => void }>();
+  /** The worker each result's buffer came from: a spare goes back to it (recycle). */
+  private readonly owners = new WeakMap<ArrayBufferLike, Slot>();
   private next = 1;
   private closed = false;
   private reaper: NodeJS.Timeout | undefined;
@@ -202,6 +204,7 @@ export class TraceThreads {
       if (slot.busy === 0) slot.idleSince = Date.now();
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
+      if (m.result.kind === 'ok') this.owners.set(m.result.data.buffer, slot);
       w?.done(m.result);
     });
     worker.on('error', (e) => this.onExit(e));
@@ -264,10 +267,14 @@ export class TraceThreads {
    * request, which kept V8 busy with full GCs for external memory.
    */
   recycle(data: Uint8Array): void {
-    const buf = data.buffer as ArrayBuffer;
-    if (this.closed || buf.byteLength < 64 << 10 || buf.byteLength > 32 << 20) return;
-    const slot = this.slots[this.next % this.slots.length];
-    slot?.worker.postMessage({ spare: buf }, [buf]);
+    const buf = data.buffer;
+    // a worker's lines are in shared memory (serveTraceJobs): posted back as they are, nothing to transfer
+    if (this.closed || !(buf instanceof SharedArrayBuffer) || buf.byteLength < 64 << 10 || buf.byteLength > 32 << 20) return;
+    // to the worker it came from: each worker then gets back as many buffers as it gave, where spares sent round the
+    // workers left the busier one short (a new buffer a job) and the other over its four (dropped), and the shared
+    // memory of dropped buffers stayed until both isolates collected them (peak RSS +50 MiB end to end)
+    const slot = this.owners.get(buf);
+    if (slot !== undefined && !slot.retired && this.slots.includes(slot)) slot.worker.postMessage({ spare: buf });
   }
 
   /** Ends workers idle for `idleMs`, checking a few times per period while any runs. */
@@ -321,20 +328,29 @@ export function serveTraceJobs(makeDecoder: (config: unknown) => TraceDecoder, m
   const pb = init.format === 'pb';
   let tags: Record<string, string> = {};
   let size = 256 << 10;
-  const spares: ArrayBuffer[] = [];
+  // The lines go back in shared memory, posted without a transfer list: a transfer detaches the buffer in this isolate,
+  // and once any ArrayBuffer of an isolate is detached V8 checks for it at every typed-array and DataView access of
+  // optimised code (its detaching protector), which cost the byte-level writers ~15 % (BENCHMARKS.md, "Traces", session 10).
+  const spares: SharedArrayBuffer[] = [];
   const lineBuf = (): LineBuf => {
     const i = spares.findIndex((b) => b.byteLength >= size);
-    return new LineBuf(i >= 0 ? Buffer.from(spares.splice(i, 1)[0]!) : size);
+    return new LineBuf(Buffer.from(i >= 0 ? spares.splice(i, 1)[0]! : new SharedArrayBuffer(size)));
   };
   const answer = (lines: LineBuf, dropped: Record<string, number>, path: 'fast' | 'generic', id: number, fastError?: string): void => {
     size = Math.max(64 << 10, Math.min(Math.ceil(lines.off * 1.25), 32 << 20));
+    // cloned (a copy of a few KiB), not transferred: see `spares`
     const ends = Uint32Array.from(lines.ends);
-    // LineBuf's buffers are at least 64 KiB, so they never come from Node's shared pool: safe to transfer
-    const data = new Uint8Array(lines.data.buffer, lines.data.byteOffset, lines.off);
+    let data = new Uint8Array(lines.data.buffer, lines.data.byteOffset, lines.off);
+    if (!(lines.data.buffer instanceof SharedArrayBuffer)) {
+      // the buffer grew during the job (LineBuf allocates ordinary memory): its lines are copied into shared memory
+      const shared = new Uint8Array(new SharedArrayBuffer(Math.max(size, lines.off)), 0, lines.off);
+      shared.set(data);
+      data = shared;
+    }
     const result: JobResult = { kind: 'ok', data, ends, dropped, path, ...(fastError === undefined ? {} : { fastError }) };
-    port.postMessage({ id, result }, [data.buffer as ArrayBuffer, ends.buffer as ArrayBuffer]);
+    port.postMessage({ id, result });
   };
-  port.on('message', (job: Job | { spare: ArrayBuffer }) => {
+  port.on('message', (job: Job | { spare: SharedArrayBuffer }) => {
     if ('spare' in job) {
       if (spares.length < 4) spares.push(job.spare);
       return;
@@ -383,7 +399,7 @@ export function serveTraceJobs(makeDecoder: (config: unknown) => TraceDecoder, m
         result = { kind: 'error', where: 'pipeline', message: e instanceof Error ? e.message : String(e) };
       }
     }
-    if (spares.length < 4) spares.push(lines.data.buffer as ArrayBuffer);
+    if (spares.length < 4 && lines.data.buffer instanceof SharedArrayBuffer) spares.push(lines.data.buffer);
     port.postMessage({ id: job.id, result: result! });
   });
 }
