@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { makeDispatcher, scrape, type ScrapeRequest } from './scrape.js';
+import { makeClient, scrape, type ScrapeRequest } from './scrape.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -27,7 +27,7 @@ describe('scrape()', () => {
       res.writeHead(200, { 'content-type': 'application/openmetrics-text; version=1.0.0', 'content-encoding': 'gzip' });
       res.end(zlib.gzipSync('a_b 1\n# EOF\n'));
     });
-    const d = makeDispatcher(undefined, 2);
+    const d = makeClient(undefined, 2);
     cleanups.push(() => d.close());
     const r = await scrape(d, req(`${url}/m?x=1`, { headers: { 'x-extra': 'y' }, token: () => 'tok' }), new AbortController().signal);
     expect(r).toEqual({ ok: true, text: 'a_b 1\n# EOF\n', openMetrics: true, bytes: 12 });
@@ -45,7 +45,7 @@ describe('scrape()', () => {
       }
       res.end('a_b 1\n');
     });
-    const d = makeDispatcher(undefined, 1);
+    const d = makeClient(undefined, 1);
     cleanups.push(() => d.close());
     const stop = new AbortController().signal;
     expect(await scrape(d, req(`${url}/500`), stop)).toEqual({ ok: false, reason: 'http_status', message: 'HTTP 500' });
@@ -58,7 +58,7 @@ describe('scrape()', () => {
 
   it('times out, and a stop ends a scrape in flight as aborted', async () => {
     const url = await serve(() => undefined); // never answers
-    const d = makeDispatcher(undefined, 4);
+    const d = makeClient(undefined, 4);
     cleanups.push(() => d.destroy());
     expect(await scrape(d, req(url, { timeoutMs: 100 }), new AbortController().signal)).toMatchObject({ ok: false, reason: 'timeout' });
     const stop = new AbortController();
