@@ -22,7 +22,7 @@
 import type { LineBuf } from '../../agent/model/linebuf.js';
 import type { Point } from '../../agent/model/point.js';
 import { ExpositionParser, type Family, type ParseStats, type SeriesText } from './parser.js';
-import { addField, LineHeads, type Rec } from './lines.js';
+import { addField, LineHeads, recId, type Rec } from './lines.js';
 import { labelsOf, template, type LabelSet, type LabelTable } from './labels.js';
 import { namesOf, type ConvertOptions, type Mapping, type NameTable } from './names.js';
 
@@ -228,6 +228,8 @@ export class Converter {
   convertLines(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint, add: Readonly<Record<string, string>>, out: LineBuf): LinesResult | undefined {
     this.begin(base);
     const stamp = ++stamps;
+    /** the lines of this scrape take ids from here on (see addField) */
+    const firstRec = recId() + 1;
     const recs: Rec[] = [];
     /** the label sets of the info metrics' lines, in order */
     const infoSeries: LabelSet[] = [];
@@ -263,7 +265,7 @@ export class Converter {
           r = ls.rmore.get(m.measurement);
         }
         if (r === undefined) {
-          r = { ls, measurement: m.measurement, escName: m.escName, info: m.info, keys: [], vals: [], set: undefined };
+          r = { ls, measurement: m.measurement, escName: m.escName, info: m.info, keys: [], vals: [], id: recId() };
           if (ls.r0 === undefined) {
             ls.r0 = r;
             ls.m0 = m.measurement;
@@ -272,7 +274,7 @@ export class Converter {
           if (r.info) infoSeries.push(ls);
         }
       }
-      if (!addField(r, m.keyEq, value)) odd = true;
+      if (!addField(r, m, value, firstRec)) odd = true;
     });
     // the label sets are shared: what this scrape left on them is not kept
     for (const r of recs) {

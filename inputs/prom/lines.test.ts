@@ -180,6 +180,9 @@ describe('lines mode writes what the core writes for the points', () => {
       'a_b{x="1"} 1 1700000000000\n', // a sample with its own timestamp
       'a_b{x="1"} 1\na_c 2\na_b{x="1"} 3\n', // the same series twice: one value kept in the first one's place
       'a_b 1\n_a_b 2\n', // two names, one field
+      'a_b{x="1"} 1\na_b{x="2"} 2\na_b{x="1"} 3\n', // a name's lines interleaved: its second line in between
+      Array.from({ length: 20 }, (_, i) => `a_f${i} ${i}\n`).join('') + 'a_f3 3\n', // a field twice in a line of many
+      'b_x 1\na_b 1\nb_y 2\n_a_b 2\n', // two names, one field, with another line in between
       'a_1 1\na_b 2\n', // a field key JS orders first
       'a_ 1\n', // an empty field key
     ];
@@ -188,6 +191,10 @@ describe('lines mode writes what the core writes for the points', () => {
       expect(r.fallbacks, body).toBe(2);
       expect(r.lines).toBe(r.points);
     }
+    // a name that shares its field with one seen in an earlier scrape only
+    const later = bothWays(['a_b 1\nc_d 1\n', 'a_b 1\nc_d 1\n_a_b 2\n', 'a_b 1\nc_d 1\n']);
+    expect(later.fallbacks).toBe(1);
+    expect(later.lines).toBe(later.points);
     expect(isIndexKey('0')).toBe(true);
     expect(isIndexKey('10')).toBe(true);
     expect(isIndexKey('01')).toBe(false);

@@ -51,8 +51,26 @@ export interface Rec {
   /** Escaped field keys with their `=`, and the values, in sample order. */
   keys: string[];
   vals: number[];
-  /** The keys as a set, once there are many (the unlabelled series: a hundred and more fields). */
-  set: Set<string> | undefined;
+  /** Unique among the lines of every scrape (see addField). */
+  id: number;
+}
+
+/** What addField needs of a sample's name mapping (names.ts Mapping). */
+export interface FieldOf {
+  readonly keyEq: string;
+  /** Another mapping of its table has the same measurement and field. */
+  readonly shared: boolean;
+  /** The id of the line it last gave a field to (see addField). */
+  lastRec: number;
+}
+
+let recIds = 0;
+
+/** An id for a new line (Rec.id); `firstOfScrape` is the first id of the scrape being converted. */
+export function recId(): number {
+  // past a Smi, start again: an id taken for one of this scrape only sends addField the careful way
+  if (recIds >= 0x3fffffff) recIds = 0;
+  return ++recIds;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -68,20 +86,22 @@ export function isIndexKey(k: string): boolean {
 }
 
 /**
- * Adds field `keyEq` with `value` to a line; false when the line already has
- * that key (the point would keep one value in the first key's place: the
- * caller converts the scrape the points way).
+ * Adds the field of mapping `m` with `value` to line `r`; false when the line already has that key (the
+ * point would keep one value in the first key's place: the caller converts the scrape the points way).
+ * `firstOfScrape`: the first Rec id of the scrape. A mapping whose last line is of an earlier scrape, and
+ * which shares its key with no other mapping, cannot be in `r` yet: no search (the unlabelled series have a
+ * hundred and more fields). Otherwise the line's keys are searched.
  */
-export function addField(r: Rec, keyEq: string, value: number): boolean {
-  const keys = r.keys;
-  if (r.set !== undefined) {
-    if (r.set.has(keyEq)) return false;
-    r.set.add(keyEq);
-  } else {
+export function addField(r: Rec, m: FieldOf, value: number, firstOfScrape: number): boolean {
+  const last = m.lastRec;
+  if (last === r.id) return false;
+  const keyEq = m.keyEq;
+  if (last >= firstOfScrape || m.shared) {
+    const keys = r.keys;
     for (let j = 0; j < keys.length; j++) if (keys[j] === keyEq) return false;
-    if (keys.length >= 16) r.set = new Set(keys).add(keyEq);
   }
-  keys.push(keyEq);
+  m.lastRec = r.id;
+  r.keys.push(keyEq);
   r.vals.push(value);
   return true;
 }
