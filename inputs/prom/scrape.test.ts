@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
@@ -67,5 +68,15 @@ describe('scrape()', () => {
     expect(await pending).toEqual({ ok: false, reason: 'aborted', message: 'stopped' });
     expect(await scrape(d, req(url), stop.signal)).toEqual({ ok: false, reason: 'aborted', message: 'stopped' });
     expect(await scrape(d, req('http://127.0.0.1:1/'), new AbortController().signal)).toMatchObject({ ok: false, reason: 'connect' });
+  });
+
+  it('listens to a target\'s stop signal once however many scrapes it runs', async () => {
+    const url = await serve((_q, res) => res.end('a_b 1\n'));
+    const d = makeClient(undefined, 2);
+    cleanups.push(() => d.close());
+    const stop = new AbortController();
+    for (let i = 0; i < 5; i++) expect(await scrape(d, req(url), stop.signal)).toMatchObject({ ok: true });
+    await Promise.all([scrape(d, req(url), stop.signal), scrape(d, req(url), stop.signal)]);
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(1);
   });
 });

@@ -106,9 +106,27 @@ function classify(e: unknown, timeoutMs: number): ScrapeResult {
 }
 
 /**
+ * What a stop signal ends: the scrapes in flight under it. A target's signal lives as long as the target and
+ * sees a scrape every interval, so it gets one listener for good instead of one added and removed per scrape
+ * (an EventTarget's listeners cost more than the rest of a GET's bookkeeping, BENCHMARKS.md session 10).
+ */
+const inFlight = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onAbort(stop: AbortSignal, end: () => void): Set<() => void> {
+  let set = inFlight.get(stop);
+  if (set === undefined) {
+    const ends = (set = new Set());
+    stop.addEventListener('abort', () => ends.forEach((f) => f()), { once: true });
+    inFlight.set(stop, set);
+  }
+  set.add(end);
+  return set;
+}
+
+/**
  * GETs the target through the instance's HTTP/1.1 client (http1.ts): the
- * body's chunks are collected as they come, one timer and one listener on
- * `stop` (BENCHMARKS.md, Prometheus scraping, sessions 6 and 10).
+ * body is copied in as it comes, one timer, `stop` ends it (BENCHMARKS.md,
+ * Prometheus scraping, sessions 6 and 10).
  */
 export function scrape(client: H1Client, req: ScrapeRequest, stop: AbortSignal): Promise<ScrapeResult> {
   const target = targetOf(req);
@@ -133,7 +151,7 @@ export function scrape(client: H1Client, req: ScrapeRequest, stop: AbortSignal):
       if (done) return;
       done = true;
       clearTimeout(timer);
-      stop.removeEventListener('abort', onStop);
+      ends.delete(onStop);
       resolve(r);
     };
     /** Ends the scrape with a failure and drops the GET's connection. */
@@ -144,7 +162,7 @@ export function scrape(client: H1Client, req: ScrapeRequest, stop: AbortSignal):
     };
     const timer = setTimeout(() => fail('timeout', `no answer within ${req.timeoutMs} ms`), req.timeoutMs);
     const onStop = (): void => void fail('aborted', 'stopped');
-    stop.addEventListener('abort', onStop, { once: true });
+    const ends = onAbort(stop, onStop);
     let call: { abort(): void } | undefined;
     call = client.get(target.origin, target.path, headers, {
       onHead(status, length, contentType, contentEncoding) {
