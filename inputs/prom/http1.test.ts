@@ -195,6 +195,17 @@ describe('H1Client', () => {
     expect(heard).toEqual([]);
   });
 
+  it('forgets an origin once its last connection closed (idle past keepAliveMs)', async () => {
+    const port = await listen(http.createServer((_q, res) => res.end('ok')));
+    const c = new H1Client({ connections: 2, keepAliveMs: 30 });
+    cleanups.push(() => c.destroy());
+    await Promise.all([get(c, port), get(c, port)]);
+    expect(c.origins).toBe(1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(c.origins).toBe(0);
+    expect(await get(c, port)).toMatchObject({ body: 'ok' });
+  });
+
   it('GETs over TLS, checking the server against its CA, and fails an unknown certificate', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'h1-tls-'));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -139,15 +139,17 @@ class Conn {
   private closed(err: Error | undefined): void {
     const call = this.call;
     this.call = undefined;
+    if (call !== undefined && !call.done && !this.got && this.served > 0 && !call.retried) {
+      // the server closed a kept-alive connection as the GET went out: a GET can go again, first in line
+      call.retried = true;
+      call.conn = undefined;
+      this.pool.requeue(call);
+      this.pool.drop(this);
+      return;
+    }
     this.pool.drop(this);
     if (call === undefined || call.done) return;
     if (this.state === State.UntilClose && err === undefined) return this.finish(call);
-    if (!this.got && this.served > 0 && !call.retried) {
-      // the server closed a kept-alive connection as the GET went out: a GET can go again
-      call.retried = true;
-      call.conn = undefined;
-      return this.pool.start(call);
-    }
     call.done = true;
     const e: NodeJS.ErrnoException = err ?? Object.assign(new Error('the connection closed before the response ended'), { code: 'ECONNRESET' });
     call.h.onError(e);
@@ -342,6 +344,11 @@ class Pool {
     this.queue.push(call);
   }
 
+  /** A GET to send again, before those waiting (drop() starts it). */
+  requeue(call: Call): void {
+    this.queue.unshift(call);
+  }
+
   unqueue(call: Call): void {
     const i = this.queue.indexOf(call);
     if (i >= 0) this.queue.splice(i, 1);
@@ -365,6 +372,8 @@ class Pool {
     // a waiting GET takes the place it leaves
     const next = this.queue.shift();
     if (next !== undefined) this.start(next);
+    // an origin without connections is forgotten (pods come and go)
+    else if (this.all.size === 0) this.client.forget(this);
   }
 
   destroy(): void {
@@ -385,6 +394,16 @@ export class H1Client {
     const call = new Call(pool, `GET ${path} HTTP/1.1\r\nhost: ${origin.hostHeader}\r\n${headers}\r\n`, h);
     pool.start(call);
     return call;
+  }
+
+  /** Origins with a connection open or a GET waiting. */
+  get origins(): number {
+    return this.pools.size;
+  }
+
+  /** Drops a pool left without connections. */
+  forget(pool: Pool): void {
+    if (this.pools.get(pool.origin.key) === pool) this.pools.delete(pool.origin.key);
   }
 
   /** Closes every connection (GETs in flight fail). */
