@@ -36,6 +36,8 @@ export type { ConvertOptions } from './names.js';
  */
 interface Resolved {
   readonly names: NameTable;
+  /** The name table's epoch it was made in: a table that started again made it stale (NameTable.epoch). */
+  readonly epoch: number;
   readonly m: Mapping;
   readonly ls: LabelSet | undefined;
 }
@@ -100,10 +102,10 @@ export class Converter {
   private resolve(line: SeriesText | undefined, name: string, family: Family, rawLabels: string): Resolved {
     if (line !== undefined) {
       const r = line.memo as Resolved | undefined;
-      if (r !== undefined && r.names === this.names && r.m.fname === family.name && r.m.ftype === family.type) return r;
+      if (r !== undefined && r.names === this.names && r.epoch === this.names.epoch && r.m.fname === family.name && r.m.ftype === family.type) return r;
     }
     const m = this.names.get(name, family);
-    const r: Resolved = { names: this.names, m, ls: m.skip ? undefined : this.labels.get(rawLabels) };
+    const r: Resolved = { names: this.names, epoch: this.names.epoch, m, ls: m.skip ? undefined : this.labels.get(rawLabels) };
     if (line !== undefined) line.memo = r;
     return r;
   }
@@ -230,6 +232,8 @@ export class Converter {
     const stamp = ++stamps;
     /** the lines of this scrape take ids from here on (see addField) */
     const firstRec = recId() + 1;
+    /** if the name table starts again during the scrape, its lines may hold mappings of both epochs: every key is searched */
+    const epoch = this.names.epoch;
     const recs: Rec[] = [];
     /** the label sets of the info metrics' lines, in order */
     const infoSeries: LabelSet[] = [];
@@ -274,7 +278,7 @@ export class Converter {
           if (r.info) infoSeries.push(ls);
         }
       }
-      if (!addField(r, m, value, firstRec)) odd = true;
+      if (!addField(r, m, value, this.names.epoch === epoch ? firstRec : 0)) odd = true;
     });
     // the label sets are shared: what this scrape left on them is not kept
     for (const r of recs) {

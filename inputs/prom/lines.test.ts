@@ -195,6 +195,11 @@ describe('lines mode writes what the core writes for the points', () => {
     const later = bothWays(['a_b 1\nc_d 1\n', 'a_b 1\nc_d 1\n_a_b 2\n', 'a_b 1\nc_d 1\n']);
     expect(later.fallbacks).toBe(1);
     expect(later.lines).toBe(later.points);
+    // the name table starting again (100,000 names) between two names of one field, the first still memoised
+    const many = Array.from({ length: 100_000 }, (_, i) => `f${i}_x 1\n`).join('');
+    const again = bothWays(['a_b 1\n', `${many}a_b 1\n_a_b 2\n`]);
+    expect(again.fallbacks).toBe(1);
+    expect(again.lines).toBe(again.points);
     expect(isIndexKey('0')).toBe(true);
     expect(isIndexKey('10')).toBe(true);
     expect(isIndexKey('01')).toBe(false);

@@ -59,6 +59,11 @@ export class NameTable {
   private readonly names = new Map<string, Mapping>();
   /** The mapping of each measurement and field (`measurement\x00field`), to tell mappings that share a key (Mapping.shared). */
   private readonly fields = new Map<string, Mapping>();
+  /**
+   * Bumped when the table starts again: its mappings from before are no longer known to `fields`, so they
+   * must not be used again (convert.ts checks a memo's epoch) nor trusted to be unshared.
+   */
+  epoch = 0;
   private readonly keep: RegExp[];
   private readonly ignore: RegExp[];
   private readonly types: Set<string> | undefined;
@@ -76,6 +81,7 @@ export class NameTable {
       if (this.names.size >= MAX_NAMES) {
         this.names.clear();
         this.fields.clear();
+        this.epoch++;
       }
       m = this.map(name, family);
       this.names.set(detach(name), m);
