@@ -22,7 +22,7 @@
 import type { LineBuf } from '../../agent/model/linebuf.js';
 import type { Point } from '../../agent/model/point.js';
 import { ExpositionParser, type Family, type ParseStats, type SeriesText } from './parser.js';
-import { addField, LineHeads, recId, type Rec } from './lines.js';
+import { addField, beginFields, LineHeads, recId, type Rec } from './lines.js';
 import { labelsOf, template, type LabelSet, type LabelTable } from './labels.js';
 import { namesOf, type ConvertOptions, type Mapping, type NameTable } from './names.js';
 
@@ -232,6 +232,7 @@ export class Converter {
     const stamp = ++stamps;
     /** the lines of this scrape take ids from here on (see addField) */
     const firstRec = recId() + 1;
+    beginFields();
     /** if the name table starts again during the scrape, its lines may hold mappings of both epochs: every key is searched */
     const epoch = this.names.epoch;
     const recs: Rec[] = [];
@@ -269,7 +270,7 @@ export class Converter {
           r = ls.rmore.get(m.measurement);
         }
         if (r === undefined) {
-          r = { ls, measurement: m.measurement, escName: m.escName, info: m.info, keys: [], vals: [], id: recId() };
+          r = { ls, measurement: m.measurement, escName: m.escName, info: m.info, first: -1, last: -1, id: recId() };
           if (ls.r0 === undefined) {
             ls.r0 = r;
             ls.m0 = m.measurement;
