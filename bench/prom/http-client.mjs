@@ -1,8 +1,9 @@
 /**
  * CPU per GET of the node exporter body (57 KB) from bench/prom/targets.mjs,
  * 32 in flight over keep-alive connections: undici's request() as the prom
- * input used it before (composed abort signals, the body as a stream), the
- * input's scrape() (undici's dispatch() with a handler), and a bare keep-alive
+ * input used it before session 6 (composed abort signals, the body as a stream),
+ * the input's scrape() (its own HTTP/1.1 client since session 10, http1.ts;
+ * undici's dispatch() with a handler before), and a bare keep-alive
  * socket that writes a fixed request and reads a content-length body (a floor).
  *
  *   npm run build && node bench/prom/http-client.mjs [gets=4000]
@@ -12,7 +13,7 @@ import { setMaxListeners } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import { Agent, request } from 'undici';
-import { makeDispatcher, scrape } from '../../dist/inputs/prom/scrape.js';
+import { makeClient, scrape } from '../../dist/inputs/prom/scrape.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const targets = fork(path.join(here, 'targets.mjs'), [path.join(here, 'node-exporter.txt')]);
@@ -49,10 +50,10 @@ const requestGet = async (i) => {
   }
   return (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)).toString('utf8');
 };
-const dispatcher = makeDispatcher(undefined, C);
+const client = makeClient(undefined, C);
 const reqs = Array.from({ length: 100 }, (_, i) => ({ url: url(i), timeoutMs: 5000, maxBytes: 1 << 26, headers: {} }));
 const dispatchGet = async (i) => {
-  const r = await scrape(dispatcher, reqs[i % 100], stop);
+  const r = await scrape(client, reqs[i % 100], stop);
   if (!r.ok) throw new Error(r.message);
 };
 const pool = [];
@@ -86,7 +87,7 @@ const socketGet = (i) =>
   });
 for (let round = 0; round < 2; round++) {
   await run('undici request(), AbortSignal.any(timeout, stop), for await over the body', requestGet);
-  await run('prom scrape(): undici dispatch() with a handler, one timer', dispatchGet);
+  await run('prom scrape(): http1.ts (keep-alive sockets, the response head parsed once), one timer', dispatchGet);
   await run('floor: a bare keep-alive socket, fixed request bytes', socketGet);
 }
 targets.send('exit');

@@ -79,24 +79,55 @@ async function allocProfiled(file, during) {
   s.disconnect();
 }
 
+/** CPU ms (user + system) of each thread of this process, by thread id: [name, ms]. */
+function threadCpu() {
+  const tick = os.constants?.CLK_TCK ?? 100;
+  const m = new Map();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const st = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')).replace(/[0-9]+$/, 'N');
+      const f = st.slice(st.lastIndexOf(') ') + 2).split(' ');
+      m.set(tid, [comm, ((Number(f[11]) + Number(f[12])) * 1000) / tick]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return m;
+}
+
 async function measure(name, ua, cpuNow, own, rssNow, profile) {
   let peak = 0;
   const sample = rssNow ? setInterval(() => (peak = Math.max(peak, rssNow())), 100) : undefined;
   await sleep(WARM);
   const o0 = own ? await own() : 0;
   const c0 = (await counts())[ua] ?? 0;
+  const th0 = process.env.THREADS && rssNow && !profile ? threadCpu() : undefined;
   const t0 = cpuNow();
   const w0 = Date.now();
   await profiled(profile, () => sleep(MEASURE));
-  const cpuMs = cpuNow() - t0;
+  const t1 = cpuNow();
+  const cpuMs = t1[0] + t1[1] - t0[0] - t0[1];
+  const sysMs = t1[1] - t0[1];
   const wall = (Date.now() - w0) / 1000;
   const scrapes = ((await counts())[ua] ?? 0) - c0;
+  if (th0 && name.startsWith('telekit')) {
+    // THREADS=1: the agent's CPU by thread (its name in /proc), µs per scrape
+    const th1 = threadCpu();
+    const by = new Map();
+    // the main thread, else each other thread by its id (Node names them all `node`)
+    for (const [tid, [comm, ms]] of th1) {
+      const k = Number(tid) === process.pid ? 'main' : `${comm}:${tid}`;
+      by.set(k, (by.get(k) ?? 0) + ms - (th0.get(tid)?.[1] ?? 0));
+    }
+    console.log(`${name} CPU by thread, µs per scrape: ${[...by].sort((a, b) => b[1] - a[1]).filter(([, ms]) => ms > 0).map(([c, ms]) => `${c} ${((1000 * ms) / Math.max(1, scrapes)).toFixed(0)}`).join(', ')}`);
+  }
   if (own) console.log(`${name}: its own scrape counter advanced ${(await own()) - o0} in the window, the targets saw ${scrapes}`);
   const expected = (N / INTERVAL) * wall;
   const rssMiB = rssNow ? rssNow() / 1048576 : undefined;
   clearInterval(sample);
   const peakMiB = rssNow ? Math.max(peak, rssNow()) / 1048576 : undefined;
-  return { rssMiB, peakMiB, name, scrapesPerS: scrapes / wall, expectedPerS: expected / wall, cpuPct: (cpuMs / 10 / wall), cpuMsPerScrape: cpuMs / Math.max(1, scrapes), samplesPerS: (scrapes * samplesPerBody) / wall };
+  return { rssMiB, peakMiB, name, scrapesPerS: scrapes / wall, expectedPerS: expected / wall, cpuPct: (cpuMs / 10 / wall), cpuMsPerScrape: cpuMs / Math.max(1, scrapes), sysMsPerScrape: sysMs / Math.max(1, scrapes), samplesPerS: (scrapes * samplesPerBody) / wall };
 }
 
 // ENV_* variables of this process reach the agent (e.g. ENV_MEMORY_LIMIT_MB=307, what the DaemonSet's 384 MiB limit sets)
@@ -108,7 +139,7 @@ const results = [];
   fs.mkdirSync(path.join(confDir, 'prom'), { recursive: true });
   fs.writeFileSync(path.join(confDir, 'prom', 'bench.conf'), `[[inputs.prom]]\nurls = ${JSON.stringify(urls)}\ninterval = "${INTERVAL}s"\ntimeout = "${INTERVAL}s"\nmax_concurrent_scrapes = 32\n`);
   const agent = await Agent.start({ confDir, dataDir: path.join(tmp, 'data'), watch: false, registry: inputs, log: pino({ level: 'silent' }), env: { ...agentEnv, ENV_DATAWAY: `http://127.0.0.1:${port}?token=tkn_bench`, ENV_HTTP_LISTEN: '127.0.0.1:0', ENV_HOSTNAME: 'bench', ENV_DEFAULT_ENABLED_INPUTS: '-' } });
-  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+  const cpu = () => { const u = process.cpuUsage(); return [u.user / 1000, u.system / 1000]; };
   const own = async () => Number(((await (await fetch(`${agent.httpUrl}/metrics`)).text()).match(/^telekit_prom_scrapes_total\{result="ok"\} (\d+)/m) ?? [])[1] ?? 0);
   results.push(await measure('telekit (agent, 1 Node thread)', 'telekit-prom', cpu, process.env.DEBUG ? own : undefined, () => process.memoryUsage().rss, process.env.CPU_PROFILE));
   const self = (await (await fetch(`${agent.httpUrl}/metrics`)).text()).split('\n');
@@ -154,7 +185,7 @@ if (!process.env.SKIP_ALONE) {
   const ctx = { name: 'prom', instance: 0, acc, log: pino({ level: 'silent' }), http: { route: () => () => {} }, host: { hostname: 'bench', ip: '127.0.0.1', nodeName: '' }, dataDir: tmp, k8s: undefined, metrics: new Registry(), signal: new AbortController().signal };
   const input = new PromInput(config, ctx);
   await input.start();
-  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+  const cpu = () => { const u = process.cpuUsage(); return [u.user / 1000, u.system / 1000]; };
   results.push(await measure('telekit prom input alone (lines dropped)', 'telekit-prom', cpu, undefined, undefined));
   await input.stop();
 }
@@ -163,7 +194,7 @@ if (fs.existsSync('/usr/bin/vmagent') && !process.env.SKIP_VM) {
   fs.writeFileSync(cfg, `global:\n  scrape_interval: ${INTERVAL}s\n  scrape_timeout: ${INTERVAL}s\nscrape_configs:\n  - job_name: bench\n    metrics_path: /\n    static_configs:\n${urls.map((u) => `      - targets: ['${u.replace('http://', '').replace(/\/t\/\d+$/, '')}']\n        labels: {__metrics_path__: '/t/${u.split('/').pop()}'}`).join('\n')}\n`);
   const vm = spawn('/usr/bin/vmagent', [`-promscrape.config=${cfg}`, `-remoteWrite.url=http://127.0.0.1:${port}/api/v1/write`, `-remoteWrite.tmpDataPath=${path.join(tmp, 'vm')}`, '-httpListenAddr=127.0.0.1:0', '-loggerLevel=ERROR'], { env: { ...process.env, GOMAXPROCS: '1' }, stdio: 'ignore' });
   const tick = os.constants?.CLK_TCK ?? 100;
-  const cpu = () => { if (vm.exitCode !== null) throw new Error(`vmagent exited with ${vm.exitCode}`); const f = fs.readFileSync(`/proc/${vm.pid}/stat`, 'utf8').split(') ')[1].split(' '); return ((Number(f[11]) + Number(f[12])) * 1000) / tick; };
+  const cpu = () => { if (vm.exitCode !== null) throw new Error(`vmagent exited with ${vm.exitCode}`); const f = fs.readFileSync(`/proc/${vm.pid}/stat`, 'utf8').split(') ')[1].split(' '); return [(Number(f[11]) * 1000) / tick, (Number(f[12]) * 1000) / tick]; };
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${vm.pid}/status`, 'utf8'))[1]) * 1024;
   results.push(await measure('vmagent 1.79 (GOMAXPROCS=1)', 'vm_promscrape', cpu, undefined, rss));
   vm.kill();
@@ -174,6 +205,9 @@ fs.rmSync(tmp, { recursive: true, force: true });
 console.log(`${N} targets, interval ${INTERVAL}s, body ${samplesPerBody} samples (node exporter), measured ${MEASURE}s after ${WARM}s warm-up`);
 for (const r of results) {
   if (r.scrapesPerS === undefined) { console.log(r.name); continue; }
-  console.log(`${r.name}: ${r.scrapesPerS.toFixed(0)} scrapes/s of ${r.expectedPerS.toFixed(0)} due, ${(r.samplesPerS / 1000).toFixed(0)}k samples/s, CPU ${r.cpuPct.toFixed(1)}% of a core, ${r.cpuMsPerScrape.toFixed(2)} ms CPU/scrape${r.rssMiB === undefined ? '' : `, RSS ${r.rssMiB.toFixed(0)} MiB at the end, peak ${r.peakMiB.toFixed(0)} MiB`}${r.note ? ` (${r.note})` : ''}`);
+  console.log(`${r.name}: ${r.scrapesPerS.toFixed(0)} scrapes/s of ${r.expectedPerS.toFixed(0)} due, ${(r.samplesPerS / 1000).toFixed(0)}k samples/s, CPU ${r.cpuPct.toFixed(1)}% of a core, ${r.cpuMsPerScrape.toFixed(2)} ms CPU/scrape (${r.sysMsPerScrape.toFixed(2)} of it system)${r.rssMiB === undefined ? '' : `, RSS ${r.rssMiB.toFixed(0)} MiB at the end, peak ${r.peakMiB.toFixed(0)} MiB`}${r.note ? ` (${r.note})` : ''}`);
 }
+const tk = results[0];
+const vmr = results.find((r) => r.name.startsWith('vmagent') && r.cpuMsPerScrape !== undefined);
+if (tk?.cpuMsPerScrape !== undefined && vmr) console.log(`telekit / vmagent CPU per scrape: ${(tk.cpuMsPerScrape / vmr.cpuMsPerScrape).toFixed(2)}x; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 process.exit(0);

@@ -22,7 +22,7 @@
 import type { LineBuf } from '../../agent/model/linebuf.js';
 import type { Point } from '../../agent/model/point.js';
 import { ExpositionParser, type Family, type ParseStats, type SeriesText } from './parser.js';
-import { addField, LineHeads, type Rec } from './lines.js';
+import { addField, beginFields, LineHeads, recId, type Rec } from './lines.js';
 import { labelsOf, template, type LabelSet, type LabelTable } from './labels.js';
 import { namesOf, type ConvertOptions, type Mapping, type NameTable } from './names.js';
 
@@ -36,6 +36,8 @@ export type { ConvertOptions } from './names.js';
  */
 interface Resolved {
   readonly names: NameTable;
+  /** The name table's epoch it was made in: a table that started again made it stale (NameTable.epoch). */
+  readonly epoch: number;
   readonly m: Mapping;
   readonly ls: LabelSet | undefined;
 }
@@ -100,10 +102,10 @@ export class Converter {
   private resolve(line: SeriesText | undefined, name: string, family: Family, rawLabels: string): Resolved {
     if (line !== undefined) {
       const r = line.memo as Resolved | undefined;
-      if (r !== undefined && r.names === this.names && r.m.fname === family.name && r.m.ftype === family.type) return r;
+      if (r !== undefined && r.names === this.names && r.epoch === this.names.epoch && r.m.fname === family.name && r.m.ftype === family.type) return r;
     }
     const m = this.names.get(name, family);
-    const r: Resolved = { names: this.names, m, ls: m.skip ? undefined : this.labels.get(rawLabels) };
+    const r: Resolved = { names: this.names, epoch: this.names.epoch, m, ls: m.skip ? undefined : this.labels.get(rawLabels) };
     if (line !== undefined) line.memo = r;
     return r;
   }
@@ -228,6 +230,11 @@ export class Converter {
   convertLines(text: string, openMetrics: boolean, base: Readonly<Record<string, string>>, timeNs: bigint, add: Readonly<Record<string, string>>, out: LineBuf): LinesResult | undefined {
     this.begin(base);
     const stamp = ++stamps;
+    /** the lines of this scrape take ids from here on (see addField) */
+    const firstRec = recId() + 1;
+    beginFields();
+    /** if the name table starts again during the scrape, its lines may hold mappings of both epochs: every key is searched */
+    const epoch = this.names.epoch;
     const recs: Rec[] = [];
     /** the label sets of the info metrics' lines, in order */
     const infoSeries: LabelSet[] = [];
@@ -263,7 +270,7 @@ export class Converter {
           r = ls.rmore.get(m.measurement);
         }
         if (r === undefined) {
-          r = { ls, measurement: m.measurement, escName: m.escName, info: m.info, keys: [], vals: [], set: undefined };
+          r = { ls, measurement: m.measurement, escName: m.escName, info: m.info, first: -1, last: -1, id: recId() };
           if (ls.r0 === undefined) {
             ls.r0 = r;
             ls.m0 = m.measurement;
@@ -272,7 +279,7 @@ export class Converter {
           if (r.info) infoSeries.push(ls);
         }
       }
-      if (!addField(r, m.keyEq, value)) odd = true;
+      if (!addField(r, m, value, this.names.epoch === epoch ? firstRec : 0)) odd = true;
     });
     // the label sets are shared: what this scrape left on them is not kept
     for (const r of recs) {

@@ -14,7 +14,7 @@ export const prom: InputDefinition<PromConfig> = {
   // Cluster-level scraping is elected; pod discovery is node-local and never is.
   election: (c) => c.election && !c.discover_pod_annotations && !c.discover_prometheus_annotations,
   create(config: PromConfig, ctx: InputContext): Input {
-    // the scheduler, parser and HTTP client (undici) are loaded when an instance starts (agent/input/lazy.ts)
+    // the scheduler, parser and HTTP client (http1.ts) are loaded when an instance starts (agent/input/lazy.ts)
     return lazyInput(async () => new (await import('./input.js')).PromInput(config, ctx));
   },
 };

@@ -12,7 +12,7 @@ import type { PodEvent, PodInfo, PodWatcher } from '../../agent/services/k8s/typ
 import { targetUrls, type PromConfig } from './config.js';
 import { annotationInstances, prometheusInstances, shouldScrape, type PodInstance } from './discovery.js';
 import { Scheduler } from './scheduler.js';
-import { makeDispatcher } from './scrape.js';
+import { makeClient } from './scrape.js';
 import { makeJob, promMetrics, RateLimitedLog, type PromMetrics, type TargetEnv } from './target.js';
 
 function tlsOf(c: PromConfig) {
@@ -58,7 +58,7 @@ export class PromDiscovery implements Input {
       shouldRun: () => !ctx.acc.overloaded('metric'),
       onSkip: () => this.metrics.skipped.inc({ reason: 'backpressure' }),
     });
-    this.env = { acc: ctx.acc, metrics: this.metrics, rl: this.rl, dispatcher: makeDispatcher(undefined, 2) };
+    this.env = { acc: ctx.acc, metrics: this.metrics, rl: this.rl, client: makeClient(undefined, 2) };
   }
 
   async start(): Promise<void> {
@@ -88,7 +88,7 @@ export class PromDiscovery implements Input {
     this.metrics.targets.dec({ kind: 'annotation' }, this.countTargets());
     this.pods.clear();
     await this.scheduler.stop();
-    await this.env.dispatcher.close().catch(() => undefined);
+    await this.env.client.close().catch(() => undefined);
   }
 
   /** Keys of the jobs running now (for tests). */
@@ -184,7 +184,7 @@ export class PromInput implements Input {
     const metrics = promMetrics(ctx.metrics);
     const urls = targetUrls(config);
     if (urls.length > 0) {
-      this.env = { acc: ctx.acc, metrics, rl: new RateLimitedLog(ctx.log), dispatcher: makeDispatcher(tlsOf(config), config.max_concurrent_scrapes) };
+      this.env = { acc: ctx.acc, metrics, rl: new RateLimitedLog(ctx.log), client: makeClient(tlsOf(config), config.max_concurrent_scrapes) };
       const scheduler = new Scheduler(config.max_concurrent_scrapes, {
         onOverrun: () => metrics.skipped.inc({ reason: 'overrun' }),
         shouldRun: () => !ctx.acc.overloaded('metric'),
@@ -215,7 +215,7 @@ export class PromInput implements Input {
     if (this.targets > 0) promMetrics(this.ctx.metrics).targets.dec({ kind: 'config' }, this.targets);
     this.targets = 0;
     await Promise.allSettled([s?.stop(), d?.stop()]);
-    await this.env?.dispatcher.close().catch(() => undefined);
+    await this.env?.client.close().catch(() => undefined);
     this.env = undefined;
   }
 }

@@ -139,6 +139,15 @@ describe('lines mode writes what the core writes for the points', () => {
     expectSame(['a_b{x="1"} 1\n'], { tags_rename: { mapping: { x: '12' } } });
   });
 
+  it('values and keys written piece by piece: signs, zeros, integers past 2^53, exponents, fractions, non-ASCII keys', () => {
+    // integers up to 2^53 are written as digits by lines.ts, the rest as JS writes numbers; keys by a loop unless not ASCII
+    const values = ['0', '-0', '-1', '7', '-123456789012', '9007199254740991', '-9007199254740991', '9007199254740993', '1e21', '-1e21', '2.19648e+06', '0.1', '-1.5e-7', '1.7976931348623157e+308', '4294967296'];
+    const body = values.map((v, i) => `a_f${i}{x="1"} ${v}\n`).join('') + 'a_ключ{x="1"} 5\nü_x 6\na_é 7\n';
+    const r = expectSame([body, body]);
+    expect(r.lines).toContain(' f0=0,f1=0,f2=-1,f3=7,f4=-123456789012,f5=9007199254740991,f6=-9007199254740991,f7=9007199254740992,f8=1e+21,f9=-1e+21,f10=2196480,f11=0.1,f12=-1.5e-7,f13=1.7976931348623157e+308,f14=4294967296,ключ=5 ');
+    expect(r.lines).toContain('\nü,instance=127.0.0.1:9100,team=a,host=node-1,zone=z x=6 ');
+  });
+
   it('targets of one config share label sets but not their own tags', () => {
     // label sets and name mappings are shared by every converter of a config object; each target's base tags
     // (an instance, a team that some series also carry as a label, an array-index key, a key the core adds) are its own
@@ -171,6 +180,9 @@ describe('lines mode writes what the core writes for the points', () => {
       'a_b{x="1"} 1 1700000000000\n', // a sample with its own timestamp
       'a_b{x="1"} 1\na_c 2\na_b{x="1"} 3\n', // the same series twice: one value kept in the first one's place
       'a_b 1\n_a_b 2\n', // two names, one field
+      'a_b{x="1"} 1\na_b{x="2"} 2\na_b{x="1"} 3\n', // a name's lines interleaved: its second line in between
+      Array.from({ length: 20 }, (_, i) => `a_f${i} ${i}\n`).join('') + 'a_f3 3\n', // a field twice in a line of many
+      'b_x 1\na_b 1\nb_y 2\n_a_b 2\n', // two names, one field, with another line in between
       'a_1 1\na_b 2\n', // a field key JS orders first
       'a_ 1\n', // an empty field key
     ];
@@ -179,6 +191,15 @@ describe('lines mode writes what the core writes for the points', () => {
       expect(r.fallbacks, body).toBe(2);
       expect(r.lines).toBe(r.points);
     }
+    // a name that shares its field with one seen in an earlier scrape only
+    const later = bothWays(['a_b 1\nc_d 1\n', 'a_b 1\nc_d 1\n_a_b 2\n', 'a_b 1\nc_d 1\n']);
+    expect(later.fallbacks).toBe(1);
+    expect(later.lines).toBe(later.points);
+    // the name table starting again (100,000 names) between two names of one field, the first still memoised
+    const many = Array.from({ length: 100_000 }, (_, i) => `f${i}_x 1\n`).join('');
+    const again = bothWays(['a_b 1\n', `${many}a_b 1\n_a_b 2\n`]);
+    expect(again.fallbacks).toBe(1);
+    expect(again.lines).toBe(again.points);
     expect(isIndexKey('0')).toBe(true);
     expect(isIndexKey('10')).toBe(true);
     expect(isIndexKey('01')).toBe(false);

@@ -13,7 +13,6 @@
  */
 import { tagTextOf } from '../../agent/model/lineproto.js';
 import type { LineBuf } from '../../agent/model/linebuf.js';
-import { detach } from './parser.js';
 
 /** One label text (`a="1",b="2"`) under one config, shared by every target. */
 export interface LabelSet {
@@ -22,10 +21,10 @@ export interface LabelSet {
    * ignore_tag_kv_match drops the series, undefined when the text is not a valid label set.
    */
   readonly tags: Readonly<Record<string, string>> | null | undefined;
-  /** Lines mode: `measurement,labels` escaped, for measurement own0M, then for others (owns). */
-  own0: string | undefined;
+  /** Lines mode: `measurement,labels` escaped, as UTF-8 bytes (see LineHeads), for measurement own0M, then for others (owns). */
+  own0: Buffer | undefined;
   own0M: string | undefined;
-  owns: Map<string, string> | undefined;
+  owns: Map<string, Buffer> | undefined;
   /** Its tags' keys, sorted, `\x00` between them: label sets with the same keys take the same suffix (LineHeads). */
   readonly keysId: string;
   /** Whether the labels have none of the keys of key set `plainKeys` (LineHeads). */
@@ -49,12 +48,53 @@ export interface Rec {
   escName: string;
   /** An info metric's line: it gets no info labels. */
   info: boolean;
-  /** Escaped field keys with their `=`, and the values, in sample order. */
-  keys: string[];
-  vals: number[];
-  /** The keys as a set, once there are many (the unlabelled series: a hundred and more fields). */
-  set: Set<string> | undefined;
+  /** Its first and last field in the scrape's fields (see addField), -1 before the first. */
+  first: number;
+  last: number;
+  /** Unique among the lines of every scrape (see addField). */
+  id: number;
 }
+
+/**
+ * The fields of the lines of the scrape being converted (convertLines runs to its end without yielding),
+ * in sample order: each its escaped key with `=`, its value and the next field of its line (-1: none).
+ * One set of arrays for every scrape instead of two growing arrays per line (a fifth of what a scrape
+ * allocated, BENCHMARKS.md session 10).
+ */
+const fieldKeys: string[] = [];
+let fieldVals = new Float64Array(1024);
+let fieldNext = new Int32Array(1024);
+let nFields = 0;
+
+/** Starts a scrape's fields (and gives back the room a very large scrape took). */
+export function beginFields(): void {
+  if (fieldVals.length > 1 << 16 && nFields < fieldVals.length >> 2) {
+    fieldVals = new Float64Array(1024);
+    fieldNext = new Int32Array(1024);
+    fieldKeys.length = 1024;
+  }
+  nFields = 0;
+}
+
+/** What addField needs of a sample's name mapping (names.ts Mapping). */
+export interface FieldOf {
+  readonly keyEq: string;
+  /** Another mapping of its table has the same measurement and field. */
+  readonly shared: boolean;
+  /** The id of the line it last gave a field to (see addField). */
+  lastRec: number;
+}
+
+let recIds = 0;
+
+/** An id for a new line (Rec.id); `firstOfScrape` is the first id of the scrape being converted. */
+export function recId(): number {
+  // past a Smi, start again: an id taken for one of this scrape only sends addField the careful way
+  if (recIds >= 0x3fffffff) recIds = 0;
+  return ++recIds;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Key sets of LineHeads, one string per distinct set, so that label sets compare their verdict's key set by identity. */
 const keySets = new Map<string, string>();
@@ -67,21 +107,35 @@ export function isIndexKey(k: string): boolean {
 }
 
 /**
- * Adds field `keyEq` with `value` to a line; false when the line already has
- * that key (the point would keep one value in the first key's place: the
- * caller converts the scrape the points way).
+ * Adds the field of mapping `m` with `value` to line `r`; false when the line already has that key (the
+ * point would keep one value in the first key's place: the caller converts the scrape the points way).
+ * `firstOfScrape`: the first Rec id of the scrape. A mapping whose last line is of an earlier scrape, and
+ * which shares its key with no other mapping, cannot be in `r` yet: no search (the unlabelled series have a
+ * hundred and more fields). Otherwise the line's keys are searched.
  */
-export function addField(r: Rec, keyEq: string, value: number): boolean {
-  const keys = r.keys;
-  if (r.set !== undefined) {
-    if (r.set.has(keyEq)) return false;
-    r.set.add(keyEq);
-  } else {
-    for (let j = 0; j < keys.length; j++) if (keys[j] === keyEq) return false;
-    if (keys.length >= 16) r.set = new Set(keys).add(keyEq);
+export function addField(r: Rec, m: FieldOf, value: number, firstOfScrape: number): boolean {
+  const last = m.lastRec;
+  if (last === r.id) return false;
+  const keyEq = m.keyEq;
+  if (last >= firstOfScrape || m.shared) {
+    for (let j = r.first; j >= 0; j = fieldNext[j]!) if (fieldKeys[j] === keyEq) return false;
   }
-  keys.push(keyEq);
-  r.vals.push(value);
+  m.lastRec = r.id;
+  const i = nFields++;
+  if (i === fieldVals.length) {
+    const vals = new Float64Array(2 * i);
+    vals.set(fieldVals);
+    fieldVals = vals;
+    const next = new Int32Array(2 * i);
+    next.set(fieldNext);
+    fieldNext = next;
+  }
+  fieldKeys[i] = keyEq;
+  fieldVals[i] = value;
+  fieldNext[i] = -1;
+  if (r.last >= 0) fieldNext[r.last] = i;
+  else r.first = i;
+  r.last = i;
   return true;
 }
 
@@ -114,12 +168,12 @@ export class LineHeads {
   private keysId = '';
   /** No array-index key among them: heads are own text + suffix. */
   private ok = true;
-  private sufInfo = '';
-  private sufOther = '';
+  private sufInfo = EMPTY;
+  private sufOther = EMPTY;
   /** Suffixes of the label sets that carry some of the keys, by their key set (LabelSet.keysId): [other lines, info lines]. */
-  private bySet = new Map<string, [string, string]>();
+  private bySet = new Map<string, [Buffer, Buffer]>();
   /** Heads built whole (not ok), by label set and measurement (`\x01` appended for info lines). */
-  private full = new Map<LabelSet, Map<string, string>>();
+  private full = new Map<LabelSet, Map<string, Buffer>>();
 
   /** Once per scrape: the target's base tags, the info labels (of generation `infoGen`) and the tags the core adds. */
   update(base: Readonly<Record<string, string>>, infoGen: number, extra: Readonly<Record<string, string>> | undefined, add: Readonly<Record<string, string>>): void {
@@ -146,8 +200,8 @@ export class LineHeads {
       keySets.set(id, (kid = id));
     }
     this.keysId = kid;
-    this.sufOther = this.suffixFor(undefined, false);
-    this.sufInfo = this.suffixFor(undefined, true);
+    this.sufOther = Buffer.from(this.suffixFor(undefined, false));
+    this.sufInfo = Buffer.from(this.suffixFor(undefined, true));
   }
 
   /**
@@ -160,11 +214,11 @@ export class LineHeads {
     for (const k in this.base) if (!has(k)) t[k] = this.base[k]!;
     if (this.extra !== undefined && !info) for (const k in this.extra) if (!has(k)) t[k] = this.extra[k]!;
     for (const k in this.add) if (!has(k)) t[k] = this.add[k]!;
-    return detach(tagTextOf(t));
+    return tagTextOf(t);
   }
 
   /** The suffix of a line of label set `ls`. */
-  private suffix(ls: LabelSet, info: boolean): string {
+  private suffix(ls: LabelSet, info: boolean): Buffer {
     if (ls.plainKeys !== this.keysId) {
       ls.plainKeys = this.keysId;
       let plain = true;
@@ -180,7 +234,7 @@ export class LineHeads {
     let s = this.bySet.get(ls.keysId);
     if (s === undefined) {
       if (this.bySet.size >= 1000) this.bySet.clear();
-      this.bySet.set(ls.keysId, (s = [this.suffixFor(ls.tags!, false), this.suffixFor(ls.tags!, true)]));
+      this.bySet.set(ls.keysId, (s = [Buffer.from(this.suffixFor(ls.tags!, false)), Buffer.from(this.suffixFor(ls.tags!, true))]));
     }
     return info ? s[1] : s[0];
   }
@@ -189,27 +243,27 @@ export class LineHeads {
   private writeHead(r: Rec, out: LineBuf): void {
     const ls = r.ls;
     if (this.ok) {
-      let own: string | undefined;
+      let own: Buffer | undefined;
       if (ls.own0M === r.measurement) own = ls.own0!;
       else if (ls.own0 === undefined) {
-        own = ls.own0 = detach(r.escName + tagTextOf(ls.tags!));
+        own = ls.own0 = Buffer.from(r.escName + tagTextOf(ls.tags!));
         ls.own0M = r.measurement;
       } else {
         ls.owns ??= new Map();
         own = ls.owns.get(r.measurement);
-        if (own === undefined) ls.owns.set(r.measurement, (own = detach(r.escName + tagTextOf(ls.tags!))));
+        if (own === undefined) ls.owns.set(r.measurement, (own = Buffer.from(r.escName + tagTextOf(ls.tags!))));
       }
-      // two flat strings written one after the other: no concatenated copy to flatten
-      out.append(own);
-      out.append(this.suffix(ls, r.info));
+      // bytes copied, not text encoded: a quarter of the UTF-8 writer's time per piece (BENCHMARKS.md session 10)
+      out.appendBytes(own);
+      out.appendBytes(this.suffix(ls, r.info));
       return;
     }
     let heads = this.full.get(ls);
     if (heads === undefined) this.full.set(ls, (heads = new Map()));
     const key = r.info ? r.measurement + '\x01' : r.measurement;
     let h = heads.get(key);
-    if (h === undefined) heads.set(key, (h = detach(r.escName + this.suffixFor(ls.tags!, r.info, true))));
-    out.append(h);
+    if (h === undefined) heads.set(key, (h = Buffer.from(r.escName + this.suffixFor(ls.tags!, r.info, true))));
+    out.appendBytes(h);
   }
 
   /** Forgets the whole heads of label sets gone from the target's bodies (called when it keeps many more than a scrape writes). */
@@ -217,14 +271,47 @@ export class LineHeads {
     if (this.full.size > 2 * lines + 1000) this.full.clear();
   }
 
-  /** Writes a line; `time` is ` <ns>`. */
+  /**
+   * Writes a line; `time` is ` <ns>`. The fields are written piece by piece into the buffer (keys and
+   * the time by a loop, integer values as digits): no concatenated string per line to build, flatten
+   * and encode (a fifth of what a scrape allocated, BENCHMARKS.md session 10).
+   */
   write(r: Rec, time: string, out: LineBuf): void {
     this.writeHead(r, out);
-    const keys = r.keys;
-    const vals = r.vals;
-    let fields = ' ' + keys[0]! + vals[0]!;
-    for (let j = 1; j < keys.length; j++) fields += ',' + keys[j]! + vals[j]!;
-    out.append(fields + time);
+    for (let j = r.first; j >= 0; j = fieldNext[j]!) {
+      const k = fieldKeys[j]!;
+      const n = k.length;
+      // the separator and the key (appendNumber makes room for the value)
+      out.reserve(n + 1);
+      const d = out.data;
+      let o = out.off;
+      d[o++] = j === r.first ? 32 : 44;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = k.charCodeAt(i);
+        if (c >= 0x80) break;
+        d[o++] = c;
+      }
+      out.off = o;
+      if (i < n) {
+        // not ASCII: the UTF-8 writer, from the key's start
+        out.off = o - i;
+        out.append(k);
+      }
+      appendNumber(out, fieldVals[j]!);
+    }
+    out.appendAscii(time);
     out.endLine();
   }
+}
+
+/** A number as JS writes it (`'' + v`, the core's field text): integers of up to 2^53 as digits, without a string. */
+function appendNumber(out: LineBuf, v: number): void {
+  if (Number.isInteger(v) && v <= Number.MAX_SAFE_INTEGER && v >= -Number.MAX_SAFE_INTEGER) {
+    // -0 is written `0`, as JS does
+    if (v < 0) {
+      out.appendAscii('-');
+      out.appendUint(-v);
+    } else out.appendUint(v);
+  } else out.appendAscii('' + v);
 }

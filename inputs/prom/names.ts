@@ -41,6 +41,10 @@ export interface Mapping {
    * JS orders first, an array index): the scrape goes the points way.
    */
   odd: boolean;
+  /** Lines mode: another mapping of the table has the same measurement and field (lines.ts addField). */
+  shared: boolean;
+  /** Lines mode: the id of the line it last gave a field to (lines.ts addField). */
+  lastRec: number;
 }
 
 /** Names a table keeps before it starts again. */
@@ -53,6 +57,13 @@ const MAX_NAMES = 100_000;
  */
 export class NameTable {
   private readonly names = new Map<string, Mapping>();
+  /** The mapping of each measurement and field (`measurement\x00field`), to tell mappings that share a key (Mapping.shared). */
+  private readonly fields = new Map<string, Mapping>();
+  /**
+   * Bumped when the table starts again: its mappings from before are no longer known to `fields`, so they
+   * must not be used again (convert.ts checks a memo's epoch) nor trusted to be unshared.
+   */
+  epoch = 0;
   private readonly keep: RegExp[];
   private readonly ignore: RegExp[];
   private readonly types: Set<string> | undefined;
@@ -67,9 +78,19 @@ export class NameTable {
   get(name: string, family: Family): Mapping {
     let m = this.names.get(name);
     if (m === undefined || m.fname !== family.name || m.ftype !== family.type) {
-      if (this.names.size >= MAX_NAMES) this.names.clear();
+      if (this.names.size >= MAX_NAMES) {
+        this.names.clear();
+        this.fields.clear();
+        this.epoch++;
+      }
       m = this.map(name, family);
       this.names.set(detach(name), m);
+      if (!m.skip) {
+        const k = m.measurement + '\x00' + m.field;
+        const other = this.fields.get(k);
+        if (other === undefined) this.fields.set(k, m);
+        else if (other !== m) other.shared = m.shared = true;
+      }
     }
     return m;
   }
@@ -78,7 +99,7 @@ export class NameTable {
   private map(name: string, family: Family): Mapping {
     const o = this.o;
     const fam = { fname: family.name, ftype: family.type };
-    const skip = (): Mapping => ({ measurement: '', field: '', info: false, skip: true, ...fam, escName: '', keyEq: '', odd: false });
+    const skip = (): Mapping => ({ measurement: '', field: '', info: false, skip: true, ...fam, escName: '', keyEq: '', odd: false, shared: false, lastRec: 0 });
     if (this.types !== undefined && !this.types.has(family.type)) return skip();
     if (this.keep.length > 0 && !this.keep.some((r) => r.test(name) || r.test(family.name))) return skip();
     if (this.ignore.length > 0 && this.ignore.some((r) => r.test(name) || r.test(family.name))) return skip();
@@ -107,7 +128,7 @@ export class NameTable {
     // flat copies: slices and concatenations would keep their parts (or a whole body) alive
     measurement = detach(measurement);
     field = detach(field);
-    return { measurement, field, info, skip: false, ...fam, escName: detach(escapeName(measurement)), keyEq: detach(escapeKey(field) + '='), odd };
+    return { measurement, field, info, skip: false, ...fam, escName: detach(escapeName(measurement)), keyEq: detach(escapeKey(field) + '='), odd, shared: false, lastRec: 0 };
   }
 }
 

@@ -34,6 +34,14 @@ function parse(text: string, om = false) {
 }
 
 describe('prom text 0.0.4', () => {
+  it('takes a type named like an Object property (constructor, __proto__) as a type without suffixes', () => {
+    // the suffix table was a plain object: `constructor` found Object's constructor, and the parse threw
+    const text = '# TYPE x constructor\nx 1\nx_total 2\n# TYPE y __proto__\ny_sum 3\n# TYPE z toString\nz_count 4\n';
+    const { out, stats } = parse(text);
+    expect(stats.invalid).toBe(0);
+    expect(out.map((s) => `${s.name} ${s.family} ${s.type}`)).toEqual(['x x constructor', 'x_total x_total untyped', 'y_sum y_sum untyped', 'z_count z_count untyped']);
+  });
+
   it('parses the reference exposition', () => {
     const { out, stats } = parse(testdata('text004.txt'));
     expect(stats.invalid).toBe(0);

@@ -20,6 +20,8 @@ export interface Family {
   readonly type: string;
   /** The parse (body) in which its `# TYPE` line was last seen (0: none). Created with the family, so a family is one object without a separate property store. */
   seen: number;
+  /** The suffixes its samples may add to its name (SUFFIXES of its type): looked up once, not per `# TYPE` line. */
+  readonly suffixes: readonly string[];
   /**
    * Untyped only for now: a family of an earlier body would claim the name if
    * its `# TYPE` line came later in this body. Not cached, so that the samples
@@ -56,6 +58,8 @@ const SUFFIXES: Record<string, readonly string[]> = {
   summary: ['_count', '_sum', '_created'],
   info: ['_info'],
 };
+/** The suffixes of a family type without any (a gauge's): one array, not one per `# TYPE` line. */
+const NO_SUFFIXES: readonly string[] = [];
 const ALL_SUFFIXES = ['_bucket', '_count', '_sum', '_total', '_created', '_gcount', '_gsum', '_info'];
 
 const SPACE = 32;
@@ -184,7 +188,7 @@ export class ExpositionParser {
       for (const s of ALL_SUFFIXES) {
         if (name.endsWith(s)) {
           const t = this.types.get(name.slice(0, -s.length));
-          if (t !== undefined && (SUFFIXES[t.type] ?? []).includes(s)) {
+          if (t !== undefined && t.suffixes.includes(s)) {
             if (t.seen === gen) {
               f = t;
               break;
@@ -194,8 +198,8 @@ export class ExpositionParser {
         }
       }
     }
-    if (f === undefined && claimed) return { name: shared(name), type: 'untyped', seen: 0, provisional: true };
-    f ??= { name: shared(name), type: 'untyped', seen: 0 };
+    if (f === undefined && claimed) return { name: shared(name), type: 'untyped', seen: 0, suffixes: NO_SUFFIXES, provisional: true };
+    f ??= { name: shared(name), type: 'untyped', seen: 0, suffixes: NO_SUFFIXES };
     this.resolved.set(f.name === name ? f.name : shared(name), f);
     return f;
   }
@@ -214,7 +218,7 @@ export class ExpositionParser {
     let li = 0;
     this.parseGen++;
     this.cur = undefined;
-    this.curSuffixes = [];
+    this.curSuffixes = NO_SUFFIXES;
     this.ti = 0;
     while (i < len) {
       let eol = text.indexOf('\n', i);
@@ -382,7 +386,8 @@ export class ExpositionParser {
     let f = this.types.get(name);
     // compare the type in place; allocate only when it is new or changed
     if (f === undefined || t - e !== f.type.length || !text.startsWith(f.type, e)) {
-      const type = text.slice(e, t).toLowerCase();
+      // one string per type for every parser: a mapping's family type (names.ts) then compares by identity
+      const type = shared(text.slice(e, t).toLowerCase());
       if (f === undefined || f.type !== type) {
         // cached lines stay valid unless a family changed its type or now claims
         // sample names that were resolved without it
@@ -394,7 +399,7 @@ export class ExpositionParser {
           this.typeLines.length = 0;
           this.typeTexts.length = 0;
         }
-        f = { name: shared(name), type, seen: 0 };
+        f = { name: shared(name), type, seen: 0, suffixes: Object.hasOwn(SUFFIXES, type) ? SUFFIXES[type]! : NO_SUFFIXES };
         this.types.set(f.name, f);
       }
     }
@@ -412,7 +417,7 @@ export class ExpositionParser {
   private declared(f: Family): false {
     f.seen = this.parseGen;
     this.cur = f;
-    this.curSuffixes = SUFFIXES[f.type] ?? [];
+    this.curSuffixes = f.suffixes;
     return false;
   }
 }

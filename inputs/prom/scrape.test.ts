@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { makeDispatcher, scrape, type ScrapeRequest } from './scrape.js';
+import { makeClient, scrape, type ScrapeRequest } from './scrape.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -27,7 +28,7 @@ describe('scrape()', () => {
       res.writeHead(200, { 'content-type': 'application/openmetrics-text; version=1.0.0', 'content-encoding': 'gzip' });
       res.end(zlib.gzipSync('a_b 1\n# EOF\n'));
     });
-    const d = makeDispatcher(undefined, 2);
+    const d = makeClient(undefined, 2);
     cleanups.push(() => d.close());
     const r = await scrape(d, req(`${url}/m?x=1`, { headers: { 'x-extra': 'y' }, token: () => 'tok' }), new AbortController().signal);
     expect(r).toEqual({ ok: true, text: 'a_b 1\n# EOF\n', openMetrics: true, bytes: 12 });
@@ -45,7 +46,7 @@ describe('scrape()', () => {
       }
       res.end('a_b 1\n');
     });
-    const d = makeDispatcher(undefined, 1);
+    const d = makeClient(undefined, 1);
     cleanups.push(() => d.close());
     const stop = new AbortController().signal;
     expect(await scrape(d, req(`${url}/500`), stop)).toEqual({ ok: false, reason: 'http_status', message: 'HTTP 500' });
@@ -58,7 +59,7 @@ describe('scrape()', () => {
 
   it('times out, and a stop ends a scrape in flight as aborted', async () => {
     const url = await serve(() => undefined); // never answers
-    const d = makeDispatcher(undefined, 4);
+    const d = makeClient(undefined, 4);
     cleanups.push(() => d.destroy());
     expect(await scrape(d, req(url, { timeoutMs: 100 }), new AbortController().signal)).toMatchObject({ ok: false, reason: 'timeout' });
     const stop = new AbortController();
@@ -67,5 +68,15 @@ describe('scrape()', () => {
     expect(await pending).toEqual({ ok: false, reason: 'aborted', message: 'stopped' });
     expect(await scrape(d, req(url), stop.signal)).toEqual({ ok: false, reason: 'aborted', message: 'stopped' });
     expect(await scrape(d, req('http://127.0.0.1:1/'), new AbortController().signal)).toMatchObject({ ok: false, reason: 'connect' });
+  });
+
+  it('listens to a target\'s stop signal once however many scrapes it runs', async () => {
+    const url = await serve((_q, res) => res.end('a_b 1\n'));
+    const d = makeClient(undefined, 2);
+    cleanups.push(() => d.close());
+    const stop = new AbortController();
+    for (let i = 0; i < 5; i++) expect(await scrape(d, req(url), stop.signal)).toMatchObject({ ok: true });
+    await Promise.all([scrape(d, req(url), stop.signal), scrape(d, req(url), stop.signal)]);
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(1);
   });
 });

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { Agent, type Dispatcher } from 'undici';
+import { H1Client, type H1Origin } from './http1.js';
 
 export type ScrapeFailure = 'invalid_url' | 'timeout' | 'connect' | 'tls' | 'http_status' | 'too_large' | 'decode' | 'aborted';
 
@@ -31,13 +31,13 @@ export interface ScrapeRequest {
 
 const ACCEPT = 'application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
-/** Builds the undici dispatcher of an instance: reads the TLS files (I/O, so call it from start()). */
-export function makeDispatcher(tls: TlsOptions | undefined, connections = 4): Dispatcher {
+/** Builds the GET client of an instance: reads the TLS files (I/O, so call it from start()). */
+export function makeClient(tls: TlsOptions | undefined, connections = 4): H1Client {
   const read = (p: string | undefined) => (p ? fs.readFileSync(p) : undefined);
-  return new Agent({
+  return new H1Client({
     connections,
-    keepAliveTimeout: 60_000,
-    connect: tls ? { ca: read(tls.ca), cert: read(tls.cert), key: read(tls.key), rejectUnauthorized: !tls.insecureSkipVerify } : undefined,
+    keepAliveMs: 60_000,
+    tls: tls ? { ca: read(tls.ca), cert: read(tls.cert), key: read(tls.key), rejectUnauthorized: !tls.insecureSkipVerify } : undefined,
   });
 }
 
@@ -59,18 +59,38 @@ export function tokenFile(path: string): () => string | undefined {
   };
 }
 
-/** A scrape target's URL, parsed once per request object (scrapes repeat it every interval). */
-const targets = new WeakMap<ScrapeRequest, { origin: string; path: string } | Error>();
+/** A scrape target's URL parsed and its request's header lines, once per request object (scrapes repeat it every interval). */
+interface Target {
+  origin: H1Origin;
+  path: string;
+  /** The header lines after `host` (accept, accept-encoding, user-agent, the configured ones), each ending in CRLF. */
+  headers: string;
+}
+const targets = new WeakMap<ScrapeRequest, Target | ScrapeResult>();
 
-function targetOf(req: ScrapeRequest): { origin: string; path: string } | Error {
+/** A header value or name that would break the request's text. */
+const BAD_HEADER = /[\r\n\0]/;
+
+function targetOf(req: ScrapeRequest): Target | ScrapeResult {
   let t = targets.get(req);
   if (t === undefined) {
     try {
       const url = new URL(req.url);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported scheme ${url.protocol}`);
-      t = { origin: url.origin, path: url.pathname + url.search };
+      const secure = url.protocol === 'https:';
+      const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+      const origin: H1Origin = { key: url.origin, host, port: Number(url.port || (secure ? 443 : 80)), secure, hostHeader: url.host };
+      let headers = '';
+      for (const [k, v] of Object.entries({ accept: ACCEPT, 'accept-encoding': 'gzip', 'user-agent': 'telekit-prom', ...req.headers })) {
+        if (BAD_HEADER.test(k) || BAD_HEADER.test(v) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) {
+          t = { ok: false, reason: 'connect', message: `invalid header ${JSON.stringify(k)}` };
+          break;
+        }
+        headers += `${k}: ${v}\r\n`;
+      }
+      t ??= { origin, path: url.pathname + url.search, headers };
     } catch (e) {
-      t = e as Error;
+      t = { ok: false, reason: 'invalid_url', message: (e as Error).message };
     }
     targets.set(req, t);
   }
@@ -85,97 +105,107 @@ function classify(e: unknown, timeoutMs: number): ScrapeResult {
   return { ok: false, reason: 'connect', message: `${code ? `${code}: ` : ''}${err.message}` };
 }
 
-const header = (h: Record<string, string | string[] | undefined>, k: string): string => {
-  const v = h[k];
-  return Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
-};
+/**
+ * What a stop signal ends: the scrapes in flight under it. A target's signal lives as long as the target and
+ * sees a scrape every interval, so it gets one listener for good instead of one added and removed per scrape
+ * (an EventTarget's listeners cost more than the rest of a GET's bookkeeping, BENCHMARKS.md session 10).
+ */
+const inFlight = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onAbort(stop: AbortSignal, end: () => void): Set<() => void> {
+  let set = inFlight.get(stop);
+  if (set === undefined) {
+    const ends = (set = new Set());
+    stop.addEventListener('abort', () => ends.forEach((f) => f()), { once: true });
+    inFlight.set(stop, set);
+  }
+  set.add(end);
+  return set;
+}
 
 /**
- * GETs the target through the dispatcher's handler interface (undici's
- * `dispatch`): the body's chunks are collected as they come, without the
- * promise-and-stream layers of `request()` and without composed abort signals
- * (one timer, one listener on `stop`): about half the CPU per scrape
- * (bench/prom/schedule.mjs, BENCHMARKS.md).
+ * GETs the target through the instance's HTTP/1.1 client (http1.ts): the
+ * body is copied in as it comes, one timer, `stop` ends it (BENCHMARKS.md,
+ * Prometheus scraping, sessions 6 and 10).
  */
-export function scrape(dispatcher: Dispatcher, req: ScrapeRequest, stop: AbortSignal): Promise<ScrapeResult> {
+export function scrape(client: H1Client, req: ScrapeRequest, stop: AbortSignal): Promise<ScrapeResult> {
   const target = targetOf(req);
-  if (target instanceof Error) return Promise.resolve({ ok: false, reason: 'invalid_url', message: target.message });
+  if ('ok' in target) return Promise.resolve(target);
   if (stop.aborted) return Promise.resolve({ ok: false, reason: 'aborted', message: 'stopped' });
-  const headers: Record<string, string> = { accept: ACCEPT, 'accept-encoding': 'gzip', 'user-agent': 'telekit-prom', ...req.headers };
+  let headers = target.headers;
   const token = req.token?.();
-  if (token) headers.authorization = `Bearer ${token}`;
+  if (token) {
+    if (BAD_HEADER.test(token)) return Promise.resolve({ ok: false, reason: 'connect', message: 'invalid bearer token' });
+    headers += `authorization: Bearer ${token}\r\n`;
+  }
   return new Promise<ScrapeResult>((resolve) => {
-    const chunks: Buffer[] = [];
+    /** the body, copied in as it comes (sized by content-length when there is one) */
+    let body: Buffer | undefined;
     let size = 0;
     /** the status when it is not 2xx: the body is read away, then the scrape fails */
     let badStatus = 0;
     let ctype = '';
     let enc = '';
-    let ctl: Dispatcher.DispatchController | undefined;
     let done = false;
     const finish = (r: ScrapeResult): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      stop.removeEventListener('abort', onStop);
+      ends.delete(onStop);
       resolve(r);
     };
-    /** Ends the scrape with a failure and drops the connection's request. */
-    const fail = (reason: ScrapeFailure, message: string): void => {
+    /** Ends the scrape with a failure and drops the GET's connection. */
+    const fail = (reason: ScrapeFailure, message: string): false => {
       finish({ ok: false, reason, message });
-      ctl?.abort(new Error(message));
+      call?.abort();
+      return false;
     };
     const timer = setTimeout(() => fail('timeout', `no answer within ${req.timeoutMs} ms`), req.timeoutMs);
-    const onStop = (): void => fail('aborted', 'stopped');
-    stop.addEventListener('abort', onStop, { once: true });
-    try {
-      dispatcher.dispatch(
-        { origin: target.origin, path: target.path, method: 'GET', headers, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs },
-        {
-          onRequestStart(c) {
-            ctl = c;
-            if (done) c.abort(new Error('scrape ended'));
-          },
-          onResponseStart(_c, statusCode, h) {
-            if (statusCode < 200 || statusCode >= 300) {
-              // the body is read away (the connection stays usable)
-              badStatus = statusCode;
-              return;
-            }
-            const declared = Number(header(h, 'content-length') || NaN);
-            if (declared > req.maxBytes) return fail('too_large', `content-length ${declared} over ${req.maxBytes} bytes`);
-            ctype = header(h, 'content-type');
-            enc = header(h, 'content-encoding').toLowerCase();
-          },
-          onResponseData(_c, chunk) {
-            size += chunk.length;
-            if (badStatus !== 0) {
-              if (size > req.maxBytes) fail('http_status', `HTTP ${badStatus}`);
-              return;
-            }
-            if (size > req.maxBytes) return fail('too_large', `body over ${req.maxBytes} bytes`);
-            chunks.push(chunk);
-          },
-          onResponseEnd() {
-            if (badStatus !== 0) return finish({ ok: false, reason: 'http_status', message: `HTTP ${badStatus}` });
-            let buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-            if (enc === 'gzip' || enc === 'deflate') {
-              try {
-                buf = enc === 'gzip' ? zlib.gunzipSync(buf, { maxOutputLength: req.maxBytes }) : zlib.inflateSync(buf, { maxOutputLength: req.maxBytes });
-              } catch (e) {
-                const tooLarge = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-                return finish({ ok: false, reason: tooLarge ? 'too_large' : 'decode', message: (e as Error).message });
-              }
-            }
-            finish({ ok: true, text: buf.toString('utf8'), openMetrics: ctype.startsWith('application/openmetrics-text'), bytes: buf.length });
-          },
-          onResponseError(_c, err) {
-            finish(classify(err, req.timeoutMs));
-          },
-        },
-      );
-    } catch (e) {
-      finish(classify(e, req.timeoutMs));
-    }
+    const onStop = (): void => void fail('aborted', 'stopped');
+    const ends = onAbort(stop, onStop);
+    let call: { abort(): void } | undefined;
+    call = client.get(target.origin, target.path, headers, {
+      onHead(status, length, contentType, contentEncoding) {
+        if (status < 200 || status >= 300) {
+          // the body is read away (the connection stays usable)
+          badStatus = status;
+          return true;
+        }
+        if (length > req.maxBytes) return fail('too_large', `content-length ${length} over ${req.maxBytes} bytes`);
+        if (length > 0) body = Buffer.allocUnsafe(length);
+        ctype = contentType;
+        enc = contentEncoding.toLowerCase();
+        return true;
+      },
+      onData(chunk) {
+        size += chunk.length;
+        if (badStatus !== 0) return size > req.maxBytes ? fail('http_status', `HTTP ${badStatus}`) : true;
+        if (size > req.maxBytes) return fail('too_large', `body over ${req.maxBytes} bytes`);
+        if (body === undefined || body.length < size) {
+          const bigger = Buffer.allocUnsafe(Math.min(req.maxBytes, Math.max(size, 2 * (body?.length ?? 32 << 10))));
+          body?.copy(bigger, 0, 0, size - chunk.length);
+          body = bigger;
+        }
+        body.set(chunk, size - chunk.length);
+        return true;
+      },
+      onEnd() {
+        if (badStatus !== 0) return finish({ ok: false, reason: 'http_status', message: `HTTP ${badStatus}` });
+        let buf = body === undefined ? Buffer.alloc(0) : body.subarray(0, size);
+        if (enc === 'gzip' || enc === 'deflate') {
+          try {
+            buf = enc === 'gzip' ? zlib.gunzipSync(buf, { maxOutputLength: req.maxBytes }) : zlib.inflateSync(buf, { maxOutputLength: req.maxBytes });
+          } catch (e) {
+            const tooLarge = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+            return finish({ ok: false, reason: tooLarge ? 'too_large' : 'decode', message: (e as Error).message });
+          }
+        }
+        finish({ ok: true, text: buf.toString('utf8'), openMetrics: ctype.startsWith('application/openmetrics-text'), bytes: buf.length });
+      },
+      onError(err) {
+        finish(classify(err, req.timeoutMs));
+      },
+    });
+    if (done) call.abort();
   });
 }

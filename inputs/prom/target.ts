@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Dispatcher } from 'undici';
+import type { H1Client } from './http1.js';
 import type { Accumulator, AddOptions } from '../../agent/input/contract.js';
 import { LineBuf } from '../../agent/model/linebuf.js';
 import { nowNs } from '../../agent/model/point.js';
@@ -64,7 +64,7 @@ export interface TargetEnv {
   acc: Accumulator;
   metrics: PromMetrics;
   rl: RateLimitedLog;
-  dispatcher: Dispatcher;
+  client: H1Client;
 }
 
 /** `host:port` of a URL, DataKit's `instance` tag. */
@@ -110,7 +110,7 @@ export function makeJob(key: string, url: string, config: PromConfig, tags: Read
     intervalMs: config.interval,
     async run(signal) {
       const started = performance.now();
-      const r = await scrape(env.dispatcher, req, signal);
+      const r = await scrape(env.client, req, signal);
       if (!r.ok) {
         if (r.reason === 'aborted') return;
         metrics.scrapes.inc({ result: 'error' });
