@@ -25,8 +25,8 @@ export interface H1Origin {
 
 /** What a GET's caller is told, in order: the head, the body's chunks, then the end; or an error instead. */
 export interface H1Handler {
-  /** The response head; `length` is NaN without content-length. Returns false to abort the GET. */
-  onHead(status: number, length: number, contentType: string, contentEncoding: string): boolean;
+  /** The response head; `length` is NaN without content-length, `location` '' without one. Returns false to abort the GET. */
+  onHead(status: number, length: number, contentType: string, contentEncoding: string, location: string): boolean;
   /**
    * A piece of the (still content-encoded) body, valid only during the call (the connection's read buffer:
    * copy what is kept). Returns false to abort the GET.
@@ -211,6 +211,7 @@ class Conn {
     let chunked = false;
     let type = '';
     let enc = '';
+    let location = '';
     let keep = m[1] === '1';
     for (let i = 1; i < lines.length; i++) {
       const l = lines[i]!;
@@ -228,6 +229,7 @@ class Conn {
       } else if (name === 'transfer-encoding') chunked = value.toLowerCase().split(',').some((t) => t.trim() === 'chunked');
       else if (name === 'content-type') type = value;
       else if (name === 'content-encoding') enc = value;
+      else if (name === 'location') location = value;
       else if (name === 'connection') {
         const v = value.toLowerCase();
         if (v.includes('close')) keep = false;
@@ -254,7 +256,7 @@ class Conn {
       this.state = State.UntilClose;
       this.reusable = false;
     }
-    if (!call.h.onHead(status, length, type, enc)) {
+    if (!call.h.onHead(status, length, type, enc, location)) {
       call.abort();
       return false;
     }

@@ -57,6 +57,41 @@ describe('scrape()', () => {
     expect(await scrape(d, req('ftp://x/y'), stop)).toMatchObject({ ok: false, reason: 'invalid_url' });
   });
 
+  it('follows redirects as Prometheus does (relative and to another host, at most 10), the bearer token only to the same host', async () => {
+    const auth: Record<string, string | undefined> = {};
+    const other = await serve((q, res) => {
+      auth[`other${q.url}`] = q.headers.authorization;
+      res.end('from_other 1\n');
+    });
+    const url = await serve((q, res) => {
+      auth[q.url!] = q.headers.authorization;
+      if (q.url === '/') return void res.writeHead(302, { location: '/metrics?x=1' }).end('moved');
+      if (q.url === '/perm') return void res.writeHead(308, { location: `${url}/` }).end();
+      if (q.url === '/away') return void res.writeHead(301, { location: `${other.replace('127.0.0.1', 'localhost')}/m` }).end();
+      if (q.url!.startsWith('/loop')) return void res.writeHead(307, { location: `/loop${Number(q.url!.slice(5) || 0) + 1}` }).end();
+      if (q.url === '/nowhere') return void res.writeHead(302).end();
+      if (q.url === '/bad') return void res.writeHead(302, { location: 'ftp://x/y' }).end();
+      res.end(`seen_at{path="${q.url}"} 1\n`);
+    });
+    const d = makeClient(undefined, 1);
+    cleanups.push(() => d.close());
+    const stop = new AbortController().signal;
+    const tok = { token: () => 'tok' };
+    expect(await scrape(d, req(`${url}/`, tok), stop)).toMatchObject({ ok: true, text: 'seen_at{path="/metrics?x=1"} 1\n' });
+    expect(auth['/metrics?x=1']).toBe('Bearer tok');
+    // two hops: 308 to /, then 302 to /metrics?x=1
+    expect(await scrape(d, req(`${url}/perm`), stop)).toMatchObject({ ok: true, text: 'seen_at{path="/metrics?x=1"} 1\n' });
+    // to another host: followed, without the token
+    expect(await scrape(d, req(`${url}/away`, tok), stop)).toMatchObject({ ok: true, text: 'from_other 1\n' });
+    expect(auth['/away']).toBe('Bearer tok');
+    expect(auth['other/m']).toBeUndefined();
+    expect(await scrape(d, req(`${url}/loop`), stop)).toEqual({ ok: false, reason: 'http_status', message: 'HTTP 307: more than 10 redirects' });
+    expect(await scrape(d, req(`${url}/nowhere`), stop)).toEqual({ ok: false, reason: 'http_status', message: 'HTTP 302' });
+    expect(await scrape(d, req(`${url}/bad`), stop)).toMatchObject({ ok: false, reason: 'http_status', message: expect.stringContaining('HTTP 302: bad Location "ftp://x/y"') });
+    // the connection is still usable
+    expect(await scrape(d, req(`${url}/ok`), stop)).toMatchObject({ ok: true, text: 'seen_at{path="/ok"} 1\n' });
+  });
+
   it('times out, and a stop ends a scrape in flight as aborted', async () => {
     const url = await serve(() => undefined); // never answers
     const d = makeClient(undefined, 4);

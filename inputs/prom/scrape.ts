@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { H1Client, type H1Origin } from './http1.js';
+import { H1Client, type H1Handler, type H1Origin } from './http1.js';
 
 export type ScrapeFailure = 'invalid_url' | 'timeout' | 'connect' | 'tls' | 'http_status' | 'too_large' | 'decode' | 'aborted';
 
@@ -61,6 +61,8 @@ export function tokenFile(path: string): () => string | undefined {
 
 /** A scrape target's URL parsed and its request's header lines, once per request object (scrapes repeat it every interval). */
 interface Target {
+  /** The URL, the base of a redirect's Location. */
+  url: URL;
   origin: H1Origin;
   path: string;
   /** The header lines after `host` (accept, accept-encoding, user-agent, the configured ones), each ending in CRLF. */
@@ -74,28 +76,37 @@ const BAD_HEADER = /[\r\n\0]/;
 function targetOf(req: ScrapeRequest): Target | ScrapeResult {
   let t = targets.get(req);
   if (t === undefined) {
-    try {
-      const url = new URL(req.url);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported scheme ${url.protocol}`);
-      const secure = url.protocol === 'https:';
-      const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-      const origin: H1Origin = { key: url.origin, host, port: Number(url.port || (secure ? 443 : 80)), secure, hostHeader: url.host };
-      let headers = '';
-      for (const [k, v] of Object.entries({ accept: ACCEPT, 'accept-encoding': 'gzip', 'user-agent': 'telekit-prom', ...req.headers })) {
-        if (BAD_HEADER.test(k) || BAD_HEADER.test(v) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) {
-          t = { ok: false, reason: 'connect', message: `invalid header ${JSON.stringify(k)}` };
-          break;
-        }
-        headers += `${k}: ${v}\r\n`;
+    let headers = '';
+    for (const [k, v] of Object.entries({ accept: ACCEPT, 'accept-encoding': 'gzip', 'user-agent': 'telekit-prom', ...req.headers })) {
+      if (BAD_HEADER.test(k) || BAD_HEADER.test(v) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) {
+        t = { ok: false, reason: 'connect', message: `invalid header ${JSON.stringify(k)}` };
+        break;
       }
-      t ??= { origin, path: url.pathname + url.search, headers };
-    } catch (e) {
-      t = { ok: false, reason: 'invalid_url', message: (e as Error).message };
+      headers += `${k}: ${v}\r\n`;
     }
+    t ??= parseTarget(req.url, undefined, headers);
     targets.set(req, t);
   }
   return t;
 }
+
+/** A target at `url` (relative to `base`, for a redirect's Location) with the given header lines. */
+function parseTarget(url: string, base: URL | undefined, headers: string): Target | Extract<ScrapeResult, { ok: false }> {
+  try {
+    const u = new URL(url, base);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`unsupported scheme ${u.protocol}`);
+    const secure = u.protocol === 'https:';
+    const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+    const origin: H1Origin = { key: u.origin, host, port: Number(u.port || (secure ? 443 : 80)), secure, hostHeader: u.host };
+    return { url: u, origin, path: u.pathname + u.search, headers };
+  } catch (e) {
+    return { ok: false, reason: 'invalid_url', message: (e as Error).message };
+  }
+}
+
+/** Redirects a scrape follows, as Prometheus and DataKit's Go client do (follow_redirects defaults to true there). */
+const MAX_REDIRECTS = 10;
+const REDIRECT = new Set([301, 302, 303, 307, 308]);
 
 function classify(e: unknown, timeoutMs: number): ScrapeResult {
   const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
@@ -132,20 +143,24 @@ export function scrape(client: H1Client, req: ScrapeRequest, stop: AbortSignal):
   const target = targetOf(req);
   if ('ok' in target) return Promise.resolve(target);
   if (stop.aborted) return Promise.resolve({ ok: false, reason: 'aborted', message: 'stopped' });
-  let headers = target.headers;
   const token = req.token?.();
+  let auth = '';
   if (token) {
     if (BAD_HEADER.test(token)) return Promise.resolve({ ok: false, reason: 'connect', message: 'invalid bearer token' });
-    headers += `authorization: Bearer ${token}\r\n`;
+    auth = `authorization: Bearer ${token}\r\n`;
   }
   return new Promise<ScrapeResult>((resolve) => {
     /** the body, copied in as it comes (sized by content-length when there is one) */
     let body: Buffer | undefined;
     let size = 0;
-    /** the status when it is not 2xx: the body is read away, then the scrape fails */
+    /** the status when it is not 2xx: the body is read away, then the scrape fails (or follows a redirect) */
     let badStatus = 0;
     let ctype = '';
     let enc = '';
+    /** a redirect's Location, followed once its body was read away */
+    let location = '';
+    let hops = 0;
+    let at = target;
     let done = false;
     const finish = (r: ScrapeResult): void => {
       if (done) return;
@@ -164,11 +179,12 @@ export function scrape(client: H1Client, req: ScrapeRequest, stop: AbortSignal):
     const onStop = (): void => void fail('aborted', 'stopped');
     const ends = onAbort(stop, onStop);
     let call: { abort(): void } | undefined;
-    call = client.get(target.origin, target.path, headers, {
-      onHead(status, length, contentType, contentEncoding) {
+    const handler: H1Handler = {
+      onHead(status, length, contentType, contentEncoding, loc) {
         if (status < 200 || status >= 300) {
           // the body is read away (the connection stays usable)
           badStatus = status;
+          if (REDIRECT.has(status)) location = loc;
           return true;
         }
         if (length > req.maxBytes) return fail('too_large', `content-length ${length} over ${req.maxBytes} bytes`);
@@ -190,6 +206,7 @@ export function scrape(client: H1Client, req: ScrapeRequest, stop: AbortSignal):
         return true;
       },
       onEnd() {
+        if (location !== '') return follow();
         if (badStatus !== 0) return finish({ ok: false, reason: 'http_status', message: `HTTP ${badStatus}` });
         let buf = body === undefined ? Buffer.alloc(0) : body.subarray(0, size);
         if (enc === 'gzip' || enc === 'deflate') {
@@ -205,7 +222,20 @@ export function scrape(client: H1Client, req: ScrapeRequest, stop: AbortSignal):
       onError(err) {
         finish(classify(err, req.timeoutMs));
       },
-    });
+    };
+    /** GETs the redirect's Location, within the same timeout; the bearer token only goes to the same host. */
+    const follow = (): void => {
+      if (++hops > MAX_REDIRECTS) return void finish({ ok: false, reason: 'http_status', message: `HTTP ${badStatus}: more than ${MAX_REDIRECTS} redirects` });
+      const next = parseTarget(location, at.url, at.headers);
+      if ('ok' in next) return void finish({ ok: false, reason: 'http_status', message: `HTTP ${badStatus}: bad Location ${JSON.stringify(location)} (${next.message})` });
+      if (next.url.hostname !== target.url.hostname) auth = '';
+      at = next;
+      body = undefined;
+      size = badStatus = 0;
+      ctype = enc = location = '';
+      call = client.get(at.origin, at.path, at.headers + auth, handler);
+    };
+    call = client.get(at.origin, at.path, at.headers + auth, handler);
     if (done) call.abort();
   });
 }
