@@ -7,6 +7,7 @@ import { schema } from '../../dist/inputs/ddtrace/config.js';
 import { DdLineWriter } from '../../dist/inputs/ddtrace/lines.js';
 import { spanJsons } from '../../dist/inputs/ddtrace/msgjson.js';
 import { ddDecoder } from '../../dist/inputs/ddtrace/request.js';
+import { cpuPerItem } from './measure.mjs';
 import { ddtraceBody, SPANS_PER_REQUEST } from './payloads.mjs';
 
 const body = ddtraceBody();
@@ -36,18 +37,7 @@ const cases = {
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const results = {};
 for (let round = 0; round < 5; round++) {
-  for (const [name, fn] of Object.entries(cases)) {
-    for (let i = 0; i < 20; i++) fn();
-    const t0 = process.cpuUsage();
-    let n = 0;
-    const w0 = performance.now();
-    while (performance.now() - w0 < 400) {
-      fn();
-      n++;
-    }
-    const c = process.cpuUsage(t0);
-    (results[name] ??= []).push(((c.user + c.system) / (n * SPANS_PER_REQUEST)));
-  }
+  for (const [name, fn] of Object.entries(cases)) (results[name] ??= []).push(cpuPerItem(fn, SPANS_PER_REQUEST));
 }
 console.log(`CPU µs per span, median of 5 rounds (${SPANS_PER_REQUEST} spans a request, node ${process.version})`);
 for (const [name, xs] of Object.entries(results)) console.log(`${name.padEnd(45)} ${median(xs).toFixed(2)}`);

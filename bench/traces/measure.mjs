@@ -7,6 +7,20 @@ import path from 'node:path';
 const here = path.dirname(new URL(import.meta.url).pathname);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** CPU µs of this process per item over ~`ms` of repeated synchronous `fn` (each call handles `perCall` items), after `warm` calls. */
+export function cpuPerItem(fn, perCall, ms = 400, warm = 20) {
+  for (let i = 0; i < warm; i++) fn();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < ms) {
+    fn();
+    n++;
+  }
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / (n * perCall);
+}
+
 /** Items per wall second and per CPU-second of this process, over ~1.5 s of repeated `fn` (each call handles `perCall` items). */
 export async function loopRate(fn, perCall, ms = 1500) {
   globalThis.gc?.();

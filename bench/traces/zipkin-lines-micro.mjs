@@ -4,6 +4,7 @@
 //   npm run build && node bench/traces/zipkin-lines-micro.mjs [--ab <other dist/>] [--rounds 7] [--dump]
 import { writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { cpuPerItem } from './measure.mjs';
 import { zipkinBody, SPANS_PER_REQUEST } from './payloads.mjs';
 
 const arg = (name) => {
@@ -42,18 +43,7 @@ if (process.argv.includes('--dump')) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const results = builds.map(() => []);
 for (let round = 0; round < ROUNDS; round++) {
-  fns.forEach((fn, b) => {
-    for (let i = 0; i < 20; i++) fn();
-    const t0 = process.cpuUsage();
-    let n = 0;
-    const w0 = performance.now();
-    while (performance.now() - w0 < 400) {
-      fn();
-      n++;
-    }
-    const c = process.cpuUsage(t0);
-    results[b].push((c.user + c.system) / (n * SPANS_PER_REQUEST));
-  });
+  fns.forEach((fn, b) => results[b].push(cpuPerItem(fn, SPANS_PER_REQUEST)));
 }
 console.log(`CPU µs a span, zipkin fast path, median of ${ROUNDS} rounds (${SPANS_PER_REQUEST} spans a request, node ${process.version}, load ${(await import('node:os')).loadavg()[0].toFixed(1)})`);
 // the minimum as well: on a shared box another process on the sibling hyperthread inflates a round's CPU time
