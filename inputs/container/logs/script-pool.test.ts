@@ -213,6 +213,36 @@ describe('Pipeline scripts in worker threads (container logs)', () => {
     }
   });
 
+  it.skipIf(WORKER === undefined)('gives a result\'s buffer back to the worker once its lines were copied; the worker writes its next lines into it', async () => {
+    const script = Script.compile('app.p', 'app.p', SCRIPT);
+    const pool = new ScriptThreads({ script: WORKER!, max: 1, onCrash: () => undefined });
+    const lines = new LogLines('app', (stream) => Object.freeze({ stream }), { host: 'n' }, false, () => script, { pool, onRaw: () => undefined });
+    const sink = lines.sinkFor('/f');
+    const batch = (i: number) => {
+      lines.refresh();
+      const b = Buffer.from(`kind-${i}`);
+      sink.line(b, 0, b.length, { sec: 1_700_000_000 + i, ns: 0 }, 'stdout');
+      return lines.takeBatches()[0]!;
+    };
+    try {
+      let reused = 0;
+      let r = await lines.runBatch(batch(0));
+      for (let i = 1; i <= 4; i++) {
+        // marked past its lines: the mark is still there when the worker wrote the next lines into the same memory
+        const mem = new Uint8Array(r.data.buffer);
+        mem[mem.length - 1] = 0xab;
+        r.recycle!();
+        r = await lines.runBatch(batch(i));
+        if (new Uint8Array(r.data.buffer).at(-1) === 0xab) reused++;
+        const got = decodeLines(Buffer.from(r.data).toString('utf8', 0, r.ends[r.ends.length - 1]));
+        expect(got.map((p) => [p.fields.kind, p.fields.n])).toEqual([['kind', BigInt(i)]]);
+      }
+      expect(reused).toBe(4);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('ends a worker that does not answer a batch in time; the batch goes out raw', async () => {
     // a worker that takes batches and never answers
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'script-pool-mute-'));
