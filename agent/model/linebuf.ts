@@ -124,6 +124,21 @@ export class LineBuf {
     this.off = o;
   }
 
+  /** Short text (a field key) written by a loop while it is ASCII; text with another character by the UTF-8 writer. */
+  appendText(s: string): void {
+    const n = s.length;
+    this.room(n);
+    const d = this.data;
+    let o = this.off;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      // not ASCII: written again whole, from `off`
+      if (c >= 0x80) return this.append(s);
+      d[o++] = c;
+    }
+    this.off = o;
+  }
+
   /**
    * A string field value with its quotes, the bytes quoteStr() gives. A short
    * ASCII value with nothing to escape (most of a log's fields) is copied by a

@@ -165,6 +165,12 @@ describe('LineBuf (the queue-time writer)', () => {
     expect(b.ends).toEqual([6, 14, 22]);
   });
 
+  it('appendText writes ASCII by its loop and any other text as UTF-8, growing the buffer', () => {
+    const b = new LineBuf(4);
+    for (const t of ['ab=', 'é=', 'x😀y=', '', 'k'.repeat(100)]) b.appendText(t);
+    expect(b.data.toString('utf8', 0, b.off)).toBe('ab=é=x😀y=' + 'k'.repeat(100));
+  });
+
   it('appends lines from shared memory (a trace worker\'s) the same way, into a buffer that grows', () => {
     const text = 'a v=1 1\nb v=2 2\nc v=3 3\n';
     const shared = new Uint8Array(new SharedArrayBuffer(64), 8, text.length);

@@ -87,7 +87,7 @@ export interface FieldOf {
 
 let recIds = 0;
 
-/** An id for a new line (Rec.id); `firstOfScrape` is the first id of the scrape being converted. */
+/** An id for a new line (Rec.id); convertLines takes the next one as its scrape's first (addField's `firstOfScrape`). */
 export function recId(): number {
   // past a Smi, start again: an id taken for one of this scrape only sends addField the careful way
   if (recIds >= 0x3fffffff) recIds = 0;
@@ -279,25 +279,8 @@ export class LineHeads {
   write(r: Rec, time: string, out: LineBuf): void {
     this.writeHead(r, out);
     for (let j = r.first; j >= 0; j = fieldNext[j]!) {
-      const k = fieldKeys[j]!;
-      const n = k.length;
-      // the separator and the key (appendNumber makes room for the value)
-      out.reserve(n + 1);
-      const d = out.data;
-      let o = out.off;
-      d[o++] = j === r.first ? 32 : 44;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = k.charCodeAt(i);
-        if (c >= 0x80) break;
-        d[o++] = c;
-      }
-      out.off = o;
-      if (i < n) {
-        // not ASCII: the UTF-8 writer, from the key's start
-        out.off = o - i;
-        out.append(k);
-      }
+      out.appendAscii(j === r.first ? ' ' : ',');
+      out.appendText(fieldKeys[j]!);
       appendNumber(out, fieldVals[j]!);
     }
     out.appendAscii(time);

@@ -1214,9 +1214,7 @@ export class ZipkinLineWriter {
     const q1 = this.specTo[s]!;
     for (let q = this.specFrom[s]!; q < q1; q++) {
       const p = sp[q]!;
-      const len = p - i;
-      for (let k = 0; k < len; k += 4) dv.setUint32(w + k, bv.getUint32(i + k, true), true);
-      w += len;
+      w = copyWords(dv, w, bv, i, p - i);
       d[w++] = 0x5c;
       d[w++] = b[p]!;
       i = p + 1;
