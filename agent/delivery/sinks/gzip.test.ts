@@ -22,6 +22,25 @@ describe('GzipPool', () => {
     pool.close();
   });
 
+  it('frees the kept contexts once none was used for idleMs, and makes a new one when needed again', async () => {
+    const made = vi.spyOn(zlib, 'createGzip');
+    const pool = new GzipPool(3, 2, 40);
+    const body = logs(100, 2);
+    await pool.gzip(body);
+    expect(pool.kept).toBe(1);
+    // used again within idleMs: still kept, still the one context
+    await new Promise((r) => setTimeout(r, 25));
+    await pool.gzip(body);
+    await new Promise((r) => setTimeout(r, 25));
+    expect(pool.kept).toBe(1);
+    expect(made).toHaveBeenCalledTimes(1);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(pool.kept).toBe(0);
+    expect(zlib.gunzipSync(await pool.gzip(body)).equals(body)).toBe(true);
+    expect(made).toHaveBeenCalledTimes(2);
+    pool.close();
+  });
+
   it('takes a view into a larger buffer, and bodies compressed at once, each in its own context', async () => {
     const made = vi.spyOn(zlib, 'createGzip');
     const pool = new GzipPool(1, 2);

@@ -51,15 +51,19 @@ class Context {
 /**
  * A pool of reused gzip contexts of one level: as many as there are bodies
  * compressed at once (one per concurrent send), at most `keep` kept between
- * uses. Each kept context holds ~400 KiB of native memory.
+ * uses. Each kept context holds ~400 KiB of native memory, so the kept ones
+ * are freed once none was used for `idleMs` (an idle agent holds none).
  */
 export class GzipPool {
   private readonly free: Context[] = [];
   private closed = false;
+  private lastUse = 0;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly level: number,
     private readonly keep: number,
+    private readonly idleMs = 10_000,
   ) {}
 
   /** The body as one gzip member, as `zlib.gzip(data, { level })` makes it. */
@@ -69,13 +73,34 @@ export class GzipPool {
       return await ctx.gzip(data);
     } finally {
       if (ctx.broken || this.closed || this.free.length >= this.keep) ctx.z.destroy();
-      else this.free.push(ctx);
+      else this.keepIdle(ctx);
     }
+  }
+
+  /** Contexts kept right now (for tests). */
+  get kept(): number {
+    return this.free.length;
+  }
+
+  private keepIdle(ctx: Context): void {
+    this.free.push(ctx);
+    this.lastUse = performance.now();
+    // one timer while contexts are kept, not one per body
+    this.timer ??= setInterval(() => {
+      if (performance.now() - this.lastUse < this.idleMs) return;
+      this.release();
+    }, this.idleMs).unref();
+  }
+
+  private release(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    for (const c of this.free.splice(0)) c.z.destroy();
   }
 
   /** Frees the kept contexts; later calls make one-off contexts. */
   close(): void {
     this.closed = true;
-    for (const c of this.free.splice(0)) c.z.destroy();
+    this.release();
   }
 }
