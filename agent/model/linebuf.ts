@@ -193,13 +193,15 @@ export class LineBuf {
   appendUint(n: number, pad = 1): void {
     this.room(17);
     const d = this.data;
+    const small = n < 0x80000000;
     let len = 1;
-    for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
+    // int32 arithmetic where it fits (a log line's count and nanoseconds): no floating-point division per digit
+    if (small) for (let x = n; x >= 10; x = (x / 10) | 0) len++;
+    else for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
     if (len < pad) len = pad;
     let o = this.off + len;
     this.off = o;
-    if (n < 0x80000000) {
-      // int32 arithmetic: no floating-point division per digit
+    if (small) {
       for (let i = 0; i < len; i++) {
         const q = (n / 10) | 0;
         d[--o] = 48 + n - q * 10;
