@@ -179,6 +179,17 @@ export class LineBuf {
     this.escaped(start === 0 && end === b.length ? b : b.subarray(start, end));
   }
 
+  /**
+   * appendEscaped() for a caller that knows `b[start, end)` holds neither `"`
+   * nor `\` (`plain`): the bytes are copied without looking for them (and
+   * without a Buffer view of the range); not plain, escaped as appendEscaped.
+   */
+  appendEscapedKnown(b: Buffer, start: number, end: number, plain: boolean): void {
+    if (!plain) return this.appendEscaped(b, start, end);
+    this.room(end - start);
+    this.off += b.copy(this.data, this.off, start, end);
+  }
+
   /** Appends one record already encoded (a PBPoints entry, a line); false, writing nothing, for an empty one. */
   appendRecord(rec: Uint8Array): boolean {
     if (rec.length === 0) return false;
