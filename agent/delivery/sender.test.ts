@@ -256,6 +256,28 @@ describe('pre-encoded lines (every sink of the category accepts lines)', () => {
     await s.close(100);
   });
 
+  it('reuses the buffers of sent batches for new ones while batches grow a little each time', async () => {
+    const sink = new LineSink();
+    const { s } = sender(sink);
+    const buffers = new Set<ArrayBufferLike>();
+    // batches of 10 lines (maxCacheCount), each batch's lines a few percent longer than the last's
+    for (let k = 0; k < 12; k++) {
+      const text = Array.from({ length: 10 }, (_, i) => `app,i=${i} v="${'x'.repeat(10_000 + k * 400)}" ${i + 1}\n`).join('');
+      const data = Buffer.from(text);
+      const ends: number[] = [];
+      for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) ends.push(i + 1);
+      expect(s.offerLines('logging', data, ends)).toBe(10);
+      while (sink.held.length === 0) await new Promise((r) => setImmediate(r));
+      for (const h of sink.held) buffers.add(h.batch.lines!.data.buffer);
+      sink.release();
+      expect(await s.flush(1000)).toBe(true);
+    }
+    // the first batch's (grown from the default size), the second's (made before the first was sent), and one
+    // grown when the batches passed the spares' size; a fresh one for each of the 12 when spares had to hold 1.25 × the last batch
+    expect(buffers.size).toBeLessThanOrEqual(4);
+    await s.close(100);
+  });
+
   it('cuts batches of lines before they pass maxBatchBytes (one body each), by offerLines and by offer', async () => {
     const sink = new LineSink();
     const { s } = sender(sink, { batchBytes: 100 });

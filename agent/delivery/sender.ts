@@ -372,10 +372,19 @@ export class Sender {
    */
   private readonly spareLines: Buffer[] = [];
 
+  /**
+   * A buffer for a new batch: `size` is LINEBUF_HEADROOM × the category's
+   * last batch. A spare as large as that last batch will do (a larger batch
+   * grows it): asking `size` of spares, themselves made at the headroom of
+   * earlier (smaller) batches, missed a third of the time while batches grew
+   * by a few percent, and each miss was a fresh ~0.5 MiB of external memory
+   * (bench/logs: 168 of 517 batches, 93 MB, a full GC's worth).
+   */
   private lineBuf(size: number): LineBuf {
     const spare = this.spareLines;
+    const enough = size / LINEBUF_HEADROOM;
     for (let i = spare.length - 1; i >= 0; i--) {
-      if (spare[i]!.length >= size) return new LineBuf(spare.splice(i, 1)[0]!);
+      if (spare[i]!.length >= enough) return new LineBuf(spare.splice(i, 1)[0]!);
     }
     return new LineBuf(size);
   }
@@ -453,7 +462,7 @@ export class Sender {
   private cut(category: Category): void {
     const pend = this.pending.get(category);
     if (!pend || pendingCount(pend) === 0) return;
-    if (pend.lines) this.lineBufSize.set(category, Math.min(Math.max(64 << 10, Math.ceil(pend.lines.off * 1.25)), 16 << 20));
+    if (pend.lines) this.lineBufSize.set(category, Math.min(Math.max(64 << 10, Math.ceil(pend.lines.off * LINEBUF_HEADROOM)), 16 << 20));
     this.pending.set(category, this.newPending(category));
     const workers = this.workers.filter((w) => w.sink.accepts(category));
     const batch: Batch = pend.lines ? { category, points: [], lines: pend.lines, format: pend.format, defaultTime: nowNs() } : { category, points: pend.points, defaultTime: nowNs() };
@@ -556,6 +565,9 @@ export class Sender {
     clearTimeout(timer);
   }
 }
+
+/** A new batch's buffer is made this much larger than the category's last batch, so that it rarely grows (a copy). */
+const LINEBUF_HEADROOM = 1.25;
 
 /** At shutdown, how long sinks may take to close (their sends are already aborted). */
 const SINK_CLOSE_MS = 1000;

@@ -179,6 +179,17 @@ export class LineBuf {
     this.escaped(start === 0 && end === b.length ? b : b.subarray(start, end));
   }
 
+  /**
+   * appendEscaped() for a caller that knows `b[start, end)` holds neither `"`
+   * nor `\` (`plain`): the bytes are copied without looking for them (and
+   * without a Buffer view of the range); not plain, escaped as appendEscaped.
+   */
+  appendEscapedKnown(b: Buffer, start: number, end: number, plain: boolean): void {
+    if (!plain) return this.appendEscaped(b, start, end);
+    this.room(end - start);
+    this.off += b.copy(this.data, this.off, start, end);
+  }
+
   /** Appends one record already encoded (a PBPoints entry, a line); false, writing nothing, for an empty one. */
   appendRecord(rec: Uint8Array): boolean {
     if (rec.length === 0) return false;
@@ -193,13 +204,15 @@ export class LineBuf {
   appendUint(n: number, pad = 1): void {
     this.room(17);
     const d = this.data;
+    const small = n < 0x80000000;
     let len = 1;
-    for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
+    // int32 arithmetic where it fits (a log line's count and nanoseconds): no floating-point division per digit
+    if (small) for (let x = n; x >= 10; x = (x / 10) | 0) len++;
+    else for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
     if (len < pad) len = pad;
     let o = this.off + len;
     this.off = o;
-    if (n < 0x80000000) {
-      // int32 arithmetic: no floating-point division per digit
+    if (small) {
       for (let i = 0; i < len; i++) {
         const q = (n / 10) | 0;
         d[--o] = 48 + n - q * 10;

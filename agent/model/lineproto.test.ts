@@ -148,11 +148,12 @@ describe('LineBuf (the queue-time writer)', () => {
 
   it('writes integers as decimal digits, padded when asked', () => {
     const b = new LineBuf(4);
-    for (const [n, pad] of [[0, 1], [9, 1], [10, 1], [1714557600, 1], [123456, 9], [0, 9], [2 ** 53 - 1, 1]] as const) {
+    // int32 arithmetic below 2^31, floating point from there: both sides of the switch
+    for (const [n, pad] of [[0, 1], [9, 1], [10, 1], [1714557600, 1], [123456, 9], [0, 9], [999_999_999, 9], [2 ** 31 - 1, 1], [2 ** 31, 1], [2 ** 31, 12], [2 ** 53 - 1, 1]] as const) {
       b.appendUint(n, pad);
       b.append(' ');
     }
-    expect(b.data.toString('utf8', 0, b.off)).toBe(`0 9 10 1714557600 000123456 000000000 ${2 ** 53 - 1} `);
+    expect(b.data.toString('utf8', 0, b.off)).toBe(`0 9 10 1714557600 000123456 000000000 999999999 2147483647 2147483648 002147483648 ${2 ** 53 - 1} `);
   });
 
   it('appends pre-encoded lines by range with their ends shifted', () => {

@@ -7,7 +7,9 @@
 //     nginx.p (Pipeline), beside a floor: one precompiled RegExp doing the same match over the same lines,
 //     and the same lines through the agent without the script (the raw path), and an end-to-end floor: that
 //     agent without a script running the floor's RegExp over each message where it writes the raw line
-//   (PROFILE_DIR=/tmp/x writes a CPU profile of each telekit child process; BENCH_AGENT_ENV='{"ENV_…":"…"}' adds agent settings)
+//   (PROFILE_DIR=/tmp/x writes a CPU profile of each telekit child process; BENCH_AGENT_ENV='{"ENV_…":"…"}' adds agent settings;
+//   node flags given to this script apply to the children: `MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 bench/logs/run.mjs`
+//   measures in the DaemonSet's budgets)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -303,7 +305,8 @@ if (args.child) {
 }
 function inChild(stage, total) {
   const prof = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
-  const out = execFileSync(process.execPath, [...prof, new URL(import.meta.url).pathname, '--child', stage, '--root', root, '--lines', String(total), ...(NGINX ? ['--nginx'] : [])], { maxBuffer: 1 << 20 });
+  // the parent's node flags too (`node --max-semi-space-size=2 bench/logs/run.mjs`: the DaemonSet's budgets); Node does not pass them on
+  const out = execFileSync(process.execPath, [...process.execArgv, ...prof, new URL(import.meta.url).pathname, '--child', stage, '--root', root, '--lines', String(total), ...(NGINX ? ['--nginx'] : [])], { maxBuffer: 1 << 20 });
   return JSON.parse(out.toString());
 }
 
