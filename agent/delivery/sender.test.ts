@@ -282,6 +282,26 @@ describe('pre-encoded lines (every sink of the category accepts lines)', () => {
     await s.close(100);
   });
 
+  it('reuses its batch buffers when batches grow by a few bytes (a spare just short of the next batch was passed over for a new one)', async () => {
+    const sink = new LineSink();
+    const { s } = sender(sink);
+    const buffers = new Set<Buffer>();
+    for (let k = 0; k < 20; k++) {
+      // 10 lines (maxCacheCount) of ~6 KB, a byte longer each time: the next batch is sized 1.25 × this one
+      const data = Buffer.from(Array.from({ length: 10 }, (_, i) => `app,i=${i} v="${'x'.repeat(6000 + k)}" 1\n`).join(''));
+      const ends: number[] = [];
+      for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) ends.push(i + 1);
+      expect(s.offerLines('logging', data, ends)).toBe(10);
+      await new Promise((r) => setImmediate(r));
+      for (const h of sink.held) buffers.add(h.batch.lines!.data);
+      sink.release();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await s.flush(1000)).toBe(true);
+    expect(buffers.size).toBeLessThanOrEqual(3);
+    await s.close(100);
+  });
+
   it('decodes offered lines back to points for a category whose sinks need points', async () => {
     const sink = new HeldSink();
     const { s } = sender(sink);

@@ -132,6 +132,12 @@ export function approxBytes(points: readonly Point[]): number {
   return n;
 }
 
+/** Batch buffers are allocated in steps of this many bytes, so that a spare fits the next batch of about its size. */
+export const LINE_BUF_STEP = 64 << 10;
+
+/** Finished batches' buffers kept for reuse, at most. */
+const SPARE_LINE_BUFS = 4;
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -369,22 +375,36 @@ export class Sender {
    * Buffers of finished batches, reused for new ones: at tens of MiB/s of
    * lines, allocating a fresh one per batch made V8 run a full GC every
    * ~60 ms for the external memory alone (a quarter of the main thread).
+   * A spare lives long enough to be in V8's old generation, so one dropped
+   * (or not taken) is garbage only a mark-compact frees: under trace load the
+   * main isolate went seconds without one while such buffers piled up (peak
+   * RSS +15–20 MiB, BENCHMARKS.md, Traces, session 11).
    */
   private readonly spareLines: Buffer[] = [];
 
   private lineBuf(size: number): LineBuf {
+    // the smallest spare that fits: a small category's batch does not take the buffer a large one's next batch needs
     const spare = this.spareLines;
-    for (let i = spare.length - 1; i >= 0; i--) {
-      if (spare[i]!.length >= size) return new LineBuf(spare.splice(i, 1)[0]!);
-    }
-    return new LineBuf(size);
+    let best = -1;
+    for (let i = 0; i < spare.length; i++) if (spare[i]!.length >= size && (best < 0 || spare[i]!.length < spare[best]!.length)) best = i;
+    if (best >= 0) return new LineBuf(spare.splice(best, 1)[0]!);
+    // in whole steps: a category's batches differ by a few bytes (1.25 × the last one), and a spare a few bytes short
+    // of the next was passed over for a new buffer (~40 of 1.3 MB in a 5 s trace run, and as many spares dropped)
+    return new LineBuf(Math.ceil(size / LINE_BUF_STEP) * LINE_BUF_STEP);
   }
 
   private recycle(b: Batch): void {
     const data = b.lines?.data;
     if (data === undefined || data.length > 32 << 20) return;
-    if (this.spareLines.length >= 4) this.spareLines.shift();
-    this.spareLines.push(data);
+    const spare = this.spareLines;
+    if (spare.length < SPARE_LINE_BUFS) {
+      spare.push(data);
+      return;
+    }
+    // full: the smallest of the spares and this one is dropped
+    let min = 0;
+    for (let i = 1; i < spare.length; i++) if (spare[i]!.length < spare[min]!.length) min = i;
+    if (spare[min]!.length < data.length) spare[min] = data;
   }
 
   private push(category: Category, points: Point[], bytes: number, ack?: () => void): void {
