@@ -25,7 +25,7 @@ class HeldSink implements Sink {
 const log = (n: number, size: number): Point[] =>
   Array.from({ length: n }, (_, i) => ({ category: 'logging', name: 'app', tags: { i: String(i) }, fields: { message: 'x'.repeat(size) } }));
 
-function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: SpillHook; batchBytes?: number } = {}) {
+function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: SpillHook; batchBytes?: number; concurrency?: number } = {}) {
   const metrics = new CoreMetrics(false);
   const s = new Sender({
     sinks: [sink],
@@ -38,7 +38,7 @@ function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: S
     queueMaxBytes: o.maxBytes ?? 1 << 30,
     maxRetry: 3,
     retryDelayMs: 10,
-    concurrency: 2,
+    concurrency: o.concurrency ?? 2,
     spill: o.spill,
   });
   return { s, metrics };
@@ -299,6 +299,29 @@ describe('pre-encoded lines (every sink of the category accepts lines)', () => {
     }
     expect(await s.flush(1000)).toBe(true);
     expect(buffers.size).toBeLessThanOrEqual(3);
+    await s.close(100);
+  });
+
+  it('keeps the buffers of two rounds of concurrent sends for reuse, so a deeper queue for a moment is not allocated again', async () => {
+    const sink = new LineSink();
+    const { s } = sender(sink, { concurrency: 4 });
+    const data = Buffer.from(Array.from({ length: 10 }, (_, i) => `app,i=${i} v="${'x'.repeat(1000)}" 1\n`).join(''));
+    const ends: number[] = [];
+    for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) ends.push(i + 1);
+    const buffers = new Set<Buffer>();
+    for (let round = 0; round < 2; round++) {
+      // 8 batches at once: 4 being sent, 4 waiting behind them
+      for (let k = 0; k < 8; k++) expect(s.offerLines('logging', data, ends)).toBe(10);
+      for (let sent = 0; sent < 8; ) {
+        await new Promise((r) => setImmediate(r));
+        for (const h of sink.held) buffers.add(h.batch.lines!.data);
+        sent += sink.held.length;
+        sink.release();
+      }
+      expect(await s.flush(1000)).toBe(true);
+    }
+    // 8 for the first round's batches and 1 for the batch pending after them; the second round reuses them (13 with 4 spares)
+    expect(buffers.size).toBeLessThanOrEqual(9);
     await s.close(100);
   });
 
