@@ -64,7 +64,7 @@ setInterval(() => {
   peakRss = m.rss;
   atPeak = m;
   if (!process.env.BENCH_DIAG) return;
-  // BENCH_DIAG: also the tracing queue's bytes and points, the process's anonymous and file-backed RSS, when
+  // BENCH_DIAG: also the tracing queue's bytes and points, the process's anonymous and file-backed RSS, and when (ms)
   m.queuedBytes = agent.sender?.queuedBytes?.('tracing');
   m.queuedPoints = agent.sender?.queued?.('tracing');
   m.atMs = Math.round(performance.now() - t0);
@@ -78,7 +78,8 @@ setInterval(() => {
   }
 }, 50).unref();
 const t0 = performance.now();
-// BENCH_DIAG=<file>: one JSON line per agent run appended to it: RSS every 50 ms and the main isolate's GCs by kind
+// BENCH_DIAG=<file>: one JSON line per agent run appended to it: RSS every 50 ms, the main isolate's GCs by kind, and
+// `counts`, whatever counters a patched copy of dist (AGENT_DIST) kept in globalThis.__D (session 11 counted batch buffers so)
 const series = [];
 const gcs = {};
 if (process.env.BENCH_DIAG) {

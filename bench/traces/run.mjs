@@ -5,7 +5,8 @@
 //     [--e2e-only]              skips the in-process loops
 //     [--in-flight N]           requests in flight end to end (4)
 //     [--grpc-channels N]       OTLP/gRPC: HTTP/2 connections the calls are spread over (1)
-//   (PROFILE_DIR=/tmp/x writes a CPU profile of the agent process)
+//   (PROFILE_DIR=/tmp/x writes a CPU profile of the agent process; BENCH_DIAG=/tmp/x.jsonl an RSS series, GC counts and
+//    the tracing queue at the peak per agent run, see agent-server.mjs)
 //
 // In one run, for each format:
 //   floor        decode + minimal points (no message) + line-protocol encode + gzip(3), one loop, no HTTP
