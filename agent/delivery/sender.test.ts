@@ -25,7 +25,7 @@ class HeldSink implements Sink {
 const log = (n: number, size: number): Point[] =>
   Array.from({ length: n }, (_, i) => ({ category: 'logging', name: 'app', tags: { i: String(i) }, fields: { message: 'x'.repeat(size) } }));
 
-function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: SpillHook; batchBytes?: number } = {}) {
+function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: SpillHook; batchBytes?: number; concurrency?: number } = {}) {
   const metrics = new CoreMetrics(false);
   const s = new Sender({
     sinks: [sink],
@@ -38,7 +38,7 @@ function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: S
     queueMaxBytes: o.maxBytes ?? 1 << 30,
     maxRetry: 3,
     retryDelayMs: 10,
-    concurrency: 2,
+    concurrency: o.concurrency ?? 2,
     spill: o.spill,
   });
   return { s, metrics };
@@ -301,6 +301,49 @@ describe('pre-encoded lines (every sink of the category accepts lines)', () => {
     expect(got.map((l) => l.ends.length)).toEqual([4, 3, 1, 4, 4, 2]);
     for (const [k, n] of sizes.entries()) if (got[k]!.ends.length > 1) expect(n).toBeLessThanOrEqual(100);
     expect(got.map((l) => l.data.toString('utf8', 0, l.ends.at(-1))).join('').startsWith(lines.join(''))).toBe(true);
+    await s.close(100);
+  });
+
+  it('reuses its batch buffers when batches grow by a few bytes (a spare just short of the next batch was passed over for a new one)', async () => {
+    const sink = new LineSink();
+    const { s } = sender(sink);
+    const buffers = new Set<Buffer>();
+    for (let k = 0; k < 20; k++) {
+      // 10 lines (maxCacheCount) of ~6 KB, a byte longer each time: the next batch is sized 1.25 × this one
+      const data = Buffer.from(Array.from({ length: 10 }, (_, i) => `app,i=${i} v="${'x'.repeat(6000 + k)}" 1\n`).join(''));
+      const ends: number[] = [];
+      for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) ends.push(i + 1);
+      expect(s.offerLines('logging', data, ends)).toBe(10);
+      await new Promise((r) => setImmediate(r));
+      for (const h of sink.held) buffers.add(h.batch.lines!.data);
+      sink.release();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await s.flush(1000)).toBe(true);
+    expect(buffers.size).toBeLessThanOrEqual(3);
+    await s.close(100);
+  });
+
+  it('keeps the buffers of two rounds of concurrent sends for reuse, so a deeper queue for a moment is not allocated again', async () => {
+    const sink = new LineSink();
+    const { s } = sender(sink, { concurrency: 4 });
+    const data = Buffer.from(Array.from({ length: 10 }, (_, i) => `app,i=${i} v="${'x'.repeat(1000)}" 1\n`).join(''));
+    const ends: number[] = [];
+    for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) ends.push(i + 1);
+    const buffers = new Set<Buffer>();
+    for (let round = 0; round < 2; round++) {
+      // 8 batches at once: 4 being sent, 4 waiting behind them
+      for (let k = 0; k < 8; k++) expect(s.offerLines('logging', data, ends)).toBe(10);
+      for (let sent = 0; sent < 8; ) {
+        await new Promise((r) => setImmediate(r));
+        for (const h of sink.held) buffers.add(h.batch.lines!.data);
+        sent += sink.held.length;
+        sink.release();
+      }
+      expect(await s.flush(1000)).toBe(true);
+    }
+    // 8 for the first round's batches and 1 for the batch pending after them; the second round reuses them (13 with 4 spares)
+    expect(buffers.size).toBeLessThanOrEqual(9);
     await s.close(100);
   });
 

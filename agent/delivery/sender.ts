@@ -132,6 +132,9 @@ export function approxBytes(points: readonly Point[]): number {
   return n;
 }
 
+/** Batch buffers are allocated in steps of this many bytes, so that a spare fits the next batch of about its size. */
+export const LINE_BUF_STEP = 64 << 10;
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -369,6 +372,10 @@ export class Sender {
    * Buffers of finished batches, reused for new ones: at tens of MiB/s of
    * lines, allocating a fresh one per batch made V8 run a full GC every
    * ~60 ms for the external memory alone (a quarter of the main thread).
+   * A spare lives long enough to be in V8's old generation, so one dropped
+   * (or not taken) is garbage only a mark-compact frees: under trace load the
+   * main isolate went seconds without one while such buffers piled up (peak
+   * RSS +15–20 MiB, BENCHMARKS.md, Traces, session 11).
    */
   private readonly spareLines: Buffer[] = [];
 
@@ -381,19 +388,32 @@ export class Sender {
    * (bench/logs: 168 of 517 batches, 93 MB, a full GC's worth).
    */
   private lineBuf(size: number): LineBuf {
+    // the smallest that will do: a small category's batch does not take the buffer a large one's next batch needs
     const spare = this.spareLines;
+    // the smallest spare as large as the last batch (a larger batch grows it)
     const enough = size / LINEBUF_HEADROOM;
-    for (let i = spare.length - 1; i >= 0; i--) {
-      if (spare[i]!.length >= enough) return new LineBuf(spare.splice(i, 1)[0]!);
-    }
-    return new LineBuf(size);
+    let best = -1;
+    for (let i = 0; i < spare.length; i++) if (spare[i]!.length >= enough && (best < 0 || spare[i]!.length < spare[best]!.length)) best = i;
+    if (best >= 0) return new LineBuf(spare.splice(best, 1)[0]!);
+    // in whole steps: a category's batches differ by a few bytes, so a new buffer fits the next batches of about its size
+    return new LineBuf(Math.ceil(size / LINE_BUF_STEP) * LINE_BUF_STEP);
   }
 
   private recycle(b: Batch): void {
     const data = b.lines?.data;
     if (data === undefined || data.length > 32 << 20) return;
-    if (this.spareLines.length >= 4) this.spareLines.shift();
-    this.spareLines.push(data);
+    const spare = this.spareLines;
+    // as many as two rounds of a sink's concurrent sends: the batches in flight and as many waiting behind them. With 4
+    // (at 4 sends), a moment's deeper queue of trace batches (gzip running late) was dropped afterwards and allocated
+    // again: 34-55 new 1.3 MB buffers in a 5 s zipkin run against 7-9 with 8, peak RSS 125-142 MiB against 126-135
+    if (spare.length < Math.max(4, 2 * this.o.concurrency)) {
+      spare.push(data);
+      return;
+    }
+    // full: the smallest of the spares and this one is dropped
+    let min = 0;
+    for (let i = 1; i < spare.length; i++) if (spare[i]!.length < spare[min]!.length) min = i;
+    if (spare[min]!.length < data.length) spare[min] = data;
   }
 
   private push(category: Category, points: Point[], bytes: number, ack?: () => void): void {

@@ -5,6 +5,7 @@
  * code of other workers.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
@@ -21,6 +22,37 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export function workerLimits(constrained = process.constrainedMemory?.() ?? 0, youngMb = 6): { maxYoungGenerationSizeMb?: number } {
   const limited = constrained > 0 && constrained <= 2 ** 30;
   return limited ? {} : { maxYoungGenerationSizeMb: youngMb };
+}
+
+/**
+ * The CPUs a cgroup's quota allows, from cgroup v2's `cpu.max` ("max 100000",
+ * "150000 100000") or v1's `cpu.cfs_quota_us` and `cpu.cfs_period_us` (-1: no
+ * quota), rounded up; undefined without a quota or when the text says nothing.
+ */
+export function cgroupCpus(cpuMax?: string, v1Quota?: string, v1Period?: string): number | undefined {
+  const [q, p] = cpuMax !== undefined ? cpuMax.trim().split(/\s+/) : [v1Quota?.trim(), v1Period?.trim()];
+  const quota = Number(q);
+  const period = Number(p);
+  if (!(quota > 0) || !(period > 0)) return undefined;
+  return Math.max(1, Math.ceil(quota / period));
+}
+
+/**
+ * The CPUs this process may use: the CPUs it may run on (affinity), fewer when
+ * its cgroup has a CPU quota. libuv 1.46 (Node 20) reads only the affinity, so
+ * a DaemonSet pod limited to 1 CPU on a 16-CPU node sees 16 there.
+ */
+export function cpuBudget(parallelism = os.availableParallelism(), read: (file: string) => string | undefined = readSmall): number {
+  const quota = cgroupCpus(read('/sys/fs/cgroup/cpu.max'), read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us') ?? read('/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us'), read('/sys/fs/cgroup/cpu/cpu.cfs_period_us') ?? read('/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us'));
+  return Math.max(1, Math.min(parallelism, quota ?? parallelism));
+}
+
+function readSmall(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /**

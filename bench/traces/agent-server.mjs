@@ -60,12 +60,54 @@ let atPeak; // process.memoryUsage() at the highest sampled RSS: where the peak'
 setInterval(() => {
   if (process.memoryUsage.rss() <= peakRss) return;
   const m = process.memoryUsage();
-  if (m.rss > peakRss) [peakRss, atPeak] = [m.rss, m];
+  if (m.rss <= peakRss) return;
+  peakRss = m.rss;
+  atPeak = m;
+  if (!process.env.BENCH_DIAG) return;
+  // BENCH_DIAG: also the tracing queue's bytes and points, the process's anonymous and file-backed RSS, and when (ms)
+  m.queuedBytes = agent.sender?.queuedBytes?.('tracing');
+  m.queuedPoints = agent.sender?.queued?.('tracing');
+  m.atMs = Math.round(performance.now() - t0);
+  try {
+    const r = fs.readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(r)?.[1] ?? 0) * 1024;
+    m.anon = kb('Anonymous');
+    m.file = kb('Rss') - kb('Anonymous');
+  } catch {
+    // not Linux
+  }
 }, 50).unref();
+const t0 = performance.now();
+// BENCH_DIAG=<file>: one JSON line per agent run appended to it: RSS every 50 ms, the main isolate's GCs by kind, and
+// `counts`, whatever counters a patched copy of dist (AGENT_DIST) kept in globalThis.__D (session 11 counted batch buffers so)
+const series = [];
+const gcs = {};
+if (process.env.BENCH_DIAG) {
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  const kinds = { [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak' };
+  new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) {
+      const k = kinds[e.detail?.kind] ?? 'other';
+      gcs[k] = (gcs[k] ?? 0) + 1;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  setInterval(() => series.push([Math.round(performance.now() - t0), Math.round(process.memoryUsage.rss() / 2 ** 20)]), 50).unref();
+}
+/** VmHWM of /proc/self/status in bytes (0 where there is none). */
+const hwm = () => {
+  try {
+    return Number(/^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+};
 process.on('message', async (m) => {
-  // peak: the kernel's high-water mark (ru_maxrss, KiB) or the 50 ms samples, whichever is higher
-  if (m.type === 'stats') process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss: Math.max(peakRss, process.resourceUsage().maxRSS * 1024), atPeak, threads: taskCpu(), early, pid: process.pid });
+  // peak: the kernel's high-water mark of this process's memory (VmHWM) or the 50 ms samples, whichever is higher. Not
+  // ru_maxrss: Linux carries it over execve from the forked copy of the parent, so it read the bench process's RSS
+  // whenever that was the higher (327 MiB "peaks" after the in-process loops, session 11)
+  if (m.type === 'stats') process.send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss: Math.max(peakRss, hwm()), atPeak, threads: taskCpu(), early, pid: process.pid });
   if (m.type === 'stop') {
+    if (process.env.BENCH_DIAG) fs.appendFileSync(process.env.BENCH_DIAG, `${JSON.stringify({ dist, gcs, atPeak, counts: globalThis.__D, series })}\n`);
     await agent.stop();
     fs.rmSync(confDir, { recursive: true, force: true });
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -5,7 +5,8 @@
 //     [--e2e-only]              skips the in-process loops
 //     [--in-flight N]           requests in flight end to end (4)
 //     [--grpc-channels N]       OTLP/gRPC: HTTP/2 connections the calls are spread over (1)
-//   (PROFILE_DIR=/tmp/x writes a CPU profile of the agent process)
+//   (PROFILE_DIR=/tmp/x writes a CPU profile of the agent process; BENCH_DIAG=/tmp/x.jsonl an RSS series, GC counts and
+//    the tracing queue at the peak per agent run, see agent-server.mjs)
 //
 // In one run, for each format:
 //   floor        decode + minimal points (no message) + line-protocol encode + gzip(3), one loop, no HTTP
@@ -173,7 +174,7 @@ for (const kind of (arg('only', '') ? arg('only', '').split(',') : ['ddtrace', '
     const t = m.threads;
     const us = (s) => ((s / m.points) * 1e6).toFixed(2);
     if (t && m.points > 0) notes.push(`${name}: agent CPU a span (µs, the median run, by thread): main ${us(t.main)}, trace workers ${us(t.late)} (${t.lateEach.map(us).join(' + ')}), V8 platform threads and libuv's pool (gzip) ${us(t.early)} (${t.earlyEach.filter((x) => x > 0).map(us).join(' + ')}); total ${us(t.main + t.early + t.late)}; the main thread in each run: ${runs.map((r) => (r.threads && r.points > 0 ? ((r.threads.main / r.points) * 1e6).toFixed(2) : '-')).join(', ')}`);
-    if (top) notes.push(`${name}: at the highest sampled RSS (${(top.rss / 2 ** 20).toFixed(0)} MiB) the main thread's V8 heap used ${(top.heapUsed / 2 ** 20).toFixed(0)} of ${(top.heapTotal / 2 ** 20).toFixed(0)} MiB reserved, external ${(top.external / 2 ** 20).toFixed(0)} MiB (ArrayBuffers ${(top.arrayBuffers / 2 ** 20).toFixed(0)}); the rest is worker isolates, code, malloc and node itself`);
+    if (top) notes.push(`${name}: at the highest sampled RSS (${(top.rss / 2 ** 20).toFixed(0)} MiB) the main thread's V8 heap used ${(top.heapUsed / 2 ** 20).toFixed(0)} of ${(top.heapTotal / 2 ** 20).toFixed(0)} MiB reserved, external ${(top.external / 2 ** 20).toFixed(0)} MiB (ArrayBuffers ${(top.arrayBuffers / 2 ** 20).toFixed(0)}); the rest is worker isolates, code, malloc and node itself${top.queuedBytes === undefined ? '' : `; tracing queue ${(top.queuedBytes / 2 ** 20).toFixed(1)} MiB est. (${top.queuedPoints} lines), anonymous RSS ${(top.anon / 2 ** 20).toFixed(0)} MiB, file-backed ${(top.file / 2 ** 20).toFixed(0)}, at ${top.atMs} ms`}`);
     console.log(`| ${name} | ${cell(fl)} | ${cell(flj)} | ${cell(inp)} | **${fmt(m.perCpuSec)}** (${fmt(m.rate)}) | ${m.cpuPerSec.toFixed(2)} | ${peak.toFixed(0)} (${runs.map((r) => r.peakRssMB.toFixed(0)).join(', ')}) | ${m.rejected} | ${m.dropped} |`);
   };
   row(label, e2e);

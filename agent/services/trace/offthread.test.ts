@@ -10,7 +10,8 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/helpers/wait.js';
 import { defaultTraceOptions } from './options.js';
-import { HAND_OVER_MIN, TraceThreads, workerLimits, type JobResult } from './offthread.js';
+import { HAND_OVER_MIN, TraceThreads, defaultWorkers, workerLimits, type JobResult } from './offthread.js';
+import { cgroupCpus, cpuBudget } from '../threads.js';
 
 const dist = path.resolve(import.meta.dirname, '../../../dist/agent/services/trace/offthread.js');
 const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trace-worker-')), 'worker.mjs');
@@ -190,5 +191,29 @@ describe('worker isolates', () => {
     expect(workerLimits(2 ** 64)).toEqual({ maxYoungGenerationSizeMb: 6 }); // "unlimited"
     expect(workerLimits(8 * 2 ** 30)).toEqual({ maxYoungGenerationSizeMb: 6 });
     expect(workerLimits(512 * 2 ** 20)).toEqual({}); // Node's own sizing gives 1 MiB semi-spaces there
+  });
+});
+
+describe('default worker count', () => {
+  it('is one per two CPUs the process may use, at least one, at most four', () => {
+    // a second isolate on a 2-CPU node added no spans/s at saturation and ~15-30 MiB of RSS (BENCHMARKS.md, Traces, session 11)
+    expect([1, 2, 3, 4, 5, 8, 16, 64].map((n) => defaultWorkers(n))).toEqual([1, 1, 1, 2, 2, 4, 4, 4]);
+  });
+
+  it("counts the cgroup's CPU quota, which libuv 1.46 does not (a pod limited to 1 CPU on a 16-CPU node)", () => {
+    expect(cgroupCpus('max 100000\n')).toBeUndefined();
+    expect(cgroupCpus('100000 100000\n')).toBe(1);
+    expect(cgroupCpus('150000 100000')).toBe(2);
+    expect(cgroupCpus('50000 100000')).toBe(1);
+    expect(cgroupCpus(undefined, '-1\n', '100000\n')).toBeUndefined();
+    expect(cgroupCpus(undefined, '400000\n', '100000\n')).toBe(4);
+    expect(cgroupCpus(undefined, undefined, undefined)).toBeUndefined();
+    expect(cgroupCpus('garbage')).toBeUndefined();
+    const files = (f: Record<string, string>) => (file: string) => f[file];
+    expect(cpuBudget(16, files({ '/sys/fs/cgroup/cpu.max': '100000 100000\n' }))).toBe(1);
+    expect(cpuBudget(16, files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '300000', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' }))).toBe(3);
+    expect(cpuBudget(2, files({ '/sys/fs/cgroup/cpu.max': '800000 100000' }))).toBe(2); // the quota does not add CPUs
+    expect(cpuBudget(8, files({}))).toBe(8);
+    expect(defaultWorkers(cpuBudget(16, files({ '/sys/fs/cgroup/cpu.max': '100000 100000' })))).toBe(1);
   });
 });

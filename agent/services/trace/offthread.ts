@@ -17,9 +17,8 @@
  * `keep_rare_resource` remembers resources per worker (a rare resource may be
  * kept once per worker per hour instead of once).
  */
-import os from 'node:os';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
-import { workerLimits } from '../threads.js';
+import { cpuBudget, workerLimits } from '../threads.js';
 import { LineBuf } from '../../model/linebuf.js';
 import { nowNs } from '../../model/point.js';
 import { TraceProcessor } from './processor.js';
@@ -132,9 +131,17 @@ export function handOver(body: Buffer): Uint8Array<ArrayBuffer> {
   return copy;
 }
 
-/** Worker threads for `workers = 0`: one per CPU, at most 4. */
-export function defaultWorkers(): number {
-  return Math.min(4, Math.max(1, os.availableParallelism()));
+/**
+ * Worker threads for `workers = 0`: one per two CPUs the process may use
+ * (cpuBudget: affinity and cgroup quota), at least 1, at most 4. The workers'
+ * part of a span's CPU is under half (3.3 of 7.1–7.6 µs at saturation: the main
+ * thread's HTTP and sender, libuv's gzip and V8's GC threads take the rest), so
+ * on N CPUs N/2 workers already keep the other threads busy; one per CPU
+ * started a second isolate on a 2-CPU node that added no spans/s and took
+ * ~15–30 MiB of RSS at saturation (BENCHMARKS.md, Traces, session 11).
+ */
+export function defaultWorkers(cpus = cpuBudget()): number {
+  return Math.min(4, Math.max(1, Math.floor(cpus / 2)));
 }
 
 interface Slot {

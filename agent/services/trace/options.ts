@@ -36,7 +36,8 @@ export const traceOptionShape = {
   del_message: bool(false),
   /**
    * Worker threads that decode, map and encode spans (telekit's, not DataKit's):
-   * 0 = up to one per CPU (at most 4), started as requests come; -1 = on the main thread. Workers are used
+   * 0 = up to one per two CPUs the process may use (defaultWorkers: affinity and cgroup quota; at least 1, at most 4),
+   * started as requests come; -1 = on the main thread. Workers are used
    * while every sink takes encoded points as they are (v1 lines or v2 PBPoints records; not with OTLP forwarding).
    */
   workers: int(0, { min: -1, max: 64 }),
