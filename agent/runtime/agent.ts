@@ -215,7 +215,7 @@ export class Agent {
     const bound = env.ENV_PIPELINE_LINE_TIMEOUT ? parseDuration(env.ENV_PIPELINE_LINE_TIMEOUT) : undefined;
     const maxLen = Number(env.ENV_PIPELINE_MAX_LINE_LENGTH) || undefined;
     const workers = env.ENV_PIPELINE_WORKERS ? Number(env.ENV_PIPELINE_WORKERS) : 0;
-    if (!Number.isInteger(workers) || workers < -1) log.warn({ value: env.ENV_PIPELINE_WORKERS }, 'ENV_PIPELINE_WORKERS is not an integer of -1 or more: one worker per CPU.');
+    if (!Number.isInteger(workers) || workers < -1) log.warn({ value: env.ENV_PIPELINE_WORKERS }, 'ENV_PIPELINE_WORKERS is not an integer of -1 or more: one worker per CPU (after the CPU quota).');
     return new ScriptStore({ dir, log: log.child({ component: 'pipeline' }), metrics, watch: (o.watch ?? true) && fs.existsSync(dir), timezone: tz, timeBoundMs: bound, maxLineLength: maxLen, workers: Number.isInteger(workers) && workers >= -1 ? workers : 0 });
   }
 

@@ -225,7 +225,7 @@ export const PIPELINE_ENV: readonly { name: string; default: string; doc: string
   { name: 'ENV_PIPELINE_DIR', default: '(pipeline/ beside the conf.d folder)', doc: 'Folder of Pipeline scripts (`*.p`; subfolders per category), watched for changes (also `--pipeline-dir`).' },
   { name: 'ENV_PIPELINE_TIMEZONE', default: '(the process\'s zone, TZ)', doc: 'Zone of log times without one, for default_time() (`+8`, `Asia/Shanghai`, `UTC`).' },
   { name: 'ENV_PIPELINE_LINE_TIMEOUT', default: '100ms', doc: 'Time bound of one script run on one line; lines past it are sent unparsed (loops) or counted.' },
-  { name: 'ENV_PIPELINE_WORKERS', default: '0', doc: 'Worker threads that run the scripts of container logs: 0 = one per CPU (at most 4), started with the first scripted line; -1 = on the thread that reads the logs.' },
+  { name: 'ENV_PIPELINE_WORKERS', default: '0', doc: 'Worker threads that run the scripts of container logs: 0 = one per CPU the process may use (affinity and the cgroup CPU quota; at most 4), started as scripted lines come; -1 = on the thread that reads the logs.' },
   { name: 'ENV_PIPELINE_MAX_LINE_LENGTH', default: '65536', doc: 'Longest message (characters) a script runs on; longer ones are sent unparsed and counted with the lines past the time bound.' },
 ];
 

@@ -17,13 +17,13 @@ import { decodeLines } from '../../../agent/model/lineproto.js';
 import type { Input } from '../../../agent/input/contract.js';
 import { Script } from '../../../agent/services/pipeline/script.js';
 import { ScriptStore } from '../../../agent/services/pipeline/store.js';
-import { workerScript } from '../../../agent/services/threads.js';
+import { cpuBudget, workerScript } from '../../../agent/services/threads.js';
 import { waitFor } from '../../../test/helpers/wait.js';
 import { validConfig } from '../../../test/helpers/fake-context.js';
 import { schema } from '../config.js';
 import { createContainerLogs } from './logs.js';
 import { LogLines } from './lines.js';
-import { ScriptThreads } from './script-pool.js';
+import { defaultScriptWorkers, ScriptThreads } from './script-pool.js';
 import { fakeCtx } from '../testdata/fake-context.js';
 import { PodLogs, cri } from '../testdata/logfiles.js';
 
@@ -241,6 +241,12 @@ describe('Pipeline scripts in worker threads (container logs)', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it('starts one script worker per CPU the pod may use (its CPU quota, not the node\'s CPUs), at most 4', () => {
+    expect([1, 2, 3, 4, 8, 64].map((n) => defaultScriptWorkers(n))).toEqual([1, 2, 3, 4, 4, 4]);
+    // a DaemonSet pod limited to 1 CPU on a 16-CPU node
+    expect(defaultScriptWorkers(cpuBudget(16, (f) => (f === '/sys/fs/cgroup/cpu.max' ? '100000 100000\n' : undefined)))).toBe(1);
   });
 
   it('ends a worker that does not answer a batch in time; the batch goes out raw', async () => {

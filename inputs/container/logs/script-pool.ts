@@ -16,10 +16,9 @@
  * that dies (or does not answer within {@link JOB_TIMEOUT_MS}) is replaced;
  * its batches come back as `crashed` and their lines are sent as they were.
  */
-import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Script, ScriptRecipe, ScriptStats } from '../../../agent/services/pipeline/script.js';
-import { workerLimits } from '../../../agent/services/threads.js';
+import { cpuBudget, workerLimits } from '../../../agent/services/threads.js';
 
 /** Jobs posted to one worker at a time (one running, one waiting in its inbox). */
 const PER_WORKER = 2;
@@ -31,9 +30,13 @@ const SCRIPT_WORKER_YOUNG_MB = 32;
  */
 export const JOB_TIMEOUT_MS = 30_000;
 
-/** Script workers for `ENV_PIPELINE_WORKERS=0`: one per CPU, at most 4. */
-export function defaultScriptWorkers(): number {
-  return Math.min(4, Math.max(1, os.availableParallelism()));
+/**
+ * Script workers for `ENV_PIPELINE_WORKERS=0`: one per CPU the process may use (cpuBudget: affinity and
+ * cgroup quota, so a pod limited to 1 CPU on a 16-CPU node starts one, not four), at most 4. Unlike the
+ * trace workers they are most of a scripted line's CPU (the script), so they scale with the CPUs.
+ */
+export function defaultScriptWorkers(cpus = cpuBudget()): number {
+  return Math.min(4, Math.max(1, cpus));
 }
 
 /** A stream context: what a worker needs to write a tailer's lines (sent with each batch, cached by id there). */
