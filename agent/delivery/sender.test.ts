@@ -5,6 +5,7 @@ import { CoreMetrics } from '../telemetry/metrics.js';
 import type { Batch, EncodedLines, RecordFormat, SendResult, Sink } from './sinks/types.js';
 import type { Point } from '../model/point.js';
 import { encodePBPoints } from '../model/pbpoint.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 /** A sink that holds every batch until released. */
 class HeldSink implements Sink {
@@ -25,14 +26,15 @@ class HeldSink implements Sink {
 const log = (n: number, size: number): Point[] =>
   Array.from({ length: n }, (_, i) => ({ category: 'logging', name: 'app', tags: { i: String(i) }, fields: { message: 'x'.repeat(size) } }));
 
-function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: SpillHook; batchBytes?: number; concurrency?: number } = {}) {
+function sender(sink: Sink, o: { capacity?: number; maxBytes?: number; spill?: SpillHook; batchBytes?: number; concurrency?: number; flushMs?: number; spareIdleMs?: number } = {}) {
   const metrics = new CoreMetrics(false);
   const s = new Sender({
     sinks: [sink],
     metrics,
     log: pino({ level: 'silent' }),
-    flushIntervalMs: 60_000,
+    flushIntervalMs: o.flushMs ?? 60_000,
     maxCacheCount: 10,
+    spareIdleMs: o.spareIdleMs,
     maxBatchBytes: o.batchBytes,
     queueCapacity: o.capacity ?? 100_000,
     queueMaxBytes: o.maxBytes ?? 1 << 30,
@@ -321,6 +323,36 @@ describe('pre-encoded lines (every sink of the category accepts lines)', () => {
     }
     expect(await s.flush(1000)).toBe(true);
     expect(buffers.size).toBeLessThanOrEqual(3);
+    await s.close(100);
+  });
+
+  it('frees spare batch buffers not reused within spareIdleMs, and keeps those in use', async () => {
+    const sink = new LineSink();
+    const { s } = sender(sink, { concurrency: 4, flushMs: 10, spareIdleMs: 300 });
+    const data = Buffer.from(Array.from({ length: 10 }, (_, i) => `app,i=${i} v="${'x'.repeat(1000)}" 1\n`).join(''));
+    const ends: number[] = [];
+    for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) ends.push(i + 1);
+    const send = async (batches: number) => {
+      for (let k = 0; k < batches; k++) expect(s.offerLines('logging', data, ends)).toBe(10);
+      for (let sent = 0; sent < batches; ) {
+        await new Promise((r) => setImmediate(r));
+        sent += sink.held.length;
+        sink.release();
+      }
+      expect(await s.flush(1000)).toBe(true);
+    };
+    // a burst: 8 batches at once leave 8 spares
+    await send(8);
+    expect(s.spareBuffers).toBe(8);
+    // one batch every 30 ms keeps reusing (and giving back) one spare; the other 7 age out
+    const until = performance.now() + 800;
+    while (performance.now() < until) {
+      await send(1);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(s.spareBuffers).toBe(1);
+    // nothing sent: the last one goes too
+    await waitFor(() => s.spareBuffers === 0, { timeoutMs: 2000, what: "the last spare freed" });
     await s.close(100);
   });
 

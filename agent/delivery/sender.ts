@@ -57,6 +57,8 @@ export interface SenderOptions {
   /** Concurrent sends per sink. */
   concurrency: number;
   spill?: SpillHook;
+  /** A spare batch buffer not reused for this long is freed (default SPARE_IDLE_MS). */
+  spareIdleMs?: number;
 }
 
 /**
@@ -163,7 +165,10 @@ export class Sender {
 
   constructor(private readonly o: SenderOptions) {
     this.workers = o.sinks.map((s) => new SinkWorker(s, o, this.closing.signal, (job) => this.finished(job)));
-    this.timer = setInterval(() => this.cutAll(), o.flushIntervalMs);
+    this.timer = setInterval(() => {
+      this.cutAll();
+      this.dropStaleSpares();
+    }, o.flushIntervalMs);
     this.timer.unref();
   }
 
@@ -375,9 +380,11 @@ export class Sender {
    * A spare lives long enough to be in V8's old generation, so one dropped
    * (or not taken) is garbage only a mark-compact frees: under trace load the
    * main isolate went seconds without one while such buffers piled up (peak
-   * RSS +15–20 MiB, BENCHMARKS.md, Traces, session 11).
+   * RSS +15–20 MiB, BENCHMARKS.md, Traces, session 11). `at`: when it was
+   * given back; one not taken again within spareIdleMs is freed, so a burst's
+   * large buffers do not stay with an agent whose batches are small again.
    */
-  private readonly spareLines: Buffer[] = [];
+  private readonly spareLines: { data: Buffer; at: number }[] = [];
 
   /**
    * A buffer for a new batch: `size` is LINEBUF_HEADROOM × the category's
@@ -388,13 +395,19 @@ export class Sender {
    * (bench/logs: 168 of 517 batches, 93 MB, a full GC's worth).
    */
   private lineBuf(size: number): LineBuf {
-    // the smallest that will do: a small category's batch does not take the buffer a large one's next batch needs
+    // the smallest spare as large as the last batch (a larger batch grows it): a small category's batch does not
+    // take the buffer a large one's next batch needs
     const spare = this.spareLines;
-    // the smallest spare as large as the last batch (a larger batch grows it)
     const enough = size / LINEBUF_HEADROOM;
     let best = -1;
-    for (let i = 0; i < spare.length; i++) if (spare[i]!.length >= enough && (best < 0 || spare[i]!.length < spare[best]!.length)) best = i;
-    if (best >= 0) return new LineBuf(spare.splice(best, 1)[0]!);
+    // of equal ones the last given back, so that under light traffic one is reused and the others age out (dropStaleSpares)
+    for (let i = 0; i < spare.length; i++) {
+      const c = spare[i]!;
+      if (c.data.length < enough) continue;
+      const b = best < 0 ? undefined : spare[best]!;
+      if (b === undefined || c.data.length < b.data.length || (c.data.length === b.data.length && c.at > b.at)) best = i;
+    }
+    if (best >= 0) return new LineBuf(spare.splice(best, 1)[0]!.data);
     // in whole steps: a category's batches differ by a few bytes, so a new buffer fits the next batches of about its size
     return new LineBuf(Math.ceil(size / LINE_BUF_STEP) * LINE_BUF_STEP);
   }
@@ -406,14 +419,28 @@ export class Sender {
     // as many as two rounds of a sink's concurrent sends: the batches in flight and as many waiting behind them. With 4
     // (at 4 sends), a moment's deeper queue of trace batches (gzip running late) was dropped afterwards and allocated
     // again: 34-55 new 1.3 MB buffers in a 5 s zipkin run against 7-9 with 8, peak RSS 125-142 MiB against 126-135
+    const at = performance.now();
     if (spare.length < Math.max(4, 2 * this.o.concurrency)) {
-      spare.push(data);
+      spare.push({ data, at });
       return;
     }
     // full: the smallest of the spares and this one is dropped
     let min = 0;
-    for (let i = 1; i < spare.length; i++) if (spare[i]!.length < spare[min]!.length) min = i;
-    if (spare[min]!.length < data.length) spare[min] = data;
+    for (let i = 1; i < spare.length; i++) if (spare[i]!.data.length < spare[min]!.data.length) min = i;
+    if (spare[min]!.data.length < data.length) spare[min] = { data, at };
+  }
+
+  /** Spare batch buffers kept for reuse right now (for tests). */
+  get spareBuffers(): number {
+    return this.spareLines.length;
+  }
+
+  /** Frees the spares not taken again within spareIdleMs (run with the flush timer). */
+  private dropStaleSpares(): void {
+    const spare = this.spareLines;
+    if (spare.length === 0) return;
+    const before = performance.now() - (this.o.spareIdleMs ?? SPARE_IDLE_MS);
+    for (let i = spare.length - 1; i >= 0; i--) if (spare[i]!.at <= before) spare.splice(i, 1);
   }
 
   private push(category: Category, points: Point[], bytes: number, ack?: () => void): void {
@@ -585,6 +612,9 @@ export class Sender {
     clearTimeout(timer);
   }
 }
+
+/** How long a spare batch buffer is kept without being reused (the gzip contexts' idle time too). */
+const SPARE_IDLE_MS = 10_000;
 
 /** A new batch's buffer is made this much larger than the category's last batch, so that it rarely grows (a copy). */
 const LINEBUF_HEADROOM = 1.25;
