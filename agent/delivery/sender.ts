@@ -134,9 +134,6 @@ export function approxBytes(points: readonly Point[]): number {
   return n;
 }
 
-/** Batch buffers are allocated in steps of this many bytes, so that a spare fits the next batch of about its size. */
-export const LINE_BUF_STEP = 64 << 10;
-
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -395,8 +392,7 @@ export class Sender {
    * (bench/logs: 168 of 517 batches, 93 MB, a full GC's worth).
    */
   private lineBuf(size: number): LineBuf {
-    // the smallest spare as large as the last batch (a larger batch grows it): a small category's batch does not
-    // take the buffer a large one's next batch needs
+    // the smallest that will do: a small category's batch does not take the buffer a large one's next batch needs
     const spare = this.spareLines;
     const enough = size / LINEBUF_HEADROOM;
     let best = -1;
@@ -613,8 +609,11 @@ export class Sender {
   }
 }
 
-/** How long a spare batch buffer is kept without being reused (the gzip contexts' idle time too). */
+/** How long a spare batch buffer is kept without being reused (as long as the dataway sink keeps an unused gzip context, gzip.ts). */
 const SPARE_IDLE_MS = 10_000;
+
+/** Batch buffers are allocated in steps of this many bytes, so that a spare fits the next batch of about its size. */
+const LINE_BUF_STEP = 64 << 10;
 
 /** A new batch's buffer is made this much larger than the category's last batch, so that it rarely grows (a copy). */
 const LINEBUF_HEADROOM = 1.25;
