@@ -33,6 +33,7 @@ import type { K8sServices } from '../services/k8s/types.js';
 import type { K8sRuntime } from '../services/k8s/index.js';
 import { findKubeApi } from '../services/k8s/detect.js';
 import { registerWriteRoutes } from './write-route.js';
+import { CpuPressure } from './cpu-pressure.js';
 import { pipelineDirOf, ScriptStore } from '../services/pipeline/store.js';
 import { parseZone } from '../services/pipeline/timeparse.js';
 import { parseDuration } from '../config/schema.js';
@@ -221,11 +222,13 @@ export class Agent {
 
   private static async makeSinks(s: AgentSettings, dataDir: string, log: Logger): Promise<Sink[]> {
     const ua = `telekit/${VERSION}/${s.hostname}`;
+    const cpu = s.busyGzipLevel < s.gzipLevel ? new CpuPressure() : undefined;
+    const busy = cpu && (() => cpu.busy());
     const sinks: Sink[] =
       s.dataways.length > 0
         ? s.dataways.map(
             (url, index) =>
-              new DatawaySink({ url, index, encoding: s.contentEncoding, timeoutMs: s.datawayTimeoutMs, maxBodyBytes: s.maxRawBodySize, gzipLevel: s.gzipLevel, connections: s.maxConnections, userAgent: ua }),
+              new DatawaySink({ url, index, encoding: s.contentEncoding, timeoutMs: s.datawayTimeoutMs, maxBodyBytes: s.maxRawBodySize, gzipLevel: s.gzipLevel, busyGzipLevel: s.busyGzipLevel, busy, connections: s.maxConnections, userAgent: ua }),
           )
         : [new FileSink({ dir: path.join(dataDir, 'out') })];
     if (s.dataways.length === 0) log.info({ dir: path.join(dataDir, 'out') }, 'no ENV_DATAWAY: writing line protocol files');

@@ -30,21 +30,32 @@ export function workerLimits(constrained = process.constrainedMemory?.() ?? 0, y
  * quota), rounded up; undefined without a quota or when the text says nothing.
  */
 export function cgroupCpus(cpuMax?: string, v1Quota?: string, v1Period?: string): number | undefined {
+  const q = cgroupQuota(cpuMax, v1Quota, v1Period);
+  return q === undefined ? undefined : Math.max(1, Math.ceil(q));
+}
+
+/** The quota as a fraction of CPUs (0.5 for "50000 100000"), not rounded. */
+function cgroupQuota(cpuMax?: string, v1Quota?: string, v1Period?: string): number | undefined {
   const [q, p] = cpuMax !== undefined ? cpuMax.trim().split(/\s+/) : [v1Quota?.trim(), v1Period?.trim()];
   const quota = Number(q);
   const period = Number(p);
-  if (!(quota > 0) || !(period > 0)) return undefined;
-  return Math.max(1, Math.ceil(quota / period));
+  return quota > 0 && period > 0 ? quota / period : undefined;
 }
 
 /**
- * The CPUs this process may use: the CPUs it may run on (affinity), fewer when
- * its cgroup has a CPU quota. libuv 1.46 (Node 20) reads only the affinity, so
- * a DaemonSet pod limited to 1 CPU on a 16-CPU node sees 16 there.
+ * The CPU time this process may use per second of wall time: the CPUs it may
+ * run on (affinity), less when its cgroup has a CPU quota (0.5 for a pod
+ * limited to 500m). libuv 1.46 (Node 20) reads only the affinity, so a
+ * DaemonSet pod limited to 1 CPU on a 16-CPU node sees 16 there.
  */
+export function cpuLimit(parallelism = os.availableParallelism(), read: (file: string) => string | undefined = readSmall): number {
+  const quota = cgroupQuota(read('/sys/fs/cgroup/cpu.max'), read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us') ?? read('/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us'), read('/sys/fs/cgroup/cpu/cpu.cfs_period_us') ?? read('/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us'));
+  return Math.min(parallelism, quota ?? parallelism);
+}
+
+/** The CPUs this process may use, as a whole number of threads worth starting: cpuLimit() rounded up, at least 1. */
 export function cpuBudget(parallelism = os.availableParallelism(), read: (file: string) => string | undefined = readSmall): number {
-  const quota = cgroupCpus(read('/sys/fs/cgroup/cpu.max'), read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us') ?? read('/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us'), read('/sys/fs/cgroup/cpu/cpu.cfs_period_us') ?? read('/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us'));
-  return Math.max(1, Math.min(parallelism, quota ?? parallelism));
+  return Math.max(1, Math.ceil(cpuLimit(parallelism, read)));
 }
 
 function readSmall(file: string): string | undefined {

@@ -124,6 +124,12 @@ describe('settings from the environment', () => {
     expect(() => readSettings({ ENV_DATAWAY_CONTENT_ENCODING: 'v3' })).toThrowError(/ENV_DATAWAY_CONTENT_ENCODING/);
     expect(() => readSettings({ ENV_DATAWAY: 'ftp://x?token=secret' })).toThrowError(/token=\*\*\*/);
     expect(readSettings({ ENV_DATAWAY: 'https://a?token=1, https://b?token=2' }).dataways).toHaveLength(2);
+    // gzip levels are zlib's 0..9: a level zlib refuses would fail every send, not the start
+    expect(readSettings({}).gzipLevel).toBe(3);
+    expect(readSettings({}).busyGzipLevel).toBe(2);
+    expect(readSettings({ ENV_DATAWAY_GZIP_LEVEL: '9', ENV_DATAWAY_GZIP_LEVEL_BUSY: '0' })).toMatchObject({ gzipLevel: 9, busyGzipLevel: 0 });
+    expect(() => readSettings({ ENV_DATAWAY_GZIP_LEVEL: '10' })).toThrowError(/ENV_DATAWAY_GZIP_LEVEL: expected an integer from 0 to 9/);
+    expect(() => readSettings({ ENV_DATAWAY_GZIP_LEVEL_BUSY: '-1' })).toThrowError(/ENV_DATAWAY_GZIP_LEVEL_BUSY/);
   });
 });
 

@@ -22,6 +22,12 @@ export interface DatawayOptions {
   timeoutMs: number;
   maxBodyBytes: number;
   gzipLevel: number;
+  /**
+   * The gzip level while `busy()` says the agent uses most of its CPU (a burst,
+   * a backlog being caught up): used only when lower than `gzipLevel`.
+   */
+  busyGzipLevel?: number;
+  busy?: () => boolean;
   connections: number;
   userAgent: string;
 }
@@ -39,6 +45,8 @@ export class DatawaySink implements Sink {
   private readonly progress = new WeakMap<Batch, Progress>();
   /** One reused gzip context per concurrent send. */
   private readonly gz: GzipPool;
+  /** The same at the busy level, when there is one. */
+  private readonly gzBusy: GzipPool | undefined;
   private closed = false;
   /** The URL's query values (the token) and user-info: hidden wherever they appear in text we log, not only in URLs. */
   private readonly secrets: string[];
@@ -49,6 +57,7 @@ export class DatawaySink implements Sink {
     this.basePath = u.pathname.replace(/\/+$/, '');
     this.query = u.search;
     this.gz = new GzipPool(o.gzipLevel, o.connections);
+    this.gzBusy = o.busy && o.busyGzipLevel !== undefined && o.busyGzipLevel < o.gzipLevel ? new GzipPool(o.busyGzipLevel, o.connections) : undefined;
     this.secrets = [...u.searchParams.values(), decodeURIComponent(u.password), decodeURIComponent(u.username)].filter((v) => v.length >= 4);
     this.pool = new HttpPool(u.origin, {
       connections: o.connections,
@@ -102,7 +111,7 @@ export class DatawaySink implements Sink {
 
   private async post(category: Category, body: Body, signal?: AbortSignal): Promise<SendResult> {
     if (this.closed) return { ok: false, retryable: true, reason: 'sink closed' };
-    const data = await this.gz.gzip(body.data);
+    const data = await (this.gzBusy && this.o.busy!() ? this.gzBusy : this.gz).gzip(body.data);
     try {
       const res: HttpAnswer = await this.pool.request(
         'POST',
@@ -161,6 +170,7 @@ export class DatawaySink implements Sink {
     if (this.closed) return;
     this.closed = true;
     this.gz.close();
+    this.gzBusy?.close();
     // close() waits for requests in flight; at shutdown those were aborted, but a dataway that
     // never answers must not hold the pool open: destroy it after a short grace
     let timer: NodeJS.Timeout | undefined;

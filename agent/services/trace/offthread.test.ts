@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/helpers/wait.js';
 import { defaultTraceOptions } from './options.js';
 import { HAND_OVER_MIN, TraceThreads, defaultWorkers, workerLimits, type JobResult } from './offthread.js';
-import { cgroupCpus, cpuBudget } from '../threads.js';
+import { cgroupCpus, cpuBudget, cpuLimit } from '../threads.js';
 
 const dist = path.resolve(import.meta.dirname, '../../../dist/agent/services/trace/offthread.js');
 const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trace-worker-')), 'worker.mjs');
@@ -215,5 +215,10 @@ describe('default worker count', () => {
     expect(cpuBudget(2, files({ '/sys/fs/cgroup/cpu.max': '800000 100000' }))).toBe(2); // the quota does not add CPUs
     expect(cpuBudget(8, files({}))).toBe(8);
     expect(defaultWorkers(cpuBudget(16, files({ '/sys/fs/cgroup/cpu.max': '100000 100000' })))).toBe(1);
+    // the CPU time per second, unrounded (the dataway's busy gzip level measures against it)
+    expect(cpuLimit(16, files({ '/sys/fs/cgroup/cpu.max': '50000 100000' }))).toBe(0.5);
+    expect(cpuBudget(16, files({ '/sys/fs/cgroup/cpu.max': '50000 100000' }))).toBe(1);
+    expect(cpuLimit(2, files({ '/sys/fs/cgroup/cpu.max': 'max 100000' }))).toBe(2);
+    expect(cpuLimit(4, files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '250000', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' }))).toBe(2.5);
   });
 });
