@@ -180,6 +180,7 @@ async function telekitAgent(total, script = NGINX, regexPerLine = false) {
     };
   }
   let n = 0;
+  let wire = 0;
   let first;
   let done;
   const finished = new Promise((r) => (done = r));
@@ -190,6 +191,7 @@ async function telekitAgent(total, script = NGINX, regexPerLine = false) {
         const k = Number(req.headers['x-points'] ?? 0);
         if (n === 0 && k > 0) first = { t: performance.now(), n: k };
         n += k;
+        wire += Number(req.headers['content-length'] ?? 0);
       }
       res.writeHead(200).end('{}');
       if (n >= total) done();
@@ -212,7 +214,7 @@ async function telekitAgent(total, script = NGINX, regexPerLine = false) {
   // steady: from the first body at the sink to the last, without the agent's start-up
   if (regexPerLine && matched !== total) throw new Error(`end-to-end floor: ${matched} of ${total} lines matched`);
   const cpu = process.cpuUsage();
-  return { cpuS: (cpu.user + cpu.system) / 1e6, threads, ms: t1 - t0, startMs: first.t - t0, steadyLinesPerSec: (total - first.n) / ((t1 - first.t) / 1000), peakRss: process.resourceUsage().maxRSS * 1024 };
+  return { cpuS: (cpu.user + cpu.system) / 1e6, threads, wire, ms: t1 - t0, startMs: first.t - t0, steadyLinesPerSec: (total - first.n) / ((t1 - first.t) / 1000), peakRss: process.resourceUsage().maxRSS * 1024 };
 }
 
 // ---- peer: rsyslogd imfile → omfile ----
@@ -320,7 +322,9 @@ const report = (name, runs) => {
   const mid = runs.find((r) => r.cpuS === median(runs.map((x) => x.cpuS)));
   const threads = mid?.threads ? ` (main thread ${mid.threads.main.toFixed(2)}; others ${mid.threads.others.map((x) => x.toFixed(2)).join(', ')})` : '';
   const cpu = runs[0].cpuS ? `, process CPU ${median(runs.map((r) => r.cpuS)).toFixed(2)} s${threads}` : '';
-  const steady = runs[0].steadyLinesPerSec ? `${cpu}; steady state (first body at the sink → last) ${(median(runs.map((r) => r.steadyLinesPerSec)) * (bytes / lines) / 1048576).toFixed(1)} MiB/s, start-up ${median(runs.map((r) => r.startMs)).toFixed(0)} ms` : '';
+  // the gzipped bodies' bytes (content-length), against the files' bytes: what a lower gzip level costs on the wire
+  const wire = runs[0].wire ? `; on the wire ${(median(runs.map((r) => r.wire)) / 1048576).toFixed(1)} MiB (the files' bytes / ${(bytes / median(runs.map((r) => r.wire))).toFixed(1)})` : '';
+  const steady = runs[0].steadyLinesPerSec ? `${cpu}; steady state (first body at the sink → last) ${(median(runs.map((r) => r.steadyLinesPerSec)) * (bytes / lines) / 1048576).toFixed(1)} MiB/s, start-up ${median(runs.map((r) => r.startMs)).toFixed(0)} ms${wire}` : '';
   console.log(`${name.padEnd(34)} median ${(ms / 1000).toFixed(2)} s  ${(mib / (ms / 1000)).toFixed(1)} MiB/s  ${Math.round(lines / (ms / 1000))} lines/s  (runs: ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s${extra})${steady}`);
   return mib / (ms / 1000);
 };
