@@ -69,6 +69,8 @@ export interface AgentOptions {
   pipelineDir?: string;
   /** Disk buffer hook for undeliverable batches (issue 8 wires the disk queue here). */
   spill?: SpillHook;
+  /** Whether the agent is busy, for the dataway's busy gzip level (default: its own CPU time against its limit; tests). */
+  cpuPressure?: { busy(): boolean };
 }
 
 export class ConfigError extends Error {
@@ -151,7 +153,7 @@ export class Agent {
 
     fs.mkdirSync(o.dataDir, { recursive: true });
     const metrics = new CoreMetrics();
-    const sinks = await Agent.makeSinks(settings, o.dataDir, log);
+    const sinks = await Agent.makeSinks(settings, o, log, metrics);
     const buffer = o.spill ? undefined : new DiskBuffer({ settings: bufferSettings, metrics: metrics.registry, log: log.child({ component: 'buffer' }), minRetryMs: settings.retryDelayMs, maxRetryMs: Math.min(30_000, settings.retryDelayMs * 64) });
     const guard = new MemoryGuard({ limitBytes: memoryLimit, metrics: metrics.registry, log: log.child({ component: 'memory' }) });
     const sender = new Sender({
@@ -220,10 +222,17 @@ export class Agent {
     return new ScriptStore({ dir, log: log.child({ component: 'pipeline' }), metrics, watch: (o.watch ?? true) && fs.existsSync(dir), timezone: tz, timeBoundMs: bound, maxLineLength: maxLen, workers: Number.isInteger(workers) && workers >= -1 ? workers : 0 });
   }
 
-  private static async makeSinks(s: AgentSettings, dataDir: string, log: Logger): Promise<Sink[]> {
+  private static async makeSinks(s: AgentSettings, o: AgentOptions, log: Logger, metrics: CoreMetrics): Promise<Sink[]> {
+    const dataDir = o.dataDir;
     const ua = `telekit/${VERSION}/${s.hostname}`;
-    const cpu = s.busyGzipLevel < s.gzipLevel ? new CpuPressure() : undefined;
-    const busy = cpu && (() => cpu.busy());
+    const cpu = s.dataways.length > 0 && s.busyGzipLevel < s.gzipLevel ? (o.cpuPressure ?? new CpuPressure()) : undefined;
+    const busy =
+      cpu &&
+      (() => {
+        const b = cpu.busy();
+        if (b) metrics.busyGzipBodies.inc();
+        return b;
+      });
     const sinks: Sink[] =
       s.dataways.length > 0
         ? s.dataways.map(

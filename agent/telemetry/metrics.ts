@@ -23,6 +23,7 @@ export class CoreMetrics {
   });
   readonly sinkRetries = new Counter({ name: 'telekit_sink_retries_total', help: 'Retried sink sends', labelNames: ['sink', 'category'], registers: [this.registry] });
   readonly httpRequests = new Counter({ name: 'telekit_http_requests_total', help: 'HTTP requests by route and status code', labelNames: ['route', 'code'], registers: [this.registry] });
+  readonly busyGzipBodies = new Counter({ name: 'telekit_dataway_busy_gzip_bodies_total', help: 'Dataway bodies gzipped at ENV_DATAWAY_GZIP_LEVEL_BUSY (the agent over 60 % of its CPU), per dataway', registers: [this.registry] });
   readonly configReloads = new Counter({ name: 'telekit_config_reloads_total', help: 'Configuration reloads by result', labelNames: ['result'], registers: [this.registry] });
 
   constructor(defaultMetrics = true) {

@@ -92,6 +92,28 @@ describe('agent → dataway', () => {
     expect(t.dataway.requests).toHaveLength(1);
   });
 
+  it('counts the bodies gzipped at the busy level while the agent is busy, and asks nothing when that level is not lower', async () => {
+    let busy = true;
+    let asked = 0;
+    const cpuPressure = { busy: () => (asked++, busy) };
+    t = await startTestAgent({ extra: { cpuPressure } });
+    await post(`${t.url}/v1/write/metric`, 'm v=1\n');
+    await t.dataway.waitForPoints('metric', 1);
+    busy = false;
+    await post(`${t.url}/v1/write/metric`, 'm v=2\n');
+    await t.dataway.waitForPoints('metric', 2);
+    expect(asked).toBe(2);
+    expect(await (await fetch(`${t.url}/metrics`)).text()).toMatch(/^telekit_dataway_busy_gzip_bodies_total 1$/m);
+    await t.stop();
+    asked = 0;
+    t = await startTestAgent({ extra: { cpuPressure }, env: { ENV_DATAWAY_GZIP_LEVEL: '2', ENV_DATAWAY_GZIP_LEVEL_BUSY: '2' } });
+    busy = true;
+    await post(`${t.url}/v1/write/metric`, 'm v=3\n');
+    await t.dataway.waitForPoints('metric', 1);
+    expect(asked).toBe(0);
+    expect(await (await fetch(`${t.url}/metrics`)).text()).toMatch(/^telekit_dataway_busy_gzip_bodies_total 0$/m);
+  });
+
   it('sends v2 protobuf points when ENV_DATAWAY_CONTENT_ENCODING=v2', async () => {
     t = await startTestAgent({ env: { ENV_DATAWAY_CONTENT_ENCODING: 'v2' } });
     await post(`${t.url}/v1/write/metric`, 'm,a=b f=1.5,i=-2i,s="x",b=true\n');
