@@ -23,7 +23,7 @@ export const CORE_ENV: readonly EnvDoc[] = [
   { name: 'ENV_DATAWAY_RETRY_DELAY', default: '1s', doc: 'First retry delay; doubles per attempt with jitter, capped at 30s.' },
   { name: 'ENV_DATAWAY_MAX_RAW_BODY_SIZE', default: '1048576', doc: 'Max bytes of one body before gzip; larger batches are split.' },
   { name: 'ENV_DATAWAY_GZIP_LEVEL', default: '3', doc: 'gzip level of dataway bodies (1 fastest, 9 smallest).' },
-  { name: 'ENV_DATAWAY_GZIP_LEVEL_BUSY', default: '2', doc: 'gzip level while the agent uses over 60 % of its CPU (its limit, or the cores it may run on), if lower than ENV_DATAWAY_GZIP_LEVEL: bursts go faster for ~15 % more bytes; set it to ENV_DATAWAY_GZIP_LEVEL for one level.' },
+  { name: 'ENV_DATAWAY_GZIP_LEVEL_BUSY', default: '2', doc: 'gzip level while the agent uses over 60 % of its CPU (its limit, or the cores it may run on), if lower than ENV_DATAWAY_GZIP_LEVEL: bursts go faster for ~6–15 % more bytes while it lasts; set it to ENV_DATAWAY_GZIP_LEVEL for one level.' },
   { name: 'ENV_DATAWAY_MAX_CONNECTIONS', default: '4', doc: 'Concurrent requests per dataway.' },
   { name: 'ENV_GLOBAL_HOST_TAGS', default: 'host=__datakit_hostname', doc: 'Tags added to every point: `k=v,k=v`; `__datakit_hostname`/`$datakit_hostname` and `__datakit_ip`/`$datakit_ip` are replaced.' },
   { name: 'ENV_GLOBAL_TAGS', default: '', doc: 'Old name of ENV_GLOBAL_HOST_TAGS.' },
