@@ -231,17 +231,57 @@ function keyTable(entries: [string, number, number][]): KeyTable {
 /** status's slots in {@link vals}. */
 const UID = 0, VM_SIZE = 1, VM_LCK = 2, VM_HWM = 3, VM_RSS = 4, VM_DATA = 5, VM_STK = 6, VM_SWAP = 7, VCS = 8, NVCS = 9; // prettier-ignore
 /** status's keys up to the memory lines (Uid comes first, the Vm lines together after it) ... */
-const STATUS_HEAD = keyTable([
-  ['Uid', UID, 1],
-  ['VmSize', VM_SIZE, 1024],
-  ['VmLck', VM_LCK, 1024],
-  ['VmHWM', VM_HWM, 1024],
-  ['VmRSS', VM_RSS, 1024],
-  ['VmData', VM_DATA, 1024],
-  ['VmStk', VM_STK, 1024],
-  ['VmSwap', VM_SWAP, 1024],
-]);
 const STATUS_HEAD_N = 8;
+
+/**
+ * {@link keyValues} of status's head keys (Uid, VmSize, VmLck, VmHWM, VmRSS,
+ * VmData, VmStk, VmSwap; sizes in kB, stored in bytes), with each line's key
+ * told by its first bytes instead of being looked up: the head has ~20 lines
+ * of which 8 are wanted. Returns where it stopped.
+ */
+function statusHead(b: Bytes, start: number, end: number): number {
+  let found = 0;
+  let i = start;
+  while (i < end && found < STATUS_HEAD_N) {
+    // the wanted key this line starts with, and where its `:` is
+    let slot = -1;
+    let colon = -1;
+    const c = b[i];
+    if (c === 85) {
+      if (b[i + 1] === 105 && b[i + 2] === 100) (slot = UID), (colon = i + 3); // Uid
+    } else if (c === 86 && b[i + 1] === 109) {
+      const c2 = b[i + 2];
+      const c3 = b[i + 3];
+      if (c2 === 83) {
+        if (c3 === 105 && b[i + 4] === 122 && b[i + 5] === 101) (slot = VM_SIZE), (colon = i + 6); // VmSize
+        else if (c3 === 116 && b[i + 4] === 107) (slot = VM_STK), (colon = i + 5); // VmStk
+        else if (c3 === 119 && b[i + 4] === 97 && b[i + 5] === 112) (slot = VM_SWAP), (colon = i + 6); // VmSwap
+      } else if (c2 === 76) {
+        if (c3 === 99 && b[i + 4] === 107) (slot = VM_LCK), (colon = i + 5); // VmLck
+      } else if (c2 === 72) {
+        if (c3 === 87 && b[i + 4] === 77) (slot = VM_HWM), (colon = i + 5); // VmHWM
+      } else if (c2 === 82) {
+        if (c3 === 83 && b[i + 4] === 83) (slot = VM_RSS), (colon = i + 5); // VmRSS
+      } else if (c2 === 68) {
+        if (c3 === 97 && b[i + 4] === 116 && b[i + 5] === 97) (slot = VM_DATA), (colon = i + 6); // VmData
+      }
+    }
+    let j = i;
+    if (slot >= 0 && colon < end && b[colon] === 58) {
+      let v = colon + 1;
+      while (v < end && (b[v] === 32 || b[v] === 9)) v++;
+      const n = numberAt(b, v, end);
+      if (!Number.isNaN(n) && n >= 0 && vals[slot]! < 0) {
+        vals[slot] = slot === UID ? n : n * 1024;
+        found++;
+      }
+      j = numEnd;
+    }
+    while (j < end && b[j] !== 10) j++;
+    i = j + 1;
+  }
+  return i;
+}
 const NL_UID = Buffer.from('\nUid:');
 /** ... and the context switches, status's last lines. */
 const STATUS_TAIL = keyTable([
@@ -265,7 +305,7 @@ export function parsePidStatus(text: string | Bytes, len?: number, out: PidStatu
   // the first lines (Name, Umask, State, Tgid, Ngid, Pid, PPid, TracerPid) are skipped by a native search
   let from = b[0] === 85 ? 0 : b.indexOf(NL_UID);
   from = from < 0 || from + NL_UID.length > end ? 0 : from + 1;
-  const mid = keyValues(b, from, end, STATUS_HEAD, STATUS_HEAD_N);
+  const mid = statusHead(b, from, end);
   let tail = mid;
   for (let x = end - 2, nl = 0; x >= mid; x--) {
     if (b[x] === 10 && ++nl === TAIL_LINES) {
