@@ -45,8 +45,31 @@ export interface LineMemo {
   /**
    * The line up to its time, in parts: an object's started_duration (its
    * field's digits and the message's) goes between them, a metric has one part.
+   * Views of `store`, a buffer of the process's own (outside Buffer's shared
+   * pool: a kept slice of it would hold its whole 8 KB slab), reused while
+   * the line fits.
    */
   parts: Buffer[];
+  store: Buffer;
+}
+
+/**
+ * Keeps the line just written to `w` in the process's memo (`old`, or a
+ * new one): its parts are `w.data[ranges[0], ranges[1])`, `[ranges[2], ranges[3])`, ...
+ */
+function keep(old: LineMemo | undefined, w: LineBuf, n: number, head: Buffer, json: JsonBytes | undefined, state: string, cwd: string | undefined, ranges: number[]): LineMemo {
+  let size = 0;
+  for (let i = 0; i < ranges.length; i += 2) size += ranges[i + 1]! - ranges[i]!;
+  const store = old !== undefined && old.store.length >= size ? old.store : Buffer.allocUnsafeSlow(size);
+  const parts: Buffer[] = [];
+  for (let i = 0, o = 0; i < ranges.length; i += 2) {
+    const len = w.data.copy(store, o, ranges[i], ranges[i + 1]);
+    parts.push(store.subarray(o, o + len));
+    o += len;
+  }
+  const key = old?.key ?? new Float64Array(n);
+  for (let i = 0; i < n; i++) key[i] = cur[i]!;
+  return { key, head, json, state, cwd, parts, store };
 }
 
 /** The numbers a metric line is written of, in {@link cur}'s first slots; an object's are all of them. */
@@ -346,15 +369,7 @@ export function objectLine(w: LineBuf, p: ProcInfo, hostname: string, memTotal: 
   message(w, plan, p, m, m.jsonLp!, v, state, memTotal, now);
   w.appendAscii('" ');
   if (p.listenPorts === undefined && startedAt > fieldEnd) {
-    const d = w.data;
-    m.objectLine = {
-      key: cur.slice(0, n),
-      head: m.lineHead,
-      json: m.jsonLp,
-      state,
-      cwd: p.cwd,
-      parts: [Buffer.from(d.subarray(start, fieldAt)), Buffer.from(d.subarray(fieldEnd, startedAt)), Buffer.from(d.subarray(startedEnd, w.off))],
-    };
+    m.objectLine = keep(lm, w, n, m.lineHead, m.jsonLp, state, p.cwd, [start, fieldAt, fieldEnd, startedAt, startedEnd, w.off]);
   }
   w.appendAscii(time);
 }
@@ -375,7 +390,7 @@ export function metricLine(w: LineBuf, p: ProcInfo, memTotal: number, time: stri
     bytes(w, m.metricLineHead);
     common(w, p, memTotal, (m.metricValues ??= new Values()));
     w.appendAscii(' ');
-    m.metricLine = { key: cur.slice(0, n), head: m.metricLineHead, json: undefined, state: '', cwd: undefined, parts: [Buffer.from(w.data.subarray(start, w.off))] };
+    m.metricLine = keep(lm, w, n, m.metricLineHead, undefined, '', undefined, [start, w.off]);
   }
   w.appendAscii(time);
 }
