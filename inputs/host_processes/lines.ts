@@ -15,7 +15,7 @@ import { HZ, type ProcInfo } from './proc.js';
 import {
   CMAJFLT, CMINFLT, cwdSeen, floatJson, goJson, listenPortsText, lpEscape, MAJFLT, MEASUREMENT, memoOf, memUsedPercent, metricTags, MINFLT, NVCS, objectCmdline, objectMemo,
   OPEN_FILES, PID, READ_BYTES, RSS, START_TIME, STARTED, startedDuration, stateJson, SYSCR, SYSCW, THREADS, UNSIGNED, Values, VCS, VMS, WRITE_BYTES,
-  type JsonBytes, type Memo, type MessagePlan,
+  type JsonBytes, type LineMemo, type Memo, type MessagePlan,
 } from './points.js';
 
 /** The tags the core adds to an object ({@link objectLine}): by key, and a text that changes whenever they do. */
@@ -25,33 +25,6 @@ export interface AddedTags {
 }
 
 export const addedTags = (tags: Readonly<Record<string, string>>): AddedTags => ({ tags, key: JSON.stringify(Object.entries(tags)) });
-
-/**
- * A process's last line, kept to be copied as it is while every value
- * written in it stays the same: most processes sleep between collections, so
- * most lines repeat but for the time (and, in objects, started_duration).
- * `key` holds the numbers the line was written of; the other members what
- * else it was made of, by identity (the process's memo makes new ones when
- * its names, user, tags or command line change; the head also changes with
- * the added tags, of which the message's plan is made). A miss writes the
- * line anew.
- */
-export interface LineMemo {
-  key: Float64Array;
-  head: Buffer;
-  json: JsonBytes | undefined;
-  state: string;
-  cwd: string | undefined;
-  /**
-   * The line up to its time, in parts: an object's started_duration (its
-   * field's digits and the message's) goes between them, a metric has one part.
-   * Views of `store`, a buffer of the process's own (outside Buffer's shared
-   * pool: a kept slice of it would hold its whole 8 KB slab), reused while
-   * the line fits.
-   */
-  parts: Buffer[];
-  store: Buffer;
-}
 
 /**
  * Keeps the line just written to `w` in the process's memo (`old`, or a

@@ -12,7 +12,6 @@ import { int, type FieldValue, type Point } from '../../agent/model/point.js';
 import { uint } from '../../agent/services/host/fields.js';
 import { HZ, type ProcInfo } from './proc.js';
 import { stateName } from './parse.js';
-import type { LineMemo } from './lines.js';
 
 export const MEASUREMENT = 'host_processes';
 
@@ -102,6 +101,33 @@ export interface JsonBytes {
   username: Buffer;
   containerId: Buffer | undefined;
   cmdline: Buffer;
+}
+
+/**
+ * A process's last line (lines.ts), kept to be copied as it is while every value
+ * written in it stays the same: most processes sleep between collections, so
+ * most lines repeat but for the time (and, in objects, started_duration).
+ * `key` holds the numbers the line was written of; the other members what
+ * else it was made of, by identity (the process's memo makes new ones when
+ * its names, user, tags or command line change; the head also changes with
+ * the added tags, of which the message's plan is made). A miss writes the
+ * line anew.
+ */
+export interface LineMemo {
+  key: Float64Array;
+  head: Buffer;
+  json: JsonBytes | undefined;
+  state: string;
+  cwd: string | undefined;
+  /**
+   * The line up to its time, in parts: an object's started_duration (its
+   * field's digits and the message's) goes between them, a metric has one part.
+   * Views of `store`, a buffer of the process's own (outside Buffer's shared
+   * pool: a kept slice of it would hold its whole 8 KB slab), reused while
+   * the line fits.
+   */
+  parts: Buffer[];
+  store: Buffer;
 }
 
 /** What a process's points reuse between collections, valid while its `version` is the same. */
