@@ -8,7 +8,7 @@
 // as lines (the agent's path where every sink takes line protocol, the default v1 dataway), and as points once;
 // each beside Debian's prometheus-process-exporter reading the same tree in the same run (CPU per
 // scrape from its /proc/<pid>/stat), and beside floors: only the reads a metric collection makes, from Node,
-// and (proc-floor.c, when `cc` is there) the metric's and the object's syscalls from C, without Node.
+// and the object's (plus the readlink of cwd), and (proc-floor.c, when `cc` is there) the metric's and the object's syscalls from C, without Node.
 // Run: npm run build && node bench/host/processes.mjs   (ROUNDS=5 N=20; N_PROCS=1000; PORT_BASE=19400: the peer listens on one of the 100 ports from there)
 import fs from 'node:fs';
 import os from 'node:os';
@@ -84,9 +84,9 @@ async function perCollection(c, lines = () => 0) {
 /**
  * The floor: the syscalls a metric collection makes, nothing else — the /proc listing, one pread each
  * of stat, status, io and cmdline through kept descriptors, and the fd count: an fstat of a kept fd
- * directory on procfs (`bySize`), else a listing of it.
+ * directory on procfs (`bySize`), else a listing of it; with `cwd`, an object's: and a readlink of its cwd.
  */
-function floor(proc, bySize) {
+function floor(proc, bySize, cwd = false) {
   const pids = fs.readdirSync(proc).filter((n) => /^\d+$/.test(n));
   const buf = Buffer.allocUnsafe(16384);
   const open = (p, f, flags = 'r') => { try { return fs.openSync(`${proc}/${p}/${f}`, flags); } catch { return -1; } };
@@ -97,6 +97,7 @@ function floor(proc, bySize) {
       const f = fds[i];
       for (let k = 0; k < 4; k++) if (f[k] >= 0) try { fs.readSync(f[k], buf, 0, buf.length, 0); } catch { /* exited */ }
       try { if (bySize) { if (f[4] >= 0) fs.fstatSync(f[4]); } else fs.readdirSync(`${proc}/${pids[i]}/fd`); } catch { /* exited */ }
+      if (cwd) try { fs.readlinkSync(`${proc}/${pids[i]}/cwd`); } catch { /* exited */ }
     }
   };
   for (let i = 0; i < 3; i++) once();
@@ -258,6 +259,7 @@ try {
     rows.push([`real +${N_PROCS}, object, budget 16,000 (RLIMIT_NOFILE ≥ 64k)`, await measure('object', '', {}, true, 16_000)]);
   }
   rows.push([`floor on real +${N_PROCS}: only the metric's syscalls`, floor('/proc', how === 'size')]);
+  rows.push([`floor on real +${N_PROCS}: only the object's syscalls`, floor('/proc', how === 'size', true)]);
   files.push(...perFile('/proc'));
   const c = cFloor('/proc');
   rows.push(...c.rows);
@@ -276,6 +278,7 @@ try {
     ['synthetic, object + listen_ports', 'object', { enable_listen_ports: true }, true],
   ]) rows.push([label, await measure(kind, root, raw, lines)]);
   rows.push(['floor on synthetic: only the metric\'s syscalls', floor(path.join(root, 'proc'), how === 'size')]);
+  rows.push(['floor on synthetic: only the object\'s syscalls', floor(path.join(root, 'proc'), how === 'size', true)]);
   await peer('peer on synthetic, lean', path.join(root, 'proc'), LEAN);
 } finally {
   fs.rmSync(root, { recursive: true, force: true });

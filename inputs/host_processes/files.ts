@@ -35,6 +35,8 @@ const DENIED = -2;
 export interface Holder {
   readonly pid: number;
   readonly fds: number[];
+  /** The path of its fd directory, made once (a path made per call costs its concatenation and flattening each time). */
+  fdPath?: string;
 }
 
 export const newSlots = (): number[] => new Array<number>(N_KEPT).fill(NONE);
@@ -222,7 +224,7 @@ export class ProcFiles {
 
   /** The number of the process's open descriptors, or undefined when it cannot be known. */
   fdCount(h: Holder): number | undefined {
-    if (!this.bySize) return this.fdList(h.pid)?.length;
+    if (!this.bySize) return this.fdList(h.pid, (h.fdPath ??= `${this.proc}/${h.pid}/fd`))?.length;
     // Linux ≥ 6.2 reports the number of open fds as the size of /proc/<pid>/fd.
     const fd = h.fds[FD_DIR]!;
     if (fd >= 0) {
@@ -247,10 +249,10 @@ export class ProcFiles {
     }
   }
 
-  /** The names in the process's fd directory, or undefined when it cannot be listed. */
-  fdList(pid: number): string[] | undefined {
+  /** The names in the process's fd directory (at `dir`, when the caller keeps its path), or undefined when it cannot be listed. */
+  fdList(pid: number, dir = `${this.proc}/${pid}/fd`): string[] | undefined {
     try {
-      return fs.readdirSync(`${this.proc}/${pid}/fd`);
+      return fs.readdirSync(dir);
     } catch {
       return undefined;
     }

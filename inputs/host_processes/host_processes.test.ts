@@ -14,6 +14,7 @@ import { host_processes, ProcessesCollector } from './index.js';
 import { addedTags, metricLine, objectLine } from './lines.js';
 import { messagePlan, metricPoint, objectPoint } from './points.js';
 import { decodeLines, encodeLine } from '../../agent/model/lineproto.js';
+import { LineBuf } from '../../agent/model/linebuf.js';
 import { nowNs } from '../../agent/model/point.js';
 import type { HostPaths } from '../../agent/services/host/paths.js';
 import { loadInputs } from '../../agent/config/load.js';
@@ -326,13 +327,20 @@ function decoratedLine(p: Point, add: Record<string, string>): string {
   return encodeLine({ ...p, tags })!;
 }
 
+/** What a line writer wrote, as text (a small buffer: it must grow as needed). */
+function written(write: (w: LineBuf) => void): string {
+  const w = new LineBuf(64);
+  write(w);
+  return w.data.toString('utf8', 0, w.off);
+}
+
 describe('host_processes objects and metrics as lines (sinks that take line protocol as it is)', () => {
   // tags the core adds, with every character line protocol and Go's JSON escape
   const add = { host: 'node 1,a=b', team: 'a<b>&c "q" \\ \u2028 é', name: 'the process tag wins' };
   const opts = { minRunTimeMs: 0, onlyContainer: false, needCmdline: false, cwd: true, listenPorts: true };
 
   /** Every process of `paths` made into its object and metric lines and points in the same scan: each line must be its point's, byte for byte. */
-  async function same(paths: HostPaths, rounds: number): Promise<number> {
+  async function same(paths: HostPaths, rounds: number, o = opts, between: (round: number) => void = () => {}): Promise<number> {
     const reader = new ProcReader(paths);
     readers.push(reader);
     const cpu = new CpuSamples();
@@ -343,10 +351,11 @@ describe('host_processes objects and metrics as lines (sinks that take line prot
       // again: the next collections reuse each process's cached head, escaped JSON and field texts
       const now = Date.now();
       const time = nowNs();
-      const res = await reader.scan(opts, cpu, (p, memTotal) => ({
-        line: objectLine(p, 'test-host', memTotal, now, String(time), plan, added),
+      if (round > 0) between(round);
+      const res = await reader.scan(o, cpu, (p, memTotal) => ({
+        line: written((w) => objectLine(w, p, 'test-host', memTotal, now, String(time), plan, added)),
         point: objectPoint(p, 'test-host', memTotal, now, time, plan),
-        metricLine: metricLine(p, memTotal, String(time), added),
+        metricLine: written((w) => metricLine(w, p, memTotal, String(time), added)),
         metric: metricPoint(p, memTotal, time),
       }));
       for (const { line, point, metricLine, metric } of res.items) {
@@ -371,6 +380,42 @@ describe('host_processes objects and metrics as lines (sinks that take line prot
       fs.symlinkSync('/srv/"odd" dir\\x,y=z', path.join(r.root, 'proc/10/cwd'));
       fs.writeFileSync(path.join(r.root, 'proc/11/stat'), fs.readFileSync(path.join(r.root, 'proc/11/stat'), 'utf8').replace('(a) (b c)', '(a"b\\c = d,e)'));
       expect(await same(hostPaths(r.root), 2)).toBe(6); // 10, 11 and the young 14, twice
+    } finally {
+      r.remove();
+    }
+  });
+
+  it('are written anew when a value in them changes, and copied while none does', async () => {
+    const { r, stat } = syntheticRoot();
+    const file = (rel: string) => path.join(r.root, 'proc', rel);
+    const edit = (rel: string, from: string | RegExp, to: string) => {
+      const before = fs.readFileSync(file(rel), 'utf8');
+      expect(before.replace(from, to)).not.toBe(before);
+      fs.writeFileSync(file(rel), before.replace(from, to));
+    };
+    // between two collections, one change each (none: every line is copied but for its time and started_duration)
+    const changes = [
+      () => {},
+      () => fs.writeFileSync(file('10/stat'), stat(10, 'java', 360_700)), // CPU ticks: cpu_usage, the message's cpu
+      () => edit('10/status', /VmRSS:.*\n/, 'VmRSS:\t 20480 kB\n'), // rss, mem_used_percent, the message's memory
+      () => edit('11/status', /VmHWM:.*\n/, 'VmHWM:\t 99999 kB\n'), // only in the message's memory
+      () => edit('10/io', 'syscr: 3', 'syscr: 33'),
+      () => edit('10/status', 'voluntary_ctxt_switches:\t77', 'voluntary_ctxt_switches:\t78'),
+      () => edit('11/stat', ' 500 20 3 1 ', ' 501 20 4 1 '), // page faults
+      () => edit('10/stat', ' 20 0 4 0 ', ' 20 0 5 0 '), // threads
+      () => edit('10/stat', ' 17 0 0 0 7 0 0', ' 17 0 0 0 9 0 0'), // block I/O delays: the message's cpu.iowait
+      () => edit('11/stat', ') S 1 ', ') Z 1 '), // state (a tag: a new head)
+      () => fs.symlinkSync('/dev/null', file('10/fd/7')), // open_files
+      () => {
+        fs.rmSync(file('10/cwd'));
+        fs.symlinkSync('/srv/other "dir"', file('10/cwd'));
+      },
+      () => fs.writeFileSync(path.join(r.root, 'proc/meminfo'), 'MemTotal:       2048000 kB\n'), // mem_used_percent
+      () => fs.writeFileSync(file('10/cmdline'), 'java\0-jar\0other.jar\0'),
+      () => {},
+    ];
+    try {
+      expect(await same(hostPaths(r.root), changes.length, { ...opts, listenPorts: false }, (round) => changes[round]!())).toBe(3 * changes.length);
     } finally {
       r.remove();
     }

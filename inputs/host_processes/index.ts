@@ -113,7 +113,8 @@ export class ProcessesCollector implements Collector {
       buf.reset();
     };
     await this.scan((p, memTotal) => {
-      buf.append(plan === undefined ? metricLine(p, memTotal, t, added) : objectLine(p, host, memTotal, now, t, plan, added));
+      if (plan === undefined) metricLine(buf, p, memTotal, t, added);
+      else objectLine(buf, p, host, memTotal, now, t, plan, added);
       buf.endLine();
       if (buf.off >= LINES_BYTES) flush();
       return 0;

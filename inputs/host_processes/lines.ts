@@ -1,16 +1,21 @@
 /**
  * host_processes' points as the lines the core would write of them, for
  * sinks that take line protocol as it is (the dataway's default v1 body):
- * no point, no fields object, and the object's message is written escaped
- * from pieces each process keeps escaped (points.ts), instead of being
- * escaped whole at every collection. A test pins each line to the core's
- * encoding of the same point, byte for byte.
+ * no point, no fields object, no string per line. Each line is written
+ * straight into the collection's buffer: the parts a process keeps (the
+ * line's head, the message's escaped names, user, command line and working
+ * directory) as UTF-8 bytes, numbers as digits, the rest as ASCII text — a
+ * line built as a string of ~100 pieces cost more to concatenate and to
+ * flatten for its UTF-8 encoding than the bytes themselves. A test pins
+ * each line to the core's encoding of the same point, byte for byte.
  */
 import { escapeName, quoteStr, tagTextOf } from '../../agent/model/lineproto.js';
-import type { ProcInfo } from './proc.js';
+import type { LineBuf } from '../../agent/model/linebuf.js';
+import { HZ, type ProcInfo } from './proc.js';
 import {
-  CMAJFLT, CMINFLT, cwdSeen, listenPortsText, MAJFLT, MEASUREMENT, memoOf, memUsedPercent, message, metricTags, MINFLT, NVCS, objectCmdline, objectMemo, OPEN_FILES, PID,
-  READ_BYTES, RSS, START_TIME, STARTED, startedDuration, SYSCR, SYSCW, THREADS, UNSIGNED, Values, VCS, VMS, WRITE_BYTES, lpEscape, type MessagePlan,
+  CMAJFLT, CMINFLT, cwdSeen, floatJson, goJson, listenPortsText, lpEscape, MAJFLT, MEASUREMENT, memoOf, memUsedPercent, metricTags, MINFLT, NVCS, objectCmdline, objectMemo,
+  OPEN_FILES, PID, READ_BYTES, RSS, START_TIME, STARTED, startedDuration, stateJson, SYSCR, SYSCW, THREADS, UNSIGNED, Values, VCS, VMS, WRITE_BYTES,
+  type JsonBytes, type LineMemo, type Memo, type MessagePlan,
 } from './points.js';
 
 /** The tags the core adds to an object ({@link objectLine}): by key, and a text that changes whenever they do. */
@@ -21,38 +26,269 @@ export interface AddedTags {
 
 export const addedTags = (tags: Readonly<Record<string, string>>): AddedTags => ({ tags, key: JSON.stringify(Object.entries(tags)) });
 
-const numText = (v: Values, k: number, n: number) => v.text(k, n) + (UNSIGNED[k] ? 'u' : 'i');
-/** A float field: left out of the line when it is not finite (the core's rule). */
-const floatField = (key: string, n: number) => (Number.isFinite(n) ? `,${key}=${n}` : '');
+/**
+ * Keeps the line just written to `w` in the process's memo (`old`, or a
+ * new one): its parts are `w.data[ranges[0], ranges[1])`, `[ranges[2], ranges[3])`, ...
+ */
+function keep(old: LineMemo | undefined, w: LineBuf, n: number, head: Buffer, json: JsonBytes | undefined, state: string, cwd: string | undefined, ranges: number[]): LineMemo {
+  let size = 0;
+  for (let i = 0; i < ranges.length; i += 2) size += ranges[i + 1]! - ranges[i]!;
+  const store = old !== undefined && old.store.length >= size ? old.store : Buffer.allocUnsafeSlow(size);
+  const parts: Buffer[] = [];
+  for (let i = 0, o = 0; i < ranges.length; i += 2) {
+    const len = w.data.copy(store, o, ranges[i], ranges[i + 1]);
+    parts.push(store.subarray(o, o + len));
+    o += len;
+  }
+  const key = old?.key ?? new Float64Array(n);
+  for (let i = 0; i < n; i++) key[i] = cur[i]!;
+  return { key, head, json, state, cwd, parts, store };
+}
+
+/** The numbers a metric line is written of, in {@link cur}'s first slots; an object's are all of them. */
+const KEY_METRIC = 17;
+const KEY_OBJECT = 27;
+/** The numbers of the line being written. */
+const cur = new Float64Array(KEY_OBJECT);
+
+/** Puts the numbers `p`'s line is written of into {@link cur}; returns how many. */
+function fillKey(p: ProcInfo, memTotal: number, object: boolean): number {
+  const s = p.status;
+  const st = p.stat;
+  const io = p.io;
+  cur[0] = s.vmRss;
+  cur[1] = s.vmSize;
+  cur[2] = memTotal;
+  cur[3] = p.cpuUsage;
+  cur[4] = st.numThreads;
+  cur[5] = s.voluntaryCtxtSwitches;
+  cur[6] = s.nonvoluntaryCtxtSwitches;
+  cur[7] = st.minflt;
+  cur[8] = st.majflt;
+  cur[9] = st.cminflt;
+  cur[10] = st.cmajflt;
+  cur[11] = io ? 1 : 0;
+  cur[12] = io ? io.syscr : 0;
+  cur[13] = io ? io.syscw : 0;
+  cur[14] = io ? io.readBytes : 0;
+  cur[15] = io ? io.writeBytes : 0;
+  cur[16] = p.openFiles ?? -1;
+  if (!object) return KEY_METRIC;
+  cur[17] = p.pid;
+  cur[18] = p.startMs;
+  cur[19] = s.vmHwm;
+  cur[20] = s.vmData;
+  cur[21] = s.vmStk;
+  cur[22] = s.vmLck;
+  cur[23] = s.vmSwap;
+  cur[24] = st.utime;
+  cur[25] = st.stime;
+  cur[26] = st.blkioTicks;
+  return KEY_OBJECT;
+}
+
+/** Whether `key` holds the numbers in {@link cur} (NaN never does: such a line is written anew). */
+function sameKey(key: Float64Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (key[i] !== cur[i]) return false;
+  return true;
+}
+
+/** Where the message's started_duration digits were written (ownJson() sets them). */
+let startedAt = -1;
+let startedEnd = -1;
+
+/** Bytes up to this long are copied by a loop (cheaper than a native copy's call). */
+const SHORT_BYTES = 48;
+const bytes = (w: LineBuf, b: Buffer): void => (b.length <= SHORT_BYTES ? w.appendSmall(b) : w.appendBytes(b));
+const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
+
+/** An integer field's digits and its type letter (`u`, `i`): the text of the point's field value. */
+function num(w: LineBuf, v: Values, k: number, n: number): void {
+  w.appendAscii(v.text(k, n));
+  w.appendAscii(UNSIGNED[k] ? 'u' : 'i');
+}
+
+/** A float field (`,key=` and its number): left out of the line when it is not finite (the core's rule). */
+function float(w: LineBuf, key: string, n: number): void {
+  if (!Number.isFinite(n)) return;
+  w.appendAscii(key);
+  w.appendAscii(String(n));
+}
+
+/** A number in a message's JSON as a template literal writes it (String(n)). */
+function jsonNumber(w: LineBuf, n: number): void {
+  if (n >= 0 && n <= 0xffffffff && n === Math.floor(n)) w.appendUint(n);
+  else w.appendAscii(String(n));
+}
 
 /** The line's measurement and tags (`host_processes,k=v,... `): the point's `tags` with `add` for the keys it lacks (running-input.ts). */
-const head = (tags: Readonly<Record<string, string>>, add: AddedTags): string => {
+const head = (tags: Readonly<Record<string, string>>, add: AddedTags): Buffer => {
   const t: Record<string, string> = { ...tags };
   for (const k in add.tags) if (t[k] === undefined) t[k] = add.tags[k]!;
-  return escapeName(MEASUREMENT) + tagTextOf(t) + ' ';
+  return utf8(escapeName(MEASUREMENT) + tagTextOf(t) + ' ');
 };
 
 /** The fields objects and metrics share (points.ts's common()), from `rss=` on. */
-function commonText(p: ProcInfo, memTotal: number, v: Values): string {
+function common(w: LineBuf, p: ProcInfo, memTotal: number, v: Values): void {
   const s = p.status;
   const st = p.stat;
-  let line = 'rss=' + numText(v, RSS, s.vmRss) + ',vms=' + numText(v, VMS, s.vmSize) + floatField('mem_used_percent', memUsedPercent(p, memTotal)) + floatField('cpu_usage', p.cpuUsage) + floatField('cpu_usage_top', p.cpuUsage);
-  line += ',threads=' + numText(v, THREADS, st.numThreads) + ',voluntary_ctxt_switches=' + numText(v, VCS, s.voluntaryCtxtSwitches) + ',nonvoluntary_ctxt_switches=' + numText(v, NVCS, s.nonvoluntaryCtxtSwitches);
-  line += ',page_minor_faults=' + numText(v, MINFLT, st.minflt) + ',page_major_faults=' + numText(v, MAJFLT, st.majflt) + ',page_children_minor_faults=' + numText(v, CMINFLT, st.cminflt) + ',page_children_major_faults=' + numText(v, CMAJFLT, st.cmajflt);
-  if (p.io) line += ',proc_syscr=' + numText(v, SYSCR, p.io.syscr) + ',proc_syscw=' + numText(v, SYSCW, p.io.syscw) + ',proc_read_bytes=' + numText(v, READ_BYTES, p.io.readBytes) + ',proc_write_bytes=' + numText(v, WRITE_BYTES, p.io.writeBytes);
-  if (p.openFiles !== undefined) line += ',open_files=' + numText(v, OPEN_FILES, p.openFiles);
-  return line;
+  w.appendAscii('rss=');
+  num(w, v, RSS, s.vmRss);
+  w.appendAscii(',vms=');
+  num(w, v, VMS, s.vmSize);
+  float(w, ',mem_used_percent=', memUsedPercent(p, memTotal));
+  float(w, ',cpu_usage=', p.cpuUsage);
+  float(w, ',cpu_usage_top=', p.cpuUsage);
+  w.appendAscii(',threads=');
+  num(w, v, THREADS, st.numThreads);
+  w.appendAscii(',voluntary_ctxt_switches=');
+  num(w, v, VCS, s.voluntaryCtxtSwitches);
+  w.appendAscii(',nonvoluntary_ctxt_switches=');
+  num(w, v, NVCS, s.nonvoluntaryCtxtSwitches);
+  w.appendAscii(',page_minor_faults=');
+  num(w, v, MINFLT, st.minflt);
+  w.appendAscii(',page_major_faults=');
+  num(w, v, MAJFLT, st.majflt);
+  w.appendAscii(',page_children_minor_faults=');
+  num(w, v, CMINFLT, st.cminflt);
+  w.appendAscii(',page_children_major_faults=');
+  num(w, v, CMAJFLT, st.cmajflt);
+  const io = p.io;
+  if (io) {
+    w.appendAscii(',proc_syscr=');
+    num(w, v, SYSCR, io.syscr);
+    w.appendAscii(',proc_syscw=');
+    num(w, v, SYSCW, io.syscw);
+    w.appendAscii(',proc_read_bytes=');
+    num(w, v, READ_BYTES, io.readBytes);
+    w.appendAscii(',proc_write_bytes=');
+    num(w, v, WRITE_BYTES, io.writeBytes);
+  }
+  if (p.openFiles !== undefined) {
+    w.appendAscii(',open_files=');
+    num(w, v, OPEN_FILES, p.openFiles);
+  }
+}
+
+/** The escaped JSON of a state's name (a handful of states: kept by name). */
+const STATE_LP = new Map<string, Buffer>();
+const stateLp = (state: string): Buffer => {
+  let b = STATE_LP.get(state);
+  if (b === undefined) {
+    b = utf8(lpEscape(stateJson(state)));
+    if (STATE_LP.size < 64) STATE_LP.set(state, b);
+  }
+  return b;
+};
+
+/**
+ * The JSON of one of the object's own keys for process `p` escaped for a
+ * line-protocol string, written to `w` (points.ts's ownJson(), as bytes);
+ * false, writing nothing, when the process has no such key.
+ */
+function ownJson(w: LineBuf, k: string, p: ProcInfo, m: Memo, j: JsonBytes, v: Values, state: string, memTotal: number, now: number): boolean {
+  const s = p.status;
+  const st = p.stat;
+  switch (k) {
+    case 'name': bytes(w, j.name); return true;
+    case 'process_name': bytes(w, j.processName); return true;
+    case 'username': bytes(w, j.username); return true;
+    case 'state': bytes(w, stateLp(state)); return true;
+    case 'container_id':
+      if (j.containerId === undefined) return false;
+      bytes(w, j.containerId);
+      return true;
+    case 'rss': w.appendAscii(v.text(RSS, s.vmRss)); return true;
+    case 'vms': w.appendAscii(v.text(VMS, s.vmSize)); return true;
+    case 'mem_used_percent': w.appendAscii(floatJson(memUsedPercent(p, memTotal))); return true;
+    case 'cpu_usage':
+    case 'cpu_usage_top': w.appendAscii(floatJson(p.cpuUsage)); return true;
+    case 'threads': w.appendAscii(v.text(THREADS, st.numThreads)); return true;
+    case 'voluntary_ctxt_switches': w.appendAscii(v.text(VCS, s.voluntaryCtxtSwitches)); return true;
+    case 'nonvoluntary_ctxt_switches': w.appendAscii(v.text(NVCS, s.nonvoluntaryCtxtSwitches)); return true;
+    case 'page_minor_faults': w.appendAscii(v.text(MINFLT, st.minflt)); return true;
+    case 'page_major_faults': w.appendAscii(v.text(MAJFLT, st.majflt)); return true;
+    case 'page_children_minor_faults': w.appendAscii(v.text(CMINFLT, st.cminflt)); return true;
+    case 'page_children_major_faults': w.appendAscii(v.text(CMAJFLT, st.cmajflt)); return true;
+    case 'proc_syscr': if (!p.io) return false; w.appendAscii(v.text(SYSCR, p.io.syscr)); return true;
+    case 'proc_syscw': if (!p.io) return false; w.appendAscii(v.text(SYSCW, p.io.syscw)); return true;
+    case 'proc_read_bytes': if (!p.io) return false; w.appendAscii(v.text(READ_BYTES, p.io.readBytes)); return true;
+    case 'proc_write_bytes': if (!p.io) return false; w.appendAscii(v.text(WRITE_BYTES, p.io.writeBytes)); return true;
+    case 'open_files': if (p.openFiles === undefined) return false; w.appendAscii(v.text(OPEN_FILES, p.openFiles)); return true;
+    case 'listen_ports': if (p.listenPorts === undefined) return false; w.appendText(lpEscape(goJson(listenPortsText(p.listenPorts)))); return true;
+    case 'state_zombie': w.appendAscii(state === 'zombie' ? 'true' : 'false'); return true;
+    case 'pid': w.appendAscii(v.text(PID, p.pid)); return true;
+    case 'started_duration':
+      startedAt = w.off;
+      w.appendAscii(v.text(STARTED, Math.trunc(startedDuration(p, now))));
+      startedEnd = w.off;
+      return true;
+    case 'start_time': w.appendAscii(v.text(START_TIME, p.startMs)); return true;
+    case 'work_directory':
+      if (p.cwd === undefined) return false;
+      cwdSeen(m, p.cwd);
+      bytes(w, (m.cwdJsonLp ??= utf8(lpEscape(m.cwdJson!))));
+      return true;
+    case 'cmdline': bytes(w, j.cmdline); return true;
+    case 'memory':
+      w.appendAscii('{\\"rss\\":');
+      jsonNumber(w, s.vmRss);
+      w.appendAscii(',\\"vms\\":');
+      jsonNumber(w, s.vmSize);
+      w.appendAscii(',\\"hwm\\":');
+      jsonNumber(w, s.vmHwm);
+      w.appendAscii(',\\"data\\":');
+      jsonNumber(w, s.vmData);
+      w.appendAscii(',\\"stack\\":');
+      jsonNumber(w, s.vmStk);
+      w.appendAscii(',\\"locked\\":');
+      jsonNumber(w, s.vmLck);
+      w.appendAscii(',\\"swap\\":');
+      jsonNumber(w, s.vmSwap);
+      w.appendAscii('}');
+      return true;
+    case 'cpu':
+      w.appendAscii('{\\"cpu\\":\\"cpu\\",\\"user\\":');
+      jsonNumber(w, st.utime / HZ);
+      w.appendAscii(',\\"system\\":');
+      jsonNumber(w, st.stime / HZ);
+      w.appendAscii(',\\"idle\\":0,\\"nice\\":0,\\"iowait\\":');
+      jsonNumber(w, st.blkioTicks / HZ);
+      w.appendAscii(',\\"irq\\":0,\\"softirq\\":0,\\"steal\\":0,\\"guest\\":0,\\"guestNice\\":0}');
+      return true;
+  }
+  return false;
+}
+
+/** DataKit's `message` escaped for a line-protocol string (points.ts's message()), written to `w`. */
+function message(w: LineBuf, plan: MessagePlan, p: ProcInfo, m: Memo, j: JsonBytes, v: Values, state: string, memTotal: number, now: number): void {
+  w.appendAscii('{');
+  let first = true;
+  for (const step of plan.steps) {
+    const at = w.off;
+    if (!first) w.appendAscii(',');
+    bytes(w, step.headLp);
+    if (step.key !== undefined && ownJson(w, step.key, p, m, j, v, state, memTotal, now)) {
+      first = false;
+      continue;
+    }
+    if (step.fallbackLp === undefined) {
+      w.off = at; // neither the process nor the core's tags have the key: its head is taken back
+      continue;
+    }
+    bytes(w, step.fallbackLp);
+    first = false;
+  }
+  w.appendAscii('}');
 }
 
 /**
  * The object as the line the core would write of {@link objectPoint}'s point
  * once it added `add` (the input's and the global tags, to the keys the
- * point lacks), without its newline; `time` is the point's time as text. For
- * sinks that take line protocol as it is (the dataway's default v1 body):
- * no point, no fields object, and the message is written escaped from pieces
- * each process keeps escaped, instead of being escaped whole every collection.
+ * point lacks), written to `w` without its newline; `time` is the point's
+ * time as text.
  */
-export function objectLine(p: ProcInfo, hostname: string, memTotal: number, now: number, time: string, plan: MessagePlan, add: AddedTags): string {
+export function objectLine(w: LineBuf, p: ProcInfo, hostname: string, memTotal: number, now: number, time: string, plan: MessagePlan, add: AddedTags): void {
   const { m, state } = objectMemo(p, hostname);
   const v = m.objectValues!;
   if (m.lineHead === undefined || m.lineHeadTags !== m.objectTags || m.lineHeadAdd !== add.key) {
@@ -63,25 +299,71 @@ export function objectLine(p: ProcInfo, hostname: string, memTotal: number, now:
   const json = m.json!;
   if (m.jsonLpOf !== json) {
     m.jsonLpOf = json;
-    m.jsonLp = { name: lpEscape(json.name), processName: lpEscape(json.processName), username: lpEscape(json.username), containerId: json.containerId === undefined ? undefined : lpEscape(json.containerId), cmdline: lpEscape(json.cmdline) };
-    m.cmdlineField = quoteStr(objectCmdline(p));
+    const lp = (s: string) => utf8(lpEscape(s));
+    m.jsonLp = { name: lp(json.name), processName: lp(json.processName), username: lp(json.username), containerId: json.containerId === undefined ? undefined : lp(json.containerId), cmdline: lp(json.cmdline) };
+    m.cmdlineField = utf8(quoteStr(objectCmdline(p)));
   }
-  let line = m.lineHead + commonText(p, memTotal, v);
-  if (p.listenPorts !== undefined) line += ',listen_ports=' + quoteStr(listenPortsText(p.listenPorts));
-  line += (state === 'zombie' ? ',state_zombie=true,pid=' : ',state_zombie=false,pid=') + numText(v, PID, p.pid) + ',started_duration=' + numText(v, STARTED, Math.trunc(startedDuration(p, now))) + ',start_time=' + numText(v, START_TIME, p.startMs);
+  const started = v.text(STARTED, Math.trunc(startedDuration(p, now)));
+  const n = fillKey(p, memTotal, true);
+  const lm = m.objectLine;
+  if (lm !== undefined && lm.head === m.lineHead && lm.json === m.jsonLp && lm.state === state && lm.cwd === p.cwd && p.listenPorts === undefined && sameKey(lm.key, n)) {
+    bytes(w, lm.parts[0]!);
+    w.appendAscii(started);
+    bytes(w, lm.parts[1]!);
+    w.appendAscii(started);
+    bytes(w, lm.parts[2]!);
+    w.appendAscii(time);
+    return;
+  }
+  const start = w.off;
+  bytes(w, m.lineHead);
+  common(w, p, memTotal, v);
+  if (p.listenPorts !== undefined) {
+    w.appendAscii(',listen_ports=');
+    w.appendText(quoteStr(listenPortsText(p.listenPorts)));
+  }
+  w.appendAscii(state === 'zombie' ? ',state_zombie=true,pid=' : ',state_zombie=false,pid=');
+  num(w, v, PID, p.pid);
+  w.appendAscii(',started_duration=');
+  const fieldAt = w.off;
+  w.appendAscii(started);
+  const fieldEnd = w.off;
+  w.appendAscii('i,start_time=');
+  num(w, v, START_TIME, p.startMs);
   if (p.cwd !== undefined) {
     cwdSeen(m, p.cwd);
-    line += ',work_directory=' + (m.cwdField ??= quoteStr(p.cwd));
+    w.appendAscii(',work_directory=');
+    bytes(w, (m.cwdField ??= utf8(quoteStr(p.cwd))));
   }
-  return line + ',cmdline=' + m.cmdlineField + ',message="' + message(plan, p, m, m.jsonLp!, v, state, memTotal, now, true) + '" ' + time;
+  w.appendAscii(',cmdline=');
+  bytes(w, m.cmdlineField!);
+  w.appendAscii(',message="');
+  startedAt = startedEnd = -1;
+  message(w, plan, p, m, m.jsonLp!, v, state, memTotal, now);
+  w.appendAscii('" ');
+  if (p.listenPorts === undefined && startedAt > fieldEnd) {
+    m.objectLine = keep(lm, w, n, m.lineHead, m.jsonLp, state, p.cwd, [start, fieldAt, fieldEnd, startedAt, startedEnd, w.off]);
+  }
+  w.appendAscii(time);
 }
 
-/** The metric as the line the core would write of {@link metricPoint}'s point once it added `add`, without its newline. */
-export function metricLine(p: ProcInfo, memTotal: number, time: string, add: AddedTags): string {
+/** The metric as the line the core would write of {@link metricPoint}'s point once it added `add`, written to `w` without its newline. */
+export function metricLine(w: LineBuf, p: ProcInfo, memTotal: number, time: string, add: AddedTags): void {
   const m = memoOf(p);
   if (m.metricLineHead === undefined || m.metricLineAdd !== add.key) {
     m.metricLineHead = head(metricTags(p, m), add);
     m.metricLineAdd = add.key;
   }
-  return m.metricLineHead + commonText(p, memTotal, (m.metricValues ??= new Values())) + ' ' + time;
+  const n = fillKey(p, memTotal, false);
+  const lm = m.metricLine;
+  if (lm !== undefined && lm.head === m.metricLineHead && sameKey(lm.key, n)) {
+    bytes(w, lm.parts[0]!);
+  } else {
+    const start = w.off;
+    bytes(w, m.metricLineHead);
+    common(w, p, memTotal, (m.metricValues ??= new Values()));
+    w.appendAscii(' ');
+    m.metricLine = keep(lm, w, n, m.metricLineHead, undefined, '', undefined, [start, w.off]);
+  }
+  w.appendAscii(time);
 }

@@ -65,24 +65,16 @@ function numberAt(b: Bytes, i: number, end: number): number {
   return neg ? -v : v;
 }
 
-/** Positions (after the name; 0 = state) of the fields read, and where each goes. */
-const STAT_SLOTS: [number, Exclude<keyof PidStat, 'comm' | 'state'>][] = [
-  [1, 'ppid'],
-  [7, 'minflt'],
-  [8, 'cminflt'],
-  [9, 'majflt'],
-  [10, 'cmajflt'],
-  [11, 'utime'],
-  [12, 'stime'],
-  [17, 'numThreads'],
-  [19, 'starttime'],
-  [20, 'vsize'],
-  [21, 'rss'],
-  [39, 'blkioTicks'],
-];
-const STAT_SLOT_OF: (Exclude<keyof PidStat, 'comm' | 'state'> | undefined)[] = [];
-for (const [i, k] of STAT_SLOTS) STAT_SLOT_OF[i] = k;
+/**
+ * Whether each field (by position after the name; 0 = state) is read, up
+ * to the last one read (39: block I/O delays). Read fields go to
+ * {@link statFields} by position, then to the record by name (a store by a
+ * computed name costs a dictionary lookup per field).
+ */
+const STAT_READ = new Uint8Array(40);
+for (const i of [1, 7, 8, 9, 10, 11, 12, 17, 19, 20, 21, 39]) STAT_READ[i] = 1;
 const STAT_LAST = 39;
+const statFields = new Float64Array(STAT_LAST + 1);
 
 /**
  * `pid (comm) state ppid ...` (the first `len` bytes of `text`). The name sits
@@ -112,13 +104,13 @@ export function parsePidStat(text: string | Bytes, len?: number, out: PidStat = 
   const s = close + 2;
   if (s + 1 >= end || b[s + 1] !== 32) return undefined;
   const state = b[s]!;
-  out.blkioTicks = 0;
+  const f = statFields;
+  f[STAT_LAST] = 0;
   let field = 1;
   let i = s + 2;
   while (i < end && field <= STAT_LAST) {
-    const slot = STAT_SLOT_OF[field];
-    if (slot !== undefined) {
-      out[slot] = numberAt(b, i, end);
+    if (STAT_READ[field] === 1) {
+      f[field] = numberAt(b, i, end);
       i = numEnd;
     }
     while (i < end && b[i] !== 32 && b[i] !== 10) i++;
@@ -131,6 +123,18 @@ export function parsePidStat(text: string | Bytes, len?: number, out: PidStat = 
   }
   // state (field 3 of proc(5)) .. rss (field 24) must all be there
   if (field < 22) return undefined;
+  out.ppid = f[1]!;
+  out.minflt = f[7]!;
+  out.cminflt = f[8]!;
+  out.majflt = f[9]!;
+  out.cmajflt = f[10]!;
+  out.utime = f[11]!;
+  out.stime = f[12]!;
+  out.numThreads = f[17]!;
+  out.starttime = f[19]!;
+  out.vsize = f[20]!;
+  out.rss = f[21]!;
+  out.blkioTicks = f[STAT_LAST]!;
   if (Number.isNaN(out.utime) || Number.isNaN(out.stime) || Number.isNaN(out.starttime) || Number.isNaN(out.numThreads)) return undefined;
   if (Number.isNaN(out.blkioTicks)) out.blkioTicks = 0;
   out.state = STATE_LETTERS[state] ?? String.fromCharCode(state);
@@ -161,22 +165,29 @@ export function newPidStatus(): PidStatus {
   return { uid: 0, voluntaryCtxtSwitches: 0, nonvoluntaryCtxtSwitches: 0, vmRss: 0, vmSize: 0, vmHwm: 0, vmData: 0, vmStk: 0, vmLck: 0, vmSwap: 0 };
 }
 
-/** A wanted key of a `Key: value` file (status, io): its bytes, where its number goes, its scale. */
-interface WantedKey<K extends string> {
+/** A wanted key of a `Key: value` file (status, io): its bytes, the slot of {@link vals} its number goes to, its scale. */
+interface WantedKey {
   bytes: Buffer;
-  name: K;
+  slot: number;
   scale: number;
 }
 /** Wanted keys by length: a line's key is compared byte by byte only with keys as long as it. */
-type KeyTable<K extends string> = WantedKey<K>[][];
+type KeyTable = WantedKey[][];
+
+/**
+ * The numbers {@link keyValues} found, by slot (-1: not found); the parser
+ * copies them to its record by name (a store by a computed name costs a
+ * dictionary lookup per key).
+ */
+const vals = new Float64Array(16);
 
 /**
  * For each line of `b[0..end)` whose key (the bytes before its `:`) is in
- * `keys`, the number after the separating spaces and tabs goes to `out`.
- * Only keys at a line start count; the first line with a key wins. Stops
- * after `want` keys were found; returns where it stopped.
+ * `keys`, the number after the separating spaces and tabs goes to its slot
+ * of {@link vals}. Only keys at a line start count; the first line with a
+ * key wins. Stops after `want` keys were found; returns where it stopped.
  */
-function keyValues<K extends string>(b: Bytes, start: number, end: number, keys: KeyTable<K>, out: Record<K, number>, want = Infinity): number {
+function keyValues(b: Bytes, start: number, end: number, keys: KeyTable, want = Infinity): number {
   let found = 0;
   let i = start;
   while (i < end && found < want) {
@@ -197,8 +208,8 @@ function keyValues<K extends string>(b: Bytes, start: number, end: number, keys:
         let v = j + 1;
         while (v < end && (b[v] === 32 || b[v] === 9)) v++;
         const n = numberAt(b, v, end);
-        if (!Number.isNaN(n) && n >= 0 && out[k.name] < 0) {
-          out[k.name] = n * k.scale;
+        if (!Number.isNaN(n) && n >= 0 && vals[k.slot]! < 0) {
+          vals[k.slot] = n * k.scale;
           found++;
         }
         j = numEnd;
@@ -211,29 +222,71 @@ function keyValues<K extends string>(b: Bytes, start: number, end: number, keys:
   return i;
 }
 
-function keyTable<K extends string>(entries: [string, K, number][]): KeyTable<K> {
-  const t: KeyTable<K> = [];
-  for (const [key, name, scale] of entries) (t[key.length] ??= []).push({ bytes: Buffer.from(key, 'latin1'), name, scale });
+function keyTable(entries: [string, number, number][]): KeyTable {
+  const t: KeyTable = [];
+  for (const [key, slot, scale] of entries) (t[key.length] ??= []).push({ bytes: Buffer.from(key, 'latin1'), slot, scale });
   return t;
 }
 
+/** status's slots in {@link vals}. */
+const UID = 0, VM_SIZE = 1, VM_LCK = 2, VM_HWM = 3, VM_RSS = 4, VM_DATA = 5, VM_STK = 6, VM_SWAP = 7, VCS = 8, NVCS = 9; // prettier-ignore
 /** status's keys up to the memory lines (Uid comes first, the Vm lines together after it) ... */
-const STATUS_HEAD = keyTable<keyof PidStatus>([
-  ['Uid', 'uid', 1],
-  ['VmSize', 'vmSize', 1024],
-  ['VmLck', 'vmLck', 1024],
-  ['VmHWM', 'vmHwm', 1024],
-  ['VmRSS', 'vmRss', 1024],
-  ['VmData', 'vmData', 1024],
-  ['VmStk', 'vmStk', 1024],
-  ['VmSwap', 'vmSwap', 1024],
-]);
 const STATUS_HEAD_N = 8;
+
+/**
+ * {@link keyValues} of status's head keys (Uid, VmSize, VmLck, VmHWM, VmRSS,
+ * VmData, VmStk, VmSwap; sizes in kB, stored in bytes), with each line's key
+ * told by its first bytes instead of being looked up: the head has ~20 lines
+ * of which 8 are wanted. Returns where it stopped.
+ */
+function statusHead(b: Bytes, start: number, end: number): number {
+  let found = 0;
+  let i = start;
+  while (i < end && found < STATUS_HEAD_N) {
+    // the wanted key this line starts with, and where its `:` is
+    let slot = -1;
+    let colon = -1;
+    const c = b[i];
+    if (c === 85) {
+      if (b[i + 1] === 105 && b[i + 2] === 100) (slot = UID), (colon = i + 3); // Uid
+    } else if (c === 86 && b[i + 1] === 109) {
+      const c2 = b[i + 2];
+      const c3 = b[i + 3];
+      if (c2 === 83) {
+        if (c3 === 105 && b[i + 4] === 122 && b[i + 5] === 101) (slot = VM_SIZE), (colon = i + 6); // VmSize
+        else if (c3 === 116 && b[i + 4] === 107) (slot = VM_STK), (colon = i + 5); // VmStk
+        else if (c3 === 119 && b[i + 4] === 97 && b[i + 5] === 112) (slot = VM_SWAP), (colon = i + 6); // VmSwap
+      } else if (c2 === 76) {
+        if (c3 === 99 && b[i + 4] === 107) (slot = VM_LCK), (colon = i + 5); // VmLck
+      } else if (c2 === 72) {
+        if (c3 === 87 && b[i + 4] === 77) (slot = VM_HWM), (colon = i + 5); // VmHWM
+      } else if (c2 === 82) {
+        if (c3 === 83 && b[i + 4] === 83) (slot = VM_RSS), (colon = i + 5); // VmRSS
+      } else if (c2 === 68) {
+        if (c3 === 97 && b[i + 4] === 116 && b[i + 5] === 97) (slot = VM_DATA), (colon = i + 6); // VmData
+      }
+    }
+    let j = i;
+    if (slot >= 0 && colon < end && b[colon] === 58) {
+      let v = colon + 1;
+      while (v < end && (b[v] === 32 || b[v] === 9)) v++;
+      const n = numberAt(b, v, end);
+      if (!Number.isNaN(n) && n >= 0 && vals[slot]! < 0) {
+        vals[slot] = slot === UID ? n : n * 1024;
+        found++;
+      }
+      j = numEnd;
+    }
+    while (j < end && b[j] !== 10) j++;
+    i = j + 1;
+  }
+  return i;
+}
 const NL_UID = Buffer.from('\nUid:');
 /** ... and the context switches, status's last lines. */
-const STATUS_TAIL = keyTable<keyof PidStatus>([
-  ['voluntary_ctxt_switches', 'voluntaryCtxtSwitches', 1],
-  ['nonvoluntary_ctxt_switches', 'nonvoluntaryCtxtSwitches', 1],
+const STATUS_TAIL = keyTable([
+  ['voluntary_ctxt_switches', VCS, 1],
+  ['nonvoluntary_ctxt_switches', NVCS, 1],
 ]);
 /** How many lines from its end status's tail search starts (the kernel writes the two context-switch lines last). */
 const TAIL_LINES = 3;
@@ -245,14 +298,14 @@ const TAIL_LINES = 3;
  */
 export function parsePidStatus(text: string | Bytes, len?: number, out: PidStatus = newPidStatus()): PidStatus | undefined {
   const b = bytesOf(text);
-  out.uid = out.voluntaryCtxtSwitches = out.nonvoluntaryCtxtSwitches = out.vmRss = out.vmSize = out.vmHwm = out.vmData = out.vmStk = out.vmLck = out.vmSwap = -1;
+  vals.fill(-1, 0, NVCS + 1);
   const end = Math.min(len ?? b.length, b.length);
   // Half of status (signal masks, capabilities, cpu and memory node lists) sits between the
   // memory lines and the context switches: read up to the last memory line, then the last lines.
   // the first lines (Name, Umask, State, Tgid, Ngid, Pid, PPid, TracerPid) are skipped by a native search
   let from = b[0] === 85 ? 0 : b.indexOf(NL_UID);
   from = from < 0 || from + NL_UID.length > end ? 0 : from + 1;
-  const mid = keyValues(b, from, end, STATUS_HEAD, out, STATUS_HEAD_N);
+  const mid = statusHead(b, from, end);
   let tail = mid;
   for (let x = end - 2, nl = 0; x >= mid; x--) {
     if (b[x] === 10 && ++nl === TAIL_LINES) {
@@ -260,19 +313,21 @@ export function parsePidStatus(text: string | Bytes, len?: number, out: PidStatu
       break;
     }
   }
-  keyValues(b, tail, end, STATUS_TAIL, out, 2);
-  if (out.voluntaryCtxtSwitches < 0 || out.nonvoluntaryCtxtSwitches < 0) keyValues(b, from, end, STATUS_TAIL, out, 2); // not where the kernel writes them
-  if (out.uid < 0) return undefined;
+  keyValues(b, tail, end, STATUS_TAIL, 2);
+  if (vals[VCS]! < 0 || vals[NVCS]! < 0) keyValues(b, from, end, STATUS_TAIL, 2); // not where the kernel writes them
+  if (vals[UID]! < 0) return undefined;
   // kernel threads have no memory lines: 0
-  if (out.voluntaryCtxtSwitches < 0) out.voluntaryCtxtSwitches = 0;
-  if (out.nonvoluntaryCtxtSwitches < 0) out.nonvoluntaryCtxtSwitches = 0;
-  if (out.vmRss < 0) out.vmRss = 0;
-  if (out.vmSize < 0) out.vmSize = 0;
-  if (out.vmHwm < 0) out.vmHwm = 0;
-  if (out.vmData < 0) out.vmData = 0;
-  if (out.vmStk < 0) out.vmStk = 0;
-  if (out.vmLck < 0) out.vmLck = 0;
-  if (out.vmSwap < 0) out.vmSwap = 0;
+  const v = (slot: number) => Math.max(vals[slot]!, 0);
+  out.uid = vals[UID]!;
+  out.voluntaryCtxtSwitches = v(VCS);
+  out.nonvoluntaryCtxtSwitches = v(NVCS);
+  out.vmRss = v(VM_RSS);
+  out.vmSize = v(VM_SIZE);
+  out.vmHwm = v(VM_HWM);
+  out.vmData = v(VM_DATA);
+  out.vmStk = v(VM_STK);
+  out.vmLck = v(VM_LCK);
+  out.vmSwap = v(VM_SWAP);
   return out;
 }
 
@@ -287,18 +342,22 @@ export function newPidIo(): PidIo {
   return { syscr: 0, syscw: 0, readBytes: 0, writeBytes: 0 };
 }
 
-const IO_KEYS = keyTable<keyof PidIo>([
-  ['syscr', 'syscr', 1],
-  ['syscw', 'syscw', 1],
-  ['read_bytes', 'readBytes', 1],
-  ['write_bytes', 'writeBytes', 1],
+const IO_KEYS = keyTable([
+  ['syscr', 0, 1],
+  ['syscw', 1, 1],
+  ['read_bytes', 2, 1],
+  ['write_bytes', 3, 1],
 ]);
 
 /** /proc/<pid>/io (`key: value` lines); undefined when a counter is missing. */
 export function parsePidIo(text: string | Bytes, len?: number, out: PidIo = newPidIo()): PidIo | undefined {
   const b = bytesOf(text);
-  out.syscr = out.syscw = out.readBytes = out.writeBytes = -1;
-  keyValues(b, 0, Math.min(len ?? b.length, b.length), IO_KEYS, out, 4);
+  vals.fill(-1, 0, 4);
+  keyValues(b, 0, Math.min(len ?? b.length, b.length), IO_KEYS, 4);
+  out.syscr = vals[0]!;
+  out.syscw = vals[1]!;
+  out.readBytes = vals[2]!;
+  out.writeBytes = vals[3]!;
   return out.syscr < 0 || out.syscw < 0 || out.readBytes < 0 || out.writeBytes < 0 ? undefined : out;
 }
 

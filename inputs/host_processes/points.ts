@@ -86,12 +86,48 @@ function baseTags(p: ProcInfo): Record<string, string> {
 }
 
 /** The JSON of a process's strings in the message, as Go writes them (or that, escaped for a line-protocol string). */
-interface JsonSet {
+export interface JsonSet {
   name: string;
   processName: string;
   username: string;
   containerId: string | undefined;
   cmdline: string;
+}
+
+/** A {@link JsonSet} escaped for a line-protocol string, as UTF-8 bytes (lines.ts writes them as they are). */
+export interface JsonBytes {
+  name: Buffer;
+  processName: Buffer;
+  username: Buffer;
+  containerId: Buffer | undefined;
+  cmdline: Buffer;
+}
+
+/**
+ * A process's last line (lines.ts), kept to be copied as it is while every value
+ * written in it stays the same: most processes sleep between collections, so
+ * most lines repeat but for the time (and, in objects, started_duration).
+ * `key` holds the numbers the line was written of; the other members what
+ * else it was made of, by identity (the process's memo makes new ones when
+ * its names, user, tags or command line change; the head also changes with
+ * the added tags, of which the message's plan is made). A miss writes the
+ * line anew.
+ */
+export interface LineMemo {
+  key: Float64Array;
+  head: Buffer;
+  json: JsonBytes | undefined;
+  state: string;
+  cwd: string | undefined;
+  /**
+   * The line up to its time, in parts: an object's started_duration (its
+   * field's digits and the message's) goes between them, a metric has one part.
+   * Views of `store`, a buffer of the process's own (outside Buffer's shared
+   * pool: a kept slice of it would hold its whole 8 KB slab), reused while
+   * the line fits.
+   */
+  parts: Buffer[];
+  store: Buffer;
 }
 
 /** What a process's points reuse between collections, valid while its `version` is the same. */
@@ -106,22 +142,25 @@ export interface Memo {
   objectHost?: string;
   /** Go-escaped JSON of the tags and of the command line, for the message. */
   json?: JsonSet;
-  /** `json` escaped for a line-protocol string, and the `json` it was made of. */
-  jsonLp?: JsonSet;
+  /** `json` escaped for a line-protocol string, as UTF-8 bytes (lines.ts), and the `json` it was made of. */
+  jsonLp?: JsonBytes;
   jsonLpOf?: JsonSet;
-  /** The last working directory seen, its JSON, that escaped (lines), and its field's text (lines). */
+  /** The last working directory seen, its JSON, and (lines) that escaped and its field's text, as UTF-8 bytes. */
   cwd?: string;
   cwdJson?: string;
-  cwdJsonLp?: string | undefined;
-  cwdField?: string | undefined;
-  /** The object line's measurement and tags (`host_processes,k=v,... `), for which tags and added tags; its cmdline field's text. */
-  lineHead?: string;
+  cwdJsonLp?: Buffer | undefined;
+  cwdField?: Buffer | undefined;
+  /** The object line's measurement and tags (`host_processes,k=v,... `) as UTF-8 bytes, for which tags and added tags; its cmdline field's bytes. */
+  lineHead?: Buffer;
   lineHeadTags?: object;
   lineHeadAdd?: string;
-  cmdlineField?: string;
-  /** The metric line's measurement and tags, for which added tags (lines.ts). */
-  metricLineHead?: string;
+  cmdlineField?: Buffer;
+  /** The metric line's measurement and tags as UTF-8 bytes, for which added tags (lines.ts). */
+  metricLineHead?: Buffer;
   metricLineAdd?: string;
+  /** The last object and metric lines, reused while every value written in them is the same (lines.ts). */
+  objectLine?: LineMemo;
+  metricLine?: LineMemo;
 }
 const memos = new WeakMap<ProcInfo, Memo>();
 
@@ -143,15 +182,16 @@ const OBJECT_KEYS = [
   'listen_ports', 'state_zombie', 'pid', 'started_duration', 'start_time', 'work_directory', 'cmdline',
   'memory', 'cpu',
 ] as const;
-type ObjectKey = (typeof OBJECT_KEYS)[number];
+export type ObjectKey = (typeof OBJECT_KEYS)[number];
 
 /**
  * The message's keys in the order Go's encoding/json writes a map (sorted):
  * each with `"key":` and, for a key only the core's tags have, or the tag a
- * process's own tag or field overrides when it lacks one, that tag's JSON.
+ * process's own tag or field overrides when it lacks one, that tag's JSON;
+ * both also escaped for a line-protocol string, as UTF-8 bytes (lines.ts).
  */
 export interface MessagePlan {
-  steps: { key: ObjectKey | undefined; head: string; fallback: string | undefined; headLp: string; fallbackLp: string | undefined }[];
+  steps: { key: ObjectKey | undefined; head: string; fallback: string | undefined; headLp: Buffer; fallbackLp: Buffer | undefined }[];
 }
 
 export function messagePlan(addTags: Readonly<Record<string, string>>): MessagePlan {
@@ -161,7 +201,7 @@ export function messagePlan(addTags: Readonly<Record<string, string>>): MessageP
     steps: keys.map((k) => {
       const head = goJson(k) + ':';
       const fallback = addTags[k] === undefined ? undefined : goJson(addTags[k]);
-      return { key: own.has(k) ? (k as ObjectKey) : undefined, head, fallback, headLp: lpEscape(head), fallbackLp: fallback === undefined ? undefined : lpEscape(fallback) };
+      return { key: own.has(k) ? (k as ObjectKey) : undefined, head, fallback, headLp: Buffer.from(lpEscape(head)), fallbackLp: fallback === undefined ? undefined : Buffer.from(lpEscape(fallback)) };
     }),
   };
 }
@@ -179,13 +219,13 @@ const GO_ESCAPES = /[<>&\u2028\u2029]/g;
 const HAS_GO_ESCAPE = /[<>&\u2028\u2029]/;
 const goEscape = (c: string) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
 /** A string as Go's encoding/json writes it. */
-function goJson(s: string): string {
+export function goJson(s: string): string {
   const j = JSON.stringify(s);
   return HAS_GO_ESCAPE.test(j) ? j.replace(GO_ESCAPES, goEscape) : j;
 }
 
 /** A float field's JSON (as jsonValue of the field wrote it): NaN and infinities are null. */
-const floatJson = (v: number) => (Number.isFinite(v) ? String(v) : 'null');
+export const floatJson = (v: number) => (Number.isFinite(v) ? String(v) : 'null');
 /** The decimal text of `int(n)` / `uint(n)` without making the bigint (exact below 2^53). */
 function intJson(n: number): string {
   const t = Math.trunc(n);
@@ -193,18 +233,15 @@ function intJson(n: number): string {
 }
 const uintJson = (n: number) => (Number.isFinite(n) && n > 0 ? intJson(n) : '0');
 
-/**
- * The JSON of one of the object's own keys for process `p`, or undefined when
- * it has none; with `lp`, escaped for a line-protocol string (`j` then is the escaped set).
- */
-function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: JsonSet, v: Values, state: string, memTotal: number, now: number, lp: boolean): string | undefined {
+/** The JSON of one of the object's own keys for process `p`, or undefined when it has none. */
+function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: JsonSet, v: Values, state: string, memTotal: number, now: number): string | undefined {
   const s = p.status;
   const st = p.stat;
   switch (k) {
     case 'name': return j.name;
     case 'process_name': return j.processName;
     case 'username': return j.username;
-    case 'state': return (lp ? STATE_JSON_LP : STATE_JSON).get(state) ?? (lp ? lpEscape(goJson(state)) : goJson(state));
+    case 'state': return stateJson(state);
     case 'container_id': return j.containerId;
     case 'rss': return v.text(RSS, s.vmRss);
     case 'vms': return v.text(VMS, s.vmSize);
@@ -223,11 +260,7 @@ function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: JsonSet, v: Values, stat
     case 'proc_read_bytes': return p.io && v.text(READ_BYTES, p.io.readBytes);
     case 'proc_write_bytes': return p.io && v.text(WRITE_BYTES, p.io.writeBytes);
     case 'open_files': return p.openFiles === undefined ? undefined : v.text(OPEN_FILES, p.openFiles);
-    case 'listen_ports': {
-      if (p.listenPorts === undefined) return undefined;
-      const t = goJson(listenPortsText(p.listenPorts));
-      return lp ? lpEscape(t) : t;
-    }
+    case 'listen_ports': return p.listenPorts === undefined ? undefined : goJson(listenPortsText(p.listenPorts));
     case 'state_zombie': return state === 'zombie' ? 'true' : 'false';
     case 'pid': return v.text(PID, p.pid);
     case 'started_duration': return v.text(STARTED, Math.trunc(startedDuration(p, now)));
@@ -235,16 +268,10 @@ function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: JsonSet, v: Values, stat
     case 'work_directory':
       if (p.cwd === undefined) return undefined;
       cwdSeen(m, p.cwd);
-      return lp ? (m.cwdJsonLp ??= lpEscape(m.cwdJson!)) : m.cwdJson;
+      return m.cwdJson;
     case 'cmdline': return j.cmdline;
-    case 'memory': {
-      const q = lp ? '\\"' : '"';
-      return `{${q}rss${q}:${s.vmRss},${q}vms${q}:${s.vmSize},${q}hwm${q}:${s.vmHwm},${q}data${q}:${s.vmData},${q}stack${q}:${s.vmStk},${q}locked${q}:${s.vmLck},${q}swap${q}:${s.vmSwap}}`;
-    }
-    case 'cpu': {
-      const q = lp ? '\\"' : '"';
-      return `{${q}cpu${q}:${q}cpu${q},${q}user${q}:${st.utime / HZ},${q}system${q}:${st.stime / HZ},${q}idle${q}:0,${q}nice${q}:0,${q}iowait${q}:${st.blkioTicks / HZ},${q}irq${q}:0,${q}softirq${q}:0,${q}steal${q}:0,${q}guest${q}:0,${q}guestNice${q}:0}`;
-    }
+    case 'memory': return `{"rss":${s.vmRss},"vms":${s.vmSize},"hwm":${s.vmHwm},"data":${s.vmData},"stack":${s.vmStk},"locked":${s.vmLck},"swap":${s.vmSwap}}`;
+    case 'cpu': return `{"cpu":"cpu","user":${st.utime / HZ},"system":${st.stime / HZ},"idle":0,"nice":0,"iowait":${st.blkioTicks / HZ},"irq":0,"softirq":0,"steal":0,"guest":0,"guestNice":0}`;
   }
 }
 
@@ -257,20 +284,21 @@ export function cwdSeen(m: Memo, cwd: string): void {
   m.cwdField = undefined;
 }
 
-/** DataKit's `message`: every step of the plan with the process's value or the core's tag (with `lp`, its line-protocol escaped text). */
-export function message(plan: MessagePlan, p: ProcInfo, m: Memo, j: JsonSet, v: Values, state: string, memTotal: number, now: number, lp: boolean): string {
+/** DataKit's `message`: every step of the plan with the process's value or the core's tag (lines.ts writes the same text escaped, from bytes). */
+export function message(plan: MessagePlan, p: ProcInfo, m: Memo, j: JsonSet, v: Values, state: string, memTotal: number, now: number): string {
   let msg = '{';
   for (const step of plan.steps) {
-    const t = (step.key === undefined ? undefined : ownJson(step.key, p, m, j, v, state, memTotal, now, lp)) ?? (lp ? step.fallbackLp : step.fallback);
+    const t = (step.key === undefined ? undefined : ownJson(step.key, p, m, j, v, state, memTotal, now)) ?? step.fallback;
     if (t === undefined) continue;
     if (msg.length > 1) msg += ',';
-    msg += lp ? step.headLp + t : step.head + t;
+    msg += step.head + t;
   }
   return msg + '}';
 }
 
 const STATE_JSON = new Map(['running', 'sleep', 'blocked', 'idle', 'lock', 'stop', 'wait', 'zombie', ''].map((s) => [s, JSON.stringify(s)]));
-const STATE_JSON_LP = new Map([...STATE_JSON].map(([s, j]) => [s, lpEscape(j)]));
+/** The JSON of a state's name. */
+export const stateJson = (state: string): string => STATE_JSON.get(state) ?? goJson(state);
 /** DataKit's JSON of the ports (of an empty Go slice: null). */
 export const listenPortsText = (ports: readonly number[]) => (ports.length ? JSON.stringify(ports) : 'null');
 export const startedDuration = (p: ProcInfo, now: number) => Math.max(0, (now - p.startMs) / 1000);
@@ -318,7 +346,7 @@ export function objectPoint(p: ProcInfo, hostname: string, memTotal: number, now
   fields.start_time = v.field(START_TIME, p.startMs);
   if (p.cwd !== undefined) fields.work_directory = p.cwd;
   fields.cmdline = objectCmdline(p);
-  const msg = message(plan, p, m, m.json!, v, state, memTotal, now, false);
+  const msg = message(plan, p, m, m.json!, v, state, memTotal, now);
   msg.charCodeAt(0); // flattens the 60 concatenations into one string now, while it is young
   fields.message = msg;
   return { category: 'object', name: MEASUREMENT, tags: m.objectTags!, fields, time };

@@ -72,6 +72,9 @@ export class Proc implements ProcInfo, Holder {
   listenPorts: number[] | undefined;
   /** Per CpuSamples slot: the ticks (utime + stime) and when they were read (2 numbers a slot). */
   prev: number[] = [];
+  /** The paths of its working directory's link and fd directory, made once (the pid stays). */
+  cwdPath: string | undefined;
+  fdPath: string | undefined;
 
   constructor(readonly pid: number) {}
 

@@ -61,6 +61,13 @@ export class CpuSamples {}
 
 const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
 
+/** Whether the first `n` bytes of `a` and `b` are the same: a short command line is compared by a loop (cheaper than Buffer.compare's call). */
+function sameBytes(a: Buffer, b: Buffer, n: number): boolean {
+  if (n > 64) return a.compare(b, 0, n, 0, n) === 0;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class ProcReader {
   private procs = new Map<number, Proc>();
   private readonly files: ProcFiles;
@@ -190,7 +197,7 @@ export class ProcReader {
     const buf = this.files.buf;
     if (n === undefined) {
       if (!e.loaded || e.hasCmdline) e.setCmdline(undefined, undefined);
-    } else if (!e.loaded || e.cmdRaw === undefined || e.cmdRaw.length !== n || buf.compare(e.cmdRaw, 0, n, 0, n) !== 0) {
+    } else if (!e.loaded || e.cmdRaw === undefined || e.cmdRaw.length !== n || !sameBytes(buf, e.cmdRaw, n)) {
       e.setCmdline(parseCmdline(buf.toString('utf8', 0, n)), Buffer.from(buf.subarray(0, n)));
     }
     if (!e.loaded) {
@@ -267,7 +274,7 @@ export class ProcReader {
       }
       if (!e.io) partial.io++;
       // with listen ports the fd listing is read anyway: count it there
-      const listing = nets ? files.fdList(e.pid) : undefined;
+      const listing = nets ? files.fdList(e.pid, (e.fdPath ??= `${this.paths.proc}/${e.pid}/fd`)) : undefined;
       e.openFiles = listing ? listing.length : files.fdCount(e);
       if (e.openFiles === undefined) partial.fd++;
       if (before !== undefined && beforeAt !== undefined && now > beforeAt && ticks >= before) e.cpuUsage = (100 * 1000 * (ticks - before)) / HZ / (now - beforeAt);
@@ -276,7 +283,7 @@ export class ProcReader {
       e.cwd = undefined;
       if (o.cwd) {
         try {
-          e.cwd = fs.readlinkSync(`${this.paths.proc}/${e.pid}/cwd`);
+          e.cwd = fs.readlinkSync((e.cwdPath ??= `${this.paths.proc}/${e.pid}/cwd`));
         } catch {
           partial.cwd++;
         }
