@@ -11,11 +11,11 @@
  */
 import { escapeName, quoteStr, tagTextOf } from '../../agent/model/lineproto.js';
 import type { LineBuf } from '../../agent/model/linebuf.js';
-import { HZ, type ProcInfo } from './proc.js';
+import type { ProcInfo } from './proc.js';
 import {
-  CMAJFLT, CMINFLT, cwdSeen, floatJson, goJson, listenPortsText, lpEscape, MAJFLT, MEASUREMENT, memoOf, memUsedPercent, metricTags, MINFLT, NVCS, objectCmdline, objectMemo,
-  OPEN_FILES, PID, READ_BYTES, RSS, START_TIME, STARTED, startedDuration, stateJson, SYSCR, SYSCW, THREADS, UNSIGNED, Values, VCS, VMS, WRITE_BYTES,
-  type JsonBytes, type LineMemo, type Memo, type MessagePlan,
+  CMAJFLT, CMINFLT, cwdSeen, listenPortsText, lpEscape, MAJFLT, MEASUREMENT, memoOf, memUsedPercent, metricTags, MINFLT, NVCS, objectCmdline, objectMemo,
+  ownJson as ownJsonText, OPEN_FILES, PID, READ_BYTES, RSS, START_TIME, STARTED, startedDuration, stateJson, SYSCR, SYSCW, THREADS, UNSIGNED, Values, VCS, VMS, WRITE_BYTES,
+  type JsonBytes, type LineMemo, type Memo, type MessagePlan, type ObjectKey,
 } from './points.js';
 
 /** The tags the core adds to an object ({@link objectLine}): by key, and a text that changes whenever they do. */
@@ -115,12 +115,6 @@ function float(w: LineBuf, key: string, n: number): void {
   w.appendAscii(String(n));
 }
 
-/** A number in a message's JSON as a template literal writes it (String(n)). */
-function jsonNumber(w: LineBuf, n: number): void {
-  if (n >= 0 && n <= 0xffffffff && n === Math.floor(n)) w.appendUint(n);
-  else w.appendAscii(String(n));
-}
-
 /** The line's measurement and tags (`host_processes,k=v,... `): the point's `tags` with `add` for the keys it lacks (running-input.ts). */
 const head = (tags: Readonly<Record<string, string>>, add: AddedTags): Buffer => {
   const t: Record<string, string> = { ...tags };
@@ -183,12 +177,13 @@ const stateLp = (state: string): Buffer => {
 
 /**
  * The JSON of one of the object's own keys for process `p` escaped for a
- * line-protocol string, written to `w` (points.ts's ownJson(), as bytes);
- * false, writing nothing, when the process has no such key.
+ * line-protocol string, written to `w`; false, writing nothing, when the
+ * process has no such key. The strings a process keeps as escaped bytes are
+ * written from them, started_duration's place is noted for the line's reuse;
+ * every other key's text is points.ts's ownJson() (numbers and booleans need
+ * no escaping; `memory`, `cpu` and `listen_ports` hold quotes).
  */
-function ownJson(w: LineBuf, k: string, p: ProcInfo, m: Memo, j: JsonBytes, v: Values, state: string, memTotal: number, now: number): boolean {
-  const s = p.status;
-  const st = p.stat;
+function ownJson(w: LineBuf, k: ObjectKey, p: ProcInfo, m: Memo, j: JsonBytes, v: Values, state: string, memTotal: number, now: number): boolean {
   switch (k) {
     case 'name': bytes(w, j.name); return true;
     case 'process_name': bytes(w, j.processName); return true;
@@ -198,66 +193,22 @@ function ownJson(w: LineBuf, k: string, p: ProcInfo, m: Memo, j: JsonBytes, v: V
       if (j.containerId === undefined) return false;
       bytes(w, j.containerId);
       return true;
-    case 'rss': w.appendAscii(v.text(RSS, s.vmRss)); return true;
-    case 'vms': w.appendAscii(v.text(VMS, s.vmSize)); return true;
-    case 'mem_used_percent': w.appendAscii(floatJson(memUsedPercent(p, memTotal))); return true;
-    case 'cpu_usage':
-    case 'cpu_usage_top': w.appendAscii(floatJson(p.cpuUsage)); return true;
-    case 'threads': w.appendAscii(v.text(THREADS, st.numThreads)); return true;
-    case 'voluntary_ctxt_switches': w.appendAscii(v.text(VCS, s.voluntaryCtxtSwitches)); return true;
-    case 'nonvoluntary_ctxt_switches': w.appendAscii(v.text(NVCS, s.nonvoluntaryCtxtSwitches)); return true;
-    case 'page_minor_faults': w.appendAscii(v.text(MINFLT, st.minflt)); return true;
-    case 'page_major_faults': w.appendAscii(v.text(MAJFLT, st.majflt)); return true;
-    case 'page_children_minor_faults': w.appendAscii(v.text(CMINFLT, st.cminflt)); return true;
-    case 'page_children_major_faults': w.appendAscii(v.text(CMAJFLT, st.cmajflt)); return true;
-    case 'proc_syscr': if (!p.io) return false; w.appendAscii(v.text(SYSCR, p.io.syscr)); return true;
-    case 'proc_syscw': if (!p.io) return false; w.appendAscii(v.text(SYSCW, p.io.syscw)); return true;
-    case 'proc_read_bytes': if (!p.io) return false; w.appendAscii(v.text(READ_BYTES, p.io.readBytes)); return true;
-    case 'proc_write_bytes': if (!p.io) return false; w.appendAscii(v.text(WRITE_BYTES, p.io.writeBytes)); return true;
-    case 'open_files': if (p.openFiles === undefined) return false; w.appendAscii(v.text(OPEN_FILES, p.openFiles)); return true;
-    case 'listen_ports': if (p.listenPorts === undefined) return false; w.appendText(lpEscape(goJson(listenPortsText(p.listenPorts)))); return true;
-    case 'state_zombie': w.appendAscii(state === 'zombie' ? 'true' : 'false'); return true;
-    case 'pid': w.appendAscii(v.text(PID, p.pid)); return true;
-    case 'started_duration':
-      startedAt = w.off;
-      w.appendAscii(v.text(STARTED, Math.trunc(startedDuration(p, now))));
-      startedEnd = w.off;
-      return true;
-    case 'start_time': w.appendAscii(v.text(START_TIME, p.startMs)); return true;
+    case 'cmdline': bytes(w, j.cmdline); return true;
     case 'work_directory':
       if (p.cwd === undefined) return false;
       cwdSeen(m, p.cwd);
       bytes(w, (m.cwdJsonLp ??= utf8(lpEscape(m.cwdJson!))));
       return true;
-    case 'cmdline': bytes(w, j.cmdline); return true;
-    case 'memory':
-      w.appendAscii('{\\"rss\\":');
-      jsonNumber(w, s.vmRss);
-      w.appendAscii(',\\"vms\\":');
-      jsonNumber(w, s.vmSize);
-      w.appendAscii(',\\"hwm\\":');
-      jsonNumber(w, s.vmHwm);
-      w.appendAscii(',\\"data\\":');
-      jsonNumber(w, s.vmData);
-      w.appendAscii(',\\"stack\\":');
-      jsonNumber(w, s.vmStk);
-      w.appendAscii(',\\"locked\\":');
-      jsonNumber(w, s.vmLck);
-      w.appendAscii(',\\"swap\\":');
-      jsonNumber(w, s.vmSwap);
-      w.appendAscii('}');
-      return true;
-    case 'cpu':
-      w.appendAscii('{\\"cpu\\":\\"cpu\\",\\"user\\":');
-      jsonNumber(w, st.utime / HZ);
-      w.appendAscii(',\\"system\\":');
-      jsonNumber(w, st.stime / HZ);
-      w.appendAscii(',\\"idle\\":0,\\"nice\\":0,\\"iowait\\":');
-      jsonNumber(w, st.blkioTicks / HZ);
-      w.appendAscii(',\\"irq\\":0,\\"softirq\\":0,\\"steal\\":0,\\"guest\\":0,\\"guestNice\\":0}');
+    case 'started_duration':
+      startedAt = w.off;
+      w.appendAscii(v.text(STARTED, Math.trunc(startedDuration(p, now))));
+      startedEnd = w.off;
       return true;
   }
-  return false;
+  const t = ownJsonText(k, p, m, m.json!, v, state, memTotal, now);
+  if (t === undefined) return false;
+  w.appendAscii(k === 'memory' || k === 'cpu' || k === 'listen_ports' ? lpEscape(t) : t);
+  return true;
 }
 
 /** DataKit's `message` escaped for a line-protocol string (points.ts's message()), written to `w`. */

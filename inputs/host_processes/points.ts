@@ -219,13 +219,13 @@ const GO_ESCAPES = /[<>&\u2028\u2029]/g;
 const HAS_GO_ESCAPE = /[<>&\u2028\u2029]/;
 const goEscape = (c: string) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
 /** A string as Go's encoding/json writes it. */
-export function goJson(s: string): string {
+function goJson(s: string): string {
   const j = JSON.stringify(s);
   return HAS_GO_ESCAPE.test(j) ? j.replace(GO_ESCAPES, goEscape) : j;
 }
 
 /** A float field's JSON (as jsonValue of the field wrote it): NaN and infinities are null. */
-export const floatJson = (v: number) => (Number.isFinite(v) ? String(v) : 'null');
+const floatJson = (v: number) => (Number.isFinite(v) ? String(v) : 'null');
 /** The decimal text of `int(n)` / `uint(n)` without making the bigint (exact below 2^53). */
 function intJson(n: number): string {
   const t = Math.trunc(n);
@@ -233,8 +233,8 @@ function intJson(n: number): string {
 }
 const uintJson = (n: number) => (Number.isFinite(n) && n > 0 ? intJson(n) : '0');
 
-/** The JSON of one of the object's own keys for process `p`, or undefined when it has none. */
-function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: JsonSet, v: Values, state: string, memTotal: number, now: number): string | undefined {
+/** The JSON of one of the object's own keys for process `p`, or undefined when it has none (lines.ts writes it escaped). */
+export function ownJson(k: ObjectKey, p: ProcInfo, m: Memo, j: JsonSet, v: Values, state: string, memTotal: number, now: number): string | undefined {
   const s = p.status;
   const st = p.stat;
   switch (k) {
