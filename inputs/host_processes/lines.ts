@@ -102,8 +102,9 @@ const SHORT_BYTES = 48;
 const bytes = (w: LineBuf, b: Buffer): void => (b.length <= SHORT_BYTES ? w.appendSmall(b) : w.appendBytes(b));
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-/** An integer field's digits and its type letter (`u`, `i`): the text of the point's field value. */
-function num(w: LineBuf, v: Values, k: number, n: number): void {
+/** An integer field (`key` as `,name=`, its digits and its type letter `u` or `i`): the text of the point's field. */
+function num(w: LineBuf, key: string, v: Values, k: number, n: number): void {
+  w.appendAscii(key);
   w.appendAscii(v.text(k, n));
   w.appendAscii(UNSIGNED[k] ? 'u' : 'i');
 }
@@ -126,41 +127,27 @@ const head = (tags: Readonly<Record<string, string>>, add: AddedTags): Buffer =>
 function common(w: LineBuf, p: ProcInfo, memTotal: number, v: Values): void {
   const s = p.status;
   const st = p.stat;
-  w.appendAscii('rss=');
-  num(w, v, RSS, s.vmRss);
-  w.appendAscii(',vms=');
-  num(w, v, VMS, s.vmSize);
+  num(w, 'rss=', v, RSS, s.vmRss);
+  num(w, ',vms=', v, VMS, s.vmSize);
   float(w, ',mem_used_percent=', memUsedPercent(p, memTotal));
   float(w, ',cpu_usage=', p.cpuUsage);
   float(w, ',cpu_usage_top=', p.cpuUsage);
-  w.appendAscii(',threads=');
-  num(w, v, THREADS, st.numThreads);
-  w.appendAscii(',voluntary_ctxt_switches=');
-  num(w, v, VCS, s.voluntaryCtxtSwitches);
-  w.appendAscii(',nonvoluntary_ctxt_switches=');
-  num(w, v, NVCS, s.nonvoluntaryCtxtSwitches);
-  w.appendAscii(',page_minor_faults=');
-  num(w, v, MINFLT, st.minflt);
-  w.appendAscii(',page_major_faults=');
-  num(w, v, MAJFLT, st.majflt);
-  w.appendAscii(',page_children_minor_faults=');
-  num(w, v, CMINFLT, st.cminflt);
-  w.appendAscii(',page_children_major_faults=');
-  num(w, v, CMAJFLT, st.cmajflt);
+  num(w, ',threads=', v, THREADS, st.numThreads);
+  num(w, ',voluntary_ctxt_switches=', v, VCS, s.voluntaryCtxtSwitches);
+  num(w, ',nonvoluntary_ctxt_switches=', v, NVCS, s.nonvoluntaryCtxtSwitches);
+  num(w, ',page_minor_faults=', v, MINFLT, st.minflt);
+  num(w, ',page_major_faults=', v, MAJFLT, st.majflt);
+  num(w, ',page_children_minor_faults=', v, CMINFLT, st.cminflt);
+  num(w, ',page_children_major_faults=', v, CMAJFLT, st.cmajflt);
   const io = p.io;
   if (io) {
-    w.appendAscii(',proc_syscr=');
-    num(w, v, SYSCR, io.syscr);
-    w.appendAscii(',proc_syscw=');
-    num(w, v, SYSCW, io.syscw);
-    w.appendAscii(',proc_read_bytes=');
-    num(w, v, READ_BYTES, io.readBytes);
-    w.appendAscii(',proc_write_bytes=');
-    num(w, v, WRITE_BYTES, io.writeBytes);
+    num(w, ',proc_syscr=', v, SYSCR, io.syscr);
+    num(w, ',proc_syscw=', v, SYSCW, io.syscw);
+    num(w, ',proc_read_bytes=', v, READ_BYTES, io.readBytes);
+    num(w, ',proc_write_bytes=', v, WRITE_BYTES, io.writeBytes);
   }
   if (p.openFiles !== undefined) {
-    w.appendAscii(',open_files=');
-    num(w, v, OPEN_FILES, p.openFiles);
+    num(w, ',open_files=', v, OPEN_FILES, p.openFiles);
   }
 }
 
@@ -273,14 +260,12 @@ export function objectLine(w: LineBuf, p: ProcInfo, hostname: string, memTotal: 
     w.appendAscii(',listen_ports=');
     w.appendText(quoteStr(listenPortsText(p.listenPorts)));
   }
-  w.appendAscii(state === 'zombie' ? ',state_zombie=true,pid=' : ',state_zombie=false,pid=');
-  num(w, v, PID, p.pid);
+  num(w, state === 'zombie' ? ',state_zombie=true,pid=' : ',state_zombie=false,pid=', v, PID, p.pid);
   w.appendAscii(',started_duration=');
   const fieldAt = w.off;
   w.appendAscii(started);
   const fieldEnd = w.off;
-  w.appendAscii('i,start_time=');
-  num(w, v, START_TIME, p.startMs);
+  num(w, 'i,start_time=', v, START_TIME, p.startMs);
   if (p.cwd !== undefined) {
     cwdSeen(m, p.cwd);
     w.appendAscii(',work_directory=');
